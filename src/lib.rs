@@ -1,0 +1,1 @@
+//! hmasim: a deterministic discrete-event simulator of hybrid modern authentication.
