@@ -1,1 +1,50 @@
-//! (in progress)
+//! The protocol layer of hmasim: what the parties say to each other.
+//!
+//! This crate knows HTTP-shaped messages, OAuth 2 and AD FS exchanges, tokens and the
+//! numbering of the documented flows; it knows no party's behaviour. Every party crate
+//! depends on it and on `hmasim-kernel`, never on another party.
+//!
+//! - [`Message`]: one HTTP request or response (or a note, timer, user action) with headers
+//!   in wire order, a typed [`Body`], the token it carries and the semantic [`Stage`] it
+//!   realizes.
+//! - [`Url`]: a small URL type that renders query strings the way Exchange and Entra ID do.
+//! - [`challenge`]: `WWW-Authenticate` Bearer, Basic and Negotiate challenges, formatted and
+//!   parsed.
+//! - [`jwt`]: compact JWTs signed and verified by computation (HMAC-SHA256; see the module
+//!   docs for why), with the claims of an Entra ID v1 access token.
+//! - [`flows`]: the nine documented flows and the step numbers a [`Stage`] takes in each.
+//!
+//! ```
+//! use hmasim_protocol::{challenge::Challenge, Url};
+//! let c = Challenge::bearer_exchange("00000000-1111-2222-3333-444444444444", "contoso.com",
+//!     Some("https://login.windows.net/common/oauth2/authorize"));
+//! let header = c.to_string();
+//! assert!(header.starts_with("Bearer client_id=\"00000002-0000-0ff1-ce00-000000000000\""));
+//! assert_eq!(Challenge::parse(&header).unwrap(), c);
+//! let u = Url::parse("https://mail.contoso.com/Microsoft-Server-ActiveSync").unwrap();
+//! assert_eq!(u.origin(), "https://mail.contoso.com");
+//! ```
+#![deny(missing_docs)]
+
+pub mod apps;
+pub mod body;
+pub mod challenge;
+pub mod directory;
+pub mod flows;
+pub mod jwt;
+pub mod message;
+pub mod party;
+pub mod token;
+pub mod url;
+
+pub use body::{Body, DetectAnswer, Form, Mailbox, Page, TokenResponse, UserAction};
+pub use directory::Directory;
+pub use flows::{FlowId, Stage, Step};
+pub use message::{Fault, Kind, Method, Message};
+pub use party::PartyKind;
+pub use token::{Token, TokenKind};
+pub use url::Url;
+
+/// Unix time (seconds) of simulated instant zero: 2026-01-01T00:00:00Z. Token `iat`,
+/// `nbf` and `exp` claims are this plus the simulated seconds.
+pub const EPOCH_UNIX: u64 = 1_767_225_600;

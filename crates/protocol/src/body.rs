@@ -1,0 +1,280 @@
+//! Typed message bodies and their JSON rendering for traces.
+
+use serde_json::{json, Value};
+
+use crate::Url;
+
+/// Ordered form fields (`application/x-www-form-urlencoded`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    /// An empty form.
+    pub fn new() -> Form {
+        Form(Vec::new())
+    }
+    /// Adds a field (builder style).
+    pub fn with(mut self, k: &str, v: impl Into<String>) -> Form {
+        self.0.push((k.to_string(), v.into()));
+        self
+    }
+    /// The first value of field `k`.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str())
+    }
+}
+
+/// An interactive page shown to the user in a browser or a sign-in web view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// A credentials form posting `UserName` and `Password` to `action`.
+    SignIn {
+        /// Where the form posts.
+        action: Url,
+        /// The user name already known (login hint).
+        username: Option<String>,
+    },
+    /// An MFA prompt; approving posts to `action`.
+    Mfa {
+        /// Where the approval posts.
+        action: Url,
+        /// The method, e.g. `PhoneAppNotification`.
+        method: &'static str,
+    },
+    /// A hidden form the page submits by itself (WS-Federation `wresult`, OIDC form_post).
+    AutoPost {
+        /// Where the form posts.
+        action: Url,
+        /// The hidden fields.
+        fields: Form,
+    },
+    /// An error page.
+    Error {
+        /// The error code (e.g. `AADSTS53003`).
+        code: String,
+        /// What the page says.
+        message: String,
+    },
+}
+
+/// What AutoDetect tells Outlook mobile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectAnswer {
+    /// `activesync` (or `rest` for Exchange Online mailboxes).
+    pub protocol: String,
+    /// The ActiveSync URL discovered.
+    pub url: Url,
+    /// The Entra ID authorization URL from the 401 challenge, if any.
+    pub aad: Option<String>,
+    /// Whether the mailbox is on-premises (hybrid modern auth through MRS).
+    pub onprem: bool,
+}
+
+/// An OAuth 2 token endpoint answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The resource (audience) of the access token.
+    pub resource: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The access token (compact JWT).
+    pub access_token: String,
+    /// Its id in the trace (`AT1`...).
+    pub access_id: String,
+    /// The refresh token, if any.
+    pub refresh_token: Option<String>,
+    /// Its id in the trace (`RT1`...).
+    pub refresh_id: Option<String>,
+}
+
+/// Mailbox content served to a client (what "data reaches the client" means).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The party the data was read from (`exchange-online` or `exchange-onprem`).
+    pub source: &'static str,
+    /// The mailbox owner.
+    pub upn: String,
+    /// What was synchronized, e.g. "mail (4 weeks), calendar, contacts, out-of-office".
+    pub items: &'static str,
+}
+
+/// What the user does on a client (an input of the scenario).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    /// Add an account in Outlook mobile (starts AutoDetect).
+    AddAccount,
+    /// Start Outlook desktop (connects to the mailbox).
+    StartOutlook,
+    /// Open OWA (or ECP) at this URL in the browser.
+    OpenOwa(Url),
+}
+
+/// A typed body.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Body {
+    /// No body.
+    #[default]
+    Empty,
+    /// The AutoDiscover v2 JSON answer `{"Protocol": ..., "Url": ...}`.
+    Autodiscover {
+        /// `activesync`...
+        protocol: String,
+        /// The endpoint URL.
+        url: String,
+    },
+    /// AutoDetect's answer to Outlook mobile.
+    Detect(DetectAnswer),
+    /// A page for the user.
+    Page(Page),
+    /// Posted form fields.
+    Form(Form),
+    /// A token endpoint answer.
+    Token(TokenResponse),
+    /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
+    Provision {
+        /// The mailbox owner.
+        upn: String,
+        /// The on-premises ActiveSync URL.
+        eas_url: Url,
+    },
+    /// Mailbox content.
+    Mailbox(Mailbox),
+    /// A request for MFA (AD FS adapter to Entra MFA, or Entra MFA to the user's device).
+    MfaRequest {
+        /// The user.
+        upn: String,
+        /// The method.
+        method: &'static str,
+    },
+    /// The result of MFA.
+    MfaResult {
+        /// The user.
+        upn: String,
+        /// Whether the user approved.
+        approved: bool,
+    },
+    /// A credential check against the directory (LDAP bind or PTA agent).
+    Bind {
+        /// The user.
+        upn: String,
+        /// The password presented.
+        password: String,
+    },
+    /// A Kerberos service ticket request (IWA).
+    KerberosRequest {
+        /// The user.
+        upn: String,
+        /// The service principal name, e.g. `HTTP/sts.contoso.com`.
+        spn: String,
+    },
+    /// The directory's answer to a bind or ticket request.
+    Directory {
+        /// Whether the credentials were valid.
+        ok: bool,
+        /// The user's groups.
+        groups: Vec<String>,
+        /// A Kerberos ticket, for ticket requests.
+        ticket: Option<String>,
+    },
+    /// A user action.
+    Action(UserAction),
+    /// A timer tag.
+    Timer(&'static str),
+    /// A note's detail lines.
+    Lines(Vec<String>),
+}
+
+const MASK: &str = "********";
+
+impl Body {
+    /// The body as the trace's JSON (`null` when empty). Passwords are masked.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Body::Empty => Value::Null,
+            Body::Autodiscover { protocol, url } => json!({"Protocol": protocol, "Url": url}),
+            Body::Detect(d) => json!({
+                "protocol": d.protocol,
+                "url": d.url.to_string(),
+                "aad": d.aad,
+                "onprem": d.onprem,
+            }),
+            Body::Page(p) => match p {
+                Page::SignIn { action, username } => {
+                    json!({"page": "sign-in", "action": action.to_string(), "username": username})
+                }
+                Page::Mfa { action, method } => {
+                    json!({"page": "mfa", "action": action.to_string(), "method": method})
+                }
+                Page::AutoPost { action, fields } => {
+                    json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
+                }
+                Page::Error { code, message } => {
+                    json!({"page": "error", "code": code, "message": message})
+                }
+            },
+            Body::Form(f) => form_json(f),
+            Body::Token(t) => json!({
+                "token_type": "Bearer",
+                "resource": t.resource,
+                "scope": t.scope,
+                "expires_in": t.expires_in,
+                "access_token": t.access_token,
+                "refresh_token": t.refresh_token,
+            }),
+            Body::Provision { upn, eas_url } => {
+                json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
+            }
+            Body::Mailbox(m) => json!({"mailbox": m.upn, "source": m.source, "items": m.items}),
+            Body::MfaRequest { upn, method } => json!({"upn": upn, "method": method}),
+            Body::MfaResult { upn, approved } => json!({"upn": upn, "approved": approved}),
+            Body::Bind { upn, .. } => json!({"upn": upn, "password": MASK}),
+            Body::KerberosRequest { upn, spn } => json!({"upn": upn, "spn": spn}),
+            Body::Directory { ok, groups, ticket } => {
+                json!({"ok": ok, "groups": groups, "ticket": ticket})
+            }
+            Body::Action(a) => match a {
+                UserAction::AddAccount => json!({"action": "add-account"}),
+                UserAction::StartOutlook => json!({"action": "start-outlook"}),
+                UserAction::OpenOwa(u) => json!({"action": "open-owa", "url": u.to_string()}),
+            },
+            Body::Timer(t) => json!({"timer": t}),
+            Body::Lines(l) => json!(l),
+        }
+    }
+}
+
+fn form_json(f: &Form) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in &f.0 {
+        let v = if k.eq_ignore_ascii_case("password") { MASK } else { v.as_str() };
+        m.insert(k.clone(), Value::String(v.to_string()));
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autodiscover_answer_is_the_documented_json() {
+        let b = Body::Autodiscover {
+            protocol: "activesync".into(),
+            url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+        };
+        assert_eq!(
+            b.to_json().to_string(),
+            r#"{"Protocol":"activesync","Url":"https://mail.contoso.com/Microsoft-Server-ActiveSync"}"#
+        );
+    }
+
+    #[test]
+    fn passwords_never_reach_the_trace() {
+        let f = Body::Form(Form::new().with("UserName", "u").with("Password", "secret"));
+        assert!(!f.to_json().to_string().contains("secret"));
+        let b = Body::Bind { upn: "u".into(), password: "secret".into() };
+        assert!(!b.to_json().to_string().contains("secret"));
+    }
+}

@@ -1,0 +1,205 @@
+//! Messages: HTTP requests and responses, redirects, timers and notes.
+
+use std::borrow::Cow;
+
+use crate::flows::Stage;
+use crate::{Body, Token, Url};
+
+/// What a message is (contract `kind`; `dropped` is decided by the network, not here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An HTTP request (or a request-like call between services).
+    Request,
+    /// An HTTP response.
+    Response,
+    /// An HTTP 302 response; its `url` is the `Location`.
+    Redirect,
+    /// A timer an actor set for itself.
+    Timer,
+    /// A note: something a party did or decided without sending a message.
+    Note,
+}
+
+impl Kind {
+    /// The contract's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Request => "request",
+            Kind::Response => "response",
+            Kind::Redirect => "redirect",
+            Kind::Timer => "timer",
+            Kind::Note => "note",
+        }
+    }
+}
+
+/// HTTP methods used in the flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+impl Method {
+    /// The method's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// A refusal, as the refusing party reports it (contract `failure`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// Stable snake_case code.
+    pub code: Cow<'static, str>,
+    /// Who refused.
+    pub party: &'static str,
+    /// A human sentence.
+    pub message: String,
+    /// The header or event text a real admin would see.
+    pub diagnostics: String,
+    /// What the user sees (set by the client that gives up).
+    pub symptom: Option<Cow<'static, str>>,
+}
+
+/// One message between two parties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Request, response, redirect, timer or note.
+    pub kind: Kind,
+    /// Request method.
+    pub method: Option<Method>,
+    /// Request URL, or a redirect's `Location`.
+    pub url: Option<Url>,
+    /// Response status.
+    pub status: Option<u16>,
+    /// Headers in wire order.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+    /// The id of the token this message carries (`AT1`...).
+    pub token: Option<String>,
+    /// What the message does.
+    pub stage: Option<Stage>,
+    /// One line a trainer can read aloud.
+    pub summary: Cow<'static, str>,
+    /// Correlation id: a response carries its request's.
+    pub conv: u64,
+    /// Tokens minted in this message (by the issuer, on its response).
+    pub issued: Vec<Token>,
+    /// A refusal reported by this message.
+    pub fault: Option<Box<Fault>>,
+}
+
+impl Message {
+    fn new(kind: Kind, summary: impl Into<Cow<'static, str>>) -> Message {
+        Message {
+            kind,
+            method: None,
+            url: None,
+            status: None,
+            headers: Vec::new(),
+            body: Body::Empty,
+            token: None,
+            stage: None,
+            summary: summary.into(),
+            conv: 0,
+            issued: Vec::new(),
+            fault: None,
+        }
+    }
+
+    /// A request.
+    pub fn request(method: Method, url: Url, conv: u64, summary: impl Into<Cow<'static, str>>) -> Message {
+        let mut m = Message::new(Kind::Request, summary);
+        m.method = Some(method);
+        m.url = Some(url);
+        m.conv = conv;
+        m
+    }
+
+    /// A response to `req` with `status`, keeping its correlation id.
+    pub fn response(req: &Message, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
+        let mut m = Message::new(Kind::Response, summary);
+        m.status = Some(status);
+        m.conv = req.conv;
+        m
+    }
+
+    /// A 302 redirect answering `req`, to `location`.
+    pub fn redirect(req: &Message, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
+        let mut m = Message::new(Kind::Redirect, summary);
+        m.status = Some(302);
+        m.headers.push(("Location", location.to_string()));
+        m.url = Some(location);
+        m.conv = req.conv;
+        m
+    }
+
+    /// A timer with a tag.
+    pub fn timer(tag: &'static str) -> Message {
+        let mut m = Message::new(Kind::Timer, tag);
+        m.body = Body::Timer(tag);
+        m
+    }
+
+    /// A note.
+    pub fn note(summary: impl Into<Cow<'static, str>>) -> Message {
+        Message::new(Kind::Note, summary)
+    }
+
+    /// Adds a header (builder style).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Message {
+        self.headers.push((name, value.into()));
+        self
+    }
+    /// Sets the body (builder style).
+    pub fn with_body(mut self, body: Body) -> Message {
+        self.body = body;
+        self
+    }
+    /// Sets the stage (builder style).
+    pub fn at(mut self, stage: Stage) -> Message {
+        self.stage = Some(stage);
+        self
+    }
+    /// Sets the stage when there is one (builder style).
+    pub fn at_opt(mut self, stage: Option<Stage>) -> Message {
+        self.stage = stage;
+        self
+    }
+    /// Names the carried token (builder style).
+    pub fn carrying(mut self, token: impl Into<String>) -> Message {
+        self.token = Some(token.into());
+        self
+    }
+    /// Attaches a refusal (builder style).
+    pub fn with_fault(mut self, fault: Fault) -> Message {
+        self.fault = Some(Box::new(fault));
+        self
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every header named `name` (case-insensitive), in wire order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Whether this message carries mailbox content.
+    pub fn carries_mailbox(&self) -> bool {
+        matches!(self.body, Body::Mailbox(_))
+    }
+}

@@ -1,0 +1,192 @@
+//! A small absolute-URL type: scheme, host, path and an ordered, decoded query.
+
+use std::fmt;
+
+/// An absolute `http`/`https` URL. Query parameters keep their order and are stored
+/// decoded; [`fmt::Display`] percent-encodes them (so `test@contoso.com` renders as
+/// `test%40contoso.com`, as in AutoDiscover requests).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Url {
+    /// `https` or `http` (or a custom scheme for native redirect URIs).
+    pub scheme: String,
+    /// Host name, lower case.
+    pub host: String,
+    /// Path, starting with `/`.
+    pub path: String,
+    /// Decoded query parameters in order.
+    pub query: Vec<(String, String)>,
+}
+
+/// Why a string is not a [`Url`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlError(pub String);
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not an absolute URL: {}", self.0)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+impl Url {
+    /// Parses `scheme://host/path?query`.
+    pub fn parse(s: &str) -> Result<Url, UrlError> {
+        let err = || UrlError(s.to_string());
+        let (scheme, rest) = s.split_once("://").ok_or_else(err)?;
+        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-') {
+            return Err(err());
+        }
+        let (hostpath, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, Some(q)),
+            None => (rest, None),
+        };
+        let (host, path) = match hostpath.find('/') {
+            Some(i) => (&hostpath[..i], &hostpath[i..]),
+            None => (hostpath, "/"),
+        };
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(err());
+        }
+        let mut url = Url {
+            scheme: scheme.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+            path: path.to_string(),
+            query: Vec::new(),
+        };
+        if let Some(q) = query {
+            for pair in q.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                url.query.push((decode(k), decode(v)));
+            }
+        }
+        Ok(url)
+    }
+
+    /// `https://host` + `path`, no query.
+    pub fn https(host: &str, path: &str) -> Url {
+        Url {
+            scheme: "https".into(),
+            host: host.to_ascii_lowercase(),
+            path: path.into(),
+            query: Vec::new(),
+        }
+    }
+
+    /// Adds a query parameter (builder style).
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Url {
+        self.query.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The first value of query parameter `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces (or adds) query parameter `key`.
+    pub fn set_param(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.query.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            Some(p) => p.1 = value,
+            None => self.query.push((key.to_string(), value)),
+        }
+    }
+
+    /// `scheme://host`, the form of an audience claim.
+    pub fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+
+    /// Whether the path starts with `prefix`, ignoring ASCII case (Exchange virtual
+    /// directories are case-insensitive).
+    pub fn path_starts_with(&self, prefix: &str) -> bool {
+        self.path.len() >= prefix.len() && self.path[..prefix.len()].eq_ignore_ascii_case(prefix)
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.host, self.path)?;
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            f.write_str(if i == 0 { "?" } else { "&" })?;
+            encode_into(f, k)?;
+            f.write_str("=")?;
+            encode_into(f, v)?;
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for Url {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn encode_into(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            fmt::Write::write_char(f, b as char)?;
+        } else {
+            write!(f, "%{b:02X}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Percent-decodes `s` (`+` stays `+`).
+pub fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn autodiscover_url_round_trips_with_the_documented_encoding() {
+        let s = "https://autodiscover.contoso.com/autodiscover/autodiscover.json?Email=test%40contoso.com&Protocol=activesync&RedirectCount=3";
+        let u = Url::parse(s).unwrap();
+        assert_eq!(u.param("Email"), Some("test@contoso.com"));
+        assert_eq!(u.param("redirectcount"), Some("3"));
+        assert_eq!(u.to_string(), s);
+    }
+
+    #[test]
+    fn rejects_relative_and_garbage() {
+        assert!(Url::parse("/owa").is_err());
+        assert!(Url::parse("https://").is_err());
+        assert!(Url::parse("ht tp://x").is_err());
+        assert_eq!(decode("%4"), "%4");
+        assert_eq!(decode("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn origin_keeps_the_scheme() {
+        let u = Url::parse("http://MAIL.contoso.com/Microsoft-Server-ActiveSync").unwrap();
+        assert_eq!(u.origin(), "http://mail.contoso.com");
+        assert!(u.path_starts_with("/microsoft-server-activesync"));
+    }
+}
