@@ -34,6 +34,7 @@ pub mod flows;
 pub mod jwt;
 pub mod message;
 pub mod party;
+pub mod policy;
 pub mod token;
 pub mod url;
 

@@ -1,1 +1,28 @@
-//! (in progress)
+//! Scenario files of hmasim.
+//!
+//! A scenario describes a tenant (domain, identity model, users, their clients, the
+//! on-premises namespaces, load balancer, AD FS, Conditional Access), the network, a seed and
+//! a timeline of what the users do. Files are TOML (JSON accepted). Unknown fields are
+//! errors; every error carries the file, line and column and what was expected.
+//!
+//! ```
+//! let s = hmasim_scenario::bundled("mobile-onprem-hma").unwrap();
+//! let mut sc = hmasim_scenario::parse(s.source, s.name, hmasim_scenario::Format::Toml).unwrap();
+//! hmasim_scenario::apply_set(&mut sc, "identity.model=phs").unwrap();
+//! assert_eq!(sc.identity.model.as_str(), "phs");
+//! ```
+#![deny(missing_docs)]
+
+mod bundled;
+mod error;
+mod model;
+mod parse;
+mod set;
+mod span;
+
+pub use bundled::{bundled, Bundled, BUNDLED};
+pub use error::{ErrorOrigin, ScenarioError};
+pub use model::*;
+pub use parse::{load, parse, Format};
+pub use set::apply_set;
+pub use span::Span;

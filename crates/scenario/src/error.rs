@@ -1,0 +1,171 @@
+//! Scenario errors, located and explained.
+
+use std::fmt;
+
+/// Where the bad input came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// A scenario file (its path as given) or a bundled scenario (its name).
+    File(String),
+    /// A `--set KEY=VALUE` override (the whole argument).
+    Set(String),
+    /// The scenario argument itself (unknown name, unreadable file).
+    Argument(String),
+}
+
+/// A scenario that cannot be used, and why. Always fatal for the run that met it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// Where.
+    pub origin: ErrorOrigin,
+    /// 1-based line and column in the file, when the error has a place in it.
+    pub position: Option<(usize, usize)>,
+    /// Width of the offending text (for the caret line).
+    pub width: usize,
+    /// The source line, for the excerpt.
+    pub excerpt: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What was expected.
+    pub expected: Option<String>,
+    /// A suggestion ("did you mean ...").
+    pub hint: Option<String>,
+}
+
+impl ScenarioError {
+    /// An error with no position.
+    pub fn new(origin: ErrorOrigin, message: impl Into<String>) -> Self {
+        ScenarioError {
+            origin,
+            position: None,
+            width: 1,
+            excerpt: None,
+            message: message.into(),
+            expected: None,
+            hint: None,
+        }
+    }
+
+    /// Places the error at byte offset `offset` of `src`, `width` bytes wide.
+    pub fn at_offset(mut self, src: &str, offset: usize, width: usize) -> Self {
+        let offset = offset.min(src.len());
+        let before = &src[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = src[line_start..offset].chars().count() + 1;
+        let line_text = src[line_start..].lines().next().unwrap_or("");
+        self.position = Some((line, col));
+        self.excerpt = Some(line_text.to_string());
+        self.width = width.max(1);
+        self
+    }
+
+    /// Places the error at 1-based `line` and `col` of `src`.
+    pub fn at_line_col(mut self, src: &str, line: usize, col: usize) -> Self {
+        self.position = Some((line.max(1), col.max(1)));
+        self.excerpt = src.lines().nth(line.saturating_sub(1)).map(str::to_string);
+        self
+    }
+
+    /// Sets what was expected (builder style).
+    pub fn expected(mut self, e: impl Into<String>) -> Self {
+        self.expected = Some(e.into());
+        self
+    }
+
+    /// Sets a hint (builder style).
+    pub fn hint(mut self, h: impl Into<String>) -> Self {
+        self.hint = Some(h.into());
+        self
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.origin, self.position) {
+            (ErrorOrigin::File(p), Some((l, c))) => write!(f, "{p}:{l}:{c}: {}", self.message)?,
+            (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
+            (ErrorOrigin::Set(k), _) => write!(f, "--set {k}: {}", self.message)?,
+            (ErrorOrigin::Argument(a), _) => write!(f, "{a}: {}", self.message)?,
+        }
+        if let (Some(text), Some((line, col))) = (&self.excerpt, self.position) {
+            let num = line.to_string();
+            let pad = " ".repeat(num.len());
+            write!(f, "\n{pad} |\n{num} | {text}\n{pad} | {}{}", " ".repeat(col - 1), "^".repeat(self.width))?;
+        }
+        if let Some(e) = &self.expected {
+            write!(f, "\n  = expected: {e}")?;
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  = hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// The candidate closest to `word` by edit distance, if close enough to be a typo.
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = distance(word, c);
+        if d <= word.len().max(c.len()).div_ceil(3) && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant"),
+/// the offending word and the candidates.
+pub(crate) fn unknown_and_candidates(msg: &str) -> Option<(String, Vec<String>)> {
+    let rest = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))?;
+    let (word, rest) = rest.split_once('`')?;
+    let list = rest.split_once("expected")?.1;
+    let cands = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    Some((word.to_string(), cands))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        assert_eq!(closest("modle", ["model", "users"]), Some("model"));
+        assert_eq!(closest("zzzzzz", ["model", "users"]), None);
+        let (w, c) = unknown_and_candidates("unknown field `modle`, expected `model`").unwrap();
+        assert_eq!((w.as_str(), c), ("modle", vec!["model".to_string()]));
+    }
+
+    #[test]
+    fn renders_a_caret_under_the_place() {
+        let src = "a = 1\nmodel = \"x\"\n";
+        let e = ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_offset(src, 14, 3);
+        assert_eq!(e.position, Some((2, 9)));
+        assert_eq!(e.to_string(), "s.toml:2:9: bad\n  |\n2 | model = \"x\"\n  |         ^^^");
+    }
+}

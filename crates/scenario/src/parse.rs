@@ -1,0 +1,114 @@
+//! Reading scenario files and turning parse errors into located messages.
+
+use std::path::Path;
+
+use crate::error::{closest, unknown_and_candidates, ErrorOrigin, ScenarioError};
+use crate::{bundled, model::Invalid, Scenario, BUNDLED};
+
+/// The syntax of a scenario source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (the default).
+    Toml,
+    /// JSON.
+    Json,
+}
+
+/// Loads a scenario by bundled name or file path. Returns the scenario and the name its
+/// errors and traces refer to.
+pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
+    if let Some(b) = bundled(arg) {
+        return parse(b.source, b.name, Format::Toml);
+    }
+    let path = Path::new(arg);
+    let looks_like_path = arg.contains('/') || arg.contains('\\') || arg.ends_with(".toml") || arg.ends_with(".json");
+    if !path.exists() && !looks_like_path {
+        let names: Vec<_> = BUNDLED.iter().map(|b| b.name).collect();
+        let mut e = ScenarioError::new(
+            ErrorOrigin::Argument(arg.to_string()),
+            format!("no bundled scenario is named `{arg}` and no such file exists"),
+        )
+        .expected(format!("a scenario file path or one of: {}", names.join(", ")));
+        if let Some(c) = closest(arg, names.iter().copied()) {
+            e = e.hint(format!("did you mean `{c}`?"));
+        }
+        return Err(e);
+    }
+    let src = std::fs::read_to_string(path).map_err(|err| {
+        ScenarioError::new(ErrorOrigin::Argument(arg.to_string()), format!("cannot read the scenario file: {err}"))
+            .expected("a readable UTF-8 TOML or JSON file")
+    })?;
+    let format = if arg.to_ascii_lowercase().ends_with(".json") { Format::Json } else { Format::Toml };
+    parse(&src, arg, format)
+}
+
+/// Parses and validates a scenario source. `origin` names it in errors.
+pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, ScenarioError> {
+    let file = || ErrorOrigin::File(origin.to_string());
+    let scenario: Scenario = match format {
+        Format::Toml => toml::from_str(src).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            let (offset, width) = e.span().map_or((0, 1), |s| (s.start, s.end.saturating_sub(s.start)));
+            with_candidates(ScenarioError::new(file(), msg.clone()).at_offset(src, offset, width), &msg)
+        })?,
+        Format::Json => serde_json::from_str(src).map_err(|e| {
+            let full = e.to_string();
+            let msg = full.split(" at line ").next().unwrap_or(&full).to_string();
+            with_candidates(ScenarioError::new(file(), msg.clone()).at_line_col(src, e.line(), e.column()), &msg)
+        })?,
+    };
+    scenario
+        .validate()
+        .map_err(|inv| invalid_error(file(), src, &inv))?;
+    Ok(scenario)
+}
+
+/// Adds "expected" and "did you mean" from a serde "unknown field/variant" message.
+pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
+    match unknown_and_candidates(msg) {
+        Some((word, cands)) => {
+            let list = cands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+            let e = e.expected(format!("one of {list}"));
+            match closest(&word, cands.iter().map(String::as_str)) {
+                Some(c) => e.hint(format!("did you mean `{c}`?")),
+                None => e,
+            }
+        }
+        None => e,
+    }
+}
+
+/// A validation failure placed at the line where `key` is set to `value`.
+pub(crate) fn invalid_error(origin: ErrorOrigin, src: &str, inv: &Invalid) -> ScenarioError {
+    let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path)).expected(inv.expected.clone());
+    match locate(src, &inv.key, &inv.value) {
+        Some((offset, width)) => e.at_offset(src, offset, width),
+        None => e,
+    }
+}
+
+/// The byte offset and width of `value` on the first line that sets `key` to it.
+fn locate(src: &str, key: &str, value: &str) -> Option<(usize, usize)> {
+    let mut offset = 0;
+    let mut fallback = None;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim_start();
+        let sets_key = t.starts_with(key) || t.starts_with(&format!("\"{key}\""));
+        if let Some(i) = line.find(value) {
+            if sets_key && !value.is_empty() {
+                return Some((offset + i, value.len()));
+            }
+            fallback.get_or_insert((offset + i, value.len()));
+        } else if sets_key && fallback.is_none() && value.is_empty() {
+            fallback = Some((offset + line.len() - t.len(), key.len()));
+        }
+        offset += line.len();
+    }
+    fallback
+}
+
+impl From<&Path> for ErrorOrigin {
+    fn from(p: &Path) -> Self {
+        ErrorOrigin::File(p.display().to_string())
+    }
+}

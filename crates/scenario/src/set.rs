@@ -1,0 +1,76 @@
+//! `--set dotted.path=value` overrides, validated as the file is.
+
+use serde_json::Value;
+
+use crate::error::{closest, ErrorOrigin, ScenarioError};
+use crate::parse::with_candidates;
+use crate::Scenario;
+
+/// Applies one `KEY=VALUE` override. `KEY` is a dotted path through the scenario
+/// (`identity.model`, `users.0.mailbox`, `conditional_access.0.state`); `VALUE` is read as
+/// a TOML value (`true`, `42`, `"text"`, `["a", "b"]`) or, failing that, as a bare string.
+/// The result is validated like a file; errors name the `--set` argument.
+pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
+    let origin = || ErrorOrigin::Set(arg.to_string());
+    let Some((key, raw)) = arg.split_once('=') else {
+        return Err(ScenarioError::new(origin(), "missing `=`").expected("KEY=VALUE, e.g. identity.model=phs"));
+    };
+    let key = key.trim();
+    let value = parse_value(raw.trim());
+    // The scenario serializes to JSON without loss (every type here is plain data).
+    let mut tree = serde_json::to_value(&*scenario).expect("a scenario always serializes");
+    let mut node = &mut tree;
+    let mut walked = Vec::new();
+    for part in key.split('.') {
+        let here = if walked.is_empty() { "the scenario".to_string() } else { format!("`{}`", walked.join(".")) };
+        node = match node {
+            Value::Object(map) => {
+                if !map.contains_key(part) {
+                    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                    let mut e = ScenarioError::new(origin(), format!("unknown key `{part}` in {here}"))
+                        .expected(format!("one of {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+                    if let Some(c) = closest(part, keys.iter().copied()) {
+                        e = e.hint(format!("did you mean `{}`?", walked.iter().map(|s: &&str| s.to_string()).chain([c.to_string()]).collect::<Vec<_>>().join(".")));
+                    }
+                    return Err(e);
+                }
+                map.get_mut(part).expect("checked above")
+            }
+            Value::Array(items) => {
+                let len = items.len();
+                match part.parse::<usize>() {
+                    Ok(i) if i < len => &mut items[i],
+                    _ => {
+                        return Err(ScenarioError::new(origin(), format!("`{part}` is not an index of {here}"))
+                            .expected(format!("an index from 0 to {}", len.saturating_sub(1))))
+                    }
+                }
+            }
+            _ => {
+                return Err(ScenarioError::new(origin(), format!("{here} has no field `{part}`"))
+                    .expected(format!("`{}` itself as the key", walked.join("."))))
+            }
+        };
+        walked.push(part);
+    }
+    *node = value;
+    let updated: Scenario = serde_json::from_value(tree).map_err(|e| {
+        let msg = e.to_string();
+        with_candidates(ScenarioError::new(origin(), msg.clone()), &msg)
+    })?;
+    updated.validate().map_err(|inv| {
+        ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path)).expected(inv.expected)
+    })?;
+    *scenario = updated;
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t
+            .remove("v")
+            .and_then(|v| serde_json::to_value(v).ok())
+            .unwrap_or(Value::String(raw.to_string())),
+        Err(_) => Value::String(raw.to_string()),
+    }
+}
