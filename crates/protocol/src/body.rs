@@ -47,6 +47,8 @@ pub enum Page {
         action: Url,
         /// The hidden fields.
         fields: Form,
+        /// The id of the token the fields carry, if any.
+        token: Option<String>,
     },
     /// An error page.
     Error {
@@ -207,7 +209,7 @@ impl Body {
                 Page::Mfa { action, method } => {
                     json!({"page": "mfa", "action": action.to_string(), "method": method})
                 }
-                Page::AutoPost { action, fields } => {
+                Page::AutoPost { action, fields, .. } => {
                     json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
                 }
                 Page::Error { code, message } => {

@@ -53,9 +53,6 @@ pub struct Scenario {
     /// The load balancer in front of Exchange on-premises.
     #[serde(default)]
     pub load_balancer: LoadBalancer,
-    /// The Web Application Proxy.
-    #[serde(default)]
-    pub wap: Wap,
     /// AD FS.
     #[serde(default)]
     pub adfs: Adfs,
@@ -254,7 +251,7 @@ impl Client {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Publishing {
-    /// Through the Web Application Proxy (pass-through unless `wap.preauthentication`).
+    /// Through the Web Application Proxy (pass-through publishing).
     #[default]
     Wap,
     /// The load balancer faces the Internet directly.
@@ -323,14 +320,6 @@ pub struct LoadBalancer {
     pub tls: TlsMode,
 }
 
-/// The Web Application Proxy.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Wap {
-    /// Exchange applications published with AD FS pre-authentication.
-    #[serde(default)]
-    pub preauthentication: bool,
-}
 
 /// The AD FS access control policy on the Office 365 relying party trust.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

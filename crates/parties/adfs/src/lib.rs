@@ -1,1 +1,291 @@
-//! (in progress)
+//! AD FS: the federation service. It signs users in (Integrated Windows Authentication
+//! inside, a forms page outside, where requests arrive through the Web Application Proxy
+//! with `X-MS-Proxy`), evaluates the access control policy of the relying party trust
+//! (calling Entra MFA through its adapter when the policy asks for MFA) and posts a signed
+//! token back to the relying party (Entra ID for Office 365, or Exchange's OWA).
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url, EPOCH_UNIX};
+use rand::RngCore;
+
+/// An access control policy on a relying party trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessPolicy {
+    /// Permit everyone.
+    PermitEveryone,
+    /// Permit everyone and require MFA.
+    RequireMfa,
+    /// Permit everyone and require MFA from the extranet.
+    RequireMfaExtranet,
+    /// Permit everyone and require MFA for members of this group.
+    RequireMfaGroup(String),
+}
+
+/// A relying party trust.
+#[derive(Clone, Debug)]
+pub struct RelyingParty {
+    /// Its identifier (`wtrealm`), also the token audience.
+    pub identifier: String,
+    /// Where the token is posted.
+    pub reply_url: String,
+    /// Its access control policy.
+    pub policy: AccessPolicy,
+    /// The party the token is for, in traces.
+    pub party: &'static str,
+    /// The stage of the post back.
+    pub back_stage: Stage,
+}
+
+/// AD FS configuration.
+#[derive(Clone, Debug)]
+pub struct AdfsConfig {
+    /// The federation service host (`sts.contoso.com`).
+    pub host: String,
+    /// The token-signing key.
+    pub signing_key: SigningKey,
+    /// The service account key Kerberos tickets are sealed with.
+    pub kerberos: KeySet,
+    /// Relying party trusts.
+    pub relying_parties: Vec<RelyingParty>,
+    /// Offer Integrated Windows Authentication to intranet requests.
+    pub iwa_internal: bool,
+    /// Lifetime of issued tokens.
+    pub token_lifetime: SimDuration,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    rp: usize,
+    wctx: String,
+    extranet: bool,
+    upn: String,
+    groups: Vec<String>,
+    amr: Vec<String>,
+    held: Option<(ActorId, Message)>,
+}
+
+#[derive(Clone, Debug)]
+enum Wait {
+    Bind(String),
+    Mfa(String),
+}
+
+/// The `adfs` party.
+#[derive(Clone, Debug)]
+pub struct Adfs {
+    cfg: AdfsConfig,
+    net: Net,
+    sessions: BTreeMap<String, Session>,
+    waits: BTreeMap<u64, Wait>,
+    next_session: u64,
+    next_token: u64,
+}
+
+impl Adfs {
+    /// AD FS with `cfg`, reaching the directory and Entra MFA through `net`.
+    pub fn new(cfg: AdfsConfig, net: Net) -> Self {
+        Adfs { cfg, net, sessions: BTreeMap::new(), waits: BTreeMap::new(), next_session: 0, next_token: 0 }
+    }
+
+    fn error_page(req: &Message, code: &'static str, message: String, diagnostics: String) -> Message {
+        Message::response(req, 200, "AD FS shows an error page")
+            .with_body(Body::Page(Page::Error { code: diagnostics.clone(), message: message.clone() }))
+            .with_fault(Fault { code: code.into(), party: "adfs", message, diagnostics, symptom: None })
+    }
+
+    fn sign_in(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let url = req.url.clone().expect("requests have URLs");
+        let extranet = req.header_value("X-MS-Proxy").is_some();
+        // A credentials post for an existing session.
+        if let (Some(Method::Post), Some(id)) = (req.method, url.param("client-request-id").map(str::to_string)) {
+            if let Body::Form(f) = &req.body {
+                let (upn, password) = (f.get("UserName").unwrap_or("").to_string(), f.get("Password").unwrap_or("").to_string());
+                let Some(s) = self.sessions.get_mut(&id) else {
+                    ctx.send(from, Self::error_page(&req, "unknown_session", "the sign-in session expired".into(), "MSIS7042".into()));
+                    return;
+                };
+                s.upn = upn.clone();
+                s.amr = vec!["pwd".into()];
+                s.held = Some((from, req));
+                let bind = Message::request(Method::Post, Url::https(&dc_host(&self.cfg.host), "/ldap/bind"), 0, "AD FS validates the credentials against Active Directory")
+                    .with_body(Body::Bind { upn, password })
+                    .at(Stage::Credentials);
+                match self.net.request(ctx, bind) {
+                    Ok(conv) => {
+                        self.waits.insert(conv, Wait::Bind(id));
+                    }
+                    Err(_) => self.fail(ctx, &id, "directory_unreachable", "AD FS cannot reach a domain controller".into(), "MSIS9642".into()),
+                }
+                return;
+            }
+        }
+        let realm = url.param("wtrealm").unwrap_or("").to_string();
+        let Some(rp) = self.cfg.relying_parties.iter().position(|r| r.identifier.eq_ignore_ascii_case(&realm)) else {
+            ctx.send(from, Self::error_page(&req, "unknown_relying_party", format!("no relying party trust for '{realm}'"), "MSIS7007: The requested relying party trust is unspecified or unsupported.".into()).at(Stage::AdfsSignInPage));
+            return;
+        };
+        self.next_session += 1;
+        let id = format!("A{}", self.next_session);
+        let wctx = url.param("wctx").unwrap_or("").to_string();
+        let mut session = Session { rp, wctx, extranet, upn: String::new(), groups: Vec::new(), amr: Vec::new(), held: None };
+        let wants_forms = url.param("wauth").is_some_and(|w| w.contains("am:password"));
+        if !extranet && self.cfg.iwa_internal && !wants_forms {
+            match req.header_value("Authorization").and_then(Credentials::parse) {
+                Some(Credentials::Negotiate(ticket)) => {
+                    let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+                    match jwt::verify(&ticket, &self.cfg.kerberos, now, 300) {
+                        Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{}", self.cfg.host)) => {
+                            // Group memberships come in the ticket's authorization data.
+                            session.groups = c.scp.split_whitespace().map(str::to_string).collect();
+                            session.upn = c.upn;
+                            session.amr = vec!["wia".into()];
+                            session.held = Some((from, req));
+                            self.sessions.insert(id.clone(), session);
+                            self.policy(ctx, &id);
+                        }
+                        _ => {
+                            let m = Message::response(&req, 401, "AD FS rejects the Kerberos ticket").at(Stage::IwaSignIn).header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                            ctx.send(from, m);
+                        }
+                    }
+                }
+                _ => {
+                    let m = Message::response(&req, 401, "AD FS asks for Integrated Windows Authentication").at(Stage::IwaSignIn).header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                    ctx.send(from, m);
+                }
+            }
+            return;
+        }
+        let action = Url::https(&self.cfg.host, "/adfs/ls/").with("client-request-id", id.clone());
+        let username = url.param("username").map(str::to_string);
+        self.sessions.insert(id, session);
+        let page = Message::response(&req, 200, "AD FS forms sign-in page").at(Stage::AdfsSignInPage).with_body(Body::Page(Page::SignIn { action, username }));
+        ctx.send(from, page);
+    }
+
+    fn needs_mfa(&self, s: &Session) -> bool {
+        match &self.cfg.relying_parties[s.rp].policy {
+            AccessPolicy::PermitEveryone => false,
+            AccessPolicy::RequireMfa => true,
+            AccessPolicy::RequireMfaExtranet => s.extranet,
+            AccessPolicy::RequireMfaGroup(g) => s.groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
+        }
+    }
+
+    fn policy(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
+        let Some(s) = self.sessions.get(id) else { return };
+        if self.needs_mfa(s) && !s.amr.iter().any(|m| m == "mfa") {
+            let req = Message::request(Method::Post, Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"), 0, "the AD FS access control policy calls Entra MFA through the adapter")
+                .with_body(Body::MfaRequest { upn: s.upn.clone(), method: "PhoneAppNotification" })
+                .at(Stage::AdfsMfaPrompt);
+            match self.net.request(ctx, req) {
+                Ok(conv) => {
+                    self.waits.insert(conv, Wait::Mfa(id.to_string()));
+                }
+                Err(_) => self.fail(ctx, id, "mfa_unreachable", "AD FS cannot reach Entra MFA".into(), "MSIS7012: An error occurred while processing the request (Azure MFA adapter)".into()),
+            }
+            return;
+        }
+        self.issue(ctx, id);
+    }
+
+    fn issue(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
+        let Some(mut s) = self.sessions.remove(id) else { return };
+        let Some((client, req)) = s.held.take() else { return };
+        let rp = &self.cfg.relying_parties[s.rp];
+        let now_ms = ctx.now().as_millis();
+        let now = EPOCH_UNIX + now_ms / 1000;
+        let mut uti = [0u8; 8];
+        ctx.rng().fill_bytes(&mut uti);
+        let claims = Claims {
+            aud: rp.identifier.clone(),
+            iss: format!("http://{}/adfs/services/trust", self.cfg.host),
+            iat: now,
+            nbf: now,
+            exp: now + self.cfg.token_lifetime.as_secs(),
+            amr: s.amr.clone(),
+            appid: String::new(),
+            scp: String::new(),
+            tid: String::new(),
+            upn: s.upn.clone(),
+            uti: uti.iter().map(|b| format!("{b:02x}")).collect(),
+        };
+        let jwt = jwt::sign(&claims, &self.cfg.signing_key);
+        self.next_token += 1;
+        let token_id = format!("SAML{}", self.next_token);
+        let token = Token {
+            id: token_id.clone(),
+            kind: TokenKind::Saml,
+            issuer: "adfs",
+            client: rp.party.to_string(),
+            audience: rp.identifier.clone(),
+            obo_of: None,
+            amr: s.amr.clone(),
+            issued_ms: now_ms,
+            expires_ms: now_ms + self.cfg.token_lifetime.as_millis(),
+            jwt: jwt.clone(),
+        };
+        let fields = Form::new().with("wa", "wsignin1.0").with("wresult", jwt).with("wctx", s.wctx.clone());
+        let page = Page::AutoPost { action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")), fields, token: Some(token_id) };
+        let summary = if rp.party == "entra-id" { "AD FS posts the signed token back to Entra ID" } else { "AD FS posts the claims to Exchange" };
+        let mut m = Message::response(&req, 200, summary).at(rp.back_stage).with_body(Body::Page(page));
+        m.issued.push(token);
+        ctx.send(client, m);
+    }
+
+    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, id: &str, code: &'static str, message: String, diagnostics: String) {
+        if let Some((client, req)) = self.sessions.remove(id).and_then(|mut s| s.held.take()) {
+            ctx.send(client, Self::error_page(&req, code, message, diagnostics).at_opt(req.stage));
+        }
+    }
+
+    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        match self.waits.remove(&resp.conv) {
+            Some(Wait::Bind(id)) => match resp.body {
+                Body::Directory { ok: true, groups, .. } => {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.groups = groups;
+                    }
+                    self.policy(ctx, &id);
+                }
+                _ => self.fail(ctx, &id, "invalid_credentials", "Active Directory rejected the user name or password".into(), "MSIS7068: incorrect user ID or password".into()),
+            },
+            Some(Wait::Mfa(id)) => match resp.body {
+                Body::MfaResult { approved: true, .. } => {
+                    if let Some(s) = self.sessions.get_mut(&id) {
+                        s.amr.push("mfa".into());
+                    }
+                    self.issue(ctx, &id);
+                }
+                _ => self.fail(ctx, &id, "mfa_denied", "the MFA request was not approved".into(), "Azure MFA adapter: authentication failed".into()),
+            },
+            None => {}
+        }
+    }
+}
+
+fn dc_host(adfs_host: &str) -> String {
+    let domain = adfs_host.split_once('.').map_or(adfs_host, |(_, d)| d);
+    format!("dc.{domain}")
+}
+
+impl Actor<Message> for Adfs {
+    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        match msg.kind {
+            Kind::Request => {
+                if msg.url.as_ref().is_some_and(|u| u.path_starts_with("/adfs/ls")) {
+                    self.sign_in(msg, from, ctx);
+                } else {
+                    ctx.send(from, Message::response(&msg, 404, "not an AD FS endpoint"));
+                }
+            }
+            Kind::Response | Kind::Redirect => self.answered(msg, ctx),
+            _ => {}
+        }
+    }
+}

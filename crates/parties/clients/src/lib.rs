@@ -1,1 +1,366 @@
-//! (in progress)
+//! The clients a user holds: Outlook desktop, Outlook mobile and a web browser. Each acts
+//! for its user: it follows redirects, fills sign-in forms with the user's credentials,
+//! approves MFA prompts, redeems authorization codes and presents tokens, the way the real
+//! client's sign-in web view does. Which pages appear and which tokens come back is up to
+//! the services; the client only reacts.
+#![deny(missing_docs)]
+
+mod web;
+
+use std::collections::BTreeMap;
+
+use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::{apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Stage, UserAction, Url};
+
+pub use web::NATIVE_REDIRECT_MOBILE;
+
+/// What kind of client this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// Outlook for Windows / Mac.
+    OutlookDesktop,
+    /// Outlook for iOS / Android.
+    OutlookMobile,
+    /// A web browser.
+    Browser,
+}
+
+/// A client's configuration.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The id it carries in traces.
+    pub id: String,
+    /// What it is.
+    pub kind: ClientKind,
+    /// The user's UPN.
+    pub upn: String,
+    /// The password the user types.
+    pub password: String,
+    /// The User-Agent it sends.
+    pub user_agent: String,
+    /// Whether it can do Kerberos (domain-joined, on the corporate network).
+    pub kerberos: bool,
+    /// Where the mailbox is reached: the MAPI URL for Outlook desktop, the OWA URL for the
+    /// browser (Outlook mobile discovers it through AutoDetect).
+    pub mailbox_url: Url,
+    /// The AutoDetect URL (Outlook mobile).
+    pub autodetect_url: Url,
+    /// The protocol translator's provisioning URL (Outlook mobile).
+    pub translator_url: Url,
+    /// The user's domain (for the KDC host).
+    pub domain: String,
+    /// Whether the user approves MFA prompts.
+    pub approve_mfa: bool,
+}
+
+/// What a pending request of the client was for.
+#[derive(Clone, Debug)]
+enum Purpose {
+    Detect,
+    Connect,
+    Web(Option<Url>),
+    Kerberos(Message),
+    Token,
+    Use,
+}
+
+/// Where the client is in its work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing asked yet.
+    Idle,
+    /// Working.
+    Busy,
+    /// The user's mailbox is on screen.
+    Done,
+    /// The client gave up.
+    Failed,
+}
+
+/// A held token.
+#[derive(Clone, Debug)]
+struct Held {
+    id: String,
+    jwt: String,
+}
+
+/// An Outlook desktop, Outlook mobile or browser party.
+#[derive(Clone, Debug)]
+pub struct Client {
+    cfg: ClientConfig,
+    net: Net,
+    pending: BTreeMap<u64, Purpose>,
+    phase: Phase,
+    detect: Option<DetectAnswer>,
+    resource: String,
+    access: Option<Held>,
+    refresh: Option<Held>,
+}
+
+impl Client {
+    /// A client with `cfg`, reaching services through `net`.
+    pub fn new(cfg: ClientConfig, net: Net) -> Self {
+        Client { cfg, net, pending: BTreeMap::new(), phase: Phase::Idle, detect: None, resource: String::new(), access: None, refresh: None }
+    }
+
+    /// Where the client is.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The client's configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+        let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
+        let purpose = match purpose {
+            Purpose::Web(_) => Purpose::Web(msg.url.clone()),
+            p => p,
+        };
+        match self.net.request(ctx, msg) {
+            Ok(conv) => {
+                self.pending.insert(conv, purpose);
+            }
+            Err(_) => {
+                let fault = Fault {
+                    code: "unreachable".into(),
+                    party: "network",
+                    message: format!("{} cannot reach {host}", self.cfg.id),
+                    diagnostics: format!("the name {host} does not resolve or the connection fails from this network"),
+                    symptom: None,
+                };
+                self.fail(ctx, fault, &purpose);
+            }
+        }
+    }
+
+    fn request(&self, method: Method, url: Url, summary: &'static str, stage: Option<Stage>) -> Message {
+        Message::request(method, url, 0, summary).header("User-Agent", self.cfg.user_agent.clone()).at_opt(stage)
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.phase = Phase::Busy;
+        match self.cfg.kind {
+            ClientKind::OutlookMobile => {
+                let m = self
+                    .request(Method::Get, self.cfg.autodetect_url.clone(), "Outlook mobile asks AutoDetect where the mailbox lives", Some(Stage::Detect))
+                    .header("X-Email", self.cfg.upn.clone());
+                self.send(ctx, m, Purpose::Detect);
+            }
+            ClientKind::OutlookDesktop => {
+                let m = self
+                    .request(Method::Post, self.cfg.mailbox_url.clone(), "Outlook connects to Exchange, advertising modern auth (empty Bearer)", Some(Stage::ClientConnects))
+                    .header("Authorization", Credentials::EmptyBearer.to_string())
+                    .header("X-ClientApplication", "Outlook/16.0.17928.20114");
+                self.send(ctx, m, Purpose::Connect);
+            }
+            ClientKind::Browser => {
+                let m = self.request(Method::Get, self.cfg.mailbox_url.clone(), "the browser opens Outlook on the web", Some(Stage::OpenOwa));
+                self.send(ctx, m, Purpose::Web(None));
+            }
+        }
+    }
+
+    /// Starts the interactive sign-in at `authority`.
+    fn sign_in(&mut self, ctx: &mut Ctx<'_, Message>, authority: &str, resource: String) {
+        let (client_id, redirect) = match self.cfg.kind {
+            ClientKind::OutlookMobile => (apps::OUTLOOK_MOBILE, web::NATIVE_REDIRECT_MOBILE),
+            _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
+        };
+        let Ok(base) = Url::parse(authority) else {
+            let fault = Fault { code: "bad_authority".into(), party: "exchange-onprem", message: format!("authorization_uri '{authority}' is not a URL"), diagnostics: authority.to_string(), symptom: None };
+            return self.fail(ctx, fault, &Purpose::Connect);
+        };
+        self.resource = resource.clone();
+        let url = base
+            .with("client_id", client_id)
+            .with("resource", resource)
+            .with("response_type", "code")
+            .with("redirect_uri", redirect)
+            .with("login_hint", self.cfg.upn.clone());
+        let m = self.request(Method::Get, url, "the client connects to Entra ID at the authorization URL", Some(Stage::EntraSignIn));
+        self.send(ctx, m, Purpose::Web(None));
+    }
+
+    fn redeem(&mut self, ctx: &mut Ctx<'_, Message>, code: &str) {
+        let (client_id, redirect) = match self.cfg.kind {
+            ClientKind::OutlookMobile => (apps::OUTLOOK_MOBILE, web::NATIVE_REDIRECT_MOBILE),
+            _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
+        };
+        let form = Form::new()
+            .with("grant_type", "authorization_code")
+            .with("client_id", client_id)
+            .with("code", code)
+            .with("redirect_uri", redirect)
+            .with("resource", self.resource.clone());
+        let m = self
+            .request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), "the client redeems the authorization code for tokens", Some(Stage::TokensIssued))
+            .with_body(Body::Form(form));
+        self.send(ctx, m, Purpose::Token);
+    }
+
+    fn use_token(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let Some(at) = self.access.clone() else { return };
+        let auth = Credentials::Bearer(at.jwt.clone()).to_string();
+        let m = match (self.cfg.kind, &self.detect) {
+            (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
+                .request(Method::Post, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
+                .header("Authorization", auth)
+                .with_body(Body::Provision { upn: self.cfg.upn.clone(), eas_url: d.url.clone() }),
+            (ClientKind::OutlookMobile, Some(d)) => self
+                .request(Method::Post, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
+                .header("Authorization", auth),
+            _ => self
+                .request(Method::Post, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
+                .header("Authorization", auth),
+        };
+        self.send(ctx, m.carrying(at.id), Purpose::Use);
+    }
+
+    fn done(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.phase = Phase::Done;
+        let what = match self.cfg.kind {
+            ClientKind::OutlookMobile => "Outlook mobile shows the mailbox",
+            ClientKind::OutlookDesktop => "Outlook desktop shows the mailbox",
+            ClientKind::Browser => "Outlook on the web opens the mailbox",
+        };
+        ctx.note(Message::note(what));
+    }
+
+    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, mut fault: Fault, purpose: &Purpose) {
+        self.phase = Phase::Failed;
+        let symptom = web::symptom(self.cfg.kind, purpose_name(purpose), &fault);
+        fault.symptom = Some(symptom.into());
+        tracing::info!(t_ms = ctx.now().as_millis(), party = %self.cfg.id, code = %fault.code, "client gives up");
+        ctx.note(Message::note("the client gives up").with_fault(fault));
+    }
+
+    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        let Some(purpose) = self.pending.remove(&resp.conv) else { return };
+        if self.phase != Phase::Busy {
+            return;
+        }
+        match purpose {
+            Purpose::Detect => match resp.body {
+                Body::Detect(d) => {
+                    let aad = d.aad.clone();
+                    self.detect = Some(d);
+                    match aad {
+                        Some(uri) => self.sign_in(ctx, &uri, apps::EXO_RESOURCE.to_string()),
+                        None => {
+                            let fault = Fault {
+                                code: "no_authorization_uri".into(),
+                                party: "exchange-onprem",
+                                message: "the ActiveSync 401 carries no authorization_uri: EvoSTS is not the default authorization endpoint".into(),
+                                diagnostics: "Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint".into(),
+                                symptom: None,
+                            };
+                            self.fail(ctx, fault, &Purpose::Detect);
+                        }
+                    }
+                }
+                _ => self.fail(ctx, web::fault_of(&resp, "autodetect", "discovery_failed"), &Purpose::Detect),
+            },
+            Purpose::Connect => {
+                if resp.carries_mailbox() {
+                    return self.done(ctx);
+                }
+                let bearer = resp
+                    .header_values("WWW-Authenticate")
+                    .filter_map(|v| Challenge::parse(v).ok())
+                    .find(|c| matches!(c, Challenge::Bearer(_)));
+                match bearer.as_ref().and_then(|b| b.param("authorization_uri")) {
+                    Some(uri) if resp.status == Some(401) => {
+                        let uri = uri.to_string();
+                        let resource = self.cfg.mailbox_url.origin();
+                        self.sign_in(ctx, &uri, resource);
+                    }
+                    _ => {
+                        let mut fault = web::fault_of(&resp, "exchange", "no_authorization_uri");
+                        if resp.status == Some(401) && resp.fault.is_none() {
+                            fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
+                            fault.diagnostics = resp.header_values("WWW-Authenticate").collect::<Vec<_>>().join(" | ");
+                        }
+                        self.fail(ctx, fault, &Purpose::Connect);
+                    }
+                }
+            }
+            Purpose::Web(url) => match web::step(&self.cfg, &resp, url) {
+                web::Next::Send(m) => self.send(ctx, m, Purpose::Web(None)),
+                web::Next::Kerberos(ticket_req, retry) => self.send(ctx, ticket_req, Purpose::Kerberos(retry)),
+                web::Next::Code(code) => self.redeem(ctx, &code),
+                web::Next::Mailbox => self.done(ctx),
+                web::Next::Fail(f) => self.fail(ctx, f, &Purpose::Web(None)),
+            },
+            Purpose::Kerberos(retry) => match resp.body {
+                Body::Directory { ticket: Some(t), .. } => {
+                    let m = retry.header("Authorization", Credentials::Negotiate(t).to_string());
+                    self.send(ctx, m, Purpose::Web(None));
+                }
+                _ => self.fail(ctx, web::fault_of(&resp, "active-directory", "kerberos_failed"), &Purpose::Web(None)),
+            },
+            Purpose::Token => match resp.body {
+                Body::Token(t) => {
+                    self.access = Some(Held { id: t.access_id, jwt: t.access_token });
+                    self.refresh = t.refresh_id.zip(t.refresh_token).map(|(id, jwt)| Held { id, jwt });
+                    self.use_token(ctx);
+                }
+                _ => self.fail(ctx, web::fault_of(&resp, "entra-id", "token_failed"), &Purpose::Token),
+            },
+            Purpose::Use => {
+                if resp.carries_mailbox() {
+                    self.done(ctx);
+                } else {
+                    self.fail(ctx, web::fault_of(&resp, "exchange", "access_denied"), &Purpose::Use);
+                }
+            }
+        }
+    }
+
+    /// The refresh token the client holds, by id (for later token refreshes).
+    pub fn refresh_token_id(&self) -> Option<&str> {
+        self.refresh.as_ref().map(|r| r.id.as_str())
+    }
+}
+
+fn purpose_name(p: &Purpose) -> &'static str {
+    match p {
+        Purpose::Detect => "detect",
+        Purpose::Connect => "connect",
+        Purpose::Web(_) | Purpose::Kerberos(_) => "sign-in",
+        Purpose::Token => "token",
+        Purpose::Use => "use",
+    }
+}
+
+impl Actor<Message> for Client {
+    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        match (&msg.kind, &msg.body) {
+            (_, Body::Action(a)) => {
+                let fits = matches!(
+                    (self.cfg.kind, a),
+                    (ClientKind::OutlookMobile, UserAction::AddAccount)
+                        | (ClientKind::OutlookDesktop, UserAction::StartOutlook)
+                        | (ClientKind::Browser, UserAction::OpenOwa(_))
+                );
+                if fits {
+                    if let UserAction::OpenOwa(u) = a {
+                        self.cfg.mailbox_url = u.clone();
+                    }
+                    self.start(ctx);
+                }
+            }
+            (Kind::Request, Body::MfaRequest { upn, .. }) => {
+                let reply = Message::response(&msg, 200, if self.cfg.approve_mfa { "the user approves the sign-in on the Authenticator app" } else { "the user denies the sign-in" })
+                    .at(Stage::MfaDone)
+                    .with_body(Body::MfaResult { upn: upn.clone(), approved: self.cfg.approve_mfa });
+                ctx.send(from, reply);
+            }
+            (Kind::Response | Kind::Redirect, _) => self.answered(msg, ctx),
+            _ => {}
+        }
+    }
+}

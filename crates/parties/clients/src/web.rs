@@ -1,0 +1,118 @@
+//! The sign-in web view shared by every client: what to do with each answer of an
+//! interactive sign-in.
+
+use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
+
+use crate::{ClientConfig, ClientKind};
+
+/// The redirect URI of Outlook for iOS and Android.
+pub const NATIVE_REDIRECT_MOBILE: &str = "msauth.com.microsoft.Outlook://auth";
+
+/// What the web view does next.
+pub(crate) enum Next {
+    /// Send this request.
+    Send(Message),
+    /// Get a Kerberos ticket with the first request, then send the second with it.
+    Kerberos(Message, Message),
+    /// The sign-in returned an authorization code to the native redirect URI.
+    Code(String),
+    /// Mailbox content arrived (a browser session).
+    Mailbox,
+    /// The sign-in failed.
+    Fail(Fault),
+}
+
+fn get(cfg: &ClientConfig, url: Url, stage: Option<Stage>, summary: &'static str) -> Message {
+    Message::request(Method::Get, url, 0, summary).header("User-Agent", cfg.user_agent.clone()).at_opt(stage)
+}
+
+fn post(cfg: &ClientConfig, url: Url, form: Form, stage: Option<Stage>, summary: &'static str) -> Message {
+    Message::request(Method::Post, url, 0, summary)
+        .header("User-Agent", cfg.user_agent.clone())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .with_body(Body::Form(form))
+        .at_opt(stage)
+}
+
+/// Reacts to one answer during an interactive sign-in.
+pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>) -> Next {
+    if resp.carries_mailbox() {
+        return Next::Mailbox;
+    }
+    match (resp.status, &resp.body) {
+        (Some(302), _) => {
+            let Some(loc) = resp.url.clone() else { return Next::Fail(fault_of(resp, "service", "bad_redirect")) };
+            if loc.scheme != "https" && loc.scheme != "http" || loc.to_string().starts_with(hmasim_protocol::apps::NATIVE_REDIRECT) {
+                return match loc.param("code") {
+                    Some(code) => Next::Code(code.to_string()),
+                    None => Next::Fail(fault_of(resp, "entra-id", "no_code")),
+                };
+            }
+            Next::Send(get(cfg, loc, resp.stage, "the client follows the redirect"))
+        }
+        (Some(200), Body::Page(Page::SignIn { action, username })) => {
+            let form = match username {
+                None if action.host.starts_with("login.") => Form::new().with("UserName", cfg.upn.clone()),
+                _ => Form::new().with("UserName", cfg.upn.clone()).with("Password", cfg.password.clone()),
+            };
+            let stage = if form.get("Password").is_some() { Stage::Credentials } else { Stage::EntraSignInPage };
+            Next::Send(post(cfg, action.clone(), form, Some(stage), "the user enters credentials"))
+        }
+        (Some(200), Body::Page(Page::Mfa { action, .. })) => {
+            let form = Form::new().with("approved", cfg.approve_mfa.to_string());
+            Next::Send(post(cfg, action.clone(), form, Some(Stage::MfaDone), "the user completes MFA"))
+        }
+        (Some(200), Body::Page(Page::AutoPost { action, fields, token })) => {
+            let mut m = post(cfg, action.clone(), fields.clone(), resp.stage, "the page posts the signed-in session on");
+            m.token = token.clone();
+            Next::Send(m)
+        }
+        (Some(401), _) => {
+            let negotiate = resp.header_values("WWW-Authenticate").filter_map(|v| Challenge::parse(v).ok()).any(|c| matches!(c, Challenge::Negotiate(_)));
+            let Some(url) = request_url else { return Next::Fail(fault_of(resp, "service", "unauthorized")) };
+            if !negotiate {
+                return Next::Fail(fault_of(resp, "service", "unauthorized"));
+            }
+            if cfg.kerberos {
+                let ticket = Message::request(Method::Post, Url::https(&format!("dc.{}", cfg.domain), "/kerberos/tgs"), 0, "the client asks the domain controller for a Kerberos service ticket")
+                    .with_body(Body::KerberosRequest { upn: cfg.upn.clone(), spn: format!("HTTP/{}", url.host) })
+                    .at(Stage::IwaSignIn);
+                Next::Kerberos(ticket, get(cfg, url, Some(Stage::IwaSignIn), "the client retries with its Kerberos ticket"))
+            } else {
+                let mut forms = url;
+                forms.set_param("wauth", "urn:oasis:names:tc:SAML:1.0:am:password");
+                Next::Send(get(cfg, forms, Some(Stage::IwaSignIn), "no Kerberos here: the client asks for the forms sign-in"))
+            }
+        }
+        _ => Next::Fail(fault_of(resp, "service", "sign_in_failed")),
+    }
+}
+
+/// The refusal a response reports, or a generic one.
+pub(crate) fn fault_of(resp: &Message, party: &'static str, code: &'static str) -> Fault {
+    match &resp.fault {
+        Some(f) => (**f).clone(),
+        None => Fault {
+            code: code.into(),
+            party,
+            message: format!("unexpected answer: HTTP {} ({})", resp.status.unwrap_or(0), resp.summary),
+            diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+            symptom: None,
+        },
+    }
+}
+
+/// What the user sees when the client gives up.
+pub(crate) fn symptom(kind: ClientKind, during: &str, fault: &Fault) -> String {
+    match (kind, during, fault.code.as_ref()) {
+        (ClientKind::OutlookMobile, "detect", "no_authorization_uri") => "Outlook mobile shows the legacy Basic ActiveSync sign-in dialog instead of modern authentication".into(),
+        (ClientKind::OutlookMobile, "detect", _) => "Outlook mobile cannot discover the mailbox: AutoDetect finds no account".into(),
+        (ClientKind::OutlookMobile, "use", _) => "Outlook mobile signs in but shows no mail: the on-premises data is stale or missing".into(),
+        (ClientKind::OutlookDesktop, "connect", "no_authorization_uri") => "Outlook desktop falls back to Basic and prompts for a password".into(),
+        (ClientKind::OutlookDesktop, "use", _) => "Outlook desktop stays disconnected and keeps prompting for credentials".into(),
+        (ClientKind::Browser, _, _) => format!("the browser shows an error instead of Outlook on the web: {}", fault.message),
+        (_, "sign-in" | "token", _) => format!("the sign-in window shows an error: {}", fault.message),
+        _ => format!("the client cannot reach the mailbox: {}", fault.message),
+    }
+}

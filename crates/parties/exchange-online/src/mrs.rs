@@ -1,0 +1,289 @@
+//! The MRS provisioning API: receives Outlook mobile's provisioning request with AT1,
+//! obtains AT2/RT2 on behalf of the user, provisions the cloud mailbox and keeps the
+//! on-premises mailbox synchronized over ActiveSync with AT2, renewing it with RT2 in the
+//! background.
+
+use std::collections::BTreeMap;
+
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
+use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url, EPOCH_UNIX};
+
+/// MRS configuration.
+#[derive(Clone, Debug)]
+pub struct MrsConfig {
+    /// Entra ID's signing metadata (to check AT1).
+    pub entra_metadata: KeySet,
+    /// How often the background sync runs.
+    pub sync_interval: SimDuration,
+    /// Renew AT2 with RT2 when it expires within this margin.
+    pub refresh_margin: SimDuration,
+    /// Allowed clock skew, seconds.
+    pub skew_s: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Held {
+    id: String,
+    jwt: String,
+    expires: SimTime,
+}
+
+#[derive(Clone, Debug)]
+struct Synced {
+    eas_url: Url,
+    at1: String,
+    at2: Option<Held>,
+    rt2: Option<Held>,
+    /// The client's provisioning request, answered after the first sync.
+    waiting: Option<(ActorId, Message)>,
+}
+
+#[derive(Clone, Debug)]
+enum Purpose {
+    Obo(String),
+    Create(String),
+    Sync(String),
+    Refresh(String),
+}
+
+/// Counters of the background synchronization, for outcomes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Simulated ms of the last successful sync.
+    pub last_success_ms: Option<u64>,
+    /// Failed sync attempts.
+    pub failed: u64,
+    /// Successful syncs.
+    pub succeeded: u64,
+}
+
+/// The `mrs` party.
+#[derive(Clone, Debug)]
+pub struct Mrs {
+    cfg: MrsConfig,
+    net: Net,
+    users: BTreeMap<String, Synced>,
+    pending: BTreeMap<u64, Purpose>,
+    timer_armed: bool,
+    stats: SyncStats,
+}
+
+impl Mrs {
+    /// MRS with `cfg`, reaching Entra ID, Exchange Online and on-premises through `net`.
+    pub fn new(cfg: MrsConfig, net: Net) -> Self {
+        Mrs { cfg, net, users: BTreeMap::new(), pending: BTreeMap::new(), timer_armed: false, stats: SyncStats::default() }
+    }
+
+    /// The background synchronization counters.
+    pub fn stats(&self) -> &SyncStats {
+        &self.stats
+    }
+
+    fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+        match self.net.request(ctx, msg) {
+            Ok(conv) => {
+                self.pending.insert(conv, purpose);
+            }
+            Err(host) => {
+                let upn = match &purpose {
+                    Purpose::Obo(u) | Purpose::Create(u) | Purpose::Sync(u) | Purpose::Refresh(u) => u.clone(),
+                };
+                let fault = Fault {
+                    code: "unreachable".into(),
+                    party: "mrs",
+                    message: format!("MRS cannot reach {}", host.0),
+                    diagnostics: format!("name resolution or connection failure for {}", host.0),
+                    symptom: None,
+                };
+                self.fail(ctx, &upn, fault);
+            }
+        }
+    }
+
+    fn obo(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+        let Some(u) = self.users.get(upn) else { return };
+        let form = Form::new()
+            .with("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
+            .with("client_id", apps::EXCHANGE_ONLINE)
+            .with("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            .with("assertion", u.at1.clone())
+            .with("requested_token_use", "on_behalf_of")
+            .with("resource", u.eas_url.origin());
+        let at1_id = u.waiting.as_ref().and_then(|(_, m)| m.token.clone()).unwrap_or_default();
+        let msg = Message::request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), 0, "MRS asks Entra ID for AT2 on behalf of AT1")
+            .with_body(Body::Form(form))
+            .at(Stage::Obo)
+            .carrying(at1_id);
+        self.send(ctx, msg, Purpose::Obo(upn.to_string()));
+    }
+
+    fn sync(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+        let Some(u) = self.users.get(upn) else { return };
+        let Some(at2) = &u.at2 else { return };
+        let url = u.eas_url.clone()
+            .with("Cmd", "Sync")
+            .with("User", upn)
+            .with("DeviceId", "MRS0000000000000000000000000000")
+            .with("DeviceType", "OutlookService");
+        let msg = Message::request(Method::Post, url, 0, "MRS synchronizes the on-premises mailbox over ActiveSync with AT2")
+            .header("Authorization", Credentials::Bearer(at2.jwt.clone()).to_string())
+            .header("MS-ASProtocolVersion", "16.1")
+            .header("User-Agent", "Outlook-iOS-Android/1.0 (OutlookService)")
+            .at(Stage::Sync)
+            .carrying(at2.id.clone());
+        self.send(ctx, msg, Purpose::Sync(upn.to_string()));
+    }
+
+    fn refresh(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+        let Some(u) = self.users.get(upn) else { return };
+        let Some(rt2) = &u.rt2 else { return self.sync(ctx, upn) };
+        let form = Form::new()
+            .with("grant_type", "refresh_token")
+            .with("client_id", apps::EXCHANGE_ONLINE)
+            .with("refresh_token", rt2.jwt.clone())
+            .with("resource", u.eas_url.origin());
+        let msg = Message::request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), 0, "MRS renews AT2 with RT2")
+            .with_body(Body::Form(form))
+            .at(Stage::Sync)
+            .carrying(rt2.id.clone());
+        self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
+    }
+
+    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str, fault: Fault) {
+        self.stats.failed += 1;
+        tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
+        if let Some(u) = self.users.get_mut(upn) {
+            if let Some((client, req)) = u.waiting.take() {
+                let reply = Message::response(&req, 502, "MRS cannot reach the on-premises mailbox").at(Stage::Sync).with_fault(fault);
+                ctx.send(client, reply);
+            }
+        }
+    }
+
+    fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let at1 = match req.header_value("Authorization").and_then(Credentials::parse) {
+            Some(Credentials::Bearer(t)) => t,
+            _ => {
+                ctx.send(from, Message::response(&req, 401, "provisioning needs AT1").at(Stage::Provision));
+                return;
+            }
+        };
+        let claims = match jwt::verify(&at1, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+            Ok(c) if c.aud == apps::EXO_RESOURCE => c,
+            other => {
+                let why = match other {
+                    Ok(c) => format!("AT1 audience {} is not Exchange Online", c.aud),
+                    Err(e) => e.to_string(),
+                };
+                let fault = Fault { code: "invalid_token".into(), party: "mrs", message: why.clone(), diagnostics: why, symptom: None };
+                ctx.send(from, Message::response(&req, 401, "MRS rejects AT1").at(Stage::Provision).with_fault(fault));
+                return;
+            }
+        };
+        let Body::Provision { eas_url, .. } = &req.body else {
+            ctx.send(from, Message::response(&req, 400, "no ActiveSync endpoint in the provisioning request").at(Stage::Provision));
+            return;
+        };
+        let upn = claims.upn.to_ascii_lowercase();
+        self.users.insert(upn.clone(), Synced { eas_url: eas_url.clone(), at1, at2: None, rt2: None, waiting: Some((from, req)) });
+        self.obo(ctx, &upn);
+    }
+
+    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        let Some(purpose) = self.pending.remove(&resp.conv) else { return };
+        let now = ctx.now();
+        match purpose {
+            Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
+                Body::Token(t) => {
+                    if let Some(u) = self.users.get_mut(&upn) {
+                        let first = u.at2.is_none();
+                        u.at2 = Some(Held { id: t.access_id, jwt: t.access_token, expires: now + SimDuration::from_secs(t.expires_in) });
+                        if let (Some(id), Some(jwt)) = (t.refresh_id, t.refresh_token) {
+                            u.rt2 = Some(Held { id, jwt, expires: SimTime::MAX });
+                        }
+                        if first {
+                            let create = Message::request(Method::Post, Url::https("outlook.office365.com", "/provisioning/mailbox"), 0, "MRS provisions the cloud mailbox if it is missing")
+                                .with_body(Body::Provision { upn: upn.clone(), eas_url: u.eas_url.clone() })
+                                .at(Stage::MailboxCreate);
+                            self.send(ctx, create, Purpose::Create(upn));
+                        } else {
+                            self.sync(ctx, &upn);
+                        }
+                    }
+                }
+                _ => {
+                    let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
+                        code: "obo_failed".into(),
+                        party: "entra-id",
+                        message: "Entra ID refused the on-behalf-of request".into(),
+                        diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+                        symptom: None,
+                    });
+                    self.fail(ctx, &upn, fault);
+                }
+            },
+            Purpose::Create(upn) => {
+                if matches!(resp.status, Some(200 | 201)) {
+                    self.sync(ctx, &upn);
+                }
+            }
+            Purpose::Sync(upn) => {
+                if let Body::Mailbox(m) = resp.body {
+                    self.stats.succeeded += 1;
+                    self.stats.last_success_ms = Some(now.as_millis());
+                    if let Some((client, req)) = self.users.get_mut(&upn).and_then(|u| u.waiting.take()) {
+                        let reply = Message::response(&req, 200, "the on-premises mailbox data reaches Outlook mobile")
+                            .at(Stage::Sync)
+                            .with_body(Body::Mailbox(m));
+                        ctx.send(client, reply);
+                    }
+                    if !self.timer_armed {
+                        self.timer_armed = true;
+                        ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+                    }
+                } else {
+                    let diag = resp.header_value("x-ms-diagnostics").unwrap_or("").to_string();
+                    let status = resp.status.unwrap_or(0);
+                    let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
+                        code: "sync_failed".into(),
+                        party: "exchange-onprem",
+                        message: format!("ActiveSync answered HTTP {status}"),
+                        diagnostics: diag,
+                        symptom: None,
+                    });
+                    self.fail(ctx, &upn, fault);
+                    if !self.timer_armed {
+                        self.timer_armed = true;
+                        ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Actor<Message> for Mrs {
+    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        match msg.kind {
+            Kind::Request => self.provision(msg, from, ctx),
+            Kind::Response | Kind::Redirect => self.answered(msg, ctx),
+            Kind::Timer => {
+                let now = ctx.now();
+                let upns: Vec<String> = self.users.keys().cloned().collect();
+                for upn in upns {
+                    let renew = self.users[&upn].at2.as_ref().is_some_and(|a| a.expires <= now + self.cfg.refresh_margin);
+                    if renew {
+                        self.refresh(ctx, &upn);
+                    } else {
+                        self.sync(ctx, &upn);
+                    }
+                }
+                ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+            }
+            Kind::Note => {}
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Turning a scenario into a world of parties.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hmasim_active_directory::{Account, ActiveDirectory, AdConfig};
+use hmasim_adfs::{AccessPolicy, Adfs, AdfsConfig, RelyingParty};
+use hmasim_autodetect::AutoDetect;
+use hmasim_clients::{Client, ClientConfig, ClientKind as CK};
+use hmasim_entra_id::{Device, EntraConfig, EntraId, EntraUser};
+use hmasim_exchange_online::mrs::{Mrs, MrsConfig};
+use hmasim_exchange_online::translator::ProtocolTranslator;
+use hmasim_exchange_online::{ExchangeOnline, ExoConfig, Home, OWA_URL};
+use hmasim_exchange_onprem::{ExchangeOnprem, OnpremConfig};
+use hmasim_kernel::{ActorId, SimDuration, SimTime, World};
+use hmasim_load_balancer::{LoadBalancer, Tls};
+use hmasim_protocol::jwt::{KeySet, SigningKey};
+use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
+use hmasim_scenario::{
+    ActionKind, AdfsPolicy, ClientKind, DeviceState, Location, MailboxLocation, Platform, Publishing, Scenario, TlsMode,
+};
+use hmasim_wap::Wap;
+
+use crate::Party;
+
+/// Hosts of the Microsoft cloud and who answers for them.
+const AUTODETECT_HOST: &str = "prod-autodetect.outlookmobile.com";
+const TRANSLATOR_HOST: &str = "prod-global.outlookmobile.com";
+const MFA_CONNECTOR_HOST: &str = "adnotifications.windowsazure.com";
+
+/// Where a party sits, for default latencies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Internet,
+    Intranet,
+    Cloud,
+    Onprem,
+}
+
+/// The ids of the infrastructure parties, allocated after the clients.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ids {
+    pub autodetect: ActorId,
+    pub exo: ActorId,
+    pub translator: ActorId,
+    pub mrs: ActorId,
+    pub onprem: ActorId,
+    pub lb: ActorId,
+    pub entra: ActorId,
+    pub adfs: ActorId,
+    pub wap: ActorId,
+    pub ad: ActorId,
+}
+
+/// A built world, with the names of its parties and where the clients are.
+pub struct Built {
+    /// The world.
+    pub world: World<Party, Message>,
+    /// Party id strings, by actor index.
+    pub names: Vec<String>,
+    /// Actor ids of the clients.
+    pub clients: Vec<ActorId>,
+}
+
+fn key(name: &str, seed: u64) -> SigningKey {
+    SigningKey::derive(name, 1, seed)
+}
+
+/// Builds the world a scenario describes, seeded with `scenario.seed`.
+pub fn build(sc: &Scenario) -> Built {
+    let seed = sc.seed;
+    let n = sc.clients.len() as u32;
+    let id = |i: u32| ActorId(n + i);
+    let ids = Ids {
+        autodetect: id(0),
+        exo: id(1),
+        translator: id(2),
+        mrs: id(3),
+        onprem: id(4),
+        lb: id(5),
+        entra: id(6),
+        adfs: id(7),
+        wap: id(8),
+        ad: id(9),
+    };
+    let domain = sc.tenant.domain.to_ascii_lowercase();
+    let mail_host = sc.mail_host();
+    let ad_host = sc.autodiscover_host();
+    let adfs_host = sc.adfs_host();
+    let dc_host = format!("dc.{domain}");
+    let entra_key = key("evosts", seed);
+    let adfs_key = key("adfs-token-signing", seed);
+    let krb_key = key("krbtgt", seed);
+    let entra_keys = KeySet::new(vec![entra_key.clone()]);
+    let adfs_trust = KeySet::new(vec![adfs_key.clone()]);
+
+    // Name resolution as seen from the Internet and from the corporate network.
+    let mut cloud = Directory::new();
+    for h in ["outlook.office365.com", "outlook.office.com"] {
+        cloud.insert(h, ids.exo);
+    }
+    for h in ["login.microsoftonline.com", "login.windows.net"] {
+        cloud.insert(h, ids.entra);
+    }
+    cloud.insert(AUTODETECT_HOST, ids.autodetect);
+    cloud.insert(TRANSLATOR_HOST, ids.translator);
+    let mut internet = cloud.clone();
+    let front = match sc.onprem.publishing {
+        Publishing::Wap => ids.wap,
+        Publishing::Direct => ids.lb,
+    };
+    internet.insert(&mail_host, front);
+    internet.insert(&ad_host, front);
+    internet.insert(&adfs_host, ids.wap);
+    let mut intranet = cloud.clone();
+    intranet.insert(&mail_host, ids.lb);
+    intranet.insert(&ad_host, ids.lb);
+    intranet.insert(&adfs_host, ids.adfs);
+    intranet.insert(&dc_host, ids.ad);
+    let mut onprem_dir = Directory::new();
+    onprem_dir.insert(&dc_host, ids.ad);
+    onprem_dir.insert(MFA_CONNECTOR_HOST, ids.entra);
+    onprem_dir.insert("login.microsoftonline.com", ids.entra);
+
+    let mut world: World<Party, Message> = World::new(seed);
+    let mut names = Vec::new();
+    let mut clients = Vec::new();
+    let mut zones = Vec::new();
+    let mut user_device: BTreeMap<String, ActorId> = BTreeMap::new();
+    let mut trusted = BTreeSet::new();
+    let mut devices = BTreeMap::new();
+
+    for (i, c) in sc.clients.iter().enumerate() {
+        let aid = ActorId(i as u32);
+        let user = sc.user(&c.user).expect("validated: clients name known users");
+        let internal = c.location == Location::Internal;
+        let mailbox_url = match (c.kind, user.mailbox) {
+            (ClientKind::Browser, MailboxLocation::Online) => Url::parse(OWA_URL).expect("constant URL"),
+            (ClientKind::Browser, MailboxLocation::Onprem) => Url::https(&mail_host, "/owa/"),
+            (_, MailboxLocation::Online) => Url::https("outlook.office365.com", "/mapi/emsmdb/").with("MailboxId", user.upn.clone()),
+            (_, MailboxLocation::Onprem) => Url::https(&mail_host, "/mapi/emsmdb/").with("MailboxId", user.upn.clone()),
+        };
+        let cfg = ClientConfig {
+            id: c.party_id(),
+            kind: match c.kind {
+                ClientKind::OutlookDesktop => CK::OutlookDesktop,
+                ClientKind::OutlookMobile => CK::OutlookMobile,
+                ClientKind::Browser => CK::Browser,
+            },
+            upn: user.upn.clone(),
+            password: user.password.clone(),
+            user_agent: user_agent(c.kind, c.platform).to_string(),
+            kerberos: internal && c.device == DeviceState::DomainJoined,
+            mailbox_url,
+            autodetect_url: Url::https(AUTODETECT_HOST, "/detect")
+                .with("services", "office365,outlook,google,icloud,yahoo")
+                .with("protocols", "eas,rest-cloud,rest-outlook")
+                .with("timeout", "20"),
+            translator_url: Url::https(TRANSLATOR_HOST, "/api/v1/provision"),
+            domain: domain.clone(),
+            approve_mfa: true,
+        };
+        let net = Net::new(if internal { intranet.clone() } else { internet.clone() });
+        world.add(Party::Client(Client::new(cfg, net)));
+        names.push(c.party_id());
+        clients.push(aid);
+        zones.push(if internal { Zone::Intranet } else { Zone::Internet });
+        user_device.entry(user.upn.to_ascii_lowercase()).or_insert(aid);
+        if internal {
+            trusted.insert(aid);
+        }
+        devices.insert(aid, match c.device {
+            DeviceState::Unmanaged => Device::Unmanaged,
+            DeviceState::Compliant => Device::Compliant,
+            DeviceState::DomainJoined => Device::DomainJoined,
+        });
+    }
+
+    let homes: BTreeMap<String, Home> = sc
+        .users
+        .iter()
+        .map(|u| (u.upn.to_ascii_lowercase(), if u.mailbox == MailboxLocation::Online { Home::Online } else { Home::Onprem }))
+        .collect();
+    let onprem_mailboxes: BTreeSet<String> = homes.iter().filter(|(_, h)| **h == Home::Onprem).map(|(u, _)| u.clone()).collect();
+
+    let mut add = |party: Party, name: &str, zone: Zone, expect: ActorId| {
+        let got = world.add(party);
+        debug_assert_eq!(got, expect);
+        names.push(name.to_string());
+        zones.push(zone);
+    };
+    add(Party::AutoDetect(AutoDetect::new(Net::new(internet.clone()))), "autodetect", Zone::Cloud, ids.autodetect);
+    add(
+        Party::ExchangeOnline(ExchangeOnline::new(ExoConfig {
+            users: homes.clone(),
+            onprem_autodiscover_host: ad_host.clone(),
+            entra_metadata: entra_keys.clone(),
+            skew_s: 300,
+        })),
+        "exchange-online",
+        Zone::Cloud,
+        ids.exo,
+    );
+    add(Party::Translator(ProtocolTranslator::new(ids.mrs)), "protocol-translator", Zone::Cloud, ids.translator);
+    add(
+        Party::Mrs(Mrs::new(
+            MrsConfig {
+                entra_metadata: entra_keys.clone(),
+                sync_interval: SimDuration::from_mins(5),
+                refresh_margin: SimDuration::from_mins(5),
+                skew_s: 300,
+            },
+            Net::new(internet.clone()),
+        )),
+        "mrs",
+        Zone::Cloud,
+        ids.mrs,
+    );
+    add(
+        Party::ExchangeOnprem(ExchangeOnprem::new(
+            OnpremConfig {
+                tenant_id: sc.tenant.tenant_id.clone(),
+                domain: domain.clone(),
+                mail_host: mail_host.clone(),
+                activesync_url: sc.activesync_url(),
+                hybrid_modern_auth: sc.onprem.hybrid_modern_auth,
+                evosts_default: sc.onprem.evosts_default_authorization_endpoint,
+                owa_adfs_claims: sc.onprem.owa_adfs_claims,
+                adfs_host: adfs_host.clone(),
+                evosts_metadata: entra_keys.clone(),
+                adfs_trust: adfs_trust.clone(),
+                mailboxes: onprem_mailboxes,
+                skew_s: 300,
+            },
+            Net::new(onprem_dir.clone()),
+        )),
+        "exchange-onprem",
+        Zone::Onprem,
+        ids.onprem,
+    );
+    let tls = match sc.load_balancer.tls {
+        TlsMode::Bridging => Tls::Bridging,
+        TlsMode::Offloading => Tls::Offloading,
+    };
+    add(Party::LoadBalancer(LoadBalancer::new(tls, ids.onprem)), "load-balancer", Zone::Onprem, ids.lb);
+    let entra_users = sc
+        .users
+        .iter()
+        .map(|u| {
+            let k = u.upn.to_ascii_lowercase();
+            let dev = user_device.get(&k).copied();
+            (k, EntraUser { password: u.password.clone(), groups: u.groups.clone(), mfa_registered: u.mfa_registered, mfa_device: dev })
+        })
+        .collect();
+    add(
+        Party::EntraId(EntraId::new(
+            EntraConfig {
+                tenant_id: sc.tenant.tenant_id.clone(),
+                domain: domain.clone(),
+                model: sc.identity.model,
+                adfs_host: adfs_host.clone(),
+                adfs_trust: adfs_trust.clone(),
+                accept_adfs_mfa: sc.entra.accept_adfs_mfa,
+                users: entra_users,
+                policies: sc.conditional_access.clone(),
+                signing_key: entra_key,
+                access_lifetime: SimDuration::from_millis(sc.entra.access_token_lifetime.ms()),
+                refresh_lifetime: SimDuration::from_millis(sc.entra.refresh_token_lifetime.ms()),
+                approved_apps: vec![apps::OUTLOOK_MOBILE.to_string()],
+                exchange_resources: vec![apps::EXO_RESOURCE.to_string(), "https://outlook.office.com".to_string(), format!("https://{mail_host}")],
+                trusted_sources: trusted,
+                devices,
+            },
+            Net::new(onprem_dir.clone()),
+        )),
+        "entra-id",
+        Zone::Cloud,
+        ids.entra,
+    );
+    let policy = |p: AdfsPolicy| match p {
+        AdfsPolicy::PermitEveryone => AccessPolicy::PermitEveryone,
+        AdfsPolicy::RequireMfa => AccessPolicy::RequireMfa,
+        AdfsPolicy::RequireMfaExtranet => AccessPolicy::RequireMfaExtranet,
+        AdfsPolicy::RequireMfaGroup => AccessPolicy::RequireMfaGroup(sc.adfs.mfa_group.clone().unwrap_or_default()),
+    };
+    add(
+        Party::Adfs(Adfs::new(
+            AdfsConfig {
+                host: adfs_host.clone(),
+                signing_key: adfs_key,
+                kerberos: KeySet::new(vec![krb_key.clone()]),
+                relying_parties: vec![
+                    RelyingParty {
+                        identifier: apps::O365_REALM.to_string(),
+                        reply_url: apps::ENTRA_LOGIN_SRF.to_string(),
+                        policy: policy(sc.adfs.office365_policy),
+                        party: "entra-id",
+                        back_stage: Stage::BackToEntra,
+                    },
+                    RelyingParty {
+                        identifier: format!("https://{mail_host}/owa/"),
+                        reply_url: format!("https://{mail_host}/owa/"),
+                        policy: policy(sc.adfs.owa_policy),
+                        party: "exchange-onprem",
+                        back_stage: Stage::AdfsClaimsBack,
+                    },
+                ],
+                iwa_internal: true,
+                token_lifetime: SimDuration::from_hours(1),
+            },
+            Net::new(onprem_dir.clone()),
+        )),
+        "adfs",
+        Zone::Onprem,
+        ids.adfs,
+    );
+    let mut published = Directory::new();
+    published.insert(&adfs_host, ids.adfs);
+    published.insert(&mail_host, ids.lb);
+    published.insert(&ad_host, ids.lb);
+    add(Party::Wap(Wap::new(published, Some(ids.adfs), "WAP01")), "wap", Zone::Onprem, ids.wap);
+    let accounts = sc
+        .users
+        .iter()
+        .map(|u| (u.upn.to_ascii_lowercase(), Account { password: u.password.clone(), groups: u.groups.clone() }))
+        .collect();
+    add(
+        Party::ActiveDirectory(ActiveDirectory::new(AdConfig { accounts, kerberos_key: krb_key, realm: domain.to_ascii_uppercase() })),
+        "active-directory",
+        Zone::Onprem,
+        ids.ad,
+    );
+
+    // Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's
+    // latency. Scenario links override.
+    let lat = SimDuration::from_millis(sc.network.latency_ms);
+    let jit = SimDuration::from_millis(sc.network.jitter_ms);
+    let net = world.network_mut();
+    net.set_default_latency(lat);
+    net.set_default_jitter(jit);
+    let local = |a: Zone, b: Zone| matches!((a, b), (Zone::Onprem, Zone::Onprem) | (Zone::Intranet, Zone::Onprem) | (Zone::Onprem, Zone::Intranet) | (Zone::Cloud, Zone::Cloud));
+    for (i, za) in zones.iter().enumerate() {
+        for (j, zb) in zones.iter().enumerate() {
+            if i != j && local(*za, *zb) {
+                net.set_link(ActorId(i as u32), ActorId(j as u32), SimDuration::from_millis(2), SimDuration::from_micros(500));
+            }
+        }
+    }
+    for l in &sc.network.links {
+        let (Some(a), Some(b)) = (names.iter().position(|x| *x == l.from), names.iter().position(|x| *x == l.to)) else { continue };
+        net.set_link(ActorId(a as u32), ActorId(b as u32), SimDuration::from_millis(l.latency_ms), SimDuration::from_millis(l.jitter_ms));
+    }
+
+    for a in &sc.timeline {
+        let Some(i) = names.iter().position(|x| *x == a.client) else { continue };
+        let c = &sc.clients[i];
+        let (action, summary) = match a.action {
+            ActionKind::AddAccount => (UserAction::AddAccount, "the user adds the account in Outlook mobile"),
+            ActionKind::StartOutlook => (UserAction::StartOutlook, "the user starts Outlook"),
+            ActionKind::OpenOwa => {
+                let user = sc.user(&c.user).expect("validated");
+                let url = match user.mailbox {
+                    MailboxLocation::Online => Url::https("outlook.office.com", "/owa/"),
+                    MailboxLocation::Onprem => Url::https(&mail_host, "/owa/"),
+                };
+                (UserAction::OpenOwa(url), "the user opens Outlook on the web")
+            }
+        };
+        let at = SimTime::from_millis(a.at.ms());
+        let aid = ActorId(i as u32);
+        world.schedule(at, aid, aid, Message::note(summary).with_body(Body::Action(action)));
+    }
+    Built { world, names, clients }
+}
+
+fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {
+    match (kind, platform) {
+        (ClientKind::OutlookMobile, Platform::Android) => "Outlook-Android/2.0",
+        (ClientKind::OutlookMobile, _) => "Outlook-iOS/2.0",
+        (ClientKind::OutlookDesktop, Platform::Macos) => "Outlook-Mac/16.90 (Macintosh; Mac OS X 14.6)",
+        (ClientKind::OutlookDesktop, _) => "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)",
+        (ClientKind::Browser, Platform::Macos) => "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15",
+        (ClientKind::Browser, Platform::Ios) => "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+        (ClientKind::Browser, Platform::Android) => "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36",
+        (ClientKind::Browser, Platform::Windows) => "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+    }
+}

@@ -1,0 +1,61 @@
+//! Every party as one enum, so the world is plain, cloneable data.
+
+use hmasim_active_directory::ActiveDirectory;
+use hmasim_adfs::Adfs;
+use hmasim_autodetect::AutoDetect;
+use hmasim_clients::Client;
+use hmasim_entra_id::EntraId;
+use hmasim_exchange_online::mrs::Mrs;
+use hmasim_exchange_online::translator::ProtocolTranslator;
+use hmasim_exchange_online::ExchangeOnline;
+use hmasim_exchange_onprem::ExchangeOnprem;
+use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_load_balancer::LoadBalancer;
+use hmasim_protocol::Message;
+use hmasim_wap::Wap;
+
+/// One party of the world.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Party {
+    /// Outlook desktop, Outlook mobile or a browser.
+    Client(Client),
+    /// AutoDetect.
+    AutoDetect(AutoDetect),
+    /// Exchange Online.
+    ExchangeOnline(ExchangeOnline),
+    /// The protocol translator.
+    Translator(ProtocolTranslator),
+    /// The MRS provisioning API.
+    Mrs(Mrs),
+    /// Exchange on-premises.
+    ExchangeOnprem(ExchangeOnprem),
+    /// The load balancer.
+    LoadBalancer(LoadBalancer),
+    /// Entra ID.
+    EntraId(EntraId),
+    /// AD FS.
+    Adfs(Adfs),
+    /// Web Application Proxy.
+    Wap(Wap),
+    /// Active Directory.
+    ActiveDirectory(ActiveDirectory),
+}
+
+impl Actor<Message> for Party {
+    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        match self {
+            Party::Client(p) => p.handle(msg, from, ctx),
+            Party::AutoDetect(p) => p.handle(msg, from, ctx),
+            Party::ExchangeOnline(p) => p.handle(msg, from, ctx),
+            Party::Translator(p) => p.handle(msg, from, ctx),
+            Party::Mrs(p) => p.handle(msg, from, ctx),
+            Party::ExchangeOnprem(p) => p.handle(msg, from, ctx),
+            Party::LoadBalancer(p) => p.handle(msg, from, ctx),
+            Party::EntraId(p) => p.handle(msg, from, ctx),
+            Party::Adfs(p) => p.handle(msg, from, ctx),
+            Party::Wap(p) => p.handle(msg, from, ctx),
+            Party::ActiveDirectory(p) => p.handle(msg, from, ctx),
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The result of a run: events, tokens and outcome, and their renderings (contract JSON,
+//! trainer text, Mermaid sequence diagram).
+
+use std::fmt::Write as _;
+
+use hmasim_protocol::{FlowId, Kind, Message, Token};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::monitor::Event;
+
+/// Version tag of the JSON trace format.
+pub const FORMAT: &str = "hmasim-trace/1";
+
+/// A refusal in the outcome (contract `failure`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Stable snake_case code.
+    pub code: String,
+    /// Who refused.
+    pub party: String,
+    /// A human sentence.
+    pub message: String,
+    /// What a real admin would see.
+    pub diagnostics: String,
+}
+
+/// How the run ended (contract `outcome`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// The user's data reached every client that acted.
+    pub mailbox_access: bool,
+    /// Mailbox data was served, and only against tokens resting on MFA.
+    pub mfa_satisfied: bool,
+    /// Whose data reached the client.
+    pub served_by: Option<String>,
+    /// The refusal that stopped the user, if any.
+    pub failure: Option<Failure>,
+    /// What the user sees, if something went wrong.
+    pub symptom: Option<String>,
+}
+
+/// A whole run.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// Scenario name.
+    pub scenario: String,
+    /// One-line summary of the scenario.
+    pub summary: String,
+    /// The seed used.
+    pub seed: u64,
+    /// `federated`, `phs` or `pta`.
+    pub identity_model: &'static str,
+    /// The documented flow steps are numbered against.
+    pub flow: Option<FlowId>,
+    /// Party names by actor index.
+    pub names: Vec<String>,
+    /// Every event, in delivery order.
+    pub events: Vec<Event>,
+    /// Every token issued.
+    pub tokens: Vec<Token>,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Events processed and why the run stopped.
+    pub stats: String,
+}
+
+impl Trace {
+    /// The documented step an event realizes.
+    pub fn step(&self, m: &Message) -> Option<(&'static str, u8)> {
+        let flow = self.flow?;
+        let n = flow.step_of(m.stage?)?;
+        Some((flow.name(), n))
+    }
+
+    fn kind(e: &Event) -> &'static str {
+        if e.dropped {
+            "dropped"
+        } else {
+            e.msg.kind.as_str()
+        }
+    }
+
+    /// The contract's JSON trace, pretty-printed, with a final newline.
+    pub fn to_json(&self) -> String {
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                let m = &e.msg;
+                json!({
+                    "seq": e.seq,
+                    "t_ms": e.t_ms,
+                    "from": self.names[e.from.0 as usize],
+                    "to": self.names[e.to.0 as usize],
+                    "kind": Self::kind(e),
+                    "method": m.method.map(|x| x.as_str()),
+                    "url": m.url.as_ref().map(|u| u.to_string()),
+                    "status": m.status,
+                    "headers": m.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+                    "body": m.body.to_json(),
+                    "token": m.token,
+                    "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
+                    "summary": m.summary,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "format": FORMAT,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "identity_model": self.identity_model,
+            "events": events,
+            "tokens": self.tokens,
+            "outcome": self.outcome,
+        });
+        let mut s = serde_json::to_string_pretty(&doc).expect("plain JSON values serialize");
+        s.push('\n');
+        s
+    }
+
+    /// The essential line of an event: what a trainer points at.
+    fn essential(&self, m: &Message) -> Vec<String> {
+        let mut out = Vec::new();
+        match m.kind {
+            Kind::Request => {
+                let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+                out.push(format!("{} {url}", m.method.map(|x| x.as_str()).unwrap_or("")));
+                if let Some(t) = &m.token {
+                    out.push(format!("carries {t}"));
+                } else if let Some(a) = m.header_value("Authorization") {
+                    let shown = if a.len() > 40 { format!("{}...", &a[..24]) } else { a.to_string() };
+                    out.push(format!("Authorization: {shown}"));
+                }
+            }
+            Kind::Redirect => out.push(format!("302 -> {}", m.url.as_ref().map(|u| u.to_string()).unwrap_or_default())),
+            Kind::Response => {
+                out.push(format!("{}", m.status.unwrap_or(0)));
+                for (k, v) in &m.headers {
+                    if k.eq_ignore_ascii_case("WWW-Authenticate") || k.eq_ignore_ascii_case("x-ms-diagnostics") {
+                        out.push(format!("{k}: {v}"));
+                    }
+                }
+            }
+            Kind::Timer | Kind::Note => {}
+        }
+        for t in &m.issued {
+            out.push(format!("issues {} ({}): client {}, aud {}, amr [{}]{}", t.id, kind_name(t), t.client, t.audience, t.amr.join(","), t.obo_of.as_ref().map(|p| format!(", on behalf of {p}")).unwrap_or_default()));
+        }
+        match m.body.to_json() {
+            Value::Null => {}
+            Value::Array(lines) => out.extend(lines.iter().filter_map(|l| l.as_str().map(|s| format!("- {s}")))),
+            v if m.issued.is_empty() && !matches!(m.body, hmasim_protocol::Body::Form(_) | hmasim_protocol::Body::Token(_) | hmasim_protocol::Body::Action(_)) => out.push(v.to_string()),
+            _ => {}
+        }
+        if let Some(f) = &m.fault {
+            out.push(format!("! {}: {}", f.code, f.message));
+        }
+        out
+    }
+
+    /// The trainer's view: numbered steps with time, parties, essentials and step numbers,
+    /// then the tokens and the verdict.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let flow = self.flow.map(|f| format!(", flow {} ({})", f.name(), f.source())).unwrap_or_default();
+        let _ = writeln!(s, "hmasim {}: {}", self.scenario, self.summary);
+        let _ = writeln!(s, "seed {}, identity model {}{flow}", self.seed, self.identity_model);
+        let _ = writeln!(s, "reproduce: hmasim run {} --seed {} --set identity.model={}", self.scenario, self.seed, self.identity_model);
+        s.push('\n');
+        for e in &self.events {
+            let m = &e.msg;
+            let step = self.step(m).map(|(_, n)| format!("[step {n}]")).unwrap_or_default();
+            let from = &self.names[e.from.0 as usize];
+            let to = &self.names[e.to.0 as usize];
+            let arrow = if e.from == e.to { from.clone() } else { format!("{from} -> {to}") };
+            let time = hmasim_kernel::SimTime::from_millis(e.t_ms);
+            let _ = writeln!(s, "{:>4}  {time}  {:<8} {arrow} {step}", e.seq, Self::kind(e));
+            let _ = writeln!(s, "      {}", m.summary);
+            for line in self.essential(m) {
+                let _ = writeln!(s, "        {line}");
+            }
+        }
+        s.push('\n');
+        if !self.tokens.is_empty() {
+            let _ = writeln!(s, "tokens:");
+            for t in &self.tokens {
+                let _ = writeln!(
+                    s,
+                    "  {:<6} {:<7} issuer {}, client {}, aud {}, amr [{}], {} -> {}{}",
+                    t.id,
+                    kind_name(t),
+                    t.issuer,
+                    t.client,
+                    t.audience,
+                    t.amr.join(","),
+                    hmasim_kernel::SimTime::from_millis(t.issued_ms),
+                    hmasim_kernel::SimTime::from_millis(t.expires_ms),
+                    t.obo_of.as_ref().map(|p| format!(", on behalf of {p}")).unwrap_or_default()
+                );
+            }
+            s.push('\n');
+        }
+        let o = &self.outcome;
+        let _ = writeln!(
+            s,
+            "VERDICT: mailbox access {}{}; MFA {}",
+            if o.mailbox_access { "YES" } else { "NO" },
+            o.served_by.as_ref().map(|p| format!(" (served by {p})")).unwrap_or_default(),
+            if o.mfa_satisfied { "satisfied" } else if o.mailbox_access { "NOT satisfied: mailbox data reached the client without MFA" } else { "not applicable (no mailbox data)" }
+        );
+        if let Some(f) = &o.failure {
+            let _ = writeln!(s, "failure: {} at {}: {}", f.code, f.party, f.message);
+            let _ = writeln!(s, "diagnostics: {}", f.diagnostics);
+        }
+        if let Some(sym) = &o.symptom {
+            let _ = writeln!(s, "the user sees: {sym}");
+        }
+        let _ = writeln!(s, "({})", self.stats);
+        s
+    }
+
+    /// A Mermaid sequence diagram (renders on GitHub inside a ```mermaid block).
+    pub fn to_mermaid(&self) -> String {
+        let mut s = String::from("sequenceDiagram\n    autonumber\n");
+        let mut seen: Vec<usize> = Vec::new();
+        for e in &self.events {
+            for a in [e.from.0 as usize, e.to.0 as usize] {
+                if !seen.contains(&a) {
+                    seen.push(a);
+                }
+            }
+        }
+        for a in &seen {
+            let _ = writeln!(s, "    participant {} as {}", mermaid_id(&self.names[*a]), self.names[*a]);
+        }
+        for e in &self.events {
+            let m = &e.msg;
+            let from = mermaid_id(&self.names[e.from.0 as usize]);
+            let to = mermaid_id(&self.names[e.to.0 as usize]);
+            let step = self.step(m).map(|(_, n)| format!("[{n}] ")).unwrap_or_default();
+            let label = match m.kind {
+                Kind::Request => {
+                    let u = m.url.as_ref().map(|u| format!("{}{}", u.host, u.path)).unwrap_or_default();
+                    format!("{step}{} {u}{}", m.method.map(|x| x.as_str()).unwrap_or(""), m.token.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())
+                }
+                Kind::Redirect => format!("{step}302 to {}", m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()),
+                Kind::Response => {
+                    let issued: Vec<&str> = m.issued.iter().map(|t| t.id.as_str()).collect();
+                    let extra = if issued.is_empty() { String::new() } else { format!(" {}", issued.join("+")) };
+                    format!("{step}{}{extra} {}", m.status.unwrap_or(0), m.summary)
+                }
+                Kind::Timer | Kind::Note => format!("{step}{}", m.summary),
+            };
+            let label = mermaid_text(&label);
+            if e.dropped {
+                let _ = writeln!(s, "    {from}-x{to}: dropped: {label}");
+            } else if e.from == e.to {
+                let _ = writeln!(s, "    Note over {from}: {label}");
+            } else if m.kind == Kind::Request {
+                let _ = writeln!(s, "    {from}->>{to}: {label}");
+            } else {
+                let _ = writeln!(s, "    {from}-->>{to}: {label}");
+            }
+        }
+        s
+    }
+}
+
+fn kind_name(t: &Token) -> &'static str {
+    match t.kind {
+        hmasim_protocol::TokenKind::Access => "access",
+        hmasim_protocol::TokenKind::Refresh => "refresh",
+        hmasim_protocol::TokenKind::Id => "id",
+        hmasim_protocol::TokenKind::Saml => "saml",
+    }
+}
+
+fn mermaid_id(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}
+
+fn mermaid_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ';' | '#' | '"' | '<' | '>' | '{' | '}' => ' ',
+            c => c,
+        })
+        .collect()
+}
