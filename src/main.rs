@@ -1,1 +1,5 @@
-fn main() {}
+//! The `hmasim` binary: a thin shell over [`hmasim::cli`].
+
+fn main() -> std::process::ExitCode {
+    hmasim::cli::main_with(std::env::args())
+}

@@ -222,7 +222,7 @@ impl Trace {
 
     /// A Mermaid sequence diagram (renders on GitHub inside a ```mermaid block).
     pub fn to_mermaid(&self) -> String {
-        let mut s = String::from("sequenceDiagram\n    autonumber\n");
+        let mut s = String::from("sequenceDiagram\n");
         let mut seen: Vec<usize> = Vec::new();
         for e in &self.events {
             for a in [e.from.0 as usize, e.to.0 as usize] {

@@ -1,0 +1,202 @@
+//! The `hmasim` command line (see `shared/contract.md`): `run`, `list`, `check`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::scenario::{self, ScenarioError, BUNDLED};
+
+/// Exit code: the command ran.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: bad input (scenario, `--set`, arguments, output path).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// The name `hmasim` runs with no arguments.
+pub const DEFAULT_SCENARIO: &str = "mobile-onprem-hma";
+
+#[derive(Parser, Debug)]
+#[command(name = "hmasim", version, about = "Discrete-event simulator of hybrid modern-authentication flows between Outlook and Exchange")]
+struct Cli {
+    /// Log what the parties do (-v info, -vv debug); RUST_LOG works too.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate one scenario and print its trace and verdict (exit 0 whatever the verdict).
+    Run(RunArgs),
+    /// List the bundled scenarios.
+    List,
+    /// Validate a scenario without running it (exit 0 valid, 2 invalid).
+    Check {
+        /// A scenario file or the name of a bundled scenario.
+        scenario: String,
+        /// Override a field by its dotted path, e.g. identity.model=phs (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+}
+
+/// Output formats of `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Numbered steps for a screen.
+    Text,
+    /// The contract's JSON trace.
+    Json,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// A scenario file or the name of a bundled scenario.
+    scenario: String,
+    /// The seed (default: the scenario's, or 1).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the output to this file (atomically) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Override a field by its dotted path, e.g. identity.model=phs (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+/// Why the command line stopped early.
+#[derive(Debug)]
+pub enum CliError {
+    /// A scenario or override was rejected.
+    Scenario(ScenarioError),
+    /// The output could not be written.
+    Output(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::Scenario(e) => write!(f, "{e}"),
+            CliError::Output(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Loads a scenario and applies the overrides, as `run` and `check` do.
+pub fn load(name: &str, seed: Option<u64>, sets: &[String]) -> Result<scenario::Scenario, ScenarioError> {
+    let mut sc = scenario::load(name)?;
+    for s in sets {
+        scenario::apply_set(&mut sc, s)?;
+    }
+    if let Some(seed) = seed {
+        sc.seed = seed;
+    }
+    Ok(sc)
+}
+
+/// Renders a scenario run in `format`.
+pub fn render(sc: &scenario::Scenario, format: Format) -> String {
+    let trace = crate::sim::run(sc, true);
+    match format {
+        Format::Text => trace.to_text(),
+        Format::Json => trace.to_json(),
+        Format::Mermaid => trace.to_mermaid(),
+    }
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, then a rename, so a
+/// failed run never leaves a partial file.
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(CliError::Output(format!("{}: the directory {} does not exist", path.display(), dir.display())));
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.hmasim-{}.tmp", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::Output(format!("{}: cannot write the output: {e}", path.display()))
+    })
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (std::env::var("RUST_LOG"), verbose) {
+        (Ok(f), _) => EnvFilter::new(f),
+        (Err(_), 0) => return,
+        (Err(_), 1) => EnvFilter::new("info"),
+        (Err(_), _) => EnvFilter::new("debug"),
+    };
+    // The parties stamp every event with simulated time (`t_ms`); no wall clock is shown.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).without_time().with_target(false).with_writer(std::io::stderr).try_init();
+}
+
+/// Runs the command line with `args` (including the program name); returns the exit code.
+pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+        }
+    };
+    init_logging(cli.verbose);
+    match try_main(cli.command) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn try_main(command: Option<Command>) -> Result<(), CliError> {
+    let command = command.unwrap_or(Command::Run(RunArgs {
+        scenario: DEFAULT_SCENARIO.into(),
+        seed: None,
+        format: Format::Text,
+        out: None,
+        set: Vec::new(),
+    }));
+    match command {
+        Command::List => {
+            let mut out = String::new();
+            for b in BUNDLED {
+                let sc = scenario::parse(b.source, b.name, scenario::Format::Toml).map_err(CliError::Scenario)?;
+                out.push_str(&format!("{:<26} {}\n", b.name, sc.summary));
+            }
+            print!("{out}");
+            Ok(())
+        }
+        Command::Check { scenario, set } => {
+            let sc = load(&scenario, None, &set).map_err(CliError::Scenario)?;
+            println!("{scenario}: valid ({} users, {} clients, {} timeline entries, identity model {})", sc.users.len(), sc.clients.len(), sc.timeline.len(), sc.identity.model.as_str());
+            Ok(())
+        }
+        Command::Run(a) => {
+            let sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+            let text = render(&sc, a.format);
+            match a.out {
+                Some(path) => write_atomic(&path, &text),
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = stdout.write_all(text.as_bytes());
+                    Ok(())
+                }
+            }
+        }
+    }
+}
