@@ -17,7 +17,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const DEFAULT_SCENARIO: &str = "mobile-onprem-hma";
 
 #[derive(Parser, Debug)]
-#[command(name = "hmasim", version, about = "Discrete-event simulator of hybrid modern-authentication flows between Outlook and Exchange")]
+#[command(
+    name = "hmasim",
+    version,
+    about = "Discrete-event simulator of hybrid modern-authentication flows between Outlook and Exchange"
+)]
 struct Cli {
     /// Log what the parties do (-v info, -vv debug); RUST_LOG works too.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -90,7 +94,11 @@ impl std::fmt::Display for CliError {
 }
 
 /// Loads a scenario and applies the overrides, as `run` and `check` do.
-pub fn load(name: &str, seed: Option<u64>, sets: &[String]) -> Result<scenario::Scenario, ScenarioError> {
+pub fn load(
+    name: &str,
+    seed: Option<u64>,
+    sets: &[String],
+) -> Result<scenario::Scenario, ScenarioError> {
     let mut sc = scenario::load(name)?;
     for s in sets {
         scenario::apply_set(&mut sc, s)?;
@@ -119,9 +127,16 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
         _ => PathBuf::from("."),
     };
     if !dir.is_dir() {
-        return Err(CliError::Output(format!("{}: the directory {} does not exist", path.display(), dir.display())));
+        return Err(CliError::Output(format!(
+            "{}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
     let tmp = dir.join(format!(".{name}.hmasim-{}.tmp", std::process::id()));
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
@@ -141,7 +156,12 @@ fn init_logging(verbose: u8) {
         (Err(_), _) => EnvFilter::new("debug"),
     };
     // The parties stamp every event with simulated time (`t_ms`); no wall clock is shown.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).without_time().with_target(false).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs the command line with `args` (including the program name); returns the exit code.
@@ -150,7 +170,11 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
     init_logging(cli.verbose);
@@ -175,7 +199,8 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         Command::List => {
             let mut out = String::new();
             for b in BUNDLED {
-                let sc = scenario::parse(b.source, b.name, scenario::Format::Toml).map_err(CliError::Scenario)?;
+                let sc = scenario::parse(b.source, b.name, scenario::Format::Toml)
+                    .map_err(CliError::Scenario)?;
                 out.push_str(&format!("{:<26} {}\n", b.name, sc.summary));
             }
             print!("{out}");
@@ -183,7 +208,13 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         }
         Command::Check { scenario, set } => {
             let sc = load(&scenario, None, &set).map_err(CliError::Scenario)?;
-            println!("{scenario}: valid ({} users, {} clients, {} timeline entries, identity model {})", sc.users.len(), sc.clients.len(), sc.timeline.len(), sc.identity.model.as_str());
+            println!(
+                "{scenario}: valid ({} users, {} clients, {} timeline entries, identity model {})",
+                sc.users.len(),
+                sc.clients.len(),
+                sc.timeline.len(),
+                sc.identity.model.as_str()
+            );
             Ok(())
         }
         Command::Run(a) => {

@@ -62,7 +62,13 @@ impl Network {
     ///
     /// # Panics
     /// When either actor does not exist yet (a programming error of the world builder).
-    pub fn set_link(&mut self, from: ActorId, to: ActorId, latency: SimDuration, jitter: SimDuration) {
+    pub fn set_link(
+        &mut self,
+        from: ActorId,
+        to: ActorId,
+        latency: SimDuration,
+        jitter: SimDuration,
+    ) {
         let i = self.index(from, to);
         self.links[i] = Some((latency, jitter));
     }

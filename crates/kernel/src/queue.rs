@@ -79,7 +79,14 @@ impl<M> EventQueue<M> {
         self.next_seq
     }
 
-    pub(crate) fn push(&mut self, time: SimTime, from: ActorId, to: ActorId, kind: EventKind, msg: M) {
+    pub(crate) fn push(
+        &mut self,
+        time: SimTime,
+        from: ActorId,
+        to: ActorId,
+        kind: EventKind,
+        msg: M,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.heap.push(Entry {

@@ -250,7 +250,11 @@ impl Body {
 fn form_json(f: &Form) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in &f.0 {
-        let v = if k.eq_ignore_ascii_case("password") { MASK } else { v.as_str() };
+        let v = if k.eq_ignore_ascii_case("password") {
+            MASK
+        } else {
+            v.as_str()
+        };
         m.insert(k.clone(), Value::String(v.to_string()));
     }
     Value::Object(m)
@@ -276,7 +280,10 @@ mod tests {
     fn passwords_never_reach_the_trace() {
         let f = Body::Form(Form::new().with("UserName", "u").with("Password", "secret"));
         assert!(!f.to_json().to_string().contains("secret"));
-        let b = Body::Bind { upn: "u".into(), password: "secret".into() };
+        let b = Body::Bind {
+            upn: "u".into(),
+            password: "secret".into(),
+        };
         assert!(!b.to_json().to_string().contains("secret"));
     }
 }

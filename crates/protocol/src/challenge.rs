@@ -176,7 +176,9 @@ impl Credentials {
             "bearer" if rest.is_empty() => Some(Credentials::EmptyBearer),
             "bearer" => Some(Credentials::Bearer(rest.to_string())),
             "basic" => {
-                let raw = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(rest)
+                    .ok()?;
                 let raw = String::from_utf8(raw).ok()?;
                 let (user, password) = raw.split_once(':')?;
                 Some(Credentials::Basic {
@@ -224,7 +226,9 @@ mod tests {
              authorization_uri=\"https://login.windows.net/common/oauth2/authorize\""
         );
         assert_eq!(Challenge::parse(&c.to_string()).unwrap(), c);
-        let basic = Challenge::Basic { realm: "mail.contoso.com".into() };
+        let basic = Challenge::Basic {
+            realm: "mail.contoso.com".into(),
+        };
         assert_eq!(basic.to_string(), "Basic realm=\"mail.contoso.com\"");
         assert_eq!(Challenge::parse(&basic.to_string()).unwrap(), basic);
     }
@@ -242,7 +246,10 @@ mod tests {
         for c in [
             Credentials::EmptyBearer,
             Credentials::Bearer("a.b.c".into()),
-            Credentials::Basic { user: "u@contoso.com".into(), password: "p:w".into() },
+            Credentials::Basic {
+                user: "u@contoso.com".into(),
+                password: "p:w".into(),
+            },
             Credentials::Negotiate("YII".into()),
         ] {
             assert_eq!(Credentials::parse(&c.to_string()), Some(c));

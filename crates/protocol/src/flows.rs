@@ -91,84 +91,352 @@ impl FlowId {
         }
         match self {
             FlowId::WebExo => &[
-                s!(1, false, "Browser opens https://outlook.office.com/owa", [OpenOwa]),
-                s!(2, false, "Exchange Online redirects to Entra ID (federated: via AD FS and back)",
-                    [RedirectToIdp, EntraSignIn, EntraSignInPage, FederationRedirect, AdfsSignInPage, IwaSignIn, Credentials, BackToEntra]),
-                s!(3, false, "Entra ID applies Conditional Access (browser)", [CaEvaluated]),
-                s!(4, false, "Conditional Access calls Entra MFA; the user is prompted", [MfaPrompt]),
+                s!(
+                    1,
+                    false,
+                    "Browser opens https://outlook.office.com/owa",
+                    [OpenOwa]
+                ),
+                s!(
+                    2,
+                    false,
+                    "Exchange Online redirects to Entra ID (federated: via AD FS and back)",
+                    [
+                        RedirectToIdp,
+                        EntraSignIn,
+                        EntraSignInPage,
+                        FederationRedirect,
+                        AdfsSignInPage,
+                        IwaSignIn,
+                        Credentials,
+                        BackToEntra
+                    ]
+                ),
+                s!(
+                    3,
+                    false,
+                    "Entra ID applies Conditional Access (browser)",
+                    [CaEvaluated]
+                ),
+                s!(
+                    4,
+                    false,
+                    "Conditional Access calls Entra MFA; the user is prompted",
+                    [MfaPrompt]
+                ),
                 s!(5, false, "The user completes MFA", [MfaDone]),
-                s!(6, false, "Entra ID redirects the session back to Exchange Online; OWA opens", [SessionBack, UseToken]),
+                s!(
+                    6,
+                    false,
+                    "Entra ID redirects the session back to Exchange Online; OWA opens",
+                    [SessionBack, UseToken]
+                ),
             ],
             FlowId::WebOnpremInternal | FlowId::WebOnpremExternal => &[
-                s!(1, false, "Browser opens https://mail.contoso.com/owa", [OpenOwa]),
-                s!(2, false, "Exchange (or WAP) redirects to AD FS", [RedirectToIdp]),
-                s!(3, false, "AD FS signs the user in (IWA inside, forms outside)", [AdfsSignInPage, IwaSignIn, Credentials]),
-                s!(4, false, "An AD FS access control policy calls Entra MFA; the user is prompted", [AdfsMfaPrompt, MfaPrompt]),
-                s!(5, false, "The user completes MFA; AD FS posts the claims to Exchange", [MfaDone, AdfsMfaDone, AdfsClaimsBack]),
+                s!(
+                    1,
+                    false,
+                    "Browser opens https://mail.contoso.com/owa",
+                    [OpenOwa]
+                ),
+                s!(
+                    2,
+                    false,
+                    "Exchange (or WAP) redirects to AD FS",
+                    [RedirectToIdp]
+                ),
+                s!(
+                    3,
+                    false,
+                    "AD FS signs the user in (IWA inside, forms outside)",
+                    [AdfsSignInPage, IwaSignIn, Credentials]
+                ),
+                s!(
+                    4,
+                    false,
+                    "An AD FS access control policy calls Entra MFA; the user is prompted",
+                    [AdfsMfaPrompt, MfaPrompt]
+                ),
+                s!(
+                    5,
+                    false,
+                    "The user completes MFA; AD FS posts the claims to Exchange",
+                    [MfaDone, AdfsMfaDone, AdfsClaimsBack]
+                ),
                 s!(6, false, "OWA opens", [UseToken]),
             ],
             FlowId::DesktopExoCa | FlowId::DesktopOnpremCa => &[
                 s!(1, false, "Outlook connects to Exchange", [ClientConnects]),
-                s!(2, false, "Exchange returns the Entra ID endpoint to get a token from", [AuthorityReturned]),
-                s!(3, false, "Outlook connects to Entra ID at that URL", [EntraSignIn]),
-                s!(4, true, "Federated: Entra ID redirects to AD FS", [FederationRedirect]),
-                s!(5, false, "The user enters credentials", [AdfsSignInPage, EntraSignInPage, Credentials]),
+                s!(
+                    2,
+                    false,
+                    "Exchange returns the Entra ID endpoint to get a token from",
+                    [AuthorityReturned]
+                ),
+                s!(
+                    3,
+                    false,
+                    "Outlook connects to Entra ID at that URL",
+                    [EntraSignIn]
+                ),
+                s!(
+                    4,
+                    true,
+                    "Federated: Entra ID redirects to AD FS",
+                    [FederationRedirect]
+                ),
+                s!(
+                    5,
+                    false,
+                    "The user enters credentials",
+                    [AdfsSignInPage, EntraSignInPage, Credentials]
+                ),
                 s!(6, true, "AD FS redirects back to Entra ID", [BackToEntra]),
-                s!(7, false, "Entra ID applies Conditional Access (mobile apps and desktop clients)", [CaEvaluated]),
-                s!(8, false, "Conditional Access calls Entra MFA; the user is prompted", [MfaPrompt]),
+                s!(
+                    7,
+                    false,
+                    "Entra ID applies Conditional Access (mobile apps and desktop clients)",
+                    [CaEvaluated]
+                ),
+                s!(
+                    8,
+                    false,
+                    "Conditional Access calls Entra MFA; the user is prompted",
+                    [MfaPrompt]
+                ),
                 s!(9, false, "The user completes MFA", [MfaDone]),
-                s!(10, false, "Entra ID issues access and refresh tokens to Outlook", [AuthCode, TokensIssued]),
-                s!(11, false, "Outlook presents the access token to Exchange and gets the mailbox", [UseToken]),
+                s!(
+                    10,
+                    false,
+                    "Entra ID issues access and refresh tokens to Outlook",
+                    [AuthCode, TokensIssued]
+                ),
+                s!(
+                    11,
+                    false,
+                    "Outlook presents the access token to Exchange and gets the mailbox",
+                    [UseToken]
+                ),
             ],
             FlowId::DesktopExoAdfsMfa | FlowId::DesktopOnpremAdfsMfa => &[
                 s!(1, false, "Outlook connects to Exchange", [ClientConnects]),
-                s!(2, false, "Exchange returns the Entra ID endpoint to get a token from", [AuthorityReturned]),
+                s!(
+                    2,
+                    false,
+                    "Exchange returns the Entra ID endpoint to get a token from",
+                    [AuthorityReturned]
+                ),
                 s!(3, false, "Outlook connects to Entra ID", [EntraSignIn]),
-                s!(4, true, "Federated: Entra ID redirects to AD FS", [FederationRedirect]),
-                s!(5, false, "The user enters credentials", [AdfsSignInPage, EntraSignInPage, Credentials]),
-                s!(6, true, "An AD FS access control policy calls Entra MFA; the user is prompted", [AdfsMfaPrompt, MfaPrompt]),
+                s!(
+                    4,
+                    true,
+                    "Federated: Entra ID redirects to AD FS",
+                    [FederationRedirect]
+                ),
+                s!(
+                    5,
+                    false,
+                    "The user enters credentials",
+                    [AdfsSignInPage, EntraSignInPage, Credentials]
+                ),
+                s!(
+                    6,
+                    true,
+                    "An AD FS access control policy calls Entra MFA; the user is prompted",
+                    [AdfsMfaPrompt, MfaPrompt]
+                ),
                 s!(7, true, "The user completes MFA", [MfaDone, AdfsMfaDone]),
                 s!(8, true, "AD FS redirects back to Entra ID", [BackToEntra]),
-                s!(9, false, "Entra ID issues access and refresh tokens", [AuthCode, TokensIssued]),
-                s!(10, false, "Outlook presents the access token to Exchange and gets the mailbox", [UseToken]),
+                s!(
+                    9,
+                    false,
+                    "Entra ID issues access and refresh tokens",
+                    [AuthCode, TokensIssued]
+                ),
+                s!(
+                    10,
+                    false,
+                    "Outlook presents the access token to Exchange and gets the mailbox",
+                    [UseToken]
+                ),
             ],
             FlowId::MobileExo => &[
                 s!(1, false, "Outlook mobile connects to AutoDetect", [Detect]),
-                s!(2, false, "AutoDiscover v2 at Exchange Online answers 302 with the ActiveSync URL", [AutodiscoverExo, AutodiscoverRedirect]),
-                s!(3, false, "AutoDetect calls ActiveSync with an empty Bearer", [EasProbe]),
-                s!(4, false, "Exchange Online answers 401 with the Entra ID authorization URL", [EasChallenge]),
-                s!(5, false, "AutoDetect returns the Entra ID endpoint to the client", [DetectAnswer]),
-                s!(6, false, "The client connects to Entra ID and enters the email address", [EntraSignIn, EntraSignInPage]),
-                s!(7, true, "Federated: redirected to WAP", [FederationRedirect]),
-                s!(8, true, "WAP proxies to AD FS; sign-in page", [AdfsSignInPage]),
+                s!(
+                    2,
+                    false,
+                    "AutoDiscover v2 at Exchange Online answers 302 with the ActiveSync URL",
+                    [AutodiscoverExo, AutodiscoverRedirect]
+                ),
+                s!(
+                    3,
+                    false,
+                    "AutoDetect calls ActiveSync with an empty Bearer",
+                    [EasProbe]
+                ),
+                s!(
+                    4,
+                    false,
+                    "Exchange Online answers 401 with the Entra ID authorization URL",
+                    [EasChallenge]
+                ),
+                s!(
+                    5,
+                    false,
+                    "AutoDetect returns the Entra ID endpoint to the client",
+                    [DetectAnswer]
+                ),
+                s!(
+                    6,
+                    false,
+                    "The client connects to Entra ID and enters the email address",
+                    [EntraSignIn, EntraSignInPage]
+                ),
+                s!(
+                    7,
+                    true,
+                    "Federated: redirected to WAP",
+                    [FederationRedirect]
+                ),
+                s!(
+                    8,
+                    true,
+                    "WAP proxies to AD FS; sign-in page",
+                    [AdfsSignInPage]
+                ),
                 s!(9, false, "The user enters credentials", [Credentials]),
                 s!(10, true, "Redirected back to Entra ID", [BackToEntra]),
-                s!(11, false, "Entra ID applies Conditional Access", [CaEvaluated]),
-                s!(12, false, "Device state, app protection and/or MFA required", [CaControls]),
-                s!(13, false, "The user satisfies the policy and completes MFA", [MfaPrompt, MfaDone]),
-                s!(14, false, "Entra ID returns access and refresh tokens", [AuthCode, TokensIssued]),
-                s!(15, false, "The client uses the access token on Exchange Online", [UseToken]),
+                s!(
+                    11,
+                    false,
+                    "Entra ID applies Conditional Access",
+                    [CaEvaluated]
+                ),
+                s!(
+                    12,
+                    false,
+                    "Device state, app protection and/or MFA required",
+                    [CaControls]
+                ),
+                s!(
+                    13,
+                    false,
+                    "The user satisfies the policy and completes MFA",
+                    [MfaPrompt, MfaDone]
+                ),
+                s!(
+                    14,
+                    false,
+                    "Entra ID returns access and refresh tokens",
+                    [AuthCode, TokensIssued]
+                ),
+                s!(
+                    15,
+                    false,
+                    "The client uses the access token on Exchange Online",
+                    [UseToken]
+                ),
             ],
             FlowId::MobileOnpremHma => &[
                 s!(1, false, "Outlook mobile connects to AutoDetect", [Detect]),
-                s!(2, false, "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online", [AutodiscoverExo]),
-                s!(3, false, "Mailbox on-premises: 302 to the on-premises AutoDiscover URL", [AutodiscoverRedirect]),
-                s!(4, false, "Anonymous AutoDiscover v2 on-premises gives the ActiveSync URL", [AutodiscoverOnprem]),
-                s!(5, false, "Empty Bearer to on-premises ActiveSync: 401 with authorization_uri", [EasProbe, EasChallenge]),
-                s!(6, false, "AutoDetect returns the Entra ID endpoint to the client", [DetectAnswer]),
-                s!(7, false, "The client connects to Entra ID and enters the email address", [EntraSignIn, EntraSignInPage]),
-                s!(8, true, "Federated: redirected to WAP", [FederationRedirect]),
-                s!(9, true, "WAP proxies to AD FS; sign-in page", [AdfsSignInPage]),
+                s!(
+                    2,
+                    false,
+                    "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online",
+                    [AutodiscoverExo]
+                ),
+                s!(
+                    3,
+                    false,
+                    "Mailbox on-premises: 302 to the on-premises AutoDiscover URL",
+                    [AutodiscoverRedirect]
+                ),
+                s!(
+                    4,
+                    false,
+                    "Anonymous AutoDiscover v2 on-premises gives the ActiveSync URL",
+                    [AutodiscoverOnprem]
+                ),
+                s!(
+                    5,
+                    false,
+                    "Empty Bearer to on-premises ActiveSync: 401 with authorization_uri",
+                    [EasProbe, EasChallenge]
+                ),
+                s!(
+                    6,
+                    false,
+                    "AutoDetect returns the Entra ID endpoint to the client",
+                    [DetectAnswer]
+                ),
+                s!(
+                    7,
+                    false,
+                    "The client connects to Entra ID and enters the email address",
+                    [EntraSignIn, EntraSignInPage]
+                ),
+                s!(
+                    8,
+                    true,
+                    "Federated: redirected to WAP",
+                    [FederationRedirect]
+                ),
+                s!(
+                    9,
+                    true,
+                    "WAP proxies to AD FS; sign-in page",
+                    [AdfsSignInPage]
+                ),
                 s!(10, false, "The user enters credentials", [Credentials]),
                 s!(11, true, "Redirected back to Entra ID", [BackToEntra]),
-                s!(12, false, "Entra ID applies Conditional Access", [CaEvaluated]),
-                s!(13, false, "Device state, app protection and/or MFA enforced", [CaControls]),
-                s!(14, false, "The user satisfies the policy and completes MFA", [MfaPrompt, MfaDone]),
-                s!(15, false, "Entra ID returns AT1/RT1 (Outlook mobile, audience Exchange Online)", [AuthCode, TokensIssued]),
-                s!(16, false, "Provisioning request with AT1 and the on-premises ActiveSync endpoint", [Provision]),
-                s!(17, false, "MRS: on-behalf-of AT1, gets AT2/RT2 for https://mail.contoso.com", [Obo]),
-                s!(18, false, "The mailbox is provisioned in Exchange Online if missing", [MailboxCreate]),
-                s!(19, false, "MRS syncs on-premises ActiveSync with AT2; data reaches the client", [Sync, UseToken]),
+                s!(
+                    12,
+                    false,
+                    "Entra ID applies Conditional Access",
+                    [CaEvaluated]
+                ),
+                s!(
+                    13,
+                    false,
+                    "Device state, app protection and/or MFA enforced",
+                    [CaControls]
+                ),
+                s!(
+                    14,
+                    false,
+                    "The user satisfies the policy and completes MFA",
+                    [MfaPrompt, MfaDone]
+                ),
+                s!(
+                    15,
+                    false,
+                    "Entra ID returns AT1/RT1 (Outlook mobile, audience Exchange Online)",
+                    [AuthCode, TokensIssued]
+                ),
+                s!(
+                    16,
+                    false,
+                    "Provisioning request with AT1 and the on-premises ActiveSync endpoint",
+                    [Provision]
+                ),
+                s!(
+                    17,
+                    false,
+                    "MRS: on-behalf-of AT1, gets AT2/RT2 for https://mail.contoso.com",
+                    [Obo]
+                ),
+                s!(
+                    18,
+                    false,
+                    "The mailbox is provisioned in Exchange Online if missing",
+                    [MailboxCreate]
+                ),
+                s!(
+                    19,
+                    false,
+                    "MRS syncs on-premises ActiveSync with AT2; data reaches the client",
+                    [Sync, UseToken]
+                ),
             ],
         }
     }

@@ -133,10 +133,14 @@ impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JwtError::Malformed => f.write_str("the token is not a well-formed JWT"),
-            JwtError::UnknownKey(k) => write!(f, "no signing key with id '{k}' in the cached metadata"),
+            JwtError::UnknownKey(k) => {
+                write!(f, "no signing key with id '{k}' in the cached metadata")
+            }
             JwtError::BadSignature(k) => write!(f, "the signature does not verify with key '{k}'"),
             JwtError::Expired(exp, now) => write!(f, "the token expired at {exp} (now {now})"),
-            JwtError::NotYetValid(nbf, now) => write!(f, "the token is not valid before {nbf} (now {now})"),
+            JwtError::NotYetValid(nbf, now) => {
+                write!(f, "the token is not valid before {nbf} (now {now})")
+            }
         }
     }
 }
@@ -168,7 +172,8 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
 /// Splits and decodes a JWT without checking its signature.
 pub fn decode_unverified(jwt: &str) -> Result<(Header, Claims), JwtError> {
     let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
@@ -187,7 +192,9 @@ pub fn verify(jwt: &str, keys: &KeySet, now: u64, skew: u64) -> Result<Claims, J
         .get(&header.kid)
         .ok_or_else(|| JwtError::UnknownKey(header.kid.clone()))?;
     let dot = jwt.rfind('.').ok_or(JwtError::Malformed)?;
-    let sig = B64.decode(&jwt[dot + 1..]).map_err(|_| JwtError::Malformed)?;
+    let sig = B64
+        .decode(&jwt[dot + 1..])
+        .map_err(|_| JwtError::Malformed)?;
     let mut mac = key.mac();
     mac.update(&jwt.as_bytes()[..dot]);
     mac.verify_slice(&sig)
@@ -228,7 +235,10 @@ mod tests {
         assert!(jwt.starts_with("eyJ"));
         let keys = KeySet::new(vec![k]);
         assert_eq!(verify(&jwt, &keys, 200, 300).unwrap(), claims());
-        assert_eq!(verify(&jwt, &keys, 4100, 300), Err(JwtError::Expired(3700, 4100)));
+        assert_eq!(
+            verify(&jwt, &keys, 4100, 300),
+            Err(JwtError::Expired(3700, 4100))
+        );
     }
 
     #[test]
@@ -237,11 +247,20 @@ mod tests {
         let new = SigningKey::derive("evosts", 2, 42);
         let jwt = sign(&claims(), &new);
         let stale = KeySet::new(vec![old.clone()]);
-        assert!(matches!(verify(&jwt, &stale, 200, 0), Err(JwtError::UnknownKey(_))));
+        assert!(matches!(
+            verify(&jwt, &stale, 200, 0),
+            Err(JwtError::UnknownKey(_))
+        ));
         // A forged token that claims the trusted kid but is signed with another key.
-        let forged_key = SigningKey { kid: old.kid.clone(), ..new };
+        let forged_key = SigningKey {
+            kid: old.kid.clone(),
+            ..new
+        };
         let forged = sign(&claims(), &forged_key);
-        assert!(matches!(verify(&forged, &stale, 200, 0), Err(JwtError::BadSignature(_))));
+        assert!(matches!(
+            verify(&forged, &stale, 200, 0),
+            Err(JwtError::BadSignature(_))
+        ));
         assert_eq!(verify("a.b", &stale, 0, 0), Err(JwtError::Malformed));
     }
 }

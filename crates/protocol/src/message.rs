@@ -115,7 +115,12 @@ impl Message {
     }
 
     /// A request.
-    pub fn request(method: Method, url: Url, conv: u64, summary: impl Into<Cow<'static, str>>) -> Message {
+    pub fn request(
+        method: Method,
+        url: Url,
+        conv: u64,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
         let mut m = Message::new(Kind::Request, summary);
         m.method = Some(method);
         m.url = Some(url);
@@ -132,7 +137,11 @@ impl Message {
     }
 
     /// A 302 redirect answering `req`, to `location`.
-    pub fn redirect(req: &Message, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
+    pub fn redirect(
+        req: &Message,
+        location: Url,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
         m.status = Some(302);
         m.headers.push(("Location", location.to_string()));

@@ -35,7 +35,11 @@ impl Net {
 
     /// Sends request `msg` to the actor answering for its URL's host. Gives `msg` a fresh
     /// correlation id and returns it, or the host when it does not resolve.
-    pub fn request(&mut self, ctx: &mut Ctx<'_, Message>, mut msg: Message) -> Result<u64, Unreachable> {
+    pub fn request(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        mut msg: Message,
+    ) -> Result<u64, Unreachable> {
         let host = msg.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
         let Some(to) = self.directory.resolve(host) else {
             return Err(Unreachable(host.to_string()));
@@ -57,7 +61,14 @@ pub struct Relay {
 impl Relay {
     /// Forwards request `req` (received from `from`) to `upstream`; remember where the answer
     /// goes. `next_conv` is the relay's fresh correlation id for the upstream leg.
-    pub fn forward(&mut self, ctx: &mut Ctx<'_, Message>, from: ActorId, upstream: ActorId, mut req: Message, next_conv: u64) {
+    pub fn forward(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        from: ActorId,
+        upstream: ActorId,
+        mut req: Message,
+        next_conv: u64,
+    ) {
         self.pending.insert(next_conv, (from, req.conv));
         req.conv = next_conv;
         ctx.send(upstream, req);

@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 /// How Entra ID signs users of the domain in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityModel {
     /// Federated: Entra ID redirects the sign-in to AD FS.
@@ -19,7 +21,11 @@ pub enum IdentityModel {
 
 impl IdentityModel {
     /// Every model.
-    pub const ALL: [IdentityModel; 3] = [IdentityModel::Federated, IdentityModel::Phs, IdentityModel::Pta];
+    pub const ALL: [IdentityModel; 3] = [
+        IdentityModel::Federated,
+        IdentityModel::Phs,
+        IdentityModel::Pta,
+    ];
     /// The name used in scenarios and traces.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -34,7 +34,11 @@ impl Url {
     pub fn parse(s: &str) -> Result<Url, UrlError> {
         let err = || UrlError(s.to_string());
         let (scheme, rest) = s.split_once("://").ok_or_else(err)?;
-        if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-') {
+        if scheme.is_empty()
+            || !scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-')
+        {
             return Err(err());
         }
         let (hostpath, query) = match rest.split_once('?') {
@@ -90,7 +94,11 @@ impl Url {
     /// Replaces (or adds) query parameter `key`.
     pub fn set_param(&mut self, key: &str, value: impl Into<String>) {
         let value = value.into();
-        match self.query.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+        match self
+            .query
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
             Some(p) => p.1 = value,
             None => self.query.push((key.to_string(), value)),
         }

@@ -91,7 +91,12 @@ impl fmt::Display for ScenarioError {
         if let (Some(text), Some((line, col))) = (&self.excerpt, self.position) {
             let num = line.to_string();
             let pad = " ".repeat(num.len());
-            write!(f, "\n{pad} |\n{num} | {text}\n{pad} | {}{}", " ".repeat(col - 1), "^".repeat(self.width))?;
+            write!(
+                f,
+                "\n{pad} |\n{num} | {text}\n{pad} | {}{}",
+                " ".repeat(col - 1),
+                "^".repeat(self.width)
+            )?;
         }
         if let Some(e) = &self.expected {
             write!(f, "\n  = expected: {e}")?;
@@ -106,7 +111,10 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = distance(word, c);
@@ -166,6 +174,9 @@ mod tests {
         let src = "a = 1\nmodel = \"x\"\n";
         let e = ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_offset(src, 14, 3);
         assert_eq!(e.position, Some((2, 9)));
-        assert_eq!(e.to_string(), "s.toml:2:9: bad\n  |\n2 | model = \"x\"\n  |         ^^^");
+        assert_eq!(
+            e.to_string(),
+            "s.toml:2:9: bad\n  |\n2 | model = \"x\"\n  |         ^^^"
+        );
     }
 }

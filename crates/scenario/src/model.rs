@@ -320,7 +320,6 @@ pub struct LoadBalancer {
     pub tls: TlsMode,
 }
 
-
 /// The AD FS access control policy on the Office 365 relying party trust.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -518,42 +517,88 @@ impl Scenario {
 
     /// Checks what serde cannot: references between fields and value ranges.
     pub fn validate(&self) -> Result<(), Invalid> {
-        let bad = |path: String, key: &str, value: &str, message: String, expected: String| Invalid {
-            path,
-            key: key.to_string(),
-            value: value.to_string(),
-            message,
-            expected,
-        };
+        let bad =
+            |path: String, key: &str, value: &str, message: String, expected: String| Invalid {
+                path,
+                key: key.to_string(),
+                value: value.to_string(),
+                message,
+                expected,
+            };
         if let Some(f) = &self.flow {
             if FlowId::from_name(f).is_none() {
                 let names: Vec<_> = FlowId::ALL.iter().map(|f| f.name()).collect();
-                return Err(bad("flow".into(), "flow", f, format!("unknown flow `{f}`"), format!("one of {}", names.join(", "))));
+                return Err(bad(
+                    "flow".into(),
+                    "flow",
+                    f,
+                    format!("unknown flow `{f}`"),
+                    format!("one of {}", names.join(", ")),
+                ));
             }
         }
         if !self.tenant.domain.contains('.') || self.tenant.domain.contains(char::is_whitespace) {
-            return Err(bad("tenant.domain".into(), "domain", &self.tenant.domain, "not a DNS domain".into(), "a domain such as `contoso.com`".into()));
+            return Err(bad(
+                "tenant.domain".into(),
+                "domain",
+                &self.tenant.domain,
+                "not a DNS domain".into(),
+                "a domain such as `contoso.com`".into(),
+            ));
         }
         if self.users.is_empty() {
-            return Err(bad("users".into(), "users", "[]", "no users".into(), "at least one [[users]] entry".into()));
+            return Err(bad(
+                "users".into(),
+                "users",
+                "[]",
+                "no users".into(),
+                "at least one [[users]] entry".into(),
+            ));
         }
         for (i, u) in self.users.iter().enumerate() {
             if !u.upn.contains('@') {
-                return Err(bad(format!("users.{i}.upn"), "upn", &u.upn, "not a user principal name".into(), "`name@domain`".into()));
+                return Err(bad(
+                    format!("users.{i}.upn"),
+                    "upn",
+                    &u.upn,
+                    "not a user principal name".into(),
+                    "`name@domain`".into(),
+                ));
             }
-            if self.users[..i].iter().any(|o| o.upn.eq_ignore_ascii_case(&u.upn)) {
-                return Err(bad(format!("users.{i}.upn"), "upn", &u.upn, format!("user `{}` is listed twice", u.upn), "each UPN once".into()));
+            if self.users[..i]
+                .iter()
+                .any(|o| o.upn.eq_ignore_ascii_case(&u.upn))
+            {
+                return Err(bad(
+                    format!("users.{i}.upn"),
+                    "upn",
+                    &u.upn,
+                    format!("user `{}` is listed twice", u.upn),
+                    "each UPN once".into(),
+                ));
             }
         }
         let upns: Vec<_> = self.users.iter().map(|u| u.upn.as_str()).collect();
         let mut ids: Vec<String> = Vec::new();
         for (i, c) in self.clients.iter().enumerate() {
             if self.user(&c.user).is_none() {
-                return Err(bad(format!("clients.{i}.user"), "user", &c.user, format!("unknown user `{}`", c.user), format!("one of the users: {}", upns.join(", "))));
+                return Err(bad(
+                    format!("clients.{i}.user"),
+                    "user",
+                    &c.user,
+                    format!("unknown user `{}`", c.user),
+                    format!("one of the users: {}", upns.join(", ")),
+                ));
             }
             let id = c.party_id();
             if ids.contains(&id) || PartyKind::from_id(&id).is_some_and(|p| !p.is_client()) {
-                return Err(bad(format!("clients.{i}.id"), if c.id.is_some() { "id" } else { "kind" }, &id, format!("client id `{id}` is already taken"), "a unique `id` for each client".into()));
+                return Err(bad(
+                    format!("clients.{i}.id"),
+                    if c.id.is_some() { "id" } else { "kind" },
+                    &id,
+                    format!("client id `{id}` is already taken"),
+                    "a unique `id` for each client".into(),
+                ));
             }
             ids.push(id);
         }
@@ -566,20 +611,42 @@ impl Scenario {
         for (i, l) in self.network.links.iter().enumerate() {
             for (key, v) in [("from", &l.from), ("to", &l.to)] {
                 if !parties.contains(v) {
-                    return Err(bad(format!("network.links.{i}.{key}"), key, v, format!("unknown party `{v}`"), format!("one of {}", parties.join(", "))));
+                    return Err(bad(
+                        format!("network.links.{i}.{key}"),
+                        key,
+                        v,
+                        format!("unknown party `{v}`"),
+                        format!("one of {}", parties.join(", ")),
+                    ));
                 }
             }
         }
         let mut last = 0;
         for (i, a) in self.timeline.iter().enumerate() {
             if !ids.contains(&a.client) {
-                return Err(bad(format!("timeline.{i}.client"), "client", &a.client, format!("unknown client `{}`", a.client), format!("one of the clients: {}", ids.join(", "))));
+                return Err(bad(
+                    format!("timeline.{i}.client"),
+                    "client",
+                    &a.client,
+                    format!("unknown client `{}`", a.client),
+                    format!("one of the clients: {}", ids.join(", ")),
+                ));
             }
             if a.at.ms() < last {
-                return Err(bad(format!("timeline.{i}.at"), "at", &a.at.to_string(), "timeline entries out of order".into(), format!("a time at or after {}", crate::Span(last))));
+                return Err(bad(
+                    format!("timeline.{i}.at"),
+                    "at",
+                    &a.at.to_string(),
+                    "timeline entries out of order".into(),
+                    format!("a time at or after {}", crate::Span(last)),
+                ));
             }
             last = a.at.ms();
-            let kind = self.clients.iter().find(|c| c.party_id() == a.client).map(|c| c.kind);
+            let kind = self
+                .clients
+                .iter()
+                .find(|c| c.party_id() == a.client)
+                .map(|c| c.kind);
             let fits = matches!(
                 (kind, a.action),
                 (Some(ClientKind::OutlookMobile), ActionKind::AddAccount)
@@ -592,17 +659,39 @@ impl Scenario {
                     Some(ClientKind::OutlookDesktop) => "`start-outlook` for outlook-desktop",
                     _ => "`open-owa` for a browser",
                 };
-                let v = serde_json::to_value(a.action).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                return Err(bad(format!("timeline.{i}.do"), "do", &v, format!("`{v}` is not something client `{}` does", a.client), expected.into()));
+                let v = serde_json::to_value(a.action)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                return Err(bad(
+                    format!("timeline.{i}.do"),
+                    "do",
+                    &v,
+                    format!("`{v}` is not something client `{}` does", a.client),
+                    expected.into(),
+                ));
             }
         }
         if self.adfs.mfa_group.is_none()
-            && (self.adfs.office365_policy == AdfsPolicy::RequireMfaGroup || self.adfs.owa_policy == AdfsPolicy::RequireMfaGroup)
+            && (self.adfs.office365_policy == AdfsPolicy::RequireMfaGroup
+                || self.adfs.owa_policy == AdfsPolicy::RequireMfaGroup)
         {
-            return Err(bad("adfs.mfa_group".into(), "office365_policy", "require-mfa-group", "`require-mfa-group` needs `adfs.mfa_group`".into(), "adfs.mfa_group = \"GROUP\"".into()));
+            return Err(bad(
+                "adfs.mfa_group".into(),
+                "office365_policy",
+                "require-mfa-group",
+                "`require-mfa-group` needs `adfs.mfa_group`".into(),
+                "adfs.mfa_group = \"GROUP\"".into(),
+            ));
         }
         if self.run.duration.ms() == 0 {
-            return Err(bad("run.duration".into(), "duration", "0", "the run has no time".into(), "a positive duration".into()));
+            return Err(bad(
+                "run.duration".into(),
+                "duration",
+                "0",
+                "the run has no time".into(),
+                "a positive duration".into(),
+            ));
         }
         Ok(())
     }

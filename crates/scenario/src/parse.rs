@@ -21,24 +21,35 @@ pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
         return parse(b.source, b.name, Format::Toml);
     }
     let path = Path::new(arg);
-    let looks_like_path = arg.contains('/') || arg.contains('\\') || arg.ends_with(".toml") || arg.ends_with(".json");
+    let looks_like_path =
+        arg.contains('/') || arg.contains('\\') || arg.ends_with(".toml") || arg.ends_with(".json");
     if !path.exists() && !looks_like_path {
         let names: Vec<_> = BUNDLED.iter().map(|b| b.name).collect();
         let mut e = ScenarioError::new(
             ErrorOrigin::Argument(arg.to_string()),
             format!("no bundled scenario is named `{arg}` and no such file exists"),
         )
-        .expected(format!("a scenario file path or one of: {}", names.join(", ")));
+        .expected(format!(
+            "a scenario file path or one of: {}",
+            names.join(", ")
+        ));
         if let Some(c) = closest(arg, names.iter().copied()) {
             e = e.hint(format!("did you mean `{c}`?"));
         }
         return Err(e);
     }
     let src = std::fs::read_to_string(path).map_err(|err| {
-        ScenarioError::new(ErrorOrigin::Argument(arg.to_string()), format!("cannot read the scenario file: {err}"))
-            .expected("a readable UTF-8 TOML or JSON file")
+        ScenarioError::new(
+            ErrorOrigin::Argument(arg.to_string()),
+            format!("cannot read the scenario file: {err}"),
+        )
+        .expected("a readable UTF-8 TOML or JSON file")
     })?;
-    let format = if arg.to_ascii_lowercase().ends_with(".json") { Format::Json } else { Format::Toml };
+    let format = if arg.to_ascii_lowercase().ends_with(".json") {
+        Format::Json
+    } else {
+        Format::Toml
+    };
     parse(&src, arg, format)
 }
 
@@ -48,13 +59,21 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
     let scenario: Scenario = match format {
         Format::Toml => toml::from_str(src).map_err(|e| {
             let msg = e.message().trim().to_string();
-            let (offset, width) = e.span().map_or((0, 1), |s| (s.start, s.end.saturating_sub(s.start)));
-            with_candidates(ScenarioError::new(file(), msg.clone()).at_offset(src, offset, width), &msg)
+            let (offset, width) = e
+                .span()
+                .map_or((0, 1), |s| (s.start, s.end.saturating_sub(s.start)));
+            with_candidates(
+                ScenarioError::new(file(), msg.clone()).at_offset(src, offset, width),
+                &msg,
+            )
         })?,
         Format::Json => serde_json::from_str(src).map_err(|e| {
             let full = e.to_string();
             let msg = full.split(" at line ").next().unwrap_or(&full).to_string();
-            with_candidates(ScenarioError::new(file(), msg.clone()).at_line_col(src, e.line(), e.column()), &msg)
+            with_candidates(
+                ScenarioError::new(file(), msg.clone()).at_line_col(src, e.line(), e.column()),
+                &msg,
+            )
         })?,
     };
     scenario
@@ -67,7 +86,11 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
 pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
     match unknown_and_candidates(msg) {
         Some((word, cands)) => {
-            let list = cands.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+            let list = cands
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let e = e.expected(format!("one of {list}"));
             match closest(&word, cands.iter().map(String::as_str)) {
                 Some(c) => e.hint(format!("did you mean `{c}`?")),
@@ -80,7 +103,8 @@ pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
 
 /// A validation failure placed at the line where `key` is set to `value`.
 pub(crate) fn invalid_error(origin: ErrorOrigin, src: &str, inv: &Invalid) -> ScenarioError {
-    let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path)).expected(inv.expected.clone());
+    let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path))
+        .expected(inv.expected.clone());
     match locate(src, &inv.key, &inv.value) {
         Some((offset, width)) => e.at_offset(src, offset, width),
         None => e,

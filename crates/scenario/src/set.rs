@@ -13,7 +13,8 @@ use crate::Scenario;
 pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
     let origin = || ErrorOrigin::Set(arg.to_string());
     let Some((key, raw)) = arg.split_once('=') else {
-        return Err(ScenarioError::new(origin(), "missing `=`").expected("KEY=VALUE, e.g. identity.model=phs"));
+        return Err(ScenarioError::new(origin(), "missing `=`")
+            .expected("KEY=VALUE, e.g. identity.model=phs"));
     };
     let key = key.trim();
     let value = parse_value(raw.trim());
@@ -22,15 +23,34 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
     let mut node = &mut tree;
     let mut walked = Vec::new();
     for part in key.split('.') {
-        let here = if walked.is_empty() { "the scenario".to_string() } else { format!("`{}`", walked.join(".")) };
+        let here = if walked.is_empty() {
+            "the scenario".to_string()
+        } else {
+            format!("`{}`", walked.join("."))
+        };
         node = match node {
             Value::Object(map) => {
                 if !map.contains_key(part) {
                     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                    let mut e = ScenarioError::new(origin(), format!("unknown key `{part}` in {here}"))
-                        .expected(format!("one of {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")));
+                    let mut e =
+                        ScenarioError::new(origin(), format!("unknown key `{part}` in {here}"))
+                            .expected(format!(
+                                "one of {}",
+                                keys.iter()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ));
                     if let Some(c) = closest(part, keys.iter().copied()) {
-                        e = e.hint(format!("did you mean `{}`?", walked.iter().map(|s: &&str| s.to_string()).chain([c.to_string()]).collect::<Vec<_>>().join(".")));
+                        e = e.hint(format!(
+                            "did you mean `{}`?",
+                            walked
+                                .iter()
+                                .map(|s: &&str| s.to_string())
+                                .chain([c.to_string()])
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        ));
                     }
                     return Err(e);
                 }
@@ -41,14 +61,19 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
                 match part.parse::<usize>() {
                     Ok(i) if i < len => &mut items[i],
                     _ => {
-                        return Err(ScenarioError::new(origin(), format!("`{part}` is not an index of {here}"))
-                            .expected(format!("an index from 0 to {}", len.saturating_sub(1))))
+                        return Err(ScenarioError::new(
+                            origin(),
+                            format!("`{part}` is not an index of {here}"),
+                        )
+                        .expected(format!("an index from 0 to {}", len.saturating_sub(1))))
                     }
                 }
             }
             _ => {
-                return Err(ScenarioError::new(origin(), format!("{here} has no field `{part}`"))
-                    .expected(format!("`{}` itself as the key", walked.join("."))))
+                return Err(
+                    ScenarioError::new(origin(), format!("{here} has no field `{part}`"))
+                        .expected(format!("`{}` itself as the key", walked.join("."))),
+                )
             }
         };
         walked.push(part);
@@ -59,7 +84,8 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
         with_candidates(ScenarioError::new(origin(), msg.clone()), &msg)
     })?;
     updated.validate().map_err(|inv| {
-        ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path)).expected(inv.expected)
+        ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path))
+            .expected(inv.expected)
     })?;
     *scenario = updated;
     Ok(())

@@ -35,7 +35,12 @@ impl Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0;
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
             if ms != 0 && ms % size == 0 {
                 return write!(f, "{}{unit}", ms / size);
             }
@@ -80,7 +85,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for (s, ms) in [("500ms", 500), ("30s", 30_000), ("15m", 900_000), ("1h", 3_600_000), ("14d", 1_209_600_000)] {
+        for (s, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("15m", 900_000),
+            ("1h", 3_600_000),
+            ("14d", 1_209_600_000),
+        ] {
             assert_eq!(Span::parse(s), Some(Span(ms)));
             assert_eq!(Span(ms).to_string(), s);
         }

@@ -16,7 +16,8 @@ use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
 use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
 use hmasim_scenario::{
-    ActionKind, AdfsPolicy, ClientKind, DeviceState, Location, MailboxLocation, Platform, Publishing, Scenario, TlsMode,
+    ActionKind, AdfsPolicy, ClientKind, DeviceState, Location, MailboxLocation, Platform,
+    Publishing, Scenario, TlsMode,
 };
 use hmasim_wap::Wap;
 
@@ -131,13 +132,20 @@ pub fn build(sc: &Scenario) -> Built {
 
     for (i, c) in sc.clients.iter().enumerate() {
         let aid = ActorId(i as u32);
-        let user = sc.user(&c.user).expect("validated: clients name known users");
+        let user = sc
+            .user(&c.user)
+            .expect("validated: clients name known users");
         let internal = c.location == Location::Internal;
         let mailbox_url = match (c.kind, user.mailbox) {
-            (ClientKind::Browser, MailboxLocation::Online) => Url::parse(OWA_URL).expect("constant URL"),
+            (ClientKind::Browser, MailboxLocation::Online) => {
+                Url::parse(OWA_URL).expect("constant URL")
+            }
             (ClientKind::Browser, MailboxLocation::Onprem) => Url::https(&mail_host, "/owa/"),
-            (_, MailboxLocation::Online) => Url::https("outlook.office365.com", "/mapi/emsmdb/").with("MailboxId", user.upn.clone()),
-            (_, MailboxLocation::Onprem) => Url::https(&mail_host, "/mapi/emsmdb/").with("MailboxId", user.upn.clone()),
+            (_, MailboxLocation::Online) => Url::https("outlook.office365.com", "/mapi/emsmdb/")
+                .with("MailboxId", user.upn.clone()),
+            (_, MailboxLocation::Onprem) => {
+                Url::https(&mail_host, "/mapi/emsmdb/").with("MailboxId", user.upn.clone())
+            }
         };
         let cfg = ClientConfig {
             id: c.party_id(),
@@ -159,28 +167,54 @@ pub fn build(sc: &Scenario) -> Built {
             domain: domain.clone(),
             approve_mfa: true,
         };
-        let net = Net::new(if internal { intranet.clone() } else { internet.clone() });
+        let net = Net::new(if internal {
+            intranet.clone()
+        } else {
+            internet.clone()
+        });
         world.add(Party::Client(Client::new(cfg, net)));
         names.push(c.party_id());
         clients.push(aid);
-        zones.push(if internal { Zone::Intranet } else { Zone::Internet });
-        user_device.entry(user.upn.to_ascii_lowercase()).or_insert(aid);
+        zones.push(if internal {
+            Zone::Intranet
+        } else {
+            Zone::Internet
+        });
+        user_device
+            .entry(user.upn.to_ascii_lowercase())
+            .or_insert(aid);
         if internal {
             trusted.insert(aid);
         }
-        devices.insert(aid, match c.device {
-            DeviceState::Unmanaged => Device::Unmanaged,
-            DeviceState::Compliant => Device::Compliant,
-            DeviceState::DomainJoined => Device::DomainJoined,
-        });
+        devices.insert(
+            aid,
+            match c.device {
+                DeviceState::Unmanaged => Device::Unmanaged,
+                DeviceState::Compliant => Device::Compliant,
+                DeviceState::DomainJoined => Device::DomainJoined,
+            },
+        );
     }
 
     let homes: BTreeMap<String, Home> = sc
         .users
         .iter()
-        .map(|u| (u.upn.to_ascii_lowercase(), if u.mailbox == MailboxLocation::Online { Home::Online } else { Home::Onprem }))
+        .map(|u| {
+            (
+                u.upn.to_ascii_lowercase(),
+                if u.mailbox == MailboxLocation::Online {
+                    Home::Online
+                } else {
+                    Home::Onprem
+                },
+            )
+        })
         .collect();
-    let onprem_mailboxes: BTreeSet<String> = homes.iter().filter(|(_, h)| **h == Home::Onprem).map(|(u, _)| u.clone()).collect();
+    let onprem_mailboxes: BTreeSet<String> = homes
+        .iter()
+        .filter(|(_, h)| **h == Home::Onprem)
+        .map(|(u, _)| u.clone())
+        .collect();
 
     let mut add = |party: Party, name: &str, zone: Zone, expect: ActorId| {
         let got = world.add(party);
@@ -188,7 +222,12 @@ pub fn build(sc: &Scenario) -> Built {
         names.push(name.to_string());
         zones.push(zone);
     };
-    add(Party::AutoDetect(AutoDetect::new(Net::new(internet.clone()))), "autodetect", Zone::Cloud, ids.autodetect);
+    add(
+        Party::AutoDetect(AutoDetect::new(Net::new(internet.clone()))),
+        "autodetect",
+        Zone::Cloud,
+        ids.autodetect,
+    );
     add(
         Party::ExchangeOnline(ExchangeOnline::new(ExoConfig {
             users: homes.clone(),
@@ -200,7 +239,12 @@ pub fn build(sc: &Scenario) -> Built {
         Zone::Cloud,
         ids.exo,
     );
-    add(Party::Translator(ProtocolTranslator::new(ids.mrs)), "protocol-translator", Zone::Cloud, ids.translator);
+    add(
+        Party::Translator(ProtocolTranslator::new(ids.mrs)),
+        "protocol-translator",
+        Zone::Cloud,
+        ids.translator,
+    );
     add(
         Party::Mrs(Mrs::new(
             MrsConfig {
@@ -241,14 +285,27 @@ pub fn build(sc: &Scenario) -> Built {
         TlsMode::Bridging => Tls::Bridging,
         TlsMode::Offloading => Tls::Offloading,
     };
-    add(Party::LoadBalancer(LoadBalancer::new(tls, ids.onprem)), "load-balancer", Zone::Onprem, ids.lb);
+    add(
+        Party::LoadBalancer(LoadBalancer::new(tls, ids.onprem)),
+        "load-balancer",
+        Zone::Onprem,
+        ids.lb,
+    );
     let entra_users = sc
         .users
         .iter()
         .map(|u| {
             let k = u.upn.to_ascii_lowercase();
             let dev = user_device.get(&k).copied();
-            (k, EntraUser { password: u.password.clone(), groups: u.groups.clone(), mfa_registered: u.mfa_registered, mfa_device: dev })
+            (
+                k,
+                EntraUser {
+                    password: u.password.clone(),
+                    groups: u.groups.clone(),
+                    mfa_registered: u.mfa_registered,
+                    mfa_device: dev,
+                },
+            )
         })
         .collect();
     add(
@@ -266,7 +323,11 @@ pub fn build(sc: &Scenario) -> Built {
                 access_lifetime: SimDuration::from_millis(sc.entra.access_token_lifetime.ms()),
                 refresh_lifetime: SimDuration::from_millis(sc.entra.refresh_token_lifetime.ms()),
                 approved_apps: vec![apps::OUTLOOK_MOBILE.to_string()],
-                exchange_resources: vec![apps::EXO_RESOURCE.to_string(), "https://outlook.office.com".to_string(), format!("https://{mail_host}")],
+                exchange_resources: vec![
+                    apps::EXO_RESOURCE.to_string(),
+                    "https://outlook.office.com".to_string(),
+                    format!("https://{mail_host}"),
+                ],
                 trusted_sources: trusted,
                 devices,
             },
@@ -280,7 +341,9 @@ pub fn build(sc: &Scenario) -> Built {
         AdfsPolicy::PermitEveryone => AccessPolicy::PermitEveryone,
         AdfsPolicy::RequireMfa => AccessPolicy::RequireMfa,
         AdfsPolicy::RequireMfaExtranet => AccessPolicy::RequireMfaExtranet,
-        AdfsPolicy::RequireMfaGroup => AccessPolicy::RequireMfaGroup(sc.adfs.mfa_group.clone().unwrap_or_default()),
+        AdfsPolicy::RequireMfaGroup => {
+            AccessPolicy::RequireMfaGroup(sc.adfs.mfa_group.clone().unwrap_or_default())
+        }
     };
     add(
         Party::Adfs(Adfs::new(
@@ -317,14 +380,31 @@ pub fn build(sc: &Scenario) -> Built {
     published.insert(&adfs_host, ids.adfs);
     published.insert(&mail_host, ids.lb);
     published.insert(&ad_host, ids.lb);
-    add(Party::Wap(Wap::new(published, Some(ids.adfs), "WAP01")), "wap", Zone::Onprem, ids.wap);
+    add(
+        Party::Wap(Wap::new(published, Some(ids.adfs), "WAP01")),
+        "wap",
+        Zone::Onprem,
+        ids.wap,
+    );
     let accounts = sc
         .users
         .iter()
-        .map(|u| (u.upn.to_ascii_lowercase(), Account { password: u.password.clone(), groups: u.groups.clone() }))
+        .map(|u| {
+            (
+                u.upn.to_ascii_lowercase(),
+                Account {
+                    password: u.password.clone(),
+                    groups: u.groups.clone(),
+                },
+            )
+        })
         .collect();
     add(
-        Party::ActiveDirectory(ActiveDirectory::new(AdConfig { accounts, kerberos_key: krb_key, realm: domain.to_ascii_uppercase() })),
+        Party::ActiveDirectory(ActiveDirectory::new(AdConfig {
+            accounts,
+            kerberos_key: krb_key,
+            realm: domain.to_ascii_uppercase(),
+        })),
         "active-directory",
         Zone::Onprem,
         ids.ad,
@@ -337,24 +417,52 @@ pub fn build(sc: &Scenario) -> Built {
     let net = world.network_mut();
     net.set_default_latency(lat);
     net.set_default_jitter(jit);
-    let local = |a: Zone, b: Zone| matches!((a, b), (Zone::Onprem, Zone::Onprem) | (Zone::Intranet, Zone::Onprem) | (Zone::Onprem, Zone::Intranet) | (Zone::Cloud, Zone::Cloud));
+    let local = |a: Zone, b: Zone| {
+        matches!(
+            (a, b),
+            (Zone::Onprem, Zone::Onprem)
+                | (Zone::Intranet, Zone::Onprem)
+                | (Zone::Onprem, Zone::Intranet)
+                | (Zone::Cloud, Zone::Cloud)
+        )
+    };
     for (i, za) in zones.iter().enumerate() {
         for (j, zb) in zones.iter().enumerate() {
             if i != j && local(*za, *zb) {
-                net.set_link(ActorId(i as u32), ActorId(j as u32), SimDuration::from_millis(2), SimDuration::from_micros(500));
+                net.set_link(
+                    ActorId(i as u32),
+                    ActorId(j as u32),
+                    SimDuration::from_millis(2),
+                    SimDuration::from_micros(500),
+                );
             }
         }
     }
     for l in &sc.network.links {
-        let (Some(a), Some(b)) = (names.iter().position(|x| *x == l.from), names.iter().position(|x| *x == l.to)) else { continue };
-        net.set_link(ActorId(a as u32), ActorId(b as u32), SimDuration::from_millis(l.latency_ms), SimDuration::from_millis(l.jitter_ms));
+        let (Some(a), Some(b)) = (
+            names.iter().position(|x| *x == l.from),
+            names.iter().position(|x| *x == l.to),
+        ) else {
+            continue;
+        };
+        net.set_link(
+            ActorId(a as u32),
+            ActorId(b as u32),
+            SimDuration::from_millis(l.latency_ms),
+            SimDuration::from_millis(l.jitter_ms),
+        );
     }
 
     for a in &sc.timeline {
-        let Some(i) = names.iter().position(|x| *x == a.client) else { continue };
+        let Some(i) = names.iter().position(|x| *x == a.client) else {
+            continue;
+        };
         let c = &sc.clients[i];
         let (action, summary) = match a.action {
-            ActionKind::AddAccount => (UserAction::AddAccount, "the user adds the account in Outlook mobile"),
+            ActionKind::AddAccount => (
+                UserAction::AddAccount,
+                "the user adds the account in Outlook mobile",
+            ),
             ActionKind::StartOutlook => (UserAction::StartOutlook, "the user starts Outlook"),
             ActionKind::OpenOwa => {
                 let user = sc.user(&c.user).expect("validated");
@@ -362,14 +470,26 @@ pub fn build(sc: &Scenario) -> Built {
                     MailboxLocation::Online => Url::https("outlook.office.com", "/owa/"),
                     MailboxLocation::Onprem => Url::https(&mail_host, "/owa/"),
                 };
-                (UserAction::OpenOwa(url), "the user opens Outlook on the web")
+                (
+                    UserAction::OpenOwa(url),
+                    "the user opens Outlook on the web",
+                )
             }
         };
         let at = SimTime::from_millis(a.at.ms());
         let aid = ActorId(i as u32);
-        world.schedule(at, aid, aid, Message::note(summary).with_body(Body::Action(action)));
+        world.schedule(
+            at,
+            aid,
+            aid,
+            Message::note(summary).with_body(Body::Action(action)),
+        );
     }
-    Built { world, names, clients }
+    Built {
+        world,
+        names,
+        clients,
+    }
 }
 
 fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {

@@ -33,7 +33,11 @@ fn acting(sc: &Scenario, built: &Built) -> Vec<ActorId> {
         .clients
         .iter()
         .copied()
-        .filter(|c| sc.timeline.iter().any(|a| a.client == built.names[c.0 as usize]))
+        .filter(|c| {
+            sc.timeline
+                .iter()
+                .any(|a| a.client == built.names[c.0 as usize])
+        })
         .collect()
 }
 
@@ -41,7 +45,10 @@ fn acting(sc: &Scenario, built: &Built) -> Vec<ActorId> {
 pub fn run(sc: &Scenario, record: bool) -> Trace {
     let mut built = build(sc);
     let mut mon = Monitor::new(acting(sc, &built), record);
-    let limits = Limits { max_events: sc.run.max_events, until: SimTime::from_millis(sc.run.duration.ms()) };
+    let limits = Limits {
+        max_events: sc.run.max_events,
+        until: SimTime::from_millis(sc.run.duration.ms()),
+    };
     let stats = built.world.run_with(limits, &mut mon);
     let why = match stats.stop {
         StopReason::Quiescent => "nothing left to do",
@@ -60,7 +67,12 @@ pub fn run(sc: &Scenario, record: bool) -> Trace {
         tokens: std::mem::take(&mut mon.tokens),
         events: std::mem::take(&mut mon.events),
         outcome,
-        stats: format!("{} events delivered, {} dropped, {} simulated; {why}", stats.delivered, stats.dropped, built.world.now()),
+        stats: format!(
+            "{} events delivered, {} dropped, {} simulated; {why}",
+            stats.delivered,
+            stats.dropped,
+            built.world.now()
+        ),
     }
 }
 
@@ -69,7 +81,10 @@ pub fn run(sc: &Scenario, record: bool) -> Trace {
 pub fn run_until_access(sc: &Scenario) -> Outcome {
     let mut built = build(sc);
     let mut mon = Monitor::new(acting(sc, &built), false).stop_on_access();
-    let limits = Limits { max_events: sc.run.max_events, until: SimTime::from_millis(sc.run.duration.ms()) };
+    let limits = Limits {
+        max_events: sc.run.max_events,
+        until: SimTime::from_millis(sc.run.duration.ms()),
+    };
     built.world.run_with(limits, &mut mon);
     outcome(&mon)
 }
@@ -87,7 +102,14 @@ fn outcome(mon: &Monitor) -> Outcome {
         mailbox_access,
         mfa_satisfied: mailbox_access && mon.data_served && !mon.without_mfa,
         served_by: mon.served_by.map(str::to_string),
-        symptom: fault.as_ref().and_then(|f| f.symptom.as_ref().map(|s| s.to_string())),
-        failure: fault.map(|f| Failure { code: f.code.into_owned(), party: f.party.to_string(), message: f.message, diagnostics: f.diagnostics }),
+        symptom: fault
+            .as_ref()
+            .and_then(|f| f.symptom.as_ref().map(|s| s.to_string())),
+        failure: fault.map(|f| Failure {
+            code: f.code.into_owned(),
+            party: f.party.to_string(),
+            message: f.message,
+            diagnostics: f.diagnostics,
+        }),
     }
 }

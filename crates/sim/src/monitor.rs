@@ -57,7 +57,11 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor for a world whose clients are `clients`.
     pub fn new(clients: Vec<ActorId>, record: bool) -> Monitor {
-        Monitor { record, clients, ..Monitor::default() }
+        Monitor {
+            record,
+            clients,
+            ..Monitor::default()
+        }
     }
 
     /// Stops the run as soon as every client has reached its mailbox.
@@ -75,7 +79,14 @@ impl Monitor {
         }
         if self.record {
             self.tokens.extend(m.issued.iter().cloned());
-            self.events.push(Event { seq, t_ms: ev.time.as_millis(), from: ev.from, to: ev.to, dropped, msg: m.clone() });
+            self.events.push(Event {
+                seq,
+                t_ms: ev.time.as_millis(),
+                from: ev.from,
+                to: ev.to,
+                dropped,
+                msg: m.clone(),
+            });
         } else if !m.issued.is_empty() {
             self.tokens.extend(m.issued.iter().cloned());
         }
@@ -91,14 +102,19 @@ impl Monitor {
         }
         match m.kind {
             Kind::Request => {
-                self.carried.insert((ev.from, ev.to, m.conv), m.token.clone());
+                self.carried
+                    .insert((ev.from, ev.to, m.conv), m.token.clone());
             }
             Kind::Response | Kind::Redirect => {
                 let token = self.carried.remove(&(ev.to, ev.from, m.conv)).flatten();
                 if let Body::Mailbox(mb) = &m.body {
                     self.data_served = true;
                     self.last_data_ms = Some(ev.time.as_millis());
-                    let mfa = token.as_ref().and_then(|t| self.mfa.get(t)).copied().unwrap_or(false);
+                    let mfa = token
+                        .as_ref()
+                        .and_then(|t| self.mfa.get(t))
+                        .copied()
+                        .unwrap_or(false);
                     if !mfa {
                         self.without_mfa = true;
                     }

@@ -125,19 +125,31 @@ impl Trace {
         match m.kind {
             Kind::Request => {
                 let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
-                out.push(format!("{} {url}", m.method.map(|x| x.as_str()).unwrap_or("")));
+                out.push(format!(
+                    "{} {url}",
+                    m.method.map(|x| x.as_str()).unwrap_or("")
+                ));
                 if let Some(t) = &m.token {
                     out.push(format!("carries {t}"));
                 } else if let Some(a) = m.header_value("Authorization") {
-                    let shown = if a.len() > 40 { format!("{}...", &a[..24]) } else { a.to_string() };
+                    let shown = if a.len() > 40 {
+                        format!("{}...", &a[..24])
+                    } else {
+                        a.to_string()
+                    };
                     out.push(format!("Authorization: {shown}"));
                 }
             }
-            Kind::Redirect => out.push(format!("302 -> {}", m.url.as_ref().map(|u| u.to_string()).unwrap_or_default())),
+            Kind::Redirect => out.push(format!(
+                "302 -> {}",
+                m.url.as_ref().map(|u| u.to_string()).unwrap_or_default()
+            )),
             Kind::Response => {
                 out.push(format!("{}", m.status.unwrap_or(0)));
                 for (k, v) in &m.headers {
-                    if k.eq_ignore_ascii_case("WWW-Authenticate") || k.eq_ignore_ascii_case("x-ms-diagnostics") {
+                    if k.eq_ignore_ascii_case("WWW-Authenticate")
+                        || k.eq_ignore_ascii_case("x-ms-diagnostics")
+                    {
                         out.push(format!("{k}: {v}"));
                     }
                 }
@@ -145,12 +157,36 @@ impl Trace {
             Kind::Timer | Kind::Note => {}
         }
         for t in &m.issued {
-            out.push(format!("issues {} ({}): client {}, aud {}, amr [{}]{}", t.id, kind_name(t), t.client, t.audience, t.amr.join(","), t.obo_of.as_ref().map(|p| format!(", on behalf of {p}")).unwrap_or_default()));
+            out.push(format!(
+                "issues {} ({}): client {}, aud {}, amr [{}]{}",
+                t.id,
+                kind_name(t),
+                t.client,
+                t.audience,
+                t.amr.join(","),
+                t.obo_of
+                    .as_ref()
+                    .map(|p| format!(", on behalf of {p}"))
+                    .unwrap_or_default()
+            ));
         }
         match m.body.to_json() {
             Value::Null => {}
-            Value::Array(lines) => out.extend(lines.iter().filter_map(|l| l.as_str().map(|s| format!("- {s}")))),
-            v if m.issued.is_empty() && !matches!(m.body, hmasim_protocol::Body::Form(_) | hmasim_protocol::Body::Token(_) | hmasim_protocol::Body::Action(_)) => out.push(v.to_string()),
+            Value::Array(lines) => out.extend(
+                lines
+                    .iter()
+                    .filter_map(|l| l.as_str().map(|s| format!("- {s}"))),
+            ),
+            v if m.issued.is_empty()
+                && !matches!(
+                    m.body,
+                    hmasim_protocol::Body::Form(_)
+                        | hmasim_protocol::Body::Token(_)
+                        | hmasim_protocol::Body::Action(_)
+                ) =>
+            {
+                out.push(v.to_string())
+            }
             _ => {}
         }
         if let Some(f) = &m.fault {
@@ -163,19 +199,42 @@ impl Trace {
     /// then the tokens and the verdict.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        let flow = self.flow.map(|f| format!(", flow {} ({})", f.name(), f.source())).unwrap_or_default();
+        let flow = self
+            .flow
+            .map(|f| format!(", flow {} ({})", f.name(), f.source()))
+            .unwrap_or_default();
         let _ = writeln!(s, "hmasim {}: {}", self.scenario, self.summary);
-        let _ = writeln!(s, "seed {}, identity model {}{flow}", self.seed, self.identity_model);
-        let _ = writeln!(s, "reproduce: hmasim run {} --seed {} --set identity.model={}", self.scenario, self.seed, self.identity_model);
+        let _ = writeln!(
+            s,
+            "seed {}, identity model {}{flow}",
+            self.seed, self.identity_model
+        );
+        let _ = writeln!(
+            s,
+            "reproduce: hmasim run {} --seed {} --set identity.model={}",
+            self.scenario, self.seed, self.identity_model
+        );
         s.push('\n');
         for e in &self.events {
             let m = &e.msg;
-            let step = self.step(m).map(|(_, n)| format!("[step {n}]")).unwrap_or_default();
+            let step = self
+                .step(m)
+                .map(|(_, n)| format!("[step {n}]"))
+                .unwrap_or_default();
             let from = &self.names[e.from.0 as usize];
             let to = &self.names[e.to.0 as usize];
-            let arrow = if e.from == e.to { from.clone() } else { format!("{from} -> {to}") };
+            let arrow = if e.from == e.to {
+                from.clone()
+            } else {
+                format!("{from} -> {to}")
+            };
             let time = hmasim_kernel::SimTime::from_millis(e.t_ms);
-            let _ = writeln!(s, "{:>4}  {time}  {:<8} {arrow} {step}", e.seq, Self::kind(e));
+            let _ = writeln!(
+                s,
+                "{:>4}  {time}  {:<8} {arrow} {step}",
+                e.seq,
+                Self::kind(e)
+            );
             let _ = writeln!(s, "      {}", m.summary);
             for line in self.essential(m) {
                 let _ = writeln!(s, "        {line}");
@@ -196,7 +255,10 @@ impl Trace {
                     t.amr.join(","),
                     hmasim_kernel::SimTime::from_millis(t.issued_ms),
                     hmasim_kernel::SimTime::from_millis(t.expires_ms),
-                    t.obo_of.as_ref().map(|p| format!(", on behalf of {p}")).unwrap_or_default()
+                    t.obo_of
+                        .as_ref()
+                        .map(|p| format!(", on behalf of {p}"))
+                        .unwrap_or_default()
                 );
             }
             s.push('\n');
@@ -206,8 +268,17 @@ impl Trace {
             s,
             "VERDICT: mailbox access {}{}; MFA {}",
             if o.mailbox_access { "YES" } else { "NO" },
-            o.served_by.as_ref().map(|p| format!(" (served by {p})")).unwrap_or_default(),
-            if o.mfa_satisfied { "satisfied" } else if o.mailbox_access { "NOT satisfied: mailbox data reached the client without MFA" } else { "not applicable (no mailbox data)" }
+            o.served_by
+                .as_ref()
+                .map(|p| format!(" (served by {p})"))
+                .unwrap_or_default(),
+            if o.mfa_satisfied {
+                "satisfied"
+            } else if o.mailbox_access {
+                "NOT satisfied: mailbox data reached the client without MFA"
+            } else {
+                "not applicable (no mailbox data)"
+            }
         );
         if let Some(f) = &o.failure {
             let _ = writeln!(s, "failure: {} at {}: {}", f.code, f.party, f.message);
@@ -232,22 +303,48 @@ impl Trace {
             }
         }
         for a in &seen {
-            let _ = writeln!(s, "    participant {} as {}", mermaid_id(&self.names[*a]), self.names[*a]);
+            let _ = writeln!(
+                s,
+                "    participant {} as {}",
+                mermaid_id(&self.names[*a]),
+                self.names[*a]
+            );
         }
         for e in &self.events {
             let m = &e.msg;
             let from = mermaid_id(&self.names[e.from.0 as usize]);
             let to = mermaid_id(&self.names[e.to.0 as usize]);
-            let step = self.step(m).map(|(_, n)| format!("[{n}] ")).unwrap_or_default();
+            let step = self
+                .step(m)
+                .map(|(_, n)| format!("[{n}] "))
+                .unwrap_or_default();
             let label = match m.kind {
                 Kind::Request => {
-                    let u = m.url.as_ref().map(|u| format!("{}{}", u.host, u.path)).unwrap_or_default();
-                    format!("{step}{} {u}{}", m.method.map(|x| x.as_str()).unwrap_or(""), m.token.as_ref().map(|t| format!(" ({t})")).unwrap_or_default())
+                    let u = m
+                        .url
+                        .as_ref()
+                        .map(|u| format!("{}{}", u.host, u.path))
+                        .unwrap_or_default();
+                    format!(
+                        "{step}{} {u}{}",
+                        m.method.map(|x| x.as_str()).unwrap_or(""),
+                        m.token
+                            .as_ref()
+                            .map(|t| format!(" ({t})"))
+                            .unwrap_or_default()
+                    )
                 }
-                Kind::Redirect => format!("{step}302 to {}", m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()),
+                Kind::Redirect => format!(
+                    "{step}302 to {}",
+                    m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()
+                ),
                 Kind::Response => {
                     let issued: Vec<&str> = m.issued.iter().map(|t| t.id.as_str()).collect();
-                    let extra = if issued.is_empty() { String::new() } else { format!(" {}", issued.join("+")) };
+                    let extra = if issued.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {}", issued.join("+"))
+                    };
                     format!("{step}{}{extra} {}", m.status.unwrap_or(0), m.summary)
                 }
                 Kind::Timer | Kind::Note => format!("{step}{}", m.summary),
@@ -277,7 +374,9 @@ fn kind_name(t: &Token) -> &'static str {
 }
 
 fn mermaid_id(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 fn mermaid_text(s: &str) -> String {

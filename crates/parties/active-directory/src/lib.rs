@@ -58,35 +58,69 @@ impl Actor<Message> for ActiveDirectory {
             Body::Bind { upn, password } => {
                 let acct = self.cfg.accounts.get(&upn.to_ascii_lowercase());
                 let ok = acct.is_some_and(|a| &a.password == password);
-                tracing::debug!(t_ms = ctx.now().as_millis(), party = "active-directory", upn, ok, "bind");
-                let groups = if ok { acct.map(|a| a.groups.clone()).unwrap_or_default() } else { Vec::new() };
-                Message::response(&msg, if ok { 200 } else { 401 }, if ok { "the password is valid" } else { "invalid credentials" })
-                    .with_body(Body::Directory { ok, groups, ticket: None })
+                tracing::debug!(
+                    t_ms = ctx.now().as_millis(),
+                    party = "active-directory",
+                    upn,
+                    ok,
+                    "bind"
+                );
+                let groups = if ok {
+                    acct.map(|a| a.groups.clone()).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                Message::response(
+                    &msg,
+                    if ok { 200 } else { 401 },
+                    if ok {
+                        "the password is valid"
+                    } else {
+                        "invalid credentials"
+                    },
+                )
+                .with_body(Body::Directory {
+                    ok,
+                    groups,
+                    ticket: None,
+                })
             }
-            Body::KerberosRequest { upn, spn } => match self.cfg.accounts.get(&upn.to_ascii_lowercase()) {
-                Some(a) => {
-                    let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
-                    let claims = Claims {
-                        aud: spn.clone(),
-                        iss: format!("krbtgt/{}", self.cfg.realm),
-                        iat: now,
-                        nbf: now,
-                        exp: now + 10 * 3600,
-                        amr: vec!["wia".into()],
-                        appid: String::new(),
-                        // The ticket's authorization data (PAC): the user's groups.
-                        scp: a.groups.join(" "),
-                        tid: String::new(),
-                        upn: upn.clone(),
-                        uti: String::new(),
-                    };
-                    let ticket = jwt::sign(&claims, &self.cfg.kerberos_key);
-                    Message::response(&msg, 200, "Kerberos service ticket issued")
-                        .with_body(Body::Directory { ok: true, groups: a.groups.clone(), ticket: Some(ticket) })
+            Body::KerberosRequest { upn, spn } => {
+                match self.cfg.accounts.get(&upn.to_ascii_lowercase()) {
+                    Some(a) => {
+                        let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+                        let claims = Claims {
+                            aud: spn.clone(),
+                            iss: format!("krbtgt/{}", self.cfg.realm),
+                            iat: now,
+                            nbf: now,
+                            exp: now + 10 * 3600,
+                            amr: vec!["wia".into()],
+                            appid: String::new(),
+                            // The ticket's authorization data (PAC): the user's groups.
+                            scp: a.groups.join(" "),
+                            tid: String::new(),
+                            upn: upn.clone(),
+                            uti: String::new(),
+                        };
+                        let ticket = jwt::sign(&claims, &self.cfg.kerberos_key);
+                        Message::response(&msg, 200, "Kerberos service ticket issued").with_body(
+                            Body::Directory {
+                                ok: true,
+                                groups: a.groups.clone(),
+                                ticket: Some(ticket),
+                            },
+                        )
+                    }
+                    None => Message::response(&msg, 401, "no such principal").with_body(
+                        Body::Directory {
+                            ok: false,
+                            groups: Vec::new(),
+                            ticket: None,
+                        },
+                    ),
                 }
-                None => Message::response(&msg, 401, "no such principal")
-                    .with_body(Body::Directory { ok: false, groups: Vec::new(), ticket: None }),
-            },
+            }
             _ => Message::response(&msg, 400, "not a directory request"),
         };
         ctx.send(from, reply.at_opt(msg.stage));

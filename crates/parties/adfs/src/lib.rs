@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url, EPOCH_UNIX};
+use hmasim_protocol::{
+    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
+    EPOCH_UNIX,
+};
 use rand::RngCore;
 
 /// An access control policy on a relying party trust.
@@ -89,57 +92,134 @@ pub struct Adfs {
 impl Adfs {
     /// AD FS with `cfg`, reaching the directory and Entra MFA through `net`.
     pub fn new(cfg: AdfsConfig, net: Net) -> Self {
-        Adfs { cfg, net, sessions: BTreeMap::new(), waits: BTreeMap::new(), next_session: 0, next_token: 0 }
+        Adfs {
+            cfg,
+            net,
+            sessions: BTreeMap::new(),
+            waits: BTreeMap::new(),
+            next_session: 0,
+            next_token: 0,
+        }
     }
 
-    fn error_page(req: &Message, code: &'static str, message: String, diagnostics: String) -> Message {
+    fn error_page(
+        req: &Message,
+        code: &'static str,
+        message: String,
+        diagnostics: String,
+    ) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
-            .with_body(Body::Page(Page::Error { code: diagnostics.clone(), message: message.clone() }))
-            .with_fault(Fault { code: code.into(), party: "adfs", message, diagnostics, symptom: None })
+            .with_body(Body::Page(Page::Error {
+                code: diagnostics.clone(),
+                message: message.clone(),
+            }))
+            .with_fault(Fault {
+                code: code.into(),
+                party: "adfs",
+                message,
+                diagnostics,
+                symptom: None,
+            })
     }
 
     fn sign_in(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         let url = req.url.clone().expect("requests have URLs");
         let extranet = req.header_value("X-MS-Proxy").is_some();
         // A credentials post for an existing session.
-        if let (Some(Method::Post), Some(id)) = (req.method, url.param("client-request-id").map(str::to_string)) {
+        if let (Some(Method::Post), Some(id)) = (
+            req.method,
+            url.param("client-request-id").map(str::to_string),
+        ) {
             if let Body::Form(f) = &req.body {
-                let (upn, password) = (f.get("UserName").unwrap_or("").to_string(), f.get("Password").unwrap_or("").to_string());
+                let (upn, password) = (
+                    f.get("UserName").unwrap_or("").to_string(),
+                    f.get("Password").unwrap_or("").to_string(),
+                );
                 let Some(s) = self.sessions.get_mut(&id) else {
-                    ctx.send(from, Self::error_page(&req, "unknown_session", "the sign-in session expired".into(), "MSIS7042".into()));
+                    ctx.send(
+                        from,
+                        Self::error_page(
+                            &req,
+                            "unknown_session",
+                            "the sign-in session expired".into(),
+                            "MSIS7042".into(),
+                        ),
+                    );
                     return;
                 };
                 s.upn = upn.clone();
                 s.amr = vec!["pwd".into()];
                 s.held = Some((from, req));
-                let bind = Message::request(Method::Post, Url::https(&dc_host(&self.cfg.host), "/ldap/bind"), 0, "AD FS validates the credentials against Active Directory")
-                    .with_body(Body::Bind { upn, password })
-                    .at(Stage::Credentials);
+                let bind = Message::request(
+                    Method::Post,
+                    Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
+                    0,
+                    "AD FS validates the credentials against Active Directory",
+                )
+                .with_body(Body::Bind { upn, password })
+                .at(Stage::Credentials);
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
                         self.waits.insert(conv, Wait::Bind(id));
                     }
-                    Err(_) => self.fail(ctx, &id, "directory_unreachable", "AD FS cannot reach a domain controller".into(), "MSIS9642".into()),
+                    Err(_) => self.fail(
+                        ctx,
+                        &id,
+                        "directory_unreachable",
+                        "AD FS cannot reach a domain controller".into(),
+                        "MSIS9642".into(),
+                    ),
                 }
                 return;
             }
         }
         let realm = url.param("wtrealm").unwrap_or("").to_string();
-        let Some(rp) = self.cfg.relying_parties.iter().position(|r| r.identifier.eq_ignore_ascii_case(&realm)) else {
-            ctx.send(from, Self::error_page(&req, "unknown_relying_party", format!("no relying party trust for '{realm}'"), "MSIS7007: The requested relying party trust is unspecified or unsupported.".into()).at(Stage::AdfsSignInPage));
+        let Some(rp) = self
+            .cfg
+            .relying_parties
+            .iter()
+            .position(|r| r.identifier.eq_ignore_ascii_case(&realm))
+        else {
+            ctx.send(
+                from,
+                Self::error_page(
+                    &req,
+                    "unknown_relying_party",
+                    format!("no relying party trust for '{realm}'"),
+                    "MSIS7007: The requested relying party trust is unspecified or unsupported."
+                        .into(),
+                )
+                .at(Stage::AdfsSignInPage),
+            );
             return;
         };
         self.next_session += 1;
         let id = format!("A{}", self.next_session);
         let wctx = url.param("wctx").unwrap_or("").to_string();
-        let mut session = Session { rp, wctx, extranet, upn: String::new(), groups: Vec::new(), amr: Vec::new(), held: None };
-        let wants_forms = url.param("wauth").is_some_and(|w| w.contains("am:password"));
+        let mut session = Session {
+            rp,
+            wctx,
+            extranet,
+            upn: String::new(),
+            groups: Vec::new(),
+            amr: Vec::new(),
+            held: None,
+        };
+        let wants_forms = url
+            .param("wauth")
+            .is_some_and(|w| w.contains("am:password"));
         if !extranet && self.cfg.iwa_internal && !wants_forms {
-            match req.header_value("Authorization").and_then(Credentials::parse) {
+            match req
+                .header_value("Authorization")
+                .and_then(Credentials::parse)
+            {
                 Some(Credentials::Negotiate(ticket)) => {
                     let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
                     match jwt::verify(&ticket, &self.cfg.kerberos, now, 300) {
-                        Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{}", self.cfg.host)) => {
+                        Ok(c)
+                            if c.aud
+                                .eq_ignore_ascii_case(&format!("HTTP/{}", self.cfg.host)) =>
+                        {
                             // Group memberships come in the ticket's authorization data.
                             session.groups = c.scp.split_whitespace().map(str::to_string).collect();
                             session.upn = c.upn;
@@ -149,13 +229,25 @@ impl Adfs {
                             self.policy(ctx, &id);
                         }
                         _ => {
-                            let m = Message::response(&req, 401, "AD FS rejects the Kerberos ticket").at(Stage::IwaSignIn).header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                            let m =
+                                Message::response(&req, 401, "AD FS rejects the Kerberos ticket")
+                                    .at(Stage::IwaSignIn)
+                                    .header(
+                                        "WWW-Authenticate",
+                                        Challenge::Negotiate(None).to_string(),
+                                    );
                             ctx.send(from, m);
                         }
                     }
                 }
                 _ => {
-                    let m = Message::response(&req, 401, "AD FS asks for Integrated Windows Authentication").at(Stage::IwaSignIn).header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                    let m = Message::response(
+                        &req,
+                        401,
+                        "AD FS asks for Integrated Windows Authentication",
+                    )
+                    .at(Stage::IwaSignIn)
+                    .header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
                     ctx.send(from, m);
                 }
             }
@@ -164,7 +256,9 @@ impl Adfs {
         let action = Url::https(&self.cfg.host, "/adfs/ls/").with("client-request-id", id.clone());
         let username = url.param("username").map(str::to_string);
         self.sessions.insert(id, session);
-        let page = Message::response(&req, 200, "AD FS forms sign-in page").at(Stage::AdfsSignInPage).with_body(Body::Page(Page::SignIn { action, username }));
+        let page = Message::response(&req, 200, "AD FS forms sign-in page")
+            .at(Stage::AdfsSignInPage)
+            .with_body(Body::Page(Page::SignIn { action, username }));
         ctx.send(from, page);
     }
 
@@ -178,16 +272,33 @@ impl Adfs {
     }
 
     fn policy(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
-        let Some(s) = self.sessions.get(id) else { return };
+        let Some(s) = self.sessions.get(id) else {
+            return;
+        };
         if self.needs_mfa(s) && !s.amr.iter().any(|m| m == "mfa") {
-            let req = Message::request(Method::Post, Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"), 0, "the AD FS access control policy calls Entra MFA through the adapter")
-                .with_body(Body::MfaRequest { upn: s.upn.clone(), method: "PhoneAppNotification" })
-                .at(Stage::AdfsMfaPrompt);
+            let req = Message::request(
+                Method::Post,
+                Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"),
+                0,
+                "the AD FS access control policy calls Entra MFA through the adapter",
+            )
+            .with_body(Body::MfaRequest {
+                upn: s.upn.clone(),
+                method: "PhoneAppNotification",
+            })
+            .at(Stage::AdfsMfaPrompt);
             match self.net.request(ctx, req) {
                 Ok(conv) => {
                     self.waits.insert(conv, Wait::Mfa(id.to_string()));
                 }
-                Err(_) => self.fail(ctx, id, "mfa_unreachable", "AD FS cannot reach Entra MFA".into(), "MSIS7012: An error occurred while processing the request (Azure MFA adapter)".into()),
+                Err(_) => self.fail(
+                    ctx,
+                    id,
+                    "mfa_unreachable",
+                    "AD FS cannot reach Entra MFA".into(),
+                    "MSIS7012: An error occurred while processing the request (Azure MFA adapter)"
+                        .into(),
+                ),
             }
             return;
         }
@@ -195,8 +306,12 @@ impl Adfs {
     }
 
     fn issue(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
-        let Some(mut s) = self.sessions.remove(id) else { return };
-        let Some((client, req)) = s.held.take() else { return };
+        let Some(mut s) = self.sessions.remove(id) else {
+            return;
+        };
+        let Some((client, req)) = s.held.take() else {
+            return;
+        };
         let rp = &self.cfg.relying_parties[s.rp];
         let now_ms = ctx.now().as_millis();
         let now = EPOCH_UNIX + now_ms / 1000;
@@ -230,30 +345,61 @@ impl Adfs {
             expires_ms: now_ms + self.cfg.token_lifetime.as_millis(),
             jwt: jwt.clone(),
         };
-        let fields = Form::new().with("wa", "wsignin1.0").with("wresult", jwt).with("wctx", s.wctx.clone());
-        let page = Page::AutoPost { action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")), fields, token: Some(token_id) };
-        let summary = if rp.party == "entra-id" { "AD FS posts the signed token back to Entra ID" } else { "AD FS posts the claims to Exchange" };
-        let mut m = Message::response(&req, 200, summary).at(rp.back_stage).with_body(Body::Page(page));
+        let fields = Form::new()
+            .with("wa", "wsignin1.0")
+            .with("wresult", jwt)
+            .with("wctx", s.wctx.clone());
+        let page = Page::AutoPost {
+            action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")),
+            fields,
+            token: Some(token_id),
+        };
+        let summary = if rp.party == "entra-id" {
+            "AD FS posts the signed token back to Entra ID"
+        } else {
+            "AD FS posts the claims to Exchange"
+        };
+        let mut m = Message::response(&req, 200, summary)
+            .at(rp.back_stage)
+            .with_body(Body::Page(page));
         m.issued.push(token);
         ctx.send(client, m);
     }
 
-    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, id: &str, code: &'static str, message: String, diagnostics: String) {
+    fn fail(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        id: &str,
+        code: &'static str,
+        message: String,
+        diagnostics: String,
+    ) {
         if let Some((client, req)) = self.sessions.remove(id).and_then(|mut s| s.held.take()) {
-            ctx.send(client, Self::error_page(&req, code, message, diagnostics).at_opt(req.stage));
+            ctx.send(
+                client,
+                Self::error_page(&req, code, message, diagnostics).at_opt(req.stage),
+            );
         }
     }
 
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
         match self.waits.remove(&resp.conv) {
             Some(Wait::Bind(id)) => match resp.body {
-                Body::Directory { ok: true, groups, .. } => {
+                Body::Directory {
+                    ok: true, groups, ..
+                } => {
                     if let Some(s) = self.sessions.get_mut(&id) {
                         s.groups = groups;
                     }
                     self.policy(ctx, &id);
                 }
-                _ => self.fail(ctx, &id, "invalid_credentials", "Active Directory rejected the user name or password".into(), "MSIS7068: incorrect user ID or password".into()),
+                _ => self.fail(
+                    ctx,
+                    &id,
+                    "invalid_credentials",
+                    "Active Directory rejected the user name or password".into(),
+                    "MSIS7068: incorrect user ID or password".into(),
+                ),
             },
             Some(Wait::Mfa(id)) => match resp.body {
                 Body::MfaResult { approved: true, .. } => {
@@ -262,7 +408,13 @@ impl Adfs {
                     }
                     self.issue(ctx, &id);
                 }
-                _ => self.fail(ctx, &id, "mfa_denied", "the MFA request was not approved".into(), "Azure MFA adapter: authentication failed".into()),
+                _ => self.fail(
+                    ctx,
+                    &id,
+                    "mfa_denied",
+                    "the MFA request was not approved".into(),
+                    "Azure MFA adapter: authentication failed".into(),
+                ),
             },
             None => {}
         }
@@ -278,7 +430,11 @@ impl Actor<Message> for Adfs {
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {
-                if msg.url.as_ref().is_some_and(|u| u.path_starts_with("/adfs/ls")) {
+                if msg
+                    .url
+                    .as_ref()
+                    .is_some_and(|u| u.path_starts_with("/adfs/ls"))
+                {
                     self.sign_in(msg, from, ctx);
                 } else {
                     ctx.send(from, Message::response(&msg, 404, "not an AD FS endpoint"));

@@ -34,7 +34,10 @@ pub struct AutoDetect {
 impl AutoDetect {
     /// AutoDetect reaching the Internet through `net`.
     pub fn new(net: Net) -> Self {
-        AutoDetect { net, jobs: BTreeMap::new() }
+        AutoDetect {
+            net,
+            jobs: BTreeMap::new(),
+        }
     }
 
     fn next(&mut self, ctx: &mut Ctx<'_, Message>, job: Job, msg: Message) {
@@ -43,37 +46,76 @@ impl AutoDetect {
             Ok(conv) => {
                 self.jobs.insert(conv, job);
             }
-            Err(_) => self.give_up(ctx, job, "autodiscover_unreachable", format!("AutoDetect cannot reach {host}"),
-                format!("connection to {host} failed from the AutoDetect service (Azure)")),
+            Err(_) => self.give_up(
+                ctx,
+                job,
+                "autodiscover_unreachable",
+                format!("AutoDetect cannot reach {host}"),
+                format!("connection to {host} failed from the AutoDetect service (Azure)"),
+            ),
         }
     }
 
-    fn give_up(&mut self, ctx: &mut Ctx<'_, Message>, job: Job, code: &'static str, message: String, diagnostics: String) {
-        let fault = Fault { code: code.into(), party: "autodetect", message, diagnostics, symptom: None };
-        let reply = Message::response(&job.req, 404, "AutoDetect cannot discover the mailbox").at(Stage::DetectAnswer).with_fault(fault);
+    fn give_up(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        job: Job,
+        code: &'static str,
+        message: String,
+        diagnostics: String,
+    ) {
+        let fault = Fault {
+            code: code.into(),
+            party: "autodetect",
+            message,
+            diagnostics,
+            symptom: None,
+        };
+        let reply = Message::response(&job.req, 404, "AutoDetect cannot discover the mailbox")
+            .at(Stage::DetectAnswer)
+            .with_fault(fault);
         ctx.send(job.client, reply);
     }
 
     fn probe(&mut self, ctx: &mut Ctx<'_, Message>, job: Job) {
         let url = job.eas_url.clone().expect("probe after discovery");
-        let msg = Message::request(Method::Get, url, 0, "AutoDetect calls ActiveSync with an empty Bearer to learn the authority")
-            .header("Authorization", "Bearer")
-            .at(Stage::EasProbe);
+        let msg = Message::request(
+            Method::Get,
+            url,
+            0,
+            "AutoDetect calls ActiveSync with an empty Bearer to learn the authority",
+        )
+        .header("Authorization", "Bearer")
+        .at(Stage::EasProbe);
         self.next(ctx, job, msg);
     }
 
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
-        let Some(mut job) = self.jobs.remove(&resp.conv) else { return };
+        let Some(mut job) = self.jobs.remove(&resp.conv) else {
+            return;
+        };
         match (resp.status, &resp.body) {
             (Some(302), _) => {
                 let Some(loc) = resp.url.clone() else { return };
                 job.redirects += 1;
                 if job.redirects > MAX_REDIRECTS {
-                    return self.give_up(ctx, job, "redirect_loop", "too many AutoDiscover redirects".into(), format!("RedirectCount exceeded {MAX_REDIRECTS}"));
+                    return self.give_up(
+                        ctx,
+                        job,
+                        "redirect_loop",
+                        "too many AutoDiscover redirects".into(),
+                        format!("RedirectCount exceeded {MAX_REDIRECTS}"),
+                    );
                 }
                 if loc.path_starts_with("/autodiscover/autodiscover.json") {
                     job.onprem = true;
-                    let msg = Message::request(Method::Get, loc, 0, "AutoDetect: anonymous AutoDiscover v2 request on-premises").at(Stage::AutodiscoverOnprem);
+                    let msg = Message::request(
+                        Method::Get,
+                        loc,
+                        0,
+                        "AutoDetect: anonymous AutoDiscover v2 request on-premises",
+                    )
+                    .at(Stage::AutodiscoverOnprem);
                     self.next(ctx, job, msg);
                 } else {
                     job.eas_url = Some(loc);
@@ -85,27 +127,65 @@ impl AutoDetect {
                     job.eas_url = Some(u);
                     self.probe(ctx, job);
                 }
-                Err(_) => self.give_up(ctx, job, "bad_autodiscover_url", format!("AutoDiscover returned a malformed URL: {url}"), url.clone()),
+                Err(_) => self.give_up(
+                    ctx,
+                    job,
+                    "bad_autodiscover_url",
+                    format!("AutoDiscover returned a malformed URL: {url}"),
+                    url.clone(),
+                ),
             },
             (Some(401), _) => {
-                let challenges: Vec<Challenge> = resp.header_values("WWW-Authenticate").filter_map(|v| Challenge::parse(v).ok()).collect();
+                let challenges: Vec<Challenge> = resp
+                    .header_values("WWW-Authenticate")
+                    .filter_map(|v| Challenge::parse(v).ok())
+                    .collect();
                 if challenges.is_empty() {
                     let server = resp.header_value("Server").unwrap_or("unknown").to_string();
-                    return self.give_up(ctx, job, "no_www_authenticate", "the ActiveSync 401 has no WWW-Authenticate header".into(),
-                        format!("401 without WWW-Authenticate (answered by: {server})"));
+                    return self.give_up(
+                        ctx,
+                        job,
+                        "no_www_authenticate",
+                        "the ActiveSync 401 has no WWW-Authenticate header".into(),
+                        format!("401 without WWW-Authenticate (answered by: {server})"),
+                    );
                 }
                 let aad = challenges.iter().find_map(|c| match c {
                     Challenge::Bearer(_) => c.param("authorization_uri").map(str::to_string),
                     _ => None,
                 });
-                let answer = DetectAnswer { protocol: "activesync".into(), url: job.eas_url.clone().expect("probed"), aad, onprem: job.onprem };
-                let summary = if answer.aad.is_some() { "AutoDetect returns the Entra ID endpoint to the client" } else { "AutoDetect found no authorization_uri: Basic only" };
-                let reply = Message::response(&job.req, 200, summary).at(Stage::DetectAnswer).with_body(Body::Detect(answer));
+                let answer = DetectAnswer {
+                    protocol: "activesync".into(),
+                    url: job.eas_url.clone().expect("probed"),
+                    aad,
+                    onprem: job.onprem,
+                };
+                let summary = if answer.aad.is_some() {
+                    "AutoDetect returns the Entra ID endpoint to the client"
+                } else {
+                    "AutoDetect found no authorization_uri: Basic only"
+                };
+                let reply = Message::response(&job.req, 200, summary)
+                    .at(Stage::DetectAnswer)
+                    .with_body(Body::Detect(answer));
                 ctx.send(job.client, reply);
             }
             (status, _) => {
-                let diag = resp.fault.as_ref().map(|f| f.diagnostics.clone()).unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
-                self.give_up(ctx, job, "autodiscover_failed", format!("unexpected answer during discovery: HTTP {}", status.unwrap_or(0)), diag);
+                let diag = resp
+                    .fault
+                    .as_ref()
+                    .map(|f| f.diagnostics.clone())
+                    .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
+                self.give_up(
+                    ctx,
+                    job,
+                    "autodiscover_failed",
+                    format!(
+                        "unexpected answer during discovery: HTTP {}",
+                        status.unwrap_or(0)
+                    ),
+                    diag,
+                );
             }
         }
     }
@@ -120,8 +200,21 @@ impl Actor<Message> for AutoDetect {
                     .with("Email", email.clone())
                     .with("Protocol", "activesync")
                     .with("RedirectCount", "2");
-                let job = Job { client: from, req: msg, email, redirects: 0, eas_url: None, onprem: false };
-                let q = Message::request(Method::Get, url, 0, "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online").at(Stage::AutodiscoverExo);
+                let job = Job {
+                    client: from,
+                    req: msg,
+                    email,
+                    redirects: 0,
+                    eas_url: None,
+                    onprem: false,
+                };
+                let q = Message::request(
+                    Method::Get,
+                    url,
+                    0,
+                    "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online",
+                )
+                .at(Stage::AutodiscoverExo);
                 tracing::debug!(t_ms = ctx.now().as_millis(), party = "autodetect", email = %job.email, "detect");
                 self.next(ctx, job, q);
             }

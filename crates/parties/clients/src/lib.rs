@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{Actor, ActorId, Ctx};
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::{apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Stage, UserAction, Url};
+use hmasim_protocol::{
+    apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Stage, Url, UserAction,
+};
 
 pub use web::NATIVE_REDIRECT_MOBILE;
 
@@ -101,7 +103,16 @@ pub struct Client {
 impl Client {
     /// A client with `cfg`, reaching services through `net`.
     pub fn new(cfg: ClientConfig, net: Net) -> Self {
-        Client { cfg, net, pending: BTreeMap::new(), phase: Phase::Idle, detect: None, resource: String::new(), access: None, refresh: None }
+        Client {
+            cfg,
+            net,
+            pending: BTreeMap::new(),
+            phase: Phase::Idle,
+            detect: None,
+            resource: String::new(),
+            access: None,
+            refresh: None,
+        }
     }
 
     /// Where the client is.
@@ -137,8 +148,16 @@ impl Client {
         }
     }
 
-    fn request(&self, method: Method, url: Url, summary: &'static str, stage: Option<Stage>) -> Message {
-        Message::request(method, url, 0, summary).header("User-Agent", self.cfg.user_agent.clone()).at_opt(stage)
+    fn request(
+        &self,
+        method: Method,
+        url: Url,
+        summary: &'static str,
+        stage: Option<Stage>,
+    ) -> Message {
+        Message::request(method, url, 0, summary)
+            .header("User-Agent", self.cfg.user_agent.clone())
+            .at_opt(stage)
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Message>) {
@@ -146,19 +165,34 @@ impl Client {
         match self.cfg.kind {
             ClientKind::OutlookMobile => {
                 let m = self
-                    .request(Method::Get, self.cfg.autodetect_url.clone(), "Outlook mobile asks AutoDetect where the mailbox lives", Some(Stage::Detect))
+                    .request(
+                        Method::Get,
+                        self.cfg.autodetect_url.clone(),
+                        "Outlook mobile asks AutoDetect where the mailbox lives",
+                        Some(Stage::Detect),
+                    )
                     .header("X-Email", self.cfg.upn.clone());
                 self.send(ctx, m, Purpose::Detect);
             }
             ClientKind::OutlookDesktop => {
                 let m = self
-                    .request(Method::Post, self.cfg.mailbox_url.clone(), "Outlook connects to Exchange, advertising modern auth (empty Bearer)", Some(Stage::ClientConnects))
+                    .request(
+                        Method::Post,
+                        self.cfg.mailbox_url.clone(),
+                        "Outlook connects to Exchange, advertising modern auth (empty Bearer)",
+                        Some(Stage::ClientConnects),
+                    )
                     .header("Authorization", Credentials::EmptyBearer.to_string())
                     .header("X-ClientApplication", "Outlook/16.0.17928.20114");
                 self.send(ctx, m, Purpose::Connect);
             }
             ClientKind::Browser => {
-                let m = self.request(Method::Get, self.cfg.mailbox_url.clone(), "the browser opens Outlook on the web", Some(Stage::OpenOwa));
+                let m = self.request(
+                    Method::Get,
+                    self.cfg.mailbox_url.clone(),
+                    "the browser opens Outlook on the web",
+                    Some(Stage::OpenOwa),
+                );
                 self.send(ctx, m, Purpose::Web(None));
             }
         }
@@ -171,7 +205,13 @@ impl Client {
             _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
         };
         let Ok(base) = Url::parse(authority) else {
-            let fault = Fault { code: "bad_authority".into(), party: "exchange-onprem", message: format!("authorization_uri '{authority}' is not a URL"), diagnostics: authority.to_string(), symptom: None };
+            let fault = Fault {
+                code: "bad_authority".into(),
+                party: "exchange-onprem",
+                message: format!("authorization_uri '{authority}' is not a URL"),
+                diagnostics: authority.to_string(),
+                symptom: None,
+            };
             return self.fail(ctx, fault, &Purpose::Connect);
         };
         self.resource = resource.clone();
@@ -181,7 +221,12 @@ impl Client {
             .with("response_type", "code")
             .with("redirect_uri", redirect)
             .with("login_hint", self.cfg.upn.clone());
-        let m = self.request(Method::Get, url, "the client connects to Entra ID at the authorization URL", Some(Stage::EntraSignIn));
+        let m = self.request(
+            Method::Get,
+            url,
+            "the client connects to Entra ID at the authorization URL",
+            Some(Stage::EntraSignIn),
+        );
         self.send(ctx, m, Purpose::Web(None));
     }
 
@@ -197,13 +242,20 @@ impl Client {
             .with("redirect_uri", redirect)
             .with("resource", self.resource.clone());
         let m = self
-            .request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), "the client redeems the authorization code for tokens", Some(Stage::TokensIssued))
+            .request(
+                Method::Post,
+                Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
+                "the client redeems the authorization code for tokens",
+                Some(Stage::TokensIssued),
+            )
             .with_body(Body::Form(form));
         self.send(ctx, m, Purpose::Token);
     }
 
     fn use_token(&mut self, ctx: &mut Ctx<'_, Message>) {
-        let Some(at) = self.access.clone() else { return };
+        let Some(at) = self.access.clone() else {
+            return;
+        };
         let auth = Credentials::Bearer(at.jwt.clone()).to_string();
         let m = match (self.cfg.kind, &self.detect) {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
@@ -239,7 +291,9 @@ impl Client {
     }
 
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
-        let Some(purpose) = self.pending.remove(&resp.conv) else { return };
+        let Some(purpose) = self.pending.remove(&resp.conv) else {
+            return;
+        };
         if self.phase != Phase::Busy {
             return;
         }
@@ -262,7 +316,11 @@ impl Client {
                         }
                     }
                 }
-                _ => self.fail(ctx, web::fault_of(&resp, "autodetect", "discovery_failed"), &Purpose::Detect),
+                _ => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "autodetect", "discovery_failed"),
+                    &Purpose::Detect,
+                ),
             },
             Purpose::Connect => {
                 if resp.carries_mailbox() {
@@ -282,7 +340,10 @@ impl Client {
                         let mut fault = web::fault_of(&resp, "exchange", "no_authorization_uri");
                         if resp.status == Some(401) && resp.fault.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
-                            fault.diagnostics = resp.header_values("WWW-Authenticate").collect::<Vec<_>>().join(" | ");
+                            fault.diagnostics = resp
+                                .header_values("WWW-Authenticate")
+                                .collect::<Vec<_>>()
+                                .join(" | ");
                         }
                         self.fail(ctx, fault, &Purpose::Connect);
                     }
@@ -290,31 +351,53 @@ impl Client {
             }
             Purpose::Web(url) => match web::step(&self.cfg, &resp, url) {
                 web::Next::Send(m) => self.send(ctx, m, Purpose::Web(None)),
-                web::Next::Kerberos(ticket_req, retry) => self.send(ctx, ticket_req, Purpose::Kerberos(retry)),
+                web::Next::Kerberos(ticket_req, retry) => {
+                    self.send(ctx, ticket_req, Purpose::Kerberos(retry))
+                }
                 web::Next::Code(code) => self.redeem(ctx, &code),
                 web::Next::Mailbox => self.done(ctx),
                 web::Next::Fail(f) => self.fail(ctx, f, &Purpose::Web(None)),
             },
             Purpose::Kerberos(retry) => match resp.body {
-                Body::Directory { ticket: Some(t), .. } => {
+                Body::Directory {
+                    ticket: Some(t), ..
+                } => {
                     let m = retry.header("Authorization", Credentials::Negotiate(t).to_string());
                     self.send(ctx, m, Purpose::Web(None));
                 }
-                _ => self.fail(ctx, web::fault_of(&resp, "active-directory", "kerberos_failed"), &Purpose::Web(None)),
+                _ => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "active-directory", "kerberos_failed"),
+                    &Purpose::Web(None),
+                ),
             },
             Purpose::Token => match resp.body {
                 Body::Token(t) => {
-                    self.access = Some(Held { id: t.access_id, jwt: t.access_token });
-                    self.refresh = t.refresh_id.zip(t.refresh_token).map(|(id, jwt)| Held { id, jwt });
+                    self.access = Some(Held {
+                        id: t.access_id,
+                        jwt: t.access_token,
+                    });
+                    self.refresh = t
+                        .refresh_id
+                        .zip(t.refresh_token)
+                        .map(|(id, jwt)| Held { id, jwt });
                     self.use_token(ctx);
                 }
-                _ => self.fail(ctx, web::fault_of(&resp, "entra-id", "token_failed"), &Purpose::Token),
+                _ => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "entra-id", "token_failed"),
+                    &Purpose::Token,
+                ),
             },
             Purpose::Use => {
                 if resp.carries_mailbox() {
                     self.done(ctx);
                 } else {
-                    self.fail(ctx, web::fault_of(&resp, "exchange", "access_denied"), &Purpose::Use);
+                    self.fail(
+                        ctx,
+                        web::fault_of(&resp, "exchange", "access_denied"),
+                        &Purpose::Use,
+                    );
                 }
             }
         }
@@ -354,9 +437,20 @@ impl Actor<Message> for Client {
                 }
             }
             (Kind::Request, Body::MfaRequest { upn, .. }) => {
-                let reply = Message::response(&msg, 200, if self.cfg.approve_mfa { "the user approves the sign-in on the Authenticator app" } else { "the user denies the sign-in" })
-                    .at(Stage::MfaDone)
-                    .with_body(Body::MfaResult { upn: upn.clone(), approved: self.cfg.approve_mfa });
+                let reply = Message::response(
+                    &msg,
+                    200,
+                    if self.cfg.approve_mfa {
+                        "the user approves the sign-in on the Authenticator app"
+                    } else {
+                        "the user denies the sign-in"
+                    },
+                )
+                .at(Stage::MfaDone)
+                .with_body(Body::MfaResult {
+                    upn: upn.clone(),
+                    approved: self.cfg.approve_mfa,
+                });
                 ctx.send(from, reply);
             }
             (Kind::Response | Kind::Redirect, _) => self.answered(msg, ctx),

@@ -24,10 +24,18 @@ pub(crate) enum Next {
 }
 
 fn get(cfg: &ClientConfig, url: Url, stage: Option<Stage>, summary: &'static str) -> Message {
-    Message::request(Method::Get, url, 0, summary).header("User-Agent", cfg.user_agent.clone()).at_opt(stage)
+    Message::request(Method::Get, url, 0, summary)
+        .header("User-Agent", cfg.user_agent.clone())
+        .at_opt(stage)
 }
 
-fn post(cfg: &ClientConfig, url: Url, form: Form, stage: Option<Stage>, summary: &'static str) -> Message {
+fn post(
+    cfg: &ClientConfig,
+    url: Url,
+    form: Form,
+    stage: Option<Stage>,
+    summary: &'static str,
+) -> Message {
     Message::request(Method::Post, url, 0, summary)
         .header("User-Agent", cfg.user_agent.clone())
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -42,8 +50,14 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
     }
     match (resp.status, &resp.body) {
         (Some(302), _) => {
-            let Some(loc) = resp.url.clone() else { return Next::Fail(fault_of(resp, "service", "bad_redirect")) };
-            if loc.scheme != "https" && loc.scheme != "http" || loc.to_string().starts_with(hmasim_protocol::apps::NATIVE_REDIRECT) {
+            let Some(loc) = resp.url.clone() else {
+                return Next::Fail(fault_of(resp, "service", "bad_redirect"));
+            };
+            if loc.scheme != "https" && loc.scheme != "http"
+                || loc
+                    .to_string()
+                    .starts_with(hmasim_protocol::apps::NATIVE_REDIRECT)
+            {
                 return match loc.param("code") {
                     Some(code) => Next::Code(code.to_string()),
                     None => Next::Fail(fault_of(resp, "entra-id", "no_code")),
@@ -53,36 +67,95 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
         }
         (Some(200), Body::Page(Page::SignIn { action, username })) => {
             let form = match username {
-                None if action.host.starts_with("login.") => Form::new().with("UserName", cfg.upn.clone()),
-                _ => Form::new().with("UserName", cfg.upn.clone()).with("Password", cfg.password.clone()),
+                None if action.host.starts_with("login.") => {
+                    Form::new().with("UserName", cfg.upn.clone())
+                }
+                _ => Form::new()
+                    .with("UserName", cfg.upn.clone())
+                    .with("Password", cfg.password.clone()),
             };
-            let stage = if form.get("Password").is_some() { Stage::Credentials } else { Stage::EntraSignInPage };
-            Next::Send(post(cfg, action.clone(), form, Some(stage), "the user enters credentials"))
+            let stage = if form.get("Password").is_some() {
+                Stage::Credentials
+            } else {
+                Stage::EntraSignInPage
+            };
+            Next::Send(post(
+                cfg,
+                action.clone(),
+                form,
+                Some(stage),
+                "the user enters credentials",
+            ))
         }
         (Some(200), Body::Page(Page::Mfa { action, .. })) => {
             let form = Form::new().with("approved", cfg.approve_mfa.to_string());
-            Next::Send(post(cfg, action.clone(), form, Some(Stage::MfaDone), "the user completes MFA"))
+            Next::Send(post(
+                cfg,
+                action.clone(),
+                form,
+                Some(Stage::MfaDone),
+                "the user completes MFA",
+            ))
         }
-        (Some(200), Body::Page(Page::AutoPost { action, fields, token })) => {
-            let mut m = post(cfg, action.clone(), fields.clone(), resp.stage, "the page posts the signed-in session on");
+        (
+            Some(200),
+            Body::Page(Page::AutoPost {
+                action,
+                fields,
+                token,
+            }),
+        ) => {
+            let mut m = post(
+                cfg,
+                action.clone(),
+                fields.clone(),
+                resp.stage,
+                "the page posts the signed-in session on",
+            );
             m.token = token.clone();
             Next::Send(m)
         }
         (Some(401), _) => {
-            let negotiate = resp.header_values("WWW-Authenticate").filter_map(|v| Challenge::parse(v).ok()).any(|c| matches!(c, Challenge::Negotiate(_)));
-            let Some(url) = request_url else { return Next::Fail(fault_of(resp, "service", "unauthorized")) };
+            let negotiate = resp
+                .header_values("WWW-Authenticate")
+                .filter_map(|v| Challenge::parse(v).ok())
+                .any(|c| matches!(c, Challenge::Negotiate(_)));
+            let Some(url) = request_url else {
+                return Next::Fail(fault_of(resp, "service", "unauthorized"));
+            };
             if !negotiate {
                 return Next::Fail(fault_of(resp, "service", "unauthorized"));
             }
             if cfg.kerberos {
-                let ticket = Message::request(Method::Post, Url::https(&format!("dc.{}", cfg.domain), "/kerberos/tgs"), 0, "the client asks the domain controller for a Kerberos service ticket")
-                    .with_body(Body::KerberosRequest { upn: cfg.upn.clone(), spn: format!("HTTP/{}", url.host) })
-                    .at(Stage::IwaSignIn);
-                Next::Kerberos(ticket, get(cfg, url, Some(Stage::IwaSignIn), "the client retries with its Kerberos ticket"))
+                let ticket = Message::request(
+                    Method::Post,
+                    Url::https(&format!("dc.{}", cfg.domain), "/kerberos/tgs"),
+                    0,
+                    "the client asks the domain controller for a Kerberos service ticket",
+                )
+                .with_body(Body::KerberosRequest {
+                    upn: cfg.upn.clone(),
+                    spn: format!("HTTP/{}", url.host),
+                })
+                .at(Stage::IwaSignIn);
+                Next::Kerberos(
+                    ticket,
+                    get(
+                        cfg,
+                        url,
+                        Some(Stage::IwaSignIn),
+                        "the client retries with its Kerberos ticket",
+                    ),
+                )
             } else {
                 let mut forms = url;
                 forms.set_param("wauth", "urn:oasis:names:tc:SAML:1.0:am:password");
-                Next::Send(get(cfg, forms, Some(Stage::IwaSignIn), "no Kerberos here: the client asks for the forms sign-in"))
+                Next::Send(get(
+                    cfg,
+                    forms,
+                    Some(Stage::IwaSignIn),
+                    "no Kerberos here: the client asks for the forms sign-in",
+                ))
             }
         }
         _ => Next::Fail(fault_of(resp, "service", "sign_in_failed")),
@@ -96,7 +169,11 @@ pub(crate) fn fault_of(resp: &Message, party: &'static str, code: &'static str) 
         None => Fault {
             code: code.into(),
             party,
-            message: format!("unexpected answer: HTTP {} ({})", resp.status.unwrap_or(0), resp.summary),
+            message: format!(
+                "unexpected answer: HTTP {} ({})",
+                resp.status.unwrap_or(0),
+                resp.summary
+            ),
             diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
             symptom: None,
         },

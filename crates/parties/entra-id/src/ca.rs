@@ -73,16 +73,40 @@ pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
         (false, format!("users: {} is not included", f.upn))
     } else if let Some(x) = p.exclude_users.iter().find(|u| user_matches(u, f)) {
         (false, format!("users: excluded by {x}"))
-    } else if !p.include_applications.iter().any(|a| app_matches(a, &f.app_id)) {
+    } else if !p
+        .include_applications
+        .iter()
+        .any(|a| app_matches(a, &f.app_id))
+    {
         (false, format!("applications: {} is not included", f.app_id))
-    } else if !p.client_app_types.iter().any(|t| client_app_matches(*t, f.client_app)) {
-        (false, format!("client apps: {} is not selected", client_app_name(f.client_app)))
+    } else if !p
+        .client_app_types
+        .iter()
+        .any(|t| client_app_matches(*t, f.client_app))
+    {
+        (
+            false,
+            format!(
+                "client apps: {} is not selected",
+                client_app_name(f.client_app)
+            ),
+        )
     } else if f.trusted_location && p.exclude_locations.iter().any(|l| l == "AllTrusted") {
-        (false, "locations: the sign-in comes from a trusted location".to_string())
+        (
+            false,
+            "locations: the sign-in comes from a trusted location".to_string(),
+        )
     } else {
         (true, "every condition matches".to_string())
     };
-    PolicyResult { name: p.name.clone(), state: p.state, applies, reason, controls: p.grant.clone(), operator: p.operator }
+    PolicyResult {
+        name: p.name.clone(),
+        state: p.state,
+        applies,
+        reason,
+        controls: p.grant.clone(),
+        operator: p.operator,
+    }
 }
 
 /// Evaluates every policy.
@@ -130,8 +154,14 @@ pub enum Verdict {
 
 /// Combines the enforced applying policies. `has` says whether a control is satisfied.
 pub fn verdict(results: &[PolicyResult], has: impl Fn(GrantControl) -> bool) -> Verdict {
-    let enforced: Vec<&PolicyResult> = results.iter().filter(|r| r.applies && r.state == CaState::Enabled).collect();
-    if let Some(b) = enforced.iter().find(|r| r.controls.contains(&GrantControl::Block)) {
+    let enforced: Vec<&PolicyResult> = results
+        .iter()
+        .filter(|r| r.applies && r.state == CaState::Enabled)
+        .collect();
+    if let Some(b) = enforced
+        .iter()
+        .find(|r| r.controls.contains(&GrantControl::Block))
+    {
         return Verdict::Block(b.name.clone());
     }
     let sat = |r: &PolicyResult, with_mfa: bool| {
@@ -146,7 +176,12 @@ pub fn verdict(results: &[PolicyResult], has: impl Fn(GrantControl) -> bool) -> 
         return Verdict::Grant;
     }
     if let Some(r) = unsatisfied.iter().find(|r| !sat(r, true)) {
-        let missing = r.controls.iter().copied().find(|c| !has(*c) && *c != GrantControl::Mfa).unwrap_or(GrantControl::Mfa);
+        let missing = r
+            .controls
+            .iter()
+            .copied()
+            .find(|c| !has(*c) && *c != GrantControl::Mfa)
+            .unwrap_or(GrantControl::Mfa);
         return Verdict::Unsatisfiable(r.name.clone(), missing);
     }
     Verdict::NeedMfa
@@ -171,12 +206,22 @@ mod tests {
     }
 
     fn facts(t: ClientAppType) -> SignInFacts {
-        SignInFacts { upn: "u@contoso.com".into(), groups: vec![], app_id: apps::EXCHANGE_ONLINE.into(), client_app: t, trusted_location: false }
+        SignInFacts {
+            upn: "u@contoso.com".into(),
+            groups: vec![],
+            app_id: apps::EXCHANGE_ONLINE.into(),
+            client_app: t,
+            trusted_location: false,
+        }
     }
 
     #[test]
     fn browser_policy_does_not_apply_to_desktop() {
-        let p = policy(vec![ClientAppType::Browser], vec![GrantControl::Mfa], Operator::And);
+        let p = policy(
+            vec![ClientAppType::Browser],
+            vec![GrantControl::Mfa],
+            Operator::And,
+        );
         let r = evaluate_policy(&p, &facts(ClientAppType::MobileAppsAndDesktopClients));
         assert!(!r.applies);
         assert!(r.reason.contains("mobileAppsAndDesktopClients"));
@@ -186,15 +231,47 @@ mod tests {
     #[test]
     fn and_or_block_and_report_only() {
         let f = facts(ClientAppType::MobileAppsAndDesktopClients);
-        let and = evaluate_policy(&policy(vec![ClientAppType::All], vec![GrantControl::ApprovedApplication, GrantControl::Mfa], Operator::And), &f);
-        assert_eq!(verdict(std::slice::from_ref(&and), |c| c == GrantControl::ApprovedApplication), Verdict::NeedMfa);
-        assert_eq!(verdict(std::slice::from_ref(&and), |_| false), Verdict::Unsatisfiable("p".into(), GrantControl::ApprovedApplication));
-        let or = evaluate_policy(&policy(vec![ClientAppType::All], vec![GrantControl::CompliantDevice, GrantControl::Mfa], Operator::Or), &f);
-        assert_eq!(verdict(std::slice::from_ref(&or), |c| c == GrantControl::CompliantDevice), Verdict::Grant);
-        let mut block = policy(vec![ClientAppType::All], vec![GrantControl::Block], Operator::Or);
+        let and = evaluate_policy(
+            &policy(
+                vec![ClientAppType::All],
+                vec![GrantControl::ApprovedApplication, GrantControl::Mfa],
+                Operator::And,
+            ),
+            &f,
+        );
+        assert_eq!(
+            verdict(std::slice::from_ref(&and), |c| c
+                == GrantControl::ApprovedApplication),
+            Verdict::NeedMfa
+        );
+        assert_eq!(
+            verdict(std::slice::from_ref(&and), |_| false),
+            Verdict::Unsatisfiable("p".into(), GrantControl::ApprovedApplication)
+        );
+        let or = evaluate_policy(
+            &policy(
+                vec![ClientAppType::All],
+                vec![GrantControl::CompliantDevice, GrantControl::Mfa],
+                Operator::Or,
+            ),
+            &f,
+        );
+        assert_eq!(
+            verdict(std::slice::from_ref(&or), |c| c
+                == GrantControl::CompliantDevice),
+            Verdict::Grant
+        );
+        let mut block = policy(
+            vec![ClientAppType::All],
+            vec![GrantControl::Block],
+            Operator::Or,
+        );
         block.name = "b".into();
         let b = evaluate_policy(&block, &f);
-        assert_eq!(verdict(&[or.clone(), b.clone()], |_| true), Verdict::Block("b".into()));
+        assert_eq!(
+            verdict(&[or.clone(), b.clone()], |_| true),
+            Verdict::Block("b".into())
+        );
         block.state = CaState::ReportOnly;
         let b = evaluate_policy(&block, &f);
         assert!(b.applies);

@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, TokenResponse, Url, EPOCH_UNIX};
+use hmasim_protocol::{
+    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
+    TokenResponse, Url, EPOCH_UNIX,
+};
 use rand::RngCore;
 
 use ca::{SignInFacts, Verdict};
@@ -100,8 +103,15 @@ struct Grant {
 
 #[derive(Clone, Debug)]
 enum Wait {
-    Pta { session: String, client: ActorId, req: Message },
-    Push { adfs: ActorId, req: Message },
+    Pta {
+        session: String,
+        client: ActorId,
+        req: Message,
+    },
+    Push {
+        adfs: ActorId,
+        req: Message,
+    },
 }
 
 /// The `entra-id` party.
@@ -122,21 +132,53 @@ pub struct EntraId {
 }
 
 fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
-    Message::response(req, 200, summary).at(stage).with_body(Body::Page(p))
+    Message::response(req, 200, summary)
+        .at(stage)
+        .with_body(Body::Page(p))
 }
 
-fn aad_error(req: &Message, stage: Option<Stage>, code: &'static str, aadsts: &str, message: String) -> Message {
+fn aad_error(
+    req: &Message,
+    stage: Option<Stage>,
+    code: &'static str,
+    aadsts: &str,
+    message: String,
+) -> Message {
     Message::response(req, 200, "Entra ID shows an error page")
         .at_opt(stage)
-        .with_body(Body::Page(Page::Error { code: aadsts.to_string(), message: message.clone() }))
-        .with_fault(Fault { code: code.into(), party: "entra-id", message, diagnostics: aadsts.to_string(), symptom: None })
+        .with_body(Body::Page(Page::Error {
+            code: aadsts.to_string(),
+            message: message.clone(),
+        }))
+        .with_fault(Fault {
+            code: code.into(),
+            party: "entra-id",
+            message,
+            diagnostics: aadsts.to_string(),
+            symptom: None,
+        })
 }
 
-fn token_error(req: &Message, stage: Option<Stage>, error: &'static str, aadsts: &str, message: String) -> Message {
+fn token_error(
+    req: &Message,
+    stage: Option<Stage>,
+    error: &'static str,
+    aadsts: &str,
+    message: String,
+) -> Message {
     Message::response(req, 400, "the token endpoint refuses the grant")
         .at_opt(stage)
-        .with_body(Body::Lines(vec![format!("error={error}"), format!("error_description={aadsts}: {message}")]))
-        .with_fault(Fault { code: error.into(), party: "entra-id", message, diagnostics: aadsts.to_string(), symptom: None })
+        .with_body(Body::Lines(vec![
+            format!("error={error}"),
+            format!("error_description={aadsts}: {message}"),
+        ]))
+        .with_fault(Fault {
+            code: error.into(),
+            party: "entra-id",
+            message,
+            diagnostics: aadsts.to_string(),
+            symptom: None,
+        })
 }
 
 impl EntraId {
@@ -168,7 +210,9 @@ impl EntraId {
 
     fn federated(&self, upn: &str) -> bool {
         self.cfg.model == IdentityModel::Federated
-            && upn.rsplit_once('@').is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.cfg.domain))
+            && upn
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.cfg.domain))
     }
 
     fn federation_redirect(&self, req: &Message, session: &str, upn: &str) -> Message {
@@ -178,7 +222,12 @@ impl EntraId {
             .with("wtrealm", apps::O365_REALM)
             .with("wctx", session)
             .with("username", upn);
-        Message::redirect(req, loc, "federated domain: Entra ID sends the sign-in to AD FS").at(Stage::FederationRedirect)
+        Message::redirect(
+            req,
+            loc,
+            "federated domain: Entra ID sends the sign-in to AD FS",
+        )
+        .at(Stage::FederationRedirect)
     }
 
     fn authorize(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
@@ -186,38 +235,71 @@ impl EntraId {
         let p = |k: &str| url.param(k).unwrap_or("").to_string();
         let redirect_uri = p("redirect_uri");
         let form_post = url.param("response_mode") == Some("form_post");
-        let client_app = if form_post && redirect_uri.starts_with("https://") { ClientAppType::Browser } else { ClientAppType::MobileAppsAndDesktopClients };
+        let client_app = if form_post && redirect_uri.starts_with("https://") {
+            ClientAppType::Browser
+        } else {
+            ClientAppType::MobileAppsAndDesktopClients
+        };
         self.next_session += 1;
         let id = format!("S{}", self.next_session);
         let upn = p("login_hint");
-        self.sessions.insert(id.clone(), Session {
-            client_id: p("client_id"),
-            resource: p("resource"),
-            redirect_uri,
-            form_post,
-            upn: upn.clone(),
-            amr: Vec::new(),
-            source: from,
-            client_app,
-            evaluated: None,
-        });
+        self.sessions.insert(
+            id.clone(),
+            Session {
+                client_id: p("client_id"),
+                resource: p("resource"),
+                redirect_uri,
+                form_post,
+                upn: upn.clone(),
+                amr: Vec::new(),
+                source: from,
+                client_app,
+                evaluated: None,
+            },
+        );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
         let reply = if !upn.is_empty() && self.federated(&upn) {
             self.federation_redirect(&req, &id, &upn)
         } else {
-            let action = Url::parse(apps::ENTRA_LOGIN).expect("constant URL").with("ctx", id);
-            page(&req, Stage::EntraSignInPage, "Entra ID sign-in page", Page::SignIn { action, username: (!upn.is_empty()).then_some(upn) })
+            let action = Url::parse(apps::ENTRA_LOGIN)
+                .expect("constant URL")
+                .with("ctx", id);
+            page(
+                &req,
+                Stage::EntraSignInPage,
+                "Entra ID sign-in page",
+                Page::SignIn {
+                    action,
+                    username: (!upn.is_empty()).then_some(upn),
+                },
+            )
         };
         ctx.send(from, reply);
     }
 
     fn login(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let id = req.url.as_ref().and_then(|u| u.param("ctx")).unwrap_or("").to_string();
-        let Body::Form(f) = &req.body else { return ctx.send(from, Message::response(&req, 400, "no form")) };
+        let id = req
+            .url
+            .as_ref()
+            .and_then(|u| u.param("ctx"))
+            .unwrap_or("")
+            .to_string();
+        let Body::Form(f) = &req.body else {
+            return ctx.send(from, Message::response(&req, 400, "no form"));
+        };
         let upn = f.get("UserName").unwrap_or("").to_string();
         let password = f.get("Password").map(str::to_string);
         let Some(s) = self.sessions.get_mut(&id) else {
-            return ctx.send(from, aad_error(&req, req.stage, "session_expired", "AADSTS50058", "the sign-in session was not found".into()));
+            return ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    req.stage,
+                    "session_expired",
+                    "AADSTS50058",
+                    "the sign-in session was not found".into(),
+                ),
+            );
         };
         s.upn = upn.clone();
         if self.federated(&upn) {
@@ -225,45 +307,135 @@ impl EntraId {
             return ctx.send(from, r);
         }
         let Some(user) = self.cfg.users.get(&upn.to_ascii_lowercase()).cloned() else {
-            return ctx.send(from, aad_error(&req, Some(Stage::Credentials), "unknown_user", "AADSTS50034", format!("the user account {upn} does not exist in the directory")));
+            return ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::Credentials),
+                    "unknown_user",
+                    "AADSTS50034",
+                    format!("the user account {upn} does not exist in the directory"),
+                ),
+            );
         };
         let Some(password) = password else {
-            let action = Url::parse(apps::ENTRA_LOGIN).expect("constant URL").with("ctx", id);
-            return ctx.send(from, page(&req, Stage::EntraSignInPage, "Entra ID asks for the password", Page::SignIn { action, username: Some(upn) }));
+            let action = Url::parse(apps::ENTRA_LOGIN)
+                .expect("constant URL")
+                .with("ctx", id);
+            return ctx.send(
+                from,
+                page(
+                    &req,
+                    Stage::EntraSignInPage,
+                    "Entra ID asks for the password",
+                    Page::SignIn {
+                        action,
+                        username: Some(upn),
+                    },
+                ),
+            );
         };
         match self.cfg.model {
             IdentityModel::Pta => {
-                let bind = Message::request(Method::Post, Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"), 0, "pass-through authentication: the on-premises agent checks the password")
-                    .with_body(Body::Bind { upn, password })
-                    .at(Stage::Credentials);
+                let bind = Message::request(
+                    Method::Post,
+                    Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
+                    0,
+                    "pass-through authentication: the on-premises agent checks the password",
+                )
+                .with_body(Body::Bind { upn, password })
+                .at(Stage::Credentials);
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
-                        self.waits.insert(conv, Wait::Pta { session: id, client: from, req });
+                        self.waits.insert(
+                            conv,
+                            Wait::Pta {
+                                session: id,
+                                client: from,
+                                req,
+                            },
+                        );
                     }
-                    Err(_) => ctx.send(from, aad_error(&req, Some(Stage::Credentials), "pta_agent_unreachable", "AADSTS80001", "no pass-through authentication agent is available".into())),
+                    Err(_) => ctx.send(
+                        from,
+                        aad_error(
+                            &req,
+                            Some(Stage::Credentials),
+                            "pta_agent_unreachable",
+                            "AADSTS80001",
+                            "no pass-through authentication agent is available".into(),
+                        ),
+                    ),
                 }
             }
             _ => {
                 if user.password == password {
                     self.signed_in(req, from, ctx, &id, vec!["pwd".into()]);
                 } else {
-                    ctx.send(from, aad_error(&req, Some(Stage::Credentials), "invalid_credentials", "AADSTS50126", "invalid username or password".into()));
+                    ctx.send(
+                        from,
+                        aad_error(
+                            &req,
+                            Some(Stage::Credentials),
+                            "invalid_credentials",
+                            "AADSTS50126",
+                            "invalid username or password".into(),
+                        ),
+                    );
                 }
             }
         }
     }
 
     fn login_srf(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let Body::Form(f) = &req.body else { return ctx.send(from, Message::response(&req, 400, "no form")) };
+        let Body::Form(f) = &req.body else {
+            return ctx.send(from, Message::response(&req, 400, "no form"));
+        };
         let id = f.get("wctx").unwrap_or("").to_string();
         let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
-        let claims = match jwt::verify(f.get("wresult").unwrap_or(""), &self.cfg.adfs_trust, now, 300) {
+        let claims = match jwt::verify(
+            f.get("wresult").unwrap_or(""),
+            &self.cfg.adfs_trust,
+            now,
+            300,
+        ) {
             Ok(c) if c.aud == apps::O365_REALM => c,
-            Ok(c) => return ctx.send(from, aad_error(&req, req.stage, "federation_rejected", "AADSTS50008", format!("the SAML token is for {}, not Office 365", c.aud))),
-            Err(e) => return ctx.send(from, aad_error(&req, req.stage, "federation_rejected", "AADSTS50008", format!("the SAML token from AD FS does not verify: {e}"))),
+            Ok(c) => {
+                return ctx.send(
+                    from,
+                    aad_error(
+                        &req,
+                        req.stage,
+                        "federation_rejected",
+                        "AADSTS50008",
+                        format!("the SAML token is for {}, not Office 365", c.aud),
+                    ),
+                )
+            }
+            Err(e) => {
+                return ctx.send(
+                    from,
+                    aad_error(
+                        &req,
+                        req.stage,
+                        "federation_rejected",
+                        "AADSTS50008",
+                        format!("the SAML token from AD FS does not verify: {e}"),
+                    ),
+                )
+            }
         };
         if !self.sessions.contains_key(&id) {
-            return ctx.send(from, aad_error(&req, req.stage, "session_expired", "AADSTS50058", "the sign-in session was not found".into()));
+            return ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    req.stage,
+                    "session_expired",
+                    "AADSTS50058",
+                    "the sign-in session was not found".into(),
+                ),
+            );
         }
         let mut amr: Vec<String> = claims.amr.iter().filter(|m| *m != "mfa").cloned().collect();
         if amr.is_empty() {
@@ -279,14 +451,25 @@ impl EntraId {
     }
 
     fn facts(&self, s: &Session) -> SignInFacts {
-        let app_id = if s.client_id == apps::EXCHANGE_ONLINE || self.cfg.exchange_resources.iter().any(|r| r.eq_ignore_ascii_case(&s.resource)) {
+        let app_id = if s.client_id == apps::EXCHANGE_ONLINE
+            || self
+                .cfg
+                .exchange_resources
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&s.resource))
+        {
             apps::EXCHANGE_ONLINE.to_string()
         } else {
             s.resource.clone()
         };
         SignInFacts {
             upn: s.upn.clone(),
-            groups: self.cfg.users.get(&s.upn.to_ascii_lowercase()).map(|u| u.groups.clone()).unwrap_or_default(),
+            groups: self
+                .cfg
+                .users
+                .get(&s.upn.to_ascii_lowercase())
+                .map(|u| u.groups.clone())
+                .unwrap_or_default(),
             app_id,
             client_app: s.client_app,
             trusted_location: self.cfg.trusted_sources.contains(&s.source),
@@ -294,19 +477,35 @@ impl EntraId {
     }
 
     fn has(&self, s: &Session, c: GrantControl) -> bool {
-        let device = self.cfg.devices.get(&s.source).copied().unwrap_or(Device::Unmanaged);
+        let device = self
+            .cfg
+            .devices
+            .get(&s.source)
+            .copied()
+            .unwrap_or(Device::Unmanaged);
         match c {
             GrantControl::Block => false,
             GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
             GrantControl::CompliantDevice => device == Device::Compliant,
             GrantControl::DomainJoinedDevice => device == Device::DomainJoined,
-            GrantControl::ApprovedApplication | GrantControl::CompliantApplication => self.cfg.approved_apps.contains(&s.client_id),
+            GrantControl::ApprovedApplication | GrantControl::CompliantApplication => {
+                self.cfg.approved_apps.contains(&s.client_id)
+            }
         }
     }
 
     /// The user is authenticated: evaluate Conditional Access and go on.
-    fn signed_in(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, id: &str, amr: Vec<String>) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+    fn signed_in(
+        &mut self,
+        req: Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        id: &str,
+        amr: Vec<String>,
+    ) {
+        let Some(s) = self.sessions.get_mut(id) else {
+            return;
+        };
         s.amr = amr;
         let s = s.clone();
         let results = ca::evaluate(&self.cfg.policies, &self.facts(&s));
@@ -314,13 +513,27 @@ impl EntraId {
             .iter()
             .map(|r| {
                 let controls: Vec<&str> = r.controls.iter().map(|c| ca::control_name(*c)).collect();
-                format!("{} [{}]: {} ({}) -> {:?} {}", r.name, state_name(r.state), if r.applies { "applies" } else { "does not apply" }, r.reason, r.operator, controls.join(", "))
+                format!(
+                    "{} [{}]: {} ({}) -> {:?} {}",
+                    r.name,
+                    state_name(r.state),
+                    if r.applies {
+                        "applies"
+                    } else {
+                        "does not apply"
+                    },
+                    r.reason,
+                    r.operator,
+                    controls.join(", ")
+                )
             })
             .collect();
         if lines.is_empty() {
             lines.push("no Conditional Access policy is configured".into());
         }
-        let note = Message::note("Entra ID evaluates Conditional Access").at(Stage::CaEvaluated).with_body(Body::Lines(lines));
+        let note = Message::note("Entra ID evaluates Conditional Access")
+            .at(Stage::CaEvaluated)
+            .with_body(Body::Lines(lines));
         ctx.note(note);
         let enforced: Vec<GrantControl> = results
             .iter()
@@ -331,9 +544,23 @@ impl EntraId {
         if !enforced.is_empty() {
             let lines = enforced
                 .iter()
-                .map(|c| format!("{}: {}", ca::control_name(*c), if self.has(&s, *c) { "satisfied" } else { "required" }))
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        ca::control_name(*c),
+                        if self.has(&s, *c) {
+                            "satisfied"
+                        } else {
+                            "required"
+                        }
+                    )
+                })
                 .collect();
-            ctx.note(Message::note("Conditional Access grant controls for this sign-in").at(Stage::CaControls).with_body(Body::Lines(lines)));
+            ctx.note(
+                Message::note("Conditional Access grant controls for this sign-in")
+                    .at(Stage::CaControls)
+                    .with_body(Body::Lines(lines)),
+            );
         }
         if let Some(sess) = self.sessions.get_mut(id) {
             sess.evaluated = Some(results);
@@ -342,34 +569,99 @@ impl EntraId {
     }
 
     fn decide(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, id: &str) {
-        let Some(s) = self.sessions.get(id).cloned() else { return };
+        let Some(s) = self.sessions.get(id).cloned() else {
+            return;
+        };
         let results = s.evaluated.clone().unwrap_or_default();
         match ca::verdict(&results, |c| self.has(&s, c)) {
             Verdict::Grant => self.complete(req, from, ctx, id),
-            Verdict::Block(name) => ctx.send(from, aad_error(&req, Some(Stage::CaControls), "blocked_by_conditional_access", "AADSTS53003", format!("access has been blocked by Conditional Access policy '{name}'"))),
+            Verdict::Block(name) => ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::CaControls),
+                    "blocked_by_conditional_access",
+                    "AADSTS53003",
+                    format!("access has been blocked by Conditional Access policy '{name}'"),
+                ),
+            ),
             Verdict::NeedMfa => {
-                let registered = self.cfg.users.get(&s.upn.to_ascii_lowercase()).is_some_and(|u| u.mfa_registered);
+                let registered = self
+                    .cfg
+                    .users
+                    .get(&s.upn.to_ascii_lowercase())
+                    .is_some_and(|u| u.mfa_registered);
                 if !registered {
-                    return ctx.send(from, aad_error(&req, Some(Stage::MfaPrompt), "mfa_registration_required", "AADSTS50079", format!("{} must register for multi-factor authentication", s.upn)));
+                    return ctx.send(
+                        from,
+                        aad_error(
+                            &req,
+                            Some(Stage::MfaPrompt),
+                            "mfa_registration_required",
+                            "AADSTS50079",
+                            format!("{} must register for multi-factor authentication", s.upn),
+                        ),
+                    );
                 }
-                let action = Url::parse(apps::ENTRA_MFA).expect("constant URL").with("ctx", id);
-                ctx.send(from, page(&req, Stage::MfaPrompt, "Conditional Access calls Entra MFA: the user is prompted", Page::Mfa { action, method: "PhoneAppNotification" }));
+                let action = Url::parse(apps::ENTRA_MFA)
+                    .expect("constant URL")
+                    .with("ctx", id);
+                ctx.send(
+                    from,
+                    page(
+                        &req,
+                        Stage::MfaPrompt,
+                        "Conditional Access calls Entra MFA: the user is prompted",
+                        Page::Mfa {
+                            action,
+                            method: "PhoneAppNotification",
+                        },
+                    ),
+                );
             }
             Verdict::Unsatisfiable(name, control) => {
                 let (code, aadsts) = match control {
-                    GrantControl::CompliantDevice | GrantControl::DomainJoinedDevice => ("device_not_compliant", "AADSTS53000"),
+                    GrantControl::CompliantDevice | GrantControl::DomainJoinedDevice => {
+                        ("device_not_compliant", "AADSTS53000")
+                    }
                     _ => ("app_not_approved", "AADSTS53005"),
                 };
-                ctx.send(from, aad_error(&req, Some(Stage::CaControls), code, aadsts, format!("Conditional Access policy '{name}' requires {}", ca::control_name(control))));
+                ctx.send(
+                    from,
+                    aad_error(
+                        &req,
+                        Some(Stage::CaControls),
+                        code,
+                        aadsts,
+                        format!(
+                            "Conditional Access policy '{name}' requires {}",
+                            ca::control_name(control)
+                        ),
+                    ),
+                );
             }
         }
     }
 
     fn mfa_done(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let id = req.url.as_ref().and_then(|u| u.param("ctx")).unwrap_or("").to_string();
+        let id = req
+            .url
+            .as_ref()
+            .and_then(|u| u.param("ctx"))
+            .unwrap_or("")
+            .to_string();
         let approved = matches!(&req.body, Body::Form(f) if f.get("approved") == Some("true"));
         if !approved {
-            return ctx.send(from, aad_error(&req, Some(Stage::MfaDone), "mfa_denied", "AADSTS500121", "the MFA request was denied".into()));
+            return ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::MfaDone),
+                    "mfa_denied",
+                    "AADSTS500121",
+                    "the MFA request was denied".into(),
+                ),
+            );
         }
         match self.sessions.get_mut(&id) {
             Some(s) => {
@@ -378,40 +670,109 @@ impl EntraId {
                 }
                 self.decide(req, from, ctx, &id);
             }
-            None => ctx.send(from, aad_error(&req, Some(Stage::MfaDone), "session_expired", "AADSTS50058", "the sign-in session was not found".into())),
+            None => ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::MfaDone),
+                    "session_expired",
+                    "AADSTS50058",
+                    "the sign-in session was not found".into(),
+                ),
+            ),
         }
     }
 
     fn complete(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, id: &str) {
-        let Some(s) = self.sessions.remove(id) else { return };
+        let Some(s) = self.sessions.remove(id) else {
+            return;
+        };
         if s.form_post {
             self.next_id_token += 1;
             let tid = format!("ID{}", self.next_id_token);
-            let (token, jwt) = self.mint(ctx, &tid, TokenKind::Id, &s.client_id, &s.client_id, &s.upn, &s.amr, self.cfg.access_lifetime, None);
+            let (token, jwt) = self.mint(
+                ctx,
+                &tid,
+                TokenKind::Id,
+                &s.client_id,
+                &s.client_id,
+                &s.upn,
+                &s.amr,
+                self.cfg.access_lifetime,
+                None,
+            );
             let code = self.code(ctx, &s);
-            let fields = Form::new().with("code", code).with("id_token", jwt).with("state", "OpenIdConnect");
-            let action = Url::parse(&s.redirect_uri).unwrap_or_else(|_| Url::https("outlook.office.com", "/owa/"));
-            let mut m = page(&req, Stage::SessionBack, "Entra ID posts the authenticated session back to the app", Page::AutoPost { action, fields, token: Some(tid) });
+            let fields = Form::new()
+                .with("code", code)
+                .with("id_token", jwt)
+                .with("state", "OpenIdConnect");
+            let action = Url::parse(&s.redirect_uri)
+                .unwrap_or_else(|_| Url::https("outlook.office.com", "/owa/"));
+            let mut m = page(
+                &req,
+                Stage::SessionBack,
+                "Entra ID posts the authenticated session back to the app",
+                Page::AutoPost {
+                    action,
+                    fields,
+                    token: Some(tid),
+                },
+            );
             m.issued.push(token);
             ctx.send(from, m);
         } else {
             let code = self.code(ctx, &s);
-            let mut loc = Url::parse(&s.redirect_uri).unwrap_or_else(|_| Url { scheme: "urn".into(), host: "ietf:wg:oauth:2.0:oob".into(), path: "/".into(), query: vec![] });
+            let mut loc = Url::parse(&s.redirect_uri).unwrap_or_else(|_| Url {
+                scheme: "urn".into(),
+                host: "ietf:wg:oauth:2.0:oob".into(),
+                path: "/".into(),
+                query: vec![],
+            });
             loc.set_param("code", code);
-            ctx.send(from, Message::redirect(&req, loc, "Entra ID returns an authorization code to the client").at(Stage::AuthCode));
+            ctx.send(
+                from,
+                Message::redirect(
+                    &req,
+                    loc,
+                    "Entra ID returns an authorization code to the client",
+                )
+                .at(Stage::AuthCode),
+            );
         }
     }
 
     fn code(&mut self, ctx: &mut Ctx<'_, Message>, s: &Session) -> String {
         let mut b = [0u8; 12];
         ctx.rng().fill_bytes(&mut b);
-        let code = format!("0.A{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
-        self.codes.insert(code.clone(), Grant { upn: s.upn.clone(), client_id: s.client_id.clone(), resource: s.resource.clone(), amr: s.amr.clone() });
+        let code = format!(
+            "0.A{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        );
+        self.codes.insert(
+            code.clone(),
+            Grant {
+                upn: s.upn.clone(),
+                client_id: s.client_id.clone(),
+                resource: s.resource.clone(),
+                amr: s.amr.clone(),
+            },
+        );
         code
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn mint(&mut self, ctx: &mut Ctx<'_, Message>, id: &str, kind: TokenKind, appid: &str, aud: &str, upn: &str, amr: &[String], life: SimDuration, obo_of: Option<String>) -> (Token, String) {
+    fn mint(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        id: &str,
+        kind: TokenKind,
+        appid: &str,
+        aud: &str,
+        upn: &str,
+        amr: &[String],
+        life: SimDuration,
+        obo_of: Option<String>,
+    ) -> (Token, String) {
         let now_ms = ctx.now().as_millis();
         let now = EPOCH_UNIX + now_ms / 1000;
         let mut b = [0u8; 16];
@@ -453,12 +814,48 @@ impl EntraId {
 
     /// Issues an access/refresh pair of family `family` and answers `req` with it.
     #[allow(clippy::too_many_arguments)]
-    fn issue_pair(&mut self, req: &Message, ctx: &mut Ctx<'_, Message>, family: u64, appid: &str, resource: &str, upn: &str, amr: &[String], obo_of: Option<String>, stage: Stage, summary: &'static str) -> Message {
+    fn issue_pair(
+        &mut self,
+        req: &Message,
+        ctx: &mut Ctx<'_, Message>,
+        family: u64,
+        appid: &str,
+        resource: &str,
+        upn: &str,
+        amr: &[String],
+        obo_of: Option<String>,
+        stage: Stage,
+        summary: &'static str,
+    ) -> Message {
         let generation = self.generations.entry(family).or_insert(0);
         *generation += 1;
-        let suffix = if *generation == 1 { family.to_string() } else { format!("{family}.{}", *generation - 1) };
-        let (at, at_jwt) = self.mint(ctx, &format!("AT{suffix}"), TokenKind::Access, appid, resource, upn, amr, self.cfg.access_lifetime, obo_of.clone());
-        let (rt, rt_jwt) = self.mint(ctx, &format!("RT{suffix}"), TokenKind::Refresh, appid, resource, upn, amr, self.cfg.refresh_lifetime, obo_of);
+        let suffix = if *generation == 1 {
+            family.to_string()
+        } else {
+            format!("{family}.{}", *generation - 1)
+        };
+        let (at, at_jwt) = self.mint(
+            ctx,
+            &format!("AT{suffix}"),
+            TokenKind::Access,
+            appid,
+            resource,
+            upn,
+            amr,
+            self.cfg.access_lifetime,
+            obo_of.clone(),
+        );
+        let (rt, rt_jwt) = self.mint(
+            ctx,
+            &format!("RT{suffix}"),
+            TokenKind::Refresh,
+            appid,
+            resource,
+            upn,
+            amr,
+            self.cfg.refresh_lifetime,
+            obo_of,
+        );
         let body = TokenResponse {
             resource: resource.to_string(),
             scope: "user_impersonation".into(),
@@ -468,14 +865,19 @@ impl EntraId {
             refresh_token: Some(rt_jwt),
             refresh_id: Some(rt.id.clone()),
         };
-        let mut m = Message::response(req, 200, summary).at(stage).with_body(Body::Token(body)).header("Content-Type", "application/json");
+        let mut m = Message::response(req, 200, summary)
+            .at(stage)
+            .with_body(Body::Token(body))
+            .header("Content-Type", "application/json");
         m.issued.push(at);
         m.issued.push(rt);
         m
     }
 
     fn token(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let Body::Form(f) = &req.body else { return ctx.send(from, Message::response(&req, 400, "no form")) };
+        let Body::Form(f) = &req.body else {
+            return ctx.send(from, Message::response(&req, 400, "no form"));
+        };
         let f = f.clone();
         let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
         let reply = match f.get("grant_type").unwrap_or("") {
@@ -483,26 +885,79 @@ impl EntraId {
                 Some(g) => {
                     self.next_family += 1;
                     let fam = self.next_family;
-                    self.issue_pair(&req, ctx, fam, &g.client_id, &g.resource, &g.upn, &g.amr, None, Stage::TokensIssued, "Entra ID issues access and refresh tokens")
+                    self.issue_pair(
+                        &req,
+                        ctx,
+                        fam,
+                        &g.client_id,
+                        &g.resource,
+                        &g.upn,
+                        &g.amr,
+                        None,
+                        Stage::TokensIssued,
+                        "Entra ID issues access and refresh tokens",
+                    )
                 }
-                None => token_error(&req, req.stage, "invalid_grant", "AADSTS70008", "the authorization code is invalid or has expired".into()),
+                None => token_error(
+                    &req,
+                    req.stage,
+                    "invalid_grant",
+                    "AADSTS70008",
+                    "the authorization code is invalid or has expired".into(),
+                ),
             },
-            "urn:ietf:params:oauth:grant-type:jwt-bearer" if f.get("requested_token_use") == Some("on_behalf_of") => {
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                if f.get("requested_token_use") == Some("on_behalf_of") =>
+            {
                 let keys = self.metadata();
                 match jwt::verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
-                    Ok(c) if f.get("client_id") == Some(apps::EXCHANGE_ONLINE) && c.aud == apps::EXO_RESOURCE => {
+                    Ok(c)
+                        if f.get("client_id") == Some(apps::EXCHANGE_ONLINE)
+                            && c.aud == apps::EXO_RESOURCE =>
+                    {
                         let resource = f.get("resource").unwrap_or("").to_string();
-                        if self.cfg.exchange_resources.iter().any(|r| r.eq_ignore_ascii_case(&resource)) {
+                        if self
+                            .cfg
+                            .exchange_resources
+                            .iter()
+                            .any(|r| r.eq_ignore_ascii_case(&resource))
+                        {
                             let parent = self.ids.get(&c.uti).cloned();
                             self.next_family += 1;
                             let fam = self.next_family;
-                            self.issue_pair(&req, ctx, fam, apps::EXCHANGE_ONLINE, &resource, &c.upn, &c.amr, parent, Stage::Obo, "Entra ID issues AT2/RT2 on behalf of the user")
+                            self.issue_pair(
+                                &req,
+                                ctx,
+                                fam,
+                                apps::EXCHANGE_ONLINE,
+                                &resource,
+                                &c.upn,
+                                &c.amr,
+                                parent,
+                                Stage::Obo,
+                                "Entra ID issues AT2/RT2 on behalf of the user",
+                            )
                         } else {
                             token_error(&req, Some(Stage::Obo), "invalid_resource", "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
-                    Ok(c) => token_error(&req, Some(Stage::Obo), "invalid_grant", "AADSTS50013", format!("the assertion's audience {} is not the calling application", c.aud)),
-                    Err(e) => token_error(&req, Some(Stage::Obo), "invalid_grant", "AADSTS50013", format!("the assertion does not verify: {e}")),
+                    Ok(c) => token_error(
+                        &req,
+                        Some(Stage::Obo),
+                        "invalid_grant",
+                        "AADSTS50013",
+                        format!(
+                            "the assertion's audience {} is not the calling application",
+                            c.aud
+                        ),
+                    ),
+                    Err(e) => token_error(
+                        &req,
+                        Some(Stage::Obo),
+                        "invalid_grant",
+                        "AADSTS50013",
+                        format!("the assertion does not verify: {e}"),
+                    ),
                 }
             }
             "refresh_token" => {
@@ -510,29 +965,78 @@ impl EntraId {
                 match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if c.scp == "offline_access" => {
                         let id = self.ids.get(&c.uti).cloned().unwrap_or_default();
-                        let fam: u64 = id.trim_start_matches("RT").split('.').next().and_then(|x| x.parse().ok()).unwrap_or(0);
-                        self.issue_pair(&req, ctx, fam, &c.appid, &c.aud, &c.upn, &c.amr, None, req.stage.unwrap_or(Stage::TokensIssued), "Entra ID redeems the refresh token")
+                        let fam: u64 = id
+                            .trim_start_matches("RT")
+                            .split('.')
+                            .next()
+                            .and_then(|x| x.parse().ok())
+                            .unwrap_or(0);
+                        self.issue_pair(
+                            &req,
+                            ctx,
+                            fam,
+                            &c.appid,
+                            &c.aud,
+                            &c.upn,
+                            &c.amr,
+                            None,
+                            req.stage.unwrap_or(Stage::TokensIssued),
+                            "Entra ID redeems the refresh token",
+                        )
                     }
-                    Ok(_) => token_error(&req, req.stage, "invalid_grant", "AADSTS9002313", "not a refresh token".into()),
-                    Err(e) => token_error(&req, req.stage, "invalid_grant", "AADSTS700082", format!("the refresh token is not valid: {e}")),
+                    Ok(_) => token_error(
+                        &req,
+                        req.stage,
+                        "invalid_grant",
+                        "AADSTS9002313",
+                        "not a refresh token".into(),
+                    ),
+                    Err(e) => token_error(
+                        &req,
+                        req.stage,
+                        "invalid_grant",
+                        "AADSTS700082",
+                        format!("the refresh token is not valid: {e}"),
+                    ),
                 }
             }
-            g => token_error(&req, req.stage, "unsupported_grant_type", "AADSTS70003", format!("grant type '{g}' is not supported")),
+            g => token_error(
+                &req,
+                req.stage,
+                "unsupported_grant_type",
+                "AADSTS70003",
+                format!("grant type '{g}' is not supported"),
+            ),
         };
         ctx.send(from, reply);
     }
 
     fn mfa_connector(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let Body::MfaRequest { upn, method } = &req.body else { return ctx.send(from, Message::response(&req, 400, "no MFA request")) };
+        let Body::MfaRequest { upn, method } = &req.body else {
+            return ctx.send(from, Message::response(&req, 400, "no MFA request"));
+        };
         let user = self.cfg.users.get(&upn.to_ascii_lowercase());
         let device = user.filter(|u| u.mfa_registered).and_then(|u| u.mfa_device);
         let Some(device) = device else {
-            let m = Message::response(&req, 200, "Entra MFA: the user is not registered").at(Stage::AdfsMfaDone).with_body(Body::MfaResult { upn: upn.clone(), approved: false });
+            let m = Message::response(&req, 200, "Entra MFA: the user is not registered")
+                .at(Stage::AdfsMfaDone)
+                .with_body(Body::MfaResult {
+                    upn: upn.clone(),
+                    approved: false,
+                });
             return ctx.send(from, m);
         };
-        let push = Message::request(Method::Post, Url::https("mobileappcommunicator.auth.microsoft.com", "/notify"), 0, "Entra MFA pushes an approval request to the user's device")
-            .with_body(Body::MfaRequest { upn: upn.clone(), method })
-            .at(Stage::MfaPrompt);
+        let push = Message::request(
+            Method::Post,
+            Url::https("mobileappcommunicator.auth.microsoft.com", "/notify"),
+            0,
+            "Entra MFA pushes an approval request to the user's device",
+        )
+        .with_body(Body::MfaRequest {
+            upn: upn.clone(),
+            method,
+        })
+        .at(Stage::MfaPrompt);
         let conv = self.net.conv();
         let mut push = push;
         push.conv = conv;
@@ -542,11 +1046,25 @@ impl EntraId {
 
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
         match self.waits.remove(&resp.conv) {
-            Some(Wait::Pta { session, client, req }) => {
+            Some(Wait::Pta {
+                session,
+                client,
+                req,
+            }) => {
                 if matches!(resp.body, Body::Directory { ok: true, .. }) {
                     self.signed_in(req, client, ctx, &session, vec!["pwd".into()]);
                 } else {
-                    ctx.send(client, aad_error(&req, Some(Stage::Credentials), "invalid_credentials", "AADSTS50126", "invalid username or password (checked by the pass-through agent)".into()));
+                    ctx.send(
+                        client,
+                        aad_error(
+                            &req,
+                            Some(Stage::Credentials),
+                            "invalid_credentials",
+                            "AADSTS50126",
+                            "invalid username or password (checked by the pass-through agent)"
+                                .into(),
+                        ),
+                    );
                 }
             }
             Some(Wait::Push { adfs, req }) => {
@@ -554,7 +1072,13 @@ impl EntraId {
                     Body::MfaResult { upn, approved } => (upn.clone(), *approved),
                     _ => (String::new(), false),
                 };
-                let m = Message::response(&req, 200, "Entra MFA reports the result to the AD FS adapter").at(Stage::AdfsMfaDone).with_body(Body::MfaResult { upn, approved });
+                let m = Message::response(
+                    &req,
+                    200,
+                    "Entra MFA reports the result to the AD FS adapter",
+                )
+                .at(Stage::AdfsMfaDone)
+                .with_body(Body::MfaResult { upn, approved });
                 ctx.send(adfs, m);
             }
             None => {}
@@ -592,7 +1116,10 @@ impl Actor<Message> for EntraId {
         } else if url.host == "adnotifications.windowsazure.com" {
             self.mfa_connector(msg, from, ctx);
         } else {
-            ctx.send(from, Message::response(&msg, 404, "not an Entra ID endpoint"));
+            ctx.send(
+                from,
+                Message::response(&msg, 404, "not an Entra ID endpoint"),
+            );
         }
     }
 }

@@ -50,45 +50,107 @@ pub const OWA_URL: &str = "https://outlook.office.com/owa/";
 impl ExchangeOnline {
     /// Exchange Online with `cfg`.
     pub fn new(cfg: ExoConfig) -> Self {
-        ExchangeOnline { cfg, provisioned: BTreeSet::new() }
+        ExchangeOnline {
+            cfg,
+            provisioned: BTreeSet::new(),
+        }
     }
 
     fn challenge(&self, req: &Message, stage: Stage) -> Message {
         let bearer = Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),
-            ("trusted_issuers".into(), format!("{}@*", apps::ENTRA_PRINCIPAL)),
-            ("token_types".into(), "app_asserted_user_v1 service_asserted_app_v1".into()),
+            (
+                "trusted_issuers".into(),
+                format!("{}@*", apps::ENTRA_PRINCIPAL),
+            ),
+            (
+                "token_types".into(),
+                "app_asserted_user_v1 service_asserted_app_v1".into(),
+            ),
             ("authorization_uri".into(), apps::ENTRA_AUTHORIZE.into()),
         ]);
-        Message::response(req, 401, "401: Bearer challenge with the Entra ID authorization URL")
-            .at(stage)
-            .header("WWW-Authenticate", bearer.to_string())
-            .header("WWW-Authenticate", Challenge::Basic { realm: "outlook.office365.com".into() }.to_string())
+        Message::response(
+            req,
+            401,
+            "401: Bearer challenge with the Entra ID authorization URL",
+        )
+        .at(stage)
+        .header("WWW-Authenticate", bearer.to_string())
+        .header(
+            "WWW-Authenticate",
+            Challenge::Basic {
+                realm: "outlook.office365.com".into(),
+            }
+            .to_string(),
+        )
     }
 
     fn refuse(req: &Message, code: &'static str, message: String, diagnostics: String) -> Message {
-        Message::response(req, 401, "Exchange Online rejects the request").at_opt(req.stage).with_fault(Fault {
-            code: code.into(),
-            party: "exchange-online",
-            message,
-            diagnostics,
-            symptom: None,
-        })
+        Message::response(req, 401, "Exchange Online rejects the request")
+            .at_opt(req.stage)
+            .with_fault(Fault {
+                code: code.into(),
+                party: "exchange-online",
+                message,
+                diagnostics,
+                symptom: None,
+            })
     }
 
-    fn protected(&self, req: &Message, now_unix: u64, challenge_stage: Stage, items: &'static str) -> Message {
-        match req.header_value("Authorization").and_then(Credentials::parse) {
-            Some(Credentials::Bearer(t)) => match jwt::verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
-                Ok(c) if c.aud == apps::EXO_RESOURCE => match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
-                    Some(Home::Online) => Message::response(req, 200, "Exchange Online verifies the token and serves the mailbox")
-                        .at_opt(req.stage)
-                        .with_body(Body::Mailbox(Mailbox { source: "exchange-online", upn: c.upn, items })),
-                    _ => Self::refuse(req, "mailbox_not_found", format!("{} has no mailbox in Exchange Online", c.upn), "HTTP 404: mailbox not found".into()),
-                },
-                Ok(c) => Self::refuse(req, "audience_mismatch", format!("token audience {} is not Exchange Online", c.aud), format!("invalid audience '{}'", c.aud)),
-                Err(e) => Self::refuse(req, "invalid_token", format!("the token does not verify: {e}"), format!("Bearer error=\"invalid_token\": {e}")),
-            },
-            Some(Credentials::Basic { .. }) => Self::refuse(req, "basic_auth_disabled", "Basic authentication is disabled in Exchange Online".into(), "HTTP 401: Basic authentication is disabled".into()),
+    fn protected(
+        &self,
+        req: &Message,
+        now_unix: u64,
+        challenge_stage: Stage,
+        items: &'static str,
+    ) -> Message {
+        match req
+            .header_value("Authorization")
+            .and_then(Credentials::parse)
+        {
+            Some(Credentials::Bearer(t)) => {
+                match jwt::verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+                    Ok(c) if c.aud == apps::EXO_RESOURCE => {
+                        match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
+                            Some(Home::Online) => Message::response(
+                                req,
+                                200,
+                                "Exchange Online verifies the token and serves the mailbox",
+                            )
+                            .at_opt(req.stage)
+                            .with_body(Body::Mailbox(Mailbox {
+                                source: "exchange-online",
+                                upn: c.upn,
+                                items,
+                            })),
+                            _ => Self::refuse(
+                                req,
+                                "mailbox_not_found",
+                                format!("{} has no mailbox in Exchange Online", c.upn),
+                                "HTTP 404: mailbox not found".into(),
+                            ),
+                        }
+                    }
+                    Ok(c) => Self::refuse(
+                        req,
+                        "audience_mismatch",
+                        format!("token audience {} is not Exchange Online", c.aud),
+                        format!("invalid audience '{}'", c.aud),
+                    ),
+                    Err(e) => Self::refuse(
+                        req,
+                        "invalid_token",
+                        format!("the token does not verify: {e}"),
+                        format!("Bearer error=\"invalid_token\": {e}"),
+                    ),
+                }
+            }
+            Some(Credentials::Basic { .. }) => Self::refuse(
+                req,
+                "basic_auth_disabled",
+                "Basic authentication is disabled in Exchange Online".into(),
+                "HTTP 401: Basic authentication is disabled".into(),
+            ),
             _ => self.challenge(req, challenge_stage),
         }
     }
@@ -104,33 +166,74 @@ impl Actor<Message> for ExchangeOnline {
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-online", %url, "request");
         let reply = if url.path_starts_with("/autodiscover/autodiscover.json") {
             let email = url.param("Email").unwrap_or("").to_string();
-            let count: u32 = url.param("RedirectCount").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let count: u32 = url
+                .param("RedirectCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             match self.cfg.users.get(&email.to_ascii_lowercase()) {
                 Some(Home::Onprem) => {
-                    let mut loc = Url::https(&self.cfg.onprem_autodiscover_host, "/autodiscover/autodiscover.json")
-                        .with("Email", email)
-                        .with("Protocol", url.param("Protocol").unwrap_or("activesync"));
+                    let mut loc = Url::https(
+                        &self.cfg.onprem_autodiscover_host,
+                        "/autodiscover/autodiscover.json",
+                    )
+                    .with("Email", email)
+                    .with("Protocol", url.param("Protocol").unwrap_or("activesync"));
                     loc.set_param("RedirectCount", (count + 1).to_string());
-                    Message::redirect(&req, loc, "the mailbox is on-premises: 302 to the on-premises AutoDiscover").at(Stage::AutodiscoverRedirect)
+                    Message::redirect(
+                        &req,
+                        loc,
+                        "the mailbox is on-premises: 302 to the on-premises AutoDiscover",
+                    )
+                    .at(Stage::AutodiscoverRedirect)
                 }
                 Some(Home::Online) => {
                     let loc = Url::https("outlook.office365.com", "/Microsoft-Server-ActiveSync");
-                    Message::redirect(&req, loc, "the mailbox is in Exchange Online: 302 to its ActiveSync URL").at(Stage::AutodiscoverRedirect)
+                    Message::redirect(
+                        &req,
+                        loc,
+                        "the mailbox is in Exchange Online: 302 to its ActiveSync URL",
+                    )
+                    .at(Stage::AutodiscoverRedirect)
                 }
-                None => Message::response(&req, 404, "AutoDiscover v2: no such user").at(Stage::AutodiscoverRedirect),
+                None => Message::response(&req, 404, "AutoDiscover v2: no such user")
+                    .at(Stage::AutodiscoverRedirect),
             }
         } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
             match &req.body {
                 Body::Form(f) if f.get("id_token").is_some() => {
-                    match jwt::verify(f.get("id_token").unwrap_or(""), &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
-                        Ok(c) if c.aud == apps::EXCHANGE_ONLINE && self.cfg.users.get(&c.upn.to_ascii_lowercase()) == Some(&Home::Online) => {
-                            Message::response(&req, 200, "OWA validates the id token and opens the mailbox")
-                                .at(Stage::UseToken)
-                                .header("Set-Cookie", "OpenIdConnect.token.v1=...; secure; HttpOnly")
-                                .with_body(Body::Mailbox(Mailbox { source: "exchange-online", upn: c.upn, items: "OWA: inbox, calendar, contacts" }))
+                    match jwt::verify(
+                        f.get("id_token").unwrap_or(""),
+                        &self.cfg.entra_metadata,
+                        now_unix,
+                        self.cfg.skew_s,
+                    ) {
+                        Ok(c)
+                            if c.aud == apps::EXCHANGE_ONLINE
+                                && self.cfg.users.get(&c.upn.to_ascii_lowercase())
+                                    == Some(&Home::Online) =>
+                        {
+                            Message::response(
+                                &req,
+                                200,
+                                "OWA validates the id token and opens the mailbox",
+                            )
+                            .at(Stage::UseToken)
+                            .header("Set-Cookie", "OpenIdConnect.token.v1=...; secure; HttpOnly")
+                            .with_body(Body::Mailbox(Mailbox {
+                                source: "exchange-online",
+                                upn: c.upn,
+                                items: "OWA: inbox, calendar, contacts",
+                            }))
                         }
-                        Ok(c) => Self::refuse(&req, "invalid_token", format!("id token for {} / {} not accepted by OWA", c.aud, c.upn), "OWA: invalid id token".into()),
-                        Err(e) => Self::refuse(&req, "invalid_token", e.to_string(), format!("OWA: {e}")),
+                        Ok(c) => Self::refuse(
+                            &req,
+                            "invalid_token",
+                            format!("id token for {} / {} not accepted by OWA", c.aud, c.upn),
+                            "OWA: invalid id token".into(),
+                        ),
+                        Err(e) => {
+                            Self::refuse(&req, "invalid_token", e.to_string(), format!("OWA: {e}"))
+                        }
                     }
                 }
                 _ => {
@@ -142,22 +245,40 @@ impl Actor<Message> for ExchangeOnline {
                         .with("response_mode", "form_post")
                         .with("response_type", "code id_token")
                         .with("scope", "openid");
-                    Message::redirect(&req, loc, "OWA redirects the browser to Entra ID").at(Stage::RedirectToIdp)
+                    Message::redirect(&req, loc, "OWA redirects the browser to Entra ID")
+                        .at(Stage::RedirectToIdp)
                 }
             }
         } else if url.path_starts_with("/microsoft-server-activesync") {
-            self.protected(&req, now_unix, Stage::EasChallenge, "mail, calendar, contacts (ActiveSync)")
+            self.protected(
+                &req,
+                now_unix,
+                Stage::EasChallenge,
+                "mail, calendar, contacts (ActiveSync)",
+            )
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
-            self.protected(&req, now_unix, Stage::AuthorityReturned, "mailbox (MAPI over HTTP, cached mode)")
-        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::Post) {
+            self.protected(
+                &req,
+                now_unix,
+                Stage::AuthorityReturned,
+                "mailbox (MAPI over HTTP, cached mode)",
+            )
+        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::Post)
+        {
             let upn = match &req.body {
                 Body::Provision { upn, .. } => upn.to_ascii_lowercase(),
                 _ => String::new(),
             };
             if self.provisioned.insert(upn) {
-                Message::response(&req, 201, "the cloud mailbox for the on-premises user is created").at(Stage::MailboxCreate)
+                Message::response(
+                    &req,
+                    201,
+                    "the cloud mailbox for the on-premises user is created",
+                )
+                .at(Stage::MailboxCreate)
             } else {
-                Message::response(&req, 200, "the cloud mailbox already exists").at(Stage::MailboxCreate)
+                Message::response(&req, 200, "the cloud mailbox already exists")
+                    .at(Stage::MailboxCreate)
             }
         } else {
             Message::response(&req, 404, "not found")

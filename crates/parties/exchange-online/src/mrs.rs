@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url, EPOCH_UNIX};
+use hmasim_protocol::{
+    apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url, EPOCH_UNIX,
+};
 
 /// MRS configuration.
 #[derive(Clone, Debug)]
@@ -73,7 +75,14 @@ pub struct Mrs {
 impl Mrs {
     /// MRS with `cfg`, reaching Entra ID, Exchange Online and on-premises through `net`.
     pub fn new(cfg: MrsConfig, net: Net) -> Self {
-        Mrs { cfg, net, users: BTreeMap::new(), pending: BTreeMap::new(), timer_armed: false, stats: SyncStats::default() }
+        Mrs {
+            cfg,
+            net,
+            users: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            timer_armed: false,
+            stats: SyncStats::default(),
+        }
     }
 
     /// The background synchronization counters.
@@ -88,7 +97,10 @@ impl Mrs {
             }
             Err(host) => {
                 let upn = match &purpose {
-                    Purpose::Obo(u) | Purpose::Create(u) | Purpose::Sync(u) | Purpose::Refresh(u) => u.clone(),
+                    Purpose::Obo(u)
+                    | Purpose::Create(u)
+                    | Purpose::Sync(u)
+                    | Purpose::Refresh(u) => u.clone(),
                 };
                 let fault = Fault {
                     code: "unreachable".into(),
@@ -107,47 +119,76 @@ impl Mrs {
         let form = Form::new()
             .with("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
             .with("client_id", apps::EXCHANGE_ONLINE)
-            .with("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            .with(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
             .with("assertion", u.at1.clone())
             .with("requested_token_use", "on_behalf_of")
             .with("resource", u.eas_url.origin());
-        let at1_id = u.waiting.as_ref().and_then(|(_, m)| m.token.clone()).unwrap_or_default();
-        let msg = Message::request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), 0, "MRS asks Entra ID for AT2 on behalf of AT1")
-            .with_body(Body::Form(form))
-            .at(Stage::Obo)
-            .carrying(at1_id);
+        let at1_id = u
+            .waiting
+            .as_ref()
+            .and_then(|(_, m)| m.token.clone())
+            .unwrap_or_default();
+        let msg = Message::request(
+            Method::Post,
+            Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
+            0,
+            "MRS asks Entra ID for AT2 on behalf of AT1",
+        )
+        .with_body(Body::Form(form))
+        .at(Stage::Obo)
+        .carrying(at1_id);
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
     }
 
     fn sync(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let Some(at2) = &u.at2 else { return };
-        let url = u.eas_url.clone()
+        let url = u
+            .eas_url
+            .clone()
             .with("Cmd", "Sync")
             .with("User", upn)
             .with("DeviceId", "MRS0000000000000000000000000000")
             .with("DeviceType", "OutlookService");
-        let msg = Message::request(Method::Post, url, 0, "MRS synchronizes the on-premises mailbox over ActiveSync with AT2")
-            .header("Authorization", Credentials::Bearer(at2.jwt.clone()).to_string())
-            .header("MS-ASProtocolVersion", "16.1")
-            .header("User-Agent", "Outlook-iOS-Android/1.0 (OutlookService)")
-            .at(Stage::Sync)
-            .carrying(at2.id.clone());
+        let msg = Message::request(
+            Method::Post,
+            url,
+            0,
+            "MRS synchronizes the on-premises mailbox over ActiveSync with AT2",
+        )
+        .header(
+            "Authorization",
+            Credentials::Bearer(at2.jwt.clone()).to_string(),
+        )
+        .header("MS-ASProtocolVersion", "16.1")
+        .header("User-Agent", "Outlook-iOS-Android/1.0 (OutlookService)")
+        .at(Stage::Sync)
+        .carrying(at2.id.clone());
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
     fn refresh(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
-        let Some(rt2) = &u.rt2 else { return self.sync(ctx, upn) };
+        let Some(rt2) = &u.rt2 else {
+            return self.sync(ctx, upn);
+        };
         let form = Form::new()
             .with("grant_type", "refresh_token")
             .with("client_id", apps::EXCHANGE_ONLINE)
             .with("refresh_token", rt2.jwt.clone())
             .with("resource", u.eas_url.origin());
-        let msg = Message::request(Method::Post, Url::parse(apps::ENTRA_TOKEN).expect("constant URL"), 0, "MRS renews AT2 with RT2")
-            .with_body(Body::Form(form))
-            .at(Stage::Sync)
-            .carrying(rt2.id.clone());
+        let msg = Message::request(
+            Method::Post,
+            Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
+            0,
+            "MRS renews AT2 with RT2",
+        )
+        .with_body(Body::Form(form))
+        .at(Stage::Sync)
+        .carrying(rt2.id.clone());
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
     }
 
@@ -156,7 +197,10 @@ impl Mrs {
         tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
         if let Some(u) = self.users.get_mut(upn) {
             if let Some((client, req)) = u.waiting.take() {
-                let reply = Message::response(&req, 502, "MRS cannot reach the on-premises mailbox").at(Stage::Sync).with_fault(fault);
+                let reply =
+                    Message::response(&req, 502, "MRS cannot reach the on-premises mailbox")
+                        .at(Stage::Sync)
+                        .with_fault(fault);
                 ctx.send(client, reply);
             }
         }
@@ -164,10 +208,16 @@ impl Mrs {
 
     fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
-        let at1 = match req.header_value("Authorization").and_then(Credentials::parse) {
+        let at1 = match req
+            .header_value("Authorization")
+            .and_then(Credentials::parse)
+        {
             Some(Credentials::Bearer(t)) => t,
             _ => {
-                ctx.send(from, Message::response(&req, 401, "provisioning needs AT1").at(Stage::Provision));
+                ctx.send(
+                    from,
+                    Message::response(&req, 401, "provisioning needs AT1").at(Stage::Provision),
+                );
                 return;
             }
         };
@@ -178,36 +228,82 @@ impl Mrs {
                     Ok(c) => format!("AT1 audience {} is not Exchange Online", c.aud),
                     Err(e) => e.to_string(),
                 };
-                let fault = Fault { code: "invalid_token".into(), party: "mrs", message: why.clone(), diagnostics: why, symptom: None };
-                ctx.send(from, Message::response(&req, 401, "MRS rejects AT1").at(Stage::Provision).with_fault(fault));
+                let fault = Fault {
+                    code: "invalid_token".into(),
+                    party: "mrs",
+                    message: why.clone(),
+                    diagnostics: why,
+                    symptom: None,
+                };
+                ctx.send(
+                    from,
+                    Message::response(&req, 401, "MRS rejects AT1")
+                        .at(Stage::Provision)
+                        .with_fault(fault),
+                );
                 return;
             }
         };
         let Body::Provision { eas_url, .. } = &req.body else {
-            ctx.send(from, Message::response(&req, 400, "no ActiveSync endpoint in the provisioning request").at(Stage::Provision));
+            ctx.send(
+                from,
+                Message::response(
+                    &req,
+                    400,
+                    "no ActiveSync endpoint in the provisioning request",
+                )
+                .at(Stage::Provision),
+            );
             return;
         };
         let upn = claims.upn.to_ascii_lowercase();
-        self.users.insert(upn.clone(), Synced { eas_url: eas_url.clone(), at1, at2: None, rt2: None, waiting: Some((from, req)) });
+        self.users.insert(
+            upn.clone(),
+            Synced {
+                eas_url: eas_url.clone(),
+                at1,
+                at2: None,
+                rt2: None,
+                waiting: Some((from, req)),
+            },
+        );
         self.obo(ctx, &upn);
     }
 
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
-        let Some(purpose) = self.pending.remove(&resp.conv) else { return };
+        let Some(purpose) = self.pending.remove(&resp.conv) else {
+            return;
+        };
         let now = ctx.now();
         match purpose {
             Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
                 Body::Token(t) => {
                     if let Some(u) = self.users.get_mut(&upn) {
                         let first = u.at2.is_none();
-                        u.at2 = Some(Held { id: t.access_id, jwt: t.access_token, expires: now + SimDuration::from_secs(t.expires_in) });
+                        u.at2 = Some(Held {
+                            id: t.access_id,
+                            jwt: t.access_token,
+                            expires: now + SimDuration::from_secs(t.expires_in),
+                        });
                         if let (Some(id), Some(jwt)) = (t.refresh_id, t.refresh_token) {
-                            u.rt2 = Some(Held { id, jwt, expires: SimTime::MAX });
+                            u.rt2 = Some(Held {
+                                id,
+                                jwt,
+                                expires: SimTime::MAX,
+                            });
                         }
                         if first {
-                            let create = Message::request(Method::Post, Url::https("outlook.office365.com", "/provisioning/mailbox"), 0, "MRS provisions the cloud mailbox if it is missing")
-                                .with_body(Body::Provision { upn: upn.clone(), eas_url: u.eas_url.clone() })
-                                .at(Stage::MailboxCreate);
+                            let create = Message::request(
+                                Method::Post,
+                                Url::https("outlook.office365.com", "/provisioning/mailbox"),
+                                0,
+                                "MRS provisions the cloud mailbox if it is missing",
+                            )
+                            .with_body(Body::Provision {
+                                upn: upn.clone(),
+                                eas_url: u.eas_url.clone(),
+                            })
+                            .at(Stage::MailboxCreate);
                             self.send(ctx, create, Purpose::Create(upn));
                         } else {
                             self.sync(ctx, &upn);
@@ -234,18 +330,30 @@ impl Mrs {
                 if let Body::Mailbox(m) = resp.body {
                     self.stats.succeeded += 1;
                     self.stats.last_success_ms = Some(now.as_millis());
-                    if let Some((client, req)) = self.users.get_mut(&upn).and_then(|u| u.waiting.take()) {
-                        let reply = Message::response(&req, 200, "the on-premises mailbox data reaches Outlook mobile")
-                            .at(Stage::Sync)
-                            .with_body(Body::Mailbox(m));
+                    if let Some((client, req)) =
+                        self.users.get_mut(&upn).and_then(|u| u.waiting.take())
+                    {
+                        let reply = Message::response(
+                            &req,
+                            200,
+                            "the on-premises mailbox data reaches Outlook mobile",
+                        )
+                        .at(Stage::Sync)
+                        .with_body(Body::Mailbox(m));
                         ctx.send(client, reply);
                     }
                     if !self.timer_armed {
                         self.timer_armed = true;
-                        ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+                        ctx.timer(
+                            self.cfg.sync_interval,
+                            Message::timer("mrs-background-sync"),
+                        );
                     }
                 } else {
-                    let diag = resp.header_value("x-ms-diagnostics").unwrap_or("").to_string();
+                    let diag = resp
+                        .header_value("x-ms-diagnostics")
+                        .unwrap_or("")
+                        .to_string();
                     let status = resp.status.unwrap_or(0);
                     let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
                         code: "sync_failed".into(),
@@ -257,7 +365,10 @@ impl Mrs {
                     self.fail(ctx, &upn, fault);
                     if !self.timer_armed {
                         self.timer_armed = true;
-                        ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+                        ctx.timer(
+                            self.cfg.sync_interval,
+                            Message::timer("mrs-background-sync"),
+                        );
                     }
                 }
             }
@@ -274,14 +385,20 @@ impl Actor<Message> for Mrs {
                 let now = ctx.now();
                 let upns: Vec<String> = self.users.keys().cloned().collect();
                 for upn in upns {
-                    let renew = self.users[&upn].at2.as_ref().is_some_and(|a| a.expires <= now + self.cfg.refresh_margin);
+                    let renew = self.users[&upn]
+                        .at2
+                        .as_ref()
+                        .is_some_and(|a| a.expires <= now + self.cfg.refresh_margin);
                     if renew {
                         self.refresh(ctx, &upn);
                     } else {
                         self.sync(ctx, &upn);
                     }
                 }
-                ctx.timer(self.cfg.sync_interval, Message::timer("mrs-background-sync"));
+                ctx.timer(
+                    self.cfg.sync_interval,
+                    Message::timer("mrs-background-sync"),
+                );
             }
             Kind::Note => {}
         }

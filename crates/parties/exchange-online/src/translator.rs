@@ -16,7 +16,11 @@ pub struct ProtocolTranslator {
 impl ProtocolTranslator {
     /// A translator passing provisioning requests to `mrs`.
     pub fn new(mrs: ActorId) -> Self {
-        ProtocolTranslator { mrs, relay: Relay::default(), net: Net::default() }
+        ProtocolTranslator {
+            mrs,
+            relay: Relay::default(),
+            net: Net::default(),
+        }
     }
 }
 
@@ -24,7 +28,10 @@ impl Actor<Message> for ProtocolTranslator {
     fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {
-                msg.url = Some(Url::https("outlook.office365.com", "/ProvisioningApi/provision"));
+                msg.url = Some(Url::https(
+                    "outlook.office365.com",
+                    "/ProvisioningApi/provision",
+                ));
                 let conv = self.net.conv();
                 self.relay.forward(ctx, from, self.mrs, msg, conv);
             }

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_kernel::{Actor, ActorId, Ctx};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
-use hmasim_protocol::{apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, EPOCH_UNIX};
+use hmasim_protocol::{
+    apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, EPOCH_UNIX,
+};
 
 /// Exchange on-premises configuration.
 #[derive(Clone, Debug)]
@@ -64,7 +66,11 @@ const EAS_ITEMS: &str = "mail (4 weeks), calendar (all), contacts (all), out-of-
 impl ExchangeOnprem {
     /// Exchange with `cfg`, reaching Active Directory through `net`.
     pub fn new(cfg: OnpremConfig, net: Net) -> Self {
-        ExchangeOnprem { cfg, net, binds: BTreeMap::new() }
+        ExchangeOnprem {
+            cfg,
+            net,
+            binds: BTreeMap::new(),
+        }
     }
 
     /// Replaces the cached EvoSTS metadata (the arbitration mailbox's refresh or
@@ -83,33 +89,74 @@ impl ExchangeOnprem {
         })
     }
 
-    fn challenge(&self, req: &Message, status_summary: &'static str, stage: Option<Stage>) -> Message {
+    fn challenge(
+        &self,
+        req: &Message,
+        status_summary: &'static str,
+        stage: Option<Stage>,
+    ) -> Message {
         let mut m = Message::response(req, 401, status_summary).at_opt(stage);
         if let Some(b) = self.bearer_challenge() {
             m = m.header("WWW-Authenticate", b.to_string());
         }
-        m.header("WWW-Authenticate", Challenge::Basic { realm: self.cfg.mail_host.clone() }.to_string())
+        m.header(
+            "WWW-Authenticate",
+            Challenge::Basic {
+                realm: self.cfg.mail_host.clone(),
+            }
+            .to_string(),
+        )
     }
 
-    fn mailbox(&self, req: &Message, upn: &str, items: &'static str, summary: &'static str, stage: Option<Stage>) -> Message {
-        Message::response(req, 200, summary).at_opt(stage).with_body(Body::Mailbox(Mailbox {
-            source: "exchange-onprem",
-            upn: upn.to_string(),
-            items,
-        }))
+    fn mailbox(
+        &self,
+        req: &Message,
+        upn: &str,
+        items: &'static str,
+        summary: &'static str,
+        stage: Option<Stage>,
+    ) -> Message {
+        Message::response(req, 200, summary)
+            .at_opt(stage)
+            .with_body(Body::Mailbox(Mailbox {
+                source: "exchange-onprem",
+                upn: upn.to_string(),
+                items,
+            }))
     }
 
     /// Verifies a Bearer token as Exchange's OAuth module does; on failure, the 401 to send.
-    fn verify_bearer(&self, req: &Message, jwt_str: &str, now_unix: u64) -> Result<String, Message> {
+    fn verify_bearer(
+        &self,
+        req: &Message,
+        jwt_str: &str,
+        now_unix: u64,
+    ) -> Result<String, Message> {
         let url = req.url.as_ref().expect("requests have URLs");
         let reject = |code: &'static str, message: String, diag: String| {
-            let mut m = Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
+            let mut m =
+                Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
             if let Some(b) = self.bearer_challenge() {
-                m = m.header("WWW-Authenticate", b.with_error("invalid_token").to_string());
+                m = m.header(
+                    "WWW-Authenticate",
+                    b.with_error("invalid_token").to_string(),
+                );
             }
-            m.header("WWW-Authenticate", Challenge::Basic { realm: self.cfg.mail_host.clone() }.to_string())
-                .header("x-ms-diagnostics", diag.clone())
-                .with_fault(Fault { code: code.into(), party: "exchange-onprem", message, diagnostics: diag, symptom: None })
+            m.header(
+                "WWW-Authenticate",
+                Challenge::Basic {
+                    realm: self.cfg.mail_host.clone(),
+                }
+                .to_string(),
+            )
+            .header("x-ms-diagnostics", diag.clone())
+            .with_fault(Fault {
+                code: code.into(),
+                party: "exchange-onprem",
+                message,
+                diagnostics: diag,
+                symptom: None,
+            })
         };
         if !self.cfg.hybrid_modern_auth {
             return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
@@ -136,30 +183,66 @@ impl ExchangeOnprem {
                 "2000003;reason=\"The hostname component of the audience claim value is invalid. Expected '{}'. Actual '{}'.\";error_category=\"invalid_resource\"",
                 claims.aud, actual
             );
-            return Err(reject("audience_mismatch", format!("the token's audience {} does not match the URL Exchange received, {actual}", claims.aud), reason));
+            return Err(reject(
+                "audience_mismatch",
+                format!(
+                    "the token's audience {} does not match the URL Exchange received, {actual}",
+                    claims.aud
+                ),
+                reason,
+            ));
         }
-        if !self.cfg.mailboxes.contains(&claims.upn.to_ascii_lowercase()) {
+        if !self
+            .cfg
+            .mailboxes
+            .contains(&claims.upn.to_ascii_lowercase())
+        {
             return Err(reject("mailbox_not_found", format!("no on-premises mailbox for {}", claims.upn),
                 "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into()));
         }
         Ok(claims.upn)
     }
 
-    fn protected(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, items: &'static str, challenge_stage: Stage) {
+    fn protected(
+        &mut self,
+        req: Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        items: &'static str,
+        challenge_stage: Stage,
+    ) {
         let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
-        let creds = req.header_value("Authorization").and_then(Credentials::parse);
+        let creds = req
+            .header_value("Authorization")
+            .and_then(Credentials::parse);
         let reply = match creds {
-            None | Some(Credentials::EmptyBearer) => {
-                self.challenge(&req, "401: authenticate; Bearer challenge names where to get a token", Some(challenge_stage))
-            }
+            None | Some(Credentials::EmptyBearer) => self.challenge(
+                &req,
+                "401: authenticate; Bearer challenge names where to get a token",
+                Some(challenge_stage),
+            ),
             Some(Credentials::Bearer(t)) => match self.verify_bearer(&req, &t, now_unix) {
-                Ok(upn) => self.mailbox(&req, &upn, items, "Exchange verifies the token and serves the mailbox", req.stage),
+                Ok(upn) => self.mailbox(
+                    &req,
+                    &upn,
+                    items,
+                    "Exchange verifies the token and serves the mailbox",
+                    req.stage,
+                ),
                 Err(m) => m,
             },
             Some(Credentials::Basic { user, password }) => {
-                let bind = Message::request(Method::Post, Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"), 0, "Exchange checks Basic credentials against Active Directory")
-                    .with_body(Body::Bind { upn: user, password })
-                    .at_opt(req.stage);
+                let bind = Message::request(
+                    Method::Post,
+                    Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
+                    0,
+                    "Exchange checks Basic credentials against Active Directory",
+                )
+                .with_body(Body::Bind {
+                    upn: user,
+                    password,
+                })
+                .at_opt(req.stage);
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
                         self.binds.insert(conv, PendingBind { client: from, req });
@@ -168,7 +251,11 @@ impl ExchangeOnprem {
                     Err(_) => Message::response(&req, 500, "no domain controller reachable"),
                 }
             }
-            Some(Credentials::Negotiate(_)) => self.challenge(&req, "401: Negotiate is not accepted on this virtual directory", Some(challenge_stage)),
+            Some(Credentials::Negotiate(_)) => self.challenge(
+                &req,
+                "401: Negotiate is not accepted on this virtual directory",
+                Some(challenge_stage),
+            ),
         };
         ctx.send(from, reply);
     }
@@ -179,31 +266,60 @@ impl ExchangeOnprem {
         match (req.method, &req.body) {
             (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
                 let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
-                let reply = match jwt::verify(f.get("wresult").unwrap_or(""), &self.cfg.adfs_trust, now_unix, self.cfg.skew_s) {
-                    Ok(c) if c.aud == realm && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
-                        self.mailbox(&req, &c.upn, "OWA: inbox, calendar, contacts", "Exchange accepts the AD FS claims; OWA opens", Some(Stage::UseToken))
+                let reply = match jwt::verify(
+                    f.get("wresult").unwrap_or(""),
+                    &self.cfg.adfs_trust,
+                    now_unix,
+                    self.cfg.skew_s,
+                ) {
+                    Ok(c)
+                        if c.aud == realm
+                            && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) =>
+                    {
+                        self.mailbox(
+                            &req,
+                            &c.upn,
+                            "OWA: inbox, calendar, contacts",
+                            "Exchange accepts the AD FS claims; OWA opens",
+                            Some(Stage::UseToken),
+                        )
                     }
-                    Ok(c) => Message::response(&req, 403, "the AD FS claims are not for this OWA or user").with_fault(Fault {
+                    Ok(c) => Message::response(
+                        &req,
+                        403,
+                        "the AD FS claims are not for this OWA or user",
+                    )
+                    .with_fault(Fault {
                         code: "claims_rejected".into(),
                         party: "exchange-onprem",
                         message: format!("token for {} / {} not accepted by OWA", c.aud, c.upn),
-                        diagnostics: "WS-Federation sign-in rejected: audience or user mismatch".into(),
+                        diagnostics: "WS-Federation sign-in rejected: audience or user mismatch"
+                            .into(),
                         symptom: None,
                     }),
-                    Err(e) => Message::response(&req, 403, "the AD FS token does not verify").with_fault(Fault {
-                        code: "claims_rejected".into(),
-                        party: "exchange-onprem",
-                        message: e.to_string(),
-                        diagnostics: format!("WS-Federation sign-in rejected: {e}"),
-                        symptom: None,
-                    }),
+                    Err(e) => Message::response(&req, 403, "the AD FS token does not verify")
+                        .with_fault(Fault {
+                            code: "claims_rejected".into(),
+                            party: "exchange-onprem",
+                            message: e.to_string(),
+                            diagnostics: format!("WS-Federation sign-in rejected: {e}"),
+                            symptom: None,
+                        }),
                 };
                 ctx.send(from, reply);
             }
             (Some(Method::Post), Body::Form(f)) if f.get("Password").is_some() => {
-                let bind = Message::request(Method::Post, Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"), 0, "OWA forms sign-in checks the password against Active Directory")
-                    .with_body(Body::Bind { upn: f.get("UserName").unwrap_or("").to_string(), password: f.get("Password").unwrap_or("").to_string() })
-                    .at(Stage::Credentials);
+                let bind = Message::request(
+                    Method::Post,
+                    Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
+                    0,
+                    "OWA forms sign-in checks the password against Active Directory",
+                )
+                .with_body(Body::Bind {
+                    upn: f.get("UserName").unwrap_or("").to_string(),
+                    password: f.get("Password").unwrap_or("").to_string(),
+                })
+                .at(Stage::Credentials);
                 if let Ok(conv) = self.net.request(ctx, bind) {
                     self.binds.insert(conv, PendingBind { client: from, req });
                 }
@@ -213,36 +329,75 @@ impl ExchangeOnprem {
                     .with("wa", "wsignin1.0")
                     .with("wtrealm", realm)
                     .with("wctx", format!("rm=0&id=passive&ru={}", url.path));
-                ctx.send(from, Message::redirect(&req, loc, "OWA redirects to AD FS (claims-based authentication)").at(Stage::RedirectToIdp));
+                ctx.send(
+                    from,
+                    Message::redirect(
+                        &req,
+                        loc,
+                        "OWA redirects to AD FS (claims-based authentication)",
+                    )
+                    .at(Stage::RedirectToIdp),
+                );
             }
             _ => {
-                let page = Page::SignIn { action: Url::https(&self.cfg.mail_host, "/owa/auth.owa"), username: None };
-                ctx.send(from, Message::response(&req, 200, "OWA forms-based sign-in page").at(Stage::Credentials).with_body(Body::Page(page)));
+                let page = Page::SignIn {
+                    action: Url::https(&self.cfg.mail_host, "/owa/auth.owa"),
+                    username: None,
+                };
+                ctx.send(
+                    from,
+                    Message::response(&req, 200, "OWA forms-based sign-in page")
+                        .at(Stage::Credentials)
+                        .with_body(Body::Page(page)),
+                );
             }
         }
     }
 
     fn bind_answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
-        let Some(p) = self.binds.remove(&resp.conv) else { return };
+        let Some(p) = self.binds.remove(&resp.conv) else {
+            return;
+        };
         let ok = matches!(resp.body, Body::Directory { ok: true, .. });
         let upn = match &p.req.body {
             Body::Form(f) => f.get("UserName").unwrap_or("").to_string(),
-            _ => match p.req.header_value("Authorization").and_then(Credentials::parse) {
+            _ => match p
+                .req
+                .header_value("Authorization")
+                .and_then(Credentials::parse)
+            {
                 Some(Credentials::Basic { user, .. }) => user,
                 _ => String::new(),
             },
         };
         let reply = if ok && self.cfg.mailboxes.contains(&upn.to_ascii_lowercase()) {
-            let items = if p.req.url.as_ref().is_some_and(|u| u.path_starts_with("/owa")) { "OWA: inbox, calendar, contacts" } else { EAS_ITEMS };
-            self.mailbox(&p.req, &upn, items, "Basic/forms credentials accepted by Active Directory; mailbox served", Some(Stage::UseToken))
+            let items = if p
+                .req
+                .url
+                .as_ref()
+                .is_some_and(|u| u.path_starts_with("/owa"))
+            {
+                "OWA: inbox, calendar, contacts"
+            } else {
+                EAS_ITEMS
+            };
+            self.mailbox(
+                &p.req,
+                &upn,
+                items,
+                "Basic/forms credentials accepted by Active Directory; mailbox served",
+                Some(Stage::UseToken),
+            )
         } else {
-            self.challenge(&p.req, "401: the credentials were rejected", p.req.stage).with_fault(Fault {
-                code: "invalid_credentials".into(),
-                party: "exchange-onprem",
-                message: format!("Active Directory rejected the password of {upn}"),
-                diagnostics: "HTTP 401: Logon failure: unknown user name or bad password".into(),
-                symptom: None,
-            })
+            self.challenge(&p.req, "401: the credentials were rejected", p.req.stage)
+                .with_fault(Fault {
+                    code: "invalid_credentials".into(),
+                    party: "exchange-onprem",
+                    message: format!("Active Directory rejected the password of {upn}"),
+                    diagnostics: "HTTP 401: Logon failure: unknown user name or bad password"
+                        .into(),
+                    symptom: None,
+                })
         };
         ctx.send(p.client, reply);
     }
@@ -260,23 +415,40 @@ impl Actor<Message> for ExchangeOnprem {
         if url.path_starts_with("/autodiscover/autodiscover.json") {
             let protocol = url.param("Protocol").unwrap_or("").to_ascii_lowercase();
             let reply = match protocol.as_str() {
-                "activesync" => Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
-                    .header("Content-Type", "application/json")
-                    .with_body(Body::Autodiscover { protocol: "activesync".into(), url: self.cfg.activesync_url.clone() }),
+                "activesync" => {
+                    Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
+                        .header("Content-Type", "application/json")
+                        .with_body(Body::Autodiscover {
+                            protocol: "activesync".into(),
+                            url: self.cfg.activesync_url.clone(),
+                        })
+                }
                 "ews" | "mapi" => Message::response(&req, 200, "AutoDiscover v2 answers")
                     .header("Content-Type", "application/json")
-                    .with_body(Body::Autodiscover { protocol, url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host) }),
+                    .with_body(Body::Autodiscover {
+                        protocol,
+                        url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
+                    }),
                 _ => Message::response(&req, 400, "AutoDiscover v2: unknown protocol"),
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.path_starts_with("/microsoft-server-activesync") {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
-            self.protected(req, from, ctx, "mailbox (MAPI over HTTP, cached mode)", Stage::AuthorityReturned);
+            self.protected(
+                req,
+                from,
+                ctx,
+                "mailbox (MAPI over HTTP, cached mode)",
+                Stage::AuthorityReturned,
+            );
         } else if url.path_starts_with("/owa") || url.path_starts_with("/ecp") {
             self.owa(req, from, ctx);
         } else {
-            ctx.send(from, Message::response(&req, 404, "no such virtual directory"));
+            ctx.send(
+                from,
+                Message::response(&req, 404, "no such virtual directory"),
+            );
         }
     }
 }

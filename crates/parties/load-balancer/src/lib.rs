@@ -28,7 +28,12 @@ pub struct LoadBalancer {
 impl LoadBalancer {
     /// A load balancer forwarding to `backend`.
     pub fn new(tls: Tls, backend: ActorId) -> Self {
-        LoadBalancer { tls, backend, relay: Relay::default(), net: Net::default() }
+        LoadBalancer {
+            tls,
+            backend,
+            relay: Relay::default(),
+            net: Net::default(),
+        }
     }
 }
 

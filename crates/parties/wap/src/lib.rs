@@ -20,7 +20,13 @@ pub struct Wap {
 impl Wap {
     /// A proxy publishing `published`; `adfs` is the federation service it proxies for.
     pub fn new(published: Directory, adfs: Option<ActorId>, name: &str) -> Self {
-        Wap { published, adfs, name: name.to_string(), relay: Relay::default(), net: Net::default() }
+        Wap {
+            published,
+            adfs,
+            name: name.to_string(),
+            relay: Relay::default(),
+            net: Net::default(),
+        }
     }
 }
 
@@ -41,11 +47,16 @@ impl Actor<Message> for Wap {
                         let fault = Fault {
                             code: "not_published".into(),
                             party: "wap",
-                            message: format!("{host} is not published by the Web Application Proxy"),
-                            diagnostics: "HTTP 404: the requested URL was not found on the proxy".into(),
+                            message: format!(
+                                "{host} is not published by the Web Application Proxy"
+                            ),
+                            diagnostics: "HTTP 404: the requested URL was not found on the proxy"
+                                .into(),
                             symptom: None,
                         };
-                        let reply = Message::response(&msg, 404, "not published").at_opt(msg.stage).with_fault(fault);
+                        let reply = Message::response(&msg, 404, "not published")
+                            .at_opt(msg.stage)
+                            .with_fault(fault);
                         ctx.send(from, reply);
                     }
                 }

@@ -1,0 +1,233 @@
+//! The command line as users' scripts call it: exit codes, messages, output files.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn hmasim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hmasim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hmasim-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn no_arguments_runs_the_default_scenario() {
+    let o = hmasim(&[]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("hmasim mobile-onprem-hma:"));
+    assert!(out.contains("[step 19]"));
+    assert!(out.contains("VERDICT: mailbox access YES (served by exchange-onprem); MFA satisfied"));
+}
+
+#[test]
+fn list_names_every_bundled_scenario() {
+    let o = hmasim(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    for b in hmasim::scenario::BUNDLED {
+        assert!(out.lines().any(|l| l.starts_with(b.name)), "{}", b.name);
+    }
+    assert_eq!(out.lines().count(), 9);
+}
+
+#[test]
+fn check_accepts_valid_and_rejects_invalid() {
+    assert_eq!(hmasim(&["check", "web-exo"]).status.code(), Some(0));
+    let d = tmpdir("check");
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\n[tenant]\ndomain = \"contoso.com\"\ntenant_id = \"t\"\n[identity]\nmodle = \"phs\"\n").unwrap();
+    let o = hmasim(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("bad.toml:6:1: unknown field `modle`"), "{e}");
+    assert!(e.contains("did you mean `model`?"), "{e}");
+    assert!(e.contains("6 | modle = \"phs\""), "{e}");
+}
+
+#[test]
+fn bad_input_is_one_located_message_and_exit_2() {
+    let d = tmpdir("bad");
+    let cases: [(&str, &str, &str); 6] = [
+        ("syntax.toml", "name = \"x\"\n[tenant\n", "syntax.toml:2:"),
+        ("type.toml", "name = 3\n", "type.toml:1:8: invalid type: integer `3`, expected a string"),
+        ("missing.toml", "name = \"x\"\n", "missing field `tenant`"),
+        ("enum.json", "{\"name\": \"x\", \"tenant\": {\"domain\": \"contoso.com\", \"tenant_id\": \"t\"}, \"identity\": {\"model\": \"adfs\"}, \"users\": [], \"clients\": []}", "enum.json:1:"),
+        ("user.toml", include_str!("../scenarios/web-exo.toml"), ""),
+        ("party.toml", "", ""),
+    ];
+    for (file, src, want) in cases.iter().take(4) {
+        let p = d.join(file);
+        std::fs::write(&p, src).unwrap();
+        let o = hmasim(&["run", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{file}");
+        assert!(o.stdout.is_empty(), "{file}: no output on bad input");
+        let e = stderr(&o);
+        assert!(e.starts_with("error: "), "{file}: {e}");
+        assert!(e.contains(want), "{file}: expected {want:?} in {e}");
+    }
+    // A cross-reference error points at the line that holds the bad value.
+    let src = cases[4].1.replace(
+        "user = \"test@contoso.com\"",
+        "user = \"nobody@contoso.com\"",
+    );
+    let p = d.join("user.toml");
+    std::fs::write(&p, &src).unwrap();
+    let o = hmasim(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let line = src.lines().position(|l| l.contains("nobody@")).unwrap() + 1;
+    assert!(
+        stderr(&o).contains(&format!(
+            "user.toml:{line}:9: unknown user `nobody@contoso.com`"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    // An unknown party in a link.
+    let src = format!(
+        "{}\n[[network.links]]\nfrom = \"browser\"\nto = \"exchange-onlin\"\nlatency_ms = 5\n",
+        cases[4].1
+    );
+    let p = d.join("party.toml");
+    std::fs::write(&p, &src).unwrap();
+    let o = hmasim(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown party `exchange-onlin`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_scenario_and_bad_set_name_the_problem() {
+    let o = hmasim(&["run", "mobile-onprem-hmx"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `mobile-onprem-hma`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hmasim(&["run", "web-exo", "--set", "identity.model=federatd"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--set identity.model=federatd: unknown variant `federatd`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hmasim(&["run", "web-exo", "--set", "tenant.nope=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown key `nope` in `tenant`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hmasim(&["run", "web-exo", "--set", "users.5.mailbox=online"]);
+    assert!(
+        stderr(&o).contains("`5` is not an index of `users`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = hmasim(&["run", "web-exo", "--set", "noequals"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = hmasim(&["run", "web-exo", "--seed", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = hmasim(&["run", "web-exo", "--format", "yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn out_is_written_whole_or_not_at_all() {
+    let d = tmpdir("out");
+    let f = d.join("trace.json");
+    let o = hmasim(&[
+        "run",
+        "web-exo",
+        "--format",
+        "json",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(v["scenario"], "web-exo");
+    // Bad input: the existing file is untouched and no temporary file remains.
+    let before = std::fs::read(&f).unwrap();
+    let o = hmasim(&[
+        "run",
+        "web-exo",
+        "--set",
+        "seed=-1",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        1,
+        "no temporary file left behind"
+    );
+    // A directory that does not exist is a clear error.
+    let missing = d.join("no/such/dir/trace.json");
+    let o = hmasim(&["run", "web-exo", "--out", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+}
+
+#[test]
+fn formats_show_the_same_run() {
+    let json = hmasim(&["run", "desktop-onprem-ca", "--format", "json"]);
+    let text = hmasim(&["run", "desktop-onprem-ca"]);
+    let mermaid = hmasim(&["run", "desktop-onprem-ca", "--format", "mermaid"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let n = v["events"].as_array().unwrap().len();
+    let text = String::from_utf8(text.stdout).unwrap();
+    let mermaid = String::from_utf8(mermaid.stdout).unwrap();
+    assert!(text.contains(&format!("\n{:>4}  ", n - 1)) && !text.contains(&format!("\n{n:>4}  ")));
+    assert!(mermaid.starts_with("sequenceDiagram\n"));
+    assert_eq!(
+        mermaid
+            .lines()
+            .filter(|l| l.contains("->>")
+                || l.contains("-->>")
+                || l.contains("Note over")
+                || l.contains("-x"))
+            .count(),
+        n
+    );
+}
+
+#[test]
+fn seed_flag_and_identity_model_reach_the_output() {
+    let o = hmasim(&[
+        "run",
+        "web-exo",
+        "--format",
+        "json",
+        "--seed",
+        "42",
+        "--set",
+        "identity.model=pta",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["seed"].as_u64(), v["identity_model"].as_str()),
+        (Some(42), Some("pta"))
+    );
+    let a = hmasim(&["run", "web-exo", "--format", "json"]).stdout;
+    let b = hmasim(&["run", "web-exo", "--format", "json"]).stdout;
+    assert_eq!(a, b, "two runs without --seed are identical");
+}
