@@ -1,1 +1,2 @@
+//! Placeholder until the kernel bench lands.
 fn main() {}

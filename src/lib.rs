@@ -15,6 +15,8 @@
 //! assert!(trace.outcome.mailbox_access && !trace.outcome.mfa_satisfied);
 //! ```
 #![deny(missing_docs)]
+// Scenario errors are fatal and rare; their size (spans, excerpt, hints) costs nothing.
+#![allow(clippy::result_large_err)]
 
 pub mod cli;
 

@@ -135,10 +135,7 @@ fn pta_checks_the_password_on_premises_and_phs_does_not() {
     )));
 }
 
-fn event<'a>(
-    t: &'a Trace,
-    pred: impl Fn(&hmasim::sim::Event, &str, &str) -> bool,
-) -> &'a hmasim::sim::Event {
+fn event(t: &Trace, pred: impl Fn(&hmasim::sim::Event, &str, &str) -> bool) -> &hmasim::sim::Event {
     t.events
         .iter()
         .find(|e| pred(e, &t.names[e.from.0 as usize], &t.names[e.to.0 as usize]))

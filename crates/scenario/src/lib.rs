@@ -12,6 +12,8 @@
 //! assert_eq!(sc.identity.model.as_str(), "phs");
 //! ```
 #![deny(missing_docs)]
+// A scenario error is fatal and rare; its size (spans, excerpt, hints) costs nothing.
+#![allow(clippy::result_large_err)]
 
 mod bundled;
 mod error;

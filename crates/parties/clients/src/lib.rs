@@ -62,7 +62,7 @@ enum Purpose {
     Detect,
     Connect,
     Web(Option<Url>),
-    Kerberos(Message),
+    Kerberos(Box<Message>),
     Token,
     Use,
 }
@@ -350,9 +350,9 @@ impl Client {
                 }
             }
             Purpose::Web(url) => match web::step(&self.cfg, &resp, url) {
-                web::Next::Send(m) => self.send(ctx, m, Purpose::Web(None)),
+                web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
                 web::Next::Kerberos(ticket_req, retry) => {
-                    self.send(ctx, ticket_req, Purpose::Kerberos(retry))
+                    self.send(ctx, *ticket_req, Purpose::Kerberos(retry))
                 }
                 web::Next::Code(code) => self.redeem(ctx, &code),
                 web::Next::Mailbox => self.done(ctx),

@@ -12,9 +12,9 @@ pub const NATIVE_REDIRECT_MOBILE: &str = "msauth.com.microsoft.Outlook://auth";
 /// What the web view does next.
 pub(crate) enum Next {
     /// Send this request.
-    Send(Message),
+    Send(Box<Message>),
     /// Get a Kerberos ticket with the first request, then send the second with it.
-    Kerberos(Message, Message),
+    Kerberos(Box<Message>, Box<Message>),
     /// The sign-in returned an authorization code to the native redirect URI.
     Code(String),
     /// Mailbox content arrived (a browser session).
@@ -43,6 +43,14 @@ fn post(
         .at_opt(stage)
 }
 
+fn send(m: Message) -> Next {
+    Next::Send(Box::new(m))
+}
+
+fn kerberos(ticket: Message, retry: Message) -> Next {
+    Next::Kerberos(Box::new(ticket), Box::new(retry))
+}
+
 /// Reacts to one answer during an interactive sign-in.
 pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>) -> Next {
     if resp.carries_mailbox() {
@@ -63,7 +71,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                     None => Next::Fail(fault_of(resp, "entra-id", "no_code")),
                 };
             }
-            Next::Send(get(cfg, loc, resp.stage, "the client follows the redirect"))
+            send(get(cfg, loc, resp.stage, "the client follows the redirect"))
         }
         (Some(200), Body::Page(Page::SignIn { action, username })) => {
             let form = match username {
@@ -79,7 +87,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             } else {
                 Stage::EntraSignInPage
             };
-            Next::Send(post(
+            send(post(
                 cfg,
                 action.clone(),
                 form,
@@ -89,7 +97,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
         }
         (Some(200), Body::Page(Page::Mfa { action, .. })) => {
             let form = Form::new().with("approved", cfg.approve_mfa.to_string());
-            Next::Send(post(
+            send(post(
                 cfg,
                 action.clone(),
                 form,
@@ -113,7 +121,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                 "the page posts the signed-in session on",
             );
             m.token = token.clone();
-            Next::Send(m)
+            send(m)
         }
         (Some(401), _) => {
             let negotiate = resp
@@ -138,7 +146,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                     spn: format!("HTTP/{}", url.host),
                 })
                 .at(Stage::IwaSignIn);
-                Next::Kerberos(
+                kerberos(
                     ticket,
                     get(
                         cfg,
@@ -150,7 +158,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             } else {
                 let mut forms = url;
                 forms.set_param("wauth", "urn:oasis:names:tc:SAML:1.0:am:password");
-                Next::Send(get(
+                send(get(
                     cfg,
                     forms,
                     Some(Stage::IwaSignIn),

@@ -131,9 +131,9 @@ impl ExchangeOnprem {
         req: &Message,
         jwt_str: &str,
         now_unix: u64,
-    ) -> Result<String, Message> {
+    ) -> Result<String, Box<Message>> {
         let url = req.url.as_ref().expect("requests have URLs");
-        let reject = |code: &'static str, message: String, diag: String| {
+        let reject = |code: &'static str, message: String, diag: String| -> Box<Message> {
             let mut m =
                 Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
             if let Some(b) = self.bearer_challenge() {
@@ -142,21 +142,23 @@ impl ExchangeOnprem {
                     b.with_error("invalid_token").to_string(),
                 );
             }
-            m.header(
-                "WWW-Authenticate",
-                Challenge::Basic {
-                    realm: self.cfg.mail_host.clone(),
-                }
-                .to_string(),
+            Box::new(
+                m.header(
+                    "WWW-Authenticate",
+                    Challenge::Basic {
+                        realm: self.cfg.mail_host.clone(),
+                    }
+                    .to_string(),
+                )
+                .header("x-ms-diagnostics", diag.clone())
+                .with_fault(Fault {
+                    code: code.into(),
+                    party: "exchange-onprem",
+                    message,
+                    diagnostics: diag,
+                    symptom: None,
+                }),
             )
-            .header("x-ms-diagnostics", diag.clone())
-            .with_fault(Fault {
-                code: code.into(),
-                party: "exchange-onprem",
-                message,
-                diagnostics: diag,
-                symptom: None,
-            })
         };
         if !self.cfg.hybrid_modern_auth {
             return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
@@ -229,7 +231,7 @@ impl ExchangeOnprem {
                     "Exchange verifies the token and serves the mailbox",
                     req.stage,
                 ),
-                Err(m) => m,
+                Err(m) => *m,
             },
             Some(Credentials::Basic { user, password }) => {
                 let bind = Message::request(
