@@ -21,7 +21,7 @@ fn scenario() -> hmasim::scenario::Scenario {
 
 fn one_clone(world: &hmasim::sim::Built) -> bool {
     let mut w = world.world.clone();
-    let mut mon = Monitor::new(world.clients.clone(), false).stop_on_access();
+    let mut mon = Monitor::new(world.clients.clone(), None, false).stop_on_access();
     w.run_with(
         Limits {
             max_events: 10_000,

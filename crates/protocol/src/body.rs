@@ -102,15 +102,48 @@ pub struct Mailbox {
     pub items: &'static str,
 }
 
-/// What the user does on a client (an input of the scenario).
+/// An input of the scenario's timeline, delivered to the party it concerns: what a user
+/// does on a client, or what an admin or a background job does on a server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserAction {
     /// Add an account in Outlook mobile (starts AutoDetect).
     AddAccount,
-    /// Start Outlook desktop (connects to the mailbox).
+    /// Start Outlook desktop, or open Outlook mobile again.
     StartOutlook,
     /// Open OWA (or ECP) at this URL in the browser.
     OpenOwa(Url),
+    /// Synchronize now.
+    SyncNow,
+    /// Close Outlook: background activity stops.
+    CloseOutlook,
+    /// Answer the sign-in prompt: sign in interactively again.
+    SignIn,
+    /// The user now knows this new password (told to the user's clients).
+    NewPassword(String),
+    /// Change a password in Active Directory.
+    ChangePassword {
+        /// The user.
+        upn: String,
+        /// The new password.
+        password: String,
+    },
+    /// Run a directory synchronization cycle now.
+    DirectorySync,
+    /// Roll the token-signing key (Entra ID).
+    RotateKey,
+    /// `Set-AuthServer EvoSts -RefreshAuthMetadata` (Exchange on-premises).
+    RefreshAuthMetadata,
+}
+
+/// A password change as directory synchronization carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordChange {
+    /// The user.
+    pub upn: String,
+    /// The new password (its hash, for password hash synchronization).
+    pub password: String,
+    /// When it changed, simulated ms.
+    pub changed_ms: u64,
 }
 
 /// A typed body.
@@ -180,8 +213,12 @@ pub enum Body {
         /// A Kerberos ticket, for ticket requests.
         ticket: Option<String>,
     },
-    /// A user action.
+    /// A timeline input.
     Action(UserAction),
+    /// Signing metadata: the keys a token issuer publishes.
+    Metadata(crate::jwt::KeySet),
+    /// A directory synchronization cycle's changes.
+    DirectorySync(Vec<PasswordChange>),
     /// A timer tag.
     Timer(&'static str),
     /// A note's detail lines.
@@ -240,7 +277,25 @@ impl Body {
                 UserAction::AddAccount => json!({"action": "add-account"}),
                 UserAction::StartOutlook => json!({"action": "start-outlook"}),
                 UserAction::OpenOwa(u) => json!({"action": "open-owa", "url": u.to_string()}),
+                UserAction::SyncNow => json!({"action": "sync-now"}),
+                UserAction::CloseOutlook => json!({"action": "close-outlook"}),
+                UserAction::SignIn => json!({"action": "sign-in"}),
+                UserAction::NewPassword(_) => json!({"action": "new-password", "password": MASK}),
+                UserAction::ChangePassword { upn, .. } => {
+                    json!({"action": "change-password", "upn": upn, "password": MASK})
+                }
+                UserAction::DirectorySync => json!({"action": "directory-sync"}),
+                UserAction::RotateKey => json!({"action": "rotate-evosts-key"}),
+                UserAction::RefreshAuthMetadata => {
+                    json!({"action": "Set-AuthServer EvoSts -RefreshAuthMetadata"})
+                }
             },
+            Body::Metadata(k) => {
+                json!({"keys": k.keys.iter().map(|k| json!({"kid": k.kid})).collect::<Vec<_>>()})
+            }
+            Body::DirectorySync(c) => {
+                json!({"changes": c.iter().map(|c| json!({"upn": c.upn, "password_changed_ms": c.changed_ms, "password_hash": MASK})).collect::<Vec<_>>()})
+            }
             Body::Timer(t) => json!({"timer": t}),
             Body::Lines(l) => json!(l),
         }

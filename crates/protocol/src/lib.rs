@@ -39,7 +39,9 @@ pub mod policy;
 pub mod token;
 pub mod url;
 
-pub use body::{Body, DetectAnswer, Form, Mailbox, Page, TokenResponse, UserAction};
+pub use body::{
+    Body, DetectAnswer, Form, Mailbox, Page, PasswordChange, TokenResponse, UserAction,
+};
 pub use directory::Directory;
 pub use flows::{FlowId, Stage, Step};
 pub use message::{Fault, Kind, Message, Method};

@@ -94,6 +94,9 @@ pub struct Message {
     pub issued: Vec<Token>,
     /// A refusal reported by this message.
     pub fault: Option<Box<Fault>>,
+    /// Bookkeeping that traces leave out (a request timeout: when it matters, the party
+    /// reports the failure in a message or note of its own).
+    pub quiet: bool,
 }
 
 impl Message {
@@ -111,6 +114,7 @@ impl Message {
             conv: 0,
             issued: Vec::new(),
             fault: None,
+            quiet: false,
         }
     }
 
@@ -157,9 +161,41 @@ impl Message {
         m
     }
 
+    /// A timer with a tag and an argument (carried in `conv`, e.g. the correlation id of a
+    /// request to time out). Such timers are bookkeeping: traces leave them out.
+    pub fn timer_for(tag: &'static str, arg: u64) -> Message {
+        let mut m = Message::timer(tag);
+        m.conv = arg;
+        m.quiet = true;
+        m
+    }
+
     /// A note.
     pub fn note(summary: impl Into<Cow<'static, str>>) -> Message {
         Message::new(Kind::Note, summary)
+    }
+
+    /// The 403.6 an edge device (proxy, load balancer, firewall in front of IIS) sends to a
+    /// source outside its IP allow list, reported by `party`.
+    pub fn ip_rejected(req: &Message, party: &'static str) -> Message {
+        Message::response(
+            req,
+            403,
+            "the edge rejects the connection: source IP not allowed",
+        )
+        .at_opt(req.stage)
+        .with_body(Body::Lines(vec![
+            "HTTP Error 403.6 - Forbidden: the IP address of the client has been rejected".into(),
+        ]))
+        .with_fault(Fault {
+            code: "ip_restricted".into(),
+            party,
+            message:
+                "IP restrictions at the edge do not include the ranges the caller connects from"
+                    .into(),
+            diagnostics: "HTTP 403.6: the client IP address is not in the allowed ranges".into(),
+            symptom: None,
+        })
     }
 
     /// Adds a header (builder style).

@@ -56,6 +56,9 @@ pub struct Scenario {
     /// AD FS.
     #[serde(default)]
     pub adfs: Adfs,
+    /// The Web Application Proxy.
+    #[serde(default)]
+    pub wap: Wap,
     /// Entra ID settings.
     #[serde(default)]
     pub entra: Entra,
@@ -68,6 +71,12 @@ pub struct Scenario {
     /// What happens, when.
     #[serde(default)]
     pub timeline: Vec<Action>,
+    /// The documented fix (fault scenarios).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+    /// Exchange Online settings.
+    #[serde(default)]
+    pub exchange_online: ExchangeOnline,
 }
 
 /// Run length and guards.
@@ -110,13 +119,59 @@ pub struct Tenant {
     pub tenant_id: String,
 }
 
-/// The identity model and federation settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The identity model and directory synchronization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     /// `federated`, `phs` or `pta`.
     #[serde(default)]
     pub model: IdentityModel,
+    /// How often Entra Connect synchronizes the directory (password changes reach Entra ID
+    /// at the next cycle).
+    #[serde(default = "Identity::default_sync")]
+    pub sync_interval: Span,
+    /// Federated: AD FS sends password-expiry claims, so Entra ID can act on password
+    /// changes (revoke refresh tokens once the change has synced).
+    #[serde(default)]
+    pub password_expiry_claims: bool,
+    /// PTA: password writeback is enabled, so Entra ID learns of password changes.
+    #[serde(default)]
+    pub password_writeback: bool,
+}
+
+impl Identity {
+    fn default_sync() -> Span {
+        Span(30 * 60_000)
+    }
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            model: IdentityModel::Federated,
+            sync_interval: Identity::default_sync(),
+            password_expiry_claims: false,
+            password_writeback: false,
+        }
+    }
+}
+
+/// The Exchange Server version hosting an on-premises mailbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExchangeVersion {
+    /// Exchange 2010 (no OAuth).
+    #[serde(rename = "2010")]
+    V2010,
+    /// Exchange 2013.
+    #[serde(rename = "2013")]
+    V2013,
+    /// Exchange 2016.
+    #[serde(rename = "2016")]
+    V2016,
+    /// Exchange 2019.
+    #[default]
+    #[serde(rename = "2019")]
+    V2019,
 }
 
 /// Where a mailbox lives.
@@ -146,6 +201,9 @@ pub struct User {
     /// Whether the user has registered for Entra MFA.
     #[serde(default = "yes")]
     pub mfa_registered: bool,
+    /// The Exchange version of the server hosting an on-premises mailbox.
+    #[serde(default)]
+    pub exchange_version: ExchangeVersion,
 }
 
 impl User {
@@ -236,9 +294,17 @@ pub struct Client {
     /// Device state.
     #[serde(default)]
     pub device: DeviceState,
+    /// How often the client synchronizes in the background once signed in (and checks
+    /// whether its access token needs renewing).
+    #[serde(default = "Client::default_sync")]
+    pub sync_interval: Span,
 }
 
 impl Client {
+    fn default_sync() -> Span {
+        Span(30 * 60_000)
+    }
+
     /// The id the client carries in traces.
     pub fn party_id(&self) -> String {
         self.id
@@ -284,6 +350,30 @@ pub struct Onprem {
     /// How the namespaces are reached from the Internet.
     #[serde(default)]
     pub publishing: Publishing,
+    /// The arbitration mailbox's 8-hourly refresh of the EvoSTS auth metadata.
+    #[serde(default)]
+    pub auth_metadata_refresh: MetadataRefresh,
+    /// A scheduled task running `Set-AuthServer EvoSts -RefreshAuthMetadata` this often.
+    #[serde(default)]
+    pub scheduled_metadata_refresh: Option<Span>,
+    /// The edge accepts connections from the Azure ranges AutoDetect and Exchange Online
+    /// connect from (IP restrictions must include them).
+    #[serde(default = "yes")]
+    pub allow_azure_ranges: bool,
+}
+
+/// The health of the on-premises EvoSTS metadata refresh (the arbitration mailbox with the
+/// `OrganizationCapabilityManagement` capability).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataRefresh {
+    /// Runs every eight hours and succeeds.
+    #[default]
+    Healthy,
+    /// Runs every eight hours and fails (events from `MSExchange AuthAdmin`).
+    Failing,
+    /// Does not run.
+    Absent,
 }
 
 impl Default for Onprem {
@@ -296,6 +386,9 @@ impl Default for Onprem {
             evosts_default_authorization_endpoint: true,
             owa_adfs_claims: true,
             publishing: Publishing::Wap,
+            auth_metadata_refresh: MetadataRefresh::Healthy,
+            scheduled_metadata_refresh: None,
+            allow_azure_ranges: true,
         }
     }
 }
@@ -318,6 +411,56 @@ pub struct LoadBalancer {
     /// TLS bridging or offloading.
     #[serde(default)]
     pub tls: TlsMode,
+    /// The device answers unauthenticated requests itself, with a 401 that carries no
+    /// `WWW-Authenticate` header (an authentication profile in front of Exchange).
+    #[serde(default)]
+    pub intercepts_unauthenticated: bool,
+}
+
+/// The Web Application Proxy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wap {
+    /// Exchange's namespaces are published with AD FS pre-authentication instead of
+    /// pass-through.
+    #[serde(default)]
+    pub preauthentication: bool,
+}
+
+/// Which token lifetimes Entra ID uses by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenDefaults {
+    /// The source's: the lifetimes in `access_token_lifetime` and `refresh_token_lifetime`
+    /// (1 hour, 14 days of inactivity).
+    #[default]
+    Source,
+    /// Today's Entra ID defaults: access tokens live a random 60 to 90 minutes, refresh
+    /// tokens 90 days of inactivity (the two lifetime fields are then ignored).
+    Current,
+}
+
+/// Exchange Online settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeOnline {
+    /// How often MRS synchronizes on-premises mailboxes in the background.
+    #[serde(default = "ExchangeOnline::default_mrs")]
+    pub mrs_sync_interval: Span,
+}
+
+impl ExchangeOnline {
+    fn default_mrs() -> Span {
+        Span(5 * 60_000)
+    }
+}
+
+impl Default for ExchangeOnline {
+    fn default() -> Self {
+        ExchangeOnline {
+            mrs_sync_interval: ExchangeOnline::default_mrs(),
+        }
+    }
 }
 
 /// The AD FS access control policy on the Office 365 relying party trust.
@@ -367,6 +510,9 @@ pub struct Entra {
     /// (`federatedIdpMfaBehavior = acceptIfMfaDoneByFederatedIdp`).
     #[serde(default = "yes")]
     pub accept_adfs_mfa: bool,
+    /// The source's lifetimes, or today's Entra ID defaults.
+    #[serde(default)]
+    pub token_defaults: TokenDefaults,
 }
 
 impl Entra {
@@ -384,6 +530,7 @@ impl Default for Entra {
             access_token_lifetime: Entra::default_at(),
             refresh_token_lifetime: Entra::default_rt(),
             accept_adfs_mfa: true,
+            token_defaults: TokenDefaults::Source,
         }
     }
 }
@@ -401,6 +548,19 @@ pub struct Network {
     /// Links with their own latency.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// Parties that cannot reach others at all (a firewall or proxy in between).
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
+}
+
+/// One directed partition: `from` cannot open connections to `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    /// The party that cannot connect.
+    pub from: String,
+    /// The party it cannot reach.
+    pub to: String,
 }
 
 impl Network {
@@ -418,6 +578,7 @@ impl Default for Network {
             latency_ms: Network::default_latency(),
             jitter_ms: Network::default_jitter(),
             links: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 }
@@ -437,16 +598,56 @@ pub struct Link {
     pub jitter_ms: u64,
 }
 
-/// What a user does.
+/// What happens at a point of the timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
-    /// Add the account in Outlook mobile.
+    /// The user adds the account in Outlook mobile (`client`).
     AddAccount,
-    /// Start Outlook desktop.
+    /// The user starts Outlook desktop, or opens Outlook mobile again (`client`).
     StartOutlook,
-    /// Open OWA in the browser.
+    /// The user opens OWA in the browser (`client`).
     OpenOwa,
+    /// The user asks the client to synchronize now (`client`).
+    SyncNow,
+    /// The user closes Outlook: background activity stops (`client`).
+    CloseOutlook,
+    /// The user answers a sign-in prompt with their credentials (`client`).
+    SignIn,
+    /// The user's password is changed in Active Directory (`user`, optional `password`).
+    ChangePassword,
+    /// A directory synchronization cycle runs now (Entra Connect).
+    DirectorySync,
+    /// Entra ID (EvoSTS) rolls its token-signing key.
+    RotateEvostsKey,
+    /// The admin runs `Set-AuthServer EvoSts -RefreshAuthMetadata` on Exchange on-premises.
+    RefreshAuthMetadata,
+    /// A party is unreachable from `at` to `until` (`party`).
+    Outage,
+    /// A configuration field changes (`key`, `value`: the same as `--set KEY=VALUE`).
+    Set,
+}
+
+impl ActionKind {
+    /// The name as written in scenarios.
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+    /// Whether the action is something a user does on a client.
+    pub fn is_client_action(self) -> bool {
+        matches!(
+            self,
+            ActionKind::AddAccount
+                | ActionKind::StartOutlook
+                | ActionKind::OpenOwa
+                | ActionKind::SyncNow
+                | ActionKind::CloseOutlook
+                | ActionKind::SignIn
+        )
+    }
 }
 
 /// One timeline entry.
@@ -455,11 +656,63 @@ pub enum ActionKind {
 pub struct Action {
     /// When.
     pub at: Span,
-    /// The client id (see [`Client::party_id`]).
-    pub client: String,
-    /// What the user does.
+    /// What happens.
     #[serde(rename = "do")]
     pub action: ActionKind,
+    /// The client (for user actions), by id (see [`Client::party_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The user (for `change-password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The new password (for `change-password`; default: a fresh one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// The party (for `outage`), by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// When an outage ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Span>,
+    /// The dotted path (for `set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The new value (for `set`), written as for `--set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Action {
+    /// A user action on a client.
+    pub fn on_client(at: Span, action: ActionKind, client: &str) -> Action {
+        Action {
+            at,
+            action,
+            client: Some(client.to_string()),
+            user: None,
+            password: None,
+            party: None,
+            until: None,
+            key: None,
+            value: None,
+        }
+    }
+}
+
+/// The documented fix of a fault scenario: overrides and timeline actions that
+/// `hmasim run NAME --apply-fix` adds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fix {
+    /// What the fix is, in one line (the admin's command or setting).
+    #[serde(default)]
+    pub summary: String,
+    /// Overrides, as `--set` takes them.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Extra timeline actions.
+    #[serde(default)]
+    pub timeline: Vec<Action>,
 }
 
 /// A cross-reference or value that does not hold, found after parsing.
@@ -513,6 +766,146 @@ impl Scenario {
     /// The user with `upn`.
     pub fn user(&self, upn: &str) -> Option<&User> {
         self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    fn validate_timeline(
+        &self,
+        section: &str,
+        timeline: &[Action],
+        clients: &[String],
+        parties: &[String],
+    ) -> Result<(), Invalid> {
+        let bad =
+            |path: String, key: &str, value: &str, message: String, expected: String| Invalid {
+                path,
+                key: key.to_string(),
+                value: value.to_string(),
+                message,
+                expected,
+            };
+        let mut last = 0;
+        for (i, a) in timeline.iter().enumerate() {
+            let path = |f: &str| format!("{section}.{i}.{f}");
+            if a.at.ms() < last {
+                return Err(bad(
+                    path("at"),
+                    "at",
+                    &a.at.to_string(),
+                    "timeline entries out of order".into(),
+                    format!("a time at or after {}", crate::Span(last)),
+                ));
+            }
+            last = a.at.ms();
+            let name = a.action.name();
+            let need = |field: &str, v: &Option<String>| -> Result<(), Invalid> {
+                match v {
+                    Some(_) => Ok(()),
+                    None => Err(bad(
+                        path("do"),
+                        "do",
+                        &name,
+                        format!("`{name}` needs `{field}`"),
+                        format!("`{field} = ...` in the same entry"),
+                    )),
+                }
+            };
+            if a.action.is_client_action() {
+                need("client", &a.client)?;
+                let c = a.client.as_deref().unwrap_or("");
+                let Some(kind) = self
+                    .clients
+                    .iter()
+                    .find(|x| x.party_id() == c)
+                    .map(|x| x.kind)
+                else {
+                    return Err(bad(
+                        path("client"),
+                        "client",
+                        c,
+                        format!("unknown client `{c}`"),
+                        format!("one of the clients: {}", clients.join(", ")),
+                    ));
+                };
+                let fits = match a.action {
+                    ActionKind::AddAccount => kind == ClientKind::OutlookMobile,
+                    ActionKind::OpenOwa => kind == ClientKind::Browser,
+                    ActionKind::StartOutlook | ActionKind::SyncNow | ActionKind::CloseOutlook => {
+                        kind != ClientKind::Browser
+                    }
+                    _ => true,
+                };
+                if !fits {
+                    let expected = match kind {
+                        ClientKind::OutlookMobile => "add-account, start-outlook, sync-now, close-outlook or sign-in for Outlook mobile",
+                        ClientKind::OutlookDesktop => "start-outlook, sync-now, close-outlook or sign-in for Outlook desktop",
+                        ClientKind::Browser => "open-owa or sign-in for a browser",
+                    };
+                    return Err(bad(
+                        path("do"),
+                        "do",
+                        &name,
+                        format!("`{name}` is not something client `{c}` does"),
+                        expected.into(),
+                    ));
+                }
+            }
+            match a.action {
+                ActionKind::ChangePassword => {
+                    need("user", &a.user)?;
+                    let u = a.user.as_deref().unwrap_or("");
+                    if self.user(u).is_none() {
+                        let upns: Vec<_> = self.users.iter().map(|u| u.upn.as_str()).collect();
+                        return Err(bad(
+                            path("user"),
+                            "user",
+                            u,
+                            format!("unknown user `{u}`"),
+                            format!("one of the users: {}", upns.join(", ")),
+                        ));
+                    }
+                }
+                ActionKind::Outage => {
+                    need("party", &a.party)?;
+                    let p = a.party.as_deref().unwrap_or("");
+                    if !parties.iter().any(|x| x == p) {
+                        return Err(bad(
+                            path("party"),
+                            "party",
+                            p,
+                            format!("unknown party `{p}`"),
+                            format!("one of {}", parties.join(", ")),
+                        ));
+                    }
+                    match a.until {
+                        None => {
+                            return Err(bad(
+                                path("do"),
+                                "do",
+                                &name,
+                                "`outage` needs `until`".into(),
+                                "`until = \"...\"`, after `at`".into(),
+                            ))
+                        }
+                        Some(u) if u <= a.at => {
+                            return Err(bad(
+                                path("until"),
+                                "until",
+                                &u.to_string(),
+                                format!("the outage ends ({u}) before it starts ({})", a.at),
+                                format!("a time after {}", a.at),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+                ActionKind::Set => {
+                    need("key", &a.key)?;
+                    need("value", &a.value)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Checks what serde cannot: references between fields and value ranges.
@@ -621,55 +1014,32 @@ impl Scenario {
                 }
             }
         }
-        let mut last = 0;
-        for (i, a) in self.timeline.iter().enumerate() {
-            if !ids.contains(&a.client) {
-                return Err(bad(
-                    format!("timeline.{i}.client"),
-                    "client",
-                    &a.client,
-                    format!("unknown client `{}`", a.client),
-                    format!("one of the clients: {}", ids.join(", ")),
-                ));
+        for (i, p) in self.network.partitions.iter().enumerate() {
+            for (key, v) in [("from", &p.from), ("to", &p.to)] {
+                if !parties.contains(v) {
+                    return Err(bad(
+                        format!("network.partitions.{i}.{key}"),
+                        key,
+                        v,
+                        format!("unknown party `{v}`"),
+                        format!("one of {}", parties.join(", ")),
+                    ));
+                }
             }
-            if a.at.ms() < last {
-                return Err(bad(
-                    format!("timeline.{i}.at"),
-                    "at",
-                    &a.at.to_string(),
-                    "timeline entries out of order".into(),
-                    format!("a time at or after {}", crate::Span(last)),
-                ));
-            }
-            last = a.at.ms();
-            let kind = self
-                .clients
-                .iter()
-                .find(|c| c.party_id() == a.client)
-                .map(|c| c.kind);
-            let fits = matches!(
-                (kind, a.action),
-                (Some(ClientKind::OutlookMobile), ActionKind::AddAccount)
-                    | (Some(ClientKind::OutlookDesktop), ActionKind::StartOutlook)
-                    | (Some(ClientKind::Browser), ActionKind::OpenOwa)
-            );
-            if !fits {
-                let expected = match kind {
-                    Some(ClientKind::OutlookMobile) => "`add-account` for outlook-mobile",
-                    Some(ClientKind::OutlookDesktop) => "`start-outlook` for outlook-desktop",
-                    _ => "`open-owa` for a browser",
-                };
-                let v = serde_json::to_value(a.action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                return Err(bad(
-                    format!("timeline.{i}.do"),
-                    "do",
-                    &v,
-                    format!("`{v}` is not something client `{}` does", a.client),
-                    expected.into(),
-                ));
+        }
+        self.validate_timeline("timeline", &self.timeline, &ids, &parties)?;
+        if let Some(fix) = &self.fix {
+            self.validate_timeline("fix.timeline", &fix.timeline, &ids, &parties)?;
+            for (i, kv) in fix.set.iter().enumerate() {
+                if !kv.contains('=') {
+                    return Err(bad(
+                        format!("fix.set.{i}"),
+                        "set",
+                        kv,
+                        "an override without `=`".into(),
+                        "KEY=VALUE, as --set takes it".into(),
+                    ));
+                }
             }
         }
         if self.adfs.mfa_group.is_none()

@@ -79,6 +79,30 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
     scenario
         .validate()
         .map_err(|inv| invalid_error(file(), src, &inv))?;
+    if let Err((path, e)) = crate::set::check_sets(&scenario) {
+        let mut located = ScenarioError::new(file(), format!("{} (at `{path}`)", e.message));
+        located.expected = e.expected;
+        located.hint = e.hint;
+        let value = match &e.origin {
+            ErrorOrigin::Set(kv) => kv
+                .split_once('=')
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let key = path.rsplit('.').next().unwrap_or("value").to_string();
+        let inv = Invalid {
+            path,
+            key,
+            value,
+            message: located.message.clone(),
+            expected: located.expected.clone().unwrap_or_default(),
+        };
+        let mut out = invalid_error(file(), src, &inv);
+        out.message = located.message;
+        out.hint = located.hint;
+        return Err(out);
+    }
     Ok(scenario)
 }
 

@@ -12,6 +12,64 @@ use crate::Scenario;
 /// The result is validated like a file; errors name the `--set` argument.
 pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
     let origin = || ErrorOrigin::Set(arg.to_string());
+    let updated = set_raw(scenario, arg)?;
+    updated.validate().map_err(|inv| {
+        ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path))
+            .expected(inv.expected)
+    })?;
+    check_sets(&updated).map_err(|(_, e)| e)?;
+    *scenario = updated;
+    Ok(())
+}
+
+/// Checks every `set` of the timeline and of the fix: each must apply to the scenario and
+/// leave it valid. Returns the dotted path of the offending entry with the error.
+pub(crate) fn check_sets(scenario: &Scenario) -> Result<(), (String, ScenarioError)> {
+    let mut all: Vec<(String, String)> = scenario
+        .timeline
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            Some((
+                format!("timeline.{i}.value"),
+                format!("{}={}", a.key.as_ref()?, a.value.as_ref()?),
+            ))
+        })
+        .collect();
+    if let Some(fix) = &scenario.fix {
+        all.extend(
+            fix.set
+                .iter()
+                .enumerate()
+                .map(|(i, kv)| (format!("fix.set.{i}"), kv.clone())),
+        );
+        all.extend(fix.timeline.iter().enumerate().filter_map(|(i, a)| {
+            Some((
+                format!("fix.timeline.{i}.value"),
+                format!("{}={}", a.key.as_ref()?, a.value.as_ref()?),
+            ))
+        }));
+    }
+    for (path, kv) in all {
+        let checked = set_raw(scenario, &kv).and_then(|s| {
+            s.validate().map_err(|inv| {
+                ScenarioError::new(
+                    ErrorOrigin::Set(kv.clone()),
+                    format!("{} (at `{}`)", inv.message, inv.path),
+                )
+                .expected(inv.expected)
+            })
+        });
+        if let Err(e) = checked {
+            return Err((path, e));
+        }
+    }
+    Ok(())
+}
+
+/// Applies one override without validating the result.
+pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, ScenarioError> {
+    let origin = || ErrorOrigin::Set(arg.to_string());
     let Some((key, raw)) = arg.split_once('=') else {
         return Err(ScenarioError::new(origin(), "missing `=`")
             .expected("KEY=VALUE, e.g. identity.model=phs"));
@@ -19,7 +77,7 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
     let key = key.trim();
     let value = parse_value(raw.trim());
     // The scenario serializes to JSON without loss (every type here is plain data).
-    let mut tree = serde_json::to_value(&*scenario).expect("a scenario always serializes");
+    let mut tree = serde_json::to_value(scenario).expect("a scenario always serializes");
     let mut node = &mut tree;
     let mut walked = Vec::new();
     for part in key.split('.') {
@@ -79,16 +137,10 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
         walked.push(part);
     }
     *node = value;
-    let updated: Scenario = serde_json::from_value(tree).map_err(|e| {
+    serde_json::from_value(tree).map_err(|e| {
         let msg = e.to_string();
         with_candidates(ScenarioError::new(origin(), msg.clone()), &msg)
-    })?;
-    updated.validate().map_err(|inv| {
-        ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path))
-            .expected(inv.expected)
-    })?;
-    *scenario = updated;
-    Ok(())
+    })
 }
 
 fn parse_value(raw: &str) -> Value {

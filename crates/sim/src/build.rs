@@ -16,8 +16,8 @@ use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
 use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
 use hmasim_scenario::{
-    ActionKind, AdfsPolicy, ClientKind, DeviceState, Location, MailboxLocation, Platform,
-    Publishing, Scenario, TlsMode,
+    ActionKind, AdfsPolicy, ClientKind, DeviceState, ExchangeVersion, IdentityModel, Location,
+    MailboxLocation, MetadataRefresh, Platform, Publishing, Scenario, TlsMode, TokenDefaults,
 };
 use hmasim_wap::Wap;
 
@@ -29,8 +29,8 @@ const TRANSLATOR_HOST: &str = "prod-global.outlookmobile.com";
 const MFA_CONNECTOR_HOST: &str = "adnotifications.windowsazure.com";
 
 /// Where a party sits, for default latencies.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Zone {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Zone {
     Internet,
     Intranet,
     Cloud,
@@ -52,12 +52,27 @@ pub(crate) struct Ids {
     pub ad: ActorId,
 }
 
+/// What the runner itself does at a point of the timeline (everything else is delivered
+/// to the party concerned as a message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunnerAction {
+    /// A party becomes unreachable.
+    OutageStart(ActorId),
+    /// It is reachable again.
+    OutageEnd(ActorId),
+    /// A configuration field changes (`KEY=VALUE`).
+    Set(String),
+}
+
 /// A built world, with the names of its parties and where the clients are.
 pub struct Built {
     /// The world.
     pub world: World<Party, Message>,
     /// Party id strings, by actor index.
     pub names: Vec<String>,
+    /// Timeline actions the runner applies itself, in time order.
+    pub runner_actions: Vec<(SimTime, RunnerAction)>,
+    pub(crate) zones: Vec<Zone>,
     /// Actor ids of the clients.
     pub clients: Vec<ActorId>,
 }
@@ -82,6 +97,44 @@ pub fn build(sc: &Scenario) -> Built {
         adfs: id(7),
         wap: id(8),
         ad: id(9),
+    };
+    let mut all_names: Vec<String> = sc.clients.iter().map(|c| c.party_id()).collect();
+    all_names.extend(
+        [
+            "autodetect",
+            "exchange-online",
+            "protocol-translator",
+            "mrs",
+            "exchange-onprem",
+            "load-balancer",
+            "entra-id",
+            "adfs",
+            "wap",
+            "active-directory",
+        ]
+        .map(String::from),
+    );
+    let id_of = |name: &str| {
+        all_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| ActorId(i as u32))
+    };
+    let cut: Vec<(ActorId, ActorId)> = sc
+        .network
+        .partitions
+        .iter()
+        .filter_map(|p| Some((id_of(&p.from)?, id_of(&p.to)?)))
+        .collect();
+    // A party's view of the network, less the parties it is partitioned from.
+    let view = |me: ActorId, base: &Directory| -> Net {
+        let mut d = Directory::new();
+        for (host, to) in base.routes() {
+            if !cut.contains(&(me, to)) {
+                d.insert(host, to);
+            }
+        }
+        Net::new(d)
     };
     let domain = sc.tenant.domain.to_ascii_lowercase();
     let mail_host = sc.mail_host();
@@ -109,6 +162,13 @@ pub fn build(sc: &Scenario) -> Built {
         Publishing::Wap => ids.wap,
         Publishing::Direct => ids.lb,
     };
+    // The Azure ranges AutoDetect and Exchange Online connect from, refused at the edge when
+    // IP restrictions leave them out.
+    let azure: BTreeSet<ActorId> = if sc.onprem.allow_azure_ranges {
+        BTreeSet::new()
+    } else {
+        [ids.autodetect, ids.mrs].into()
+    };
     internet.insert(&mail_host, front);
     internet.insert(&ad_host, front);
     internet.insert(&adfs_host, ids.wap);
@@ -121,6 +181,8 @@ pub fn build(sc: &Scenario) -> Built {
     onprem_dir.insert(&dc_host, ids.ad);
     onprem_dir.insert(MFA_CONNECTOR_HOST, ids.entra);
     onprem_dir.insert("login.microsoftonline.com", ids.entra);
+    onprem_dir.insert(hmasim_entra_id::METADATA_HOST, ids.entra);
+    onprem_dir.insert(hmasim_active_directory::SYNC_HOST, ids.entra);
 
     let mut world: World<Party, Message> = World::new(seed);
     let mut names = Vec::new();
@@ -166,12 +228,9 @@ pub fn build(sc: &Scenario) -> Built {
             translator_url: Url::https(TRANSLATOR_HOST, "/api/v1/provision"),
             domain: domain.clone(),
             approve_mfa: true,
+            sync_interval: SimDuration::from_millis(c.sync_interval.ms()),
         };
-        let net = Net::new(if internal {
-            intranet.clone()
-        } else {
-            internet.clone()
-        });
+        let net = view(aid, if internal { &intranet } else { &internet });
         world.add(Party::Client(Client::new(cfg, net)));
         names.push(c.party_id());
         clients.push(aid);
@@ -223,7 +282,7 @@ pub fn build(sc: &Scenario) -> Built {
         zones.push(zone);
     };
     add(
-        Party::AutoDetect(AutoDetect::new(Net::new(internet.clone()))),
+        Party::AutoDetect(AutoDetect::new(view(ids.autodetect, &internet))),
         "autodetect",
         Zone::Cloud,
         ids.autodetect,
@@ -249,11 +308,11 @@ pub fn build(sc: &Scenario) -> Built {
         Party::Mrs(Mrs::new(
             MrsConfig {
                 entra_metadata: entra_keys.clone(),
-                sync_interval: SimDuration::from_mins(5),
+                sync_interval: SimDuration::from_millis(sc.exchange_online.mrs_sync_interval.ms()),
                 refresh_margin: SimDuration::from_mins(5),
                 skew_s: 300,
             },
-            Net::new(internet.clone()),
+            view(ids.mrs, &internet),
         )),
         "mrs",
         Zone::Cloud,
@@ -272,10 +331,28 @@ pub fn build(sc: &Scenario) -> Built {
                 adfs_host: adfs_host.clone(),
                 evosts_metadata: entra_keys.clone(),
                 adfs_trust: adfs_trust.clone(),
+                metadata_refresh: match sc.onprem.auth_metadata_refresh {
+                    MetadataRefresh::Healthy => hmasim_exchange_onprem::MetadataRefresh::Healthy,
+                    MetadataRefresh::Failing => hmasim_exchange_onprem::MetadataRefresh::Failing,
+                    MetadataRefresh::Absent => hmasim_exchange_onprem::MetadataRefresh::Absent,
+                },
+                scheduled_refresh: sc
+                    .onprem
+                    .scheduled_metadata_refresh
+                    .map(|s| SimDuration::from_millis(s.ms())),
+                legacy_mailboxes: sc
+                    .users
+                    .iter()
+                    .filter(|u| {
+                        u.mailbox == MailboxLocation::Onprem
+                            && u.exchange_version == ExchangeVersion::V2010
+                    })
+                    .map(|u| u.upn.to_ascii_lowercase())
+                    .collect(),
                 mailboxes: onprem_mailboxes,
                 skew_s: 300,
             },
-            Net::new(onprem_dir.clone()),
+            view(ids.onprem, &onprem_dir),
         )),
         "exchange-onprem",
         Zone::Onprem,
@@ -286,7 +363,15 @@ pub fn build(sc: &Scenario) -> Built {
         TlsMode::Offloading => Tls::Offloading,
     };
     add(
-        Party::LoadBalancer(LoadBalancer::new(tls, ids.onprem)),
+        Party::LoadBalancer(
+            LoadBalancer::new(tls, ids.onprem)
+                .intercepting_unauthenticated(sc.load_balancer.intercepts_unauthenticated)
+                .blocking(if front == ids.lb {
+                    azure.clone()
+                } else {
+                    BTreeSet::new()
+                }),
+        ),
         "load-balancer",
         Zone::Onprem,
         ids.lb,
@@ -320,8 +405,21 @@ pub fn build(sc: &Scenario) -> Built {
                 users: entra_users,
                 policies: sc.conditional_access.clone(),
                 signing_key: entra_key,
+                key_seed: seed,
+                sync_revokes: match sc.identity.model {
+                    IdentityModel::Phs => true,
+                    IdentityModel::Federated => sc.identity.password_expiry_claims,
+                    IdentityModel::Pta => sc.identity.password_writeback,
+                },
+                randomized_access_lifetime: sc.entra.token_defaults == TokenDefaults::Current,
                 access_lifetime: SimDuration::from_millis(sc.entra.access_token_lifetime.ms()),
-                refresh_lifetime: SimDuration::from_millis(sc.entra.refresh_token_lifetime.ms()),
+                refresh_lifetime: match sc.entra.token_defaults {
+                    TokenDefaults::Source => {
+                        SimDuration::from_millis(sc.entra.refresh_token_lifetime.ms())
+                    }
+                    // Today's default: 90 days of inactivity.
+                    TokenDefaults::Current => SimDuration::from_hours(90 * 24),
+                },
                 approved_apps: vec![apps::OUTLOOK_MOBILE.to_string()],
                 exchange_resources: vec![
                     apps::EXO_RESOURCE.to_string(),
@@ -331,7 +429,7 @@ pub fn build(sc: &Scenario) -> Built {
                 trusted_sources: trusted,
                 devices,
             },
-            Net::new(onprem_dir.clone()),
+            view(ids.entra, &onprem_dir),
         )),
         "entra-id",
         Zone::Cloud,
@@ -370,7 +468,7 @@ pub fn build(sc: &Scenario) -> Built {
                 iwa_internal: true,
                 token_lifetime: SimDuration::from_hours(1),
             },
-            Net::new(onprem_dir.clone()),
+            view(ids.adfs, &onprem_dir),
         )),
         "adfs",
         Zone::Onprem,
@@ -381,7 +479,15 @@ pub fn build(sc: &Scenario) -> Built {
     published.insert(&mail_host, ids.lb);
     published.insert(&ad_host, ids.lb);
     add(
-        Party::Wap(Wap::new(published, Some(ids.adfs), "WAP01")),
+        Party::Wap(
+            Wap::new(published, Some(ids.adfs), &adfs_host, "WAP01")
+                .preauthenticating(sc.wap.preauthentication)
+                .blocking(if front == ids.wap {
+                    azure.clone()
+                } else {
+                    BTreeSet::new()
+                }),
+        ),
         "wap",
         Zone::Onprem,
         ids.wap,
@@ -400,23 +506,55 @@ pub fn build(sc: &Scenario) -> Built {
         })
         .collect();
     add(
-        Party::ActiveDirectory(ActiveDirectory::new(AdConfig {
-            accounts,
-            kerberos_key: krb_key,
-            realm: domain.to_ascii_uppercase(),
-        })),
+        Party::ActiveDirectory(ActiveDirectory::new(
+            AdConfig {
+                accounts,
+                kerberos_key: krb_key,
+                realm: domain.to_ascii_uppercase(),
+                sync_interval: SimDuration::from_millis(sc.identity.sync_interval.ms()),
+            },
+            view(ids.ad, &onprem_dir),
+        )),
         "active-directory",
         Zone::Onprem,
         ids.ad,
     );
 
-    // Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's
-    // latency. Scenario links override.
-    let lat = SimDuration::from_millis(sc.network.latency_ms);
-    let jit = SimDuration::from_millis(sc.network.jitter_ms);
+    apply_latencies(sc, &names, &zones, &mut world);
+
+    // Background jobs that run from the start.
+    let mut timers = Vec::new();
+    if let Party::ExchangeOnprem(x) = world.actor(ids.onprem) {
+        timers.extend(x.initial_timers().into_iter().map(|t| (ids.onprem, t)));
+    }
+    if let Party::ActiveDirectory(x) = world.actor(ids.ad) {
+        timers.extend(x.initial_timers().into_iter().map(|t| (ids.ad, t)));
+    }
+    for (actor, (after, msg)) in timers {
+        world.schedule_timer(SimTime::ZERO + after, actor, msg);
+    }
+
+    let runner_actions = schedule_timeline(sc, &mut world, &names, &ids, &mail_host);
+    Built {
+        world,
+        names,
+        clients,
+        runner_actions,
+        zones,
+    }
+}
+
+/// Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's
+/// latency. Scenario links override.
+pub(crate) fn apply_latencies(
+    sc: &Scenario,
+    names: &[String],
+    zones: &[Zone],
+    world: &mut World<Party, Message>,
+) {
     let net = world.network_mut();
-    net.set_default_latency(lat);
-    net.set_default_jitter(jit);
+    net.set_default_latency(SimDuration::from_millis(sc.network.latency_ms));
+    net.set_default_jitter(SimDuration::from_millis(sc.network.jitter_ms));
     let local = |a: Zone, b: Zone| {
         matches!(
             (a, b),
@@ -428,13 +566,20 @@ pub fn build(sc: &Scenario) -> Built {
     };
     for (i, za) in zones.iter().enumerate() {
         for (j, zb) in zones.iter().enumerate() {
+            let (from, to) = (ActorId(i as u32), ActorId(j as u32));
             if i != j && local(*za, *zb) {
                 net.set_link(
-                    ActorId(i as u32),
-                    ActorId(j as u32),
+                    from,
+                    to,
                     SimDuration::from_millis(2),
                     SimDuration::from_micros(500),
                 );
+            } else if i != j {
+                let (lat, jit) = (
+                    SimDuration::from_millis(sc.network.latency_ms),
+                    SimDuration::from_millis(sc.network.jitter_ms),
+                );
+                net.set_link(from, to, lat, jit);
             }
         }
     }
@@ -452,44 +597,130 @@ pub fn build(sc: &Scenario) -> Built {
             SimDuration::from_millis(l.jitter_ms),
         );
     }
+}
 
+/// Delivers each timeline action to the party it concerns; returns those the runner
+/// applies itself (outages, configuration changes).
+fn schedule_timeline(
+    sc: &Scenario,
+    world: &mut World<Party, Message>,
+    names: &[String],
+    ids: &Ids,
+    mail_host: &str,
+) -> Vec<(SimTime, RunnerAction)> {
+    let mut runner = Vec::new();
+    let id_of = |name: &str| {
+        names
+            .iter()
+            .position(|x| x == name)
+            .map(|i| ActorId(i as u32))
+    };
     for a in &sc.timeline {
-        let Some(i) = names.iter().position(|x| *x == a.client) else {
-            continue;
+        let at = SimTime::from_millis(a.at.ms());
+        let mut deliver = |to: ActorId, action: UserAction, summary: &'static str| {
+            world.schedule(
+                at,
+                to,
+                to,
+                Message::note(summary).with_body(Body::Action(action)),
+            );
         };
-        let c = &sc.clients[i];
-        let (action, summary) = match a.action {
-            ActionKind::AddAccount => (
+        let client = a.client.as_deref().and_then(id_of);
+        match (a.action, client) {
+            (ActionKind::AddAccount, Some(c)) => deliver(
+                c,
                 UserAction::AddAccount,
                 "the user adds the account in Outlook mobile",
             ),
-            ActionKind::StartOutlook => (UserAction::StartOutlook, "the user starts Outlook"),
-            ActionKind::OpenOwa => {
-                let user = sc.user(&c.user).expect("validated");
-                let url = match user.mailbox {
-                    MailboxLocation::Online => Url::https("outlook.office.com", "/owa/"),
-                    MailboxLocation::Onprem => Url::https(&mail_host, "/owa/"),
+            (ActionKind::StartOutlook, Some(c)) => {
+                deliver(c, UserAction::StartOutlook, "the user opens Outlook")
+            }
+            (ActionKind::OpenOwa, Some(c)) => {
+                let user = sc
+                    .clients
+                    .get(c.0 as usize)
+                    .and_then(|cl| sc.user(&cl.user));
+                let url = match user.map(|u| u.mailbox) {
+                    Some(MailboxLocation::Onprem) => Url::https(mail_host, "/owa/"),
+                    _ => Url::https("outlook.office.com", "/owa/"),
                 };
-                (
+                deliver(
+                    c,
                     UserAction::OpenOwa(url),
                     "the user opens Outlook on the web",
-                )
+                );
             }
-        };
-        let at = SimTime::from_millis(a.at.ms());
-        let aid = ActorId(i as u32);
-        world.schedule(
-            at,
-            aid,
-            aid,
-            Message::note(summary).with_body(Body::Action(action)),
-        );
+            (ActionKind::SyncNow, Some(c)) => deliver(
+                c,
+                UserAction::SyncNow,
+                "the user asks Outlook to synchronize now",
+            ),
+            (ActionKind::CloseOutlook, Some(c)) => {
+                deliver(c, UserAction::CloseOutlook, "the user closes Outlook")
+            }
+            (ActionKind::SignIn, Some(c)) => {
+                deliver(c, UserAction::SignIn, "the user answers the sign-in prompt")
+            }
+            (ActionKind::ChangePassword, _) => {
+                let upn = a.user.clone().unwrap_or_default();
+                let password = a
+                    .password
+                    .clone()
+                    .unwrap_or_else(|| format!("Changed@{}", a.at.ms()));
+                deliver(
+                    ids.ad,
+                    UserAction::ChangePassword {
+                        upn: upn.clone(),
+                        password: password.clone(),
+                    },
+                    "the user's password is changed in Active Directory",
+                );
+                for (i, c) in sc.clients.iter().enumerate() {
+                    if c.user.eq_ignore_ascii_case(&upn) {
+                        deliver(
+                            ActorId(i as u32),
+                            UserAction::NewPassword(password.clone()),
+                            "the user now types the new password",
+                        );
+                    }
+                }
+            }
+            (ActionKind::DirectorySync, _) => deliver(
+                ids.ad,
+                UserAction::DirectorySync,
+                "a directory synchronization cycle runs now",
+            ),
+            (ActionKind::RotateEvostsKey, _) => deliver(
+                ids.entra,
+                UserAction::RotateKey,
+                "EvoSTS rolls its signing key",
+            ),
+            (ActionKind::RefreshAuthMetadata, _) => deliver(
+                ids.onprem,
+                UserAction::RefreshAuthMetadata,
+                "the admin runs Set-AuthServer EvoSts -RefreshAuthMetadata",
+            ),
+            (ActionKind::Outage, _) => {
+                if let Some(p) = a.party.as_deref().and_then(id_of) {
+                    runner.push((at, RunnerAction::OutageStart(p)));
+                    if let Some(until) = a.until {
+                        runner.push((SimTime::from_millis(until.ms()), RunnerAction::OutageEnd(p)));
+                    }
+                }
+            }
+            (ActionKind::Set, _) => runner.push((
+                at,
+                RunnerAction::Set(format!(
+                    "{}={}",
+                    a.key.clone().unwrap_or_default(),
+                    a.value.clone().unwrap_or_default()
+                )),
+            )),
+            _ => {}
+        }
     }
-    Built {
-        world,
-        names,
-        clients,
-    }
+    runner.sort_by_key(|(t, _)| *t);
+    runner
 }
 
 fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {

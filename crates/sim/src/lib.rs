@@ -19,12 +19,16 @@ mod monitor;
 mod party;
 mod trace;
 
+pub use build::RunnerAction;
 pub use build::{build, Built};
 pub use monitor::{Event, Monitor};
 pub use party::Party;
-pub use trace::{Failure, Outcome, Trace, FORMAT};
+pub use trace::{Diagnosis, Failure, Outcome, SyncStats, Trace, FORMAT};
+
+mod diagnosis;
 
 use hmasim_kernel::{ActorId, Limits, SimTime, StopReason};
+use hmasim_protocol::{Body, Message};
 use hmasim_scenario::Scenario;
 
 /// The clients that act in the scenario's timeline.
@@ -36,27 +40,154 @@ fn acting(sc: &Scenario, built: &Built) -> Vec<ActorId> {
         .filter(|c| {
             sc.timeline
                 .iter()
-                .any(|a| a.client == built.names[c.0 as usize])
+                .any(|a| a.client.as_deref() == Some(built.names[c.0 as usize].as_str()))
         })
         .collect()
 }
 
+fn mrs_id(built: &Built) -> Option<ActorId> {
+    built
+        .names
+        .iter()
+        .position(|n| n == "mrs")
+        .map(|i| ActorId(i as u32))
+}
+
+/// What a run did, before it is turned into a trace.
+struct Ran {
+    built: Built,
+    mon: Monitor,
+    stop: StopReason,
+    delivered: u64,
+    dropped: u64,
+}
+
+/// Runs the world, applying the runner's own timeline actions (outages, configuration
+/// changes) at their instants.
+fn drive(sc: &Scenario, record: bool, stop_on_access: bool) -> Ran {
+    let mut built = build(sc);
+    let mut mon = Monitor::new(acting(sc, &built), mrs_id(&built), record);
+    if stop_on_access {
+        mon = mon.stop_on_access();
+    }
+    let end = SimTime::from_millis(sc.run.duration.ms());
+    let mut current = sc.clone();
+    let (mut delivered, mut dropped) = (0, 0);
+    let mut stop;
+    let actions = std::mem::take(&mut built.runner_actions);
+    let segment = |built: &mut Built,
+                   mon: &mut Monitor,
+                   until: SimTime,
+                   delivered: &mut u64,
+                   dropped: &mut u64| {
+        let budget = sc.run.max_events.saturating_sub(*delivered + *dropped);
+        let st = built.world.run_with(
+            Limits {
+                max_events: budget,
+                until,
+            },
+            mon,
+        );
+        *delivered += st.delivered;
+        *dropped += st.dropped;
+        st.stop
+    };
+    for (at, action) in actions {
+        if at > end {
+            break;
+        }
+        if at > SimTime::ZERO {
+            stop = segment(
+                &mut built,
+                &mut mon,
+                SimTime::from_micros(at.as_micros() - 1),
+                &mut delivered,
+                &mut dropped,
+            );
+            if matches!(stop, StopReason::EventLimit | StopReason::Observer) {
+                return Ran {
+                    built,
+                    mon,
+                    stop,
+                    delivered,
+                    dropped,
+                };
+            }
+        }
+        match action {
+            RunnerAction::OutageStart(p) => {
+                built.world.set_down(p, true);
+                mon.runner_note(
+                    at,
+                    p,
+                    Message::note("outage: the party is unreachable from now on"),
+                );
+            }
+            RunnerAction::OutageEnd(p) => {
+                built.world.set_down(p, false);
+                mon.runner_note(
+                    at,
+                    p,
+                    Message::note("the outage ends: the party is reachable again"),
+                );
+            }
+            RunnerAction::Set(kv) => {
+                let note = match hmasim_scenario::apply_set(&mut current, &kv) {
+                    Ok(()) => {
+                        let fresh = build(&current);
+                        for (i, party) in fresh.world.actors() {
+                            built.world.actor_mut(i).reconfigure(party.clone());
+                        }
+                        build::apply_latencies(
+                            &current,
+                            &built.names,
+                            &built.zones,
+                            &mut built.world,
+                        );
+                        format!("configuration change: {kv}")
+                    }
+                    Err(e) => format!("configuration change refused: {e}"),
+                };
+                let who = ActorId(0);
+                mon.runner_note(
+                    at,
+                    who,
+                    Message::note("the configuration changes").with_body(Body::Lines(vec![note])),
+                );
+            }
+        }
+    }
+    stop = segment(&mut built, &mut mon, end, &mut delivered, &mut dropped);
+    Ran {
+        built,
+        mon,
+        stop,
+        delivered,
+        dropped,
+    }
+}
+
 /// Runs a scenario for its duration. With `record`, the trace holds every event.
 pub fn run(sc: &Scenario, record: bool) -> Trace {
-    let mut built = build(sc);
-    let mut mon = Monitor::new(acting(sc, &built), record);
-    let limits = Limits {
-        max_events: sc.run.max_events,
-        until: SimTime::from_millis(sc.run.duration.ms()),
-    };
-    let stats = built.world.run_with(limits, &mut mon);
-    let why = match stats.stop {
+    let Ran {
+        built,
+        mut mon,
+        stop,
+        delivered,
+        dropped,
+    } = drive(sc, record, false);
+    let why = match stop {
         StopReason::Quiescent => "nothing left to do",
         StopReason::Deadline => "run duration reached",
         StopReason::EventLimit => "event limit reached",
         StopReason::Observer => "stopped by the observer",
     };
-    let outcome = outcome(&mon);
+    // The run covers its whole duration unless a guard cut it short.
+    let end_ms = match stop {
+        StopReason::Quiescent | StopReason::Deadline => sc.run.duration.ms(),
+        _ => built.world.now().as_millis(),
+    };
+    let outcome = outcome(sc, &mon, end_ms);
     Trace {
         scenario: sc.name.clone(),
         summary: sc.summary.clone(),
@@ -68,9 +199,7 @@ pub fn run(sc: &Scenario, record: bool) -> Trace {
         events: std::mem::take(&mut mon.events),
         outcome,
         stats: format!(
-            "{} events delivered, {} dropped, {} simulated; {why}",
-            stats.delivered,
-            stats.dropped,
+            "{delivered} events delivered, {dropped} dropped, {} simulated; {why}",
             built.world.now()
         ),
     }
@@ -79,37 +208,41 @@ pub fn run(sc: &Scenario, record: bool) -> Trace {
 /// Runs a scenario only until every acting client has its mailbox (or it cannot), without
 /// recording: the fast path for benchmarks and sweeps.
 pub fn run_until_access(sc: &Scenario) -> Outcome {
-    let mut built = build(sc);
-    let mut mon = Monitor::new(acting(sc, &built), false).stop_on_access();
-    let limits = Limits {
-        max_events: sc.run.max_events,
-        until: SimTime::from_millis(sc.run.duration.ms()),
-    };
-    built.world.run_with(limits, &mut mon);
-    outcome(&mon)
+    let ran = drive(sc, false, true);
+    outcome(sc, &ran.mon, ran.built.world.now().as_millis())
 }
 
-fn outcome(mon: &Monitor) -> Outcome {
-    let mailbox_access = mon.all_reached();
-    // The client's give-up carries the symptom; otherwise a run without access reports the
-    // last refusal any party made.
-    let fault = match (&mon.gave_up, &mon.last_fault) {
-        (Some((_, f)), _) => Some(f.clone()),
-        (None, Some((_, f))) if !mailbox_access => Some(f.clone()),
-        _ => None,
-    };
+fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
+    // Access means the data reached every acting client and nothing is broken at the end
+    // of the run (a failing background sync means the data on screen is stale).
+    let mailbox_access = mon.all_reached() && mon.failing.is_none();
+    let failure = mon.failing.as_ref().map(|f| Failure {
+        code: f.fault.code.to_string(),
+        party: f.fault.party.to_string(),
+        message: f.fault.message.clone(),
+        diagnostics: f.fault.diagnostics.clone(),
+    });
+    let sync = (!mon.mrs_successes.is_empty() || mon.mrs_failures > 0).then(|| {
+        let mut longest = 0;
+        let mut prev = mon.mrs_successes.first().copied().unwrap_or(0);
+        for t in &mon.mrs_successes {
+            longest = longest.max(t - prev);
+            prev = *t;
+        }
+        longest = longest.max(end_ms.saturating_sub(prev));
+        SyncStats {
+            last_success_ms: mon.mrs_successes.last().copied(),
+            longest_gap_ms: longest,
+            failed: mon.mrs_failures,
+        }
+    });
     Outcome {
         mailbox_access,
         mfa_satisfied: mailbox_access && mon.data_served && !mon.without_mfa,
         served_by: mon.served_by.map(str::to_string),
-        symptom: fault
-            .as_ref()
-            .and_then(|f| f.symptom.as_ref().map(|s| s.to_string())),
-        failure: fault.map(|f| Failure {
-            code: f.code.into_owned(),
-            party: f.party.to_string(),
-            message: f.message,
-            diagnostics: f.diagnostics,
-        }),
+        symptom: mon.failing.as_ref().and_then(|f| f.symptom.clone()),
+        diagnosis: mon.failing.as_ref().map(|f| diagnosis::diagnose(sc, f)),
+        failure,
+        sync,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{ActorId, Delivery, EventKind, Observer};
+use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::{Body, Fault, Kind, Message, Token};
 
 /// One recorded event.
@@ -22,13 +22,26 @@ pub struct Event {
     pub msg: Message,
 }
 
+/// A run of faults not yet followed by mailbox data: the state "something is broken".
+#[derive(Clone, Debug)]
+pub struct Failing {
+    /// The event where it went wrong (the first refusal of the streak).
+    pub seq: u64,
+    /// That refusal.
+    pub fault: Fault,
+    /// What the user sees, from the latest fault that says.
+    pub symptom: Option<String>,
+}
+
 /// Watches a run: optionally records every event, and always tracks what the outcome needs
-/// (tokens' authentication methods, which requests carried which token, mailbox data).
+/// (tokens' authentication methods, which requests carried which token, mailbox data,
+/// refusals, MRS synchronization).
 #[derive(Debug, Default)]
 pub struct Monitor {
     record: bool,
     stop_on_access: bool,
     clients: Vec<ActorId>,
+    mrs: Option<ActorId>,
     seq: u64,
     /// Recorded events (when recording).
     pub events: Vec<Event>,
@@ -44,22 +57,21 @@ pub struct Monitor {
     pub without_mfa: bool,
     /// Mailbox data was served at all.
     pub data_served: bool,
-    /// The tokens that authorized mailbox data, in order.
-    pub data_tokens: Vec<Option<String>>,
-    /// The last refusal reported by a party.
-    pub last_fault: Option<(u64, Fault)>,
-    /// A client's give-up (with the symptom).
-    pub gave_up: Option<(u64, Fault)>,
-    /// Last time mailbox data was served (ms).
-    pub last_data_ms: Option<u64>,
+    /// Faults since the last mailbox data, if any.
+    pub failing: Option<Failing>,
+    /// MRS's successful synchronizations (ms).
+    pub mrs_successes: Vec<u64>,
+    /// MRS's failed synchronizations.
+    pub mrs_failures: u64,
 }
 
 impl Monitor {
-    /// A monitor for a world whose clients are `clients`.
-    pub fn new(clients: Vec<ActorId>, record: bool) -> Monitor {
+    /// A monitor for a world whose acting clients are `clients` and whose MRS is `mrs`.
+    pub fn new(clients: Vec<ActorId>, mrs: Option<ActorId>, record: bool) -> Monitor {
         Monitor {
             record,
             clients,
+            mrs,
             ..Monitor::default()
         }
     }
@@ -70,15 +82,31 @@ impl Monitor {
         self
     }
 
+    /// Records something the runner did (an outage, a configuration change) as a note.
+    pub fn runner_note(&mut self, time: SimTime, actor: ActorId, msg: Message) {
+        let ev = Delivery {
+            time,
+            from: actor,
+            to: actor,
+            kind: EventKind::Note,
+            msg: &msg,
+        };
+        self.see(&ev, false);
+    }
+
     fn see(&mut self, ev: &Delivery<'_, Message>, dropped: bool) {
         let m = ev.msg;
+        if m.quiet {
+            return;
+        }
         let seq = self.seq;
         self.seq += 1;
         for t in &m.issued {
-            self.mfa.insert(t.id.clone(), t.has_mfa());
+            if self.mfa.insert(t.id.clone(), t.has_mfa()).is_none() {
+                self.tokens.push(t.clone());
+            }
         }
         if self.record {
-            self.tokens.extend(m.issued.iter().cloned());
             self.events.push(Event {
                 seq,
                 t_ms: ev.time.as_millis(),
@@ -87,17 +115,28 @@ impl Monitor {
                 dropped,
                 msg: m.clone(),
             });
-        } else if !m.issued.is_empty() {
-            self.tokens.extend(m.issued.iter().cloned());
         }
         if dropped {
             return;
         }
         if let Some(f) = &m.fault {
-            if f.symptom.is_some() {
-                self.gave_up = Some((seq, (**f).clone()));
-            } else {
-                self.last_fault = Some((seq, (**f).clone()));
+            if Some(ev.from) == self.mrs {
+                self.mrs_failures += 1;
+            }
+            let symptom = f.symptom.as_ref().map(|s| s.to_string());
+            match &mut self.failing {
+                Some(streak) => {
+                    if symptom.is_some() {
+                        streak.symptom = symptom;
+                    }
+                }
+                None => {
+                    self.failing = Some(Failing {
+                        seq,
+                        fault: (**f).clone(),
+                        symptom,
+                    })
+                }
             }
         }
         match m.kind {
@@ -109,7 +148,7 @@ impl Monitor {
                 let token = self.carried.remove(&(ev.to, ev.from, m.conv)).flatten();
                 if let Body::Mailbox(mb) = &m.body {
                     self.data_served = true;
-                    self.last_data_ms = Some(ev.time.as_millis());
+                    self.failing = None;
                     let mfa = token
                         .as_ref()
                         .and_then(|t| self.mfa.get(t))
@@ -118,8 +157,8 @@ impl Monitor {
                     if !mfa {
                         self.without_mfa = true;
                     }
-                    if !self.data_tokens.contains(&token) {
-                        self.data_tokens.push(token);
+                    if Some(ev.to) == self.mrs {
+                        self.mrs_successes.push(ev.time.as_millis());
                     }
                     if self.clients.contains(&ev.to) && !self.reached.contains(&ev.to) {
                         self.reached.push(ev.to);
@@ -140,6 +179,9 @@ impl Monitor {
 impl Observer<Message> for Monitor {
     fn delivered(&mut self, ev: &Delivery<'_, Message>) {
         if ev.kind == EventKind::Timer && !self.record {
+            if !ev.msg.quiet {
+                self.seq += 1;
+            }
             return;
         }
         self.see(ev, false);

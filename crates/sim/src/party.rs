@@ -42,6 +42,28 @@ pub enum Party {
     ActiveDirectory(ActiveDirectory),
 }
 
+impl Party {
+    /// Takes the configuration of `fresh` (the same party built from a changed scenario),
+    /// keeping the run's state: sessions, tokens, caches, requests in flight.
+    pub fn reconfigure(&mut self, fresh: Party) {
+        match (self, fresh) {
+            (Party::Client(p), Party::Client(f)) => p.reconfigure(f),
+            (Party::AutoDetect(p), Party::AutoDetect(f)) => p.reconfigure(f),
+            (Party::ExchangeOnline(p), Party::ExchangeOnline(f)) => p.reconfigure(f),
+            (Party::Translator(p), Party::Translator(f)) => p.reconfigure(f),
+            (Party::Mrs(p), Party::Mrs(f)) => p.reconfigure(f),
+            (Party::ExchangeOnprem(p), Party::ExchangeOnprem(f)) => p.reconfigure(f),
+            (Party::LoadBalancer(p), Party::LoadBalancer(f)) => p.reconfigure(f),
+            (Party::EntraId(p), Party::EntraId(f)) => p.reconfigure(f),
+            (Party::Adfs(p), Party::Adfs(f)) => p.reconfigure(f),
+            (Party::Wap(p), Party::Wap(f)) => p.reconfigure(f),
+            (Party::ActiveDirectory(p), Party::ActiveDirectory(f)) => p.reconfigure(f),
+            // The world builder adds parties in a fixed order: kinds always pair up.
+            _ => {}
+        }
+    }
+}
+
 impl Actor<Message> for Party {
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match self {

@@ -25,6 +25,28 @@ pub struct Failure {
     pub diagnostics: String,
 }
 
+/// How MRS's background synchronization fared (the MRS path only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SyncStats {
+    /// Simulated ms of the last successful sync.
+    pub last_success_ms: Option<u64>,
+    /// The longest window without a successful sync, up to the end of the run.
+    pub longest_gap_ms: u64,
+    /// Failed sync attempts.
+    pub failed: u64,
+}
+
+/// What went wrong, why, and what fixes it: for the admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// The configuration or timeline cause.
+    pub cause: String,
+    /// The `seq` of the message where it went wrong.
+    pub event: u64,
+    /// The command or setting that fixes it.
+    pub fix: String,
+}
+
 /// How the run ended (contract `outcome`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
@@ -38,6 +60,10 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// What the user sees, if something went wrong.
     pub symptom: Option<String>,
+    /// MRS background synchronization (null off the MRS path).
+    pub sync: Option<SyncStats>,
+    /// The admin's diagnosis when something went wrong.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 /// A whole run.
@@ -287,6 +313,47 @@ impl Trace {
         if let Some(sym) = &o.symptom {
             let _ = writeln!(s, "the user sees: {sym}");
         }
+        if let Some(sync) = &o.sync {
+            let last = sync
+                .last_success_ms
+                .map(|t| hmasim_kernel::SimTime::from_millis(t).to_string())
+                .unwrap_or_else(|| "never".into());
+            let gap = hmasim_kernel::SimDuration::from_millis(sync.longest_gap_ms);
+            let _ = writeln!(
+                s,
+                "MRS sync: last success {last}, longest gap {}, failed attempts {}",
+                fmt_span(gap),
+                sync.failed
+            );
+        }
+        if let Some(d) = &o.diagnosis {
+            let _ = writeln!(s, "\nDIAGNOSIS");
+            let _ = writeln!(
+                s,
+                "  symptom: {}",
+                o.symptom
+                    .as_deref()
+                    .unwrap_or("(none reported by the client)")
+            );
+            let at = self.events.iter().find(|e| e.seq == d.event);
+            match at {
+                Some(e) => {
+                    let _ = writeln!(
+                        s,
+                        "  went wrong at: event {} ({} -> {}): {}",
+                        d.event,
+                        self.names[e.from.0 as usize],
+                        self.names[e.to.0 as usize],
+                        e.msg.summary
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "  went wrong at: event {}", d.event);
+                }
+            }
+            let _ = writeln!(s, "  cause: {}", d.cause);
+            let _ = writeln!(s, "  fix: {}", d.fix);
+        }
         let _ = writeln!(s, "({})", self.stats);
         s
     }
@@ -361,6 +428,16 @@ impl Trace {
             }
         }
         s
+    }
+}
+
+fn fmt_span(d: hmasim_kernel::SimDuration) -> String {
+    let ms = d.as_millis();
+    let (h, m, s) = (ms / 3_600_000, ms % 3_600_000 / 60_000, ms % 60_000 / 1000);
+    if h >= 24 {
+        format!("{}d {:02}h{:02}m", h / 24, h % 24, m)
+    } else {
+        format!("{h}h{m:02}m{s:02}s")
     }
 }
 

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::jwt::{self, Claims, SigningKey};
-use hmasim_protocol::{Body, Kind, Message, EPOCH_UNIX};
+use hmasim_protocol::{
+    Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction, EPOCH_UNIX,
+};
 
 /// One directory account.
 #[derive(Clone, Debug)]
@@ -28,31 +30,94 @@ pub struct AdConfig {
     pub kerberos_key: SigningKey,
     /// The Kerberos realm, e.g. `CONTOSO.COM`.
     pub realm: String,
+    /// How often Entra Connect synchronizes changes to Entra ID.
+    pub sync_interval: SimDuration,
 }
 
-/// The `active-directory` party.
+const SYNC_TIMER: &str = "entra-connect-sync-cycle";
+/// Where Entra Connect exports changes.
+pub const SYNC_HOST: &str = "adminwebservice.microsoftonline.com";
+
+/// The `active-directory` party, with Entra Connect synchronizing it to Entra ID.
 #[derive(Clone, Debug)]
 pub struct ActiveDirectory {
     cfg: AdConfig,
+    net: Net,
+    /// Changes not yet exported.
+    pending: Vec<PasswordChange>,
 }
 
 impl ActiveDirectory {
-    /// A directory with `cfg`.
-    pub fn new(cfg: AdConfig) -> Self {
-        ActiveDirectory { cfg }
+    /// A directory with `cfg`, reaching Entra ID through `net`.
+    pub fn new(cfg: AdConfig, net: Net) -> Self {
+        ActiveDirectory {
+            cfg,
+            net,
+            pending: Vec::new(),
+        }
     }
-    /// Changes a password (a later timeline action).
-    pub fn set_password(&mut self, upn: &str, password: &str) {
+
+    /// Changes a password; the change reaches Entra ID at the next synchronization cycle.
+    pub fn set_password(&mut self, upn: &str, password: &str, now_ms: u64) {
         if let Some(a) = self.cfg.accounts.get_mut(&upn.to_ascii_lowercase()) {
             a.password = password.to_string();
+            self.pending.push(PasswordChange {
+                upn: upn.to_ascii_lowercase(),
+                password: password.to_string(),
+                changed_ms: now_ms,
+            });
         }
+    }
+
+    /// Takes the configuration of `fresh`, keeping the passwords as they are now and the
+    /// changes not yet synchronized.
+    pub fn reconfigure(&mut self, fresh: ActiveDirectory) {
+        let mut cfg = fresh.cfg;
+        for (upn, acct) in cfg.accounts.iter_mut() {
+            if let Some(now) = self.cfg.accounts.get(upn) {
+                acct.password = now.password.clone();
+            }
+        }
+        self.cfg = cfg;
+        self.net.directory = fresh.net.directory;
+    }
+
+    /// The synchronization cycle's timer.
+    pub fn initial_timers(&self) -> Vec<(SimDuration, Message)> {
+        vec![(self.cfg.sync_interval, Message::timer(SYNC_TIMER))]
+    }
+
+    fn sync(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let changes = std::mem::take(&mut self.pending);
+        let msg = Message::request(
+            Method::Post,
+            Url::https(SYNC_HOST, "/provisioningservice.svc"),
+            0,
+            "Entra Connect synchronizes the directory changes to Entra ID",
+        )
+        .with_body(Body::DirectorySync(changes));
+        let _ = self.net.request(ctx, msg);
     }
 }
 
 impl Actor<Message> for ActiveDirectory {
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        if msg.kind != Kind::Request {
-            return;
+        match (&msg.kind, &msg.body) {
+            (_, Body::Action(UserAction::ChangePassword { upn, password })) => {
+                self.set_password(upn, password, ctx.now().as_millis());
+                return;
+            }
+            (_, Body::Action(UserAction::DirectorySync)) => return self.sync(ctx),
+            (Kind::Timer, _) => {
+                self.sync(ctx);
+                ctx.timer(self.cfg.sync_interval, Message::timer(SYNC_TIMER));
+                return;
+            }
+            (Kind::Request, _) => {}
+            _ => return,
         }
         let reply = match &msg.body {
             Body::Bind { upn, password } => {

@@ -102,6 +102,13 @@ impl Adfs {
         }
     }
 
+    /// Takes the configuration (and name resolution) of `fresh`, keeping sign-ins in
+    /// flight.
+    pub fn reconfigure(&mut self, fresh: Adfs) {
+        self.cfg = fresh.cfg;
+        self.net.directory = fresh.net.directory;
+    }
+
     fn error_page(
         req: &Message,
         code: &'static str,

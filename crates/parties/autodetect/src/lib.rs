@@ -40,6 +40,11 @@ impl AutoDetect {
         }
     }
 
+    /// Takes the name resolution of `fresh`, keeping discoveries in flight.
+    pub fn reconfigure(&mut self, fresh: AutoDetect) {
+        self.net.directory = fresh.net.directory;
+    }
+
     fn next(&mut self, ctx: &mut Ctx<'_, Message>, job: Job, msg: Message) {
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         match self.net.request(ctx, msg) {
@@ -106,6 +111,10 @@ impl AutoDetect {
                         "too many AutoDiscover redirects".into(),
                         format!("RedirectCount exceeded {MAX_REDIRECTS}"),
                     );
+                }
+                if loc.path_starts_with("/adfs/") {
+                    let diag = format!("302 to {loc}");
+                    return self.give_up(ctx, job, "preauthentication", "a pre-authentication device in front of Exchange redirects AutoDetect to AD FS".into(), diag);
                 }
                 if loc.path_starts_with("/autodiscover/autodiscover.json") {
                     job.onprem = true;

@@ -9,7 +9,7 @@ mod web;
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Stage, Url, UserAction,
@@ -54,7 +54,16 @@ pub struct ClientConfig {
     pub domain: String,
     /// Whether the user approves MFA prompts.
     pub approve_mfa: bool,
+    /// How often the client synchronizes in the background once signed in.
+    pub sync_interval: SimDuration,
 }
+
+/// Renew the access token when it expires within this margin.
+pub const REFRESH_MARGIN: SimDuration = SimDuration::from_mins(5);
+/// How long the client waits for an answer.
+pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+const SYNC_TIMER: &str = "client-background-sync";
+const TIMEOUT_TIMER: &str = "client-request-timeout";
 
 /// What a pending request of the client was for.
 #[derive(Clone, Debug)]
@@ -65,6 +74,10 @@ enum Purpose {
     Kerberos(Box<Message>),
     Token,
     Use,
+    /// A background refresh of the access token.
+    Refresh,
+    /// A background synchronization.
+    Sync,
 }
 
 /// Where the client is in its work.
@@ -98,6 +111,10 @@ pub struct Client {
     resource: String,
     access: Option<Held>,
     refresh: Option<Held>,
+    access_expires: SimTime,
+    /// Outlook is running (background activity on).
+    open: bool,
+    timer_armed: bool,
 }
 
 impl Client {
@@ -112,7 +129,120 @@ impl Client {
             resource: String::new(),
             access: None,
             refresh: None,
+            access_expires: SimTime::ZERO,
+            open: false,
+            timer_armed: false,
         }
+    }
+
+    /// Takes the configuration (and name resolution) of `fresh`, keeping the session: the
+    /// tokens, what the user knows (a changed password), what is in flight.
+    pub fn reconfigure(&mut self, fresh: Client) {
+        let password = std::mem::take(&mut self.cfg.password);
+        let mailbox_url = self.cfg.mailbox_url.clone();
+        self.cfg = fresh.cfg;
+        self.cfg.password = password;
+        self.cfg.mailbox_url = mailbox_url;
+        self.net.directory = fresh.net.directory;
+    }
+
+    /// Background work once signed in: renew the access token when it is about to expire,
+    /// then synchronize.
+    fn tick(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.access.is_none() {
+            return;
+        }
+        if ctx.now() + REFRESH_MARGIN >= self.access_expires {
+            let Some(rt) = self.refresh.clone() else {
+                return;
+            };
+            let client_id = match self.cfg.kind {
+                ClientKind::OutlookMobile => apps::OUTLOOK_MOBILE,
+                _ => apps::OUTLOOK_DESKTOP,
+            };
+            let form = Form::new()
+                .with("grant_type", "refresh_token")
+                .with("client_id", client_id)
+                .with("refresh_token", rt.jwt)
+                .with("resource", self.resource.clone());
+            let m = self
+                .request(
+                    Method::Post,
+                    Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
+                    "the client renews its access token with the refresh token",
+                    None,
+                )
+                .with_body(Body::Form(form))
+                .carrying(rt.id);
+            return self.send(ctx, m, Purpose::Refresh);
+        }
+        self.background_sync(ctx);
+    }
+
+    fn background_sync(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let Some(at) = self.access.clone() else {
+            return;
+        };
+        let auth = Credentials::Bearer(at.jwt).to_string();
+        let url = match (self.cfg.kind, &self.detect) {
+            // On-premises mailboxes are kept in sync by MRS; the app reads what it cached.
+            (ClientKind::OutlookMobile, Some(d)) if d.onprem => return,
+            (ClientKind::OutlookMobile, Some(d)) => d.url.clone().with("Cmd", "Sync"),
+            (ClientKind::OutlookMobile, None) | (ClientKind::Browser, _) => return,
+            (ClientKind::OutlookDesktop, _) => self.cfg.mailbox_url.clone(),
+        };
+        let m = self
+            .request(
+                Method::Post,
+                url,
+                "background synchronization with the access token",
+                None,
+            )
+            .header("Authorization", auth)
+            .carrying(at.id);
+        self.send(ctx, m, Purpose::Sync);
+    }
+
+    fn arm(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.cfg.kind != ClientKind::Browser && self.open && !self.timer_armed {
+            self.timer_armed = true;
+            ctx.timer(self.cfg.sync_interval, Message::timer(SYNC_TIMER));
+        }
+    }
+
+    /// A background failure: the user sees it, the client keeps trying unless it needs the
+    /// user to sign in.
+    fn background_failure(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        mut fault: Fault,
+        needs_sign_in: bool,
+    ) {
+        let symptom = if needs_sign_in {
+            match self.cfg.kind {
+                ClientKind::OutlookMobile => "Outlook mobile asks the user to sign in again",
+                _ => "Outlook asks the user to sign in again (Need Password)",
+            }
+        } else {
+            match self.cfg.kind {
+                ClientKind::OutlookMobile => "Outlook mobile cannot refresh the mailbox",
+                _ => "Outlook shows Disconnected",
+            }
+        };
+        fault.symptom = Some(symptom.into());
+        if needs_sign_in {
+            self.phase = Phase::Failed;
+            self.access = None;
+            self.open = false;
+        }
+        ctx.note(
+            Message::note(if needs_sign_in {
+                "the client needs the user to sign in again"
+            } else {
+                "background synchronization failed"
+            })
+            .with_fault(fault),
+        );
     }
 
     /// Where the client is.
@@ -134,6 +264,7 @@ impl Client {
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
+                ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(_) => {
                 let fault = Fault {
@@ -274,6 +405,8 @@ impl Client {
 
     fn done(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.phase = Phase::Done;
+        self.open = true;
+        self.arm(ctx);
         let what = match self.cfg.kind {
             ClientKind::OutlookMobile => "Outlook mobile shows the mailbox",
             ClientKind::OutlookDesktop => "Outlook desktop shows the mailbox",
@@ -294,10 +427,52 @@ impl Client {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
-        if self.phase != Phase::Busy {
-            return;
+        match purpose {
+            Purpose::Refresh => {
+                return match resp.body {
+                    Body::Token(t) => {
+                        self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
+                        self.access = Some(Held {
+                            id: t.access_id,
+                            jwt: t.access_token,
+                        });
+                        if let Some(r) = t
+                            .refresh_id
+                            .zip(t.refresh_token)
+                            .map(|(id, jwt)| Held { id, jwt })
+                        {
+                            self.refresh = Some(r);
+                        }
+                        self.background_sync(ctx);
+                    }
+                    _ => {
+                        let invalid_grant = resp
+                            .fault
+                            .as_ref()
+                            .is_some_and(|f| f.code == "invalid_grant");
+                        self.background_failure(
+                            ctx,
+                            web::fault_of(&resp, "entra-id", "refresh_failed"),
+                            invalid_grant,
+                        )
+                    }
+                };
+            }
+            Purpose::Sync => {
+                if !resp.carries_mailbox() {
+                    self.background_failure(
+                        ctx,
+                        web::fault_of(&resp, "exchange", "sync_failed"),
+                        false,
+                    );
+                }
+                return;
+            }
+            _ if self.phase != Phase::Busy => return,
+            _ => {}
         }
         match purpose {
+            Purpose::Refresh | Purpose::Sync => {}
             Purpose::Detect => match resp.body {
                 Body::Detect(d) => {
                     let aad = d.aad.clone();
@@ -373,6 +548,7 @@ impl Client {
             },
             Purpose::Token => match resp.body {
                 Body::Token(t) => {
+                    self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
                     self.access = Some(Held {
                         id: t.access_id,
                         jwt: t.access_token,
@@ -414,26 +590,64 @@ fn purpose_name(p: &Purpose) -> &'static str {
         Purpose::Detect => "detect",
         Purpose::Connect => "connect",
         Purpose::Web(_) | Purpose::Kerberos(_) => "sign-in",
-        Purpose::Token => "token",
-        Purpose::Use => "use",
+        Purpose::Token | Purpose::Refresh => "token",
+        Purpose::Use | Purpose::Sync => "use",
     }
 }
 
 impl Actor<Message> for Client {
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match (&msg.kind, &msg.body) {
-            (_, Body::Action(a)) => {
-                let fits = matches!(
-                    (self.cfg.kind, a),
-                    (ClientKind::OutlookMobile, UserAction::AddAccount)
-                        | (ClientKind::OutlookDesktop, UserAction::StartOutlook)
-                        | (ClientKind::Browser, UserAction::OpenOwa(_))
-                );
-                if fits {
+            (_, Body::Action(a)) => match a {
+                UserAction::NewPassword(p) => self.cfg.password = p.clone(),
+                UserAction::CloseOutlook => self.open = false,
+                UserAction::SignIn => {
+                    // The user answers the sign-in prompt: a fresh interactive sign-in.
+                    self.access = None;
+                    self.refresh = None;
+                    self.open = true;
+                    self.start(ctx);
+                }
+                UserAction::SyncNow if self.phase == Phase::Done => self.tick(ctx),
+                UserAction::AddAccount | UserAction::StartOutlook | UserAction::OpenOwa(_) => {
                     if let UserAction::OpenOwa(u) = a {
                         self.cfg.mailbox_url = u.clone();
                     }
-                    self.start(ctx);
+                    self.open = true;
+                    if self.phase == Phase::Done && self.refresh.is_some() {
+                        // Already signed in: pick up where the app left off.
+                        self.tick(ctx);
+                        self.arm(ctx);
+                    } else if self.phase != Phase::Busy {
+                        self.start(ctx);
+                    }
+                }
+                _ => {}
+            },
+            (Kind::Timer, Body::Timer(TIMEOUT_TIMER)) => {
+                if let Some(p) = self.pending.remove(&msg.conv) {
+                    let fault = Fault {
+                        code: "timeout".into(),
+                        party: "network",
+                        message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                        diagnostics: "the request timed out: the service is unreachable or down"
+                            .into(),
+                        symptom: None,
+                    };
+                    match p {
+                        Purpose::Refresh | Purpose::Sync => {
+                            self.background_failure(ctx, fault, false)
+                        }
+                        other if self.phase == Phase::Busy => self.fail(ctx, fault, &other),
+                        _ => {}
+                    }
+                }
+            }
+            (Kind::Timer, _) => {
+                self.timer_armed = false;
+                if self.open && self.phase == Phase::Done {
+                    self.tick(ctx);
+                    self.arm(ctx);
                 }
             }
             (Kind::Request, Body::MfaRequest { upn, .. }) => {

@@ -14,9 +14,12 @@ use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
-    TokenResponse, Url, EPOCH_UNIX,
+    TokenResponse, Url, UserAction, EPOCH_UNIX,
 };
 use rand::RngCore;
+
+/// Where Exchange fetches the EvoSTS auth metadata.
+pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
 
 use ca::{SignInFacts, Verdict};
 
@@ -63,8 +66,17 @@ pub struct EntraConfig {
     pub users: BTreeMap<String, EntraUser>,
     /// Conditional Access policies.
     pub policies: Vec<CaPolicy>,
-    /// The current signing key.
+    /// The signing key at the start of the run (generation 1).
     pub signing_key: SigningKey,
+    /// The seed later key generations derive from.
+    pub key_seed: u64,
+    /// Whether a password change that reaches Entra ID by directory synchronization
+    /// revokes the user's refresh tokens: password hash sync, federation with password-expiry
+    /// claims, or pass-through authentication with password writeback.
+    pub sync_revokes: bool,
+    /// Today's defaults: access tokens live a random 60 to 90 minutes (the lifetimes above
+    /// are then the refresh token's only).
+    pub randomized_access_lifetime: bool,
     /// Access token lifetime.
     pub access_lifetime: SimDuration,
     /// Refresh token lifetime.
@@ -129,6 +141,12 @@ pub struct EntraId {
     next_session: u64,
     next_family: u64,
     next_id_token: u64,
+    /// Signing keys, oldest first; the last one signs.
+    keys: Vec<SigningKey>,
+    /// Passwords as last synchronized (password hash sync), overriding the configuration.
+    synced: BTreeMap<String, String>,
+    /// Refresh tokens issued before this instant (ms) are revoked, by user.
+    revoked_before: BTreeMap<String, u64>,
 }
 
 fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
@@ -185,7 +203,6 @@ impl EntraId {
     /// Entra ID with `cfg`, reaching the PTA agent and users' devices through `net`.
     pub fn new(cfg: EntraConfig, net: Net) -> Self {
         EntraId {
-            cfg,
             net,
             sessions: BTreeMap::new(),
             codes: BTreeMap::new(),
@@ -195,17 +212,48 @@ impl EntraId {
             next_session: 0,
             next_family: 0,
             next_id_token: 0,
+            keys: vec![cfg.signing_key.clone()],
+            synced: BTreeMap::new(),
+            revoked_before: BTreeMap::new(),
+            cfg,
         }
     }
 
-    /// The signing metadata Entra ID publishes.
-    pub fn metadata(&self) -> KeySet {
-        KeySet::new(vec![self.cfg.signing_key.clone()])
+    /// Takes the configuration (and name resolution) of `fresh`, keeping the run's state:
+    /// keys, sessions, issued tokens, synchronized passwords and revocations.
+    pub fn reconfigure(&mut self, fresh: EntraId) {
+        self.cfg = fresh.cfg;
+        self.net.directory = fresh.net.directory;
     }
 
-    /// Rolls the signing key (a later timeline action).
-    pub fn rotate_key(&mut self, key: SigningKey) {
-        self.cfg.signing_key = key;
+    /// The signing metadata Entra ID publishes: every key, newest first.
+    pub fn metadata(&self) -> KeySet {
+        KeySet::new(self.keys.iter().rev().cloned().collect())
+    }
+
+    fn signing_key(&self) -> &SigningKey {
+        self.keys.last().expect("there is always a key")
+    }
+
+    /// Rolls the signing key: a new generation signs from now on; the old one stays
+    /// published.
+    pub fn rotate_key(&mut self) -> &SigningKey {
+        let generation = self.keys.len() as u32 + 1;
+        self.keys
+            .push(SigningKey::derive("evosts", generation, self.cfg.key_seed));
+        self.signing_key()
+    }
+
+    fn password_ok(&self, upn: &str, password: &str) -> bool {
+        let key = upn.to_ascii_lowercase();
+        match self.synced.get(&key) {
+            Some(p) => p == password,
+            None => self
+                .cfg
+                .users
+                .get(&key)
+                .is_some_and(|u| u.password == password),
+        }
     }
 
     fn federated(&self, upn: &str) -> bool {
@@ -306,7 +354,7 @@ impl EntraId {
             let r = self.federation_redirect(&req, &id, &upn);
             return ctx.send(from, r);
         }
-        let Some(user) = self.cfg.users.get(&upn.to_ascii_lowercase()).cloned() else {
+        if !self.cfg.users.contains_key(&upn.to_ascii_lowercase()) {
             return ctx.send(
                 from,
                 aad_error(
@@ -369,7 +417,7 @@ impl EntraId {
                 }
             }
             _ => {
-                if user.password == password {
+                if self.password_ok(&upn, &password) {
                     self.signed_in(req, from, ctx, &id, vec!["pwd".into()]);
                 } else {
                     ctx.send(
@@ -795,7 +843,7 @@ impl EntraId {
             upn: upn.to_string(),
             uti: uti.clone(),
         };
-        let jwt = jwt::sign(&claims, &self.cfg.signing_key);
+        let jwt = jwt::sign(&claims, self.signing_key());
         self.ids.insert(uti, id.to_string());
         let token = Token {
             id: id.to_string(),
@@ -834,6 +882,12 @@ impl EntraId {
         } else {
             format!("{family}.{}", *generation - 1)
         };
+        let at_life = if self.cfg.randomized_access_lifetime {
+            // Today's default: a random lifetime between 60 and 90 minutes.
+            SimDuration::from_secs(3600 + ctx.rng().next_u64() % 1801)
+        } else {
+            self.cfg.access_lifetime
+        };
         let (at, at_jwt) = self.mint(
             ctx,
             &format!("AT{suffix}"),
@@ -842,7 +896,7 @@ impl EntraId {
             resource,
             upn,
             amr,
-            self.cfg.access_lifetime,
+            at_life,
             obo_of.clone(),
         );
         let (rt, rt_jwt) = self.mint(
@@ -859,7 +913,7 @@ impl EntraId {
         let body = TokenResponse {
             resource: resource.to_string(),
             scope: "user_impersonation".into(),
-            expires_in: self.cfg.access_lifetime.as_secs(),
+            expires_in: at_life.as_secs(),
             access_token: at_jwt,
             access_id: at.id.clone(),
             refresh_token: Some(rt_jwt),
@@ -963,6 +1017,9 @@ impl EntraId {
             "refresh_token" => {
                 let keys = self.metadata();
                 match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
+                    Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
+                        token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                    }
                     Ok(c) if c.scp == "offline_access" => {
                         let id = self.ids.get(&c.uti).cloned().unwrap_or_default();
                         let fam: u64 = id
@@ -991,11 +1048,18 @@ impl EntraId {
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
-                    Err(e) => token_error(
+                    Err(e @ jwt::JwtError::Expired(..)) => token_error(
                         &req,
                         req.stage,
                         "invalid_grant",
                         "AADSTS700082",
+                        format!("the refresh token has expired due to inactivity ({e})"),
+                    ),
+                    Err(e) => token_error(
+                        &req,
+                        req.stage,
+                        "invalid_grant",
+                        "AADSTS9002313",
                         format!("the refresh token is not valid: {e}"),
                     ),
                 }
@@ -1096,6 +1160,18 @@ fn state_name(s: hmasim_protocol::policy::CaState) -> &'static str {
 
 impl Actor<Message> for EntraId {
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        if let Body::Action(UserAction::RotateKey) = &msg.body {
+            let kid = self.rotate_key().kid.clone();
+            tracing::info!(t_ms = ctx.now().as_millis(), party = "entra-id", %kid, "signing key rolled");
+            ctx.note(
+                Message::note("EvoSTS rolls its token-signing key; new tokens are signed with it")
+                    .with_body(Body::Lines(vec![
+                        format!("new signing key: {kid}"),
+                        format!("published keys: {}", self.keys.len()),
+                    ])),
+            );
+            return;
+        }
         match msg.kind {
             Kind::Request => {}
             Kind::Response | Kind::Redirect => return self.answered(msg, ctx),
@@ -1103,7 +1179,35 @@ impl Actor<Message> for EntraId {
         }
         let Some(url) = msg.url.clone() else { return };
         let path = url.path.to_ascii_lowercase();
-        if path.ends_with("/oauth2/authorize") {
+        if url.host == METADATA_HOST {
+            let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
+                .header("Content-Type", "application/json")
+                .with_body(Body::Metadata(self.metadata()));
+            ctx.send(from, reply.at_opt(msg.stage));
+        } else if let Body::DirectorySync(changes) = &msg.body {
+            let mut lines = Vec::new();
+            for c in changes {
+                let upn = c.upn.to_ascii_lowercase();
+                if self.cfg.model == IdentityModel::Phs {
+                    self.synced.insert(upn.clone(), c.password.clone());
+                }
+                if self.cfg.sync_revokes {
+                    self.revoked_before.insert(upn.clone(), c.changed_ms);
+                    lines.push(format!(
+                        "{upn}: password changed; refresh tokens issued before it are revoked"
+                    ));
+                } else {
+                    lines.push(format!(
+                        "{upn}: password changed; Entra ID cannot act on it (tokens live on)"
+                    ));
+                }
+            }
+            ctx.send(
+                from,
+                Message::response(&msg, 200, "Entra ID applies the directory changes")
+                    .with_body(Body::Lines(lines)),
+            );
+        } else if path.ends_with("/oauth2/authorize") {
             self.authorize(msg, from, ctx);
         } else if path.ends_with("/oauth2/token") {
             self.token(msg, from, ctx);

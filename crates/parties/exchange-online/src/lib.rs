@@ -56,6 +56,11 @@ impl ExchangeOnline {
         }
     }
 
+    /// Takes the configuration of `fresh`, keeping the provisioned mailboxes.
+    pub fn reconfigure(&mut self, fresh: ExchangeOnline) {
+        self.cfg = fresh.cfg;
+    }
+
     fn challenge(&self, req: &Message, stage: Stage) -> Message {
         let bearer = Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),

@@ -12,6 +12,11 @@ use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url, EPOCH_UNIX,
 };
 
+/// How long MRS waits for an answer.
+pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+const TIMEOUT_TIMER: &str = "mrs-request-timeout";
+const STALE: &str = "Outlook mobile shows stale data: new mail and changes from the on-premises mailbox stop arriving";
+
 /// MRS configuration.
 #[derive(Clone, Debug)]
 pub struct MrsConfig {
@@ -94,6 +99,7 @@ impl Mrs {
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
+                ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(host) => {
                 let upn = match &purpose {
@@ -196,14 +202,37 @@ impl Mrs {
         self.stats.failed += 1;
         tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
         if let Some(u) = self.users.get_mut(upn) {
-            if let Some((client, req)) = u.waiting.take() {
-                let reply =
-                    Message::response(&req, 502, "MRS cannot reach the on-premises mailbox")
+            match u.waiting.take() {
+                Some((client, req)) => {
+                    let reply =
+                        Message::response(&req, 502, "MRS cannot reach the on-premises mailbox")
+                            .at(Stage::Sync)
+                            .with_fault(fault);
+                    ctx.send(client, reply);
+                }
+                None => {
+                    // A background sync: the user sees the last data synchronized.
+                    let fault = Fault {
+                        symptom: Some(STALE.into()),
+                        ..fault
+                    };
+                    ctx.note(
+                        Message::note(
+                            "MRS background sync failed: Outlook mobile keeps showing stale data",
+                        )
                         .at(Stage::Sync)
-                        .with_fault(fault);
-                ctx.send(client, reply);
+                        .with_fault(fault),
+                    );
+                }
             }
         }
+    }
+
+    /// Takes the configuration (and name resolution) of `fresh`, keeping the mailboxes in
+    /// sync and their tokens.
+    pub fn reconfigure(&mut self, fresh: Mrs) {
+        self.cfg = fresh.cfg;
+        self.net.directory = fresh.net.directory;
     }
 
     fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
@@ -381,6 +410,25 @@ impl Actor<Message> for Mrs {
         match msg.kind {
             Kind::Request => self.provision(msg, from, ctx),
             Kind::Response | Kind::Redirect => self.answered(msg, ctx),
+            Kind::Timer if matches!(msg.body, Body::Timer(TIMEOUT_TIMER)) => {
+                if let Some(p) = self.pending.remove(&msg.conv) {
+                    let upn = match p {
+                        Purpose::Obo(u)
+                        | Purpose::Create(u)
+                        | Purpose::Sync(u)
+                        | Purpose::Refresh(u) => u,
+                    };
+                    let fault = Fault {
+                        code: "timeout".into(),
+                        party: "mrs",
+                        message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                        diagnostics: "the request timed out: the endpoint is unreachable or down"
+                            .into(),
+                        symptom: None,
+                    };
+                    self.fail(ctx, &upn, fault);
+                }
+            }
             Kind::Timer => {
                 let now = ctx.now();
                 let upns: Vec<String> = self.users.keys().cloned().collect();

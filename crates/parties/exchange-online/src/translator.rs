@@ -24,6 +24,13 @@ impl ProtocolTranslator {
     }
 }
 
+impl ProtocolTranslator {
+    /// Takes the configuration of `fresh`, keeping requests in flight.
+    pub fn reconfigure(&mut self, fresh: ProtocolTranslator) {
+        self.mrs = fresh.mrs;
+    }
+}
+
 impl Actor<Message> for ProtocolTranslator {
     fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {

@@ -10,12 +10,31 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
 use hmasim_protocol::{
-    apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, EPOCH_UNIX,
+    apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
+    EPOCH_UNIX,
 };
+
+/// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
+pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
+/// Where the EvoSTS auth metadata is published.
+pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
+const ARBITRATION_TIMER: &str = "arbitration-mailbox-metadata-refresh";
+const SCHEDULED_TIMER: &str = "scheduled-task-metadata-refresh";
+
+/// The health of the arbitration mailbox's metadata refresh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataRefresh {
+    /// Runs and succeeds.
+    Healthy,
+    /// Runs and fails (event log only).
+    Failing,
+    /// Does not run.
+    Absent,
+}
 
 /// Exchange on-premises configuration.
 #[derive(Clone, Debug)]
@@ -40,6 +59,12 @@ pub struct OnpremConfig {
     pub evosts_metadata: KeySet,
     /// The AD FS token-signing certificate OWA trusts.
     pub adfs_trust: KeySet,
+    /// The arbitration mailbox's 8-hourly metadata refresh.
+    pub metadata_refresh: MetadataRefresh,
+    /// A scheduled task running the refresh cmdlet this often.
+    pub scheduled_refresh: Option<SimDuration>,
+    /// UPNs (lower case) of mailboxes still on Exchange 2010, which cannot do OAuth.
+    pub legacy_mailboxes: BTreeSet<String>,
     /// UPNs (lower case) of the mailboxes hosted here.
     pub mailboxes: BTreeSet<String>,
     /// Allowed clock skew on token times, seconds.
@@ -59,6 +84,9 @@ pub struct ExchangeOnprem {
     cfg: OnpremConfig,
     net: Net,
     binds: BTreeMap<u64, PendingBind>,
+    /// The EvoSTS auth metadata as cached now.
+    metadata: KeySet,
+    metadata_requests: BTreeSet<u64>,
 }
 
 const EAS_ITEMS: &str = "mail (4 weeks), calendar (all), contacts (all), out-of-office";
@@ -66,17 +94,77 @@ const EAS_ITEMS: &str = "mail (4 weeks), calendar (all), contacts (all), out-of-
 impl ExchangeOnprem {
     /// Exchange with `cfg`, reaching Active Directory through `net`.
     pub fn new(cfg: OnpremConfig, net: Net) -> Self {
+        let metadata = cfg.evosts_metadata.clone();
         ExchangeOnprem {
             cfg,
             net,
             binds: BTreeMap::new(),
+            metadata,
+            metadata_requests: BTreeSet::new(),
         }
     }
 
     /// Replaces the cached EvoSTS metadata (the arbitration mailbox's refresh or
     /// `Set-AuthServer EvoSts -RefreshAuthMetadata`).
     pub fn refresh_metadata(&mut self, keys: KeySet) {
-        self.cfg.evosts_metadata = keys;
+        self.metadata = keys;
+    }
+
+    /// Takes the configuration of `fresh`, keeping the run's state (cached metadata,
+    /// pending checks).
+    pub fn reconfigure(&mut self, fresh: ExchangeOnprem) {
+        self.cfg = fresh.cfg;
+        self.net.directory = fresh.net.directory;
+    }
+
+    /// The timers Exchange runs from the start: the arbitration mailbox's refresh cycle and
+    /// the scheduled task, if any.
+    pub fn initial_timers(&self) -> Vec<(SimDuration, Message)> {
+        let mut t = Vec::new();
+        if self.cfg.metadata_refresh != MetadataRefresh::Absent {
+            t.push((METADATA_CYCLE, Message::timer(ARBITRATION_TIMER)));
+        }
+        if let Some(every) = self.cfg.scheduled_refresh {
+            t.push((every, Message::timer(SCHEDULED_TIMER)));
+        }
+        t
+    }
+
+    fn fetch_metadata(&mut self, ctx: &mut Ctx<'_, Message>, summary: &'static str) {
+        let url = Url::https(
+            METADATA_HOST,
+            &format!("/{}/metadata/json/1", self.cfg.tenant_id),
+        );
+        let req = Message::request(Method::Get, url, 0, summary);
+        if let Ok(conv) = self.net.request(ctx, req) {
+            self.metadata_requests.insert(conv);
+        }
+    }
+
+    fn on_timer(&mut self, msg: &Message, ctx: &mut Ctx<'_, Message>) {
+        match &msg.body {
+            Body::Timer(ARBITRATION_TIMER) => {
+                match self.cfg.metadata_refresh {
+                    MetadataRefresh::Healthy => self.fetch_metadata(ctx, "the arbitration mailbox (OrganizationCapabilityManagement) refreshes the EvoSTS auth metadata"),
+                    MetadataRefresh::Failing => ctx.note(Message::note("MSExchange AuthAdmin: the EvoSTS auth metadata refresh failed").with_body(Body::Lines(vec![
+                        "source: MSExchange AuthAdmin".into(),
+                        "the arbitration mailbox with OrganizationCapabilityManagement could not refresh the metadata of auth server EvoSts".into(),
+                    ]))),
+                    MetadataRefresh::Absent => return,
+                }
+                ctx.timer(METADATA_CYCLE, Message::timer(ARBITRATION_TIMER));
+            }
+            Body::Timer(SCHEDULED_TIMER) => {
+                self.fetch_metadata(
+                    ctx,
+                    "scheduled task: Set-AuthServer EvoSts -RefreshAuthMetadata",
+                );
+                if let Some(every) = self.cfg.scheduled_refresh {
+                    ctx.timer(every, Message::timer(SCHEDULED_TIMER));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn bearer_challenge(&self) -> Option<Challenge> {
@@ -164,7 +252,7 @@ impl ExchangeOnprem {
             return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
                 "2000000;reason=\"OAuth authentication is not configured for this server.\";error_category=\"invalid_token\"".into()));
         }
-        let claims = match jwt::verify(jwt_str, &self.cfg.evosts_metadata, now_unix, self.cfg.skew_s) {
+        let claims = match jwt::verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
             Ok(c) => c,
             Err(e @ (JwtError::UnknownKey(_) | JwtError::BadSignature(_))) => {
                 return Err(reject("invalid_signature", format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
@@ -201,6 +289,19 @@ impl ExchangeOnprem {
         {
             return Err(reject("mailbox_not_found", format!("no on-premises mailbox for {}", claims.upn),
                 "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into()));
+        }
+        if self
+            .cfg
+            .legacy_mailboxes
+            .contains(&claims.upn.to_ascii_lowercase())
+        {
+            // Exchange 2016/2019 proxies the request to the Exchange 2010 server hosting the
+            // mailbox, which cannot authenticate OAuth: the client ends up disconnected.
+            return Err(reject(
+                "oauth_not_supported_by_mailbox_server",
+                format!("the mailbox of {} is on Exchange 2010, which does not support OAuth; the proxied request is refused", claims.upn),
+                "HTTP 401 from the Exchange 2010 mailbox server: OAuth is not a supported authentication method (proxy from Exchange 2016/2019)".into(),
+            ));
         }
         Ok(claims.upn)
     }
@@ -407,9 +508,20 @@ impl ExchangeOnprem {
 
 impl Actor<Message> for ExchangeOnprem {
     fn handle(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        match req.kind {
-            Kind::Request => {}
-            Kind::Response => return self.bind_answered(req, ctx),
+        match (req.kind, &req.body) {
+            (_, Body::Action(UserAction::RefreshAuthMetadata)) => {
+                return self.fetch_metadata(
+                    ctx,
+                    "the admin runs Set-AuthServer EvoSts -RefreshAuthMetadata",
+                );
+            }
+            (Kind::Timer, _) => return self.on_timer(&req, ctx),
+            (Kind::Response, Body::Metadata(keys)) if self.metadata_requests.remove(&req.conv) => {
+                self.metadata = keys.clone();
+                return;
+            }
+            (Kind::Response, _) => return self.bind_answered(req, ctx),
+            (Kind::Request, _) => {}
             _ => return,
         }
         let Some(url) = req.url.clone() else { return };

@@ -4,7 +4,10 @@
 //! tokens (flows.md, TLS offloading).
 #![deny(missing_docs)]
 
+use std::collections::BTreeSet;
+
 use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::{Kind, Message, Net, Relay};
 
 /// How TLS is handled.
@@ -21,6 +24,8 @@ pub enum Tls {
 pub struct LoadBalancer {
     tls: Tls,
     backend: ActorId,
+    intercepts_unauthenticated: bool,
+    blocked_sources: BTreeSet<ActorId>,
     relay: Relay,
     net: Net,
 }
@@ -31,9 +36,32 @@ impl LoadBalancer {
         LoadBalancer {
             tls,
             backend,
+            intercepts_unauthenticated: false,
+            blocked_sources: BTreeSet::new(),
             relay: Relay::default(),
             net: Net::default(),
         }
+    }
+
+    /// Answers unauthenticated requests itself with a bare 401 (no `WWW-Authenticate`), as an
+    /// authentication profile on the device does.
+    pub fn intercepting_unauthenticated(mut self, on: bool) -> Self {
+        self.intercepts_unauthenticated = on;
+        self
+    }
+
+    /// Refuses connections from these sources (IP restrictions at the edge).
+    pub fn blocking(mut self, sources: BTreeSet<ActorId>) -> Self {
+        self.blocked_sources = sources;
+        self
+    }
+
+    /// Takes the configuration of `fresh`, keeping requests in flight.
+    pub fn reconfigure(&mut self, fresh: LoadBalancer) {
+        self.tls = fresh.tls;
+        self.backend = fresh.backend;
+        self.intercepts_unauthenticated = fresh.intercepts_unauthenticated;
+        self.blocked_sources = fresh.blocked_sources;
     }
 }
 
@@ -41,6 +69,25 @@ impl Actor<Message> for LoadBalancer {
     fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {
+                if self.blocked_sources.contains(&from) {
+                    return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
+                }
+                let unauthenticated = matches!(
+                    msg.header_value("Authorization")
+                        .and_then(Credentials::parse),
+                    None | Some(Credentials::EmptyBearer)
+                );
+                if self.intercepts_unauthenticated && unauthenticated {
+                    let reply = Message::response(
+                        &msg,
+                        401,
+                        "the load balancer answers the unauthenticated request itself",
+                    )
+                    .at_opt(msg.stage)
+                    .header("Server", "BigIP")
+                    .header("Content-Length", "0");
+                    return ctx.send(from, reply);
+                }
                 if self.tls == Tls::Offloading {
                     if let Some(u) = msg.url.as_mut() {
                         u.scheme = "http".into();

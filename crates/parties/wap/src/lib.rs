@@ -3,8 +3,10 @@
 //! extranet sign-ins from intranet ones.
 #![deny(missing_docs)]
 
+use std::collections::BTreeSet;
+
 use hmasim_kernel::{Actor, ActorId, Ctx};
-use hmasim_protocol::{Directory, Fault, Kind, Message, Net, Relay};
+use hmasim_protocol::{Directory, Fault, Kind, Message, Net, Relay, Url};
 
 /// The `wap` party.
 #[derive(Clone, Debug)]
@@ -12,21 +14,53 @@ pub struct Wap {
     /// Published hosts and the backend that answers each (AD FS, the load balancer).
     published: Directory,
     adfs: Option<ActorId>,
+    adfs_host: String,
     name: String,
+    preauthentication: bool,
+    blocked_sources: BTreeSet<ActorId>,
     relay: Relay,
     net: Net,
 }
 
 impl Wap {
-    /// A proxy publishing `published`; `adfs` is the federation service it proxies for.
-    pub fn new(published: Directory, adfs: Option<ActorId>, name: &str) -> Self {
+    /// A proxy publishing `published`; `adfs` (at `adfs_host`) is the federation service it
+    /// proxies for.
+    pub fn new(published: Directory, adfs: Option<ActorId>, adfs_host: &str, name: &str) -> Self {
         Wap {
             published,
             adfs,
+            adfs_host: adfs_host.to_string(),
             name: name.to_string(),
+            preauthentication: false,
+            blocked_sources: BTreeSet::new(),
             relay: Relay::default(),
             net: Net::default(),
         }
+    }
+
+    /// Publishes the applications with AD FS pre-authentication instead of pass-through.
+    pub fn preauthenticating(mut self, on: bool) -> Self {
+        self.preauthentication = on;
+        self
+    }
+
+    /// Refuses connections from these sources (IP restrictions at the edge).
+    pub fn blocking(mut self, sources: BTreeSet<ActorId>) -> Self {
+        self.blocked_sources = sources;
+        self
+    }
+
+    /// Takes the configuration of `fresh`, keeping requests in flight.
+    pub fn reconfigure(&mut self, fresh: Wap) {
+        let (relay, net) = (
+            std::mem::take(&mut self.relay),
+            std::mem::take(&mut self.net),
+        );
+        *self = Wap {
+            relay,
+            net,
+            ..fresh
+        };
     }
 }
 
@@ -35,6 +69,33 @@ impl Actor<Message> for Wap {
         match msg.kind {
             Kind::Request => {
                 let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
+                let to_app = self
+                    .published
+                    .resolve(&host)
+                    .filter(|b| Some(*b) != self.adfs);
+                if self.blocked_sources.contains(&from) && to_app.is_some() {
+                    let reply = Message::ip_rejected(&msg, "wap");
+                    return ctx.send(from, reply);
+                }
+                let has_cookie = msg
+                    .header_value("Cookie")
+                    .is_some_and(|c| c.contains("EdgeAccessCookie"));
+                if self.preauthentication && to_app.is_some() && !has_cookie {
+                    let loc = Url::https(&self.adfs_host, "/adfs/ls/")
+                        .with("wa", "wsignin1.0")
+                        .with("wtrealm", "urn:AppProxy:com")
+                        .with(
+                            "wctx",
+                            msg.url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                        );
+                    let reply = Message::redirect(
+                        &msg,
+                        loc,
+                        "WAP pre-authentication: unauthenticated requests go to AD FS first",
+                    )
+                    .at_opt(msg.stage);
+                    return ctx.send(from, reply);
+                }
                 match self.published.resolve(&host) {
                     Some(backend) => {
                         if Some(backend) == self.adfs {
