@@ -73,6 +73,9 @@ struct RunArgs {
     /// Override a field by its dotted path, e.g. identity.model=phs (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Apply the scenario's documented fix (its [fix] section) before running.
+    #[arg(long)]
+    apply_fix: bool,
 }
 
 /// Why the command line stopped early.
@@ -194,6 +197,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         format: Format::Text,
         out: None,
         set: Vec::new(),
+        apply_fix: false,
     }));
     match command {
         Command::List => {
@@ -218,7 +222,10 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             Ok(())
         }
         Command::Run(a) => {
-            let sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+            let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+            if a.apply_fix {
+                scenario::apply_fix(&mut sc).map_err(CliError::Scenario)?;
+            }
             let text = render(&sc, a.format);
             match a.out {
                 Some(path) => write_atomic(&path, &text),

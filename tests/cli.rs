@@ -39,7 +39,7 @@ fn list_names_every_bundled_scenario() {
     for b in hmasim::scenario::BUNDLED {
         assert!(out.lines().any(|l| l.starts_with(b.name)), "{}", b.name);
     }
-    assert_eq!(out.lines().count(), 9);
+    assert_eq!(out.lines().count(), hmasim::scenario::BUNDLED.len());
 }
 
 #[test]

@@ -28,6 +28,19 @@ bundle!(
     "desktop-onprem-adfs-mfa",
     "mobile-exo",
     "mobile-onprem-hma",
+    "fault-tls-offloading",
+    "fault-stale-evosts-metadata",
+    "fault-no-authorization-uri",
+    "fault-no-www-authenticate",
+    "fault-autodiscover-blocked",
+    "fault-preauth-activesync",
+    "fault-wrong-externalurl",
+    "fault-exchange2010",
+    "fault-entra-unreachable",
+    "password-change-federated",
+    "password-change-phs",
+    "password-change-pta",
+    "token-lifetime",
 );
 
 /// The bundled scenario named `name`.

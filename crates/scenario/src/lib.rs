@@ -26,5 +26,5 @@ pub use bundled::{bundled, Bundled, BUNDLED};
 pub use error::{ErrorOrigin, ScenarioError};
 pub use model::*;
 pub use parse::{load, parse, Format};
-pub use set::apply_set;
+pub use set::{apply_fix, apply_set};
 pub use span::Span;

@@ -139,6 +139,34 @@ pub struct Identity {
     pub password_writeback: bool,
 }
 
+impl<'de> Deserialize<'de> for ExchangeVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ExchangeVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one of `2010`, `2013`, `2016`, `2019`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ExchangeVersion, E> {
+                match v {
+                    "2010" => Ok(ExchangeVersion::V2010),
+                    "2013" => Ok(ExchangeVersion::V2013),
+                    "2016" => Ok(ExchangeVersion::V2016),
+                    "2019" => Ok(ExchangeVersion::V2019),
+                    _ => Err(E::unknown_variant(v, &["2010", "2013", "2016", "2019"])),
+                }
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ExchangeVersion, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ExchangeVersion, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl Identity {
     fn default_sync() -> Span {
         Span(30 * 60_000)
@@ -156,8 +184,8 @@ impl Default for Identity {
     }
 }
 
-/// The Exchange Server version hosting an on-premises mailbox.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The Exchange Server version hosting an on-premises mailbox, written `"2019"` or `2019`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub enum ExchangeVersion {
     /// Exchange 2010 (no OAuth).
     #[serde(rename = "2010")]

@@ -83,14 +83,21 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
         let mut located = ScenarioError::new(file(), format!("{} (at `{path}`)", e.message));
         located.expected = e.expected;
         located.hint = e.hint;
-        let value = match &e.origin {
-            ErrorOrigin::Set(kv) => kv
-                .split_once('=')
-                .map(|(_, v)| v.trim().to_string())
-                .unwrap_or_default(),
+        // A fix override is located by its whole `KEY=VALUE` text; a timeline `set` by its
+        // value.
+        let kv = match &e.origin {
+            ErrorOrigin::Set(kv) => kv.clone(),
             _ => String::new(),
         };
-        let key = path.rsplit('.').next().unwrap_or("value").to_string();
+        let (key, value) = if path.starts_with("fix.set") {
+            (String::new(), kv)
+        } else {
+            let v = kv
+                .split_once('=')
+                .map(|(_, v)| v.trim().to_string())
+                .unwrap_or_default();
+            ("value".to_string(), v)
+        };
         let inv = Invalid {
             path,
             key,
@@ -101,6 +108,7 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
         let mut out = invalid_error(file(), src, &inv);
         out.message = located.message;
         out.hint = located.hint;
+        out.expected = located.expected.filter(|x| !x.is_empty());
         return Err(out);
     }
     Ok(scenario)

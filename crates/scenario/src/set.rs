@@ -152,3 +152,28 @@ fn parse_value(raw: &str) -> Value {
         Err(_) => Value::String(raw.to_string()),
     }
 }
+
+/// Applies the scenario's documented fix: its overrides, then its timeline actions merged
+/// into the timeline in time order. An error when the scenario declares no fix.
+pub fn apply_fix(scenario: &mut Scenario) -> Result<(), ScenarioError> {
+    let Some(fix) = scenario.fix.clone() else {
+        return Err(ScenarioError::new(ErrorOrigin::Argument(scenario.name.clone()), "this scenario declares no fix")
+            .expected("a scenario with a [fix] section (the fault-*, password-change-* and token-lifetime scenarios)"));
+    };
+    for kv in &fix.set {
+        apply_set(scenario, kv)?;
+    }
+    scenario.timeline.extend(fix.timeline.iter().cloned());
+    // A stable sort keeps same-instant entries in the order written.
+    scenario.timeline.sort_by_key(|a| a.at);
+    scenario.validate().map_err(|inv| {
+        ScenarioError::new(
+            ErrorOrigin::Argument(scenario.name.clone()),
+            format!(
+                "the fix leaves the scenario invalid: {} (at `{}`)",
+                inv.message, inv.path
+            ),
+        )
+        .expected(inv.expected)
+    })
+}

@@ -14,21 +14,36 @@ impl Span {
         self.0
     }
 
-    /// Parses `N` followed by `ms`, `s`, `m`, `h` or `d`.
+    /// Parses `N` followed by `ms`, `s`, `m`, `h` or `d`, or a sum of such parts written
+    /// together (`1d12h`, `3h30m`).
     pub fn parse(s: &str) -> Option<Span> {
-        let s = s.trim();
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().ok()?;
-        let mult = match unit.trim() {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" | "min" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return None,
-        };
-        n.checked_mul(mult).map(Span)
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return None;
+        }
+        let mut total: u64 = 0;
+        while !rest.is_empty() {
+            let split = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let (num, tail) = rest.split_at(split);
+            let n: u64 = num.parse().ok()?;
+            let unit_len = tail
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(tail.len());
+            let (unit, tail) = tail.split_at(unit_len);
+            let mult = match unit.trim() {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" | "min" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return None,
+            };
+            total = total.checked_add(n.checked_mul(mult)?)?;
+            rest = tail;
+        }
+        Some(Span(total))
     }
 }
 
@@ -96,6 +111,10 @@ mod tests {
             assert_eq!(Span(ms).to_string(), s);
         }
         assert_eq!(Span::parse("5 parsecs"), None);
+        assert_eq!(Span::parse("1d12h"), Some(Span(36 * 3_600_000)));
+        assert_eq!(Span::parse("3h30m"), Some(Span(210 * 60_000)));
+        assert_eq!(Span::parse("3h30"), None);
+        assert_eq!(Span::parse(""), None);
         assert_eq!(Span::parse("-1s"), None);
         assert_eq!(Span(90_500).to_string(), "90500ms");
     }
