@@ -231,3 +231,46 @@ fn seed_flag_and_identity_model_reach_the_output() {
     let b = hmasim(&["run", "web-exo", "--format", "json"]).stdout;
     assert_eq!(a, b, "two runs without --seed are identical");
 }
+
+#[test]
+fn apply_fix_runs_the_documented_fix() {
+    let broken = hmasim(&["run", "fault-tls-offloading", "--format", "json"]);
+    let fixed = hmasim(&[
+        "run",
+        "fault-tls-offloading",
+        "--format",
+        "json",
+        "--apply-fix",
+    ]);
+    assert_eq!(
+        (broken.status.code(), fixed.status.code()),
+        (Some(0), Some(0))
+    );
+    let b: serde_json::Value = serde_json::from_slice(&broken.stdout).unwrap();
+    let f: serde_json::Value = serde_json::from_slice(&fixed.stdout).unwrap();
+    assert_eq!(b["outcome"]["mailbox_access"], false);
+    assert_eq!(b["outcome"]["failure"]["code"], "audience_mismatch");
+    assert!(b["outcome"]["diagnosis"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("bridging"));
+    assert!(b["outcome"]["diagnosis"]["event"].is_u64());
+    assert_eq!(
+        (
+            f["outcome"]["mailbox_access"].as_bool(),
+            f["outcome"]["mfa_satisfied"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    let text = String::from_utf8(hmasim(&["run", "fault-no-authorization-uri"]).stdout).unwrap();
+    let tail: Vec<&str> = text.lines().rev().take(6).collect();
+    assert!(
+        tail.iter()
+            .any(|l| l
+                .starts_with("  fix: Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint")),
+        "{text}"
+    );
+    let o = hmasim(&["run", "web-exo", "--apply-fix"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("declares no fix"));
+}

@@ -18,7 +18,9 @@ fn scenario(name: &str, sets: &[&str]) -> Scenario {
 
 /// The bundled scenarios of the nine documented flows (named after them).
 fn flows() -> impl Iterator<Item = &'static scenario::Bundled> {
-    scenario::BUNDLED.iter().filter(|b| FlowId::from_name(b.name).is_some())
+    scenario::BUNDLED
+        .iter()
+        .filter(|b| FlowId::from_name(b.name).is_some())
 }
 
 fn run(name: &str, sets: &[&str]) -> Trace {

@@ -4,7 +4,10 @@
 
 #[test]
 fn json_trace_of_every_bundled_scenario() {
-    for b in hmasim::scenario::BUNDLED.iter().filter(|b| hmasim::protocol::FlowId::from_name(b.name).is_some()) {
+    for b in hmasim::scenario::BUNDLED
+        .iter()
+        .filter(|b| hmasim::protocol::FlowId::from_name(b.name).is_some())
+    {
         let sc = hmasim::scenario::load(b.name).unwrap();
         let json = hmasim::sim::run(&sc, true).to_json();
         insta::assert_snapshot!(format!("{}.json", b.name), json);
