@@ -71,6 +71,9 @@ pub struct Scenario {
     /// What happens, when.
     #[serde(default)]
     pub timeline: Vec<Action>,
+    /// What `hmasim verify` explores.
+    #[serde(default)]
+    pub verify: VerifyScope,
     /// The documented fix (fault scenarios).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Fix>,
@@ -232,6 +235,13 @@ pub struct User {
     /// The Exchange version of the server hosting an on-premises mailbox.
     #[serde(default)]
     pub exchange_version: ExchangeVersion,
+    /// Exchange Online authentication policy assigned to the user (`Set-User
+    /// -AuthenticationPolicy`), overriding the organization default.
+    #[serde(default)]
+    pub authentication_policy: Option<String>,
+    /// Exchange on-premises authentication policy assigned to the user.
+    #[serde(default)]
+    pub onprem_authentication_policy: Option<String>,
 }
 
 impl User {
@@ -250,6 +260,8 @@ pub enum ClientKind {
     OutlookMobile,
     /// A web browser.
     Browser,
+    /// A mobile OS mail app speaking ActiveSync with Basic authentication.
+    NativeMail,
 }
 
 impl ClientKind {
@@ -259,6 +271,7 @@ impl ClientKind {
             ClientKind::OutlookDesktop => PartyKind::OutlookDesktop,
             ClientKind::OutlookMobile => PartyKind::OutlookMobile,
             ClientKind::Browser => PartyKind::Browser,
+            ClientKind::NativeMail => PartyKind::NativeMail,
         }
     }
 }
@@ -326,6 +339,233 @@ pub struct Client {
     /// whether its access token needs renewing).
     #[serde(default = "Client::default_sync")]
     pub sync_interval: Span,
+    /// How the client authenticates: modern (OAuth), Basic, or Integrated Windows
+    /// Authentication (Outlook desktop inside).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// The protocol a Basic or IWA client speaks (default: ActiveSync for mobile clients,
+    /// MAPI over HTTP for Outlook desktop).
+    #[serde(default)]
+    pub protocol: Option<MailProtocol>,
+    /// Outlook mobile uses AutoDetect (false: ActiveSync configured by hand, with Basic).
+    #[serde(default = "yes")]
+    pub autodetect: bool,
+    /// An Intune app protection policy applies to the app.
+    #[serde(default)]
+    pub app_protection: bool,
+}
+
+/// How a client authenticates to the mailbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// OAuth (hybrid modern authentication).
+    #[default]
+    Modern,
+    /// Basic authentication (user name and password on every request).
+    Basic,
+    /// Integrated Windows Authentication (Kerberos), from inside.
+    Iwa,
+}
+
+/// The mailbox protocols whose authentication the policies control.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailProtocol {
+    /// Exchange ActiveSync.
+    Activesync,
+    /// AutoDiscover.
+    Autodiscover,
+    /// MAPI over HTTP.
+    Mapi,
+    /// Exchange Web Services.
+    Ews,
+    /// The offline address book.
+    Oab,
+    /// Outlook Anywhere (RPC over HTTP).
+    Rpc,
+}
+
+impl MailProtocol {
+    /// Every protocol.
+    pub const ALL: [MailProtocol; 6] = [
+        MailProtocol::Activesync,
+        MailProtocol::Autodiscover,
+        MailProtocol::Mapi,
+        MailProtocol::Ews,
+        MailProtocol::Oab,
+        MailProtocol::Rpc,
+    ];
+    /// The name as written in scenarios.
+    pub fn name(self) -> &'static str {
+        match self {
+            MailProtocol::Activesync => "activesync",
+            MailProtocol::Autodiscover => "autodiscover",
+            MailProtocol::Mapi => "mapi",
+            MailProtocol::Ews => "ews",
+            MailProtocol::Oab => "oab",
+            MailProtocol::Rpc => "rpc",
+        }
+    }
+}
+
+/// An Exchange Online authentication policy (`New-AuthenticationPolicy`): a new policy
+/// blocks Basic for every protocol unless re-enabled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExoAuthPolicy {
+    /// Its name.
+    pub name: String,
+    /// `AllowBasicAuthActiveSync`.
+    #[serde(default)]
+    pub allow_basic_auth_activesync: bool,
+    /// `AllowBasicAuthAutodiscover`.
+    #[serde(default)]
+    pub allow_basic_auth_autodiscover: bool,
+    /// `AllowBasicAuthMapi`.
+    #[serde(default)]
+    pub allow_basic_auth_mapi: bool,
+    /// `AllowBasicAuthWebServices`.
+    #[serde(default)]
+    pub allow_basic_auth_web_services: bool,
+    /// `AllowBasicAuthOfflineAddressBook`.
+    #[serde(default)]
+    pub allow_basic_auth_offline_address_book: bool,
+    /// `AllowBasicAuthRpc`.
+    #[serde(default)]
+    pub allow_basic_auth_rpc: bool,
+    /// `AllowBasicAuthOutlookService`.
+    #[serde(default)]
+    pub allow_basic_auth_outlook_service: bool,
+}
+
+impl ExoAuthPolicy {
+    /// Whether the policy allows Basic for `p`.
+    pub fn allows_basic(&self, p: MailProtocol) -> bool {
+        match p {
+            MailProtocol::Activesync => self.allow_basic_auth_activesync,
+            MailProtocol::Autodiscover => self.allow_basic_auth_autodiscover,
+            MailProtocol::Mapi => self.allow_basic_auth_mapi,
+            MailProtocol::Ews => self.allow_basic_auth_web_services,
+            MailProtocol::Oab => self.allow_basic_auth_offline_address_book,
+            MailProtocol::Rpc => self.allow_basic_auth_rpc,
+        }
+    }
+}
+
+/// An Exchange Server authentication policy (`New-AuthenticationPolicy` on-premises).
+/// hmasim reads "legacy" as every non-OAuth method: Basic, NTLM and Kerberos.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnpremAuthPolicy {
+    /// Its name.
+    pub name: String,
+    /// `BlockLegacyAuthActiveSync`.
+    #[serde(default)]
+    pub block_legacy_auth_activesync: bool,
+    /// `BlockLegacyAuthAutodiscover`.
+    #[serde(default)]
+    pub block_legacy_auth_autodiscover: bool,
+    /// `BlockLegacyAuthMapi`.
+    #[serde(default)]
+    pub block_legacy_auth_mapi: bool,
+    /// `BlockLegacyAuthWebServices`.
+    #[serde(default)]
+    pub block_legacy_auth_web_services: bool,
+    /// `BlockLegacyAuthOfflineAddressBook`.
+    #[serde(default)]
+    pub block_legacy_auth_offline_address_book: bool,
+    /// `BlockLegacyAuthRpc`.
+    #[serde(default)]
+    pub block_legacy_auth_rpc: bool,
+}
+
+impl OnpremAuthPolicy {
+    /// Whether the policy blocks legacy authentication for `p`.
+    pub fn blocks_legacy(&self, p: MailProtocol) -> bool {
+        match p {
+            MailProtocol::Activesync => self.block_legacy_auth_activesync,
+            MailProtocol::Autodiscover => self.block_legacy_auth_autodiscover,
+            MailProtocol::Mapi => self.block_legacy_auth_mapi,
+            MailProtocol::Ews => self.block_legacy_auth_web_services,
+            MailProtocol::Oab => self.block_legacy_auth_offline_address_book,
+            MailProtocol::Rpc => self.block_legacy_auth_rpc,
+        }
+    }
+}
+
+/// An ActiveSync access level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLevel {
+    /// Allow.
+    #[default]
+    Allow,
+    /// Block.
+    Block,
+    /// Quarantine (no data until an admin allows the device).
+    Quarantine,
+}
+
+/// What an ActiveSync device access rule matches on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceCharacteristic {
+    /// The device type (`OutlookService`, `iPhone`...).
+    DeviceType,
+    /// The device model (`Outlook for iOS and Android`, `iPhone`...).
+    DeviceModel,
+}
+
+/// An ActiveSync device access rule (`New-ActiveSyncDeviceAccessRule`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRule {
+    /// `DeviceType` or `DeviceModel`.
+    pub characteristic: DeviceCharacteristic,
+    /// The value matched.
+    pub query: String,
+    /// What the rule does.
+    pub access_level: AccessLevel,
+}
+
+/// ActiveSync access on-premises.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveSyncAccess {
+    /// `Set-ActiveSyncOrganizationSettings -DefaultAccessLevel`.
+    #[serde(default)]
+    pub default_access_level: AccessLevel,
+    /// Device access rules.
+    #[serde(default)]
+    pub device_rules: Vec<DeviceRule>,
+}
+
+/// What `hmasim verify` explores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyScope {
+    /// The client kinds in scope.
+    #[serde(default = "VerifyScope::all")]
+    pub clients: Vec<ClientKind>,
+}
+
+impl VerifyScope {
+    fn all() -> Vec<ClientKind> {
+        vec![
+            ClientKind::Browser,
+            ClientKind::OutlookDesktop,
+            ClientKind::OutlookMobile,
+            ClientKind::NativeMail,
+        ]
+    }
+}
+
+impl Default for VerifyScope {
+    fn default() -> Self {
+        VerifyScope {
+            clients: VerifyScope::all(),
+        }
+    }
 }
 
 impl Client {
@@ -388,6 +628,16 @@ pub struct Onprem {
     /// connect from (IP restrictions must include them).
     #[serde(default = "yes")]
     pub allow_azure_ranges: bool,
+    /// Authentication policies.
+    #[serde(default)]
+    pub authentication_policies: Vec<OnpremAuthPolicy>,
+    /// The organization's default authentication policy (`Set-OrganizationConfig
+    /// -DefaultAuthenticationPolicy`).
+    #[serde(default)]
+    pub default_authentication_policy: Option<String>,
+    /// ActiveSync device access.
+    #[serde(default)]
+    pub activesync: ActiveSyncAccess,
 }
 
 /// The health of the on-premises EvoSTS metadata refresh (the arbitration mailbox with the
@@ -417,6 +667,9 @@ impl Default for Onprem {
             auth_metadata_refresh: MetadataRefresh::Healthy,
             scheduled_metadata_refresh: None,
             allow_azure_ranges: true,
+            authentication_policies: Vec::new(),
+            default_authentication_policy: None,
+            activesync: ActiveSyncAccess::default(),
         }
     }
 }
@@ -475,6 +728,13 @@ pub struct ExchangeOnline {
     /// How often MRS synchronizes on-premises mailboxes in the background.
     #[serde(default = "ExchangeOnline::default_mrs")]
     pub mrs_sync_interval: Span,
+    /// Authentication policies.
+    #[serde(default)]
+    pub authentication_policies: Vec<ExoAuthPolicy>,
+    /// The organization's default authentication policy (`Set-OrganizationConfig
+    /// -DefaultAuthenticationPolicy`); without one, Basic is allowed.
+    #[serde(default)]
+    pub default_authentication_policy: Option<String>,
 }
 
 impl ExchangeOnline {
@@ -487,6 +747,8 @@ impl Default for ExchangeOnline {
     fn default() -> Self {
         ExchangeOnline {
             mrs_sync_interval: ExchangeOnline::default_mrs(),
+            authentication_policies: Vec::new(),
+            default_authentication_policy: None,
         }
     }
 }
@@ -855,7 +1117,9 @@ impl Scenario {
                     ));
                 };
                 let fits = match a.action {
-                    ActionKind::AddAccount => kind == ClientKind::OutlookMobile,
+                    ActionKind::AddAccount => {
+                        matches!(kind, ClientKind::OutlookMobile | ClientKind::NativeMail)
+                    }
                     ActionKind::OpenOwa => kind == ClientKind::Browser,
                     ActionKind::StartOutlook | ActionKind::SyncNow | ActionKind::CloseOutlook => {
                         kind != ClientKind::Browser
@@ -867,6 +1131,7 @@ impl Scenario {
                         ClientKind::OutlookMobile => "add-account, start-outlook, sync-now, close-outlook or sign-in for Outlook mobile",
                         ClientKind::OutlookDesktop => "start-outlook, sync-now, close-outlook or sign-in for Outlook desktop",
                         ClientKind::Browser => "open-owa or sign-in for a browser",
+                        ClientKind::NativeMail => "start-outlook (open the mail app), sync-now, close-outlook or sign-in for a native mail app",
                     };
                     return Err(bad(
                         path("do"),
@@ -1053,6 +1318,71 @@ impl Scenario {
                         format!("one of {}", parties.join(", ")),
                     ));
                 }
+            }
+        }
+        let exo_policies: Vec<&str> = self
+            .exchange_online
+            .authentication_policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        let onprem_policies: Vec<&str> = self
+            .onprem
+            .authentication_policies
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        let mut refs: Vec<(String, &str, &str, &Vec<&str>)> = Vec::new();
+        if let Some(d) = &self.exchange_online.default_authentication_policy {
+            refs.push((
+                "exchange_online.default_authentication_policy".into(),
+                "default_authentication_policy",
+                d,
+                &exo_policies,
+            ));
+        }
+        if let Some(d) = &self.onprem.default_authentication_policy {
+            refs.push((
+                "onprem.default_authentication_policy".into(),
+                "default_authentication_policy",
+                d,
+                &onprem_policies,
+            ));
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if let Some(p) = &u.authentication_policy {
+                refs.push((
+                    format!("users.{i}.authentication_policy"),
+                    "authentication_policy",
+                    p,
+                    &exo_policies,
+                ));
+            }
+            if let Some(p) = &u.onprem_authentication_policy {
+                refs.push((
+                    format!("users.{i}.onprem_authentication_policy"),
+                    "onprem_authentication_policy",
+                    p,
+                    &onprem_policies,
+                ));
+            }
+        }
+        for (path, key, name, known) in refs {
+            if !known.contains(&name) {
+                return Err(bad(
+                    path,
+                    key,
+                    name,
+                    format!("unknown authentication policy `{name}`"),
+                    format!(
+                        "one of the policies defined: {}",
+                        if known.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                ));
             }
         }
         self.validate_timeline("timeline", &self.timeline, &ids, &parties)?;

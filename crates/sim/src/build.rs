@@ -5,19 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_active_directory::{Account, ActiveDirectory, AdConfig};
 use hmasim_adfs::{AccessPolicy, Adfs, AdfsConfig, RelyingParty};
 use hmasim_autodetect::AutoDetect;
-use hmasim_clients::{Client, ClientConfig, ClientKind as CK};
+use hmasim_clients::{Auth, Client, ClientConfig, ClientKind as CK};
 use hmasim_entra_id::{Device, EntraConfig, EntraId, EntraUser};
 use hmasim_exchange_online::mrs::{Mrs, MrsConfig};
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::{ExchangeOnline, ExoConfig, Home, OWA_URL};
-use hmasim_exchange_onprem::{ExchangeOnprem, OnpremConfig};
+use hmasim_exchange_onprem::{Access, ExchangeOnprem, OnpremConfig};
 use hmasim_kernel::{ActorId, SimDuration, SimTime, World};
 use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
 use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
 use hmasim_scenario::{
-    ActionKind, AdfsPolicy, ClientKind, DeviceState, ExchangeVersion, IdentityModel, Location,
-    MailboxLocation, MetadataRefresh, Platform, Publishing, Scenario, TlsMode, TokenDefaults,
+    AccessLevel, ActionKind, AdfsPolicy, AuthMethod, ClientKind, DeviceCharacteristic, DeviceState,
+    ExchangeVersion, IdentityModel, Location, MailProtocol, MailboxLocation, MetadataRefresh,
+    Platform, Publishing, Scenario, TlsMode, TokenDefaults,
 };
 use hmasim_wap::Wap;
 
@@ -209,12 +210,40 @@ pub fn build(sc: &Scenario) -> Built {
                 Url::https(&mail_host, "/mapi/emsmdb/").with("MailboxId", user.upn.clone())
             }
         };
+        // Where a legacy client connects: the protocol's endpoint at the mailbox's host.
+        let protocol = c.protocol.unwrap_or(match c.kind {
+            ClientKind::OutlookDesktop | ClientKind::Browser => MailProtocol::Mapi,
+            _ => MailProtocol::Activesync,
+        });
+        let host = match user.mailbox {
+            MailboxLocation::Online => "outlook.office365.com".to_string(),
+            MailboxLocation::Onprem => mail_host.clone(),
+        };
+        let legacy_url = Url::https(&host, legacy_path(protocol));
+        let manual_eas = c.kind == ClientKind::OutlookMobile && !c.autodetect;
+        let auth = match (c.auth, c.kind) {
+            (_, ClientKind::NativeMail) | (AuthMethod::Basic, _) => Auth::Basic { url: legacy_url },
+            (AuthMethod::Modern, ClientKind::OutlookMobile) if manual_eas => {
+                Auth::Basic { url: legacy_url }
+            }
+            (AuthMethod::Iwa, _) => Auth::Iwa { url: legacy_url },
+            _ => Auth::Modern,
+        };
+        let device = match (c.kind, c.platform) {
+            (ClientKind::OutlookMobile, _) => ("Outlook", "Outlook for iOS and Android"),
+            (ClientKind::NativeMail, Platform::Android) => ("Android", "Android"),
+            (ClientKind::NativeMail, _) => ("iPhone", "iPhone"),
+            _ => ("", ""),
+        };
         let cfg = ClientConfig {
+            auth,
+            device: (device.0.to_string(), device.1.to_string()),
             id: c.party_id(),
             kind: match c.kind {
                 ClientKind::OutlookDesktop => CK::OutlookDesktop,
                 ClientKind::OutlookMobile => CK::OutlookMobile,
                 ClientKind::Browser => CK::Browser,
+                ClientKind::NativeMail => CK::NativeMail,
             },
             upn: user.upn.clone(),
             password: user.password.clone(),
@@ -288,12 +317,16 @@ pub fn build(sc: &Scenario) -> Built {
         ids.autodetect,
     );
     add(
-        Party::ExchangeOnline(ExchangeOnline::new(ExoConfig {
-            users: homes.clone(),
-            onprem_autodiscover_host: ad_host.clone(),
-            entra_metadata: entra_keys.clone(),
-            skew_s: 300,
-        })),
+        Party::ExchangeOnline(ExchangeOnline::new(
+            ExoConfig {
+                users: homes.clone(),
+                onprem_autodiscover_host: ad_host.clone(),
+                entra_metadata: entra_keys.clone(),
+                skew_s: 300,
+                basic_policy: exo_basic_policies(sc),
+            },
+            view(ids.exo, &internet),
+        )),
         "exchange-online",
         Zone::Cloud,
         ids.exo,
@@ -349,6 +382,23 @@ pub fn build(sc: &Scenario) -> Built {
                     })
                     .map(|u| u.upn.to_ascii_lowercase())
                     .collect(),
+                legacy_blocked: onprem_legacy_blocks(sc).0,
+                legacy_policy: onprem_legacy_blocks(sc).1,
+                eas_default: access(sc.onprem.activesync.default_access_level),
+                eas_rules: sc
+                    .onprem
+                    .activesync
+                    .device_rules
+                    .iter()
+                    .map(|r| {
+                        let ch = match r.characteristic {
+                            DeviceCharacteristic::DeviceType => "DeviceType",
+                            DeviceCharacteristic::DeviceModel => "DeviceModel",
+                        };
+                        (ch.to_string(), r.query.clone(), access(r.access_level))
+                    })
+                    .collect(),
+                kerberos: KeySet::new(vec![krb_key.clone()]),
                 mailboxes: onprem_mailboxes,
                 skew_s: 300,
             },
@@ -723,8 +773,88 @@ fn schedule_timeline(
     runner
 }
 
+/// The path of a mailbox protocol's endpoint.
+fn legacy_path(p: MailProtocol) -> &'static str {
+    match p {
+        MailProtocol::Activesync => "/Microsoft-Server-ActiveSync",
+        MailProtocol::Autodiscover => "/autodiscover/autodiscover.xml",
+        MailProtocol::Mapi => "/mapi/emsmdb/",
+        MailProtocol::Ews => "/EWS/Exchange.asmx",
+        MailProtocol::Oab => "/OAB/oab.xml",
+        MailProtocol::Rpc => "/rpc/rpcproxy.dll",
+    }
+}
+
+fn access(a: AccessLevel) -> Access {
+    match a {
+        AccessLevel::Allow => Access::Allow,
+        AccessLevel::Block => Access::Block,
+        AccessLevel::Quarantine => Access::Quarantine,
+    }
+}
+
+/// Each user's Exchange Online authentication policy (their own, else the organization
+/// default): its name and the protocols it allows Basic for.
+fn exo_basic_policies(sc: &Scenario) -> BTreeMap<String, (String, BTreeSet<String>)> {
+    let mut out = BTreeMap::new();
+    for u in &sc.users {
+        let name = u
+            .authentication_policy
+            .as_ref()
+            .or(sc.exchange_online.default_authentication_policy.as_ref());
+        if let Some(p) = name.and_then(|n| {
+            sc.exchange_online
+                .authentication_policies
+                .iter()
+                .find(|p| &p.name == n)
+        }) {
+            let allowed = MailProtocol::ALL
+                .iter()
+                .filter(|x| p.allows_basic(**x))
+                .map(|x| x.name().to_string())
+                .collect();
+            out.insert(u.upn.to_ascii_lowercase(), (p.name.clone(), allowed));
+        }
+    }
+    out
+}
+
+/// Each user's on-premises authentication policy: the protocols it blocks legacy
+/// authentication for, and its name.
+fn onprem_legacy_blocks(
+    sc: &Scenario,
+) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+    let (mut blocked, mut names) = (BTreeMap::new(), BTreeMap::new());
+    for u in &sc.users {
+        let name = u
+            .onprem_authentication_policy
+            .as_ref()
+            .or(sc.onprem.default_authentication_policy.as_ref());
+        if let Some(p) = name.and_then(|n| {
+            sc.onprem
+                .authentication_policies
+                .iter()
+                .find(|p| &p.name == n)
+        }) {
+            let upn = u.upn.to_ascii_lowercase();
+            blocked.insert(
+                upn.clone(),
+                MailProtocol::ALL
+                    .iter()
+                    .filter(|x| p.blocks_legacy(**x))
+                    .map(|x| x.name().to_string())
+                    .collect(),
+            );
+            names.insert(upn, p.name.clone());
+        }
+    }
+    (blocked, names)
+}
+
 fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {
     match (kind, platform) {
+        (ClientKind::NativeMail, Platform::Android) => "Android-Mail/2024.11 (Android 14)",
+        (ClientKind::NativeMail, _) => "Apple-iPhone15C2/2104.1 (iOS 17.6)",
         (ClientKind::OutlookMobile, Platform::Android) => "Outlook-Android/2.0",
         (ClientKind::OutlookMobile, _) => "Outlook-iOS/2.0",
         (ClientKind::OutlookDesktop, Platform::Macos) => "Outlook-Mac/16.90 (Macintosh; Mac OS X 14.6)",

@@ -76,6 +76,8 @@ struct Session {
 enum Wait {
     Bind(String),
     Mfa(String),
+    /// The active (WS-Trust) endpoint: the caller, its request, the user, extranet.
+    Active(ActorId, Box<Message>, String, bool),
 }
 
 /// The `adfs` party.
@@ -389,7 +391,86 @@ impl Adfs {
         }
     }
 
+    /// The active endpoint: user name and password, no interaction, so no MFA.
+    fn active(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let Body::Bind { upn, password } = &req.body else {
+            return ctx.send(from, Message::response(&req, 400, "no credentials"));
+        };
+        let extranet = req.header_value("X-MS-Proxy").is_some();
+        let (upn, password) = (upn.clone(), password.clone());
+        let bind = Message::request(
+            Method::Post,
+            Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
+            0,
+            "AD FS validates the credentials against Active Directory",
+        )
+        .with_body(Body::Bind {
+            upn: upn.clone(),
+            password,
+        });
+        if let Ok(conv) = self.net.request(ctx, bind) {
+            self.waits
+                .insert(conv, Wait::Active(from, Box::new(req), upn, extranet));
+        }
+    }
+
+    fn active_answered(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        client: ActorId,
+        req: Message,
+        upn: String,
+        extranet: bool,
+        ok: bool,
+        groups: Vec<String>,
+    ) {
+        let rp = self
+            .cfg
+            .relying_parties
+            .iter()
+            .position(|r| r.identifier == apps::O365_REALM)
+            .unwrap_or(0);
+        let session = Session {
+            rp,
+            wctx: String::new(),
+            extranet,
+            upn: upn.clone(),
+            groups,
+            amr: vec!["pwd".into()],
+            held: Some((client, req.clone())),
+        };
+        if !ok {
+            return ctx.send(
+                client,
+                Self::error_page(
+                    &req,
+                    "invalid_credentials",
+                    "Active Directory rejected the user name or password".into(),
+                    "MSIS7068: incorrect user ID or password".into(),
+                ),
+            );
+        }
+        if self.needs_mfa(&session) {
+            return ctx.send(client, Self::error_page(&req, "mfa_required", format!("the access control policy requires MFA for {upn}, which the active endpoint cannot perform"), "MSIS7089: the access control policy requires multi-factor authentication".into()));
+        }
+        self.next_session += 1;
+        let id = format!("A{}", self.next_session);
+        self.sessions.insert(id.clone(), session);
+        self.issue(ctx, &id);
+    }
+
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        if let Some(Wait::Active(..)) = self.waits.get(&resp.conv) {
+            let Some(Wait::Active(client, req, upn, extranet)) = self.waits.remove(&resp.conv)
+            else {
+                return;
+            };
+            let (ok, groups) = match resp.body {
+                Body::Directory { ok, groups, .. } => (ok, groups),
+                _ => (false, Vec::new()),
+            };
+            return self.active_answered(ctx, client, *req, upn, extranet, ok, groups);
+        }
         match self.waits.remove(&resp.conv) {
             Some(Wait::Bind(id)) => match resp.body {
                 Body::Directory {
@@ -423,7 +504,7 @@ impl Adfs {
                     "Azure MFA adapter: authentication failed".into(),
                 ),
             },
-            None => {}
+            Some(Wait::Active(..)) | None => {}
         }
     }
 }
@@ -443,6 +524,12 @@ impl Actor<Message> for Adfs {
                     .is_some_and(|u| u.path_starts_with("/adfs/ls"))
                 {
                     self.sign_in(msg, from, ctx);
+                } else if msg
+                    .url
+                    .as_ref()
+                    .is_some_and(|u| u.path_starts_with("/adfs/services/trust"))
+                {
+                    self.active(msg, from, ctx);
                 } else {
                     ctx.send(from, Message::response(&msg, 404, "not an AD FS endpoint"));
                 }

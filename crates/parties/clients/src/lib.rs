@@ -26,6 +26,25 @@ pub enum ClientKind {
     OutlookMobile,
     /// A web browser.
     Browser,
+    /// A mobile OS mail app (ActiveSync with Basic).
+    NativeMail,
+}
+
+/// How a client authenticates to the mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// OAuth: the documented hybrid modern authentication flows.
+    Modern,
+    /// Basic credentials on every request to `url` (a legacy protocol endpoint).
+    Basic {
+        /// The endpoint.
+        url: Url,
+    },
+    /// Integrated Windows Authentication (Kerberos) to `url`, from inside.
+    Iwa {
+        /// The endpoint.
+        url: Url,
+    },
 }
 
 /// A client's configuration.
@@ -56,6 +75,10 @@ pub struct ClientConfig {
     pub approve_mfa: bool,
     /// How often the client synchronizes in the background once signed in.
     pub sync_interval: SimDuration,
+    /// How it authenticates.
+    pub auth: Auth,
+    /// ActiveSync `DeviceType` and device model it reports.
+    pub device: (String, String),
 }
 
 /// Renew the access token when it expires within this margin.
@@ -188,7 +211,8 @@ impl Client {
             // On-premises mailboxes are kept in sync by MRS; the app reads what it cached.
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => return,
             (ClientKind::OutlookMobile, Some(d)) => d.url.clone().with("Cmd", "Sync"),
-            (ClientKind::OutlookMobile, None) | (ClientKind::Browser, _) => return,
+            (ClientKind::OutlookMobile, None)
+            | (ClientKind::Browser | ClientKind::NativeMail, _) => return,
             (ClientKind::OutlookDesktop, _) => self.cfg.mailbox_url.clone(),
         };
         let m = self
@@ -291,8 +315,63 @@ impl Client {
             .at_opt(stage)
     }
 
+    /// Switches how the client authenticates (an explorer branching a world does this).
+    pub fn set_auth(&mut self, auth: Auth) {
+        self.cfg.auth = auth;
+    }
+
+    fn legacy(&mut self, ctx: &mut Ctx<'_, Message>, url: Url, credentials: Credentials) {
+        let (device_type, model) = self.cfg.device.clone();
+        let url = if url.path_starts_with("/microsoft-server-activesync") {
+            url.with("Cmd", "Sync")
+                .with("User", self.cfg.upn.clone())
+                .with("DeviceType", device_type)
+        } else {
+            url
+        };
+        let m = self
+            .request(
+                Method::Post,
+                url,
+                "the client connects with legacy authentication",
+                None,
+            )
+            .header("Authorization", credentials.to_string())
+            .header("X-DeviceModel", model);
+        self.send(ctx, m, Purpose::Use);
+    }
+
     fn start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.phase = Phase::Busy;
+        match self.cfg.auth.clone() {
+            Auth::Basic { url } => {
+                let c = Credentials::Basic {
+                    user: self.cfg.upn.clone(),
+                    password: self.cfg.password.clone(),
+                };
+                return self.legacy(ctx, url, c);
+            }
+            Auth::Iwa { url } => {
+                let ticket = Message::request(
+                    Method::Post,
+                    Url::https(&format!("dc.{}", self.cfg.domain), "/kerberos/tgs"),
+                    0,
+                    "the client asks the domain controller for a Kerberos service ticket",
+                )
+                .with_body(Body::KerberosRequest {
+                    upn: self.cfg.upn.clone(),
+                    spn: format!("HTTP/{}", url.host),
+                });
+                let retry = self.request(
+                    Method::Post,
+                    url,
+                    "the client connects with Integrated Windows Authentication",
+                    None,
+                );
+                return self.send(ctx, ticket, Purpose::Kerberos(Box::new(retry)));
+            }
+            Auth::Modern => {}
+        }
         match self.cfg.kind {
             ClientKind::OutlookMobile => {
                 let m = self
@@ -316,6 +395,16 @@ impl Client {
                     .header("Authorization", Credentials::EmptyBearer.to_string())
                     .header("X-ClientApplication", "Outlook/16.0.17928.20114");
                 self.send(ctx, m, Purpose::Connect);
+            }
+            ClientKind::NativeMail => {
+                let fault = Fault {
+                    code: "no_modern_auth".into(),
+                    party: "native-mail",
+                    message: "this mail app only does Basic".into(),
+                    diagnostics: String::new(),
+                    symptom: None,
+                };
+                self.fail(ctx, fault, &Purpose::Connect);
             }
             ClientKind::Browser => {
                 let m = self.request(
@@ -411,6 +500,7 @@ impl Client {
             ClientKind::OutlookMobile => "Outlook mobile shows the mailbox",
             ClientKind::OutlookDesktop => "Outlook desktop shows the mailbox",
             ClientKind::Browser => "Outlook on the web opens the mailbox",
+            ClientKind::NativeMail => "the mail app shows the mailbox",
         };
         ctx.note(Message::note(what));
     }

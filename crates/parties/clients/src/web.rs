@@ -196,6 +196,7 @@ pub(crate) fn symptom(kind: ClientKind, during: &str, fault: &Fault) -> String {
         (ClientKind::OutlookMobile, "use", _) => "Outlook mobile signs in but shows no mail: the on-premises data is stale or missing".into(),
         (ClientKind::OutlookDesktop, "connect", "no_authorization_uri") => "Outlook desktop falls back to Basic and prompts for a password".into(),
         (ClientKind::OutlookDesktop, "use", _) => "Outlook desktop stays disconnected and keeps prompting for credentials".into(),
+        (ClientKind::NativeMail, _, _) => format!("the mail app keeps asking for the password: {}", fault.message),
         (ClientKind::Browser, _, _) => format!("the browser shows an error instead of Outlook on the web: {}", fault.message),
         (_, "sign-in" | "token", _) => format!("the sign-in window shows an error: {}", fault.message),
         _ => format!("the client cannot reach the mailbox: {}", fault.message),

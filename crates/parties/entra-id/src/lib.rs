@@ -115,6 +115,13 @@ struct Grant {
 
 #[derive(Clone, Debug)]
 enum Wait {
+    /// A legacy (Basic) sign-in relayed by Exchange Online, waiting for the password check.
+    Legacy {
+        client: ActorId,
+        req: Message,
+        upn: String,
+        app: ClientAppType,
+    },
     Pta {
         session: String,
         client: ActorId,
@@ -935,6 +942,7 @@ impl EntraId {
         let f = f.clone();
         let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
         let reply = match f.get("grant_type").unwrap_or("") {
+            "password" => return self.legacy_signin(req, from, ctx, &f),
             "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
                 Some(g) => {
                     self.next_family += 1;
@@ -1108,7 +1116,205 @@ impl EntraId {
         self.waits.insert(conv, Wait::Push { adfs: from, req });
     }
 
+    /// A Basic sign-in on behalf of a legacy client (Exchange Online relays it): check the
+    /// password the identity model's way, then Conditional Access for a legacy client app,
+    /// which can satisfy no grant control.
+    fn legacy_signin(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, f: &Form) {
+        let upn = f.get("username").unwrap_or("").to_string();
+        let password = f.get("password").unwrap_or("").to_string();
+        let app = if f.get("client_app_type") == Some("exchangeActiveSync") {
+            ClientAppType::ExchangeActiveSync
+        } else {
+            ClientAppType::Other
+        };
+        let check = match self.cfg.model {
+            IdentityModel::Phs => {
+                return self.legacy_decide(
+                    req,
+                    from,
+                    ctx,
+                    &upn,
+                    app,
+                    self.password_ok(&upn, &password),
+                )
+            }
+            _ if self.federated(&upn) => Message::request(
+                Method::Post,
+                Url::https(
+                    &self.cfg.adfs_host,
+                    "/adfs/services/trust/2005/usernamemixed",
+                ),
+                0,
+                "legacy sign-in: Entra ID asks AD FS's active endpoint (WS-Trust)",
+            )
+            .with_body(Body::Bind {
+                upn: upn.clone(),
+                password,
+            }),
+            _ => Message::request(
+                Method::Post,
+                Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
+                0,
+                "legacy sign-in: the pass-through agent checks the password",
+            )
+            .with_body(Body::Bind {
+                upn: upn.clone(),
+                password,
+            }),
+        };
+        match self.net.request(ctx, check) {
+            Ok(conv) => {
+                self.waits.insert(
+                    conv,
+                    Wait::Legacy {
+                        client: from,
+                        req,
+                        upn,
+                        app,
+                    },
+                );
+            }
+            Err(_) => ctx.send(
+                from,
+                token_error(
+                    &req,
+                    None,
+                    "invalid_grant",
+                    "AADSTS80001",
+                    "the identity provider cannot be reached".into(),
+                ),
+            ),
+        }
+    }
+
+    fn legacy_decide(
+        &mut self,
+        req: Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        upn: &str,
+        app: ClientAppType,
+        ok: bool,
+    ) {
+        if !ok {
+            return ctx.send(
+                from,
+                token_error(
+                    &req,
+                    None,
+                    "invalid_credentials",
+                    "AADSTS50126",
+                    "invalid username or password".into(),
+                ),
+            );
+        }
+        let facts = SignInFacts {
+            upn: upn.to_string(),
+            groups: self
+                .cfg
+                .users
+                .get(&upn.to_ascii_lowercase())
+                .map(|u| u.groups.clone())
+                .unwrap_or_default(),
+            app_id: apps::EXCHANGE_ONLINE.to_string(),
+            client_app: app,
+            trusted_location: false,
+        };
+        let results = ca::evaluate(&self.cfg.policies, &facts);
+        let lines = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} [{}]: {} ({})",
+                    r.name,
+                    state_name(r.state),
+                    if r.applies {
+                        "applies"
+                    } else {
+                        "does not apply"
+                    },
+                    r.reason
+                )
+            })
+            .collect();
+        ctx.note(
+            Message::note("Entra ID evaluates Conditional Access for a legacy sign-in")
+                .with_body(Body::Lines(lines)),
+        );
+        // A legacy client can satisfy no grant control: any that applies blocks it.
+        let reply = match ca::verdict(&results, |_| false) {
+            Verdict::Grant => {
+                self.next_family += 1;
+                let fam = self.next_family;
+                self.issue_pair(
+                    &req,
+                    ctx,
+                    fam,
+                    apps::EXCHANGE_ONLINE,
+                    apps::EXO_RESOURCE,
+                    upn,
+                    &["pwd".to_string()],
+                    None,
+                    Stage::TokensIssued,
+                    "Entra ID accepts the legacy sign-in (no MFA possible)",
+                )
+            }
+            Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
+                &req,
+                None,
+                "blocked_by_conditional_access",
+                "AADSTS53003",
+                format!("Conditional Access policy '{name}' blocks the legacy client"),
+            ),
+            Verdict::NeedMfa => token_error(
+                &req,
+                None,
+                "blocked_by_conditional_access",
+                "AADSTS53003",
+                "Conditional Access requires MFA, which a legacy client cannot perform".into(),
+            ),
+        };
+        ctx.send(from, reply.at_opt(None));
+    }
+
     fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        if let Some(Wait::Legacy { .. }) = self.waits.get(&resp.conv) {
+            let Some(Wait::Legacy {
+                client,
+                req,
+                upn,
+                app,
+            }) = self.waits.remove(&resp.conv)
+            else {
+                return;
+            };
+            let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+            let ok = match &resp.body {
+                Body::Directory { ok, .. } => *ok,
+                Body::Form(f) => jwt::verify(
+                    f.get("wresult").unwrap_or(""),
+                    &self.cfg.adfs_trust,
+                    now,
+                    300,
+                )
+                .is_ok_and(|c| c.aud == apps::O365_REALM),
+                _ => false,
+            };
+            if !ok {
+                if let Some(fault) = resp.fault {
+                    let mut m = token_error(
+                        &req,
+                        None,
+                        "invalid_grant",
+                        "AADSTS50126",
+                        fault.message.clone(),
+                    );
+                    m.fault = Some(fault);
+                    return ctx.send(client, m);
+                }
+            }
+            return self.legacy_decide(req, client, ctx, &upn, app, ok);
+        }
         match self.waits.remove(&resp.conv) {
             Some(Wait::Pta {
                 session,
@@ -1145,7 +1351,7 @@ impl EntraId {
                 .with_body(Body::MfaResult { upn, approved });
                 ctx.send(adfs, m);
             }
-            None => {}
+            Some(Wait::Legacy { .. }) | None => {}
         }
     }
 }

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_kernel::{Actor, ActorId, Ctx};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::{apps, Body, Fault, Kind, Mailbox, Message, Method, Stage, Url, EPOCH_UNIX};
+use hmasim_protocol::{
+    apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url, EPOCH_UNIX,
+};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,14 +36,21 @@ pub struct ExoConfig {
     pub entra_metadata: KeySet,
     /// Allowed clock skew, seconds.
     pub skew_s: u64,
+    /// Users with an authentication policy (their own or the organization default), by
+    /// lower-case UPN: the policy name and the protocols it allows Basic for. Users without
+    /// one may use Basic everywhere.
+    pub basic_policy: BTreeMap<String, (String, BTreeSet<String>)>,
 }
 
 /// The `exchange-online` party.
 #[derive(Clone, Debug)]
 pub struct ExchangeOnline {
     cfg: ExoConfig,
+    net: Net,
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
+    /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
+    legacy: BTreeMap<u64, (ActorId, Message, String, &'static str)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -49,11 +58,97 @@ pub const OWA_URL: &str = "https://outlook.office.com/owa/";
 
 impl ExchangeOnline {
     /// Exchange Online with `cfg`.
-    pub fn new(cfg: ExoConfig) -> Self {
+    pub fn new(cfg: ExoConfig, net: Net) -> Self {
         ExchangeOnline {
             cfg,
+            net,
             provisioned: BTreeSet::new(),
+            legacy: BTreeMap::new(),
         }
+    }
+
+    /// Basic authentication: the user's authentication policy first, then a legacy sign-in
+    /// at Entra ID (where Conditional Access sees a legacy client app type).
+    fn basic(
+        &mut self,
+        req: Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        user: String,
+        password: String,
+        protocol: &'static str,
+    ) {
+        let upn = user.to_ascii_lowercase();
+        if let Some((policy, allowed)) = self.cfg.basic_policy.get(&upn) {
+            if !allowed.contains(protocol) {
+                let flag = allow_flag(protocol);
+                let reply = Self::refuse(
+                    &req,
+                    "basic_auth_blocked",
+                    format!("Basic authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag} = False)"),
+                    format!("HTTP 401: authentication policy '{policy}': {flag} = False"),
+                );
+                return ctx.send(from, reply);
+            }
+        }
+        let app_type = if protocol == "activesync" {
+            "exchangeActiveSync"
+        } else {
+            "other"
+        };
+        let form = Form::new()
+            .with("grant_type", "password")
+            .with("client_id", apps::EXCHANGE_ONLINE)
+            .with("username", user.clone())
+            .with("password", password)
+            .with("resource", apps::EXO_RESOURCE)
+            .with("client_app_type", app_type);
+        let signin = Message::request(
+            Method::Post,
+            Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
+            0,
+            "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
+        )
+        .with_body(Body::Form(form));
+        match self.net.request(ctx, signin) {
+            Ok(conv) => {
+                self.legacy.insert(conv, (from, req, user, protocol));
+            }
+            Err(_) => ctx.send(
+                from,
+                Self::refuse(
+                    &req,
+                    "unreachable",
+                    "Exchange Online cannot reach Entra ID".into(),
+                    String::new(),
+                ),
+            ),
+        }
+    }
+
+    fn legacy_answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+        let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
+            return;
+        };
+        let reply = match resp.body {
+            Body::Token(_) => Message::response(
+                &req,
+                200,
+                "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
+            )
+            .with_body(Body::Mailbox(Mailbox {
+                source: "exchange-online",
+                upn: user,
+                items: items_of(protocol),
+            })),
+            _ => {
+                let mut m =
+                    Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
+                m.fault = resp.fault;
+                m
+            }
+        };
+        ctx.send(client, reply);
     }
 
     /// Takes the configuration of `fresh`, keeping the provisioned mailboxes.
@@ -161,12 +256,56 @@ impl ExchangeOnline {
     }
 }
 
+/// The Exchange Online authentication policy flag for a protocol.
+pub fn allow_flag(protocol: &str) -> &'static str {
+    match protocol {
+        "activesync" => "AllowBasicAuthActiveSync",
+        "autodiscover" => "AllowBasicAuthAutodiscover",
+        "mapi" => "AllowBasicAuthMapi",
+        "ews" => "AllowBasicAuthWebServices",
+        "oab" => "AllowBasicAuthOfflineAddressBook",
+        "rpc" => "AllowBasicAuthRpc",
+        _ => "AllowBasicAuth",
+    }
+}
+
+fn protocol_of(url: &Url) -> Option<&'static str> {
+    let table = [
+        ("/microsoft-server-activesync", "activesync"),
+        ("/autodiscover/autodiscover.xml", "autodiscover"),
+        ("/mapi", "mapi"),
+        ("/ews", "ews"),
+        ("/oab", "oab"),
+        ("/rpc", "rpc"),
+    ];
+    table
+        .iter()
+        .find(|(p, _)| url.path_starts_with(p))
+        .map(|(_, n)| *n)
+}
+
+fn items_of(protocol: &str) -> &'static str {
+    match protocol {
+        "activesync" => "mail, calendar, contacts (ActiveSync)",
+        _ => "mailbox (Outlook, legacy protocol)",
+    }
+}
+
 impl Actor<Message> for ExchangeOnline {
     fn handle(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        if req.kind != Kind::Request {
-            return;
+        match req.kind {
+            Kind::Request => {}
+            Kind::Response => return self.legacy_answered(req, ctx),
+            _ => return,
         }
         let Some(url) = req.url.clone() else { return };
+        if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
+            protocol_of(&url),
+            req.header_value("Authorization")
+                .and_then(Credentials::parse),
+        ) {
+            return self.basic(req, from, ctx, user, password, protocol);
+        }
         let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-online", %url, "request");
         let reply = if url.path_starts_with("/autodiscover/autodiscover.json") {

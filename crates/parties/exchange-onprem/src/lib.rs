@@ -25,6 +25,33 @@ pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
 const ARBITRATION_TIMER: &str = "arbitration-mailbox-metadata-refresh";
 const SCHEDULED_TIMER: &str = "scheduled-task-metadata-refresh";
 
+/// An ActiveSync access level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Allow.
+    Allow,
+    /// Quarantine.
+    Quarantine,
+    /// Block.
+    Block,
+}
+
+/// The protocol a request on this path speaks, as authentication policies name it.
+pub fn protocol_of(path_url: &Url) -> Option<&'static str> {
+    let table = [
+        ("/microsoft-server-activesync", "activesync"),
+        ("/autodiscover", "autodiscover"),
+        ("/mapi", "mapi"),
+        ("/ews", "ews"),
+        ("/oab", "oab"),
+        ("/rpc", "rpc"),
+    ];
+    table
+        .iter()
+        .find(|(p, _)| path_url.path_starts_with(p))
+        .map(|(_, n)| *n)
+}
+
 /// The health of the arbitration mailbox's metadata refresh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetadataRefresh {
@@ -65,6 +92,17 @@ pub struct OnpremConfig {
     pub scheduled_refresh: Option<SimDuration>,
     /// UPNs (lower case) of mailboxes still on Exchange 2010, which cannot do OAuth.
     pub legacy_mailboxes: BTreeSet<String>,
+    /// Protocols whose legacy (non-OAuth) authentication is blocked, by lower-case UPN
+    /// (the user's authentication policy, or the organization default).
+    pub legacy_blocked: BTreeMap<String, BTreeSet<String>>,
+    /// The policy that blocks it, by lower-case UPN, for diagnostics.
+    pub legacy_policy: BTreeMap<String, String>,
+    /// ActiveSync `DefaultAccessLevel`.
+    pub eas_default: Access,
+    /// ActiveSync device access rules: (`DeviceType` or `DeviceModel`, value, level).
+    pub eas_rules: Vec<(String, String, Access)>,
+    /// The key Kerberos tickets for this server's service account are sealed with.
+    pub kerberos: KeySet,
     /// UPNs (lower case) of the mailboxes hosted here.
     pub mailboxes: BTreeSet<String>,
     /// Allowed clock skew on token times, seconds.
@@ -318,6 +356,18 @@ impl ExchangeOnprem {
         let creds = req
             .header_value("Authorization")
             .and_then(Credentials::parse);
+        let protocol = req.url.as_ref().and_then(protocol_of).unwrap_or("");
+        // ActiveSync device access applies to every ActiveSync client, OAuth or not.
+        if protocol == "activesync" && !matches!(creds, None | Some(Credentials::EmptyBearer)) {
+            if let Some(refusal) = self.device_access(&req) {
+                return ctx.send(from, refusal);
+            }
+        }
+        if let Some(Credentials::Basic { user, .. }) = &creds {
+            if let Some(refusal) = self.legacy_refusal(&req, user, protocol, "Basic") {
+                return ctx.send(from, refusal);
+            }
+        }
         let reply = match creds {
             None | Some(Credentials::EmptyBearer) => self.challenge(
                 &req,
@@ -354,13 +404,96 @@ impl ExchangeOnprem {
                     Err(_) => Message::response(&req, 500, "no domain controller reachable"),
                 }
             }
-            Some(Credentials::Negotiate(_)) => self.challenge(
-                &req,
-                "401: Negotiate is not accepted on this virtual directory",
-                Some(challenge_stage),
-            ),
+            Some(Credentials::Negotiate(ticket)) => {
+                let host = req.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
+                match jwt::verify(&ticket, &self.cfg.kerberos, now_unix, self.cfg.skew_s) {
+                    Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
+                        match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
+                            Some(refusal) => refusal,
+                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", req.stage),
+                        }
+                    }
+                    _ => self.challenge(&req, "401: the Kerberos ticket is not valid here", Some(challenge_stage)),
+                }
+            }
         };
         ctx.send(from, reply);
+    }
+
+    /// The refusal of legacy authentication by the user's authentication policy, if any.
+    fn legacy_refusal(
+        &self,
+        req: &Message,
+        user: &str,
+        protocol: &str,
+        method: &str,
+    ) -> Option<Message> {
+        let upn = user.to_ascii_lowercase();
+        let blocked = self
+            .cfg
+            .legacy_blocked
+            .get(&upn)
+            .is_some_and(|p| p.contains(protocol));
+        if !blocked {
+            return None;
+        }
+        let policy = self
+            .cfg
+            .legacy_policy
+            .get(&upn)
+            .cloned()
+            .unwrap_or_default();
+        let flag = legacy_flag(protocol);
+        Some(
+            Message::response(req, 401, "the authentication policy blocks legacy authentication")
+                .at_opt(req.stage)
+                .with_fault(Fault {
+                    code: "legacy_auth_blocked".into(),
+                    party: "exchange-onprem",
+                    message: format!("{method} authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag})"),
+                    diagnostics: format!("HTTP 401: authentication policy '{policy}': {flag} = True"),
+                    symptom: None,
+                }),
+        )
+    }
+
+    /// ActiveSync device access: the most restrictive matching rule, else the default level.
+    fn device_access(&self, req: &Message) -> Option<Message> {
+        let url = req.url.as_ref()?;
+        let device_type = url.param("DeviceType").unwrap_or("").to_string();
+        let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
+        let matching: Vec<&(String, String, Access)> = self
+            .cfg
+            .eas_rules
+            .iter()
+            .filter(|(ch, q, _)| {
+                if ch == "DeviceType" {
+                    q.eq_ignore_ascii_case(&device_type)
+                } else {
+                    q.eq_ignore_ascii_case(&model)
+                }
+            })
+            .collect();
+        let (level, why) = match matching.iter().max_by_key(|(_, _, a)| *a) {
+            Some((ch, q, a)) => (*a, format!("device access rule {ch} '{q}'")),
+            None => (self.cfg.eas_default, "DefaultAccessLevel".to_string()),
+        };
+        let (code, what) = match level {
+            Access::Allow => return None,
+            Access::Block => ("device_blocked", "blocked"),
+            Access::Quarantine => ("device_quarantined", "quarantined"),
+        };
+        Some(
+            Message::response(req, 403, "ActiveSync device access refuses the device")
+                .at_opt(req.stage)
+                .with_fault(Fault {
+                    code: code.into(),
+                    party: "exchange-onprem",
+                    message: format!("the ActiveSync device (DeviceType '{device_type}', model '{model}') is {what} by {why}"),
+                    diagnostics: format!("ActiveSync device access: {what} ({why})"),
+                    symptom: None,
+                }),
+        )
     }
 
     fn owa(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
@@ -506,6 +639,19 @@ impl ExchangeOnprem {
     }
 }
 
+/// The on-premises authentication policy flag for a protocol.
+pub fn legacy_flag(protocol: &str) -> &'static str {
+    match protocol {
+        "activesync" => "BlockLegacyAuthActiveSync",
+        "autodiscover" => "BlockLegacyAuthAutodiscover",
+        "mapi" => "BlockLegacyAuthMapi",
+        "ews" => "BlockLegacyAuthWebServices",
+        "oab" => "BlockLegacyAuthOfflineAddressBook",
+        "rpc" => "BlockLegacyAuthRpc",
+        _ => "BlockLegacyAuth",
+    }
+}
+
 impl Actor<Message> for ExchangeOnprem {
     fn handle(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match (req.kind, &req.body) {
@@ -548,7 +694,19 @@ impl Actor<Message> for ExchangeOnprem {
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.path_starts_with("/microsoft-server-activesync") {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
-        } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
+        } else if url.path_starts_with("/autodiscover/autodiscover.xml") {
+            self.protected(
+                req,
+                from,
+                ctx,
+                "AutoDiscover settings (legacy Outlook profile)",
+                Stage::AuthorityReturned,
+            );
+        } else if url.path_starts_with("/mapi")
+            || url.path_starts_with("/ews")
+            || url.path_starts_with("/oab")
+            || url.path_starts_with("/rpc")
+        {
             self.protected(
                 req,
                 from,
