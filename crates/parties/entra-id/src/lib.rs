@@ -91,6 +91,8 @@ struct Session {
     source: ActorId,
     client_app: ClientAppType,
     evaluated: Option<Vec<ca::PolicyResult>>,
+    /// The device platform the client's User-Agent reveals (Conditional Access platforms).
+    platform: Option<hmasim_protocol::policy::DevicePlatform>,
 }
 
 #[derive(Clone, Debug)]
@@ -255,6 +257,9 @@ impl EntraId {
                 source: from,
                 client_app,
                 evaluated: None,
+                platform: ca::platform_from_user_agent(
+                    req.header_value("User-Agent").unwrap_or(""),
+                ),
             },
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
@@ -473,6 +478,11 @@ impl EntraId {
             app_id,
             client_app: s.client_app,
             trusted_location: self.cfg.trusted_sources.contains(&s.source),
+            // Entra ID knows no roles or named locations of the simulated tenant yet: only
+            // whether the source is trusted (see `whatif` for named locations and roles).
+            roles: Vec::new(),
+            platform: s.platform,
+            location: None,
         }
     }
 
@@ -573,7 +583,7 @@ impl EntraId {
             return;
         };
         let results = s.evaluated.clone().unwrap_or_default();
-        match ca::verdict(&results, |c| self.has(&s, c)) {
+        match ca::verdict_for(&results, &self.facts(&s), |c| self.has(&s, c)) {
             Verdict::Grant => self.complete(req, from, ctx, id),
             Verdict::Block(name) => ctx.send(
                 from,
