@@ -44,6 +44,9 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Evaluate one sign-in against Conditional Access, like the Entra What If tool
+    /// (exit 0, 2 on bad input).
+    Whatif(crate::whatif::WhatifArgs),
 }
 
 /// Output formats of `run`.
@@ -73,6 +76,10 @@ struct RunArgs {
     /// Override a field by its dotted path, e.g. identity.model=phs (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Replace the scenario's Conditional Access policies with Microsoft Graph
+    /// conditionalAccessPolicy JSON (a file, or a directory of one-policy files).
+    #[arg(long = "ca-policies", value_name = "PATH")]
+    ca_policies: Option<PathBuf>,
 }
 
 /// Why the command line stopped early.
@@ -194,6 +201,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         format: Format::Text,
         out: None,
         set: Vec::new(),
+        ca_policies: None,
     }));
     match command {
         Command::List => {
@@ -217,8 +225,11 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Whatif(a) => crate::whatif::run(a),
         Command::Run(a) => {
-            let sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+            let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+            crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
+                .map_err(CliError::Scenario)?;
             let text = render(&sc, a.format);
             match a.out {
                 Some(path) => write_atomic(&path, &text),
