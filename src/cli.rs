@@ -44,6 +44,9 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Evaluate one sign-in against Conditional Access, like the Entra What If tool
+    /// (exit 0, 2 on bad input).
+    Whatif(crate::whatif::WhatifArgs),
 }
 
 /// Output formats of `run`.
@@ -76,6 +79,10 @@ struct RunArgs {
     /// Apply the scenario's documented fix (its [fix] section) before running.
     #[arg(long)]
     apply_fix: bool,
+    /// Replace the scenario's Conditional Access policies with Microsoft Graph
+    /// conditionalAccessPolicy JSON (a file, or a directory of one-policy files).
+    #[arg(long = "ca-policies", value_name = "PATH")]
+    ca_policies: Option<PathBuf>,
 }
 
 /// Why the command line stopped early.
@@ -198,6 +205,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         out: None,
         set: Vec::new(),
         apply_fix: false,
+        ca_policies: None,
     }));
     match command {
         Command::List => {
@@ -221,11 +229,14 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Whatif(a) => crate::whatif::run(a),
         Command::Run(a) => {
             let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
             if a.apply_fix {
                 scenario::apply_fix(&mut sc).map_err(CliError::Scenario)?;
             }
+            crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
+                .map_err(CliError::Scenario)?;
             let text = render(&sc, a.format);
             match a.out {
                 Some(path) => write_atomic(&path, &text),

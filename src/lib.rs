@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod whatif;
 
 pub use hmasim_kernel as kernel;
 pub use hmasim_protocol as protocol;

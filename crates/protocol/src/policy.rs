@@ -109,6 +109,83 @@ pub enum Operator {
     Or,
 }
 
+impl CaState {
+    /// Every state.
+    pub const ALL: [CaState; 3] = [CaState::Enabled, CaState::Disabled, CaState::ReportOnly];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CaState::Enabled => "enabled",
+            CaState::Disabled => "disabled",
+            CaState::ReportOnly => "enabledForReportingButNotEnforced",
+        }
+    }
+}
+
+impl ClientAppType {
+    /// Every client app type, in Graph's documentation order.
+    pub const ALL: [ClientAppType; 6] = [
+        ClientAppType::All,
+        ClientAppType::Browser,
+        ClientAppType::MobileAppsAndDesktopClients,
+        ClientAppType::ExchangeActiveSync,
+        ClientAppType::EasSupported,
+        ClientAppType::Other,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClientAppType::All => "all",
+            ClientAppType::Browser => "browser",
+            ClientAppType::MobileAppsAndDesktopClients => "mobileAppsAndDesktopClients",
+            ClientAppType::ExchangeActiveSync => "exchangeActiveSync",
+            ClientAppType::EasSupported => "easSupported",
+            ClientAppType::Other => "other",
+        }
+    }
+    /// Legacy authentication (Basic): Exchange ActiveSync and the other legacy clients.
+    /// Such a sign-in can satisfy no grant control.
+    pub const fn is_legacy(self) -> bool {
+        matches!(
+            self,
+            ClientAppType::ExchangeActiveSync | ClientAppType::Other
+        )
+    }
+}
+
+impl GrantControl {
+    /// Every built-in control hmasim models, in Graph's documentation order.
+    pub const ALL: [GrantControl; 6] = [
+        GrantControl::Block,
+        GrantControl::Mfa,
+        GrantControl::CompliantDevice,
+        GrantControl::DomainJoinedDevice,
+        GrantControl::ApprovedApplication,
+        GrantControl::CompliantApplication,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GrantControl::Block => "block",
+            GrantControl::Mfa => "mfa",
+            GrantControl::CompliantDevice => "compliantDevice",
+            GrantControl::DomainJoinedDevice => "domainJoinedDevice",
+            GrantControl::ApprovedApplication => "approvedApplication",
+            GrantControl::CompliantApplication => "compliantApplication",
+        }
+    }
+}
+
+impl Operator {
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Operator::And => "AND",
+            Operator::Or => "OR",
+        }
+    }
+}
+
 fn all() -> Vec<String> {
     vec!["All".to_string()]
 }
@@ -116,7 +193,84 @@ fn all_apps() -> Vec<ClientAppType> {
     vec![ClientAppType::All]
 }
 
+/// Device platforms of the `platforms` condition (Graph's `conditionalAccessDevicePlatform`,
+/// spelled as Graph spells them; the lower-case spellings are accepted too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum DevicePlatform {
+    /// Every platform, also unknown ones.
+    #[serde(rename = "all")]
+    All,
+    /// Android.
+    #[serde(rename = "android")]
+    Android,
+    /// iOS and iPadOS.
+    #[serde(rename = "iOS", alias = "ios")]
+    Ios,
+    /// Windows.
+    #[serde(rename = "windows")]
+    Windows,
+    /// Windows Phone (retired; found in older exports).
+    #[serde(rename = "windowsPhone", alias = "windowsphone")]
+    WindowsPhone,
+    /// macOS.
+    #[serde(rename = "macOS", alias = "macos")]
+    Macos,
+    /// Linux.
+    #[serde(rename = "linux")]
+    Linux,
+}
+
+impl DevicePlatform {
+    /// Every value, in Graph's documentation order.
+    pub const ALL: [DevicePlatform; 7] = [
+        DevicePlatform::Android,
+        DevicePlatform::Ios,
+        DevicePlatform::Windows,
+        DevicePlatform::WindowsPhone,
+        DevicePlatform::Macos,
+        DevicePlatform::Linux,
+        DevicePlatform::All,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DevicePlatform::All => "all",
+            DevicePlatform::Android => "android",
+            DevicePlatform::Ios => "iOS",
+            DevicePlatform::Windows => "windows",
+            DevicePlatform::WindowsPhone => "windowsPhone",
+            DevicePlatform::Macos => "macOS",
+            DevicePlatform::Linux => "linux",
+        }
+    }
+    /// The platform spelled `s` (Graph's spelling, case-insensitive).
+    pub fn parse(s: &str) -> Option<DevicePlatform> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// A named location of the tenant (Graph's `namedLocation`): what a location id in a
+/// policy's `locations` condition stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedLocation {
+    /// Its id, as policies exported from Graph refer to it.
+    pub id: String,
+    /// Its display name, as hmasim's policies and `whatif --location` refer to it.
+    pub name: String,
+    /// Marked as a trusted location (matched by `AllTrusted`).
+    #[serde(default)]
+    pub trusted: bool,
+}
+
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).
+///
+/// The fields after `operator` were added for policies read from Microsoft Graph; they
+/// all default to "not configured", so scenario files written before them read the same.
+/// `include_users` defaults to `All`: a policy meant for some groups or roles only must
+/// say `include_users = []`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaPolicy {
@@ -146,4 +300,61 @@ pub struct CaPolicy {
     /// How the grant controls combine.
     #[serde(default)]
     pub operator: Operator,
+    /// Groups in scope (names or object ids, as the users' `groups` list them).
+    #[serde(default)]
+    pub include_groups: Vec<String>,
+    /// Groups excluded.
+    #[serde(default)]
+    pub exclude_groups: Vec<String>,
+    /// Directory roles in scope (role template ids or names).
+    #[serde(default)]
+    pub include_roles: Vec<String>,
+    /// Directory roles excluded.
+    #[serde(default)]
+    pub exclude_roles: Vec<String>,
+    /// Cloud apps excluded (same values as `include_applications`).
+    #[serde(default)]
+    pub exclude_applications: Vec<String>,
+    /// Device platforms in scope; empty means the condition is not configured.
+    #[serde(default)]
+    pub include_platforms: Vec<DevicePlatform>,
+    /// Device platforms excluded.
+    #[serde(default)]
+    pub exclude_platforms: Vec<DevicePlatform>,
+    /// Locations in scope: `All`, `AllTrusted` or named location names; empty means the
+    /// condition is not configured.
+    #[serde(default)]
+    pub include_locations: Vec<String>,
+    /// Graph fields of the policy that hmasim does not model (`conditions.signInRiskLevels`,
+    /// `grantControls.termsOfUse`...): each was reported as a warning when the policy was
+    /// read, and each can change the real verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmodelled: Vec<String>,
+}
+
+impl CaPolicy {
+    /// A policy named `name` that applies to every sign-in and grants with `grant`
+    /// (AND): the starting point of a policy built in code.
+    pub fn new(name: impl Into<String>, grant: Vec<GrantControl>) -> Self {
+        CaPolicy {
+            name: name.into(),
+            state: CaState::Enabled,
+            include_users: all(),
+            exclude_users: Vec::new(),
+            include_applications: all(),
+            client_app_types: all_apps(),
+            exclude_locations: Vec::new(),
+            grant,
+            operator: Operator::And,
+            include_groups: Vec::new(),
+            exclude_groups: Vec::new(),
+            include_roles: Vec::new(),
+            exclude_roles: Vec::new(),
+            exclude_applications: Vec::new(),
+            include_platforms: Vec::new(),
+            exclude_platforms: Vec::new(),
+            include_locations: Vec::new(),
+            unmodelled: Vec::new(),
+        }
+    }
 }

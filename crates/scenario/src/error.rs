@@ -11,6 +11,14 @@ pub enum ErrorOrigin {
     Set(String),
     /// The scenario argument itself (unknown name, unreadable file).
     Argument(String),
+    /// A place in a JSON document (Microsoft Graph policies): the file and the JSON path
+    /// (`$.value[2].conditions.clientAppTypes[0]`).
+    JsonPath {
+        /// The file (its path as given).
+        file: String,
+        /// The JSON path of the offending value.
+        path: String,
+    },
 }
 
 /// A scenario that cannot be used, and why. Always fatal for the run that met it.
@@ -87,6 +95,9 @@ impl fmt::Display for ScenarioError {
             (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
             (ErrorOrigin::Set(k), _) => write!(f, "--set {k}: {}", self.message)?,
             (ErrorOrigin::Argument(a), _) => write!(f, "{a}: {}", self.message)?,
+            (ErrorOrigin::JsonPath { file, path }, _) => {
+                write!(f, "{file}: {path}: {}", self.message)?
+            }
         }
         if let (Some(text), Some((line, col))) = (&self.excerpt, self.position) {
             let num = line.to_string();

@@ -17,6 +17,7 @@
 
 mod bundled;
 mod error;
+pub mod graph;
 mod model;
 mod parse;
 mod set;
@@ -24,6 +25,7 @@ mod span;
 
 pub use bundled::{bundled, Bundled, BUNDLED};
 pub use error::{ErrorOrigin, ScenarioError};
+pub use hmasim_protocol::policy::{DevicePlatform, NamedLocation};
 pub use model::*;
 pub use parse::{load, parse, Format};
 pub use set::{apply_fix, apply_set};

@@ -65,6 +65,15 @@ pub struct Scenario {
     /// Conditional Access policies.
     #[serde(default)]
     pub conditional_access: Vec<CaPolicy>,
+    /// Conditional Access policies exported from Microsoft Graph (`conditionalAccessPolicy`
+    /// JSON: a file or a directory of files), relative to the scenario file. Read when the
+    /// scenario file is loaded and appended to `conditional_access` (see `graph`); bundled
+    /// scenarios cannot use it.
+    #[serde(default)]
+    pub conditional_access_files: Vec<String>,
+    /// The tenant's named locations: what the location ids of Graph policies stand for.
+    #[serde(default)]
+    pub named_locations: Vec<hmasim_protocol::policy::NamedLocation>,
     /// Latencies.
     #[serde(default)]
     pub network: Network,

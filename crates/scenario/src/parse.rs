@@ -18,7 +18,14 @@ pub enum Format {
 /// errors and traces refer to.
 pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
     if let Some(b) = bundled(arg) {
-        return parse(b.source, b.name, Format::Toml);
+        let sc = parse(b.source, b.name, Format::Toml)?;
+        if !sc.conditional_access_files.is_empty() {
+            return Err(ScenarioError::new(
+                ErrorOrigin::File(b.name.to_string()),
+                "a bundled scenario cannot name `conditional_access_files` (no directory to read them from)",
+            ));
+        }
+        return Ok(sc);
     }
     let path = Path::new(arg);
     let looks_like_path =
@@ -50,7 +57,9 @@ pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
     } else {
         Format::Toml
     };
-    parse(&src, arg, format)
+    let mut sc = parse(&src, arg, format)?;
+    crate::graph::load_scenario_files(&mut sc, path, &src)?;
+    Ok(sc)
 }
 
 /// Parses and validates a scenario source. `origin` names it in errors.
@@ -78,6 +87,7 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
     };
     scenario
         .validate()
+        .and_then(|()| crate::graph::check(&scenario))
         .map_err(|inv| invalid_error(file(), src, &inv))?;
     if let Err((path, e)) = crate::set::check_sets(&scenario) {
         let mut located = ScenarioError::new(file(), format!("{} (at `{path}`)", e.message));

@@ -417,13 +417,11 @@ impl Adfs {
     fn active_answered(
         &mut self,
         ctx: &mut Ctx<'_, Message>,
-        client: ActorId,
-        req: Message,
-        upn: String,
-        extranet: bool,
-        ok: bool,
-        groups: Vec<String>,
+        waiting: (ActorId, Message, String, bool),
+        directory: (bool, Vec<String>),
     ) {
+        let (client, req, upn, extranet) = waiting;
+        let (ok, groups) = directory;
         let rp = self
             .cfg
             .relying_parties
@@ -469,7 +467,7 @@ impl Adfs {
                 Body::Directory { ok, groups, .. } => (ok, groups),
                 _ => (false, Vec::new()),
             };
-            return self.active_answered(ctx, client, *req, upn, extranet, ok, groups);
+            return self.active_answered(ctx, (client, *req, upn, extranet), (ok, groups));
         }
         match self.waits.remove(&resp.conv) {
             Some(Wait::Bind(id)) => match resp.body {

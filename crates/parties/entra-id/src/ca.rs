@@ -6,7 +6,18 @@
 //! evaluated and reported but never enforced.
 
 use hmasim_protocol::apps;
-use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, GrantControl, Operator};
+use hmasim_protocol::policy::{
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, Operator,
+};
+
+/// The `Office365` app group, as far as hmasim knows its members: Exchange Online,
+/// SharePoint Online and Microsoft Teams. A sign-in whose app id is the literal
+/// `Office365` stands for "some Office 365 app" (what `whatif --app office365` asks).
+pub const OFFICE365_APPS: [&str; 3] = [
+    apps::EXCHANGE_ONLINE,
+    "00000003-0000-0ff1-ce00-000000000000",
+    "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe",
+];
 
 /// What Entra ID knows about a sign-in when it evaluates Conditional Access.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,12 +26,57 @@ pub struct SignInFacts {
     pub upn: String,
     /// The user's groups.
     pub groups: Vec<String>,
+    /// The user's directory roles (role template ids or names).
+    pub roles: Vec<String>,
     /// The cloud app's id (Exchange Online for every Exchange resource).
     pub app_id: String,
-    /// The client app type.
+    /// The client app type. `exchangeActiveSync` and `other` are legacy (Basic)
+    /// sign-ins, which satisfy no grant control (see [`SignInFacts::is_legacy`]).
     pub client_app: ClientAppType,
+    /// The device platform, when the client told it (User-Agent); `None` is unknown.
+    pub platform: Option<DevicePlatform>,
     /// The sign-in comes from a trusted named location.
     pub trusted_location: bool,
+    /// The named location the sign-in comes from, by name, when hmasim knows it.
+    pub location: Option<String>,
+}
+
+impl SignInFacts {
+    /// A legacy-authentication (Basic) sign-in: it cannot do MFA, present a device or
+    /// prove an approved app, so any applying policy that requires a control blocks it.
+    pub fn is_legacy(&self) -> bool {
+        self.client_app.is_legacy()
+    }
+
+    /// Where the sign-in comes from, for reasons.
+    fn where_from(&self) -> String {
+        match (&self.location, self.trusted_location) {
+            (Some(n), true) => format!("trusted location {n}"),
+            (Some(n), false) => format!("location {n}"),
+            (None, true) => "a trusted location".to_string(),
+            (None, false) => "an untrusted location".to_string(),
+        }
+    }
+}
+
+/// The device platform a User-Agent header reveals, as Entra ID reads it.
+pub fn platform_from_user_agent(ua: &str) -> Option<DevicePlatform> {
+    let has = |s: &str| ua.contains(s);
+    if has("Outlook-iOS") || has("iPhone") || has("iPad") {
+        Some(DevicePlatform::Ios)
+    } else if has("Windows Phone") {
+        Some(DevicePlatform::WindowsPhone)
+    } else if has("Outlook-Android") || has("Android") {
+        Some(DevicePlatform::Android)
+    } else if has("Windows NT") || has("Windows") {
+        Some(DevicePlatform::Windows)
+    } else if has("Macintosh") || has("Mac OS X") || has("Outlook-Mac") {
+        Some(DevicePlatform::Macos)
+    } else if has("Linux") {
+        Some(DevicePlatform::Linux)
+    } else {
+        None
+    }
 }
 
 /// How one policy fared.
@@ -40,12 +96,16 @@ pub struct PolicyResult {
     pub operator: Operator,
 }
 
+fn in_list(list: &[String], x: &str) -> bool {
+    list.iter().any(|v| v.eq_ignore_ascii_case(x))
+}
+
 fn user_matches(entry: &str, f: &SignInFacts) -> bool {
     match entry {
         "All" => true,
         "None" | "GuestsOrExternalUsers" => false,
         e => match e.strip_prefix("group:") {
-            Some(g) => f.groups.iter().any(|x| x.eq_ignore_ascii_case(g)),
+            Some(g) => in_list(&f.groups, g),
             None => e.eq_ignore_ascii_case(&f.upn),
         },
     }
@@ -54,7 +114,8 @@ fn user_matches(entry: &str, f: &SignInFacts) -> bool {
 fn app_matches(entry: &str, app_id: &str) -> bool {
     match entry {
         "All" => true,
-        "Office365" => app_id == apps::EXCHANGE_ONLINE,
+        "None" => false,
+        "Office365" => app_id == "Office365" || OFFICE365_APPS.contains(&app_id),
         e => e.eq_ignore_ascii_case(app_id),
     }
 }
@@ -65,39 +126,100 @@ fn client_app_matches(t: ClientAppType, actual: ClientAppType) -> bool {
         || (t == ClientAppType::EasSupported && actual == ClientAppType::ExchangeActiveSync)
 }
 
-/// Evaluates one policy's conditions.
-pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
-    let (applies, reason) = if p.state == CaState::Disabled {
-        (false, "the policy is disabled".to_string())
-    } else if !p.include_users.iter().any(|u| user_matches(u, f)) {
-        (false, format!("users: {} is not included", f.upn))
-    } else if let Some(x) = p.exclude_users.iter().find(|u| user_matches(u, f)) {
-        (false, format!("users: excluded by {x}"))
-    } else if !p
+fn platform_matches(entry: DevicePlatform, actual: Option<DevicePlatform>) -> bool {
+    entry == DevicePlatform::All || Some(entry) == actual
+}
+
+fn location_matches(entry: &str, f: &SignInFacts) -> bool {
+    match entry {
+        "All" => true,
+        "AllTrusted" => f.trusted_location,
+        e => f
+            .location
+            .as_deref()
+            .is_some_and(|l| l.eq_ignore_ascii_case(e)),
+    }
+}
+
+/// Why the policy does not apply to the sign-in, or `None` when every condition matches.
+fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
+    if p.state == CaState::Disabled {
+        return Some("the policy is disabled".to_string());
+    }
+    let included = p.include_users.iter().any(|u| user_matches(u, f))
+        || p.include_groups.iter().any(|g| in_list(&f.groups, g))
+        || p.include_roles.iter().any(|r| in_list(&f.roles, r));
+    if !included {
+        return Some(format!("users: {} is not included", f.upn));
+    }
+    if let Some(x) = p.exclude_users.iter().find(|u| user_matches(u, f)) {
+        return Some(format!("users: excluded by {x}"));
+    }
+    if let Some(g) = p.exclude_groups.iter().find(|g| in_list(&f.groups, g)) {
+        return Some(format!("users: excluded by group {g}"));
+    }
+    if let Some(r) = p.exclude_roles.iter().find(|r| in_list(&f.roles, r)) {
+        return Some(format!("users: excluded by role {r}"));
+    }
+    if !p
         .include_applications
         .iter()
         .any(|a| app_matches(a, &f.app_id))
     {
-        (false, format!("applications: {} is not included", f.app_id))
-    } else if !p
+        return Some(format!("applications: {} is not included", f.app_id));
+    }
+    if let Some(a) = p
+        .exclude_applications
+        .iter()
+        .find(|a| app_matches(a, &f.app_id))
+    {
+        return Some(format!("applications: {} is excluded by {a}", f.app_id));
+    }
+    if !p
         .client_app_types
         .iter()
         .any(|t| client_app_matches(*t, f.client_app))
     {
-        (
-            false,
-            format!(
-                "client apps: {} is not selected",
-                client_app_name(f.client_app)
-            ),
-        )
-    } else if f.trusted_location && p.exclude_locations.iter().any(|l| l == "AllTrusted") {
-        (
-            false,
-            "locations: the sign-in comes from a trusted location".to_string(),
-        )
-    } else {
-        (true, "every condition matches".to_string())
+        return Some(format!(
+            "client apps: {} is not selected",
+            client_app_name(f.client_app)
+        ));
+    }
+    let platform = f.platform.map_or("unknown", DevicePlatform::as_str);
+    if !p.include_platforms.is_empty()
+        && !p
+            .include_platforms
+            .iter()
+            .any(|e| platform_matches(*e, f.platform))
+    {
+        return Some(format!("device platforms: {platform} is not included"));
+    }
+    if p.exclude_platforms
+        .iter()
+        .any(|e| platform_matches(*e, f.platform))
+    {
+        return Some(format!("device platforms: {platform} is excluded"));
+    }
+    if !p.include_locations.is_empty()
+        && !p.include_locations.iter().any(|l| location_matches(l, f))
+    {
+        return Some(format!("locations: {} is not included", f.where_from()));
+    }
+    if let Some(l) = p.exclude_locations.iter().find(|l| location_matches(l, f)) {
+        return Some(match l.as_str() {
+            "AllTrusted" => "locations: the sign-in comes from a trusted location".to_string(),
+            "All" => "locations: every location is excluded".to_string(),
+            _ => format!("locations: {} is excluded", f.where_from()),
+        });
+    }
+    None
+}
+
+/// Evaluates one policy's conditions.
+pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
+    let (applies, reason) = match excluded_by(p, f) {
+        Some(why) => (false, why),
+        None => (true, "every condition matches".to_string()),
     };
     PolicyResult {
         name: p.name.clone(),
@@ -116,26 +238,12 @@ pub fn evaluate(policies: &[CaPolicy], f: &SignInFacts) -> Vec<PolicyResult> {
 
 /// The Graph name of a client app type.
 pub fn client_app_name(t: ClientAppType) -> &'static str {
-    match t {
-        ClientAppType::All => "all",
-        ClientAppType::Browser => "browser",
-        ClientAppType::MobileAppsAndDesktopClients => "mobileAppsAndDesktopClients",
-        ClientAppType::ExchangeActiveSync => "exchangeActiveSync",
-        ClientAppType::EasSupported => "easSupported",
-        ClientAppType::Other => "other",
-    }
+    t.as_str()
 }
 
 /// The Graph name of a grant control.
 pub fn control_name(c: GrantControl) -> &'static str {
-    match c {
-        GrantControl::Block => "block",
-        GrantControl::Mfa => "mfa",
-        GrantControl::CompliantDevice => "compliantDevice",
-        GrantControl::DomainJoinedDevice => "domainJoinedDevice",
-        GrantControl::ApprovedApplication => "approvedApplication",
-        GrantControl::CompliantApplication => "compliantApplication",
-    }
+    c.as_str()
 }
 
 /// The verdict over every enforced, applying policy, given which controls the sign-in
@@ -152,7 +260,9 @@ pub enum Verdict {
     Unsatisfiable(String, GrantControl),
 }
 
-/// Combines the enforced applying policies. `has` says whether a control is satisfied.
+/// Combines the enforced applying policies for a modern-authentication sign-in. `has`
+/// says whether a control is satisfied. See [`verdict_for`], which also knows legacy
+/// sign-ins.
 pub fn verdict(results: &[PolicyResult], has: impl Fn(GrantControl) -> bool) -> Verdict {
     let enforced: Vec<&PolicyResult> = results
         .iter()
@@ -187,32 +297,189 @@ pub fn verdict(results: &[PolicyResult], has: impl Fn(GrantControl) -> bool) -> 
     Verdict::NeedMfa
 }
 
+/// Combines the enforced applying policies for the sign-in `f`. A legacy (Basic)
+/// sign-in satisfies no grant control whatever `has` says: it cannot do MFA, present a
+/// device or prove an approved app, so the first applying policy that requires any control
+/// blocks it (as an applying `block` does).
+pub fn verdict_for(
+    results: &[PolicyResult],
+    f: &SignInFacts,
+    has: impl Fn(GrantControl) -> bool,
+) -> Verdict {
+    if !f.is_legacy() {
+        return verdict(results, has);
+    }
+    let enforced = || {
+        results
+            .iter()
+            .filter(|r| r.applies && r.state == CaState::Enabled)
+    };
+    if let Some(b) = enforced().find(|r| r.controls.contains(&GrantControl::Block)) {
+        return Verdict::Block(b.name.clone());
+    }
+    match enforced().find(|r| !r.controls.is_empty()) {
+        Some(r) => Verdict::Block(r.name.clone()),
+        None => Verdict::Grant,
+    }
+}
+
+/// What one enforced, applying policy requires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The policy.
+    pub policy: String,
+    /// Its grant controls.
+    pub controls: Vec<GrantControl>,
+    /// How they combine.
+    pub operator: Operator,
+}
+
+/// The combined result of every enforced, applying policy (what the Entra What If tool
+/// sums up): block, or grant with these controls, or no policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Combined {
+    /// The policy that blocks, and why, when the sign-in is blocked.
+    pub block: Option<(String, String)>,
+    /// Each enforced, applying policy that requires controls, in policy order.
+    pub requirements: Vec<Requirement>,
+    /// The controls to satisfy, flattened: every requirement holds when `operator` over
+    /// `controls` holds, exactly so when `exact`.
+    pub controls: Vec<GrantControl>,
+    /// `AND`, `OR`, or `None` when nothing is required (or the sign-in is blocked).
+    pub operator: Option<Operator>,
+    /// Whether `controls` and `operator` say exactly what `requirements` say. Not so when
+    /// policies mix an `OR` of several controls with other requirements: `operator` is then
+    /// `AND` over `requirements`, and `controls` lists every control involved.
+    pub exact: bool,
+    /// How many enforced policies apply.
+    pub applying: usize,
+}
+
+/// Combines the enforced, applying policies of `results` for the sign-in `f`: policies
+/// have no order, every one must be satisfied (each by its own AND/OR), an applying
+/// `block` wins, a legacy sign-in is blocked by any policy that requires a control, and
+/// report-only policies are left out.
+pub fn combine(results: &[PolicyResult], f: &SignInFacts) -> Combined {
+    let enforced: Vec<&PolicyResult> = results
+        .iter()
+        .filter(|r| r.applies && r.state == CaState::Enabled)
+        .collect();
+    let requirements: Vec<Requirement> = enforced
+        .iter()
+        .filter(|r| !r.controls.is_empty() && !r.controls.contains(&GrantControl::Block))
+        .map(|r| Requirement {
+            policy: r.name.clone(),
+            controls: r.controls.clone(),
+            operator: r.operator,
+        })
+        .collect();
+    let mut out = Combined {
+        block: None,
+        requirements,
+        controls: Vec::new(),
+        operator: None,
+        exact: true,
+        applying: enforced.len(),
+    };
+    if let Some(b) = enforced
+        .iter()
+        .find(|r| r.controls.contains(&GrantControl::Block))
+    {
+        out.block = Some((b.name.clone(), format!("policy '{}' blocks access", b.name)));
+        return out;
+    }
+    if f.is_legacy() {
+        if let Some(r) = out.requirements.first() {
+            let names: Vec<&str> = r.controls.iter().map(|c| c.as_str()).collect();
+            out.block = Some((
+                r.policy.clone(),
+                format!(
+                    "a legacy-authentication client ({}) cannot satisfy {} required by policy '{}'",
+                    f.client_app.as_str(),
+                    names.join(if r.operator == Operator::And {
+                        " and "
+                    } else {
+                        " or "
+                    }),
+                    r.policy
+                ),
+            ));
+            return out;
+        }
+    }
+    // Each requirement as a clause (an OR of controls); AND requirements give one clause
+    // per control. Then drop duplicates and clauses implied by smaller ones.
+    let mut clauses: Vec<Vec<GrantControl>> = Vec::new();
+    for r in &out.requirements {
+        if r.operator == Operator::And || r.controls.len() == 1 {
+            clauses.extend(r.controls.iter().map(|c| vec![*c]));
+        } else {
+            let mut c = r.controls.clone();
+            c.dedup();
+            clauses.push(c);
+        }
+    }
+    let implied = |c: &Vec<GrantControl>, d: &Vec<GrantControl>| d.iter().all(|x| c.contains(x));
+    let mut kept: Vec<Vec<GrantControl>> = Vec::new();
+    for (i, c) in clauses.iter().enumerate() {
+        let redundant = clauses.iter().enumerate().any(|(j, d)| {
+            j != i && implied(c, d) && (d.len() < c.len() || (d.len() == c.len() && j < i))
+        });
+        if !redundant {
+            kept.push(c.clone());
+        }
+    }
+    for c in kept.iter().flatten() {
+        if !out.controls.contains(c) {
+            out.controls.push(*c);
+        }
+    }
+    out.operator = match kept.as_slice() {
+        [] => None,
+        [one] if one.len() > 1 => Some(Operator::Or),
+        many => {
+            out.exact = many.iter().all(|c| c.len() == 1);
+            Some(Operator::And)
+        }
+    };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn policy(types: Vec<ClientAppType>, grant: Vec<GrantControl>, op: Operator) -> CaPolicy {
-        CaPolicy {
-            name: "p".into(),
-            state: CaState::Enabled,
-            include_users: vec!["All".into()],
-            exclude_users: vec![],
-            include_applications: vec!["Office365".into()],
-            client_app_types: types,
-            exclude_locations: vec![],
-            grant,
-            operator: op,
-        }
+        let mut p = CaPolicy::new("p", grant);
+        p.include_applications = vec!["Office365".into()];
+        p.client_app_types = types;
+        p.operator = op;
+        p
     }
 
     fn facts(t: ClientAppType) -> SignInFacts {
         SignInFacts {
             upn: "u@contoso.com".into(),
             groups: vec![],
+            roles: vec![],
             app_id: apps::EXCHANGE_ONLINE.into(),
             client_app: t,
+            platform: None,
             trusted_location: false,
+            location: None,
         }
+    }
+
+    fn mfa() -> CaPolicy {
+        policy(
+            vec![ClientAppType::All],
+            vec![GrantControl::Mfa],
+            Operator::And,
+        )
+    }
+
+    fn desktop() -> SignInFacts {
+        facts(ClientAppType::MobileAppsAndDesktopClients)
     }
 
     #[test]
@@ -276,5 +543,258 @@ mod tests {
         let b = evaluate_policy(&block, &f);
         assert!(b.applies);
         assert_eq!(verdict(&[b], |_| false), Verdict::Grant);
+    }
+
+    #[test]
+    fn groups_and_roles_include_and_exclude() {
+        let mut f = desktop();
+        f.groups = vec!["MFA-Users".into()];
+        f.roles = vec!["62e90394-69f5-4237-9190-012177145e10".into()];
+        let mut p = mfa();
+        p.include_users = vec![];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "users: u@contoso.com is not included"
+        );
+        p.include_groups = vec!["mfa-users".into()];
+        assert!(
+            evaluate_policy(&p, &f).applies,
+            "groups match case-insensitively"
+        );
+        p.include_groups = vec![];
+        p.include_roles = vec!["62E90394-69F5-4237-9190-012177145E10".into()];
+        assert!(evaluate_policy(&p, &f).applies);
+        p.exclude_roles = vec!["62e90394-69f5-4237-9190-012177145e10".into()];
+        let r = evaluate_policy(&p, &f);
+        assert!(!r.applies);
+        assert_eq!(
+            r.reason,
+            "users: excluded by role 62e90394-69f5-4237-9190-012177145e10"
+        );
+        let mut p = mfa();
+        p.exclude_groups = vec!["MFA-Users".into()];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "users: excluded by group MFA-Users"
+        );
+        // The old spelling still works.
+        let mut p = mfa();
+        p.exclude_users = vec!["group:MFA-Users".into()];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "users: excluded by group:MFA-Users"
+        );
+    }
+
+    #[test]
+    fn applications_include_office365_and_exclude() {
+        let f = desktop();
+        let mut p = mfa();
+        p.include_applications = vec!["All".into()];
+        p.exclude_applications = vec!["Office365".into()];
+        let r = evaluate_policy(&p, &f);
+        assert_eq!(
+            r.reason,
+            format!(
+                "applications: {} is excluded by Office365",
+                apps::EXCHANGE_ONLINE
+            )
+        );
+        p.exclude_applications = vec!["00000003-0000-0ff1-ce00-000000000000".into()];
+        assert!(evaluate_policy(&p, &f).applies);
+        p.include_applications = vec!["None".into()];
+        assert!(!evaluate_policy(&p, &f).applies);
+        // "Some Office 365 app": matched by Office365 and All, not by the Exchange id.
+        let mut o = desktop();
+        o.app_id = "Office365".into();
+        let mut p = mfa();
+        assert!(evaluate_policy(&p, &o).applies);
+        p.include_applications = vec![apps::EXCHANGE_ONLINE.into()];
+        assert!(!evaluate_policy(&p, &o).applies);
+    }
+
+    #[test]
+    fn platforms_include_exclude_and_unknown() {
+        let mut f = desktop();
+        let mut p = mfa();
+        p.include_platforms = vec![DevicePlatform::Android, DevicePlatform::Ios];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "device platforms: unknown is not included"
+        );
+        f.platform = Some(DevicePlatform::Windows);
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "device platforms: windows is not included"
+        );
+        f.platform = Some(DevicePlatform::Ios);
+        assert!(evaluate_policy(&p, &f).applies);
+        p.include_platforms = vec![DevicePlatform::All];
+        p.exclude_platforms = vec![DevicePlatform::Ios];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "device platforms: iOS is excluded"
+        );
+        f.platform = None;
+        assert!(
+            evaluate_policy(&p, &f).applies,
+            "`all` covers unknown platforms"
+        );
+    }
+
+    #[test]
+    fn locations_named_trusted_and_all() {
+        let mut f = desktop();
+        let mut p = mfa();
+        p.include_locations = vec!["All".into()];
+        p.exclude_locations = vec!["AllTrusted".into()];
+        assert!(evaluate_policy(&p, &f).applies);
+        f.trusted_location = true;
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "locations: the sign-in comes from a trusted location"
+        );
+        let mut p = mfa();
+        p.include_locations = vec!["Branch office".into()];
+        f.trusted_location = false;
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "locations: an untrusted location is not included"
+        );
+        f.location = Some("branch office".into());
+        assert!(evaluate_policy(&p, &f).applies);
+        p.include_locations = vec![];
+        p.exclude_locations = vec!["Branch office".into()];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "locations: location branch office is excluded"
+        );
+        p.exclude_locations = vec!["All".into()];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "locations: every location is excluded"
+        );
+        let mut p = mfa();
+        p.include_locations = vec!["AllTrusted".into()];
+        f.trusted_location = true;
+        assert!(evaluate_policy(&p, &f).applies);
+    }
+
+    #[test]
+    fn legacy_sign_ins_satisfy_no_control() {
+        for t in [ClientAppType::ExchangeActiveSync, ClientAppType::Other] {
+            let f = facts(t);
+            assert!(f.is_legacy());
+            let r = evaluate(&[mfa()], &f);
+            assert!(r[0].applies);
+            // Even when the caller believes MFA is done, Basic cannot carry it.
+            assert_eq!(verdict_for(&r, &f, |_| true), Verdict::Block("p".into()));
+            let c = combine(&r, &f);
+            let (name, why) = c.block.expect("blocked");
+            assert_eq!(name, "p");
+            assert!(why.contains("cannot satisfy mfa"), "{why}");
+            // No applying policy: a legacy sign-in is allowed (Conditional Access has
+            // nothing to say; other controls must stop it).
+            let mut browser_only = mfa();
+            browser_only.client_app_types = vec![ClientAppType::Browser];
+            let r = evaluate(&[browser_only], &f);
+            assert_eq!(verdict_for(&r, &f, |_| false), Verdict::Grant);
+        }
+        let f = facts(ClientAppType::ExchangeActiveSync);
+        let mut eas = mfa();
+        eas.client_app_types = vec![ClientAppType::EasSupported];
+        assert!(evaluate_policy(&eas, &f).applies);
+        // A modern sign-in is unchanged.
+        let f = desktop();
+        let r = evaluate(&[mfa()], &f);
+        assert_eq!(verdict_for(&r, &f, |_| false), Verdict::NeedMfa);
+        assert_eq!(verdict_for(&r, &f, |_| true), Verdict::Grant);
+    }
+
+    #[test]
+    fn combine_flattens_and_reports_only_enforced_policies() {
+        let f = desktop();
+        let named = |n: &str, grant: Vec<GrantControl>, op: Operator| {
+            let mut p = policy(vec![ClientAppType::All], grant, op);
+            p.name = n.into();
+            p
+        };
+        // Nothing applies.
+        let c = combine(&[], &f);
+        assert_eq!((c.block, c.operator, c.applying), (None, None, 0));
+        // One AND policy and one OR policy absorbed by it.
+        let a = named("a", vec![GrantControl::Mfa], Operator::And);
+        let b = named(
+            "b",
+            vec![GrantControl::Mfa, GrantControl::CompliantDevice],
+            Operator::Or,
+        );
+        let c = combine(&evaluate(&[a.clone(), b.clone()], &f), &f);
+        assert_eq!(c.controls, vec![GrantControl::Mfa]);
+        assert_eq!(c.operator, Some(Operator::And));
+        assert!(c.exact);
+        assert_eq!(c.requirements.len(), 2);
+        // One OR policy alone.
+        let c = combine(&evaluate(std::slice::from_ref(&b), &f), &f);
+        assert_eq!(
+            (c.controls.clone(), c.operator),
+            (
+                vec![GrantControl::Mfa, GrantControl::CompliantDevice],
+                Some(Operator::Or)
+            )
+        );
+        // Two different ORs cannot be flattened exactly.
+        let d = named(
+            "d",
+            vec![
+                GrantControl::DomainJoinedDevice,
+                GrantControl::ApprovedApplication,
+            ],
+            Operator::Or,
+        );
+        let c = combine(&evaluate(&[b.clone(), d], &f), &f);
+        assert_eq!(c.operator, Some(Operator::And));
+        assert!(!c.exact);
+        assert_eq!(c.controls.len(), 4);
+        // Report-only policies are left out; a block wins.
+        let mut r = named("r", vec![GrantControl::CompliantDevice], Operator::And);
+        r.state = CaState::ReportOnly;
+        let c = combine(&evaluate(&[a.clone(), r.clone()], &f), &f);
+        assert_eq!(c.controls, vec![GrantControl::Mfa]);
+        let x = named("x", vec![GrantControl::Block], Operator::Or);
+        let c = combine(&evaluate(&[a, r, x], &f), &f);
+        assert_eq!(c.block.map(|b| b.0), Some("x".to_string()));
+        assert_eq!(c.operator, None);
+    }
+
+    #[test]
+    fn platform_from_the_user_agents_clients_send() {
+        for (ua, p) in [
+            ("Outlook-iOS/2.0", DevicePlatform::Ios),
+            ("Outlook-Android/2.0", DevicePlatform::Android),
+            (
+                "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)",
+                DevicePlatform::Windows,
+            ),
+            (
+                "Outlook-Mac/16.90 (Macintosh; Mac OS X 14.6)",
+                DevicePlatform::Macos,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15",
+                DevicePlatform::Ios,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36",
+                DevicePlatform::Android,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+                DevicePlatform::Linux,
+            ),
+        ] {
+            assert_eq!(platform_from_user_agent(ua), Some(p), "{ua}");
+        }
+        assert_eq!(platform_from_user_agent(""), None);
     }
 }

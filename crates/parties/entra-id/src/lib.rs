@@ -103,6 +103,8 @@ struct Session {
     source: ActorId,
     client_app: ClientAppType,
     evaluated: Option<Vec<ca::PolicyResult>>,
+    /// The device platform the client's User-Agent reveals (Conditional Access platforms).
+    platform: Option<hmasim_protocol::policy::DevicePlatform>,
 }
 
 #[derive(Clone, Debug)]
@@ -310,6 +312,9 @@ impl EntraId {
                 source: from,
                 client_app,
                 evaluated: None,
+                platform: ca::platform_from_user_agent(
+                    req.header_value("User-Agent").unwrap_or(""),
+                ),
             },
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
@@ -528,6 +533,11 @@ impl EntraId {
             app_id,
             client_app: s.client_app,
             trusted_location: self.cfg.trusted_sources.contains(&s.source),
+            // Entra ID knows no roles or named locations of the simulated tenant yet: only
+            // whether the source is trusted (see `whatif` for named locations and roles).
+            roles: Vec::new(),
+            platform: s.platform,
+            location: None,
         }
     }
 
@@ -628,7 +638,7 @@ impl EntraId {
             return;
         };
         let results = s.evaluated.clone().unwrap_or_default();
-        match ca::verdict(&results, |c| self.has(&s, c)) {
+        match ca::verdict_for(&results, &self.facts(&s), |c| self.has(&s, c)) {
             Verdict::Grant => self.complete(req, from, ctx, id),
             Verdict::Block(name) => ctx.send(
                 from,
@@ -1219,6 +1229,9 @@ impl EntraId {
             app_id: apps::EXCHANGE_ONLINE.to_string(),
             client_app: app,
             trusted_location: false,
+            roles: Vec::new(),
+            platform: None,
+            location: None,
         };
         let results = ca::evaluate(&self.cfg.policies, &facts);
         let lines = results
@@ -1242,7 +1255,7 @@ impl EntraId {
                 .with_body(Body::Lines(lines)),
         );
         // A legacy client can satisfy no grant control: any that applies blocks it.
-        let reply = match ca::verdict(&results, |_| false) {
+        let reply = match ca::verdict_for(&results, &facts, |_| false) {
             Verdict::Grant => {
                 self.next_family += 1;
                 let fam = self.next_family;
