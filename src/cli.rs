@@ -10,6 +10,8 @@ use crate::scenario::{self, ScenarioError, BUNDLED};
 
 /// Exit code: the command ran.
 pub const EXIT_OK: u8 = 0;
+/// Exit code: the command found what it looks for (verify: a path without MFA).
+pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code: bad input (scenario, `--set`, arguments, output path).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
@@ -47,6 +49,8 @@ enum Command {
     /// Evaluate one sign-in against Conditional Access, like the Entra What If tool
     /// (exit 0, 2 on bad input).
     Whatif(crate::whatif::WhatifArgs),
+    /// Explore every path to mailbox content; exit 1 when one reaches it without MFA.
+    Verify(crate::verify_cmd::VerifyArgs),
 }
 
 /// Output formats of `run`.
@@ -92,6 +96,8 @@ pub enum CliError {
     Scenario(ScenarioError),
     /// The output could not be written.
     Output(String),
+    /// The command ran and found what it looks for (verify: a path without MFA): exit 1.
+    Findings,
 }
 
 impl std::fmt::Display for CliError {
@@ -99,6 +105,7 @@ impl std::fmt::Display for CliError {
         match self {
             CliError::Scenario(e) => write!(f, "{e}"),
             CliError::Output(e) => f.write_str(e),
+            CliError::Findings => f.write_str("findings reported"),
         }
     }
 }
@@ -190,6 +197,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
     init_logging(cli.verbose);
     match try_main(cli.command) {
         Ok(()) => ExitCode::from(EXIT_OK),
+        Err(CliError::Findings) => ExitCode::from(EXIT_FINDINGS),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_BAD_INPUT)
@@ -230,6 +238,10 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             Ok(())
         }
         Command::Whatif(a) => crate::whatif::run(a),
+        Command::Verify(a) => match crate::verify_cmd::run(a)? {
+            true => Err(CliError::Findings),
+            false => Ok(()),
+        },
         Command::Run(a) => {
             let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
             if a.apply_fix {

@@ -41,6 +41,10 @@ bundle!(
     "password-change-phs",
     "password-change-pta",
     "token-lifetime",
+    "secure-web",
+    "secure-desktop",
+    "secure-mobile",
+    "secure-hybrid",
 );
 
 /// The bundled scenario named `name`.

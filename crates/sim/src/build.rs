@@ -66,6 +66,7 @@ pub enum RunnerAction {
 }
 
 /// A built world, with the names of its parties and where the clients are.
+#[derive(Clone)]
 pub struct Built {
     /// The world.
     pub world: World<Party, Message>,
@@ -73,6 +74,7 @@ pub struct Built {
     pub names: Vec<String>,
     /// Timeline actions the runner applies itself, in time order.
     pub runner_actions: Vec<(SimTime, RunnerAction)>,
+    /// Where each party sits (for latencies).
     pub(crate) zones: Vec<Zone>,
     /// Actor ids of the clients.
     pub clients: Vec<ActorId>,
@@ -179,11 +181,17 @@ pub fn build(sc: &Scenario) -> Built {
     intranet.insert(&adfs_host, ids.adfs);
     intranet.insert(&dc_host, ids.ad);
     let mut onprem_dir = Directory::new();
+    // Entra ID reaches AD FS's active endpoint over the Internet, through the proxy.
+    let mut entra_dir = Directory::new();
+    entra_dir.insert(&adfs_host, ids.wap);
     onprem_dir.insert(&dc_host, ids.ad);
     onprem_dir.insert(MFA_CONNECTOR_HOST, ids.entra);
     onprem_dir.insert("login.microsoftonline.com", ids.entra);
     onprem_dir.insert(hmasim_entra_id::METADATA_HOST, ids.entra);
     onprem_dir.insert(hmasim_active_directory::SYNC_HOST, ids.entra);
+    for (host, to) in onprem_dir.routes() {
+        entra_dir.insert(host, to);
+    }
 
     let mut world: World<Party, Message> = World::new(seed);
     let mut names = Vec::new();
@@ -210,25 +218,7 @@ pub fn build(sc: &Scenario) -> Built {
                 Url::https(&mail_host, "/mapi/emsmdb/").with("MailboxId", user.upn.clone())
             }
         };
-        // Where a legacy client connects: the protocol's endpoint at the mailbox's host.
-        let protocol = c.protocol.unwrap_or(match c.kind {
-            ClientKind::OutlookDesktop | ClientKind::Browser => MailProtocol::Mapi,
-            _ => MailProtocol::Activesync,
-        });
-        let host = match user.mailbox {
-            MailboxLocation::Online => "outlook.office365.com".to_string(),
-            MailboxLocation::Onprem => mail_host.clone(),
-        };
-        let legacy_url = Url::https(&host, legacy_path(protocol));
-        let manual_eas = c.kind == ClientKind::OutlookMobile && !c.autodetect;
-        let auth = match (c.auth, c.kind) {
-            (_, ClientKind::NativeMail) | (AuthMethod::Basic, _) => Auth::Basic { url: legacy_url },
-            (AuthMethod::Modern, ClientKind::OutlookMobile) if manual_eas => {
-                Auth::Basic { url: legacy_url }
-            }
-            (AuthMethod::Iwa, _) => Auth::Iwa { url: legacy_url },
-            _ => Auth::Modern,
-        };
+        let auth = client_auth(c, user.mailbox, &mail_host);
         let device = match (c.kind, c.platform) {
             (ClientKind::OutlookMobile, _) => ("Outlook", "Outlook for iOS and Android"),
             (ClientKind::NativeMail, Platform::Android) => ("Android", "Android"),
@@ -479,7 +469,7 @@ pub fn build(sc: &Scenario) -> Built {
                 trusted_sources: trusted,
                 devices,
             },
-            view(ids.entra, &onprem_dir),
+            view(ids.entra, &entra_dir),
         )),
         "entra-id",
         Zone::Cloud,
@@ -771,6 +761,30 @@ fn schedule_timeline(
     }
     runner.sort_by_key(|(t, _)| *t);
     runner
+}
+
+/// How a scenario client authenticates: modern, or legacy against its protocol's endpoint
+/// at the mailbox's host.
+pub(crate) fn client_auth(
+    c: &hmasim_scenario::Client,
+    mailbox: MailboxLocation,
+    mail_host: &str,
+) -> Auth {
+    let protocol = c.protocol.unwrap_or(match c.kind {
+        ClientKind::OutlookDesktop | ClientKind::Browser => MailProtocol::Mapi,
+        _ => MailProtocol::Activesync,
+    });
+    let host = match mailbox {
+        MailboxLocation::Online => "outlook.office365.com",
+        MailboxLocation::Onprem => mail_host,
+    };
+    let url = Url::https(host, legacy_path(protocol));
+    match (c.auth, c.kind) {
+        (_, ClientKind::NativeMail) | (AuthMethod::Basic, _) => Auth::Basic { url },
+        (AuthMethod::Modern, ClientKind::OutlookMobile) if !c.autodetect => Auth::Basic { url },
+        (AuthMethod::Iwa, _) => Auth::Iwa { url },
+        _ => Auth::Modern,
+    }
 }
 
 /// The path of a mailbox protocol's endpoint.

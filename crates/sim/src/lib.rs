@@ -26,6 +26,7 @@ pub use party::Party;
 pub use trace::{Diagnosis, Failure, Outcome, SyncStats, Trace, FORMAT};
 
 mod diagnosis;
+pub mod verify;
 
 use hmasim_kernel::{ActorId, Limits, SimTime, StopReason};
 use hmasim_protocol::{Body, Message};
@@ -65,7 +66,11 @@ struct Ran {
 /// Runs the world, applying the runner's own timeline actions (outages, configuration
 /// changes) at their instants.
 fn drive(sc: &Scenario, record: bool, stop_on_access: bool) -> Ran {
-    let mut built = build(sc);
+    drive_built(sc, build(sc), record, stop_on_access)
+}
+
+/// Runs an already built world of `sc` (possibly a branch of another).
+fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bool) -> Ran {
     let mut mon = Monitor::new(acting(sc, &built), mrs_id(&built), record);
     if stop_on_access {
         mon = mon.stop_on_access();
@@ -169,13 +174,22 @@ fn drive(sc: &Scenario, record: bool, stop_on_access: bool) -> Ran {
 
 /// Runs a scenario for its duration. With `record`, the trace holds every event.
 pub fn run(sc: &Scenario, record: bool) -> Trace {
+    trace_of(sc, drive(sc, record, false))
+}
+
+/// Runs a world built from `sc` (a branch an explorer made) for the scenario's duration.
+pub fn run_built(sc: &Scenario, built: Built, record: bool) -> Trace {
+    trace_of(sc, drive_built(sc, built, record, false))
+}
+
+fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
     let Ran {
         built,
         mut mon,
         stop,
         delivered,
         dropped,
-    } = drive(sc, record, false);
+    } = ran;
     let why = match stop {
         StopReason::Quiescent => "nothing left to do",
         StopReason::Deadline => "run duration reached",

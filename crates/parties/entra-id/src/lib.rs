@@ -1304,7 +1304,7 @@ impl EntraId {
             let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
             let ok = match &resp.body {
                 Body::Directory { ok, .. } => *ok,
-                Body::Form(f) => jwt::verify(
+                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => jwt::verify(
                     f.get("wresult").unwrap_or(""),
                     &self.cfg.adfs_trust,
                     now,

@@ -1,0 +1,366 @@
+//! `hmasim verify`: every way a user can reach mailbox content, explored by simulation.
+//!
+//! For each user, each client kind in the scenario's scope and each network location, the
+//! explorer builds one world and branches it (a clone per choice) over the ways that client
+//! can authenticate: modern authentication through the documented flow, or a legacy path
+//! (Basic on ActiveSync, AutoDiscover, MAPI, EWS, OAB, RPC; Kerberos inside; ActiveSync
+//! configured by hand). Each branch runs to its end; a branch whose client gets mailbox data
+//! without MFA is a counterexample, reported with its trace and the control that closes it.
+//! The explored tree is a petgraph graph, written as Graphviz with `--dot`.
+
+use hmasim_clients::Auth;
+use hmasim_scenario::{
+    Action, ActionKind, AuthMethod, Client, ClientKind, DeviceState, Location, MailProtocol,
+    MailboxLocation, Platform, Scenario, Span,
+};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::{build, build::client_auth, run_built, Party, Trace};
+
+/// One way to reach a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathSpec {
+    /// The user.
+    pub user: String,
+    /// The client kind.
+    pub client: &'static str,
+    /// `internal` or `external`.
+    pub location: &'static str,
+    /// How it authenticates: `modern`, `basic-activesync`, `iwa-mapi`...
+    pub method: String,
+}
+
+/// How a path ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Mailbox data, and every token behind it rests on MFA.
+    MailboxWithMfa,
+    /// Mailbox data without MFA: a counterexample.
+    MailboxWithoutMfa,
+    /// No mailbox data.
+    NoAccess,
+}
+
+/// One explored path.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explored {
+    /// The path.
+    #[serde(flatten)]
+    pub path: PathSpec,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// The refusal that stopped it, if any.
+    pub stopped_by: Option<String>,
+}
+
+/// A path to mailbox content without MFA.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// The path.
+    pub path: PathSpec,
+    /// The control that would have closed it.
+    pub control: String,
+    /// The admin command that sets it.
+    pub command: String,
+    /// The run of that path.
+    pub trace: Trace,
+}
+
+/// What verify found.
+#[derive(Debug)]
+pub struct Verification {
+    /// The client kinds in scope.
+    pub scope: Vec<&'static str>,
+    /// Every explored path.
+    pub paths: Vec<Explored>,
+    /// Events simulated across every branch (the explored states).
+    pub events: u64,
+    /// The paths that reach mailbox content without MFA.
+    pub counterexamples: Vec<Counterexample>,
+    /// The explored tree.
+    pub graph: DiGraph<String, String>,
+}
+
+fn kind_name(k: ClientKind) -> &'static str {
+    match k {
+        ClientKind::Browser => "browser",
+        ClientKind::OutlookDesktop => "outlook-desktop",
+        ClientKind::OutlookMobile => "outlook-mobile",
+        ClientKind::NativeMail => "native-mail",
+    }
+}
+
+/// The ways a client kind can authenticate, at a location, to a mailbox.
+fn methods(
+    kind: ClientKind,
+    location: Location,
+    mailbox: MailboxLocation,
+) -> Vec<(String, AuthMethod, Option<MailProtocol>, bool)> {
+    let mut m = Vec::new();
+    match kind {
+        ClientKind::Browser => m.push(("web".to_string(), AuthMethod::Modern, None, true)),
+        ClientKind::OutlookDesktop => {
+            m.push(("modern".to_string(), AuthMethod::Modern, None, true));
+            for p in [
+                MailProtocol::Autodiscover,
+                MailProtocol::Mapi,
+                MailProtocol::Ews,
+                MailProtocol::Oab,
+                MailProtocol::Rpc,
+            ] {
+                m.push((
+                    format!("basic-{}", p.name()),
+                    AuthMethod::Basic,
+                    Some(p),
+                    true,
+                ));
+            }
+            if location == Location::Internal && mailbox == MailboxLocation::Onprem {
+                m.push((
+                    "iwa-mapi".to_string(),
+                    AuthMethod::Iwa,
+                    Some(MailProtocol::Mapi),
+                    true,
+                ));
+            }
+        }
+        ClientKind::OutlookMobile => {
+            m.push((
+                "modern-autodetect".to_string(),
+                AuthMethod::Modern,
+                None,
+                true,
+            ));
+            m.push((
+                "basic-activesync-manual".to_string(),
+                AuthMethod::Modern,
+                Some(MailProtocol::Activesync),
+                false,
+            ));
+        }
+        ClientKind::NativeMail => m.push((
+            "basic-activesync".to_string(),
+            AuthMethod::Basic,
+            Some(MailProtocol::Activesync),
+            true,
+        )),
+    }
+    m
+}
+
+/// Explores every path of every user of `sc` within its scope.
+pub fn verify(sc: &Scenario) -> Verification {
+    let mut graph: DiGraph<String, String> = DiGraph::new();
+    let root = graph.add_node(format!(
+        "tenant {} ({})",
+        sc.tenant.domain,
+        sc.identity.model.as_str()
+    ));
+    let mut paths = Vec::new();
+    let mut counterexamples = Vec::new();
+    let mut events = 0;
+    let scope: Vec<ClientKind> = sc.verify.clients.clone();
+    for user in &sc.users {
+        let unode = graph.add_node(format!("user {}", user.upn));
+        graph.add_edge(root, unode, String::new());
+        for &kind in &scope {
+            for location in [Location::External, Location::Internal] {
+                let loc = if location == Location::Internal {
+                    "internal"
+                } else {
+                    "external"
+                };
+                let cnode = graph.add_node(format!("{} {loc}", kind_name(kind)));
+                graph.add_edge(unode, cnode, String::new());
+                // The device this user has for this kind, if the scenario says; corporate
+                // machines inside are domain-joined, anything else unmanaged.
+                let known = sc
+                    .clients
+                    .iter()
+                    .find(|c| c.kind == kind && c.user.eq_ignore_ascii_case(&user.upn));
+                let device = known.map(|c| c.device).unwrap_or(
+                    if location == Location::Internal && kind != ClientKind::NativeMail {
+                        DeviceState::DomainJoined
+                    } else {
+                        DeviceState::Unmanaged
+                    },
+                );
+                let platform = known.map(|c| c.platform).unwrap_or(match kind {
+                    ClientKind::OutlookMobile | ClientKind::NativeMail => Platform::Ios,
+                    _ => Platform::Windows,
+                });
+                let client = Client {
+                    id: None,
+                    kind,
+                    user: user.upn.clone(),
+                    platform,
+                    location,
+                    device,
+                    sync_interval: Span(30 * 60_000),
+                    auth: AuthMethod::Modern,
+                    protocol: None,
+                    autodetect: true,
+                    app_protection: known.is_some_and(|c| c.app_protection),
+                };
+                let mut base = sc.clone();
+                base.clients = vec![client.clone()];
+                let action = match kind {
+                    ClientKind::Browser => ActionKind::OpenOwa,
+                    ClientKind::OutlookDesktop => ActionKind::StartOutlook,
+                    _ => ActionKind::AddAccount,
+                };
+                base.timeline = vec![Action::on_client(Span(0), action, kind_name(kind))];
+                base.run.duration = Span(10 * 60_000);
+                base.fix = None;
+                // One world per choice point, branched per method.
+                let world = build(&base);
+                for (name, auth, protocol, autodetect) in methods(kind, location, user.mailbox) {
+                    let variant = Client {
+                        auth,
+                        protocol,
+                        autodetect,
+                        ..client.clone()
+                    };
+                    let mut branch_sc = base.clone();
+                    branch_sc.clients = vec![variant.clone()];
+                    let mut branch = world.clone();
+                    let auth: Auth = client_auth(&variant, user.mailbox, &sc.mail_host());
+                    if let Party::Client(c) = branch.world.actor_mut(branch.clients[0]) {
+                        c.set_auth(auth);
+                    }
+                    let trace = run_built(&branch_sc, branch, true);
+                    events += trace.events.len() as u64;
+                    let o = &trace.outcome;
+                    let verdict = match (o.mailbox_access, o.mfa_satisfied) {
+                        (true, true) => Verdict::MailboxWithMfa,
+                        (true, false) => Verdict::MailboxWithoutMfa,
+                        _ => Verdict::NoAccess,
+                    };
+                    let path = PathSpec {
+                        user: user.upn.clone(),
+                        client: kind_name(kind),
+                        location: loc,
+                        method: name.clone(),
+                    };
+                    let leaf = graph.add_node(match verdict {
+                        Verdict::MailboxWithMfa => "mailbox with MFA".to_string(),
+                        Verdict::MailboxWithoutMfa => "MAILBOX WITHOUT MFA".to_string(),
+                        Verdict::NoAccess => format!(
+                            "no access ({})",
+                            o.failure
+                                .as_ref()
+                                .map(|f| f.code.as_str())
+                                .unwrap_or("none")
+                        ),
+                    });
+                    graph.add_edge(cnode, leaf, name.clone());
+                    paths.push(Explored {
+                        path: path.clone(),
+                        verdict,
+                        stopped_by: o
+                            .failure
+                            .as_ref()
+                            .map(|f| format!("{} at {}", f.code, f.party)),
+                    });
+                    if verdict == Verdict::MailboxWithoutMfa {
+                        let (control, command) =
+                            closing_control(&branch_sc, kind, &name, user.mailbox);
+                        counterexamples.push(Counterexample {
+                            path,
+                            control,
+                            command,
+                            trace,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Verification {
+        scope: scope.iter().map(|k| kind_name(*k)).collect(),
+        paths,
+        events,
+        counterexamples,
+        graph,
+    }
+}
+
+/// The control that closes a path to mailbox content without MFA, and the command that
+/// sets it (the recommended configuration of the articles).
+fn closing_control(
+    sc: &Scenario,
+    kind: ClientKind,
+    method: &str,
+    mailbox: MailboxLocation,
+) -> (String, String) {
+    let onprem = mailbox == MailboxLocation::Onprem;
+    let c = |a: &str, b: &str| (a.to_string(), b.to_string());
+    match (kind, method, onprem) {
+        (ClientKind::Browser, _, true) if !sc.onprem.owa_adfs_claims => c(
+            "AD FS claims-based authentication for OWA and ECP (instead of forms)",
+            "Set-OwaVirtualDirectory -AdfsAuthentication $true -FormsAuthentication $false -BasicAuthentication $false -WindowsAuthentication $false",
+        ),
+        (ClientKind::Browser, _, true) => c(
+            "an AD FS access control policy requiring MFA on the OWA relying party trust",
+            "Set-AdfsRelyingPartyTrust -TargetName \"Outlook on the web\" -AccessControlPolicyName \"Permit everyone and require MFA\"",
+        ),
+        (ClientKind::Browser, _, false) => c(
+            "a Conditional Access policy for Office 365 Exchange Online, client app Browser, grant MFA",
+            "New-MgIdentityConditionalAccessPolicy (applications: 00000002-0000-0ff1-ce00-000000000000; clientAppTypes: browser; grantControls: mfa)",
+        ),
+        (ClientKind::OutlookMobile, "basic-activesync-manual", true) => c(
+            "an ActiveSync device access rule blocking DeviceModel 'Outlook for iOS and Android'",
+            "New-ActiveSyncDeviceAccessRule -Characteristic DeviceModel -QueryString \"Outlook for iOS and Android\" -AccessLevel Block",
+        ),
+        (ClientKind::NativeMail, _, true) => c(
+            "an on-premises authentication policy blocking legacy ActiveSync (BlockLegacyAuthActiveSync), with DefaultAccessLevel Block",
+            "New-AuthenticationPolicy -Name \"Block Basic\" -BlockLegacyAuthActiveSync; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"; Set-ActiveSyncOrganizationSettings -DefaultAccessLevel Block",
+        ),
+        (ClientKind::OutlookMobile | ClientKind::NativeMail, _, false) => c(
+            "an Exchange Online authentication policy without Basic for ActiveSync (AllowBasicAuthActiveSync False), or Conditional Access blocking legacy ActiveSync clients",
+            "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"",
+        ),
+        (ClientKind::OutlookDesktop, m, true) if m.starts_with("basic-") || m.starts_with("iwa-") => {
+            let flag = match m.rsplit('-').next().unwrap_or("") {
+                "autodiscover" => "BlockLegacyAuthAutodiscover",
+                "ews" => "BlockLegacyAuthWebServices",
+                "oab" => "BlockLegacyAuthOfflineAddressBook",
+                "rpc" => "BlockLegacyAuthRpc",
+                _ => "BlockLegacyAuthMapi",
+            };
+            (
+                format!("an on-premises authentication policy with {flag}"),
+                format!("New-AuthenticationPolicy -Name \"Block Legacy\" -{flag}; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Legacy\""),
+            )
+        }
+        (ClientKind::OutlookDesktop, m, false) if m.starts_with("basic-") => {
+            let flag = match m.rsplit('-').next().unwrap_or("") {
+                "autodiscover" => "AllowBasicAuthAutodiscover",
+                "ews" => "AllowBasicAuthWebServices",
+                "oab" => "AllowBasicAuthOfflineAddressBook",
+                "rpc" => "AllowBasicAuthRpc",
+                _ => "AllowBasicAuthMapi",
+            };
+            (
+                format!("an Exchange Online authentication policy with {flag} False"),
+                "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"".to_string(),
+            )
+        }
+        _ => c(
+            "a Conditional Access policy for Office 365 Exchange Online, client app \"Mobile apps and desktop clients\", grant MFA",
+            "New-MgIdentityConditionalAccessPolicy (applications: 00000002-0000-0ff1-ce00-000000000000; clientAppTypes: mobileAppsAndDesktopClients; grantControls: mfa)",
+        ),
+    }
+}
+
+/// The explored tree in Graphviz.
+pub fn to_dot(v: &Verification) -> String {
+    format!("{:?}", petgraph::dot::Dot::with_config(&v.graph, &[]))
+}
+
+/// A node index's label (for tests).
+pub fn label(v: &Verification, n: NodeIndex) -> &str {
+    &v.graph[n]
+}
