@@ -1,0 +1,283 @@
+//! `hmasim verify`: the recommended configurations verify clean in every identity model,
+//! and removing a control shows the path it exists to stop, found by simulation.
+
+use std::process::Command;
+
+use hmasim::scenario::{self, Scenario};
+use hmasim::sim::verify::{verify, Verdict, Verification};
+
+const MODELS: [&str; 3] = ["federated", "phs", "pta"];
+const SECURE: [&str; 4] = [
+    "secure-web",
+    "secure-desktop",
+    "secure-mobile",
+    "secure-hybrid",
+];
+
+fn load(name: &str, sets: &[&str]) -> Scenario {
+    let mut sc = scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+    for s in sets {
+        scenario::apply_set(&mut sc, s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    sc
+}
+
+fn paths_without_mfa(v: &Verification) -> Vec<String> {
+    v.counterexamples
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {}",
+                c.path.user, c.path.client, c.path.location, c.path.method
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_recommended_configurations_verify_clean_in_every_identity_model() {
+    for name in SECURE {
+        for model in MODELS {
+            let v = verify(&load(name, &[&format!("identity.model={model}")]));
+            assert!(
+                v.counterexamples.is_empty(),
+                "{name} {model}: {:?}",
+                paths_without_mfa(&v)
+            );
+            // Clean must not mean "nothing works": every modern path reaches the mailbox.
+            for p in &v.paths {
+                if p.path.method.starts_with("modern") || p.path.method == "web" {
+                    assert_eq!(
+                        p.verdict,
+                        Verdict::MailboxWithMfa,
+                        "{name} {model}: {:?}",
+                        p
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn scope_limits_what_is_explored_and_is_reported() {
+    let v = verify(&load("secure-web", &[]));
+    assert_eq!(v.scope, ["browser"]);
+    assert!(v.paths.iter().all(|p| p.path.client == "browser"));
+    let all = verify(&load("secure-hybrid", &[]));
+    assert_eq!(
+        all.scope,
+        [
+            "browser",
+            "outlook-desktop",
+            "outlook-mobile",
+            "native-mail"
+        ]
+    );
+    assert!(all.paths.len() > v.paths.len());
+}
+
+/// Removes one control and returns the counterexamples.
+fn without(name: &str, sets: &[&str]) -> Verification {
+    verify(&load(name, sets))
+}
+
+#[test]
+fn without_the_ca_client_app_type_desktop_clients_lose_mfa() {
+    let v = without(
+        "secure-desktop",
+        &["conditional_access.0.client_app_types=[\"browser\"]"],
+    );
+    let c: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert_eq!(
+        c.len(),
+        4,
+        "both users, both locations: {:?}",
+        paths_without_mfa(&v)
+    );
+    assert!(c
+        .iter()
+        .all(|c| c.control.contains("Mobile apps and desktop clients")));
+    assert!(c
+        .iter()
+        .all(|c| c.trace.outcome.mailbox_access && !c.trace.outcome.mfa_satisfied));
+}
+
+#[test]
+fn without_the_adfs_policy_owa_on_premises_loses_mfa() {
+    let v = without("secure-web", &["adfs.owa_policy=permit-everyone"]);
+    let found = paths_without_mfa(&v);
+    assert_eq!(
+        found,
+        [
+            "onprem@contoso.com browser external web",
+            "onprem@contoso.com browser internal web"
+        ]
+    );
+    assert!(v.counterexamples[0]
+        .command
+        .contains("Set-AdfsRelyingPartyTrust"));
+}
+
+#[test]
+fn without_an_authentication_policy_flag_legacy_mapi_reaches_the_onprem_mailbox() {
+    let v = without(
+        "secure-desktop",
+        &["onprem.authentication_policies.0.block_legacy_auth_mapi=false"],
+    );
+    let found = paths_without_mfa(&v);
+    assert_eq!(
+        found,
+        [
+            "onprem@contoso.com outlook-desktop external basic-mapi",
+            "onprem@contoso.com outlook-desktop internal basic-mapi",
+            "onprem@contoso.com outlook-desktop internal iwa-mapi",
+        ]
+    );
+    assert!(v
+        .counterexamples
+        .iter()
+        .all(|c| c.control.contains("BlockLegacyAuthMapi")));
+    // Exchange Online's flag is backed by Conditional Access blocking legacy clients.
+    let v = without(
+        "secure-desktop",
+        &["exchange_online.authentication_policies.0.allow_basic_auth_mapi=true"],
+    );
+    assert!(v.counterexamples.is_empty(), "{:?}", paths_without_mfa(&v));
+    let v = without(
+        "secure-desktop",
+        &[
+            "exchange_online.authentication_policies.0.allow_basic_auth_mapi=true",
+            "conditional_access.1.state=disabled",
+        ],
+    );
+    let found = paths_without_mfa(&v);
+    assert_eq!(
+        found,
+        [
+            "cloud@contoso.com outlook-desktop external basic-mapi",
+            "cloud@contoso.com outlook-desktop internal basic-mapi"
+        ]
+    );
+}
+
+#[test]
+fn without_the_outlookservice_allow_rule_mrs_cannot_sync() {
+    let v = without("secure-mobile", &["onprem.activesync.device_rules=[{characteristic = \"DeviceModel\", query = \"Outlook for iOS and Android\", access_level = \"block\"}]"]);
+    assert!(v.counterexamples.is_empty());
+    let broken: Vec<_> = v
+        .paths
+        .iter()
+        .filter(|p| p.path.user.starts_with("onprem") && p.path.method == "modern-autodetect")
+        .collect();
+    assert_eq!(broken.len(), 2);
+    assert!(broken.iter().all(|p| p.verdict == Verdict::NoAccess
+        && p.stopped_by.as_deref() == Some("device_blocked at exchange-onprem")));
+}
+
+#[test]
+fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
+    // Each of DefaultAccessLevel Block, the DeviceModel block rule and
+    // BlockLegacyAuthActiveSync is backed by another for Basic ActiveSync on-premises:
+    // removing any one leaves the paths closed.
+    for off in [
+        "onprem.activesync.default_access_level=allow",
+        "onprem.activesync.device_rules=[{characteristic = \"DeviceType\", query = \"OutlookService\", access_level = \"allow\"}]",
+        "onprem.authentication_policies.0.block_legacy_auth_activesync=false",
+    ] {
+        let v = without("secure-mobile", &[off]);
+        assert!(v.counterexamples.is_empty(), "{off}: {:?}", paths_without_mfa(&v));
+    }
+    // Without device access control, BlockLegacyAuthActiveSync alone stands between native
+    // mail apps (and Outlook configured by hand) and the on-premises mailbox.
+    let v = without(
+        "secure-mobile",
+        &[
+            "onprem.activesync.default_access_level=allow",
+            "onprem.activesync.device_rules=[]",
+            "onprem.authentication_policies.0.block_legacy_auth_activesync=false",
+        ],
+    );
+    let found = paths_without_mfa(&v);
+    assert_eq!(
+        found,
+        [
+            "onprem@contoso.com outlook-mobile external basic-activesync-manual",
+            "onprem@contoso.com outlook-mobile internal basic-activesync-manual",
+            "onprem@contoso.com native-mail external basic-activesync",
+            "onprem@contoso.com native-mail internal basic-activesync",
+        ]
+    );
+    // With only the DeviceModel rule back, Outlook configured by hand is stopped again.
+    let v = without("secure-mobile", &["onprem.activesync.default_access_level=allow", "onprem.activesync.device_rules=[{characteristic = \"DeviceModel\", query = \"Outlook for iOS and Android\", access_level = \"block\"}]", "onprem.authentication_policies.0.block_legacy_auth_activesync=false"]);
+    assert!(
+        paths_without_mfa(&v)
+            .iter()
+            .all(|p| p.contains("native-mail")),
+        "{:?}",
+        paths_without_mfa(&v)
+    );
+}
+
+#[test]
+fn leaving_federation_is_caught_by_verify() {
+    let fed = verify(&load(
+        "desktop-exo-adfs-mfa",
+        &["verify.clients=[\"outlook-desktop\"]"],
+    ));
+    assert!(!fed
+        .counterexamples
+        .iter()
+        .any(|c| c.path.method == "modern"));
+    let phs = verify(&load(
+        "desktop-exo-adfs-mfa",
+        &["verify.clients=[\"outlook-desktop\"]", "identity.model=phs"],
+    ));
+    assert!(phs
+        .counterexamples
+        .iter()
+        .any(|c| c.path.method == "modern"));
+}
+
+fn hmasim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hmasim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_cli_exits_0_clean_1_with_counterexamples_2_on_bad_input() {
+    let clean = hmasim(&["verify", "secure-hybrid"]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("CLEAN"));
+    assert!(String::from_utf8_lossy(&clean.stderr).contains("explored 41 paths"));
+    let dirty = hmasim(&["verify", "mobile-onprem-hma", "--format", "json"]);
+    assert_eq!(dirty.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&dirty.stdout).unwrap();
+    assert_eq!(v["clean"], false);
+    let c = &v["counterexamples"][0];
+    for k in ["user", "client", "location", "method", "control", "command"] {
+        assert!(c[k].is_string(), "{k}");
+    }
+    assert_eq!(c["trace"]["format"], "hmasim-trace/1");
+    assert_eq!(c["trace"]["outcome"]["mailbox_access"], true);
+    assert_eq!(c["trace"]["outcome"]["mfa_satisfied"], false);
+    assert_eq!(hmasim(&["verify", "nope"]).status.code(), Some(2));
+    assert_eq!(
+        hmasim(&["verify", "secure-web", "--set", "verify.clients=[\"fax\"]"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let dot = std::env::temp_dir().join(format!("hmasim-verify-{}.dot", std::process::id()));
+    let o = hmasim(&["verify", "secure-web", "--dot", dot.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let g = std::fs::read_to_string(&dot).unwrap();
+    assert!(g.starts_with("digraph") && g.contains("mailbox with MFA"));
+    let _ = std::fs::remove_file(dot);
+}
