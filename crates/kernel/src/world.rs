@@ -379,10 +379,18 @@ mod tests {
 
     fn world(seed: u64) -> World<Pinger, u32> {
         let mut w = World::new(seed);
-        let a = w.add(Pinger { peer: Some(ActorId(1)), log: vec![] });
-        let b = w.add(Pinger { peer: Some(ActorId(0)), log: vec![] });
-        w.network_mut().set_default_latency(SimDuration::from_millis(3));
-        w.network_mut().set_default_jitter(SimDuration::from_millis(2));
+        let a = w.add(Pinger {
+            peer: Some(ActorId(1)),
+            log: vec![],
+        });
+        let b = w.add(Pinger {
+            peer: Some(ActorId(0)),
+            log: vec![],
+        });
+        w.network_mut()
+            .set_default_latency(SimDuration::from_millis(3));
+        w.network_mut()
+            .set_default_jitter(SimDuration::from_millis(2));
         w.schedule(SimTime::ZERO, b, a, 0);
         w
     }
@@ -417,12 +425,18 @@ mod tests {
     fn limits_stop_the_run() {
         let mut w = world(1);
         let s = w.run_with(
-            Limits { max_events: 4, until: SimTime::MAX },
+            Limits {
+                max_events: 4,
+                until: SimTime::MAX,
+            },
             &mut NullObserver,
         );
         assert_eq!((s.delivered, s.stop), (4, StopReason::EventLimit));
         let s = w.run_with(
-            Limits { max_events: u64::MAX, until: w.now() },
+            Limits {
+                max_events: u64::MAX,
+                until: w.now(),
+            },
             &mut NullObserver,
         );
         assert_eq!(s.stop, StopReason::Deadline);
@@ -452,7 +466,12 @@ mod tests {
         let mut w = World::new(5);
         let a = w.add(Burst);
         let b = w.add(Burst);
-        w.network_mut().set_link(a, b, SimDuration::from_millis(1), SimDuration::from_millis(50));
+        w.network_mut().set_link(
+            a,
+            b,
+            SimDuration::from_millis(1),
+            SimDuration::from_millis(50),
+        );
         w.schedule(SimTime::ZERO, a, a, 0);
         let mut r = Recorder(vec![]);
         w.run(&mut r);
