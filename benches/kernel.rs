@@ -1,2 +1,0 @@
-//! Placeholder until the kernel bench lands.
-fn main() {}
