@@ -51,6 +51,8 @@ enum Command {
     Whatif(crate::whatif::WhatifArgs),
     /// Explore every path to mailbox content; exit 1 when one reaches it without MFA.
     Verify(crate::verify_cmd::VerifyArgs),
+    /// Compare the path outcomes of two configurations; exit 1 when a path loses MFA or access.
+    Diff(crate::diff_cmd::DiffArgs),
 }
 
 /// Output formats of `run`.
@@ -238,6 +240,10 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             Ok(())
         }
         Command::Whatif(a) => crate::whatif::run(a),
+        Command::Diff(a) => match crate::diff_cmd::run(a)? {
+            true => Err(CliError::Findings),
+            false => Ok(()),
+        },
         Command::Verify(a) => match crate::verify_cmd::run(a)? {
             true => Err(CliError::Findings),
             false => Ok(()),

@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
+pub mod diff_cmd;
 pub mod verify_cmd;
 pub mod whatif;
 

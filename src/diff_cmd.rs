@@ -1,0 +1,136 @@
+//! `hmasim diff BEFORE AFTER`: the (user, client, path) outcomes that change between two
+//! configurations, the change review before a rollout.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::cli::{load, CliError, Format};
+use crate::scenario::{self, ScenarioError};
+use crate::sim::verify::{self, Verdict};
+
+/// Arguments of `hmasim diff`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The configuration before the change (a scenario file or bundled name).
+    pub before: String,
+    /// The configuration after; when left out, AFTER is BEFORE with --set-after and
+    /// --ca-policies-after applied.
+    pub after: Option<String>,
+    /// Override a field of AFTER (repeatable).
+    #[arg(long = "set-after", value_name = "KEY=VALUE")]
+    pub set_after: Vec<String>,
+    /// Replace AFTER's Conditional Access policies with Graph JSON.
+    #[arg(long = "ca-policies-after", value_name = "PATH")]
+    pub ca_policies_after: Option<PathBuf>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::MailboxWithMfa => "mailbox with MFA",
+        Verdict::MailboxWithoutMfa => "mailbox WITHOUT MFA",
+        Verdict::NoAccess => "no access",
+    }
+}
+
+/// What a change does to one path: loses MFA, loses access (with MFA), opens a path
+/// without MFA, or none of these.
+fn regression(before: Option<Verdict>, after: Option<Verdict>) -> Option<&'static str> {
+    match (before, after) {
+        (Some(Verdict::MailboxWithMfa), Some(Verdict::MailboxWithoutMfa)) => Some("loses MFA"),
+        (Some(Verdict::NoAccess), Some(Verdict::MailboxWithoutMfa))
+        | (None, Some(Verdict::MailboxWithoutMfa)) => Some("opens a path without MFA"),
+        // Legitimate access lost; closing a path that had no MFA is the point of a change.
+        (Some(Verdict::MailboxWithMfa), Some(Verdict::NoAccess)) => Some("loses access"),
+        _ => None,
+    }
+}
+
+/// Runs diff; `Ok(true)` when a path loses MFA or access.
+pub fn run(a: DiffArgs) -> Result<bool, CliError> {
+    let before = load(&a.before, None, &[]).map_err(CliError::Scenario)?;
+    let mut after = match &a.after {
+        Some(p) => load(p, None, &[]).map_err(CliError::Scenario)?,
+        None => before.clone(),
+    };
+    for kv in &a.set_after {
+        scenario::apply_set(&mut after, kv).map_err(|e: ScenarioError| CliError::Scenario(e))?;
+    }
+    crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())
+        .map_err(CliError::Scenario)?;
+    let key = |p: &verify::Explored| {
+        (
+            p.path.user.clone(),
+            p.path.client,
+            p.path.location,
+            p.path.method.clone(),
+        )
+    };
+    let vb = verify::verify(&before);
+    let va = verify::verify(&after);
+    let mut rows: BTreeMap<_, (Option<Verdict>, Option<Verdict>)> = BTreeMap::new();
+    for p in &vb.paths {
+        rows.entry(key(p)).or_default().0 = Some(p.verdict);
+    }
+    for p in &va.paths {
+        rows.entry(key(p)).or_default().1 = Some(p.verdict);
+    }
+    let changes: Vec<_> = rows.into_iter().filter(|(_, (b, a))| b != a).collect();
+    let regressions = changes
+        .iter()
+        .filter(|(_, (b, a))| regression(*b, *a).is_some())
+        .count();
+    let out = match a.format {
+        Format::Json => {
+            let doc = json!({
+                "format": "hmasim-diff/1",
+                "before": before.name,
+                "after": after.name,
+                "changes": changes.iter().map(|((user, client, location, method), (b, a))| json!({
+                    "user": user, "client": client, "location": location, "method": method,
+                    "before": b.map(name), "after": a.map(name), "regression": regression(*b, *a),
+                })).collect::<Vec<_>>(),
+                "regressions": regressions,
+            });
+            let mut s = serde_json::to_string_pretty(&doc).expect("plain JSON");
+            s.push('\n');
+            s
+        }
+        _ => {
+            let mut s = String::new();
+            let _ = writeln!(
+                s,
+                "hmasim diff {} -> {}",
+                before.name,
+                if a.after.is_some() {
+                    after.name.as_str()
+                } else {
+                    "(with overrides)"
+                }
+            );
+            if changes.is_empty() {
+                let _ = writeln!(s, "no path changes its outcome");
+            }
+            for ((user, client, location, method), (b, a)) in &changes {
+                let flag = regression(*b, *a)
+                    .map(|r| format!("  <- {r}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    s,
+                    "  {user:<22} {client:<16} {location:<8} {method:<24} {} -> {}{flag}",
+                    b.map(name).unwrap_or("-"),
+                    a.map(name).unwrap_or("-")
+                );
+            }
+            let _ = writeln!(s, "{regressions} path(s) lose MFA or access");
+            s
+        }
+    };
+    print!("{out}");
+    Ok(regressions > 0)
+}
