@@ -60,7 +60,7 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         _ => to_text(&sc.name, sc.identity.model.as_str(), &v),
     };
     print!("{out}");
-    Ok(!v.counterexamples.is_empty())
+    Ok(!v.clean())
 }
 
 fn to_json(name: &str, model: &str, v: &Verification) -> Value {
@@ -70,7 +70,8 @@ fn to_json(name: &str, model: &str, v: &Verification) -> Value {
         "identity_model": model,
         "scope": v.scope,
         "explored": {"paths": v.paths.len(), "events": v.events},
-        "clean": v.counterexamples.is_empty(),
+        "clean": v.clean(),
+        "unmodelled": v.unmodelled,
         "paths": v.paths,
         "counterexamples": v.counterexamples.iter().map(|c| json!({
             "user": c.path.user,
@@ -107,7 +108,12 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
         );
     }
     s.push('\n');
-    if v.counterexamples.is_empty() {
+    if v.counterexamples.is_empty() && !v.unmodelled.is_empty() {
+        let _ = writeln!(s, "NOT PROVEN CLEAN: no simulated path reaches mailbox content without MFA, but these conditions are not modelled and could change a verdict:");
+        for u in &v.unmodelled {
+            let _ = writeln!(s, "  - {u}");
+        }
+    } else if v.counterexamples.is_empty() {
         let _ = writeln!(
             s,
             "CLEAN: no path in scope reaches mailbox content without MFA"

@@ -52,7 +52,7 @@ fn check_accepts_valid_and_rejects_invalid() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("bad.toml:6:1: unknown field `modle`"), "{e}");
-    assert!(e.contains("did you mean `model`?"), "{e}");
+    assert!(e.contains("did you mean `identity.model`?"), "{e}");
     assert!(e.contains("6 | modle = \"phs\""), "{e}");
 }
 

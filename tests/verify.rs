@@ -281,3 +281,19 @@ fn the_cli_exits_0_clean_1_with_counterexamples_2_on_bad_input() {
     assert!(g.starts_with("digraph") && g.contains("mailbox with MFA"));
     let _ = std::fs::remove_file(dot);
 }
+
+#[test]
+fn unmodelled_conditions_keep_verify_from_calling_a_tenant_clean() {
+    let o = hmasim(&[
+        "verify",
+        "secure-desktop",
+        "--ca-policies",
+        "tests/fixtures/graph/unmodelled.json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("NOT PROVEN CLEAN") && out.contains("signInRiskLevels"),
+        "{out}"
+    );
+}

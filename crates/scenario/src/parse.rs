@@ -71,10 +71,11 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
             let (offset, width) = e
                 .span()
                 .map_or((0, 1), |s| (s.start, s.end.saturating_sub(s.start)));
-            with_candidates(
+            let e = with_candidates(
                 ScenarioError::new(file(), msg.clone()).at_offset(src, offset, width),
                 &msg,
-            )
+            );
+            qualify_hint(e, table_at(src, offset))
         })?,
         Format::Json => serde_json::from_str(src).map_err(|e| {
             let full = e.to_string();
@@ -122,6 +123,34 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
         return Err(out);
     }
     Ok(scenario)
+}
+
+/// The dotted name of the TOML table that holds byte `offset` (`identity`, `users`...).
+fn table_at(src: &str, offset: usize) -> Option<String> {
+    let before = &src[..offset.min(src.len())];
+    before.lines().rev().find_map(|l| {
+        let t = l.trim();
+        t.strip_prefix("[[")
+            .and_then(|r| r.strip_suffix("]]"))
+            .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')))
+            .map(|name| name.trim().to_string())
+    })
+}
+
+/// Turns "did you mean `model`?" into "did you mean `identity.model`?" for a field of a
+/// table.
+fn qualify_hint(mut e: ScenarioError, table: Option<String>) -> ScenarioError {
+    if let (Some(table), Some(h)) = (table, e.hint.clone()) {
+        if e.message.starts_with("unknown field") {
+            if let Some(field) = h
+                .strip_prefix("did you mean `")
+                .and_then(|r| r.strip_suffix("`?"))
+            {
+                e.hint = Some(format!("did you mean `{table}.{field}`?"));
+            }
+        }
+    }
+    e
 }
 
 /// Adds "expected" and "did you mean" from a serde "unknown field/variant" message.

@@ -200,6 +200,7 @@ pub fn build(sc: &Scenario) -> Built {
     let mut user_device: BTreeMap<String, ActorId> = BTreeMap::new();
     let mut trusted = BTreeSet::new();
     let mut devices = BTreeMap::new();
+    let mut app_protected = BTreeSet::new();
 
     for (i, c) in sc.clients.iter().enumerate() {
         let aid = ActorId(i as u32);
@@ -263,6 +264,9 @@ pub fn build(sc: &Scenario) -> Built {
             .or_insert(aid);
         if internal {
             trusted.insert(aid);
+        }
+        if c.app_protection {
+            app_protected.insert(aid);
         }
         devices.insert(
             aid,
@@ -468,6 +472,7 @@ pub fn build(sc: &Scenario) -> Built {
                 ],
                 trusted_sources: trusted,
                 devices,
+                app_protected,
             },
             view(ids.entra, &entra_dir),
         )),

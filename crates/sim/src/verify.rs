@@ -81,6 +81,17 @@ pub struct Verification {
     pub counterexamples: Vec<Counterexample>,
     /// The explored tree.
     pub graph: DiGraph<String, String>,
+    /// Conditional Access conditions hmasim does not model, in policies that are not
+    /// disabled: each could change a verdict, so verify will not call the tenant clean.
+    pub unmodelled: Vec<String>,
+}
+
+impl Verification {
+    /// Whether verify can call the configuration clean: no counterexample, and nothing it
+    /// did not model that could change that.
+    pub fn clean(&self) -> bool {
+        self.counterexamples.is_empty() && self.unmodelled.is_empty()
+    }
 }
 
 fn kind_name(k: ClientKind) -> &'static str {
@@ -278,12 +289,19 @@ pub fn verify(sc: &Scenario) -> Verification {
             }
         }
     }
+    let unmodelled = sc
+        .conditional_access
+        .iter()
+        .filter(|p| p.state != hmasim_scenario::CaState::Disabled && !p.unmodelled.is_empty())
+        .map(|p| format!("policy '{}': {}", p.name, p.unmodelled.join(", ")))
+        .collect();
     Verification {
         scope: scope.iter().map(|k| kind_name(*k)).collect(),
         paths,
         events,
         counterexamples,
         graph,
+        unmodelled,
     }
 }
 

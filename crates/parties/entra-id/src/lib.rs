@@ -90,6 +90,8 @@ pub struct EntraConfig {
     pub trusted_sources: BTreeSet<ActorId>,
     /// Device state each client presents.
     pub devices: BTreeMap<ActorId, Device>,
+    /// Clients whose app an Intune app protection policy covers.
+    pub app_protected: BTreeSet<ActorId>,
 }
 
 #[derive(Clone, Debug)]
@@ -553,8 +555,11 @@ impl EntraId {
             GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
             GrantControl::CompliantDevice => device == Device::Compliant,
             GrantControl::DomainJoinedDevice => device == Device::DomainJoined,
-            GrantControl::ApprovedApplication | GrantControl::CompliantApplication => {
+            GrantControl::ApprovedApplication => self.cfg.approved_apps.contains(&s.client_id),
+            // An app protection policy (Intune) must apply to the approved app on this device.
+            GrantControl::CompliantApplication => {
                 self.cfg.approved_apps.contains(&s.client_id)
+                    && self.cfg.app_protected.contains(&s.source)
             }
         }
     }
