@@ -255,7 +255,7 @@ fn the_cli_exits_0_clean_1_with_counterexamples_2_on_bad_input() {
     let clean = hmasim(&["verify", "secure-hybrid"]);
     assert_eq!(clean.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&clean.stdout).contains("CLEAN"));
-    assert!(String::from_utf8_lossy(&clean.stderr).contains("explored 41 paths"));
+    assert!(String::from_utf8_lossy(&clean.stderr).contains("explored 49 paths"));
     let dirty = hmasim(&["verify", "mobile-onprem-hma", "--format", "json"]);
     assert_eq!(dirty.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&dirty.stdout).unwrap();
@@ -296,4 +296,18 @@ fn unmodelled_conditions_keep_verify_from_calling_a_tenant_clean() {
         out.contains("NOT PROVEN CLEAN") && out.contains("signInRiskLevels"),
         "{out}"
     );
+}
+
+#[test]
+fn imap_and_pop_are_paths_where_enabled() {
+    // Off after setup on-premises; blocked by the Exchange Online policy in the cloud.
+    let v = verify(&load("secure-mobile", &[]));
+    assert!(v.paths.iter().filter(|p| p.path.method == "basic-imap").all(|p| p.verdict == Verdict::NoAccess));
+    // Started on-premises with no policy flag for it: the path opens.
+    let v = verify(&load("secure-mobile", &["onprem.imap_enabled=true"]));
+    let found = paths_without_mfa(&v);
+    assert_eq!(found, ["onprem@contoso.com native-mail external basic-imap", "onprem@contoso.com native-mail internal basic-imap"]);
+    assert!(v.counterexamples[0].command.contains("BlockLegacyAuthImap"));
+    let v = verify(&load("secure-mobile", &["onprem.imap_enabled=true", "onprem.authentication_policies.0.block_legacy_auth_imap=true"]));
+    assert!(v.counterexamples.is_empty());
 }

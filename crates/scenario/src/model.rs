@@ -393,17 +393,23 @@ pub enum MailProtocol {
     Oab,
     /// Outlook Anywhere (RPC over HTTP).
     Rpc,
+    /// IMAP4 (a session modelled as one request).
+    Imap,
+    /// POP3 (a session modelled as one request).
+    Pop,
 }
 
 impl MailProtocol {
     /// Every protocol.
-    pub const ALL: [MailProtocol; 6] = [
+    pub const ALL: [MailProtocol; 8] = [
         MailProtocol::Activesync,
         MailProtocol::Autodiscover,
         MailProtocol::Mapi,
         MailProtocol::Ews,
         MailProtocol::Oab,
         MailProtocol::Rpc,
+        MailProtocol::Imap,
+        MailProtocol::Pop,
     ];
     /// The name as written in scenarios.
     pub fn name(self) -> &'static str {
@@ -414,6 +420,8 @@ impl MailProtocol {
             MailProtocol::Ews => "ews",
             MailProtocol::Oab => "oab",
             MailProtocol::Rpc => "rpc",
+            MailProtocol::Imap => "imap",
+            MailProtocol::Pop => "pop",
         }
     }
 }
@@ -446,6 +454,12 @@ pub struct ExoAuthPolicy {
     /// `AllowBasicAuthOutlookService`.
     #[serde(default)]
     pub allow_basic_auth_outlook_service: bool,
+    /// `AllowBasicAuthImap`.
+    #[serde(default)]
+    pub allow_basic_auth_imap: bool,
+    /// `AllowBasicAuthPop`.
+    #[serde(default)]
+    pub allow_basic_auth_pop: bool,
 }
 
 impl ExoAuthPolicy {
@@ -458,6 +472,8 @@ impl ExoAuthPolicy {
             MailProtocol::Ews => self.allow_basic_auth_web_services,
             MailProtocol::Oab => self.allow_basic_auth_offline_address_book,
             MailProtocol::Rpc => self.allow_basic_auth_rpc,
+            MailProtocol::Imap => self.allow_basic_auth_imap,
+            MailProtocol::Pop => self.allow_basic_auth_pop,
         }
     }
 }
@@ -487,6 +503,12 @@ pub struct OnpremAuthPolicy {
     /// `BlockLegacyAuthRpc`.
     #[serde(default)]
     pub block_legacy_auth_rpc: bool,
+    /// `BlockLegacyAuthImap`.
+    #[serde(default)]
+    pub block_legacy_auth_imap: bool,
+    /// `BlockLegacyAuthPop`.
+    #[serde(default)]
+    pub block_legacy_auth_pop: bool,
 }
 
 impl OnpremAuthPolicy {
@@ -499,6 +521,8 @@ impl OnpremAuthPolicy {
             MailProtocol::Ews => self.block_legacy_auth_web_services,
             MailProtocol::Oab => self.block_legacy_auth_offline_address_book,
             MailProtocol::Rpc => self.block_legacy_auth_rpc,
+            MailProtocol::Imap => self.block_legacy_auth_imap,
+            MailProtocol::Pop => self.block_legacy_auth_pop,
         }
     }
 }
@@ -647,6 +671,12 @@ pub struct Onprem {
     /// ActiveSync device access.
     #[serde(default)]
     pub activesync: ActiveSyncAccess,
+    /// The IMAP4 services run (they are off after setup).
+    #[serde(default)]
+    pub imap_enabled: bool,
+    /// The POP3 services run (they are off after setup).
+    #[serde(default)]
+    pub pop_enabled: bool,
 }
 
 /// The health of the on-premises EvoSTS metadata refresh (the arbitration mailbox with the
@@ -679,6 +709,8 @@ impl Default for Onprem {
             authentication_policies: Vec::new(),
             default_authentication_policy: None,
             activesync: ActiveSyncAccess::default(),
+            imap_enabled: false,
+            pop_enabled: false,
         }
     }
 }

@@ -393,6 +393,8 @@ pub fn build(sc: &Scenario) -> Built {
                     })
                     .collect(),
                 kerberos: KeySet::new(vec![krb_key.clone()]),
+                imap_enabled: sc.onprem.imap_enabled,
+                pop_enabled: sc.onprem.pop_enabled,
                 mailboxes: onprem_mailboxes,
                 skew_s: 300,
             },
@@ -801,6 +803,8 @@ fn legacy_path(p: MailProtocol) -> &'static str {
         MailProtocol::Ews => "/EWS/Exchange.asmx",
         MailProtocol::Oab => "/OAB/oab.xml",
         MailProtocol::Rpc => "/rpc/rpcproxy.dll",
+        MailProtocol::Imap => "/imap",
+        MailProtocol::Pop => "/pop",
     }
 }
 

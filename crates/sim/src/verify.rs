@@ -151,12 +151,20 @@ fn methods(
                 false,
             ));
         }
-        ClientKind::NativeMail => m.push((
-            "basic-activesync".to_string(),
-            AuthMethod::Basic,
-            Some(MailProtocol::Activesync),
-            true,
-        )),
+        ClientKind::NativeMail => {
+            for p in [
+                MailProtocol::Activesync,
+                MailProtocol::Imap,
+                MailProtocol::Pop,
+            ] {
+                m.push((
+                    format!("basic-{}", p.name()),
+                    AuthMethod::Basic,
+                    Some(p),
+                    true,
+                ));
+            }
+        }
     }
     m
 }
@@ -331,6 +339,14 @@ fn closing_control(
         (ClientKind::OutlookMobile, "basic-activesync-manual", true) => c(
             "an ActiveSync device access rule blocking DeviceModel 'Outlook for iOS and Android'",
             "New-ActiveSyncDeviceAccessRule -Characteristic DeviceModel -QueryString \"Outlook for iOS and Android\" -AccessLevel Block",
+        ),
+        (ClientKind::NativeMail, "basic-imap" | "basic-pop", true) => c(
+            "an on-premises authentication policy blocking legacy IMAP/POP, or the IMAP4/POP3 services left stopped",
+            "New-AuthenticationPolicy -Name \"Block Legacy\" -BlockLegacyAuthImap -BlockLegacyAuthPop; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Legacy\"",
+        ),
+        (ClientKind::NativeMail, "basic-imap" | "basic-pop", false) => c(
+            "an Exchange Online authentication policy without Basic for IMAP and POP (AllowBasicAuthImap/AllowBasicAuthPop False)",
+            "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"",
         ),
         (ClientKind::NativeMail, _, true) => c(
             "an on-premises authentication policy blocking legacy ActiveSync (BlockLegacyAuthActiveSync), with DefaultAccessLevel Block",

@@ -265,6 +265,8 @@ pub fn allow_flag(protocol: &str) -> &'static str {
         "ews" => "AllowBasicAuthWebServices",
         "oab" => "AllowBasicAuthOfflineAddressBook",
         "rpc" => "AllowBasicAuthRpc",
+        "imap" => "AllowBasicAuthImap",
+        "pop" => "AllowBasicAuthPop",
         _ => "AllowBasicAuth",
     }
 }
@@ -277,6 +279,8 @@ fn protocol_of(url: &Url) -> Option<&'static str> {
         ("/ews", "ews"),
         ("/oab", "oab"),
         ("/rpc", "rpc"),
+        ("/imap", "imap"),
+        ("/pop", "pop"),
     ];
     table
         .iter()

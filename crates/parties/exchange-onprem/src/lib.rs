@@ -45,6 +45,8 @@ pub fn protocol_of(path_url: &Url) -> Option<&'static str> {
         ("/ews", "ews"),
         ("/oab", "oab"),
         ("/rpc", "rpc"),
+        ("/imap", "imap"),
+        ("/pop", "pop"),
     ];
     table
         .iter()
@@ -103,6 +105,10 @@ pub struct OnpremConfig {
     pub eas_rules: Vec<(String, String, Access)>,
     /// The key Kerberos tickets for this server's service account are sealed with.
     pub kerberos: KeySet,
+    /// The IMAP4 services run.
+    pub imap_enabled: bool,
+    /// The POP3 services run.
+    pub pop_enabled: bool,
     /// UPNs (lower case) of the mailboxes hosted here.
     pub mailboxes: BTreeSet<String>,
     /// Allowed clock skew on token times, seconds.
@@ -648,6 +654,8 @@ pub fn legacy_flag(protocol: &str) -> &'static str {
         "ews" => "BlockLegacyAuthWebServices",
         "oab" => "BlockLegacyAuthOfflineAddressBook",
         "rpc" => "BlockLegacyAuthRpc",
+        "imap" => "BlockLegacyAuthImap",
+        "pop" => "BlockLegacyAuthPop",
         _ => "BlockLegacyAuth",
     }
 }
@@ -694,6 +702,32 @@ impl Actor<Message> for ExchangeOnprem {
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.path_starts_with("/microsoft-server-activesync") {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
+        } else if url.path_starts_with("/imap") || url.path_starts_with("/pop") {
+            let imap = url.path_starts_with("/imap");
+            if (imap && self.cfg.imap_enabled) || (!imap && self.cfg.pop_enabled) {
+                self.protected(
+                    req,
+                    from,
+                    ctx,
+                    if imap { "mail (IMAP4)" } else { "mail (POP3)" },
+                    Stage::AuthorityReturned,
+                );
+            } else {
+                let service = if imap {
+                    "MSExchangeIMAP4"
+                } else {
+                    "MSExchangePOP3"
+                };
+                let reply =
+                    Message::response(&req, 503, "the service is not running").with_fault(Fault {
+                        code: "service_disabled".into(),
+                        party: "exchange-onprem",
+                        message: format!("the {service} service is not started"),
+                        diagnostics: format!("connection refused: {service} stopped"),
+                        symptom: None,
+                    });
+                ctx.send(from, reply);
+            }
         } else if url.path_starts_with("/autodiscover/autodiscover.xml") {
             self.protected(
                 req,
