@@ -10,7 +10,6 @@
 //! Run with `cargo bench -p hmasim-kernel --bench kernel`. Besides criterion's report, the
 //! bench prints a plain figure (kernel events per second) from a simple timed loop.
 #![allow(clippy::disallowed_methods)] // a bench times itself
-
 #![allow(missing_docs)]
 
 use std::hint::black_box;
