@@ -131,6 +131,12 @@ pub fn load(
 /// Renders a scenario run in `format`.
 pub fn render(sc: &scenario::Scenario, format: Format) -> String {
     let trace = crate::sim::run(sc, true);
+    if trace.stats.ends_with("event limit reached") {
+        eprintln!(
+            "warning: the run hit run.max_events ({}) before its end; the outcome is partial",
+            sc.run.max_events
+        );
+    }
     match format {
         Format::Text => trace.to_text(),
         Format::Json => trace.to_json(),

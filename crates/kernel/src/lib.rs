@@ -29,6 +29,37 @@
 //! 5. Each actor's RNG stream depends only on the world seed and the actor's id; the network
 //!    jitter stream only on the seed. Adding an actor does not perturb the other streams.
 //!
+//! # Injected faults
+//! The [`Network`] can inject faults ([`LinkFaults`] per link or as the default, cuts for
+//! partitions) and the [`World`] can crash and restart actors and skew their clocks. Without
+//! any of them configured, nothing above changes and no extra random number is drawn: a run
+//! is byte-for-byte the run it was before faults existed. With them:
+//!
+//! 6. **Latency distributions** ([`Latency`]: fixed, uniform, normal, log-normal) replace a
+//!    link's latency and jitter; samples come from the network's own stream (no new
+//!    stream), clamped to `[0, 1 day]`.
+//! 7. **FIFO** (guarantee 2) still holds on a link with a distribution, unless the link has
+//!    `reorder`: then each message arrives after its own sample, and a later message may
+//!    overtake an earlier one. Events at the same instant still follow guarantee 1.
+//! 8. **Loss** and **partitions**: a lost message (drawn with the link's `loss`
+//!    probability, or sent on a cut link, see [`Network::set_cut`]) stays in the queue and
+//!    is reported to [`Observer::dropped`] at the instant it would have arrived; it is never
+//!    handled. A partition is judged when the message is sent: one already on the wire when
+//!    the link is cut still arrives. A two-way partition is two cuts.
+//! 9. **Duplication**: with the link's `duplicate` probability, the receiver gets a clone of
+//!    the message a second time, after its own latency sample (FIFO applies to both copies
+//!    unless `reorder`). Receivers must be idempotent; both copies are ordinary deliveries.
+//! 10. **Crash and restart**: while crashed ([`World::crash`]), messages to the actor are
+//!     dropped (reported as drops) and the timers it set before the crash never fire (they
+//!     are discarded silently and not counted). [`World::restart`] makes it reachable again
+//!     and calls [`Actor::restart`], where it forgets its volatile state.
+//! 11. **Clock skew**: [`World::set_skew`] gives an actor a clock offset; [`Ctx::local_now`]
+//!     is its view of the time. Scheduling always uses the true [`Ctx::now`]: skew changes
+//!     what a party writes into or checks against a timestamp, never when events happen.
+//! 12. Draws for faults happen in a fixed order per send (latency sample, loss, duplicate,
+//!     duplicate's latency), only for the faults that are on: the same seed and the same
+//!     fault configuration give the same run.
+//!
 //! # Example
 //! ```
 //! use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime, World, NullObserver};
@@ -60,7 +91,7 @@ mod rng;
 mod time;
 mod world;
 
-pub use net::Network;
+pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};
 pub use rng::{stream_seed, ActorRng};
 pub use time::{SimDuration, SimTime};

@@ -1,10 +1,101 @@
-//! The network model: per-link latency with seeded jitter, FIFO per link.
+//! The network model: per-link latency with seeded jitter, FIFO per link, and optional
+//! injected faults (latency distributions, loss, duplication, reordering, partitions).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
 
 use crate::rng::ActorRng;
 use crate::world::ActorId;
 use crate::{SimDuration, SimTime};
+
+/// A latency distribution for a link with injected faults. Samples are drawn from the
+/// network's own stream and clamped at zero.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    /// Always the same latency.
+    Fixed(SimDuration),
+    /// Uniform between `min` and `max` (inclusive).
+    Uniform {
+        /// Lower bound.
+        min: SimDuration,
+        /// Upper bound.
+        max: SimDuration,
+    },
+    /// Normal with this mean and standard deviation (negative samples give zero).
+    Normal {
+        /// Mean.
+        mean: SimDuration,
+        /// Standard deviation.
+        sd: SimDuration,
+    },
+    /// Log-normal: `median * exp(sigma * z)`, `z` standard normal. Heavy-tailed, as WAN
+    /// latencies are.
+    LogNormal {
+        /// Median (the exponential of the underlying normal's mean).
+        median: SimDuration,
+        /// Standard deviation of the underlying normal.
+        sigma: f64,
+    },
+}
+
+impl Latency {
+    fn sample(&self, rng: &mut ActorRng) -> SimDuration {
+        let us = |d: &SimDuration| d.as_micros() as f64;
+        let v = match self {
+            Latency::Fixed(d) => return *d,
+            Latency::Uniform { min, max } => {
+                let (a, b) = (min.as_micros(), max.as_micros());
+                let (a, b) = (a.min(b), a.max(b));
+                return SimDuration::from_micros(rng.random_range(a..=b));
+            }
+            Latency::Normal { mean, sd } => us(mean) + us(sd) * std_normal(rng),
+            Latency::LogNormal { median, sigma } => us(median) * (sigma * std_normal(rng)).exp(),
+        };
+        // Clamped to [0, one day]: a distribution never sends a message back in time, nor
+        // past the end of any run.
+        SimDuration::from_micros(v.clamp(0.0, 86_400e6) as u64)
+    }
+}
+
+/// A standard normal sample (Box-Muller; two uniform draws).
+fn std_normal(rng: &mut ActorRng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
+    let u2: f64 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Faults injected on a link (or on every link, as the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LinkFaults {
+    /// Latency distribution replacing the link's latency and jitter (`None`: unchanged).
+    pub latency: Option<Latency>,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice (the second time as a clone, with its
+    /// own latency sample).
+    pub duplicate: f64,
+    /// Lift the FIFO guarantee: each message arrives after its own latency sample.
+    pub reorder: bool,
+}
+
+impl LinkFaults {
+    /// True when these settings change nothing.
+    pub fn is_none(&self) -> bool {
+        self.latency.is_none() && self.loss <= 0.0 && self.duplicate <= 0.0 && !self.reorder
+    }
+}
+
+/// Where a message sent now ends up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Route {
+    /// When it arrives (or, when lost, when its loss is reported).
+    pub at: SimTime,
+    /// Lost on the way (loss or partition).
+    pub lost: bool,
+    /// A duplicate arrives at this instant too.
+    pub dup: Option<SimTime>,
+}
 
 /// Latency of every directed link, with uniform jitter drawn from the network's own stream.
 #[derive(Clone, Debug)]
@@ -23,6 +114,13 @@ pub struct Network {
     /// Last delivery time per link, for FIFO.
     last: Vec<SimTime>,
     rng: ActorRng,
+    /// Whether any fault is configured. Until one is, sending takes the fault-free path and
+    /// draws exactly what it always drew from `rng`.
+    faulty: bool,
+    default_faults: LinkFaults,
+    faults: BTreeMap<(u32, u32), LinkFaults>,
+    /// Directed links that are cut (partitions): messages on them are lost.
+    cuts: BTreeSet<(u32, u32)>,
 }
 
 impl Network {
@@ -36,7 +134,118 @@ impl Network {
             links: Vec::new(),
             last: Vec::new(),
             rng,
+            faulty: false,
+            default_faults: LinkFaults::default(),
+            faults: BTreeMap::new(),
+            cuts: BTreeSet::new(),
         }
+    }
+
+    fn refresh_faulty(&mut self) {
+        self.faulty = !self.default_faults.is_none()
+            || self.faults.values().any(|f| !f.is_none())
+            || !self.cuts.is_empty();
+    }
+
+    /// Faults of links without their own fault settings.
+    pub fn set_default_faults(&mut self, faults: LinkFaults) {
+        self.default_faults = faults;
+        self.refresh_faulty();
+    }
+
+    /// Faults of the directed link `from -> to` (replacing the default for that link).
+    pub fn set_link_faults(&mut self, from: ActorId, to: ActorId, faults: LinkFaults) {
+        self.faults.insert((from.0, to.0), faults);
+        self.refresh_faulty();
+    }
+
+    /// The faults injected on `from -> to`.
+    pub fn link_faults(&self, from: ActorId, to: ActorId) -> LinkFaults {
+        self.faults
+            .get(&(from.0, to.0))
+            .copied()
+            .unwrap_or(self.default_faults)
+    }
+
+    /// Cuts (`true`) or restores the directed link `from -> to`: while cut, every message
+    /// sent on it is lost. A two-way partition is two cuts.
+    pub fn set_cut(&mut self, from: ActorId, to: ActorId, cut: bool) {
+        if cut {
+            self.cuts.insert((from.0, to.0));
+        } else {
+            self.cuts.remove(&(from.0, to.0));
+        }
+        self.refresh_faulty();
+    }
+
+    /// Whether `from -> to` is cut.
+    pub fn is_cut(&self, from: ActorId, to: ActorId) -> bool {
+        self.cuts.contains(&(from.0, to.0))
+    }
+
+    /// Where a message sent now on `from -> to` goes. Without any fault configured this is
+    /// exactly [`Self::arrival`] (same draws from the stream, so runs without faults are
+    /// unchanged).
+    pub(crate) fn route(&mut self, now: SimTime, from: ActorId, to: ActorId) -> Route {
+        if !self.faulty || from == to {
+            return Route {
+                at: self.arrival(now, from, to),
+                lost: false,
+                dup: None,
+            };
+        }
+        let f = self.link_faults(from, to);
+        let cut = self.is_cut(from, to);
+        let at = self.faulty_arrival(now, from, to, &f);
+        // Draws happen only for the faults that are on, in a fixed order.
+        let lost = cut || (f.loss > 0.0 && self.rng.random::<f64>() < f.loss);
+        let dup = (!lost && f.duplicate > 0.0 && self.rng.random::<f64>() < f.duplicate)
+            .then(|| self.faulty_arrival(now, from, to, &f));
+        Route { at, lost, dup }
+    }
+
+    fn faulty_arrival(
+        &mut self,
+        now: SimTime,
+        from: ActorId,
+        to: ActorId,
+        f: &LinkFaults,
+    ) -> SimTime {
+        match (f.latency, f.reorder) {
+            (None, false) => self.arrival(now, from, to),
+            (None, true) => {
+                let (lat, jit) = self.link(from, to);
+                let mut at = now + lat;
+                if jit.as_micros() != 0 {
+                    at += SimDuration::from_micros(self.rng.random_range(0..=jit.as_micros()));
+                }
+                at
+            }
+            (Some(d), reorder) => {
+                let at = now + d.sample(&mut self.rng);
+                if reorder {
+                    at
+                } else {
+                    self.fifo(at, from, to)
+                }
+            }
+        }
+    }
+
+    /// Holds `at` back behind the last arrival on `from -> to` (FIFO) and records it.
+    fn fifo(&mut self, mut at: SimTime, from: ActorId, to: ActorId) -> SimTime {
+        let (f, t) = (from.0 as usize, to.0 as usize);
+        if f < self.n && t < self.n {
+            if self.stride < self.n {
+                self.fit();
+            }
+            let last = &mut self.last[f * self.stride + t];
+            if at < *last {
+                at = *last;
+            }
+            *last = at;
+        }
+        at
     }
 
     /// Makes room for `n` actors. The tables are resized lazily, on the first
@@ -113,18 +322,7 @@ impl Network {
         if jit.as_micros() != 0 {
             at += SimDuration::from_micros(self.rng.random_range(0..=jit.as_micros()));
         }
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        if f < self.n && t < self.n {
-            if self.stride < self.n {
-                self.fit();
-            }
-            let last = &mut self.last[f * self.stride + t];
-            if at < *last {
-                at = *last;
-            }
-            *last = at;
-        }
-        at
+        self.fifo(at, from, to)
     }
 }
 

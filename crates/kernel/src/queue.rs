@@ -45,6 +45,10 @@ pub(crate) struct Entry<M> {
     pub(crate) to: ActorId,
     pub(crate) kind: EventKind,
     pub(crate) msg: M,
+    /// The network lost it: it is reported as a drop at `time`, never handled.
+    pub(crate) lost: bool,
+    /// For timers: the incarnation of the actor that set it (see `World::crash`).
+    pub(crate) epoch: u32,
 }
 
 /// What the radix heap moves around: the time and where the rest of the event is.
@@ -61,6 +65,8 @@ struct Payload<M> {
     to: ActorId,
     kind: EventKind,
     msg: M,
+    lost: bool,
+    epoch: u32,
 }
 
 /// Radix buckets: 0 for "equal to `last`", `b` for "first differs in bit `b - 1`".
@@ -141,6 +147,22 @@ impl<M> EventQueue<M> {
         kind: EventKind,
         msg: M,
     ) {
+        self.push_with(time, from, to, kind, msg, false, 0);
+    }
+
+    /// [`Self::push`] with the fault-injection fields: `lost` (reported as a drop when
+    /// due) and the timer's `epoch`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push_with(
+        &mut self,
+        time: SimTime,
+        from: ActorId,
+        to: ActorId,
+        kind: EventKind,
+        msg: M,
+        lost: bool,
+        epoch: u32,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = self.alloc(Payload {
@@ -148,6 +170,8 @@ impl<M> EventQueue<M> {
             to,
             kind,
             msg,
+            lost,
+            epoch,
         });
         let time = time.as_micros();
         if self.radix_len == 0 && (time >= self.last || self.past.is_empty()) {
@@ -188,6 +212,8 @@ impl<M> EventQueue<M> {
             to: p.to,
             kind: p.kind,
             msg: p.msg,
+            lost: p.lost,
+            epoch: p.epoch,
         })
     }
 

@@ -16,6 +16,13 @@ pub struct ActorId(pub u32);
 pub trait Actor<M> {
     /// Handles one message (or timer) from `from`. Timers arrive with `from == ctx.me()`.
     fn handle(&mut self, msg: M, from: ActorId, ctx: &mut Ctx<'_, M>);
+
+    /// Called when the actor comes back after [`World::crash`]: it must forget its volatile
+    /// state (requests in flight, in-memory sessions). Timers it set before the crash never
+    /// fire; it may set new ones here. The default keeps everything (a stateless actor).
+    fn restart(&mut self, ctx: &mut Ctx<'_, M>) {
+        let _ = ctx;
+    }
 }
 
 /// What an actor may do while handling an event.
@@ -26,6 +33,12 @@ pub struct Ctx<'a, M> {
     net: &'a mut Network,
     rng: &'a mut ActorRng,
     notes: &'a mut Vec<M>,
+    /// This actor's clock offset, microseconds.
+    skew: i64,
+    /// This actor's incarnation, stamped on its timers.
+    epoch: u32,
+    /// How a duplicated message is copied.
+    dup: fn(&M) -> M,
 }
 
 impl<M> Ctx<'_, M> {
@@ -33,24 +46,52 @@ impl<M> Ctx<'_, M> {
     pub fn now(&self) -> SimTime {
         self.now
     }
+    /// This actor's clock offset from simulated time, in microseconds (positive: its clock
+    /// is ahead). Zero unless the world set one with [`World::set_skew`].
+    pub fn skew_micros(&self) -> i64 {
+        self.skew
+    }
+    /// The time on this actor's own clock: [`Self::now`] plus its skew, saturating at zero.
+    /// What a party writes into, or checks against, a timestamp (`iat`, `nbf`, `exp`).
+    pub fn local_now(&self) -> SimTime {
+        SimTime::from_micros(self.now.as_micros().saturating_add_signed(self.skew))
+    }
     /// The id of the actor being run.
     pub fn me(&self) -> ActorId {
         self.me
     }
     /// Sends `msg` to `to` over the network: it arrives after the link's latency and jitter.
     pub fn send(&mut self, to: ActorId, msg: M) {
-        let at = self.net.arrival(self.now, self.me, to);
-        self.queue.push(at, self.me, to, EventKind::Message, msg);
+        self.send_at(self.now, to, msg);
     }
     /// Sends `msg` to `to` after `delay` of local processing, then the link's latency.
     pub fn send_after(&mut self, delay: SimDuration, to: ActorId, msg: M) {
-        let at = self.net.arrival(self.now + delay, self.me, to);
-        self.queue.push(at, self.me, to, EventKind::Message, msg);
+        self.send_at(self.now + delay, to, msg);
     }
-    /// Delivers `msg` back to this actor at `now + delay`.
+    fn send_at(&mut self, t: SimTime, to: ActorId, msg: M) {
+        let r = self.net.route(t, self.me, to);
+        if let Some(at) = r.dup {
+            let copy = (self.dup)(&msg);
+            self.queue
+                .push_with(r.at, self.me, to, EventKind::Message, msg, r.lost, 0);
+            self.queue
+                .push_with(at, self.me, to, EventKind::Message, copy, false, 0);
+        } else {
+            self.queue
+                .push_with(r.at, self.me, to, EventKind::Message, msg, r.lost, 0);
+        }
+    }
+    /// Delivers `msg` back to this actor at `now + delay` (unless it crashes before).
     pub fn timer(&mut self, delay: SimDuration, msg: M) {
-        self.queue
-            .push(self.now + delay, self.me, self.me, EventKind::Timer, msg);
+        self.queue.push_with(
+            self.now + delay,
+            self.me,
+            self.me,
+            EventKind::Timer,
+            msg,
+            false,
+            self.epoch,
+        );
     }
     /// Writes `msg` into the trace as a note from this actor, without delivering it.
     pub fn note(&mut self, msg: M) {
@@ -81,7 +122,8 @@ pub struct Delivery<'a, M> {
 pub trait Observer<M> {
     /// A message or timer is about to be handled by its receiver.
     fn delivered(&mut self, ev: &Delivery<'_, M>);
-    /// A message was lost: its receiver was down.
+    /// A message was lost: its receiver was down or crashed, the network lost it, or its
+    /// link was cut by a partition. Reported at the instant it would have arrived.
     fn dropped(&mut self, ev: &Delivery<'_, M>) {
         let _ = ev;
     }
@@ -139,7 +181,7 @@ pub enum StopReason {
 pub struct RunStats {
     /// Events delivered to their receiver.
     pub delivered: u64,
-    /// Messages lost because their receiver was down.
+    /// Messages lost (receiver down or crashed, loss, partition).
     pub dropped: u64,
     /// Why the run stopped.
     pub stop: StopReason,
@@ -153,6 +195,9 @@ pub struct World<A, M> {
     actors: Vec<A>,
     rngs: Vec<ActorRng>,
     down: Vec<bool>,
+    crashed: Vec<bool>,
+    epochs: Vec<u32>,
+    skews: Vec<i64>,
     queue: EventQueue<M>,
     net: Network,
     notes: Vec<M>,
@@ -171,6 +216,9 @@ impl<A, M> World<A, M> {
             actors: Vec::new(),
             rngs: Vec::new(),
             down: Vec::new(),
+            crashed: Vec::new(),
+            epochs: Vec::new(),
+            skews: Vec::new(),
             queue: EventQueue::default(),
             net: Network::new(rng::stream(seed, NET_STREAM)),
             notes: Vec::new(),
@@ -184,6 +232,9 @@ impl<A, M> World<A, M> {
         self.rngs.push(rng::stream(self.seed, id.0 as u64));
         self.actors.push(actor);
         self.down.push(false);
+        self.crashed.push(false);
+        self.epochs.push(0);
+        self.skews.push(0);
         self.net.grow(self.actors.len());
         id
     }
@@ -249,6 +300,28 @@ impl<A, M> World<A, M> {
     pub fn is_down(&self, id: ActorId) -> bool {
         self.down[id.0 as usize]
     }
+    /// Crashes an actor: messages to it are dropped and the timers it set never fire, until
+    /// [`World::restart`].
+    pub fn crash(&mut self, id: ActorId) {
+        let i = id.0 as usize;
+        if !self.crashed[i] {
+            self.crashed[i] = true;
+            self.epochs[i] = self.epochs[i].wrapping_add(1);
+        }
+    }
+    /// Whether an actor is crashed.
+    pub fn is_crashed(&self, id: ActorId) -> bool {
+        self.crashed[id.0 as usize]
+    }
+    /// Sets an actor's clock offset in microseconds (positive: its clock is ahead); see
+    /// [`Ctx::local_now`].
+    pub fn set_skew(&mut self, id: ActorId, micros: i64) {
+        self.skews[id.0 as usize] = micros;
+    }
+    /// An actor's clock offset in microseconds.
+    pub fn skew(&self, id: ActorId) -> i64 {
+        self.skews[id.0 as usize]
+    }
 
     /// Schedules `msg` from `from` to `to` at instant `at` (an input from outside the world,
     /// such as a user action). It is delivered as a message, without network latency.
@@ -258,11 +331,61 @@ impl<A, M> World<A, M> {
 
     /// Schedules a timer for actor `to` at instant `at`.
     pub fn schedule_timer(&mut self, at: SimTime, to: ActorId, msg: M) {
-        self.queue.push(at, to, to, EventKind::Timer, msg);
+        let epoch = self.epochs[to.0 as usize];
+        self.queue
+            .push_with(at, to, to, EventKind::Timer, msg, false, epoch);
     }
 }
 
-impl<A: Actor<M>, M> World<A, M> {
+/// What [`World::step`] did with the event it took.
+enum Stepped {
+    Delivered,
+    Dropped,
+    /// A timer of an earlier incarnation of a crashed actor: gone without a trace.
+    Discarded,
+    Empty,
+}
+
+impl<A: Actor<M>, M: Clone> World<A, M> {
+    /// Brings a crashed actor back at instant `at` (or now, if later): it is reachable again
+    /// and its [`Actor::restart`] runs (its notes reach `obs`).
+    pub fn restart(&mut self, id: ActorId, at: SimTime, obs: &mut impl Observer<M>) {
+        let i = id.0 as usize;
+        if !self.crashed[i] {
+            return;
+        }
+        self.crashed[i] = false;
+        self.now = self.now.max(at);
+        let now = self.now;
+        let mut ctx = Ctx {
+            now,
+            me: id,
+            queue: &mut self.queue,
+            net: &mut self.net,
+            rng: &mut self.rngs[i],
+            notes: &mut self.notes,
+            skew: self.skews[i],
+            epoch: self.epochs[i],
+            dup: M::clone,
+        };
+        self.actors[i].restart(&mut ctx);
+        self.flush_notes(now, id, obs);
+    }
+
+    fn flush_notes(&mut self, time: SimTime, id: ActorId, obs: &mut impl Observer<M>) {
+        if !self.notes.is_empty() {
+            for note in self.notes.drain(..) {
+                obs.noted(&Delivery {
+                    time,
+                    from: id,
+                    to: id,
+                    kind: EventKind::Note,
+                    msg: &note,
+                });
+            }
+        }
+    }
+
     /// Runs until nothing is pending or the observer stops it.
     pub fn run(&mut self, obs: &mut impl Observer<M>) -> RunStats {
         self.run_with(Limits::default(), obs)
@@ -291,10 +414,10 @@ impl<A: Actor<M>, M> World<A, M> {
                 }
                 Some(_) => {}
             }
-            if self.step(obs) {
-                stats.delivered += 1;
-            } else {
-                stats.dropped += 1;
+            match self.step_inner(obs) {
+                Stepped::Delivered => stats.delivered += 1,
+                Stepped::Dropped => stats.dropped += 1,
+                Stepped::Discarded | Stepped::Empty => {}
             }
             if obs.should_stop() {
                 stats.stop = StopReason::Observer;
@@ -307,12 +430,19 @@ impl<A: Actor<M>, M> World<A, M> {
     /// Delivers the earliest pending event. Returns `false` when it was dropped (receiver
     /// down) or when nothing was pending.
     pub fn step(&mut self, obs: &mut impl Observer<M>) -> bool {
+        matches!(self.step_inner(obs), Stepped::Delivered)
+    }
+
+    fn step_inner(&mut self, obs: &mut impl Observer<M>) -> Stepped {
         let Some(e) = self.queue.pop() else {
-            return false;
+            return Stepped::Empty;
         };
         self.now = e.time;
-        self.processed += 1;
         let to = e.to.0 as usize;
+        if e.kind == EventKind::Timer && e.epoch != self.epochs[to] {
+            return Stepped::Discarded;
+        }
+        self.processed += 1;
         let ev = Delivery {
             time: e.time,
             from: e.from,
@@ -320,9 +450,9 @@ impl<A: Actor<M>, M> World<A, M> {
             kind: e.kind,
             msg: &e.msg,
         };
-        if self.down[to] && e.kind == EventKind::Message {
+        if e.kind == EventKind::Message && (e.lost || self.down[to] || self.crashed[to]) {
             obs.dropped(&ev);
-            return false;
+            return Stepped::Dropped;
         }
         obs.delivered(&ev);
         let mut ctx = Ctx {
@@ -332,20 +462,13 @@ impl<A: Actor<M>, M> World<A, M> {
             net: &mut self.net,
             rng: &mut self.rngs[to],
             notes: &mut self.notes,
+            skew: self.skews[to],
+            epoch: self.epochs[to],
+            dup: M::clone,
         };
         self.actors[to].handle(e.msg, e.from, &mut ctx);
-        if !self.notes.is_empty() {
-            for note in self.notes.drain(..) {
-                obs.noted(&Delivery {
-                    time: e.time,
-                    from: e.to,
-                    to: e.to,
-                    kind: EventKind::Note,
-                    msg: &note,
-                });
-            }
-        }
-        true
+        self.flush_notes(e.time, e.to, obs);
+        Stepped::Delivered
     }
 }
 
@@ -477,5 +600,210 @@ mod tests {
         w.run(&mut r);
         let order: Vec<u32> = r.0.iter().skip(1).map(|e| e.3).collect();
         assert_eq!(order, (1..50).collect::<Vec<_>>());
+    }
+    /// Sends 200 numbered messages from actor 0 to actor 1 when kicked.
+    #[derive(Clone, Default)]
+    struct Sink {
+        got: Vec<u32>,
+        restarts: u32,
+    }
+    impl Actor<u32> for Sink {
+        fn handle(&mut self, msg: u32, from: ActorId, ctx: &mut Ctx<'_, u32>) {
+            if from == ctx.me() && msg == 0 {
+                for i in 1..=200 {
+                    ctx.send(ActorId(1), i);
+                }
+            } else if from == ctx.me() {
+                self.got.push(1000 + msg);
+            } else {
+                self.got.push(msg);
+            }
+        }
+        fn restart(&mut self, _ctx: &mut Ctx<'_, u32>) {
+            self.restarts += 1;
+            self.got.clear();
+        }
+    }
+
+    #[derive(Default)]
+    struct Counter {
+        delivered: u32,
+        dropped: Vec<u32>,
+    }
+    impl Observer<u32> for Counter {
+        fn delivered(&mut self, _: &Delivery<'_, u32>) {
+            self.delivered += 1;
+        }
+        fn dropped(&mut self, ev: &Delivery<'_, u32>) {
+            self.dropped.push(*ev.msg);
+        }
+    }
+
+    fn burst(seed: u64, faults: Option<crate::LinkFaults>) -> (World<Sink, u32>, Counter) {
+        let mut w = World::new(seed);
+        let a = w.add(Sink::default());
+        let b = w.add(Sink::default());
+        w.network_mut().set_link(
+            a,
+            b,
+            SimDuration::from_millis(5),
+            SimDuration::from_millis(3),
+        );
+        if let Some(f) = faults {
+            w.network_mut().set_link_faults(a, b, f);
+        }
+        w.schedule(SimTime::ZERO, a, a, 0);
+        let mut c = Counter::default();
+        w.run(&mut c);
+        (w, c)
+    }
+
+    #[test]
+    fn faults_that_change_nothing_leave_the_run_unchanged() {
+        let (w1, _) = burst(4, None);
+        let (w2, _) = burst(4, Some(crate::LinkFaults::default()));
+        assert_eq!(w1.actor(ActorId(1)).got, w2.actor(ActorId(1)).got);
+        assert_eq!(w1.now(), w2.now());
+    }
+
+    #[test]
+    fn loss_drops_messages_and_reports_them() {
+        let f = crate::LinkFaults {
+            loss: 0.3,
+            ..Default::default()
+        };
+        let (w, c) = burst(4, Some(f));
+        let got = &w.actor(ActorId(1)).got;
+        assert!(!c.dropped.is_empty() && got.len() + c.dropped.len() == 200);
+        assert!(
+            c.dropped.len() > 30 && c.dropped.len() < 90,
+            "{}",
+            c.dropped.len()
+        );
+        // Survivors still arrive in order.
+        assert!(got.windows(2).all(|p| p[0] < p[1]));
+        let (w2, c2) = burst(4, Some(f));
+        assert_eq!((got, &c.dropped), (&w2.actor(ActorId(1)).got, &c2.dropped));
+    }
+
+    #[test]
+    fn duplication_delivers_a_clone() {
+        let f = crate::LinkFaults {
+            duplicate: 0.5,
+            ..Default::default()
+        };
+        let (w, _) = burst(4, Some(f));
+        let got = &w.actor(ActorId(1)).got;
+        assert!(got.len() > 250 && got.len() < 350, "{}", got.len());
+        assert!(
+            got.windows(2).all(|p| p[0] <= p[1]),
+            "FIFO holds for copies"
+        );
+    }
+
+    #[test]
+    fn reordering_lifts_fifo_and_distributions_apply() {
+        for latency in [
+            crate::Latency::Uniform {
+                min: SimDuration::from_millis(1),
+                max: SimDuration::from_millis(40),
+            },
+            crate::Latency::Normal {
+                mean: SimDuration::from_millis(20),
+                sd: SimDuration::from_millis(10),
+            },
+            crate::Latency::LogNormal {
+                median: SimDuration::from_millis(20),
+                sigma: 0.8,
+            },
+        ] {
+            let f = crate::LinkFaults {
+                latency: Some(latency),
+                reorder: true,
+                ..Default::default()
+            };
+            let (w, _) = burst(4, Some(f));
+            let got = &w.actor(ActorId(1)).got;
+            assert_eq!(got.len(), 200);
+            assert!(
+                got.windows(2).any(|p| p[0] > p[1]),
+                "{latency:?}: some overtaking"
+            );
+            let f = crate::LinkFaults {
+                latency: Some(latency),
+                ..Default::default()
+            };
+            let (w, _) = burst(4, Some(f));
+            let got = &w.actor(ActorId(1)).got;
+            assert!(got.windows(2).all(|p| p[0] < p[1]), "{latency:?}: FIFO");
+        }
+        let f = crate::LinkFaults {
+            latency: Some(crate::Latency::Fixed(SimDuration::from_millis(70))),
+            ..Default::default()
+        };
+        let (w, _) = burst(4, Some(f));
+        assert_eq!(w.now(), SimTime::from_millis(70));
+    }
+
+    #[test]
+    fn a_cut_link_drops_until_restored() {
+        let mut w: World<Sink, u32> = World::new(1);
+        let a = w.add(Sink::default());
+        let b = w.add(Sink::default());
+        w.network_mut().set_cut(a, b, true);
+        w.schedule(SimTime::ZERO, a, a, 0);
+        let mut c = Counter::default();
+        w.run(&mut c);
+        assert_eq!(c.dropped.len(), 200);
+        assert!(w.actor(b).got.is_empty());
+        assert!(!w.network_mut().is_cut(b, a), "one-way");
+        w.network_mut().set_cut(a, b, false);
+        w.schedule(w.now(), a, a, 0);
+        w.run(&mut c);
+        assert_eq!(w.actor(b).got.len(), 200);
+    }
+
+    #[test]
+    fn a_crashed_actor_loses_messages_and_timers_then_restarts() {
+        let mut w: World<Sink, u32> = World::new(1);
+        let a = w.add(Sink::default());
+        let b = w.add(Sink::default());
+        w.schedule_timer(SimTime::from_millis(50), b, 7);
+        w.schedule(SimTime::ZERO, a, a, 0);
+        w.crash(b);
+        let mut c = Counter::default();
+        w.run_with(
+            Limits {
+                max_events: u64::MAX,
+                until: SimTime::from_millis(100),
+            },
+            &mut c,
+        );
+        assert_eq!(c.dropped.len(), 200);
+        w.restart(b, SimTime::from_millis(100), &mut c);
+        assert_eq!(w.actor(b).restarts, 1);
+        w.schedule_timer(SimTime::from_millis(150), b, 8);
+        w.run(&mut c);
+        assert_eq!(w.actor(b).got, vec![1008], "the old timer never fires");
+    }
+
+    #[test]
+    fn skew_shifts_the_local_clock_only() {
+        #[derive(Clone)]
+        struct Clock(Vec<(u64, u64)>);
+        impl Actor<u32> for Clock {
+            fn handle(&mut self, _m: u32, _f: ActorId, ctx: &mut Ctx<'_, u32>) {
+                self.0
+                    .push((ctx.now().as_micros(), ctx.local_now().as_micros()));
+            }
+        }
+        let mut w = World::new(1);
+        let a = w.add(Clock(vec![]));
+        w.set_skew(a, -5_000_000);
+        w.schedule(SimTime::from_millis(2000), a, a, 0);
+        w.schedule(SimTime::from_millis(10000), a, a, 0);
+        w.run(&mut NullObserver);
+        assert_eq!(w.actor(a).0, vec![(2_000_000, 0), (10_000_000, 5_000_000)]);
+        assert_eq!(w.skew(a), -5_000_000);
     }
 }

@@ -53,3 +53,12 @@ pub use url::Url;
 /// Unix time (seconds) of simulated instant zero: 2026-01-01T00:00:00Z. Token `iat`,
 /// `nbf` and `exp` claims are this plus the simulated seconds.
 pub const EPOCH_UNIX: u64 = 1_767_225_600;
+
+/// The Unix time, in whole seconds, on the clock of the party handling `ctx`: the epoch
+/// plus the simulated time plus the party's clock skew (see `Ctx::local_now`). What a party
+/// writes into `iat`/`nbf`/`exp` and checks them against. Without skew this is exactly
+/// `EPOCH_UNIX + now_ms / 1000`.
+pub fn unix_now<M>(ctx: &hmasim_kernel::Ctx<'_, M>) -> u64 {
+    let us = i128::from(ctx.now().as_micros()) + i128::from(ctx.skew_micros());
+    (i128::from(EPOCH_UNIX) + us.div_euclid(1_000_000)).max(0) as u64
+}

@@ -93,4 +93,9 @@ impl Relay {
     pub fn in_flight(&self) -> usize {
         self.pending.len()
     }
+
+    /// Forgets every request in flight (the relay restarted).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
 }

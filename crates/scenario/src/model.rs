@@ -80,6 +80,9 @@ pub struct Scenario {
     /// What happens, when.
     #[serde(default)]
     pub timeline: Vec<Action>,
+    /// Parties whose clock is off (`[[clocks]] party = "entra-id", skew = "+6m"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<Clock>,
     /// What `hmasim verify` explores.
     #[serde(default)]
     pub verify: VerifyScope,
@@ -882,6 +885,206 @@ pub struct Network {
     /// Parties that cannot reach others at all (a firewall or proxy in between).
     #[serde(default)]
     pub partitions: Vec<Partition>,
+    /// Injected faults: latency distributions, loss, duplication, reordering.
+    #[serde(default, skip_serializing_if = "Faults::is_off")]
+    pub faults: Faults,
+}
+
+/// A real number written in a scenario (a probability, a log-normal sigma). Validated
+/// finite, so equality is total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Real(pub f64);
+
+impl Eq for Real {}
+
+impl Real {
+    /// True for zero.
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0.0
+    }
+}
+
+/// A latency distribution (`dist = "fixed" | "uniform" | "normal" | "log-normal"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LatencyDist {
+    /// Always `ms`.
+    Fixed {
+        /// Latency, ms.
+        ms: u64,
+    },
+    /// Uniform between `min_ms` and `max_ms`.
+    Uniform {
+        /// Lower bound, ms.
+        min_ms: u64,
+        /// Upper bound, ms.
+        max_ms: u64,
+    },
+    /// Normal (clamped at zero).
+    Normal {
+        /// Mean, ms.
+        mean_ms: u64,
+        /// Standard deviation, ms.
+        sd_ms: u64,
+    },
+    /// Log-normal around `median_ms` with shape `sigma`.
+    LogNormal {
+        /// Median, ms.
+        median_ms: u64,
+        /// Standard deviation of the underlying normal.
+        sigma: Real,
+    },
+}
+
+/// Faults of one kind of link: the defaults, or one directed link's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFaultSpec {
+    /// Latency distribution replacing the latency and jitter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyDist>,
+    /// Probability that a message is lost (0 to 1).
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub loss: Real,
+    /// Probability that a message is delivered twice (0 to 1).
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub duplicate: Real,
+    /// Lift the FIFO guarantee on the link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reorder: bool,
+}
+
+/// One directed link's faults (they replace the defaults for that link).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFault {
+    /// Sender party id.
+    pub from: String,
+    /// Receiver party id.
+    pub to: String,
+    /// Latency distribution replacing the latency and jitter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyDist>,
+    /// Probability that a message is lost (0 to 1).
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub loss: Real,
+    /// Probability that a message is delivered twice (0 to 1).
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub duplicate: Real,
+    /// Lift the FIFO guarantee on the link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reorder: bool,
+}
+
+impl LinkFault {
+    /// The link's settings.
+    pub fn spec(&self) -> LinkFaultSpec {
+        LinkFaultSpec {
+            latency: self.latency,
+            loss: self.loss,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+        }
+    }
+}
+
+/// `network.faults`: injected network faults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    /// Latency distribution of every link without its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyDist>,
+    /// Default loss probability.
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub loss: Real,
+    /// Default duplication probability.
+    #[serde(default, skip_serializing_if = "Real::is_zero")]
+    pub duplicate: Real,
+    /// Reorder every link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reorder: bool,
+    /// Links with their own faults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkFault>,
+}
+
+impl Faults {
+    /// True when no fault is configured.
+    pub fn is_off(&self) -> bool {
+        *self == Faults::default()
+    }
+    /// The defaults as one link's settings.
+    pub fn defaults(&self) -> LinkFaultSpec {
+        LinkFaultSpec {
+            latency: self.latency,
+            loss: self.loss,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+        }
+    }
+}
+
+/// One party's clock offset (`[[clocks]] party = "entra-id", skew = "+6m"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clock {
+    /// The party, by id.
+    pub party: String,
+    /// How far its clock is ahead (`"6m"`, `"+6m"`) or behind (`"-6m"`).
+    pub skew: Skew,
+}
+
+/// A signed clock offset in milliseconds, written `"+6m"`, `"-30s"`, `"90s"` or as a number
+/// of milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skew(pub i64);
+
+impl std::fmt::Display for Skew {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "+" };
+        write!(f, "{sign}{}", crate::Span(self.0.unsigned_abs()))
+    }
+}
+
+impl Serialize for Skew {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Skew {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Skew, D::Error> {
+        use serde::de;
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Skew;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a signed duration such as \"+6m\", \"-30s\" or \"90s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Skew, E> {
+                let t = v.trim();
+                let (neg, rest) = match t.strip_prefix('-') {
+                    Some(r) => (true, r),
+                    None => (false, t.strip_prefix('+').unwrap_or(t)),
+                };
+                crate::Span::parse(rest)
+                    .and_then(|s| i64::try_from(s.ms()).ok())
+                    .map(|ms| Skew(if neg { -ms } else { ms }))
+                    .ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Skew, E> {
+                Ok(Skew(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Skew, E> {
+                i64::try_from(v)
+                    .map(Skew)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One directed partition: `from` cannot open connections to `to`.
@@ -910,6 +1113,7 @@ impl Default for Network {
             jitter_ms: Network::default_jitter(),
             links: Vec::new(),
             partitions: Vec::new(),
+            faults: Faults::default(),
         }
     }
 }
@@ -957,6 +1161,11 @@ pub enum ActionKind {
     Outage,
     /// A configuration field changes (`key`, `value`: the same as `--set KEY=VALUE`).
     Set,
+    /// Messages from `from` to `to` are lost from `at` to `until` (both ways with
+    /// `two_way = true`).
+    Partition,
+    /// A party crashes at `at` and restarts at `until`, losing its volatile state (`party`).
+    Crash,
 }
 
 impl ActionKind {
@@ -1011,6 +1220,15 @@ pub struct Action {
     /// The new value (for `set`), written as for `--set`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// The sending side (for `partition`), by party id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The receiving side (for `partition`), by party id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Whether a partition cuts both directions (default: only `from -> to`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_way: Option<bool>,
 }
 
 impl Action {
@@ -1026,6 +1244,9 @@ impl Action {
             until: None,
             key: None,
             value: None,
+            from: None,
+            to: None,
+            two_way: None,
         }
     }
 }
@@ -1236,6 +1457,52 @@ impl Scenario {
                     need("key", &a.key)?;
                     need("value", &a.value)?;
                 }
+                ActionKind::Partition | ActionKind::Crash => {
+                    let fields: &[(&str, &Option<String>)] = if a.action == ActionKind::Crash {
+                        &[("party", &a.party)]
+                    } else {
+                        &[("from", &a.from), ("to", &a.to)]
+                    };
+                    for (field, v) in fields {
+                        need(field, v)?;
+                        let p = v.as_deref().unwrap_or("");
+                        if !parties.iter().any(|x| x == p) {
+                            return Err(bad(
+                                path(field),
+                                field,
+                                p,
+                                format!("unknown party `{p}`"),
+                                format!("one of {}", parties.join(", ")),
+                            ));
+                        }
+                    }
+                    let what = if a.action == ActionKind::Crash {
+                        "the party restarts"
+                    } else {
+                        "the partition heals"
+                    };
+                    match a.until {
+                        None => {
+                            return Err(bad(
+                                path("do"),
+                                "do",
+                                &name,
+                                format!("`{name}` needs `until`"),
+                                "`until = \"...\"`, after `at`".into(),
+                            ))
+                        }
+                        Some(u) if u <= a.at => {
+                            return Err(bad(
+                                path("until"),
+                                "until",
+                                &u.to_string(),
+                                format!("{what} ({u}) before it starts ({})", a.at),
+                                format!("a time after {}", a.at),
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
                 _ => {}
             }
         }
@@ -1359,6 +1626,86 @@ impl Scenario {
                         format!("one of {}", parties.join(", ")),
                     ));
                 }
+            }
+        }
+        let prob = |path: String, key: &str, r: Real| -> Result<(), Invalid> {
+            if r.0.is_finite() && (0.0..=1.0).contains(&r.0) {
+                Ok(())
+            } else {
+                Err(bad(
+                    path,
+                    key,
+                    &r.0.to_string(),
+                    format!("`{key}` is a probability"),
+                    "a number from 0 to 1".into(),
+                ))
+            }
+        };
+        let dist = |path: String, d: &Option<LatencyDist>| -> Result<(), Invalid> {
+            match d {
+                Some(LatencyDist::Uniform { min_ms, max_ms }) if min_ms > max_ms => Err(bad(
+                    path,
+                    "latency",
+                    &format!("{min_ms}..{max_ms}"),
+                    "`min_ms` is above `max_ms`".into(),
+                    "min_ms <= max_ms".into(),
+                )),
+                Some(LatencyDist::LogNormal { sigma, .. })
+                    if !(sigma.0.is_finite() && (0.0..=10.0).contains(&sigma.0)) =>
+                {
+                    Err(bad(
+                        path,
+                        "latency",
+                        &sigma.0.to_string(),
+                        "`sigma` out of range".into(),
+                        "a number from 0 to 10".into(),
+                    ))
+                }
+                _ => Ok(()),
+            }
+        };
+        let f = &self.network.faults;
+        prob("network.faults.loss".into(), "loss", f.loss)?;
+        prob("network.faults.duplicate".into(), "duplicate", f.duplicate)?;
+        dist("network.faults.latency".into(), &f.latency)?;
+        for (i, l) in f.links.iter().enumerate() {
+            for (key, v) in [("from", &l.from), ("to", &l.to)] {
+                if !parties.contains(v) {
+                    return Err(bad(
+                        format!("network.faults.links.{i}.{key}"),
+                        key,
+                        v,
+                        format!("unknown party `{v}`"),
+                        format!("one of {}", parties.join(", ")),
+                    ));
+                }
+            }
+            prob(format!("network.faults.links.{i}.loss"), "loss", l.loss)?;
+            prob(
+                format!("network.faults.links.{i}.duplicate"),
+                "duplicate",
+                l.duplicate,
+            )?;
+            dist(format!("network.faults.links.{i}.latency"), &l.latency)?;
+        }
+        for (i, c) in self.clocks.iter().enumerate() {
+            if !parties.contains(&c.party) {
+                return Err(bad(
+                    format!("clocks.{i}.party"),
+                    "party",
+                    &c.party,
+                    format!("unknown party `{}`", c.party),
+                    format!("one of {}", parties.join(", ")),
+                ));
+            }
+            if c.skew.0.unsigned_abs() > 365 * 86_400_000 {
+                return Err(bad(
+                    format!("clocks.{i}.skew"),
+                    "skew",
+                    &c.skew.to_string(),
+                    "clock skew above a year".into(),
+                    "a skew within a year, such as \"+6m\"".into(),
+                ));
             }
         }
         let exo_policies: Vec<&str> = self

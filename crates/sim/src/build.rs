@@ -11,14 +11,14 @@ use hmasim_exchange_online::mrs::{Mrs, MrsConfig};
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::{ExchangeOnline, ExoConfig, Home, OWA_URL};
 use hmasim_exchange_onprem::{Access, ExchangeOnprem, OnpremConfig};
-use hmasim_kernel::{ActorId, SimDuration, SimTime, World};
+use hmasim_kernel::{ActorId, Latency, LinkFaults, SimDuration, SimTime, World};
 use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
 use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
 use hmasim_scenario::{
     AccessLevel, ActionKind, AdfsPolicy, AuthMethod, ClientKind, DeviceCharacteristic, DeviceState,
-    ExchangeVersion, IdentityModel, Location, MailProtocol, MailboxLocation, MetadataRefresh,
-    Platform, Publishing, Scenario, TlsMode, TokenDefaults,
+    ExchangeVersion, IdentityModel, LatencyDist, Location, MailProtocol, MailboxLocation,
+    MetadataRefresh, Platform, Publishing, Scenario, TlsMode, TokenDefaults,
 };
 use hmasim_wap::Wap;
 
@@ -63,6 +63,13 @@ pub enum RunnerAction {
     OutageEnd(ActorId),
     /// A configuration field changes (`KEY=VALUE`).
     Set(String),
+    /// Messages from the first party to the second are lost from now on (`true`), or get
+    /// through again (`false`).
+    Cut(ActorId, ActorId, bool),
+    /// A party crashes: volatile state lost, unreachable.
+    Crash(ActorId),
+    /// It restarts.
+    Restart(ActorId),
 }
 
 /// A built world, with the names of its parties and where the clients are.
@@ -568,6 +575,11 @@ pub fn build(sc: &Scenario) -> Built {
     );
 
     apply_latencies(sc, &names, &zones, &mut world);
+    for c in &sc.clocks {
+        if let Some(i) = names.iter().position(|n| *n == c.party) {
+            world.set_skew(ActorId(i as u32), c.skew.0.saturating_mul(1000));
+        }
+    }
 
     // Background jobs that run from the start.
     let mut timers = Vec::new();
@@ -643,6 +655,43 @@ pub(crate) fn apply_latencies(
             SimDuration::from_millis(l.latency_ms),
             SimDuration::from_millis(l.jitter_ms),
         );
+    }
+    // Injected faults (none configured: the network stays on its fault-free path).
+    let f = &sc.network.faults;
+    net.set_default_faults(link_faults(&f.defaults()));
+    for l in &f.links {
+        let (Some(a), Some(b)) = (
+            names.iter().position(|x| *x == l.from),
+            names.iter().position(|x| *x == l.to),
+        ) else {
+            continue;
+        };
+        net.set_link_faults(ActorId(a as u32), ActorId(b as u32), link_faults(&l.spec()));
+    }
+}
+
+/// The kernel's view of a scenario's link faults.
+fn link_faults(s: &hmasim_scenario::LinkFaultSpec) -> LinkFaults {
+    let ms = SimDuration::from_millis;
+    LinkFaults {
+        latency: s.latency.map(|d| match d {
+            LatencyDist::Fixed { ms: v } => Latency::Fixed(ms(v)),
+            LatencyDist::Uniform { min_ms, max_ms } => Latency::Uniform {
+                min: ms(min_ms),
+                max: ms(max_ms),
+            },
+            LatencyDist::Normal { mean_ms, sd_ms } => Latency::Normal {
+                mean: ms(mean_ms),
+                sd: ms(sd_ms),
+            },
+            LatencyDist::LogNormal { median_ms, sigma } => Latency::LogNormal {
+                median: ms(median_ms),
+                sigma: sigma.0,
+            },
+        }),
+        loss: s.loss.0,
+        duplicate: s.duplicate.0,
+        reorder: s.reorder,
     }
 }
 
@@ -752,6 +801,33 @@ fn schedule_timeline(
                     runner.push((at, RunnerAction::OutageStart(p)));
                     if let Some(until) = a.until {
                         runner.push((SimTime::from_millis(until.ms()), RunnerAction::OutageEnd(p)));
+                    }
+                }
+            }
+            (ActionKind::Partition, _) => {
+                if let (Some(from), Some(to)) = (
+                    a.from.as_deref().and_then(id_of),
+                    a.to.as_deref().and_then(id_of),
+                ) {
+                    let two_way = a.two_way.unwrap_or(false);
+                    let end = a.until.map(|u| SimTime::from_millis(u.ms()));
+                    runner.push((at, RunnerAction::Cut(from, to, true)));
+                    if two_way {
+                        runner.push((at, RunnerAction::Cut(to, from, true)));
+                    }
+                    if let Some(end) = end {
+                        runner.push((end, RunnerAction::Cut(from, to, false)));
+                        if two_way {
+                            runner.push((end, RunnerAction::Cut(to, from, false)));
+                        }
+                    }
+                }
+            }
+            (ActionKind::Crash, _) => {
+                if let Some(p) = a.party.as_deref().and_then(id_of) {
+                    runner.push((at, RunnerAction::Crash(p)));
+                    if let Some(until) = a.until {
+                        runner.push((SimTime::from_millis(until.ms()), RunnerAction::Restart(p)));
                     }
                 }
             }

@@ -136,6 +136,36 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
                     Message::note("the outage ends: the party is reachable again"),
                 );
             }
+            RunnerAction::Cut(from, to, cut) => {
+                built.world.network_mut().set_cut(from, to, cut);
+                let (f, t) = (&built.names[from.0 as usize], &built.names[to.0 as usize]);
+                let note = if cut {
+                    format!("partition: messages from {f} to {t} are lost from now on")
+                } else {
+                    format!("the partition heals: {f} reaches {t} again")
+                };
+                mon.runner_note(
+                    at,
+                    from,
+                    Message::note("the network changes").with_body(Body::Lines(vec![note])),
+                );
+            }
+            RunnerAction::Crash(p) => {
+                built.world.crash(p);
+                mon.runner_note(
+                    at,
+                    p,
+                    Message::note("crash: the party stops and loses its volatile state"),
+                );
+            }
+            RunnerAction::Restart(p) => {
+                mon.runner_note(
+                    at,
+                    p,
+                    Message::note("the party restarts: reachable again, with empty memory"),
+                );
+                built.world.restart(p, at, &mut mon);
+            }
             RunnerAction::Set(kv) => {
                 let note = match hmasim_scenario::apply_set(&mut current, &kv) {
                     Ok(()) => {
@@ -201,7 +231,25 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
         StopReason::Quiescent | StopReason::Deadline => sc.run.duration.ms(),
         _ => built.world.now().as_millis(),
     };
-    let outcome = outcome(sc, &mon, end_ms);
+    let mut outcome = outcome(sc, &mon, end_ms);
+    if stop == StopReason::EventLimit {
+        // A guard cut the run short: say so rather than pass a partial run off as complete.
+        let f = Failure {
+            code: "event_limit".into(),
+            party: "hmasim".into(),
+            message: format!(
+                "the run stopped after {} events (run.max_events = {}) at {} of {}: the outcome covers only that part",
+                delivered + dropped,
+                sc.run.max_events,
+                built.world.now(),
+                hmasim_scenario::Span(sc.run.duration.ms()),
+            ),
+            diagnostics: "raise run.max_events or shorten run.duration; a loop between parties also ends here".into(),
+        };
+        if outcome.failure.is_none() {
+            outcome.failure = Some(f);
+        }
+    }
     Trace {
         scenario: sc.name.clone(),
         summary: sc.summary.clone(),
@@ -251,6 +299,7 @@ fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
         }
     });
     Outcome {
+        data_without_mfa: mon.data_served && mon.without_mfa,
         mailbox_access,
         mfa_satisfied: mailbox_access && mon.data_served && !mon.without_mfa,
         served_by: mon.served_by.map(str::to_string),

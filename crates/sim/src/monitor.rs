@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::{Body, Fault, Kind, Message, Token};
 
+/// Most requests the monitor remembers while they await an answer.
+pub const CARRIED_BOUND: usize = 4096;
+
 /// One recorded event.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -49,6 +52,9 @@ pub struct Monitor {
     pub tokens: Vec<Token>,
     mfa: BTreeMap<String, bool>,
     carried: BTreeMap<(ActorId, ActorId, u64), Option<String>>,
+    /// Requests answered already, with the token they carried: a duplicated answer (an
+    /// injected fault) is judged against the request it answers, as the first copy was.
+    answered: BTreeMap<(ActorId, ActorId, u64), Option<String>>,
     /// Clients that received mailbox data.
     pub reached: Vec<ActorId>,
     /// The party whose data reached a client.
@@ -117,6 +123,10 @@ impl Monitor {
             });
         }
         if dropped {
+            // The answer will never come: forget the request it would have answered.
+            if matches!(m.kind, Kind::Response | Kind::Redirect) {
+                self.carried.remove(&(ev.to, ev.from, m.conv));
+            }
             return;
         }
         if let Some(f) = &m.fault {
@@ -141,11 +151,23 @@ impl Monitor {
         }
         match m.kind {
             Kind::Request => {
+                // Requests that are never answered (their server crashed, a relay forgot
+                // them) would pile up on long faulty runs: past the bound, forget the
+                // oldest half (correlation ids grow, so the oldest sort first per link).
+                bound(&mut self.carried);
                 self.carried
                     .insert((ev.from, ev.to, m.conv), m.token.clone());
             }
             Kind::Response | Kind::Redirect => {
-                let token = self.carried.remove(&(ev.to, ev.from, m.conv)).flatten();
+                let key = (ev.to, ev.from, m.conv);
+                let token = match self.carried.remove(&key) {
+                    Some(t) => {
+                        bound(&mut self.answered);
+                        self.answered.insert(key, t.clone());
+                        t
+                    }
+                    None => self.answered.get(&key).cloned().flatten(),
+                };
                 if let Body::Mailbox(mb) = &m.body {
                     self.data_served = true;
                     self.failing = None;
@@ -170,9 +192,24 @@ impl Monitor {
         }
     }
 
+    /// Requests awaiting an answer that the monitor remembers (bounded by
+    /// [`CARRIED_BOUND`]).
+    pub fn in_flight(&self) -> usize {
+        self.carried.len()
+    }
+
     /// Whether every client has reached its mailbox.
     pub fn all_reached(&self) -> bool {
         !self.clients.is_empty() && self.clients.iter().all(|c| self.reached.contains(c))
+    }
+}
+
+/// Keeps a request map under [`CARRIED_BOUND`]: when full, forgets the first half in key
+/// order.
+fn bound(map: &mut BTreeMap<(ActorId, ActorId, u64), Option<String>>) {
+    if map.len() >= CARRIED_BOUND {
+        let mid = *map.keys().nth(CARRIED_BOUND / 2).expect("the map is full");
+        *map = map.split_off(&mid);
     }
 }
 

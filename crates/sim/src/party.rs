@@ -65,6 +65,22 @@ impl Party {
 }
 
 impl Actor<Message> for Party {
+    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        match self {
+            Party::Client(p) => p.restart(ctx),
+            Party::AutoDetect(p) => p.restart(ctx),
+            Party::ExchangeOnline(p) => p.restart(ctx),
+            Party::Translator(p) => p.restart(ctx),
+            Party::Mrs(p) => p.restart(ctx),
+            Party::ExchangeOnprem(p) => p.restart(ctx),
+            Party::LoadBalancer(p) => p.restart(ctx),
+            Party::EntraId(p) => p.restart(ctx),
+            Party::Adfs(p) => p.restart(ctx),
+            Party::Wap(p) => p.restart(ctx),
+            Party::ActiveDirectory(p) => p.restart(ctx),
+        }
+    }
+
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match self {
             Party::Client(p) => p.handle(msg, from, ctx),

@@ -50,6 +50,10 @@ pub struct Diagnosis {
 /// How the run ended (contract `outcome`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
+    /// Mailbox data was served against a token without MFA at some point of the run (the
+    /// safety property; not rendered, traces keep their format).
+    #[serde(skip)]
+    pub data_without_mfa: bool,
     /// The user's data reached every client that acted.
     pub mailbox_access: bool,
     /// Mailbox data was served, and only against tokens resting on MFA.

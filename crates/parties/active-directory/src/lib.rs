@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::jwt::{self, Claims, SigningKey};
-use hmasim_protocol::{
-    Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction, EPOCH_UNIX,
-};
+use hmasim_protocol::{Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction};
 
 /// One directory account.
 #[derive(Clone, Debug)]
@@ -153,7 +151,7 @@ impl Actor<Message> for ActiveDirectory {
             Body::KerberosRequest { upn, spn } => {
                 match self.cfg.accounts.get(&upn.to_ascii_lowercase()) {
                     Some(a) => {
-                        let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+                        let now = hmasim_protocol::unix_now(ctx);
                         let claims = Claims {
                             aud: spn.clone(),
                             iss: format!("krbtgt/{}", self.cfg.realm),

@@ -12,7 +12,6 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
-    EPOCH_UNIX,
 };
 use rand::RngCore;
 
@@ -223,7 +222,7 @@ impl Adfs {
                 .and_then(Credentials::parse)
             {
                 Some(Credentials::Negotiate(ticket)) => {
-                    let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+                    let now = hmasim_protocol::unix_now(ctx);
                     match jwt::verify(&ticket, &self.cfg.kerberos, now, 300) {
                         Ok(c)
                             if c.aud
@@ -323,7 +322,7 @@ impl Adfs {
         };
         let rp = &self.cfg.relying_parties[s.rp];
         let now_ms = ctx.now().as_millis();
-        let now = EPOCH_UNIX + now_ms / 1000;
+        let now = hmasim_protocol::unix_now(ctx);
         let mut uti = [0u8; 8];
         ctx.rng().fill_bytes(&mut uti);
         let claims = Claims {

@@ -201,6 +201,11 @@ impl AutoDetect {
 }
 
 impl Actor<Message> for AutoDetect {
+    /// Requests in flight are forgotten: their senders time out and retry.
+    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+        self.jobs.clear();
+    }
+
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {

@@ -85,8 +85,13 @@ pub struct ClientConfig {
 pub const REFRESH_MARGIN: SimDuration = SimDuration::from_mins(5);
 /// How long the client waits for an answer.
 pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+/// How many times the client sends a timed-out request again before it gives up.
+pub const MAX_RETRIES: u32 = 3;
+/// The back-off before the first retry; it doubles with each retry (1 s, 2 s, 4 s).
+pub const RETRY_BACKOFF: SimDuration = SimDuration::from_secs(1);
 const SYNC_TIMER: &str = "client-background-sync";
 const TIMEOUT_TIMER: &str = "client-request-timeout";
+const RETRY_TIMER: &str = "client-request-retry";
 
 /// What a pending request of the client was for.
 #[derive(Clone, Debug)]
@@ -138,6 +143,10 @@ pub struct Client {
     /// Outlook is running (background activity on).
     open: bool,
     timer_armed: bool,
+    /// What each request in flight was, and how many times it was retried already.
+    sent: BTreeMap<u64, (Message, u32)>,
+    /// Requests waiting out their back-off, by retry-timer id.
+    backoff: BTreeMap<u64, (Message, Purpose, u32)>,
 }
 
 impl Client {
@@ -155,6 +164,22 @@ impl Client {
             access_expires: SimTime::ZERO,
             open: false,
             timer_armed: false,
+            sent: BTreeMap::new(),
+            backoff: BTreeMap::new(),
+        }
+    }
+
+    /// The app was killed and started again: requests in flight and their retries are
+    /// forgotten, background work stops until the user opens it again. The tokens survive
+    /// (they are kept in the platform's credential store).
+    pub fn lose_volatile_state(&mut self) {
+        self.pending.clear();
+        self.sent.clear();
+        self.backoff.clear();
+        self.timer_armed = false;
+        self.open = false;
+        if self.phase == Phase::Busy {
+            self.phase = Phase::Idle;
         }
     }
 
@@ -280,6 +305,17 @@ impl Client {
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+        self.send_attempt(ctx, msg, purpose, 0)
+    }
+
+    fn send_attempt(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        msg: Message,
+        purpose: Purpose,
+        attempt: u32,
+    ) {
+        let copy = msg.clone();
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         let purpose = match purpose {
             Purpose::Web(_) => Purpose::Web(msg.url.clone()),
@@ -288,6 +324,7 @@ impl Client {
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
+                self.sent.insert(conv, (copy, attempt));
                 ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(_) => {
@@ -517,6 +554,7 @@ impl Client {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
+        self.sent.remove(&resp.conv);
         match purpose {
             Purpose::Refresh => {
                 return match resp.body {
@@ -686,6 +724,10 @@ fn purpose_name(p: &Purpose) -> &'static str {
 }
 
 impl Actor<Message> for Client {
+    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+        self.lose_volatile_state();
+    }
+
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match (&msg.kind, &msg.body) {
             (_, Body::Action(a)) => match a {
@@ -714,12 +756,42 @@ impl Actor<Message> for Client {
                 }
                 _ => {}
             },
+            (Kind::Timer, Body::Timer(RETRY_TIMER)) => {
+                if let Some((m, p, attempt)) = self.backoff.remove(&msg.conv) {
+                    self.send_attempt(ctx, m, p, attempt);
+                }
+            }
             (Kind::Timer, Body::Timer(TIMEOUT_TIMER)) => {
+                let retry = self.sent.remove(&msg.conv);
                 if let Some(p) = self.pending.remove(&msg.conv) {
+                    let live =
+                        matches!(p, Purpose::Refresh | Purpose::Sync) || self.phase == Phase::Busy;
+                    if let Some((m, attempt)) = retry.filter(|(_, a)| live && *a < MAX_RETRIES) {
+                        // As the real clients do: try again after an exponential back-off.
+                        let wait = SimDuration::from_micros(RETRY_BACKOFF.as_micros() << attempt);
+                        let id = self.net.conv();
+                        ctx.note(
+                            Message::note("no answer: the client retries the request").with_body(
+                                Body::Lines(vec![format!(
+                                    "attempt {} of {} in {} s",
+                                    attempt + 2,
+                                    MAX_RETRIES + 1,
+                                    wait.as_secs()
+                                )]),
+                            ),
+                        );
+                        self.backoff.insert(id, (m, p, attempt + 1));
+                        ctx.timer(wait, Message::timer_for(RETRY_TIMER, id));
+                        return;
+                    }
                     let fault = Fault {
                         code: "timeout".into(),
                         party: "network",
-                        message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                        message: format!(
+                            "no answer within {} s, after {} attempts",
+                            REQUEST_TIMEOUT.as_secs(),
+                            MAX_RETRIES + 1
+                        ),
                         diagnostics: "the request timed out: the service is unreachable or down"
                             .into(),
                         symptom: None,

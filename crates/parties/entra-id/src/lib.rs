@@ -454,7 +454,7 @@ impl EntraId {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let id = f.get("wctx").unwrap_or("").to_string();
-        let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let now = hmasim_protocol::unix_now(ctx);
         let claims = match jwt::verify(
             f.get("wresult").unwrap_or(""),
             &self.cfg.adfs_trust,
@@ -844,7 +844,7 @@ impl EntraId {
         obo_of: Option<String>,
     ) -> (Token, String) {
         let now_ms = ctx.now().as_millis();
-        let now = EPOCH_UNIX + now_ms / 1000;
+        let now = hmasim_protocol::unix_now(ctx);
         let mut b = [0u8; 16];
         ctx.rng().fill_bytes(&mut b);
         let uti: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -955,7 +955,7 @@ impl EntraId {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let f = f.clone();
-        let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let now = hmasim_protocol::unix_now(ctx);
         let reply = match f.get("grant_type").unwrap_or("") {
             "password" => return self.legacy_signin(req, from, ctx, &f),
             "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
@@ -1306,7 +1306,7 @@ impl EntraId {
             else {
                 return;
             };
-            let now = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+            let now = hmasim_protocol::unix_now(ctx);
             let ok = match &resp.body {
                 Body::Directory { ok, .. } => *ok,
                 Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => jwt::verify(

@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_kernel::{Actor, ActorId, Ctx};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::{
-    apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url, EPOCH_UNIX,
-};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -310,7 +308,7 @@ impl Actor<Message> for ExchangeOnline {
         ) {
             return self.basic(req, from, ctx, user, password, protocol);
         }
-        let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let now_unix = hmasim_protocol::unix_now(ctx);
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-online", %url, "request");
         let reply = if url.path_starts_with("/autodiscover/autodiscover.json") {
             let email = url.param("Email").unwrap_or("").to_string();

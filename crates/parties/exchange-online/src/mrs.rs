@@ -8,13 +8,16 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::{
-    apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url, EPOCH_UNIX,
-};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url};
 
 /// How long MRS waits for an answer.
 pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 const TIMEOUT_TIMER: &str = "mrs-request-timeout";
+const RETRY_TIMER: &str = "mrs-request-retry";
+/// How many times MRS sends a timed-out request again before it counts a failure.
+pub const MAX_RETRIES: u32 = 3;
+/// The back-off before the first retry; it doubles with each retry (1 s, 2 s, 4 s).
+pub const RETRY_BACKOFF: SimDuration = SimDuration::from_secs(1);
 const STALE: &str = "Outlook mobile shows stale data: new mail and changes from the on-premises mailbox stop arriving";
 
 /// MRS configuration.
@@ -75,6 +78,10 @@ pub struct Mrs {
     pending: BTreeMap<u64, Purpose>,
     timer_armed: bool,
     stats: SyncStats,
+    /// Each request in flight and how many times it was retried already.
+    sent: BTreeMap<u64, (Message, u32)>,
+    /// Requests waiting out their back-off, by retry-timer id.
+    backoff: BTreeMap<u64, (Message, Purpose, u32)>,
 }
 
 impl Mrs {
@@ -87,6 +94,8 @@ impl Mrs {
             pending: BTreeMap::new(),
             timer_armed: false,
             stats: SyncStats::default(),
+            sent: BTreeMap::new(),
+            backoff: BTreeMap::new(),
         }
     }
 
@@ -96,9 +105,21 @@ impl Mrs {
     }
 
     fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+        self.send_attempt(ctx, msg, purpose, 0)
+    }
+
+    fn send_attempt(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        msg: Message,
+        purpose: Purpose,
+        attempt: u32,
+    ) {
+        let copy = msg.clone();
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
+                self.sent.insert(conv, (copy, attempt));
                 ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(host) => {
@@ -236,7 +257,7 @@ impl Mrs {
     }
 
     fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let now_unix = hmasim_protocol::unix_now(ctx);
         let at1 = match req
             .header_value("Authorization")
             .and_then(Credentials::parse)
@@ -303,6 +324,7 @@ impl Mrs {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
+        self.sent.remove(&resp.conv);
         let now = ctx.now();
         match purpose {
             Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
@@ -406,12 +428,54 @@ impl Mrs {
 }
 
 impl Actor<Message> for Mrs {
+    /// MRS's worker restarts: requests in flight and clients' waiting provisioning calls are
+    /// lost (the client times out and retries); the mailbox sync state is in its database
+    /// and survives; the background schedule starts again.
+    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.pending.clear();
+        self.sent.clear();
+        self.backoff.clear();
+        for u in self.users.values_mut() {
+            u.waiting = None;
+        }
+        self.timer_armed = !self.users.is_empty();
+        if self.timer_armed {
+            ctx.timer(
+                self.cfg.sync_interval,
+                Message::timer("mrs-background-sync"),
+            );
+        }
+    }
+
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => self.provision(msg, from, ctx),
             Kind::Response | Kind::Redirect => self.answered(msg, ctx),
+            Kind::Timer if matches!(msg.body, Body::Timer(RETRY_TIMER)) => {
+                if let Some((m, p, attempt)) = self.backoff.remove(&msg.conv) {
+                    self.send_attempt(ctx, m, p, attempt);
+                }
+            }
             Kind::Timer if matches!(msg.body, Body::Timer(TIMEOUT_TIMER)) => {
+                let retry = self.sent.remove(&msg.conv);
                 if let Some(p) = self.pending.remove(&msg.conv) {
+                    if let Some((m, attempt)) = retry.filter(|(_, a)| *a < MAX_RETRIES) {
+                        let wait = SimDuration::from_micros(RETRY_BACKOFF.as_micros() << attempt);
+                        let id = self.net.conv();
+                        ctx.note(
+                            Message::note("no answer: MRS retries the request").with_body(
+                                Body::Lines(vec![format!(
+                                    "attempt {} of {} in {} s",
+                                    attempt + 2,
+                                    MAX_RETRIES + 1,
+                                    wait.as_secs()
+                                )]),
+                            ),
+                        );
+                        self.backoff.insert(id, (m, p, attempt + 1));
+                        ctx.timer(wait, Message::timer_for(RETRY_TIMER, id));
+                        return;
+                    }
                     let upn = match p {
                         Purpose::Obo(u)
                         | Purpose::Create(u)

@@ -32,6 +32,11 @@ impl ProtocolTranslator {
 }
 
 impl Actor<Message> for ProtocolTranslator {
+    /// Requests in flight are forgotten: their senders time out and retry.
+    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+        self.relay.clear();
+    }
+
     fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {

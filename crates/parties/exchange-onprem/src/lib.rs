@@ -15,7 +15,6 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
-    EPOCH_UNIX,
 };
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
@@ -358,7 +357,7 @@ impl ExchangeOnprem {
         items: &'static str,
         challenge_stage: Stage,
     ) {
-        let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+        let now_unix = hmasim_protocol::unix_now(ctx);
         let creds = req
             .header_value("Authorization")
             .and_then(Credentials::parse);
@@ -507,7 +506,7 @@ impl ExchangeOnprem {
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
         match (req.method, &req.body) {
             (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
-                let now_unix = EPOCH_UNIX + ctx.now().as_millis() / 1000;
+                let now_unix = hmasim_protocol::unix_now(ctx);
                 let reply = match jwt::verify(
                     f.get("wresult").unwrap_or(""),
                     &self.cfg.adfs_trust,

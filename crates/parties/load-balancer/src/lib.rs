@@ -66,6 +66,11 @@ impl LoadBalancer {
 }
 
 impl Actor<Message> for LoadBalancer {
+    /// Requests in flight are forgotten: their senders time out and retry.
+    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+        self.relay.clear();
+    }
+
     fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         match msg.kind {
             Kind::Request => {
