@@ -302,12 +302,28 @@ fn unmodelled_conditions_keep_verify_from_calling_a_tenant_clean() {
 fn imap_and_pop_are_paths_where_enabled() {
     // Off after setup on-premises; blocked by the Exchange Online policy in the cloud.
     let v = verify(&load("secure-mobile", &[]));
-    assert!(v.paths.iter().filter(|p| p.path.method == "basic-imap").all(|p| p.verdict == Verdict::NoAccess));
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.method == "basic-imap")
+        .all(|p| p.verdict == Verdict::NoAccess));
     // Started on-premises with no policy flag for it: the path opens.
     let v = verify(&load("secure-mobile", &["onprem.imap_enabled=true"]));
     let found = paths_without_mfa(&v);
-    assert_eq!(found, ["onprem@contoso.com native-mail external basic-imap", "onprem@contoso.com native-mail internal basic-imap"]);
+    assert_eq!(
+        found,
+        [
+            "onprem@contoso.com native-mail external basic-imap",
+            "onprem@contoso.com native-mail internal basic-imap"
+        ]
+    );
     assert!(v.counterexamples[0].command.contains("BlockLegacyAuthImap"));
-    let v = verify(&load("secure-mobile", &["onprem.imap_enabled=true", "onprem.authentication_policies.0.block_legacy_auth_imap=true"]));
+    let v = verify(&load(
+        "secure-mobile",
+        &[
+            "onprem.imap_enabled=true",
+            "onprem.authentication_policies.0.block_legacy_auth_imap=true",
+        ],
+    ));
     assert!(v.counterexamples.is_empty());
 }
