@@ -1,0 +1,76 @@
+//! What the fuzz targets share: the bundled scenarios parsed once, turning text into
+//! `--set` arguments, and the caps that keep one execution fast.
+
+use std::sync::OnceLock;
+
+use hmasim::scenario::{parse, Format, Scenario, Span, BUNDLED};
+
+/// Simulated time one fuzzed run may cover.
+pub const MAX_DURATION_MS: u64 = 3_600_000;
+/// Events one fuzzed run may process.
+pub const MAX_EVENTS: u64 = 20_000;
+/// `--set` arguments taken from one input.
+pub const MAX_SETS: usize = 16;
+
+/// The bundled scenarios, parsed once.
+pub fn bundled() -> &'static [Scenario] {
+    static PARSED: OnceLock<Vec<Scenario>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        BUNDLED
+            .iter()
+            .map(|b| parse(b.source, b.name, Format::Toml).expect("bundled scenarios parse"))
+            .collect()
+    })
+}
+
+/// The bundled scenario an input picks with its first byte.
+pub fn pick(data: &[u8]) -> &'static Scenario {
+    let all = bundled();
+    &all[data.first().map_or(0, |&x| usize::from(x)) % all.len()]
+}
+
+/// Turns the lines of a TOML-ish text into `--set` arguments: `key = value` under
+/// `[table]` becomes `table.key = value`, under the n-th `[[array]]` `array.n.key = value`
+/// (and, under a table, the bare line too). The bundled scenarios as seeds thus yield real
+/// keys and values for the fuzzer to mutate.
+pub fn set_args(text: &str) -> Vec<String> {
+    let mut prefix = String::new();
+    let mut arrays: Vec<(String, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if out.len() >= MAX_SETS {
+            break;
+        }
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let name = name.trim().to_string();
+            let n = match arrays.iter_mut().find(|(a, _)| *a == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    arrays.push((name.clone(), 0));
+                    0
+                }
+            };
+            prefix = format!("{name}.{n}.");
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            prefix = format!("{}.", name.trim());
+        } else {
+            out.push(format!("{prefix}{line}"));
+            if !prefix.is_empty() {
+                out.push(line.to_string());
+            }
+        }
+    }
+    out.truncate(MAX_SETS);
+    out
+}
+
+/// The scenario with its run capped to [`MAX_DURATION_MS`] and [`MAX_EVENTS`].
+pub fn capped(mut sc: Scenario) -> Scenario {
+    sc.run.duration = Span(sc.run.duration.ms().min(MAX_DURATION_MS));
+    sc.run.max_events = sc.run.max_events.min(MAX_EVENTS);
+    sc
+}
