@@ -112,6 +112,19 @@ impl std::fmt::Display for CliError {
     }
 }
 
+/// The overrides in a canonical order: by key, keeping the given order for one key (the
+/// last wins). The order of the flags on the command line then never changes a run.
+pub fn canonical(sets: &[String]) -> Vec<&String> {
+    let mut v: Vec<&String> = sets.iter().collect();
+    v.sort_by_key(|kv| {
+        kv.split_once('=')
+            .map_or(kv.as_str(), |(k, _)| k)
+            .trim()
+            .to_string()
+    });
+    v
+}
+
 /// Loads a scenario and applies the overrides, as `run` and `check` do.
 pub fn load(
     name: &str,
@@ -119,7 +132,7 @@ pub fn load(
     sets: &[String],
 ) -> Result<scenario::Scenario, ScenarioError> {
     let mut sc = scenario::load(name)?;
-    for s in sets {
+    for s in canonical(sets) {
         scenario::apply_set(&mut sc, s)?;
     }
     if let Some(seed) = seed {
@@ -129,8 +142,9 @@ pub fn load(
 }
 
 /// Renders a scenario run in `format`.
-pub fn render(sc: &scenario::Scenario, format: Format) -> String {
-    let trace = crate::sim::run(sc, true);
+pub fn render(sc: &scenario::Scenario, format: Format, reproduce: Option<String>) -> String {
+    let mut trace = crate::sim::run(sc, true);
+    trace.reproduce = reproduce;
     if trace.stats.ends_with("event limit reached") {
         eprintln!(
             "warning: the run hit run.max_events ({}) before its end; the outcome is partial",
@@ -141,6 +155,42 @@ pub fn render(sc: &scenario::Scenario, format: Format) -> String {
         Format::Text => trace.to_text(),
         Format::Json => trace.to_json(),
         Format::Mermaid => trace.to_mermaid(),
+    }
+}
+
+/// The command that reproduces a `run`: the scenario argument as given, the seed in
+/// force, every override in order, and the fix and policy files when used.
+fn reproduce_line(a: &RunArgs, seed: u64) -> String {
+    let mut parts = vec![
+        "hmasim".to_string(),
+        "run".to_string(),
+        quote(&a.scenario),
+        "--seed".to_string(),
+        seed.to_string(),
+    ];
+    for kv in canonical(&a.set) {
+        parts.push("--set".into());
+        parts.push(quote(kv));
+    }
+    if a.apply_fix {
+        parts.push("--apply-fix".into());
+    }
+    if let Some(p) = &a.ca_policies {
+        parts.push("--ca-policies".into());
+        parts.push(quote(&p.display().to_string()));
+    }
+    parts.join(" ")
+}
+
+/// Quotes a shell word when it needs it (POSIX single quotes).
+fn quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
     }
 }
 
@@ -261,7 +311,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             }
             crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
                 .map_err(CliError::Scenario)?;
-            let text = render(&sc, a.format);
+            let text = render(&sc, a.format, Some(reproduce_line(&a, sc.seed)));
             match a.out {
                 Some(path) => write_atomic(&path, &text),
                 None => {

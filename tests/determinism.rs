@@ -403,13 +403,11 @@ fn the_header_names_seed_and_model_and_its_reproduce_line_reproduces_the_run() {
 }
 
 #[test]
-#[ignore = "bug: the reproduce: line leaves out --set overrides other than identity.model"]
 fn the_reproduce_line_carries_every_override() {
     reproduces(&["run", "web-exo", "--set", "network.jitter_ms=17"]);
 }
 
 #[test]
-#[ignore = "bug: the reproduce: line names the scenario's `name`, not the file that was run"]
 fn the_reproduce_line_of_a_scenario_file_reproduces_it() {
     let dir = std::env::temp_dir().join(format!("hmasim-determinism-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

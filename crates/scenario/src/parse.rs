@@ -176,10 +176,61 @@ pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
 pub(crate) fn invalid_error(origin: ErrorOrigin, src: &str, inv: &Invalid) -> ScenarioError {
     let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path))
         .expected(inv.expected.clone());
-    match locate(src, &inv.key, &inv.value) {
+    match locate(src, &inv.key, &inv.value).or_else(|| locate_path(src, &inv.path)) {
         Some((offset, width)) => e.at_offset(src, offset, width),
         None => e,
     }
+}
+
+/// The byte offset and width of the value of dotted `path` (`timeline.1.at`,
+/// `tenant.domain`) in a TOML source, found by walking its table headers: used when the value
+/// is written differently from how it prints (`60s` for `1m`, escapes), or in JSON.
+fn locate_path(src: &str, path: &str) -> Option<(usize, usize)> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let (key, tables) = parts.split_last()?;
+    // The table header the key sits under: `[a.b]`, or the (n+1)-th `[[a]]` for `a.n`.
+    let mut header = String::new();
+    let mut nth = 0usize;
+    for p in tables {
+        match p.parse::<usize>() {
+            Ok(i) => nth = i,
+            Err(_) => {
+                if !header.is_empty() {
+                    header.push('.');
+                }
+                header.push_str(p);
+            }
+        }
+    }
+    let mut offset = 0;
+    let mut in_table = header.is_empty();
+    let mut seen = 0usize;
+    for line in src.split_inclusive('\n') {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let name = t.trim_start_matches('[').trim_end_matches(']').trim();
+            in_table = false;
+            if name == header {
+                if t.starts_with("[[") {
+                    in_table = seen == nth;
+                    seen += 1;
+                } else {
+                    in_table = true;
+                }
+            }
+        } else if in_table {
+            if let Some(rest) = t.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    let eq = line.find('=')?;
+                    let value = line[eq + 1..].trim_end();
+                    let lead = value.len() - value.trim_start().len();
+                    return Some((offset + eq + 1 + lead, value.trim().len().max(1)));
+                }
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The byte offset and width of `value` on the first line that sets `key` to it.

@@ -260,6 +260,7 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
         tokens: std::mem::take(&mut mon.tokens),
         events: std::mem::take(&mut mon.events),
         outcome,
+        reproduce: None,
         stats: format!(
             "{delivered} events delivered, {dropped} dropped, {} simulated; {why}",
             built.world.now()

@@ -93,6 +93,10 @@ pub struct Trace {
     pub outcome: Outcome,
     /// Events processed and why the run stopped.
     pub stats: String,
+    /// The command line that reproduces the run, when the caller knows it (the CLI sets
+    /// it with the scenario argument and every override); otherwise one is derived from
+    /// the scenario's name, seed and identity model.
+    pub reproduce: Option<String>,
 }
 
 impl Trace {
@@ -239,11 +243,18 @@ impl Trace {
             "seed {}, identity model {}{flow}",
             self.seed, self.identity_model
         );
-        let _ = writeln!(
-            s,
-            "reproduce: hmasim run {} --seed {} --set identity.model={}",
-            self.scenario, self.seed, self.identity_model
-        );
+        match &self.reproduce {
+            Some(r) => {
+                let _ = writeln!(s, "reproduce: {r}");
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "reproduce: hmasim run {} --seed {} --set identity.model={}",
+                    self.scenario, self.seed, self.identity_model
+                );
+            }
+        }
         s.push('\n');
         for e in &self.events {
             let m = &e.msg;
