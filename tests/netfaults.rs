@@ -268,12 +268,11 @@ proptest! {
     /// partitions, crashes and skew, mailbox data reaches a client without MFA only if it
     /// does without the faults.
     ///
-    /// OPEN: ignored until triaged. It finds `web-onprem-internal` with loss and duplication
-    /// (see `counterexample_web_onprem_internal_loss_and_duplication`): the monitor judges
-    /// one mailbox answer as resting on no MFA token. Not yet known whether the monitor
-    /// mis-attributes a duplicated/retried answer or a party really serves without MFA.
+    /// It once found `web-onprem-internal` with loss and duplication: the monitor forgot a
+    /// request when its answer was dropped, so the duplicate of that answer matched no
+    /// request and counted as served without a token. Every request carried SAML1 with
+    /// `mfa`; the monitor now remembers dropped answers too (regression test below).
     #[test]
-    #[ignore = "open counterexample, see the doc comment"]
     fn safety_holds_under_every_fault(
         seed in 0u64..1000,
         loss in 0.0f64..0.3,
@@ -319,9 +318,8 @@ proptest! {
     }
 }
 
-/// The counterexample the safety property found (run with `--ignored --nocapture`).
+/// The counterexample the safety property found: a monitor mistake, now a regression test.
 #[test]
-#[ignore = "open counterexample of safety_holds_under_every_fault"]
 fn counterexample_web_onprem_internal_loss_and_duplication() {
     let mut sc = load("web-onprem-internal");
     sc.seed = 579;

@@ -55,6 +55,9 @@ pub struct Monitor {
     /// Requests answered already, with the token they carried: a duplicated answer (an
     /// injected fault) is judged against the request it answers, as the first copy was.
     answered: BTreeMap<(ActorId, ActorId, u64), Option<String>>,
+    /// Insertion order of `carried` and `answered`, to forget the oldest first.
+    carried_order: std::collections::VecDeque<(ActorId, ActorId, u64)>,
+    answered_order: std::collections::VecDeque<(ActorId, ActorId, u64)>,
     /// Clients that received mailbox data.
     pub reached: Vec<ActorId>,
     /// The party whose data reached a client.
@@ -124,8 +127,12 @@ impl Monitor {
         }
         if dropped {
             // The answer will never come: forget the request it would have answered.
+            // A duplicate of it may still arrive: remember the request as answered.
             if matches!(m.kind, Kind::Response | Kind::Redirect) {
-                self.carried.remove(&(ev.to, ev.from, m.conv));
+                let key = (ev.to, ev.from, m.conv);
+                if let Some(t) = self.carried.remove(&key) {
+                    self.remember_answered(key, t);
+                }
             }
             return;
         }
@@ -154,16 +161,21 @@ impl Monitor {
                 // Requests that are never answered (their server crashed, a relay forgot
                 // them) would pile up on long faulty runs: past the bound, forget the
                 // oldest half (correlation ids grow, so the oldest sort first per link).
-                bound(&mut self.carried);
-                self.carried
-                    .insert((ev.from, ev.to, m.conv), m.token.clone());
+                let key = (ev.from, ev.to, m.conv);
+                if self.carried.insert(key, m.token.clone()).is_none() {
+                    self.carried_order.push_back(key);
+                }
+                while self.carried_order.len() > CARRIED_BOUND {
+                    if let Some(old) = self.carried_order.pop_front() {
+                        self.carried.remove(&old);
+                    }
+                }
             }
             Kind::Response | Kind::Redirect => {
                 let key = (ev.to, ev.from, m.conv);
                 let token = match self.carried.remove(&key) {
                     Some(t) => {
-                        bound(&mut self.answered);
-                        self.answered.insert(key, t.clone());
+                        self.remember_answered(key, t.clone());
                         t
                     }
                     None => self.answered.get(&key).cloned().flatten(),
@@ -198,6 +210,18 @@ impl Monitor {
         self.carried.len()
     }
 
+    /// Remembers an answered request (bounded: the oldest are forgotten first).
+    fn remember_answered(&mut self, key: (ActorId, ActorId, u64), token: Option<String>) {
+        if self.answered.insert(key, token).is_none() {
+            self.answered_order.push_back(key);
+        }
+        while self.answered_order.len() > CARRIED_BOUND {
+            if let Some(old) = self.answered_order.pop_front() {
+                self.answered.remove(&old);
+            }
+        }
+    }
+
     /// Whether every client has reached its mailbox.
     pub fn all_reached(&self) -> bool {
         !self.clients.is_empty() && self.clients.iter().all(|c| self.reached.contains(c))
@@ -206,12 +230,6 @@ impl Monitor {
 
 /// Keeps a request map under [`CARRIED_BOUND`]: when full, forgets the first half in key
 /// order.
-fn bound(map: &mut BTreeMap<(ActorId, ActorId, u64), Option<String>>) {
-    if map.len() >= CARRIED_BOUND {
-        let mid = *map.keys().nth(CARRIED_BOUND / 2).expect("the map is full");
-        *map = map.split_off(&mid);
-    }
-}
 
 impl Observer<Message> for Monitor {
     fn delivered(&mut self, ev: &Delivery<'_, Message>) {
