@@ -228,9 +228,6 @@ impl Monitor {
     }
 }
 
-/// Keeps a request map under [`CARRIED_BOUND`]: when full, forgets the first half in key
-/// order.
-
 impl Observer<Message> for Monitor {
     fn delivered(&mut self, ev: &Delivery<'_, Message>) {
         if ev.kind == EventKind::Timer && !self.record {
