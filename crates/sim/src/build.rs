@@ -234,6 +234,7 @@ pub fn build(sc: &Scenario) -> Built {
             _ => ("", ""),
         };
         let cfg = ClientConfig {
+            retries: lossy(sc),
             auth,
             device: (device.0.to_string(), device.1.to_string()),
             id: c.party_id(),
@@ -344,6 +345,7 @@ pub fn build(sc: &Scenario) -> Built {
                 entra_metadata: entra_keys.clone(),
                 sync_interval: SimDuration::from_millis(sc.exchange_online.mrs_sync_interval.ms()),
                 refresh_margin: SimDuration::from_mins(5),
+                retries: lossy(sc),
                 skew_s: 300,
             },
             view(ids.mrs, &internet),
@@ -868,6 +870,19 @@ pub(crate) fn client_auth(
         (AuthMethod::Iwa, _) => Auth::Iwa { url },
         _ => Auth::Modern,
     }
+}
+
+/// Whether anything in the run can lose a message: injected faults, or an outage, a
+/// partition, a crash or a configuration change in the timeline. Only then do parties keep
+/// copies of their requests for retries.
+fn lossy(sc: &Scenario) -> bool {
+    !sc.network.faults.is_off()
+        || sc.timeline.iter().any(|a| {
+            matches!(
+                a.action,
+                ActionKind::Outage | ActionKind::Partition | ActionKind::Crash | ActionKind::Set
+            )
+        })
 }
 
 /// The path of a mailbox protocol's endpoint.

@@ -77,6 +77,9 @@ pub struct ClientConfig {
     pub sync_interval: SimDuration,
     /// How it authenticates.
     pub auth: Auth,
+    /// Keep a copy of each request to resend it after a timeout. A world whose network
+    /// loses nothing never needs one, and copying every request costs.
+    pub retries: bool,
     /// ActiveSync `DeviceType` and device model it reports.
     pub device: (String, String),
 }
@@ -315,7 +318,7 @@ impl Client {
         purpose: Purpose,
         attempt: u32,
     ) {
-        let copy = msg.clone();
+        let copy = self.cfg.retries.then(|| msg.clone());
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         let purpose = match purpose {
             Purpose::Web(_) => Purpose::Web(msg.url.clone()),
@@ -324,7 +327,9 @@ impl Client {
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
-                self.sent.insert(conv, (copy, attempt));
+                if let Some(copy) = copy {
+                    self.sent.insert(conv, (copy, attempt));
+                }
                 ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(_) => {

@@ -31,6 +31,9 @@ pub struct MrsConfig {
     pub refresh_margin: SimDuration,
     /// Allowed clock skew, seconds.
     pub skew_s: u64,
+    /// Keep a copy of each request to resend it after a timeout. A world whose network
+    /// loses nothing never needs one, and copying every request costs.
+    pub retries: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -115,11 +118,13 @@ impl Mrs {
         purpose: Purpose,
         attempt: u32,
     ) {
-        let copy = msg.clone();
+        let copy = self.cfg.retries.then(|| msg.clone());
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
-                self.sent.insert(conv, (copy, attempt));
+                if let Some(copy) = copy {
+                    self.sent.insert(conv, (copy, attempt));
+                }
                 ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
             }
             Err(host) => {
