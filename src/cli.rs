@@ -279,7 +279,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             for b in BUNDLED {
                 let sc = scenario::parse(b.source, b.name, scenario::Format::Toml)
                     .map_err(CliError::Scenario)?;
-                out.push_str(&format!("{:<26} {}\n", b.name, sc.summary));
+                out.push_str(&format!("{:<28} {}\n", b.name, sc.summary));
             }
             print!("{out}");
             Ok(())

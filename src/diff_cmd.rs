@@ -53,12 +53,17 @@ fn regression(before: Option<Verdict>, after: Option<Verdict>) -> Option<&'stati
 
 /// Runs diff; `Ok(true)` when a path loses MFA or access.
 pub fn run(a: DiffArgs) -> Result<bool, CliError> {
+    if a.format == Format::Mermaid {
+        return Err(CliError::Output(
+            "diff --format takes text or json (mermaid is for run)".into(),
+        ));
+    }
     let before = load(&a.before, None, &[]).map_err(CliError::Scenario)?;
     let mut after = match &a.after {
         Some(p) => load(p, None, &[]).map_err(CliError::Scenario)?,
         None => before.clone(),
     };
-    for kv in &a.set_after {
+    for kv in crate::cli::canonical(&a.set_after) {
         scenario::apply_set(&mut after, kv).map_err(|e: ScenarioError| CliError::Scenario(e))?;
     }
     crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())

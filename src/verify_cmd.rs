@@ -32,6 +32,11 @@ pub struct VerifyArgs {
 
 /// Runs verify; `Ok(true)` when a counterexample was found.
 pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
+    if a.format == Format::Mermaid {
+        return Err(CliError::Output(
+            "verify --format takes text or json (mermaid is for run)".into(),
+        ));
+    }
     let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
         .map_err(CliError::Scenario)?;

@@ -30,6 +30,8 @@ pub const ENTRA_MFA_CONNECTOR: &str =
     "https://adnotifications.windowsazure.com/StrongAuthenticationService.svc/Connector/BeginTwoWayAuthentication";
 /// The Office 365 relying party of AD FS.
 pub const O365_REALM: &str = "urn:federation:MicrosoftOnline";
+/// Where Exchange fetches the EvoSTS auth metadata (the auth server's metadata URL host).
+pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
 /// The redirect URI of native Outlook clients.
 pub const NATIVE_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
 

@@ -29,7 +29,7 @@ pub struct Scenario {
     #[serde(default)]
     pub summary: String,
     /// The documented flow whose step numbers the trace carries (a name from flows.md);
-    /// inferred from the first user action when absent.
+    /// without it, events carry no step numbers.
     #[serde(default)]
     pub flow: Option<String>,
     /// The seed of every random stream.

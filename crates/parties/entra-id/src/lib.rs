@@ -18,8 +18,7 @@ use hmasim_protocol::{
 };
 use rand::RngCore;
 
-/// Where Exchange fetches the EvoSTS auth metadata.
-pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
+pub use hmasim_protocol::apps::METADATA_HOST;
 
 use ca::{SignInFacts, Verdict};
 

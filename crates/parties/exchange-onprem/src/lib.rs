@@ -19,8 +19,7 @@ use hmasim_protocol::{
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
-/// Where the EvoSTS auth metadata is published.
-pub const METADATA_HOST: &str = "accounts.accesscontrol.windows.net";
+pub use hmasim_protocol::apps::METADATA_HOST;
 const ARBITRATION_TIMER: &str = "arbitration-mailbox-metadata-refresh";
 const SCHEDULED_TIMER: &str = "scheduled-task-metadata-refresh";
 
