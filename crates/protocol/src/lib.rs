@@ -45,7 +45,7 @@ pub use body::{
 pub use directory::Directory;
 pub use flows::{FlowId, Stage, Step};
 pub use message::{Fault, Kind, Message, Method};
-pub use net::{Net, Relay, Unreachable};
+pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;
 pub use token::{Token, TokenKind};
 pub use url::Url;

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{ActorId, Ctx};
+use hmasim_kernel::{ActorId, Ctx, SimDuration};
+
+use crate::Body;
 
 use crate::{Directory, Message};
 
@@ -97,5 +99,103 @@ impl Relay {
     /// Forgets every request in flight (the relay restarted).
     pub fn clear(&mut self) {
         self.pending.clear();
+    }
+}
+
+/// How long a party waits for an answer before it retries.
+pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+/// The back-off before the first retry; it doubles with each retry (1 s, 2 s, 4 s).
+pub const RETRY_BACKOFF: SimDuration = SimDuration::from_secs(1);
+/// Retries after the first attempt.
+pub const MAX_RETRIES: u32 = 3;
+
+/// The retry bookkeeping of a party that resends timed-out requests with exponential
+/// back-off (clients, MRS): copies of requests in flight, and requests waiting out their
+/// back-off with what they were for (`P`).
+#[derive(Clone, Debug)]
+pub struct Retries<P> {
+    keep_copies: bool,
+    timeout_tag: &'static str,
+    retry_tag: &'static str,
+    sent: BTreeMap<u64, (Message, u32)>,
+    waiting: BTreeMap<u64, (Message, P, u32)>,
+    next_id: u64,
+}
+
+impl<P> Retries<P> {
+    /// Bookkeeping whose timers carry these tags. Without `keep_copies` nothing is resent
+    /// (a world that loses no message never needs a copy, and copying every request costs).
+    pub fn new(keep_copies: bool, timeout_tag: &'static str, retry_tag: &'static str) -> Self {
+        Retries {
+            keep_copies,
+            timeout_tag,
+            retry_tag,
+            sent: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            next_id: 0,
+        }
+    }
+
+    /// A copy of `msg` to keep, if copies are kept.
+    pub fn copy(&self, msg: &Message) -> Option<Message> {
+        self.keep_copies.then(|| msg.clone())
+    }
+
+    /// Tracks request `conv` (attempt `attempt`, 0 for the first) and arms its timeout.
+    pub fn track(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        conv: u64,
+        copy: Option<Message>,
+        attempt: u32,
+    ) {
+        if let Some(copy) = copy {
+            self.sent.insert(conv, (copy, attempt));
+        }
+        ctx.timer(REQUEST_TIMEOUT, Message::timer_for(self.timeout_tag, conv));
+    }
+
+    /// Request `conv` was answered.
+    pub fn answered(&mut self, conv: u64) {
+        self.sent.remove(&conv);
+    }
+
+    /// Request `conv` timed out. When a copy is kept and retries remain, schedules the
+    /// retry after its back-off, notes it as `who` and returns `None`; otherwise hands
+    /// `purpose` back to the caller, who gives up.
+    pub fn timed_out(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        conv: u64,
+        purpose: P,
+        who: &'static str,
+    ) -> Option<P> {
+        match self.sent.remove(&conv).filter(|(_, a)| *a < MAX_RETRIES) {
+            Some((m, attempt)) => {
+                let wait = SimDuration::from_micros(RETRY_BACKOFF.as_micros() << attempt);
+                self.next_id += 1;
+                ctx.note(Message::note(who).with_body(Body::Lines(vec![format!(
+                    "attempt {} of {} in {} s",
+                    attempt + 2,
+                    MAX_RETRIES + 1,
+                    wait.as_secs()
+                )])));
+                self.waiting.insert(self.next_id, (m, purpose, attempt + 1));
+                ctx.timer(wait, Message::timer_for(self.retry_tag, self.next_id));
+                None
+            }
+            None => Some(purpose),
+        }
+    }
+
+    /// The request whose back-off ended (the retry timer's argument), to send again.
+    pub fn due(&mut self, id: u64) -> Option<(Message, P, u32)> {
+        self.waiting.remove(&id)
+    }
+
+    /// Forgets everything (the party restarted).
+    pub fn clear(&mut self) {
+        self.sent.clear();
+        self.waiting.clear();
     }
 }

@@ -116,6 +116,28 @@ impl Url {
     }
 }
 
+impl Url {
+    /// The mailbox protocol an Exchange virtual directory on this path speaks, as
+    /// authentication policies name it (`activesync`, `autodiscover`, `mapi`, `ews`, `oab`,
+    /// `rpc`, `imap`, `pop`).
+    pub fn mailbox_protocol(&self) -> Option<&'static str> {
+        const TABLE: [(&str, &str); 8] = [
+            ("/microsoft-server-activesync", "activesync"),
+            ("/autodiscover", "autodiscover"),
+            ("/mapi", "mapi"),
+            ("/ews", "ews"),
+            ("/oab", "oab"),
+            ("/rpc", "rpc"),
+            ("/imap", "imap"),
+            ("/pop", "pop"),
+        ];
+        TABLE
+            .iter()
+            .find(|(p, _)| self.path_starts_with(p))
+            .map(|(_, n)| *n)
+    }
+}
+
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}{}", self.scheme, self.host, self.path)?;

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::{
-    apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Stage, Url, UserAction,
+    apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
+    UserAction,
 };
 
 pub use web::NATIVE_REDIRECT_MOBILE;
@@ -86,12 +87,7 @@ pub struct ClientConfig {
 
 /// Renew the access token when it expires within this margin.
 pub const REFRESH_MARGIN: SimDuration = SimDuration::from_mins(5);
-/// How long the client waits for an answer.
-pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
-/// How many times the client sends a timed-out request again before it gives up.
-pub const MAX_RETRIES: u32 = 3;
-/// The back-off before the first retry; it doubles with each retry (1 s, 2 s, 4 s).
-pub const RETRY_BACKOFF: SimDuration = SimDuration::from_secs(1);
+pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 const SYNC_TIMER: &str = "client-background-sync";
 const TIMEOUT_TIMER: &str = "client-request-timeout";
 const RETRY_TIMER: &str = "client-request-retry";
@@ -146,15 +142,14 @@ pub struct Client {
     /// Outlook is running (background activity on).
     open: bool,
     timer_armed: bool,
-    /// What each request in flight was, and how many times it was retried already.
-    sent: BTreeMap<u64, (Message, u32)>,
-    /// Requests waiting out their back-off, by retry-timer id.
-    backoff: BTreeMap<u64, (Message, Purpose, u32)>,
+    /// Copies of requests in flight and requests waiting out their back-off.
+    retries: Retries<Purpose>,
 }
 
 impl Client {
     /// A client with `cfg`, reaching services through `net`.
     pub fn new(cfg: ClientConfig, net: Net) -> Self {
+        let cfg_retries = cfg.retries;
         Client {
             cfg,
             net,
@@ -167,8 +162,7 @@ impl Client {
             access_expires: SimTime::ZERO,
             open: false,
             timer_armed: false,
-            sent: BTreeMap::new(),
-            backoff: BTreeMap::new(),
+            retries: Retries::new(cfg_retries, TIMEOUT_TIMER, RETRY_TIMER),
         }
     }
 
@@ -177,8 +171,7 @@ impl Client {
     /// (they are kept in the platform's credential store).
     pub fn lose_volatile_state(&mut self) {
         self.pending.clear();
-        self.sent.clear();
-        self.backoff.clear();
+        self.retries.clear();
         self.timer_armed = false;
         self.open = false;
         if self.phase == Phase::Busy {
@@ -318,7 +311,7 @@ impl Client {
         purpose: Purpose,
         attempt: u32,
     ) {
-        let copy = self.cfg.retries.then(|| msg.clone());
+        let copy = self.retries.copy(&msg);
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         let purpose = match purpose {
             Purpose::Web(_) => Purpose::Web(msg.url.clone()),
@@ -327,10 +320,7 @@ impl Client {
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
-                if let Some(copy) = copy {
-                    self.sent.insert(conv, (copy, attempt));
-                }
-                ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
+                self.retries.track(ctx, conv, copy, attempt);
             }
             Err(_) => {
                 let fault = Fault {
@@ -559,7 +549,7 @@ impl Client {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
-        self.sent.remove(&resp.conv);
+        self.retries.answered(resp.conv);
         match purpose {
             Purpose::Refresh => {
                 return match resp.body {
@@ -762,33 +752,27 @@ impl Actor<Message> for Client {
                 _ => {}
             },
             (Kind::Timer, Body::Timer(RETRY_TIMER)) => {
-                if let Some((m, p, attempt)) = self.backoff.remove(&msg.conv) {
+                if let Some((m, p, attempt)) = self.retries.due(msg.conv) {
                     self.send_attempt(ctx, m, p, attempt);
                 }
             }
             (Kind::Timer, Body::Timer(TIMEOUT_TIMER)) => {
-                let retry = self.sent.remove(&msg.conv);
-                if let Some(p) = self.pending.remove(&msg.conv) {
-                    let live =
-                        matches!(p, Purpose::Refresh | Purpose::Sync) || self.phase == Phase::Busy;
-                    if let Some((m, attempt)) = retry.filter(|(_, a)| live && *a < MAX_RETRIES) {
-                        // As the real clients do: try again after an exponential back-off.
-                        let wait = SimDuration::from_micros(RETRY_BACKOFF.as_micros() << attempt);
-                        let id = self.net.conv();
-                        ctx.note(
-                            Message::note("no answer: the client retries the request").with_body(
-                                Body::Lines(vec![format!(
-                                    "attempt {} of {} in {} s",
-                                    attempt + 2,
-                                    MAX_RETRIES + 1,
-                                    wait.as_secs()
-                                )]),
-                            ),
-                        );
-                        self.backoff.insert(id, (m, p, attempt + 1));
-                        ctx.timer(wait, Message::timer_for(RETRY_TIMER, id));
-                        return;
-                    }
+                let Some(p) = self.pending.remove(&msg.conv) else {
+                    return;
+                };
+                let live =
+                    matches!(p, Purpose::Refresh | Purpose::Sync) || self.phase == Phase::Busy;
+                if !live {
+                    self.retries.answered(msg.conv);
+                    return;
+                }
+                // As the real clients do: try again after an exponential back-off.
+                if let Some(p) = self.retries.timed_out(
+                    ctx,
+                    msg.conv,
+                    p,
+                    "no answer: the client retries the request",
+                ) {
                     let fault = Fault {
                         code: "timeout".into(),
                         party: "network",

@@ -269,23 +269,6 @@ pub fn allow_flag(protocol: &str) -> &'static str {
     }
 }
 
-fn protocol_of(url: &Url) -> Option<&'static str> {
-    let table = [
-        ("/microsoft-server-activesync", "activesync"),
-        ("/autodiscover/autodiscover.xml", "autodiscover"),
-        ("/mapi", "mapi"),
-        ("/ews", "ews"),
-        ("/oab", "oab"),
-        ("/rpc", "rpc"),
-        ("/imap", "imap"),
-        ("/pop", "pop"),
-    ];
-    table
-        .iter()
-        .find(|(p, _)| url.path_starts_with(p))
-        .map(|(_, n)| *n)
-}
-
 fn items_of(protocol: &str) -> &'static str {
     match protocol {
         "activesync" => "mail, calendar, contacts (ActiveSync)",
@@ -302,7 +285,7 @@ impl Actor<Message> for ExchangeOnline {
         }
         let Some(url) = req.url.clone() else { return };
         if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
-            protocol_of(&url),
+            url.mailbox_protocol(),
             req.header_value("Authorization")
                 .and_then(Credentials::parse),
         ) {

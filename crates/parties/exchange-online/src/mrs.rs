@@ -8,16 +8,11 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 
-/// How long MRS waits for an answer.
-pub const REQUEST_TIMEOUT: SimDuration = SimDuration::from_secs(60);
+pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 const TIMEOUT_TIMER: &str = "mrs-request-timeout";
 const RETRY_TIMER: &str = "mrs-request-retry";
-/// How many times MRS sends a timed-out request again before it counts a failure.
-pub const MAX_RETRIES: u32 = 3;
-/// The back-off before the first retry; it doubles with each retry (1 s, 2 s, 4 s).
-pub const RETRY_BACKOFF: SimDuration = SimDuration::from_secs(1);
 const STALE: &str = "Outlook mobile shows stale data: new mail and changes from the on-premises mailbox stop arriving";
 
 /// MRS configuration.
@@ -81,15 +76,14 @@ pub struct Mrs {
     pending: BTreeMap<u64, Purpose>,
     timer_armed: bool,
     stats: SyncStats,
-    /// Each request in flight and how many times it was retried already.
-    sent: BTreeMap<u64, (Message, u32)>,
-    /// Requests waiting out their back-off, by retry-timer id.
-    backoff: BTreeMap<u64, (Message, Purpose, u32)>,
+    /// Copies of requests in flight and requests waiting out their back-off.
+    retries: Retries<Purpose>,
 }
 
 impl Mrs {
     /// MRS with `cfg`, reaching Entra ID, Exchange Online and on-premises through `net`.
     pub fn new(cfg: MrsConfig, net: Net) -> Self {
+        let retries = Retries::new(cfg.retries, TIMEOUT_TIMER, RETRY_TIMER);
         Mrs {
             cfg,
             net,
@@ -97,8 +91,7 @@ impl Mrs {
             pending: BTreeMap::new(),
             timer_armed: false,
             stats: SyncStats::default(),
-            sent: BTreeMap::new(),
-            backoff: BTreeMap::new(),
+            retries,
         }
     }
 
@@ -118,14 +111,11 @@ impl Mrs {
         purpose: Purpose,
         attempt: u32,
     ) {
-        let copy = self.cfg.retries.then(|| msg.clone());
+        let copy = self.retries.copy(&msg);
         match self.net.request(ctx, msg) {
             Ok(conv) => {
                 self.pending.insert(conv, purpose);
-                if let Some(copy) = copy {
-                    self.sent.insert(conv, (copy, attempt));
-                }
-                ctx.timer(REQUEST_TIMEOUT, Message::timer_for(TIMEOUT_TIMER, conv));
+                self.retries.track(ctx, conv, copy, attempt);
             }
             Err(host) => {
                 let upn = match &purpose {
@@ -329,7 +319,7 @@ impl Mrs {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
-        self.sent.remove(&resp.conv);
+        self.retries.answered(resp.conv);
         let now = ctx.now();
         match purpose {
             Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
@@ -438,8 +428,7 @@ impl Actor<Message> for Mrs {
     /// and survives; the background schedule starts again.
     fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.pending.clear();
-        self.sent.clear();
-        self.backoff.clear();
+        self.retries.clear();
         for u in self.users.values_mut() {
             u.waiting = None;
         }
@@ -457,30 +446,18 @@ impl Actor<Message> for Mrs {
             Kind::Request => self.provision(msg, from, ctx),
             Kind::Response | Kind::Redirect => self.answered(msg, ctx),
             Kind::Timer if matches!(msg.body, Body::Timer(RETRY_TIMER)) => {
-                if let Some((m, p, attempt)) = self.backoff.remove(&msg.conv) {
+                if let Some((m, p, attempt)) = self.retries.due(msg.conv) {
                     self.send_attempt(ctx, m, p, attempt);
                 }
             }
             Kind::Timer if matches!(msg.body, Body::Timer(TIMEOUT_TIMER)) => {
-                let retry = self.sent.remove(&msg.conv);
-                if let Some(p) = self.pending.remove(&msg.conv) {
-                    if let Some((m, attempt)) = retry.filter(|(_, a)| *a < MAX_RETRIES) {
-                        let wait = SimDuration::from_micros(RETRY_BACKOFF.as_micros() << attempt);
-                        let id = self.net.conv();
-                        ctx.note(
-                            Message::note("no answer: MRS retries the request").with_body(
-                                Body::Lines(vec![format!(
-                                    "attempt {} of {} in {} s",
-                                    attempt + 2,
-                                    MAX_RETRIES + 1,
-                                    wait.as_secs()
-                                )]),
-                            ),
-                        );
-                        self.backoff.insert(id, (m, p, attempt + 1));
-                        ctx.timer(wait, Message::timer_for(RETRY_TIMER, id));
-                        return;
-                    }
+                let Some(p) = self.pending.remove(&msg.conv) else {
+                    return;
+                };
+                if let Some(p) =
+                    self.retries
+                        .timed_out(ctx, msg.conv, p, "no answer: MRS retries the request")
+                {
                     let upn = match p {
                         Purpose::Obo(u)
                         | Purpose::Create(u)

@@ -34,24 +34,6 @@ pub enum Access {
     Block,
 }
 
-/// The protocol a request on this path speaks, as authentication policies name it.
-pub fn protocol_of(path_url: &Url) -> Option<&'static str> {
-    let table = [
-        ("/microsoft-server-activesync", "activesync"),
-        ("/autodiscover", "autodiscover"),
-        ("/mapi", "mapi"),
-        ("/ews", "ews"),
-        ("/oab", "oab"),
-        ("/rpc", "rpc"),
-        ("/imap", "imap"),
-        ("/pop", "pop"),
-    ];
-    table
-        .iter()
-        .find(|(p, _)| path_url.path_starts_with(p))
-        .map(|(_, n)| *n)
-}
-
 /// The health of the arbitration mailbox's metadata refresh.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetadataRefresh {
@@ -360,7 +342,11 @@ impl ExchangeOnprem {
         let creds = req
             .header_value("Authorization")
             .and_then(Credentials::parse);
-        let protocol = req.url.as_ref().and_then(protocol_of).unwrap_or("");
+        let protocol = req
+            .url
+            .as_ref()
+            .and_then(Url::mailbox_protocol)
+            .unwrap_or("");
         // ActiveSync device access applies to every ActiveSync client, OAuth or not.
         if protocol == "activesync" && !matches!(creds, None | Some(Credentials::EmptyBearer)) {
             if let Some(refusal) = self.device_access(&req) {
