@@ -127,7 +127,13 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
 
 /// The dotted name of the TOML table that holds byte `offset` (`identity`, `users`...).
 fn table_at(src: &str, offset: usize) -> Option<String> {
-    let before = &src[..offset.min(src.len())];
+    let offset = offset.min(src.len());
+    // An error on a table header itself (a misspelled table) belongs to no table.
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    if src[line_start..].trim_start().starts_with('[') {
+        return None;
+    }
+    let before = &src[..offset];
     before.lines().rev().find_map(|l| {
         let t = l.trim();
         t.strip_prefix("[[")

@@ -92,6 +92,13 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
                 "restore the unreachable party; clients and MRS retry on their next cycle".into(),
             )
         }
+        "invalid_token" | "token_expired" if !sc.clocks.is_empty() && (f.fault.message.contains("not valid before") || f.fault.code == "token_expired") => {
+            let clocks: Vec<String> = sc.clocks.iter().map(|c| format!("{} off by {} ms", c.party, c.skew.0)).collect();
+            (
+                format!("clock skew ({}): the token's validity falls outside the verifiers' 5-minute tolerance", clocks.join(", ")),
+                "synchronize the servers' clocks with NTP (w32tm /resync on Windows servers)".into(),
+            )
+        }
         "blocked_by_conditional_access" => (f.fault.message.clone(), "review the Conditional Access policy's conditions and grant controls".into()),
         "mfa_registration_required" => (f.fault.message.clone(), "have the user register for Entra MFA".into()),
         _ => (f.fault.message.clone(), "see the diagnostics of the refusal".into()),

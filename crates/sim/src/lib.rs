@@ -279,7 +279,14 @@ fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
     // Access means the data reached every acting client and nothing is broken at the end
     // of the run (a failing background sync means the data on screen is stale).
     let mailbox_access = mon.all_reached() && mon.failing.is_none();
-    let failure = mon.failing.as_ref().map(|f| Failure {
+    // Without access, the refusal to report: the current failure, else the last time a
+    // client gave up (a background party's later success does not undo what the user saw).
+    let failing = mon.failing.as_ref().or(if mailbox_access {
+        None
+    } else {
+        mon.gave_up.as_ref()
+    });
+    let failure = failing.map(|f| Failure {
         code: f.fault.code.to_string(),
         party: f.fault.party.to_string(),
         message: f.fault.message.clone(),
@@ -304,8 +311,8 @@ fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
         mailbox_access,
         mfa_satisfied: mailbox_access && mon.data_served && !mon.without_mfa,
         served_by: mon.served_by.map(str::to_string),
-        symptom: mon.failing.as_ref().and_then(|f| f.symptom.clone()),
-        diagnosis: mon.failing.as_ref().map(|f| diagnosis::diagnose(sc, f)),
+        symptom: failing.and_then(|f| f.symptom.clone()),
+        diagnosis: failing.map(|f| diagnosis::diagnose(sc, f)),
         failure,
         sync,
     }

@@ -68,6 +68,9 @@ pub struct Monitor {
     pub data_served: bool,
     /// Faults since the last mailbox data, if any.
     pub failing: Option<Failing>,
+    /// The last time a client gave up, until a client gets mailbox data again: what the
+    /// user saw even when a background party's success cleared `failing` afterwards.
+    pub gave_up: Option<Failing>,
     /// MRS's successful synchronizations (ms).
     pub mrs_successes: Vec<u64>,
     /// MRS's failed synchronizations.
@@ -141,6 +144,13 @@ impl Monitor {
                 self.mrs_failures += 1;
             }
             let symptom = f.symptom.as_ref().map(|s| s.to_string());
+            if self.clients.contains(&ev.from) && symptom.is_some() {
+                self.gave_up = Some(Failing {
+                    seq,
+                    fault: (**f).clone(),
+                    symptom: symptom.clone(),
+                });
+            }
             match &mut self.failing {
                 Some(streak) => {
                     if symptom.is_some() {
@@ -159,10 +169,13 @@ impl Monitor {
         match m.kind {
             Kind::Request => {
                 // Requests that are never answered (their server crashed, a relay forgot
-                // them) would pile up on long faulty runs: past the bound, forget the
-                // oldest half (correlation ids grow, so the oldest sort first per link).
+                // them) would pile up on long faulty runs: past the bound, the oldest are
+                // forgotten first. A duplicate of a request already answered changes
+                // nothing: its answer is matched in `answered`.
                 let key = (ev.from, ev.to, m.conv);
-                if self.carried.insert(key, m.token.clone()).is_none() {
+                if !self.answered.contains_key(&key)
+                    && self.carried.insert(key, m.token.clone()).is_none()
+                {
                     self.carried_order.push_back(key);
                 }
                 while self.carried_order.len() > CARRIED_BOUND {
@@ -193,6 +206,9 @@ impl Monitor {
                     }
                     if Some(ev.to) == self.mrs {
                         self.mrs_successes.push(ev.time.as_millis());
+                    }
+                    if self.clients.contains(&ev.to) {
+                        self.gave_up = None;
                     }
                     if self.clients.contains(&ev.to) && !self.reached.contains(&ev.to) {
                         self.reached.push(ev.to);

@@ -776,11 +776,7 @@ impl Actor<Message> for Client {
                     let fault = Fault {
                         code: "timeout".into(),
                         party: "network",
-                        message: format!(
-                            "no answer within {} s, after {} attempts",
-                            REQUEST_TIMEOUT.as_secs(),
-                            MAX_RETRIES + 1
-                        ),
+                        message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
                         diagnostics: "the request timed out: the service is unreachable or down"
                             .into(),
                         symptom: None,
