@@ -329,3 +329,26 @@ fn counterexample_web_onprem_internal_loss_and_duplication() {
     println!("{}", t.to_text());
     assert!(!t.outcome.data_without_mfa, "{:?}", t.outcome);
 }
+
+#[test]
+fn a_skewed_exchange_clock_is_reported_and_diagnosed_even_after_mrs_recovers() {
+    // Exchange's clock 6 minutes behind: AT2 is "not valid before" its iat there, the first
+    // sync fails and Outlook mobile gives up; later syncs succeed once the token has aged
+    // past the skew. What the user saw must still be the run's failure, with its cause.
+    let mut sc = load("mobile-onprem-hma");
+    sc.clocks.push(Clock {
+        party: "exchange-onprem".into(),
+        skew: Skew(-360_000),
+    });
+    let t = sim::run(&sc, true);
+    assert!(!t.outcome.mailbox_access);
+    let f = t.outcome.failure.as_ref().expect("a failure is reported");
+    assert_eq!(f.code, "invalid_token");
+    assert!(f.message.contains("not valid before"), "{}", f.message);
+    let d = t.outcome.diagnosis.as_ref().expect("a diagnosis");
+    assert!(
+        d.cause.contains("clock skew") && d.fix.contains("NTP"),
+        "{d:?}"
+    );
+    assert!(t.outcome.symptom.is_some());
+}
