@@ -1,6 +1,7 @@
 //! Name resolution: which actor answers for a host name, as seen from one party's network.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hmasim_kernel::ActorId;
 
@@ -9,7 +10,9 @@ use hmasim_kernel::ActorId;
 /// `mail.contoso.com` is the load balancer; outside, the Web Application Proxy).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Directory {
-    hosts: BTreeMap<String, ActorId>,
+    // Shared between the many parties that see the same network, copied on write: cloning
+    // a world (an explorer's branch) or building one does not copy every table.
+    hosts: Arc<BTreeMap<String, ActorId>>,
 }
 
 impl Directory {
@@ -19,7 +22,7 @@ impl Directory {
     }
     /// Routes `host` (case-insensitive) to `actor`.
     pub fn insert(&mut self, host: &str, actor: ActorId) {
-        self.hosts.insert(host.to_ascii_lowercase(), actor);
+        Arc::make_mut(&mut self.hosts).insert(host.to_ascii_lowercase(), actor);
     }
     /// The actor answering for `host`, if reachable.
     pub fn resolve(&self, host: &str) -> Option<ActorId> {

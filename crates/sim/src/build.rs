@@ -138,6 +138,10 @@ pub fn build(sc: &Scenario) -> Built {
         .collect();
     // A party's view of the network, less the parties it is partitioned from.
     let view = |me: ActorId, base: &Directory| -> Net {
+        if !cut.iter().any(|(from, _)| *from == me) {
+            // Not partitioned from anyone: share the base view.
+            return Net::new(base.clone());
+        }
         let mut d = Directory::new();
         for (host, to) in base.routes() {
             if !cut.contains(&(me, to)) {

@@ -76,7 +76,8 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
         mon = mon.stop_on_access();
     }
     let end = SimTime::from_millis(sc.run.duration.ms());
-    let mut current = sc.clone();
+    // The scenario as timeline `set` actions have changed it, copied on the first one.
+    let mut changed: Option<Scenario> = None;
     let (mut delivered, mut dropped) = (0, 0);
     let mut stop;
     let actions = std::mem::take(&mut built.runner_actions);
@@ -167,14 +168,15 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
                 built.world.restart(p, at, &mut mon);
             }
             RunnerAction::Set(kv) => {
-                let note = match hmasim_scenario::apply_set(&mut current, &kv) {
+                let current = changed.get_or_insert_with(|| sc.clone());
+                let note = match hmasim_scenario::apply_set(current, &kv) {
                     Ok(()) => {
-                        let fresh = build(&current);
+                        let fresh = build(current);
                         for (i, party) in fresh.world.actors() {
                             built.world.actor_mut(i).reconfigure(party.clone());
                         }
                         build::apply_latencies(
-                            &current,
+                            current,
                             &built.names,
                             &built.zones,
                             &mut built.world,
