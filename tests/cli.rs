@@ -274,3 +274,42 @@ fn apply_fix_runs_the_documented_fix() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("declares no fix"));
 }
+
+#[test]
+fn set_reaches_fields_left_out_while_empty() {
+    // `clocks` and `network.faults` are not written out while empty; --set creates them.
+    let o = hmasim(&[
+        "run",
+        "mobile-onprem-hma",
+        "--format",
+        "json",
+        "--set",
+        "clocks=[{party = \"exchange-onprem\", skew = \"-6m\"}]",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcome"]["failure"]["code"], "invalid_token");
+    let o = hmasim(&[
+        "run",
+        "web-exo",
+        "--format",
+        "json",
+        "--set",
+        "network.faults.loss=0.3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "dropped"));
+    // A key that is no field is still the located, explained error.
+    let o = hmasim(&["run", "web-exo", "--set", "network.faults.los=0.3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown key `los` in `network.faults`"),
+        "{}",
+        stderr(&o)
+    );
+}

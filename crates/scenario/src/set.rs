@@ -80,7 +80,12 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
     let mut tree = serde_json::to_value(scenario).expect("a scenario always serializes");
     let mut node = &mut tree;
     let mut walked = Vec::new();
-    for part in key.split('.') {
+    // A field left out of the serialized form because it is empty (`clocks`,
+    // `network.faults`...) is created on the way; if serde then says the field does not
+    // exist, the user gets this error instead.
+    let mut created: Vec<(String, ScenarioError)> = Vec::new();
+    let parts: Vec<&str> = key.split('.').collect();
+    for (index, &part) in parts.iter().enumerate() {
         let here = if walked.is_empty() {
             "the scenario".to_string()
         } else {
@@ -110,7 +115,13 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
                                 .join(".")
                         ));
                     }
-                    return Err(e);
+                    created.push((part.to_string(), e));
+                    let fresh = if index + 1 == parts.len() {
+                        Value::Null
+                    } else {
+                        Value::Object(Default::default())
+                    };
+                    map.insert(part.to_string(), fresh);
                 }
                 map.get_mut(part).expect("checked above")
             }
@@ -139,7 +150,16 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
     *node = value;
     serde_json::from_value(tree).map_err(|e| {
         let msg = e.to_string();
-        with_candidates(ScenarioError::new(origin(), msg.clone()), &msg)
+        // Serde names the field it does not know: if it is one created here, say so the
+        // way an unknown key is said.
+        let unknown = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+            .map(str::to_string);
+        match unknown.and_then(|w| created.into_iter().rev().find(|(p, _)| *p == w)) {
+            Some((_, e)) => e,
+            None => with_candidates(ScenarioError::new(origin(), msg.clone()), &msg),
+        }
     })
 }
 
