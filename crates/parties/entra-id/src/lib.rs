@@ -187,6 +187,17 @@ fn aad_error(
         })
 }
 
+/// The error page for a sign-in session Entra ID no longer knows.
+fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
+    aad_error(
+        req,
+        stage,
+        "session_expired",
+        "AADSTS50058",
+        "the sign-in session was not found".into(),
+    )
+}
+
 fn token_error(
     req: &Message,
     stage: Option<Stage>,
@@ -351,16 +362,7 @@ impl EntraId {
         let upn = f.get("UserName").unwrap_or("").to_string();
         let password = f.get("Password").map(str::to_string);
         let Some(s) = self.sessions.get_mut(&id) else {
-            return ctx.send(
-                from,
-                aad_error(
-                    &req,
-                    req.stage,
-                    "session_expired",
-                    "AADSTS50058",
-                    "the sign-in session was not found".into(),
-                ),
-            );
+            return ctx.send(from, session_expired(&req, req.stage));
         };
         s.upn = upn.clone();
         if self.federated(&upn) {
@@ -487,16 +489,7 @@ impl EntraId {
             }
         };
         if !self.sessions.contains_key(&id) {
-            return ctx.send(
-                from,
-                aad_error(
-                    &req,
-                    req.stage,
-                    "session_expired",
-                    "AADSTS50058",
-                    "the sign-in session was not found".into(),
-                ),
-            );
+            return ctx.send(from, session_expired(&req, req.stage));
         }
         let mut amr: Vec<String> = claims.amr.iter().filter(|m| *m != "mfa").cloned().collect();
         if amr.is_empty() {
@@ -739,16 +732,7 @@ impl EntraId {
                 }
                 self.decide(req, from, ctx, &id);
             }
-            None => ctx.send(
-                from,
-                aad_error(
-                    &req,
-                    Some(Stage::MfaDone),
-                    "session_expired",
-                    "AADSTS50058",
-                    "the sign-in session was not found".into(),
-                ),
-            ),
+            None => ctx.send(from, session_expired(&req, Some(Stage::MfaDone))),
         }
     }
 
