@@ -265,9 +265,8 @@ fn apply_fix_runs_the_documented_fix() {
     let text = String::from_utf8(hmasim(&["run", "fault-no-authorization-uri"]).stdout).unwrap();
     let tail: Vec<&str> = text.lines().rev().take(6).collect();
     assert!(
-        tail.iter()
-            .any(|l| l
-                .starts_with("  fix: Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint")),
+        tail.iter().any(|l| l
+            .starts_with("  fix: `Set-AuthServer EvoSts -IsDefaultAuthorizationEndpoint $true`")),
         "{text}"
     );
     let o = hmasim(&["run", "web-exo", "--apply-fix"]);

@@ -2,16 +2,20 @@
 
 use std::fmt;
 
-/// An absolute `http`/`https` URL. Query parameters keep their order and are stored
-/// decoded; [`fmt::Display`] percent-encodes them (so `test@contoso.com` renders as
-/// `test%40contoso.com`, as in AutoDiscover requests).
+/// An absolute URL: `http`/`https` (scheme and host lower case, the path at least `/`), a
+/// custom-scheme redirect URI such as `msauth.com.microsoft.Outlook://auth` (kept as sent:
+/// case and an empty path survive), or an opaque URI such as `urn:ietf:wg:oauth:2.0:oob`
+/// (no authority: `host` is empty and `path` holds what follows the scheme). Query
+/// parameters keep their order and are stored decoded; [`fmt::Display`] percent-encodes
+/// them (so `test@contoso.com` renders as `test%40contoso.com`, as in AutoDiscover
+/// requests).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Url {
-    /// `https` or `http` (or a custom scheme for native redirect URIs).
+    /// `https` or `http` (lower case), or a custom scheme for native redirect URIs, as sent.
     pub scheme: String,
-    /// Host name, lower case.
+    /// Host name, lower case for `http`/`https`; empty for an opaque URI.
     pub host: String,
-    /// Path, starting with `/`.
+    /// Path: starting with `/` for `http`/`https`; as sent otherwise (it may be empty).
     pub path: String,
     /// Decoded query parameters in order.
     pub query: Vec<(String, String)>,
@@ -30,33 +34,60 @@ impl fmt::Display for UrlError {
 impl std::error::Error for UrlError {}
 
 impl Url {
-    /// Parses `scheme://host/path?query`.
+    /// Parses `scheme://host/path?query`, or an opaque `scheme:rest?query` for a scheme
+    /// other than `http` and `https` (`urn:ietf:wg:oauth:2.0:oob`).
     pub fn parse(s: &str) -> Result<Url, UrlError> {
         let err = || UrlError(s.to_string());
-        let (scheme, rest) = s.split_once("://").ok_or_else(err)?;
+        let colon = s.find(':').ok_or_else(err)?;
+        let scheme = &s[..colon];
         if scheme.is_empty()
+            || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
             || !scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-')
         {
             return Err(err());
         }
+        let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+        let after = &s[colon + 1..];
+        let (rest, opaque) = match after.strip_prefix("//") {
+            Some(r) => (r, false),
+            None if !web => (after, true),
+            None => return Err(err()),
+        };
         let (hostpath, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q)),
             None => (rest, None),
         };
-        let (host, path) = match hostpath.find('/') {
-            Some(i) => (&hostpath[..i], &hostpath[i..]),
-            None => (hostpath, "/"),
+        let (host, path) = if opaque {
+            ("", hostpath)
+        } else {
+            match hostpath.find('/') {
+                Some(i) => (&hostpath[..i], &hostpath[i..]),
+                None => (hostpath, if web { "/" } else { "" }),
+            }
         };
-        if host.is_empty() || host.contains(char::is_whitespace) {
+        if (!opaque && host.is_empty())
+            || (opaque && path.is_empty())
+            || host.contains(char::is_whitespace)
+            || path.contains(char::is_whitespace)
+        {
             return Err(err());
         }
-        let mut url = Url {
-            scheme: scheme.to_ascii_lowercase(),
-            host: host.to_ascii_lowercase(),
-            path: path.to_string(),
-            query: Vec::new(),
+        let mut url = if web {
+            Url {
+                scheme: scheme.to_ascii_lowercase(),
+                host: host.to_ascii_lowercase(),
+                path: path.to_string(),
+                query: Vec::new(),
+            }
+        } else {
+            Url {
+                scheme: scheme.to_string(),
+                host: host.to_string(),
+                path: path.to_string(),
+                query: Vec::new(),
+            }
         };
         if let Some(q) = query {
             for pair in q.split('&').filter(|p| !p.is_empty()) {
@@ -65,6 +96,11 @@ impl Url {
             }
         }
         Ok(url)
+    }
+
+    /// Whether this is an `http` or `https` URL (not a native redirect URI).
+    pub fn is_web(&self) -> bool {
+        self.scheme == "https" || self.scheme == "http"
     }
 
     /// `https://host` + `path`, no query.
@@ -140,7 +176,11 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.host, self.path)?;
+        if self.host.is_empty() {
+            write!(f, "{}:{}", self.scheme, self.path)?;
+        } else {
+            write!(f, "{}://{}{}", self.scheme, self.host, self.path)?;
+        }
         for (i, (k, v)) in self.query.iter().enumerate() {
             f.write_str(if i == 0 { "?" } else { "&" })?;
             encode_into(f, k)?;
@@ -211,6 +251,33 @@ mod tests {
         assert!(Url::parse("ht tp://x").is_err());
         assert_eq!(decode("%4"), "%4");
         assert_eq!(decode("a%zz"), "a%zz");
+    }
+
+    #[test]
+    fn native_redirect_uris_print_as_sent() {
+        let oob = Url::parse("urn:ietf:wg:oauth:2.0:oob").unwrap();
+        assert_eq!(oob.to_string(), "urn:ietf:wg:oauth:2.0:oob");
+        assert!(!oob.is_web());
+        let mut code = oob.clone();
+        code.set_param("code", "0.Ab");
+        assert_eq!(code.to_string(), "urn:ietf:wg:oauth:2.0:oob?code=0.Ab");
+        assert_eq!(Url::parse(&code.to_string()).unwrap(), code);
+        let mobile = Url::parse("msauth.com.microsoft.Outlook://auth").unwrap();
+        assert_eq!(mobile.to_string(), "msauth.com.microsoft.Outlook://auth");
+        assert_eq!(
+            Url::parse("msauth.com.microsoft.Outlook://auth?code=x")
+                .unwrap()
+                .to_string(),
+            "msauth.com.microsoft.Outlook://auth?code=x"
+        );
+        // http and https stay canonical; an opaque form is not a web URL.
+        assert_eq!(
+            Url::parse("HTTPS://Mail.Contoso.com").unwrap().to_string(),
+            "https://mail.contoso.com/"
+        );
+        assert!(Url::parse("https:mail.contoso.com").is_err());
+        assert!(Url::parse("urn:").is_err());
+        assert!(Url::parse("1urn:x").is_err());
     }
 
     #[test]

@@ -750,6 +750,22 @@ pub struct Wap {
     /// pass-through.
     #[serde(default)]
     pub preauthentication: bool,
+    /// How Outlook on the web and ECP are published when Exchange uses AD FS claims-based
+    /// authentication: with AD FS pre-authentication (the documented external flow: WAP
+    /// redirects to AD FS) or pass-through (Exchange redirects).
+    #[serde(default)]
+    pub owa_publishing: OwaPublishing,
+}
+
+/// How the Web Application Proxy publishes Outlook on the web.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OwaPublishing {
+    /// AD FS pre-authentication for the OWA relying party.
+    #[default]
+    Preauthentication,
+    /// Pass-through: Exchange itself redirects to AD FS.
+    PassThrough,
 }
 
 /// Which token lifetimes Entra ID uses by default.

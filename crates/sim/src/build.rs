@@ -18,7 +18,7 @@ use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserActio
 use hmasim_scenario::{
     AccessLevel, ActionKind, AdfsPolicy, AuthMethod, ClientKind, DeviceCharacteristic, DeviceState,
     ExchangeVersion, IdentityModel, LatencyDist, Location, MailProtocol, MailboxLocation,
-    MetadataRefresh, Platform, Publishing, Scenario, TlsMode, TokenDefaults,
+    MetadataRefresh, OwaPublishing, Platform, Publishing, Scenario, TlsMode, TokenDefaults,
 };
 use hmasim_wap::Wap;
 
@@ -542,6 +542,11 @@ pub fn build(sc: &Scenario) -> Built {
         Party::Wap(
             Wap::new(published, Some(ids.adfs), &adfs_host, "WAP01")
                 .preauthenticating(sc.wap.preauthentication)
+                .preauthenticating_owa(
+                    (sc.onprem.owa_adfs_claims
+                        && sc.wap.owa_publishing == OwaPublishing::Preauthentication)
+                        .then(|| format!("https://{mail_host}/owa/")),
+                )
                 .blocking(if front == ids.wap {
                     azure.clone()
                 } else {
@@ -701,6 +706,16 @@ fn link_faults(s: &hmasim_scenario::LinkFaultSpec) -> LinkFaults {
     }
 }
 
+/// How notes name a client's app.
+fn app_name(kind: ClientKind) -> &'static str {
+    match kind {
+        ClientKind::OutlookDesktop => "Outlook desktop",
+        ClientKind::OutlookMobile => "Outlook mobile",
+        ClientKind::Browser => "the browser",
+        ClientKind::NativeMail => "the mail app",
+    }
+}
+
 /// Delivers each timeline action to the party it concerns; returns those the runner
 /// applies itself (outages, configuration changes).
 fn schedule_timeline(
@@ -719,7 +734,7 @@ fn schedule_timeline(
     };
     for a in &sc.timeline {
         let at = SimTime::from_millis(a.at.ms());
-        let mut deliver = |to: ActorId, action: UserAction, summary: &'static str| {
+        let mut deliver = |to: ActorId, action: UserAction, summary: String| {
             world.schedule(
                 at,
                 to,
@@ -728,14 +743,20 @@ fn schedule_timeline(
             );
         };
         let client = a.client.as_deref().and_then(id_of);
+        // Notes name the app the client is: Outlook mobile, Outlook desktop, the browser
+        // or the device's own mail app.
+        let app = client
+            .and_then(|c| sc.clients.get(c.0 as usize))
+            .map(|cl| app_name(cl.kind))
+            .unwrap_or("the app");
         match (a.action, client) {
             (ActionKind::AddAccount, Some(c)) => deliver(
                 c,
                 UserAction::AddAccount,
-                "the user adds the account in Outlook mobile",
+                format!("the user adds the account in {app}"),
             ),
             (ActionKind::StartOutlook, Some(c)) => {
-                deliver(c, UserAction::StartOutlook, "the user opens Outlook")
+                deliver(c, UserAction::StartOutlook, format!("the user opens {app}"))
             }
             (ActionKind::OpenOwa, Some(c)) => {
                 let user = sc
@@ -749,20 +770,24 @@ fn schedule_timeline(
                 deliver(
                     c,
                     UserAction::OpenOwa(url),
-                    "the user opens Outlook on the web",
+                    "the user opens Outlook on the web".into(),
                 );
             }
             (ActionKind::SyncNow, Some(c)) => deliver(
                 c,
                 UserAction::SyncNow,
-                "the user asks Outlook to synchronize now",
+                format!("the user asks {app} to synchronize now"),
             ),
-            (ActionKind::CloseOutlook, Some(c)) => {
-                deliver(c, UserAction::CloseOutlook, "the user closes Outlook")
-            }
-            (ActionKind::SignIn, Some(c)) => {
-                deliver(c, UserAction::SignIn, "the user answers the sign-in prompt")
-            }
+            (ActionKind::CloseOutlook, Some(c)) => deliver(
+                c,
+                UserAction::CloseOutlook,
+                format!("the user closes {app}"),
+            ),
+            (ActionKind::SignIn, Some(c)) => deliver(
+                c,
+                UserAction::SignIn,
+                format!("the user answers the sign-in prompt of {app}"),
+            ),
             (ActionKind::ChangePassword, _) => {
                 let upn = a.user.clone().unwrap_or_default();
                 let password = a
@@ -775,14 +800,14 @@ fn schedule_timeline(
                         upn: upn.clone(),
                         password: password.clone(),
                     },
-                    "the user's password is changed in Active Directory",
+                    "the user's password is changed in Active Directory".into(),
                 );
                 for (i, c) in sc.clients.iter().enumerate() {
                     if c.user.eq_ignore_ascii_case(&upn) {
                         deliver(
                             ActorId(i as u32),
                             UserAction::NewPassword(password.clone()),
-                            "the user now types the new password",
+                            "the user now types the new password".into(),
                         );
                     }
                 }
@@ -790,17 +815,17 @@ fn schedule_timeline(
             (ActionKind::DirectorySync, _) => deliver(
                 ids.ad,
                 UserAction::DirectorySync,
-                "a directory synchronization cycle runs now",
+                "a directory synchronization cycle runs now".into(),
             ),
             (ActionKind::RotateEvostsKey, _) => deliver(
                 ids.entra,
                 UserAction::RotateKey,
-                "EvoSTS rolls its signing key",
+                "EvoSTS rolls its signing key".into(),
             ),
             (ActionKind::RefreshAuthMetadata, _) => deliver(
                 ids.onprem,
                 UserAction::RefreshAuthMetadata,
-                "the admin runs Set-AuthServer EvoSts -RefreshAuthMetadata",
+                "the admin runs Set-AuthServer EvoSts -RefreshAuthMetadata".into(),
             ),
             (ActionKind::Outage, _) => {
                 if let Some(p) = a.party.as_deref().and_then(id_of) {

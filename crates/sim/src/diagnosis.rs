@@ -1,5 +1,7 @@
 //! The admin's diagnosis: from the refusal where things went wrong and the scenario's
-//! configuration, the cause and the command that fixes it. This is a runbook keyed on what
+//! configuration, the cause and the command that fixes it. Every admin command in a fix
+//! stands between backticks, complete and runnable as printed (`tests/commands.rs` checks
+//! each against the cmdlet's required parameters). This is a runbook keyed on what
 //! the parties said (the failure code) and on the configuration, never on a scenario name.
 
 use hmasim_scenario::{
@@ -37,12 +39,12 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
                     "EvoSTS rolled its signing key{} and Exchange's cached EvoSTS metadata does not hold the new key: {refresh}",
                     rotated.map(|t| format!(" at +{t}")).unwrap_or_default()
                 ),
-                "Set-AuthServer EvoSts -RefreshAuthMetadata (and run it as a scheduled task every 24 hours)".into(),
+                "run `Set-AuthServer EvoSts -RefreshAuthMetadata` now, and as a scheduled task every 24 hours".into(),
             )
         }
         "no_authorization_uri" => (
             "EvoSTS is not the default authorization endpoint (onprem.evosts_default_authorization_endpoint = false): the 401 carries no authorization_uri".into(),
-            "Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint, then Set-AuthServer EvoSts -IsDefaultAuthorizationEndpoint $true".into(),
+            "`Set-AuthServer EvoSts -IsDefaultAuthorizationEndpoint $true` (check with `Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint`)".into(),
         ),
         "no_www_authenticate" => (
             "a device in front of Exchange answers the unauthenticated request itself (load_balancer.intercepts_unauthenticated = true): the 401 has no WWW-Authenticate header".into(),
@@ -58,7 +60,18 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
         ),
         "oauth_not_supported_by_mailbox_server" => (
             "the mailbox is on Exchange 2010 while EvoSTS is the default authorization endpoint: clients attempt OAuth, which Exchange 2010 cannot do".into(),
-            "move the mailboxes to Exchange 2016/2019 (New-MoveRequest) and remove the Exchange 2010 servers".into(),
+            {
+                let moves: Vec<String> = sc
+                    .users
+                    .iter()
+                    .filter(|u| u.mailbox == hmasim_scenario::MailboxLocation::Onprem && u.exchange_version == hmasim_scenario::ExchangeVersion::V2010)
+                    .map(|u| format!("`New-MoveRequest -Identity {}`", u.upn))
+                    .collect();
+                format!(
+                    "move the Exchange 2010 mailboxes to an Exchange 2016/2019 database ({}), then remove the Exchange 2010 servers",
+                    if moves.is_empty() { "a New-MoveRequest for each".to_string() } else { moves.join(", ") }
+                )
+            },
         ),
         "invalid_grant" if f.fault.diagnostics.contains("AADSTS50173") => (
             format!(
@@ -96,7 +109,7 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
             let clocks: Vec<String> = sc.clocks.iter().map(|c| format!("{} off by {} ms", c.party, c.skew.0)).collect();
             (
                 format!("clock skew ({}): the token's validity falls outside the verifiers' 5-minute tolerance", clocks.join(", ")),
-                "synchronize the servers' clocks with NTP (w32tm /resync on Windows servers)".into(),
+                "synchronize the servers' clocks with NTP (`w32tm /resync` on each Windows server)".into(),
             )
         }
         "blocked_by_conditional_access" => (f.fault.message.clone(), "review the Conditional Access policy's conditions and grant controls".into()),
@@ -121,7 +134,7 @@ fn unreachable(sc: &Scenario, f: &Failing) -> (String, String) {
     if !known.iter().any(|h| h.eq_ignore_ascii_case(host)) {
         return (
             format!("AutoDiscover returns the ActiveSync virtual directory's ExternalURL {ext}, which is not reachable from the Internet"),
-            format!("Set-ActiveSyncVirtualDirectory -ExternalUrl https://{}/Microsoft-Server-ActiveSync", sc.mail_host()),
+            format!("`Set-ActiveSyncVirtualDirectory -Identity \"Microsoft-Server-ActiveSync (Default Web Site)\" -ExternalUrl https://{}/Microsoft-Server-ActiveSync`", sc.mail_host()),
         );
     }
     if let Some(p) = sc.network.partitions.iter().find(|p| p.to == "entra-id") {

@@ -313,6 +313,34 @@ pub fn verify(sc: &Scenario) -> Verification {
     }
 }
 
+/// AD FS claims-based authentication for ECP and OWA: ECP first (OWA redirects its admins
+/// there), every other method off.
+const OWA_ECP_ADFS: &str = "Set-EcpVirtualDirectory -Identity \"ecp (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -WindowsAuthentication $false; Set-OwaVirtualDirectory -Identity \"owa (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -OAuthAuthentication $false -WindowsAuthentication $false";
+
+/// The Microsoft Graph request that creates a Conditional Access policy requiring MFA for
+/// Office 365 Exchange Online and one client app type, with its body as JSON (the
+/// `conditionalAccessPolicy` resource, which `--ca-policies` reads back).
+pub fn ca_mfa_body(display_name: &str, client_app_type: &str) -> String {
+    serde_json::json!({
+        "displayName": display_name,
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": [hmasim_protocol::apps::EXCHANGE_ONLINE]},
+            "clientAppTypes": [client_app_type],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    })
+    .to_string()
+}
+
+fn ca_mfa_command(display_name: &str, client_app_type: &str) -> String {
+    format!(
+        "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
+        ca_mfa_body(display_name, client_app_type)
+    )
+}
+
 /// The control that closes a path to mailbox content without MFA, and the command that
 /// sets it (the recommended configuration of the articles).
 fn closing_control(
@@ -326,15 +354,18 @@ fn closing_control(
     match (kind, method, onprem) {
         (ClientKind::Browser, _, true) if !sc.onprem.owa_adfs_claims => c(
             "AD FS claims-based authentication for OWA and ECP (instead of forms)",
-            "Set-OwaVirtualDirectory -AdfsAuthentication $true -FormsAuthentication $false -BasicAuthentication $false -WindowsAuthentication $false",
+            OWA_ECP_ADFS,
         ),
-        (ClientKind::Browser, _, true) => c(
-            "an AD FS access control policy requiring MFA on the OWA relying party trust",
-            "Set-AdfsRelyingPartyTrust -TargetName \"Outlook on the web\" -AccessControlPolicyName \"Permit everyone and require MFA\"",
+        (ClientKind::Browser, _, true) => (
+            "an AD FS access control policy requiring MFA on the OWA relying party trust".to_string(),
+            format!(
+                "Set-AdfsRelyingPartyTrust -TargetIdentifier \"https://{}/owa/\" -AccessControlPolicyName \"Permit everyone and require MFA\"",
+                sc.mail_host()
+            ),
         ),
-        (ClientKind::Browser, _, false) => c(
-            "a Conditional Access policy for Office 365 Exchange Online, client app Browser, grant MFA",
-            "New-MgIdentityConditionalAccessPolicy (applications: 00000002-0000-0ff1-ce00-000000000000; clientAppTypes: browser; grantControls: mfa)",
+        (ClientKind::Browser, _, false) => (
+            "a Conditional Access policy for Office 365 Exchange Online, client app Browser, grant MFA".to_string(),
+            ca_mfa_command("Exchange Online: require MFA for browsers", "browser"),
         ),
         (ClientKind::OutlookMobile, "basic-activesync-manual", true) => c(
             "an ActiveSync device access rule blocking DeviceModel 'Outlook for iOS and Android'",
@@ -382,9 +413,12 @@ fn closing_control(
                 "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"".to_string(),
             )
         }
-        _ => c(
-            "a Conditional Access policy for Office 365 Exchange Online, client app \"Mobile apps and desktop clients\", grant MFA",
-            "New-MgIdentityConditionalAccessPolicy (applications: 00000002-0000-0ff1-ce00-000000000000; clientAppTypes: mobileAppsAndDesktopClients; grantControls: mfa)",
+        _ => (
+            "a Conditional Access policy for Office 365 Exchange Online, client app \"Mobile apps and desktop clients\", grant MFA".to_string(),
+            ca_mfa_command(
+                "Exchange Online: require MFA for mobile apps and desktop clients",
+                "mobileAppsAndDesktopClients",
+            ),
         ),
     }
 }

@@ -61,7 +61,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", "bad_redirect"));
             };
-            if loc.scheme != "https" && loc.scheme != "http"
+            if !loc.is_web()
                 || loc
                     .to_string()
                     .starts_with(hmasim_protocol::apps::NATIVE_REDIRECT)
@@ -82,18 +82,18 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                     .with("UserName", cfg.upn.clone())
                     .with("Password", cfg.password.clone()),
             };
-            let stage = if form.get("Password").is_some() {
-                Stage::Credentials
+            let (stage, summary) = if form.get("Password").is_some() {
+                (
+                    Stage::Credentials,
+                    "the user enters the user name and password",
+                )
             } else {
-                Stage::EntraSignInPage
+                (
+                    Stage::EntraSignInPage,
+                    "the user enters the user name; Entra ID finds the user's domain",
+                )
             };
-            send(post(
-                cfg,
-                action.clone(),
-                form,
-                Some(stage),
-                "the user enters credentials",
-            ))
+            send(post(cfg, action.clone(), form, Some(stage), summary))
         }
         (Some(200), Body::Page(Page::Mfa { action, .. })) => {
             let form = Form::new().with("approved", cfg.approve_mfa.to_string());

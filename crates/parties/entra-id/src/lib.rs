@@ -148,6 +148,13 @@ pub struct EntraId {
     ids: BTreeMap<String, String>,
     /// Refresh-token family -> generations issued so far.
     generations: BTreeMap<u64, u32>,
+    /// Refresh-token family -> the name its tokens carry in traces (`1`, `2`, `1b`...).
+    family_names: BTreeMap<u64, String>,
+    /// Trace id of every access or refresh token -> its family.
+    token_family: BTreeMap<String, u64>,
+    /// Families issued to a user's client (sign-ins) and on behalf of a user (OBO).
+    signins: u64,
+    obos: u64,
     next_session: u64,
     next_family: u64,
     next_id_token: u64,
@@ -230,6 +237,10 @@ impl EntraId {
             waits: BTreeMap::new(),
             ids: BTreeMap::new(),
             generations: BTreeMap::new(),
+            family_names: BTreeMap::new(),
+            token_family: BTreeMap::new(),
+            signins: 0,
+            obos: 0,
             next_session: 0,
             next_family: 0,
             next_id_token: 0,
@@ -775,12 +786,8 @@ impl EntraId {
             ctx.send(from, m);
         } else {
             let code = self.code(ctx, &s);
-            let mut loc = Url::parse(&s.redirect_uri).unwrap_or_else(|_| Url {
-                scheme: "urn".into(),
-                host: "ietf:wg:oauth:2.0:oob".into(),
-                path: "/".into(),
-                query: vec![],
-            });
+            let mut loc = Url::parse(&s.redirect_uri)
+                .unwrap_or_else(|_| Url::parse(apps::NATIVE_REDIRECT).expect("constant URI"));
             loc.set_param("code", code);
             ctx.send(
                 from,
@@ -865,6 +872,24 @@ impl EntraId {
         (token, jwt)
     }
 
+    /// Opens a new refresh-token family. Its tokens are named after the articles: `1` for
+    /// a user's client (AT1/RT1), `2` for the tokens Exchange Online gets on behalf of it
+    /// (AT2/RT2); a later family of the same role adds a letter (`1b`, `1c`, `2b`...), so a
+    /// second sign-in is never taken for the on-behalf-of pair. Renewals add `.N`.
+    fn new_family(&mut self, on_behalf: bool) -> u64 {
+        self.next_family += 1;
+        let (role, n) = if on_behalf {
+            self.obos += 1;
+            ("2", self.obos)
+        } else {
+            self.signins += 1;
+            ("1", self.signins)
+        };
+        self.family_names
+            .insert(self.next_family, format!("{role}{}", family_letters(n)));
+        self.next_family
+    }
+
     /// Issues an access/refresh pair of family `family` and answers `req` with it.
     #[allow(clippy::too_many_arguments)]
     fn issue_pair(
@@ -882,10 +907,15 @@ impl EntraId {
     ) -> Message {
         let generation = self.generations.entry(family).or_insert(0);
         *generation += 1;
+        let name = self
+            .family_names
+            .get(&family)
+            .cloned()
+            .unwrap_or_else(|| family.to_string());
         let suffix = if *generation == 1 {
-            family.to_string()
+            name
         } else {
-            format!("{family}.{}", *generation - 1)
+            format!("{name}.{}", *generation - 1)
         };
         let at_life = if self.cfg.randomized_access_lifetime {
             // Today's default: a random lifetime between 60 and 90 minutes.
@@ -928,6 +958,8 @@ impl EntraId {
             .at(stage)
             .with_body(Body::Token(body))
             .header("Content-Type", "application/json");
+        self.token_family.insert(at.id.clone(), family);
+        self.token_family.insert(rt.id.clone(), family);
         m.issued.push(at);
         m.issued.push(rt);
         m
@@ -943,8 +975,7 @@ impl EntraId {
             "password" => return self.legacy_signin(req, from, ctx, &f),
             "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
                 Some(g) => {
-                    self.next_family += 1;
-                    let fam = self.next_family;
+                    let fam = self.new_family(false);
                     self.issue_pair(
                         &req,
                         ctx,
@@ -983,8 +1014,7 @@ impl EntraId {
                             .any(|r| r.eq_ignore_ascii_case(&resource))
                         {
                             let parent = self.ids.get(&c.uti).cloned();
-                            self.next_family += 1;
-                            let fam = self.next_family;
+                            let fam = self.new_family(true);
                             self.issue_pair(
                                 &req,
                                 ctx,
@@ -1027,12 +1057,11 @@ impl EntraId {
                         token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if c.scp == "offline_access" => {
-                        let id = self.ids.get(&c.uti).cloned().unwrap_or_default();
-                        let fam: u64 = id
-                            .trim_start_matches("RT")
-                            .split('.')
-                            .next()
-                            .and_then(|x| x.parse().ok())
+                        let fam = self
+                            .ids
+                            .get(&c.uti)
+                            .and_then(|id| self.token_family.get(id))
+                            .copied()
                             .unwrap_or(0);
                         self.issue_pair(
                             &req,
@@ -1245,8 +1274,7 @@ impl EntraId {
         // A legacy client can satisfy no grant control: any that applies blocks it.
         let reply = match ca::verdict_for(&results, &facts, |_| false) {
             Verdict::Grant => {
-                self.next_family += 1;
-                let fam = self.next_family;
+                let fam = self.new_family(false);
                 self.issue_pair(
                     &req,
                     ctx,
@@ -1432,5 +1460,36 @@ impl Actor<Message> for EntraId {
                 Message::response(&msg, 404, "not an Entra ID endpoint"),
             );
         }
+    }
+}
+
+/// The letter a later token family of one role adds to its name: none for the first,
+/// `b` for the second ... `z`, then `aa`, `ab`...
+fn family_letters(n: u64) -> String {
+    if n <= 1 {
+        return String::new();
+    }
+    let mut n = n;
+    let mut out = Vec::new();
+    while n > 0 {
+        n -= 1;
+        out.push(b'a' + (n % 26) as u8);
+        n /= 26;
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII letters")
+}
+
+#[cfg(test)]
+mod family_name_tests {
+    use super::family_letters;
+
+    #[test]
+    fn later_families_get_letters() {
+        assert_eq!(family_letters(1), "");
+        assert_eq!(family_letters(2), "b");
+        assert_eq!(family_letters(26), "z");
+        assert_eq!(family_letters(27), "aa");
+        assert_eq!(family_letters(28), "ab");
     }
 }

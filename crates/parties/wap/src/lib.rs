@@ -1,12 +1,16 @@
-//! Web Application Proxy: the AD FS proxy, and pass-through publishing of Exchange's
-//! namespaces. Requests it forwards to AD FS carry `X-MS-Proxy`, which is how AD FS tells
-//! extranet sign-ins from intranet ones.
+//! Web Application Proxy: the AD FS proxy, and the publishing of Exchange's namespaces,
+//! pass-through or with AD FS pre-authentication. Requests it forwards to AD FS carry
+//! `X-MS-Proxy`, which is how AD FS tells extranet sign-ins from intranet ones. Outlook on
+//! the web (and ECP), when Exchange uses AD FS claims-based authentication, is published
+//! with pre-authentication: an unauthenticated request is redirected to AD FS for the OWA
+//! relying party, and the browser's POST of the AD FS token goes through to Exchange,
+//! which verifies it (the proxy does not check the token itself).
 #![deny(missing_docs)]
 
 use std::collections::BTreeSet;
 
 use hmasim_kernel::{Actor, ActorId, Ctx};
-use hmasim_protocol::{Directory, Fault, Kind, Message, Net, Relay, Url};
+use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 
 /// The `wap` party.
 #[derive(Clone, Debug)]
@@ -17,6 +21,8 @@ pub struct Wap {
     adfs_host: String,
     name: String,
     preauthentication: bool,
+    /// OWA and ECP are published with AD FS pre-authentication for this relying party.
+    owa_preauth: Option<String>,
     blocked_sources: BTreeSet<ActorId>,
     relay: Relay,
     net: Net,
@@ -32,6 +38,7 @@ impl Wap {
             adfs_host: adfs_host.to_string(),
             name: name.to_string(),
             preauthentication: false,
+            owa_preauth: None,
             blocked_sources: BTreeSet::new(),
             relay: Relay::default(),
             net: Net::default(),
@@ -41,6 +48,13 @@ impl Wap {
     /// Publishes the applications with AD FS pre-authentication instead of pass-through.
     pub fn preauthenticating(mut self, on: bool) -> Self {
         self.preauthentication = on;
+        self
+    }
+
+    /// Publishes OWA and ECP with AD FS pre-authentication for the relying party `realm`
+    /// (the OWA claims-based authentication trust), or pass-through with `None`.
+    pub fn preauthenticating_owa(mut self, realm: Option<String>) -> Self {
+        self.owa_preauth = realm;
         self
     }
 
@@ -100,6 +114,24 @@ impl Actor<Message> for Wap {
                     )
                     .at_opt(msg.stage);
                     return ctx.send(from, reply);
+                }
+                if let (Some(realm), Some(_), Some(url)) = (&self.owa_preauth, to_app, &msg.url) {
+                    let web_app = url.path_starts_with("/owa") || url.path_starts_with("/ecp");
+                    let posts_token =
+                        matches!(&msg.body, Body::Form(f) if f.get("wresult").is_some());
+                    if web_app && !has_cookie && !posts_token {
+                        let loc = Url::https(&self.adfs_host, "/adfs/ls/")
+                            .with("wa", "wsignin1.0")
+                            .with("wtrealm", realm.clone())
+                            .with("wctx", format!("rm=0&id=passive&ru={}", url.path));
+                        let reply = Message::redirect(
+                            &msg,
+                            loc,
+                            "WAP pre-authenticates Outlook on the web: it redirects to AD FS",
+                        )
+                        .at(Stage::RedirectToIdp);
+                        return ctx.send(from, reply);
+                    }
                 }
                 match self.published.resolve(&host) {
                     Some(backend) => {
