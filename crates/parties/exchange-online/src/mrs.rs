@@ -11,7 +11,9 @@ use hmasim_protocol::jwt::{self, KeySet};
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
-const TIMEOUT_TIMER: &str = "mrs-request-timeout";
+/// The tag of the timer that times one of MRS's requests out (its argument is the
+/// request's correlation id).
+pub const TIMEOUT_TIMER: &str = "mrs-request-timeout";
 const RETRY_TIMER: &str = "mrs-request-retry";
 const STALE: &str = "Outlook mobile shows stale data: new mail and changes from the on-premises mailbox stop arriving";
 
