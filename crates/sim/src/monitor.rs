@@ -588,3 +588,275 @@ impl Observer<Message> for Monitor {
         self.stop_on_access && self.all_reached()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmasim_protocol::jwt::{Claims, SigningKey};
+    use hmasim_protocol::{Mailbox, Method, TokenKind, Url};
+
+    const CLIENT: ActorId = ActorId(0);
+    const EXCHANGE: ActorId = ActorId(1);
+    const RELAY: ActorId = ActorId(2);
+
+    /// A token as Entra ID issues it: the issuer's record and the compact JWT.
+    fn token(id: &str, amr: &[&str], key: &SigningKey) -> Token {
+        let claims = Claims {
+            aud: "https://outlook.office365.com".into(),
+            iss: "https://sts.windows.net/t/".into(),
+            iat: 0,
+            nbf: 0,
+            exp: 3600,
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+            appid: "outlook".into(),
+            scp: "user_impersonation".into(),
+            tid: "t".into(),
+            upn: "test@contoso.com".into(),
+            uti: id.into(),
+        };
+        Token {
+            id: id.into(),
+            kind: TokenKind::Access,
+            issuer: "entra-id",
+            client: "outlook-desktop".into(),
+            audience: claims.aud.clone(),
+            obo_of: None,
+            amr: claims.amr.clone(),
+            issued_ms: 0,
+            expires_ms: 3_600_000,
+            jwt: jwt::sign(&claims, key),
+        }
+    }
+
+    fn key() -> SigningKey {
+        SigningKey::derive("entra-id", 0, 1)
+    }
+
+    fn deliver(mon: &mut Monitor, t_ms: u64, from: ActorId, to: ActorId, m: &Message) {
+        mon.delivered(&Delivery {
+            time: SimTime::from_millis(t_ms),
+            from,
+            to,
+            kind: EventKind::Message,
+            msg: m,
+        });
+    }
+
+    /// Entra ID's answer issuing `t` (the monitor learns what was issued from it).
+    fn issue(mon: &mut Monitor, t: &Token) {
+        let req = Message::request(
+            Method::Post,
+            Url::https("login.microsoftonline.com", "/token"),
+            999,
+            "redeem",
+        );
+        let mut m = Message::response(&req, 200, "tokens");
+        m.issued.push(t.clone());
+        deliver(mon, 1, ActorId(3), CLIENT, &m);
+    }
+
+    fn use_req(conv: u64, bearer: &str) -> Message {
+        Message::request(
+            Method::Post,
+            Url::https("outlook.office365.com", "/mapi"),
+            conv,
+            "use",
+        )
+        .header("Authorization", format!("Bearer {bearer}"))
+    }
+
+    fn mailbox(req: &Message) -> Message {
+        Message::response(req, 200, "mail").with_body(Body::Mailbox(Mailbox {
+            source: "exchange-online",
+            upn: "test@contoso.com".into(),
+            items: "mail",
+        }))
+    }
+
+    fn refusal(req: &Message) -> Message {
+        Message::response(req, 400, "no").with_fault(Fault {
+            code: "invalid_grant".into(),
+            party: "entra-id",
+            message: "the code was redeemed already".into(),
+            diagnostics: "AADSTS54005".into(),
+            symptom: None,
+        })
+    }
+
+    fn monitor() -> Monitor {
+        Monitor::new(vec![CLIENT], None, false)
+    }
+
+    #[test]
+    fn mfa_comes_from_the_bearer_jwt_not_from_the_label() {
+        let k = key();
+        let (with, without) = (
+            token("AT1", &["pwd", "mfa"], &k),
+            token("AT2", &["pwd"], &k),
+        );
+        // The label names the MFA token, the wire carries the single-factor one.
+        let mut mon = monitor();
+        issue(&mut mon, &with);
+        issue(&mut mon, &without);
+        let req = use_req(1, &without.jwt).carrying("AT1");
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
+        assert!(mon.without_mfa && mon.clients[0].without_mfa);
+        assert!(!mon.clients[0].with_mfa);
+        // No label at all, the MFA token on the wire: MFA.
+        let mut mon = monitor();
+        issue(&mut mon, &with);
+        let req = use_req(1, &with.jwt);
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
+        assert!(!mon.without_mfa && mon.clients[0].with_mfa);
+    }
+
+    #[test]
+    fn a_forged_jwt_claiming_mfa_is_not_mfa() {
+        let k = key();
+        let real = token("AT1", &["pwd"], &k);
+        // Same claims with `mfa` added, signed with a key of the attacker's.
+        let forged = token(
+            "AT1",
+            &["pwd", "mfa"],
+            &SigningKey::derive("attacker", 0, 1),
+        );
+        let mut mon = monitor();
+        issue(&mut mon, &real);
+        let req = use_req(1, &forged.jwt).carrying("AT1");
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
+        assert!(mon.without_mfa, "a JWT no issuer issued carries no MFA");
+    }
+
+    #[test]
+    fn basic_and_no_credential_are_not_mfa() {
+        for auth in [Some("Basic dGVzdDpwdw=="), Some("Negotiate YIIC"), None] {
+            let mut mon = monitor();
+            let mut req = Message::request(
+                Method::Post,
+                Url::https("mail.contoso.com", "/eas"),
+                1,
+                "basic",
+            );
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+            deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
+            assert!(
+                mon.clients[0].without_mfa && !mon.clients[0].with_mfa,
+                "{auth:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_posted_assertion_and_the_session_cookie_it_opens_carry_its_mfa() {
+        let k = key();
+        let id = token("ID1", &["pwd", "mfa"], &k);
+        let mut mon = monitor();
+        issue(&mut mon, &id);
+        let post = Message::request(
+            Method::Post,
+            Url::https("outlook.office.com", "/owa/"),
+            1,
+            "form_post",
+        )
+        .with_body(Body::Form(
+            hmasim_protocol::Form::new().with("id_token", id.jwt.clone()),
+        ));
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &post);
+        let opened = Message::response(&post, 302, "session")
+            .header("Set-Cookie", "OpenIdConnect.token.v1=abc; secure; HttpOnly");
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &opened);
+        // The next request carries only the cookie.
+        let get = Message::request(
+            Method::Get,
+            Url::https("outlook.office.com", "/owa/"),
+            2,
+            "inbox",
+        )
+        .header("Cookie", "OpenIdConnect.token.v1=abc");
+        deliver(&mut mon, 4, CLIENT, EXCHANGE, &get);
+        deliver(&mut mon, 5, EXCHANGE, CLIENT, &mailbox(&get));
+        assert!(mon.clients[0].with_mfa && !mon.without_mfa);
+        // A cookie no response set is no credential.
+        let other = Message::request(
+            Method::Get,
+            Url::https("outlook.office.com", "/owa/"),
+            3,
+            "inbox",
+        )
+        .header("Cookie", "OpenIdConnect.token.v1=made-up");
+        deliver(&mut mon, 6, CLIENT, EXCHANGE, &other);
+        deliver(&mut mon, 7, EXCHANGE, CLIENT, &mailbox(&other));
+        assert!(mon.without_mfa);
+    }
+
+    /// Before, the monitor forgot the oldest of more than 4,096 requests awaiting an
+    /// answer, and judged the answer to a forgotten one "without MFA".
+    #[test]
+    fn no_number_of_requests_in_flight_changes_the_verdict() {
+        let k = key();
+        let at = token("AT1", &["pwd", "mfa"], &k);
+        let mut mon = monitor();
+        issue(&mut mon, &at);
+        let first = use_req(1, &at.jwt);
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &first);
+        for conv in 2..10_000 {
+            deliver(&mut mon, 3, RELAY, EXCHANGE, &use_req(conv, &at.jwt));
+        }
+        assert_eq!(mon.tracked(), 9_999);
+        deliver(&mut mon, 4, EXCHANGE, CLIENT, &mailbox(&first));
+        assert!(!mon.without_mfa && mon.clients[0].with_mfa);
+        assert!(mon.clients[0].holds());
+    }
+
+    #[test]
+    fn a_duplicated_refusal_after_the_success_is_ignored() {
+        let k = key();
+        let at = token("AT1", &["pwd", "mfa"], &k);
+        let mut mon = monitor();
+        issue(&mut mon, &at);
+        let req = use_req(1, &at.jwt);
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        // The request was duplicated: the server answered twice, success first.
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
+        deliver(&mut mon, 4, EXCHANGE, CLIENT, &refusal(&req));
+        assert!(mon.clients[0].holds(), "{:?}", mon.clients[0]);
+        assert!(mon.failing.is_none());
+        // A refusal answering an open request is the client's.
+        let again = use_req(2, &at.jwt);
+        deliver(&mut mon, 5, CLIENT, EXCHANGE, &again);
+        deliver(&mut mon, 6, EXCHANGE, CLIENT, &refusal(&again));
+        let v = &mon.clients[0];
+        assert!(!v.holds() && v.reached_ms == Some(3));
+        assert_eq!(v.failing.as_ref().map(|f| f.t_ms), Some(6));
+    }
+
+    #[test]
+    fn a_refusal_answered_to_one_client_is_not_anothers() {
+        let other = ActorId(4);
+        let mut mon = Monitor::new(vec![CLIENT, other], None, false);
+        let a = Message::request(
+            Method::Post,
+            Url::https("mail.contoso.com", "/eas"),
+            1,
+            "basic",
+        );
+        deliver(&mut mon, 1, CLIENT, EXCHANGE, &a);
+        deliver(&mut mon, 2, EXCHANGE, CLIENT, &mailbox(&a));
+        let b = Message::request(
+            Method::Post,
+            Url::https("mail.contoso.com", "/eas"),
+            1,
+            "basic",
+        );
+        deliver(&mut mon, 3, other, EXCHANGE, &b);
+        deliver(&mut mon, 4, EXCHANGE, other, &refusal(&b));
+        assert!(mon.clients[0].holds());
+        assert!(mon.clients[1].reached_ms.is_none() && mon.clients[1].failing.is_some());
+    }
+}
