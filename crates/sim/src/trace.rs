@@ -79,7 +79,8 @@ pub struct ClientOutcome {
     pub lost: Option<Lost>,
     /// What stopped it when data never reached it (additive to the contract).
     pub stopped: Option<Lost>,
-    /// Whose data first reached it (rendered in the text only).
+    /// Whose data first reached it (not rendered: the verdict line names it for the
+    /// first client).
     #[serde(skip)]
     pub served_by: Option<String>,
 }
@@ -105,19 +106,14 @@ impl ClientOutcome {
             (false, _) => "reached WITHOUT MFA",
             (true, true) => "reached with MFA and also WITHOUT MFA",
         };
-        let served = self
-            .served_by
-            .as_ref()
-            .map(|p| format!(" (served by {p})"))
-            .unwrap_or_default();
         match &self.lost {
             Some(l) => format!(
-                "{how}{served}; lost at {} because {} ({})",
+                "{how}; lost at {} because {} ({})",
                 at(l.t_ms),
                 l.why,
                 l.code
             ),
-            None => format!("{how}{served}; holds at the end"),
+            None => format!("{how}; holds at the end"),
         }
     }
 }
