@@ -818,17 +818,17 @@ impl Actor<Message> for Client {
                     }
                 }
             }
-            (Kind::Timer, Body::Timer(RENEW_TIMER)) => {
-                // Only a signed-in, running client renews; a closed one renews when it is
-                // opened again (`tick`).
+            // Only a signed-in, running client renews; a closed one renews when it is
+            // opened again (`tick`).
+            (Kind::Timer, Body::Timer(RENEW_TIMER))
                 if self.open
                     && self.phase == Phase::Done
                     && self.access.is_some()
-                    && ctx.now() + REFRESH_MARGIN >= self.access_expires
-                {
-                    self.renew(ctx);
-                }
+                    && ctx.now() + REFRESH_MARGIN >= self.access_expires =>
+            {
+                self.renew(ctx);
             }
+            (Kind::Timer, Body::Timer(RENEW_TIMER)) => {}
             (Kind::Timer, _) => {
                 self.timer_armed = false;
                 if self.open && self.phase == Phase::Done {
