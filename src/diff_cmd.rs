@@ -147,3 +147,40 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     print!("{out}");
     Ok(regressions > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Verdict::*;
+
+    #[test]
+    fn access_had_with_mfa_and_lost_is_a_regression() {
+        // Reached with MFA and held, then after the change reached with MFA but lost
+        // before the end of the run: the per-client view says access is lost.
+        assert_eq!(
+            regression(Some((MailboxWithMfa, true)), Some((MailboxWithMfa, false))),
+            Some("loses access")
+        );
+        assert_eq!(
+            regression(Some((MailboxWithMfa, true)), Some((NoAccess, false))),
+            Some("loses access")
+        );
+        // Access that was already lost before the change is not lost by it.
+        assert_eq!(
+            regression(Some((MailboxWithMfa, false)), Some((NoAccess, false))),
+            None
+        );
+        assert_eq!(
+            regression(
+                Some((MailboxWithMfa, false)),
+                Some((MailboxWithoutMfa, true))
+            ),
+            Some("loses MFA")
+        );
+        assert_eq!(
+            regression(Some((MailboxWithoutMfa, true)), Some((NoAccess, false))),
+            None
+        );
+        assert_eq!(name((MailboxWithMfa, false)), "mailbox with MFA, then lost");
+    }
+}
