@@ -159,9 +159,12 @@ pub struct Monitor {
     /// against the request it answers, as the first copy was, and ignored otherwise, as
     /// its receiver ignores it.
     answered: BTreeMap<(ActorId, ActorId, u64), Carried>,
-    /// MRS's requests in flight (by correlation id), to the user whose mailbox each
-    /// concerns: a timeout of one is a failure for that user's mobile client.
-    mrs_open: BTreeMap<u64, Option<u32>>,
+    /// The requests in flight of the parties that time requests out (the acting clients
+    /// and MRS), by requester and correlation id, to their responder and the user whose
+    /// mailbox each concerns. When the requester's timeout fires first, it abandons the
+    /// request: a late answer is then ignored, as the requester ignores it. A timeout of
+    /// one of MRS's requests is a failure for that user's mobile client.
+    open: BTreeMap<(ActorId, u64), (ActorId, Option<u32>)>,
     /// The user the delivery MRS is handling concerns (its notes follow it).
     mrs_ctx: Option<u32>,
     /// Users whose mailbox MRS syncs, to the acting clients that provisioned it.
@@ -437,8 +440,8 @@ impl Monitor {
                 }
             }
         }
-        if Some(ev.from) == self.mrs {
-            self.mrs_open.insert(m.conv, user);
+        if Some(ev.from) == self.mrs || self.clients.iter().any(|c| c.id == ev.from) {
+            self.open.insert((ev.from, m.conv), (ev.to, user));
         }
         self.carried.insert(key, Carried { cred, user });
     }
@@ -458,9 +461,11 @@ impl Monitor {
         };
         let cred = req.and_then(|c| c.cred);
         let mfa = cred.is_some_and(|c| self.creds[c as usize].0);
-        if Some(ev.to) == self.mrs && first {
-            let user = self.mrs_open.remove(&m.conv).flatten();
-            self.mrs_ctx = req.and_then(|c| c.user).or(user);
+        if first {
+            let user = self.open.remove(&(ev.to, m.conv)).and_then(|(_, u)| u);
+            if Some(ev.to) == self.mrs {
+                self.mrs_ctx = req.and_then(|c| c.user).or(user);
+            }
         }
         for v in m.header_values("Set-Cookie") {
             let pair = v.split(';').next().unwrap_or("").trim();
@@ -558,15 +563,28 @@ impl Monitor {
 
 impl Observer<Message> for Monitor {
     fn delivered(&mut self, ev: &Delivery<'_, Message>) {
-        if Some(ev.to) == self.mrs && matches!(ev.msg.kind, Kind::Timer) {
-            // A timeout of one of MRS's requests concerns that request's user; the
-            // background timer concerns every user.
-            self.mrs_ctx = match ev.msg.body {
-                Body::Timer(hmasim_exchange_online::mrs::TIMEOUT_TIMER) => {
-                    self.mrs_open.remove(&ev.msg.conv).flatten()
-                }
-                _ => None,
+        if let Body::Timer(tag) = ev.msg.body {
+            let timeout = tag == hmasim_exchange_online::mrs::TIMEOUT_TIMER
+                || tag == hmasim_clients::TIMEOUT_TIMER;
+            // The requester gives the request up: it is answered as far as the verdict
+            // goes (a late answer is ignored, but any mailbox data in it still counts for
+            // the safety flag).
+            let abandoned = if timeout {
+                self.open.remove(&(ev.to, ev.msg.conv))
+            } else {
+                None
             };
+            if let Some((to, _)) = abandoned {
+                let key = (ev.to, to, ev.msg.conv);
+                if let Some(c) = self.carried.remove(&key) {
+                    self.answered.insert(key, c);
+                }
+            }
+            if Some(ev.to) == self.mrs {
+                // A timeout of one of MRS's requests concerns that request's user; the
+                // background timer concerns every user.
+                self.mrs_ctx = abandoned.and_then(|(_, u)| u);
+            }
         }
         if ev.msg.quiet {
             self.quiet += 1;
@@ -834,6 +852,31 @@ mod tests {
         let v = &mon.clients[0];
         assert!(!v.holds() && v.reached_ms == Some(3));
         assert_eq!(v.failing.as_ref().map(|f| f.t_ms), Some(6));
+    }
+
+    #[test]
+    fn an_answer_after_the_requester_timed_out_is_ignored_like_a_duplicate() {
+        let k = key();
+        let at = token("AT1", &["pwd", "mfa"], &k);
+        let mut mon = monitor();
+        issue(&mut mon, &at);
+        let req = use_req(1, &at.jwt);
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        // The client's timeout fires first: it gives the request up.
+        mon.delivered(&Delivery {
+            time: SimTime::from_millis(60_002),
+            from: CLIENT,
+            to: CLIENT,
+            kind: EventKind::Timer,
+            msg: &Message::timer_for(hmasim_clients::TIMEOUT_TIMER, 1),
+        });
+        deliver(&mut mon, 70_000, EXCHANGE, CLIENT, &mailbox(&req));
+        assert!(mon.clients[0].reached_ms.is_none(), "the client ignored it");
+        assert!(
+            mon.data_served && !mon.without_mfa,
+            "it still crossed the wire"
+        );
+        assert_eq!(mon.quiet, 1);
     }
 
     #[test]

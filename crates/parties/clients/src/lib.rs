@@ -92,7 +92,9 @@ pub const REFRESH_MARGIN: SimDuration = SimDuration::from_mins(5);
 const RENEW_TIMER: &str = "client-token-renewal";
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 const SYNC_TIMER: &str = "client-background-sync";
-const TIMEOUT_TIMER: &str = "client-request-timeout";
+/// The tag of the timer that times one of the client's requests out (its argument is the
+/// request's correlation id).
+pub const TIMEOUT_TIMER: &str = "client-request-timeout";
 const RETRY_TIMER: &str = "client-request-retry";
 
 /// What a pending request of the client was for.
