@@ -30,23 +30,31 @@ pub struct DiffArgs {
     pub format: Format,
 }
 
-fn name(v: Verdict) -> &'static str {
+/// A path's outcome as diff compares it: the verdict, and whether the access held at the
+/// end of the path's run (the per-client view of the outcome).
+type Seen = (Verdict, bool);
+
+fn name(v: Seen) -> &'static str {
     match v {
-        Verdict::MailboxWithMfa => "mailbox with MFA",
-        Verdict::MailboxWithoutMfa => "mailbox WITHOUT MFA",
-        Verdict::NoAccess => "no access",
+        (Verdict::MailboxWithMfa, true) => "mailbox with MFA",
+        (Verdict::MailboxWithMfa, false) => "mailbox with MFA, then lost",
+        (Verdict::MailboxWithoutMfa, _) => "mailbox WITHOUT MFA",
+        (Verdict::NoAccess, _) => "no access",
     }
 }
 
-/// What a change does to one path: loses MFA, loses access (with MFA), opens a path
-/// without MFA, or none of these.
-fn regression(before: Option<Verdict>, after: Option<Verdict>) -> Option<&'static str> {
+/// What a change does to one path: loses MFA, loses access it had with MFA (never
+/// reached, or reached and then lost), opens a path without MFA, or none of these.
+fn regression(before: Option<Seen>, after: Option<Seen>) -> Option<&'static str> {
+    use Verdict::*;
     match (before, after) {
-        (Some(Verdict::MailboxWithMfa), Some(Verdict::MailboxWithoutMfa)) => Some("loses MFA"),
-        (Some(Verdict::NoAccess), Some(Verdict::MailboxWithoutMfa))
-        | (None, Some(Verdict::MailboxWithoutMfa)) => Some("opens a path without MFA"),
+        (Some((MailboxWithMfa, _)), Some((MailboxWithoutMfa, _))) => Some("loses MFA"),
+        (Some((NoAccess, _)), Some((MailboxWithoutMfa, _)))
+        | (None, Some((MailboxWithoutMfa, _))) => Some("opens a path without MFA"),
         // Legitimate access lost; closing a path that had no MFA is the point of a change.
-        (Some(Verdict::MailboxWithMfa), Some(Verdict::NoAccess)) => Some("loses access"),
+        (Some((MailboxWithMfa, true)), Some((NoAccess, _) | (MailboxWithMfa, false))) => {
+            Some("loses access")
+        }
         _ => None,
     }
 }
@@ -78,12 +86,12 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     };
     let vb = verify::verify(&before);
     let va = verify::verify(&after);
-    let mut rows: BTreeMap<_, (Option<Verdict>, Option<Verdict>)> = BTreeMap::new();
+    let mut rows: BTreeMap<_, (Option<Seen>, Option<Seen>)> = BTreeMap::new();
     for p in &vb.paths {
-        rows.entry(key(p)).or_default().0 = Some(p.verdict);
+        rows.entry(key(p)).or_default().0 = Some((p.verdict, p.holds_at_end));
     }
     for p in &va.paths {
-        rows.entry(key(p)).or_default().1 = Some(p.verdict);
+        rows.entry(key(p)).or_default().1 = Some((p.verdict, p.holds_at_end));
     }
     let changes: Vec<_> = rows.into_iter().filter(|(_, (b, a))| b != a).collect();
     let regressions = changes
@@ -138,4 +146,41 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     };
     print!("{out}");
     Ok(regressions > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Verdict::*;
+
+    #[test]
+    fn access_had_with_mfa_and_lost_is_a_regression() {
+        // Reached with MFA and held, then after the change reached with MFA but lost
+        // before the end of the run: the per-client view says access is lost.
+        assert_eq!(
+            regression(Some((MailboxWithMfa, true)), Some((MailboxWithMfa, false))),
+            Some("loses access")
+        );
+        assert_eq!(
+            regression(Some((MailboxWithMfa, true)), Some((NoAccess, false))),
+            Some("loses access")
+        );
+        // Access that was already lost before the change is not lost by it.
+        assert_eq!(
+            regression(Some((MailboxWithMfa, false)), Some((NoAccess, false))),
+            None
+        );
+        assert_eq!(
+            regression(
+                Some((MailboxWithMfa, false)),
+                Some((MailboxWithoutMfa, true))
+            ),
+            Some("loses MFA")
+        );
+        assert_eq!(
+            regression(Some((MailboxWithoutMfa, true)), Some((NoAccess, false))),
+            None
+        );
+        assert_eq!(name((MailboxWithMfa, false)), "mailbox with MFA, then lost");
+    }
 }

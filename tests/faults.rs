@@ -63,7 +63,9 @@ fn every_fault_ends_with_the_documented_symptom_and_refusal() {
     for (name, code, party, diag, symptom) in EXPECTED {
         let t = run(name, &[]);
         let o = &t.outcome;
-        assert!(!o.mailbox_access, "{name}: {o:?}");
+        // Access that held to the end would be no failure (access that happened and was
+        // lost still counts as reached: `mailbox_access` may be true).
+        assert!(o.clients.iter().any(|c| !c.holds_at_end), "{name}: {o:?}");
         let f = o
             .failure
             .as_ref()
@@ -194,16 +196,21 @@ fn refreshes(t: &Trace, client: &str) -> (usize, usize) {
     (ok, failed)
 }
 
+/// The clients' renewal window (docs/outcome.md): 5 minutes.
+fn hmasim_clients_margin() -> u64 {
+    5 * 60_000
+}
+
 #[test]
 fn a_fifteen_day_token_lifetime_run_refreshes_hourly_then_needs_a_sign_in() {
     let sc = load("token-lifetime", &[]);
     let t = sim::run(&sc, true);
-    // Outlook checks every 30 minutes and renews the one-hour access token when it expires
-    // within 5 minutes: at 1h, 2h, ... 23h while open (it closes at 1d). At 15d the refresh
-    // token has gone unused for 14 days: the one renewal then fails.
-    let interval = sc.clients[0].sync_interval.ms();
+    // Outlook renews the one-hour access token when 5 minutes of it remain (its renewal
+    // window, whatever its 30-minute sync interval): every 55 minutes while open (it
+    // closes at 1d). At 15d the refresh token has gone unused for 14 days: the one renewal
+    // then fails.
     let lifetime = sc.entra.access_token_lifetime.ms();
-    let per_token = lifetime.div_ceil(interval) * interval;
+    let per_token = lifetime - hmasim_clients_margin();
     let open_until = 86_400_000;
     let expected = (open_until - 1) / per_token;
     assert_eq!(refreshes(&t, "outlook-desktop"), (expected as usize, 1));
@@ -356,11 +363,11 @@ proptest! {
         sc.seed = seed;
         let broken = sim::run_until_access(&sc);
         let t = sim::run(&sc, false);
-        prop_assert!(!t.outcome.mailbox_access, "{} seed {} should fail", name, seed);
+        prop_assert!(!t.outcome.clients.iter().all(|c| c.holds_at_end), "{} seed {} should fail", name, seed);
         prop_assert!(t.outcome.failure.is_some());
         let _ = broken;
         scenario::apply_fix(&mut sc).unwrap();
         let t = sim::run(&sc, false);
-        prop_assert!(t.outcome.mailbox_access && t.outcome.mfa_satisfied, "{} seed {} with the fix: {:?}", name, seed, t.outcome);
+        prop_assert!(t.outcome.mailbox_access && t.outcome.mfa_satisfied && t.outcome.clients.iter().all(|c| c.holds_at_end), "{} seed {} with the fix: {:?}", name, seed, t.outcome);
     }
 }

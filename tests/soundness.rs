@@ -150,11 +150,15 @@ proptest! {
         for p in &v.paths {
             let sc = path_scenario(&base, &p.path.user, p.path.client, p.path.location, &p.path.method);
             let o = hmasim::sim::run(&sc, false).outcome;
-            let brute = match (o.mailbox_access, o.mfa_satisfied) {
-                (true, true) => Verdict::MailboxWithMfa,
-                (true, false) => Verdict::MailboxWithoutMfa,
-                _ => Verdict::NoAccess,
+            // docs/outcome.md: single-factor when mailbox data reached anyone without MFA.
+            let brute = if o.data_without_mfa {
+                Verdict::MailboxWithoutMfa
+            } else if o.mailbox_access {
+                Verdict::MailboxWithMfa
+            } else {
+                Verdict::NoAccess
             };
+            prop_assert_eq!(p.holds_at_end, o.clients[0].holds_at_end, "{:?}", p.path);
             prop_assert_eq!(p.verdict, brute, "{:?} under {:?}", p.path, sets);
         }
         let clean = v.counterexamples.is_empty();

@@ -21,9 +21,9 @@ mod trace;
 
 pub use build::RunnerAction;
 pub use build::{build, Built};
-pub use monitor::{Event, Monitor};
+pub use monitor::{ClientView, Event, Failing, Monitor};
 pub use party::Party;
-pub use trace::{Diagnosis, Failure, Outcome, SyncStats, Trace, FORMAT};
+pub use trace::{ClientOutcome, Diagnosis, Failure, Lost, Outcome, SyncStats, Trace, FORMAT};
 
 mod diagnosis;
 pub mod verify;
@@ -233,7 +233,7 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
         StopReason::Quiescent | StopReason::Deadline => sc.run.duration.ms(),
         _ => built.world.now().as_millis(),
     };
-    let mut outcome = outcome(sc, &mon, end_ms);
+    let mut outcome = outcome(sc, &built, &mon, end_ms);
     if stop == StopReason::EventLimit {
         // A guard cut the run short: say so rather than pass a partial run off as complete.
         let f = Failure {
@@ -252,6 +252,23 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
             outcome.failure = Some(f);
         }
     }
+    // The footer counts what is printed (recording on) and says what is left out; its
+    // time is what the run covered.
+    let covered = SimTime::from_millis(end_ms);
+    let stats = if mon.events.is_empty() && delivered + dropped > 0 {
+        format!("{delivered} events delivered, {dropped} dropped, not recorded; {covered} simulated; {why}")
+    } else {
+        let hidden = match mon.quiet {
+            0 => String::new(),
+            1 => "; 1 bookkeeping timer (request timeout or retry) not shown".into(),
+            n => format!("; {n} bookkeeping timers (request timeouts and retries) not shown"),
+        };
+        format!(
+            "{} events shown, {} of them dropped{hidden}; {covered} simulated; {why}",
+            mon.events.len(),
+            mon.shown.1
+        )
+    };
     Trace {
         scenario: sc.name.clone(),
         summary: sc.summary.clone(),
@@ -263,10 +280,7 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
         events: std::mem::take(&mut mon.events),
         outcome,
         reproduce: None,
-        stats: format!(
-            "{delivered} events delivered, {dropped} dropped, {} simulated; {why}",
-            built.world.now()
-        ),
+        stats,
     }
 }
 
@@ -274,20 +288,52 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
 /// recording: the fast path for benchmarks and sweeps.
 pub fn run_until_access(sc: &Scenario) -> Outcome {
     let ran = drive(sc, false, true);
-    outcome(sc, &ran.mon, ran.built.world.now().as_millis())
+    outcome(sc, &ran.built, &ran.mon, ran.built.world.now().as_millis())
 }
 
-fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
-    // Access means the data reached every acting client and nothing is broken at the end
-    // of the run (a failing background sync means the data on screen is stale).
-    let mailbox_access = mon.all_reached() && mon.failing.is_none();
-    // Without access, the refusal to report: the current failure, else the last time a
-    // client gave up (a background party's later success does not undo what the user saw).
-    let failing = mon.failing.as_ref().or(if mailbox_access {
-        None
-    } else {
-        mon.gave_up.as_ref()
-    });
+fn outcome(sc: &Scenario, built: &Built, mon: &Monitor, end_ms: u64) -> Outcome {
+    let lost = |f: &monitor::Failing| Lost {
+        t_ms: f.t_ms,
+        code: f.fault.code.to_string(),
+        why: f.fault.message.clone(),
+    };
+    let clients: Vec<ClientOutcome> = mon
+        .clients
+        .iter()
+        .map(|v| {
+            let i = v.id.0 as usize;
+            let reached = v.reached_ms.is_some();
+            let holds = v.holds();
+            ClientOutcome {
+                client: built.names[i].clone(),
+                user: sc
+                    .clients
+                    .get(i)
+                    .map(|c| c.user.clone())
+                    .unwrap_or_default(),
+                reached,
+                reached_with_mfa: v.with_mfa,
+                reached_without_mfa: v.without_mfa,
+                holds_at_end: holds,
+                lost: if reached && !holds {
+                    v.broken().map(lost)
+                } else {
+                    None
+                },
+                stopped: if reached { None } else { v.broken().map(lost) },
+                served_by: v.served_by.map(str::to_string),
+            }
+        })
+        .collect();
+    // The top-level fields are the first acting client's verdict. A run with no acting
+    // client falls back on every fault seen.
+    let first = mon.clients.first();
+    let mailbox_access = first.is_some_and(|v| v.reached_ms.is_some());
+    let failing = match first {
+        Some(v) if v.holds() => None,
+        Some(v) => v.broken().or(mon.failing.as_ref()),
+        None => mon.failing.as_ref(),
+    };
     let failure = failing.map(|f| Failure {
         code: f.fault.code.to_string(),
         party: f.fault.party.to_string(),
@@ -311,11 +357,13 @@ fn outcome(sc: &Scenario, mon: &Monitor, end_ms: u64) -> Outcome {
     Outcome {
         data_without_mfa: mon.data_served && mon.without_mfa,
         mailbox_access,
-        mfa_satisfied: mailbox_access && mon.data_served && !mon.without_mfa,
-        served_by: mon.served_by.map(str::to_string),
+        mfa_satisfied: first
+            .is_some_and(|v| v.reached_ms.is_some() && v.with_mfa && !v.without_mfa),
+        served_by: first.and_then(|v| v.served_by).map(str::to_string),
         symptom: failing.and_then(|f| f.symptom.clone()),
         diagnosis: failing.map(|f| diagnosis::diagnose(sc, f)),
         failure,
         sync,
+        clients,
     }
 }

@@ -47,18 +47,93 @@ pub struct Diagnosis {
     pub fix: String,
 }
 
-/// How the run ended (contract `outcome`).
+/// When and why a client lost access it had, or what stopped a client that never had it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lost {
+    /// Simulated ms of the refusal.
+    pub t_ms: u64,
+    /// The refusal's stable code.
+    pub code: String,
+    /// Why, in words (the refusing party's sentence).
+    pub why: String,
+}
+
+/// The verdict for one acting client (contract `outcome.clients[]`). `docs/outcome.md`
+/// defines each field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClientOutcome {
+    /// The client's party id.
+    pub client: String,
+    /// Its user's UPN.
+    pub user: String,
+    /// Mailbox data reached it.
+    pub reached: bool,
+    /// Mailbox data reached it (or MRS synchronized it for it) on a credential with MFA.
+    pub reached_with_mfa: bool,
+    /// Mailbox data reached it (or MRS synchronized it for it) on a credential without
+    /// MFA, or on no credential at all.
+    pub reached_without_mfa: bool,
+    /// Data reached it and nothing that concerns it is broken at the end of the run.
+    pub holds_at_end: bool,
+    /// The access it had and lost: `null` while it holds, or when it never had access.
+    pub lost: Option<Lost>,
+    /// What stopped it when data never reached it (additive to the contract).
+    pub stopped: Option<Lost>,
+    /// Whose data first reached it (not rendered: the verdict line names it for the
+    /// first client).
+    #[serde(skip)]
+    pub served_by: Option<String>,
+}
+
+impl ClientOutcome {
+    /// The verdict in words: "reached with MFA; holds at the end", "reached with MFA;
+    /// lost at +15d 00:00:00.397 because ...", "no mailbox data: stopped at ... by ...".
+    pub fn words(&self) -> String {
+        let at = |t: u64| hmasim_kernel::SimTime::from_millis(t);
+        if !self.reached {
+            return match &self.stopped {
+                Some(s) => format!(
+                    "no mailbox data; stopped at {} by {}: {}",
+                    at(s.t_ms),
+                    s.code,
+                    s.why
+                ),
+                None => "no mailbox data (nothing refused it: the run ended first)".into(),
+            };
+        }
+        let how = match (self.reached_with_mfa, self.reached_without_mfa) {
+            (true, false) => "reached with MFA",
+            (false, _) => "reached WITHOUT MFA",
+            (true, true) => "reached with MFA and also WITHOUT MFA",
+        };
+        match &self.lost {
+            Some(l) => format!(
+                "{how}; lost at {} because {} ({})",
+                at(l.t_ms),
+                l.why,
+                l.code
+            ),
+            None => format!("{how}; holds at the end"),
+        }
+    }
+}
+
+/// How the run ended (contract `outcome`). The top-level fields are the first acting
+/// client's verdict; `clients` has every acting client's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
-    /// Mailbox data was served against a token without MFA at some point of the run (the
-    /// safety property; not rendered, traces keep their format).
+    /// Mailbox data was served to any party (client, relay or MRS) against a credential
+    /// without MFA at some point of the run (the safety property; not rendered, traces
+    /// keep their format).
     #[serde(skip)]
     pub data_without_mfa: bool,
-    /// The user's data reached every client that acted.
+    /// The user's data reached the first acting client (even if it lost access later:
+    /// see `clients[].holds_at_end`).
     pub mailbox_access: bool,
-    /// Mailbox data was served, and only against tokens resting on MFA.
+    /// Mailbox data reached the first acting client, and every credential on which
+    /// mailbox data reached it rested on MFA.
     pub mfa_satisfied: bool,
-    /// Whose data reached the client.
+    /// Whose data reached the first acting client.
     pub served_by: Option<String>,
     /// The refusal that stopped the user, if any.
     pub failure: Option<Failure>,
@@ -68,6 +143,8 @@ pub struct Outcome {
     pub sync: Option<SyncStats>,
     /// The admin's diagnosis when something went wrong.
     pub diagnosis: Option<Diagnosis>,
+    /// One verdict per acting client, in the scenario's order.
+    pub clients: Vec<ClientOutcome>,
 }
 
 /// A whole run.
@@ -305,14 +382,25 @@ impl Trace {
             s.push('\n');
         }
         let o = &self.outcome;
+        let first = o.clients.first();
+        let lost = first
+            .and_then(|c| c.lost.as_ref())
+            .map(|l| format!(", lost at {}", hmasim_kernel::SimTime::from_millis(l.t_ms)))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "VERDICT: mailbox access {}{}; MFA {}",
-            if o.mailbox_access { "YES" } else { "NO" },
-            o.served_by
-                .as_ref()
-                .map(|p| format!(" (served by {p})"))
-                .unwrap_or_default(),
+            "VERDICT: mailbox access {}; MFA {}",
+            if o.mailbox_access {
+                format!(
+                    "YES{}{lost}",
+                    o.served_by
+                        .as_ref()
+                        .map(|p| format!(" (served by {p})"))
+                        .unwrap_or_default()
+                )
+            } else {
+                "NO".to_string()
+            },
             if o.mfa_satisfied {
                 "satisfied"
             } else if o.mailbox_access {
@@ -321,6 +409,15 @@ impl Trace {
                 "not applicable (no mailbox data)"
             }
         );
+        for c in &o.clients {
+            let _ = writeln!(s, "  {} ({}): {}", c.client, c.user, c.words());
+        }
+        if o.data_without_mfa && !o.clients.iter().any(|c| c.reached_without_mfa) {
+            let _ = writeln!(
+                s,
+                "  MFA NOT satisfied elsewhere: mailbox data was served without MFA to a party other than the acting clients"
+            );
+        }
         if let Some(f) = &o.failure {
             let _ = writeln!(s, "failure: {} at {}: {}", f.code, f.party, f.message);
             let _ = writeln!(s, "diagnostics: {}", f.diagnostics);

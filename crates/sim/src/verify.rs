@@ -53,6 +53,10 @@ pub struct Explored {
     pub verdict: Verdict,
     /// The refusal that stopped it, if any.
     pub stopped_by: Option<String>,
+    /// Mailbox data reached the client and its access still held at the end of the path's
+    /// run (`hmasim diff` compares it: access it had with MFA and lost is a regression).
+    #[serde(skip)]
+    pub holds_at_end: bool,
 }
 
 /// A path to mailbox content without MFA.
@@ -252,10 +256,14 @@ pub fn verify(sc: &Scenario) -> Verification {
                     let trace = run_built(&branch_sc, branch, true);
                     events += trace.events.len() as u64;
                     let o = &trace.outcome;
-                    let verdict = match (o.mailbox_access, o.mfa_satisfied) {
-                        (true, true) => Verdict::MailboxWithMfa,
-                        (true, false) => Verdict::MailboxWithoutMfa,
-                        _ => Verdict::NoAccess,
+                    // Single-factor when mailbox data reached anyone without MFA (the
+                    // safety flag), even if access was lost afterwards.
+                    let verdict = if o.data_without_mfa {
+                        Verdict::MailboxWithoutMfa
+                    } else if o.mailbox_access {
+                        Verdict::MailboxWithMfa
+                    } else {
+                        Verdict::NoAccess
                     };
                     let path = PathSpec {
                         user: user.upn.clone(),
@@ -282,6 +290,7 @@ pub fn verify(sc: &Scenario) -> Verification {
                             .failure
                             .as_ref()
                             .map(|f| format!("{} at {}", f.code, f.party)),
+                        holds_at_end: o.clients.first().is_some_and(|c| c.holds_at_end),
                     });
                     if verdict == Verdict::MailboxWithoutMfa {
                         let (control, command) =

@@ -85,11 +85,16 @@ pub struct ClientConfig {
     pub device: (String, String),
 }
 
-/// Renew the access token when it expires within this margin.
+/// The renewal window: the client renews its access token when 5 minutes or less of its
+/// lifetime remain, from a timer set at expiry minus this margin when the token arrives
+/// (independent of the sync interval), and on any background tick inside the window.
 pub const REFRESH_MARGIN: SimDuration = SimDuration::from_mins(5);
+const RENEW_TIMER: &str = "client-token-renewal";
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 const SYNC_TIMER: &str = "client-background-sync";
-const TIMEOUT_TIMER: &str = "client-request-timeout";
+/// The tag of the timer that times one of the client's requests out (its argument is the
+/// request's correlation id).
+pub const TIMEOUT_TIMER: &str = "client-request-timeout";
 const RETRY_TIMER: &str = "client-request-retry";
 
 /// What a pending request of the client was for.
@@ -197,6 +202,28 @@ impl Client {
             return;
         }
         if ctx.now() + REFRESH_MARGIN >= self.access_expires {
+            return self.renew(ctx);
+        }
+        self.background_sync(ctx);
+    }
+
+    /// Arms the renewal timer of the access token just received: at its expiry minus
+    /// [`REFRESH_MARGIN`].
+    fn arm_renewal(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let at = SimTime::from_micros(
+            self.access_expires
+                .as_micros()
+                .saturating_sub(REFRESH_MARGIN.as_micros()),
+        );
+        ctx.timer(at.since(ctx.now()), Message::timer(RENEW_TIMER));
+    }
+
+    /// Renews the access token with the refresh token, unless a renewal is in flight.
+    fn renew(&mut self, ctx: &mut Ctx<'_, Message>) {
+        if self.pending.values().any(|p| matches!(p, Purpose::Refresh)) {
+            return;
+        }
+        {
             let Some(rt) = self.refresh.clone() else {
                 return;
             };
@@ -218,9 +245,8 @@ impl Client {
                 )
                 .with_body(Body::Form(form))
                 .carrying(rt.id);
-            return self.send(ctx, m, Purpose::Refresh);
+            self.send(ctx, m, Purpose::Refresh);
         }
-        self.background_sync(ctx);
     }
 
     fn background_sync(&mut self, ctx: &mut Ctx<'_, Message>) {
@@ -566,6 +592,7 @@ impl Client {
                         {
                             self.refresh = Some(r);
                         }
+                        self.arm_renewal(ctx);
                         self.background_sync(ctx);
                     }
                     _ => {
@@ -680,6 +707,9 @@ impl Client {
                         .refresh_id
                         .zip(t.refresh_token)
                         .map(|(id, jwt)| Held { id, jwt });
+                    if self.refresh.is_some() {
+                        self.arm_renewal(ctx);
+                    }
                     self.use_token(ctx);
                 }
                 _ => self.fail(
@@ -790,6 +820,17 @@ impl Actor<Message> for Client {
                     }
                 }
             }
+            // Only a signed-in, running client renews; a closed one renews when it is
+            // opened again (`tick`).
+            (Kind::Timer, Body::Timer(RENEW_TIMER))
+                if self.open
+                    && self.phase == Phase::Done
+                    && self.access.is_some()
+                    && ctx.now() + REFRESH_MARGIN >= self.access_expires =>
+            {
+                self.renew(ctx);
+            }
+            (Kind::Timer, Body::Timer(RENEW_TIMER)) => {}
             (Kind::Timer, _) => {
                 self.timer_armed = false;
                 if self.open && self.phase == Phase::Done {

@@ -11,8 +11,13 @@ use hmasim_protocol::jwt::{self, KeySet};
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
-const TIMEOUT_TIMER: &str = "mrs-request-timeout";
+/// The tag of the timer that times one of MRS's requests out (its argument is the
+/// request's correlation id).
+pub const TIMEOUT_TIMER: &str = "mrs-request-timeout";
 const RETRY_TIMER: &str = "mrs-request-retry";
+/// The timer at AT2's expiry minus the renewal margin: MRS renews AT2 with RT2 before it
+/// expires, whatever its sync interval.
+const RENEW_TIMER: &str = "mrs-token-renewal";
 const STALE: &str = "Outlook mobile shows stale data: new mail and changes from the on-premises mailbox stop arriving";
 
 /// MRS configuration.
@@ -326,11 +331,18 @@ impl Mrs {
                 Body::Token(t) => {
                     if let Some(u) = self.users.get_mut(&upn) {
                         let first = u.at2.is_none();
+                        let expires = now + SimDuration::from_secs(t.expires_in);
                         u.at2 = Some(Held {
                             id: t.access_id,
                             jwt: t.access_token,
-                            expires: now + SimDuration::from_secs(t.expires_in),
+                            expires,
                         });
+                        let renew_at = SimTime::from_micros(
+                            expires
+                                .as_micros()
+                                .saturating_sub(self.cfg.refresh_margin.as_micros()),
+                        );
+                        ctx.timer(renew_at.since(now), Message::timer(RENEW_TIMER));
                         if let (Some(id), Some(jwt)) = (t.refresh_id, t.refresh_token) {
                             u.rt2 = Some(Held {
                                 id,
@@ -473,6 +485,28 @@ impl Actor<Message> for Mrs {
                         symptom: None,
                     };
                     self.fail(ctx, &upn, fault);
+                }
+            }
+            Kind::Timer if matches!(msg.body, Body::Timer(RENEW_TIMER)) => {
+                let now = ctx.now();
+                let due: Vec<String> = self
+                    .users
+                    .iter()
+                    .filter(|(_, u)| {
+                        u.at2
+                            .as_ref()
+                            .is_some_and(|a| a.expires <= now + self.cfg.refresh_margin)
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for upn in due {
+                    let renewing = self
+                        .pending
+                        .values()
+                        .any(|p| matches!(p, Purpose::Refresh(u) if *u == upn));
+                    if !renewing {
+                        self.refresh(ctx, &upn);
+                    }
                 }
             }
             Kind::Timer => {
