@@ -93,8 +93,8 @@ impl fmt::Display for ScenarioError {
         match (&self.origin, self.position) {
             (ErrorOrigin::File(p), Some((l, c))) => write!(f, "{p}:{l}:{c}: {}", self.message)?,
             (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
-            (ErrorOrigin::Set(k), _) => write!(f, "--set {k}: {}", self.message)?,
-            (ErrorOrigin::Argument(a), _) => write!(f, "{a}: {}", self.message)?,
+            (ErrorOrigin::Set(k), _) => write!(f, "--set {}: {}", cut(k), self.message)?,
+            (ErrorOrigin::Argument(a), _) => write!(f, "{}: {}", cut(a), self.message)?,
             (ErrorOrigin::JsonPath { file, path }, _) => {
                 write!(f, "{file}: {path}: {}", self.message)?
             }
@@ -124,6 +124,17 @@ impl std::error::Error for ScenarioError {}
 
 /// The most columns of a source line an excerpt shows: one screen line.
 pub const EXCERPT_COLUMNS: usize = 100;
+
+/// `arg` as an error names it: cut to [`EXCERPT_COLUMNS`] characters with `…`.
+fn cut(arg: &str) -> String {
+    if arg.chars().count() <= EXCERPT_COLUMNS {
+        arg.to_string()
+    } else {
+        let mut s: String = arg.chars().take(EXCERPT_COLUMNS - 1).collect();
+        s.push('…');
+        s
+    }
+}
 
 /// The part of `line` an excerpt shows: at most [`EXCERPT_COLUMNS`] characters around
 /// the 0-based character column `col`, with `…` where the line is cut; and the caret's

@@ -147,10 +147,14 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
     if raw.len() as u64 > kind.max_bytes() {
         return Err(crate::limits::too_large(origin(), kind));
     }
-    if let Some(at) = too_deep(raw, true) {
+    // Judged as the value is parsed: as the value of a TOML key.
+    if let Some(at) = too_deep(&format!("v = {raw}"), true) {
         return Err(ScenarioError::new(
             origin(),
-            format!("the value nests deeper than {MAX_NESTING} levels (at byte {at})"),
+            format!(
+                "the value nests deeper than {MAX_NESTING} levels (at byte {})",
+                at.saturating_sub(4)
+            ),
         )
         .expected(format!(
             "at most {MAX_NESTING} levels of arrays and tables (see docs/limits.md)"
