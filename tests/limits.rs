@@ -225,7 +225,8 @@ fn deep_nesting_is_a_located_error_in_every_syntax() {
     }
     // Just under the cap is parsed (and found to be the wrong type, not too deep).
     let p = d.join("ok.toml");
-    let k = MAX_NESTING;
+    // (The document's own table is the first level, as a JSON document's object is.)
+    let k = MAX_NESTING - 1;
     std::fs::write(&p, format!("name = {}{}\n", "[".repeat(k), "]".repeat(k))).unwrap();
     let e = stderr(&hmasim(&["check", s(&p)]));
     assert!(!e.contains("nested deeper"), "{e}");
@@ -484,4 +485,91 @@ fn a_regular_output_file_is_replaced_whole_with_no_temporary_file_left() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
+}
+
+// ---- properties: the nesting cap and the excerpt window over generated inputs ----
+
+mod properties {
+    use hmasim::scenario::{parse, Format};
+    use proptest::prelude::*;
+
+    use super::MAX_NESTING;
+
+    /// A value nested `kinds.len()` deep: each level an array, or an inline table / object.
+    fn nested(kinds: &[bool], toml: bool) -> String {
+        let mut v = "1".to_string();
+        for &table in kinds.iter().rev() {
+            v = match (table, toml) {
+                (true, true) => format!("{{k = {v}}}"),
+                (true, false) => format!("{{\"k\": {v}}}"),
+                (false, _) => format!("[{v}]"),
+            };
+        }
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+        #[test]
+        fn the_nesting_cap_holds_exactly_at_its_depth(
+            kinds in prop::collection::vec(any::<bool>(), 1..80),
+            toml in any::<bool>(),
+            key_parts in 0usize..4,
+        ) {
+            // A field under `name` (a string), so past the cap the error is the nesting,
+            // under it the type.
+            let (src, depth) = if toml {
+                let key = std::iter::once("name")
+                    .chain(std::iter::repeat_n("k", key_parts))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                (format!("{key} = {}\n", nested(&kinds, true)), kinds.len() + key_parts + 1)
+            } else {
+                (format!("{{\"name\": {}}}", nested(&kinds, false)), kinds.len() + 1)
+            };
+            let format = if toml { Format::Toml } else { Format::Json };
+            let e = parse(&src, "p", format).expect_err("never a valid scenario");
+            let deep = e.message.contains("nested deeper than");
+            prop_assert_eq!(deep, depth > MAX_NESTING, "{} levels: {}", depth, e);
+            if deep {
+                prop_assert_eq!(e.position.map(|p| p.0), Some(1), "{}", e);
+            }
+        }
+
+        #[test]
+        fn the_caret_stays_under_the_erring_character(
+            len in 1usize..3000,
+            at in 0usize..3000,
+            width in 1usize..400,
+            wide in any::<bool>(),
+        ) {
+            let at = at % len;
+            // Distinct characters, some of them multi-byte, so a misplaced caret shows.
+            let line: Vec<char> = (0..len)
+                .map(|i| {
+                    let c = (b'a' + (i % 26) as u8) as char;
+                    if wide && i % 7 == 0 { 'é' } else { c }
+                })
+                .collect();
+            let line: String = line.into_iter().collect();
+            let offset = line.char_indices().nth(at).unwrap().0;
+            let e = hmasim::scenario::ScenarioError::new(
+                hmasim::scenario::ErrorOrigin::File("f".into()),
+                "bad",
+            )
+            .at_offset(&line, offset, width);
+            let text = e.to_string();
+            let lines: Vec<&str> = text.lines().collect();
+            let pad = " ".repeat(lines[2].find('|').unwrap());
+            let shown = lines[2].split_once("| ").unwrap().1;
+            let carets = lines[3].strip_prefix(&format!("{pad}| ")).unwrap();
+            prop_assert!(shown.chars().count() <= 100);
+            let caret = carets.chars().take_while(|c| *c == ' ').count();
+            let marks = carets.chars().filter(|c| *c == '^').count();
+            // At most to the end of the line (or one past it, at its end).
+            prop_assert!(marks >= 1 && caret + marks <= shown.chars().count().max(caret + 1));
+            prop_assert_eq!(shown.chars().nth(caret), line.chars().nth(at), "{}", text);
+        }
+    }
 }

@@ -141,7 +141,8 @@ fn cut(arg: &str) -> String {
 /// column and width in what is shown.
 fn window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
     let chars: Vec<char> = line.chars().collect();
-    let width = width.max(1);
+    // The caret never runs past the line (a span may reach into the next lines).
+    let width = width.min(chars.len().saturating_sub(col)).max(1);
     if chars.len() <= EXCERPT_COLUMNS {
         return (line.to_string(), col, width);
     }

@@ -169,7 +169,10 @@ pub(crate) fn too_deep(src: &str, toml: bool) -> Option<usize> {
     let b = src.as_bytes();
     // Open brackets, each with the dotted parts of the TOML key whose value it opens.
     let mut stack: Vec<(u8, usize)> = Vec::new();
-    let mut depth = 0usize;
+    // The containers around the current place: in TOML the document's own table counts,
+    // as a JSON document's outer object does, and so does every table a header or a
+    // dotted key opens.
+    let mut depth = usize::from(toml);
     // TOML: at a key (line start outside any bracket, or just inside `{` or after `,` in
     // one); `dots` counts the dotted parts of the key so far, `pending` those of the key
     // whose value comes next.
@@ -213,8 +216,9 @@ pub(crate) fn too_deep(src: &str, toml: bool) -> Option<usize> {
                 pending = 0;
             }
             b'[' if toml && at_key && stack.is_empty() => {
-                // A table header, `[a.b]` or `[[a.b]]`: its parts are its depth.
-                let mut parts = 1;
+                // A table header, `[a.b]` or `[[a.b]]`: the document, each part, and the
+                // element of an array of tables are the depth of what follows.
+                let mut parts = 1 + usize::from(b[i..].starts_with(b"[["));
                 while i < b.len() && b[i] != b'\n' && b[i] != b'#' {
                     match b[i] {
                         b'.' => parts += 1,
@@ -227,17 +231,18 @@ pub(crate) fn too_deep(src: &str, toml: bool) -> Option<usize> {
                         }
                         _ => {}
                     }
-                    if parts > MAX_NESTING {
+                    if 1 + parts > MAX_NESTING {
                         return Some(i);
                     }
                     i += 1;
                 }
+                depth = 1 + parts;
                 at_key = false;
                 continue;
             }
             b'.' if at_key => {
                 dots += 1;
-                if depth + dots + 1 > MAX_NESTING {
+                if depth + dots > MAX_NESTING {
                     return Some(i);
                 }
             }
@@ -282,13 +287,31 @@ mod tests {
         let deep = |open: &str, close: &str, n: usize| {
             format!("a = {}{}\n", open.repeat(n), close.repeat(n))
         };
-        assert_eq!(too_deep(&deep("[", "]", MAX_NESTING), true), None);
-        assert!(too_deep(&deep("[", "]", MAX_NESTING + 1), true).is_some());
-        assert!(too_deep(&deep("{b = ", "}", MAX_NESTING + 1), true).is_some());
+        // The document's table is one level, as a JSON document's object is.
+        assert_eq!(too_deep(&deep("[", "]", MAX_NESTING - 1), true), None);
+        assert!(too_deep(&deep("[", "]", MAX_NESTING), true).is_some());
+        assert!(too_deep(&deep("{b = ", "}", MAX_NESTING), true).is_some());
         assert_eq!(too_deep(&deep("{b = ", "}", MAX_NESTING - 1), true), None);
-        let dotted = vec!["a"; MAX_NESTING + 1].join(".");
-        assert!(too_deep(&format!("{dotted} = 1\n"), true).is_some());
-        assert!(too_deep(&format!("[{dotted}]\n"), true).is_some());
+        let json = |n: usize| format!("{{\"a\": {}{}}}", "[".repeat(n), "]".repeat(n));
+        assert_eq!(too_deep(&json(MAX_NESTING - 1), false), None);
+        assert!(too_deep(&json(MAX_NESTING), false).is_some());
+        // `a.b.c = 1` opens the tables a and b in the document's.
+        let dotted = |n: usize| vec!["a"; n].join(".");
+        assert_eq!(
+            too_deep(&format!("{} = 1\n", dotted(MAX_NESTING)), true),
+            None
+        );
+        assert!(too_deep(&format!("{} = 1\n", dotted(MAX_NESTING + 1)), true).is_some());
+        assert_eq!(
+            too_deep(&format!("[{}]\nx = 1\n", dotted(MAX_NESTING - 1)), true),
+            None
+        );
+        assert!(too_deep(&format!("[{}]\n", dotted(MAX_NESTING)), true).is_some());
+        // A header's tables are the base of the keys under it.
+        let under = format!("[{}]\nx = [1]\n", dotted(MAX_NESTING - 1));
+        assert!(too_deep(&under, true).is_some());
+        let next = format!("[{}]\n[b]\nx = [1]\n", dotted(MAX_NESTING - 1));
+        assert_eq!(too_deep(&next, true), None);
         assert_eq!(too_deep("a.b.c = 1.5\n[x.y]\nz = \"[[[[\"\n", true), None);
         // Brackets in strings and comments do not count.
         let s = format!("a = \"{}\" # {}\n", "[".repeat(99), "{".repeat(99));
