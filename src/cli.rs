@@ -194,32 +194,98 @@ fn quote(w: &str) -> String {
     }
 }
 
-/// Writes `text` to `path` atomically: a temporary file beside it, then a rename, so a
-/// failed run never leaves a partial file.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+/// Checks, before any work, that `path` can take an output: it is absent or a regular
+/// file (never a directory, device, FIFO, socket or symbolic link: hmasim does not follow
+/// links, so a planted link cannot choose what it replaces), in an existing directory where
+/// a file can be created.
+pub fn check_output(path: &Path) -> Result<(), CliError> {
+    let bad = |why: &str| CliError::Output(format!("{}: {why}", path.display()));
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(bad(
+                "is a symbolic link; hmasim does not follow links for its output \
+                 (give the path of the file itself)",
+            ))
+        }
+        Ok(m) if m.is_dir() => return Err(bad("is a directory; expected a file path")),
+        Ok(m) if !m.is_file() => {
+            return Err(bad(
+                "is not a regular file (a device, FIFO or socket); hmasim writes only \
+                 regular files",
+            ))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(bad(&format!("cannot use it for the output: {e}"))),
+    }
+    let dir = parent_dir(path);
     if !dir.is_dir() {
-        return Err(CliError::Output(format!(
-            "{}: the directory {} does not exist",
-            path.display(),
+        return Err(bad(&format!(
+            "the directory {} does not exist",
             dir.display()
         )));
     }
+    // A file can be created beside it (the temporary file the write goes through).
+    let (tmp, file) = create_temp(path).map_err(|e| bad(&format!("cannot write there: {e}")))?;
+    drop(file);
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A new temporary file beside `path`, created exclusively (never an existing file or a
+/// link someone left there).
+fn create_temp(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.hmasim-{}.tmp", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    result.map_err(|e| {
+    let dir = parent_dir(path);
+    let mut n = 0u32;
+    loop {
+        let tmp = dir.join(format!(".{name}.hmasim-{}-{n}.tmp", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, then a rename, so a
+/// failed run never leaves a partial file, nor the temporary one. `path` is checked again
+/// first (see [`check_output`]).
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), CliError> {
+    check_output(path)?;
+    replace_via_temp(path, text)
+        .map_err(|e| CliError::Output(format!("{}: cannot write the output: {e}", path.display())))
+}
+
+/// The temporary file and the rename; the temporary file is removed on any failure.
+fn replace_via_temp(path: &Path, text: &str) -> std::io::Result<()> {
+    let (tmp, mut file) = create_temp(path)?;
+    let result = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&tmp, path)
+        });
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        CliError::Output(format!("{}: cannot write the output: {e}", path.display()))
-    })
+    }
+    result
 }
 
 fn init_logging(verbose: u8) {
@@ -305,6 +371,9 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             false => Ok(()),
         },
         Command::Run(a) => {
+            if let Some(path) = &a.out {
+                check_output(path)?;
+            }
             let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
             if a.apply_fix {
                 scenario::apply_fix(&mut sc).map_err(CliError::Scenario)?;
@@ -321,5 +390,35 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The files of `dir` whose name marks them as hmasim's temporary files.
+    fn temps(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".hmasim-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("hmasim-cli-{}", std::process::id()));
+        let target = dir.join("taken");
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        // Renaming a file over a non-empty directory fails after the temporary file is
+        // written: it must go.
+        assert!(replace_via_temp(&target, "text").is_err());
+        assert_eq!(temps(&dir), Vec::<String>::new());
+        // The checked path refuses the directory before writing anything.
+        assert!(write_atomic(&target, "text").is_err());
+        assert_eq!(temps(&dir), Vec::<String>::new());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::cli::{load, write_atomic, CliError, Format};
+use crate::cli::{check_output, load, write_atomic, CliError, Format};
 use crate::sim::verify::{self, Verdict, Verification};
 
 /// Arguments of `hmasim verify`.
@@ -36,6 +36,9 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         return Err(CliError::Output(
             "verify --format takes text or json (mermaid is for run)".into(),
         ));
+    }
+    if let Some(dot) = &a.dot {
+        check_output(dot)?;
     }
     let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())

@@ -93,8 +93,8 @@ impl fmt::Display for ScenarioError {
         match (&self.origin, self.position) {
             (ErrorOrigin::File(p), Some((l, c))) => write!(f, "{p}:{l}:{c}: {}", self.message)?,
             (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
-            (ErrorOrigin::Set(k), _) => write!(f, "--set {k}: {}", self.message)?,
-            (ErrorOrigin::Argument(a), _) => write!(f, "{a}: {}", self.message)?,
+            (ErrorOrigin::Set(k), _) => write!(f, "--set {}: {}", cut(k), self.message)?,
+            (ErrorOrigin::Argument(a), _) => write!(f, "{}: {}", cut(a), self.message)?,
             (ErrorOrigin::JsonPath { file, path }, _) => {
                 write!(f, "{file}: {path}: {}", self.message)?
             }
@@ -102,11 +102,12 @@ impl fmt::Display for ScenarioError {
         if let (Some(text), Some((line, col))) = (&self.excerpt, self.position) {
             let num = line.to_string();
             let pad = " ".repeat(num.len());
+            let (text, caret, width) = window(text, col - 1, self.width);
             write!(
                 f,
                 "\n{pad} |\n{num} | {text}\n{pad} | {}{}",
-                " ".repeat(col - 1),
-                "^".repeat(self.width)
+                " ".repeat(caret),
+                "^".repeat(width)
             )?;
         }
         if let Some(e) = &self.expected {
@@ -120,6 +121,50 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
+
+/// The most columns of a source line an excerpt shows: one screen line.
+pub const EXCERPT_COLUMNS: usize = 100;
+
+/// `arg` as an error names it: cut to [`EXCERPT_COLUMNS`] characters with `…`.
+fn cut(arg: &str) -> String {
+    if arg.chars().count() <= EXCERPT_COLUMNS {
+        arg.to_string()
+    } else {
+        let mut s: String = arg.chars().take(EXCERPT_COLUMNS - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// The part of `line` an excerpt shows: at most [`EXCERPT_COLUMNS`] characters around
+/// the 0-based character column `col`, with `…` where the line is cut; and the caret's
+/// column and width in what is shown.
+fn window(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    // The caret never runs past the line (a span may reach into the next lines).
+    let width = width.min(chars.len().saturating_sub(col)).max(1);
+    if chars.len() <= EXCERPT_COLUMNS {
+        return (line.to_string(), col, width);
+    }
+    // Room for an ellipsis on each side; the column sits a third of the way in.
+    let room = EXCERPT_COLUMNS - 2;
+    let col = col.min(chars.len());
+    let start = col
+        .saturating_sub(room / 3)
+        .min(chars.len().saturating_sub(room));
+    let end = (start + room).min(chars.len());
+    let mut shown = String::new();
+    if start > 0 {
+        shown.push('…');
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let caret = col - start + usize::from(start > 0);
+    let width = width.min(end.saturating_sub(col)).max(1);
+    (shown, caret, width)
+}
 
 /// The candidate closest to `word` by edit distance, if close enough to be a typo.
 pub(crate) fn closest<'a>(
@@ -178,6 +223,34 @@ mod tests {
         assert_eq!(closest("zzzzzz", ["model", "users"]), None);
         let (w, c) = unknown_and_candidates("unknown field `modle`, expected `model`").unwrap();
         assert_eq!((w.as_str(), c), ("modle", vec!["model".to_string()]));
+    }
+
+    #[test]
+    fn cuts_a_long_line_around_the_column() {
+        let mut line = "x".repeat(500_000);
+        line.replace_range(249_999..250_000, "!");
+        let src = format!("{line}\n");
+        let e = ScenarioError::new(ErrorOrigin::File("s.json".into()), "bad")
+            .at_offset(&src, 249_999, 3);
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines[2].strip_prefix("1 | ").unwrap();
+        let carets = lines[3].strip_prefix("  | ").unwrap();
+        assert!(shown.chars().count() <= EXCERPT_COLUMNS, "{shown}");
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let at = carets.find('^').unwrap();
+        assert_eq!(shown.chars().nth(at), Some('!'), "{text}");
+        assert_eq!(carets.trim(), "^^^");
+        assert!(text.starts_with("s.json:1:250000: bad"), "{text}");
+        // The start and the end of a line keep their side uncut.
+        let e = ScenarioError::new(ErrorOrigin::File("s".into()), "bad").at_offset(&src, 0, 1);
+        assert!(e.to_string().lines().nth(2).unwrap().starts_with("1 | xx"));
+        let e =
+            ScenarioError::new(ErrorOrigin::File("s".into()), "bad").at_offset(&src, 499_999, 1);
+        let t = e.to_string();
+        let carets = t.lines().nth(3).unwrap().strip_prefix("  | ").unwrap();
+        let shown = t.lines().nth(2).unwrap().strip_prefix("1 | ").unwrap();
+        assert_eq!(carets.find('^').unwrap() + 1, shown.chars().count());
     }
 
     #[test]

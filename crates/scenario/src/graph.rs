@@ -39,6 +39,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{closest, ErrorOrigin, ScenarioError};
+use crate::limits::{
+    read_capped, read_capped_at, too_deep, too_large, Input, GRAPH_DIRECTORY_MAX_ENTRIES,
+};
 use crate::model::Invalid;
 use crate::parse::invalid_error;
 use crate::Scenario;
@@ -86,28 +89,38 @@ pub struct GraphPolicies {
 pub fn read_graph(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies, ScenarioError> {
     let shown = path.display().to_string();
     if path.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|e| {
-            ScenarioError::new(
-                ErrorOrigin::File(shown.clone()),
-                format!("cannot read the directory: {e}"),
-            )
-        })?;
-        let mut files: Vec<(String, PathBuf)> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|x| x.to_string_lossy().eq_ignore_ascii_case("json"))
-            })
-            .map(|p| {
+        let origin = || ErrorOrigin::File(shown.clone());
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| ScenarioError::new(origin(), format!("cannot read the directory: {e}")))?;
+        let mut files: Vec<(String, PathBuf)> = Vec::new();
+        // Every entry counts toward the cap, so a huge directory is refused without being
+        // walked to its end.
+        for (n, entry) in entries.enumerate() {
+            if n >= GRAPH_DIRECTORY_MAX_ENTRIES {
+                return Err(ScenarioError::new(
+                    origin(),
+                    format!(
+                        "a directory of Graph policy files is limited to \
+                         {GRAPH_DIRECTORY_MAX_ENTRIES} entries"
+                    ),
+                )
+                .expected(format!(
+                    "at most {GRAPH_DIRECTORY_MAX_ENTRIES} entries (see docs/limits.md)"
+                )));
+            }
+            let Ok(entry) = entry else { continue };
+            let p = entry.path();
+            if p.is_file()
+                && p.extension()
+                    .is_some_and(|x| x.to_string_lossy().eq_ignore_ascii_case("json"))
+            {
                 let name = p
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                (name, p)
-            })
-            .collect();
+                files.push((name, p));
+            }
+        }
         files.sort();
         if files.is_empty() {
             return Err(ScenarioError::new(
@@ -117,8 +130,26 @@ pub fn read_graph(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies,
             .expected("Microsoft Graph conditionalAccessPolicy JSON files (one policy a file)"));
         }
         let mut out = GraphPolicies::default();
+        // The files share one budget: the directory's cap, each file within its own.
+        let mut left = Input::GraphDirectory.max_bytes();
         for (_, p) in files {
-            let one = read_file(&p, named)?;
+            // Once the budget left is below a file's cap, a file over it takes the
+            // directory over its own.
+            let (cap, kind) = if left < Input::GraphFile.max_bytes() {
+                (left, Input::GraphDirectory)
+            } else {
+                (Input::GraphFile.max_bytes(), Input::GraphFile)
+            };
+            let shown = p.display().to_string();
+            let src = read_capped_at(
+                &p,
+                cap,
+                kind,
+                ErrorOrigin::File(shown.clone()),
+                "the policy file",
+            )?;
+            left -= src.len() as u64;
+            let one = parse_graph(&src, &shown, named)?;
             out.policies.extend(one.policies);
             out.warnings.extend(one.warnings);
         }
@@ -130,13 +161,12 @@ pub fn read_graph(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies,
 
 fn read_file(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies, ScenarioError> {
     let shown = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| {
-        ScenarioError::new(
-            ErrorOrigin::File(shown.clone()),
-            format!("cannot read the policy file: {e}"),
-        )
-        .expected("a readable UTF-8 JSON file or a directory of them")
-    })?;
+    let src = read_capped(
+        path,
+        Input::GraphFile,
+        ErrorOrigin::File(shown.clone()),
+        "the policy file",
+    )?;
     parse_graph(&src, &shown, named)
 }
 
@@ -146,6 +176,13 @@ pub fn parse_graph(
     file: &str,
     named: &[NamedLocation],
 ) -> Result<GraphPolicies, ScenarioError> {
+    let origin = || ErrorOrigin::File(file.to_string());
+    if src.len() as u64 > Input::GraphFile.max_bytes() {
+        return Err(too_large(origin(), Input::GraphFile));
+    }
+    if let Some(at) = too_deep(src, false) {
+        return Err(crate::parse::too_deep_error(origin(), src, at));
+    }
     let doc: Value = serde_json::from_str(src).map_err(|e| {
         let full = e.to_string();
         let msg = full.split(" at line ").next().unwrap_or(&full).to_string();

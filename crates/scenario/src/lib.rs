@@ -18,6 +18,7 @@
 mod bundled;
 mod error;
 pub mod graph;
+pub mod limits;
 mod model;
 mod parse;
 mod set;

@@ -1816,6 +1816,47 @@ impl Scenario {
                 "adfs.mfa_group = \"GROUP\"".into(),
             ));
         }
+        // Every period that schedules something again and again: zero would fire forever at
+        // one instant, and a sub-second one only spends events.
+        let mut periods: Vec<(String, &str, Span)> = vec![
+            (
+                "identity.sync_interval".into(),
+                "sync_interval",
+                self.identity.sync_interval,
+            ),
+            (
+                "exchange_online.mrs_sync_interval".into(),
+                "mrs_sync_interval",
+                self.exchange_online.mrs_sync_interval,
+            ),
+        ];
+        if let Some(p) = self.onprem.scheduled_metadata_refresh {
+            periods.push((
+                "onprem.scheduled_metadata_refresh".into(),
+                "scheduled_metadata_refresh",
+                p,
+            ));
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            periods.push((
+                format!("clients.{i}.sync_interval"),
+                "sync_interval",
+                c.sync_interval,
+            ));
+        }
+        let min = crate::limits::MIN_PERIOD;
+        for (path, key, span) in periods {
+            if span < min {
+                return Err(bad(
+                    path,
+                    key,
+                    // Located by its path: the value may be written `0`, `"0s"` or `"0ms"`.
+                    "",
+                    format!("`{key}` is {span}, below the shortest period, {min}"),
+                    format!("a period of at least {min} (see docs/limits.md)"),
+                ));
+            }
+        }
         if self.run.duration.ms() == 0 {
             return Err(bad(
                 "run.duration".into(),

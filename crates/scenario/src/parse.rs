@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::error::{closest, unknown_and_candidates, ErrorOrigin, ScenarioError};
+use crate::limits::{read_capped, too_deep, too_large, Input, MAX_NESTING};
 use crate::{bundled, model::Invalid, Scenario, BUNDLED};
 
 /// The syntax of a scenario source.
@@ -45,13 +46,12 @@ pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
         }
         return Err(e);
     }
-    let src = std::fs::read_to_string(path).map_err(|err| {
-        ScenarioError::new(
-            ErrorOrigin::Argument(arg.to_string()),
-            format!("cannot read the scenario file: {err}"),
-        )
-        .expected("a readable UTF-8 TOML or JSON file")
-    })?;
+    let src = read_capped(
+        path,
+        Input::ScenarioFile,
+        ErrorOrigin::Argument(arg.to_string()),
+        "the scenario file",
+    )?;
     let format = if arg.to_ascii_lowercase().ends_with(".json") {
         Format::Json
     } else {
@@ -65,6 +65,12 @@ pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
 /// Parses and validates a scenario source. `origin` names it in errors.
 pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, ScenarioError> {
     let file = || ErrorOrigin::File(origin.to_string());
+    if src.len() as u64 > Input::ScenarioFile.max_bytes() {
+        return Err(too_large(file(), Input::ScenarioFile));
+    }
+    if let Some(at) = too_deep(src, format == Format::Toml) {
+        return Err(too_deep_error(file(), src, at));
+    }
     let scenario: Scenario = match format {
         Format::Toml => toml::from_str(src).map_err(|e| {
             let msg = e.message().trim().to_string();
@@ -125,6 +131,15 @@ pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, Scenar
     Ok(scenario)
 }
 
+/// The error for a document nested deeper than [`MAX_NESTING`] at byte `at`.
+pub(crate) fn too_deep_error(origin: ErrorOrigin, src: &str, at: usize) -> ScenarioError {
+    ScenarioError::new(origin, format!("nested deeper than {MAX_NESTING} levels"))
+        .at_offset(src, at, 1)
+        .expected(format!(
+            "at most {MAX_NESTING} levels of arrays, tables and dotted keys (see docs/limits.md)"
+        ))
+}
+
 /// The dotted name of the TOML table that holds byte `offset` (`identity`, `users`...).
 fn table_at(src: &str, offset: usize) -> Option<String> {
     let offset = offset.min(src.len());
@@ -182,7 +197,13 @@ pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
 pub(crate) fn invalid_error(origin: ErrorOrigin, src: &str, inv: &Invalid) -> ScenarioError {
     let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path))
         .expected(inv.expected.clone());
-    match locate(src, &inv.key, &inv.value).or_else(|| locate_path(src, &inv.path)) {
+    // A value that cannot be searched for as written is found by its path first.
+    let at = if inv.value.is_empty() {
+        locate_path(src, &inv.path).or_else(|| locate(src, &inv.key, &inv.value))
+    } else {
+        locate(src, &inv.key, &inv.value).or_else(|| locate_path(src, &inv.path))
+    };
+    match at {
         Some((offset, width)) => e.at_offset(src, offset, width),
         None => e,
     }

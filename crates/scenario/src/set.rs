@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::error::{closest, ErrorOrigin, ScenarioError};
+use crate::limits::{too_deep, Input, MAX_NESTING};
 use crate::parse::with_candidates;
 use crate::Scenario;
 
@@ -22,49 +23,116 @@ pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError
     Ok(())
 }
 
-/// Checks every `set` of the timeline and of the fix: each must apply to the scenario and
-/// leave it valid. Returns the dotted path of the offending entry with the error.
+/// Checks every `set` of the timeline and of the fix, in the order a run applies them:
+/// the fix's overrides one after the other, then the timeline's `set`s one after the other
+/// (with the fix, its timeline merged in time order) on top. Each must apply and leave the
+/// scenario valid, and no timeline `set` may change the clients (their number, order, ids
+/// or kinds): the world is built once, before the timeline runs. Returns the dotted path
+/// of the offending entry with the error.
 pub(crate) fn check_sets(scenario: &Scenario) -> Result<(), (String, ScenarioError)> {
-    let mut all: Vec<(String, String)> = scenario
-        .timeline
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| {
-            Some((
-                format!("timeline.{i}.value"),
-                format!("{}={}", a.key.as_ref()?, a.value.as_ref()?),
-            ))
-        })
-        .collect();
-    if let Some(fix) = &scenario.fix {
-        all.extend(
-            fix.set
+    let entries =
+        |timeline: &[crate::Action], section: &str| -> Vec<(crate::Span, String, String)> {
+            timeline
                 .iter()
                 .enumerate()
-                .map(|(i, kv)| (format!("fix.set.{i}"), kv.clone())),
-        );
-        all.extend(fix.timeline.iter().enumerate().filter_map(|(i, a)| {
-            Some((
-                format!("fix.timeline.{i}.value"),
-                format!("{}={}", a.key.as_ref()?, a.value.as_ref()?),
-            ))
-        }));
-    }
-    for (path, kv) in all {
-        let checked = set_raw(scenario, &kv).and_then(|s| {
-            s.validate().map_err(|inv| {
-                ScenarioError::new(
-                    ErrorOrigin::Set(kv.clone()),
-                    format!("{} (at `{}`)", inv.message, inv.path),
-                )
-                .expected(inv.expected)
-            })
-        });
-        if let Err(e) = checked {
-            return Err((path, e));
+                .filter_map(|(i, a)| {
+                    Some((
+                        a.at,
+                        format!("{section}.{i}.value"),
+                        format!("{}={}", a.key.as_ref()?, a.value.as_ref()?),
+                    ))
+                })
+                .collect()
+        };
+    let timeline = entries(&scenario.timeline, "timeline");
+    replay(scenario, &timeline)?;
+    if let Some(fix) = &scenario.fix {
+        let mut fixed = scenario.clone();
+        for (i, kv) in fix.set.iter().enumerate() {
+            fixed = apply_checked(&fixed, kv).map_err(|e| (format!("fix.set.{i}"), e))?;
         }
+        let mut merged = timeline;
+        merged.extend(entries(&fix.timeline, "fix.timeline"));
+        // A stable sort, as `apply_fix` merges: same-instant entries keep their order.
+        merged.sort_by_key(|(at, _, _)| *at);
+        replay(&fixed, &merged)?;
     }
     Ok(())
+}
+
+/// Applies timeline `set`s in order to a copy of `base`, checking each result and that the
+/// clients stay those of `base`.
+fn replay(
+    base: &Scenario,
+    entries: &[(crate::Span, String, String)],
+) -> Result<(), (String, ScenarioError)> {
+    let before = clients_of(base);
+    let mut current = base.clone();
+    for (_, path, kv) in entries {
+        // The clients are compared before the result is validated: a timeline entry that
+        // names a client the `set` renamed is a consequence, not the cause.
+        let next = set_raw(&current, kv).map_err(|e| (path.clone(), e))?;
+        let after = clients_of(&next);
+        if after != before {
+            let list = |v: &[(String, String)]| {
+                if v.is_empty() {
+                    return "none".to_string();
+                }
+                v.iter()
+                    .map(|(id, kind)| {
+                        if id == kind {
+                            id.clone()
+                        } else {
+                            format!("{id} ({kind})")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let e = ScenarioError::new(
+                ErrorOrigin::Set(kv.clone()),
+                format!(
+                    "a timeline `set` cannot change the clients, built once before the run: \
+                     it turns [{}] into [{}]",
+                    list(&before),
+                    list(&after)
+                ),
+            )
+            .expected("a change of settings that keeps every client, its id and its kind")
+            .hint("add, remove or retype clients in the file or with --set, before the run");
+            return Err((path.clone(), e));
+        }
+        validated(&next, kv).map_err(|e| (path.clone(), e))?;
+        current = next;
+    }
+    Ok(())
+}
+
+/// The clients as the world builder lays them out: in order, each with its party id and
+/// kind. (Every other party is always built, whatever the configuration.)
+fn clients_of(sc: &Scenario) -> Vec<(String, String)> {
+    sc.clients
+        .iter()
+        .map(|c| (c.party_id(), c.kind.party().id().to_string()))
+        .collect()
+}
+
+/// One override applied to `sc` and validated, as a run would apply it.
+fn apply_checked(sc: &Scenario, kv: &str) -> Result<Scenario, ScenarioError> {
+    let s = set_raw(sc, kv)?;
+    validated(&s, kv)?;
+    Ok(s)
+}
+
+/// `s` (the result of override `kv`) validated, errors naming the override.
+fn validated(s: &Scenario, kv: &str) -> Result<(), ScenarioError> {
+    s.validate().map_err(|inv| {
+        ScenarioError::new(
+            ErrorOrigin::Set(kv.to_string()),
+            format!("{} (at `{}`)", inv.message, inv.path),
+        )
+        .expected(inv.expected)
+    })
 }
 
 /// Applies one override without validating the result.
@@ -75,6 +143,23 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
             .expected("KEY=VALUE, e.g. identity.model=phs"));
     };
     let key = key.trim();
+    let kind = Input::SetValue;
+    if raw.len() as u64 > kind.max_bytes() {
+        return Err(crate::limits::too_large(origin(), kind));
+    }
+    // Judged as the value is parsed: as the value of a TOML key.
+    if let Some(at) = too_deep(&format!("v = {raw}"), true) {
+        return Err(ScenarioError::new(
+            origin(),
+            format!(
+                "the value nests deeper than {MAX_NESTING} levels (at byte {})",
+                at.saturating_sub(4)
+            ),
+        )
+        .expected(format!(
+            "at most {MAX_NESTING} levels of arrays and tables (see docs/limits.md)"
+        )));
+    }
     let value = parse_value(raw.trim());
     // The scenario serializes to JSON without loss (every type here is plain data).
     let mut tree = serde_json::to_value(scenario).expect("a scenario always serializes");
