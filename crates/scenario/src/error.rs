@@ -88,8 +88,33 @@ impl ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// The secret values this error could echo: the value of a `--set` of a secret field,
+    /// the values the excerpt's line assigns to secret keys.
+    fn secrets(&self) -> Vec<String> {
+        let mut out = match &self.origin {
+            ErrorOrigin::Set(kv) => crate::secret::set_secret_values(kv),
+            _ => Vec::new(),
+        };
+        if let Some(line) = &self.excerpt {
+            out.extend(crate::secret::source_line_secrets(line));
+        }
+        out
+    }
+}
+
+/// The message, with every secret it could echo masked (see [`crate::secret`]).
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = String::new();
+        self.render(&mut raw)?;
+        f.write_str(&crate::secret::redact(&raw, &self.secrets()))
+    }
+}
+
+impl ScenarioError {
+    fn render(&self, f: &mut String) -> fmt::Result {
+        use fmt::Write as _;
         match (&self.origin, self.position) {
             (ErrorOrigin::File(p), Some((l, c))) => write!(f, "{p}:{l}:{c}: {}", self.message)?,
             (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
@@ -178,6 +203,26 @@ mod tests {
         assert_eq!(closest("zzzzzz", ["model", "users"]), None);
         let (w, c) = unknown_and_candidates("unknown field `modle`, expected `model`").unwrap();
         assert_eq!((w.as_str(), c), ("modle", vec!["model".to_string()]));
+    }
+
+    #[test]
+    fn secrets_echoed_by_an_error_are_masked() {
+        let e = ScenarioError::new(
+            ErrorOrigin::Set("users.0.password=123".into()),
+            "invalid type: integer `123`, expected a string",
+        );
+        let shown = e.to_string();
+        assert!(!shown.contains("123"), "{shown}");
+        assert!(
+            shown.starts_with("--set users.0.password=********: "),
+            "{shown}"
+        );
+        let src = "[[users]]\npassword = 'Zq-secret-9'\nbad = 1\n";
+        let e =
+            ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_line_col(src, 2, 1);
+        let shown = e.to_string();
+        assert!(!shown.contains("Zq-secret-9"), "{shown}");
+        assert!(shown.contains("password = '********'"), "{shown}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod error;
 pub mod graph;
 mod model;
 mod parse;
+pub mod secret;
 mod set;
 mod span;
 
