@@ -55,14 +55,22 @@ pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
 
 /// Whether `c` must not reach a terminal raw: C0 and C1 controls, DEL, and the Unicode
 /// format characters that reorder or hide text (bidirectional overrides and isolates,
-/// zero-width characters, the byte-order mark).
+/// zero-width characters, the byte-order mark) or break a line (U+2028, U+2029).
 pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }
 
 /// `s` with every unsafe character (see [`is_unsafe_char`]) shown escaped as `\u{1b}`, for
-/// a value that must stay on one line (a name, a summary, a header).
+/// a value that must stay on one line (a name, a summary, a header). The line and paragraph
+/// separators (U+2028, U+2029) count as unsafe: JavaScript's `.` does not match them, so a
+/// Mermaid or JSON reader could see a line break where none was written.
 pub fn escape_control(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
