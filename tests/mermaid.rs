@@ -26,7 +26,9 @@ fn missing() -> Option<String> {
     if !node.is_ok_and(|o| o.status.success()) {
         return Some("`node` is not on PATH (Node 18 or later is needed)".into());
     }
-    if !project().join("node_modules/mermaid/package.json").is_file()
+    if !project()
+        .join("node_modules/mermaid/package.json")
+        .is_file()
         || !project().join("node_modules/jsdom/package.json").is_file()
     {
         return Some(format!(
@@ -131,7 +133,10 @@ fn the_parser_rejects_a_broken_diagram() {
     // What hmasim wrote before participant ids were derived safely: a client named `end`.
     let broken = "sequenceDiagram\n    participant end as end\n    end->>end: a; b\n";
     let good = "sequenceDiagram\n    participant p0_end as end\n    p0_end->>p0_end: a#59; b\n";
-    let failures = mermaid_failures(&[("broken".into(), broken.into()), ("good".into(), good.into())]);
+    let failures = mermaid_failures(&[
+        ("broken".into(), broken.into()),
+        ("good".into(), good.into()),
+    ]);
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(failures[0].contains("broken"), "{failures:?}");
 }
@@ -147,7 +152,10 @@ fn every_bundled_scenarios_diagram_parses() {
         diagrams.push((b.name.to_string(), sim::run(&sc, true).to_mermaid()));
         if sc.fix.is_some() {
             scenario::apply_fix(&mut sc).unwrap();
-            diagrams.push((format!("{}-fixed", b.name), sim::run(&sc, true).to_mermaid()));
+            diagrams.push((
+                format!("{}-fixed", b.name),
+                sim::run(&sc, true).to_mermaid(),
+            ));
         }
     }
     for (name, d) in &diagrams {
@@ -165,13 +173,74 @@ fn every_bundled_scenarios_diagram_parses() {
 /// Names no Mermaid lexer must see raw: keywords, punctuation, empty, non-ASCII, control
 /// characters, names that differ only in punctuation.
 const HOSTILE: &[&str] = &[
-    "end", "alt", "loop", "box", "Note", "note", "participant", "rect", "critical", "else",
-    "create", "destroy", "actor", "autonumber", "links", "link", "title", "opt", "par", "and",
-    "break", "activate", "deactivate", "over", "as", "left of", "properties", "details",
-    "", " ", "a-b", "a_b", "a b", "a.b", "a;b", "a#b", "a:b", "a,b", "a->>b", "a-->>b", "a-xb",
-    "%%", "%%{init: {}}%%", "#59;", "<b>bold</b>", "\"quoted\"", "{x}", "[x]", "(x)", "'x'",
-    "`x`", "\\", "&amp;", "x\u{1b}[31my", "bell\u{7}", "cr\rlf\nnl", "tab\tx", "café", "日本",
-    "Ωmega", "wrap:x", "nowrap:y", "+x", "-x", "end end", "1", "--", "->>",
+    "end",
+    "alt",
+    "loop",
+    "box",
+    "Note",
+    "note",
+    "participant",
+    "rect",
+    "critical",
+    "else",
+    "create",
+    "destroy",
+    "actor",
+    "autonumber",
+    "links",
+    "link",
+    "title",
+    "opt",
+    "par",
+    "and",
+    "break",
+    "activate",
+    "deactivate",
+    "over",
+    "as",
+    "left of",
+    "properties",
+    "details",
+    "",
+    " ",
+    "a-b",
+    "a_b",
+    "a b",
+    "a.b",
+    "a;b",
+    "a#b",
+    "a:b",
+    "a,b",
+    "a->>b",
+    "a-->>b",
+    "a-xb",
+    "%%",
+    "%%{init: {}}%%",
+    "#59;",
+    "<b>bold</b>",
+    "\"quoted\"",
+    "{x}",
+    "[x]",
+    "(x)",
+    "'x'",
+    "`x`",
+    "\\",
+    "&amp;",
+    "x\u{1b}[31my",
+    "bell\u{7}",
+    "cr\rlf\nnl",
+    "tab\tx",
+    "café",
+    "日本",
+    "Ωmega",
+    "wrap:x",
+    "nowrap:y",
+    "+x",
+    "-x",
+    "end end",
+    "1",
+    "--",
+    "->>",
 ];
 
 /// A tiny deterministic generator (no dependency): a 64-bit LCG.
@@ -220,14 +289,21 @@ fn hostile_party_names_and_labels_parse_and_keep_their_own_lifelines() {
         let d = t.to_mermaid();
         let ps = participants(&d);
         let ids: BTreeSet<&str> = ps.iter().map(|(id, _)| id.as_str()).collect();
-        assert_eq!(ids.len(), ps.len(), "round {round}: two parties share an id:\n{d}");
+        assert_eq!(
+            ids.len(),
+            ps.len(),
+            "round {round}: two parties share an id:\n{d}"
+        );
         for (id, _) in &ps {
             assert!(
                 id.starts_with('p') && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
                 "round {round}: unsafe id `{id}`"
             );
         }
-        assert!(!d.contains('\u{1b}') && !d.contains('\r'), "round {round}: a raw control character");
+        assert!(
+            !d.contains('\u{1b}') && !d.contains('\r'),
+            "round {round}: a raw control character"
+        );
         diagrams.push((format!("hostile-{round}"), d));
     }
     assert_all_parse(&diagrams);
@@ -241,7 +317,18 @@ fn clients_with_hostile_ids_each_get_a_lifeline_and_the_diagram_parses() {
     let mut sc = scenario::load("desktop-exo-ca").unwrap();
     let template = sc.clients[0].clone();
     let ids = [
-        "end", "alt", "Note", "participant", "box", "a-b", "a_b", "a b", "a;b", "#x", "", "日本",
+        "end",
+        "alt",
+        "Note",
+        "participant",
+        "box",
+        "a-b",
+        "a_b",
+        "a b",
+        "a;b",
+        "#x",
+        "",
+        "日本",
         "x\u{1b}y",
     ];
     for (i, id) in ids.iter().enumerate() {
@@ -259,9 +346,16 @@ fn clients_with_hostile_ids_each_get_a_lifeline_and_the_diagram_parses() {
     let d = t.to_mermaid();
     let ps = participants(&d);
     let distinct: BTreeSet<&str> = ps.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(distinct.len(), ps.len(), "two clients share a lifeline:\n{d}");
+    assert_eq!(
+        distinct.len(),
+        ps.len(),
+        "two clients share a lifeline:\n{d}"
+    );
     // Every client that acted has its own participant.
     assert!(ps.len() > ids.len(), "{d}");
-    assert!(d.contains("#59;"), "punctuation is kept as entity codes:\n{d}");
+    assert!(
+        d.contains("#59;"),
+        "punctuation is kept as entity codes:\n{d}"
+    );
     assert_all_parse(&[("hostile-clients".into(), d)]);
 }

@@ -89,6 +89,9 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
+/// Environment variables of one command.
+type Env = Vec<(&'static str, &'static str)>;
+
 /// Every output of the binary for `scenario` with `sets`, concatenated, labelled.
 fn every_output(
     scenario: &str,
@@ -108,7 +111,7 @@ fn every_output(
     };
     let dot = dir.join("tree.dot");
     let dot_s = dot.to_str().unwrap().to_string();
-    let mut runs: Vec<(Vec<String>, Vec<(&str, &str)>)> = vec![
+    let mut runs: Vec<(Vec<String>, Env)> = vec![
         (with(&["run", scenario]), vec![]),
         (with(&["run", scenario, "--format", "json"]), vec![]),
         (with(&["run", scenario, "--format", "mermaid"]), vec![]),

@@ -305,7 +305,7 @@ impl Trace {
                     "  {:<6} {:<7} issuer {}, client {}, aud {}, amr [{}], {} -> {}{}",
                     t.id,
                     kind_name(t),
-                    escape_control(&t.issuer),
+                    escape_control(t.issuer),
                     escape_control(&t.client),
                     escape_control(&t.audience),
                     t.amr.join(","),
