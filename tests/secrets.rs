@@ -214,6 +214,7 @@ fn no_bundled_scenario_output_shows_a_password() {
     let dir = tmpdir("bundled");
     let mut found = Vec::new();
     let mut basic_masked = false;
+    let mut basic_text = false;
     for b in BUNDLED {
         let sc = scenario::load(b.name).unwrap();
         let (secrets, upns) = secrets_and_upns(&sc);
@@ -224,6 +225,8 @@ fn no_bundled_scenario_output_shows_a_password() {
             .chain(counterexample_views(&sc))
         {
             basic_masked |= text.contains("Basic <masked credentials of test@contoso.com>");
+            basic_text |= what.ends_with(" text")
+                && text.contains("Authorization: Basic <masked credentials of test@contoso.com>");
             found.extend(leaks(&what, &text, &needles));
         }
     }
@@ -232,6 +235,10 @@ fn no_bundled_scenario_output_shows_a_password() {
     assert!(
         basic_masked,
         "a Basic path was rendered with its credentials masked and its user named"
+    );
+    assert!(
+        basic_text,
+        "the text view names the user of masked Basic credentials"
     );
 }
 
@@ -308,7 +315,26 @@ fn distinctive_passwords_from_files_sets_and_the_timeline_never_show() {
         "file error".into(),
         hmasim(&["check", bad.to_str().unwrap()], &[]),
     ));
-    let needles_err = [needles.clone(), vec!["918273645".to_string()]].concat();
+    // A timeline `set` of a password that cannot apply, and one of the wrong type: the
+    // error shows the `value` line, whose key does not say it is a secret.
+    let src = std::fs::read_to_string(&file).unwrap();
+    for (name, from, to) in [
+        ("bad-index", "users.1.password", "users.9.password"),
+        ("bad-type", &*format!("\"{SET_PW}\""), "564738291"),
+    ] {
+        let f = dir.join(format!("{name}.toml"));
+        assert!(src.contains(from));
+        std::fs::write(&f, src.replace(from, to)).unwrap();
+        outputs.push((
+            format!("{name} error"),
+            hmasim(&["check", f.to_str().unwrap()], &[]),
+        ));
+    }
+    let needles_err = [
+        needles.clone(),
+        vec!["918273645".to_string(), "564738291".to_string()],
+    ]
+    .concat();
     let mut found = Vec::new();
     for (what, text) in &outputs {
         found.extend(leaks(what, text, &needles_err));
@@ -327,8 +353,8 @@ fn distinctive_passwords_from_files_sets_and_the_timeline_never_show() {
         text.contains("configuration change: users.1.password=********"),
         "{text}"
     );
-    // Both errors were reported (exit 2), their value masked.
-    for (what, text) in &outputs[outputs.len() - 2..] {
+    // The errors were reported (exit 2), their value masked.
+    for (what, text) in &outputs[outputs.len() - 4..] {
         assert!(
             text.contains("error: ") && text.contains("********"),
             "{what}: {text}"

@@ -97,6 +97,84 @@ pub fn redact<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
+/// Every secret value a scenario source (TOML or JSON) writes, whether or not it is valid:
+/// the values of secret keys (whatever their type), the `value` of a timeline `set` of a
+/// secret field, a fix's `set` of one. For a source that does not parse, what each line
+/// assigns to secret keys.
+pub fn source_secrets(src: &str) -> Vec<String> {
+    let tree = toml::from_str::<toml::Table>(src)
+        .ok()
+        .and_then(|t| serde_json::to_value(t).ok())
+        .or_else(|| serde_json::from_str::<serde_json::Value>(src).ok());
+    let mut out = match tree {
+        Some(v) => {
+            let mut out = Vec::new();
+            collect_secrets(&v, &mut out);
+            out
+        }
+        None => src.lines().flat_map(source_line_secrets).collect(),
+    };
+    out.retain(|s| !s.is_empty());
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn collect_secrets(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let set_of_secret = map
+                .get("key")
+                .and_then(|k| k.as_str())
+                .is_some_and(is_secret_path);
+            for (k, x) in map {
+                if is_secret_name(k) || (set_of_secret && k == "value") {
+                    out.push(text_of(x));
+                } else if k == "set" {
+                    for kv in x.as_array().into_iter().flatten() {
+                        out.extend(kv.as_str().map(set_secret_values).unwrap_or_default());
+                    }
+                }
+                collect_secrets(x, out);
+            }
+        }
+        serde_json::Value::Array(xs) => xs.iter().for_each(|x| collect_secrets(x, out)),
+        _ => {}
+    }
+}
+
+/// `e` with every secret `src` writes masked in its message, excerpt, expectation and hint:
+/// what `parse` returns, so an error never echoes a password of the file it is about.
+pub fn mask_error(mut e: crate::ScenarioError, src: &str) -> crate::ScenarioError {
+    let secrets = source_secrets(src);
+    if secrets.is_empty() {
+        return e;
+    }
+    let mask = |s: &mut String| {
+        if let Cow::Owned(m) = redact(s, &secrets) {
+            *s = m;
+        }
+    };
+    mask(&mut e.message);
+    if let Some(x) = e.excerpt.as_mut() {
+        mask(x);
+    }
+    if let Some(x) = e.expected.as_mut() {
+        mask(x);
+    }
+    if let Some(x) = e.hint.as_mut() {
+        mask(x);
+    }
+    e
+}
+
 /// The values a line of a scenario file (TOML or JSON) assigns to secret keys:
 /// `password = "x"`, `"password": "x"`, inline tables included.
 pub fn source_line_secrets(line: &str) -> Vec<String> {
@@ -178,6 +256,16 @@ mod tests {
         );
         assert!(source_line_secrets(r#"upn = "password""#).is_empty());
         assert!(source_line_secrets("password_expiry_claims = true").is_empty());
+    }
+
+    #[test]
+    fn secrets_of_a_source_whatever_their_type() {
+        let src = "[[users]]\npassword = 12345\n[[timeline]]\ndo = \"set\"\nkey = \"users.0.password\"\nvalue = \"Xy-77\"\n[[timeline]]\ndo = \"set\"\nkey = \"identity.model\"\nvalue = \"phs\"\n[fix]\nset = [\"users.0.password=Fx-1\"]\n";
+        assert_eq!(source_secrets(src), ["12345", "Fx-1", "Xy-77"]);
+        let json = r#"{"users": [{"upn": "a@b", "password": "Js-9"}]}"#;
+        assert_eq!(source_secrets(json), ["Js-9"]);
+        // Not a scenario at all: each line is read on its own.
+        assert_eq!(source_secrets("password = 'Ln-3' [[["), ["Ln-3"]);
     }
 
     #[test]
