@@ -152,14 +152,18 @@ pub fn render(sc: &scenario::Scenario, format: Format, reproduce: Option<String>
         );
     }
     match format {
-        Format::Text => trace.to_text(),
+        // The views escape what comes from input; this keeps any raw control character
+        // out of a file or terminal all the same.
+        Format::Text => crate::term::shown(&trace.to_text()).into_owned(),
         Format::Json => trace.to_json(),
-        Format::Mermaid => trace.to_mermaid(),
+        Format::Mermaid => crate::term::shown(&trace.to_mermaid()).into_owned(),
     }
 }
 
 /// The command that reproduces a `run`: the scenario argument as given, the seed in
-/// force, every override in order, and the fix and policy files when used.
+/// force, every override in order, and the fix and policy files when used. The value of
+/// an override of a secret field (`users.0.password=...`) is masked, and a trailing shell
+/// comment names the values the reader must supply.
 fn reproduce_line(a: &RunArgs, seed: u64) -> String {
     let mut parts = vec![
         "hmasim".to_string(),
@@ -168,9 +172,14 @@ fn reproduce_line(a: &RunArgs, seed: u64) -> String {
         "--seed".to_string(),
         seed.to_string(),
     ];
+    let mut masked = Vec::new();
     for kv in canonical(&a.set) {
         parts.push("--set".into());
-        parts.push(quote(kv));
+        let shown = scenario::secret::mask_set(kv);
+        if shown != kv.as_str() {
+            masked.push(kv.split_once('=').map_or(kv.as_str(), |(k, _)| k.trim()));
+        }
+        parts.push(quote(&shown));
     }
     if a.apply_fix {
         parts.push("--apply-fix".into());
@@ -179,7 +188,14 @@ fn reproduce_line(a: &RunArgs, seed: u64) -> String {
         parts.push("--ca-policies".into());
         parts.push(quote(&p.display().to_string()));
     }
-    parts.join(" ")
+    let mut line = parts.join(" ");
+    if !masked.is_empty() {
+        line.push_str(&format!(
+            "  # masked: supply the value of {}",
+            masked.join(", ")
+        ));
+    }
+    line
 }
 
 /// Quotes a shell word when it needs it (POSIX single quotes).
@@ -297,11 +313,13 @@ fn init_logging(verbose: u8) {
         (Err(_), _) => EnvFilter::new("debug"),
     };
     // The parties stamp every event with simulated time (`t_ms`); no wall clock is shown.
+    // Logged values are escaped (no colours of our own, no raw control character).
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .without_time()
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_writer(|| crate::term::SafeStderr)
         .try_init();
 }
 
@@ -310,7 +328,13 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let _ = e.print();
+            // clap echoes the arguments it refuses: escaped like every other output.
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                crate::term::eprint_line(text.trim_end());
+            } else {
+                crate::term::print(&text);
+            }
             return ExitCode::from(if e.use_stderr() {
                 EXIT_BAD_INPUT
             } else {
@@ -323,7 +347,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(CliError::Findings) => ExitCode::from(EXIT_FINDINGS),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::term::eprint_line(&format!("error: {e}"));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -345,20 +369,25 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             for b in BUNDLED {
                 let sc = scenario::parse(b.source, b.name, scenario::Format::Toml)
                     .map_err(CliError::Scenario)?;
-                out.push_str(&format!("{:<28} {}\n", b.name, sc.summary));
+                out.push_str(&format!(
+                    "{:<28} {}\n",
+                    b.name,
+                    crate::term::escape_control(&sc.summary)
+                ));
             }
-            print!("{out}");
+            crate::term::print(&out);
             Ok(())
         }
         Command::Check { scenario, set } => {
             let sc = load(&scenario, None, &set).map_err(CliError::Scenario)?;
-            println!(
-                "{scenario}: valid ({} users, {} clients, {} timeline entries, identity model {})",
+            crate::term::print(&format!(
+                "{}: valid ({} users, {} clients, {} timeline entries, identity model {})\n",
+                crate::term::escape_control(&scenario),
                 sc.users.len(),
                 sc.clients.len(),
                 sc.timeline.len(),
                 sc.identity.model.as_str()
-            );
+            ));
             Ok(())
         }
         Command::Whatif(a) => crate::whatif::run(a),

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::cli::{load, CliError, Format};
 use crate::scenario::{self, ScenarioError};
 use crate::sim::verify::{self, Verdict};
+use crate::term::escape_control as esc;
 
 /// Arguments of `hmasim diff`.
 #[derive(clap::Args, Debug)]
@@ -119,11 +120,11 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             let _ = writeln!(
                 s,
                 "hmasim diff {} -> {}",
-                before.name,
+                esc(&before.name),
                 if a.after.is_some() {
-                    after.name.as_str()
+                    esc(&after.name)
                 } else {
-                    "(with overrides)"
+                    "(with overrides)".into()
                 }
             );
             if changes.is_empty() {
@@ -135,7 +136,9 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                     .unwrap_or_default();
                 let _ = writeln!(
                     s,
-                    "  {user:<22} {client:<16} {location:<8} {method:<24} {} -> {}{flag}",
+                    "  {:<22} {client:<16} {location:<8} {:<24} {} -> {}{flag}",
+                    esc(user),
+                    esc(method),
                     b.map(name).unwrap_or("-"),
                     a.map(name).unwrap_or("-")
                 );
@@ -144,7 +147,7 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             s
         }
     };
-    print!("{out}");
+    crate::term::print(&out);
     Ok(regressions > 0)
 }
 

@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod diff_cmd;
+pub mod term;
 pub mod verify_cmd;
 pub mod whatif;
 

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{check_output, load, write_atomic, CliError, Format};
 use crate::sim::verify::{self, Verdict, Verification};
+use crate::term::escape_control as esc;
 
 /// Arguments of `hmasim verify`.
 #[derive(clap::Args, Debug)]
@@ -67,7 +68,7 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         }
         _ => to_text(&sc.name, sc.identity.model.as_str(), &v),
     };
-    print!("{out}");
+    crate::term::print(&out);
     Ok(!v.clean())
 }
 
@@ -95,7 +96,7 @@ fn to_json(name: &str, model: &str, v: &Verification) -> Value {
 
 fn to_text(name: &str, model: &str, v: &Verification) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "hmasim verify {name} (identity model {model})");
+    let _ = writeln!(s, "hmasim verify {} (identity model {model})", esc(name));
     let _ = writeln!(s, "in scope: {}", v.scope.join(", "));
     let _ = writeln!(
         s,
@@ -111,15 +112,19 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
         };
         let _ = writeln!(
             s,
-            "  {:<22} {:<16} {:<8} {:<24} {verdict}",
-            p.path.user, p.path.client, p.path.location, p.path.method
+            "  {:<22} {:<16} {:<8} {:<24} {}",
+            esc(&p.path.user),
+            p.path.client,
+            p.path.location,
+            esc(&p.path.method),
+            esc(&verdict)
         );
     }
     s.push('\n');
     if v.counterexamples.is_empty() && !v.unmodelled.is_empty() {
         let _ = writeln!(s, "NOT PROVEN CLEAN: no simulated path reaches mailbox content without MFA, but these conditions are not modelled and could change a verdict:");
         for u in &v.unmodelled {
-            let _ = writeln!(s, "  - {u}");
+            let _ = writeln!(s, "  - {}", esc(u));
         }
     } else if v.counterexamples.is_empty() {
         let _ = writeln!(
@@ -136,7 +141,10 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
             let _ = writeln!(
                 s,
                 "\n- {} on {} ({}), {}",
-                c.path.user, c.path.client, c.path.location, c.path.method
+                esc(&c.path.user),
+                c.path.client,
+                c.path.location,
+                esc(&c.path.method)
             );
             if let Some(last) = c
                 .trace
@@ -149,13 +157,13 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
                     s,
                     "  served: event {} {} -> {}: {}",
                     last.seq,
-                    c.trace.names[last.from.0 as usize],
-                    c.trace.names[last.to.0 as usize],
-                    last.msg.summary
+                    esc(&c.trace.names[last.from.0 as usize]),
+                    esc(&c.trace.names[last.to.0 as usize]),
+                    esc(&last.msg.summary)
                 );
             }
-            let _ = writeln!(s, "  control that closes it: {}", c.control);
-            let _ = writeln!(s, "  command: {}", c.command);
+            let _ = writeln!(s, "  control that closes it: {}", esc(&c.control));
+            let _ = writeln!(s, "  command: {}", esc(&c.command));
             let _ = writeln!(
                 s,
                 "  trace: hmasim verify ... --format json (counterexamples[].trace)"

@@ -162,7 +162,7 @@ pub enum WhatifFormat {
 /// warning about what the policies say that hmasim does not model to standard error.
 pub fn prepare_policies(sc: &mut Scenario, path: Option<&Path>) -> Result<(), ScenarioError> {
     for w in policy_warnings(sc, path)? {
-        eprintln!("warning: {w}");
+        crate::term::eprint_line(&format!("warning: {}", crate::term::escape_control(&w)));
     }
     Ok(())
 }
@@ -439,9 +439,9 @@ impl Report {
                 } else {
                     "does not apply"
                 },
-                r.name,
+                crate::term::escape_control(&r.name),
                 state_text(r.state),
-                r.reason
+                crate::term::escape_control(&r.reason)
             ));
         }
         out.push_str(&format!("\nRESULT: {}\n", self.result_text()));
@@ -449,7 +449,7 @@ impl Report {
         if !self.warnings.is_empty() {
             out.push_str("\nWARNINGS (what the policies say that hmasim does not model)\n");
             for w in &self.warnings {
-                out.push_str(&format!("  {w}\n"));
+                out.push_str(&format!("  {}\n", crate::term::escape_control(w)));
             }
         }
         out
@@ -522,7 +522,7 @@ pub fn run(a: WhatifArgs) -> Result<(), CliError> {
         WhatifFormat::Text => report.to_text(),
         WhatifFormat::Json => report.to_json(),
     };
-    print!("{text}");
+    crate::term::print(&text);
     Ok(())
 }
 

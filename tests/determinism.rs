@@ -214,11 +214,29 @@ fn from_text(text: &str) -> Vec<Seen> {
     out
 }
 
-/// Mermaid's participant ids (everything but ASCII letters and digits becomes `_`).
-fn mermaid_id(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+/// Text of a Mermaid alias or label with its entity codes (`#59;`) decoded.
+fn mermaid_decode(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        match tail
+            .split_once(';')
+            .and_then(|(n, r)| Some((n.parse::<u32>().ok()?, r)))
+        {
+            Some((n, r)) => {
+                out.push(char::from_u32(n).expect("an entity code is a character"));
+                rest = r;
+            }
+            None => {
+                out.push('#');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The arrows (and self-notes) of the Mermaid diagram, with the kind they can tell:
@@ -226,9 +244,15 @@ fn mermaid_id(name: &str) -> String {
 /// `dropped` (`-x`) and `self` (`Note over`).
 fn from_mermaid(mmd: &str) -> Vec<Seen> {
     let mut out = Vec::new();
+    // Participant ids are opaque: each is read back as its alias, the party's name.
+    let mut names = std::collections::BTreeMap::new();
     for line in mmd.lines().skip(1) {
         let line = line.trim();
-        if line.starts_with("participant ") {
+        if let Some(p) = line.strip_prefix("participant ") {
+            let (id, alias) = p
+                .split_once(" as ")
+                .expect("every participant has an alias");
+            names.insert(id.to_string(), mermaid_decode(alias));
             continue;
         }
         let (head, label) = line.split_once(": ").expect("an arrow has a label");
@@ -248,9 +272,15 @@ fn from_mermaid(mmd: &str) -> Vec<Seen> {
             .strip_prefix('[')
             .and_then(|l| l.split_once("] "))
             .and_then(|(n, _)| n.parse().ok());
+        let name = |id: &str| {
+            names
+                .get(id)
+                .cloned()
+                .expect("an arrow names a participant")
+        };
         out.push(Seen {
-            from: from.to_string(),
-            to: to.to_string(),
+            from: name(from),
+            to: name(to),
             kind: kind.to_string(),
             step,
         });
@@ -270,8 +300,8 @@ fn as_mermaid(e: &Seen) -> Seen {
         "answer"
     };
     Seen {
-        from: mermaid_id(&e.from),
-        to: mermaid_id(&e.to),
+        from: e.from.clone(),
+        to: e.to.clone(),
         kind: kind.to_string(),
         step: e.step,
     }

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use crate::display::{is_secret_name, MASK};
 use crate::Url;
 
 /// Ordered form fields (`application/x-www-form-urlencoded`).
@@ -225,8 +226,6 @@ pub enum Body {
     Lines(Vec<String>),
 }
 
-const MASK: &str = "********";
-
 impl Body {
     /// The body as the trace's JSON (`null` when empty). Passwords are masked.
     pub fn to_json(&self) -> Value {
@@ -305,11 +304,7 @@ impl Body {
 fn form_json(f: &Form) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in &f.0 {
-        let v = if k.eq_ignore_ascii_case("password") {
-            MASK
-        } else {
-            v.as_str()
-        };
+        let v = if is_secret_name(k) { MASK } else { v.as_str() };
         m.insert(k.clone(), Value::String(v.to_string()));
     }
     Value::Object(m)
@@ -340,5 +335,26 @@ mod tests {
             password: "secret".into(),
         };
         assert!(!b.to_json().to_string().contains("secret"));
+    }
+
+    #[test]
+    fn every_secret_form_field_is_masked() {
+        let f = Form::new()
+            .with("grant_type", "password")
+            .with("client_secret", "s3cr3t-value")
+            .with("new_password", "N3w-value")
+            .with("PWD", "p-value");
+        let shown = Body::Form(f.clone()).to_json().to_string();
+        for v in ["s3cr3t-value", "N3w-value", "p-value"] {
+            assert!(!shown.contains(v), "{shown}");
+        }
+        // A field named otherwise keeps its value, even when the value is the word.
+        assert!(shown.contains(r#""grant_type":"password""#), "{shown}");
+        let page = Body::Page(Page::AutoPost {
+            action: Url::https("login.microsoftonline.com", "/login.srf"),
+            fields: f,
+            token: None,
+        });
+        assert!(!page.to_json().to_string().contains("s3cr3t-value"));
     }
 }

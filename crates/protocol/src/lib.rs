@@ -30,6 +30,7 @@ pub mod apps;
 pub mod body;
 pub mod challenge;
 pub mod directory;
+pub mod display;
 pub mod flows;
 pub mod jwt;
 pub mod message;

@@ -88,12 +88,43 @@ impl ScenarioError {
     }
 }
 
+impl ScenarioError {
+    /// The secret values this error could echo: the value of a `--set` of a secret field,
+    /// the values the excerpt's line assigns to secret keys.
+    fn secrets(&self) -> Vec<String> {
+        let mut out = match &self.origin {
+            ErrorOrigin::Set(kv) => crate::secret::set_secret_values(kv),
+            _ => Vec::new(),
+        };
+        if let Some(line) = &self.excerpt {
+            out.extend(crate::secret::source_line_secrets(line));
+        }
+        out
+    }
+}
+
+/// The message, with every secret it could echo masked (see [`crate::secret`]).
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = String::new();
+        self.render(&mut raw)?;
+        f.write_str(&crate::secret::redact(&raw, &self.secrets()))
+    }
+}
+
+impl ScenarioError {
+    fn render(&self, f: &mut String) -> fmt::Result {
+        use fmt::Write as _;
         match (&self.origin, self.position) {
             (ErrorOrigin::File(p), Some((l, c))) => write!(f, "{p}:{l}:{c}: {}", self.message)?,
             (ErrorOrigin::File(p), None) => write!(f, "{p}: {}", self.message)?,
-            (ErrorOrigin::Set(k), _) => write!(f, "--set {}: {}", cut(k), self.message)?,
+            // Masked before it is cut: a cut could leave part of a secret unmatched.
+            (ErrorOrigin::Set(k), _) => write!(
+                f,
+                "--set {}: {}",
+                cut(&crate::secret::mask_set(k)),
+                self.message
+            )?,
             (ErrorOrigin::Argument(a), _) => write!(f, "{}: {}", cut(a), self.message)?,
             (ErrorOrigin::JsonPath { file, path }, _) => {
                 write!(f, "{file}: {path}: {}", self.message)?
@@ -102,7 +133,15 @@ impl fmt::Display for ScenarioError {
         if let (Some(text), Some((line, col))) = (&self.excerpt, self.position) {
             let num = line.to_string();
             let pad = " ".repeat(num.len());
-            let (text, caret, width) = window(text, col - 1, self.width);
+            // Secrets are masked before the window cuts the line, with as many `*` as
+            // they have characters, so the caret stays under its column.
+            let mut text = text.clone();
+            for secret in crate::secret::source_line_secrets(&text.clone()) {
+                if !secret.is_empty() {
+                    text = text.replace(&secret, &"*".repeat(secret.chars().count()));
+                }
+            }
+            let (text, caret, width) = window(&text, col - 1, self.width);
             write!(
                 f,
                 "\n{pad} |\n{num} | {text}\n{pad} | {}{}",
@@ -251,6 +290,45 @@ mod tests {
         let carets = t.lines().nth(3).unwrap().strip_prefix("  | ").unwrap();
         let shown = t.lines().nth(2).unwrap().strip_prefix("1 | ").unwrap();
         assert_eq!(carets.find('^').unwrap() + 1, shown.chars().count());
+    }
+
+    #[test]
+    fn a_long_secret_is_masked_before_the_excerpt_is_cut() {
+        let secret = format!("S3cr3t{}", "q".repeat(300));
+        let src = format!("[[users]]\npassword = '{secret}'\n");
+        let e = ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_line_col(
+            &src,
+            2,
+            200,
+        );
+        let shown = e.to_string();
+        assert!(!shown.contains("S3cr3t") && !shown.contains("qqqqqqqq"), "{shown}");
+        let e = ScenarioError::new(
+            ErrorOrigin::Set(format!("users.0.password={secret}")),
+            "bad",
+        );
+        let shown = e.to_string();
+        assert!(!shown.contains("S3cr3t") && !shown.contains("qqqq"), "{shown}");
+    }
+
+    #[test]
+    fn secrets_echoed_by_an_error_are_masked() {
+        let e = ScenarioError::new(
+            ErrorOrigin::Set("users.0.password=123".into()),
+            "invalid type: integer `123`, expected a string",
+        );
+        let shown = e.to_string();
+        assert!(!shown.contains("123"), "{shown}");
+        assert!(
+            shown.starts_with("--set users.0.password=********: "),
+            "{shown}"
+        );
+        let src = "[[users]]\npassword = 'Zq-secret-9'\nbad = 1\n";
+        let e =
+            ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_line_col(src, 2, 1);
+        let shown = e.to_string();
+        assert!(!shown.contains("Zq-secret-9"), "{shown}");
+        assert!(shown.contains("password = '*"), "{shown}");
     }
 
     #[test]

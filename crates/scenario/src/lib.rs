@@ -21,6 +21,7 @@ pub mod graph;
 pub mod limits;
 mod model;
 mod parse;
+pub mod secret;
 mod set;
 mod span;
 

@@ -62,8 +62,13 @@ pub fn load(arg: &str) -> Result<Scenario, ScenarioError> {
     Ok(sc)
 }
 
-/// Parses and validates a scenario source. `origin` names it in errors.
+/// Parses and validates a scenario source. `origin` names it in errors, which never echo a
+/// secret the source holds (see [`crate::secret::mask_error`]).
 pub fn parse(src: &str, origin: &str, format: Format) -> Result<Scenario, ScenarioError> {
+    parse_unmasked(src, origin, format).map_err(|e| crate::secret::mask_error(e, src))
+}
+
+fn parse_unmasked(src: &str, origin: &str, format: Format) -> Result<Scenario, ScenarioError> {
     let file = || ErrorOrigin::File(origin.to_string());
     if src.len() as u64 > Input::ScenarioFile.max_bytes() {
         return Err(too_large(file(), Input::ScenarioFile));

@@ -181,7 +181,11 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
                             &built.zones,
                             &mut built.world,
                         );
-                        format!("configuration change: {kv}")
+                        // A note is output: a new password set here is shown masked.
+                        format!(
+                            "configuration change: {}",
+                            hmasim_scenario::secret::mask_set(&kv)
+                        )
                     }
                     Err(e) => format!("configuration change refused: {e}"),
                 };

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use hmasim_protocol::{FlowId, Kind, Message, Token};
+use hmasim_protocol::display::{escape_control, header_value};
+use hmasim_protocol::{Body, FlowId, Kind, Message, Token};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -208,7 +209,7 @@ impl Trace {
                     "method": m.method.map(|x| x.as_str()),
                     "url": m.url.as_ref().map(|u| u.to_string()),
                     "status": m.status,
-                    "headers": m.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+                    "headers": m.headers.iter().map(|(k, v)| json!([k, header_value(k, v)])).collect::<Vec<_>>(),
                     "body": m.body.to_json(),
                     "token": m.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
@@ -243,10 +244,13 @@ impl Trace {
                 if let Some(t) = &m.token {
                     out.push(format!("carries {t}"));
                 } else if let Some(a) = m.header_value("Authorization") {
-                    let shown = if a.len() > 40 {
-                        format!("{}...", &a[..24])
+                    let masked = header_value("Authorization", a);
+                    let shown = if matches!(masked, std::borrow::Cow::Borrowed(_))
+                        && a.chars().count() > 40
+                    {
+                        format!("{}...", a.chars().take(24).collect::<String>())
                     } else {
-                        a.to_string()
+                        masked.into_owned()
                     };
                     out.push(format!("Authorization: {shown}"));
                 }
@@ -303,7 +307,11 @@ impl Trace {
         if let Some(f) = &m.fault {
             out.push(format!("! {}: {}", f.code, f.message));
         }
-        out
+        // Every value can come from input (names, UPNs, policy names): one line each, no
+        // control character reaches the terminal.
+        out.into_iter()
+            .map(|l| escape_control(&l).into_owned())
+            .collect()
     }
 
     /// The trainer's view: numbered steps with time, parties, essentials and step numbers,
@@ -314,7 +322,12 @@ impl Trace {
             .flow
             .map(|f| format!(", flow {} ({})", f.name(), f.source()))
             .unwrap_or_default();
-        let _ = writeln!(s, "hmasim {}: {}", self.scenario, self.summary);
+        let _ = writeln!(
+            s,
+            "hmasim {}: {}",
+            escape_control(&self.scenario),
+            escape_control(&self.summary)
+        );
         let _ = writeln!(
             s,
             "seed {}, identity model {}{flow}",
@@ -322,13 +335,15 @@ impl Trace {
         );
         match &self.reproduce {
             Some(r) => {
-                let _ = writeln!(s, "reproduce: {r}");
+                let _ = writeln!(s, "reproduce: {}", escape_control(r));
             }
             None => {
                 let _ = writeln!(
                     s,
                     "reproduce: hmasim run {} --seed {} --set identity.model={}",
-                    self.scenario, self.seed, self.identity_model
+                    escape_control(&self.scenario),
+                    self.seed,
+                    self.identity_model
                 );
             }
         }
@@ -339,10 +354,10 @@ impl Trace {
                 .step(m)
                 .map(|(_, n)| format!("[step {n}]"))
                 .unwrap_or_default();
-            let from = &self.names[e.from.0 as usize];
-            let to = &self.names[e.to.0 as usize];
+            let from = escape_control(&self.names[e.from.0 as usize]);
+            let to = escape_control(&self.names[e.to.0 as usize]);
             let arrow = if e.from == e.to {
-                from.clone()
+                from.into_owned()
             } else {
                 format!("{from} -> {to}")
             };
@@ -353,7 +368,7 @@ impl Trace {
                 e.seq,
                 Self::kind(e)
             );
-            let _ = writeln!(s, "      {}", m.summary);
+            let _ = writeln!(s, "      {}", escape_control(&m.summary));
             for line in self.essential(m) {
                 let _ = writeln!(s, "        {line}");
             }
@@ -367,9 +382,9 @@ impl Trace {
                     "  {:<6} {:<7} issuer {}, client {}, aud {}, amr [{}], {} -> {}{}",
                     t.id,
                     kind_name(t),
-                    t.issuer,
-                    t.client,
-                    t.audience,
+                    escape_control(t.issuer),
+                    escape_control(&t.client),
+                    escape_control(&t.audience),
                     t.amr.join(","),
                     hmasim_kernel::SimTime::from_millis(t.issued_ms),
                     hmasim_kernel::SimTime::from_millis(t.expires_ms),
@@ -471,6 +486,11 @@ impl Trace {
     }
 
     /// A Mermaid sequence diagram (renders on GitHub inside a ```mermaid block).
+    ///
+    /// Every participant gets an id of its own, `p<index>_<ASCII letters of the name>`,
+    /// which no Mermaid keyword, punctuation or empty name can break and no two parties
+    /// share; the name as given is the participant's alias. Labels and aliases keep their
+    /// punctuation as Mermaid entity codes (`#59;` for `;`), so every diagram parses.
     pub fn to_mermaid(&self) -> String {
         let mut s = String::from("sequenceDiagram\n");
         let mut seen: Vec<usize> = Vec::new();
@@ -481,18 +501,20 @@ impl Trace {
                 }
             }
         }
-        for a in &seen {
+        let mut ids = vec![String::new(); self.names.len()];
+        for (i, a) in seen.iter().enumerate() {
+            ids[*a] = mermaid_id(i, &self.names[*a]);
             let _ = writeln!(
                 s,
                 "    participant {} as {}",
-                mermaid_id(&self.names[*a]),
-                self.names[*a]
+                ids[*a],
+                mermaid_text(&self.names[*a])
             );
         }
         for e in &self.events {
             let m = &e.msg;
-            let from = mermaid_id(&self.names[e.from.0 as usize]);
-            let to = mermaid_id(&self.names[e.to.0 as usize]);
+            let from = &ids[e.from.0 as usize];
+            let to = &ids[e.to.0 as usize];
             let step = self
                 .step(m)
                 .map(|(_, n)| format!("[{n}] "))
@@ -518,17 +540,30 @@ impl Trace {
                     m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()
                 ),
                 Kind::Response => {
+                    let status = m.status.unwrap_or(0);
                     let issued: Vec<&str> = m.issued.iter().map(|t| t.id.as_str()).collect();
                     let extra = if issued.is_empty() {
                         String::new()
                     } else {
                         format!(" {}", issued.join("+"))
                     };
-                    format!("{step}{}{extra} {}", m.status.unwrap_or(0), m.summary)
+                    format!(
+                        "{step}{status}{extra} {}",
+                        without_status(&m.summary, status)
+                    )
                 }
                 Kind::Timer | Kind::Note => format!("{step}{}", m.summary),
             };
-            let label = mermaid_text(&label);
+            let mut label = mermaid_text(&label);
+            // A note shows its detail lines (the policies evaluated, the change made).
+            if matches!(m.kind, Kind::Note) || e.from == e.to {
+                if let Body::Lines(lines) = &m.body {
+                    for l in lines {
+                        label.push_str("<br/>");
+                        label.push_str(&mermaid_text(l));
+                    }
+                }
+            }
             if e.dropped {
                 let _ = writeln!(s, "    {from}-x{to}: dropped: {label}");
             } else if e.from == e.to {
@@ -562,17 +597,62 @@ fn kind_name(t: &Token) -> &'static str {
     }
 }
 
-fn mermaid_id(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+/// The summary of a response without the status it may start with (`401: authenticate`),
+/// so a label that prints the status prints it once.
+fn without_status(summary: &str, status: u16) -> &str {
+    let code = status.to_string();
+    match summary.strip_prefix(code.as_str()) {
+        Some(rest) if !rest.starts_with(|c: char| c.is_ascii_alphanumeric()) => {
+            rest.trim_start_matches([':', ' ', '-'])
+        }
+        _ => summary,
+    }
 }
 
-fn mermaid_text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            ';' | '#' | '"' | '<' | '>' | '{' | '}' => ' ',
-            c => c,
+/// The id of the `index`-th participant: `p<index>`, then `_` and the ASCII letters and
+/// digits of its name (at most 32), for a reader of the source. The index makes it unique
+/// (two names that differ only in punctuation never share a lifeline) and the leading `p`
+/// and digit keep it from ever being a Mermaid keyword (`end`, `alt`, `Note`...).
+fn mermaid_id(index: usize, name: &str) -> String {
+    let readable: String = name
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_ascii_alphanumeric() => Some(c),
+            '-' | '_' | '.' | ' ' => Some('_'),
+            _ => None,
         })
-        .collect()
+        .take(32)
+        .collect();
+    let readable = readable.trim_matches('_');
+    if readable.is_empty() {
+        format!("p{index}")
+    } else {
+        format!("p{index}_{readable}")
+    }
+}
+
+/// Text for a Mermaid label or alias: the characters Mermaid reads as syntax (`;` ends a
+/// statement, `#` starts an entity, `%` a directive, `<` `>` HTML, `"`) become entity codes
+/// (`#59;`), which Mermaid shows as the character; control characters are escaped as in
+/// the text view (`\u{1b}`); an empty text becomes `-`.
+fn mermaid_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in escape_control(s).chars() {
+        match c {
+            ';' | '#' | '%' | '"' | '<' | '>' | '&' | '`' => {
+                let _ = write!(out, "#{};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    let trimmed = out.trim();
+    if trimmed.is_empty() {
+        return "-".into();
+    }
+    // `wrap:` or `nowrap:` at the start of a label is a Mermaid directive, not text.
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("wrap:") || lower.starts_with("nowrap:") {
+        return trimmed.replacen(':', "#58;", 1);
+    }
+    trimmed.to_string()
 }
