@@ -38,17 +38,27 @@ pub struct WhatifArgs {
         value_name = "TYPE"
     )]
     pub client_app: ClientAppArg,
-    /// The device platform (default: unknown).
+    /// The device platform (default: unknown): the sign-in presents a User-Agent that
+    /// Entra ID reads as this platform.
     #[arg(long, value_enum, ignore_case = true, value_name = "P")]
     pub platform: Option<PlatformArg>,
-    /// Where the sign-in comes from: internal (the corporate network, a trusted
-    /// location), external, or the name or id of one of the scenario's named_locations.
+    /// The User-Agent the client sends (instead of --platform); Entra ID derives the
+    /// platform from it.
+    #[arg(long = "user-agent", value_name = "UA", conflicts_with = "platform")]
+    pub user_agent: Option<String>,
+    /// Where the sign-in comes from: internal (the office's egress address,
+    /// `network.office_egress`), external (`network.internet_address`), or the name or id
+    /// of a named location (an address inside it).
     #[arg(
         long,
         default_value = "external",
         value_name = "internal|external|NAME"
     )]
     pub location: String,
+    /// The source address of the sign-in (instead of --location); Entra ID derives the
+    /// named locations and the country from it.
+    #[arg(long, value_name = "IP")]
+    pub address: Option<std::net::IpAddr>,
     /// The device's state (decides whether device controls are satisfied).
     #[arg(long, value_enum, default_value = "unmanaged")]
     pub device: DeviceArg,
@@ -56,8 +66,9 @@ pub struct WhatifArgs {
     /// mobile is (satisfies approvedApplication and compliantApplication).
     #[arg(long)]
     pub approved_client: bool,
-    /// A directory role the user holds (role template id), for policies that include or
-    /// exclude roles (repeatable).
+    /// A directory role the user holds for this evaluation, beside the roles the scenario
+    /// gives them (`users.N.roles`), for policies that include or exclude roles
+    /// (repeatable).
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<String>,
     /// Replace the scenario's Conditional Access policies with Microsoft Graph
@@ -251,18 +262,27 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
         })?,
     };
     let app_id = app_id(&a.app)?;
-    let (trusted_location, location) = match a.location.to_ascii_lowercase().as_str() {
-        "internal" => (true, None),
-        "external" => (false, None),
-        _ => {
-            let found = sc.named_locations.iter().find(|n| {
+    let named = sc.effective_named_locations();
+    let address = match (a.address, a.location.to_ascii_lowercase().as_str()) {
+        (Some(ip), _) => ip,
+        (None, "internal") => sc.network.office_egress,
+        (None, "external") => sc.network.internet_address,
+        (None, _) => {
+            let found = named.iter().find(|n| {
                 n.name.eq_ignore_ascii_case(&a.location) || n.id.eq_ignore_ascii_case(&a.location)
             });
             match found {
-                Some(n) => (n.trusted, Some(n.name.clone())),
+                Some(n) => n.sample_address(&sc.network.geo).ok_or_else(|| {
+                    arg_error(
+                        "--location",
+                        &a.location,
+                        "the location holds no IP range, and no range of the geolocation table (network.geo) is in its countries".into(),
+                    )
+                    .expected("--address IP, or a location with ip_ranges".to_string())
+                })?,
                 None => {
                     let mut names = vec!["internal", "external"];
-                    names.extend(sc.named_locations.iter().map(|n| n.name.as_str()));
+                    names.extend(named.iter().map(|n| n.name.as_str()));
                     return Err(arg_error(
                         "--location",
                         &a.location,
@@ -276,16 +296,23 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
             }
         }
     };
-    let facts = SignInFacts {
-        upn: user.upn.clone(),
-        groups: user.groups.clone(),
-        roles: a.roles.clone(),
-        app_id,
+    let user_agent = a.user_agent.clone().or_else(|| {
+        a.platform
+            .map(|p| ca::sample_user_agent(p.into()).to_string())
+    });
+    // The same derivation Entra ID runs on a sign-in that arrives.
+    let mut facts = hmasim_sim::ca_tenant(&sc).facts(&ca::SignIn {
+        upn: &user.upn,
+        address: Some(address),
+        user_agent: user_agent.as_deref(),
         client_app: a.client_app.into(),
-        platform: a.platform.map(Into::into),
-        trusted_location,
-        location,
-    };
+        app_id: &app_id,
+    });
+    for r in &a.roles {
+        if !facts.roles.iter().any(|x| x.eq_ignore_ascii_case(r)) {
+            facts.roles.push(r.clone());
+        }
+    }
     let results = ca::evaluate(&sc.conditional_access, &facts);
     let combined = ca::combine(&results, &facts);
     let verdict = ca::verdict_for(&results, &facts, |c| match c {
@@ -309,15 +336,25 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
 
 impl Report {
     fn location_text(&self) -> String {
-        let trust = if self.facts.trusted_location {
+        let f = &self.facts;
+        let addr = f
+            .address
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "unknown address".into());
+        let country = f
+            .country
+            .as_ref()
+            .map(|c| format!(", country {c}"))
+            .unwrap_or_default();
+        let trust = if f.trusted_location {
             "trusted"
         } else {
             "untrusted"
         };
-        match &self.facts.location {
-            Some(n) => format!("{n} ({trust})"),
-            None if self.facts.trusted_location => "internal (trusted)".into(),
-            None => "external (untrusted)".into(),
+        if f.locations.is_empty() {
+            format!("{addr}{country}: in no named location ({trust})")
+        } else {
+            format!("{addr}{country}: {} ({trust})", f.locations.join(", "))
         }
     }
 
@@ -485,7 +522,9 @@ impl Report {
                 "client_app": f.client_app.as_str(),
                 "legacy": f.is_legacy(),
                 "platform": f.platform.map(DevicePlatform::as_str),
-                "location": f.location,
+                "address": f.address.map(|a| a.to_string()),
+                "country": f.country,
+                "locations": f.locations,
                 "trusted_location": f.trusted_location,
                 "device": self.device.as_str(),
                 "approved_client": self.approved_client,

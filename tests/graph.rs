@@ -33,11 +33,13 @@ fn named() -> Vec<NamedLocation> {
             id: HQ.into(),
             name: "Contoso HQ".into(),
             trusted: true,
+            ..NamedLocation::default()
         },
         NamedLocation {
             id: "e3b9a6d1-0c52-4a87-b4f3-19d6c2a8e705".into(),
             name: "Blocked countries".into(),
             trusted: false,
+            ..NamedLocation::default()
         },
     ]
 }

@@ -119,6 +119,7 @@ fn path_scenario(
         protocol,
         autodetect,
         app_protection: false,
+        source_address: None,
     }];
     let action = match kind {
         ClientKind::Browser => "open-owa",

@@ -71,7 +71,7 @@ fn the_desktop_policy_applies_to_desktop_clients_and_requires_mfa() {
         out,
         format!(
             "whatif desktop-exo-ca: test@contoso.com signs in to Exchange Online ({EXO})\n\
-             \x20 client app mobileAppsAndDesktopClients, platform unknown, location external (untrusted), device unmanaged\n\
+             \x20 client app mobileAppsAndDesktopClients, platform unknown, location 198.51.100.20: in no named location (untrusted), device unmanaged\n\
              \n\
              POLICIES (1)\n\
              \x20 applies         Require MFA for desktop clients [enabled]: every condition matches; requires mfa\n\
@@ -344,16 +344,20 @@ fn users_locations_platforms_and_roles_decide_who_is_covered() {
     let v = json(&args("internal"));
     assert_eq!(
         policy(&v, "CA002")["reason"],
-        "locations: the sign-in comes from a trusted location"
+        "locations: the sign-in comes from a trusted location: 203.0.113.10 (trusted location Contoso HQ, MFA Trusted IPs)"
     );
     // A named location by name (or id): trusted Contoso HQ also exempts administrators.
     let mut a = args("Contoso HQ");
     a.extend(["--role", "62e90394-69f5-4237-9190-012177145e10"]);
     let v = json(&a);
-    assert_eq!(v["sign_in"]["location"], "Contoso HQ");
+    assert_eq!(v["sign_in"]["address"], "203.0.113.1");
+    assert_eq!(
+        v["sign_in"]["locations"],
+        serde_json::json!(["Contoso HQ", "MFA Trusted IPs"])
+    );
     assert_eq!(
         policy(&v, "CA007")["reason"],
-        "locations: trusted location Contoso HQ is excluded"
+        "locations: 203.0.113.1 (trusted location Contoso HQ, MFA Trusted IPs) is excluded"
     );
     let mut a = args("external");
     a.extend(["--role", "62e90394-69f5-4237-9190-012177145e10"]);

@@ -26,6 +26,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod address;
 pub mod apps;
 pub mod body;
 pub mod challenge;

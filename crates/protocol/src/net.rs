@@ -8,11 +8,16 @@ use crate::Body;
 
 use crate::{Directory, Message};
 
-/// A party's view of the network: its directory and a correlation-id counter.
+/// A party's view of the network: its directory, the addresses its peers connect from,
+/// and a correlation-id counter.
 #[derive(Clone, Debug, Default)]
 pub struct Net {
     /// Who answers for which host, from this party.
     pub directory: Directory,
+    /// The source address each peer's connections arrive from, as this party sees them
+    /// (what a socket's peer address tells a real server; behind NAT, the egress).
+    /// Shared between the parties that see the same addresses.
+    peers: std::sync::Arc<BTreeMap<ActorId, std::net::IpAddr>>,
     next_conv: u64,
 }
 
@@ -25,8 +30,27 @@ impl Net {
     pub fn new(directory: Directory) -> Net {
         Net {
             directory,
+            peers: Default::default(),
             next_conv: 0,
         }
+    }
+
+    /// This view with the peers' source addresses `peers`.
+    pub fn with_peers(mut self, peers: std::sync::Arc<BTreeMap<ActorId, std::net::IpAddr>>) -> Net {
+        self.peers = peers;
+        self
+    }
+
+    /// Takes the directory and peer addresses of `fresh` (a reconfigured world), keeping
+    /// this view's correlation ids.
+    pub fn adopt(&mut self, fresh: Net) {
+        self.directory = fresh.directory;
+        self.peers = fresh.peers;
+    }
+
+    /// The address a message from `from` arrived from, when this party knows it.
+    pub fn peer_address(&self, from: ActorId) -> Option<std::net::IpAddr> {
+        self.peers.get(&from).copied()
     }
 
     /// A fresh correlation id.

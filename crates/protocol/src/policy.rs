@@ -253,7 +253,7 @@ impl DevicePlatform {
 
 /// A named location of the tenant (Graph's `namedLocation`): what a location id in a
 /// policy's `locations` condition stands for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedLocation {
     /// Its id, as policies exported from Graph refer to it.
@@ -263,6 +263,42 @@ pub struct NamedLocation {
     /// Marked as a trusted location (matched by `AllTrusted`).
     #[serde(default)]
     pub trusted: bool,
+    /// The IP ranges it holds (an IP-range location).
+    #[serde(default)]
+    pub ip_ranges: Vec<crate::address::Cidr>,
+    /// The countries it holds, ISO 3166-1 alpha-2 (a country location), looked up in the
+    /// tenant's geolocation table (`network.geo`).
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// A country location also holds addresses whose country is unknown.
+    #[serde(default)]
+    pub include_unknown_countries: bool,
+}
+
+impl NamedLocation {
+    /// Whether a sign-in from `addr` (whose country the geolocation table gives as
+    /// `country`) comes from this location.
+    pub fn contains(&self, addr: std::net::IpAddr, country: Option<&str>) -> bool {
+        self.ip_ranges.iter().any(|r| r.contains(addr))
+            || match country {
+                Some(c) => self.countries.iter().any(|x| x.eq_ignore_ascii_case(c)),
+                None => self.include_unknown_countries && !self.countries.is_empty(),
+            }
+    }
+
+    /// An address that stands for this location: in its first range, else one of the
+    /// geolocation table in one of its countries.
+    pub fn sample_address(&self, geo: &[crate::address::GeoRange]) -> Option<std::net::IpAddr> {
+        self.ip_ranges.first().map(|r| r.host()).or_else(|| {
+            geo.iter()
+                .find(|g| {
+                    self.countries
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(&g.country))
+                })
+                .map(|g| g.range.host())
+        })
+    }
 }
 
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).

@@ -254,6 +254,10 @@ pub struct User {
     /// Exchange on-premises authentication policy assigned to the user.
     #[serde(default)]
     pub onprem_authentication_policy: Option<String>,
+    /// Directory roles the user holds (names such as `Global Administrator`, or role
+    /// template ids), as Conditional Access's role conditions read them.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 impl User {
@@ -365,6 +369,11 @@ pub struct Client {
     /// An Intune app protection policy applies to the app.
     #[serde(default)]
     pub app_protection: bool,
+    /// The address the client's connections to cloud services come from (default: the
+    /// office's egress `network.office_egress` inside, `network.internet_address`
+    /// outside). Entra ID derives named locations and the country from it.
+    #[serde(default)]
+    pub source_address: Option<std::net::IpAddr>,
 }
 
 /// How a client authenticates to the mailbox.
@@ -904,6 +913,21 @@ pub struct Network {
     /// Injected faults: latency distributions, loss, duplication, reordering.
     #[serde(default, skip_serializing_if = "Faults::is_off")]
     pub faults: Faults,
+    /// The public address the office's connections to cloud services leave from (NAT):
+    /// where an internal client appears to come from.
+    #[serde(default = "Network::default_office_egress")]
+    pub office_egress: std::net::IpAddr,
+    /// Where an external client connects from by default (a home or mobile network).
+    #[serde(default = "Network::default_internet_address")]
+    pub internet_address: std::net::IpAddr,
+    /// The legacy MFA trusted IPs (Entra's location `00000000-0000-0000-0000-000000000000`,
+    /// trusted, included in `AllTrusted`). Default: the office's egress range.
+    #[serde(default = "Network::default_mfa_trusted_ips")]
+    pub mfa_trusted_ips: Vec<hmasim_protocol::address::Cidr>,
+    /// The simulated geolocation table: which country each address range is in, for
+    /// country-based named locations.
+    #[serde(default)]
+    pub geo: Vec<hmasim_protocol::address::GeoRange>,
 }
 
 /// A real number written in a scenario (a probability, a log-normal sigma). Validated
@@ -1113,15 +1137,6 @@ pub struct Partition {
     pub to: String,
 }
 
-impl Network {
-    fn default_latency() -> u64 {
-        20
-    }
-    fn default_jitter() -> u64 {
-        5
-    }
-}
-
 impl Default for Network {
     fn default() -> Self {
         Network {
@@ -1130,7 +1145,29 @@ impl Default for Network {
             links: Vec::new(),
             partitions: Vec::new(),
             faults: Faults::default(),
+            office_egress: Network::default_office_egress(),
+            internet_address: Network::default_internet_address(),
+            mfa_trusted_ips: Network::default_mfa_trusted_ips(),
+            geo: Vec::new(),
         }
+    }
+}
+
+impl Network {
+    fn default_latency() -> u64 {
+        20
+    }
+    fn default_jitter() -> u64 {
+        5
+    }
+    fn default_office_egress() -> std::net::IpAddr {
+        std::net::IpAddr::V4([203, 0, 113, 10].into())
+    }
+    fn default_internet_address() -> std::net::IpAddr {
+        std::net::IpAddr::V4([198, 51, 100, 20].into())
+    }
+    fn default_mfa_trusted_ips() -> Vec<hmasim_protocol::address::Cidr> {
+        vec!["203.0.113.0/24".parse().expect("constant range")]
     }
 }
 
@@ -1306,6 +1343,35 @@ impl Scenario {
             .clone()
             .unwrap_or_else(|| format!("autodiscover.{}", self.tenant.domain))
     }
+    /// The named locations Entra ID evaluates: the scenario's, then the legacy MFA
+    /// trusted IPs (`network.mfa_trusted_ips`) as the trusted location
+    /// `00000000-0000-0000-0000-000000000000`, unless the scenario names that id itself.
+    pub fn effective_named_locations(&self) -> Vec<hmasim_protocol::policy::NamedLocation> {
+        use hmasim_protocol::address::MFA_TRUSTED_IPS_ID;
+        let mut out = self.named_locations.clone();
+        if !self.network.mfa_trusted_ips.is_empty()
+            && !out.iter().any(|n| n.id == MFA_TRUSTED_IPS_ID)
+        {
+            out.push(hmasim_protocol::policy::NamedLocation {
+                id: MFA_TRUSTED_IPS_ID.to_string(),
+                name: "MFA Trusted IPs".to_string(),
+                trusted: true,
+                ip_ranges: self.network.mfa_trusted_ips.clone(),
+                countries: Vec::new(),
+                include_unknown_countries: false,
+            });
+        }
+        out
+    }
+
+    /// The address client `c`'s connections to cloud services come from.
+    pub fn client_address(&self, c: &Client) -> std::net::IpAddr {
+        c.source_address.unwrap_or(match c.location {
+            Location::Internal => self.network.office_egress,
+            Location::External => self.network.internet_address,
+        })
+    }
+
     /// The on-premises mail host.
     pub fn mail_host(&self) -> String {
         self.onprem
@@ -1585,6 +1651,29 @@ impl Scenario {
                     &u.upn,
                     format!("user `{}` is listed twice", u.upn),
                     "each UPN once".into(),
+                ));
+            }
+        }
+        let country_ok = |c: &str| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic());
+        for (i, n) in self.named_locations.iter().enumerate() {
+            if let Some(c) = n.countries.iter().find(|c| !country_ok(c)) {
+                return Err(bad(
+                    format!("named_locations.{i}.countries"),
+                    "countries",
+                    c,
+                    format!("`{c}` is not a country code"),
+                    "ISO 3166-1 alpha-2 codes such as `US` or `FR`".into(),
+                ));
+            }
+        }
+        for (i, g) in self.network.geo.iter().enumerate() {
+            if !country_ok(&g.country) {
+                return Err(bad(
+                    format!("network.geo.{i}.country"),
+                    "country",
+                    &g.country,
+                    format!("`{}` is not a country code", g.country),
+                    "an ISO 3166-1 alpha-2 code such as `US` or `FR`".into(),
                 ));
             }
         }

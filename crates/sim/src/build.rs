@@ -1,11 +1,14 @@
 //! Turning a scenario into a world of parties.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use hmasim_active_directory::{Account, ActiveDirectory, AdConfig};
 use hmasim_adfs::{AccessPolicy, Adfs, AdfsConfig, RelyingParty};
 use hmasim_autodetect::AutoDetect;
 use hmasim_clients::{Auth, Client, ClientConfig, ClientKind as CK};
+use hmasim_entra_id::ca::{Member, Tenant};
 use hmasim_entra_id::{Device, EntraConfig, EntraId, EntraUser};
 use hmasim_exchange_online::mrs::{Mrs, MrsConfig};
 use hmasim_exchange_online::translator::ProtocolTranslator;
@@ -136,6 +139,29 @@ pub fn build(sc: &Scenario) -> Built {
         .iter()
         .filter_map(|p| Some((id_of(&p.from)?, id_of(&p.to)?)))
         .collect();
+    // The addresses cloud services see each party connect from: a client's own (the
+    // office's egress inside), Microsoft's range for Microsoft's services, the office's
+    // egress for the on-premises servers.
+    let microsoft = |n: u8| IpAddr::V4([192, 0, 2, n].into());
+    let mut cloud_peers: BTreeMap<ActorId, IpAddr> = BTreeMap::new();
+    for (i, c) in sc.clients.iter().enumerate() {
+        cloud_peers.insert(ActorId(i as u32), sc.client_address(c));
+    }
+    for (aid, addr) in [
+        (ids.autodetect, microsoft(20)),
+        (ids.exo, microsoft(10)),
+        (ids.translator, microsoft(12)),
+        (ids.mrs, microsoft(11)),
+        (ids.entra, microsoft(30)),
+        (ids.onprem, sc.network.office_egress),
+        (ids.lb, sc.network.office_egress),
+        (ids.adfs, sc.network.office_egress),
+        (ids.wap, sc.network.office_egress),
+        (ids.ad, sc.network.office_egress),
+    ] {
+        cloud_peers.insert(aid, addr);
+    }
+    let cloud_peers = Arc::new(cloud_peers);
     // A party's view of the network, less the parties it is partitioned from.
     let view = |me: ActorId, base: &Directory| -> Net {
         if !cut.iter().any(|(from, _)| *from == me) {
@@ -209,7 +235,6 @@ pub fn build(sc: &Scenario) -> Built {
     let mut clients = Vec::new();
     let mut zones = Vec::new();
     let mut user_device: BTreeMap<String, ActorId> = BTreeMap::new();
-    let mut trusted = BTreeSet::new();
     let mut devices = BTreeMap::new();
     let mut app_protected = BTreeSet::new();
 
@@ -274,9 +299,6 @@ pub fn build(sc: &Scenario) -> Built {
         user_device
             .entry(user.upn.to_ascii_lowercase())
             .or_insert(aid);
-        if internal {
-            trusted.insert(aid);
-        }
         if c.app_protection {
             app_protected.insert(aid);
         }
@@ -331,7 +353,7 @@ pub fn build(sc: &Scenario) -> Built {
                 skew_s: 300,
                 basic_policy: exo_basic_policies(sc),
             },
-            view(ids.exo, &internet),
+            view(ids.exo, &internet).with_peers(cloud_peers.clone()),
         )),
         "exchange-online",
         Zone::Cloud,
@@ -485,11 +507,12 @@ pub fn build(sc: &Scenario) -> Built {
                     "https://outlook.office.com".to_string(),
                     format!("https://{mail_host}"),
                 ],
-                trusted_sources: trusted,
+                tenant: Arc::new(ca_tenant(sc)),
+                relays: vec![MICROSOFT_SERVICES.parse().expect("constant range")],
                 devices,
                 app_protected,
             },
-            view(ids.entra, &entra_dir),
+            view(ids.entra, &entra_dir).with_peers(cloud_peers.clone()),
         )),
         "entra-id",
         Zone::Cloud,
@@ -703,6 +726,34 @@ fn link_faults(s: &hmasim_scenario::LinkFaultSpec) -> LinkFaults {
         loss: s.loss.0,
         duplicate: s.duplicate.0,
         reorder: s.reorder,
+    }
+}
+
+/// The address range of Microsoft's services in a simulated world (a documentation
+/// range, RFC 5737): Entra ID takes a relayed sign-in's client address from
+/// `X-Forwarded-For` only from there.
+pub const MICROSOFT_SERVICES: &str = "192.0.2.0/24";
+
+/// What Conditional Access knows of the tenant: named locations (with the MFA trusted
+/// IPs), the geolocation table, and each user's groups and roles. Entra ID evaluates with
+/// it, and `whatif` too, so both derive a sign-in's facts the same way.
+pub fn ca_tenant(sc: &Scenario) -> Tenant {
+    Tenant {
+        named_locations: sc.effective_named_locations(),
+        geo: sc.network.geo.clone(),
+        users: sc
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    u.upn.to_ascii_lowercase(),
+                    Member {
+                        groups: u.groups.clone(),
+                        roles: u.roles.clone(),
+                    },
+                )
+            })
+            .collect(),
     }
 }
 

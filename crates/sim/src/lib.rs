@@ -20,7 +20,7 @@ mod party;
 mod trace;
 
 pub use build::RunnerAction;
-pub use build::{build, Built};
+pub use build::{build, ca_tenant, Built, MICROSOFT_SERVICES};
 pub use monitor::{ClientView, Event, Failing, Monitor};
 pub use party::Party;
 pub use trace::{ClientOutcome, Diagnosis, Failure, Lost, Outcome, SyncStats, Trace, FORMAT};

@@ -226,6 +226,10 @@ pub fn verify(sc: &Scenario) -> Verification {
                     protocol: None,
                     autodetect: true,
                     app_protection: known.is_some_and(|c| c.app_protection),
+                    // A known client keeps its address only where it sits (inside or out).
+                    source_address: known
+                        .filter(|c| c.location == location)
+                        .and_then(|c| c.source_address),
                 };
                 let mut base = sc.clone();
                 base.clients = vec![client.clone()];

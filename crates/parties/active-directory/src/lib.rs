@@ -77,7 +77,7 @@ impl ActiveDirectory {
             }
         }
         self.cfg = cfg;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     /// The synchronization cycle's timer.

@@ -107,7 +107,7 @@ impl Adfs {
     /// flight.
     pub fn reconfigure(&mut self, fresh: Adfs) {
         self.cfg = fresh.cfg;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     fn error_page(

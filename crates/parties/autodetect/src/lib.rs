@@ -42,7 +42,7 @@ impl AutoDetect {
 
     /// Takes the name resolution of `fresh`, keeping discoveries in flight.
     pub fn reconfigure(&mut self, fresh: AutoDetect) {
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     fn next(&mut self, ctx: &mut Ctx<'_, Message>, job: Job, msg: Message) {

@@ -192,7 +192,7 @@ impl Client {
         self.cfg = fresh.cfg;
         self.cfg.password = password;
         self.cfg.mailbox_url = mailbox_url;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     /// Background work once signed in: renew the access token when it is about to expire,

@@ -5,9 +5,13 @@
 //! `block` wins; no applying policy means access is allowed; report-only policies are
 //! evaluated and reported but never enforced.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use hmasim_protocol::address::{country_of, GeoRange};
 use hmasim_protocol::apps;
 use hmasim_protocol::policy::{
-    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, Operator,
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
 };
 
 /// The `Office365` app group, as far as hmasim knows its members: Exchange Online,
@@ -19,7 +23,8 @@ pub const OFFICE365_APPS: [&str; 3] = [
     "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe",
 ];
 
-/// What Entra ID knows about a sign-in when it evaluates Conditional Access.
+/// What Entra ID knows about a sign-in when it evaluates Conditional Access. Built by
+/// [`Tenant::facts`] from what arrived (see [`SignIn`]); `whatif` builds it the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignInFacts {
     /// The user.
@@ -33,12 +38,16 @@ pub struct SignInFacts {
     /// The client app type. `exchangeActiveSync` and `other` are legacy (Basic)
     /// sign-ins, which satisfy no grant control (see [`SignInFacts::is_legacy`]).
     pub client_app: ClientAppType,
-    /// The device platform, when the client told it (User-Agent); `None` is unknown.
+    /// The device platform the User-Agent reveals; `None` is unknown.
     pub platform: Option<DevicePlatform>,
-    /// The sign-in comes from a trusted named location.
+    /// The source address of the sign-in, when known.
+    pub address: Option<IpAddr>,
+    /// The address's country in the tenant's geolocation table, when known.
+    pub country: Option<String>,
+    /// The named locations that contain the address, by name, in the tenant's order.
+    pub locations: Vec<String>,
+    /// One of those locations is marked trusted (what `AllTrusted` matches).
     pub trusted_location: bool,
-    /// The named location the sign-in comes from, by name, when hmasim knows it.
-    pub location: Option<String>,
 }
 
 impl SignInFacts {
@@ -50,12 +59,99 @@ impl SignInFacts {
 
     /// Where the sign-in comes from, for reasons.
     fn where_from(&self) -> String {
-        match (&self.location, self.trusted_location) {
-            (Some(n), true) => format!("trusted location {n}"),
-            (Some(n), false) => format!("location {n}"),
-            (None, true) => "a trusted location".to_string(),
-            (None, false) => "an untrusted location".to_string(),
+        let addr = self
+            .address
+            .map(|a| format!("{a}"))
+            .unwrap_or_else(|| "an unknown address".into());
+        match (self.locations.as_slice(), self.trusted_location) {
+            ([], _) => format!("{addr} (in no named location)"),
+            (l, true) => format!("{addr} (trusted location {})", l.join(", ")),
+            (l, false) => format!("{addr} (location {})", l.join(", ")),
         }
+    }
+}
+
+/// A user as Conditional Access sees them: groups and directory roles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Member {
+    /// Group names.
+    pub groups: Vec<String>,
+    /// Directory role names or template ids.
+    pub roles: Vec<String>,
+}
+
+/// The tenant's side of every sign-in's facts: its named locations, its geolocation
+/// table and its users. Entra ID holds one; `whatif` builds the same from the scenario.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tenant {
+    /// Named locations, in the tenant's order.
+    pub named_locations: Vec<NamedLocation>,
+    /// Which country each address range is in.
+    pub geo: Vec<GeoRange>,
+    /// Users by lower-case UPN.
+    pub users: BTreeMap<String, Member>,
+}
+
+/// What arrived at Entra ID for one sign-in: the only inputs of [`Tenant::facts`].
+#[derive(Clone, Copy, Debug)]
+pub struct SignIn<'a> {
+    /// The user signing in.
+    pub upn: &'a str,
+    /// The source address of the connection (or, from a Microsoft service that relays a
+    /// client's sign-in, the client address it forwards).
+    pub address: Option<IpAddr>,
+    /// The `User-Agent` header the client sent.
+    pub user_agent: Option<&'a str>,
+    /// The client app type the request presents.
+    pub client_app: ClientAppType,
+    /// The cloud app the sign-in is for.
+    pub app_id: &'a str,
+}
+
+impl Tenant {
+    /// The one derivation of a sign-in's facts, shared by a run and `whatif`: the
+    /// platform from the User-Agent, the locations and country from the source address,
+    /// groups and roles from the directory. Nothing comes from who the caller is.
+    pub fn facts(&self, s: &SignIn<'_>) -> SignInFacts {
+        let member = self.users.get(&s.upn.to_ascii_lowercase());
+        let country = s
+            .address
+            .and_then(|a| country_of(a, &self.geo))
+            .map(str::to_string);
+        let inside: Vec<&NamedLocation> = match s.address {
+            Some(a) => self
+                .named_locations
+                .iter()
+                .filter(|n| n.contains(a, country.as_deref()))
+                .collect(),
+            None => Vec::new(),
+        };
+        SignInFacts {
+            upn: s.upn.to_string(),
+            groups: member.map(|m| m.groups.clone()).unwrap_or_default(),
+            roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
+            app_id: s.app_id.to_string(),
+            client_app: s.client_app,
+            platform: s.user_agent.and_then(platform_from_user_agent),
+            address: s.address,
+            country,
+            trusted_location: inside.iter().any(|n| n.trusted),
+            locations: inside.iter().map(|n| n.name.clone()).collect(),
+        }
+    }
+}
+
+/// A User-Agent that Entra ID reads as `platform` (what `whatif --platform` presents).
+pub fn sample_user_agent(platform: DevicePlatform) -> &'static str {
+    match platform {
+        DevicePlatform::Ios => "Outlook-iOS/2.0",
+        DevicePlatform::Android => "Outlook-Android/2.0",
+        DevicePlatform::Windows | DevicePlatform::All => {
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+        }
+        DevicePlatform::WindowsPhone => "Mozilla/5.0 (Windows Phone 10.0)",
+        DevicePlatform::Macos => "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)",
+        DevicePlatform::Linux => "Mozilla/5.0 (X11; Linux x86_64)",
     }
 }
 
@@ -134,10 +230,7 @@ fn location_matches(entry: &str, f: &SignInFacts) -> bool {
     match entry {
         "All" => true,
         "AllTrusted" => f.trusted_location,
-        e => f
-            .location
-            .as_deref()
-            .is_some_and(|l| l.eq_ignore_ascii_case(e)),
+        e => in_list(&f.locations, e),
     }
 }
 
@@ -207,7 +300,10 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
     }
     if let Some(l) = p.exclude_locations.iter().find(|l| location_matches(l, f)) {
         return Some(match l.as_str() {
-            "AllTrusted" => "locations: the sign-in comes from a trusted location".to_string(),
+            "AllTrusted" => format!(
+                "locations: the sign-in comes from a trusted location: {}",
+                f.where_from()
+            ),
             "All" => "locations: every location is excluded".to_string(),
             _ => format!("locations: {} is excluded", f.where_from()),
         });
@@ -465,8 +561,10 @@ mod tests {
             app_id: apps::EXCHANGE_ONLINE.into(),
             client_app: t,
             platform: None,
+            address: None,
+            country: None,
+            locations: vec![],
             trusted_location: false,
-            location: None,
         }
     }
 
@@ -643,6 +741,65 @@ mod tests {
     }
 
     #[test]
+    fn facts_come_from_the_address_the_user_agent_and_the_directory() {
+        let loc = |name: &str, range: &str, trusted| NamedLocation {
+            id: name.into(),
+            name: name.into(),
+            trusted,
+            ip_ranges: vec![range.parse().unwrap()],
+            ..NamedLocation::default()
+        };
+        let tenant = Tenant {
+            named_locations: vec![
+                loc("Office", "203.0.113.0/24", true),
+                loc("Wide", "203.0.0.0/16", false),
+            ],
+            geo: vec![GeoRange {
+                range: "203.0.0.0/16".parse().unwrap(),
+                country: "FR".into(),
+            }],
+            users: [(
+                "u@contoso.com".to_string(),
+                Member {
+                    groups: vec!["Sales".into()],
+                    roles: vec!["Global Administrator".into()],
+                },
+            )]
+            .into(),
+        };
+        let sign_in = |addr: &str, ua: Option<&'static str>| SignIn {
+            upn: "U@contoso.com",
+            address: Some(addr.parse().unwrap()),
+            user_agent: ua,
+            client_app: ClientAppType::Browser,
+            app_id: apps::EXCHANGE_ONLINE,
+        };
+        let f = tenant.facts(&sign_in(
+            "203.0.113.9",
+            Some("Mozilla/5.0 (X11; Linux x86_64)"),
+        ));
+        assert_eq!(f.locations, ["Office", "Wide"]);
+        assert!(f.trusted_location);
+        assert_eq!(f.country.as_deref(), Some("FR"));
+        assert_eq!(f.platform, Some(DevicePlatform::Linux));
+        assert_eq!(f.groups, ["Sales"]);
+        assert_eq!(f.roles, ["Global Administrator"]);
+        let f = tenant.facts(&sign_in("203.0.200.1", None));
+        assert_eq!(f.locations, ["Wide"]);
+        assert!(!f.trusted_location);
+        assert_eq!(f.platform, None);
+        let f = tenant.facts(&sign_in("198.51.100.1", Some("Outlook-iOS/2.0")));
+        assert!(f.locations.is_empty() && f.country.is_none());
+        assert_eq!(f.platform, Some(DevicePlatform::Ios));
+        // whatif's sample user agents read back as their platform.
+        for p in DevicePlatform::ALL {
+            if p != DevicePlatform::All {
+                assert_eq!(platform_from_user_agent(sample_user_agent(p)), Some(p));
+            }
+        }
+    }
+
+    #[test]
     fn locations_named_trusted_and_all() {
         let mut f = desktop();
         let mut p = mfa();
@@ -652,22 +809,22 @@ mod tests {
         f.trusted_location = true;
         assert_eq!(
             evaluate_policy(&p, &f).reason,
-            "locations: the sign-in comes from a trusted location"
+            "locations: the sign-in comes from a trusted location: an unknown address (in no named location)"
         );
         let mut p = mfa();
         p.include_locations = vec!["Branch office".into()];
         f.trusted_location = false;
         assert_eq!(
             evaluate_policy(&p, &f).reason,
-            "locations: an untrusted location is not included"
+            "locations: an unknown address (in no named location) is not included"
         );
-        f.location = Some("branch office".into());
+        f.locations = vec!["branch office".into()];
         assert!(evaluate_policy(&p, &f).applies);
         p.include_locations = vec![];
         p.exclude_locations = vec!["Branch office".into()];
         assert_eq!(
             evaluate_policy(&p, &f).reason,
-            "locations: location branch office is excluded"
+            "locations: an unknown address (location branch office) is excluded"
         );
         p.exclude_locations = vec!["All".into()];
         assert_eq!(

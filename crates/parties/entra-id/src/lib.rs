@@ -8,8 +8,11 @@
 pub mod ca;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_protocol::address::Cidr;
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
@@ -85,8 +88,13 @@ pub struct EntraConfig {
     /// Resources (audiences) that belong to the Exchange Online app: its own and the
     /// on-premises namespaces registered as its service principal names.
     pub exchange_resources: Vec<String>,
-    /// Clients whose connections come from trusted named locations.
-    pub trusted_sources: BTreeSet<ActorId>,
+    /// Named locations, geolocation and users' groups and roles: what Conditional Access
+    /// derives a sign-in's facts from ([`ca::Tenant::facts`]).
+    pub tenant: Arc<ca::Tenant>,
+    /// The address ranges of the Microsoft services that relay a client's sign-in
+    /// (Exchange Online for Basic authentication): from them, Entra ID takes the client's
+    /// address from `X-Forwarded-For`; from anyone else, the connection's address.
+    pub relays: Vec<Cidr>,
     /// Device state each client presents.
     pub devices: BTreeMap<ActorId, Device>,
     /// Clients whose app an Intune app protection policy covers.
@@ -104,8 +112,10 @@ struct Session {
     source: ActorId,
     client_app: ClientAppType,
     evaluated: Option<Vec<ca::PolicyResult>>,
-    /// The device platform the client's User-Agent reveals (Conditional Access platforms).
-    platform: Option<hmasim_protocol::policy::DevicePlatform>,
+    /// The address the sign-in came from.
+    address: Option<IpAddr>,
+    /// The client's `User-Agent` (Conditional Access reads the device platform from it).
+    user_agent: String,
 }
 
 #[derive(Clone, Debug)]
@@ -255,7 +265,7 @@ impl EntraId {
     /// keys, sessions, issued tokens, synchronized passwords and revocations.
     pub fn reconfigure(&mut self, fresh: EntraId) {
         self.cfg = fresh.cfg;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     /// The signing metadata Entra ID publishes: every key, newest first.
@@ -335,9 +345,8 @@ impl EntraId {
                 source: from,
                 client_app,
                 evaluated: None,
-                platform: ca::platform_from_user_agent(
-                    req.header_value("User-Agent").unwrap_or(""),
-                ),
+                address: self.net.peer_address(from),
+                user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
             },
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
@@ -527,23 +536,29 @@ impl EntraId {
         } else {
             s.resource.clone()
         };
-        SignInFacts {
-            upn: s.upn.clone(),
-            groups: self
-                .cfg
-                .users
-                .get(&s.upn.to_ascii_lowercase())
-                .map(|u| u.groups.clone())
-                .unwrap_or_default(),
-            app_id,
+        self.cfg.tenant.facts(&ca::SignIn {
+            upn: &s.upn,
+            address: s.address,
+            user_agent: Some(s.user_agent.as_str()).filter(|u| !u.is_empty()),
             client_app: s.client_app,
-            trusted_location: self.cfg.trusted_sources.contains(&s.source),
-            // Entra ID knows no roles or named locations of the simulated tenant yet: only
-            // whether the source is trusted (see `whatif` for named locations and roles).
-            roles: Vec::new(),
-            platform: s.platform,
-            location: None,
+            app_id: &app_id,
+        })
+    }
+
+    /// Where a request relayed by `from` really comes from: the forwarded client address
+    /// when `from` is a Microsoft relay, else the connection's own address.
+    fn source_of(&self, req: &Message, from: ActorId) -> Option<IpAddr> {
+        let peer = self.net.peer_address(from)?;
+        if self.cfg.relays.iter().any(|r| r.contains(peer)) {
+            if let Some(fwd) = req
+                .header_value("X-Forwarded-For")
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                return Some(fwd);
+            }
         }
+        Some(peer)
     }
 
     fn has(&self, s: &Session, c: GrantControl) -> bool {
@@ -1235,21 +1250,16 @@ impl EntraId {
                 ),
             );
         }
-        let facts = SignInFacts {
-            upn: upn.to_string(),
-            groups: self
-                .cfg
-                .users
-                .get(&upn.to_ascii_lowercase())
-                .map(|u| u.groups.clone())
-                .unwrap_or_default(),
-            app_id: apps::EXCHANGE_ONLINE.to_string(),
+        // Exchange Online relays the client's sign-in: the client's address and
+        // User-Agent come in its forwarded headers.
+        let address = self.source_of(&req, from);
+        let facts = self.cfg.tenant.facts(&ca::SignIn {
+            upn,
+            address,
+            user_agent: req.header_value("User-Agent"),
             client_app: app,
-            trusted_location: false,
-            roles: Vec::new(),
-            platform: None,
-            location: None,
-        };
+            app_id: apps::EXCHANGE_ONLINE,
+        });
         let results = ca::evaluate(&self.cfg.policies, &facts);
         let lines = results
             .iter()

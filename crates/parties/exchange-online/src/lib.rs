@@ -101,13 +101,21 @@ impl ExchangeOnline {
             .with("password", password)
             .with("resource", apps::EXO_RESOURCE)
             .with("client_app_type", app_type);
-        let signin = Message::request(
+        let mut signin = Message::request(
             Method::Post,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
         )
         .with_body(Body::Form(form));
+        // Conditional Access judges the client, not Exchange Online: forward where the
+        // client connected from and what it said it is.
+        if let Some(addr) = self.net.peer_address(from) {
+            signin = signin.header("X-Forwarded-For", addr.to_string());
+        }
+        if let Some(ua) = req.header_value("User-Agent") {
+            signin = signin.header("User-Agent", ua.to_string());
+        }
         match self.net.request(ctx, signin) {
             Ok(conv) => {
                 self.legacy.insert(conv, (from, req, user, protocol));
@@ -152,6 +160,7 @@ impl ExchangeOnline {
     /// Takes the configuration of `fresh`, keeping the provisioned mailboxes.
     pub fn reconfigure(&mut self, fresh: ExchangeOnline) {
         self.cfg = fresh.cfg;
+        self.net.adopt(fresh.net);
     }
 
     fn challenge(&self, req: &Message, stage: Stage) -> Message {

@@ -253,7 +253,7 @@ impl Mrs {
     /// sync and their tokens.
     pub fn reconfigure(&mut self, fresh: Mrs) {
         self.cfg = fresh.cfg;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {

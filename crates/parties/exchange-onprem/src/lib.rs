@@ -138,7 +138,7 @@ impl ExchangeOnprem {
     /// pending checks).
     pub fn reconfigure(&mut self, fresh: ExchangeOnprem) {
         self.cfg = fresh.cfg;
-        self.net.directory = fresh.net.directory;
+        self.net.adopt(fresh.net);
     }
 
     /// The timers Exchange runs from the start: the arbitration mailbox's refresh cycle and
