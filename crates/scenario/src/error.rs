@@ -296,19 +296,22 @@ mod tests {
     fn a_long_secret_is_masked_before_the_excerpt_is_cut() {
         let secret = format!("S3cr3t{}", "q".repeat(300));
         let src = format!("[[users]]\npassword = '{secret}'\n");
-        let e = ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_line_col(
-            &src,
-            2,
-            200,
-        );
+        let e =
+            ScenarioError::new(ErrorOrigin::File("s.toml".into()), "bad").at_line_col(&src, 2, 200);
         let shown = e.to_string();
-        assert!(!shown.contains("S3cr3t") && !shown.contains("qqqqqqqq"), "{shown}");
+        assert!(
+            !shown.contains("S3cr3t") && !shown.contains("qqqqqqqq"),
+            "{shown}"
+        );
         let e = ScenarioError::new(
             ErrorOrigin::Set(format!("users.0.password={secret}")),
             "bad",
         );
         let shown = e.to_string();
-        assert!(!shown.contains("S3cr3t") && !shown.contains("qqqq"), "{shown}");
+        assert!(
+            !shown.contains("S3cr3t") && !shown.contains("qqqq"),
+            "{shown}"
+        );
     }
 
     #[test]
