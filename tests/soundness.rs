@@ -120,6 +120,9 @@ fn path_scenario(
         autodetect,
         app_protection: false,
         source_address: None,
+        user_agent: None,
+        device_type: None,
+        device_model: None,
     }];
     let action = match kind {
         ClientKind::Browser => "open-owa",

@@ -374,6 +374,16 @@ pub struct Client {
     /// outside). Entra ID derives named locations and the country from it.
     #[serde(default)]
     pub source_address: Option<std::net::IpAddr>,
+    /// The `User-Agent` the client sends, instead of its kind's and platform's own (what
+    /// a password holder writes; Entra ID derives the device platform from it).
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// The ActiveSync `DeviceType` the client reports, instead of its kind's own.
+    #[serde(default)]
+    pub device_type: Option<String>,
+    /// The ActiveSync device model the client reports, instead of its kind's own.
+    #[serde(default)]
+    pub device_model: Option<String>,
 }
 
 /// How a client authenticates to the mailbox.

@@ -265,7 +265,14 @@ pub fn build(sc: &Scenario) -> Built {
         let cfg = ClientConfig {
             retries: lossy(sc),
             auth,
-            device: (device.0.to_string(), device.1.to_string()),
+            device: (
+                c.device_type
+                    .clone()
+                    .unwrap_or_else(|| device.0.to_string()),
+                c.device_model
+                    .clone()
+                    .unwrap_or_else(|| device.1.to_string()),
+            ),
             id: c.party_id(),
             kind: match c.kind {
                 ClientKind::OutlookDesktop => CK::OutlookDesktop,
@@ -275,7 +282,10 @@ pub fn build(sc: &Scenario) -> Built {
             },
             upn: user.upn.clone(),
             password: user.password.clone(),
-            user_agent: user_agent(c.kind, c.platform).to_string(),
+            user_agent: c
+                .user_agent
+                .clone()
+                .unwrap_or_else(|| user_agent(c.kind, c.platform).to_string()),
             kerberos: internal && c.device == DeviceState::DomainJoined,
             mailbox_url,
             autodetect_url: Url::https(AUTODETECT_HOST, "/detect")

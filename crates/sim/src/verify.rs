@@ -230,6 +230,9 @@ pub fn verify(sc: &Scenario) -> Verification {
                     source_address: known
                         .filter(|c| c.location == location)
                         .and_then(|c| c.source_address),
+                    user_agent: None,
+                    device_type: None,
+                    device_model: None,
                 };
                 let mut base = sc.clone();
                 base.clients = vec![client.clone()];
