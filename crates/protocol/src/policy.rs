@@ -273,12 +273,20 @@ pub struct NamedLocation {
     /// A country location also holds addresses whose country is unknown.
     #[serde(default)]
     pub include_unknown_countries: bool,
+    /// Why hmasim cannot evaluate this location (a kind it does not model, such as a
+    /// compliant network, or countries looked up by the Authenticator's GPS): it matches
+    /// no sign-in, and a policy that names it is not fully evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<String>,
 }
 
 impl NamedLocation {
     /// Whether a sign-in from `addr` (whose country the geolocation table gives as
     /// `country`) comes from this location.
     pub fn contains(&self, addr: std::net::IpAddr, country: Option<&str>) -> bool {
+        if self.unmodelled.is_some() {
+            return false;
+        }
         self.ip_ranges.iter().any(|r| r.contains(addr))
             || match country {
                 Some(c) => self.countries.iter().any(|x| x.eq_ignore_ascii_case(c)),

@@ -1369,6 +1369,7 @@ impl Scenario {
                 ip_ranges: self.network.mfa_trusted_ips.clone(),
                 countries: Vec::new(),
                 include_unknown_countries: false,
+                unmodelled: None,
             });
         }
         out
