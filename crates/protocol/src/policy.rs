@@ -251,6 +251,16 @@ impl DevicePlatform {
     }
 }
 
+/// Graph's guest and external user types, as `guestOrExternalUserTypes` spells them.
+pub const GUEST_TYPES: [&str; 6] = [
+    "internalGuest",
+    "b2bCollaborationGuest",
+    "b2bCollaborationMember",
+    "b2bDirectConnectUser",
+    "otherExternalUser",
+    "serviceProvider",
+];
+
 /// A named location of the tenant (Graph's `namedLocation`): what a location id in a
 /// policy's `locations` condition stands for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,6 +379,14 @@ pub struct CaPolicy {
     /// condition is not configured.
     #[serde(default)]
     pub include_locations: Vec<String>,
+    /// Guest and external user types in scope (Graph's `guestOrExternalUserTypes`:
+    /// `internalGuest`, `b2bCollaborationGuest`, `b2bCollaborationMember`,
+    /// `b2bDirectConnectUser`, `otherExternalUser`, `serviceProvider`).
+    #[serde(default)]
+    pub include_guests: Vec<String>,
+    /// Guest and external user types excluded.
+    #[serde(default)]
+    pub exclude_guests: Vec<String>,
     /// Graph fields of the policy that hmasim does not model (`conditions.signInRiskLevels`,
     /// `grantControls.termsOfUse`...): each was reported as a warning when the policy was
     /// read, and each can change the real verdict.
@@ -398,6 +416,8 @@ impl CaPolicy {
             include_platforms: Vec::new(),
             exclude_platforms: Vec::new(),
             include_locations: Vec::new(),
+            include_guests: Vec::new(),
+            exclude_guests: Vec::new(),
             unmodelled: Vec::new(),
         }
     }

@@ -47,6 +47,7 @@ use crate::parse::invalid_error;
 use crate::Scenario;
 use hmasim_protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
+    GUEST_TYPES,
 };
 
 /// Something in a policy that hmasim read but does not model (or could not resolve).
@@ -525,6 +526,55 @@ fn truncated(v: &Value, at: &JPath) -> Option<JPath> {
         .find_map(|k| m.get(*k).and_then(|x| walk(x, &at.key(k))))
 }
 
+/// Authentication method combinations that are a single factor.
+const SINGLE_FACTOR_COMBINATIONS: [&str; 5] = [
+    "password",
+    "sms",
+    "federatedSingleFactor",
+    "x509CertificateSingleFactor",
+    "email",
+];
+
+/// The allowed combinations of Entra's built-in authentication strengths, by id.
+fn builtin_strength(id: &str) -> Option<&'static [&'static str]> {
+    const MULTIFACTOR: &[&str] = &[
+        "windowsHelloForBusiness",
+        "fido2",
+        "x509CertificateMultiFactor",
+        "deviceBasedPush",
+        "temporaryAccessPassOneTime",
+        "temporaryAccessPassMultiUse",
+        "password,microsoftAuthenticatorPush",
+        "password,softwareOath",
+        "password,hardwareOath",
+        "password,sms",
+        "password,voice",
+        "federatedMultiFactor",
+        "microsoftAuthenticatorPush,federatedSingleFactor",
+        "softwareOath,federatedSingleFactor",
+        "hardwareOath,federatedSingleFactor",
+        "sms,federatedSingleFactor",
+        "voice,federatedSingleFactor",
+    ];
+    const PASSWORDLESS: &[&str] = &[
+        "windowsHelloForBusiness",
+        "fido2",
+        "x509CertificateMultiFactor",
+        "deviceBasedPush",
+    ];
+    const PHISHING_RESISTANT: &[&str] = &[
+        "windowsHelloForBusiness",
+        "fido2",
+        "x509CertificateMultiFactor",
+    ];
+    match id {
+        "00000000-0000-0000-0000-000000000002" => Some(MULTIFACTOR),
+        "00000000-0000-0000-0000-000000000003" => Some(PASSWORDLESS),
+        "00000000-0000-0000-0000-000000000004" => Some(PHISHING_RESISTANT),
+        _ => None,
+    }
+}
+
 /// OData metadata rather than a policy field: `@odata.*` keys, `*@odata.type` and the
 /// other instance annotations, and action or function entries (`#microsoft.graph.restore`).
 fn is_annotation(k: &str) -> bool {
@@ -589,6 +639,19 @@ impl Reader<'_> {
             unmodelled.push(format!("{}: {message}", at.relative_to(base)));
             name.clone()
         });
+        self.warnings.push(GraphWarning {
+            file: self.file.to_string(),
+            path: at.to_string(),
+            policy,
+            message,
+        });
+    }
+
+    /// Reports `message` about the field at `at` without marking the policy: something
+    /// hmasim evaluates, or knows to be irrelevant to the verdict, that the reader should
+    /// still see.
+    fn note(&mut self, at: &JPath, message: String) {
+        let policy = self.policy.as_ref().map(|(name, _, _)| name.clone());
         self.warnings.push(GraphWarning {
             file: self.file.to_string(),
             path: at.to_string(),
@@ -779,8 +842,17 @@ impl Reader<'_> {
                     if !v.is_null() {
                         let s = self.object(v, &here, "an object or null")?;
                         for (sk, sv) in s {
-                            if !is_annotation(sk) {
-                                self.unmodelled(&here.key(sk), sv);
+                            if !is_annotation(sk) && configured(sv) {
+                                // Sign-in frequency, persistent browser, continuous access
+                                // evaluation, app-enforced restrictions: they shape sessions
+                                // after access is granted, never whether a password alone
+                                // is granted it.
+                                self.note(
+                                    &here.key(sk),
+                                    "session control: no effect on single-factor reachability \
+                                     (it shapes the session once access is granted)"
+                                        .to_string(),
+                                );
                             }
                         }
                     }
@@ -835,6 +907,8 @@ impl Reader<'_> {
         p.exclude_groups = plain(self, "excludeGroups")?;
         p.include_roles = plain(self, "includeRoles")?;
         p.exclude_roles = plain(self, "excludeRoles")?;
+        p.include_guests = self.guests(users, &users_at, "includeGuestsOrExternalUsers")?;
+        p.exclude_guests = self.guests(users, &users_at, "excludeGuestsOrExternalUsers")?;
         for (k, v) in users {
             if !matches!(
                 k.as_str(),
@@ -844,6 +918,8 @@ impl Reader<'_> {
                     | "excludeGroups"
                     | "includeRoles"
                     | "excludeRoles"
+                    | "includeGuestsOrExternalUsers"
+                    | "excludeGuestsOrExternalUsers"
             ) && !is_annotation(k)
             {
                 self.unmodelled(&users_at.key(k), v);
@@ -986,6 +1062,68 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// `includeGuestsOrExternalUsers` / `excludeGuestsOrExternalUsers`: the guest and
+    /// external user types (`guestOrExternalUserTypes`, comma-separated). Guests of every
+    /// external tenant (`externalTenants.membershipKind` `all`) are modelled; a list of
+    /// tenants is not (the scenario's guests name no home tenant): an include then selects
+    /// no guest and an exclude excludes every guest, and the policy is marked.
+    fn guests(
+        &mut self,
+        users: &Map<String, Value>,
+        users_at: &JPath,
+        key: &str,
+    ) -> Result<Vec<String>, ScenarioError> {
+        let at = users_at.key(key);
+        let Some(v) = users.get(key).filter(|v| !v.is_null()) else {
+            return Ok(Vec::new());
+        };
+        let o = self.object(v, &at, "an object or null")?;
+        let types_at = at.key("guestOrExternalUserTypes");
+        let raw = match o.get("guestOrExternalUserTypes") {
+            None | Some(Value::Null) => "",
+            Some(t) => self.string(t, &types_at)?,
+        };
+        let mut out = Vec::new();
+        for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            match GUEST_TYPES.iter().find(|g| g.eq_ignore_ascii_case(t)) {
+                Some(g) => out.push(g.to_string()),
+                None => {
+                    self.unknown_value(&types_at, "guest or external user type", t, &GUEST_TYPES);
+                    if key.starts_with("exclude") {
+                        out.push("all".to_string());
+                    }
+                }
+            }
+        }
+        let tenants_at = at.key("externalTenants");
+        if let Some(t) = o.get("externalTenants").filter(|v| !v.is_null()) {
+            let t = self.object(t, &tenants_at, "an object or null")?;
+            match t.get("membershipKind").and_then(Value::as_str) {
+                None | Some("all") => {}
+                Some(kind) => {
+                    self.warn(
+                        &tenants_at.key("membershipKind"),
+                        format!(
+                            "guests of listed external tenants (membershipKind \"{kind}\"): not \
+                             modelled: read as {}",
+                            if key.starts_with("exclude") {
+                                "excluding every guest"
+                            } else {
+                                "including no guest"
+                            }
+                        ),
+                    );
+                    out = if key.starts_with("exclude") {
+                        vec!["all".to_string()]
+                    } else {
+                        Vec::new()
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Location entries, ids resolved to named location names.
     fn locations(
         &mut self,
@@ -1081,9 +1219,93 @@ impl Reader<'_> {
             }
             None => Operator::And,
         };
+        if let Some(sv) = g.get("authenticationStrength").filter(|v| !v.is_null()) {
+            self.strength(p, sv, &at.key("authenticationStrength"))?;
+        }
         for (k, v) in g {
-            if !matches!(k.as_str(), "builtInControls" | "operator") && !is_annotation(k) {
+            if !matches!(
+                k.as_str(),
+                "builtInControls" | "operator" | "authenticationStrength"
+            ) && !is_annotation(k)
+            {
                 self.unmodelled(&at.key(k), v);
+            }
+        }
+        Ok(())
+    }
+
+    /// `grantControls.authenticationStrength`, combined with the built-in controls under the
+    /// policy's operator, as Entra does. A strength is satisfied by the method combinations
+    /// it allows: hmasim's users sign in with a password and approve Entra MFA's push
+    /// (`password,microsoftAuthenticatorPush`) or AD FS's MFA (`federatedMultiFactor`), and
+    /// an attacker holds only the password (`password`). So a strength that allows a
+    /// single-factor combination is satisfied by the password alone; one that allows what
+    /// hmasim's users do is MFA; one that allows neither (passwordless, phishing-resistant)
+    /// is a control no simulated sign-in can satisfy.
+    fn strength(&mut self, p: &mut CaPolicy, v: &Value, at: &JPath) -> Result<(), ScenarioError> {
+        let o = self.object(v, at, "an authenticationStrengthPolicy object or null")?;
+        let id = o.get("id").and_then(Value::as_str).unwrap_or("");
+        let name = o
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_string();
+        let mut combos: Vec<String> = self
+            .strings(o, at, "allowedCombinations")?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        if combos.is_empty() {
+            combos = match builtin_strength(id) {
+                Some(c) => c.iter().map(|s| s.to_string()).collect(),
+                None => {
+                    self.warn(
+                        at,
+                        format!(
+                            "authentication strength \"{name}\" without its allowedCombinations \
+                             (export it with them): not modelled: hmasim does not require it"
+                        ),
+                    );
+                    return Ok(());
+                }
+            };
+        }
+        let has = |c: &str| combos.iter().any(|x| x.eq_ignore_ascii_case(c));
+        let single = SINGLE_FACTOR_COMBINATIONS.iter().find(|c| has(c));
+        let mfa = has("password,microsoftAuthenticatorPush") || has("federatedMultiFactor");
+        let and = p.operator == Operator::And;
+        match (single, mfa) {
+            (Some(c), _) => {
+                self.note(
+                    at,
+                    format!(
+                        "authentication strength \"{name}\" allows the single-factor \
+                         combination \"{c}\": a password alone satisfies it"
+                    ),
+                );
+                // Satisfied by any sign-in: under OR the policy requires nothing; under AND
+                // it adds nothing.
+                if !and {
+                    p.grant.clear();
+                }
+            }
+            (None, true) => {
+                if !p.grant.contains(&GrantControl::Mfa) {
+                    p.grant.push(GrantControl::Mfa);
+                }
+            }
+            (None, false) => {
+                self.note(
+                    at,
+                    format!(
+                        "authentication strength \"{name}\" allows only methods no simulated \
+                         user holds ({}): no sign-in satisfies it",
+                        combos.join("; ")
+                    ),
+                );
+                if and || p.grant.is_empty() {
+                    p.grant = vec![GrantControl::Block];
+                }
             }
         }
         Ok(())
