@@ -316,12 +316,7 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
         );
     }
     for (control, command, cs) in findings(v) {
-        let _ = writeln!(
-            s,
-            "\nclosing {} closes {} path(s)",
-            esc(control),
-            cs.len()
-        );
+        let _ = writeln!(s, "\nclosing {} closes {} path(s)", esc(control), cs.len());
         let _ = writeln!(s, "  command: {}", esc(command));
         for c in cs {
             let _ = writeln!(

@@ -51,8 +51,8 @@ fn the_recommended_configurations_verify_clean_in_every_identity_model() {
             // Clean must not mean "nothing works": every modern path reaches the mailbox
             // with the client's own signals.
             for p in &v.paths {
-                let own = p.path.signals.user_agent.is_none()
-                    && p.path.signals.source_address.is_none();
+                let own =
+                    p.path.signals.user_agent.is_none() && p.path.signals.source_address.is_none();
                 if own && (p.path.method.starts_with("modern") || p.path.method == "web") {
                     assert_eq!(
                         p.verdict,
@@ -183,8 +183,7 @@ fn without_the_outlookservice_allow_rule_mrs_cannot_sync() {
         .iter()
         .filter(|p| p.path.user.starts_with("onprem") && p.path.method == "modern-autodetect")
         .collect();
-    let locations: std::collections::BTreeSet<_> =
-        broken.iter().map(|p| p.path.location).collect();
+    let locations: std::collections::BTreeSet<_> = broken.iter().map(|p| p.path.location).collect();
     assert_eq!(locations.len(), 2, "inside and outside");
     assert!(broken.iter().all(|p| p.verdict == Verdict::NoAccess
         && p.stopped_by.as_deref() == Some("device_blocked at exchange-onprem")));
@@ -258,9 +257,7 @@ fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
         .filter(|c| c.path.client == "outlook-mobile")
         .collect();
     assert!(!mobile.is_empty());
-    assert!(mobile
-        .iter()
-        .all(|c| c.path.signals.device_model.is_some()));
+    assert!(mobile.iter().all(|c| c.path.signals.device_model.is_some()));
 }
 
 #[test]

@@ -788,8 +788,7 @@ impl Reader<'_> {
             if !matches!(
                 k.as_str(),
                 "includeApplications" | "excludeApplications" | "includeUserActions"
-            )
-                && !k.contains('@')
+            ) && !k.contains('@')
             {
                 self.unmodelled(&apps_at.key(k), v);
             }

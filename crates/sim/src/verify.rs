@@ -641,7 +641,11 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
     let lines: Vec<&String> = trace
         .events
         .iter()
-        .filter(|e| e.msg.summary.starts_with("Entra ID evaluates Conditional Access"))
+        .filter(|e| {
+            e.msg
+                .summary
+                .starts_with("Entra ID evaluates Conditional Access")
+        })
         .filter_map(|e| match &e.msg.body {
             hmasim_protocol::Body::Lines(l) => Some(l),
             _ => None,
@@ -707,11 +711,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         let Some(user) = sc.user(&uc.representative) else {
             continue;
         };
-        let unode = graph.add_node(format!(
-            "user {} ({} in class)",
-            user.upn,
-            uc.members.len()
-        ));
+        let unode = graph.add_node(format!("user {} ({} in class)", user.upn, uc.members.len()));
         graph.add_edge(root, unode, String::new());
         for &kind in &scope {
             for location in [Location::External, Location::Internal] {
@@ -754,15 +754,20 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 client: kind_name(kind),
                                 location: loc,
                                 method: first[0].0.clone(),
-                                signals: signals(sc, &tenant, &client, &first[0].0, user.mfa_registered),
+                                signals: signals(
+                                    sc,
+                                    &tenant,
+                                    &client,
+                                    &first[0].0,
+                                    user.mfa_registered,
+                                ),
                                 continued,
                             };
                             // One world per choice point, branched per method and signal.
                             let base = path_scenario(sc, &base_path, epoch);
                             let world = build(&base);
                             for (name, auth, protocol, autodetect) in first.clone() {
-                                let (devices, raw_devices) = if uses_device_strings(kind, &name)
-                                {
+                                let (devices, raw_devices) = if uses_device_strings(kind, &name) {
                                     space.devices(own)
                                 } else {
                                     (vec![(None, None)], 1)

@@ -262,7 +262,10 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
             return Some(if user_action {
                 format!("user actions: {} is not included", f.app_id)
             } else {
-                format!("applications: the policy targets user actions, not {}", f.app_id)
+                format!(
+                    "applications: the policy targets user actions, not {}",
+                    f.app_id
+                )
             });
         }
     } else if !p

@@ -90,7 +90,10 @@ impl Space {
         let tenant = crate::build::ca_tenant(sc);
         let locs = sc.effective_named_locations();
         let mut raw: Vec<IpAddr> = vec![sc.network.internet_address];
-        raw.extend(locs.iter().filter_map(|l| l.sample_address(&sc.network.geo)));
+        raw.extend(
+            locs.iter()
+                .filter_map(|l| l.sample_address(&sc.network.geo)),
+        );
         raw.extend(sc.network.mfa_trusted_ips.iter().map(|r| r.host()));
         raw.extend(sc.network.geo.iter().map(|g| g.range.host()));
         raw.extend(sc.clients.iter().filter_map(|c| c.source_address));
@@ -126,10 +129,7 @@ impl Space {
     /// The ActiveSync device strings to try for a client kind (`(None, None)`: its own):
     /// its own, each string a device access rule names, and one no rule names; two
     /// pairs that match the same rules form one class. Also the raw count.
-    pub fn devices(
-        &self,
-        own: (&str, &str),
-    ) -> (Vec<(Option<String>, Option<String>)>, usize) {
+    pub fn devices(&self, own: (&str, &str)) -> (Vec<(Option<String>, Option<String>)>, usize) {
         if self.rules.is_empty() {
             return (vec![(None, None)], 1);
         }
