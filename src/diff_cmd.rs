@@ -109,8 +109,22 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             signals_of(&p.path),
         )
     };
-    let vb = verify::verify(&before);
-    let va = verify::verify(&after);
+    // Both configurations over the same signal values: the classes either one's policies
+    // and rules distinguish.
+    let vb = verify::verify_with(
+        &before,
+        &verify::Options {
+            signals_of: vec![after.clone()],
+            ..verify::Options::default()
+        },
+    );
+    let va = verify::verify_with(
+        &after,
+        &verify::Options {
+            signals_of: vec![before.clone()],
+            ..verify::Options::default()
+        },
+    );
     let mut rows: BTreeMap<_, (Option<Seen>, Option<Seen>)> = BTreeMap::new();
     for p in &vb.paths {
         rows.entry(key(p)).or_default().0 = Some((p.verdict, p.holds_at_end));

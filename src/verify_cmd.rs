@@ -74,6 +74,7 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         &sc,
         &verify::Options {
             user: a.user.clone(),
+            ..verify::Options::default()
         },
     );
     let elapsed = started.elapsed();

@@ -364,6 +364,7 @@ fn users_with_identical_facts_form_one_class() {
         &sc,
         &Options {
             user: Some("TWIN@contoso.com".into()),
+            ..Options::default()
         },
     );
     assert!(one.paths.iter().all(|p| p.path.user == "twin@contoso.com"));

@@ -126,6 +126,28 @@ impl Space {
         }
     }
 
+    /// The union of two spaces: every representative of either (so that two
+    /// configurations explored with it pin the same values, as `hmasim diff` needs).
+    pub fn merge(mut self, other: Space) -> Space {
+        for ua in other.user_agents {
+            if !self.user_agents.contains(&ua) {
+                self.user_agents.push(ua);
+            }
+        }
+        for a in other.addresses {
+            if !self.addresses.contains(&a) {
+                self.addresses.push(a);
+            }
+        }
+        self.raw_addresses = self.raw_addresses.max(other.raw_addresses);
+        for r in other.rules {
+            if !self.rules.contains(&r) {
+                self.rules.push(r);
+            }
+        }
+        self
+    }
+
     /// The ActiveSync device strings to try for a client kind (`(None, None)`: its own):
     /// its own, each string a device access rule names, and one no rule names; two
     /// pairs that match the same rules form one class. Also the raw count.
