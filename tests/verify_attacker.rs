@@ -62,7 +62,7 @@ fn a_platform_scoped_policy_lets_another_user_agent_in_with_a_password() {
     for c in &c {
         assert_ne!(c.path.signals.platform, "windows", "{:?}", c.path);
         assert!(c.path.signals.user_agent.is_some());
-        assert_eq!(c.trace.outcome.mailbox_access, true);
+        assert!(c.trace.outcome.mailbox_access);
         assert!(c
             .trace
             .tokens

@@ -21,6 +21,9 @@ pub const OTHER_DEVICE_MODEL: &str = "SM-G998B";
 /// platform and an unknown one.
 pub const RAW_PLATFORMS: usize = 7;
 
+/// An ActiveSync (`DeviceType`, device model) pair; `None` is the client's own.
+pub type DeviceStrings = (Option<String>, Option<String>);
+
 /// The candidate values of each attacker-controlled signal, reduced to one
 /// representative per class.
 #[derive(Clone, Debug)]
@@ -151,7 +154,7 @@ impl Space {
     /// The ActiveSync device strings to try for a client kind (`(None, None)`: its own):
     /// its own, each string a device access rule names, and one no rule names; two
     /// pairs that match the same rules form one class. Also the raw count.
-    pub fn devices(&self, own: (&str, &str)) -> (Vec<(Option<String>, Option<String>)>, usize) {
+    pub fn devices(&self, own: (&str, &str)) -> (Vec<DeviceStrings>, usize) {
         if self.rules.is_empty() {
             return (vec![(None, None)], 1);
         }
