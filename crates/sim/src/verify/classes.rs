@@ -100,7 +100,13 @@ impl Space {
         raw.extend(sc.network.mfa_trusted_ips.iter().map(|r| r.host()));
         raw.extend(sc.network.geo.iter().map(|g| g.range.host()));
         raw.extend(sc.clients.iter().filter_map(|c| c.source_address));
-        raw.dedup();
+        let mut unique: Vec<IpAddr> = Vec::new();
+        for a in raw {
+            if !unique.contains(&a) {
+                unique.push(a);
+            }
+        }
+        let raw = unique;
         let by_country = locs.iter().any(|l| !l.countries.is_empty());
         let mut seen: BTreeMap<(Vec<String>, bool, Option<String>), ()> = BTreeMap::new();
         let mut addresses = Vec::new();
@@ -302,4 +308,83 @@ pub fn user_classes(sc: &Scenario, users: &[&User]) -> Vec<UserClass> {
 /// Whether a client kind's ActiveSync device strings can reach a device access rule.
 pub fn speaks_activesync(kind: ClientKind) -> bool {
     matches!(kind, ClientKind::OutlookMobile | ClientKind::NativeMail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmasim_scenario::{AccessLevel, DeviceRule};
+
+    fn scenario() -> Scenario {
+        hmasim_scenario::load("secure-desktop").expect("bundled")
+    }
+
+    #[test]
+    fn platforms_no_policy_names_are_one_class() {
+        let mut sc = scenario();
+        assert_eq!(Space::of(&sc).user_agents, [None]);
+        sc.conditional_access[0].include_platforms = vec![DevicePlatform::Ios];
+        let s = Space::of(&sc);
+        let platforms: Vec<&str> = s
+            .user_agents
+            .iter()
+            .map(|u| platform_name(u.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(platforms, ["iOS", "linux"]);
+        // A report-only policy splits nothing.
+        sc.conditional_access[0].state = CaState::ReportOnly;
+        assert_eq!(Space::of(&sc).user_agents, [None]);
+        // Every platform named: the rest is the unknown platform.
+        sc.conditional_access[0].state = CaState::Enabled;
+        sc.conditional_access[0].include_platforms = DevicePlatform::ALL.to_vec();
+        let s = Space::of(&sc);
+        assert_eq!(s.user_agents.last(), Some(&Some(UNKNOWN_USER_AGENT.into())));
+        assert_eq!(platform_name(UNKNOWN_USER_AGENT), "unknown");
+    }
+
+    #[test]
+    fn addresses_in_the_same_locations_are_one_class() {
+        let mut sc = scenario();
+        sc.network.mfa_trusted_ips.clear();
+        sc.named_locations.clear();
+        sc.network.geo.clear();
+        assert_eq!(Space::of(&sc).addresses, [None]);
+        sc.named_locations
+            .push(hmasim_protocol::policy::NamedLocation {
+                id: "b".into(),
+                name: "Branch".into(),
+                ip_ranges: vec!["198.18.0.0/24".parse().unwrap()],
+                ..Default::default()
+            });
+        // An address of the geolocation table inside the branch: no location lists
+        // countries, so it is the branch's class.
+        sc.network.geo = vec![hmasim_protocol::address::GeoRange {
+            range: "198.18.0.128/25".parse().unwrap(),
+            country: "FR".into(),
+        }];
+        let s = Space::of(&sc);
+        assert_eq!(s.addresses.len(), 2, "{:?}", s.addresses);
+        assert_eq!(s.raw_addresses, 3);
+    }
+
+    #[test]
+    fn device_strings_matching_the_same_rules_are_one_class() {
+        let mut sc = scenario();
+        assert_eq!(
+            Space::of(&sc).devices(("iPhone", "iPhone")),
+            (vec![(None, None)], 1)
+        );
+        sc.onprem.activesync.device_rules = vec![DeviceRule {
+            characteristic: DeviceCharacteristic::DeviceType,
+            query: "OutlookService".into(),
+            access_level: AccessLevel::Allow,
+        }];
+        let (classes, raw) = Space::of(&sc).devices(("iPhone", "iPhone"));
+        // The own type (matching no rule) and the rule's type; the model is no rule's.
+        assert_eq!(
+            classes,
+            [(None, None), (Some("OutlookService".into()), None)]
+        );
+        assert_eq!(raw, 3 * 2);
+    }
 }
