@@ -19,7 +19,7 @@
 //!   `network.geo` and each client's own address; inside, the office's egress;
 //! - the ActiveSync `DeviceType` and device model (Outlook mobile and native mail): the
 //!   kind's own, each string an on-premises device access rule names, and one no rule
-//!   names;
+//!   names; on ActiveSync methods also each User-Agent a `UserAgent` rule names;
 //! - the client app type follows from the method (browser, modern client, Exchange
 //!   ActiveSync, other legacy).
 //!
@@ -783,7 +783,12 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                         * raw_addresses
                                         * raw_devices;
                                 }
-                                for ua in &space.user_agents {
+                                let user_agents = if uses_device_strings(kind, &name) {
+                                    space.activesync_user_agents()
+                                } else {
+                                    space.user_agents.clone()
+                                };
+                                for ua in &user_agents {
                                     for (dt, dm) in &devices {
                                         let variant = Client {
                                             auth,
