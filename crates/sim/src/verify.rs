@@ -663,11 +663,14 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
         let applies = format!("{} [enabled]: applies (", p.name);
         if lines.iter().any(|l| l.starts_with(&applies)) {
             for f in &p.unmodelled {
+                // The Graph reader writes `FIELD: what it did about it`.
+                let (field, note) = f.split_once(": ").unwrap_or((f.as_str(), ""));
                 let np = NotProven {
                     policy: p.name.clone(),
-                    field: f.clone(),
+                    field: field.to_string(),
                     why: format!(
-                        "hmasim does not model {f}; the policy applies to this sign-in under every modelled condition, so it could decide it"
+                        "hmasim does not model {field}{}; the policy applies to this sign-in under every modelled condition, so it could decide it",
+                        if note.is_empty() { String::new() } else { format!(" ({note})") }
                     ),
                 };
                 if !out.contains(&np) {
