@@ -40,18 +40,38 @@ fn name(v: Seen) -> &'static str {
         (Verdict::MailboxWithMfa, true) => "mailbox with MFA",
         (Verdict::MailboxWithMfa, false) => "mailbox with MFA, then lost",
         (Verdict::MailboxWithoutMfa, _) => "mailbox WITHOUT MFA",
+        (Verdict::RegistersMfaWithPassword, _) => "registers MFA with only the password",
         (Verdict::NoAccess, _) => "no access",
     }
+}
+
+/// The pinned signals of a path, as diff shows them.
+fn signals_of(p: &verify::PathSpec) -> String {
+    let s = &p.signals;
+    let mut out = format!("platform {} from {}", s.platform, s.address);
+    if let (None, None) = (&s.device_type, &s.device_model) {
+    } else {
+        out.push_str(&format!(
+            " device {}/{}",
+            s.device_type.as_deref().unwrap_or("-"),
+            s.device_model.as_deref().unwrap_or("-")
+        ));
+    }
+    if p.continued {
+        out.push_str(" continued");
+    }
+    out
 }
 
 /// What a change does to one path: loses MFA, loses access it had with MFA (never
 /// reached, or reached and then lost), opens a path without MFA, or none of these.
 fn regression(before: Option<Seen>, after: Option<Seen>) -> Option<&'static str> {
     use Verdict::*;
+    let single = |v: Option<Seen>| v.is_some_and(|(v, _)| v.single_factor());
     match (before, after) {
-        (Some((MailboxWithMfa, _)), Some((MailboxWithoutMfa, _))) => Some("loses MFA"),
-        (Some((NoAccess, _)), Some((MailboxWithoutMfa, _)))
-        | (None, Some((MailboxWithoutMfa, _))) => Some("opens a path without MFA"),
+        _ if single(before) => None,
+        (Some((MailboxWithMfa, _)), a) if single(a) => Some("loses MFA"),
+        (_, a) if single(a) => Some("opens a path without MFA"),
         // Legitimate access lost; closing a path that had no MFA is the point of a change.
         (Some((MailboxWithMfa, true)), Some((NoAccess, _) | (MailboxWithMfa, false))) => {
             Some("loses access")
@@ -77,22 +97,63 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     }
     crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())
         .map_err(CliError::Scenario)?;
-    let key = |p: &verify::Explored| {
+    // Epoch by epoch: the same path (user, client, location, method, pinned signals,
+    // fresh or continued) at the same instant of both configurations. The instants are
+    // the epoch starts of either; a path of an epoch stands for every instant it covers
+    // (a continued session only for its epoch's start).
+    let key = |at: u64, p: &verify::Explored| {
         (
+            at,
             p.path.user.clone(),
             p.path.client,
             p.path.location,
             p.path.method.clone(),
+            signals_of(&p.path),
         )
     };
-    let vb = verify::verify(&before);
-    let va = verify::verify(&after);
+    let vb = verify::verify_with(
+        &before,
+        &verify::Options {
+            signals_of: vec![after.clone()],
+            ..verify::Options::default()
+        },
+    );
+    let va = verify::verify_with(
+        &after,
+        &verify::Options {
+            signals_of: vec![before.clone()],
+            ..verify::Options::default()
+        },
+    );
+    let mut starts: Vec<u64> = vb
+        .epochs
+        .iter()
+        .chain(&va.epochs)
+        .map(|e| e.from_ms)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let instants = |v: &verify::Verification, p: &verify::Explored| -> Vec<u64> {
+        let e = &v.epochs[p.epoch];
+        let last = p.epoch + 1 == v.epochs.len();
+        starts
+            .iter()
+            .copied()
+            .filter(|t| {
+                *t == e.from_ms || (!p.path.continued && *t > e.from_ms && (*t < e.to_ms || last))
+            })
+            .collect()
+    };
     let mut rows: BTreeMap<_, (Option<Seen>, Option<Seen>)> = BTreeMap::new();
     for p in &vb.paths {
-        rows.entry(key(p)).or_default().0 = Some((p.verdict, p.holds_at_end));
+        for t in instants(&vb, p) {
+            rows.entry(key(t, p)).or_default().0 = Some((p.verdict, p.holds_at_end));
+        }
     }
     for p in &va.paths {
-        rows.entry(key(p)).or_default().1 = Some((p.verdict, p.holds_at_end));
+        for t in instants(&va, p) {
+            rows.entry(key(t, p)).or_default().1 = Some((p.verdict, p.holds_at_end));
+        }
     }
     let changes: Vec<_> = rows.into_iter().filter(|(_, (b, a))| b != a).collect();
     let regressions = changes
@@ -105,8 +166,8 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                 "format": "hmasim-diff/1",
                 "before": before.name,
                 "after": after.name,
-                "changes": changes.iter().map(|((user, client, location, method), (b, a))| json!({
-                    "user": user, "client": client, "location": location, "method": method,
+                "changes": changes.iter().map(|((at, user, client, location, method, signals), (b, a))| json!({
+                    "at_ms": at, "user": user, "client": client, "location": location, "method": method, "signals": signals,
                     "before": b.map(name), "after": a.map(name), "regression": regression(*b, *a),
                 })).collect::<Vec<_>>(),
                 "regressions": regressions,
@@ -130,15 +191,16 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             if changes.is_empty() {
                 let _ = writeln!(s, "no path changes its outcome");
             }
-            for ((user, client, location, method), (b, a)) in &changes {
+            for ((at, user, client, location, method, signals), (b, a)) in &changes {
                 let flag = regression(*b, *a)
                     .map(|r| format!("  <- {r}"))
                     .unwrap_or_default();
                 let _ = writeln!(
                     s,
-                    "  {:<22} {client:<16} {location:<8} {:<24} {} -> {}{flag}",
+                    "  at {at} ms {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
                     esc(user),
                     esc(method),
+                    esc(signals),
                     b.map(name).unwrap_or("-"),
                     a.map(name).unwrap_or("-")
                 );

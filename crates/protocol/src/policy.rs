@@ -319,6 +319,10 @@ impl NamedLocation {
     }
 }
 
+/// The user action "register security information": what a user without an MFA method
+/// does at the registration interrupt (`AADSTS50079`, "More information required").
+pub const REGISTER_SECURITY_INFO: &str = "urn:user:registersecurityinfo";
+
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).
 ///
 /// The fields after `operator` were added for policies read from Microsoft Graph; they
@@ -387,6 +391,11 @@ pub struct CaPolicy {
     /// Guest and external user types excluded.
     #[serde(default)]
     pub exclude_guests: Vec<String>,
+    /// User actions in scope (Graph's `conditions.applications.includeUserActions`):
+    /// `urn:user:registersecurityinfo` ([`REGISTER_SECURITY_INFO`]). A policy that lists
+    /// a user action applies to that action only, never to a sign-in to a cloud app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_user_actions: Vec<String>,
     /// Graph fields of the policy that hmasim does not model (`conditions.signInRiskLevels`,
     /// `grantControls.termsOfUse`...): each was reported as a warning when the policy was
     /// read, and each can change the real verdict.
@@ -418,6 +427,7 @@ impl CaPolicy {
             include_locations: Vec::new(),
             include_guests: Vec::new(),
             exclude_guests: Vec::new(),
+            include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
         }
     }
