@@ -13,13 +13,33 @@ use crate::Scenario;
 pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
     let origin = || ErrorOrigin::Set(arg.to_string());
     let updated = set_raw(scenario, arg)?;
-    updated.validate().map_err(|inv| {
+    validate(&updated).map_err(|inv| {
         ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path))
             .expected(inv.expected)
     })?;
-    check_sets(&updated).map_err(|(_, e)| e)?;
+    // A `set` of the timeline or of the fix that the override brings in or breaks: the
+    // error names the argument given, and where in it the offending `set` is.
+    check_sets(&updated).map_err(|(path, e)| {
+        let kv = match &e.origin {
+            ErrorOrigin::Set(kv) => format!(" `{kv}`"),
+            _ => String::new(),
+        };
+        let mut named = ScenarioError::new(origin(), format!("{} (at `{path}`{kv})", e.message));
+        named.expected = e.expected;
+        named.hint = e.hint;
+        named
+    })?;
     *scenario = updated;
     Ok(())
+}
+
+/// Validates an overridden scenario as `parse` validates a file: the model's rules and
+/// those of named locations and the policies naming them (unique ids and names, known
+/// locations), so an override cannot slip past `check` what a file could not.
+fn validate(scenario: &Scenario) -> Result<(), crate::model::Invalid> {
+    scenario
+        .validate()
+        .and_then(|()| crate::graph::check(scenario))
 }
 
 /// Checks every `set` of the timeline and of the fix: each must apply to the scenario and
@@ -52,7 +72,7 @@ pub(crate) fn check_sets(scenario: &Scenario) -> Result<(), (String, ScenarioErr
     }
     for (path, kv) in all {
         let checked = set_raw(scenario, &kv).and_then(|s| {
-            s.validate().map_err(|inv| {
+            validate(&s).map_err(|inv| {
                 ScenarioError::new(
                     ErrorOrigin::Set(kv.clone()),
                     format!("{} (at `{}`)", inv.message, inv.path),
@@ -186,7 +206,7 @@ pub fn apply_fix(scenario: &mut Scenario) -> Result<(), ScenarioError> {
     scenario.timeline.extend(fix.timeline.iter().cloned());
     // A stable sort keeps same-instant entries in the order written.
     scenario.timeline.sort_by_key(|a| a.at);
-    scenario.validate().map_err(|inv| {
+    validate(scenario).map_err(|inv| {
         ScenarioError::new(
             ErrorOrigin::Argument(scenario.name.clone()),
             format!(
