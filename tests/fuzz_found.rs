@@ -77,3 +77,24 @@ fn a_bad_inner_set_is_reported_against_the_argument_given() {
         assert_eq!(sc, base);
     }
 }
+
+/// Found by `graph_reader`: a policy writing a key twice (`grantControls` here) is read
+/// with the last value, as serde_json keeps it, but the error about it was placed by the
+/// first, where the path does not exist: the error lost its line:col and excerpt. It now
+/// points at the offending value of the last one.
+#[test]
+fn a_graph_error_under_a_duplicated_key_keeps_its_place() {
+    let src = include_str!("../fuzz/regressions/graph_reader/duplicate-key-error-located.json");
+    let e = hmasim::scenario::graph::parse_graph(src, "dup.json", &[]).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with("dup.json: $.value[0].grantControls.builtInControls[0]: unknown grant control \"dtion\""),
+        "{text}"
+    );
+    let line = src.lines().position(|l| l.contains("\"dtion\"")).unwrap() + 1;
+    assert_eq!(e.position.map(|p| p.0), Some(line), "{text}");
+    assert!(
+        text.contains("\"dtion\"\n"),
+        "the excerpt shows the value: {text}"
+    );
+}
