@@ -74,3 +74,40 @@ pub fn capped(mut sc: Scenario) -> Scenario {
     sc.run.max_events = sc.run.max_events.min(MAX_EVENTS);
     sc
 }
+
+/// Events a short fuzzed run may process (the Graph and `--set` targets, which run the
+/// simulator only to see that what they accepted builds and runs).
+pub const SHORT_MAX_EVENTS: u64 = 2_000;
+/// Simulated time a short fuzzed run may cover.
+pub const SHORT_DURATION_MS: u64 = 600_000;
+
+/// The scenario with its run capped to [`SHORT_DURATION_MS`] and [`SHORT_MAX_EVENTS`].
+pub fn short(mut sc: Scenario) -> Scenario {
+    sc.run.duration = Span(sc.run.duration.ms().min(SHORT_DURATION_MS));
+    sc.run.max_events = sc.run.max_events.min(SHORT_MAX_EVENTS);
+    sc
+}
+
+/// Runs the scenario (recorded) and checks what the contract promises of every trace:
+/// events numbered in delivery order and in simulated-time order, and an outcome
+/// consistent with itself. Panics (for the fuzzer) otherwise. The renderings are left to
+/// `whole_run`: they cost more than the run, and these targets hunt elsewhere.
+pub fn run_checked(sc: &Scenario) {
+    let trace = hmasim::sim::run(sc, true);
+    for (i, e) in trace.events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64, "event seq out of order");
+    }
+    assert!(
+        trace.events.windows(2).all(|w| w[0].t_ms <= w[1].t_ms),
+        "events not in simulated-time order"
+    );
+    let o = &trace.outcome;
+    assert!(
+        !o.mfa_satisfied || o.mailbox_access,
+        "MFA satisfied without access"
+    );
+    assert!(
+        !o.mailbox_access || o.served_by.is_some(),
+        "access, no server"
+    );
+}

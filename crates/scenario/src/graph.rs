@@ -1335,10 +1335,13 @@ fn locate(src: &str, path: &[Seg]) -> Option<(usize, usize)> {
                     return None;
                 }
                 i += 1;
+                // Of duplicate keys serde_json keeps the last, so the value read is the
+                // last one's: the whole object is scanned.
+                let mut found = None;
                 loop {
                     i = skip_ws(b, i);
                     if b.get(i) != Some(&b'"') {
-                        return None;
+                        break;
                     }
                     let end = skip_string(b, i);
                     let key: String = serde_json::from_str(src.get(i..end)?).ok()?;
@@ -1348,14 +1351,15 @@ fn locate(src: &str, path: &[Seg]) -> Option<(usize, usize)> {
                     }
                     i = skip_ws(b, i + 1);
                     if key == *k {
-                        break;
+                        found = Some(i);
                     }
                     i = skip_ws(b, skip_value(b, i));
                     if b.get(i) != Some(&b',') {
-                        return None;
+                        break;
                     }
                     i += 1;
                 }
+                i = found?;
             }
             Seg::Index(n) => {
                 if b.get(i) != Some(&b'[') {

@@ -14,11 +14,22 @@ use crate::Scenario;
 pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
     let origin = || ErrorOrigin::Set(arg.to_string());
     let updated = set_raw(scenario, arg)?;
-    updated.validate().map_err(|inv| {
+    validate(&updated).map_err(|inv| {
         ScenarioError::new(origin(), format!("{} (at `{}`)", inv.message, inv.path))
             .expected(inv.expected)
     })?;
-    check_sets(&updated).map_err(|(_, e)| e)?;
+    // A `set` of the timeline or of the fix that the override brings in or breaks: the
+    // error names the argument given, and where in it the offending `set` is.
+    check_sets(&updated).map_err(|(path, e)| {
+        let kv = match &e.origin {
+            ErrorOrigin::Set(kv) => format!(" `{kv}`"),
+            _ => String::new(),
+        };
+        let mut named = ScenarioError::new(origin(), format!("{} (at `{path}`{kv})", e.message));
+        named.expected = e.expected;
+        named.hint = e.hint;
+        named
+    })?;
     *scenario = updated;
     Ok(())
 }
@@ -124,9 +135,18 @@ fn apply_checked(sc: &Scenario, kv: &str) -> Result<Scenario, ScenarioError> {
     Ok(s)
 }
 
+/// Validates an overridden scenario as `parse` validates a file: the model's rules and
+/// those of named locations and the policies naming them (unique ids and names, known
+/// locations), so an override cannot slip past `check` what a file could not.
+fn validate(scenario: &Scenario) -> Result<(), crate::model::Invalid> {
+    scenario
+        .validate()
+        .and_then(|()| crate::graph::check(scenario))
+}
+
 /// `s` (the result of override `kv`) validated, errors naming the override.
 fn validated(s: &Scenario, kv: &str) -> Result<(), ScenarioError> {
-    s.validate().map_err(|inv| {
+    validate(s).map_err(|inv| {
         ScenarioError::new(
             ErrorOrigin::Set(kv.to_string()),
             format!("{} (at `{}`)", inv.message, inv.path),
@@ -271,7 +291,7 @@ pub fn apply_fix(scenario: &mut Scenario) -> Result<(), ScenarioError> {
     scenario.timeline.extend(fix.timeline.iter().cloned());
     // A stable sort keeps same-instant entries in the order written.
     scenario.timeline.sort_by_key(|a| a.at);
-    scenario.validate().map_err(|inv| {
+    validate(scenario).map_err(|inv| {
         ScenarioError::new(
             ErrorOrigin::Argument(scenario.name.clone()),
             format!(
