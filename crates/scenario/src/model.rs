@@ -602,6 +602,11 @@ pub struct VerifyScope {
     /// The client kinds in scope.
     #[serde(default = "VerifyScope::all")]
     pub clients: Vec<ClientKind>,
+    /// The day accepted exceptions are judged on (`YYYY-MM-DD`; `hmasim verify --today`
+    /// overrides it; without either, the CLI takes the system's date). Read only to decide
+    /// whether an exception has expired, never by the simulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub today: Option<crate::Date>,
 }
 
 impl VerifyScope {
@@ -619,6 +624,7 @@ impl Default for VerifyScope {
     fn default() -> Self {
         VerifyScope {
             clients: VerifyScope::all(),
+            today: None,
         }
     }
 }
