@@ -1,0 +1,1466 @@
+//! What `hmasim verify` tells an admin: a verdict per user, the findings grouped by the
+//! control that closes them, each fix aimed at the object that exists in the tenant, and the
+//! findings accepted on purpose (`--accept`).
+//!
+//! A fix is derived from two things only: the configuration (which authentication policy
+//! applies to the user, which Conditional Access policy requires MFA, which device access
+//! rule matches) and what the path's run said (the Conditional Access evaluation note, the
+//! request that reached the mailbox with its credentials and device strings, who served
+//! it). Never from a scenario's name. Each fix is also a [`Change`] to the scenario, so a
+//! test can apply it and verify again: that is how a fix is shown to be aimed right.
+//!
+//! Findings are grouped by their change ("closing X closes N paths"); changes to one
+//! authentication policy merge (one `Set-AuthenticationPolicy` with every flag the paths
+//! need). Within a group, the paths of one user, client and method form a class: when one
+//! of them pins a subset of the others' signals it is the minimal counterexample and stands
+//! for the class; otherwise the class lists the values of each signal compactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use hmasim_protocol::apps;
+use hmasim_protocol::display::escape_control as esc;
+use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
+use hmasim_scenario::accept::Exception;
+use hmasim_scenario::{
+    AccessLevel, AdfsPolicy, Date, DeviceCharacteristic, ExoAuthPolicy, MailProtocol,
+    OnpremAuthPolicy, Scenario,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::verify::{Counterexample, PathSpec, Verification};
+use crate::Trace;
+
+/// A change to the scenario that closes a path: what the admin's command does, as data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An existing Exchange Online authentication policy stops allowing Basic for these
+    /// protocols.
+    ExoPolicy {
+        /// The policy.
+        name: String,
+        /// The protocols.
+        protocols: BTreeSet<MailProtocol>,
+    },
+    /// A new Exchange Online authentication policy (it blocks Basic for every protocol)
+    /// becomes the organization default: no policy applied to the user before.
+    ExoNewDefault {
+        /// Its name.
+        name: String,
+    },
+    /// An existing on-premises authentication policy blocks legacy authentication for
+    /// these protocols.
+    OnpremPolicy {
+        /// The policy.
+        name: String,
+        /// The protocols.
+        protocols: BTreeSet<MailProtocol>,
+    },
+    /// A new on-premises authentication policy blocking legacy authentication for these
+    /// protocols becomes the organization default.
+    OnpremNewDefault {
+        /// Its name.
+        name: String,
+        /// The protocols.
+        protocols: BTreeSet<MailProtocol>,
+    },
+    /// An existing Conditional Access policy is changed (a Graph PATCH).
+    CaPatch {
+        /// Its position in the scenario's policies.
+        index: usize,
+        /// The policy as it is after the change.
+        policy: Box<CaPolicy>,
+        /// What the change does, in words.
+        what: String,
+        /// The PATCH body.
+        body: String,
+    },
+    /// A new Conditional Access policy (a Graph POST).
+    CaNew {
+        /// The policy.
+        policy: Box<CaPolicy>,
+        /// The POST body.
+        body: String,
+    },
+    /// OWA and ECP move to AD FS claims-based authentication (and the OWA relying party
+    /// requires MFA, when it does not yet).
+    OwaClaims {
+        /// The OWA relying party's access control policy must change too.
+        require_mfa: bool,
+    },
+    /// The OWA relying party trust requires MFA.
+    AdfsOwaMfa,
+}
+
+impl Change {
+    /// Applies the change to `sc`, as the admin's command would change the tenant.
+    pub fn apply(&self, sc: &mut Scenario) {
+        match self {
+            Change::ExoPolicy { name, protocols } => {
+                for p in &mut sc.exchange_online.authentication_policies {
+                    if &p.name == name {
+                        for x in protocols {
+                            *exo_flag(p, *x) = false;
+                        }
+                    }
+                }
+            }
+            Change::ExoNewDefault { name } => {
+                sc.exchange_online
+                    .authentication_policies
+                    .push(ExoAuthPolicy {
+                        name: name.clone(),
+                        ..ExoAuthPolicy::default()
+                    });
+                sc.exchange_online.default_authentication_policy = Some(name.clone());
+            }
+            Change::OnpremPolicy { name, protocols } => {
+                for p in &mut sc.onprem.authentication_policies {
+                    if &p.name == name {
+                        for x in protocols {
+                            *onprem_flag(p, *x) = true;
+                        }
+                    }
+                }
+            }
+            Change::OnpremNewDefault { name, protocols } => {
+                let mut p = OnpremAuthPolicy {
+                    name: name.clone(),
+                    ..OnpremAuthPolicy::default()
+                };
+                for x in protocols {
+                    *onprem_flag(&mut p, *x) = true;
+                }
+                sc.onprem.authentication_policies.push(p);
+                sc.onprem.default_authentication_policy = Some(name.clone());
+            }
+            Change::CaPatch { index, policy, .. } => {
+                if let Some(p) = sc.conditional_access.get_mut(*index) {
+                    *p = (**policy).clone();
+                }
+            }
+            Change::CaNew { policy, .. } => sc.conditional_access.push((**policy).clone()),
+            Change::OwaClaims { require_mfa } => {
+                sc.onprem.owa_adfs_claims = true;
+                if *require_mfa {
+                    sc.adfs.owa_policy = AdfsPolicy::RequireMfa;
+                }
+            }
+            Change::AdfsOwaMfa => sc.adfs.owa_policy = AdfsPolicy::RequireMfa,
+        }
+    }
+
+    /// What groups findings: two fixes with one key are one control.
+    fn key(&self) -> String {
+        match self {
+            Change::ExoPolicy { name, .. } => format!("exo-policy {name}"),
+            Change::ExoNewDefault { .. } => "exo-new-default".into(),
+            Change::OnpremPolicy { name, .. } => format!("onprem-policy {name}"),
+            Change::OnpremNewDefault { .. } => "onprem-new-default".into(),
+            Change::CaPatch { index, body, .. } => format!("ca-patch {index} {body}"),
+            Change::CaNew { body, .. } => format!("ca-new {body}"),
+            Change::OwaClaims { .. } => "owa-claims".into(),
+            Change::AdfsOwaMfa => "adfs-owa-mfa".into(),
+        }
+    }
+
+    /// Merges `other` (same key) into `self`: the union of the protocols.
+    fn merge(&mut self, other: &Change) {
+        match (self, other) {
+            (Change::ExoPolicy { protocols: a, .. }, Change::ExoPolicy { protocols: b, .. })
+            | (
+                Change::OnpremPolicy { protocols: a, .. },
+                Change::OnpremPolicy { protocols: b, .. },
+            )
+            | (
+                Change::OnpremNewDefault { protocols: a, .. },
+                Change::OnpremNewDefault { protocols: b, .. },
+            ) => a.extend(b.iter().copied()),
+            _ => {}
+        }
+    }
+
+    /// The control, in words, and the admin command that sets it.
+    pub fn describe(&self, sc: &Scenario) -> (String, String) {
+        let names = |ps: &BTreeSet<MailProtocol>| {
+            ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+        };
+        match self {
+            Change::ExoPolicy { name, protocols } => {
+                let whose = if sc.exchange_online.default_authentication_policy.as_ref()
+                    == Some(name)
+                {
+                    "the organization's default Exchange Online authentication policy"
+                        .to_string()
+                } else {
+                    format!(
+                        "the Exchange Online authentication policy assigned to {} (it wins over the organization default)",
+                        users_with(sc, |u| u.authentication_policy.as_ref() == Some(name))
+                    )
+                };
+                let flags: Vec<String> = protocols
+                    .iter()
+                    .map(|p| format!("-{}:$false", exo_flag_name(*p)))
+                    .collect();
+                (
+                    format!(
+                        "'{name}', {whose}, allows Basic authentication for {}: turn it off in that policy",
+                        names(protocols)
+                    ),
+                    format!(
+                        "Set-AuthenticationPolicy -Identity {} {}",
+                        ps_quote(name),
+                        flags.join(" ")
+                    ),
+                )
+            }
+            Change::ExoNewDefault { name } => (
+                "no Exchange Online authentication policy applies to the user, so Basic authentication is allowed: a new policy (it blocks Basic for every protocol) as the organization default".to_string(),
+                format!(
+                    "New-AuthenticationPolicy -Name {q}; Set-OrganizationConfig -DefaultAuthenticationPolicy {q}",
+                    q = ps_quote(name)
+                ),
+            ),
+            Change::OnpremPolicy { name, protocols } => {
+                let whose = if sc.onprem.default_authentication_policy.as_ref() == Some(name) {
+                    "the organization's default on-premises authentication policy".to_string()
+                } else {
+                    format!(
+                        "the on-premises authentication policy assigned to {} (it wins over the organization default)",
+                        users_with(sc, |u| u.onprem_authentication_policy.as_ref() == Some(name))
+                    )
+                };
+                let flags: Vec<String> = protocols
+                    .iter()
+                    .map(|p| format!("-{}", onprem_flag_name(*p)))
+                    .collect();
+                (
+                    format!(
+                        "'{name}', {whose}, does not block legacy authentication for {}: block it in that policy",
+                        names(protocols)
+                    ),
+                    format!(
+                        "Set-AuthenticationPolicy -Identity {} {}",
+                        ps_quote(name),
+                        flags.join(" ")
+                    ),
+                )
+            }
+            Change::OnpremNewDefault { name, protocols } => {
+                let flags: Vec<String> = protocols
+                    .iter()
+                    .map(|p| format!("-{}", onprem_flag_name(*p)))
+                    .collect();
+                (
+                    format!(
+                        "no on-premises authentication policy applies to the user: a new one blocking legacy authentication for {} as the organization default",
+                        names(protocols)
+                    ),
+                    format!(
+                        "New-AuthenticationPolicy -Name {q} {}; Set-OrganizationConfig -DefaultAuthenticationPolicy {q}",
+                        flags.join(" "),
+                        q = ps_quote(name)
+                    ),
+                )
+            }
+            Change::CaPatch {
+                policy, what, body, ..
+            } => (
+                format!("Conditional Access policy '{}': {what}", policy.name),
+                ca_patch_command(policy, body),
+            ),
+            Change::CaNew { policy, body } => (
+                format!(
+                    "no Conditional Access policy requires MFA for this sign-in: a new policy '{}' for Office 365 Exchange Online, client app {}, grant MFA",
+                    policy.name,
+                    policy
+                        .client_app_types
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                format!(
+                    "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
+                    body.replace('\'', "''")
+                ),
+            ),
+            Change::OwaClaims { require_mfa } => {
+                let mut cmd = OWA_ECP_ADFS.to_string();
+                if *require_mfa {
+                    cmd.push_str("; ");
+                    cmd.push_str(&adfs_owa_command(sc));
+                }
+                (
+                    format!(
+                        "OWA and ECP use forms authentication on-premises: AD FS claims-based authentication for both{}",
+                        if *require_mfa {
+                            ", with an access control policy requiring MFA on the OWA relying party trust"
+                        } else {
+                            ""
+                        }
+                    ),
+                    cmd,
+                )
+            }
+            Change::AdfsOwaMfa => (
+                format!(
+                    "the AD FS access control policy of the OWA relying party trust ({}) does not require MFA: require it",
+                    match sc.adfs.owa_policy {
+                        AdfsPolicy::PermitEveryone => "Permit everyone",
+                        AdfsPolicy::RequireMfaExtranet => "MFA from the extranet only",
+                        AdfsPolicy::RequireMfaGroup => "MFA for one group only",
+                        AdfsPolicy::RequireMfa => "MFA",
+                    }
+                ),
+                adfs_owa_command(sc),
+            ),
+        }
+    }
+}
+
+/// AD FS claims-based authentication for ECP and OWA: ECP first (OWA redirects its admins
+/// there), every other method off.
+const OWA_ECP_ADFS: &str = "Set-EcpVirtualDirectory -Identity \"ecp (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -WindowsAuthentication $false; Set-OwaVirtualDirectory -Identity \"owa (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -OAuthAuthentication $false -WindowsAuthentication $false";
+
+fn adfs_owa_command(sc: &Scenario) -> String {
+    format!(
+        "Set-AdfsRelyingPartyTrust -TargetIdentifier \"https://{}/owa/\" -AccessControlPolicyName \"Permit everyone and require MFA\"",
+        sc.mail_host()
+    )
+}
+
+/// A PowerShell double-quoted string (`` ` `` escapes `"`, `$` and itself).
+fn ps_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '$' | '`') {
+            out.push('`');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+fn users_with(sc: &Scenario, f: impl Fn(&hmasim_scenario::User) -> bool) -> String {
+    let users: Vec<&str> = sc
+        .users
+        .iter()
+        .filter(|u| f(u))
+        .map(|u| u.upn.as_str())
+        .collect();
+    if users.is_empty() {
+        "no user".into()
+    } else {
+        users.join(", ")
+    }
+}
+
+fn exo_flag(p: &mut ExoAuthPolicy, x: MailProtocol) -> &mut bool {
+    match x {
+        MailProtocol::Activesync => &mut p.allow_basic_auth_activesync,
+        MailProtocol::Autodiscover => &mut p.allow_basic_auth_autodiscover,
+        MailProtocol::Mapi => &mut p.allow_basic_auth_mapi,
+        MailProtocol::Ews => &mut p.allow_basic_auth_web_services,
+        MailProtocol::Oab => &mut p.allow_basic_auth_offline_address_book,
+        MailProtocol::Rpc => &mut p.allow_basic_auth_rpc,
+        MailProtocol::Imap => &mut p.allow_basic_auth_imap,
+        MailProtocol::Pop => &mut p.allow_basic_auth_pop,
+    }
+}
+
+fn onprem_flag(p: &mut OnpremAuthPolicy, x: MailProtocol) -> &mut bool {
+    match x {
+        MailProtocol::Activesync => &mut p.block_legacy_auth_activesync,
+        MailProtocol::Autodiscover => &mut p.block_legacy_auth_autodiscover,
+        MailProtocol::Mapi => &mut p.block_legacy_auth_mapi,
+        MailProtocol::Ews => &mut p.block_legacy_auth_web_services,
+        MailProtocol::Oab => &mut p.block_legacy_auth_offline_address_book,
+        MailProtocol::Rpc => &mut p.block_legacy_auth_rpc,
+        MailProtocol::Imap => &mut p.block_legacy_auth_imap,
+        MailProtocol::Pop => &mut p.block_legacy_auth_pop,
+    }
+}
+
+fn exo_flag_name(x: MailProtocol) -> &'static str {
+    hmasim_exchange_online::allow_flag(x.name())
+}
+
+fn onprem_flag_name(x: MailProtocol) -> &'static str {
+    hmasim_exchange_onprem::legacy_flag(x.name())
+}
+
+/// The fix for one path: the change and, when the run shows a configuration object that
+/// let the path through but must stay (an ActiveSync allow rule), a note naming it.
+#[derive(Clone, Debug)]
+pub struct Fix {
+    /// The change that closes the path.
+    pub change: Change,
+    /// What else the admin should know about the path (the object that let it through).
+    pub note: Option<String>,
+}
+
+impl Fix {
+    /// The control, in words (with the note), and the command.
+    pub fn describe(&self, sc: &Scenario) -> (String, String) {
+        let (control, command) = self.change.describe(sc);
+        match &self.note {
+            Some(n) => (format!("{control} ({n})"), command),
+            None => (control, command),
+        }
+    }
+}
+
+/// What the path's run says about how data reached the client.
+struct Ran<'a> {
+    /// The legacy request that reached the mailbox: protocol, credentials scheme, host.
+    legacy: Option<(MailProtocol, &'static str, &'a hmasim_protocol::Message)>,
+    /// Who served the data.
+    served_by: Option<&'a str>,
+    /// The lines of every Conditional Access evaluation note, in order.
+    ca_lines: Vec<&'a str>,
+}
+
+fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
+    let mut legacy = None;
+    let mut ca_lines = Vec::new();
+    for e in &trace.events {
+        let m = &e.msg;
+        if m.kind == hmasim_protocol::message::Kind::Note
+            && m.summary
+                .starts_with("Entra ID evaluates Conditional Access")
+        {
+            if let hmasim_protocol::Body::Lines(l) = &m.body {
+                ca_lines.extend(l.iter().map(String::as_str));
+            }
+        }
+        if m.kind != hmasim_protocol::message::Kind::Request
+            || trace.names.get(e.from.0 as usize).map(String::as_str) != Some(client)
+        {
+            continue;
+        }
+        let scheme = match m.header_value("Authorization") {
+            Some(a) if a.starts_with("Basic ") => "Basic",
+            Some(a) if a.starts_with("Negotiate ") => "Kerberos",
+            _ => continue,
+        };
+        let proto = m
+            .url
+            .as_ref()
+            .and_then(|u| u.mailbox_protocol())
+            .and_then(|n| MailProtocol::ALL.into_iter().find(|p| p.name() == n));
+        if let Some(p) = proto {
+            legacy = Some((p, scheme, m));
+        }
+    }
+    Ran {
+        legacy,
+        served_by: trace.outcome.served_by.as_deref(),
+        ca_lines,
+    }
+}
+
+/// The fix for a path that reached mailbox data without MFA, aimed at what exists in the
+/// tenant: derived from `sc`'s configuration and from `trace`, the path's run.
+pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
+    let ran = read_trace(trace, path.client);
+    let user = sc
+        .users
+        .iter()
+        .find(|u| u.upn.eq_ignore_ascii_case(&path.user));
+    if let Some((proto, _scheme, req)) = ran.legacy {
+        let online = ran.served_by == Some("exchange-online")
+            || req
+                .url
+                .as_ref()
+                .is_some_and(|u| u.host.eq_ignore_ascii_case("outlook.office365.com"));
+        if online {
+            let change = match user
+                .and_then(|u| u.authentication_policy.as_ref())
+                .or(sc.exchange_online.default_authentication_policy.as_ref())
+                .filter(|n| {
+                    sc.exchange_online
+                        .authentication_policies
+                        .iter()
+                        .any(|p| &p.name == *n)
+                }) {
+                Some(name) => Change::ExoPolicy {
+                    name: name.clone(),
+                    protocols: BTreeSet::from([proto]),
+                },
+                None => Change::ExoNewDefault {
+                    name: fresh_name(
+                        "Block Basic",
+                        sc.exchange_online
+                            .authentication_policies
+                            .iter()
+                            .map(|p| &p.name),
+                    ),
+                },
+            };
+            return Fix { change, note: None };
+        }
+        let note = (proto == MailProtocol::Activesync)
+            .then(|| activesync_admission(sc, req))
+            .flatten();
+        let change = match user
+            .and_then(|u| u.onprem_authentication_policy.as_ref())
+            .or(sc.onprem.default_authentication_policy.as_ref())
+            .filter(|n| {
+                sc.onprem
+                    .authentication_policies
+                    .iter()
+                    .any(|p| &p.name == *n)
+            }) {
+            Some(name) => Change::OnpremPolicy {
+                name: name.clone(),
+                protocols: BTreeSet::from([proto]),
+            },
+            None => Change::OnpremNewDefault {
+                name: fresh_name(
+                    "Block Legacy",
+                    sc.onprem.authentication_policies.iter().map(|p| &p.name),
+                ),
+                protocols: BTreeSet::from([proto]),
+            },
+        };
+        return Fix { change, note };
+    }
+    if path.client == "browser" && ran.served_by == Some("exchange-onprem") {
+        let change = if !sc.onprem.owa_adfs_claims {
+            Change::OwaClaims {
+                require_mfa: sc.adfs.owa_policy != AdfsPolicy::RequireMfa,
+            }
+        } else {
+            Change::AdfsOwaMfa
+        };
+        return Fix { change, note: None };
+    }
+    ca_fix(sc, path, &ran)
+}
+
+fn fresh_name<'a>(base: &str, taken: impl Iterator<Item = &'a String> + Clone) -> String {
+    (1..)
+        .map(|i| {
+            if i == 1 {
+                base.to_string()
+            } else {
+                format!("{base} {i}")
+            }
+        })
+        .find(|n| !taken.clone().any(|t| t.eq_ignore_ascii_case(n)))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// The ActiveSync device access decision that admitted a Basic request, when an allow rule
+/// (rather than the default level) made it: the rule, and why it stays.
+fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option<String> {
+    let device_type = req
+        .url
+        .as_ref()
+        .and_then(|u| u.param("DeviceType"))
+        .unwrap_or("");
+    let model = req.header_value("X-DeviceModel").unwrap_or("");
+    let rules = &sc.onprem.activesync.device_rules;
+    let matching: Vec<_> = rules
+        .iter()
+        .filter(|r| match r.characteristic {
+            DeviceCharacteristic::DeviceType => r.query.eq_ignore_ascii_case(device_type),
+            DeviceCharacteristic::DeviceModel => r.query.eq_ignore_ascii_case(model),
+        })
+        .collect();
+    let allowing = matching
+        .iter()
+        .find(|r| r.access_level == AccessLevel::Allow)?;
+    if matching
+        .iter()
+        .any(|r| r.access_level != AccessLevel::Allow)
+        || sc.onprem.activesync.default_access_level == AccessLevel::Allow
+    {
+        return None;
+    }
+    let ch = match allowing.characteristic {
+        DeviceCharacteristic::DeviceType => "DeviceType",
+        DeviceCharacteristic::DeviceModel => "DeviceModel",
+    };
+    let stays = if allowing.query.eq_ignore_ascii_case("OutlookService") {
+        "; the rule must stay: Exchange Online's MRS syncs Outlook mobile with it"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the ActiveSync device access rule {ch} '{}' (Allow) admitted this Basic client, which claimed {ch} '{}': the {ch} is a string the client writes, so a device access rule cannot tell an attacker from the device it names{stays}",
+        allowing.query,
+        if ch == "DeviceType" { device_type } else { model }
+    ))
+}
+
+/// How strongly a reason points at the policy to fix (lower first).
+fn reason_rank(reason: &str) -> Option<u8> {
+    let r = reason;
+    Some(if r.starts_with("device platforms:") {
+        1
+    } else if r.starts_with("locations:") {
+        2
+    } else if r.starts_with("users: excluded by") {
+        3
+    } else if r.starts_with("client apps:") {
+        4
+    } else if r.starts_with("applications:") {
+        5
+    } else if r.starts_with("users:") {
+        6
+    } else {
+        return None;
+    })
+}
+
+fn state_name(s: CaState) -> &'static str {
+    match s {
+        CaState::Enabled => "enabled",
+        CaState::Disabled => "disabled",
+        CaState::ReportOnly => "report-only",
+    }
+}
+
+/// The Conditional Access fix for a modern path: the MFA policy the evaluation note shows
+/// not applying (or only reporting), patched where it let the path through; a new policy
+/// when no MFA policy exists.
+fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
+    let mut best: Option<(u8, usize, CaPolicy, String)> = None;
+    for (i, p) in sc.conditional_access.iter().enumerate() {
+        if p.state == CaState::Disabled || !p.grant.contains(&GrantControl::Mfa) {
+            continue;
+        }
+        let head = format!("{} [{}]: ", p.name, state_name(p.state));
+        for line in ran.ca_lines.iter().filter_map(|l| l.strip_prefix(&head)) {
+            let (applies, rest) = if let Some(r) = line.strip_prefix("applies (") {
+                (true, r)
+            } else if let Some(r) = line.strip_prefix("does not apply (") {
+                (false, r)
+            } else {
+                continue;
+            };
+            let reason = rest
+                .rfind(") -> ")
+                .map(|i| &rest[..i])
+                .unwrap_or_else(|| rest.strip_suffix(')').unwrap_or(rest));
+            let candidate = if applies && p.state == CaState::ReportOnly {
+                let mut q = p.clone();
+                q.state = CaState::Enabled;
+                Some((
+                    0,
+                    q,
+                    "it is report-only, so it never enforces MFA: turn it on".to_string(),
+                ))
+            } else if !applies {
+                reason_rank(reason).and_then(|rank| {
+                    patch_for(sc, p, reason, &path.user).map(|(q, what)| (rank, q, what))
+                })
+            } else {
+                None
+            };
+            if let Some((rank, q, what)) = candidate {
+                if best.as_ref().is_none_or(|b| (rank, i) < (b.0, b.1)) {
+                    best = Some((rank, i, q, what));
+                }
+            }
+        }
+    }
+    if let Some((_, index, policy, what)) = best {
+        let body = patch_body(sc, &sc.conditional_access[index], &policy).to_string();
+        return Fix {
+            change: Change::CaPatch {
+                index,
+                policy: Box::new(policy),
+                what,
+                body,
+            },
+            note: None,
+        };
+    }
+    let (name, app_type) = if path.client == "browser" {
+        (
+            "Exchange Online: require MFA for browsers",
+            ClientAppType::Browser,
+        )
+    } else {
+        (
+            "Exchange Online: require MFA for mobile apps and desktop clients",
+            ClientAppType::MobileAppsAndDesktopClients,
+        )
+    };
+    let mut policy = CaPolicy::new(name, vec![GrantControl::Mfa]);
+    policy.include_applications = vec![apps::EXCHANGE_ONLINE.to_string()];
+    policy.client_app_types = vec![app_type];
+    policy.operator = hmasim_protocol::policy::Operator::Or;
+    let body = crate::verify::ca_mfa_body(name, app_type.as_str());
+    Fix {
+        change: Change::CaNew {
+            policy: Box::new(policy),
+            body,
+        },
+        note: None,
+    }
+}
+
+/// The policy changed so the condition in `reason` no longer lets the sign-in through, and
+/// what the change does.
+fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(CaPolicy, String)> {
+    let mut q = p.clone();
+    let deliberate = "; if the exclusion is deliberate (a break-glass account), accept the finding with --accept";
+    if let Some(r) = reason.strip_prefix("device platforms: ") {
+        let platform = r.split(' ').next().unwrap_or("");
+        if r.ends_with("is not included") {
+            q.include_platforms = vec![DevicePlatform::All];
+            return Some((q, format!(
+                "its device platforms ({}) miss {platform}, and the platform comes from the User-Agent the client writes: include all platforms",
+                p.include_platforms.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        let d = DevicePlatform::parse(platform)?;
+        q.exclude_platforms.retain(|x| *x != d);
+        return Some((q, format!(
+            "it excludes the platform {platform}, which the client claims in its User-Agent: remove the exclusion"
+        )));
+    }
+    if let Some(r) = reason.strip_prefix("locations: ") {
+        if r.ends_with("is not included") {
+            q.include_locations = vec!["All".into()];
+            return Some((
+                q,
+                "its locations condition leaves this source address out: include all locations"
+                    .into(),
+            ));
+        }
+        let trusted = r.contains("trusted location");
+        let hit: Vec<String> = p
+            .exclude_locations
+            .iter()
+            .filter(|l| {
+                l.as_str() == "All"
+                    || (l.as_str() == "AllTrusted" && trusted)
+                    || (l.as_str() != "AllTrusted" && r.contains(l.as_str()))
+            })
+            .cloned()
+            .collect();
+        if hit.is_empty() {
+            return None;
+        }
+        q.exclude_locations.retain(|l| !hit.contains(l));
+        return Some((q, format!(
+            "its exclusion of the location {} lets this sign-in through ({r}): remove the exclusion{deliberate}",
+            hit.join(", ")
+        )));
+    }
+    if let Some(x) = reason.strip_prefix("users: excluded by ") {
+        let (what, list, entry) = if let Some(g) = x.strip_prefix("group ") {
+            ("group", &mut q.exclude_groups, g)
+        } else if let Some(r) = x.strip_prefix("role ") {
+            ("role", &mut q.exclude_roles, r)
+        } else {
+            ("user entry", &mut q.exclude_users, x)
+        };
+        list.retain(|e| !e.eq_ignore_ascii_case(entry));
+        return Some((q, format!(
+            "its exclusion of the {what} '{entry}' lets {upn} through: remove the exclusion{deliberate}"
+        )));
+    }
+    if let Some(r) = reason.strip_prefix("client apps: ") {
+        let t = ClientAppType::ALL
+            .into_iter()
+            .find(|t| r.starts_with(&format!("{} ", t.as_str())))?;
+        q.client_app_types.push(t);
+        return Some((
+            q,
+            format!("its client app types miss {}: add it", t.as_str()),
+        ));
+    }
+    if reason.starts_with("applications: ") {
+        if reason.ends_with("is not included") {
+            q.include_applications
+                .push(apps::EXCHANGE_ONLINE.to_string());
+            return Some((
+                q,
+                "it does not include Office 365 Exchange Online: include it".into(),
+            ));
+        }
+        let by = reason.rsplit(" is excluded by ").next()?;
+        q.exclude_applications.retain(|a| a != by);
+        return Some((
+            q,
+            format!("it excludes the application {by}: remove the exclusion"),
+        ));
+    }
+    if reason.ends_with("is not included") && reason.starts_with("users: ") {
+        let _ = sc;
+        q.include_users.push(upn.to_string());
+        return Some((q, format!("it does not include {upn}: include the user")));
+    }
+    None
+}
+
+/// Graph's location ids for hmasim's location entries.
+fn location_ids(sc: &Scenario, list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|l| {
+            sc.named_locations
+                .iter()
+                .find(|n| n.name.eq_ignore_ascii_case(l))
+                .map(|n| n.id.clone())
+                .unwrap_or_else(|| l.clone())
+        })
+        .collect()
+}
+
+/// The Graph PATCH body that turns `before` into `after`: each changed part of the
+/// policy written whole (a `conditions` sub-object, or the state).
+fn patch_body(sc: &Scenario, before: &CaPolicy, after: &CaPolicy) -> Value {
+    let mut body = serde_json::Map::new();
+    let mut cond = serde_json::Map::new();
+    if before.state != after.state {
+        body.insert("state".into(), json!(after.state.as_str()));
+    }
+    let users_changed = before.include_users != after.include_users
+        || before.exclude_users != after.exclude_users
+        || before.include_groups != after.include_groups
+        || before.exclude_groups != after.exclude_groups
+        || before.include_roles != after.include_roles
+        || before.exclude_roles != after.exclude_roles;
+    if users_changed {
+        let split = |list: &[String]| -> (Vec<String>, Vec<String>) {
+            let mut users = Vec::new();
+            let mut groups = Vec::new();
+            for e in list {
+                match e.strip_prefix("group:") {
+                    Some(g) => groups.push(g.to_string()),
+                    None => users.push(e.clone()),
+                }
+            }
+            (users, groups)
+        };
+        let (iu, mut ig) = split(&after.include_users);
+        let (xu, mut xg) = split(&after.exclude_users);
+        ig.extend(after.include_groups.iter().cloned());
+        xg.extend(after.exclude_groups.iter().cloned());
+        cond.insert(
+            "users".into(),
+            json!({
+                "includeUsers": iu, "excludeUsers": xu,
+                "includeGroups": ig, "excludeGroups": xg,
+                "includeRoles": after.include_roles, "excludeRoles": after.exclude_roles,
+            }),
+        );
+    }
+    if before.include_applications != after.include_applications
+        || before.exclude_applications != after.exclude_applications
+    {
+        cond.insert(
+            "applications".into(),
+            json!({"includeApplications": after.include_applications, "excludeApplications": after.exclude_applications}),
+        );
+    }
+    if before.client_app_types != after.client_app_types {
+        let types: Vec<&str> = after.client_app_types.iter().map(|t| t.as_str()).collect();
+        cond.insert("clientAppTypes".into(), json!(types));
+    }
+    if before.include_platforms != after.include_platforms
+        || before.exclude_platforms != after.exclude_platforms
+    {
+        let f = |l: &[DevicePlatform]| l.iter().map(|d| d.as_str()).collect::<Vec<_>>();
+        cond.insert(
+            "platforms".into(),
+            json!({"includePlatforms": f(&after.include_platforms), "excludePlatforms": f(&after.exclude_platforms)}),
+        );
+    }
+    if before.include_locations != after.include_locations
+        || before.exclude_locations != after.exclude_locations
+    {
+        let value = if after.include_locations.is_empty() && after.exclude_locations.is_empty() {
+            Value::Null
+        } else {
+            let include = if after.include_locations.is_empty() {
+                vec!["All".to_string()]
+            } else {
+                location_ids(sc, &after.include_locations)
+            };
+            json!({"includeLocations": include, "excludeLocations": location_ids(sc, &after.exclude_locations)})
+        };
+        cond.insert("locations".into(), value);
+    }
+    if !cond.is_empty() {
+        body.insert("conditions".into(), Value::Object(cond));
+    }
+    Value::Object(body)
+}
+
+fn ca_patch_command(p: &CaPolicy, body: &str) -> String {
+    let body = body.replace('\'', "''");
+    match &p.id {
+        Some(id) => format!(
+            "Invoke-MgGraphRequest -Method PATCH -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/{id}\" -ContentType \"application/json\" -Body '{body}'"
+        ),
+        None => {
+            let odata = p.name.replace('\'', "''");
+            format!(
+                "$policy = Get-MgIdentityConditionalAccessPolicy -Filter {}; Invoke-MgGraphRequest -Method PATCH -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/$($policy.Id)\" -ContentType \"application/json\" -Body '{body}'",
+                ps_quote(&format!("displayName eq '{odata}'")).replace("`$", "$")
+            )
+        }
+    }
+}
+
+/// The signals a counterexample pins, by name.
+pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
+    BTreeMap::from([("location".to_string(), c.path.location.to_string())])
+}
+
+/// The paths of one user, client and method within a group.
+#[derive(Clone, Debug, Serialize)]
+pub struct PathClass {
+    /// The user.
+    pub user: String,
+    /// The client kind.
+    pub client: &'static str,
+    /// How it authenticates.
+    pub method: String,
+    /// The signals the minimal counterexample pins, when one pins a subset of every
+    /// other's.
+    pub minimal: Option<BTreeMap<String, String>>,
+    /// Every value each signal takes across the class.
+    pub signals: BTreeMap<String, Vec<String>>,
+    /// The counterexamples in the class (indices into `Verification::counterexamples`).
+    #[serde(skip)]
+    pub members: Vec<usize>,
+}
+
+fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
+    let mut by: BTreeMap<(String, &'static str, String), Vec<usize>> = BTreeMap::new();
+    for &i in members {
+        let p = &v.counterexamples[i].path;
+        by.entry((p.user.clone(), p.client, p.method.clone()))
+            .or_default()
+            .push(i);
+    }
+    by.into_iter()
+        .map(|((user, client, method), members)| {
+            let sigs: Vec<BTreeMap<String, String>> = members
+                .iter()
+                .map(|&i| signals(&v.counterexamples[i]))
+                .collect();
+            let subset = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
+                a.iter().all(|(k, x)| b.get(k) == Some(x))
+            };
+            let minimal = sigs
+                .iter()
+                .find(|a| sigs.iter().all(|b| subset(a, b)))
+                .cloned();
+            let mut signals: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for s in &sigs {
+                for (k, x) in s {
+                    let e = signals.entry(k.clone()).or_default();
+                    if !e.contains(x) {
+                        e.push(x.clone());
+                    }
+                }
+            }
+            PathClass {
+                user,
+                client,
+                method,
+                minimal,
+                signals,
+                members,
+            }
+        })
+        .collect()
+}
+
+/// One control and every path it closes.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The control, in words.
+    pub control: String,
+    /// The command that sets it.
+    pub command: String,
+    /// The change, for re-verification.
+    pub change: Change,
+    /// How many paths it closes.
+    pub closes: usize,
+    /// The paths, by class.
+    pub classes: Vec<PathClass>,
+}
+
+/// Paths accepted by one exception.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// The exception.
+    pub exception: Exception,
+    /// The control that would close them, and its command.
+    pub control: String,
+    /// The command.
+    pub command: String,
+    /// The paths, by class.
+    pub classes: Vec<PathClass>,
+}
+
+/// An exception that needs the admin's attention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stale {
+    /// Past its expiry date: it accepts nothing (it would match this many paths).
+    Expired(Exception, usize),
+    /// It matches no path without MFA.
+    Unmatched(Exception),
+}
+
+/// A user's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    /// No path of the user reaches mailbox data without MFA (accepted ones aside), and
+    /// nothing unmodelled could change that.
+    Clean,
+    /// A path reaches mailbox data without MFA.
+    NotClean,
+    /// No path does, but a policy that can apply to the user has conditions hmasim does not
+    /// model.
+    NotProven,
+}
+
+/// One user's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserVerdict {
+    /// The user.
+    pub user: String,
+    /// The verdict.
+    pub verdict: UserState,
+    /// Paths explored.
+    pub paths: usize,
+    /// Paths without MFA not accepted.
+    pub open: usize,
+    /// Paths without MFA accepted.
+    pub accepted: usize,
+}
+
+/// The tenant's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    /// Nothing open, nothing unmodelled.
+    Clean,
+    /// A path without MFA that is not accepted.
+    NotClean,
+    /// Nothing open, but something unmodelled could change that.
+    NotProven,
+}
+
+/// Everything verify reports to the admin, derived from a [`Verification`].
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Each user's verdict, in the scenario's order.
+    pub users: Vec<UserVerdict>,
+    /// The findings, largest group first.
+    pub findings: Vec<Finding>,
+    /// The accepted paths, by exception.
+    pub accepted: Vec<Accepted>,
+    /// Expired and unmatched exceptions.
+    pub stale: Vec<Stale>,
+    /// The verdict.
+    pub verdict: Overall,
+    /// The day exceptions were judged on.
+    pub today: Option<Date>,
+}
+
+fn matches(e: &Exception, c: &Counterexample) -> bool {
+    let s = signals(c);
+    e.user.eq_ignore_ascii_case(&c.path.user)
+        && e.client.is_none_or(|k| k.party().id() == c.path.client)
+        && e.method.as_ref().is_none_or(|m| m == &c.path.method)
+        && e.signals
+            .pinned()
+            .iter()
+            .all(|(k, x)| s.get(*k).is_some_and(|y| y.eq_ignore_ascii_case(x)))
+}
+
+/// Whether a policy that is not disabled and has unmodelled fields can apply to `upn`.
+fn unmodelled_for(sc: &Scenario, upn: &str) -> bool {
+    let u = sc.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn));
+    let groups = u.map(|u| u.groups.as_slice()).unwrap_or_default();
+    let roles = u.map(|u| u.roles.as_slice()).unwrap_or_default();
+    let has = |l: &[String], x: &str| l.iter().any(|v| v.eq_ignore_ascii_case(x));
+    let entry = |e: &str| match e {
+        "All" => true,
+        e => match e.strip_prefix("group:") {
+            Some(g) => has(groups, g),
+            None => e.eq_ignore_ascii_case(upn),
+        },
+    };
+    sc.conditional_access.iter().any(|p| {
+        p.state != CaState::Disabled
+            && !p.unmodelled.is_empty()
+            && (p.include_users.iter().any(|e| entry(e))
+                || p.include_groups.iter().any(|g| has(groups, g))
+                || p.include_roles.iter().any(|r| has(roles, r)))
+            && !(p.exclude_users.iter().any(|e| entry(e))
+                || p.exclude_groups.iter().any(|g| has(groups, g))
+                || p.exclude_roles.iter().any(|r| has(roles, r)))
+    })
+}
+
+/// Builds the report: every counterexample's fix, grouped; exceptions applied on `today`
+/// (required when `exceptions` is not empty; an exception holds through its expiry day).
+pub fn report(
+    sc: &Scenario,
+    v: &Verification,
+    exceptions: &[Exception],
+    today: Option<Date>,
+) -> Report {
+    let live = |e: &Exception| today.is_some_and(|t| !e.expired(t));
+    // Which exception accepts each counterexample (the first live one that matches).
+    let accepted_by: Vec<Option<usize>> = v
+        .counterexamples
+        .iter()
+        .map(|c| exceptions.iter().position(|e| live(e) && matches(e, c)))
+        .collect();
+    let fixes: Vec<Fix> = v
+        .counterexamples
+        .iter()
+        .map(|c| fix_for(sc, &c.path, &c.trace))
+        .collect();
+    // Groups of open paths, by the change's key; changes of one key merge.
+    let mut groups: Vec<(String, Fix, Vec<usize>)> = Vec::new();
+    let mut notes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (i, f) in fixes.iter().enumerate() {
+        if accepted_by[i].is_some() {
+            continue;
+        }
+        let key = f.change.key();
+        if let Some(n) = &f.note {
+            notes.entry(key.clone()).or_default().insert(n.clone());
+        }
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => {
+                g.1.change.merge(&f.change);
+                g.2.push(i);
+            }
+            None => groups.push((key, f.clone(), vec![i])),
+        }
+    }
+    let mut findings: Vec<Finding> = groups
+        .into_iter()
+        .map(|(key, mut fix, members)| {
+            fix.note = notes
+                .get(&key)
+                .map(|n| n.iter().cloned().collect::<Vec<_>>().join("; "));
+            let (control, command) = fix.describe(sc);
+            Finding {
+                control,
+                command,
+                change: fix.change,
+                closes: members.len(),
+                classes: classes(v, &members),
+            }
+        })
+        .collect();
+    findings.sort_by(|a, b| b.closes.cmp(&a.closes).then(a.control.cmp(&b.control)));
+    let mut accepted = Vec::new();
+    for (ei, e) in exceptions.iter().enumerate() {
+        let mut by_fix: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, a) in accepted_by.iter().enumerate() {
+            if *a == Some(ei) {
+                let (control, _) = fixes[i].describe(sc);
+                match by_fix.iter_mut().find(|g| g.0 == control) {
+                    Some(g) => g.1.push(i),
+                    None => by_fix.push((control, vec![i])),
+                }
+            }
+        }
+        for (_, members) in by_fix {
+            let (control, command) = fixes[members[0]].describe(sc);
+            accepted.push(Accepted {
+                exception: e.clone(),
+                control,
+                command,
+                classes: classes(v, &members),
+            });
+        }
+    }
+    let stale = exceptions
+        .iter()
+        .enumerate()
+        .filter_map(|(ei, e)| {
+            if !live(e) {
+                let would = v.counterexamples.iter().filter(|c| matches(e, c)).count();
+                Some(Stale::Expired(e.clone(), would))
+            } else if !accepted_by.contains(&Some(ei)) {
+                Some(Stale::Unmatched(e.clone()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let users = sc
+        .users
+        .iter()
+        .map(|u| {
+            let mine = |i: &usize| v.counterexamples[*i].path.user == u.upn;
+            let all: Vec<usize> = (0..v.counterexamples.len()).filter(mine).collect();
+            let acc = all.iter().filter(|i| accepted_by[**i].is_some()).count();
+            let open = all.len() - acc;
+            let verdict = if open > 0 {
+                UserState::NotClean
+            } else if unmodelled_for(sc, &u.upn) {
+                UserState::NotProven
+            } else {
+                UserState::Clean
+            };
+            UserVerdict {
+                user: u.upn.clone(),
+                verdict,
+                paths: v.paths.iter().filter(|p| p.path.user == u.upn).count(),
+                open,
+                accepted: acc,
+            }
+        })
+        .collect();
+    let verdict = if !findings.is_empty() {
+        Overall::NotClean
+    } else if !v.unmodelled.is_empty() {
+        Overall::NotProven
+    } else {
+        Overall::Clean
+    };
+    Report {
+        users,
+        findings,
+        accepted,
+        stale,
+        verdict,
+        today,
+    }
+}
+
+fn class_line(c: &PathClass) -> String {
+    let sigs = match &c.minimal {
+        Some(m) if c.members.len() > 1 => format!(
+            "{} (minimal; {} more pinning more signals)",
+            fmt_signals(m),
+            c.members.len() - 1
+        ),
+        Some(m) => fmt_signals(m),
+        None => c
+            .signals
+            .iter()
+            .map(|(k, vs)| format!("{k}: {}", vs.join(" | ")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!(
+        "{} on {}, {} [{}]",
+        esc(&c.user),
+        c.client,
+        esc(&c.method),
+        esc(&sigs)
+    )
+}
+
+fn fmt_signals(m: &BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, x)| format!("{k}: {x}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn served_line(t: &Trace) -> Option<String> {
+    let last = t.events.iter().rev().find(|e| e.msg.carries_mailbox())?;
+    Some(format!(
+        "served: event {} {} -> {}: {}",
+        last.seq,
+        esc(&t.names[last.from.0 as usize]),
+        esc(&t.names[last.to.0 as usize]),
+        esc(&last.msg.summary)
+    ))
+}
+
+impl Report {
+    /// Whether verify exits 1: a finding not accepted, or something not proven.
+    pub fn fails(&self) -> bool {
+        self.verdict != Overall::Clean
+    }
+
+    /// The per-user verdicts, findings, accepted findings and stale exceptions as text.
+    pub fn to_text(&self, v: &Verification) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "per user:");
+        for u in &self.users {
+            let what = match u.verdict {
+                UserState::Clean => format!("clean ({} paths)", u.paths),
+                UserState::NotClean => {
+                    format!("NOT CLEAN: {} of {} paths without MFA", u.open, u.paths)
+                }
+                UserState::NotProven => format!("NOT PROVEN ({} paths)", u.paths),
+            };
+            let acc = if u.accepted > 0 {
+                format!(", {} accepted", u.accepted)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "  {:<28} {what}{acc}", esc(&u.user));
+        }
+        if !self.findings.is_empty() {
+            let total: usize = self.findings.iter().map(|f| f.closes).sum();
+            let _ = writeln!(
+                s,
+                "\nFINDINGS: {total} path(s) reach mailbox content without MFA; {} control(s) close them",
+                self.findings.len()
+            );
+            for (n, f) in self.findings.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "\n{}. closing this closes {} path(s): {}",
+                    n + 1,
+                    f.closes,
+                    esc(&f.control)
+                );
+                let _ = writeln!(s, "   command: {}", esc(&f.command));
+                for c in &f.classes {
+                    let _ = writeln!(s, "   - {}", class_line(c));
+                    if let Some(line) = served_line(&v.counterexamples[c.members[0]].trace) {
+                        let _ = writeln!(s, "     {line}");
+                    }
+                }
+            }
+            let _ = writeln!(
+                s,
+                "\n   traces: hmasim verify ... --format json (findings[].paths[].trace)"
+            );
+        }
+        if !self.accepted.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nACCEPTED (exceptions of --accept, not counted against the tenant):"
+            );
+            for a in &self.accepted {
+                let e = &a.exception;
+                let _ = writeln!(
+                    s,
+                    "  - {} ({}, expires {}): \"{}\"",
+                    esc(&e.user),
+                    esc(&e.at),
+                    e.expires,
+                    esc(&e.justification)
+                );
+                for c in &a.classes {
+                    let _ = writeln!(s, "      {}", class_line(c));
+                }
+                let _ = writeln!(s, "      would be closed by: {}", esc(&a.control));
+            }
+        }
+        if !self.stale.is_empty() {
+            let _ = writeln!(s, "\nEXCEPTIONS TO REVIEW:");
+            for st in &self.stale {
+                match st {
+                    Stale::Expired(e, n) => {
+                        let _ = writeln!(
+                            s,
+                            "  - {} ({}): EXPIRED on {} (today {}): it accepts nothing; it would match {n} path(s)",
+                            esc(&e.user),
+                            esc(&e.at),
+                            e.expires,
+                            self.today.map(|d| d.to_string()).unwrap_or_default()
+                        );
+                    }
+                    Stale::Unmatched(e) => {
+                        let _ = writeln!(
+                            s,
+                            "  - {} ({}): matches no path without MFA: remove it",
+                            esc(&e.user),
+                            esc(&e.at)
+                        );
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// The report's fields of `hmasim-verify/2`: `findings`, `accepted`, `exceptions` and
+    /// `users` (each path keeps its trace in the `hmasim-trace/1` shape).
+    pub fn to_json(&self, v: &Verification) -> serde_json::Map<String, Value> {
+        let path = |i: usize| {
+            let c = &v.counterexamples[i];
+            json!({
+                "user": c.path.user,
+                "client": c.path.client,
+                "method": c.path.method,
+                "location": c.path.location,
+                "verdict": "mailbox_without_mfa",
+                "signals": signals(c),
+                "trace": serde_json::from_str::<Value>(&c.trace.to_json()).expect("the trace is JSON"),
+            })
+        };
+        let classes_json = |cs: &[PathClass]| -> Value {
+            cs.iter()
+                .map(|c| {
+                    json!({
+                        "user": c.user, "client": c.client, "method": c.method,
+                        "minimal": c.minimal, "signals": c.signals,
+                        "paths": c.members.len(),
+                    })
+                })
+                .collect()
+        };
+        let findings: Vec<Value> = self
+            .findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "control": f.control,
+                    "closes": f.closes,
+                    "command": f.command,
+                    "classes": classes_json(&f.classes),
+                    "paths": f.classes.iter().flat_map(|c| c.members.iter().map(|&i| path(i))).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let accepted: Vec<Value> = self
+            .accepted
+            .iter()
+            .map(|a| {
+                json!({
+                    "user": a.exception.user,
+                    "justification": a.exception.justification,
+                    "expires": a.exception.expires,
+                    "at": a.exception.at,
+                    "control": a.control,
+                    "command": a.command,
+                    "classes": classes_json(&a.classes),
+                    "paths": a.classes.iter().flat_map(|c| c.members.iter().map(|&i| path(i))).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let stale: Vec<Value> = self
+            .stale
+            .iter()
+            .map(|st| match st {
+                Stale::Expired(e, n) => json!({
+                    "status": "expired", "user": e.user, "at": e.at,
+                    "expires": e.expires, "justification": e.justification, "would_match": n,
+                }),
+                Stale::Unmatched(e) => json!({
+                    "status": "unmatched", "user": e.user, "at": e.at,
+                    "expires": e.expires, "justification": e.justification,
+                }),
+            })
+            .collect();
+        let mut m = serde_json::Map::new();
+        m.insert("users".into(), json!(self.users));
+        m.insert("findings".into(), Value::Array(findings));
+        m.insert("accepted".into(), Value::Array(accepted));
+        m.insert("exceptions".into(), Value::Array(stale));
+        m.insert("today".into(), json!(self.today));
+        m
+    }
+}
