@@ -1,0 +1,521 @@
+//! verify's findings: each fix is aimed at the object that exists in the tenant, and each is
+//! proven by applying it to the scenario (as a change, not by reading the command) and
+//! verifying again: none of the paths it claims to close is still open. Accepted
+//! exceptions (`--accept`) turn matching findings into ACCEPTED, and expire.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use hmasim::scenario::{self, accept, Date, Scenario};
+use hmasim::sim::findings::{self, Change, Overall, Report, UserState};
+use hmasim::sim::verify::{verify, Verification};
+
+fn load(name: &str, sets: &[&str]) -> Scenario {
+    let mut sc = scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+    for s in sets {
+        scenario::apply_set(&mut sc, s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    sc
+}
+
+type Key = (String, &'static str, &'static str, String);
+
+fn open_paths(v: &Verification) -> BTreeSet<Key> {
+    v.counterexamples
+        .iter()
+        .map(|c| {
+            (
+                c.path.user.clone(),
+                c.path.client,
+                c.path.location,
+                c.path.method.clone(),
+            )
+        })
+        .collect()
+}
+
+/// Verifies `sc`, then applies each finding's change to a copy and verifies again: every
+/// path of the group must be closed. Returns the report.
+fn reverified(sc: &Scenario) -> (Verification, Report) {
+    let v = verify(sc);
+    let r = findings::report(sc, &v, &[], None);
+    for f in &r.findings {
+        let mut fixed = sc.clone();
+        f.change.apply(&mut fixed);
+        let after = open_paths(&verify(&fixed));
+        for c in &f.classes {
+            for &i in &c.members {
+                let p = &v.counterexamples[i].path;
+                let k = (p.user.clone(), p.client, p.location, p.method.clone());
+                assert!(
+                    !after.contains(&k),
+                    "applying `{}` leaves {k:?} open",
+                    f.command
+                );
+            }
+        }
+    }
+    (v, r)
+}
+
+/// The secure hybrid tenant without Conditional Access's legacy block, so Exchange Online's
+/// authentication policies alone decide Basic.
+const NO_CA_LEGACY_BLOCK: &str = "conditional_access.2.state=disabled";
+
+#[test]
+fn a_per_user_exchange_online_policy_that_re_enables_basic_is_fixed_in_that_policy() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            NO_CA_LEGACY_BLOCK,
+            "exchange_online.authentication_policies=[{name = \"Block Basic\"}, {name = \"Sales EAS\", allow_basic_auth_activesync = true}]",
+            "users.0.authentication_policy=Sales EAS",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
+    assert_eq!(
+        f.command,
+        "Set-AuthenticationPolicy -Identity \"Sales EAS\" -AllowBasicAuthActiveSync:$false"
+    );
+    assert!(f.control.contains("cloud@contoso.com"), "{}", f.control);
+    assert_eq!(
+        f.closes, 4,
+        "native mail and Outlook mobile configured by hand, inside and outside"
+    );
+    // The recommendation verify used to make (a new organization default) does not close
+    // the path: the per-user policy wins over any default.
+    let mut wrong = sc.clone();
+    Change::ExoNewDefault {
+        name: "Block Basic 2".into(),
+    }
+    .apply(&mut wrong);
+    assert_eq!(verify(&wrong).counterexamples.len(), 4);
+    assert_eq!(
+        r.users
+            .iter()
+            .map(|u| (u.user.as_str(), u.verdict))
+            .collect::<Vec<_>>(),
+        [
+            ("cloud@contoso.com", UserState::NotClean),
+            ("onprem@contoso.com", UserState::Clean)
+        ]
+    );
+}
+
+#[test]
+fn the_default_policy_that_allows_basic_is_the_one_fixed() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            NO_CA_LEGACY_BLOCK,
+            "exchange_online.authentication_policies.0.allow_basic_auth_imap=true",
+            "exchange_online.authentication_policies.0.allow_basic_auth_pop=true",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    // One control, both flags, on the policy that exists.
+    assert_eq!(
+        r.findings[0].command,
+        "Set-AuthenticationPolicy -Identity \"Block Basic\" -AllowBasicAuthImap:$false -AllowBasicAuthPop:$false"
+    );
+    assert!(r.findings[0].control.contains("default"));
+    // Without any policy, verify creates one and makes it the default.
+    let mut sc = load("secure-hybrid", &[NO_CA_LEGACY_BLOCK]);
+    sc.exchange_online.authentication_policies.clear();
+    sc.exchange_online.default_authentication_policy = None;
+    let (_, r) = reverified(&sc);
+    assert!(r.findings.iter().any(|f| f.command
+        == "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\""));
+}
+
+#[test]
+fn an_on_premises_per_user_policy_is_fixed_in_that_policy() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "onprem.imap_enabled=true",
+            "onprem.authentication_policies=[{name = \"Block Legacy\", block_legacy_auth_mapi = true, block_legacy_auth_imap = true}, {name = \"Old clients\", block_legacy_auth_mapi = true}]",
+            "users.1.onprem_authentication_policy=Old clients",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.command.contains("BlockLegacyAuthImap"))
+        .expect("basic IMAP on-premises is open");
+    assert_eq!(
+        f.command,
+        "Set-AuthenticationPolicy -Identity \"Old clients\" -BlockLegacyAuthAutodiscover -BlockLegacyAuthWebServices -BlockLegacyAuthOfflineAddressBook -BlockLegacyAuthRpc -BlockLegacyAuthImap"
+    );
+    assert!(f.control.contains("onprem@contoso.com"), "{}", f.control);
+}
+
+#[test]
+fn a_platform_scoped_mfa_policy_gets_every_platform() {
+    // The desktop MFA policy covers iOS only: Outlook desktop on Windows signs in with a
+    // password alone.
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "conditional_access.1.include_platforms=[\"iOS\"]",
+            "conditional_access.1.id=\"8c7e4a0e-2b1f-4f2a-9d3e-1a2b3c4d5e6f\"",
+        ],
+    );
+    let (v, r) = reverified(&sc);
+    assert!(!v.counterexamples.is_empty());
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
+    assert!(f.control.contains("windows"), "{}", f.control);
+    assert_eq!(
+        f.command,
+        "Invoke-MgGraphRequest -Method PATCH -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/8c7e4a0e-2b1f-4f2a-9d3e-1a2b3c4d5e6f\" -ContentType \"application/json\" -Body '{\"conditions\":{\"platforms\":{\"excludePlatforms\":[],\"includePlatforms\":[\"all\"]}}}'"
+    );
+    // Every path is one class per client and method, listed compactly.
+    assert!(f
+        .classes
+        .iter()
+        .all(|c| c.signals["location"].len() == 2 && c.minimal.is_none()));
+}
+
+#[test]
+fn outlook_mobile_modern_to_an_online_mailbox_gets_a_conditional_access_fix() {
+    // Only the desktop policy is report-only: Outlook mobile's modern path to cloud@'s
+    // mailbox has no MFA. The fix is the policy's state, never an authentication policy.
+    let sc = load(
+        "secure-hybrid",
+        &["conditional_access.1.state=enabledForReportingButNotEnforced"],
+    );
+    let (v, r) = reverified(&sc);
+    assert!(v
+        .counterexamples
+        .iter()
+        .any(|c| c.path.user == "cloud@contoso.com" && c.path.method == "modern-autodetect"));
+    for c in &v.counterexamples {
+        assert!(!c.command.contains("AuthenticationPolicy"), "{}", c.command);
+    }
+    assert_eq!(r.findings.len(), 1);
+    assert!(r.findings[0].control.contains("report-only"));
+    assert!(r.findings[0]
+        .command
+        .starts_with("$policy = Get-MgIdentityConditionalAccessPolicy -Filter \"displayName eq 'Desktop: MFA for mobile apps and desktop clients'\"; Invoke-MgGraphRequest -Method PATCH"));
+    assert!(r.findings[0]
+        .command
+        .ends_with("-Body '{\"state\":\"enabled\"}'"));
+}
+
+#[test]
+fn a_role_exclusion_is_named_with_the_patch_that_removes_it() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "users.0.roles=[\"Global Administrator\"]",
+            "conditional_access.1.exclude_roles=[\"Global Administrator\"]",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
+    assert!(
+        f.control.contains("role 'Global Administrator'") && f.control.contains("--accept"),
+        "{}",
+        f.control
+    );
+    assert!(f.command.contains("\"excludeRoles\":[]"), "{}", f.command);
+    assert!(f.classes.iter().all(|c| c.user == "cloud@contoso.com"));
+}
+
+#[test]
+fn a_named_location_exclusion_is_found_by_the_clients_address() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "named_locations=[{id = \"1f0c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b\", name = \"Branch office\", ip_ranges = [\"192.0.2.0/24\"]}]",
+            "clients.1.source_address=\"192.0.2.7\"",
+            "conditional_access.1.exclude_locations=[\"Branch office\"]",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
+    assert!(f.control.contains("Branch office"), "{}", f.control);
+    // Its only location condition gone, the policy no longer has one.
+    assert!(
+        f.command
+            .ends_with("-Body '{\"conditions\":{\"locations\":null}}'"),
+        "{}",
+        f.command
+    );
+    // Only the client that comes from the branch's address is let through.
+    assert_eq!(f.closes, 1, "{:?}", f.classes);
+    assert_eq!(
+        f.classes[0].minimal.as_ref().unwrap()["location"],
+        "external"
+    );
+}
+
+#[test]
+fn a_spoofed_activesync_device_type_is_closed_by_blocking_basic_not_the_rule() {
+    // On-premises ActiveSync: DefaultAccessLevel Block and an allow rule for DeviceType
+    // OutlookService (MRS needs it). Without BlockLegacyAuthActiveSync, a native mail
+    // app that claims DeviceType OutlookService syncs with a password alone.
+    let mut sc = load(
+        "secure-hybrid",
+        &["onprem.authentication_policies.0.block_legacy_auth_activesync=false"],
+    );
+    sc.clients = vec![hmasim::scenario::Client {
+        device_type: Some("OutlookService".into()),
+        ..serde_json::from_value(serde_json::json!({
+            "kind": "native-mail", "user": "onprem@contoso.com", "platform": "ios",
+            "location": "external", "auth": "basic"
+        }))
+        .unwrap()
+    }];
+    sc.timeline = serde_json::from_value(serde_json::json!([
+        {"at": "0s", "client": "native-mail", "do": "add-account"}
+    ]))
+    .unwrap();
+    let t = hmasim::sim::run(&sc, true);
+    assert!(
+        t.outcome.data_without_mfa,
+        "the spoofed DeviceType is let in"
+    );
+    let path = hmasim::sim::verify::PathSpec {
+        user: "onprem@contoso.com".into(),
+        client: "native-mail",
+        location: "external",
+        method: "basic-activesync".into(),
+    };
+    let fix = findings::fix_for(&sc, &path, &t);
+    let (control, command) = fix.describe(&sc);
+    assert_eq!(
+        command,
+        "Set-AuthenticationPolicy -Identity \"Block Legacy\" -BlockLegacyAuthActiveSync"
+    );
+    assert!(
+        control.contains("DeviceType 'OutlookService'") && control.contains("MRS"),
+        "{control}"
+    );
+    let mut fixed = sc.clone();
+    fix.change.apply(&mut fixed);
+    assert_eq!(
+        fixed.onprem.activesync.device_rules, sc.onprem.activesync.device_rules,
+        "the rule stays"
+    );
+    assert!(!hmasim::sim::run(&fixed, false).outcome.data_without_mfa);
+    // The same client with its own DeviceType is blocked by the default level: no note.
+    let mut own = sc.clone();
+    own.clients[0].device_type = None;
+    assert!(!hmasim::sim::run(&own, false).outcome.data_without_mfa);
+}
+
+#[test]
+fn classes_keep_the_minimal_counterexample() {
+    // Two paths of one class where one pins a subset of the other's signals: the smaller
+    // stands for the class. Today's paths pin only the location; the class of one path is
+    // its own minimal counterexample.
+    let sc = load("mobile-onprem-hma", &[]);
+    let v = verify(&sc);
+    let r = findings::report(&sc, &v, &[], None);
+    let iwa = r
+        .findings
+        .iter()
+        .flat_map(|f| &f.classes)
+        .find(|c| c.method == "iwa-mapi")
+        .unwrap();
+    assert_eq!(iwa.minimal.as_ref().unwrap()["location"], "internal");
+    let total: usize = r.findings.iter().map(|f| f.closes).sum();
+    assert_eq!(total, v.counterexamples.len());
+}
+
+// Accepted exceptions.
+
+const BREAK_GLASS: &str = "breakglass@contoso.com";
+
+/// secure-hybrid with a break-glass account excluded from both MFA policies on purpose.
+fn break_glass_file() -> std::path::PathBuf {
+    let src = scenario::bundled("secure-hybrid").unwrap().source;
+    let dir = std::env::temp_dir().join(format!("hmasim-findings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("breakglass.toml");
+    std::fs::write(
+        &path,
+        format!("{src}\n[[users]]\nupn = \"{BREAK_GLASS}\"\nmailbox = \"online\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+const EXCLUDED: [&str; 2] = [
+    "conditional_access.0.exclude_users=[\"breakglass@contoso.com\"]",
+    "conditional_access.1.exclude_users=[\"breakglass@contoso.com\"]",
+];
+
+fn accept_file(name: &str, body: &str) -> std::path::PathBuf {
+    let p = break_glass_file().with_file_name(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const ACCEPT: &str = "[[accept]]\nuser = \"breakglass@contoso.com\"\njustification = \"break-glass account: excluded from MFA on purpose, sign-ins alerted\"\nexpires = 2027-01-31\n";
+
+fn hmasim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hmasim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn verify_args<'a>(sc: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["verify", sc];
+    for s in EXCLUDED {
+        a.extend(["--set", s]);
+    }
+    a.extend(extra);
+    a
+}
+
+#[test]
+fn an_accepted_break_glass_exclusion_exits_0_and_is_listed() {
+    let sc = break_glass_file();
+    let acc = accept_file("accept.toml", ACCEPT);
+    let (sc, acc) = (sc.to_str().unwrap(), acc.to_str().unwrap());
+    // Without the exception: the exclusion is a finding naming itself.
+    let o = hmasim(&verify_args(sc, &[]));
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("excluded") || out.contains("exclusion"),
+        "{out}"
+    );
+    // With it, on a day it holds: ACCEPTED, with its justification, exit 0.
+    let o = hmasim(&verify_args(
+        sc,
+        &["--accept", acc, "--today", "2027-01-31"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("ACCEPTED"), "{out}");
+    assert!(out.contains("break-glass account: excluded from MFA on purpose"));
+    assert!(out.contains("breakglass@contoso.com") && !out.contains("FINDINGS"));
+    assert!(
+        out.trim_end().ends_with("except the accepted ones above"),
+        "{out}"
+    );
+    // JSON: accepted[] apart from findings[].
+    let o = hmasim(&verify_args(
+        sc,
+        &["--accept", acc, "--today", "2027-01-31", "--format", "json"],
+    ));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["verdict"], "clean");
+    assert_eq!(j["findings"].as_array().unwrap().len(), 0);
+    let a = &j["accepted"][0];
+    assert_eq!(a["user"], BREAK_GLASS);
+    assert_eq!(a["expires"], "2027-01-31");
+    assert_eq!(a["paths"][0]["trace"]["format"], "hmasim-trace/1");
+}
+
+#[test]
+fn an_expired_exception_is_reported_and_accepts_nothing() {
+    let sc = break_glass_file();
+    let acc = accept_file("expired.toml", ACCEPT);
+    let (sc, acc) = (sc.to_str().unwrap(), acc.to_str().unwrap());
+    let o = hmasim(&verify_args(
+        sc,
+        &["--accept", acc, "--today", "2027-02-01"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("EXPIRED on 2027-01-31"), "{out}");
+    assert!(
+        out.contains("FINDINGS") && !out.contains("ACCEPTED"),
+        "{out}"
+    );
+    // The day may come from the scenario instead of --today.
+    let o = hmasim(&verify_args(
+        sc,
+        &["--accept", acc, "--set", "verify.today=2027-02-01"],
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    let o = hmasim(&verify_args(
+        sc,
+        &["--accept", acc, "--set", "verify.today=\"2026-06-01\""],
+    ));
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn an_exception_that_matches_nothing_is_reported() {
+    let sc = break_glass_file();
+    let acc = accept_file(
+        "unmatched.toml",
+        &format!("{ACCEPT}\n[[accept]]\nuser = \"cloud@contoso.com\"\nclient = \"native-mail\"\njustification = \"legacy scanner\"\nexpires = 2027-01-31\n"),
+    );
+    let o = hmasim(&verify_args(
+        sc.to_str().unwrap(),
+        &["--accept", acc.to_str().unwrap(), "--today", "2026-12-01"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("cloud@contoso.com (") && out.contains("matches no path without MFA"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_exception_can_select_one_path_by_client_method_and_signals() {
+    let sc = break_glass_file();
+    let mut sc = scenario::load(sc.to_str().unwrap()).unwrap();
+    for s in EXCLUDED {
+        scenario::apply_set(&mut sc, s).unwrap();
+    }
+    let v = verify(&sc);
+    let all = v.counterexamples.len();
+    assert!(all > 1);
+    let e = accept::parse_accept(
+        "[[accept]]\nuser = \"BreakGlass@contoso.com\"\nclient = \"browser\"\nmethod = \"web\"\nsignals = { location = \"internal\" }\njustification = \"x\"\nexpires = 2027-01-31\n",
+        "a.toml",
+    )
+    .unwrap();
+    let today = Date::parse("2026-12-01").unwrap();
+    let r = findings::report(&sc, &v, &e, Some(today));
+    assert_eq!(r.accepted.len(), 1);
+    assert_eq!(r.accepted[0].classes[0].members.len(), 1);
+    let open: usize = r.findings.iter().map(|f| f.closes).sum();
+    assert_eq!(open, all - 1);
+    assert_eq!(r.verdict, Overall::NotClean);
+}
+
+#[test]
+fn a_bad_accept_file_is_refused_before_exploring() {
+    let sc = break_glass_file();
+    for (name, body, at) in [
+        ("bad-date.toml", "[[accept]]\nuser = \"a@contoso.com\"\njustification = \"x\"\nexpires = \"2027-02-30\"\n", ":4:11:"),
+        ("bad-key.toml", "[[accept]]\nuser = \"a@contoso.com\"\nreason = \"x\"\n", ":3:1:"),
+    ] {
+        let acc = accept_file(name, body);
+        let o = hmasim(&["verify", sc.to_str().unwrap(), "--accept", acc.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("{}{at}", acc.display())), "{err}");
+        assert!(!err.contains("explored"), "explored before refusing: {err}");
+        assert!(o.stdout.is_empty());
+    }
+    let o = hmasim(&[
+        "verify",
+        "secure-web",
+        "--accept",
+        "/nonexistent/accept.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = hmasim(&["verify", "secure-web", "--accept", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = hmasim(&["verify", "secure-web", "--today", "2027-13-01"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--today 2027-13-01"));
+}
