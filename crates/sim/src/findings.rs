@@ -29,7 +29,8 @@ use hmasim_scenario::{
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::verify::{Counterexample, PathSpec, Verification};
+pub use crate::verify::Overall;
+use crate::verify::{Counterexample, PathSpec, Verdict, Verification};
 use crate::Trace;
 
 /// A change to the scenario that closes a path: what the admin's command does, as data.
@@ -71,8 +72,10 @@ pub enum Change {
         index: usize,
         /// The policy as it is after the change.
         policy: Box<CaPolicy>,
-        /// What the change does, in words.
+        /// What the change does, in words (`{seen}` stands for the values the paths showed).
         what: String,
+        /// The values the paths of the group showed for the condition (platforms...).
+        seen: BTreeSet<String>,
         /// The PATCH body.
         body: String,
     },
@@ -91,6 +94,14 @@ pub enum Change {
     },
     /// The OWA relying party trust requires MFA.
     AdfsOwaMfa,
+    /// A Conditional Access policy on the user action "register security information"
+    /// (a Graph POST): registration only from trusted locations.
+    RegistrationGuard {
+        /// The policy.
+        policy: Box<CaPolicy>,
+        /// The POST body.
+        body: String,
+    },
 }
 
 impl Change {
@@ -140,7 +151,9 @@ impl Change {
                     *p = (**policy).clone();
                 }
             }
-            Change::CaNew { policy, .. } => sc.conditional_access.push((**policy).clone()),
+            Change::CaNew { policy, .. } | Change::RegistrationGuard { policy, .. } => {
+                sc.conditional_access.push((**policy).clone())
+            }
             Change::OwaClaims { require_mfa } => {
                 sc.onprem.owa_adfs_claims = true;
                 if *require_mfa {
@@ -162,6 +175,7 @@ impl Change {
             Change::CaNew { body, .. } => format!("ca-new {body}"),
             Change::OwaClaims { .. } => "owa-claims".into(),
             Change::AdfsOwaMfa => "adfs-owa-mfa".into(),
+            Change::RegistrationGuard { .. } => "registration-guard".into(),
         }
     }
 
@@ -177,6 +191,9 @@ impl Change {
                 Change::OnpremNewDefault { protocols: a, .. },
                 Change::OnpremNewDefault { protocols: b, .. },
             ) => a.extend(b.iter().copied()),
+            (Change::CaPatch { seen: a, .. }, Change::CaPatch { seen: b, .. }) => {
+                a.extend(b.iter().cloned())
+            }
             _ => {}
         }
     }
@@ -265,9 +282,17 @@ impl Change {
                 )
             }
             Change::CaPatch {
-                policy, what, body, ..
+                policy,
+                what,
+                seen,
+                body,
+                ..
             } => (
-                format!("Conditional Access policy '{}': {what}", policy.name),
+                format!(
+                    "Conditional Access policy '{}': {}",
+                    policy.name,
+                    what.replace("{seen}", &seen.iter().cloned().collect::<Vec<_>>().join(", "))
+                ),
                 ca_patch_command(policy, body),
             ),
             Change::CaNew { policy, body } => (
@@ -304,6 +329,13 @@ impl Change {
                     cmd,
                 )
             }
+            Change::RegistrationGuard { body, .. } => (
+                "the user has no MFA method registered, so whoever holds the password completes the registration interrupt: a Conditional Access policy on the user action 'register security information' (urn:user:registersecurityinfo) blocking it outside trusted locations (or a Temporary Access Pass for the first registration)".to_string(),
+                format!(
+                    "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
+                    body.replace('\'', "''")
+                ),
+            ),
             Change::AdfsOwaMfa => (
                 format!(
                     "the AD FS access control policy of the OWA relying party trust ({}) does not require MFA: require it",
@@ -460,6 +492,26 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
         served_by: trace.outcome.served_by.as_deref(),
         ca_lines,
     }
+}
+
+/// The fix for a counterexample: the registration guard when the path registered MFA with
+/// the password, else [`fix_for`].
+pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
+    if c.verdict == Verdict::RegistersMfaWithPassword {
+        let body = crate::verify::registration_policy_body();
+        let policy = hmasim_scenario::graph::parse_graph(&body, "verify", &sc.named_locations)
+            .ok()
+            .and_then(|r| r.policies.into_iter().next())
+            .expect("verify's registration policy reads back");
+        return Fix {
+            change: Change::RegistrationGuard {
+                policy: Box::new(policy),
+                body,
+            },
+            note: None,
+        };
+    }
+    fix_for(sc, &c.path, &c.trace)
 }
 
 /// The fix for a path that reached mailbox data without MFA, aimed at what exists in the
@@ -629,7 +681,7 @@ fn state_name(s: CaState) -> &'static str {
 /// not applying (or only reporting), patched where it let the path through; a new policy
 /// when no MFA policy exists.
 fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
-    let mut best: Option<(u8, usize, CaPolicy, String)> = None;
+    let mut best: Option<(u8, usize, CaPolicy, String, BTreeSet<String>)> = None;
     for (i, p) in sc.conditional_access.iter().enumerate() {
         if p.state == CaState::Disabled || !p.grant.contains(&GrantControl::Mfa) {
             continue;
@@ -654,28 +706,31 @@ fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
                     0,
                     q,
                     "it is report-only, so it never enforces MFA: turn it on".to_string(),
+                    BTreeSet::new(),
                 ))
             } else if !applies {
                 reason_rank(reason).and_then(|rank| {
-                    patch_for(sc, p, reason, &path.user).map(|(q, what)| (rank, q, what))
+                    patch_for(sc, p, reason, &path.user)
+                        .map(|(q, what, seen)| (rank, q, what, seen))
                 })
             } else {
                 None
             };
-            if let Some((rank, q, what)) = candidate {
+            if let Some((rank, q, what, seen)) = candidate {
                 if best.as_ref().is_none_or(|b| (rank, i) < (b.0, b.1)) {
-                    best = Some((rank, i, q, what));
+                    best = Some((rank, i, q, what, seen));
                 }
             }
         }
     }
-    if let Some((_, index, policy, what)) = best {
+    if let Some((_, index, policy, what, seen)) = best {
         let body = patch_body(sc, &sc.conditional_access[index], &policy).to_string();
         return Fix {
             change: Change::CaPatch {
                 index,
                 policy: Box::new(policy),
                 what,
+                seen,
                 body,
             },
             note: None,
@@ -708,7 +763,21 @@ fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
 
 /// The policy changed so the condition in `reason` no longer lets the sign-in through, and
 /// what the change does.
-fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(CaPolicy, String)> {
+fn patch_for(
+    sc: &Scenario,
+    p: &CaPolicy,
+    reason: &str,
+    upn: &str,
+) -> Option<(CaPolicy, String, BTreeSet<String>)> {
+    patch_for_inner(sc, p, reason, upn).map(|(q, what, seen)| (q, what, seen.into_iter().collect()))
+}
+
+fn patch_for_inner(
+    sc: &Scenario,
+    p: &CaPolicy,
+    reason: &str,
+    upn: &str,
+) -> Option<(CaPolicy, String, Option<String>)> {
     let mut q = p.clone();
     let deliberate = "; if the exclusion is deliberate (a break-glass account), accept the finding with --accept";
     if let Some(r) = reason.strip_prefix("device platforms: ") {
@@ -716,15 +785,15 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
         if r.ends_with("is not included") {
             q.include_platforms = vec![DevicePlatform::All];
             return Some((q, format!(
-                "its device platforms ({}) miss {platform}, and the platform comes from the User-Agent the client writes: include all platforms",
+                "its device platforms ({}) miss {{seen}}, and the platform comes from the User-Agent the client writes: include all platforms",
                 p.include_platforms.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
-            )));
+            ), Some(platform.to_string())));
         }
         let d = DevicePlatform::parse(platform)?;
         q.exclude_platforms.retain(|x| *x != d);
         return Some((q, format!(
             "it excludes the platform {platform}, which the client claims in its User-Agent: remove the exclusion"
-        )));
+        ), None));
     }
     if let Some(r) = reason.strip_prefix("locations: ") {
         if r.ends_with("is not included") {
@@ -733,6 +802,7 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
                 q,
                 "its locations condition leaves this source address out: include all locations"
                     .into(),
+                None,
             ));
         }
         let trusted = r.contains("trusted location");
@@ -753,7 +823,7 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
         return Some((q, format!(
             "its exclusion of the location {} lets this sign-in through ({r}): remove the exclusion{deliberate}",
             hit.join(", ")
-        )));
+        ), None));
     }
     if let Some(x) = reason.strip_prefix("users: excluded by ") {
         let (what, list, entry) = if let Some(g) = x.strip_prefix("group ") {
@@ -766,7 +836,7 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
         list.retain(|e| !e.eq_ignore_ascii_case(entry));
         return Some((q, format!(
             "its exclusion of the {what} '{entry}' lets {upn} through: remove the exclusion{deliberate}"
-        )));
+        ), None));
     }
     if let Some(r) = reason.strip_prefix("client apps: ") {
         let t = ClientAppType::ALL
@@ -776,6 +846,7 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
         return Some((
             q,
             format!("its client app types miss {}: add it", t.as_str()),
+            None,
         ));
     }
     if reason.starts_with("applications: ") {
@@ -785,6 +856,7 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
             return Some((
                 q,
                 "it does not include Office 365 Exchange Online: include it".into(),
+                None,
             ));
         }
         let by = reason.rsplit(" is excluded by ").next()?;
@@ -792,12 +864,17 @@ fn patch_for(sc: &Scenario, p: &CaPolicy, reason: &str, upn: &str) -> Option<(Ca
         return Some((
             q,
             format!("it excludes the application {by}: remove the exclusion"),
+            None,
         ));
     }
     if reason.ends_with("is not included") && reason.starts_with("users: ") {
         let _ = sc;
         q.include_users.push(upn.to_string());
-        return Some((q, format!("it does not include {upn}: include the user")));
+        return Some((
+            q,
+            format!("it does not include {upn}: include the user"),
+            None,
+        ));
     }
     None
 }
@@ -912,9 +989,69 @@ fn ca_patch_command(p: &CaPolicy, body: &str) -> String {
     }
 }
 
-/// The signals a counterexample pins, by name.
+/// The signals a counterexample pins, by name: the location, and each signal the password
+/// holder set to something other than the client's own (with what Entra derives from it),
+/// the epoch when it is not the first, and a missing MFA registration.
 pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
-    BTreeMap::from([("location".to_string(), c.path.location.to_string())])
+    let p = &c.path;
+    let s = &p.signals;
+    let mut m = BTreeMap::from([("location".to_string(), p.location.to_string())]);
+    if let Some(ua) = &s.user_agent {
+        m.insert("user_agent".into(), ua.clone());
+        m.insert("platform".into(), s.platform.clone());
+    }
+    if let Some(a) = s.source_address {
+        m.insert("source_address".into(), a.to_string());
+        if !s.locations.is_empty() {
+            m.insert("named_locations".into(), s.locations.join(", "));
+        }
+    }
+    if let Some(d) = &s.device_type {
+        m.insert("device_type".into(), d.clone());
+    }
+    if let Some(d) = &s.device_model {
+        m.insert("device_model".into(), d.clone());
+    }
+    if !s.mfa_registered {
+        m.insert("registration".into(), "unregistered".into());
+    }
+    if c.epoch > 0 || p.continued {
+        m.insert(
+            "epoch".into(),
+            format!(
+                "{}{}",
+                c.epoch,
+                if p.continued { " (continued)" } else { "" }
+            ),
+        );
+    }
+    m
+}
+
+/// Every value an exception's selector can compare, whether pinned or the client's own.
+fn facts(c: &Counterexample) -> BTreeMap<&'static str, Vec<String>> {
+    let p = &c.path;
+    let s = &p.signals;
+    let mut addr = vec![s.address.to_string()];
+    addr.extend(s.locations.iter().cloned());
+    BTreeMap::from([
+        ("location", vec![p.location.to_string()]),
+        ("platform", vec![s.platform.clone()]),
+        ("user_agent", s.user_agent.iter().cloned().collect()),
+        ("source_address", addr),
+        ("client_app_type", vec![s.client_app.to_string()]),
+        ("device_type", s.device_type.iter().cloned().collect()),
+        ("device_model", s.device_model.iter().cloned().collect()),
+        (
+            "registration",
+            vec![if s.mfa_registered {
+                "registered"
+            } else {
+                "unregistered"
+            }
+            .to_string()],
+        ),
+    ])
 }
 
 /// The paths of one user, client and method within a group.
@@ -926,6 +1063,8 @@ pub struct PathClass {
     pub client: &'static str,
     /// How it authenticates.
     pub method: String,
+    /// How the paths ended (`MAILBOX WITHOUT MFA`, `REGISTERS MFA WITH ONLY THE PASSWORD`).
+    pub outcome: &'static str,
     /// The signals the minimal counterexample pins, when one pins a subset of every
     /// other's.
     pub minimal: Option<BTreeMap<String, String>>,
@@ -937,15 +1076,22 @@ pub struct PathClass {
 }
 
 fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
-    let mut by: BTreeMap<(String, &'static str, String), Vec<usize>> = BTreeMap::new();
+    let mut by: BTreeMap<(String, &'static str, String, &'static str), Vec<usize>> =
+        BTreeMap::new();
     for &i in members {
-        let p = &v.counterexamples[i].path;
-        by.entry((p.user.clone(), p.client, p.method.clone()))
-            .or_default()
-            .push(i);
+        let c = &v.counterexamples[i];
+        let p = &c.path;
+        by.entry((
+            p.user.clone(),
+            p.client,
+            p.method.clone(),
+            c.verdict.label(),
+        ))
+        .or_default()
+        .push(i);
     }
     by.into_iter()
-        .map(|((user, client, method), members)| {
+        .map(|((user, client, method, outcome), members)| {
             let sigs: Vec<BTreeMap<String, String>> = members
                 .iter()
                 .map(|&i| signals(&v.counterexamples[i]))
@@ -970,6 +1116,7 @@ fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
                 user,
                 client,
                 method,
+                outcome,
                 minimal,
                 signals,
                 members,
@@ -1044,18 +1191,6 @@ pub struct UserVerdict {
     pub accepted: usize,
 }
 
-/// The tenant's verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Overall {
-    /// Nothing open, nothing unmodelled.
-    Clean,
-    /// A path without MFA that is not accepted.
-    NotClean,
-    /// Nothing open, but something unmodelled could change that.
-    NotProven,
-}
-
 /// Everything verify reports to the admin, derived from a [`Verification`].
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -1074,39 +1209,14 @@ pub struct Report {
 }
 
 fn matches(e: &Exception, c: &Counterexample) -> bool {
-    let s = signals(c);
+    let f = facts(c);
     e.user.eq_ignore_ascii_case(&c.path.user)
         && e.client.is_none_or(|k| k.party().id() == c.path.client)
         && e.method.as_ref().is_none_or(|m| m == &c.path.method)
-        && e.signals
-            .pinned()
-            .iter()
-            .all(|(k, x)| s.get(*k).is_some_and(|y| y.eq_ignore_ascii_case(x)))
-}
-
-/// Whether a policy that is not disabled and has unmodelled fields can apply to `upn`.
-fn unmodelled_for(sc: &Scenario, upn: &str) -> bool {
-    let u = sc.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn));
-    let groups = u.map(|u| u.groups.as_slice()).unwrap_or_default();
-    let roles = u.map(|u| u.roles.as_slice()).unwrap_or_default();
-    let has = |l: &[String], x: &str| l.iter().any(|v| v.eq_ignore_ascii_case(x));
-    let entry = |e: &str| match e {
-        "All" => true,
-        e => match e.strip_prefix("group:") {
-            Some(g) => has(groups, g),
-            None => e.eq_ignore_ascii_case(upn),
-        },
-    };
-    sc.conditional_access.iter().any(|p| {
-        p.state != CaState::Disabled
-            && !p.unmodelled.is_empty()
-            && (p.include_users.iter().any(|e| entry(e))
-                || p.include_groups.iter().any(|g| has(groups, g))
-                || p.include_roles.iter().any(|r| has(roles, r)))
-            && !(p.exclude_users.iter().any(|e| entry(e))
-                || p.exclude_groups.iter().any(|g| has(groups, g))
-                || p.exclude_roles.iter().any(|r| has(roles, r)))
-    })
+        && e.signals.pinned().iter().all(|(k, x)| {
+            f.get(*k)
+                .is_some_and(|vs| vs.iter().any(|y| y.eq_ignore_ascii_case(x)))
+        })
 }
 
 /// Builds the report: every counterexample's fix, grouped; exceptions applied on `today`
@@ -1127,7 +1237,7 @@ pub fn report(
     let fixes: Vec<Fix> = v
         .counterexamples
         .iter()
-        .map(|c| fix_for(sc, &c.path, &c.trace))
+        .map(|c| fix_for_counterexample(sc, c))
         .collect();
     // Groups of open paths, by the change's key; changes of one key merge.
     let mut groups: Vec<(String, Fix, Vec<usize>)> = Vec::new();
@@ -1211,7 +1321,11 @@ pub fn report(
             let open = all.len() - acc;
             let verdict = if open > 0 {
                 UserState::NotClean
-            } else if unmodelled_for(sc, &u.upn) {
+            } else if v
+                .paths
+                .iter()
+                .any(|p| p.path.user == u.upn && !p.not_proven.is_empty())
+            {
                 UserState::NotProven
             } else {
                 UserState::Clean
@@ -1227,7 +1341,7 @@ pub fn report(
         .collect();
     let verdict = if !findings.is_empty() {
         Overall::NotClean
-    } else if !v.unmodelled.is_empty() {
+    } else if !v.not_proven.is_empty() {
         Overall::NotProven
     } else {
         Overall::Clean
@@ -1258,10 +1372,11 @@ fn class_line(c: &PathClass) -> String {
             .join(", "),
     };
     format!(
-        "{} on {}, {} [{}]",
+        "{} on {}, {}: {} [{}]",
         esc(&c.user),
         c.client,
         esc(&c.method),
+        c.outcome,
         esc(&sigs)
     )
 }
@@ -1388,25 +1503,18 @@ impl Report {
 
     /// The report's fields of `hmasim-verify/2`: `findings`, `accepted`, `exceptions` and
     /// `users` (each path keeps its trace in the `hmasim-trace/1` shape).
-    pub fn to_json(&self, v: &Verification) -> serde_json::Map<String, Value> {
-        let path = |i: usize| {
-            let c = &v.counterexamples[i];
-            json!({
-                "user": c.path.user,
-                "client": c.path.client,
-                "method": c.path.method,
-                "location": c.path.location,
-                "verdict": "mailbox_without_mfa",
-                "signals": signals(c),
-                "trace": serde_json::from_str::<Value>(&c.trace.to_json()).expect("the trace is JSON"),
-            })
-        };
+    pub fn to_json(
+        &self,
+        v: &Verification,
+        path_json: impl Fn(&Counterexample) -> Value,
+    ) -> serde_json::Map<String, Value> {
+        let path = |i: usize| path_json(&v.counterexamples[i]);
         let classes_json = |cs: &[PathClass]| -> Value {
             cs.iter()
                 .map(|c| {
                     json!({
                         "user": c.user, "client": c.client, "method": c.method,
-                        "minimal": c.minimal, "signals": c.signals,
+                        "outcome": c.outcome, "minimal": c.minimal, "signals": c.signals,
                         "paths": c.members.len(),
                     })
                 })
