@@ -310,31 +310,51 @@ fn a_spoofed_activesync_device_type_is_closed_by_blocking_basic_not_the_rule() {
         fixed.onprem.activesync.device_rules,
         sc.onprem.activesync.device_rules
     );
-    // The minimal counterexample pins the DeviceType and nothing it does not need.
+    // The minimal counterexamples pin the DeviceType, and no source address (the paths
+    // that also pin one are not minimal).
     for c in &f.classes {
-        let m = c.minimal.as_ref().or(None);
-        if let Some(m) = m {
+        assert!(c.members.len() > c.minimal.len(), "{c:?}");
+        for m in &c.minimal {
             assert_eq!(m["device_type"], "OutlookService");
-            assert!(!m.contains_key("user_agent"), "{m:?}");
+            assert!(!m.contains_key("source_address"), "{m:?}");
         }
     }
 }
 
 #[test]
-fn classes_keep_the_minimal_counterexample() {
-    // Two paths of one class where one pins a subset of the other's signals: the smaller
-    // stands for the class. Today's paths pin only the location; the class of one path is
-    // its own minimal counterexample.
+fn classes_keep_the_minimal_counterexamples() {
+    // Outlook desktop's Basic MAPI is open from anywhere: the paths that pin a source
+    // address are not minimal; the two that pin only the location (inside, outside) are.
     let sc = load("mobile-onprem-hma", &[]);
     let v = verify(&sc);
     let r = findings::report(&sc, &v, &[], None);
+    let mapi = r
+        .findings
+        .iter()
+        .flat_map(|f| &f.classes)
+        .find(|c| c.method == "basic-mapi")
+        .unwrap();
+    assert!(mapi.members.len() > 2, "{mapi:?}");
+    let minimal: Vec<&str> = mapi
+        .minimal
+        .iter()
+        .map(|m| m["location"].as_str())
+        .collect();
+    assert_eq!(minimal, ["external", "internal"]);
+    assert!(
+        mapi.minimal.iter().all(|m| m.len() == 1),
+        "{:?}",
+        mapi.minimal
+    );
+    // A class of one path is its own minimal counterexample.
     let iwa = r
         .findings
         .iter()
         .flat_map(|f| &f.classes)
         .find(|c| c.method == "iwa-mapi")
         .unwrap();
-    assert_eq!(iwa.minimal.as_ref().unwrap()["location"], "internal");
+    assert_eq!(iwa.minimal.len(), 1);
+    assert_eq!(iwa.minimal[0]["location"], "internal");
     let total: usize = r.findings.iter().map(|f| f.closes).sum();
     assert_eq!(total, v.counterexamples.len());
 }

@@ -11,9 +11,10 @@
 //!
 //! Findings are grouped by their change ("closing X closes N paths"); changes to one
 //! authentication policy merge (one `Set-AuthenticationPolicy` with every flag the paths
-//! need). Within a group, the paths of one user, client and method form a class: when one
-//! of them pins a subset of the others' signals it is the minimal counterexample and stands
-//! for the class; otherwise the class lists the values of each signal compactly.
+//! need). Within a group, the paths of one user, client, method and outcome form a class;
+//! its minimal counterexamples are the paths whose pinned signals contain no other path's
+//! (a single one when it pins a subset of every other's). The text shows them (or, when
+//! there are more than three, the values each signal takes, compactly).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -1065,10 +1066,11 @@ pub struct PathClass {
     pub method: String,
     /// How the paths ended (`MAILBOX WITHOUT MFA`, `REGISTERS MFA WITH ONLY THE PASSWORD`).
     pub outcome: &'static str,
-    /// The signals the minimal counterexample pins, when one pins a subset of every
-    /// other's.
-    pub minimal: Option<BTreeMap<String, String>>,
-    /// Every value each signal takes across the class.
+    /// The minimal counterexamples: the paths of the class whose pinned signals contain
+    /// no other path's (one, when one pins a subset of every other's), deduplicated.
+    pub minimal: Vec<BTreeMap<String, String>>,
+    /// Every value each signal takes across the class (`own` where a path leaves the
+    /// signal at the client's own value).
     pub signals: BTreeMap<String, Vec<String>>,
     /// The counterexamples in the class (indices into `Verification::counterexamples`).
     #[serde(skip)]
@@ -1099,10 +1101,13 @@ fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
             let subset = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| {
                 a.iter().all(|(k, x)| b.get(k) == Some(x))
             };
-            let minimal = sigs
-                .iter()
-                .find(|a| sigs.iter().all(|b| subset(a, b)))
-                .cloned();
+            let mut minimal: Vec<BTreeMap<String, String>> = Vec::new();
+            for a in &sigs {
+                let strictly_smaller = sigs.iter().any(|b| b.len() < a.len() && subset(b, a));
+                if !strictly_smaller && !minimal.contains(a) {
+                    minimal.push(a.clone());
+                }
+            }
             let mut signals: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for s in &sigs {
                 for (k, x) in s {
@@ -1110,6 +1115,11 @@ fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
                     if !e.contains(x) {
                         e.push(x.clone());
                     }
+                }
+            }
+            for (k, e) in signals.iter_mut() {
+                if sigs.iter().any(|s| !s.contains_key(k)) {
+                    e.push("own".into());
                 }
             }
             PathClass {
@@ -1357,19 +1367,20 @@ pub fn report(
 }
 
 fn class_line(c: &PathClass) -> String {
-    let sigs = match &c.minimal {
-        Some(m) if c.members.len() > 1 => format!(
-            "{} (minimal; {} more pinning more signals)",
-            fmt_signals(m),
-            c.members.len() - 1
-        ),
-        Some(m) => fmt_signals(m),
-        None => c
-            .signals
+    let more = c.members.len() - c.minimal.len().min(c.members.len());
+    let sigs = if c.minimal.len() <= 3 {
+        let list: Vec<String> = c.minimal.iter().map(fmt_signals).collect();
+        let mut out = format!("minimal: {}", list.join(" or "));
+        if more > 0 {
+            let _ = write!(out, "; {more} more path(s) pin more signals");
+        }
+        out
+    } else {
+        c.signals
             .iter()
             .map(|(k, vs)| format!("{k}: {}", vs.join(" | ")))
             .collect::<Vec<_>>()
-            .join(", "),
+            .join(", ")
     };
     format!(
         "{} on {}, {}: {} [{}]",
