@@ -211,13 +211,25 @@ fn check(line: &str) -> Vec<String> {
                 let read = scenario::graph::parse_graph(body, "command", &[]).unwrap();
                 assert!(read.warnings.is_empty(), "{:?}", read.warnings);
                 let p = &read.policies[0];
-                assert!(p.grant.contains(&GrantControl::Mfa), "{json}");
-                assert!(
-                    p.include_applications
-                        .iter()
-                        .any(|a| a == hmasim::protocol::apps::EXCHANGE_ONLINE),
-                    "{json}"
-                );
+                if p.include_user_actions.is_empty() {
+                    assert!(p.grant.contains(&GrantControl::Mfa), "{json}");
+                    assert!(
+                        p.include_applications
+                            .iter()
+                            .any(|a| a == hmasim::protocol::apps::EXCHANGE_ONLINE),
+                        "{json}"
+                    );
+                } else {
+                    // The registration guard: a user action, blocked outside trusted
+                    // locations.
+                    assert_eq!(
+                        p.include_user_actions,
+                        [hmasim::protocol::policy::REGISTER_SECURITY_INFO],
+                        "{json}"
+                    );
+                    assert!(p.grant.contains(&GrantControl::Block), "{json}");
+                    assert_eq!(p.exclude_locations, ["AllTrusted"], "{json}");
+                }
             }
         }
         cmdlets.push(name);
@@ -301,6 +313,8 @@ fn every_printed_admin_command_is_complete() {
             "secure-hybrid",
             &["conditional_access.1.state=enabledForReportingButNotEnforced"][..],
         ),
+        // An unregistered user: the registration guard, and a Temporary Access Pass.
+        ("secure-hybrid", &["users.0.mfa_registered=false"][..]),
         (
             "secure-hybrid",
             &[

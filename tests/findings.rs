@@ -18,20 +18,15 @@ fn load(name: &str, sets: &[&str]) -> Scenario {
     sc
 }
 
-type Key = (String, &'static str, &'static str, String);
+/// A path exactly: who, what, how, every pinned signal, and the epoch.
+type Key = (String, usize, bool);
+
+fn key(c: &hmasim::sim::verify::Counterexample) -> Key {
+    (c.path.key(), c.epoch, c.path.continued)
+}
 
 fn open_paths(v: &Verification) -> BTreeSet<Key> {
-    v.counterexamples
-        .iter()
-        .map(|c| {
-            (
-                c.path.user.clone(),
-                c.path.client,
-                c.path.location,
-                c.path.method.clone(),
-            )
-        })
-        .collect()
+    v.counterexamples.iter().map(key).collect()
 }
 
 /// Verifies `sc`, then applies each finding's change to a copy and verifies again: every
@@ -45,8 +40,7 @@ fn reverified(sc: &Scenario) -> (Verification, Report) {
         let after = open_paths(&verify(&fixed));
         for c in &f.classes {
             for &i in &c.members {
-                let p = &v.counterexamples[i].path;
-                let k = (p.user.clone(), p.client, p.location, p.method.clone());
+                let k = key(&v.counterexamples[i]);
                 assert!(
                     !after.contains(&k),
                     "applying `{}` leaves {k:?} open",
@@ -554,4 +548,36 @@ fn a_bad_accept_file_is_refused_before_exploring() {
     let o = hmasim(&["verify", "secure-web", "--today", "2027-13-01"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--today 2027-13-01"));
+}
+
+#[test]
+fn an_unregistered_user_gets_the_registration_guard_and_a_registration_from_trusted_places() {
+    let sc = load("secure-hybrid", &["users.0.mfa_registered=false"]);
+    // Every finding re-verified: the guard closes the paths from the Internet; from a
+    // trusted location (where the guard lets registration through) only the user's own
+    // registration does.
+    let (_, r) = reverified(&sc);
+    let guard = r
+        .findings
+        .iter()
+        .find(|f| matches!(f.change, Change::RegistrationGuard { .. }))
+        .expect("the registration interrupt is a finding");
+    assert!(
+        guard.command.contains("urn:user:registersecurityinfo"),
+        "{}",
+        guard.command
+    );
+    let registered = r
+        .findings
+        .iter()
+        .find(|f| matches!(f.change, Change::Registered { .. }))
+        .expect("registration from the trusted IPs is a finding of its own");
+    assert!(
+        registered.control.contains("MFA Trusted IPs"),
+        "{}",
+        registered.control
+    );
+    assert!(registered
+        .command
+        .contains("/users/cloud@contoso.com/authentication/temporaryAccessPassMethods"));
 }

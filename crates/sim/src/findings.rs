@@ -95,6 +95,15 @@ pub enum Change {
     },
     /// The OWA relying party trust requires MFA.
     AdfsOwaMfa,
+    /// The user registers an MFA method (with a Temporary Access Pass the admin issues):
+    /// what closes the registration interrupt where the guard permits it, from a trusted
+    /// location.
+    Registered {
+        /// The user.
+        upn: String,
+        /// The trusted locations the paths came from.
+        locations: BTreeSet<String>,
+    },
     /// A Conditional Access policy on the user action "register security information"
     /// (a Graph POST): registration only from trusted locations.
     RegistrationGuard {
@@ -152,6 +161,13 @@ impl Change {
                     *p = (**policy).clone();
                 }
             }
+            Change::Registered { upn, .. } => {
+                for u in &mut sc.users {
+                    if u.upn.eq_ignore_ascii_case(upn) {
+                        u.mfa_registered = true;
+                    }
+                }
+            }
             Change::CaNew { policy, .. } | Change::RegistrationGuard { policy, .. } => {
                 sc.conditional_access.push((**policy).clone())
             }
@@ -177,6 +193,7 @@ impl Change {
             Change::OwaClaims { .. } => "owa-claims".into(),
             Change::AdfsOwaMfa => "adfs-owa-mfa".into(),
             Change::RegistrationGuard { .. } => "registration-guard".into(),
+            Change::Registered { upn, .. } => format!("registered {upn}"),
         }
     }
 
@@ -192,6 +209,9 @@ impl Change {
                 Change::OnpremNewDefault { protocols: a, .. },
                 Change::OnpremNewDefault { protocols: b, .. },
             ) => a.extend(b.iter().copied()),
+            (Change::Registered { locations: a, .. }, Change::Registered { locations: b, .. }) => {
+                a.extend(b.iter().cloned())
+            }
             (Change::CaPatch { seen: a, .. }, Change::CaPatch { seen: b, .. }) => {
                 a.extend(b.iter().cloned())
             }
@@ -330,6 +350,16 @@ impl Change {
                     cmd,
                 )
             }
+            Change::Registered { upn, locations } => (
+                format!(
+                    "{upn} has no MFA method registered, and registration from a trusted location ({}) is what a registration guard permits: have the user register a method now, with a Temporary Access Pass (or, if the trusted network is trusted with this, accept it with --accept)",
+                    locations.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                format!(
+                    "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/users/{upn}/authentication/temporaryAccessPassMethods\" -ContentType \"application/json\" -Body '{}'",
+                    json!({"isUsableOnce": true, "lifetimeInMinutes": 60})
+                ),
+            ),
             Change::RegistrationGuard { body, .. } => (
                 "the user has no MFA method registered, so whoever holds the password completes the registration interrupt: a Conditional Access policy on the user action 'register security information' (urn:user:registersecurityinfo) blocking it outside trusted locations (or a Temporary Access Pass for the first registration)".to_string(),
                 format!(
@@ -499,6 +529,27 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
 /// the password, else [`fix_for`].
 pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
     if c.verdict == Verdict::RegistersMfaWithPassword {
+        // The guard permits registration from trusted locations: from there only the
+        // user's own registration closes the interrupt.
+        let trusted: BTreeSet<String> = crate::ca_tenant(sc)
+            .named_locations
+            .iter()
+            .filter(|n| n.trusted && c.path.signals.locations.contains(&n.name))
+            .map(|n| n.name.clone())
+            .collect();
+        if !trusted.is_empty() || c.path.location == "internal" {
+            let mut locations = trusted;
+            if locations.is_empty() {
+                locations.insert("the corporate network".into());
+            }
+            return Fix {
+                change: Change::Registered {
+                    upn: c.path.user.clone(),
+                    locations,
+                },
+                note: None,
+            };
+        }
         let body = crate::verify::registration_policy_body();
         let policy = hmasim_scenario::graph::parse_graph(&body, "verify", &sc.named_locations)
             .ok()
