@@ -581,3 +581,26 @@ fn an_unregistered_user_gets_the_registration_guard_and_a_registration_from_trus
         .command
         .contains("/users/cloud@contoso.com/authentication/temporaryAccessPassMethods"));
 }
+
+#[test]
+fn an_activesync_allow_rule_on_the_user_agent_is_named_too() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "onprem.authentication_policies.0.block_legacy_auth_activesync=false",
+            "onprem.activesync.device_rules=[{characteristic = \"UserAgent\", query = \"Apple-iPhone14C2/2102.1\", access_level = \"allow\"}]",
+        ],
+    );
+    let (_, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f = &r.findings[0];
+    assert!(
+        f.control.contains("UserAgent 'Apple-iPhone14C2/2102.1'"),
+        "{}",
+        f.control
+    );
+    assert_eq!(
+        f.command,
+        "Set-AuthenticationPolicy -Identity \"Block Legacy\" -BlockLegacyAuthActiveSync"
+    );
+}

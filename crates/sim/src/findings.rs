@@ -667,12 +667,14 @@ fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option
         .and_then(|u| u.param("DeviceType"))
         .unwrap_or("");
     let model = req.header_value("X-DeviceModel").unwrap_or("");
+    let agent = req.header_value("User-Agent").unwrap_or("");
     let rules = &sc.onprem.activesync.device_rules;
     let matching: Vec<_> = rules
         .iter()
         .filter(|r| match r.characteristic {
             DeviceCharacteristic::DeviceType => r.query.eq_ignore_ascii_case(device_type),
             DeviceCharacteristic::DeviceModel => r.query.eq_ignore_ascii_case(model),
+            DeviceCharacteristic::UserAgent => r.query.eq_ignore_ascii_case(agent),
         })
         .collect();
     let allowing = matching
@@ -685,9 +687,10 @@ fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option
     {
         return None;
     }
-    let ch = match allowing.characteristic {
-        DeviceCharacteristic::DeviceType => "DeviceType",
-        DeviceCharacteristic::DeviceModel => "DeviceModel",
+    let (ch, claimed) = match allowing.characteristic {
+        DeviceCharacteristic::DeviceType => ("DeviceType", device_type),
+        DeviceCharacteristic::DeviceModel => ("DeviceModel", model),
+        DeviceCharacteristic::UserAgent => ("UserAgent", agent),
     };
     let stays = if allowing.query.eq_ignore_ascii_case("OutlookService") {
         "; the rule must stay: Exchange Online's MRS syncs Outlook mobile with it"
@@ -696,8 +699,7 @@ fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option
     };
     Some(format!(
         "the ActiveSync device access rule {ch} '{}' (Allow) admitted this Basic client, which claimed {ch} '{}': the {ch} is a string the client writes, so a device access rule cannot tell an attacker from the device it names{stays}",
-        allowing.query,
-        if ch == "DeviceType" { device_type } else { model }
+        allowing.query, claimed
     ))
 }
 
