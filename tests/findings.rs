@@ -604,3 +604,27 @@ fn an_activesync_allow_rule_on_the_user_agent_is_named_too() {
         "Set-AuthenticationPolicy -Identity \"Block Legacy\" -BlockLegacyAuthActiveSync"
     );
 }
+
+#[test]
+fn an_exclusion_from_two_policies_is_fixed_in_the_policy_each_path_needs() {
+    // Excluded from both MFA policies: the evaluation note names the exclusion first for
+    // both, but only the desktop policy would apply to Outlook once the exclusion is gone
+    // (the web one selects browsers). Each path's fix is the policy that then applies.
+    let mut sc = load("secure-hybrid", &EXCLUDED);
+    sc.users.push(scenario::User {
+        upn: BREAK_GLASS.into(),
+        ..sc.users[0].clone()
+    });
+    let (v, r) = reverified(&sc);
+    assert_eq!(r.findings.len(), 2, "{:?}", r.findings);
+    for f in &r.findings {
+        let web = f.control.contains("'Web: MFA");
+        for c in &f.classes {
+            assert_eq!(c.client == "browser", web, "{} for {}", f.control, c.client);
+        }
+    }
+    assert_eq!(
+        r.findings.iter().map(|f| f.closes).sum::<usize>(),
+        v.counterexamples.len()
+    );
+}

@@ -731,11 +731,33 @@ fn state_name(s: CaState) -> &'static str {
     }
 }
 
+/// What Entra ID knew of the path's sign-in, from its pinned signals (the platform's sample
+/// User-Agent when the client sent its own).
+fn path_facts(sc: &Scenario, path: &PathSpec) -> Option<hmasim_entra_id::ca::SignInFacts> {
+    let s = &path.signals;
+    let client_app = ClientAppType::ALL
+        .into_iter()
+        .find(|t| t.as_str() == s.client_app)?;
+    let ua = s.user_agent.clone().or_else(|| {
+        DevicePlatform::parse(&s.platform)
+            .map(|p| hmasim_entra_id::ca::sample_user_agent(p).to_string())
+    });
+    Some(crate::ca_tenant(sc).facts(&hmasim_entra_id::ca::SignIn {
+        upn: &path.user,
+        address: Some(s.address),
+        user_agent: ua.as_deref(),
+        client_app,
+        app_id: apps::EXCHANGE_ONLINE,
+    }))
+}
+
 /// The Conditional Access fix for a modern path: the MFA policy the evaluation note shows
 /// not applying (or only reporting), patched where it let the path through; a new policy
 /// when no MFA policy exists.
 fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
-    let mut best: Option<(u8, usize, CaPolicy, String, BTreeSet<String>)> = None;
+    type Best = ((usize, u8, usize), CaPolicy, String, BTreeSet<String>);
+    let mut best: Option<Best> = None;
+    let facts = path_facts(sc, path);
     for (i, p) in sc.conditional_access.iter().enumerate() {
         if p.state == CaState::Disabled || !p.grant.contains(&GrantControl::Mfa) {
             continue;
@@ -770,14 +792,41 @@ fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
             } else {
                 None
             };
-            if let Some((rank, q, what, seen)) = candidate {
-                if best.as_ref().is_none_or(|b| (rank, i) < (b.0, b.1)) {
-                    best = Some((rank, i, q, what, seen));
+            let Some((rank, mut q, what, mut seen)) = candidate else {
+                continue;
+            };
+            // The note names the first condition that failed; later ones hide behind it.
+            // The patched policy must apply to this sign-in's facts, patched further if
+            // needed; the candidate needing the fewest changes wins.
+            let mut whats = vec![what];
+            if let Some(f) = &facts {
+                let mut applies = false;
+                for _ in 0..4 {
+                    let r = hmasim_entra_id::ca::evaluate_policy(&q, f);
+                    if r.applies {
+                        applies = true;
+                        break;
+                    }
+                    match patch_for(sc, &q, &r.reason, &path.user) {
+                        Some((next, w, more)) => {
+                            q = next;
+                            whats.push(w);
+                            seen.extend(more);
+                        }
+                        None => break,
+                    }
                 }
+                if !applies {
+                    continue;
+                }
+            }
+            let key = (whats.len(), rank, i);
+            if best.as_ref().is_none_or(|b| key < b.0) {
+                best = Some((key, q, whats.join("; and "), seen));
             }
         }
     }
-    if let Some((_, index, policy, what, seen)) = best {
+    if let Some(((_, _, index), policy, what, seen)) = best {
         let body = patch_body(sc, &sc.conditional_access[index], &policy).to_string();
         return Fix {
             change: Change::CaPatch {
