@@ -628,3 +628,62 @@ fn an_exclusion_from_two_policies_is_fixed_in_the_policy_each_path_needs() {
         v.counterexamples.len()
     );
 }
+
+#[test]
+fn a_user_class_is_judged_and_accepted_member_by_member() {
+    // cloud2@ is cloud@'s twin: one class, explored once for both.
+    let mut sc = load(
+        "secure-hybrid",
+        &[
+            NO_CA_LEGACY_BLOCK,
+            "exchange_online.authentication_policies.0.allow_basic_auth_imap=true",
+        ],
+    );
+    sc.users.push(scenario::User {
+        upn: "cloud2@contoso.com".into(),
+        ..sc.users[0].clone()
+    });
+    let v = verify(&sc);
+    assert!(v
+        .user_classes
+        .iter()
+        .any(|c| c.members.len() == 2 && c.representative == "cloud@contoso.com"));
+    let r = findings::report(&sc, &v, &[], None);
+    let verdicts: Vec<_> = r
+        .users
+        .iter()
+        .map(|u| (u.user.as_str(), u.verdict, u.open))
+        .collect();
+    let open = v.counterexamples.len();
+    assert_eq!(
+        verdicts,
+        [
+            ("cloud@contoso.com", UserState::NotClean, open),
+            ("onprem@contoso.com", UserState::Clean, 0),
+            ("cloud2@contoso.com", UserState::NotClean, open)
+        ]
+    );
+    // An exception for one member accepts the path for that member only: the finding
+    // stays, for the other.
+    let today = Some(Date::parse("2026-12-01").unwrap());
+    let one = accept::parse_accept(
+        "[[accept]]\nuser = \"cloud2@contoso.com\"\njustification = \"x\"\nexpires = 2027-01-31\n",
+        "a.toml",
+    )
+    .unwrap();
+    let r = findings::report(&sc, &v, &one, today);
+    assert_eq!(r.verdict, Overall::NotClean);
+    assert!(r.accepted.is_empty() && r.stale.is_empty(), "{:?}", r.stale);
+    assert_eq!(r.users[2].verdict, UserState::Clean);
+    assert_eq!(r.users[2].accepted, open);
+    assert_eq!(r.users[0].verdict, UserState::NotClean);
+    // Both members accepted: the tenant is clean.
+    let both = accept::parse_accept(
+        "[[accept]]\nuser = \"cloud2@contoso.com\"\njustification = \"x\"\nexpires = 2027-01-31\n[[accept]]\nuser = \"cloud@contoso.com\"\njustification = \"y\"\nexpires = 2027-01-31\n",
+        "a.toml",
+    )
+    .unwrap();
+    let r = findings::report(&sc, &v, &both, today);
+    assert_eq!(r.verdict, Overall::Clean);
+    assert!(!r.accepted.is_empty());
+}

@@ -1320,15 +1320,34 @@ pub struct Report {
     pub today: Option<Date>,
 }
 
-fn matches(e: &Exception, c: &Counterexample) -> bool {
+/// Whether `e`, for `user`, selects the path of `c` (explored for `user`'s class).
+fn matches_for(e: &Exception, user: &str, c: &Counterexample) -> bool {
     let f = facts(c);
-    e.user.eq_ignore_ascii_case(&c.path.user)
+    e.user.eq_ignore_ascii_case(user)
         && e.client.is_none_or(|k| k.party().id() == c.path.client)
         && e.method.as_ref().is_none_or(|m| m == &c.path.method)
         && e.signals.pinned().iter().all(|(k, x)| {
             f.get(*k)
                 .is_some_and(|vs| vs.iter().any(|y| y.eq_ignore_ascii_case(x)))
         })
+}
+
+/// The users a path explored for `representative` stands for (its user class).
+fn members_of<'a>(v: &'a Verification, representative: &'a str) -> Vec<&'a str> {
+    v.user_classes
+        .iter()
+        .find(|c| c.representative.eq_ignore_ascii_case(representative))
+        .map(|c| c.members.iter().map(String::as_str).collect())
+        .unwrap_or_else(|| vec![representative])
+}
+
+/// The representative whose paths stand for `upn`.
+fn representative_of<'a>(v: &'a Verification, upn: &'a str) -> &'a str {
+    v.user_classes
+        .iter()
+        .find(|c| c.members.iter().any(|m| m.eq_ignore_ascii_case(upn)))
+        .map(|c| c.representative.as_str())
+        .unwrap_or(upn)
 }
 
 /// Builds the report: every counterexample's fix, grouped; exceptions applied on `today`
@@ -1340,11 +1359,34 @@ pub fn report(
     today: Option<Date>,
 ) -> Report {
     let live = |e: &Exception| today.is_some_and(|t| !e.expired(t));
-    // Which exception accepts each counterexample (the first live one that matches).
+    // The first live exception that accepts a path for one user.
+    let accepts = |user: &str, c: &Counterexample| {
+        exceptions
+            .iter()
+            .position(|e| live(e) && matches_for(e, user, c))
+    };
+    // A path explored for a user class is accepted when it is accepted for every member
+    // (each user's verdict below counts it per member).
     let accepted_by: Vec<Option<usize>> = v
         .counterexamples
         .iter()
-        .map(|c| exceptions.iter().position(|e| live(e) && matches(e, c)))
+        .map(|c| {
+            let per: Vec<Option<usize>> = members_of(v, &c.path.user)
+                .into_iter()
+                .map(|m| accepts(m, c))
+                .collect();
+            per.iter().all(Option::is_some).then(|| per[0]).flatten()
+        })
+        .collect();
+    let used: BTreeSet<usize> = v
+        .counterexamples
+        .iter()
+        .flat_map(|c| {
+            members_of(v, &c.path.user)
+                .into_iter()
+                .filter_map(|m| accepts(m, c))
+                .collect::<Vec<_>>()
+        })
         .collect();
     let fixes: Vec<Fix> = v
         .counterexamples
@@ -1414,9 +1456,17 @@ pub fn report(
         .enumerate()
         .filter_map(|(ei, e)| {
             if !live(e) {
-                let would = v.counterexamples.iter().filter(|c| matches(e, c)).count();
+                let would = v
+                    .counterexamples
+                    .iter()
+                    .filter(|c| {
+                        members_of(v, &c.path.user)
+                            .into_iter()
+                            .any(|m| matches_for(e, m, c))
+                    })
+                    .count();
                 Some(Stale::Expired(e.clone(), would))
-            } else if !accepted_by.contains(&Some(ei)) {
+            } else if !used.contains(&ei) {
                 Some(Stale::Unmatched(e.clone()))
             } else {
                 None
@@ -1427,16 +1477,21 @@ pub fn report(
         .users
         .iter()
         .map(|u| {
-            let mine = |i: &usize| v.counterexamples[*i].path.user == u.upn;
+            // A user's paths are its class representative's.
+            let rep = representative_of(v, &u.upn);
+            let mine = |i: &usize| v.counterexamples[*i].path.user == rep;
             let all: Vec<usize> = (0..v.counterexamples.len()).filter(mine).collect();
-            let acc = all.iter().filter(|i| accepted_by[**i].is_some()).count();
+            let acc = all
+                .iter()
+                .filter(|i| accepts(&u.upn, &v.counterexamples[**i]).is_some())
+                .count();
             let open = all.len() - acc;
             let verdict = if open > 0 {
                 UserState::NotClean
             } else if v
                 .paths
                 .iter()
-                .any(|p| p.path.user == u.upn && !p.not_proven.is_empty())
+                .any(|p| p.path.user == rep && !p.not_proven.is_empty())
             {
                 UserState::NotProven
             } else {
@@ -1445,7 +1500,7 @@ pub fn report(
             UserVerdict {
                 user: u.upn.clone(),
                 verdict,
-                paths: v.paths.iter().filter(|p| p.path.user == u.upn).count(),
+                paths: v.paths.iter().filter(|p| p.path.user == rep).count(),
                 open,
                 accepted: acc,
             }
