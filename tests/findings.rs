@@ -687,3 +687,29 @@ fn a_user_class_is_judged_and_accepted_member_by_member() {
     assert_eq!(r.verdict, Overall::Clean);
     assert!(!r.accepted.is_empty());
 }
+
+#[test]
+fn with_one_user_only_that_user_gets_a_verdict() {
+    let sc = load(
+        "secure-hybrid",
+        &[
+            "users.0.roles=[\"Global Administrator\"]",
+            "conditional_access.1.exclude_roles=[\"Global Administrator\"]",
+        ],
+    );
+    let v = hmasim::sim::verify::verify_with(
+        &sc,
+        &hmasim::sim::verify::Options {
+            user: Some("onprem@contoso.com".into()),
+            ..Default::default()
+        },
+    );
+    let r = findings::report(&sc, &v, &[], None);
+    let users: Vec<_> = r
+        .users
+        .iter()
+        .map(|u| (u.user.as_str(), u.verdict))
+        .collect();
+    assert_eq!(users, [("onprem@contoso.com", UserState::Clean)]);
+    assert_eq!(r.verdict, Overall::Clean);
+}

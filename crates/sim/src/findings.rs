@@ -1473,9 +1473,14 @@ pub fn report(
             }
         })
         .collect();
+    // Users verify explored (all of them, or the one `--user` names).
     let users = sc
         .users
         .iter()
+        .filter(|u| {
+            let rep = representative_of(v, &u.upn);
+            v.paths.iter().any(|p| p.path.user == rep)
+        })
         .map(|u| {
             // A user's paths are its class representative's.
             let rep = representative_of(v, &u.upn);
