@@ -89,6 +89,10 @@ struct RunArgs {
     /// conditionalAccessPolicy JSON (a file, or a directory of one-policy files).
     #[arg(long = "ca-policies", value_name = "PATH")]
     ca_policies: Option<PathBuf>,
+    /// Replace the scenario's named locations with Microsoft Graph namedLocation JSON
+    /// (IP and country locations; a file, or a directory of one-location files).
+    #[arg(long = "named-locations", value_name = "PATH")]
+    named_locations: Option<PathBuf>,
 }
 
 /// Why the command line stopped early.
@@ -183,6 +187,10 @@ fn reproduce_line(a: &RunArgs, seed: u64) -> String {
     }
     if a.apply_fix {
         parts.push("--apply-fix".into());
+    }
+    if let Some(p) = &a.named_locations {
+        parts.push("--named-locations".into());
+        parts.push(quote(&p.display().to_string()));
     }
     if let Some(p) = &a.ca_policies {
         parts.push("--ca-policies".into());
@@ -362,6 +370,7 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
         set: Vec::new(),
         apply_fix: false,
         ca_policies: None,
+        named_locations: None,
     }));
     match command {
         Command::List => {
@@ -407,6 +416,8 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             if a.apply_fix {
                 scenario::apply_fix(&mut sc).map_err(CliError::Scenario)?;
             }
+            crate::whatif::prepare_locations(&mut sc, a.named_locations.as_deref())
+                .map_err(CliError::Scenario)?;
             crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
                 .map_err(CliError::Scenario)?;
             let text = render(&sc, a.format, Some(reproduce_line(&a, sc.seed)));

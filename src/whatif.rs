@@ -75,6 +75,10 @@ pub struct WhatifArgs {
     /// conditionalAccessPolicy JSON (a file, or a directory of one-policy files).
     #[arg(long = "ca-policies", value_name = "PATH")]
     pub ca_policies: Option<PathBuf>,
+    /// Replace the scenario's named locations with Microsoft Graph namedLocation JSON
+    /// (IP and country locations; a file, or a directory of one-location files).
+    #[arg(long = "named-locations", value_name = "PATH")]
+    pub named_locations: Option<PathBuf>,
     /// Override a scenario field by its dotted path (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -169,6 +173,21 @@ pub enum WhatifFormat {
     Json,
 }
 
+/// Applies `--named-locations PATH` (when given): the scenario's named locations become
+/// those of the Graph `namedLocation` export, and every warning is printed to standard
+/// error. Runs before `--ca-policies`, whose location ids it resolves.
+pub fn prepare_locations(sc: &mut Scenario, path: Option<&Path>) -> Result<(), ScenarioError> {
+    if let Some(p) = path {
+        for w in graph::replace_named_locations(sc, p)? {
+            crate::term::eprint_line(&format!(
+                "warning: {}",
+                crate::term::escape_control(&w.to_string())
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Applies `--ca-policies PATH` (when given) to a loaded scenario, and prints every
 /// warning about what the policies say that hmasim does not model to standard error.
 pub fn prepare_policies(sc: &mut Scenario, path: Option<&Path>) -> Result<(), ScenarioError> {
@@ -252,6 +271,7 @@ struct Report {
 
 fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
     let mut sc = crate::cli::load(&a.scenario, None, &a.set)?;
+    prepare_locations(&mut sc, a.named_locations.as_deref())?;
     let warnings = policy_warnings(&mut sc, a.ca_policies.as_deref())?;
     let user = match &a.user {
         None => sc.users[0].clone(),

@@ -251,6 +251,16 @@ impl DevicePlatform {
     }
 }
 
+/// Graph's guest and external user types, as `guestOrExternalUserTypes` spells them.
+pub const GUEST_TYPES: [&str; 6] = [
+    "internalGuest",
+    "b2bCollaborationGuest",
+    "b2bCollaborationMember",
+    "b2bDirectConnectUser",
+    "otherExternalUser",
+    "serviceProvider",
+];
+
 /// A named location of the tenant (Graph's `namedLocation`): what a location id in a
 /// policy's `locations` condition stands for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,12 +283,20 @@ pub struct NamedLocation {
     /// A country location also holds addresses whose country is unknown.
     #[serde(default)]
     pub include_unknown_countries: bool,
+    /// Why hmasim cannot evaluate this location (a kind it does not model, such as a
+    /// compliant network, or countries looked up by the Authenticator's GPS): it matches
+    /// no sign-in, and a policy that names it is not fully evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmodelled: Option<String>,
 }
 
 impl NamedLocation {
     /// Whether a sign-in from `addr` (whose country the geolocation table gives as
     /// `country`) comes from this location.
     pub fn contains(&self, addr: std::net::IpAddr, country: Option<&str>) -> bool {
+        if self.unmodelled.is_some() {
+            return false;
+        }
         self.ip_ranges.iter().any(|r| r.contains(addr))
             || match country {
                 Some(c) => self.countries.iter().any(|x| x.eq_ignore_ascii_case(c)),
@@ -365,6 +383,14 @@ pub struct CaPolicy {
     /// condition is not configured.
     #[serde(default)]
     pub include_locations: Vec<String>,
+    /// Guest and external user types in scope (Graph's `guestOrExternalUserTypes`:
+    /// `internalGuest`, `b2bCollaborationGuest`, `b2bCollaborationMember`,
+    /// `b2bDirectConnectUser`, `otherExternalUser`, `serviceProvider`).
+    #[serde(default)]
+    pub include_guests: Vec<String>,
+    /// Guest and external user types excluded.
+    #[serde(default)]
+    pub exclude_guests: Vec<String>,
     /// User actions in scope (Graph's `conditions.applications.includeUserActions`):
     /// `urn:user:registersecurityinfo` ([`REGISTER_SECURITY_INFO`]). A policy that lists
     /// a user action applies to that action only, never to a sign-in to a cloud app.
@@ -403,6 +429,8 @@ impl CaPolicy {
             include_platforms: Vec::new(),
             exclude_platforms: Vec::new(),
             include_locations: Vec::new(),
+            include_guests: Vec::new(),
+            exclude_guests: Vec::new(),
             include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
             id: None,

@@ -145,12 +145,68 @@ pub(crate) fn read_capped_at(
     if bytes.len() as u64 > cap {
         return Err(too_large(origin, kind));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        fail(format!(
-            "cannot read {what}: not UTF-8 (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })
+    decode_text(bytes).map_err(|why| fail(format!("cannot read {what}: {why}")))
+}
+
+/// Text as editors and Windows PowerShell write it: UTF-8 with or without a byte-order
+/// mark, or UTF-16 little- or big-endian with its byte-order mark (what Windows
+/// PowerShell 5.1's `Out-File` and `>` write). Line endings are left to the parsers, which
+/// take CRLF and LF alike.
+pub fn decode_text(bytes: Vec<u8>) -> Result<String, String> {
+    let utf16 = |body: &[u8], le: bool| -> Result<String, String> {
+        if body.len() % 2 != 0 {
+            return Err("UTF-16 text with an odd number of bytes".to_string());
+        }
+        let units = body.chunks_exact(2).map(|c| {
+            if le {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        let mut out = String::with_capacity(body.len() / 2);
+        for (i, r) in char::decode_utf16(units).enumerate() {
+            match r {
+                Ok(c) => out.push(c),
+                Err(_) => {
+                    return Err(format!(
+                        "not UTF-16: an unpaired surrogate at byte offset {}",
+                        2 + 2 * i
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    };
+    match bytes.as_slice() {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8(rest.to_vec()).map_err(|e| {
+            format!(
+                "not UTF-8 (invalid byte at offset {})",
+                3 + e.utf8_error().valid_up_to()
+            )
+        }),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+        b if b.contains(&0) => {
+            // UTF-16 without a byte-order mark: every other byte of ASCII text is zero.
+            let head = &b[..b.len().min(64)];
+            let zeros = head.iter().filter(|x| **x == 0).count();
+            Err(if zeros * 3 >= head.len() {
+                "it looks like UTF-16 without a byte-order mark: save it as UTF-8, or as \
+                 UTF-16 with a BOM"
+                    .to_string()
+            } else {
+                let at = b.iter().position(|x| *x == 0).unwrap_or(0);
+                format!("not text: a NUL byte at offset {at}")
+            })
+        }
+        _ => String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "not UTF-8 (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        }),
+    }
 }
 
 /// Why a file of this metadata is not read, if it is not a regular file.
@@ -281,6 +337,54 @@ pub(crate) fn too_deep(src: &str, toml: bool) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::decode_text;
+
+    fn utf16(s: &str, le: bool) -> Vec<u8> {
+        let mut out = if le {
+            vec![0xFF, 0xFE]
+        } else {
+            vec![0xFE, 0xFF]
+        };
+        for u in s.encode_utf16() {
+            out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+        }
+        out
+    }
+
+    #[test]
+    fn every_encoding_windows_writes_reads_the_same() {
+        let text = "{\r\n    \"displayName\":  \"Politique é\"\r\n}\r\n";
+        assert_eq!(decode_text(text.as_bytes().to_vec()).unwrap(), text);
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend(text.as_bytes());
+        assert_eq!(decode_text(bom).unwrap(), text);
+        assert_eq!(decode_text(utf16(text, true)).unwrap(), text);
+        assert_eq!(decode_text(utf16(text, false)).unwrap(), text);
+    }
+
+    #[test]
+    fn broken_text_says_what_it_is() {
+        let mut odd = utf16("{}", true);
+        odd.push(0);
+        assert!(decode_text(odd).unwrap_err().contains("odd number"));
+        let lone = vec![0xFF, 0xFE, 0x00, 0xD8, b'a', 0];
+        assert!(decode_text(lone)
+            .unwrap_err()
+            .contains("unpaired surrogate"));
+        let no_bom: Vec<u8> = "{\"a\": 1}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let e = decode_text(no_bom).unwrap_err();
+        assert!(e.contains("UTF-16 without a byte-order mark"), "{e}");
+        assert!(decode_text(vec![b'a', 0xC3])
+            .unwrap_err()
+            .contains("offset 1"));
+    }
 }
 
 #[cfg(test)]

@@ -258,6 +258,11 @@ pub struct User {
     /// template ids), as Conditional Access's role conditions read them.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// A guest or external user of this type (Graph's `guestOrExternalUserTypes`:
+    /// `internalGuest`, `b2bCollaborationGuest`, `b2bCollaborationMember`,
+    /// `b2bDirectConnectUser`, `otherExternalUser`, `serviceProvider`); absent for a member.
+    #[serde(default)]
+    pub guest: Option<String>,
 }
 
 impl User {
@@ -1396,6 +1401,7 @@ impl Scenario {
                 ip_ranges: self.network.mfa_trusted_ips.clone(),
                 countries: Vec::new(),
                 include_unknown_countries: false,
+                unmodelled: None,
             });
         }
         out
@@ -1689,6 +1695,19 @@ impl Scenario {
                     format!("user `{}` is listed twice", u.upn),
                     "each UPN once".into(),
                 ));
+            }
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if let Some(g) = &u.guest {
+                if !hmasim_protocol::policy::GUEST_TYPES.contains(&g.as_str()) {
+                    return Err(bad(
+                        format!("users.{i}.guest"),
+                        "guest",
+                        g,
+                        format!("`{g}` is not a guest or external user type"),
+                        format!("one of {}", hmasim_protocol::policy::GUEST_TYPES.join(", ")),
+                    ));
+                }
             }
         }
         let country_ok = |c: &str| c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic());

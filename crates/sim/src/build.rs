@@ -746,6 +746,7 @@ pub fn ca_tenant(sc: &Scenario) -> Tenant {
                     Member {
                         groups: u.groups.clone(),
                         roles: u.roles.clone(),
+                        guest: u.guest.clone(),
                     },
                 )
             })

@@ -297,10 +297,12 @@ pub fn run_until_access(sc: &Scenario) -> Outcome {
 }
 
 fn outcome(sc: &Scenario, built: &Built, mon: &Monitor, end_ms: u64) -> Outcome {
+    // Why access was lost, in the admin's words: the diagnosis's cause (which falls back
+    // on the refusal's own message when the runbook knows no better).
     let lost = |f: &monitor::Failing| Lost {
         t_ms: f.t_ms,
         code: f.fault.code.to_string(),
-        why: f.fault.message.clone(),
+        why: diagnosis::diagnose(sc, f).cause,
     };
     let clients: Vec<ClientOutcome> = mon
         .clients

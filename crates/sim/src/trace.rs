@@ -362,12 +362,8 @@ impl Trace {
                 format!("{from} -> {to}")
             };
             let time = hmasim_kernel::SimTime::from_millis(e.t_ms);
-            let _ = writeln!(
-                s,
-                "{:>4}  {time}  {:<8} {arrow} {step}",
-                e.seq,
-                Self::kind(e)
-            );
+            let head = format!("{:>4}  {time}  {:<8} {arrow} {step}", e.seq, Self::kind(e));
+            let _ = writeln!(s, "{}", head.trim_end());
             let _ = writeln!(s, "      {}", escape_control(&m.summary));
             for line in self.essential(m) {
                 let _ = writeln!(s, "        {line}");

@@ -33,6 +33,8 @@ pub struct SignInFacts {
     pub groups: Vec<String>,
     /// The user's directory roles (role template ids or names).
     pub roles: Vec<String>,
+    /// The user's guest or external user type, `None` for a member of the tenant.
+    pub guest: Option<String>,
     /// The cloud app's id (Exchange Online for every Exchange resource).
     pub app_id: String,
     /// The client app type. `exchangeActiveSync` and `other` are legacy (Basic)
@@ -78,6 +80,8 @@ pub struct Member {
     pub groups: Vec<String>,
     /// Directory role names or template ids.
     pub roles: Vec<String>,
+    /// Guest or external user type (`None`: a member).
+    pub guest: Option<String>,
 }
 
 /// The tenant's side of every sign-in's facts: its named locations, its geolocation
@@ -130,6 +134,7 @@ impl Tenant {
             upn: s.upn.to_string(),
             groups: member.map(|m| m.groups.clone()).unwrap_or_default(),
             roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
+            guest: member.and_then(|m| m.guest.clone()),
             app_id: s.app_id.to_string(),
             client_app: s.client_app,
             platform: s.user_agent.and_then(platform_from_user_agent),
@@ -199,7 +204,9 @@ fn in_list(list: &[String], x: &str) -> bool {
 fn user_matches(entry: &str, f: &SignInFacts) -> bool {
     match entry {
         "All" => true,
-        "None" | "GuestsOrExternalUsers" => false,
+        "None" => false,
+        // The older keyword: every guest or external user.
+        "GuestsOrExternalUsers" => f.guest.is_some(),
         e => match e.strip_prefix("group:") {
             Some(g) => in_list(&f.groups, g),
             None => e.eq_ignore_ascii_case(&f.upn),
@@ -239,9 +246,15 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
     if p.state == CaState::Disabled {
         return Some("the policy is disabled".to_string());
     }
+    let guest_in = |list: &[String]| {
+        f.guest
+            .as_deref()
+            .is_some_and(|g| in_list(list, g) || in_list(list, "all"))
+    };
     let included = p.include_users.iter().any(|u| user_matches(u, f))
         || p.include_groups.iter().any(|g| in_list(&f.groups, g))
-        || p.include_roles.iter().any(|r| in_list(&f.roles, r));
+        || p.include_roles.iter().any(|r| in_list(&f.roles, r))
+        || guest_in(&p.include_guests);
     if !included {
         return Some(format!("users: {} is not included", f.upn));
     }
@@ -253,6 +266,12 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
     }
     if let Some(r) = p.exclude_roles.iter().find(|r| in_list(&f.roles, r)) {
         return Some(format!("users: excluded by role {r}"));
+    }
+    if guest_in(&p.exclude_guests) {
+        return Some(format!(
+            "users: excluded as a guest or external user ({})",
+            f.guest.as_deref().unwrap_or("")
+        ));
     }
     // A policy on a user action applies to that action only; a user action is matched
     // only by such a policy.
@@ -573,6 +592,7 @@ mod tests {
             upn: "u@contoso.com".into(),
             groups: vec![],
             roles: vec![],
+            guest: None,
             app_id: apps::EXCHANGE_ONLINE.into(),
             client_app: t,
             platform: None,
@@ -778,6 +798,7 @@ mod tests {
                 Member {
                     groups: vec!["Sales".into()],
                     roles: vec!["Global Administrator".into()],
+                    guest: None,
                 },
             )]
             .into(),
