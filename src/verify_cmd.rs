@@ -1,13 +1,14 @@
 //! `hmasim verify`: explore every path to mailbox content, over every signal a password
 //! holder controls and every configuration epoch, and report the single-factor ones.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
 use crate::cli::{check_output, load, write_atomic, CliError, Format};
+use crate::scenario::{accept, Date, ErrorOrigin, ScenarioError};
+use crate::sim::findings::{self, Report};
 use crate::sim::verify::{self, Counterexample, Explored, Overall, PathSpec, Verification};
 use crate::term::escape_control as esc;
 
@@ -40,6 +41,25 @@ pub struct VerifyArgs {
     /// Write the report to this file instead of the standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Accepted exceptions (TOML `[[accept]]` entries): matching findings are reported
+    /// apart as ACCEPTED and do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub accept: Option<PathBuf>,
+    /// The day exceptions' expiry is judged on, YYYY-MM-DD (default: the scenario's
+    /// `verify.today`, else the system's date).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
+}
+
+/// The system's date (UTC): only the CLI reads the clock, only for `--accept`'s expiry.
+fn system_date() -> Date {
+    #[allow(clippy::disallowed_methods)]
+    // the calendar day exceptions are judged on, outside the simulation
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Date::from_unix_days((secs / 86_400) as i64)
 }
 
 /// Runs verify; `Ok(true)` when the result is not clean (a single-factor path, or
@@ -53,9 +73,30 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
     for path in [&a.dot, &a.out].into_iter().flatten() {
         check_output(path)?;
     }
+    let today_arg = a
+        .today
+        .as_deref()
+        .map(|t| {
+            Date::parse(t).map_err(|e| {
+                CliError::Scenario(
+                    ScenarioError::new(ErrorOrigin::Argument(format!("--today {t}")), e)
+                        .expected("a date YYYY-MM-DD"),
+                )
+            })
+        })
+        .transpose()?;
+    // The exceptions are read, and refused, before anything is explored.
+    let exceptions = match &a.accept {
+        Some(path) => accept::read_accept(path).map_err(CliError::Scenario)?,
+        None => Vec::new(),
+    };
     let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
         .map_err(CliError::Scenario)?;
+    // Only exceptions need a day; without them none is read.
+    let today = today_arg
+        .or(sc.verify.today)
+        .or_else(|| (!exceptions.is_empty()).then(system_date));
     if let Some(upn) = &a.user {
         if sc.user(upn).is_none() {
             let known: Vec<&str> = sc.users.iter().map(|u| u.upn.as_str()).collect();
@@ -89,19 +130,21 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
     if let Some(dot) = &a.dot {
         write_atomic(dot, &verify::to_dot(&v))?;
     }
+    let report = findings::report(&sc, &v, &exceptions, today);
     let out = match a.format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&to_json(&sc, &v)).expect("plain JSON");
+            let mut s =
+                serde_json::to_string_pretty(&to_json(&sc, &v, &report)).expect("plain JSON");
             s.push('\n');
             s
         }
-        _ => to_text(&sc.name, sc.identity.model.as_str(), &v),
+        _ => to_text(&sc.name, sc.identity.model.as_str(), &v, &report),
     };
     match &a.out {
         Some(path) => write_atomic(path, &out)?,
         None => crate::term::print(&out),
     }
-    Ok(!v.clean())
+    Ok(report.fails())
 }
 
 /// A path as JSON: who, what, how, and every pinned signal.
@@ -149,32 +192,15 @@ fn counterexample_json(c: &Counterexample) -> Value {
     v
 }
 
-/// The findings: counterexamples grouped by the control that closes them.
-fn findings(v: &Verification) -> Vec<(&str, &str, Vec<&Counterexample>)> {
-    let mut groups: BTreeMap<(&str, &str), Vec<&Counterexample>> = BTreeMap::new();
-    let mut order = Vec::new();
-    for c in &v.counterexamples {
-        let k = (c.control.as_str(), c.command.as_str());
-        if !groups.contains_key(&k) {
-            order.push(k);
-        }
-        groups.entry(k).or_default().push(c);
-    }
-    order
-        .into_iter()
-        .map(|k| (k.0, k.1, groups.remove(&k).unwrap_or_default()))
-        .collect()
-}
-
 /// The `hmasim-verify/2` document.
-pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification) -> Value {
-    json!({
+pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification, report: &Report) -> Value {
+    let mut doc = json!({
         "format": FORMAT,
         "scenario": sc.name,
         "service_date": Value::Null,
         "identity_model": sc.identity.model.as_str(),
         "scope": v.scope,
-        "verdict": v.verdict().as_str(),
+        "verdict": report.verdict.as_str(),
         "epochs": v.epochs.iter().enumerate().map(|(i, e)| json!({
             "from_ms": e.from_ms,
             "to_ms": e.to_ms,
@@ -189,13 +215,6 @@ pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification) -> Value {
             m.insert("after".into(), json!(t.after));
             p
         }).collect::<Vec<_>>(),
-        "findings": findings(v).into_iter().map(|(control, command, cs)| json!({
-            "control": control,
-            "closes": cs.len(),
-            "command": command,
-            "paths": cs.into_iter().map(counterexample_json).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "accepted": [],
         "not_proven": v.not_proven,
         "user_classes": v.user_classes,
         "explored": {
@@ -204,7 +223,11 @@ pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification) -> Value {
             "pruned": v.explored.pruned,
             "events": v.events,
         },
-    })
+    });
+    if let Value::Object(m) = &mut doc {
+        m.extend(report.to_json(v, counterexample_json));
+    }
+    doc
 }
 
 fn signals_text(p: &PathSpec) -> String {
@@ -233,7 +256,7 @@ fn signals_text(p: &PathSpec) -> String {
     out
 }
 
-fn to_text(name: &str, model: &str, v: &Verification) -> String {
+fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "hmasim verify {} (identity model {model})", esc(name));
     let _ = writeln!(s, "in scope: {}", v.scope.join(", "));
@@ -290,7 +313,15 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
     if !v.transitions.is_empty() {
         s.push('\n');
     }
-    match v.verdict() {
+    s.push_str(&report.to_text(v));
+    s.push('\n');
+    match report.verdict {
+        Overall::Clean if !report.accepted.is_empty() => {
+            let _ = writeln!(
+                s,
+                "CLEAN: no path in scope reaches mailbox content without MFA, except the accepted ones above"
+            );
+        }
         Overall::Clean => {
             let _ = writeln!(
                 s,
@@ -304,7 +335,7 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
             let _ = writeln!(
                 s,
                 "NOT CLEAN: {} path(s) reach mailbox content with only the password",
-                v.counterexamples.len()
+                report.findings.iter().map(|f| f.closes).sum::<usize>()
             );
         }
     }
@@ -315,45 +346,6 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
             esc(&n.policy),
             esc(&n.field),
             esc(&n.why)
-        );
-    }
-    for (control, command, cs) in findings(v) {
-        let _ = writeln!(s, "\nclosing {} closes {} path(s)", esc(control), cs.len());
-        let _ = writeln!(s, "  command: {}", esc(command));
-        for c in cs {
-            let _ = writeln!(
-                s,
-                "  - epoch {}: {} on {} ({}), {}: {} [{}]",
-                c.epoch,
-                esc(&c.path.user),
-                c.path.client,
-                c.path.location,
-                esc(&c.path.method),
-                c.verdict.label(),
-                esc(&signals_text(&c.path))
-            );
-            if let Some(last) = c
-                .trace
-                .events
-                .iter()
-                .rev()
-                .find(|e| e.msg.carries_mailbox())
-            {
-                let _ = writeln!(
-                    s,
-                    "    served: event {} {} -> {}: {}",
-                    last.seq,
-                    esc(&c.trace.names[last.from.0 as usize]),
-                    esc(&c.trace.names[last.to.0 as usize]),
-                    esc(&last.msg.summary)
-                );
-            }
-        }
-    }
-    if !v.counterexamples.is_empty() {
-        let _ = writeln!(
-            s,
-            "\ntraces: hmasim verify ... --format json (findings[].paths[].trace)"
         );
     }
     s

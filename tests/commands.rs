@@ -88,7 +88,17 @@ fn check(line: &str) -> Vec<String> {
     for stmt in statements(line) {
         // `Get-X ... | fl Property` is a read: check the part before the pipe.
         let head = stmt.split(" | ").next().unwrap_or(&stmt).to_string();
-        let w = words(&head);
+        let mut w = words(&head);
+        // `$var = Cmdlet ...` assigns a cmdlet's result: check the cmdlet; the variable must
+        // be one a later statement uses.
+        if w.len() > 2 && w[0].starts_with('$') && w[1] == "=" {
+            let var = w[0].clone();
+            assert!(
+                line[line.find(&stmt).unwrap() + stmt.len()..].contains(&format!("{var}.")),
+                "{stmt}: {var} is assigned and never used"
+            );
+            w.drain(..2);
+        }
         let name = w[0].clone();
         let has = |p: &str| w.iter().any(|x| x.eq_ignore_ascii_case(p));
         let positional = w.get(1).is_some_and(|x| !x.starts_with('-'));
@@ -102,6 +112,35 @@ fn check(line: &str) -> Vec<String> {
             | "Set-ActiveSyncVirtualDirectory"
             | "New-MoveRequest" => &["-Identity"],
             "New-AuthenticationPolicy" => &["-Name"],
+            // Exchange Online: -AllowBasicAuth<Protocol>:$false; on-premises: the
+            // -BlockLegacyAuth<Protocol> switches. Either way at least one flag, all known.
+            "Set-AuthenticationPolicy" => {
+                assert!(positional || has("-Identity"), "{stmt}: no identity");
+                let flags: Vec<&String> = w
+                    .iter()
+                    .filter(|x| {
+                        x.starts_with("-AllowBasicAuth") || x.starts_with("-BlockLegacyAuth")
+                    })
+                    .collect();
+                assert!(!flags.is_empty(), "{stmt}: changes nothing");
+                for f in flags {
+                    let (name, value) = f.split_once(':').unwrap_or((f, ""));
+                    assert!(
+                        AUTH_POLICY_FLAGS.contains(&name),
+                        "{stmt}: unknown parameter {name}"
+                    );
+                    if name.starts_with("-AllowBasicAuth") {
+                        assert!(
+                            value == "$false" || value == "$true",
+                            "{stmt}: {f} has no value"
+                        );
+                    } else {
+                        assert!(value.is_empty() || value == "$true", "{stmt}: {f}");
+                    }
+                }
+                &["-Identity"]
+            }
+            "Get-MgIdentityConditionalAccessPolicy" => &["-Filter"],
             "Set-OrganizationConfig" => &["-DefaultAuthenticationPolicy"],
             "Set-ActiveSyncOrganizationSettings" => &["-DefaultAccessLevel"],
             "New-ActiveSyncDeviceAccessRule" => {
@@ -129,32 +168,96 @@ fn check(line: &str) -> Vec<String> {
                 assert!(v == "$true" || v == "$false", "{stmt}: {x} {v}");
             }
         }
+        if name == "New-AuthenticationPolicy" {
+            for f in w
+                .iter()
+                .filter(|x| x.starts_with("-Block") || x.starts_with("-Allow"))
+            {
+                let name = f.split(':').next().unwrap_or(f);
+                assert!(
+                    AUTH_POLICY_FLAGS.contains(&name),
+                    "{stmt}: unknown parameter {name}"
+                );
+            }
+        }
         if name == "Invoke-MgGraphRequest" {
             let uri = value_of(&w, "-Uri").unwrap();
             assert!(
                 uri.starts_with("https://graph.microsoft.com/v1.0/"),
                 "{uri}"
             );
+            let method = value_of(&w, "-Method").unwrap();
             let body = value_of(&w, "-Body").unwrap();
             let json: serde_json::Value =
                 serde_json::from_str(body).unwrap_or_else(|e| panic!("{body}: {e}"));
+            if method == "PATCH" {
+                let (_, id) = uri
+                    .rsplit_once("/identity/conditionalAccess/policies/")
+                    .unwrap_or_else(|| panic!("{stmt}: PATCH of what? {uri}"));
+                assert!(
+                    id == "$($policy.Id)" || (id.len() == 36 && !id.contains('/')),
+                    "{stmt}: the policy id {id}"
+                );
+                let o = json.as_object().unwrap_or_else(|| panic!("{body}"));
+                assert!(!o.is_empty(), "{stmt}: an empty PATCH");
+                for k in o.keys() {
+                    assert!(
+                        ["conditions", "state", "grantControls"].contains(&k.as_str()),
+                        "{stmt}: {k}"
+                    );
+                }
+            }
             if uri.ends_with("/identity/conditionalAccess/policies") {
                 let read = scenario::graph::parse_graph(body, "command", &[]).unwrap();
                 assert!(read.warnings.is_empty(), "{:?}", read.warnings);
                 let p = &read.policies[0];
-                assert!(p.grant.contains(&GrantControl::Mfa), "{json}");
-                assert!(
-                    p.include_applications
-                        .iter()
-                        .any(|a| a == hmasim::protocol::apps::EXCHANGE_ONLINE),
-                    "{json}"
-                );
+                if p.include_user_actions.is_empty() {
+                    assert!(p.grant.contains(&GrantControl::Mfa), "{json}");
+                    assert!(
+                        p.include_applications
+                            .iter()
+                            .any(|a| a == hmasim::protocol::apps::EXCHANGE_ONLINE),
+                        "{json}"
+                    );
+                } else {
+                    // The registration guard: a user action, blocked outside trusted
+                    // locations.
+                    assert_eq!(
+                        p.include_user_actions,
+                        [hmasim::protocol::policy::REGISTER_SECURITY_INFO],
+                        "{json}"
+                    );
+                    assert!(p.grant.contains(&GrantControl::Block), "{json}");
+                    assert_eq!(p.exclude_locations, ["AllTrusted"], "{json}");
+                }
             }
         }
         cmdlets.push(name);
     }
     cmdlets
 }
+
+/// The parameters of `New-AuthenticationPolicy` / `Set-AuthenticationPolicy` hmasim
+/// prints (Exchange Online's `-AllowBasicAuth*`, Exchange Server's `-BlockLegacyAuth*`).
+const AUTH_POLICY_FLAGS: [&str; 17] = [
+    "-AllowBasicAuthActiveSync",
+    "-AllowBasicAuthAutodiscover",
+    "-AllowBasicAuthMapi",
+    "-AllowBasicAuthWebServices",
+    "-AllowBasicAuthOfflineAddressBook",
+    "-AllowBasicAuthRpc",
+    "-AllowBasicAuthImap",
+    "-AllowBasicAuthPop",
+    "-AllowBasicAuthOutlookService",
+    "-BlockLegacyAuthActiveSync",
+    "-BlockLegacyAuthAutodiscover",
+    "-BlockLegacyAuthMapi",
+    "-BlockLegacyAuthWebServices",
+    "-BlockLegacyAuthOfflineAddressBook",
+    "-BlockLegacyAuthRpc",
+    "-BlockLegacyAuthImap",
+    "-BlockLegacyAuthPop",
+];
 
 fn verify_commands(sc: &Scenario) -> Vec<String> {
     verify(sc)
@@ -188,6 +291,37 @@ fn every_printed_admin_command_is_complete() {
         ),
         ("desktop-onprem-ca", &[][..]),
         ("mobile-onprem-hma", &[][..]),
+        // A per-user Exchange Online policy re-enabling Basic ActiveSync.
+        (
+            "secure-hybrid",
+            &[
+                "conditional_access.2.state=disabled",
+                "exchange_online.authentication_policies=[{name = \"Block Basic\"}, {name = \"Sales EAS\", allow_basic_auth_activesync = true}]",
+                "users.0.authentication_policy=Sales EAS",
+            ][..],
+        ),
+        // An on-premises per-user policy that blocks too little.
+        (
+            "secure-hybrid",
+            &[
+                "onprem.authentication_policies=[{name = \"Block Legacy\"}, {name = \"Old clients\"}]",
+                "users.1.onprem_authentication_policy=Old clients",
+            ][..],
+        ),
+        // A report-only MFA policy (looked up by name), a platform-scoped one (by id).
+        (
+            "secure-hybrid",
+            &["conditional_access.1.state=enabledForReportingButNotEnforced"][..],
+        ),
+        // An unregistered user: the registration guard, and a Temporary Access Pass.
+        ("secure-hybrid", &["users.0.mfa_registered=false"][..]),
+        (
+            "secure-hybrid",
+            &[
+                "conditional_access.1.include_platforms=[\"iOS\"]",
+                "conditional_access.1.id=\"8c7e4a0e-2b1f-4f2a-9d3e-1a2b3c4d5e6f\"",
+            ][..],
+        ),
     ] {
         commands.extend(verify_commands(&load(name, sets)));
     }
@@ -198,8 +332,11 @@ fn every_printed_admin_command_is_complete() {
     seen.dedup();
     // The check must see every kind of command hmasim prints, or it proves nothing.
     for expected in [
+        "Get-MgIdentityConditionalAccessPolicy",
         "Invoke-MgGraphRequest",
-        "New-ActiveSyncDeviceAccessRule",
+        "Set-AuthenticationPolicy",
+        // (No New-ActiveSyncDeviceAccessRule: a device access rule matches strings the
+        // client writes, so verify never offers one as the control that closes a path.)
         "New-AuthenticationPolicy",
         "New-MoveRequest",
         "Set-ActiveSyncVirtualDirectory",
@@ -273,6 +410,14 @@ fn the_checker_refuses_incomplete_commands() {
         "New-MgIdentityConditionalAccessPolicy (applications: x; grantControls: mfa)",
         "Invoke-MgGraphRequest -Method POST -Uri https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies -Body 'applications: x'",
         "Set-OwaVirtualDirectory -Identity \"owa (Default Web Site)\" -AdfsAuthentication",
+        "Set-AuthenticationPolicy -AllowBasicAuthActiveSync:$false",
+        "Set-AuthenticationPolicy -Identity \"Sales EAS\"",
+        "Set-AuthenticationPolicy -Identity \"Sales EAS\" -AllowBasicAuthActiveSync",
+        "Set-AuthenticationPolicy -Identity \"Sales EAS\" -AllowBasicAuthEverything:$false",
+        "New-AuthenticationPolicy -Name \"Block\" -BlockLegacyAuthFax",
+        "$policy = Get-MgIdentityConditionalAccessPolicy -Filter \"displayName eq 'x'\"",
+        "Invoke-MgGraphRequest -Method PATCH -Uri https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/x -Body '{\"state\":\"enabled\"}'",
+        "Invoke-MgGraphRequest -Method PATCH -Uri https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies/8c7e4a0e-2b1f-4f2a-9d3e-1a2b3c4d5e6f -Body '{}'",
     ] {
         let r = std::panic::catch_unwind(|| check(bad));
         assert!(r.is_err(), "accepted: {bad}");

@@ -92,6 +92,8 @@ fn a_single_policy_object_maps_every_supported_field() {
     want.include_locations = vec!["All".into()];
     // The location id resolves to the named location's name.
     want.exclude_locations = vec!["AllTrusted".into(), "Contoso HQ".into()];
+    // The object id is kept: verify's Graph PATCH of the policy is addressed to it.
+    want.id = Some("0c5e8a2f-6d3b-4e19-a7c4-8f2b1d9e6a30".into());
     assert_eq!(read.policies, vec![want]);
 }
 

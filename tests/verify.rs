@@ -108,9 +108,12 @@ fn without_the_ca_client_app_type_desktop_clients_lose_mfa() {
         "both users, both locations: {:?}",
         paths_without_mfa(&v)
     );
-    assert!(c
-        .iter()
-        .all(|c| c.control.contains("Mobile apps and desktop clients")));
+    // The fix is aimed at the policy that exists: its client app types get desktop clients
+    // back.
+    assert!(c.iter().all(|c| c
+        .control
+        .contains("'Desktop: MFA for mobile apps and desktop clients': its client app types miss mobileAppsAndDesktopClients")
+        && c.command.contains("-Method PATCH")));
     assert!(c
         .iter()
         .all(|c| c.trace.outcome.mailbox_access && !c.trace.outcome.mfa_satisfied));
@@ -150,7 +153,7 @@ fn without_an_authentication_policy_flag_legacy_mapi_reaches_the_onprem_mailbox(
     assert!(v
         .counterexamples
         .iter()
-        .all(|c| c.control.contains("BlockLegacyAuthMapi")));
+        .all(|c| c.command.contains("-BlockLegacyAuthMapi")));
     // Exchange Online's flag is backed by Conditional Access blocking legacy clients.
     let v = without(
         "secure-desktop",

@@ -401,6 +401,10 @@ pub struct CaPolicy {
     /// read, and each can change the real verdict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmodelled: Vec<String>,
+    /// The policy's object id in Entra ID (Graph's `id`), when known: what a Graph request
+    /// that changes the policy addresses. Without it, commands look the policy up by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl CaPolicy {
@@ -429,6 +433,7 @@ impl CaPolicy {
             exclude_guests: Vec::new(),
             include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
+            id: None,
         }
     }
 }

@@ -832,6 +832,7 @@ impl Reader<'_> {
         let grant = self.required(m, at, "grantControls")?;
         let mut p = CaPolicy::new(name, Vec::new());
         p.state = state;
+        p.id = m.get("id").and_then(Value::as_str).map(str::to_string);
         self.conditions(&mut p, conditions, &cond_at)?;
         self.grant_controls(&mut p, grant, &grant_at)?;
         for (k, v) in m {

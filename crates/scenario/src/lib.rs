@@ -15,6 +15,7 @@
 // A scenario error is fatal and rare; its size (spans, excerpt, hints) costs nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod accept;
 mod bundled;
 mod error;
 pub mod graph;
@@ -25,6 +26,7 @@ pub mod secret;
 mod set;
 mod span;
 
+pub use accept::Date;
 pub use bundled::{bundled, Bundled, BUNDLED};
 pub use error::{ErrorOrigin, ScenarioError};
 pub use hmasim_protocol::policy::{DevicePlatform, NamedLocation};

@@ -24,6 +24,8 @@ pub enum Input {
     GraphFile,
     /// A directory of Graph export files (`--ca-policies DIR`): every file together.
     GraphDirectory,
+    /// The accepted exceptions of `hmasim verify --accept FILE` (TOML).
+    AcceptFile,
 }
 
 /// The most `[`/`{` levels (and TOML dotted-key levels) a scenario or Graph document may
@@ -46,6 +48,7 @@ impl Input {
             Input::SetValue => 64 << 10,
             Input::GraphFile => 16 << 20,
             Input::GraphDirectory => 64 << 20,
+            Input::AcceptFile => 1 << 20,
         }
     }
 
@@ -56,6 +59,7 @@ impl Input {
             Input::SetValue => "a --set value",
             Input::GraphFile => "a Graph policy file",
             Input::GraphDirectory => "a directory of Graph policy files",
+            Input::AcceptFile => "an accepted-exceptions file",
         }
     }
 
@@ -67,6 +71,7 @@ impl Input {
             Input::GraphFile | Input::GraphDirectory => {
                 "a readable UTF-8 JSON file or a directory of them"
             }
+            Input::AcceptFile => "a readable UTF-8 TOML file of [[accept]] entries",
         }
     }
 

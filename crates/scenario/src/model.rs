@@ -609,6 +609,11 @@ pub struct VerifyScope {
     /// The client kinds in scope.
     #[serde(default = "VerifyScope::all")]
     pub clients: Vec<ClientKind>,
+    /// The day accepted exceptions are judged on (`YYYY-MM-DD`; `hmasim verify --today`
+    /// overrides it; without either, the CLI takes the system's date). Read only to decide
+    /// whether an exception has expired, never by the simulation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub today: Option<crate::Date>,
     /// Facts of the tenant outside Conditional Access that hmasim does not model and that
     /// could decide a path (a third-party MFA provider, an IP restriction on a proxy in
     /// front of Exchange...): each makes verify's result NOT PROVEN.
@@ -644,6 +649,7 @@ impl Default for VerifyScope {
     fn default() -> Self {
         VerifyScope {
             clients: VerifyScope::all(),
+            today: None,
             unmodelled: Vec::new(),
         }
     }

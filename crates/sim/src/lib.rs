@@ -26,6 +26,7 @@ pub use party::Party;
 pub use trace::{ClientOutcome, Diagnosis, Failure, Lost, Outcome, SyncStats, Trace, FORMAT};
 
 mod diagnosis;
+pub mod findings;
 pub mod verify;
 
 use hmasim_kernel::{ActorId, Limits, SimTime, StopReason};

@@ -898,12 +898,8 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                 if verdict == Verdict::RegistersMfaWithPassword {
                                                     registration_control()
                                                 } else {
-                                                    closing_control(
-                                                        &branch_sc,
-                                                        kind,
-                                                        &name,
-                                                        user.mailbox,
-                                                    )
+                                                    crate::findings::fix_for(sc, &path, &trace)
+                                                        .describe(sc)
                                                 };
                                             counterexamples.push(Counterexample {
                                                 path,
@@ -1002,10 +998,6 @@ fn registration_control() -> (String, String) {
     )
 }
 
-/// AD FS claims-based authentication for ECP and OWA: ECP first (OWA redirects its admins
-/// there), every other method off.
-const OWA_ECP_ADFS: &str = "Set-EcpVirtualDirectory -Identity \"ecp (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -WindowsAuthentication $false; Set-OwaVirtualDirectory -Identity \"owa (Default Web Site)\" -AdfsAuthentication $true -BasicAuthentication $false -DigestAuthentication $false -FormsAuthentication $false -OAuthAuthentication $false -WindowsAuthentication $false";
-
 /// The Microsoft Graph request that creates a Conditional Access policy requiring MFA for
 /// Office 365 Exchange Online and one client app type, with its body as JSON (the
 /// `conditionalAccessPolicy` resource, which `--ca-policies` reads back).
@@ -1021,95 +1013,6 @@ pub fn ca_mfa_body(display_name: &str, client_app_type: &str) -> String {
         "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
     })
     .to_string()
-}
-
-fn ca_mfa_command(display_name: &str, client_app_type: &str) -> String {
-    format!(
-        "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
-        ca_mfa_body(display_name, client_app_type)
-    )
-}
-
-/// The control that closes a path to mailbox content without MFA, and the command that
-/// sets it (the recommended configuration of the articles).
-fn closing_control(
-    sc: &Scenario,
-    kind: ClientKind,
-    method: &str,
-    mailbox: MailboxLocation,
-) -> (String, String) {
-    let onprem = mailbox == MailboxLocation::Onprem;
-    let c = |a: &str, b: &str| (a.to_string(), b.to_string());
-    match (kind, method, onprem) {
-        (ClientKind::Browser, _, true) if !sc.onprem.owa_adfs_claims => c(
-            "AD FS claims-based authentication for OWA and ECP (instead of forms)",
-            OWA_ECP_ADFS,
-        ),
-        (ClientKind::Browser, _, true) => (
-            "an AD FS access control policy requiring MFA on the OWA relying party trust".to_string(),
-            format!(
-                "Set-AdfsRelyingPartyTrust -TargetIdentifier \"https://{}/owa/\" -AccessControlPolicyName \"Permit everyone and require MFA\"",
-                sc.mail_host()
-            ),
-        ),
-        (ClientKind::Browser, _, false) => (
-            "a Conditional Access policy for Office 365 Exchange Online, client app Browser, grant MFA".to_string(),
-            ca_mfa_command("Exchange Online: require MFA for browsers", "browser"),
-        ),
-        (ClientKind::OutlookMobile, "basic-activesync-manual", true) => c(
-            "an ActiveSync device access rule blocking DeviceModel 'Outlook for iOS and Android'",
-            "New-ActiveSyncDeviceAccessRule -Characteristic DeviceModel -QueryString \"Outlook for iOS and Android\" -AccessLevel Block",
-        ),
-        (ClientKind::NativeMail, "basic-imap" | "basic-pop", true) => c(
-            "an on-premises authentication policy blocking legacy IMAP/POP, or the IMAP4/POP3 services left stopped",
-            "New-AuthenticationPolicy -Name \"Block Legacy\" -BlockLegacyAuthImap -BlockLegacyAuthPop; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Legacy\"",
-        ),
-        (ClientKind::NativeMail, "basic-imap" | "basic-pop", false) => c(
-            "an Exchange Online authentication policy without Basic for IMAP and POP (AllowBasicAuthImap/AllowBasicAuthPop False)",
-            "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"",
-        ),
-        (ClientKind::NativeMail, _, true) => c(
-            "an on-premises authentication policy blocking legacy ActiveSync (BlockLegacyAuthActiveSync), with DefaultAccessLevel Block",
-            "New-AuthenticationPolicy -Name \"Block Basic\" -BlockLegacyAuthActiveSync; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"; Set-ActiveSyncOrganizationSettings -DefaultAccessLevel Block",
-        ),
-        (ClientKind::OutlookMobile | ClientKind::NativeMail, _, false) => c(
-            "an Exchange Online authentication policy without Basic for ActiveSync (AllowBasicAuthActiveSync False), or Conditional Access blocking legacy ActiveSync clients",
-            "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"",
-        ),
-        (ClientKind::OutlookDesktop, m, true) if m.starts_with("basic-") || m.starts_with("iwa-") => {
-            let flag = match m.rsplit('-').next().unwrap_or("") {
-                "autodiscover" => "BlockLegacyAuthAutodiscover",
-                "ews" => "BlockLegacyAuthWebServices",
-                "oab" => "BlockLegacyAuthOfflineAddressBook",
-                "rpc" => "BlockLegacyAuthRpc",
-                _ => "BlockLegacyAuthMapi",
-            };
-            (
-                format!("an on-premises authentication policy with {flag}"),
-                format!("New-AuthenticationPolicy -Name \"Block Legacy\" -{flag}; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Legacy\""),
-            )
-        }
-        (ClientKind::OutlookDesktop, m, false) if m.starts_with("basic-") => {
-            let flag = match m.rsplit('-').next().unwrap_or("") {
-                "autodiscover" => "AllowBasicAuthAutodiscover",
-                "ews" => "AllowBasicAuthWebServices",
-                "oab" => "AllowBasicAuthOfflineAddressBook",
-                "rpc" => "AllowBasicAuthRpc",
-                _ => "AllowBasicAuthMapi",
-            };
-            (
-                format!("an Exchange Online authentication policy with {flag} False"),
-                "New-AuthenticationPolicy -Name \"Block Basic\"; Set-OrganizationConfig -DefaultAuthenticationPolicy \"Block Basic\"".to_string(),
-            )
-        }
-        _ => (
-            "a Conditional Access policy for Office 365 Exchange Online, client app \"Mobile apps and desktop clients\", grant MFA".to_string(),
-            ca_mfa_command(
-                "Exchange Online: require MFA for mobile apps and desktop clients",
-                "mobileAppsAndDesktopClients",
-            ),
-        ),
-    }
 }
 
 /// The explored tree in Graphviz.
