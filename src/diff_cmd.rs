@@ -26,6 +26,10 @@ pub struct DiffArgs {
     /// Replace AFTER's Conditional Access policies with Graph JSON.
     #[arg(long = "ca-policies-after", value_name = "PATH")]
     pub ca_policies_after: Option<PathBuf>,
+    /// Replace AFTER's named locations with Graph namedLocation JSON (applied before
+    /// --ca-policies-after).
+    #[arg(long = "named-locations-after", value_name = "PATH")]
+    pub named_locations_after: Option<PathBuf>,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -95,6 +99,8 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     for kv in crate::cli::canonical(&a.set_after) {
         scenario::apply_set(&mut after, kv).map_err(|e: ScenarioError| CliError::Scenario(e))?;
     }
+    crate::whatif::prepare_locations(&mut after, a.named_locations_after.as_deref())
+        .map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())
         .map_err(CliError::Scenario)?;
     // Epoch by epoch: the same path (user, client, location, method, pinned signals,

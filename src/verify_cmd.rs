@@ -32,6 +32,10 @@ pub struct VerifyArgs {
     /// Replace the scenario's Conditional Access policies with Graph JSON.
     #[arg(long = "ca-policies", value_name = "PATH")]
     pub ca_policies: Option<PathBuf>,
+    /// Replace the scenario's named locations with Graph namedLocation JSON (applied
+    /// before --ca-policies, whose location ids it resolves).
+    #[arg(long = "named-locations", value_name = "PATH")]
+    pub named_locations: Option<PathBuf>,
     /// Explore only this user (UPN).
     #[arg(long, value_name = "UPN")]
     pub user: Option<String>,
@@ -91,6 +95,8 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         None => Vec::new(),
     };
     let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
+    crate::whatif::prepare_locations(&mut sc, a.named_locations.as_deref())
+        .map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
         .map_err(CliError::Scenario)?;
     // Only exceptions need a day; without them none is read.

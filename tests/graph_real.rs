@@ -376,3 +376,35 @@ fn guests_and_external_users_are_matched_by_their_type() {
     assert!(e.starts_with("g.toml:9:"), "{e}");
     assert!(e.contains("not a guest or external user type"), "{e}");
 }
+
+#[test]
+fn verify_reads_the_exports_too() {
+    let named = real("named-locations.json");
+    let policies = real("ps51");
+    let o = hmasim(&[
+        "verify",
+        "desktop-exo-ca",
+        "--named-locations",
+        named.to_str().unwrap(),
+        "--ca-policies",
+        policies.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "hmasim-verify/2");
+    // The break-glass exclusion aside (its id names no scenario user), every path of the
+    // scenario's user meets CA001's MFA or CA002's block: nothing single-factor. CA003's
+    // unknown application keyword could matter only to a path that is otherwise open.
+    assert_ne!(
+        v["verdict"],
+        "not_clean",
+        "{}",
+        serde_json::to_string_pretty(&v["findings"]).unwrap()
+    );
+}
