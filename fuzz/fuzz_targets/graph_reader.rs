@@ -162,18 +162,21 @@ fuzz_target!(|data: &[u8]| {
                 let locations = base
                     .named_locations
                     .iter()
-                    .map(|l| (Some(l.name.clone()), l.trusted))
-                    .chain([(None, false)]);
-                for (location, trusted_location) in locations {
+                    .map(|l| (vec![l.name.clone()], l.trusted))
+                    .chain([(Vec::new(), false)]);
+                for (locations, trusted_location) in locations {
                     let f = SignInFacts {
                         upn: u.upn.clone(),
                         groups: u.groups.clone(),
-                        roles: Vec::new(),
+                        roles: u.roles.clone(),
+                        guest: u.guest.clone(),
                         app_id: hmasim::protocol::apps::EXCHANGE_ONLINE.to_string(),
                         client_app,
                         platform,
+                        address: None,
+                        country: None,
+                        locations,
                         trusted_location,
-                        location,
                     };
                     let results = evaluate(&read.policies, &f);
                     assert_eq!(results.len(), read.policies.len());
