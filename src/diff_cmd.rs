@@ -40,18 +40,38 @@ fn name(v: Seen) -> &'static str {
         (Verdict::MailboxWithMfa, true) => "mailbox with MFA",
         (Verdict::MailboxWithMfa, false) => "mailbox with MFA, then lost",
         (Verdict::MailboxWithoutMfa, _) => "mailbox WITHOUT MFA",
+        (Verdict::RegistersMfaWithPassword, _) => "registers MFA with only the password",
         (Verdict::NoAccess, _) => "no access",
     }
+}
+
+/// The pinned signals of a path, as diff shows them.
+fn signals_of(p: &verify::PathSpec) -> String {
+    let s = &p.signals;
+    let mut out = format!("platform {} from {}", s.platform, s.address);
+    if let (None, None) = (&s.device_type, &s.device_model) {
+    } else {
+        out.push_str(&format!(
+            " device {}/{}",
+            s.device_type.as_deref().unwrap_or("-"),
+            s.device_model.as_deref().unwrap_or("-")
+        ));
+    }
+    if p.continued {
+        out.push_str(" continued");
+    }
+    out
 }
 
 /// What a change does to one path: loses MFA, loses access it had with MFA (never
 /// reached, or reached and then lost), opens a path without MFA, or none of these.
 fn regression(before: Option<Seen>, after: Option<Seen>) -> Option<&'static str> {
     use Verdict::*;
+    let single = |v: Option<Seen>| v.is_some_and(|(v, _)| v.single_factor());
     match (before, after) {
-        (Some((MailboxWithMfa, _)), Some((MailboxWithoutMfa, _))) => Some("loses MFA"),
-        (Some((NoAccess, _)), Some((MailboxWithoutMfa, _)))
-        | (None, Some((MailboxWithoutMfa, _))) => Some("opens a path without MFA"),
+        _ if single(before) => None,
+        (Some((MailboxWithMfa, _)), a) if single(a) => Some("loses MFA"),
+        (_, a) if single(a) => Some("opens a path without MFA"),
         // Legitimate access lost; closing a path that had no MFA is the point of a change.
         (Some((MailboxWithMfa, true)), Some((NoAccess, _) | (MailboxWithMfa, false))) => {
             Some("loses access")
@@ -77,12 +97,16 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     }
     crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())
         .map_err(CliError::Scenario)?;
+    // Epoch by epoch: the same path (user, client, location, method, pinned signals,
+    // fresh or continued) in the same epoch of both configurations.
     let key = |p: &verify::Explored| {
         (
+            p.epoch,
             p.path.user.clone(),
             p.path.client,
             p.path.location,
             p.path.method.clone(),
+            signals_of(&p.path),
         )
     };
     let vb = verify::verify(&before);
@@ -105,8 +129,8 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                 "format": "hmasim-diff/1",
                 "before": before.name,
                 "after": after.name,
-                "changes": changes.iter().map(|((user, client, location, method), (b, a))| json!({
-                    "user": user, "client": client, "location": location, "method": method,
+                "changes": changes.iter().map(|((epoch, user, client, location, method, signals), (b, a))| json!({
+                    "epoch": epoch, "user": user, "client": client, "location": location, "method": method, "signals": signals,
                     "before": b.map(name), "after": a.map(name), "regression": regression(*b, *a),
                 })).collect::<Vec<_>>(),
                 "regressions": regressions,
@@ -130,15 +154,16 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             if changes.is_empty() {
                 let _ = writeln!(s, "no path changes its outcome");
             }
-            for ((user, client, location, method), (b, a)) in &changes {
+            for ((epoch, user, client, location, method, signals), (b, a)) in &changes {
                 let flag = regression(*b, *a)
                     .map(|r| format!("  <- {r}"))
                     .unwrap_or_default();
                 let _ = writeln!(
                     s,
-                    "  {:<22} {client:<16} {location:<8} {:<24} {} -> {}{flag}",
+                    "  e{epoch} {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
                     esc(user),
                     esc(method),
+                    esc(signals),
                     b.map(name).unwrap_or("-"),
                     a.map(name).unwrap_or("-")
                 );

@@ -1,13 +1,18 @@
-//! `hmasim verify`: explore every path to mailbox content and report those without MFA.
+//! `hmasim verify`: explore every path to mailbox content, over every signal a password
+//! holder controls and every configuration epoch, and report the single-factor ones.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
 use crate::cli::{check_output, load, write_atomic, CliError, Format};
-use crate::sim::verify::{self, Verdict, Verification};
+use crate::sim::verify::{self, Counterexample, Explored, Overall, PathSpec, Verification};
 use crate::term::escape_control as esc;
+
+/// The JSON format name of verify's report.
+pub const FORMAT: &str = "hmasim-verify/2";
 
 /// Arguments of `hmasim verify`.
 #[derive(clap::Args, Debug)]
@@ -26,72 +31,205 @@ pub struct VerifyArgs {
     /// Replace the scenario's Conditional Access policies with Graph JSON.
     #[arg(long = "ca-policies", value_name = "PATH")]
     pub ca_policies: Option<PathBuf>,
+    /// Explore only this user (UPN).
+    #[arg(long, value_name = "UPN")]
+    pub user: Option<String>,
     /// Write the explored graph as Graphviz to this file.
     #[arg(long, value_name = "FILE")]
     pub dot: Option<PathBuf>,
+    /// Write the report to this file instead of the standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
-/// Runs verify; `Ok(true)` when a counterexample was found.
+/// Runs verify; `Ok(true)` when the result is not clean (a single-factor path, or
+/// something unmodelled that could decide one).
 pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
     if a.format == Format::Mermaid {
         return Err(CliError::Output(
             "verify --format takes text or json (mermaid is for run)".into(),
         ));
     }
-    if let Some(dot) = &a.dot {
-        check_output(dot)?;
+    for path in [&a.dot, &a.out].into_iter().flatten() {
+        check_output(path)?;
     }
     let mut sc = load(&a.scenario, a.seed, &a.set).map_err(CliError::Scenario)?;
     crate::whatif::prepare_policies(&mut sc, a.ca_policies.as_deref())
         .map_err(CliError::Scenario)?;
+    if let Some(upn) = &a.user {
+        if sc.user(upn).is_none() {
+            let known: Vec<&str> = sc.users.iter().map(|u| u.upn.as_str()).collect();
+            return Err(CliError::Output(format!(
+                "--user {}: no such user in scenario '{}' (expected one of: {})",
+                esc(upn),
+                esc(&sc.name),
+                esc(&known.join(", "))
+            )));
+        }
+    }
     #[allow(clippy::disallowed_methods)]
     // how long verify took, for the user; not in the simulation
     let started = std::time::Instant::now();
-    let v = verify::verify(&sc);
+    let v = verify::verify_with(
+        &sc,
+        &verify::Options {
+            user: a.user.clone(),
+        },
+    );
     let elapsed = started.elapsed();
-    eprintln!(
-        "verify: explored {} paths ({} events) in {:.1} ms",
-        v.paths.len(),
+    crate::term::eprint_line(&format!(
+        "verify: explored {} paths in {} user classes ({} combinations pruned, {} events) in {:.1} ms",
+        v.explored.paths,
+        v.explored.classes,
+        v.explored.pruned,
         v.events,
         elapsed.as_secs_f64() * 1e3
-    );
+    ));
     if let Some(dot) = &a.dot {
         write_atomic(dot, &verify::to_dot(&v))?;
     }
     let out = match a.format {
         Format::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&to_json(&sc.name, sc.identity.model.as_str(), &v))
-                    .expect("plain JSON");
+            let mut s = serde_json::to_string_pretty(&to_json(&sc, &v)).expect("plain JSON");
             s.push('\n');
             s
         }
         _ => to_text(&sc.name, sc.identity.model.as_str(), &v),
     };
-    crate::term::print(&out);
+    match &a.out {
+        Some(path) => write_atomic(path, &out)?,
+        None => crate::term::print(&out),
+    }
     Ok(!v.clean())
 }
 
-fn to_json(name: &str, model: &str, v: &Verification) -> Value {
+/// A path as JSON: who, what, how, and every pinned signal.
+pub fn path_json(p: &PathSpec) -> Value {
     json!({
-        "format": "hmasim-verify/1",
-        "scenario": name,
-        "identity_model": model,
-        "scope": v.scope,
-        "explored": {"paths": v.paths.len(), "events": v.events},
-        "clean": v.clean(),
-        "unmodelled": v.unmodelled,
-        "paths": v.paths,
-        "counterexamples": v.counterexamples.iter().map(|c| json!({
-            "user": c.path.user,
-            "client": c.path.client,
-            "location": c.path.location,
-            "method": c.path.method,
-            "control": c.control,
-            "command": c.command,
-            "trace": serde_json::from_str::<Value>(&c.trace.to_json()).expect("the trace is JSON"),
-        })).collect::<Vec<_>>(),
+        "user": p.user,
+        "client": p.client,
+        "location": p.location,
+        "method": p.method,
+        "continued": p.continued,
+        "signals": {
+            "user_agent": p.signals.user_agent,
+            "platform": p.signals.platform,
+            "source_address": p.signals.source_address.map(|a| a.to_string()),
+            "address": p.signals.address.to_string(),
+            "locations": p.signals.locations,
+            "client_app_type": p.signals.client_app,
+            "device_type": p.signals.device_type,
+            "device_model": p.signals.device_model,
+            "mfa_registered": p.signals.mfa_registered,
+        },
     })
+}
+
+fn explored_json(e: &Explored) -> Value {
+    let mut v = path_json(&e.path);
+    let m = v.as_object_mut().expect("an object");
+    m.insert("epoch".into(), json!(e.epoch));
+    m.insert("verdict".into(), json!(e.verdict));
+    m.insert("stopped_by".into(), json!(e.stopped_by));
+    m.insert("holds_at_end".into(), json!(e.holds_at_end));
+    m.insert("not_proven".into(), json!(e.not_proven));
+    v
+}
+
+fn counterexample_json(c: &Counterexample) -> Value {
+    let mut v = path_json(&c.path);
+    let m = v.as_object_mut().expect("an object");
+    m.insert("epoch".into(), json!(c.epoch));
+    m.insert("verdict".into(), json!(c.verdict));
+    m.insert(
+        "trace".into(),
+        serde_json::from_str::<Value>(&c.trace.to_json()).expect("the trace is JSON"),
+    );
+    v
+}
+
+/// The findings: counterexamples grouped by the control that closes them.
+fn findings(v: &Verification) -> Vec<(&str, &str, Vec<&Counterexample>)> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&Counterexample>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for c in &v.counterexamples {
+        let k = (c.control.as_str(), c.command.as_str());
+        if !groups.contains_key(&k) {
+            order.push(k);
+        }
+        groups.entry(k).or_default().push(c);
+    }
+    order
+        .into_iter()
+        .map(|k| (k.0, k.1, groups.remove(&k).unwrap_or_default()))
+        .collect()
+}
+
+/// The `hmasim-verify/2` document.
+pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification) -> Value {
+    json!({
+        "format": FORMAT,
+        "scenario": sc.name,
+        "service_date": Value::Null,
+        "identity_model": sc.identity.model.as_str(),
+        "scope": v.scope,
+        "verdict": v.verdict().as_str(),
+        "epochs": v.epochs.iter().enumerate().map(|(i, e)| json!({
+            "from_ms": e.from_ms,
+            "to_ms": e.to_ms,
+            "cause": e.cause,
+            "paths": v.paths.iter().filter(|p| p.epoch == i).map(explored_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "transitions": v.transitions.iter().map(|t| {
+            let mut p = path_json(&t.path);
+            let m = p.as_object_mut().expect("an object");
+            m.insert("at_ms".into(), json!(t.at_ms));
+            m.insert("before".into(), json!(t.before));
+            m.insert("after".into(), json!(t.after));
+            p
+        }).collect::<Vec<_>>(),
+        "findings": findings(v).into_iter().map(|(control, command, cs)| json!({
+            "control": control,
+            "closes": cs.len(),
+            "command": command,
+            "paths": cs.into_iter().map(counterexample_json).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "accepted": [],
+        "not_proven": v.not_proven,
+        "user_classes": v.user_classes,
+        "explored": {
+            "paths": v.explored.paths,
+            "classes": v.explored.classes,
+            "pruned": v.explored.pruned,
+            "events": v.events,
+        },
+    })
+}
+
+fn signals_text(p: &PathSpec) -> String {
+    let s = &p.signals;
+    let mut out = format!("platform {}, from {}", s.platform, s.address);
+    if !s.locations.is_empty() {
+        let _ = write!(out, " ({})", s.locations.join(", "));
+    }
+    if let Some(ua) = &s.user_agent {
+        let _ = write!(out, ", User-Agent \"{ua}\"");
+    }
+    if s.device_type.is_some() || s.device_model.is_some() {
+        let _ = write!(
+            out,
+            ", DeviceType {} model {}",
+            s.device_type.as_deref().unwrap_or("(own)"),
+            s.device_model.as_deref().unwrap_or("(own)")
+        );
+    }
+    if !s.mfa_registered {
+        out.push_str(", no MFA method registered");
+    }
+    if p.continued {
+        out.push_str(", session continued from the previous epoch");
+    }
+    out
 }
 
 fn to_text(name: &str, model: &str, v: &Verification) -> String {
@@ -100,51 +238,97 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
     let _ = writeln!(s, "in scope: {}", v.scope.join(", "));
     let _ = writeln!(
         s,
-        "explored: {} paths, {} events\n",
-        v.paths.len(),
-        v.events
+        "explored: {} paths in {} user classes ({} combinations pruned), {} events",
+        v.explored.paths, v.explored.classes, v.explored.pruned, v.events
     );
+    for (i, e) in v.epochs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "epoch {i}: {} ms to {} ms, {}",
+            e.from_ms,
+            e.to_ms,
+            esc(&e.cause)
+        );
+    }
+    s.push('\n');
     for p in &v.paths {
         let verdict = match p.verdict {
-            Verdict::MailboxWithMfa => "mailbox with MFA".to_string(),
-            Verdict::MailboxWithoutMfa => "MAILBOX WITHOUT MFA".to_string(),
-            Verdict::NoAccess => format!("no access ({})", p.stopped_by.as_deref().unwrap_or("-")),
+            verify::Verdict::NoAccess => {
+                format!("no access ({})", p.stopped_by.as_deref().unwrap_or("-"))
+            }
+            x => x.label().to_string(),
         };
         let _ = writeln!(
             s,
-            "  {:<22} {:<16} {:<8} {:<24} {}",
+            "  e{} {:<22} {:<16} {:<8} {:<24} {:<10} {}",
+            p.epoch,
             esc(&p.path.user),
             p.path.client,
             p.path.location,
             esc(&p.path.method),
+            esc(&p.path.signals.platform),
             esc(&verdict)
         );
     }
     s.push('\n');
-    if v.counterexamples.is_empty() && !v.unmodelled.is_empty() {
-        let _ = writeln!(s, "NOT PROVEN CLEAN: no simulated path reaches mailbox content without MFA, but these conditions are not modelled and could change a verdict:");
-        for u in &v.unmodelled {
-            let _ = writeln!(s, "  - {}", esc(u));
-        }
-    } else if v.counterexamples.is_empty() {
+    for t in &v.transitions {
         let _ = writeln!(
             s,
-            "CLEAN: no path in scope reaches mailbox content without MFA"
+            "at {} ms: {} on {} ({}), {} [{}]: {} -> {}",
+            t.at_ms,
+            esc(&t.path.user),
+            t.path.client,
+            t.path.location,
+            esc(&t.path.method),
+            esc(&signals_text(&t.path)),
+            t.before.label(),
+            t.after.label()
         );
-    } else {
-        let _ = writeln!(
-            s,
-            "COUNTEREXAMPLES: {} path(s) reach mailbox content without MFA",
-            v.counterexamples.len()
-        );
-        for c in &v.counterexamples {
+    }
+    if !v.transitions.is_empty() {
+        s.push('\n');
+    }
+    match v.verdict() {
+        Overall::Clean => {
             let _ = writeln!(
                 s,
-                "\n- {} on {} ({}), {}",
+                "CLEAN: no path in scope reaches mailbox content without MFA"
+            );
+        }
+        Overall::NotProven => {
+            let _ = writeln!(s, "NOT PROVEN: no simulated path reaches mailbox content without MFA, but these are not modelled and could decide one:");
+        }
+        Overall::NotClean => {
+            let _ = writeln!(
+                s,
+                "NOT CLEAN: {} path(s) reach mailbox content with only the password",
+                v.counterexamples.len()
+            );
+        }
+    }
+    for n in &v.not_proven {
+        let _ = writeln!(
+            s,
+            "  - not proven: {} {}: {}",
+            esc(&n.policy),
+            esc(&n.field),
+            esc(&n.why)
+        );
+    }
+    for (control, command, cs) in findings(v) {
+        let _ = writeln!(s, "\nclosing {} closes {} path(s)", esc(control), cs.len());
+        let _ = writeln!(s, "  command: {}", esc(command));
+        for c in cs {
+            let _ = writeln!(
+                s,
+                "  - epoch {}: {} on {} ({}), {}: {} [{}]",
+                c.epoch,
                 esc(&c.path.user),
                 c.path.client,
                 c.path.location,
-                esc(&c.path.method)
+                esc(&c.path.method),
+                c.verdict.label(),
+                esc(&signals_text(&c.path))
             );
             if let Some(last) = c
                 .trace
@@ -155,20 +339,20 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
             {
                 let _ = writeln!(
                     s,
-                    "  served: event {} {} -> {}: {}",
+                    "    served: event {} {} -> {}: {}",
                     last.seq,
                     esc(&c.trace.names[last.from.0 as usize]),
                     esc(&c.trace.names[last.to.0 as usize]),
                     esc(&last.msg.summary)
                 );
             }
-            let _ = writeln!(s, "  control that closes it: {}", esc(&c.control));
-            let _ = writeln!(s, "  command: {}", esc(&c.command));
-            let _ = writeln!(
-                s,
-                "  trace: hmasim verify ... --format json (counterexamples[].trace)"
-            );
         }
+    }
+    if !v.counterexamples.is_empty() {
+        let _ = writeln!(
+            s,
+            "\ntraces: hmasim verify ... --format json (findings[].paths[].trace)"
+        );
     }
     s
 }

@@ -301,6 +301,10 @@ impl NamedLocation {
     }
 }
 
+/// The user action "register security information": what a user without an MFA method
+/// does at the registration interrupt (`AADSTS50079`, "More information required").
+pub const REGISTER_SECURITY_INFO: &str = "urn:user:registersecurityinfo";
+
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).
 ///
 /// The fields after `operator` were added for policies read from Microsoft Graph; they
@@ -361,6 +365,11 @@ pub struct CaPolicy {
     /// condition is not configured.
     #[serde(default)]
     pub include_locations: Vec<String>,
+    /// User actions in scope (Graph's `conditions.applications.includeUserActions`):
+    /// `urn:user:registersecurityinfo` ([`REGISTER_SECURITY_INFO`]). A policy that lists
+    /// a user action applies to that action only, never to a sign-in to a cloud app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_user_actions: Vec<String>,
     /// Graph fields of the policy that hmasim does not model (`conditions.signInRiskLevels`,
     /// `grantControls.termsOfUse`...): each was reported as a warning when the policy was
     /// read, and each can change the real verdict.
@@ -390,6 +399,7 @@ impl CaPolicy {
             include_platforms: Vec::new(),
             exclude_platforms: Vec::new(),
             include_locations: Vec::new(),
+            include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
         }
     }

@@ -775,9 +775,20 @@ impl Reader<'_> {
         };
         p.include_applications = app_list(self, "includeApplications")?;
         p.exclude_applications = app_list(self, "excludeApplications")?;
+        // User actions: registering security information is modelled; any other user
+        // action (registering a device) is not.
+        for (vp, s) in self.strings(apps, &apps_at, "includeUserActions")? {
+            if s.eq_ignore_ascii_case(hmasim_protocol::policy::REGISTER_SECURITY_INFO) {
+                p.include_user_actions.push(s);
+            } else {
+                self.unmodelled(&vp, &serde_json::Value::String(s));
+            }
+        }
         for (k, v) in apps {
-            if !matches!(k.as_str(), "includeApplications" | "excludeApplications")
-                && !k.contains('@')
+            if !matches!(
+                k.as_str(),
+                "includeApplications" | "excludeApplications" | "includeUserActions"
+            ) && !k.contains('@')
             {
                 self.unmodelled(&apps_at.key(k), v);
             }

@@ -602,6 +602,24 @@ pub struct VerifyScope {
     /// The client kinds in scope.
     #[serde(default = "VerifyScope::all")]
     pub clients: Vec<ClientKind>,
+    /// Facts of the tenant outside Conditional Access that hmasim does not model and that
+    /// could decide a path (a third-party MFA provider, an IP restriction on a proxy in
+    /// front of Exchange...): each makes verify's result NOT PROVEN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unmodelled: Vec<UnmodelledFact>,
+}
+
+/// A fact of the tenant that hmasim does not model, as the scenario marks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnmodelledFact {
+    /// The object it belongs to (`adfs`, `exchange-onprem`, a policy's name...).
+    pub object: String,
+    /// The field or setting.
+    pub field: String,
+    /// Why it could change a verdict.
+    #[serde(default)]
+    pub why: String,
 }
 
 impl VerifyScope {
@@ -619,6 +637,7 @@ impl Default for VerifyScope {
     fn default() -> Self {
         VerifyScope {
             clients: VerifyScope::all(),
+            unmodelled: Vec::new(),
         }
     }
 }

@@ -256,23 +256,11 @@ pub fn build(sc: &Scenario) -> Built {
             }
         };
         let auth = client_auth(c, user.mailbox, &mail_host);
-        let device = match (c.kind, c.platform) {
-            (ClientKind::OutlookMobile, _) => ("Outlook", "Outlook for iOS and Android"),
-            (ClientKind::NativeMail, Platform::Android) => ("Android", "Android"),
-            (ClientKind::NativeMail, _) => ("iPhone", "iPhone"),
-            _ => ("", ""),
-        };
+        let (presented_ua, presented_device) = presented(c);
         let cfg = ClientConfig {
             retries: lossy(sc),
             auth,
-            device: (
-                c.device_type
-                    .clone()
-                    .unwrap_or_else(|| device.0.to_string()),
-                c.device_model
-                    .clone()
-                    .unwrap_or_else(|| device.1.to_string()),
-            ),
+            device: presented_device,
             id: c.party_id(),
             kind: match c.kind {
                 ClientKind::OutlookDesktop => CK::OutlookDesktop,
@@ -282,10 +270,7 @@ pub fn build(sc: &Scenario) -> Built {
             },
             upn: user.upn.clone(),
             password: user.password.clone(),
-            user_agent: c
-                .user_agent
-                .clone()
-                .unwrap_or_else(|| user_agent(c.kind, c.platform).to_string()),
+            user_agent: presented_ua,
             kerberos: internal && c.device == DeviceState::DomainJoined,
             mailbox_url,
             autodetect_url: Url::https(AUTODETECT_HOST, "/detect")
@@ -1055,7 +1040,39 @@ fn onprem_legacy_blocks(
     (blocked, names)
 }
 
-fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {
+/// What a client presents on the wire: its `User-Agent`, and its ActiveSync `DeviceType`
+/// and device model; the scenario's values when it sets them (what a password holder
+/// writes), else its kind's and platform's own. The explorer of `hmasim verify` sets the
+/// same on a branched world.
+pub(crate) fn presented(c: &hmasim_scenario::Client) -> (String, (String, String)) {
+    let device = default_device(c.kind, c.platform);
+    (
+        c.user_agent
+            .clone()
+            .unwrap_or_else(|| user_agent(c.kind, c.platform).to_string()),
+        (
+            c.device_type
+                .clone()
+                .unwrap_or_else(|| device.0.to_string()),
+            c.device_model
+                .clone()
+                .unwrap_or_else(|| device.1.to_string()),
+        ),
+    )
+}
+
+/// The ActiveSync `DeviceType` and model a client kind reports on its own.
+pub(crate) fn default_device(kind: ClientKind, platform: Platform) -> (&'static str, &'static str) {
+    match (kind, platform) {
+        (ClientKind::OutlookMobile, _) => ("Outlook", "Outlook for iOS and Android"),
+        (ClientKind::NativeMail, Platform::Android) => ("Android", "Android"),
+        (ClientKind::NativeMail, _) => ("iPhone", "iPhone"),
+        _ => ("", ""),
+    }
+}
+
+/// The `User-Agent` a client kind sends on its own.
+pub(crate) fn user_agent(kind: ClientKind, platform: Platform) -> &'static str {
     match (kind, platform) {
         (ClientKind::NativeMail, Platform::Android) => "Android-Mail/2024.11 (Android 14)",
         (ClientKind::NativeMail, _) => "Apple-iPhone15C2/2104.1 (iOS 17.6)",

@@ -1,14 +1,86 @@
-//! `hmasim verify`: every way a user can reach mailbox content, explored by simulation.
+//! `hmasim verify`: every way someone who holds a user's password can reach mailbox
+//! content, explored by simulation, over every signal that person controls and every
+//! configuration epoch of the timeline.
 //!
-//! For each user, each client kind in the scenario's scope and each network location, the
-//! explorer builds one world and branches it (a clone per choice) over the ways that client
-//! can authenticate: modern authentication through the documented flow, or a legacy path
-//! (Basic on ActiveSync, AutoDiscover, MAPI, EWS, OAB, RPC; Kerberos inside; ActiveSync
-//! configured by hand). Each branch runs to its end; a branch whose client gets mailbox data
-//! without MFA is a counterexample, reported with its trace and the control that closes it.
+//! # What is explored
+//!
+//! For each class of users (see below), each client kind of the scenario's `[verify]`
+//! scope, each network location (outside, inside), each configuration epoch and each way
+//! the client can authenticate (modern authentication through the documented flow, or a
+//! legacy path: Basic on ActiveSync, AutoDiscover, MAPI, EWS, OAB, RPC; Kerberos inside;
+//! ActiveSync configured by hand), the explorer also pins every value of every signal the
+//! password holder writes ([`Signals`]):
+//!
+//! - the `User-Agent`, and so the device platform Entra ID derives from it: one per
+//!   platform an enforced Conditional Access policy names, plus one for every other
+//!   platform and an unknown one (`linux` when no policy names it);
+//! - the source address of its connections to cloud services (outside): the Internet,
+//!   one address in each named location, in each MFA trusted range, in each range of
+//!   `network.geo` and each client's own address; inside, the office's egress;
+//! - the ActiveSync `DeviceType` and device model (Outlook mobile and native mail): the
+//!   kind's own, each string an on-premises device access rule names, and one no rule
+//!   names;
+//! - the client app type follows from the method (browser, modern client, Exchange
+//!   ActiveSync, other legacy).
+//!
+//! What the client cannot fake is not faked: device compliance and hybrid join (they need
+//! the device's key), an approved app's app-protection state (the scenario's known client
+//! keeps its own), Kerberos without the domain (only a domain-joined machine inside).
+//!
+//! # Reductions
+//!
+//! **Signal classes** ([`classes::Space`]): values that no policy or rule distinguishes
+//! form one class, and one representative per class is explored. Platforms: only the
+//! platforms an enforced policy names in `include_platforms`/`exclude_platforms` are told
+//! apart (`all` matches every platform and the unknown one alike). Addresses: two
+//! addresses that fall in the same named locations (and the same country, when a location
+//! lists countries) give Entra the same facts; nothing else in the world reads a client's
+//! address. Device strings: two (`DeviceType`, model) pairs that match the same device
+//! access rules are treated alike by Exchange. A class of one value is left at the
+//! client's own (`None` in [`Signals`]).
+//!
+//! **User classes** ([`classes::UserClass`]): users with identical groups, roles,
+//! registration state, mailbox location, Exchange version, per-user authentication
+//! policies and known devices, none of whom is named anywhere else in the scenario, are
+//! one class; the first is explored for all. `explored.pruned` counts the raw
+//! combinations (members x raw signal values) that these reductions skipped.
+//!
+//! # Epochs
+//!
+//! Every timeline `set` (a configuration change: the identity model, a policy's state, an
+//! authentication policy...) starts an [`Epoch`]. At each epoch's start the explorer signs
+//! in afresh; from epoch 1 on it also follows the session signed in at the previous
+//! epoch's start across the change (`continued`), as a run does: the world is
+//! reconfigured in place and the client keeps its tokens. The path's scenario keeps the
+//! timeline's configuration entries (`set`, directory syncs, key rotations, metadata
+//! refreshes), not its faults (outages, partitions, crashes) nor password changes (the
+//! attacker holds whatever password is current). [`Verification::transitions`] says when
+//! a path opens or closes.
+//!
+//! # Verdicts
+//!
+//! A path is single-factor when mailbox data reached anyone without MFA, or when the
+//! password holder completed the MFA registration interrupt (`AADSTS50079`, "More
+//! information required") of a user without a method and then got the data: the MFA
+//! rests on a method they registered ([`Verdict::RegistersMfaWithPassword`]). A policy in
+//! effect with conditions or controls hmasim does not model that applies to a path's
+//! sign-in (as Entra's evaluation note in the trace says), and every fact the scenario
+//! marks unmodelled (`verify.unmodelled`), make the result NOT PROVEN ([`NotProven`]).
+//! Precedence ([`Verification::verdict`]): a single-factor path makes it NOT CLEAN; else
+//! anything unmodelled makes it NOT PROVEN; else CLEAN. Report-only policies never
+//! enforce and disabled ones are ignored (Entra's evaluator does this), so neither makes
+//! a result NOT PROVEN.
+//!
+//! Every explored path replays as a plain one-client scenario: [`path_scenario`].
 //! The explored tree is a petgraph graph, written as Graphviz with `--dot`.
 
+pub mod classes;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 use hmasim_clients::Auth;
+use hmasim_protocol::policy::CaState;
 use hmasim_scenario::{
     Action, ActionKind, AuthMethod, Client, ClientKind, DeviceState, Location, MailProtocol,
     MailboxLocation, Platform, Scenario, Span,
@@ -18,10 +90,44 @@ use serde::Serialize;
 
 use crate::{build, build::client_auth, run_built, Party, Trace};
 
+pub use classes::UserClass;
+
+/// How long a fresh sign-in is followed (simulated ms).
+pub const FRESH_MS: u64 = 10 * 60_000;
+/// How long a session that continues across a configuration change is followed after
+/// the change (simulated ms): longer than a client's 30-minute background sync.
+pub const CONTINUED_MS: u64 = 40 * 60_000;
+
+/// What the password holder pins for one path: every attacker-controlled signal, with
+/// what Entra derives from it for display. `None` is the client's own value.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Signals {
+    /// The `User-Agent` sent (`None`: the client kind's own).
+    pub user_agent: Option<String>,
+    /// The device platform Entra derives from the User-Agent actually sent (display).
+    pub platform: String,
+    /// The source address of connections to cloud services (`None`: the location's
+    /// default, the Internet address outside, the office egress inside).
+    pub source_address: Option<IpAddr>,
+    /// The address actually used (display).
+    pub address: IpAddr,
+    /// The named locations that address falls in (display).
+    pub locations: Vec<String>,
+    /// The ActiveSync `DeviceType` reported (`None`: the kind's own).
+    pub device_type: Option<String>,
+    /// The ActiveSync device model reported (`None`: the kind's own).
+    pub device_model: Option<String>,
+    /// The client app type the method presents to Conditional Access (display).
+    pub client_app: &'static str,
+    /// Whether the user has an MFA method registered (tenant state, as the scenario
+    /// says; display).
+    pub mfa_registered: bool,
+}
+
 /// One way to reach a mailbox.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct PathSpec {
-    /// The user.
+    /// The user (a class representative).
     pub user: String,
     /// The client kind.
     pub client: &'static str,
@@ -29,18 +135,89 @@ pub struct PathSpec {
     pub location: &'static str,
     /// How it authenticates: `modern`, `basic-activesync`, `iwa-mapi`...
     pub method: String,
+    /// What the password holder pins.
+    pub signals: Signals,
+    /// Signed in at the previous epoch's start and followed across the change that
+    /// starts this epoch (false: a fresh sign-in at this epoch's start).
+    pub continued: bool,
+}
+
+impl PathSpec {
+    /// The path without its epoch-relative part: the same path in another epoch has the
+    /// same key.
+    pub fn key(&self) -> String {
+        format!(
+            "{} {} {} {} ua={} addr={} dev={}/{}",
+            self.user,
+            self.client,
+            self.location,
+            self.method,
+            self.signals.user_agent.as_deref().unwrap_or("-"),
+            self.signals
+                .source_address
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
+            self.signals.device_type.as_deref().unwrap_or("-"),
+            self.signals.device_model.as_deref().unwrap_or("-"),
+        )
+    }
 }
 
 /// How a path ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Mailbox data, and every token behind it rests on MFA.
+    /// Mailbox data, and every token behind it rests on MFA the user did.
     MailboxWithMfa,
     /// Mailbox data without MFA: a counterexample.
     MailboxWithoutMfa,
+    /// The user had no MFA method; whoever holds the password completed the registration
+    /// interrupt and then reached mailbox data: a counterexample ("registers MFA with
+    /// only the password").
+    RegistersMfaWithPassword,
     /// No mailbox data.
     NoAccess,
+}
+
+impl Verdict {
+    /// Whether the path is single-factor (a counterexample).
+    pub fn single_factor(self) -> bool {
+        matches!(
+            self,
+            Verdict::MailboxWithoutMfa | Verdict::RegistersMfaWithPassword
+        )
+    }
+    /// How reports name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::MailboxWithMfa => "mailbox with MFA",
+            Verdict::MailboxWithoutMfa => "MAILBOX WITHOUT MFA",
+            Verdict::RegistersMfaWithPassword => "REGISTERS MFA WITH ONLY THE PASSWORD",
+            Verdict::NoAccess => "no access",
+        }
+    }
+}
+
+/// Something verify cannot evaluate that could decide a path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NotProven {
+    /// The policy (or, for a fact outside Conditional Access, the object).
+    pub policy: String,
+    /// The field hmasim does not model (`conditions.signInRiskLevels`...).
+    pub field: String,
+    /// Why it could change the verdict.
+    pub why: String,
+}
+
+/// One configuration epoch: from a configuration change to the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Epoch {
+    /// Start, in simulated ms.
+    pub from_ms: u64,
+    /// End (the next change, or the scenario's duration).
+    pub to_ms: u64,
+    /// What starts it (`start`, or the timeline `set`s, secrets masked).
+    pub cause: String,
 }
 
 /// One explored path.
@@ -49,21 +226,28 @@ pub struct Explored {
     /// The path.
     #[serde(flatten)]
     pub path: PathSpec,
+    /// The epoch (index into [`Verification::epochs`]).
+    pub epoch: usize,
     /// How it ended.
     pub verdict: Verdict,
     /// The refusal that stopped it, if any.
     pub stopped_by: Option<String>,
     /// Mailbox data reached the client and its access still held at the end of the path's
     /// run (`hmasim diff` compares it: access it had with MFA and lost is a regression).
-    #[serde(skip)]
     pub holds_at_end: bool,
+    /// What verify cannot evaluate on this path.
+    pub not_proven: Vec<NotProven>,
 }
 
-/// A path to mailbox content without MFA.
+/// A single-factor path.
 #[derive(Clone, Debug)]
 pub struct Counterexample {
     /// The path.
     pub path: PathSpec,
+    /// The epoch it is found in.
+    pub epoch: usize,
+    /// How it ended ([`Verdict::single_factor`]).
+    pub verdict: Verdict,
     /// The control that would have closed it.
     pub control: String,
     /// The admin command that sets it.
@@ -72,30 +256,101 @@ pub struct Counterexample {
     pub trace: Trace,
 }
 
+/// A path whose verdict changes from one epoch to the next (fresh sign-ins).
+#[derive(Clone, Debug, Serialize)]
+pub struct Transition {
+    /// The path (as explored in the later epoch).
+    pub path: PathSpec,
+    /// When it changes (the later epoch's start), simulated ms.
+    pub at_ms: u64,
+    /// Its verdict before.
+    pub before: Verdict,
+    /// Its verdict after.
+    pub after: Verdict,
+}
+
+/// How much was explored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Paths run (one simulation each).
+    pub paths: usize,
+    /// User classes explored.
+    pub classes: usize,
+    /// Raw combinations (users x raw signal values) covered by a representative and not
+    /// run.
+    pub pruned: usize,
+}
+
+/// The overall result, by precedence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overall {
+    /// No single-factor path, nothing unmodelled.
+    Clean,
+    /// A single-factor path.
+    NotClean,
+    /// No single-factor path, but something unmodelled could decide one.
+    NotProven,
+}
+
+impl Overall {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overall::Clean => "clean",
+            Overall::NotClean => "not_clean",
+            Overall::NotProven => "not_proven",
+        }
+    }
+}
+
 /// What verify found.
 #[derive(Debug)]
 pub struct Verification {
     /// The client kinds in scope.
     pub scope: Vec<&'static str>,
+    /// The configuration epochs.
+    pub epochs: Vec<Epoch>,
     /// Every explored path.
     pub paths: Vec<Explored>,
     /// Events simulated across every branch (the explored states).
     pub events: u64,
-    /// The paths that reach mailbox content without MFA.
+    /// The single-factor paths.
     pub counterexamples: Vec<Counterexample>,
+    /// Everything unmodelled that could decide a path, deduplicated.
+    pub not_proven: Vec<NotProven>,
+    /// How much was explored and pruned.
+    pub explored: Counts,
+    /// The user classes.
+    pub user_classes: Vec<UserClass>,
+    /// Paths that open or close from one epoch to the next.
+    pub transitions: Vec<Transition>,
     /// The explored tree.
     pub graph: DiGraph<String, String>,
-    /// Conditional Access conditions hmasim does not model, in policies that are not
-    /// disabled: each could change a verdict, so verify will not call the tenant clean.
-    pub unmodelled: Vec<String>,
 }
 
 impl Verification {
-    /// Whether verify can call the configuration clean: no counterexample, and nothing it
-    /// did not model that could change that.
-    pub fn clean(&self) -> bool {
-        self.counterexamples.is_empty() && self.unmodelled.is_empty()
+    /// The overall verdict: NOT CLEAN over NOT PROVEN over CLEAN.
+    pub fn verdict(&self) -> Overall {
+        if !self.counterexamples.is_empty() {
+            Overall::NotClean
+        } else if !self.not_proven.is_empty() {
+            Overall::NotProven
+        } else {
+            Overall::Clean
+        }
     }
+    /// Whether verify proves the configuration clean.
+    pub fn clean(&self) -> bool {
+        self.verdict() == Overall::Clean
+    }
+}
+
+/// Options of [`verify_with`].
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Explore only this user (case-insensitive UPN); every other user is left out.
+    pub user: Option<String>,
 }
 
 fn kind_name(k: ClientKind) -> &'static str {
@@ -107,12 +362,22 @@ fn kind_name(k: ClientKind) -> &'static str {
     }
 }
 
+fn kind_of(name: &str) -> Option<ClientKind> {
+    [
+        ClientKind::Browser,
+        ClientKind::OutlookDesktop,
+        ClientKind::OutlookMobile,
+        ClientKind::NativeMail,
+    ]
+    .into_iter()
+    .find(|k| kind_name(*k) == name)
+}
+
+/// One way to authenticate: its name, the client's auth setting, protocol, AutoDetect.
+type Method = (String, AuthMethod, Option<MailProtocol>, bool);
+
 /// The ways a client kind can authenticate, at a location, to a mailbox.
-fn methods(
-    kind: ClientKind,
-    location: Location,
-    mailbox: MailboxLocation,
-) -> Vec<(String, AuthMethod, Option<MailProtocol>, bool)> {
+fn methods(kind: ClientKind, location: Location, mailbox: MailboxLocation) -> Vec<Method> {
     let mut m = Vec::new();
     match kind {
         ClientKind::Browser => m.push(("web".to_string(), AuthMethod::Modern, None, true)),
@@ -173,20 +438,280 @@ fn methods(
     m
 }
 
+/// The client app type a method presents to Conditional Access.
+fn client_app(method: &str) -> &'static str {
+    if method == "web" {
+        "browser"
+    } else if method.starts_with("modern") {
+        "mobileAppsAndDesktopClients"
+    } else if method.contains("activesync") {
+        "exchangeActiveSync"
+    } else if method.starts_with("iwa") {
+        "none (Kerberos to Exchange on-premises)"
+    } else {
+        "other"
+    }
+}
+
+/// Whether ActiveSync device strings reach Exchange on this method.
+fn uses_device_strings(kind: ClientKind, method: &str) -> bool {
+    classes::speaks_activesync(kind) && method.contains("activesync")
+}
+
+/// The configuration epochs of `sc`: one from the start, and one from each instant
+/// (within the run) at which the timeline changes the configuration.
+pub fn epochs(sc: &Scenario) -> Vec<Epoch> {
+    let end = sc.run.duration.ms();
+    let mut starts: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    starts.insert(0, Vec::new());
+    for a in &sc.timeline {
+        if a.action == ActionKind::Set && a.at.ms() > 0 && a.at.ms() < end {
+            let kv = format!(
+                "{}={}",
+                a.key.as_deref().unwrap_or(""),
+                a.value.as_deref().unwrap_or("")
+            );
+            starts
+                .entry(a.at.ms())
+                .or_default()
+                .push(format!("set {}", hmasim_scenario::secret::mask_set(&kv)));
+        }
+    }
+    let list: Vec<(u64, Vec<String>)> = starts.into_iter().collect();
+    list.iter()
+        .enumerate()
+        .map(|(i, (from, causes))| Epoch {
+            from_ms: *from,
+            to_ms: list.get(i + 1).map_or(end.max(*from), |n| n.0),
+            cause: if causes.is_empty() {
+                "start".to_string()
+            } else {
+                causes.join("; ")
+            },
+        })
+        .collect()
+}
+
+/// The timeline entries a path's scenario keeps: configuration, not faults, not what
+/// users do on their own clients, not password changes.
+fn kept(a: &Action) -> bool {
+    matches!(
+        a.action,
+        ActionKind::Set
+            | ActionKind::DirectorySync
+            | ActionKind::RotateEvostsKey
+            | ActionKind::RefreshAuthMetadata
+    )
+}
+
+/// The device a path's client has: the scenario's known client of that kind for the
+/// user, else a domain-joined machine inside (not for native mail), an unmanaged device
+/// outside.
+fn known_client<'a>(sc: &'a Scenario, kind: ClientKind, upn: &str) -> Option<&'a Client> {
+    sc.clients
+        .iter()
+        .find(|c| c.kind == kind && c.user.eq_ignore_ascii_case(upn))
+}
+
+fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -> Client {
+    let known = known_client(sc, kind, upn);
+    let device = known.map(|c| c.device).unwrap_or(
+        if location == Location::Internal && kind != ClientKind::NativeMail {
+            DeviceState::DomainJoined
+        } else {
+            DeviceState::Unmanaged
+        },
+    );
+    let platform = known.map(|c| c.platform).unwrap_or(match kind {
+        ClientKind::OutlookMobile | ClientKind::NativeMail => Platform::Ios,
+        _ => Platform::Windows,
+    });
+    Client {
+        id: None,
+        kind,
+        user: upn.to_string(),
+        platform,
+        location,
+        device,
+        sync_interval: Span(30 * 60_000),
+        auth: AuthMethod::Modern,
+        protocol: None,
+        autodetect: true,
+        app_protection: known.is_some_and(|c| c.app_protection),
+        source_address: None,
+        user_agent: None,
+        device_type: None,
+        device_model: None,
+    }
+}
+
+/// The plain one-client scenario that replays `path` in `epoch`: the path's client with
+/// every pinned signal set (`user_agent`, `device_type`, `device_model`,
+/// `source_address`), its sign-in at the epoch's start (the previous epoch's start for a
+/// `continued` path), the timeline's configuration entries kept, the documented fix
+/// dropped. Running it gives the verdict the explorer reports for the path.
+pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
+    let ep = epochs(sc);
+    let e = &ep[epoch.min(ep.len() - 1)];
+    let start = if path.continued && epoch > 0 {
+        ep[epoch - 1].from_ms
+    } else {
+        e.from_ms
+    };
+    let kind = kind_of(path.client).unwrap_or(ClientKind::OutlookDesktop);
+    let location = if path.location == "internal" {
+        Location::Internal
+    } else {
+        Location::External
+    };
+    let mailbox = sc
+        .user(&path.user)
+        .map_or(MailboxLocation::Online, |u| u.mailbox);
+    let mut client = base_client(sc, kind, &path.user, location);
+    if let Some((_, auth, protocol, autodetect)) = methods(kind, location, mailbox)
+        .into_iter()
+        .find(|m| m.0 == path.method)
+    {
+        client.auth = auth;
+        client.protocol = protocol;
+        client.autodetect = autodetect;
+    }
+    client.source_address = path.signals.source_address;
+    client.user_agent = path.signals.user_agent.clone();
+    client.device_type = path.signals.device_type.clone();
+    client.device_model = path.signals.device_model.clone();
+    let mut out = sc.clone();
+    out.clients = vec![client];
+    let action = match kind {
+        ClientKind::Browser => ActionKind::OpenOwa,
+        ClientKind::OutlookDesktop => ActionKind::StartOutlook,
+        _ => ActionKind::AddAccount,
+    };
+    let mut timeline: Vec<Action> = sc.timeline.iter().filter(|a| kept(a)).cloned().collect();
+    timeline.push(Action::on_client(Span(start), action, kind_name(kind)));
+    timeline.sort_by_key(|a| a.at.ms());
+    out.timeline = timeline;
+    out.run.duration = Span(if path.continued && epoch > 0 {
+        e.from_ms + CONTINUED_MS
+    } else {
+        e.from_ms + FRESH_MS
+    });
+    out.fix = None;
+    out
+}
+
+/// The signals of a path, with what Entra derives from them.
+fn signals(
+    sc: &Scenario,
+    tenant: &hmasim_entra_id::ca::Tenant,
+    client: &Client,
+    method: &str,
+    registered: bool,
+) -> Signals {
+    let (ua, _) = build::presented(client);
+    let address = sc.client_address(client);
+    let (locations, _, _) = classes::where_from(tenant, address);
+    Signals {
+        user_agent: client.user_agent.clone(),
+        platform: classes::platform_name(&ua).to_string(),
+        source_address: client.source_address,
+        address,
+        locations,
+        device_type: client.device_type.clone(),
+        device_model: client.device_model.clone(),
+        client_app: client_app(method),
+        mfa_registered: registered,
+    }
+}
+
+/// Whether the client completed the MFA registration interrupt in this run.
+fn registered_in(trace: &Trace) -> bool {
+    trace.events.iter().any(|e| {
+        e.from.0 == 0
+            && e.msg.url.as_ref().is_some_and(|u| {
+                u.path.ends_with("/SAS/ProcessAuth") && u.param("register") == Some("1")
+            })
+    })
+}
+
+/// The enforced policies with unmodelled fields that Entra's evaluation notes in the
+/// trace show applying to this path's sign-in (every modelled condition matched).
+fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
+    let mut out: Vec<NotProven> = Vec::new();
+    let lines: Vec<&String> = trace
+        .events
+        .iter()
+        .filter(|e| {
+            e.msg
+                .summary
+                .starts_with("Entra ID evaluates Conditional Access")
+        })
+        .filter_map(|e| match &e.msg.body {
+            hmasim_protocol::Body::Lines(l) => Some(l),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for p in sc
+        .conditional_access
+        .iter()
+        .filter(|p| p.state == CaState::Enabled && !p.unmodelled.is_empty())
+    {
+        let applies = format!("{} [enabled]: applies (", p.name);
+        if lines.iter().any(|l| l.starts_with(&applies)) {
+            for f in &p.unmodelled {
+                let np = NotProven {
+                    policy: p.name.clone(),
+                    field: f.clone(),
+                    why: format!(
+                        "hmasim does not model {f}; the policy applies to this sign-in under every modelled condition, so it could decide it"
+                    ),
+                };
+                if !out.contains(&np) {
+                    out.push(np);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Explores every path of every user of `sc` within its scope.
 pub fn verify(sc: &Scenario) -> Verification {
+    verify_with(sc, &Options::default())
+}
+
+/// Explores every path of `sc` within its scope, with options.
+pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
     let mut graph: DiGraph<String, String> = DiGraph::new();
     let root = graph.add_node(format!(
         "tenant {} ({})",
         sc.tenant.domain,
         sc.identity.model.as_str()
     ));
-    let mut paths = Vec::new();
+    let ep = epochs(sc);
+    let space = classes::Space::of(sc);
+    let tenant = build::ca_tenant(sc);
+    let users: Vec<&hmasim_scenario::User> = sc
+        .users
+        .iter()
+        .filter(|u| {
+            opts.user
+                .as_ref()
+                .is_none_or(|x| x.eq_ignore_ascii_case(&u.upn))
+        })
+        .collect();
+    let user_classes = classes::user_classes(sc, &users);
+    let mut paths: Vec<Explored> = Vec::new();
     let mut counterexamples = Vec::new();
     let mut events = 0;
+    let mut raw = 0usize;
     let scope: Vec<ClientKind> = sc.verify.clients.clone();
-    for user in &sc.users {
-        let unode = graph.add_node(format!("user {}", user.upn));
+    for uc in &user_classes {
+        let Some(user) = sc.user(&uc.representative) else {
+            continue;
+        };
+        let unode = graph.add_node(format!("user {} ({} in class)", user.upn, uc.members.len()));
         graph.add_edge(root, unode, String::new());
         for &kind in &scope {
             for location in [Location::External, Location::Internal] {
@@ -195,138 +720,273 @@ pub fn verify(sc: &Scenario) -> Verification {
                 } else {
                     "external"
                 };
+                let known = known_client(sc, kind, &user.upn);
+                // Inside, connections leave by the office's egress (or the known
+                // client's own address there); outside, every address class.
+                let (addresses, raw_addresses): (Vec<Option<IpAddr>>, usize) =
+                    if location == Location::Internal {
+                        (
+                            vec![known
+                                .filter(|c| c.location == location)
+                                .and_then(|c| c.source_address)],
+                            1,
+                        )
+                    } else {
+                        (space.addresses.clone(), space.raw_addresses)
+                    };
                 let cnode = graph.add_node(format!("{} {loc}", kind_name(kind)));
                 graph.add_edge(unode, cnode, String::new());
-                // The device this user has for this kind, if the scenario says; corporate
-                // machines inside are domain-joined, anything else unmanaged.
-                let known = sc
-                    .clients
-                    .iter()
-                    .find(|c| c.kind == kind && c.user.eq_ignore_ascii_case(&user.upn));
-                let device = known.map(|c| c.device).unwrap_or(
-                    if location == Location::Internal && kind != ClientKind::NativeMail {
-                        DeviceState::DomainJoined
-                    } else {
-                        DeviceState::Unmanaged
-                    },
-                );
-                let platform = known.map(|c| c.platform).unwrap_or(match kind {
-                    ClientKind::OutlookMobile | ClientKind::NativeMail => Platform::Ios,
-                    _ => Platform::Windows,
-                });
-                let client = Client {
-                    id: None,
+                let own = build::default_device(
                     kind,
-                    user: user.upn.clone(),
-                    platform,
-                    location,
-                    device,
-                    sync_interval: Span(30 * 60_000),
-                    auth: AuthMethod::Modern,
-                    protocol: None,
-                    autodetect: true,
-                    app_protection: known.is_some_and(|c| c.app_protection),
-                    // A known client keeps its address only where it sits (inside or out).
-                    source_address: known
-                        .filter(|c| c.location == location)
-                        .and_then(|c| c.source_address),
-                    user_agent: None,
-                    device_type: None,
-                    device_model: None,
-                };
-                let mut base = sc.clone();
-                base.clients = vec![client.clone()];
-                let action = match kind {
-                    ClientKind::Browser => ActionKind::OpenOwa,
-                    ClientKind::OutlookDesktop => ActionKind::StartOutlook,
-                    _ => ActionKind::AddAccount,
-                };
-                base.timeline = vec![Action::on_client(Span(0), action, kind_name(kind))];
-                base.run.duration = Span(10 * 60_000);
-                base.fix = None;
-                // One world per choice point, branched per method.
-                let world = build(&base);
-                for (name, auth, protocol, autodetect) in methods(kind, location, user.mailbox) {
-                    let variant = Client {
-                        auth,
-                        protocol,
-                        autodetect,
-                        ..client.clone()
-                    };
-                    let mut branch_sc = base.clone();
-                    branch_sc.clients = vec![variant.clone()];
-                    let mut branch = world.clone();
-                    let auth: Auth = client_auth(&variant, user.mailbox, &sc.mail_host());
-                    if let Party::Client(c) = branch.world.actor_mut(branch.clients[0]) {
-                        c.set_auth(auth);
-                    }
-                    let trace = run_built(&branch_sc, branch, true);
-                    events += trace.events.len() as u64;
-                    let o = &trace.outcome;
-                    // Single-factor when mailbox data reached anyone without MFA (the
-                    // safety flag), even if access was lost afterwards.
-                    let verdict = if o.data_without_mfa {
-                        Verdict::MailboxWithoutMfa
-                    } else if o.mailbox_access {
-                        Verdict::MailboxWithMfa
-                    } else {
-                        Verdict::NoAccess
-                    };
-                    let path = PathSpec {
-                        user: user.upn.clone(),
-                        client: kind_name(kind),
-                        location: loc,
-                        method: name.clone(),
-                    };
-                    let leaf = graph.add_node(match verdict {
-                        Verdict::MailboxWithMfa => "mailbox with MFA".to_string(),
-                        Verdict::MailboxWithoutMfa => "MAILBOX WITHOUT MFA".to_string(),
-                        Verdict::NoAccess => format!(
-                            "no access ({})",
-                            o.failure
-                                .as_ref()
-                                .map(|f| f.code.as_str())
-                                .unwrap_or("none")
-                        ),
-                    });
-                    graph.add_edge(cnode, leaf, name.clone());
-                    paths.push(Explored {
-                        path: path.clone(),
-                        verdict,
-                        stopped_by: o
-                            .failure
-                            .as_ref()
-                            .map(|f| format!("{} at {}", f.code, f.party)),
-                        holds_at_end: o.clients.first().is_some_and(|c| c.holds_at_end),
-                    });
-                    if verdict == Verdict::MailboxWithoutMfa {
-                        let (control, command) =
-                            closing_control(&branch_sc, kind, &name, user.mailbox);
-                        counterexamples.push(Counterexample {
-                            path,
-                            control,
-                            command,
-                            trace,
-                        });
+                    base_client(sc, kind, &user.upn, location).platform,
+                );
+                for (ai, address) in addresses.iter().enumerate() {
+                    for epoch in 0..ep.len() {
+                        for continued in [false, true] {
+                            if continued && epoch == 0 {
+                                continue;
+                            }
+                            let mut client = base_client(sc, kind, &user.upn, location);
+                            client.source_address = *address;
+                            let first = methods(kind, location, user.mailbox);
+                            let base_path = PathSpec {
+                                user: user.upn.clone(),
+                                client: kind_name(kind),
+                                location: loc,
+                                method: first[0].0.clone(),
+                                signals: signals(
+                                    sc,
+                                    &tenant,
+                                    &client,
+                                    &first[0].0,
+                                    user.mfa_registered,
+                                ),
+                                continued,
+                            };
+                            // One world per choice point, branched per method and signal.
+                            let base = path_scenario(sc, &base_path, epoch);
+                            let world = build(&base);
+                            for (name, auth, protocol, autodetect) in first.clone() {
+                                let (devices, raw_devices) = if uses_device_strings(kind, &name) {
+                                    space.devices(own)
+                                } else {
+                                    (vec![(None, None)], 1)
+                                };
+                                if ai == 0 {
+                                    raw += uc.members.len()
+                                        * classes::RAW_PLATFORMS
+                                        * raw_addresses
+                                        * raw_devices;
+                                }
+                                for ua in &space.user_agents {
+                                    for (dt, dm) in &devices {
+                                        let variant = Client {
+                                            auth,
+                                            protocol,
+                                            autodetect,
+                                            user_agent: ua.clone(),
+                                            device_type: dt.clone(),
+                                            device_model: dm.clone(),
+                                            ..client.clone()
+                                        };
+                                        let path = PathSpec {
+                                            method: name.clone(),
+                                            signals: signals(
+                                                sc,
+                                                &tenant,
+                                                &variant,
+                                                &name,
+                                                user.mfa_registered,
+                                            ),
+                                            ..base_path.clone()
+                                        };
+                                        let branch_sc = path_scenario(sc, &path, epoch);
+                                        let mut branch = world.clone();
+                                        let auth: Auth =
+                                            client_auth(&variant, user.mailbox, &sc.mail_host());
+                                        let (ua_sent, device) = build::presented(&variant);
+                                        if let Party::Client(c) =
+                                            branch.world.actor_mut(branch.clients[0])
+                                        {
+                                            c.set_auth(auth);
+                                            c.set_presented(ua_sent, device);
+                                        }
+                                        let trace = run_built(&branch_sc, branch, true);
+                                        events += trace.events.len() as u64;
+                                        let o = &trace.outcome;
+                                        // Single-factor when mailbox data reached anyone
+                                        // without MFA (the safety flag), even if access
+                                        // was lost afterwards, or when the MFA behind the
+                                        // data is a method the password holder registered.
+                                        let verdict = if o.data_without_mfa {
+                                            Verdict::MailboxWithoutMfa
+                                        } else if o.mailbox_access && registered_in(&trace) {
+                                            Verdict::RegistersMfaWithPassword
+                                        } else if o.mailbox_access {
+                                            Verdict::MailboxWithMfa
+                                        } else {
+                                            Verdict::NoAccess
+                                        };
+                                        let leaf = graph.add_node(match verdict {
+                                            Verdict::NoAccess => format!(
+                                                "no access ({})",
+                                                o.failure
+                                                    .as_ref()
+                                                    .map(|f| f.code.as_str())
+                                                    .unwrap_or("none")
+                                            ),
+                                            v => v.label().to_string(),
+                                        });
+                                        graph.add_edge(
+                                            cnode,
+                                            leaf,
+                                            format!(
+                                                "{name} epoch {epoch}{} ua {} from {}{}",
+                                                if continued { " continued" } else { "" },
+                                                path.signals.platform,
+                                                path.signals.address,
+                                                match (&dt, &dm) {
+                                                    (None, None) => String::new(),
+                                                    _ => format!(
+                                                        " device {}/{}",
+                                                        dt.as_deref().unwrap_or("-"),
+                                                        dm.as_deref().unwrap_or("-")
+                                                    ),
+                                                }
+                                            ),
+                                        );
+                                        let not_proven = unmodelled_on(sc, &trace);
+                                        paths.push(Explored {
+                                            path: path.clone(),
+                                            epoch,
+                                            verdict,
+                                            stopped_by: o
+                                                .failure
+                                                .as_ref()
+                                                .map(|f| format!("{} at {}", f.code, f.party)),
+                                            holds_at_end: o
+                                                .clients
+                                                .first()
+                                                .is_some_and(|c| c.holds_at_end),
+                                            not_proven,
+                                        });
+                                        // A continued session is a new finding only when
+                                        // the change opens it: the fresh sign-in of the
+                                        // previous epoch was not single-factor already.
+                                        let already = continued
+                                            && paths.iter().any(|p| {
+                                                !p.path.continued
+                                                    && p.epoch + 1 == epoch
+                                                    && p.path.key() == path.key()
+                                                    && p.verdict.single_factor()
+                                            });
+                                        if verdict.single_factor() && !already {
+                                            let (control, command) =
+                                                if verdict == Verdict::RegistersMfaWithPassword {
+                                                    registration_control()
+                                                } else {
+                                                    closing_control(
+                                                        &branch_sc,
+                                                        kind,
+                                                        &name,
+                                                        user.mailbox,
+                                                    )
+                                                };
+                                            counterexamples.push(Counterexample {
+                                                path,
+                                                epoch,
+                                                verdict,
+                                                control,
+                                                command,
+                                                trace,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
     }
-    let unmodelled = sc
-        .conditional_access
+    // When a path opens or closes: fresh sign-ins of consecutive epochs compared.
+    let mut by_key: BTreeMap<(String, usize), Verdict> = BTreeMap::new();
+    for p in paths.iter().filter(|p| !p.path.continued) {
+        by_key.insert((p.path.key(), p.epoch), p.verdict);
+    }
+    let transitions = paths
         .iter()
-        .filter(|p| p.state != hmasim_scenario::CaState::Disabled && !p.unmodelled.is_empty())
-        .map(|p| format!("policy '{}': {}", p.name, p.unmodelled.join(", ")))
+        .filter(|p| !p.path.continued && p.epoch > 0)
+        .filter_map(|p| {
+            let before = *by_key.get(&(p.path.key(), p.epoch - 1))?;
+            (before != p.verdict).then(|| Transition {
+                path: p.path.clone(),
+                at_ms: ep[p.epoch].from_ms,
+                before,
+                after: p.verdict,
+            })
+        })
         .collect();
+    let mut not_proven: Vec<NotProven> = paths
+        .iter()
+        .flat_map(|p| p.not_proven.iter().cloned())
+        .chain(sc.verify.unmodelled.iter().map(|f| NotProven {
+            policy: f.object.clone(),
+            field: f.field.clone(),
+            why: if f.why.is_empty() {
+                "the scenario marks it unmodelled".to_string()
+            } else {
+                f.why.clone()
+            },
+        }))
+        .collect();
+    not_proven.sort();
+    not_proven.dedup();
+    let explored = Counts {
+        paths: paths.len(),
+        classes: user_classes.len(),
+        pruned: raw.saturating_sub(paths.len()),
+    };
     Verification {
         scope: scope.iter().map(|k| kind_name(*k)).collect(),
+        epochs: ep,
         paths,
         events,
         counterexamples,
+        not_proven,
+        explored,
+        user_classes,
+        transitions,
         graph,
-        unmodelled,
     }
+}
+
+/// The Graph `conditionalAccessPolicy` that guards MFA registration: the user action
+/// `urn:user:registersecurityinfo` allowed only from trusted locations.
+pub fn registration_policy_body() -> String {
+    serde_json::json!({
+        "displayName": "Register security information only from trusted locations",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeUserActions": [hmasim_protocol::policy::REGISTER_SECURITY_INFO]},
+            "locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    })
+    .to_string()
+}
+
+fn registration_control() -> (String, String) {
+    (
+        "a Conditional Access policy on the user action 'register security information' (urn:user:registersecurityinfo) blocking it outside trusted locations (or a Temporary Access Pass for the first registration)".to_string(),
+        format!(
+            "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
+            registration_policy_body()
+        ),
+    )
 }
 
 /// AD FS claims-based authentication for ECP and OWA: ECP first (OWA redirects its admins

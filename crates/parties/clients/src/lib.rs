@@ -378,6 +378,14 @@ impl Client {
         self.cfg.auth = auth;
     }
 
+    /// Switches what the client presents: its `User-Agent` and its ActiveSync
+    /// `DeviceType` and device model (an explorer branching a world over what a password
+    /// holder can write does this).
+    pub fn set_presented(&mut self, user_agent: String, device: (String, String)) {
+        self.cfg.user_agent = user_agent;
+        self.cfg.device = device;
+    }
+
     fn legacy(&mut self, ctx: &mut Ctx<'_, Message>, url: Url, credentials: Credentials) {
         let (device_type, model) = self.cfg.device.clone();
         let url = if url.path_starts_with("/microsoft-server-activesync") {

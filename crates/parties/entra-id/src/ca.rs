@@ -254,7 +254,21 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
     if let Some(r) = p.exclude_roles.iter().find(|r| in_list(&f.roles, r)) {
         return Some(format!("users: excluded by role {r}"));
     }
-    if !p
+    // A policy on a user action applies to that action only; a user action is matched
+    // only by such a policy.
+    let user_action = f.app_id.starts_with("urn:user:");
+    if !p.include_user_actions.is_empty() || user_action {
+        if !in_list(&p.include_user_actions, &f.app_id) {
+            return Some(if user_action {
+                format!("user actions: {} is not included", f.app_id)
+            } else {
+                format!(
+                    "applications: the policy targets user actions, not {}",
+                    f.app_id
+                )
+            });
+        }
+    } else if !p
         .include_applications
         .iter()
         .any(|a| app_matches(a, &f.app_id))
@@ -264,6 +278,7 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
     if let Some(a) = p
         .exclude_applications
         .iter()
+        .filter(|_| !user_action)
         .find(|a| app_matches(a, &f.app_id))
     {
         return Some(format!("applications: {} is excluded by {a}", f.app_id));

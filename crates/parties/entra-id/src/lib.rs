@@ -174,6 +174,9 @@ pub struct EntraId {
     synced: BTreeMap<String, String>,
     /// Refresh tokens issued before this instant (ms) are revoked, by user.
     revoked_before: BTreeMap<String, u64>,
+    /// Users (lower-case UPN) who registered an MFA method during the run, at the
+    /// registration interrupt: tenant state, kept across reconfigurations.
+    registered: std::collections::BTreeSet<String>,
 }
 
 fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
@@ -257,6 +260,7 @@ impl EntraId {
             keys: vec![cfg.signing_key.clone()],
             synced: BTreeMap::new(),
             revoked_before: BTreeMap::new(),
+            registered: std::collections::BTreeSet::new(),
             cfg,
         }
     }
@@ -674,22 +678,11 @@ impl EntraId {
                 ),
             ),
             Verdict::NeedMfa => {
-                let registered = self
-                    .cfg
-                    .users
-                    .get(&s.upn.to_ascii_lowercase())
-                    .is_some_and(|u| u.mfa_registered);
+                let upn = s.upn.to_ascii_lowercase();
+                let registered = self.registered.contains(&upn)
+                    || self.cfg.users.get(&upn).is_some_and(|u| u.mfa_registered);
                 if !registered {
-                    return ctx.send(
-                        from,
-                        aad_error(
-                            &req,
-                            Some(Stage::MfaPrompt),
-                            "mfa_registration_required",
-                            "AADSTS50079",
-                            format!("{} must register for multi-factor authentication", s.upn),
-                        ),
-                    );
+                    return self.registration(req, from, ctx, id, &s);
                 }
                 let action = Url::parse(apps::ENTRA_MFA)
                     .expect("constant URL")
@@ -731,6 +724,94 @@ impl EntraId {
         }
     }
 
+    /// The registration interrupt (`AADSTS50079`, "More information required") of a
+    /// user without an MFA method: Conditional Access judges the user action
+    /// `urn:user:registersecurityinfo` with the same sign-in facts; when nothing blocks it,
+    /// whoever is signing in (whoever holds the password) registers a method of their own.
+    fn registration(
+        &mut self,
+        req: Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        id: &str,
+        s: &Session,
+    ) {
+        let mut facts = self.facts(s);
+        facts.app_id = hmasim_protocol::policy::REGISTER_SECURITY_INFO.to_string();
+        let results = ca::evaluate(&self.cfg.policies, &facts);
+        let lines = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} [{}]: {} ({})",
+                    r.name,
+                    state_name(r.state),
+                    if r.applies {
+                        "applies"
+                    } else {
+                        "does not apply"
+                    },
+                    r.reason
+                )
+            })
+            .collect();
+        ctx.note(
+            Message::note(
+                "Entra ID evaluates Conditional Access for the user action 'register security information'",
+            )
+            .at(Stage::MfaPrompt)
+            .with_body(Body::Lines(lines)),
+        );
+        // A user without a method can satisfy no control at registration (a Temporary
+        // Access Pass is not modelled): any applying requirement refuses it.
+        match ca::verdict(&results, |_| false) {
+            Verdict::Grant => {
+                let action = Url::parse(apps::ENTRA_MFA)
+                    .expect("constant URL")
+                    .with("ctx", id)
+                    .with("register", "1");
+                ctx.send(
+                    from,
+                    page(
+                        &req,
+                        Stage::MfaPrompt,
+                        "More information required (AADSTS50079): the user must register an MFA method now",
+                        Page::Mfa {
+                            action,
+                            method: "RegisterSecurityInfo",
+                        },
+                    ),
+                );
+            }
+            Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::MfaPrompt),
+                    "mfa_registration_blocked",
+                    "AADSTS53003",
+                    format!(
+                        "{} must register for multi-factor authentication, and Conditional Access policy '{name}' blocks registering security information here",
+                        s.upn
+                    ),
+                ),
+            ),
+            Verdict::NeedMfa => ctx.send(
+                from,
+                aad_error(
+                    &req,
+                    Some(Stage::MfaPrompt),
+                    "mfa_registration_required",
+                    "AADSTS50079",
+                    format!(
+                        "{} must register for multi-factor authentication, and registering requires MFA the user cannot do yet",
+                        s.upn
+                    ),
+                ),
+            ),
+        }
+    }
+
     fn mfa_done(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         let id = req
             .url
@@ -750,6 +831,20 @@ impl EntraId {
                     "the MFA request was denied".into(),
                 ),
             );
+        }
+        let registering = req.url.as_ref().and_then(|u| u.param("register")) == Some("1");
+        if registering {
+            if let Some(s) = self.sessions.get(&id) {
+                let upn = s.upn.to_ascii_lowercase();
+                ctx.note(
+                    Message::note("security information registered: a new MFA method for the user")
+                        .at(Stage::MfaDone)
+                        .with_body(Body::Lines(vec![format!(
+                            "{upn} now has an MFA method, registered by whoever completed this sign-in"
+                        )])),
+                );
+                self.registered.insert(upn);
+            }
         }
         match self.sessions.get_mut(&id) {
             Some(s) => {

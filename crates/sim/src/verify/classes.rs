@@ -1,0 +1,280 @@
+//! The two reductions of the explorer: attacker-controlled signal values grouped into
+//! equivalence classes by what the tenant's policies and rules distinguish, and users
+//! grouped into classes of identical policy-relevant facts. See the module docs of
+//! [`super`] and `docs/verify.md`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use hmasim_entra_id::ca::{platform_from_user_agent, sample_user_agent, SignIn, Tenant};
+use hmasim_protocol::policy::{CaState, ClientAppType, DevicePlatform};
+use hmasim_scenario::{ActionKind, ClientKind, DeviceCharacteristic, Scenario, User};
+
+/// A User-Agent no platform rule recognizes: Entra reads it as an unknown platform.
+pub const UNKNOWN_USER_AGENT: &str = "python-requests/2.32.3";
+/// A `DeviceType` no device access rule names.
+pub const OTHER_DEVICE_TYPE: &str = "SAMSUNGSMG998B";
+/// A device model no device access rule names.
+pub const OTHER_DEVICE_MODEL: &str = "SM-G998B";
+
+/// The raw platform values a User-Agent can make Entra derive: each Conditional Access
+/// platform and an unknown one.
+pub const RAW_PLATFORMS: usize = 7;
+
+/// The candidate values of each attacker-controlled signal, reduced to one
+/// representative per class.
+#[derive(Clone, Debug)]
+pub struct Space {
+    /// User-Agents, one per platform class (`None`: the client's own).
+    pub user_agents: Vec<Option<String>>,
+    /// Source addresses from outside, one per location class (`None`: the scenario's
+    /// Internet address).
+    pub addresses: Vec<Option<IpAddr>>,
+    /// Raw candidate addresses before the reduction.
+    pub raw_addresses: usize,
+    /// Rules of the on-premises ActiveSync device access (characteristic, query).
+    rules: Vec<(DeviceCharacteristic, String)>,
+}
+
+/// Platforms that an enforced policy names (in an include or exclude list).
+fn named_platforms(sc: &Scenario) -> Vec<DevicePlatform> {
+    let mut out: Vec<DevicePlatform> = Vec::new();
+    for p in sc
+        .conditional_access
+        .iter()
+        .filter(|p| p.state == CaState::Enabled)
+    {
+        for x in p.include_platforms.iter().chain(&p.exclude_platforms) {
+            if *x != DevicePlatform::All && !out.contains(x) {
+                out.push(*x);
+            }
+        }
+    }
+    out
+}
+
+impl Space {
+    /// The reduced space of `sc`.
+    pub fn of(sc: &Scenario) -> Space {
+        // Platforms: a policy tells apart only the platforms it names; every other
+        // platform, and an unknown one, fall in one class (`all` matches them all, a
+        // named platform none of them).
+        let named = named_platforms(sc);
+        let user_agents = if named.is_empty() {
+            vec![None]
+        } else {
+            let mut v: Vec<Option<String>> = named
+                .iter()
+                .map(|p| Some(sample_user_agent(*p).to_string()))
+                .collect();
+            let rest = [
+                DevicePlatform::Linux,
+                DevicePlatform::Android,
+                DevicePlatform::Ios,
+                DevicePlatform::Windows,
+                DevicePlatform::Macos,
+                DevicePlatform::WindowsPhone,
+            ]
+            .into_iter()
+            .find(|p| !named.contains(p));
+            v.push(Some(
+                rest.map_or(UNKNOWN_USER_AGENT, sample_user_agent)
+                    .to_string(),
+            ));
+            v
+        };
+        // Addresses: one in each named location, each MFA trusted range, each range of
+        // the geolocation table, each client's own, the Internet; two addresses that
+        // fall in the same named locations (with the same country, when a location
+        // lists countries) form one class.
+        let tenant = crate::build::ca_tenant(sc);
+        let locs = sc.effective_named_locations();
+        let mut raw: Vec<IpAddr> = vec![sc.network.internet_address];
+        raw.extend(
+            locs.iter()
+                .filter_map(|l| l.sample_address(&sc.network.geo)),
+        );
+        raw.extend(sc.network.mfa_trusted_ips.iter().map(|r| r.host()));
+        raw.extend(sc.network.geo.iter().map(|g| g.range.host()));
+        raw.extend(sc.clients.iter().filter_map(|c| c.source_address));
+        raw.dedup();
+        let by_country = locs.iter().any(|l| !l.countries.is_empty());
+        let mut seen: BTreeMap<(Vec<String>, bool, Option<String>), ()> = BTreeMap::new();
+        let mut addresses = Vec::new();
+        for a in &raw {
+            let (locations, trusted, country) = where_from(&tenant, *a);
+            let key = (locations, trusted, country.filter(|_| by_country));
+            if seen.insert(key, ()).is_none() {
+                addresses.push(if *a == sc.network.internet_address {
+                    None
+                } else {
+                    Some(*a)
+                });
+            }
+        }
+        Space {
+            user_agents,
+            addresses,
+            raw_addresses: raw.len(),
+            rules: sc
+                .onprem
+                .activesync
+                .device_rules
+                .iter()
+                .map(|r| (r.characteristic, r.query.clone()))
+                .collect(),
+        }
+    }
+
+    /// The ActiveSync device strings to try for a client kind (`(None, None)`: its own):
+    /// its own, each string a device access rule names, and one no rule names; two
+    /// pairs that match the same rules form one class. Also the raw count.
+    pub fn devices(&self, own: (&str, &str)) -> (Vec<(Option<String>, Option<String>)>, usize) {
+        if self.rules.is_empty() {
+            return (vec![(None, None)], 1);
+        }
+        let pick = |ch: DeviceCharacteristic, own: &str, other: &str| {
+            let mut v = vec![own.to_string()];
+            for (c, q) in &self.rules {
+                if *c == ch && !v.iter().any(|x| x.eq_ignore_ascii_case(q)) {
+                    v.push(q.clone());
+                }
+            }
+            v.push(other.to_string());
+            v
+        };
+        let types = pick(DeviceCharacteristic::DeviceType, own.0, OTHER_DEVICE_TYPE);
+        let models = pick(DeviceCharacteristic::DeviceModel, own.1, OTHER_DEVICE_MODEL);
+        let mut seen: BTreeMap<Vec<bool>, ()> = BTreeMap::new();
+        let mut out = Vec::new();
+        for t in &types {
+            for m in &models {
+                let key: Vec<bool> = self
+                    .rules
+                    .iter()
+                    .map(|(c, q)| match c {
+                        DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(t),
+                        DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(m),
+                    })
+                    .collect();
+                if seen.insert(key, ()).is_none() {
+                    out.push((
+                        Some(t.clone()).filter(|t| t != own.0),
+                        Some(m.clone()).filter(|m| m != own.1),
+                    ));
+                }
+            }
+        }
+        (out, types.len() * models.len())
+    }
+}
+
+/// The named locations an address falls in (by name), whether one is trusted, and its
+/// country, as Entra ID derives them.
+pub fn where_from(tenant: &Tenant, a: IpAddr) -> (Vec<String>, bool, Option<String>) {
+    let f = tenant.facts(&SignIn {
+        upn: "",
+        address: Some(a),
+        user_agent: None,
+        client_app: ClientAppType::Browser,
+        app_id: "",
+    });
+    (f.locations, f.trusted_location, f.country)
+}
+
+/// The platform Entra derives from a User-Agent, spelled as Graph spells it.
+pub fn platform_name(ua: &str) -> &'static str {
+    platform_from_user_agent(ua).map_or("unknown", DevicePlatform::as_str)
+}
+
+/// A class of users whose policy-relevant facts are identical: exploring the first
+/// stands for every member.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UserClass {
+    /// The member explored.
+    pub representative: String,
+    /// Every member, the representative first.
+    pub members: Vec<String>,
+}
+
+/// Groups `users` into classes. Two users are in one class when they have the same
+/// groups, roles, registration state, mailbox location, Exchange version and per-user
+/// authentication policies, the same devices in `clients`, and neither is named
+/// anywhere else in the scenario (a policy's user list, a timeline entry...). A
+/// timeline `set` of a `users.` key keeps every user apart.
+pub fn user_classes(sc: &Scenario, users: &[&User]) -> Vec<UserClass> {
+    let apart = sc.timeline.iter().any(|a| {
+        a.action == ActionKind::Set && a.key.as_deref().is_some_and(|k| k.starts_with("users"))
+    });
+    let mut rest = sc.clone();
+    rest.users.clear();
+    rest.clients.clear();
+    let text = serde_json::to_string(&rest)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let sorted = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_ascii_lowercase()).collect();
+        v.sort();
+        v
+    };
+    let mut classes: BTreeMap<String, UserClass> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for u in users {
+        let upn = u.upn.to_ascii_lowercase();
+        let devices: Vec<String> = sc
+            .clients
+            .iter()
+            .filter(|c| c.user.eq_ignore_ascii_case(&u.upn))
+            .map(|c| {
+                format!(
+                    "{:?}",
+                    (
+                        c.kind,
+                        c.platform,
+                        c.location,
+                        c.device,
+                        c.app_protection,
+                        c.source_address
+                    )
+                )
+            })
+            .collect();
+        let named = apart || text.contains(&upn);
+        let key = format!(
+            "{:?}",
+            (
+                named.then_some(&upn),
+                sorted(&u.groups),
+                sorted(&u.roles),
+                u.mfa_registered,
+                u.mailbox,
+                u.exchange_version,
+                &u.authentication_policy,
+                &u.onprem_authentication_policy,
+                devices,
+            )
+        );
+        match classes.get_mut(&key) {
+            Some(c) => c.members.push(u.upn.clone()),
+            None => {
+                order.push(key.clone());
+                classes.insert(
+                    key,
+                    UserClass {
+                        representative: u.upn.clone(),
+                        members: vec![u.upn.clone()],
+                    },
+                );
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|k| classes.remove(&k))
+        .collect()
+}
+
+/// Whether a client kind's ActiveSync device strings can reach a device access rule.
+pub fn speaks_activesync(kind: ClientKind) -> bool {
+    matches!(kind, ClientKind::OutlookMobile | ClientKind::NativeMail)
+}

@@ -1,0 +1,423 @@
+//! `hmasim verify` against an attacker who holds a password and writes every signal a
+//! client controls (issue 10): each class of single-factor path is found, pinned to the
+//! signals that open it, and the fix that closes it verifies clean.
+
+use std::process::Command;
+
+use hmasim::protocol::policy::{
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation,
+    REGISTER_SECURITY_INFO,
+};
+use hmasim::scenario::{self, Action, ActionKind, Scenario, Span};
+use hmasim::sim::verify::{path_scenario, verify, verify_with, Options, Overall, Verdict};
+
+fn load(name: &str, sets: &[&str]) -> Scenario {
+    let mut sc = scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
+    for s in sets {
+        scenario::apply_set(&mut sc, s).unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    sc
+}
+
+/// secure-desktop: Conditional Access MFA for desktop clients, legacy authentication
+/// blocked everywhere; its first policy is the MFA one.
+fn desktop() -> Scenario {
+    load("secure-desktop", &[])
+}
+
+/// Every counterexample replays as a plain one-client scenario with the same verdict.
+fn replays(sc: &Scenario) {
+    let v = verify(sc);
+    for c in &v.counterexamples {
+        let t = hmasim::sim::run(&path_scenario(sc, &c.path, c.epoch), false);
+        match c.verdict {
+            Verdict::MailboxWithoutMfa => {
+                assert!(t.outcome.data_without_mfa, "{:?}", c.path)
+            }
+            _ => assert!(t.outcome.mailbox_access, "{:?}", c.path),
+        }
+    }
+}
+
+#[test]
+fn a_platform_scoped_policy_lets_another_user_agent_in_with_a_password() {
+    let mut sc = desktop();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+    // MFA only for the platform the desktop client reports: its own sign-in does MFA.
+    sc.conditional_access[0].include_platforms = vec![DevicePlatform::Windows];
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    let own = v
+        .paths
+        .iter()
+        .find(|p| p.path.method == "modern" && p.path.signals.platform == "windows")
+        .expect("the windows class is explored");
+    assert_eq!(own.verdict, Verdict::MailboxWithMfa);
+    let c: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert!(!c.is_empty());
+    for c in &c {
+        assert_ne!(c.path.signals.platform, "windows", "{:?}", c.path);
+        assert!(c.path.signals.user_agent.is_some());
+        assert_eq!(c.trace.outcome.mailbox_access, true);
+        assert!(c
+            .trace
+            .tokens
+            .iter()
+            .all(|t| !t.amr.iter().any(|m| m == "mfa")));
+    }
+    // An iOS-only policy: linux (and android) User-Agents get in.
+    sc.conditional_access[0].include_platforms = vec![DevicePlatform::Ios];
+    let v = verify(&sc);
+    assert!(v
+        .counterexamples
+        .iter()
+        .any(|c| c.path.signals.platform == "linux"));
+    replays(&sc);
+    // The fix: every platform.
+    sc.conditional_access[0].include_platforms = vec![DevicePlatform::All];
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+    sc.conditional_access[0].include_platforms = vec![];
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+fn branch() -> NamedLocation {
+    NamedLocation {
+        id: "branch".into(),
+        name: "Branch office".into(),
+        trusted: false,
+        ip_ranges: vec!["198.18.7.0/24".parse().unwrap()],
+        ..NamedLocation::default()
+    }
+}
+
+#[test]
+fn a_named_location_exclusion_is_reached_by_address() {
+    let mut sc = desktop();
+    sc.named_locations.push(branch());
+    sc.conditional_access[0].exclude_locations = vec!["Branch office".into()];
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    for c in &v.counterexamples {
+        assert_eq!(c.path.signals.locations, ["Branch office"], "{:?}", c.path);
+        assert!(c.path.signals.source_address.is_some());
+        assert_eq!(c.path.location, "external");
+    }
+    // From the Internet the same path does MFA.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.method == "modern" && p.path.signals.locations.is_empty())
+        .all(|p| p.verdict == Verdict::MailboxWithMfa));
+    replays(&sc);
+    // The fix: no exclusion (the location alone changes nothing).
+    sc.conditional_access[0].exclude_locations.clear();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+#[test]
+fn a_directory_role_exclusion_is_a_path_for_its_members() {
+    let mut sc = desktop();
+    sc.users[0].roles = vec!["Directory Synchronization Accounts".into()];
+    sc.conditional_access[0].exclude_roles = vec!["Directory Synchronization Accounts".into()];
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    assert!(v
+        .counterexamples
+        .iter()
+        .all(|c| c.path.user == sc.users[0].upn));
+    assert!(v.counterexamples.iter().any(|c| c.path.method == "modern"));
+    // The other user does MFA.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.user == sc.users[1].upn && p.path.method == "modern")
+        .all(|p| p.verdict == Verdict::MailboxWithMfa));
+    replays(&sc);
+    sc.conditional_access[0].exclude_roles.clear();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+fn set_at(at_ms: u64, key: &str, value: &str) -> Action {
+    let mut a = Action::on_client(Span(at_ms), ActionKind::Set, "");
+    a.client = None;
+    a.key = Some(key.into());
+    a.value = Some(value.into());
+    a
+}
+
+#[test]
+fn a_mid_run_federation_to_phs_change_opens_a_path_at_its_epoch() {
+    // MFA by AD FS only: leaving federation after two hours loses it.
+    let mut sc = load(
+        "desktop-exo-adfs-mfa",
+        &["verify.clients=[\"outlook-desktop\"]"],
+    );
+    sc.run.duration = Span(4 * 3_600_000);
+    sc.timeline
+        .push(set_at(2 * 3_600_000, "identity.model", "phs"));
+    let v = verify(&sc);
+    assert_eq!(v.epochs.len(), 2);
+    assert_eq!(v.epochs[1].from_ms, 7_200_000);
+    assert!(v.epochs[1].cause.contains("identity.model=phs"));
+    let modern = |epoch: usize| {
+        v.counterexamples
+            .iter()
+            .filter(|c| c.path.method == "modern" && c.epoch == epoch)
+            .count()
+    };
+    assert_eq!(modern(0), 0, "federated: AD FS does MFA");
+    assert!(modern(1) > 0, "after the change a fresh sign-in has no MFA");
+    assert!(v.transitions.iter().any(|t| t.path.method == "modern"
+        && t.at_ms == 7_200_000
+        && t.before == Verdict::MailboxWithMfa
+        && t.after == Verdict::MailboxWithoutMfa));
+    // Without the change, verify sees one epoch and no modern path without MFA.
+    let mut still = sc.clone();
+    still.timeline.retain(|a| a.action != ActionKind::Set);
+    let s = verify(&still);
+    assert_eq!(s.epochs.len(), 1);
+    assert!(!s.counterexamples.iter().any(|c| c.path.method == "modern"));
+    replays(&sc);
+    // The fix: Conditional Access requires MFA whatever the identity model.
+    let mut fixed = sc.clone();
+    let mut p = CaPolicy::new("MFA for desktop clients", vec![GrantControl::Mfa]);
+    p.client_app_types = vec![ClientAppType::MobileAppsAndDesktopClients];
+    fixed.conditional_access.push(p);
+    let f = verify(&fixed);
+    assert!(
+        !f.counterexamples.iter().any(|c| c.path.method == "modern"),
+        "{:?}",
+        f.counterexamples
+            .iter()
+            .map(|c| (&c.path, c.epoch))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_unregistered_user_registers_mfa_with_only_the_password() {
+    let mut sc = desktop();
+    sc.users[0].mfa_registered = false;
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    let c: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.verdict == Verdict::RegistersMfaWithPassword)
+        .collect();
+    assert!(!c.is_empty());
+    for c in &c {
+        assert_eq!(c.path.user, sc.users[0].upn);
+        assert!(!c.path.signals.mfa_registered);
+        assert!(c.command.contains(REGISTER_SECURITY_INFO), "{}", c.command);
+        // The trace shows the interrupt and the registration.
+        assert!(c
+            .trace
+            .events
+            .iter()
+            .any(|e| e.msg.summary.contains("AADSTS50079")));
+    }
+    replays(&sc);
+    // Registration only from a trusted location: from the Internet it is blocked; from a
+    // trusted address (the office, the MFA trusted IPs) the password holder can still
+    // register, and verify says so.
+    let mut guarded = sc.clone();
+    guarded.named_locations.push(NamedLocation {
+        id: "office".into(),
+        name: "Office".into(),
+        trusted: true,
+        ip_ranges: vec![format!("{}/32", sc.network.office_egress).parse().unwrap()],
+        ..NamedLocation::default()
+    });
+    let mut p = CaPolicy::new(
+        "Register security info from trusted locations",
+        vec![GrantControl::Block],
+    );
+    p.include_applications = vec![];
+    p.include_user_actions = vec![REGISTER_SECURITY_INFO.into()];
+    p.include_locations = vec!["All".into()];
+    p.exclude_locations = vec!["AllTrusted".into()];
+    guarded.conditional_access.push(p.clone());
+    let g = verify(&guarded);
+    assert!(!g.counterexamples.is_empty());
+    assert!(
+        g.counterexamples
+            .iter()
+            .all(|c| !c.path.signals.locations.is_empty()),
+        "only from a trusted address: {:?}",
+        g.counterexamples
+            .iter()
+            .map(|c| (&c.path, c.verdict))
+            .collect::<Vec<_>>()
+    );
+    let from_internet: Vec<_> = g
+        .paths
+        .iter()
+        .filter(|p| {
+            !p.path.signals.mfa_registered
+                && p.path.signals.locations.is_empty()
+                && p.path.method == "modern"
+        })
+        .collect();
+    assert!(!from_internet.is_empty());
+    assert!(from_internet.iter().all(|p| p.verdict == Verdict::NoAccess
+        && p.stopped_by.as_deref() == Some("mfa_registration_blocked at entra-id")));
+    // The fix that closes it everywhere: no registration without a Temporary Access Pass
+    // (which hmasim does not model: nobody without one registers).
+    let mut fixed = sc.clone();
+    p.exclude_locations.clear();
+    fixed.conditional_access.push(p);
+    assert_eq!(verify(&fixed).verdict(), Overall::Clean);
+}
+
+#[test]
+fn a_report_only_policy_never_enforces() {
+    let mut sc = desktop();
+    sc.conditional_access[0].state = CaState::ReportOnly;
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    assert!(v.counterexamples.iter().any(|c| c.path.method == "modern"));
+    // Unmodelled fields of a report-only or disabled policy decide nothing.
+    let mut ro = desktop();
+    let mut p = CaPolicy::new("risky sign-ins (report-only)", vec![GrantControl::Block]);
+    p.state = CaState::ReportOnly;
+    p.unmodelled = vec!["conditions.signInRiskLevels".into()];
+    ro.conditional_access.push(p.clone());
+    p.state = CaState::Disabled;
+    ro.conditional_access.push(p);
+    assert_eq!(verify(&ro).verdict(), Overall::Clean);
+    sc.conditional_access[0].state = CaState::Enabled;
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+#[test]
+fn an_unmodelled_risk_condition_is_not_proven() {
+    let mut sc = desktop();
+    let mut p = CaPolicy::new("MFA for risky sign-ins", vec![GrantControl::Mfa]);
+    p.unmodelled = vec!["conditions.signInRiskLevels".into()];
+    sc.conditional_access.push(p);
+    let v = verify(&sc);
+    assert!(v.counterexamples.is_empty());
+    assert_eq!(v.verdict(), Overall::NotProven);
+    assert_eq!(v.not_proven[0].policy, "MFA for risky sign-ins");
+    assert_eq!(v.not_proven[0].field, "conditions.signInRiskLevels");
+    assert!(v.paths.iter().any(|p| !p.not_proven.is_empty()));
+    // Paths that never reach Conditional Access carry none.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.method.starts_with("basic") && p.path.user.starts_with("onprem"))
+        .all(|p| p.not_proven.is_empty()));
+    // Precedence: a single-factor path makes it NOT CLEAN.
+    let mut worse = sc.clone();
+    worse.conditional_access[0].include_users = vec!["onprem@contoso.com".into()];
+    worse.conditional_access[2].include_users = vec!["onprem@contoso.com".into()];
+    let w = verify(&worse);
+    assert!(!w.not_proven.is_empty());
+    assert_eq!(w.verdict(), Overall::NotClean);
+    // A fact outside Conditional Access the scenario marks unmodelled.
+    let mut fact = desktop();
+    fact.verify.unmodelled.push(scenario::UnmodelledFact {
+        object: "adfs".into(),
+        field: "additional authentication provider".into(),
+        why: String::new(),
+    });
+    let f = verify(&fact);
+    assert_eq!(f.verdict(), Overall::NotProven);
+    assert_eq!(f.not_proven[0].policy, "adfs");
+    // The fix: the unmodelled condition gone.
+    sc.conditional_access.pop();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+#[test]
+fn users_with_identical_facts_form_one_class() {
+    let mut sc = desktop();
+    let mut twin = sc.users[0].clone();
+    twin.upn = "twin@contoso.com".into();
+    sc.users.push(twin);
+    let v = verify(&sc);
+    assert_eq!(v.explored.classes, 2);
+    let class = v
+        .user_classes
+        .iter()
+        .find(|c| c.members.len() == 2)
+        .expect("cloud and twin");
+    assert_eq!(class.members, ["cloud@contoso.com", "twin@contoso.com"]);
+    assert!(!v.paths.iter().any(|p| p.path.user == "twin@contoso.com"));
+    assert!(v.explored.pruned > 0);
+    // A role that a policy excludes sets the twin apart.
+    sc.users[2].roles = vec!["Global Reader".into()];
+    sc.conditional_access[0].exclude_roles = vec!["Global Reader".into()];
+    let v = verify(&sc);
+    assert_eq!(v.explored.classes, 3);
+    assert!(v
+        .counterexamples
+        .iter()
+        .all(|c| c.path.user == "twin@contoso.com"));
+    // --user limits the exploration to one user.
+    let one = verify_with(
+        &sc,
+        &Options {
+            user: Some("TWIN@contoso.com".into()),
+        },
+    );
+    assert!(one.paths.iter().all(|p| p.path.user == "twin@contoso.com"));
+    assert!(!one.paths.is_empty());
+}
+
+fn hmasim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hmasim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_cli_refuses_bad_input_before_exploring() {
+    let o = hmasim(&["verify", "secure-desktop", "--user", "nobody@contoso.com"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--user nobody@contoso.com"), "{err}");
+    assert!(!err.contains("explored"), "refused before exploring: {err}");
+    let dir = std::env::temp_dir();
+    for flag in ["--dot", "--out"] {
+        let o = hmasim(&["verify", "secure-desktop", flag, dir.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("is a directory") && !err.contains("explored"),
+            "{err}"
+        );
+    }
+    let out = dir.join(format!("hmasim-verify-out-{}.json", std::process::id()));
+    let o = hmasim(&[
+        "verify",
+        "secure-desktop",
+        "--user",
+        "cloud@contoso.com",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(v["format"], "hmasim-verify/2");
+    assert_eq!(v["verdict"], "clean");
+    assert!(v["epochs"][0]["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["user"] == "cloud@contoso.com"));
+    for k in ["paths", "classes", "pruned"] {
+        assert!(v["explored"][k].is_u64(), "{k}");
+    }
+}
