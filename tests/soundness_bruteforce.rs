@@ -973,3 +973,28 @@ fn spoofed_device_strings_and_platforms_are_explored() {
     ]);
     assert!(d.is_empty(), "{d:#?}");
 }
+
+/// Generated tenant 163, minimized: a policy naming a platform is disabled at the start and
+/// enabled by the timeline at 5m. verify draws its platform classes from the policies
+/// enabled at the start only, so in the second epoch it tries one User-Agent, and its class
+/// holds platforms that end differently (an iOS User-Agent is blocked there, a Windows one
+/// is not). The classes must cover every epoch's configuration.
+#[test]
+#[ignore = "verify bug (crates/sim/src/verify/classes.rs named_platforms): platform classes ignore policies a timeline set enables"]
+fn platform_classes_cover_a_policy_the_timeline_enables() {
+    let t = Tenant {
+        sets: [
+            "identity.model=phs",
+            "users=[{upn = \"u0@contoso.com\", mailbox = \"online\"}]",
+            "exchange_online.default_authentication_policy=<none>",
+            "conditional_access=[{name = \"Block legacy iOS\", state = \"disabled\", include_platforms = [\"iOS\"], client_app_types = [\"other\"], grant = [\"block\"]}]",
+            "verify.clients=[\"outlook-desktop\"]",
+        ]
+        .map(String::from)
+        .to_vec(),
+        changes: vec![("5m", "conditional_access.0.state".into(), "enabled".into())],
+    };
+    let mut tally = Tally::default();
+    check_tenant(0, &t, &mut tally);
+    assert!(tally.disagreements.is_empty(), "{:#?}", tally.disagreements);
+}
