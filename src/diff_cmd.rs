@@ -98,10 +98,12 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
     crate::whatif::prepare_policies(&mut after, a.ca_policies_after.as_deref())
         .map_err(CliError::Scenario)?;
     // Epoch by epoch: the same path (user, client, location, method, pinned signals,
-    // fresh or continued) in the same epoch of both configurations.
-    let key = |p: &verify::Explored| {
+    // fresh or continued) at the same instant of both configurations. The instants are
+    // the epoch starts of either; a path of an epoch stands for every instant it covers
+    // (a continued session only for its epoch's start).
+    let key = |at: u64, p: &verify::Explored| {
         (
-            p.epoch,
+            at,
             p.path.user.clone(),
             p.path.client,
             p.path.location,
@@ -109,14 +111,49 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             signals_of(&p.path),
         )
     };
-    let vb = verify::verify(&before);
-    let va = verify::verify(&after);
+    let vb = verify::verify_with(
+        &before,
+        &verify::Options {
+            signals_of: vec![after.clone()],
+            ..verify::Options::default()
+        },
+    );
+    let va = verify::verify_with(
+        &after,
+        &verify::Options {
+            signals_of: vec![before.clone()],
+            ..verify::Options::default()
+        },
+    );
+    let mut starts: Vec<u64> = vb
+        .epochs
+        .iter()
+        .chain(&va.epochs)
+        .map(|e| e.from_ms)
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let instants = |v: &verify::Verification, p: &verify::Explored| -> Vec<u64> {
+        let e = &v.epochs[p.epoch];
+        let last = p.epoch + 1 == v.epochs.len();
+        starts
+            .iter()
+            .copied()
+            .filter(|t| {
+                *t == e.from_ms || (!p.path.continued && *t > e.from_ms && (*t < e.to_ms || last))
+            })
+            .collect()
+    };
     let mut rows: BTreeMap<_, (Option<Seen>, Option<Seen>)> = BTreeMap::new();
     for p in &vb.paths {
-        rows.entry(key(p)).or_default().0 = Some((p.verdict, p.holds_at_end));
+        for t in instants(&vb, p) {
+            rows.entry(key(t, p)).or_default().0 = Some((p.verdict, p.holds_at_end));
+        }
     }
     for p in &va.paths {
-        rows.entry(key(p)).or_default().1 = Some((p.verdict, p.holds_at_end));
+        for t in instants(&va, p) {
+            rows.entry(key(t, p)).or_default().1 = Some((p.verdict, p.holds_at_end));
+        }
     }
     let changes: Vec<_> = rows.into_iter().filter(|(_, (b, a))| b != a).collect();
     let regressions = changes
@@ -129,8 +166,8 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                 "format": "hmasim-diff/1",
                 "before": before.name,
                 "after": after.name,
-                "changes": changes.iter().map(|((epoch, user, client, location, method, signals), (b, a))| json!({
-                    "epoch": epoch, "user": user, "client": client, "location": location, "method": method, "signals": signals,
+                "changes": changes.iter().map(|((at, user, client, location, method, signals), (b, a))| json!({
+                    "at_ms": at, "user": user, "client": client, "location": location, "method": method, "signals": signals,
                     "before": b.map(name), "after": a.map(name), "regression": regression(*b, *a),
                 })).collect::<Vec<_>>(),
                 "regressions": regressions,
@@ -154,13 +191,13 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             if changes.is_empty() {
                 let _ = writeln!(s, "no path changes its outcome");
             }
-            for ((epoch, user, client, location, method, signals), (b, a)) in &changes {
+            for ((at, user, client, location, method, signals), (b, a)) in &changes {
                 let flag = regression(*b, *a)
                     .map(|r| format!("  <- {r}"))
                     .unwrap_or_default();
                 let _ = writeln!(
                     s,
-                    "  e{epoch} {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
+                    "  at {at} ms {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
                     esc(user),
                     esc(method),
                     esc(signals),

@@ -74,6 +74,7 @@ pub fn run(a: VerifyArgs) -> Result<bool, CliError> {
         &sc,
         &verify::Options {
             user: a.user.clone(),
+            ..verify::Options::default()
         },
     );
     let elapsed = started.elapsed();
@@ -260,13 +261,14 @@ fn to_text(name: &str, model: &str, v: &Verification) -> String {
         };
         let _ = writeln!(
             s,
-            "  e{} {:<22} {:<16} {:<8} {:<24} {:<10} {}",
+            "  e{} {:<22} {:<16} {:<8} {:<24} {:<8} {:<15} {}",
             p.epoch,
             esc(&p.path.user),
             p.path.client,
             p.path.location,
             esc(&p.path.method),
             esc(&p.path.signals.platform),
+            p.path.signals.address,
             esc(&verdict)
         );
     }

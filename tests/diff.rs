@@ -21,8 +21,15 @@ fn a_change_that_loses_mfa_or_access_exits_1_and_names_the_paths() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["regressions"], 2);
-    for c in v["changes"].as_array().unwrap() {
+    // Inside and outside (outside from each address class the tenant distinguishes).
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(v["regressions"].as_u64(), Some(changes.len() as u64));
+    let locations: std::collections::BTreeSet<_> =
+        changes.iter().map(|c| c["location"].as_str()).collect();
+    assert_eq!(locations.len(), 2);
+    for c in changes {
+        assert_eq!(c["at_ms"], 0);
+        assert!(c["signals"].is_string());
         assert_eq!(
             (c["user"].as_str(), c["client"].as_str()),
             (Some("onprem@contoso.com"), Some("browser"))
@@ -92,4 +99,32 @@ fn two_scenarios_and_bad_input() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn a_timeline_change_is_compared_at_the_instant_it_takes_effect() {
+    // AFTER leaves federation two hours in: before that instant nothing changes; from it,
+    // AD FS's MFA is gone, where BEFORE (one epoch, federated throughout) still has it.
+    let o = hmasim(&[
+        "diff",
+        "desktop-exo-adfs-mfa",
+        "--set-after",
+        "run.duration=4h",
+        "--set-after",
+        "timeline=[{at = \"0s\", client = \"outlook-desktop\", do = \"start-outlook\"}, {at = \"2h\", do = \"set\", key = \"identity.model\", value = \"phs\"}]",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let changes = v["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    assert!(
+        changes.iter().all(|c| c["at_ms"] == 7_200_000),
+        "{changes:?}"
+    );
+    assert!(changes.iter().any(|c| c["client"] == "outlook-desktop"
+        && c["method"] == "modern"
+        && c["before"] == "mailbox with MFA"
+        && c["regression"] == "loses MFA"));
 }

@@ -67,13 +67,13 @@ fn knobs() -> impl Strategy<Value = Vec<String>> {
 }
 
 /// The single-client scenario of one explored path, built independently of the explorer.
-fn path_scenario(
-    base: &Scenario,
-    user: &str,
-    client: &str,
-    location: &str,
-    method: &str,
-) -> Scenario {
+fn path_scenario(base: &Scenario, path: &hmasim::sim::verify::PathSpec) -> Scenario {
+    let (user, client, location, method) = (
+        path.user.as_str(),
+        path.client,
+        path.location,
+        path.method.as_str(),
+    );
     let kind = match client {
         "browser" => ClientKind::Browser,
         "outlook-desktop" => ClientKind::OutlookDesktop,
@@ -119,10 +119,11 @@ fn path_scenario(
         protocol,
         autodetect,
         app_protection: false,
-        source_address: None,
-        user_agent: None,
-        device_type: None,
-        device_model: None,
+        // The signals the path pins, as the password holder writes them.
+        source_address: path.signals.source_address,
+        user_agent: path.signals.user_agent.clone(),
+        device_type: path.signals.device_type.clone(),
+        device_model: path.signals.device_model.clone(),
     }];
     let action = match kind {
         ClientKind::Browser => "open-owa",
@@ -152,7 +153,7 @@ proptest! {
         let v = verify(&base);
         prop_assert!(!v.paths.is_empty());
         for p in &v.paths {
-            let sc = path_scenario(&base, &p.path.user, p.path.client, p.path.location, &p.path.method);
+            let sc = path_scenario(&base, &p.path);
             let o = hmasim::sim::run(&sc, false).outcome;
             // docs/outcome.md: single-factor when mailbox data reached anyone without MFA.
             let brute = if o.data_without_mfa {

@@ -62,7 +62,7 @@ fn a_platform_scoped_policy_lets_another_user_agent_in_with_a_password() {
     for c in &c {
         assert_ne!(c.path.signals.platform, "windows", "{:?}", c.path);
         assert!(c.path.signals.user_agent.is_some());
-        assert_eq!(c.trace.outcome.mailbox_access, true);
+        assert!(c.trace.outcome.mailbox_access);
         assert!(c
             .trace
             .tokens
@@ -364,6 +364,7 @@ fn users_with_identical_facts_form_one_class() {
         &sc,
         &Options {
             user: Some("TWIN@contoso.com".into()),
+            ..Options::default()
         },
     );
     assert!(one.paths.iter().all(|p| p.path.user == "twin@contoso.com"));
@@ -420,4 +421,91 @@ fn the_cli_refuses_bad_input_before_exploring() {
     for k in ["paths", "classes", "pruned"] {
         assert!(v["explored"][k].is_u64(), "{k}");
     }
+}
+
+#[test]
+fn the_graph_reader_reads_the_registration_user_action() {
+    let body = hmasim::sim::verify::registration_policy_body();
+    let read = scenario::graph::parse_graph(&body, "policy.json", &[]).unwrap();
+    let p = &read.policies[0];
+    assert_eq!(p.include_user_actions, [REGISTER_SECURITY_INFO]);
+    assert!(p.unmodelled.is_empty(), "{:?}", p.unmodelled);
+    // Another user action is read but not modelled.
+    let other = body.replace(REGISTER_SECURITY_INFO, "urn:user:registerdevice");
+    let read = scenario::graph::parse_graph(&other, "policy.json", &[]).unwrap();
+    assert!(read.policies[0].include_user_actions.is_empty());
+    assert!(read.policies[0]
+        .unmodelled
+        .iter()
+        .any(|u| u.contains("includeUserActions")));
+    // The printed fix closes the path it is printed for: the policy it creates, read back,
+    // makes the unregistered user's scenario clean.
+    let mut sc = desktop();
+    sc.users[0].mfa_registered = false;
+    let mut fixed = sc.clone();
+    let mut p = scenario::graph::parse_graph(&body, "policy.json", &[])
+        .unwrap()
+        .policies
+        .remove(0);
+    p.exclude_locations.clear();
+    fixed.conditional_access.push(p);
+    assert_eq!(verify(&fixed).verdict(), Overall::Clean);
+}
+
+#[test]
+fn sessions_carry_across_a_configuration_change() {
+    // A block for desktop clients is enabled after an hour: a fresh sign-in is refused from
+    // then on, and the session signed in before the change is followed across it.
+    let mut sc = load("secure-desktop", &["verify.clients=[\"outlook-desktop\"]"]);
+    let mut block = CaPolicy::new("Block desktop clients", vec![GrantControl::Block]);
+    block.state = CaState::Disabled;
+    block.client_app_types = vec![ClientAppType::MobileAppsAndDesktopClients];
+    sc.conditional_access.push(block);
+    sc.run.duration = Span(3 * 3_600_000);
+    sc.timeline
+        .push(set_at(3_600_000, "conditional_access.2.state", "enabled"));
+    let v = verify(&sc);
+    assert_eq!(v.epochs.len(), 2);
+    let modern = |epoch: usize, continued: bool| -> Vec<_> {
+        v.paths
+            .iter()
+            .filter(|p| {
+                p.epoch == epoch
+                    && p.path.continued == continued
+                    && p.path.method == "modern"
+                    && p.path.signals.source_address.is_none()
+            })
+            .collect()
+    };
+    assert!(modern(0, false)
+        .iter()
+        .all(|p| p.verdict == Verdict::MailboxWithMfa));
+    assert!(modern(1, false)
+        .iter()
+        .all(|p| p.verdict == Verdict::NoAccess
+            && p.stopped_by.as_deref() == Some("blocked_by_conditional_access at entra-id")));
+    let continued = modern(1, true);
+    assert!(!continued.is_empty());
+    // The session had the mailbox with MFA before the change.
+    assert!(continued
+        .iter()
+        .all(|p| p.verdict == Verdict::MailboxWithMfa));
+    assert!(v.transitions.iter().any(|t| t.at_ms == 3_600_000
+        && t.before == Verdict::MailboxWithMfa
+        && t.after == Verdict::NoAccess));
+    // A continued path replays from the previous epoch's start, across the change.
+    let p = &continued[0].path;
+    let replay = path_scenario(&sc, p, 1);
+    let start = replay
+        .timeline
+        .iter()
+        .find(|a| a.action.is_client_action())
+        .unwrap();
+    assert_eq!(start.at.ms(), 0);
+    assert!(replay.run.duration.ms() > 3_600_000);
+    assert!(replay
+        .timeline
+        .iter()
+        .any(|a| a.action == ActionKind::Set && a.at.ms() == 3_600_000));
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
 }

@@ -351,6 +351,9 @@ impl Verification {
 pub struct Options {
     /// Explore only this user (case-insensitive UPN); every other user is left out.
     pub user: Option<String>,
+    /// Also pin the signal values these scenarios' policies and rules distinguish (`hmasim
+    /// diff` explores both configurations over the same values).
+    pub signals_of: Vec<Scenario>,
 }
 
 fn kind_name(k: ClientKind) -> &'static str {
@@ -690,7 +693,9 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         sc.identity.model.as_str()
     ));
     let ep = epochs(sc);
-    let space = classes::Space::of(sc);
+    let space = opts.signals_of.iter().fold(classes::Space::of(sc), |s, o| {
+        s.merge(classes::Space::of(o))
+    });
     let tenant = build::ca_tenant(sc);
     let users: Vec<&hmasim_scenario::User> = sc
         .users

@@ -21,6 +21,9 @@ pub const OTHER_DEVICE_MODEL: &str = "SM-G998B";
 /// platform and an unknown one.
 pub const RAW_PLATFORMS: usize = 7;
 
+/// An ActiveSync (`DeviceType`, device model) pair; `None` is the client's own.
+pub type DeviceStrings = (Option<String>, Option<String>);
+
 /// The candidate values of each attacker-controlled signal, reduced to one
 /// representative per class.
 #[derive(Clone, Debug)]
@@ -97,7 +100,13 @@ impl Space {
         raw.extend(sc.network.mfa_trusted_ips.iter().map(|r| r.host()));
         raw.extend(sc.network.geo.iter().map(|g| g.range.host()));
         raw.extend(sc.clients.iter().filter_map(|c| c.source_address));
-        raw.dedup();
+        let mut unique: Vec<IpAddr> = Vec::new();
+        for a in raw {
+            if !unique.contains(&a) {
+                unique.push(a);
+            }
+        }
+        let raw = unique;
         let by_country = locs.iter().any(|l| !l.countries.is_empty());
         let mut seen: BTreeMap<(Vec<String>, bool, Option<String>), ()> = BTreeMap::new();
         let mut addresses = Vec::new();
@@ -126,10 +135,32 @@ impl Space {
         }
     }
 
+    /// The union of two spaces: every representative of either (so that two
+    /// configurations explored with it pin the same values, as `hmasim diff` needs).
+    pub fn merge(mut self, other: Space) -> Space {
+        for ua in other.user_agents {
+            if !self.user_agents.contains(&ua) {
+                self.user_agents.push(ua);
+            }
+        }
+        for a in other.addresses {
+            if !self.addresses.contains(&a) {
+                self.addresses.push(a);
+            }
+        }
+        self.raw_addresses = self.raw_addresses.max(other.raw_addresses);
+        for r in other.rules {
+            if !self.rules.contains(&r) {
+                self.rules.push(r);
+            }
+        }
+        self
+    }
+
     /// The ActiveSync device strings to try for a client kind (`(None, None)`: its own):
     /// its own, each string a device access rule names, and one no rule names; two
     /// pairs that match the same rules form one class. Also the raw count.
-    pub fn devices(&self, own: (&str, &str)) -> (Vec<(Option<String>, Option<String>)>, usize) {
+    pub fn devices(&self, own: (&str, &str)) -> (Vec<DeviceStrings>, usize) {
         if self.rules.is_empty() {
             return (vec![(None, None)], 1);
         }
@@ -277,4 +308,83 @@ pub fn user_classes(sc: &Scenario, users: &[&User]) -> Vec<UserClass> {
 /// Whether a client kind's ActiveSync device strings can reach a device access rule.
 pub fn speaks_activesync(kind: ClientKind) -> bool {
     matches!(kind, ClientKind::OutlookMobile | ClientKind::NativeMail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmasim_scenario::{AccessLevel, DeviceRule};
+
+    fn scenario() -> Scenario {
+        hmasim_scenario::load("secure-desktop").expect("bundled")
+    }
+
+    #[test]
+    fn platforms_no_policy_names_are_one_class() {
+        let mut sc = scenario();
+        assert_eq!(Space::of(&sc).user_agents, [None]);
+        sc.conditional_access[0].include_platforms = vec![DevicePlatform::Ios];
+        let s = Space::of(&sc);
+        let platforms: Vec<&str> = s
+            .user_agents
+            .iter()
+            .map(|u| platform_name(u.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(platforms, ["iOS", "linux"]);
+        // A report-only policy splits nothing.
+        sc.conditional_access[0].state = CaState::ReportOnly;
+        assert_eq!(Space::of(&sc).user_agents, [None]);
+        // Every platform named: the rest is the unknown platform.
+        sc.conditional_access[0].state = CaState::Enabled;
+        sc.conditional_access[0].include_platforms = DevicePlatform::ALL.to_vec();
+        let s = Space::of(&sc);
+        assert_eq!(s.user_agents.last(), Some(&Some(UNKNOWN_USER_AGENT.into())));
+        assert_eq!(platform_name(UNKNOWN_USER_AGENT), "unknown");
+    }
+
+    #[test]
+    fn addresses_in_the_same_locations_are_one_class() {
+        let mut sc = scenario();
+        sc.network.mfa_trusted_ips.clear();
+        sc.named_locations.clear();
+        sc.network.geo.clear();
+        assert_eq!(Space::of(&sc).addresses, [None]);
+        sc.named_locations
+            .push(hmasim_protocol::policy::NamedLocation {
+                id: "b".into(),
+                name: "Branch".into(),
+                ip_ranges: vec!["198.18.0.0/24".parse().unwrap()],
+                ..Default::default()
+            });
+        // An address of the geolocation table inside the branch: no location lists
+        // countries, so it is the branch's class.
+        sc.network.geo = vec![hmasim_protocol::address::GeoRange {
+            range: "198.18.0.128/25".parse().unwrap(),
+            country: "FR".into(),
+        }];
+        let s = Space::of(&sc);
+        assert_eq!(s.addresses.len(), 2, "{:?}", s.addresses);
+        assert_eq!(s.raw_addresses, 3);
+    }
+
+    #[test]
+    fn device_strings_matching_the_same_rules_are_one_class() {
+        let mut sc = scenario();
+        assert_eq!(
+            Space::of(&sc).devices(("iPhone", "iPhone")),
+            (vec![(None, None)], 1)
+        );
+        sc.onprem.activesync.device_rules = vec![DeviceRule {
+            characteristic: DeviceCharacteristic::DeviceType,
+            query: "OutlookService".into(),
+            access_level: AccessLevel::Allow,
+        }];
+        let (classes, raw) = Space::of(&sc).devices(("iPhone", "iPhone"));
+        // The own type (matching no rule) and the rule's type; the model is no rule's.
+        assert_eq!(
+            classes,
+            [(None, None), (Some("OutlookService".into()), None)]
+        );
+        assert_eq!(raw, 3 * 2);
+    }
 }
