@@ -998,3 +998,24 @@ fn platform_classes_cover_a_policy_the_timeline_enables() {
     check_tenant(0, &t, &mut tally);
     assert!(tally.disagreements.is_empty(), "{:#?}", tally.disagreements);
 }
+
+/// Generated tenant 242, minimized: a named location holds two ranges, the first also in
+/// the MFA trusted IPs; a policy blocking ActiveSync includes the location and excludes
+/// trusted ones. verify samples one address per location (in its first range), trusted, so
+/// it never tries the second range, where the policy applies. It must try an address in
+/// every range a location holds.
+#[test]
+#[ignore = "verify bug (crates/sim/src/verify/classes.rs Space::of): one address per named location, not per range"]
+fn every_range_of_a_named_location_is_explored() {
+    let d = check_sets(&[
+        "identity.model=phs",
+        "users=[{upn = \"u0@contoso.com\", mailbox = \"online\"}]",
+        "exchange_online.default_authentication_policy=<none>",
+        "named_locations=[{id = \"loc-0\", name = \"Office\", ip_ranges = [\"203.0.113.0/24\", \"2001:db8:1::/48\"]}]",
+        "network.mfa_trusted_ips=[\"203.0.113.0/24\"]",
+        "conditional_access=[{name = \"Block ActiveSync at the office\", client_app_types = [\"exchangeActiveSync\"], include_locations = [\"Office\"], exclude_locations = [\"AllTrusted\"], grant = [\"block\"]}]",
+        "onprem.activesync.device_rules=[]",
+        "verify.clients=[\"native-mail\"]",
+    ]);
+    assert!(d.is_empty(), "{d:#?}");
+}
