@@ -348,6 +348,22 @@ fn unmodelled_conditions_keep_verify_from_calling_a_tenant_clean() {
         out.contains("NOT PROVEN") && out.contains("signInRiskLevels"),
         "{out}"
     );
+    let o = hmasim(&[
+        "verify",
+        "secure-desktop",
+        "--ca-policies",
+        "tests/fixtures/graph/unmodelled.json",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "not_proven");
+    assert!(v["not_proven"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["field"] == "conditions.signInRiskLevels" && n["policy"].is_string()));
 }
 
 #[test]

@@ -509,3 +509,38 @@ fn sessions_carry_across_a_configuration_change() {
         .any(|a| a.action == ActionKind::Set && a.at.ms() == 3_600_000));
     assert_eq!(verify(&sc).verdict(), Overall::Clean);
 }
+
+#[test]
+fn a_spoofed_user_agent_matches_an_activesync_user_agent_rule() {
+    // Devices are blocked by default and only MRS's User-Agent is allowed; without
+    // BlockLegacyAuthActiveSync, a Basic client that sends that User-Agent gets in.
+    let rule = "onprem.activesync.device_rules=[{characteristic = \"UserAgent\", query = \"Outlook-iOS-Android/1.0 (OutlookService)\", access_level = \"allow\"}]";
+    let open = load(
+        "secure-mobile",
+        &[
+            rule,
+            "onprem.authentication_policies.0.block_legacy_auth_activesync=false",
+        ],
+    );
+    let v = verify(&open);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    for c in &v.counterexamples {
+        assert!(c.path.method.contains("activesync"), "{:?}", c.path);
+        assert_eq!(
+            c.path.signals.user_agent.as_deref(),
+            Some("Outlook-iOS-Android/1.0 (OutlookService)")
+        );
+    }
+    // Its own User-Agent is refused by the default level.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.method.contains("activesync") && p.path.signals.user_agent.is_none())
+        .all(|p| p.verdict == Verdict::NoAccess));
+    replays(&open);
+    // The fix: BlockLegacyAuthActiveSync back on.
+    assert_eq!(
+        verify(&load("secure-mobile", &[rule])).verdict(),
+        Overall::Clean
+    );
+}

@@ -569,6 +569,8 @@ pub enum DeviceCharacteristic {
     DeviceType,
     /// The device model (`Outlook for iOS and Android`, `iPhone`...).
     DeviceModel,
+    /// The `User-Agent` the device sends (`Apple-iPhone15C2/2104.1`...).
+    UserAgent,
 }
 
 /// An ActiveSync device access rule (`New-ActiveSyncDeviceAccessRule`).

@@ -418,6 +418,7 @@ pub fn build(sc: &Scenario) -> Built {
                         let ch = match r.characteristic {
                             DeviceCharacteristic::DeviceType => "DeviceType",
                             DeviceCharacteristic::DeviceModel => "DeviceModel",
+                            DeviceCharacteristic::UserAgent => "UserAgent",
                         };
                         (ch.to_string(), r.query.clone(), access(r.access_level))
                     })

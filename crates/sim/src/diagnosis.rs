@@ -114,6 +114,7 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
         }
         "blocked_by_conditional_access" => (f.fault.message.clone(), "review the Conditional Access policy's conditions and grant controls".into()),
         "mfa_registration_required" => (f.fault.message.clone(), "have the user register for Entra MFA".into()),
+        "mfa_registration_blocked" => (f.fault.message.clone(), "have the user register for Entra MFA from a location the registration policy allows, or issue a Temporary Access Pass".into()),
         _ => (f.fault.message.clone(), "see the diagnostics of the refusal".into()),
     };
     Diagnosis {

@@ -19,7 +19,7 @@
 //!   `network.geo` and each client's own address; inside, the office's egress;
 //! - the ActiveSync `DeviceType` and device model (Outlook mobile and native mail): the
 //!   kind's own, each string an on-premises device access rule names, and one no rule
-//!   names;
+//!   names; on ActiveSync methods also each User-Agent a `UserAgent` rule names;
 //! - the client app type follows from the method (browser, modern client, Exchange
 //!   ActiveSync, other legacy).
 //!
@@ -663,11 +663,14 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
         let applies = format!("{} [enabled]: applies (", p.name);
         if lines.iter().any(|l| l.starts_with(&applies)) {
             for f in &p.unmodelled {
+                // The Graph reader writes `FIELD: what it did about it`.
+                let (field, note) = f.split_once(": ").unwrap_or((f.as_str(), ""));
                 let np = NotProven {
                     policy: p.name.clone(),
-                    field: f.clone(),
+                    field: field.to_string(),
                     why: format!(
-                        "hmasim does not model {f}; the policy applies to this sign-in under every modelled condition, so it could decide it"
+                        "hmasim does not model {field}{}; the policy applies to this sign-in under every modelled condition, so it could decide it",
+                        if note.is_empty() { String::new() } else { format!(" ({note})") }
                     ),
                 };
                 if !out.contains(&np) {
@@ -783,7 +786,12 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                         * raw_addresses
                                         * raw_devices;
                                 }
-                                for ua in &space.user_agents {
+                                let user_agents = if uses_device_strings(kind, &name) {
+                                    space.activesync_user_agents()
+                                } else {
+                                    space.user_agents.clone()
+                                };
+                                for ua in &user_agents {
                                     for (dt, dm) in &devices {
                                         let variant = Client {
                                             auth,

@@ -81,7 +81,8 @@ pub struct OnpremConfig {
     pub legacy_policy: BTreeMap<String, String>,
     /// ActiveSync `DefaultAccessLevel`.
     pub eas_default: Access,
-    /// ActiveSync device access rules: (`DeviceType` or `DeviceModel`, value, level).
+    /// ActiveSync device access rules: (`DeviceType`, `DeviceModel` or `UserAgent`, value,
+    /// level).
     pub eas_rules: Vec<(String, String, Access)>,
     /// The key Kerberos tickets for this server's service account are sealed with.
     pub kerberos: KeySet,
@@ -452,16 +453,15 @@ impl ExchangeOnprem {
         let url = req.url.as_ref()?;
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
         let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
+        let agent = req.header_value("User-Agent").unwrap_or("");
         let matching: Vec<&(String, String, Access)> = self
             .cfg
             .eas_rules
             .iter()
-            .filter(|(ch, q, _)| {
-                if ch == "DeviceType" {
-                    q.eq_ignore_ascii_case(&device_type)
-                } else {
-                    q.eq_ignore_ascii_case(&model)
-                }
+            .filter(|(ch, q, _)| match ch.as_str() {
+                "DeviceType" => q.eq_ignore_ascii_case(&device_type),
+                "UserAgent" => q.eq_ignore_ascii_case(agent),
+                _ => q.eq_ignore_ascii_case(&model),
             })
             .collect();
         let (level, why) = match matching.iter().max_by_key(|(_, _, a)| *a) {

@@ -135,6 +135,20 @@ impl Space {
         }
     }
 
+    /// The User-Agents to try on an ActiveSync method: one per platform class, and each
+    /// string a `UserAgent` device access rule names (Exchange compares the whole string,
+    /// so a rule's string is its only value; its platform is the one Entra derives from
+    /// it). Also the raw count.
+    pub fn activesync_user_agents(&self) -> Vec<Option<String>> {
+        let mut v = self.user_agents.clone();
+        for (c, q) in &self.rules {
+            if *c == DeviceCharacteristic::UserAgent && !v.contains(&Some(q.clone())) {
+                v.push(Some(q.clone()));
+            }
+        }
+        v
+    }
+
     /// The union of two spaces: every representative of either (so that two
     /// configurations explored with it pin the same values, as `hmasim diff` needs).
     pub fn merge(mut self, other: Space) -> Space {
@@ -161,7 +175,11 @@ impl Space {
     /// its own, each string a device access rule names, and one no rule names; two
     /// pairs that match the same rules form one class. Also the raw count.
     pub fn devices(&self, own: (&str, &str)) -> (Vec<DeviceStrings>, usize) {
-        if self.rules.is_empty() {
+        if self
+            .rules
+            .iter()
+            .all(|(c, _)| *c == DeviceCharacteristic::UserAgent)
+        {
             return (vec![(None, None)], 1);
         }
         let pick = |ch: DeviceCharacteristic, own: &str, other: &str| {
@@ -183,9 +201,10 @@ impl Space {
                 let key: Vec<bool> = self
                     .rules
                     .iter()
+                    .filter(|(c, _)| *c != DeviceCharacteristic::UserAgent)
                     .map(|(c, q)| match c {
                         DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(t),
-                        DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(m),
+                        _ => q.eq_ignore_ascii_case(m),
                     })
                     .collect();
                 if seen.insert(key, ()).is_none() {
