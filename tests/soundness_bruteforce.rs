@@ -447,10 +447,11 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signa
     if activesync {
         for rule in &sc.onprem.activesync.device_rules {
             let q = Some(rule.query.clone());
-            if rule.characteristic == DeviceCharacteristic::DeviceType {
-                types.push(q);
-            } else {
-                models.push(q);
+            match rule.characteristic {
+                DeviceCharacteristic::DeviceType => types.push(q),
+                DeviceCharacteristic::DeviceModel => models.push(q),
+                // A rule on the User-Agent: its string is one more User-Agent to send.
+                DeviceCharacteristic::UserAgent => {}
             }
         }
         types.push(Some("UnknownType".into()));
@@ -458,13 +459,22 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signa
         types.dedup();
         models.dedup();
     }
+    let mut uas: Vec<String> = USER_AGENTS.iter().map(|u| u.to_string()).collect();
+    uas.extend(
+        sc.onprem
+            .activesync
+            .device_rules
+            .iter()
+            .filter(|r| activesync && r.characteristic == DeviceCharacteristic::UserAgent)
+            .map(|r| r.query.clone()),
+    );
     let mut out = Vec::new();
-    for ua in USER_AGENTS {
+    for ua in uas {
         for a in &addrs {
             for t in &types {
                 for m in &models {
                     out.push(Signals {
-                        user_agent: Some(ua.to_string()),
+                        user_agent: Some(ua.clone()),
                         source_address: *a,
                         device_type: t.clone(),
                         device_model: m.clone(),
