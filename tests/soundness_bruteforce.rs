@@ -948,7 +948,7 @@ fn check_sets(sets: &[&str]) -> Vec<String> {
 /// apply, and the browser reads the cloud mailbox with the password alone. verify must try
 /// an address in no named location.
 #[test]
-#[ignore = "verify bug (crates/sim/src/verify/classes.rs Space::of): no address outside every named location is tried"]
+
 fn an_address_outside_every_named_location_is_explored() {
     let d = check_sets(&[
         "identity.model=phs",
@@ -990,7 +990,7 @@ fn spoofed_device_strings_and_platforms_are_explored() {
 /// holds platforms that end differently (an iOS User-Agent is blocked there, a Windows one
 /// is not). The classes must cover every epoch's configuration.
 #[test]
-#[ignore = "verify bug (crates/sim/src/verify/classes.rs named_platforms): platform classes ignore policies a timeline set enables"]
+
 fn platform_classes_cover_a_policy_the_timeline_enables() {
     let t = Tenant {
         sets: [
@@ -1015,7 +1015,7 @@ fn platform_classes_cover_a_policy_the_timeline_enables() {
 /// it never tries the second range, where the policy applies. It must try an address in
 /// every range a location holds.
 #[test]
-#[ignore = "verify bug (crates/sim/src/verify/classes.rs Space::of): one address per named location, not per range"]
+
 fn every_range_of_a_named_location_is_explored() {
     let d = check_sets(&[
         "identity.model=phs",

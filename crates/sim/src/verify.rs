@@ -585,6 +585,16 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     client.device_model = path.signals.device_model.clone();
     let mut out = sc.clone();
     out.clients = vec![client];
+    // The path's user alone: no other user's configuration reaches this sign-in, and a
+    // world of 500 users costs its copies on every branch. Kept whole when a timeline
+    // `set` addresses users by position.
+    let by_position = sc
+        .timeline
+        .iter()
+        .any(|a| a.key.as_deref().is_some_and(|k| k.starts_with("users.")));
+    if !by_position {
+        out.users.retain(|u| u.upn.eq_ignore_ascii_case(&path.user));
+    }
     let action = match kind {
         ClientKind::Browser => ActionKind::OpenOwa,
         ClientKind::OutlookDesktop => ActionKind::StartOutlook,

@@ -39,6 +39,16 @@ pub struct Space {
     rules: Vec<(DeviceCharacteristic, String)>,
 }
 
+/// Addresses to stand for "outside every range the tenant names", tried in order
+/// (benchmarking, shared address space, documentation ranges): the first in no range.
+const OUTSIDE_CANDIDATES: [&str; 5] = [
+    "198.18.0.1",
+    "100.64.0.1",
+    "198.19.255.254",
+    "2001:db8:ffff:ffff::1",
+    "192.0.0.170",
+];
+
 /// Platforms that an enforced policy names (in an include or exclude list).
 fn named_platforms(sc: &Scenario) -> Vec<DevicePlatform> {
     let mut out: Vec<DevicePlatform> = Vec::new();
@@ -57,8 +67,30 @@ fn named_platforms(sc: &Scenario) -> Vec<DevicePlatform> {
 }
 
 impl Space {
-    /// The reduced space of `sc`.
+    /// The reduced space of `sc` over every configuration its timeline gives it: the
+    /// scenario as written and after each timeline `set`, in time order (a policy the
+    /// timeline enables, or a location it adds, names values of its own).
     pub fn of(sc: &Scenario) -> Space {
+        let mut space = Space::of_one(sc);
+        let mut sets: Vec<&hmasim_scenario::Action> = sc
+            .timeline
+            .iter()
+            .filter(|a| a.action == hmasim_scenario::ActionKind::Set)
+            .collect();
+        sets.sort_by_key(|a| a.at);
+        let mut current = sc.clone();
+        for a in sets {
+            if let (Some(k), Some(v)) = (&a.key, &a.value) {
+                if hmasim_scenario::apply_set(&mut current, &format!("{k}={v}")).is_ok() {
+                    space = space.merge(Space::of_one(&current));
+                }
+            }
+        }
+        space
+    }
+
+    /// The reduced space of one configuration.
+    fn of_one(sc: &Scenario) -> Space {
         // Platforms: a policy tells apart only the platforms it names; every other
         // platform, and an unknown one, fall in one class (`all` matches them all, a
         // named platform none of them).
@@ -93,13 +125,31 @@ impl Space {
         let tenant = crate::build::ca_tenant(sc);
         let locs = sc.effective_named_locations();
         let mut raw: Vec<IpAddr> = vec![sc.network.internet_address];
-        raw.extend(
-            locs.iter()
-                .filter_map(|l| l.sample_address(&sc.network.geo)),
-        );
+        // One host in every range of every named location (a location may hold several
+        // ranges, each with other neighbours), and one for each country location.
+        for l in &locs {
+            raw.extend(l.ip_ranges.iter().map(|r| r.host()));
+            if l.ip_ranges.is_empty() {
+                raw.extend(l.sample_address(&sc.network.geo));
+            }
+        }
         raw.extend(sc.network.mfa_trusted_ips.iter().map(|r| r.host()));
         raw.extend(sc.network.geo.iter().map(|g| g.range.host()));
         raw.extend(sc.clients.iter().filter_map(|c| c.source_address));
+        // And one outside everything the tenant names: the Internet default may itself
+        // sit in a named location, and then "anywhere else" is a class of its own.
+        let named = |a: IpAddr| {
+            locs.iter()
+                .any(|l| l.ip_ranges.iter().any(|r| r.contains(a)))
+                || sc.network.mfa_trusted_ips.iter().any(|r| r.contains(a))
+                || sc.network.geo.iter().any(|g| g.range.contains(a))
+        };
+        raw.extend(
+            OUTSIDE_CANDIDATES
+                .iter()
+                .map(|c| c.parse::<IpAddr>().expect("constant address"))
+                .find(|a| !named(*a)),
+        );
         let mut unique: Vec<IpAddr> = Vec::new();
         for a in raw {
             if !unique.contains(&a) {
@@ -383,7 +433,9 @@ mod tests {
         }];
         let s = Space::of(&sc);
         assert_eq!(s.addresses.len(), 2, "{:?}", s.addresses);
-        assert_eq!(s.raw_addresses, 3);
+        // The Internet, the branch's range, the table's range, and one address outside
+        // every range (198.18.0.1 is the branch's: the next candidate).
+        assert_eq!(s.raw_addresses, 4);
     }
 
     #[test]
