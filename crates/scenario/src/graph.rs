@@ -189,6 +189,43 @@ pub fn parse_graph(
     file: &str,
     named: &[NamedLocation],
 ) -> Result<GraphPolicies, ScenarioError> {
+    let (policies, warnings) = parse_documents(
+        src,
+        file,
+        named,
+        &Resource {
+            name: "conditionalAccessPolicy",
+            plural: "policies",
+            what: "Conditional Access policies",
+            single_keys: &["displayName", "state", "conditions", "grantControls"],
+            item: |r, v, at| r.policy(v, at),
+        },
+    )?;
+    Ok(GraphPolicies { policies, warnings })
+}
+
+/// One kind of Graph resource an export holds, and how to read one of them.
+struct Resource<T> {
+    /// Graph's name for it (`conditionalAccessPolicy`).
+    name: &'static str,
+    /// What several are called in messages (`policies`).
+    plural: &'static str,
+    /// What the document should hold, for the error when it holds none.
+    what: &'static str,
+    /// Keys that tell a single object of this kind.
+    single_keys: &'static [&'static str],
+    /// Reads one.
+    item: fn(&mut Reader<'_>, &Value, &JPath) -> Result<T, ScenarioError>,
+}
+
+/// The Graph export shapes every resource comes in: a single object, an array of them, or
+/// a list response `{"value": [...]}` (with a warning when it is one page of several).
+fn parse_documents<T>(
+    src: &str,
+    file: &str,
+    named: &[NamedLocation],
+    res: &Resource<T>,
+) -> Result<(Vec<T>, Vec<GraphWarning>), ScenarioError> {
     let origin = || ErrorOrigin::File(file.to_string());
     if src.len() as u64 > Input::GraphFile.max_bytes() {
         return Err(too_large(origin(), Input::GraphFile));
@@ -199,12 +236,9 @@ pub fn parse_graph(
     let doc: Value = serde_json::from_str(src).map_err(|e| {
         let full = e.to_string();
         let msg = full.split(" at line ").next().unwrap_or(&full).to_string();
-        ScenarioError::new(
-            ErrorOrigin::File(file.to_string()),
-            format!("invalid JSON: {msg}"),
-        )
-        .at_line_col(src, e.line(), e.column())
-        .expected("Microsoft Graph conditionalAccessPolicy JSON")
+        ScenarioError::new(origin(), format!("invalid JSON: {msg}"))
+            .at_line_col(src, e.line(), e.column())
+            .expected(format!("Microsoft Graph {} JSON", res.name))
     })?;
     let mut r = Reader {
         file,
@@ -214,11 +248,11 @@ pub fn parse_graph(
         warnings: Vec::new(),
     };
     let root = JPath::root();
-    let mut policies = Vec::new();
+    let mut out = Vec::new();
     match &doc {
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                policies.push(r.policy(v, &root.index(i))?);
+                out.push((res.item)(&mut r, v, &root.index(i))?);
             }
         }
         Value::Object(m) if m.contains_key("value") => {
@@ -226,43 +260,39 @@ pub fn parse_graph(
             let items = r.array(
                 &m["value"],
                 &at,
-                "an array of conditionalAccessPolicy objects",
+                &format!("an array of {} objects", res.name),
             )?;
             for (i, v) in items.iter().enumerate() {
-                policies.push(r.policy(v, &at.index(i))?);
+                out.push((res.item)(&mut r, v, &at.index(i))?);
             }
             if m.get("@odata.nextLink").is_some_and(configured) {
                 r.warn(
                     &root.key("@odata.nextLink"),
-                    "the list is one page of several: the policies of the later pages are \
-                     not in this file (export with every page followed)"
-                        .to_string(),
+                    format!(
+                        "the list is one page of several: the {} of the later pages are \
+                         not in this file (export with every page followed)",
+                        res.plural
+                    ),
                 );
             }
         }
-        Value::Object(m)
-            if ["displayName", "state", "conditions", "grantControls"]
-                .iter()
-                .any(|k| m.contains_key(*k)) =>
-        {
-            policies.push(r.policy(&doc, &root)?);
+        Value::Object(m) if res.single_keys.iter().any(|k| m.contains_key(*k)) => {
+            out.push((res.item)(&mut r, &doc, &root)?);
         }
         other => {
             return Err(r.error(
                 &root,
                 format!(
-                    "not Conditional Access policies: expected a conditionalAccessPolicy \
-                     object, an array of them or a Graph list response {{\"value\": [...]}}, \
-                     found {}",
+                    "not {}: expected a {} object, an array of them or a Graph list \
+                     response {{\"value\": [...]}}, found {}",
+                    res.what,
+                    res.name,
                     describe(other)
                 ),
             ))
         }
     }
-    Ok(GraphPolicies {
-        policies,
-        warnings: r.warnings,
-    })
+    Ok((out, r.warnings))
 }
 
 /// Replaces the scenario's Conditional Access policies with those of `path` (a file or
@@ -1526,67 +1556,21 @@ pub fn read_named_locations(path: &Path) -> Result<GraphLocations, ScenarioError
 /// [`NamedLocation::unmodelled`] set and a warning: it matches no sign-in, and a policy
 /// that names it is marked as not fully evaluated.
 pub fn parse_named_locations(src: &str, file: &str) -> Result<GraphLocations, ScenarioError> {
-    let origin = || ErrorOrigin::File(file.to_string());
-    if src.len() as u64 > Input::GraphFile.max_bytes() {
-        return Err(too_large(origin(), Input::GraphFile));
-    }
-    if let Some(at) = too_deep(src, false) {
-        return Err(crate::parse::too_deep_error(origin(), src, at));
-    }
-    let doc: Value = serde_json::from_str(src).map_err(|e| {
-        let full = e.to_string();
-        let msg = full.split(" at line ").next().unwrap_or(&full).to_string();
-        ScenarioError::new(origin(), format!("invalid JSON: {msg}"))
-            .at_line_col(src, e.line(), e.column())
-            .expected("Microsoft Graph namedLocation JSON")
-    })?;
-    let mut r = Reader {
-        file,
+    let (locations, warnings) = parse_documents(
         src,
-        named: &[],
-        policy: None,
-        warnings: Vec::new(),
-    };
-    let root = JPath::root();
-    let mut locations = Vec::new();
-    match &doc {
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                locations.push(r.named_location(v, &root.index(i))?);
-            }
-        }
-        Value::Object(m) if m.contains_key("value") => {
-            let at = root.key("value");
-            let items = r.array(&m["value"], &at, "an array of namedLocation objects")?;
-            for (i, v) in items.iter().enumerate() {
-                locations.push(r.named_location(v, &at.index(i))?);
-            }
-            if m.get("@odata.nextLink").is_some_and(configured) {
-                r.warn(
-                    &root.key("@odata.nextLink"),
-                    "the list is one page of several: the locations of the later pages are \
-                     not in this file (export with every page followed)"
-                        .to_string(),
-                );
-            }
-        }
-        Value::Object(m) if m.contains_key("displayName") => {
-            locations.push(r.named_location(&doc, &root)?);
-        }
-        other => {
-            return Err(r.error(
-                &root,
-                format!(
-                    "not named locations: expected a namedLocation object, an array of them \
-                     or a Graph list response {{\"value\": [...]}}, found {}",
-                    describe(other)
-                ),
-            ))
-        }
-    }
+        file,
+        &[],
+        &Resource {
+            name: "namedLocation",
+            plural: "locations",
+            what: "named locations",
+            single_keys: &["displayName"],
+            item: |r, v, at| r.named_location(v, at),
+        },
+    )?;
     Ok(GraphLocations {
         locations,
-        warnings: r.warnings,
+        warnings,
     })
 }
 

@@ -739,22 +739,7 @@ impl EntraId {
         let mut facts = self.facts(s);
         facts.app_id = hmasim_protocol::policy::REGISTER_SECURITY_INFO.to_string();
         let results = ca::evaluate(&self.cfg.policies, &facts);
-        let lines = results
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} [{}]: {} ({})",
-                    r.name,
-                    state_name(r.state),
-                    if r.applies {
-                        "applies"
-                    } else {
-                        "does not apply"
-                    },
-                    r.reason
-                )
-            })
-            .collect();
+        let lines = evaluation_lines(&results);
         ctx.note(
             Message::note(
                 "Entra ID evaluates Conditional Access for the user action 'register security information'",
@@ -1356,22 +1341,7 @@ impl EntraId {
             app_id: apps::EXCHANGE_ONLINE,
         });
         let results = ca::evaluate(&self.cfg.policies, &facts);
-        let lines = results
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} [{}]: {} ({})",
-                    r.name,
-                    state_name(r.state),
-                    if r.applies {
-                        "applies"
-                    } else {
-                        "does not apply"
-                    },
-                    r.reason
-                )
-            })
-            .collect();
+        let lines = evaluation_lines(&results);
         ctx.note(
             Message::note("Entra ID evaluates Conditional Access for a legacy sign-in")
                 .with_body(Body::Lines(lines)),
@@ -1597,4 +1567,25 @@ mod family_name_tests {
         assert_eq!(family_letters(27), "aa");
         assert_eq!(family_letters(28), "ab");
     }
+}
+
+/// One line per policy of a Conditional Access evaluation, as Entra ID's notes show it:
+/// `NAME [STATE]: applies (REASON)` or `does not apply (REASON)`.
+fn evaluation_lines(results: &[ca::PolicyResult]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}]: {} ({})",
+                r.name,
+                state_name(r.state),
+                if r.applies {
+                    "applies"
+                } else {
+                    "does not apply"
+                },
+                r.reason
+            )
+        })
+        .collect()
 }
