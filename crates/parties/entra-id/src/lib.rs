@@ -1538,6 +1538,27 @@ impl Actor<Message> for EntraId {
     }
 }
 
+/// One line per policy of a Conditional Access evaluation, as Entra ID's notes show it:
+/// `NAME [STATE]: applies (REASON)` or `does not apply (REASON)`.
+fn evaluation_lines(results: &[ca::PolicyResult]) -> Vec<String> {
+    results
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}]: {} ({})",
+                r.name,
+                state_name(r.state),
+                if r.applies {
+                    "applies"
+                } else {
+                    "does not apply"
+                },
+                r.reason
+            )
+        })
+        .collect()
+}
+
 /// The letter a later token family of one role adds to its name: none for the first,
 /// `b` for the second ... `z`, then `aa`, `ab`...
 fn family_letters(n: u64) -> String {
@@ -1567,25 +1588,4 @@ mod family_name_tests {
         assert_eq!(family_letters(27), "aa");
         assert_eq!(family_letters(28), "ab");
     }
-}
-
-/// One line per policy of a Conditional Access evaluation, as Entra ID's notes show it:
-/// `NAME [STATE]: applies (REASON)` or `does not apply (REASON)`.
-fn evaluation_lines(results: &[ca::PolicyResult]) -> Vec<String> {
-    results
-        .iter()
-        .map(|r| {
-            format!(
-                "{} [{}]: {} ({})",
-                r.name,
-                state_name(r.state),
-                if r.applies {
-                    "applies"
-                } else {
-                    "does not apply"
-                },
-                r.reason
-            )
-        })
-        .collect()
 }
