@@ -107,3 +107,24 @@ fn a_graph_error_under_a_duplicated_key_keeps_its_place() {
         "the excerpt shows the value: {text}"
     );
 }
+
+/// Found by CI's fuzz smoke of `graph_reader` after the export reader learnt encodings: a
+/// file that is not text was reported as "the export file" inside a directory and as
+/// "the policy file" alone. A directory now reads exactly as its files do one by one.
+#[test]
+fn a_directory_of_exports_reads_as_its_files() {
+    let bytes = include_bytes!("../fuzz/regressions/graph_reader/directory-reads-as-its-files.bin");
+    let dir = std::env::temp_dir().join(format!("hmasim-fuzz-found-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p00.json");
+    std::fs::write(&file, bytes).unwrap();
+    let alone = hmasim::scenario::graph::read_graph(&file, &[])
+        .unwrap_err()
+        .to_string();
+    let in_dir = hmasim::scenario::graph::read_graph(&dir, &[])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(alone, in_dir);
+    assert!(alone.contains("cannot read the policy file"), "{alone}");
+}

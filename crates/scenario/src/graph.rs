@@ -89,12 +89,17 @@ pub struct GraphPolicies {
 /// order. `named` resolves location ids. Errors name the file and the JSON path.
 pub fn read_graph(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies, ScenarioError> {
     let mut out = GraphPolicies::default();
-    for_each_source(path, "conditionalAccessPolicy", |src, shown| {
-        let one = parse_graph(src, shown, named)?;
-        out.policies.extend(one.policies);
-        out.warnings.extend(one.warnings);
-        Ok(())
-    })?;
+    for_each_source(
+        path,
+        "conditionalAccessPolicy",
+        "the policy file",
+        |src, shown| {
+            let one = parse_graph(src, shown, named)?;
+            out.policies.extend(one.policies);
+            out.warnings.extend(one.warnings);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
@@ -104,6 +109,7 @@ pub fn read_graph(path: &Path, named: &[NamedLocation]) -> Result<GraphPolicies,
 fn for_each_source(
     path: &Path,
     resource: &str,
+    what: &str,
     mut f: impl FnMut(&str, &str) -> Result<(), ScenarioError>,
 ) -> Result<(), ScenarioError> {
     let shown = path.display().to_string();
@@ -161,13 +167,7 @@ fn for_each_source(
                 (Input::GraphFile.max_bytes(), Input::GraphFile)
             };
             let shown = p.display().to_string();
-            let src = read_capped_at(
-                &p,
-                cap,
-                kind,
-                ErrorOrigin::File(shown.clone()),
-                "the export file",
-            )?;
+            let src = read_capped_at(&p, cap, kind, ErrorOrigin::File(shown.clone()), what)?;
             left = left.saturating_sub(src.len() as u64);
             f(&src, &shown)?;
         }
@@ -177,7 +177,7 @@ fn for_each_source(
             path,
             Input::GraphFile,
             ErrorOrigin::File(shown.clone()),
-            "the policy file",
+            what,
         )?;
         f(&src, &shown)
     }
@@ -1539,12 +1539,17 @@ pub struct GraphLocations {
 /// [`read_graph`] takes (one object, an array, a `value` list; UTF-8 or UTF-16).
 pub fn read_named_locations(path: &Path) -> Result<GraphLocations, ScenarioError> {
     let mut out = GraphLocations::default();
-    for_each_source(path, "namedLocation", |src, shown| {
-        let one = parse_named_locations(src, shown)?;
-        out.locations.extend(one.locations);
-        out.warnings.extend(one.warnings);
-        Ok(())
-    })?;
+    for_each_source(
+        path,
+        "namedLocation",
+        "the named-location file",
+        |src, shown| {
+            let one = parse_named_locations(src, shown)?;
+            out.locations.extend(one.locations);
+            out.warnings.extend(one.warnings);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
