@@ -363,12 +363,21 @@ fn break_glass_file() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("hmasim-findings-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("breakglass.toml");
-    std::fs::write(
+    write_whole(
         &path,
-        format!("{src}\n[[users]]\nupn = \"{BREAK_GLASS}\"\nmailbox = \"online\"\n"),
-    )
-    .unwrap();
+        &format!("{src}\n[[users]]\nupn = \"{BREAK_GLASS}\"\nmailbox = \"online\"\n"),
+    );
     path
+}
+
+/// Writes `body` to `path` through a unique temporary file and a rename: tests run in
+/// parallel rewrite the shared files, and a reader must never see one half written.
+fn write_whole(path: &std::path::Path, body: &str) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = path.with_extension(format!("tmp{n}"));
+    std::fs::write(&tmp, body).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 const EXCLUDED: [&str; 2] = [
@@ -378,7 +387,7 @@ const EXCLUDED: [&str; 2] = [
 
 fn accept_file(name: &str, body: &str) -> std::path::PathBuf {
     let p = break_glass_file().with_file_name(name);
-    std::fs::write(&p, body).unwrap();
+    write_whole(&p, body);
     p
 }
 
