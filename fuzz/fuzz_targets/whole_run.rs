@@ -32,22 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let mmd = trace.to_mermaid();
 
     // The contract's trace: events numbered in delivery order, in simulated-time order.
-    for (i, e) in trace.events.iter().enumerate() {
-        assert_eq!(e.seq, i as u64, "event seq out of order");
-    }
-    assert!(
-        trace.events.windows(2).all(|w| w[0].t_ms <= w[1].t_ms),
-        "events not in simulated-time order"
-    );
-    let o = &trace.outcome;
-    assert!(
-        !o.mfa_satisfied || o.mailbox_access,
-        "MFA satisfied without access"
-    );
-    assert!(
-        !o.mailbox_access || o.served_by.is_some(),
-        "access, no server"
-    );
+    hmasim_fuzz::check_trace(&trace);
     let doc: serde_json::Value = serde_json::from_str(&json).expect("to_json is JSON");
     assert_eq!(
         doc["events"].as_array().map(Vec::len),

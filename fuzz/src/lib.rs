@@ -93,7 +93,12 @@ pub fn short(mut sc: Scenario) -> Scenario {
 /// consistent with itself. Panics (for the fuzzer) otherwise. The renderings are left to
 /// `whole_run`: they cost more than the run, and these targets hunt elsewhere.
 pub fn run_checked(sc: &Scenario) {
-    let trace = hmasim::sim::run(sc, true);
+    check_trace(&hmasim::sim::run(sc, true));
+}
+
+/// What the contract promises of every trace: events numbered in delivery order and in
+/// simulated-time order, and an outcome consistent with itself.
+pub fn check_trace(trace: &hmasim::sim::Trace) {
     for (i, e) in trace.events.iter().enumerate() {
         assert_eq!(e.seq, i as u64, "event seq out of order");
     }

@@ -601,23 +601,12 @@ impl EntraId {
         s.amr = amr;
         let s = s.clone();
         let results = ca::evaluate(&self.cfg.policies, &self.facts(&s));
-        let mut lines: Vec<String> = results
-            .iter()
-            .map(|r| {
+        let mut lines: Vec<String> = evaluation_lines(&results)
+            .into_iter()
+            .zip(&results)
+            .map(|(line, r)| {
                 let controls: Vec<&str> = r.controls.iter().map(|c| ca::control_name(*c)).collect();
-                format!(
-                    "{} [{}]: {} ({}) -> {:?} {}",
-                    r.name,
-                    state_name(r.state),
-                    if r.applies {
-                        "applies"
-                    } else {
-                        "does not apply"
-                    },
-                    r.reason,
-                    r.operator,
-                    controls.join(", ")
-                )
+                format!("{line} -> {:?} {}", r.operator, controls.join(", "))
             })
             .collect();
         if lines.is_empty() {
