@@ -9,7 +9,8 @@ use crate::Scenario;
 
 /// Applies one `KEY=VALUE` override. `KEY` is a dotted path through the scenario
 /// (`identity.model`, `users.0.mailbox`, `conditional_access.0.state`); `VALUE` is read as
-/// a TOML value (`true`, `42`, `"text"`, `["a", "b"]`) or, failing that, as a bare string.
+/// a TOML value (`true`, `42`, `"text"`, `["a", "b"]`) or, failing that, as a bare string;
+/// a field that holds text keeps the text as typed (`users.0.password=123456`).
 /// The result is validated like a file; errors name the `--set` argument.
 pub fn apply_set(scenario: &mut Scenario, arg: &str) -> Result<(), ScenarioError> {
     let origin = || ErrorOrigin::Set(arg.to_string());
@@ -252,6 +253,14 @@ pub(crate) fn set_raw(scenario: &Scenario, arg: &str) -> Result<Scenario, Scenar
         };
         walked.push(part);
     }
+    // A string field keeps what was typed: `users.0.password=123456` sets the text
+    // `123456`, not the integer TOML would read (a password, an id or a name made of
+    // digits, `true`...). The raw text is used, so `007` stays `007`.
+    let value = if node.is_string() && (value.is_number() || value.is_boolean()) {
+        Value::String(raw.trim().to_string())
+    } else {
+        value
+    };
     *node = value;
     serde_json::from_value(tree).map_err(|e| {
         let msg = e.to_string();
@@ -301,4 +310,21 @@ pub fn apply_fix(scenario: &mut Scenario) -> Result<(), ScenarioError> {
         )
         .expected(inv.expected)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_field_keeps_digits_and_words_as_typed() {
+        let mut sc = crate::load("mobile-onprem-hma").unwrap();
+        apply_set(&mut sc, "users.0.password=007123").unwrap();
+        assert_eq!(sc.users[0].password, "007123");
+        apply_set(&mut sc, "users.0.password=true").unwrap();
+        assert_eq!(sc.users[0].password, "true");
+        // A field that is not a string still reads the TOML value.
+        apply_set(&mut sc, "seed=42").unwrap();
+        assert_eq!(sc.seed, 42);
+    }
 }
