@@ -88,13 +88,15 @@
 mod net;
 mod queue;
 mod rng;
-mod time;
 mod world;
+
+/// Simulated time and actor addresses live in `hmasim-base`, which the protocol crate can
+/// use without the kernel; they are re-exported here so the kernel's API stays whole.
+pub use hmasim_base::{ActorId, Context, SimDuration, SimTime};
 
 pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};
 pub use rng::{stream_seed, ActorRng};
-pub use time::{SimDuration, SimTime};
 pub use world::{
-    Actor, ActorId, Ctx, Delivery, Limits, NullObserver, Observer, RunStats, StopReason, World,
+    Actor, Ctx, Delivery, Limits, NullObserver, Observer, RunStats, StopReason, World,
 };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::Rng;
 
 use crate::rng::ActorRng;
-use crate::world::ActorId;
+use crate::ActorId;
 use crate::{SimDuration, SimTime};
 
 /// A latency distribution for a link with injected faults. Samples are drawn from the

@@ -3,11 +3,7 @@
 use crate::net::Network;
 use crate::queue::{EventKind, EventQueue};
 use crate::rng::{self, ActorRng};
-use crate::{SimDuration, SimTime};
-
-/// The address of an actor in a [`World`]: its index, in the order actors were added.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ActorId(pub u32);
+use crate::{ActorId, SimDuration, SimTime};
 
 /// A synchronous state machine driven by the world.
 ///
@@ -100,6 +96,26 @@ impl<M> Ctx<'_, M> {
     /// This actor's own seeded random stream.
     pub fn rng(&mut self) -> &mut ActorRng {
         self.rng
+    }
+}
+
+/// The protocol crate's helpers (`Net`, `Relay`, `Retries`, `unix_now`) are written against
+/// [`hmasim_base::Context`], so they run on this kernel without depending on it.
+impl<M> hmasim_base::Context<M> for Ctx<'_, M> {
+    fn now(&self) -> SimTime {
+        Ctx::now(self)
+    }
+    fn skew_micros(&self) -> i64 {
+        Ctx::skew_micros(self)
+    }
+    fn send(&mut self, to: ActorId, msg: M) {
+        Ctx::send(self, to, msg);
+    }
+    fn timer(&mut self, delay: SimDuration, msg: M) {
+        Ctx::timer(self, delay, msg);
+    }
+    fn note(&mut self, msg: M) {
+        Ctx::note(self, msg);
     }
 }
 
