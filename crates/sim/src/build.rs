@@ -41,6 +41,18 @@ pub(crate) enum Zone {
     Onprem,
 }
 
+impl Zone {
+    /// The zone's latency class in the kernel's network.
+    fn class(self) -> u16 {
+        match self {
+            Zone::Internet => 1,
+            Zone::Intranet => 2,
+            Zone::Cloud => 3,
+            Zone::Onprem => 4,
+        }
+    }
+}
+
 /// The ids of the infrastructure parties, allocated after the clients.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ids {
@@ -634,7 +646,9 @@ pub fn build(sc: &Scenario) -> Built {
 }
 
 /// Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's
-/// latency. Scenario links override.
+/// latency. Scenario links override. Each party's zone is its latency class in the
+/// kernel, so the network holds one entry per party and per pair of zones, not per pair
+/// of parties.
 pub(crate) fn apply_latencies(
     sc: &Scenario,
     names: &[String],
@@ -642,35 +656,25 @@ pub(crate) fn apply_latencies(
     world: &mut World<Party, Message>,
 ) {
     let net = world.network_mut();
+    net.clear_latencies();
     net.set_default_latency(SimDuration::from_millis(sc.network.latency_ms));
     net.set_default_jitter(SimDuration::from_millis(sc.network.jitter_ms));
-    let local = |a: Zone, b: Zone| {
-        matches!(
-            (a, b),
-            (Zone::Onprem, Zone::Onprem)
-                | (Zone::Intranet, Zone::Onprem)
-                | (Zone::Onprem, Zone::Intranet)
-                | (Zone::Cloud, Zone::Cloud)
-        )
-    };
-    for (i, za) in zones.iter().enumerate() {
-        for (j, zb) in zones.iter().enumerate() {
-            let (from, to) = (ActorId(i as u32), ActorId(j as u32));
-            if i != j && local(*za, *zb) {
-                net.set_link(
-                    from,
-                    to,
-                    SimDuration::from_millis(2),
-                    SimDuration::from_micros(500),
-                );
-            } else if i != j {
-                let (lat, jit) = (
-                    SimDuration::from_millis(sc.network.latency_ms),
-                    SimDuration::from_millis(sc.network.jitter_ms),
-                );
-                net.set_link(from, to, lat, jit);
-            }
-        }
+    for (i, z) in zones.iter().enumerate() {
+        net.set_class(ActorId(i as u32), z.class());
+    }
+    // Between two sites (and from a party to itself) the default: the Internet's.
+    for (a, b) in [
+        (Zone::Onprem, Zone::Onprem),
+        (Zone::Intranet, Zone::Onprem),
+        (Zone::Onprem, Zone::Intranet),
+        (Zone::Cloud, Zone::Cloud),
+    ] {
+        net.set_class_latency(
+            a.class(),
+            b.class(),
+            SimDuration::from_millis(2),
+            SimDuration::from_micros(500),
+        );
     }
     for l in &sc.network.links {
         let (Some(a), Some(b)) = (
