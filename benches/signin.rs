@@ -50,15 +50,24 @@ fn print_figures() {
     let sc = scenario();
     let built = build(&sc);
     assert!(one_clone(&built, false), "the sign-in must complete");
-    assert!(to_the_end(&sc, &built, true), "the run must reach the mailbox");
+    assert!(
+        to_the_end(&sc, &built, true),
+        "the run must reach the mailbox"
+    );
     type Case<'a> = (&'static str, Box<dyn Fn() -> bool + 'a>);
     let cases: [Case<'_>; 5] = [
         (
             "build + run",
             Box::new(|| hmasim::sim::run_until_access(&sc).mailbox_access),
         ),
-        ("clone + run, not recorded", Box::new(|| one_clone(&built, false))),
-        ("clone + run, trace recorded", Box::new(|| one_clone(&built, true))),
+        (
+            "clone + run, not recorded",
+            Box::new(|| one_clone(&built, false)),
+        ),
+        (
+            "clone + run, trace recorded",
+            Box::new(|| one_clone(&built, true)),
+        ),
         (
             "clone + run to the end, not recorded",
             Box::new(|| to_the_end(&sc, &built, false)),

@@ -26,8 +26,10 @@
 //!    scheduled for that instant.
 //! 4. Notes emitted while an actor handles an event reach the observer right after that
 //!    event's delivery and before any later delivery.
-//! 5. Each actor's RNG stream depends only on the world seed and the actor's id; the network
-//!    jitter stream only on the seed. Adding an actor does not perturb the other streams.
+//! 5. Each actor's RNG stream depends only on the world seed and the actor's key: the
+//!    stable name given to [`World::add_keyed`], or its id for [`World::add`]; the network
+//!    jitter stream only on the seed. Adding an actor does not perturb the other streams,
+//!    and a keyed actor draws the same numbers wherever it sits in the world.
 //!
 //! # Injected faults
 //! The [`Network`] can inject faults ([`LinkFaults`] per link or as the default, cuts for
@@ -96,7 +98,7 @@ pub use hmasim_base::{ActorId, Context, SimDuration, SimTime};
 
 pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};
-pub use rng::{stream_seed, ActorRng};
+pub use rng::{key_stream, stream_seed, ActorRng};
 pub use world::{
     Actor, Ctx, Delivery, Limits, NullObserver, Observer, RunStats, StopReason, World,
 };

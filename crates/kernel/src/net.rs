@@ -392,10 +392,7 @@ impl Network {
             }
         }
         if self.class_side > 0 && from != to {
-            let (a, b) = (
-                usize::from(self.class(from)),
-                usize::from(self.class(to)),
-            );
+            let (a, b) = (usize::from(self.class(from)), usize::from(self.class(to)));
             if a < self.class_side && b < self.class_side {
                 if let Some(c) = self.class_links[a * self.class_side + b] {
                     return c;
@@ -469,7 +466,11 @@ mod tests {
         assert_eq!(net.link(ActorId(0), ActorId(n - 1)), (ms(9), ms(0)));
         assert_eq!(net.link(ActorId(2000), ActorId(3000)), (ms(4), ms(0)));
         assert_eq!(net.link(ActorId(3000), ActorId(2000)), (ms(1), ms(0)));
-        assert_eq!(net.link(ActorId(2000), ActorId(2000)), (ms(1), ms(0)), "self");
+        assert_eq!(
+            net.link(ActorId(2000), ActorId(2000)),
+            (ms(1), ms(0)),
+            "self"
+        );
         assert_eq!(net.link(ActorId(7), ActorId(8)), (ms(1), ms(0)));
         // One latency of its own, one link crossed.
         assert_eq!(net.links_used(), 2);

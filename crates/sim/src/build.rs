@@ -102,6 +102,17 @@ pub struct Built {
     pub clients: Vec<ActorId>,
 }
 
+/// The stable key of a client's random stream: its kind, its user and its id (unique
+/// among the scenario's clients), never its position in the file.
+pub(crate) fn client_key(c: &hmasim_scenario::Client, upn: &str) -> String {
+    format!(
+        "{}/{}/{}",
+        c.kind.party().id(),
+        upn.to_ascii_lowercase(),
+        c.party_id()
+    )
+}
+
 fn key(name: &str, seed: u64) -> SigningKey {
     SigningKey::derive(name, 1, seed)
 }
@@ -295,7 +306,10 @@ pub fn build(sc: &Scenario) -> Built {
             sync_interval: SimDuration::from_millis(c.sync_interval.ms()),
         };
         let net = view(aid, if internal { &intranet } else { &internet });
-        world.add(Party::Client(Client::new(cfg, net)));
+        world.add_keyed(
+            &client_key(c, &user.upn),
+            Party::Client(Client::new(cfg, net)),
+        );
         names.push(c.party_id());
         clients.push(aid);
         zones.push(if internal {
@@ -340,7 +354,9 @@ pub fn build(sc: &Scenario) -> Built {
         .collect();
 
     let mut add = |party: Party, name: &str, zone: Zone, expect: ActorId| {
-        let got = world.add(party);
+        // A service's stream is keyed by its party id: unique in the world, and the same
+        // whatever number of clients come before it.
+        let got = world.add_keyed(name, party);
         debug_assert_eq!(got, expect);
         names.push(name.to_string());
         zones.push(zone);
