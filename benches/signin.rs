@@ -78,12 +78,11 @@ fn print_figures() {
         ),
     ];
     for (label, f) in cases {
-        // `cargo test --benches` passes --test: a smoke run, not a measurement.
-        let n = if std::env::args().any(|a| a == "--test") {
-            20
-        } else {
-            20_000
-        };
+        // `cargo bench` passes --bench; `cargo test --benches` (CI's smoke run) passes
+        // nothing, and criterion's `--test` means the same: a smoke run, not a measurement.
+        let smoke =
+            !std::env::args().any(|a| a == "--bench") || std::env::args().any(|a| a == "--test");
+        let n = if smoke { 20 } else { 20_000 };
         let start = Instant::now();
         for _ in 0..n {
             assert!(black_box(f()));

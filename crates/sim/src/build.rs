@@ -261,10 +261,16 @@ pub fn build(sc: &Scenario) -> Built {
     let mut devices = BTreeMap::new();
     let mut app_protected = BTreeSet::new();
 
+    // Each client's user, found once per client (`Scenario::user` is a linear search: a
+    // tenant-sized world would be quadratic). The first user of a UPN wins, as there.
+    let mut users_by_upn: BTreeMap<String, &hmasim_scenario::User> = BTreeMap::new();
+    for u in &sc.users {
+        users_by_upn.entry(u.upn.to_ascii_lowercase()).or_insert(u);
+    }
     for (i, c) in sc.clients.iter().enumerate() {
         let aid = ActorId(i as u32);
-        let user = sc
-            .user(&c.user)
+        let user = *users_by_upn
+            .get(&c.user.to_ascii_lowercase())
             .expect("validated: clients name known users");
         let internal = c.location == Location::Internal;
         let mailbox_url = match (c.kind, user.mailbox) {
