@@ -26,8 +26,10 @@
 //!    scheduled for that instant.
 //! 4. Notes emitted while an actor handles an event reach the observer right after that
 //!    event's delivery and before any later delivery.
-//! 5. Each actor's RNG stream depends only on the world seed and the actor's id; the network
-//!    jitter stream only on the seed. Adding an actor does not perturb the other streams.
+//! 5. Each actor's RNG stream depends only on the world seed and the actor's key: the
+//!    stable name given to [`World::add_keyed`], or its id for [`World::add`]; the network
+//!    jitter stream only on the seed. Adding an actor does not perturb the other streams,
+//!    and a keyed actor draws the same numbers wherever it sits in the world.
 //!
 //! # Injected faults
 //! The [`Network`] can inject faults ([`LinkFaults`] per link or as the default, cuts for
@@ -88,13 +90,15 @@
 mod net;
 mod queue;
 mod rng;
-mod time;
 mod world;
+
+/// Simulated time and actor addresses live in `hmasim-base`, which the protocol crate can
+/// use without the kernel; they are re-exported here so the kernel's API stays whole.
+pub use hmasim_base::{ActorId, Context, SimDuration, SimTime};
 
 pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};
-pub use rng::{stream_seed, ActorRng};
-pub use time::{SimDuration, SimTime};
+pub use rng::{key_stream, stream_seed, ActorRng};
 pub use world::{
-    Actor, ActorId, Ctx, Delivery, Limits, NullObserver, Observer, RunStats, StopReason, World,
+    Actor, Ctx, Delivery, Limits, NullObserver, Observer, RunStats, StopReason, World,
 };

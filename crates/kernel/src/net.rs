@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::Rng;
 
 use crate::rng::ActorRng;
-use crate::world::ActorId;
+use crate::ActorId;
 use crate::{SimDuration, SimTime};
 
 /// A latency distribution for a link with injected faults. Samples are drawn from the
@@ -97,22 +97,67 @@ pub(crate) struct Route {
     pub dup: Option<SimTime>,
 }
 
+/// A table keyed by directed link, holding entries only for the links that have one: the
+/// network's per-link state is O(links used), never O(actors²).
+///
+/// A hash map with a fixed hasher: it is only ever looked up, never iterated into
+/// anything that reaches output, so its order cannot leak (clippy's ban on `HashMap` is
+/// about iteration order); a `BTreeMap` would make every send O(log links).
+#[allow(clippy::disallowed_types)]
+type LinkMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<LinkHasher>>;
+
+/// The key of the directed link `from -> to` in a [`LinkMap`].
+fn link_key(from: ActorId, to: ActorId) -> u64 {
+    (u64::from(from.0) << 32) | u64::from(to.0)
+}
+
+/// A fixed, seedless hasher for link keys (the SplitMix64 finalizer): the same on every
+/// run and platform.
+#[derive(Clone, Copy, Debug, Default)]
+struct LinkHasher(u64);
+
+impl std::hash::Hasher for LinkHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
 /// Latency of every directed link, with uniform jitter drawn from the network's own stream.
+///
+/// Every structure is O(actors + links used): a latency class per actor and a table per
+/// pair of classes (what a world builder sets for zones), per-link overrides and per-link
+/// faults only for the links given one, and the FIFO arrival time only for the links a
+/// message has crossed. A world of a hundred thousand actors costs a few bytes per actor
+/// until its actors talk.
 #[derive(Clone, Debug)]
 pub struct Network {
     /// Actors in the world.
     n: usize,
-    /// Side of the square per-link tables (`>= n` once they are fitted; see [`Self::fit`]).
-    stride: usize,
     default_latency: SimDuration,
     default_jitter: SimDuration,
-    /// Whether any link has its own setting. Until one has, `links` is left empty.
-    custom: bool,
-    /// `links[from * stride + to]`, `None` for the default (`stride * stride` long when
-    /// `custom`).
-    links: Vec<Option<(SimDuration, SimDuration)>>,
-    /// Last delivery time per link, for FIFO.
-    last: Vec<SimTime>,
+    /// Each actor's latency class (0 unless set), indexed by actor; shorter than `n` when
+    /// the last actors have none.
+    classes: Vec<u16>,
+    /// `class_links[a * class_side + b]`: latency and jitter from class `a` to class `b`,
+    /// `None` for the default.
+    class_links: Vec<Option<(SimDuration, SimDuration)>>,
+    /// Side of `class_links` (one more than the largest class with a setting).
+    class_side: usize,
+    /// Links with their own latency and jitter.
+    links: LinkMap<(SimDuration, SimDuration)>,
+    /// Last delivery time of every link a message has crossed, for FIFO.
+    last: LinkMap<SimTime>,
     rng: ActorRng,
     /// Whether any fault is configured. Until one is, sending takes the fault-free path and
     /// draws exactly what it always drew from `rng`.
@@ -127,12 +172,13 @@ impl Network {
     pub(crate) fn new(rng: ActorRng) -> Self {
         Network {
             n: 0,
-            stride: 0,
             default_latency: SimDuration::from_millis(1),
             default_jitter: SimDuration::ZERO,
-            custom: false,
-            links: Vec::new(),
-            last: Vec::new(),
+            classes: Vec::new(),
+            class_links: Vec::new(),
+            class_side: 0,
+            links: LinkMap::default(),
+            last: LinkMap::default(),
             rng,
             faulty: false,
             default_faults: LinkFaults::default(),
@@ -232,39 +278,27 @@ impl Network {
         }
     }
 
-    /// Holds `at` back behind the last arrival on `from -> to` (FIFO) and records it.
-    fn fifo(&mut self, mut at: SimTime, from: ActorId, to: ActorId) -> SimTime {
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        if f < self.n && t < self.n {
-            if self.stride < self.n {
-                self.fit();
-            }
-            let last = &mut self.last[f * self.stride + t];
-            if at < *last {
-                at = *last;
-            }
-            *last = at;
-        }
+    /// Holds `at` back behind the last arrival on `from -> to` (FIFO) and records it. The
+    /// link gets its entry on its first message.
+    fn fifo(&mut self, at: SimTime, from: ActorId, to: ActorId) -> SimTime {
+        let last = self.last.entry(link_key(from, to)).or_insert(SimTime::ZERO);
+        let at = at.max(*last);
+        *last = at;
         at
     }
 
-    /// Makes room for `n` actors. The tables are resized lazily, on the first
-    /// [`Self::set_link`] or send after actors were added, so adding actors one by one
-    /// costs nothing.
+    /// Makes room for `n` actors. Nothing is allocated per actor until one is given a
+    /// latency class.
     pub(crate) fn grow(&mut self, n: usize) {
         self.n = self.n.max(n);
     }
 
-    /// Resizes the per-link tables to fit every actor. Grows by at least half, so worlds
-    /// that alternate adding actors and sending stay quadratic in total, not cubic.
-    #[cold]
-    fn fit(&mut self) {
-        let stride = self.n.max(self.stride + self.stride / 2);
-        self.last = regrid(&self.last, self.stride, stride, SimTime::ZERO);
-        if self.custom {
-            self.links = regrid(&self.links, self.stride, stride, None);
-        }
-        self.stride = stride;
+    fn check(&self, from: ActorId, to: ActorId, what: &str) {
+        assert!(
+            (from.0 as usize) < self.n && (to.0 as usize) < self.n,
+            "{what}({from:?}, {to:?}): no such actor (the world has {})",
+            self.n
+        );
     }
 
     /// Latency and jitter of links without their own setting.
@@ -275,6 +309,63 @@ impl Network {
     /// Upper bound of the uniform jitter added to links without their own setting.
     pub fn set_default_jitter(&mut self, jitter: SimDuration) {
         self.default_jitter = jitter;
+    }
+
+    /// Puts `actor` in latency class `class` (every actor is in class 0 until then). Links
+    /// between two distinct actors take their classes' latency ([`Self::set_class_latency`])
+    /// unless the link has its own ([`Self::set_link`]).
+    ///
+    /// # Panics
+    /// When the actor does not exist yet (a programming error of the world builder).
+    pub fn set_class(&mut self, actor: ActorId, class: u16) {
+        self.check(actor, actor, "set_class");
+        let i = actor.0 as usize;
+        if self.classes.len() <= i {
+            if class == 0 {
+                return;
+            }
+            self.classes.resize(i + 1, 0);
+        }
+        self.classes[i] = class;
+    }
+
+    /// The latency class of `actor`.
+    pub fn class(&self, actor: ActorId) -> u16 {
+        self.classes.get(actor.0 as usize).copied().unwrap_or(0)
+    }
+
+    /// Latency and jitter of the links from an actor of class `from` to another actor of
+    /// class `to`. A message an actor sends itself keeps the default latency (or its own
+    /// link's).
+    pub fn set_class_latency(
+        &mut self,
+        from: u16,
+        to: u16,
+        latency: SimDuration,
+        jitter: SimDuration,
+    ) {
+        let side = usize::from(from.max(to)) + 1;
+        if side > self.class_side {
+            let mut grown = vec![None; side * side];
+            for a in 0..self.class_side {
+                for b in 0..self.class_side {
+                    grown[a * side + b] = self.class_links[a * self.class_side + b];
+                }
+            }
+            self.class_links = grown;
+            self.class_side = side;
+        }
+        self.class_links[usize::from(from) * self.class_side + usize::from(to)] =
+            Some((latency, jitter));
+    }
+
+    /// Forgets every latency set by [`Self::set_link`] and [`Self::set_class_latency`]
+    /// (actors keep their classes): what a world builder does before applying a changed
+    /// configuration.
+    pub fn clear_latencies(&mut self) {
+        self.links.clear();
+        self.class_links.clear();
+        self.class_side = 0;
     }
 
     /// Latency and jitter of the directed link `from -> to`.
@@ -288,31 +379,27 @@ impl Network {
         latency: SimDuration,
         jitter: SimDuration,
     ) {
-        assert!(
-            (from.0 as usize) < self.n && (to.0 as usize) < self.n,
-            "set_link({from:?}, {to:?}): no such actor (the world has {})",
-            self.n
-        );
-        if self.stride < self.n {
-            self.fit();
-        }
-        if !self.custom {
-            self.custom = true;
-            self.links = vec![None; self.stride * self.stride];
-        }
-        let i = from.0 as usize * self.stride + to.0 as usize;
-        self.links[i] = Some((latency, jitter));
+        self.check(from, to, "set_link");
+        self.links.insert(link_key(from, to), (latency, jitter));
     }
 
-    /// The `(latency, jitter bound)` of `from -> to`.
+    /// The `(latency, jitter bound)` of `from -> to`: its own, else its classes', else the
+    /// default.
     pub fn link(&self, from: ActorId, to: ActorId) -> (SimDuration, SimDuration) {
-        let (f, t) = (from.0 as usize, to.0 as usize);
-        let own = if self.custom && f < self.stride && t < self.stride {
-            self.links[f * self.stride + t]
-        } else {
-            None
-        };
-        own.unwrap_or((self.default_latency, self.default_jitter))
+        if !self.links.is_empty() {
+            if let Some(own) = self.links.get(&link_key(from, to)) {
+                return *own;
+            }
+        }
+        if self.class_side > 0 && from != to {
+            let (a, b) = (usize::from(self.class(from)), usize::from(self.class(to)));
+            if a < self.class_side && b < self.class_side {
+                if let Some(c) = self.class_links[a * self.class_side + b] {
+                    return c;
+                }
+            }
+        }
+        (self.default_latency, self.default_jitter)
     }
 
     /// When a message sent now on `from -> to` arrives.
@@ -324,16 +411,12 @@ impl Network {
         }
         self.fifo(at, from, to)
     }
-}
 
-/// A copy of the square table `old` (side `old_stride`) in a square of side `stride`, the new
-/// cells set to `fill`.
-fn regrid<T: Copy>(old: &[T], old_stride: usize, stride: usize, fill: T) -> Vec<T> {
-    let mut new = vec![fill; stride * stride];
-    for (row, cells) in old.chunks_exact(old_stride.max(1)).enumerate() {
-        new[row * stride..row * stride + old_stride].copy_from_slice(cells);
+    /// How many links hold per-link state (a latency of their own, a FIFO arrival time):
+    /// what the network's memory grows with.
+    pub fn links_used(&self) -> usize {
+        self.links.len() + self.last.len()
     }
-    new
 }
 
 #[cfg(test)]
@@ -363,6 +446,50 @@ mod tests {
         assert_eq!(net.link(ActorId(2), ActorId(3)), (ms(1), ms(0)));
         // A message sent earlier on 1 -> 0 still holds back a later one.
         assert_eq!(net.arrival(SimTime::ZERO, ActorId(1), ActorId(0)), t);
+    }
+
+    #[test]
+    fn a_huge_world_keeps_state_only_for_the_links_it_uses() {
+        // A million actors: an actors-squared table would need 10^12 entries.
+        let mut net = Network::new(rng::stream(1, 0));
+        let ms = SimDuration::from_millis;
+        let n = 1_000_000u32;
+        net.grow(n as usize);
+        net.set_link(ActorId(0), ActorId(n - 1), ms(9), ms(0));
+        for i in (0..n).step_by(1000) {
+            net.set_class(ActorId(i), 1 + (i / 1000 % 2) as u16);
+        }
+        net.set_class_latency(1, 2, ms(4), ms(0));
+        let a = net.arrival(SimTime::from_millis(1), ActorId(n - 1), ActorId(5));
+        let b = net.arrival(SimTime::ZERO, ActorId(n - 1), ActorId(5));
+        assert_eq!(a, b, "FIFO on a link of a huge world");
+        assert_eq!(net.link(ActorId(0), ActorId(n - 1)), (ms(9), ms(0)));
+        assert_eq!(net.link(ActorId(2000), ActorId(3000)), (ms(4), ms(0)));
+        assert_eq!(net.link(ActorId(3000), ActorId(2000)), (ms(1), ms(0)));
+        assert_eq!(
+            net.link(ActorId(2000), ActorId(2000)),
+            (ms(1), ms(0)),
+            "self"
+        );
+        assert_eq!(net.link(ActorId(7), ActorId(8)), (ms(1), ms(0)));
+        // One latency of its own, one link crossed.
+        assert_eq!(net.links_used(), 2);
+        assert!(net.classes.len() <= n as usize);
+    }
+
+    #[test]
+    fn cleared_latencies_fall_back_to_the_default() {
+        let mut net = Network::new(rng::stream(1, 0));
+        let ms = SimDuration::from_millis;
+        net.grow(3);
+        net.set_class(ActorId(1), 3);
+        net.set_class_latency(0, 3, ms(7), ms(0));
+        net.set_link(ActorId(2), ActorId(0), ms(8), ms(0));
+        assert_eq!(net.link(ActorId(0), ActorId(1)), (ms(7), ms(0)));
+        net.clear_latencies();
+        assert_eq!(net.link(ActorId(0), ActorId(1)), (ms(1), ms(0)));
+        assert_eq!(net.link(ActorId(2), ActorId(0)), (ms(1), ms(0)));
+        assert_eq!(net.class(ActorId(1)), 3, "classes stay");
     }
 
     #[test]

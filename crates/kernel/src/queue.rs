@@ -23,7 +23,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::world::ActorId;
+use crate::ActorId;
 use crate::SimTime;
 
 /// What a queued event is.

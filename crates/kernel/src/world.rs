@@ -3,11 +3,7 @@
 use crate::net::Network;
 use crate::queue::{EventKind, EventQueue};
 use crate::rng::{self, ActorRng};
-use crate::{SimDuration, SimTime};
-
-/// The address of an actor in a [`World`]: its index, in the order actors were added.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ActorId(pub u32);
+use crate::{ActorId, SimDuration, SimTime};
 
 /// A synchronous state machine driven by the world.
 ///
@@ -100,6 +96,26 @@ impl<M> Ctx<'_, M> {
     /// This actor's own seeded random stream.
     pub fn rng(&mut self) -> &mut ActorRng {
         self.rng
+    }
+}
+
+/// The protocol crate's helpers (`Net`, `Relay`, `Retries`, `unix_now`) are written against
+/// [`hmasim_base::Context`], so they run on this kernel without depending on it.
+impl<M> hmasim_base::Context<M> for Ctx<'_, M> {
+    fn now(&self) -> SimTime {
+        Ctx::now(self)
+    }
+    fn skew_micros(&self) -> i64 {
+        Ctx::skew_micros(self)
+    }
+    fn send(&mut self, to: ActorId, msg: M) {
+        Ctx::send(self, to, msg);
+    }
+    fn timer(&mut self, delay: SimDuration, msg: M) {
+        Ctx::timer(self, delay, msg);
+    }
+    fn note(&mut self, msg: M) {
+        Ctx::note(self, msg);
     }
 }
 
@@ -204,7 +220,8 @@ pub struct World<A, M> {
     processed: u64,
 }
 
-/// Stream number of the network's jitter RNG (actors use their index).
+/// Stream number of the network's jitter RNG (actors use their index or their key's
+/// [`rng::key_stream`]).
 const NET_STREAM: u64 = u64::MAX;
 
 impl<A, M> World<A, M> {
@@ -226,10 +243,25 @@ impl<A, M> World<A, M> {
         }
     }
 
-    /// Adds an actor; its id is its index.
+    /// Adds an actor; its id is its index, and its random stream is keyed by that index
+    /// (see [`World::add_keyed`] for a stream that does not depend on the position).
     pub fn add(&mut self, actor: A) -> ActorId {
+        let stream = self.actors.len() as u64;
+        self.push(actor, stream)
+    }
+
+    /// Adds an actor whose random stream is keyed by `key`, a stable name of the party (its
+    /// kind and the scenario's name for it), not by its index: the actor draws the same
+    /// numbers whatever was added before it, so a party's run does not change when
+    /// unrelated actors join the world. Its id is still its index. Two actors given the
+    /// same key draw the same numbers: give each its own.
+    pub fn add_keyed(&mut self, key: &str, actor: A) -> ActorId {
+        self.push(actor, rng::key_stream(key))
+    }
+
+    fn push(&mut self, actor: A, stream: u64) -> ActorId {
         let id = ActorId(self.actors.len() as u32);
-        self.rngs.push(rng::stream(self.seed, id.0 as u64));
+        self.rngs.push(rng::stream(self.seed, stream));
         self.actors.push(actor);
         self.down.push(false);
         self.crashed.push(false);
@@ -785,6 +817,35 @@ mod tests {
         w.schedule_timer(SimTime::from_millis(150), b, 8);
         w.run(&mut c);
         assert_eq!(w.actor(b).got, vec![1008], "the old timer never fires");
+    }
+
+    #[test]
+    fn a_keyed_stream_does_not_depend_on_what_was_added_before() {
+        #[derive(Clone)]
+        struct Draw;
+        impl Actor<u32> for Draw {
+            fn handle(&mut self, _m: u32, _f: ActorId, _c: &mut Ctx<'_, u32>) {}
+        }
+        use rand::RngCore;
+        let first = |before: usize, keyed: bool| {
+            let mut w: World<Draw, u32> = World::new(5);
+            for i in 0..before {
+                w.add_keyed(&format!("other-{i}"), Draw);
+            }
+            let id = if keyed {
+                w.add_keyed("entra-id", Draw)
+            } else {
+                w.add(Draw)
+            };
+            w.rngs[id.0 as usize].next_u64()
+        };
+        assert_eq!(first(0, true), first(3, true));
+        assert_ne!(
+            first(0, false),
+            first(3, false),
+            "an index-keyed stream moves"
+        );
+        assert_ne!(first(0, true), first(0, false));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hmasim_kernel::ActorId;
+use hmasim_base::ActorId;
 
 /// The host names a party can reach and the actor that answers for each: its view of DNS
 /// and routing. Two parties may resolve the same name differently (split-brain DNS: inside,

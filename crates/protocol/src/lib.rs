@@ -1,8 +1,9 @@
 //! The protocol layer of hmasim: what the parties say to each other.
 //!
 //! This crate knows HTTP-shaped messages, OAuth 2 and AD FS exchanges, tokens and the
-//! numbering of the documented flows; it knows no party's behaviour. Every party crate
-//! depends on it and on `hmasim-kernel`, never on another party.
+//! numbering of the documented flows; it knows no party's behaviour. It does not depend on
+//! `hmasim-kernel`: time, actor addresses and the handler's [`Context`] come from
+//! `hmasim-base`. Every party crate depends on it, never on another party.
 //!
 //! - [`Message`]: one HTTP request or response (or a note, timer, user action) with headers
 //!   in wire order, a typed [`Body`], the token it carries and the semantic [`Stage`] it
@@ -25,6 +26,8 @@
 //! assert_eq!(u.origin(), "https://mail.contoso.com");
 //! ```
 #![deny(missing_docs)]
+
+use hmasim_base::Context;
 
 pub mod address;
 pub mod apps;
@@ -57,10 +60,10 @@ pub use url::Url;
 pub const EPOCH_UNIX: u64 = 1_767_225_600;
 
 /// The Unix time, in whole seconds, on the clock of the party handling `ctx`: the epoch
-/// plus the simulated time plus the party's clock skew (see `Ctx::local_now`). What a party
-/// writes into `iat`/`nbf`/`exp` and checks them against. Without skew this is exactly
-/// `EPOCH_UNIX + now_ms / 1000`.
-pub fn unix_now<M>(ctx: &hmasim_kernel::Ctx<'_, M>) -> u64 {
+/// plus the simulated time plus the party's clock skew (the kernel's `Ctx::local_now`).
+/// What a party writes into `iat`/`nbf`/`exp` and checks them against. Without skew this
+/// is exactly `EPOCH_UNIX + now_ms / 1000`.
+pub fn unix_now<M>(ctx: &impl Context<M>) -> u64 {
     let us = i128::from(ctx.now().as_micros()) + i128::from(ctx.skew_micros());
     (i128::from(EPOCH_UNIX) + us.div_euclid(1_000_000)).max(0) as u64
 }

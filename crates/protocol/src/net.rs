@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{ActorId, Ctx, SimDuration};
+use hmasim_base::{ActorId, Context, SimDuration};
 
 use crate::Body;
 
@@ -63,7 +63,7 @@ impl Net {
     /// correlation id and returns it, or the host when it does not resolve.
     pub fn request(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         mut msg: Message,
     ) -> Result<u64, Unreachable> {
         let host = msg.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
@@ -89,7 +89,7 @@ impl Relay {
     /// goes. `next_conv` is the relay's fresh correlation id for the upstream leg.
     pub fn forward(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         from: ActorId,
         upstream: ActorId,
         mut req: Message,
@@ -102,7 +102,7 @@ impl Relay {
 
     /// Relays a response from upstream back to whoever asked. Returns `false` when the
     /// response answers nothing pending (it is then dropped).
-    pub fn answer(&mut self, ctx: &mut Ctx<'_, Message>, mut resp: Message) -> bool {
+    pub fn answer(&mut self, ctx: &mut impl Context<Message>, mut resp: Message) -> bool {
         match self.pending.remove(&resp.conv) {
             Some((to, conv)) => {
                 resp.conv = conv;
@@ -168,7 +168,7 @@ impl<P> Retries<P> {
     /// Tracks request `conv` (attempt `attempt`, 0 for the first) and arms its timeout.
     pub fn track(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         conv: u64,
         copy: Option<Message>,
         attempt: u32,
@@ -189,7 +189,7 @@ impl<P> Retries<P> {
     /// `purpose` back to the caller, who gives up.
     pub fn timed_out(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         conv: u64,
         purpose: P,
         who: &'static str,

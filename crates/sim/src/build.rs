@@ -41,6 +41,18 @@ pub(crate) enum Zone {
     Onprem,
 }
 
+impl Zone {
+    /// The zone's latency class in the kernel's network.
+    fn class(self) -> u16 {
+        match self {
+            Zone::Internet => 1,
+            Zone::Intranet => 2,
+            Zone::Cloud => 3,
+            Zone::Onprem => 4,
+        }
+    }
+}
+
 /// The ids of the infrastructure parties, allocated after the clients.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ids {
@@ -88,6 +100,17 @@ pub struct Built {
     pub(crate) zones: Vec<Zone>,
     /// Actor ids of the clients.
     pub clients: Vec<ActorId>,
+}
+
+/// The stable key of a client's random stream: its kind, its user and its id (unique
+/// among the scenario's clients), never its position in the file.
+pub(crate) fn client_key(c: &hmasim_scenario::Client, upn: &str) -> String {
+    format!(
+        "{}/{}/{}",
+        c.kind.party().id(),
+        upn.to_ascii_lowercase(),
+        c.party_id()
+    )
 }
 
 fn key(name: &str, seed: u64) -> SigningKey {
@@ -238,10 +261,16 @@ pub fn build(sc: &Scenario) -> Built {
     let mut devices = BTreeMap::new();
     let mut app_protected = BTreeSet::new();
 
+    // Each client's user, found once per client (`Scenario::user` is a linear search: a
+    // tenant-sized world would be quadratic). The first user of a UPN wins, as there.
+    let mut users_by_upn: BTreeMap<String, &hmasim_scenario::User> = BTreeMap::new();
+    for u in &sc.users {
+        users_by_upn.entry(u.upn.to_ascii_lowercase()).or_insert(u);
+    }
     for (i, c) in sc.clients.iter().enumerate() {
         let aid = ActorId(i as u32);
-        let user = sc
-            .user(&c.user)
+        let user = *users_by_upn
+            .get(&c.user.to_ascii_lowercase())
             .expect("validated: clients name known users");
         let internal = c.location == Location::Internal;
         let mailbox_url = match (c.kind, user.mailbox) {
@@ -283,7 +312,10 @@ pub fn build(sc: &Scenario) -> Built {
             sync_interval: SimDuration::from_millis(c.sync_interval.ms()),
         };
         let net = view(aid, if internal { &intranet } else { &internet });
-        world.add(Party::Client(Client::new(cfg, net)));
+        world.add_keyed(
+            &client_key(c, &user.upn),
+            Party::Client(Client::new(cfg, net)),
+        );
         names.push(c.party_id());
         clients.push(aid);
         zones.push(if internal {
@@ -328,7 +360,9 @@ pub fn build(sc: &Scenario) -> Built {
         .collect();
 
     let mut add = |party: Party, name: &str, zone: Zone, expect: ActorId| {
-        let got = world.add(party);
+        // A service's stream is keyed by its party id: unique in the world, and the same
+        // whatever number of clients come before it.
+        let got = world.add_keyed(name, party);
         debug_assert_eq!(got, expect);
         names.push(name.to_string());
         zones.push(zone);
@@ -634,7 +668,9 @@ pub fn build(sc: &Scenario) -> Built {
 }
 
 /// Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's
-/// latency. Scenario links override.
+/// latency. Scenario links override. Each party's zone is its latency class in the
+/// kernel, so the network holds one entry per party and per pair of zones, not per pair
+/// of parties.
 pub(crate) fn apply_latencies(
     sc: &Scenario,
     names: &[String],
@@ -642,35 +678,25 @@ pub(crate) fn apply_latencies(
     world: &mut World<Party, Message>,
 ) {
     let net = world.network_mut();
+    net.clear_latencies();
     net.set_default_latency(SimDuration::from_millis(sc.network.latency_ms));
     net.set_default_jitter(SimDuration::from_millis(sc.network.jitter_ms));
-    let local = |a: Zone, b: Zone| {
-        matches!(
-            (a, b),
-            (Zone::Onprem, Zone::Onprem)
-                | (Zone::Intranet, Zone::Onprem)
-                | (Zone::Onprem, Zone::Intranet)
-                | (Zone::Cloud, Zone::Cloud)
-        )
-    };
-    for (i, za) in zones.iter().enumerate() {
-        for (j, zb) in zones.iter().enumerate() {
-            let (from, to) = (ActorId(i as u32), ActorId(j as u32));
-            if i != j && local(*za, *zb) {
-                net.set_link(
-                    from,
-                    to,
-                    SimDuration::from_millis(2),
-                    SimDuration::from_micros(500),
-                );
-            } else if i != j {
-                let (lat, jit) = (
-                    SimDuration::from_millis(sc.network.latency_ms),
-                    SimDuration::from_millis(sc.network.jitter_ms),
-                );
-                net.set_link(from, to, lat, jit);
-            }
-        }
+    for (i, z) in zones.iter().enumerate() {
+        net.set_class(ActorId(i as u32), z.class());
+    }
+    // Between two sites (and from a party to itself) the default: the Internet's.
+    for (a, b) in [
+        (Zone::Onprem, Zone::Onprem),
+        (Zone::Intranet, Zone::Onprem),
+        (Zone::Onprem, Zone::Intranet),
+        (Zone::Cloud, Zone::Cloud),
+    ] {
+        net.set_class_latency(
+            a.class(),
+            b.class(),
+            SimDuration::from_millis(2),
+            SimDuration::from_micros(500),
+        );
     }
     for l in &sc.network.links {
         let (Some(a), Some(b)) = (

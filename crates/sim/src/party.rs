@@ -68,16 +68,16 @@ impl Actor<Message> for Party {
     fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
         match self {
             Party::Client(p) => p.restart(ctx),
-            Party::AutoDetect(p) => p.restart(ctx),
-            Party::ExchangeOnline(p) => p.restart(ctx),
-            Party::Translator(p) => p.restart(ctx),
+            Party::AutoDetect(p) => p.restart(),
+            Party::ExchangeOnline(p) => p.restart(),
+            Party::Translator(p) => p.restart(),
             Party::Mrs(p) => p.restart(ctx),
-            Party::ExchangeOnprem(p) => p.restart(ctx),
-            Party::LoadBalancer(p) => p.restart(ctx),
+            Party::ExchangeOnprem(p) => p.restart(),
+            Party::LoadBalancer(p) => p.restart(),
             Party::EntraId(p) => p.restart(ctx),
             Party::Adfs(p) => p.restart(ctx),
-            Party::Wap(p) => p.restart(ctx),
-            Party::ActiveDirectory(p) => p.restart(ctx),
+            Party::Wap(p) => p.restart(),
+            Party::ActiveDirectory(p) => p.restart(),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_base::{ActorId, Context, SimDuration};
 use hmasim_protocol::jwt::{self, Claims, SigningKey};
 use hmasim_protocol::{Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction};
 
@@ -85,7 +85,7 @@ impl ActiveDirectory {
         vec![(self.cfg.sync_interval, Message::timer(SYNC_TIMER))]
     }
 
-    fn sync(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn sync(&mut self, ctx: &mut impl Context<Message>) {
         if self.pending.is_empty() {
             return;
         }
@@ -101,8 +101,14 @@ impl ActiveDirectory {
     }
 }
 
-impl Actor<Message> for ActiveDirectory {
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl ActiveDirectory {
+    /// Comes back after a crash: the default keeps everything (no volatile state).
+    pub fn restart(&mut self) {}
+
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match (&msg.kind, &msg.body) {
             (_, Body::Action(UserAction::ChangePassword { upn, password })) => {
                 self.set_password(upn, password, ctx.now().as_millis());

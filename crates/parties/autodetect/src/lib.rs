@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 
@@ -45,7 +45,7 @@ impl AutoDetect {
         self.net.adopt(fresh.net);
     }
 
-    fn next(&mut self, ctx: &mut Ctx<'_, Message>, job: Job, msg: Message) {
+    fn next(&mut self, ctx: &mut impl Context<Message>, job: Job, msg: Message) {
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         match self.net.request(ctx, msg) {
             Ok(conv) => {
@@ -63,7 +63,7 @@ impl AutoDetect {
 
     fn give_up(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         job: Job,
         code: &'static str,
         message: String,
@@ -82,7 +82,7 @@ impl AutoDetect {
         ctx.send(job.client, reply);
     }
 
-    fn probe(&mut self, ctx: &mut Ctx<'_, Message>, job: Job) {
+    fn probe(&mut self, ctx: &mut impl Context<Message>, job: Job) {
         let url = job.eas_url.clone().expect("probe after discovery");
         let msg = Message::request(
             Method::Get,
@@ -95,7 +95,7 @@ impl AutoDetect {
         self.next(ctx, job, msg);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
         let Some(mut job) = self.jobs.remove(&resp.conv) else {
             return;
         };
@@ -200,13 +200,16 @@ impl AutoDetect {
     }
 }
 
-impl Actor<Message> for AutoDetect {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl AutoDetect {
     /// Requests in flight are forgotten: their senders time out and retry.
-    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+    pub fn restart(&mut self) {
         self.jobs.clear();
     }
 
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match msg.kind {
             Kind::Request => {
                 let email = msg.header_value("X-Email").unwrap_or("").to_string();

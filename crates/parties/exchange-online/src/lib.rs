@@ -9,7 +9,7 @@ pub mod translator;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, KeySet};
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
@@ -71,7 +71,7 @@ impl ExchangeOnline {
         &mut self,
         req: Message,
         from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         user: String,
         password: String,
         protocol: &'static str,
@@ -132,7 +132,7 @@ impl ExchangeOnline {
         }
     }
 
-    fn legacy_answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn legacy_answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
@@ -285,8 +285,14 @@ fn items_of(protocol: &str) -> &'static str {
     }
 }
 
-impl Actor<Message> for ExchangeOnline {
-    fn handle(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl ExchangeOnline {
+    /// Comes back after a crash: the default keeps everything (no volatile state).
+    pub fn restart(&mut self) {}
+
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match req.kind {
             Kind::Request => {}
             Kind::Response => return self.legacy_answered(req, ctx),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
+use hmasim_base::{ActorId, Context, SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::jwt::{self, KeySet};
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
@@ -105,13 +105,13 @@ impl Mrs {
         &self.stats
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+    fn send(&mut self, ctx: &mut impl Context<Message>, msg: Message, purpose: Purpose) {
         self.send_attempt(ctx, msg, purpose, 0)
     }
 
     fn send_attempt(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         msg: Message,
         purpose: Purpose,
         attempt: u32,
@@ -141,7 +141,7 @@ impl Mrs {
         }
     }
 
-    fn obo(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+    fn obo(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let form = Form::new()
             .with("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -170,7 +170,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
     }
 
-    fn sync(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+    fn sync(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let Some(at2) = &u.at2 else { return };
         let url = u
@@ -197,7 +197,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
-    fn refresh(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str) {
+    fn refresh(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let Some(rt2) = &u.rt2 else {
             return self.sync(ctx, upn);
@@ -219,7 +219,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
     }
 
-    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, upn: &str, fault: Fault) {
+    fn fail(&mut self, ctx: &mut impl Context<Message>, upn: &str, fault: Fault) {
         self.stats.failed += 1;
         tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
         if let Some(u) = self.users.get_mut(upn) {
@@ -256,7 +256,7 @@ impl Mrs {
         self.net.adopt(fresh.net);
     }
 
-    fn provision(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn provision(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let at1 = match req
             .header_value("Authorization")
@@ -320,7 +320,7 @@ impl Mrs {
         self.obo(ctx, &upn);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -434,11 +434,13 @@ impl Mrs {
     }
 }
 
-impl Actor<Message> for Mrs {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl Mrs {
     /// MRS's worker restarts: requests in flight and clients' waiting provisioning calls are
     /// lost (the client times out and retries); the mailbox sync state is in its database
     /// and survives; the background schedule starts again.
-    fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+    pub fn restart(&mut self, ctx: &mut impl Context<Message>) {
         self.pending.clear();
         self.retries.clear();
         for u in self.users.values_mut() {
@@ -453,7 +455,8 @@ impl Actor<Message> for Mrs {
         }
     }
 
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match msg.kind {
             Kind::Request => self.provision(msg, from, ctx),
             Kind::Response | Kind::Redirect => self.answered(msg, ctx),

@@ -2,7 +2,7 @@
 //! the client's device protocol into requests Exchange Online understands and relays the
 //! answers back.
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_base::{ActorId, Context};
 use hmasim_protocol::{Kind, Message, Net, Relay, Url};
 
 /// The `protocol-translator` party.
@@ -31,13 +31,16 @@ impl ProtocolTranslator {
     }
 }
 
-impl Actor<Message> for ProtocolTranslator {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl ProtocolTranslator {
     /// Requests in flight are forgotten: their senders time out and retry.
-    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+    pub fn restart(&mut self) {
         self.relay.clear();
     }
 
-    fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match msg.kind {
             Kind::Request => {
                 msg.url = Some(Url::https(

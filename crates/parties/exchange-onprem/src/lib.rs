@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_base::{ActorId, Context, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
 use hmasim_protocol::{
@@ -155,7 +155,7 @@ impl ExchangeOnprem {
         t
     }
 
-    fn fetch_metadata(&mut self, ctx: &mut Ctx<'_, Message>, summary: &'static str) {
+    fn fetch_metadata(&mut self, ctx: &mut impl Context<Message>, summary: &'static str) {
         let url = Url::https(
             METADATA_HOST,
             &format!("/{}/metadata/json/1", self.cfg.tenant_id),
@@ -166,7 +166,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn on_timer(&mut self, msg: &Message, ctx: &mut Ctx<'_, Message>) {
+    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Context<Message>) {
         match &msg.body {
             Body::Timer(ARBITRATION_TIMER) => {
                 match self.cfg.metadata_refresh {
@@ -335,7 +335,7 @@ impl ExchangeOnprem {
         &mut self,
         req: Message,
         from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Context<Message>,
         items: &'static str,
         challenge_stage: Stage,
     ) {
@@ -486,7 +486,7 @@ impl ExchangeOnprem {
         )
     }
 
-    fn owa(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn owa(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
         match (req.method, &req.body) {
@@ -580,7 +580,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn bind_answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
         let Some(p) = self.binds.remove(&resp.conv) else {
             return;
         };
@@ -644,8 +644,14 @@ pub fn legacy_flag(protocol: &str) -> &'static str {
     }
 }
 
-impl Actor<Message> for ExchangeOnprem {
-    fn handle(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl ExchangeOnprem {
+    /// Comes back after a crash: the default keeps everything (no volatile state).
+    pub fn restart(&mut self) {}
+
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match (req.kind, &req.body) {
             (_, Body::Action(UserAction::RefreshAuthMetadata)) => {
                 return self.fetch_metadata(

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::{Kind, Message, Net, Relay};
 
@@ -65,13 +65,16 @@ impl LoadBalancer {
     }
 }
 
-impl Actor<Message> for LoadBalancer {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl LoadBalancer {
     /// Requests in flight are forgotten: their senders time out and retry.
-    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+    pub fn restart(&mut self) {
         self.relay.clear();
     }
 
-    fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match msg.kind {
             Kind::Request => {
                 if self.blocked_sources.contains(&from) {

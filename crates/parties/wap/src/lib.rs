@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_base::{ActorId, Context};
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 
 /// The `wap` party.
@@ -78,13 +78,16 @@ impl Wap {
     }
 }
 
-impl Actor<Message> for Wap {
+/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
+impl Wap {
     /// Requests in flight are forgotten: their senders time out and retry.
-    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+    pub fn restart(&mut self) {
         self.relay.clear();
     }
 
-    fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer) from `from`.
+    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
         match msg.kind {
             Kind::Request => {
                 let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();

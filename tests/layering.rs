@@ -1,0 +1,150 @@
+//! The layering of the workspace (ARCHITECTURE.md, "Layers"), read from `cargo metadata`
+//! (offline, no dependency resolution): which crate may build on which.
+//!
+//! - `hmasim-base` depends on nothing; `hmasim-kernel` on `hmasim-base` and no protocol.
+//! - `hmasim-protocol` does not depend on `hmasim-kernel`, directly or not (issue 12
+//!   item 1: the live emulator runs the same protocol code without the kernel).
+//! - A party crate never depends on another party, and depends on the kernel only while it
+//!   is in [`STILL_ON_THE_KERNEL`], the known remainder: when a party moves off the kernel
+//!   the test says to strike it from the list, so the check tightens as work lands.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Party crates that still depend on `hmasim-kernel`, and for what. Both implement the
+/// kernel's `Actor` and draw from `Ctx::rng`, which `hmasim_base::Context` does not offer
+/// (the `Env` trait of issue 12 will); `hmasim-clients` needs nothing more than `Context`
+/// but is left for the `Env` step, which rewrites it anyway.
+const STILL_ON_THE_KERNEL: &[(&str, &str)] = &[
+    ("hmasim-adfs", "Actor, Ctx::rng (token identifiers)"),
+    (
+        "hmasim-clients",
+        "Actor, Ctx (only Context's methods: ready to move)",
+    ),
+    (
+        "hmasim-entra-id",
+        "Actor, Ctx::rng (codes, token identifiers, lifetimes)",
+    ),
+];
+
+/// Every workspace crate and the workspace crates it depends on (normal and build
+/// dependencies; dev-dependencies are left out, as they do not reach a user of the crate).
+fn workspace_graph() -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let packages = meta["packages"].as_array().expect("packages");
+    let names: BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut graph = BTreeMap::new();
+    let mut parties = BTreeSet::new();
+    for p in packages {
+        let name = p["name"].as_str().unwrap().to_string();
+        let deps = p["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["kind"].as_str() != Some("dev"))
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .filter(|d| names.contains(d))
+            .collect();
+        if p["manifest_path"]
+            .as_str()
+            .unwrap()
+            .replace('\\', "/")
+            .contains("/crates/parties/")
+        {
+            parties.insert(name.clone());
+        }
+        graph.insert(name, deps);
+    }
+    (graph, parties)
+}
+
+/// Every workspace crate `from` depends on, directly or through other workspace crates
+/// (a crate outside the workspace cannot depend on one inside).
+fn reaches(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_string()];
+    while let Some(c) = todo.pop() {
+        for d in graph.get(&c).into_iter().flatten() {
+            if seen.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_protocol_and_the_base_do_not_depend_on_the_kernel() {
+    let (graph, _) = workspace_graph();
+    assert!(graph.contains_key("hmasim-protocol") && graph.contains_key("hmasim-kernel"));
+    let protocol = reaches(&graph, "hmasim-protocol");
+    assert!(
+        !protocol.contains("hmasim-kernel"),
+        "hmasim-protocol depends on hmasim-kernel: {protocol:?}"
+    );
+    assert_eq!(
+        reaches(&graph, "hmasim-base"),
+        BTreeSet::new(),
+        "hmasim-base depends on no workspace crate"
+    );
+    let kernel = reaches(&graph, "hmasim-kernel");
+    assert_eq!(
+        kernel,
+        BTreeSet::from(["hmasim-base".to_string()]),
+        "the kernel knows no protocol"
+    );
+}
+
+#[test]
+fn party_crates_leave_the_kernel_and_never_use_each_other() {
+    let (graph, parties) = workspace_graph();
+    assert!(parties.len() >= 9, "party crates found: {parties:?}");
+    let remainder: BTreeMap<&str, &str> = STILL_ON_THE_KERNEL.iter().copied().collect();
+    for r in remainder.keys() {
+        assert!(parties.contains(*r), "{r} is not a party crate any more");
+    }
+    for p in &parties {
+        let deps = reaches(&graph, p);
+        let on_kernel = deps.contains("hmasim-kernel");
+        match (on_kernel, remainder.get(p.as_str())) {
+            (true, None) => panic!(
+                "{p} depends on hmasim-kernel: parties use hmasim-base's Context \
+                 (or add it to STILL_ON_THE_KERNEL with the reason)"
+            ),
+            (false, Some(why)) => panic!(
+                "{p} no longer depends on hmasim-kernel: strike it from STILL_ON_THE_KERNEL \
+                 (it was there for: {why})"
+            ),
+            _ => {}
+        }
+        let others: Vec<_> = deps.intersection(&parties).collect();
+        assert!(
+            others.is_empty(),
+            "{p} depends on other parties: {others:?}"
+        );
+        assert!(deps.contains("hmasim-protocol"), "{p} speaks the protocol");
+    }
+}
