@@ -748,6 +748,9 @@ fn path_facts(sc: &Scenario, path: &PathSpec) -> Option<hmasim_entra_id::ca::Sig
         user_agent: ua.as_deref(),
         client_app,
         app_id: apps::EXCHANGE_ONLINE,
+        device_credential: None,
+        registered: None,
+        auth_flow: None,
     }))
 }
 

@@ -518,7 +518,7 @@ fn known_client<'a>(sc: &'a Scenario, kind: ClientKind, upn: &str) -> Option<&'a
 
 fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -> Client {
     let known = known_client(sc, kind, upn);
-    let device = known.map(|c| c.device).unwrap_or(
+    let device = known.map(|c| c.device.clone()).unwrap_or(
         if location == Location::Internal && kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
