@@ -28,7 +28,8 @@ pub struct WhatifArgs {
     /// The user signing in (default: the scenario's first user).
     #[arg(long, value_name = "UPN")]
     pub user: Option<String>,
-    /// The cloud app: exchange-online, office365 (some Office 365 app) or an application id.
+    /// The cloud app: exchange-online, office365 (some Office 365 app), an application id,
+    /// or a user action (urn:user:registersecurityinfo, urn:user:registerdevice).
     #[arg(long, value_name = "APP")]
     pub app: String,
     /// The sign-in's client app type.
@@ -236,9 +237,10 @@ fn app_id(app: &str) -> Result<String, ScenarioError> {
     match app.to_ascii_lowercase().as_str() {
         "exchange-online" => Ok(apps::EXCHANGE_ONLINE.to_string()),
         "office365" => Ok("Office365".to_string()),
+        a @ ("urn:user:registersecurityinfo" | "urn:user:registerdevice") => Ok(a.to_string()),
         _ if guid => Ok(app.to_ascii_lowercase()),
         _ => Err(arg_error("--app", app, "unknown cloud app".into())
-            .expected("exchange-online, office365 or an application id (GUID)")),
+            .expected("exchange-online, office365, an application id (GUID) or a user action (urn:user:registersecurityinfo, urn:user:registerdevice)")),
     }
 }
 
@@ -612,6 +614,11 @@ impl Report {
                 "locations": f.locations,
                 "trusted_location": f.trusted_location,
                 "device": self.device,
+                "registered_device": f.device.as_ref().map(|d| json!({
+                    "id": d.id,
+                    "trust_type": d.trust_type.as_str(),
+                    "is_compliant": d.is_compliant,
+                })),
                 "approved_client": self.approved_client,
                 "groups": f.groups,
                 "roles": f.roles,

@@ -401,6 +401,11 @@ impl Client {
     /// branching a world over the password holder's device registration does this).
     pub fn set_register_device(&mut self, register: bool) {
         self.cfg.register_device = register;
+        if register {
+            // The password holder's own machine: not the user's registered or joined one.
+            self.cfg.device_credential = None;
+            self.cfg.kerberos = false;
+        }
     }
 
     /// Registers the device: an interactive sign-in for the Device Registration Service
