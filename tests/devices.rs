@@ -192,10 +192,24 @@ fn a_filter_that_exempts_registered_devices_opens_a_path_through_device_registra
         let t = hmasim::sim::run(&path_scenario(&sc, &c.path, c.epoch), false);
         assert!(t.outcome.data_without_mfa, "{:?}", c.path);
     }
-    // The printed fix, read back through the Graph reader, closes every such path.
+    // The report groups them under one control: the device registration guard.
+    let fixes: Vec<_> = v
+        .counterexamples
+        .iter()
+        .map(|c| hmasim::sim::findings::fix_for_counterexample(&sc, c).change)
+        .collect();
+    assert!(fixes.iter().all(|f| matches!(
+        f,
+        hmasim::sim::findings::Change::DeviceRegistrationGuard { .. }
+    )));
+    // The printed body, read back through the Graph reader, is the change; applied, it
+    // closes every such path.
     let fix = graph::parse_graph(&device_registration_policy_body(), "fix.json", &[]).unwrap();
     assert!(fix.warnings.is_empty());
     assert_eq!(fix.policies[0].include_user_actions, [REGISTER_DEVICE]);
+    let mut via_change = sc.clone();
+    fixes[0].apply(&mut via_change);
+    assert_eq!(via_change.conditional_access.last(), fix.policies.first());
     sc.conditional_access.extend(fix.policies);
     let v = verify(&sc);
     assert_eq!(

@@ -973,7 +973,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                         let twin_open = registers && !via_registration;
                                         if verdict.single_factor() && !already && !twin_open {
                                             let (control, command) = if via_registration {
-                                                device_registration_control()
+                                                device_registration_control(sc)
                                             } else if verdict == Verdict::RegistersMfaWithPassword {
                                                 registration_control()
                                             } else {
@@ -1083,14 +1083,8 @@ pub fn device_registration_policy_body() -> String {
     .to_string()
 }
 
-fn device_registration_control() -> (String, String) {
-    (
-        "a Conditional Access policy on the user action 'register or join devices' (urn:user:registerdevice) requiring MFA: a device the password holder registers is what the filter for devices lets through".to_string(),
-        format!(
-            "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
-            device_registration_policy_body()
-        ),
-    )
+fn device_registration_control(sc: &Scenario) -> (String, String) {
+    crate::findings::device_registration_fix(sc).describe(sc)
 }
 
 fn registration_control() -> (String, String) {
