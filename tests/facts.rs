@@ -225,8 +225,14 @@ const FILTERS: [Option<(hmasim::protocol::device::FilterMode, &str)>; 5] = {
         None,
         Some((Exclude, r#"device.trustType -eq "ServerAD""#)),
         Some((Include, r#"device.isCompliant -ne True"#)),
-        Some((Exclude, r#"device.operatingSystem -startsWith "Win" -and device.trustType -ne "Workplace""#)),
-        Some((Include, r#"device.extensionAttribute1 -eq "SAW" -or device.deviceOwnership -eq "Company""#)),
+        Some((
+            Exclude,
+            r#"device.operatingSystem -startsWith "Win" -and device.trustType -ne "Workplace""#,
+        )),
+        Some((
+            Include,
+            r#"device.extensionAttribute1 -eq "SAW" -or device.deviceOwnership -eq "Company""#,
+        )),
     ]
 };
 
@@ -287,12 +293,11 @@ fn policy_strategy(i: usize) -> impl Strategy<Value = CaPolicy> {
                 p.exclude_groups = exc_group.iter().map(|s| s.to_string()).collect();
                 p.include_platforms = inc_pf;
                 p.exclude_platforms = exc_pf;
-                p.device_filter = FILTERS[filter].map(|(mode, rule)| {
-                    hmasim::protocol::device::DeviceFilter {
+                p.device_filter =
+                    FILTERS[filter].map(|(mode, rule)| hmasim::protocol::device::DeviceFilter {
                         mode,
                         rule: hmasim::protocol::device::Rule::parse(rule).unwrap(),
-                    }
-                });
+                    });
                 p
             },
         )
@@ -313,15 +318,17 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         (policy_strategy(0), policy_strategy(1), policy_strategy(2)),
         0usize..4,
     )
-        .prop_map(|(kind, platform, address, roles, groups, (a, b, c), device)| Case {
-            kind,
-            platform,
-            address,
-            roles,
-            groups,
-            policies: vec![a, b, c],
-            device,
-        })
+        .prop_map(
+            |(kind, platform, address, roles, groups, (a, b, c), device)| Case {
+                kind,
+                platform,
+                address,
+                roles,
+                groups,
+                policies: vec![a, b, c],
+                device,
+            },
+        )
 }
 
 proptest! {
