@@ -209,6 +209,22 @@ fn generate(seed: u64) -> Tenant {
         "macOS",
         "linux",
     ];
+    // Filters for devices come from a stream of their own, so the other draws (and so the
+    // tenants of every seed) are those they were before filters existed.
+    let mut rd = Rng(seed ^ 0xD5A1_CE00_F11E_0000);
+    const FILTERS: [(&str, &str); 5] = [
+        (
+            "exclude",
+            r#"device.trustType -eq "Workplace" -or device.trustType -eq "AzureAD""#,
+        ),
+        ("exclude", r#"device.trustType -eq "ServerAD""#),
+        ("include", r#"device.trustType -ne "Workplace""#),
+        (
+            "include",
+            r#"device.isCompliant -ne True -and device.operatingSystem -notStartsWith "Win""#,
+        ),
+        ("exclude", r#"device.displayName -endsWith "-device""#),
+    ];
     let mut policies = Vec::new();
     for i in 0..1 + r.below(4) {
         let state = r.pick(&[
@@ -284,6 +300,10 @@ fn generate(seed: u64) -> Tenant {
         p += &format!(", grant = {}", list(&grant));
         if grant.len() > 1 {
             p += &format!(", operator = {:?}", r.pick(&["AND", "OR"]));
+        }
+        if rd.chance(30) {
+            let (mode, rule) = FILTERS[rd.below(FILTERS.len())];
+            p += &format!(", device_filter = {{ mode = {mode:?}, rule = {rule:?} }}");
         }
         p += "}";
         policies.push(p);
@@ -397,6 +417,8 @@ struct Signals {
     source_address: Option<IpAddr>,
     device_type: Option<String>,
     device_model: Option<String>,
+    /// The password holder registers a device of its own first (modern methods).
+    registers_device: bool,
 }
 
 /// User-Agents: one per CA platform, Linux, and one no platform reads from.
@@ -425,7 +447,7 @@ fn inside(range: &str) -> IpAddr {
 /// The raw signal values of one path (see the crate docs). Inside, connections leave by
 /// the office's egress: the address is the client's own. Outside: the office egress, the
 /// Internet default, one address in each range the tenant mentions, one outside all.
-fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signals> {
+fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool) -> Vec<Signals> {
     let mut addrs: Vec<Option<IpAddr>> = vec![None];
     if location == Location::External {
         addrs.push(Some(sc.network.office_egress));
@@ -473,12 +495,20 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signa
         for a in &addrs {
             for t in &types {
                 for m in &models {
-                    out.push(Signals {
-                        user_agent: Some(ua.clone()),
-                        source_address: *a,
-                        device_type: t.clone(),
-                        device_model: m.clone(),
-                    });
+                    // Every modern path also with a device registration, whatever the
+                    // policies say: verify's pruning of it is what this checks.
+                    for registers_device in [false, true] {
+                        if registers_device && !modern {
+                            continue;
+                        }
+                        out.push(Signals {
+                            user_agent: Some(ua.clone()),
+                            source_address: *a,
+                            device_type: t.clone(),
+                            device_model: m.clone(),
+                            registers_device,
+                        });
+                    }
                 }
             }
         }
@@ -609,7 +639,9 @@ fn raw_scenario(tenant: &Scenario, starts: &[u64], p: &RawPath) -> Scenario {
             Platform::Windows
         },
         location: p.location,
-        device: if internal && p.kind != ClientKind::NativeMail {
+        device: if p.signals.registers_device {
+            DeviceState::Registers
+        } else if internal && p.kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
             DeviceState::Unmanaged
@@ -727,6 +759,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 source_address: p.path.signals.source_address,
                 device_type: p.path.signals.device_type.clone(),
                 device_model: p.path.signals.device_model.clone(),
+                registers_device: p.path.signals.registers_device,
             },
             epoch: p.epoch,
             continued: p.path.continued,
@@ -782,7 +815,9 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                             }
                             tally.raw_paths += 1;
                             let mut found: BTreeMap<Verdict, Signals> = BTreeMap::new();
-                            for signals in raw_signals(&sc, location, activesync) {
+                            let modern =
+                                method.1 == AuthMethod::Modern && kind != ClientKind::NativeMail;
+                            for signals in raw_signals(&sc, location, activesync, modern) {
                                 let p = RawPath {
                                     user: user.upn.clone(),
                                     kind,
@@ -1028,4 +1063,40 @@ fn every_range_of_a_named_location_is_explored() {
         "verify.clients=[\"native-mail\"]",
     ]);
     assert!(d.is_empty(), "{d:#?}");
+}
+
+/// A filter for devices that exempts registered devices: the password holder cannot present
+/// the user's device, but can register one of its own; the brute force tries that on every
+/// modern path, and verify must not call the tenant clean. With a policy requiring MFA to
+/// register devices, it is closed again.
+#[test]
+fn a_device_the_password_holder_registers_is_explored() {
+    let sets = [
+        "identity.model=phs",
+        "users=[{upn = \"u0@contoso.com\", mailbox = \"online\"}]",
+        "conditional_access=[{name = \"MFA except on registered devices\", grant = [\"mfa\"], device_filter = { mode = \"exclude\", rule = \"device.trustType -eq \\\"Workplace\\\"\" }}]",
+        "verify.clients=[\"browser\"]",
+    ];
+    let d = check_sets(&sets);
+    assert!(d.is_empty(), "{d:#?}");
+    let t = Tenant {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        changes: Vec::new(),
+    };
+    let sc = tenant_scenario(&t).unwrap();
+    assert_eq!(verify(&sc).verdict(), Overall::NotClean);
+    let mut guarded: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    guarded[2] = guarded[2].replace(
+        "}}]",
+        "}}, {name = \"Register devices with MFA\", include_applications = [], include_user_actions = [\"urn:user:registerdevice\"], grant = [\"mfa\"]}]",
+    );
+    let t = Tenant {
+        sets: guarded,
+        changes: Vec::new(),
+    };
+    let sc = tenant_scenario(&t).unwrap();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+    let mut tally = Tally::default();
+    check_tenant(0, &t, &mut tally);
+    assert!(tally.disagreements.is_empty(), "{:#?}", tally.disagreements);
 }
