@@ -134,6 +134,19 @@ fn scenario_devices_are_validated_with_located_errors() {
         assert!(e.contains(want), "{device}: {e}");
         assert!(e.starts_with("t.toml:"), "{e}");
     }
+    // A policy's filter in a scenario is hmasim's own format: a rule that does not parse
+    // is an error there, located on its line (a Graph export only warns).
+    let bad_rule = base.replace(
+        "grant = [\"mfa\"]\n",
+        "grant = [\"mfa\"]\ndevice_filter = { mode = \"exclude\", rule = \"device.colour -eq 'red'\" }\n",
+    );
+    let e = scenario::parse(&bad_rule, "t.toml", scenario::Format::Toml)
+        .expect_err("a bad rule")
+        .to_string();
+    assert!(
+        e.contains("unknown device attribute \"colour\"") && e.starts_with("t.toml:"),
+        "{e}"
+    );
 }
 
 /// "MFA except on registered devices": the password holder cannot use the user's device,

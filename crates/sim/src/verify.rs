@@ -823,12 +823,6 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 } else {
                                     (vec![(None, None)], 1)
                                 };
-                                if ai == 0 {
-                                    raw += uc.members.len()
-                                        * classes::RAW_PLATFORMS
-                                        * raw_addresses
-                                        * raw_devices;
-                                }
                                 let user_agents = if uses_device_strings(kind, &name) {
                                     space.activesync_user_agents()
                                 } else {
@@ -844,6 +838,13 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 } else {
                                     &[false]
                                 };
+                                if ai == 0 {
+                                    raw += uc.members.len()
+                                        * classes::RAW_PLATFORMS
+                                        * raw_addresses
+                                        * raw_devices
+                                        * registrations.len();
+                                }
                                 for ua in &user_agents {
                                     for ((dt, dm), &registers) in devices
                                         .iter()
