@@ -314,3 +314,40 @@ fn whatif_reads_the_device_and_the_registration_user_action() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// "MFA on Windows devices" written with a positive operator in include mode: a device
+/// without a registration has every attribute null, so the filter never matches the
+/// password holder's sign-in and the policy does not apply. The fix patches the filter
+/// away, and the patched tenant verifies clean.
+#[test]
+fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out() {
+    let mut sc = load("secure-desktop");
+    sc.conditional_access[0].device_filter = filter(
+        FilterMode::Include,
+        r#"device.operatingSystem -eq "Windows""#,
+    );
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    let c = v
+        .counterexamples
+        .iter()
+        .find(|c| c.path.location == "external" && !c.path.signals.registers_device)
+        .expect("the unregistered sign-in gets in");
+    assert!(
+        c.control.contains("filter for devices") && c.command.contains("\"deviceFilter\":null"),
+        "{}\n{}",
+        c.control,
+        c.command
+    );
+    // A device the password holder registers reports Windows: the filter matches it, the
+    // policy applies, and that path is closed.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.registers_device && p.path.location == "external")
+        .all(|p| !p.verdict.single_factor()));
+    let fix = hmasim::sim::findings::fix_for_counterexample(&sc, c);
+    fix.change.apply(&mut sc);
+    assert_eq!(sc.conditional_access[0].device_filter, None);
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}

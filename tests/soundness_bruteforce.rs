@@ -734,6 +734,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
     }
     // 1. Every path verify reports, replayed as a fresh run built here.
     let mut reported: BTreeMap<Group, BTreeSet<Verdict>> = BTreeMap::new();
+    // The paths whose device registration verify explored.
+    let mut registered_explored: BTreeSet<Group> = BTreeSet::new();
     for p in &v.paths {
         let kind = kind_of(p.path.client);
         let location = if p.path.location == "internal" {
@@ -775,17 +777,18 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 p.verdict
             ));
         }
-        reported
-            .entry((
-                p.path.user.to_ascii_lowercase(),
-                p.path.client,
-                p.path.location,
-                p.path.method.clone(),
-                p.epoch,
-                p.path.continued,
-            ))
-            .or_default()
-            .insert(p.verdict);
+        let group = (
+            p.path.user.to_ascii_lowercase(),
+            p.path.client,
+            p.path.location,
+            p.path.method.clone(),
+            p.epoch,
+            p.path.continued,
+        );
+        if p.path.signals.registers_device {
+            registered_explored.insert(group.clone());
+        }
+        reported.entry(group).or_default().insert(p.verdict);
     }
     // 2. Every raw path and signal value: the verdicts it reaches equal those verify
     // reports for the user's class on that path.
@@ -815,6 +818,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                             }
                             tally.raw_paths += 1;
                             let mut found: BTreeMap<Verdict, Signals> = BTreeMap::new();
+                            let mut registering: BTreeMap<Verdict, Signals> = BTreeMap::new();
                             let modern =
                                 method.1 == AuthMethod::Modern && kind != ClientKind::NativeMail;
                             for signals in raw_signals(&sc, location, activesync, modern) {
@@ -833,7 +837,11 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                     tally.single_factor_runs += 1;
                                     single_factor.get_or_insert_with(|| p.clone());
                                 }
-                                found.entry(verdict).or_insert(p.signals);
+                                if p.signals.registers_device {
+                                    registering.entry(verdict).or_insert(p.signals);
+                                } else {
+                                    found.entry(verdict).or_insert(p.signals);
+                                }
                             }
                             let key: Group = (
                                 class.representative.to_ascii_lowercase(),
@@ -844,6 +852,32 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                 continued,
                             );
                             let theirs = reported.get(&key).cloned().unwrap_or_default();
+                            // Where verify explored the registration, its verdicts must
+                            // match like any signal's. Where it pruned it (no filter for
+                            // devices), the registration must open nothing: a registered
+                            // Workplace device satisfies no more than an unregistered one, and
+                            // the registration's own sign-in can only add refusals, so it may
+                            // end in fewer accesses (no access where the domain-joined machine
+                            // inside got in) but never single-factor where verify saw no
+                            // single-factor verdict.
+                            if registered_explored.contains(&key) {
+                                for (v, s) in std::mem::take(&mut registering) {
+                                    found.entry(v).or_insert(s);
+                                }
+                            } else if let Some((v, s)) =
+                                registering.iter().find(|(v, _)| v.single_factor())
+                            {
+                                if !theirs.iter().any(|t| t.single_factor()) {
+                                    bad(format!(
+                                        "{} {} {loc} {} epoch {epoch}{}: the device registration verify pruned is {v:?} with {s:?}, verify {theirs:?}",
+                                        user.upn,
+                                        kind_name(kind),
+                                        method.0,
+                                        if continued { " continued" } else { "" },
+                                    ));
+                                }
+                            }
+                            registering.clear();
                             let ours: BTreeSet<Verdict> = found.keys().copied().collect();
                             // Single-factor verdicts must match exactly; other verdicts too
                             // (a class whose members end differently is not one class).
