@@ -172,6 +172,7 @@ pub fn path_json(p: &PathSpec) -> Value {
             "device_model": p.signals.device_model,
             "mfa_registered": p.signals.mfa_registered,
             "registers_device": p.signals.registers_device,
+            "device_name": p.signals.device_name,
         },
     })
 }
@@ -259,6 +260,9 @@ fn signals_text(p: &PathSpec) -> String {
     }
     if s.registers_device {
         out.push_str(", after registering a device of its own (Workplace join)");
+        if let Some(n) = &s.device_name {
+            let _ = write!(out, " named \"{n}\"");
+        }
     }
     if p.continued {
         out.push_str(", session continued from the previous epoch");

@@ -197,7 +197,7 @@ fn a_filter_that_exempts_registered_devices_opens_a_path_through_device_registra
             .find(|p| {
                 p.epoch == c.epoch
                     && !p.path.signals.registers_device
-                    && p.path.key() == c.path.key().replace(" registers-device", "")
+                    && p.path.key() == hmasim::sim::verify::twin_key(&c.path)
             })
             .expect("the twin is explored");
         assert!(!twin.verdict.single_factor(), "{:?}", twin.path);
@@ -339,15 +339,58 @@ fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out
         c.control,
         c.command
     );
-    // A device the password holder registers reports Windows: the filter matches it, the
-    // policy applies, and that path is closed.
+    // A device the password holder registers reports the operating system of its
+    // User-Agent: reporting Windows, the filter matches it, the policy applies, and that
+    // path is closed; reporting macOS, it stays open (as its twin without the
+    // registration is, so it is not a registration finding).
+    let registering = |platform: &str| {
+        v.paths
+            .iter()
+            .filter(|p| {
+                p.path.signals.registers_device
+                    && p.path.location == "external"
+                    && p.path.signals.platform == platform
+            })
+            .map(|p| p.verdict.single_factor())
+            .collect::<Vec<_>>()
+    };
+    let windows = registering("windows");
+    assert!(!windows.is_empty() && windows.iter().all(|open| !open));
+    let mac = registering("macOS");
+    assert!(!mac.is_empty() && mac.iter().all(|open| *open));
     assert!(v
-        .paths
+        .counterexamples
         .iter()
-        .filter(|p| p.path.signals.registers_device && p.path.location == "external")
-        .all(|p| !p.verdict.single_factor()));
+        .filter(|c| c.path.location == "external")
+        .all(|c| !c.path.signals.registers_device));
     let fix = hmasim::sim::findings::fix_for_counterexample(&sc, c);
     fix.change.apply(&mut sc);
     assert_eq!(sc.conditional_access[0].device_filter, None);
     assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+/// A naming convention is no device identity: the registering client reports the display
+/// name it likes, so verify tries every string a filter compares `displayName` with.
+#[test]
+fn a_display_name_exemption_is_met_by_a_device_the_password_holder_names() {
+    let mut sc = load("secure-desktop");
+    sc.conditional_access[0].device_filter = filter(
+        FilterMode::Exclude,
+        r#"device.displayName -startsWith "CONTOSO-LT-""#,
+    );
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    assert!(!v.counterexamples.is_empty());
+    for c in &v.counterexamples {
+        assert!(c.path.signals.registers_device);
+        assert_eq!(c.path.signals.device_name.as_deref(), Some("CONTOSO-LT-"));
+        let t = hmasim::sim::run(&path_scenario(&sc, &c.path, c.epoch), false);
+        assert!(t.outcome.data_without_mfa, "{:?}", c.path);
+    }
+    // The default name does not match: that registration is closed.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.registers_device && p.path.signals.device_name.is_none())
+        .all(|p| !p.verdict.single_factor()));
 }

@@ -223,7 +223,7 @@ fn generate(seed: u64) -> Tenant {
             "include",
             r#"device.isCompliant -ne True -and device.operatingSystem -notStartsWith "Win""#,
         ),
-        ("exclude", r#"device.displayName -endsWith "-device""#),
+        ("exclude", r#"device.displayName -startsWith "CONTOSO-""#),
     ];
     let mut policies = Vec::new();
     for i in 0..1 + r.below(4) {
@@ -419,6 +419,8 @@ struct Signals {
     device_model: Option<String>,
     /// The password holder registers a device of its own first (modern methods).
     registers_device: bool,
+    /// The display name it reports for that device (`None`: the client's default).
+    device_name: Option<String>,
 }
 
 /// User-Agents: one per CA platform, Linux, and one no platform reads from.
@@ -490,6 +492,17 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool
             .filter(|r| activesync && r.characteristic == DeviceCharacteristic::UserAgent)
             .map(|r| r.query.clone()),
     );
+    // The registration: none, or one with the client's default display name and one with
+    // each string a filter for devices compares `displayName` with (the client chooses it).
+    let mut registrations: Vec<(bool, Option<String>)> = vec![(false, None), (true, None)];
+    for p in &sc.conditional_access {
+        if let Some(f) = &p.device_filter {
+            for l in f.rule.literals(hmasim::protocol::device::Attr::DisplayName) {
+                registrations.push((true, Some(l)));
+            }
+        }
+    }
+    registrations.dedup();
     let mut out = Vec::new();
     for ua in uas {
         for a in &addrs {
@@ -497,8 +510,8 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool
                 for m in &models {
                     // Every modern path also with a device registration, whatever the
                     // policies say: verify's pruning of it is what this checks.
-                    for registers_device in [false, true] {
-                        if registers_device && !modern {
+                    for (registers_device, device_name) in &registrations {
+                        if *registers_device && !modern {
                             continue;
                         }
                         out.push(Signals {
@@ -506,7 +519,8 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool
                             source_address: *a,
                             device_type: t.clone(),
                             device_model: m.clone(),
-                            registers_device,
+                            registers_device: *registers_device,
+                            device_name: device_name.clone(),
                         });
                     }
                 }
@@ -655,6 +669,7 @@ fn raw_scenario(tenant: &Scenario, starts: &[u64], p: &RawPath) -> Scenario {
         user_agent: p.signals.user_agent.clone(),
         device_type: p.signals.device_type.clone(),
         device_model: p.signals.device_model.clone(),
+        device_name: p.signals.device_name.clone(),
     }];
     let action = match p.kind {
         ClientKind::Browser => ActionKind::OpenOwa,
@@ -762,6 +777,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 device_type: p.path.signals.device_type.clone(),
                 device_model: p.path.signals.device_model.clone(),
                 registers_device: p.path.signals.registers_device,
+                device_name: p.path.signals.device_name.clone(),
             },
             epoch: p.epoch,
             continued: p.path.continued,

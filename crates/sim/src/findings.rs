@@ -1194,7 +1194,13 @@ pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
         m.insert("registration".into(), "unregistered".into());
     }
     if s.registers_device {
-        m.insert("device_registration".into(), "registers a device".into());
+        m.insert(
+            "device_registration".into(),
+            match &s.device_name {
+                None => "registers a device".into(),
+                Some(n) => format!("registers a device named {n}"),
+            },
+        );
     }
     if c.epoch > 0 || p.continued {
         m.insert(
