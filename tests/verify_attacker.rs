@@ -295,31 +295,73 @@ fn a_report_only_policy_never_enforces() {
 }
 
 #[test]
-fn an_unmodelled_risk_condition_is_not_proven() {
+fn an_unmodelled_policy_decides_only_the_paths_that_are_open_without_it() {
+    // Another, evaluated, policy requires MFA for every modern path: the unmodelled
+    // policy that also applies to them decides nothing, since a policy can only close.
+    // (The rule before issue 11 called this NOT PROVEN.)
     let mut sc = desktop();
-    let mut p = CaPolicy::new("MFA for risky sign-ins", vec![GrantControl::Mfa]);
-    p.unmodelled = vec!["conditions.signInRiskLevels".into()];
+    let mut p = CaPolicy::new("MFA on unmanaged devices", vec![GrantControl::Mfa]);
+    p.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
     sc.conditional_access.push(p);
     let v = verify(&sc);
     assert!(v.counterexamples.is_empty());
-    assert_eq!(v.verdict(), Overall::NotProven);
-    assert_eq!(v.not_proven[0].policy, "MFA for risky sign-ins");
-    assert_eq!(v.not_proven[0].field, "conditions.signInRiskLevels");
-    assert!(v.paths.iter().any(|p| !p.not_proven.is_empty()));
-    // Paths that never reach Conditional Access carry none.
-    assert!(v
+    assert!(v.paths.iter().all(|p| p.not_proven.is_empty()));
+    assert_eq!(v.verdict(), Overall::Clean);
+    // Without the evaluated MFA policy the unmodelled one alone closes the modern paths:
+    // they are NOT PROVEN, and only they (legacy ones stay blocked without it).
+    let mut alone = sc.clone();
+    alone.conditional_access.remove(0);
+    let a = verify(&alone);
+    assert!(a.counterexamples.is_empty());
+    assert_eq!(a.verdict(), Overall::NotProven);
+    assert_eq!(a.not_proven[0].policy, "MFA on unmanaged devices");
+    assert_eq!(a.not_proven[0].field, "conditions.devices");
+    let flagged: Vec<&str> = a
         .paths
         .iter()
-        .filter(|p| p.path.method.starts_with("basic") && p.path.user.starts_with("onprem"))
-        .all(|p| p.not_proven.is_empty()));
+        .filter(|p| !p.not_proven.is_empty())
+        .map(|p| p.path.method.as_str())
+        .collect();
+    assert!(
+        !flagged.is_empty() && flagged.iter().all(|m| *m == "modern"),
+        "{flagged:?}"
+    );
+    // A control missing from an AND only requires more than hmasim does: it cannot open
+    // a path, so it decides nothing even alone.
+    let mut and = alone.clone();
+    and.conditional_access.last_mut().unwrap().unmodelled =
+        vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    assert_eq!(verify(&and).verdict(), Overall::Clean);
+    // In an OR, a control hmasim does not know may be the one the password holder meets.
+    let mut or = and.clone();
+    or.conditional_access.last_mut().unwrap().operator = hmasim::protocol::policy::Operator::Or;
+    assert_eq!(verify(&or).verdict(), Overall::NotProven);
+    // A `verify.unmodelled` fact about a policy is judged like the policy's own fields.
+    let mut fact = sc.clone();
+    fact.conditional_access
+        .last_mut()
+        .unwrap()
+        .unmodelled
+        .clear();
+    fact.verify.unmodelled.push(scenario::UnmodelledFact {
+        object: "MFA on unmanaged devices".into(),
+        field: "authentication context".into(),
+        why: String::new(),
+    });
+    assert_eq!(verify(&fact).verdict(), Overall::Clean);
+    fact.conditional_access.remove(0);
+    let f = verify(&fact);
+    assert_eq!(f.verdict(), Overall::NotProven);
+    assert_eq!(f.not_proven[0].field, "authentication context");
     // Precedence: a single-factor path makes it NOT CLEAN.
-    let mut worse = sc.clone();
+    let mut worse = alone.clone();
     worse.conditional_access[0].include_users = vec!["onprem@contoso.com".into()];
-    worse.conditional_access[2].include_users = vec!["onprem@contoso.com".into()];
+    worse.conditional_access[1].include_users = vec!["onprem@contoso.com".into()];
     let w = verify(&worse);
     assert!(!w.not_proven.is_empty());
     assert_eq!(w.verdict(), Overall::NotClean);
-    // A fact outside Conditional Access the scenario marks unmodelled.
+    // A fact outside Conditional Access the scenario marks unmodelled decides every path.
     let mut fact = desktop();
     fact.verify.unmodelled.push(scenario::UnmodelledFact {
         object: "adfs".into(),
@@ -329,9 +371,6 @@ fn an_unmodelled_risk_condition_is_not_proven() {
     let f = verify(&fact);
     assert_eq!(f.verdict(), Overall::NotProven);
     assert_eq!(f.not_proven[0].policy, "adfs");
-    // The fix: the unmodelled condition gone.
-    sc.conditional_access.pop();
-    assert_eq!(verify(&sc).verdict(), Overall::Clean);
 }
 
 #[test]
