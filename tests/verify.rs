@@ -357,6 +357,20 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
         "{out}"
     );
     assert!(out.contains("NOT CLEAN"), "{out}");
+    // The coverage table: each policy, how far it is evaluated, and the totals.
+    assert!(
+        out.contains("coverage: 1 of 2 policies evaluated fully, 1 partly, 0 not at all\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n  CA020: Risky sign-ins on unmanaged devices need MFA: evaluated partly (not evaluated: conditions.applications.includeAuthenticationContextClassReferences, conditions.authenticationFlows, conditions.clientApplications, conditions.devices, "), "{out}");
+    assert!(
+        out.contains("\n  CA021: Nothing unmodelled here: evaluated fully\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: CA021: Nothing unmodelled here names group 5b1f3c2e-7a4d-4e8b-9c61-2f0a8d3e4b57 that none of the scenario's users holds"),
+        "{out}"
+    );
     let o = hmasim(&[
         "verify",
         "secure-desktop",
@@ -368,6 +382,20 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "not_clean");
+    let c = &v["coverage"];
+    assert_eq!(
+        c["totals"],
+        serde_json::json!({"policies": 2, "fully": 1, "partly": 1, "not_at_all": 0, "disabled": 0})
+    );
+    assert_eq!(c["policies"][0]["evaluated"], "partly");
+    assert_eq!(c["policies"][0]["state"], "enabled");
+    assert!(c["policies"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("conditions.devices")));
+    assert_eq!(c["policies"][1]["evaluated"], "fully");
+    assert_eq!(c["policies"][1]["fields"], serde_json::json!([]));
+    assert_eq!(c["unheld"][0]["kind"], "group");
     let f = &v["findings"][0];
     assert_eq!(f["class"], "mfa_only_if_risk_detected");
     // The fix does not depend on risk: the browser policy is widened to desktop clients.

@@ -583,3 +583,179 @@ fn a_spoofed_user_agent_matches_an_activesync_user_agent_rule() {
         Overall::Clean
     );
 }
+
+/// secure-desktop with its desktop MFA policy narrowed to high sign-in risk.
+fn risk_only_desktop() -> Scenario {
+    let mut sc = desktop();
+    sc.conditional_access[0].sign_in_risk_levels = vec![hmasim::protocol::policy::RiskLevel::High];
+    sc
+}
+
+#[test]
+fn without_a_risk_condition_no_risk_level_is_explored() {
+    let v = verify(&desktop());
+    assert!(v.paths.iter().all(|p| p.path.signals.risk.is_none()));
+    assert!(v.counterexamples.iter().all(|c| c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn mfa_only_at_high_sign_in_risk_is_its_own_finding_class() {
+    use hmasim::protocol::policy::RiskLevel;
+    let sc = risk_only_desktop();
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    // The modern sign-in with no risk detected gets in with the password; at high
+    // sign-in risk the same path is closed: "MFA only if risk is detected".
+    let modern: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert!(!modern.is_empty());
+    for c in &modern {
+        assert_eq!(c.verdict, Verdict::MailboxWithoutMfa);
+        assert_eq!(
+            c.path.signals.risk.map(|r| r.sign_in),
+            Some(RiskLevel::None)
+        );
+        assert_eq!(c.closed_at_risk.map(|r| r.sign_in), Some(RiskLevel::High));
+    }
+    assert!(v.paths.iter().any(|p| p.path.method == "modern"
+        && p.path
+            .signals
+            .risk
+            .is_some_and(|r| r.sign_in == RiskLevel::High)
+        && p.verdict == Verdict::MailboxWithMfa));
+    // Only the classes the policy tells apart are explored (none, and high standing for
+    // high alone), and a path closed with no risk detected is not run again at high.
+    assert!(v.paths.iter().all(|p| matches!(
+        p.path.signals.risk.map(|r| r.sign_in),
+        Some(RiskLevel::None | RiskLevel::High)
+    )));
+    let at_high = v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.risk.is_some_and(|r| r.detected()))
+        .count();
+    let open = v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.risk.is_some_and(|r| !r.detected()) && p.verdict.single_factor())
+        .count();
+    assert_eq!(at_high, open);
+    let r = hmasim::sim::findings::report(&sc, &v, &[], None);
+    let f = &r.findings[0];
+    assert_eq!(
+        f.class,
+        hmasim::sim::findings::FindingClass::MfaOnlyIfRiskDetected
+    );
+    assert!(f.closed_at_risk.contains("sign-in risk high"));
+    // Its fix does not depend on risk, and it closes the paths at every level.
+    let mut fixed = sc.clone();
+    for f in &r.findings {
+        f.change.apply(&mut fixed);
+    }
+    assert_eq!(verify(&fixed).verdict(), Overall::Clean);
+    // A policy for every risk level is the ordinary finding class again when it does not
+    // close the path either: here, the policy gone altogether.
+    let mut none = sc.clone();
+    none.conditional_access.remove(0);
+    let v = verify(&none);
+    assert!(v.counterexamples.iter().all(|c| c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn a_policy_naming_no_risk_is_explored_at_every_level() {
+    use hmasim::protocol::policy::RiskLevel;
+    // MFA when no risk is detected only: at a detected risk the path opens. The
+    // exploration cannot stop at "no risk detected" then.
+    let mut sc = desktop();
+    sc.conditional_access[0].sign_in_risk_levels = vec![RiskLevel::None];
+    let v = verify(&sc);
+    let c: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert!(!c.is_empty());
+    assert!(c
+        .iter()
+        .all(|c| c.path.signals.risk.is_some_and(|r| r.detected()) && c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn a_run_takes_the_risk_the_scenario_states() {
+    // onprem@ (users.1) signs in with Outlook desktop: with no risk detected the policy
+    // for high sign-in risk does not apply; at high it does, and the user does MFA.
+    let mut sc = risk_only_desktop();
+    let t = hmasim::sim::run(&sc, false);
+    assert!(
+        t.outcome.mailbox_access && !t.outcome.mfa_satisfied,
+        "{:?}",
+        t.outcome
+    );
+    scenario::apply_set(&mut sc, "users.1.sign_in_risk=high").unwrap();
+    let t = hmasim::sim::run(&sc, false);
+    assert!(
+        t.outcome.mailbox_access && t.outcome.mfa_satisfied,
+        "{:?}",
+        t.outcome
+    );
+    // User risk is its own fact: high user risk does not meet a sign-in risk condition.
+    let mut sc = risk_only_desktop();
+    scenario::apply_set(&mut sc, "users.1.user_risk=high").unwrap();
+    assert!(!hmasim::sim::run(&sc, false).outcome.mfa_satisfied);
+    // A level that is not one is bad input, located.
+    let e = scenario::apply_set(&mut sc, "users.1.user_risk=severe").unwrap_err();
+    assert!(e.to_string().contains("user_risk"), "{e}");
+}
+
+#[test]
+fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
+    let mut sc = desktop();
+    let mut partly = CaPolicy::new("partly", vec![GrantControl::Mfa]);
+    partly.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    partly.state = CaState::ReportOnly;
+    let mut nothing = CaPolicy::new("nothing", vec![]);
+    nothing.unmodelled =
+        vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    let mut off = CaPolicy::new("off", vec![GrantControl::Mfa]);
+    off.state = CaState::Disabled;
+    let mut groups = CaPolicy::new("groups", vec![GrantControl::Mfa]);
+    groups.include_users = vec![];
+    groups.include_groups = vec!["nobody-holds-this".into()];
+    groups.exclude_roles = vec!["Global Reader".into()];
+    sc.conditional_access.extend([partly, nothing, off, groups]);
+    let c = hmasim::sim::verify::coverage(&sc);
+    use hmasim::sim::verify::Evaluated;
+    let got: Vec<(&str, Evaluated)> = c
+        .policies
+        .iter()
+        .map(|p| (p.name.as_str(), p.evaluated))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "Desktop: MFA for mobile apps and desktop clients",
+                Evaluated::Fully
+            ),
+            ("Block legacy authentication", Evaluated::Fully),
+            ("partly", Evaluated::Partly),
+            ("nothing", Evaluated::NotAtAll),
+            ("groups", Evaluated::Fully),
+        ]
+    );
+    assert_eq!(c.policies[2].fields, ["conditions.devices"]);
+    assert_eq!(c.policies[2].state, "enabledForReportingButNotEnforced");
+    assert_eq!(
+        c.totals_line(),
+        "3 of 5 policies evaluated fully, 1 partly, 1 not at all (1 disabled, ignored)"
+    );
+    let unheld: Vec<(&str, &str)> = c.unheld.iter().map(|u| (u.kind, u.id.as_str())).collect();
+    assert_eq!(
+        unheld,
+        [("group", "nobody-holds-this"), ("role", "Global Reader")]
+    );
+}
