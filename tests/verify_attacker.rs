@@ -705,6 +705,16 @@ fn a_run_takes_the_risk_the_scenario_states() {
     let mut sc = risk_only_desktop();
     scenario::apply_set(&mut sc, "users.1.user_risk=high").unwrap();
     assert!(!hmasim::sim::run(&sc, false).outcome.mfa_satisfied);
+    // A user without an MFA method cannot register one in a risky session: blocked.
+    let mut sc = risk_only_desktop();
+    scenario::apply_set(&mut sc, "users.1.sign_in_risk=high").unwrap();
+    scenario::apply_set(&mut sc, "users.1.mfa_registered=false").unwrap();
+    let o = hmasim::sim::run(&sc, false).outcome;
+    assert!(!o.mailbox_access);
+    assert_eq!(
+        o.failure.map(|f| f.code),
+        Some("mfa_registration_blocked_by_risk".to_string())
+    );
     // A level that is not one is bad input, located.
     let e = scenario::apply_set(&mut sc, "users.1.user_risk=severe").unwrap_err();
     assert!(e.to_string().contains("user_risk"), "{e}");
