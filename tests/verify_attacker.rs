@@ -769,3 +769,36 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
         [("group", "nobody-holds-this"), ("role", "Global Reader")]
     );
 }
+
+#[test]
+fn an_unmodelled_policy_the_timeline_enables_is_judged_in_its_epoch() {
+    // At 5 minutes the evaluated MFA policy is turned off and a report-only policy with a
+    // field hmasim does not model is turned on: from then on it alone closes the modern
+    // paths, which are NOT PROVEN (not CLEAN: the state at the start is not what decides).
+    let mut sc = desktop();
+    let mut p = CaPolicy::new("MFA on unmanaged devices", vec![GrantControl::Mfa]);
+    p.state = CaState::ReportOnly;
+    p.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    sc.conditional_access.push(p);
+    scenario::apply_set(
+        &mut sc,
+        "timeline=[{at = \"5m\", do = \"set\", key = \"conditional_access.0.state\", value = \"disabled\"}, {at = \"5m\", do = \"set\", key = \"conditional_access.2.state\", value = \"enabled\"}]",
+    )
+    .unwrap();
+    let v = verify(&sc);
+    assert!(
+        v.counterexamples.is_empty(),
+        "{:?}",
+        v.counterexamples
+            .iter()
+            .map(|c| c.path.key())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v.verdict(), Overall::NotProven);
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| !p.not_proven.is_empty())
+        .all(|p| p.epoch == 1));
+}

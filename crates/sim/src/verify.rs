@@ -919,11 +919,9 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<Unmodelled> {
         })
         .flatten()
         .collect();
-    for p in sc
-        .conditional_access
-        .iter()
-        .filter(|p| p.state == CaState::Enabled)
-    {
+    // The evaluation line says the state the policy had at that sign-in (a timeline `set`
+    // may have enabled it): only an enabled one is judged.
+    for p in &sc.conditional_access {
         let facts: Vec<&hmasim_scenario::UnmodelledFact> = sc
             .verify
             .unmodelled
