@@ -730,13 +730,27 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
     let mut nothing = CaPolicy::new("nothing", vec![]);
     nothing.unmodelled =
         vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    // Its only location is one hmasim does not model: it matches no sign-in.
+    let mut compliant = CaPolicy::new("compliant network", vec![GrantControl::Block]);
+    compliant.include_locations = vec!["Compliant network".into()];
+    compliant.unmodelled = vec![
+        "conditions.locations.includeLocations[0]: location \"Compliant network\": not modelled"
+            .into(),
+    ];
+    sc.named_locations.push(NamedLocation {
+        id: "cn".into(),
+        name: "Compliant network".into(),
+        unmodelled: Some("a compliant network location is not modelled".into()),
+        ..NamedLocation::default()
+    });
     let mut off = CaPolicy::new("off", vec![GrantControl::Mfa]);
     off.state = CaState::Disabled;
     let mut groups = CaPolicy::new("groups", vec![GrantControl::Mfa]);
     groups.include_users = vec![];
     groups.include_groups = vec!["nobody-holds-this".into()];
     groups.exclude_roles = vec!["Global Reader".into()];
-    sc.conditional_access.extend([partly, nothing, off, groups]);
+    sc.conditional_access
+        .extend([partly, nothing, compliant, off, groups]);
     let c = hmasim::sim::verify::coverage(&sc);
     use hmasim::sim::verify::Evaluated;
     let got: Vec<(&str, Evaluated)> = c
@@ -754,6 +768,7 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
             ("Block legacy authentication", Evaluated::Fully),
             ("partly", Evaluated::Partly),
             ("nothing", Evaluated::NotAtAll),
+            ("compliant network", Evaluated::NotAtAll),
             ("groups", Evaluated::Fully),
         ]
     );
@@ -761,7 +776,7 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
     assert_eq!(c.policies[2].state, "enabledForReportingButNotEnforced");
     assert_eq!(
         c.totals_line(),
-        "3 of 5 policies evaluated fully, 1 partly, 1 not at all (1 disabled, ignored)"
+        "3 of 6 policies evaluated fully, 1 partly, 2 not at all (1 disabled, ignored)"
     );
     let unheld: Vec<(&str, &str)> = c.unheld.iter().map(|u| (u.kind, u.id.as_str())).collect();
     assert_eq!(
