@@ -171,6 +171,8 @@ pub fn path_json(p: &PathSpec) -> Value {
             "device_type": p.signals.device_type,
             "device_model": p.signals.device_model,
             "mfa_registered": p.signals.mfa_registered,
+            "registers_device": p.signals.registers_device,
+            "device_name": p.signals.device_name,
         },
     })
 }
@@ -341,6 +343,12 @@ fn signals_text(p: &PathSpec) -> String {
     if let Some(r) = s.risk {
         let _ = write!(out, ", {}", r.describe());
     }
+    if s.registers_device {
+        out.push_str(", after registering a device of its own (Workplace join)");
+        if let Some(n) = &s.device_name {
+            let _ = write!(out, " named \"{n}\"");
+        }
+    }
     if p.continued {
         out.push_str(", session continued from the previous epoch");
     }
@@ -384,7 +392,11 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
             esc(&p.path.user),
             p.path.client,
             p.path.location,
-            esc(&p.path.method),
+            esc(&if p.path.signals.registers_device {
+                format!("{}+register-device", p.path.method)
+            } else {
+                p.path.method.clone()
+            }),
             esc(&p.path.signals.platform),
             p.path.signals.address,
             esc(&verdict)

@@ -362,7 +362,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
         out.contains("coverage: 1 of 2 policies evaluated fully, 1 partly, 0 not at all\n"),
         "{out}"
     );
-    assert!(out.contains("\n  CA020: Risky sign-ins on unmanaged devices need MFA: evaluated partly (not evaluated: conditions.applications.includeAuthenticationContextClassReferences, conditions.authenticationFlows, conditions.clientApplications, conditions.devices, "), "{out}");
+    assert!(out.contains("\n  CA020: Risky sign-ins on unmanaged devices need MFA: evaluated partly (not evaluated: conditions.applications.includeAuthenticationContextClassReferences, conditions.clientApplications, "), "{out}");
     assert!(
         out.contains("\n  CA021: Nothing unmodelled here: evaluated fully\n"),
         "{out}"
@@ -392,7 +392,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
     assert!(c["policies"][0]["fields"]
         .as_array()
         .unwrap()
-        .contains(&serde_json::json!("conditions.devices")));
+        .contains(&serde_json::json!("conditions.clientApplications")));
     assert_eq!(c["policies"][1]["evaluated"], "fully");
     assert_eq!(c["policies"][1]["fields"], serde_json::json!([]));
     assert_eq!(c["unheld"][0]["kind"], "group");
@@ -420,7 +420,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|n| n["field"] == "conditions.devices" && n["policy"].is_string()));
+        .any(|n| n["field"] == "conditions.clientApplications" && n["policy"].is_string()));
 }
 
 #[test]

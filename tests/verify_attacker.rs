@@ -469,8 +469,15 @@ fn the_graph_reader_reads_the_registration_user_action() {
     let p = &read.policies[0];
     assert_eq!(p.include_user_actions, [REGISTER_SECURITY_INFO]);
     assert!(p.unmodelled.is_empty(), "{:?}", p.unmodelled);
-    // Another user action is read but not modelled.
-    let other = body.replace(REGISTER_SECURITY_INFO, "urn:user:registerdevice");
+    // Registering devices is modelled too; another user action is read but not modelled.
+    let device = body.replace(REGISTER_SECURITY_INFO, "urn:user:registerdevice");
+    let read = scenario::graph::parse_graph(&device, "policy.json", &[]).unwrap();
+    assert_eq!(
+        read.policies[0].include_user_actions,
+        ["urn:user:registerdevice"]
+    );
+    assert!(read.policies[0].unmodelled.is_empty());
+    let other = body.replace(REGISTER_SECURITY_INFO, "urn:user:registerfuturething");
     let read = scenario::graph::parse_graph(&other, "policy.json", &[]).unwrap();
     assert!(read.policies[0].include_user_actions.is_empty());
     assert!(read.policies[0]

@@ -410,6 +410,10 @@ impl NamedLocation {
 /// does at the registration interrupt (`AADSTS50079`, "More information required").
 pub const REGISTER_SECURITY_INFO: &str = "urn:user:registersecurityinfo";
 
+/// The user action "register or join devices": a Workplace join (or Entra join) at the
+/// Device Registration Service. A policy that includes it applies to the registration only.
+pub const REGISTER_DEVICE: &str = "urn:user:registerdevice";
+
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).
 ///
 /// The fields after `operator` were added for policies read from Microsoft Graph; they
@@ -505,6 +509,17 @@ pub struct CaPolicy {
     /// Purview's adaptive protection); empty means not configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub insider_risk_levels: Vec<InsiderRiskLevel>,
+    /// The filter for devices (Graph's `conditions.devices.deviceFilter`); `None` is not
+    /// configured. See [`crate::device`] for the rule language and its semantics on
+    /// unregistered devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_filter: Option<crate::device::DeviceFilter>,
+    /// The authentication flows the policy is limited to (Graph's
+    /// `conditions.authenticationFlows.transferMethods`: `deviceCodeFlow`,
+    /// `authenticationTransfer`); empty is not configured. A configured policy applies
+    /// only to sign-ins that use one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfer_methods: Vec<String>,
 }
 
 impl CaPolicy {
@@ -544,6 +559,8 @@ impl CaPolicy {
             sign_in_risk_levels: Vec::new(),
             user_risk_levels: Vec::new(),
             insider_risk_levels: Vec::new(),
+            device_filter: None,
+            transfer_methods: Vec::new(),
         }
     }
 }

@@ -127,6 +127,16 @@ pub struct Signals {
     /// Entra scores it, and verify explores every class of levels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<Risk>,
+    /// The password holder first registers a device of its own with the Device
+    /// Registration Service (a Workplace join) and signs in from it: explored only when a
+    /// policy has a filter for devices (no other decision reads a Workplace-joined,
+    /// non-compliant device differently from an unregistered one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registers_device: bool,
+    /// The display name reported for that device (`None`: `<client id>-device`): one per
+    /// string a filter compares `displayName` with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
 
 /// One way to reach a mailbox.
@@ -160,7 +170,7 @@ impl PathSpec {
     /// The key of the same path whatever risk Entra scores it at.
     pub fn key_without_risk(&self) -> String {
         format!(
-            "{} {} {} {} ua={} addr={} dev={}/{}",
+            "{} {} {} {} ua={} addr={} dev={}/{}{}",
             self.user,
             self.client,
             self.location,
@@ -172,6 +182,11 @@ impl PathSpec {
                 .unwrap_or_else(|| "-".into()),
             self.signals.device_type.as_deref().unwrap_or("-"),
             self.signals.device_model.as_deref().unwrap_or("-"),
+            match (self.signals.registers_device, &self.signals.device_name) {
+                (false, _) => String::new(),
+                (true, None) => " registers-device".to_string(),
+                (true, Some(n)) => format!(" registers-device name={n}"),
+            },
         )
     }
 }
@@ -730,7 +745,7 @@ fn known_client<'a>(sc: &'a Scenario, kind: ClientKind, upn: &str) -> Option<&'a
 
 fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -> Client {
     let known = known_client(sc, kind, upn);
-    let device = known.map(|c| c.device).unwrap_or(
+    let device = known.map(|c| c.device.clone()).unwrap_or(
         if location == Location::Internal && kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
@@ -757,6 +772,7 @@ fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -
         user_agent: None,
         device_type: None,
         device_model: None,
+        device_name: None,
     }
 }
 
@@ -795,6 +811,10 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     client.user_agent = path.signals.user_agent.clone();
     client.device_type = path.signals.device_type.clone();
     client.device_model = path.signals.device_model.clone();
+    if path.signals.registers_device {
+        client.device = DeviceState::Registers;
+        client.device_name = path.signals.device_name.clone();
+    }
     let mut out = sc.clone();
     out.clients = vec![client];
     // The path's user alone: no other user's configuration reaches this sign-in, and a
@@ -858,7 +878,50 @@ fn signals(
         client_app: client_app(method),
         mfa_registered: registered,
         risk: None,
+        registers_device: client.device == DeviceState::Registers,
+        device_name: client.device_name.clone(),
     }
+}
+
+/// The display names a password holder registering a device tries: its own default and
+/// every string a filter for devices compares `displayName` with.
+pub fn device_names(sc: &Scenario) -> Vec<Option<String>> {
+    let mut out = vec![None];
+    for p in &sc.conditional_access {
+        if let Some(f) = &p.device_filter {
+            for l in f.rule.literals(hmasim_protocol::device::Attr::DisplayName) {
+                if !out.contains(&Some(l.clone())) {
+                    out.push(Some(l));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The key of `path` without its device registration: the path it would be without it.
+pub fn twin_key(path: &PathSpec) -> String {
+    let mut p = path.clone();
+    p.signals.registers_device = false;
+    p.signals.device_name = None;
+    p.key()
+}
+
+/// Whether some policy's decision can depend on a device the password holder registers
+/// itself: a filter for devices. A Workplace-joined device is not compliant and not hybrid
+/// joined, so without a filter it is treated exactly as an unregistered one and the
+/// registration needs no exploration of its own.
+pub fn device_dependent(sc: &Scenario) -> bool {
+    // Any state: a timeline `set` can enable a disabled policy. A `set` that writes a
+    // filter into a policy counts too.
+    sc.conditional_access
+        .iter()
+        .any(|p| p.device_filter.is_some())
+        || sc.timeline.iter().any(|a| {
+            a.key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("conditional_access") && k.contains("device_filter"))
+        })
 }
 
 /// Whether the client completed the MFA registration interrupt in this run.
@@ -1073,6 +1136,15 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         s.merge(classes::Space::of(o))
     });
     let tenant = build::ca_tenant(sc);
+    let devices_matter = device_dependent(sc) || opts.signals_of.iter().any(device_dependent);
+    let names = opts.signals_of.iter().fold(device_names(sc), |mut acc, o| {
+        for n in device_names(o) {
+            if !acc.contains(&n) {
+                acc.push(n);
+            }
+        }
+        acc
+    });
     let users: Vec<&hmasim_scenario::User> = sc
         .users
         .iter()
@@ -1169,20 +1241,36 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                     } else {
                                         (vec![(None, None)], 1)
                                     };
-                                    if ai == 0 && ri == 0 {
-                                        raw += uc.members.len()
-                                            * classes::RAW_PLATFORMS
-                                            * raw_addresses
-                                            * raw_devices
-                                            * space.raw_risks;
-                                    }
                                     let user_agents = if uses_device_strings(kind, &name) {
                                         space.activesync_user_agents()
                                     } else {
                                         space.user_agents.clone()
                                     };
+                                    // The password holder's own device registration,
+                                    // only where a filter for devices can tell it apart.
+                                    let mut registrations: Vec<(bool, Option<String>)> =
+                                        vec![(false, None)];
+                                    if devices_matter
+                                        && auth == AuthMethod::Modern
+                                        && kind != ClientKind::NativeMail
+                                    {
+                                        registrations
+                                            .extend(names.iter().map(|n| (true, n.clone())));
+                                    }
+                                    if ai == 0 && ri == 0 {
+                                        raw += uc.members.len()
+                                            * classes::RAW_PLATFORMS
+                                            * raw_addresses
+                                            * raw_devices
+                                            * registrations.len()
+                                            * space.raw_risks;
+                                    }
                                     for ua in &user_agents {
-                                        for (dt, dm) in &devices {
+                                        for ((dt, dm), (registers, device_name)) in devices
+                                            .iter()
+                                            .flat_map(|d| registrations.iter().map(move |r| (d, r)))
+                                        {
+                                            let registers = *registers;
                                             let variant = Client {
                                                 auth,
                                                 protocol,
@@ -1190,6 +1278,12 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                 user_agent: ua.clone(),
                                                 device_type: dt.clone(),
                                                 device_model: dm.clone(),
+                                                device: if registers {
+                                                    DeviceState::Registers
+                                                } else {
+                                                    client.device.clone()
+                                                },
+                                                device_name: device_name.clone(),
                                                 ..client.clone()
                                             };
                                             let mut path = PathSpec {
@@ -1226,6 +1320,10 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                             {
                                                 c.set_auth(auth);
                                                 c.set_presented(ua_sent, device);
+                                                c.set_register_device(
+                                                    registers,
+                                                    device_name.clone(),
+                                                );
                                             }
                                             let trace = run_built(&branch_sc, branch, true);
                                             events += trace.events.len() as u64;
@@ -1310,8 +1408,23 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                     && at_none
                                                         .get(&plain)
                                                         .is_some_and(|v| v.single_factor()));
-                                            if verdict.single_factor() && !already {
-                                                let (control, command) = if verdict
+                                            // A path opened by the device registration is
+                                            // its own finding only when the same path
+                                            // without the registration is closed (else
+                                            // that path's fix closes both).
+                                            let via_registration = registers
+                                                && paths.iter().rev().any(|p| {
+                                                    p.epoch == epoch
+                                                        && p.path.continued == continued
+                                                        && !p.path.signals.registers_device
+                                                        && p.path.key() == twin_key(&path)
+                                                        && !p.verdict.single_factor()
+                                                });
+                                            let twin_open = registers && !via_registration;
+                                            if verdict.single_factor() && !already && !twin_open {
+                                                let (control, command) = if via_registration {
+                                                    device_registration_control(sc)
+                                                } else if verdict
                                                     == Verdict::RegistersMfaWithPassword
                                                 {
                                                     registration_control()
@@ -1439,6 +1552,26 @@ pub fn registration_policy_body() -> String {
         "grantControls": {"operator": "OR", "builtInControls": ["block"]},
     })
     .to_string()
+}
+
+/// The Graph `conditionalAccessPolicy` that guards device registration: the user action
+/// `urn:user:registerdevice` requires MFA.
+pub fn device_registration_policy_body() -> String {
+    serde_json::json!({
+        "displayName": "Require MFA to register or join devices",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeUserActions": [hmasim_protocol::policy::REGISTER_DEVICE]},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    })
+    .to_string()
+}
+
+fn device_registration_control(sc: &Scenario) -> (String, String) {
+    crate::findings::device_registration_fix(sc).describe(sc)
 }
 
 fn registration_control() -> (String, String) {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::address::Cidr;
+use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
@@ -36,17 +37,6 @@ pub struct EntraUser {
     pub mfa_registered: bool,
     /// Where MFA prompts for the AD FS adapter are pushed (the user's device).
     pub mfa_device: Option<ActorId>,
-}
-
-/// The device state a client presents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
-    /// Unmanaged.
-    Unmanaged,
-    /// Intune compliant.
-    Compliant,
-    /// Hybrid joined.
-    DomainJoined,
 }
 
 /// Entra ID configuration.
@@ -95,8 +85,6 @@ pub struct EntraConfig {
     /// (Exchange Online for Basic authentication): from them, Entra ID takes the client's
     /// address from `X-Forwarded-For`; from anyone else, the connection's address.
     pub relays: Vec<Cidr>,
-    /// Device state each client presents.
-    pub devices: BTreeMap<ActorId, Device>,
     /// Clients whose app an Intune app protection policy covers.
     pub app_protected: BTreeSet<ActorId>,
 }
@@ -116,6 +104,8 @@ struct Session {
     address: Option<IpAddr>,
     /// The client's `User-Agent` (Conditional Access reads the device platform from it).
     user_agent: String,
+    /// The device credential the client presented, if any.
+    device_credential: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +167,9 @@ pub struct EntraId {
     /// Users (lower-case UPN) who registered an MFA method during the run, at the
     /// registration interrupt: tenant state, kept across reconfigurations.
     registered: std::collections::BTreeSet<String>,
+    /// Devices the Device Registration Service registered during the run (Workplace
+    /// joins), by lower-case device id: tenant state, kept across reconfigurations.
+    joined: BTreeMap<String, DeviceRecord>,
 }
 
 fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
@@ -261,6 +254,7 @@ impl EntraId {
             synced: BTreeMap::new(),
             revoked_before: BTreeMap::new(),
             registered: std::collections::BTreeSet::new(),
+            joined: BTreeMap::new(),
             cfg,
         }
     }
@@ -351,6 +345,9 @@ impl EntraId {
                 evaluated: None,
                 address: self.net.peer_address(from),
                 user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
+                device_credential: req
+                    .header_value(device::DEVICE_CREDENTIAL_HEADER)
+                    .map(str::to_string),
             },
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
@@ -537,6 +534,10 @@ impl EntraId {
                 .any(|r| r.eq_ignore_ascii_case(&s.resource))
         {
             apps::EXCHANGE_ONLINE.to_string()
+        } else if s.resource == device::DRS_RESOURCE {
+            // Signing in to the Device Registration Service is the user action
+            // "register or join devices".
+            hmasim_protocol::policy::REGISTER_DEVICE.to_string()
         } else {
             s.resource.clone()
         };
@@ -546,6 +547,9 @@ impl EntraId {
             user_agent: Some(s.user_agent.as_str()).filter(|u| !u.is_empty()),
             client_app: s.client_app,
             app_id: &app_id,
+            device_credential: s.device_credential.as_deref(),
+            registered: Some(&self.joined),
+            auth_flow: None,
         })
     }
 
@@ -565,18 +569,18 @@ impl EntraId {
         Some(peer)
     }
 
+    /// Whether the sign-in satisfies grant control `c`. The device controls read the
+    /// device the sign-in proved with its credential (an unregistered device satisfies
+    /// neither).
     fn has(&self, s: &Session, c: GrantControl) -> bool {
-        let device = self
-            .cfg
-            .devices
-            .get(&s.source)
-            .copied()
-            .unwrap_or(Device::Unmanaged);
+        let device = || self.facts(s).device;
         match c {
             GrantControl::Block => false,
             GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
-            GrantControl::CompliantDevice => device == Device::Compliant,
-            GrantControl::DomainJoinedDevice => device == Device::DomainJoined,
+            GrantControl::CompliantDevice => device().is_some_and(|d| d.is_compliant),
+            GrantControl::DomainJoinedDevice => {
+                device().is_some_and(|d| d.trust_type == TrustType::ServerAd)
+            }
             GrantControl::ApprovedApplication => self.cfg.approved_apps.contains(&s.client_id),
             // An app protection policy (Intune) must apply to the approved app on this device.
             GrantControl::CompliantApplication => {
@@ -811,6 +815,77 @@ impl EntraId {
                 ),
             ),
         }
+    }
+
+    /// The Device Registration Service: a Workplace join. The request carries an access
+    /// token for the service (whose sign-in Conditional Access judged as the user action
+    /// `urn:user:registerdevice`) and the attributes the device reports; the service adds a
+    /// device object (trust type `Workplace`, not compliant, not managed) and returns the
+    /// device id and the credential the device presents from then on.
+    fn enroll(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let now = hmasim_protocol::unix_now(ctx);
+        let bearer = req
+            .header_value("Authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let claims = match jwt::verify(bearer, &self.metadata(), now, 300) {
+            Ok(c) if c.aud == device::DRS_RESOURCE => c,
+            _ => {
+                return ctx.send(
+                    from,
+                    Message::response(
+                        &req,
+                        401,
+                        "the Device Registration Service refuses the request",
+                    )
+                    .with_fault(Fault {
+                        code: "device_registration_unauthorized".into(),
+                        party: "entra-id",
+                        message: "no valid access token for the Device Registration Service".into(),
+                        diagnostics: "AADSTS50097".into(),
+                        symptom: None,
+                    }),
+                )
+            }
+        };
+        let n = self.joined.len() + 1;
+        let id = device::derived_id(&format!("drs {} {n}", claims.upn), self.cfg.key_seed);
+        let mut r = DeviceRecord::new(id.clone(), TrustType::Workplace);
+        if let Body::Form(f) = &req.body {
+            let get = |k: &str| f.get(k).map(str::to_string);
+            r.display_name = get("displayName");
+            r.operating_system = get("osType");
+            r.operating_system_version = get("osVersion");
+            r.device_ownership = Some("Personal".to_string());
+        }
+        self.joined.insert(id.to_ascii_lowercase(), r);
+        let credential = device::credential(&id, &claims.upn, self.cfg.key_seed);
+        ctx.note(
+            Message::note("the Device Registration Service registers a device (Workplace join)")
+                .with_body(Body::Lines(vec![
+                    format!(
+                        "device {id} registered to {} (trustType Workplace, not compliant)",
+                        claims.upn
+                    ),
+                    format!(
+                        "the registration token's methods: {}",
+                        claims.amr.join(", ")
+                    ),
+                ])),
+        );
+        ctx.send(
+            from,
+            Message::response(
+                &req,
+                200,
+                "the Device Registration Service returns the device's identity",
+            )
+            .with_body(Body::Form(
+                Form::new()
+                    .with("DeviceId", id)
+                    .with("DeviceCredential", credential),
+            )),
+        );
     }
 
     fn mfa_done(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
@@ -1355,6 +1430,10 @@ impl EntraId {
             user_agent: req.header_value("User-Agent"),
             client_app: app,
             app_id: apps::EXCHANGE_ONLINE,
+            // Basic authentication carries no device credential.
+            device_credential: None,
+            registered: None,
+            auth_flow: None,
         });
         let results = ca::evaluate(&self.cfg.policies, &facts);
         let lines = evaluation_lines(&results);
@@ -1543,6 +1622,10 @@ impl Actor<Message> for EntraId {
             self.login_srf(msg, from, ctx);
         } else if path.ends_with("/sas/processauth") {
             self.mfa_done(msg, from, ctx);
+        } else if url.host == device::DRS_HOST
+            && path == device::DRS_ENROLL_PATH.to_ascii_lowercase()
+        {
+            self.enroll(msg, from, ctx);
         } else if url.host == "adnotifications.windowsazure.com" {
             self.mfa_connector(msg, from, ctx);
         } else {

@@ -236,6 +236,28 @@ impl Space {
             ));
             v
         };
+        // A device the password holder registers reports the operating system its
+        // User-Agent names, and a filter for devices can read it: then one User-Agent per
+        // operating system a registration can report.
+        let mut user_agents = user_agents;
+        if sc
+            .conditional_access
+            .iter()
+            .any(|p| p.device_filter.is_some())
+        {
+            for p in [
+                DevicePlatform::Windows,
+                DevicePlatform::Macos,
+                DevicePlatform::Ios,
+                DevicePlatform::Android,
+                DevicePlatform::Linux,
+            ] {
+                let ua = Some(sample_user_agent(p).to_string());
+                if !user_agents.contains(&ua) {
+                    user_agents.push(ua);
+                }
+            }
+        }
         // Addresses: one in each named location, each MFA trusted range, each range of
         // the geolocation table, each client's own, the Internet; two addresses that
         // fall in the same named locations (with the same country, when a location
@@ -411,6 +433,9 @@ pub fn where_from(tenant: &Tenant, a: IpAddr) -> (Vec<String>, bool, Option<Stri
         user_agent: None,
         client_app: ClientAppType::Browser,
         app_id: "",
+        device_credential: None,
+        registered: None,
+        auth_flow: None,
     });
     (f.locations, f.trusted_location, f.country)
 }
@@ -465,7 +490,7 @@ pub fn user_classes(sc: &Scenario, users: &[&User]) -> Vec<UserClass> {
                         c.kind,
                         c.platform,
                         c.location,
-                        c.device,
+                        &c.device,
                         c.app_protection,
                         c.source_address
                     )
