@@ -110,7 +110,10 @@ fn the_baseline_is_exported_as_windows_powershell_writes_it_and_reads_whole() {
     };
     assert!(!by("CA400").include_guests.is_empty());
     assert_eq!(by("CA001").exclude_locations[0], "Allowed-Countries");
-    assert_eq!(by("CA300").grant, [hmasim::protocol::policy::GrantControl::Mfa]);
+    assert_eq!(
+        by("CA300").grant,
+        [hmasim::protocol::policy::GrantControl::Mfa]
+    );
 }
 
 #[test]

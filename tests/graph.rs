@@ -183,16 +183,20 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     }
     assert!(at("grantControls.builtInControls[1]")
         .ends_with("control \"passwordChange\" is not modelled: hmasim does not require it"));
-    for field in [
-        "sessionControls.signInFrequency",
-        "sessionControls.persistentBrowser",
-    ] {
-        assert!(
-            at(field).contains("no effect on single-factor reachability"),
-            "{}",
-            at(field)
-        );
-    }
+    assert!(
+        at("sessionControls.persistentBrowser").contains("no effect on single-factor reachability")
+    );
+    // Sign-in frequency is evaluated (Entra ID enforces it in runs): read, not reported;
+    // switched off (`isEnabled` false), not configured.
+    assert!(
+        !lines.iter().any(|l| l.contains("signInFrequency")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        read.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
+    );
+    assert_eq!(read.policies[1].sign_in_frequency, None);
     // The built-in multifactor strength is evaluated (as MFA), not reported; session
     // controls are reported without marking the policy.
     assert!(!lines
@@ -211,7 +215,7 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     );
     // Switched-off and empty fields are not configured: no warning for the second policy.
     assert!(!lines.iter().any(|l| l.contains("CA021")), "{lines:#?}");
-    assert_eq!(lines.len(), 13, "{lines:#?}");
+    assert_eq!(lines.len(), 12, "{lines:#?}");
     // Guests are evaluated: the policy includes the guest types it names.
     assert!(!read.policies[0].include_guests.is_empty());
     // The policy keeps what it does model, and remembers what it does not.
@@ -518,7 +522,7 @@ fn run_with_ca_policies_replaces_the_scenarios_policies() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 13, "{e}");
+    assert_eq!(e.lines().count(), 12, "{e}");
     assert!(e.lines().all(|l| l.starts_with("warning: ")), "{e}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("VERDICT: mailbox access YES"));
 }

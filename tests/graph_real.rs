@@ -333,13 +333,87 @@ fn session_controls_do_not_decide_single_factor_reachability() {
         "{:?}",
         r.policies[0].unmodelled
     );
-    assert_eq!(r.warnings.len(), 2);
-    for w in &r.warnings {
-        assert!(
-            w.message
-                .contains("no effect on single-factor reachability"),
-            "{w}"
+    // Sign-in frequency is read (Entra ID enforces it in runs, tests/session.rs); the
+    // persistent browser is noted.
+    assert_eq!(
+        r.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
+    );
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].path.ends_with("persistentBrowser"));
+    assert!(r.warnings[0]
+        .message
+        .contains("no effect on single-factor reachability"));
+}
+
+#[test]
+fn sign_in_frequency_reads_every_shape_graph_writes() {
+    use hmasim::protocol::policy::SignInFrequency;
+    let sif = |v: &str| {
+        let src = format!(
+            r#"{{"displayName": "P", "state": "enabled",
+            "conditions": {{"users": {{"includeUsers": ["All"]}},
+              "applications": {{"includeApplications": ["All"]}}, "clientAppTypes": ["all"]}},
+            "grantControls": null, "sessionControls": {{"signInFrequency": {v}}}}}"#
         );
+        hmasim::scenario::graph::parse_graph(&src, "p.json", &[]).map_err(|e| e.to_string())
+    };
+    let ok = |v: &str| {
+        let r = sif(v).unwrap_or_else(|e| panic!("{e}"));
+        (r.policies[0].sign_in_frequency, r.warnings)
+    };
+    let every = r##"{"@odata.type": "#microsoft.graph.signInFrequencySessionControl",
+        "value": null, "type": null, "authenticationType": "primaryAndSecondaryAuthentication",
+        "frequencyInterval": "everyTime", "isEnabled": true}"##;
+    assert_eq!(ok(every).0, Some(SignInFrequency::EveryTime));
+    assert!(ok(every).1.is_empty());
+    let days = r#"{"value": 7, "type": "days", "authenticationType": "secondaryAuthentication",
+        "frequencyInterval": "timeBased", "isEnabled": true}"#;
+    assert_eq!(ok(days).0, Some(SignInFrequency::Days(7)));
+    // v1.0 exports may leave frequencyInterval out: time-based.
+    assert_eq!(
+        ok(r#"{"value": 12, "type": "hours", "isEnabled": true}"#).0,
+        Some(SignInFrequency::Hours(12))
+    );
+    assert_eq!(
+        ok(r#"{"value": 12, "type": "hours", "isEnabled": false}"#).0,
+        None
+    );
+    assert_eq!(ok("null").0, None);
+    // A value newer than hmasim: noted, not enforced, the policy not marked.
+    let (f, w) = ok(
+        r#"{"value": 1, "type": "hours", "frequencyInterval": "unknownFutureValue", "isEnabled": true}"#,
+    );
+    assert_eq!(f, None);
+    assert!(
+        w[0].message.contains("unknown sign-in frequency interval"),
+        "{w:?}"
+    );
+    // Wrong types and out-of-range values are located errors.
+    for (v, at, why) in [
+        (
+            r#"{"value": "4", "type": "hours", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency.value",
+            "whole number",
+        ),
+        (
+            r#"{"value": 24, "type": "hours", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency.value",
+            "1 to 23 hours",
+        ),
+        (
+            r#"{"type": "days", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency",
+            "\"value\"",
+        ),
+        (
+            r#"{"value": 4, "type": "hours", "isEnabled": "yes"}"#,
+            "$.sessionControls.signInFrequency.isEnabled",
+            "true or false",
+        ),
+    ] {
+        let e = sif(v).unwrap_err();
+        assert!(e.contains(at) && e.contains(why), "{v}: {e}");
     }
 }
 

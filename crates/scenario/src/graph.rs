@@ -873,6 +873,10 @@ impl Reader<'_> {
                     if !v.is_null() {
                         let s = self.object(v, &here, "an object or null")?;
                         for (sk, sv) in s {
+                            if sk == "signInFrequency" {
+                                p.sign_in_frequency = self.sign_in_frequency(sv, &here.key(sk))?;
+                                continue;
+                            }
                             if !is_annotation(sk) && configured(sv) {
                                 // Sign-in frequency, persistent browser, continuous access
                                 // evaluation, app-enforced restrictions: they shape sessions
@@ -893,6 +897,89 @@ impl Reader<'_> {
             }
         }
         Ok(p)
+    }
+
+    /// `sessionControls.signInFrequency` (Graph's `signInFrequencySessionControl`):
+    /// `isEnabled`, `frequencyInterval` (`timeBased` with `value` and `type` hours or
+    /// days, or `everyTime`) and `authenticationType` (both kinds mean an interactive
+    /// sign-in again for a refresh token, so both are read alike). Enforced by Entra ID in
+    /// runs; a value newer than hmasim is a located note and enforces nothing (it only
+    /// shortens sessions, so the verdict does not rest on it).
+    fn sign_in_frequency(
+        &mut self,
+        v: &Value,
+        at: &JPath,
+    ) -> Result<Option<hmasim_protocol::policy::SignInFrequency>, ScenarioError> {
+        use hmasim_protocol::policy::SignInFrequency;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let o = self.object(v, at, "a signInFrequencySessionControl object or null")?;
+        let enabled_at = at.key("isEnabled");
+        match o.get("isEnabled") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Ok(None),
+            Some(_) => return Err(self.error(&enabled_at, "expected true or false".into())),
+        }
+        let interval_at = at.key("frequencyInterval");
+        let interval = match o.get("frequencyInterval").filter(|v| !v.is_null()) {
+            Some(v) => self.string(v, &interval_at)?,
+            None => "timeBased",
+        };
+        for k in o.keys() {
+            if !matches!(
+                k.as_str(),
+                "isEnabled" | "frequencyInterval" | "value" | "type" | "authenticationType"
+            ) && !is_annotation(k)
+                && configured(&o[k])
+            {
+                self.note(
+                    &at.key(k),
+                    "not modelled: no effect on single-factor reachability (a session control)"
+                        .into(),
+                );
+            }
+        }
+        match interval {
+            "everyTime" => Ok(Some(SignInFrequency::EveryTime)),
+            "timeBased" => {
+                let value_at = at.key("value");
+                let value = match self.required(o, at, "value")? {
+                    Value::Number(n) if n.is_i64() => n.as_i64().unwrap_or(0),
+                    _ => {
+                        return Err(self
+                            .error(&value_at, "expected a whole number of hours or days".into()))
+                    }
+                };
+                let type_at = at.key("type");
+                let unit = self.string(self.required(o, at, "type")?, &type_at)?;
+                match unit {
+                    "hours" | "days" => SignInFrequency::periodic(value, unit)
+                        .map(Some)
+                        .map_err(|e| self.error(&value_at, e)),
+                    u => {
+                        self.note(
+                            &type_at,
+                            format!(
+                                "unknown sign-in frequency type \"{u}\" (known: hours, days): \
+                                 not enforced in runs; no effect on single-factor reachability"
+                            ),
+                        );
+                        Ok(None)
+                    }
+                }
+            }
+            other => {
+                self.note(
+                    &interval_at,
+                    format!(
+                        "unknown sign-in frequency interval \"{other}\" (known: timeBased, \
+                         everyTime): not enforced in runs; no effect on single-factor reachability"
+                    ),
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn conditions(

@@ -12,6 +12,7 @@ use hmasim_protocol::address::{country_of, GeoRange};
 use hmasim_protocol::apps;
 use hmasim_protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
+    SignInFrequency,
 };
 
 /// The `Office365` app group, as far as hmasim knows its members: Exchange Online,
@@ -364,6 +365,23 @@ pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
 /// Evaluates every policy.
 pub fn evaluate(policies: &[CaPolicy], f: &SignInFacts) -> Vec<PolicyResult> {
     policies.iter().map(|p| evaluate_policy(p, f)).collect()
+}
+
+/// The sign-in frequency Conditional Access demands of a sign-in with `facts`: of the
+/// enabled policies that apply to it and set one, the shortest (Entra enforces the most
+/// restrictive when several apply), with the name of the policy that sets it. Report-only
+/// and disabled policies enforce nothing, so they shorten nothing.
+pub fn sign_in_frequency(
+    policies: &[CaPolicy],
+    facts: &SignInFacts,
+) -> Option<(String, SignInFrequency)> {
+    policies
+        .iter()
+        .filter(|p| p.state == CaState::Enabled)
+        .filter_map(|p| p.sign_in_frequency.map(|f| (p, f)))
+        .filter(|(p, _)| evaluate_policy(p, facts).applies)
+        .min_by_key(|(_, f)| f.seconds())
+        .map(|(p, f)| (p.name.clone(), f))
 }
 
 /// The Graph name of a client app type.
