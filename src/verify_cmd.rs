@@ -171,6 +171,7 @@ pub fn path_json(p: &PathSpec) -> Value {
             "device_type": p.signals.device_type,
             "device_model": p.signals.device_model,
             "mfa_registered": p.signals.mfa_registered,
+            "registers_device": p.signals.registers_device,
         },
     })
 }
@@ -256,6 +257,9 @@ fn signals_text(p: &PathSpec) -> String {
     if !s.mfa_registered {
         out.push_str(", no MFA method registered");
     }
+    if s.registers_device {
+        out.push_str(", after registering a device of its own (Workplace join)");
+    }
     if p.continued {
         out.push_str(", session continued from the previous epoch");
     }
@@ -295,7 +299,11 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
             esc(&p.path.user),
             p.path.client,
             p.path.location,
-            esc(&p.path.method),
+            esc(&if p.path.signals.registers_device {
+                format!("{}+register-device", p.path.method)
+            } else {
+                p.path.method.clone()
+            }),
             esc(&p.path.signals.platform),
             p.path.signals.address,
             esc(&verdict)

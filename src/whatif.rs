@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 
 use crate::cli::CliError;
 use crate::protocol::apps;
+use crate::protocol::device::{credential, derived_id, DeviceRecord, TrustType};
 use crate::protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, Operator,
 };
-use crate::scenario::{graph, ErrorOrigin, Scenario, ScenarioError};
+use crate::scenario::{graph, DeviceState, ErrorOrigin, Scenario, ScenarioError};
 
 /// Arguments of `hmasim whatif`.
 #[derive(Args, Debug)]
@@ -27,7 +28,8 @@ pub struct WhatifArgs {
     /// The user signing in (default: the scenario's first user).
     #[arg(long, value_name = "UPN")]
     pub user: Option<String>,
-    /// The cloud app: exchange-online, office365 (some Office 365 app) or an application id.
+    /// The cloud app: exchange-online, office365 (some Office 365 app), an application id,
+    /// or a user action (urn:user:registersecurityinfo, urn:user:registerdevice).
     #[arg(long, value_name = "APP")]
     pub app: String,
     /// The sign-in's client app type.
@@ -59,9 +61,15 @@ pub struct WhatifArgs {
     /// named locations and the country from it.
     #[arg(long, value_name = "IP")]
     pub address: Option<std::net::IpAddr>,
-    /// The device's state (decides whether device controls are satisfied).
+    /// The device's state: unmanaged presents no device credential (an unregistered
+    /// device); the others present the credential of a device the directory holds, whose
+    /// attributes device filters and the device grant controls read.
     #[arg(long, value_enum, default_value = "unmanaged")]
     pub device: DeviceArg,
+    /// Sign in from this registered device of the scenario (`clients.N.device`, by its
+    /// device id) instead of --device.
+    #[arg(long = "device-id", value_name = "GUID", conflicts_with = "device")]
+    pub device_id: Option<String>,
     /// The client is an approved client app under an app protection policy, as Outlook
     /// mobile is (satisfies approvedApplication and compliantApplication).
     #[arg(long)]
@@ -152,6 +160,8 @@ pub enum DeviceArg {
     Compliant,
     /// Hybrid Entra joined.
     DomainJoined,
+    /// Microsoft Entra registered (a Workplace join): registered, not compliant.
+    Registered,
 }
 
 impl DeviceArg {
@@ -160,6 +170,7 @@ impl DeviceArg {
             DeviceArg::Unmanaged => "unmanaged",
             DeviceArg::Compliant => "compliant",
             DeviceArg::DomainJoined => "domain-joined",
+            DeviceArg::Registered => "registered",
         }
     }
 }
@@ -226,9 +237,10 @@ fn app_id(app: &str) -> Result<String, ScenarioError> {
     match app.to_ascii_lowercase().as_str() {
         "exchange-online" => Ok(apps::EXCHANGE_ONLINE.to_string()),
         "office365" => Ok("Office365".to_string()),
+        a @ ("urn:user:registersecurityinfo" | "urn:user:registerdevice") => Ok(a.to_string()),
         _ if guid => Ok(app.to_ascii_lowercase()),
         _ => Err(arg_error("--app", app, "unknown cloud app".into())
-            .expected("exchange-online, office365 or an application id (GUID)")),
+            .expected("exchange-online, office365, an application id (GUID) or a user action (urn:user:registersecurityinfo, urn:user:registerdevice)")),
     }
 }
 
@@ -260,7 +272,7 @@ fn state_text(s: CaState) -> &'static str {
 struct Report {
     scenario: String,
     facts: SignInFacts,
-    device: DeviceArg,
+    device: String,
     approved_client: bool,
     policies: Vec<CaPolicy>,
     results: Vec<PolicyResult>,
@@ -320,13 +332,61 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
         a.platform
             .map(|p| ca::sample_user_agent(p.into()).to_string())
     });
+    // The device: a credential of a device the directory holds, as a registered
+    // device's sign-in presents it.
+    let mut tenant = hmasim_sim::ca_tenant(&sc);
+    let device_id = match (&a.device_id, a.device) {
+        (Some(id), _) => {
+            if !tenant.devices.contains_key(&id.to_ascii_lowercase()) {
+                let ids: Vec<&str> = tenant.devices.values().map(|d| d.id.as_str()).collect();
+                return Err(arg_error(
+                    "--device-id",
+                    id,
+                    "not a registered device of the scenario".into(),
+                )
+                .expected(if ids.is_empty() {
+                    "a device id declared as clients.N.device = { id = ... }".to_string()
+                } else {
+                    format!("one of {}", ids.join(", "))
+                }));
+            }
+            Some(id.clone())
+        }
+        (None, DeviceArg::Unmanaged) => None,
+        (None, d) => {
+            let platform = match a.platform {
+                Some(PlatformArg::Ios) => crate::scenario::Platform::Ios,
+                Some(PlatformArg::Android) => crate::scenario::Platform::Android,
+                Some(PlatformArg::Macos) => crate::scenario::Platform::Macos,
+                _ => crate::scenario::Platform::Windows,
+            };
+            let state = match d {
+                DeviceArg::Compliant => DeviceState::Compliant,
+                DeviceArg::DomainJoined => DeviceState::DomainJoined,
+                _ => DeviceState::Registered(Box::new(DeviceRecord::new(
+                    derived_id("whatif", sc.seed),
+                    TrustType::Workplace,
+                ))),
+            };
+            let rec = state
+                .record("whatif", platform, sc.seed)
+                .expect("a registered state has a record");
+            let id = rec.id.clone();
+            tenant.devices.insert(id.to_ascii_lowercase(), rec);
+            Some(id)
+        }
+    };
+    let credential = device_id.map(|id| credential(&id, &user.upn, sc.seed));
     // The same derivation Entra ID runs on a sign-in that arrives.
-    let mut facts = hmasim_sim::ca_tenant(&sc).facts(&ca::SignIn {
+    let mut facts = tenant.facts(&ca::SignIn {
         upn: &user.upn,
         address: Some(address),
         user_agent: user_agent.as_deref(),
         client_app: a.client_app.into(),
         app_id: &app_id,
+        device_credential: credential.as_deref(),
+        registered: None,
+        auth_flow: None,
     });
     for r in &a.roles {
         if !facts.roles.iter().any(|x| x.eq_ignore_ascii_case(r)) {
@@ -337,14 +397,21 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
     let combined = ca::combine(&results, &facts);
     let verdict = ca::verdict_for(&results, &facts, |c| match c {
         GrantControl::Block | GrantControl::Mfa => false,
-        GrantControl::CompliantDevice => a.device == DeviceArg::Compliant,
-        GrantControl::DomainJoinedDevice => a.device == DeviceArg::DomainJoined,
+        GrantControl::CompliantDevice => facts.device.as_ref().is_some_and(|d| d.is_compliant),
+        GrantControl::DomainJoinedDevice => facts
+            .device
+            .as_ref()
+            .is_some_and(|d| d.trust_type == TrustType::ServerAd),
         GrantControl::ApprovedApplication | GrantControl::CompliantApplication => a.approved_client,
     });
+    let device = match (&a.device_id, &facts.device) {
+        (Some(_), Some(d)) => format!("{} ({})", d.id, d.trust_type.as_str()),
+        _ => a.device.as_str().to_string(),
+    };
     Ok(Report {
         scenario: sc.name.clone(),
         facts,
-        device: a.device,
+        device,
         approved_client: a.approved_client,
         policies: sc.conditional_access,
         results,
@@ -444,7 +511,7 @@ impl Report {
                     "access fails: policy '{name}' requires {}, which this sign-in cannot provide \
                      (device {}, {})",
                     c.as_str(),
-                    self.device.as_str(),
+                    self.device,
                     if self.approved_client {
                         "approved client app"
                     } else {
@@ -465,7 +532,7 @@ impl Report {
             f.client_app.as_str(),
             f.platform.map_or("unknown", DevicePlatform::as_str),
             self.location_text(),
-            self.device.as_str(),
+            self.device,
             if self.approved_client {
                 ", approved client app"
             } else {
@@ -546,7 +613,12 @@ impl Report {
                 "country": f.country,
                 "locations": f.locations,
                 "trusted_location": f.trusted_location,
-                "device": self.device.as_str(),
+                "device": self.device,
+                "registered_device": f.device.as_ref().map(|d| json!({
+                    "id": d.id,
+                    "trust_type": d.trust_type.as_str(),
+                    "is_compliant": d.is_compliant,
+                })),
                 "approved_client": self.approved_client,
                 "groups": f.groups,
                 "roles": f.roles,

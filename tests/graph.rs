@@ -157,9 +157,7 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
         "conditions.signInRiskLevels",
         "conditions.userRiskLevels",
         "conditions.insiderRiskLevels",
-        "conditions.devices",
         "conditions.clientApplications",
-        "conditions.authenticationFlows",
         "conditions.applications.includeAuthenticationContextClassReferences",
     ] {
         assert_eq!(
@@ -171,6 +169,20 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
             )
         );
     }
+    // The filter for devices and the authentication flows are evaluated: no warning.
+    for field in ["conditions.devices", "conditions.authenticationFlows"] {
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains(&format!("$.value[0].{field}"))),
+            "{field} is evaluated: {lines:#?}"
+        );
+    }
+    let p = &read.policies[0];
+    let f = p.device_filter.as_ref().expect("the filter is read");
+    assert_eq!(f.mode, hmasim::protocol::device::FilterMode::Exclude);
+    assert_eq!(f.rule.text(), r#"device.trustType -eq "ServerAD""#);
+    assert_eq!(p.transfer_methods, ["deviceCodeFlow"]);
     for field in [
         "grantControls.termsOfUse",
         "grantControls.customAuthenticationFactors",
@@ -215,13 +227,13 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     );
     // Switched-off and empty fields are not configured: no warning for the second policy.
     assert!(!lines.iter().any(|l| l.contains("CA021")), "{lines:#?}");
-    assert_eq!(lines.len(), 12, "{lines:#?}");
+    assert_eq!(lines.len(), 10, "{lines:#?}");
     // Guests are evaluated: the policy includes the guest types it names.
     assert!(!read.policies[0].include_guests.is_empty());
     // The policy keeps what it does model, and remembers what it does not.
     let p = &read.policies[0];
     assert_eq!(p.grant, [GrantControl::Mfa]);
-    assert_eq!(p.unmodelled.len(), 10);
+    assert_eq!(p.unmodelled.len(), 8);
     assert!(p.unmodelled.contains(
         &"conditions.signInRiskLevels: not modelled: evaluated as if it matched every sign-in"
             .to_string()
@@ -262,6 +274,7 @@ fn every_bad_input_names_the_file_and_the_json_path() {
         ("missing-operator.json", "$.grantControls: missing required field \"operator\""),
         ("wrong-type.json", "$.conditions.users.includeUsers: expected an array of strings, found the string \"All\""),
         ("wrong-type-name.json", "$.displayName: expected a string, found the number 42"),
+        ("wrong-type-rule.json", "$.conditions.devices.deviceFilter.rule: expected a string, found an array"),
     ];
     for (file, want) in cases {
         let path = fixture(&format!("bad/{file}"));
@@ -522,7 +535,7 @@ fn run_with_ca_policies_replaces_the_scenarios_policies() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 12, "{e}");
+    assert_eq!(e.lines().count(), 10, "{e}");
     assert!(e.lines().all(|l| l.starts_with("warning: ")), "{e}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("VERDICT: mailbox access YES"));
 }
@@ -578,4 +591,52 @@ fn the_platform_from_the_user_agent_reaches_conditional_access() {
         );
         assert_eq!(t.outcome.mfa_satisfied, mfa, "{client} {platform}");
     }
+}
+
+#[test]
+fn device_filters_user_actions_and_authentication_flows_are_read() {
+    use hmasim::protocol::device::FilterMode;
+    let read = read_graph(&fixture("devices.json"), &[]).unwrap();
+    let lines: Vec<String> = read.warnings.iter().map(ToString::to_string).collect();
+    let p = &read.policies;
+    // A filter with its mode; annotations are metadata.
+    let f = p[0].device_filter.as_ref().unwrap();
+    assert_eq!(f.mode, FilterMode::Exclude);
+    assert!(f.rule.text().contains("-or device.isCompliant -eq True"));
+    assert!(p[0].unmodelled.is_empty(), "{:?}", p[0].unmodelled);
+    // Both transfer methods, split at the comma.
+    assert_eq!(
+        p[1].transfer_methods,
+        ["deviceCodeFlow", "authenticationTransfer"]
+    );
+    assert!(p[1].unmodelled.is_empty(), "{:?}", p[1].unmodelled);
+    // The user action is modelled.
+    assert_eq!(p[2].include_user_actions, ["urn:user:registerdevice"]);
+    assert!(p[2].unmodelled.is_empty(), "{:?}", p[2].unmodelled);
+    // A rule that does not parse: a located warning for that policy only, saying where.
+    assert_eq!(p[3].device_filter, None);
+    assert_eq!(p[3].unmodelled.len(), 1);
+    let w = lines
+        .iter()
+        .find(|l| l.contains("CA104"))
+        .expect("a warning for CA104");
+    assert!(
+        w.contains("$.value[3].conditions.devices.deviceFilter.rule: ")
+            && w.contains("at character 8: unknown device attribute \"operatingSytem\"")
+            && w.contains("not modelled"),
+        "{w}"
+    );
+    // The deprecated device states are the filter they stand for; an unknown flow warns
+    // and is kept (it matches no modelled sign-in).
+    let legacy = p[4].device_filter.as_ref().unwrap();
+    assert_eq!(legacy.mode, FilterMode::Exclude);
+    assert_eq!(
+        legacy.rule.text(),
+        r#"device.isCompliant -eq True -or device.trustType -eq "ServerAD""#
+    );
+    assert_eq!(p[4].transfer_methods, ["deviceCodeFlow", "quantumTeleport"]);
+    assert_eq!(p[4].unmodelled.len(), 1, "{:?}", p[4].unmodelled);
+    assert!(p[4].unmodelled[0].contains("unknown authentication flow \"quantumTeleport\""));
+    // Every other policy is read without a warning.
+    assert_eq!(lines.len(), 2, "{lines:#?}");
 }

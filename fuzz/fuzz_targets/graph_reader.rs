@@ -177,6 +177,8 @@ fuzz_target!(|data: &[u8]| {
                         country: None,
                         locations,
                         trusted_location,
+                        device: None,
+                        auth_flow: None,
                     };
                     let results = evaluate(&read.policies, &f);
                     assert_eq!(results.len(), read.policies.len());

@@ -30,6 +30,7 @@ pub mod address;
 pub mod apps;
 pub mod body;
 pub mod challenge;
+pub mod device;
 pub mod directory;
 pub mod display;
 pub mod flows;

@@ -323,6 +323,10 @@ impl NamedLocation {
 /// does at the registration interrupt (`AADSTS50079`, "More information required").
 pub const REGISTER_SECURITY_INFO: &str = "urn:user:registersecurityinfo";
 
+/// The user action "register or join devices": a Workplace join (or Entra join) at the
+/// Device Registration Service. A policy that includes it applies to the registration only.
+pub const REGISTER_DEVICE: &str = "urn:user:registerdevice";
+
 /// A Conditional Access policy (the subset of Graph's shape that hmasim models).
 ///
 /// The fields after `operator` were added for policies read from Microsoft Graph; they
@@ -405,6 +409,17 @@ pub struct CaPolicy {
     /// that changes the policy addresses. Without it, commands look the policy up by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The filter for devices (Graph's `conditions.devices.deviceFilter`); `None` is not
+    /// configured. See [`crate::device`] for the rule language and its semantics on
+    /// unregistered devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_filter: Option<crate::device::DeviceFilter>,
+    /// The authentication flows the policy is limited to (Graph's
+    /// `conditions.authenticationFlows.transferMethods`: `deviceCodeFlow`,
+    /// `authenticationTransfer`); empty is not configured. A configured policy applies
+    /// only to sign-ins that use one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfer_methods: Vec<String>,
     /// The sign-in frequency session control (Graph's `sessionControls.signInFrequency`):
     /// how long after the user's last interactive authentication Entra ID still renews
     /// the session silently (`"4h"`, `"1d"`, `"everyTime"`). It shortens sessions in runs;
@@ -528,6 +543,8 @@ impl CaPolicy {
             include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
             id: None,
+            device_filter: None,
+            transfer_methods: Vec::new(),
             sign_in_frequency: None,
         }
     }

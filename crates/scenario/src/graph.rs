@@ -1075,10 +1075,12 @@ impl Reader<'_> {
         };
         p.include_applications = app_list(self, "includeApplications")?;
         p.exclude_applications = app_list(self, "excludeApplications")?;
-        // User actions: registering security information is modelled; any other user
-        // action (registering a device) is not.
+        // User actions: registering security information and registering or joining
+        // devices are modelled; any other user action is not.
         for (vp, s) in self.strings(apps, &apps_at, "includeUserActions")? {
-            if s.eq_ignore_ascii_case(hmasim_protocol::policy::REGISTER_SECURITY_INFO) {
+            if s.eq_ignore_ascii_case(hmasim_protocol::policy::REGISTER_SECURITY_INFO)
+                || s.eq_ignore_ascii_case(hmasim_protocol::policy::REGISTER_DEVICE)
+            {
                 p.include_user_actions.push(s);
             } else {
                 self.unmodelled(&vp, &serde_json::Value::String(s));
@@ -1177,15 +1179,166 @@ impl Reader<'_> {
                 }
             }
         }
-        // Everything else: risk levels, devices, client applications, authentication
-        // flows... not modelled.
+        // Devices: the filter for devices (and the deprecated device states).
+        let dev_at = at.key("devices");
+        if let Some(v) = c.get("devices").filter(|v| !v.is_null()) {
+            let devices = self.object(v, &dev_at, "an object or null")?;
+            self.devices(p, devices, &dev_at)?;
+        }
+        // Authentication flows.
+        let flows_at = at.key("authenticationFlows");
+        if let Some(v) = c.get("authenticationFlows").filter(|v| !v.is_null()) {
+            let flows = self.object(v, &flows_at, "an object or null")?;
+            self.authentication_flows(p, flows, &flows_at)?;
+        }
+        // Everything else: risk levels, client applications... not modelled.
         for (k, v) in c {
             if !matches!(
                 k.as_str(),
-                "users" | "applications" | "clientAppTypes" | "platforms" | "locations"
+                "users"
+                    | "applications"
+                    | "clientAppTypes"
+                    | "platforms"
+                    | "locations"
+                    | "devices"
+                    | "authenticationFlows"
             ) && !is_annotation(k)
             {
                 self.unmodelled(&at.key(k), v);
+            }
+        }
+        Ok(())
+    }
+
+    /// `conditions.devices`: `deviceFilter {mode, rule}`, evaluated (see
+    /// [`hmasim_protocol::device`]); the deprecated `includeDevices` / `excludeDevices`
+    /// (and `*DeviceStates`) are read as the filter they stand for (`All`; `Compliant`,
+    /// `DomainJoined`). A rule that does not parse, or a mode hmasim does not know, is a
+    /// located warning for this policy (its filter is then not evaluated: the policy is
+    /// read as if it matched every device, and a path it applies to is NOT PROVEN).
+    fn devices(
+        &mut self,
+        p: &mut CaPolicy,
+        d: &Map<String, Value>,
+        at: &JPath,
+    ) -> Result<(), ScenarioError> {
+        use hmasim_protocol::device::{DeviceFilter, FilterMode, Rule};
+        let mut legacy_excluded: Vec<&'static str> = Vec::new();
+        for (k, v) in d {
+            let here = at.key(k);
+            match k.as_str() {
+                "deviceFilter" if !v.is_null() => {
+                    let f = self.object(v, &here, "a conditionalAccessFilter object or null")?;
+                    let mode_at = here.key("mode");
+                    let mode = self.string(self.required(f, &here, "mode")?, &mode_at)?;
+                    let rule_at = here.key("rule");
+                    let rule = self.string(self.required(f, &here, "rule")?, &rule_at)?;
+                    for (fk, fv) in f {
+                        if !matches!(fk.as_str(), "mode" | "rule") && !is_annotation(fk) {
+                            self.unmodelled(&here.key(fk), fv);
+                        }
+                    }
+                    let mode = match mode.to_ascii_lowercase().as_str() {
+                        "include" => FilterMode::Include,
+                        "exclude" => FilterMode::Exclude,
+                        _ => {
+                            self.warn(
+                                &mode_at,
+                                format!(
+                                    "unknown filter mode \"{mode}\" (known: include, exclude): \
+                                     not modelled: {}",
+                                    consequence("conditions.")
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    match Rule::parse(rule) {
+                        Ok(rule) => p.device_filter = Some(DeviceFilter { mode, rule }),
+                        Err(e) => self.warn(
+                            &rule_at,
+                            format!(
+                                "the filter for devices does not parse ({e}): not modelled: {}",
+                                consequence("conditions.")
+                            ),
+                        ),
+                    }
+                }
+                "includeDevices" | "includeDeviceStates" => {
+                    for (vp, s) in self.strings(d, at, k)? {
+                        if !s.eq_ignore_ascii_case("All") {
+                            self.unknown_value(&vp, "device state", &s, &["All"]);
+                        }
+                    }
+                }
+                "excludeDevices" | "excludeDeviceStates" => {
+                    for (vp, s) in self.strings(d, at, k)? {
+                        match s.to_ascii_lowercase().as_str() {
+                            "compliant" => legacy_excluded.push(r#"device.isCompliant -eq True"#),
+                            "domainjoined" => {
+                                legacy_excluded.push(r#"device.trustType -eq "ServerAD""#)
+                            }
+                            _ => self.unknown_value(
+                                &vp,
+                                "device state",
+                                &s,
+                                &["Compliant", "DomainJoined"],
+                            ),
+                        }
+                    }
+                }
+                k if is_annotation(k) => {}
+                _ => self.unmodelled(&here, v),
+            }
+        }
+        if p.device_filter.is_none() && !legacy_excluded.is_empty() {
+            legacy_excluded.dedup();
+            let rule = Rule::parse(&legacy_excluded.join(" -or ")).expect("constant rules parse");
+            p.device_filter = Some(DeviceFilter {
+                mode: FilterMode::Exclude,
+                rule,
+            });
+        }
+        Ok(())
+    }
+
+    /// `conditions.authenticationFlows.transferMethods`: a comma-separated list of
+    /// `deviceCodeFlow` and `authenticationTransfer`. The policy then applies only to
+    /// sign-ins that use one of them. An unknown method is a located warning and is kept
+    /// as written: it matches no flow hmasim models (the policy applies to fewer
+    /// sign-ins).
+    fn authentication_flows(
+        &mut self,
+        p: &mut CaPolicy,
+        f: &Map<String, Value>,
+        at: &JPath,
+    ) -> Result<(), ScenarioError> {
+        use hmasim_protocol::device::TRANSFER_METHODS;
+        for (k, v) in f {
+            let here = at.key(k);
+            match k.as_str() {
+                "transferMethods" => {
+                    if v.is_null() {
+                        continue;
+                    }
+                    let list = self.string(v, &here)?;
+                    for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                        match TRANSFER_METHODS.iter().find(|t| t.eq_ignore_ascii_case(m)) {
+                            Some(t) => p.transfer_methods.push(t.to_string()),
+                            None => {
+                                self.unknown_value(
+                                    &here,
+                                    "authentication flow",
+                                    m,
+                                    &TRANSFER_METHODS,
+                                );
+                                p.transfer_methods.push(m.to_string());
+                            }
+                        }
+                    }
+                }
+                k if is_annotation(k) => {}
+                _ => self.unmodelled(&here, v),
             }
         }
         Ok(())

@@ -308,17 +308,124 @@ pub enum Location {
     External,
 }
 
-/// The device's management state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// The client's device, as Entra ID's directory knows it. Written as a string
+/// (`unmanaged`, `compliant`, `domain-joined`, `registers`) or as a table of a registered
+/// device's attributes (`{ id = "GUID", trust_type = "Workplace", is_compliant = true,
+/// operating_system = "Windows", extension_attributes = { 1 = "SAW" }, ... }`). A
+/// registered device presents its device credential to Entra ID on every sign-in;
+/// `compliant` and `domain-joined` are registered devices with attributes the world
+/// builder derives (an Intune-managed, compliant Entra-joined device; a hybrid joined one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum DeviceState {
-    /// Not managed.
+    /// Not registered with Entra ID: it presents no device credential.
     #[default]
     Unmanaged,
     /// Enrolled in Intune and compliant.
     Compliant,
     /// Hybrid Entra joined.
     DomainJoined,
+    /// Not registered: the client registers it with the Device Registration Service
+    /// (a Workplace join, as a password holder can) before its first sign-in.
+    Registers,
+    /// A registered device with these attributes.
+    Registered(Box<hmasim_protocol::device::DeviceRecord>),
+}
+
+impl DeviceState {
+    /// The spellings of the string form.
+    pub const NAMES: [&'static str; 4] = ["unmanaged", "compliant", "domain-joined", "registers"];
+
+    /// The directory's record of this device, for the client `name` in a world seeded
+    /// with `seed` (derived ids and attributes for `compliant` and `domain-joined`), or
+    /// `None` for a device Entra ID does not know.
+    pub fn record(
+        &self,
+        name: &str,
+        platform: Platform,
+        seed: u64,
+    ) -> Option<hmasim_protocol::device::DeviceRecord> {
+        use hmasim_protocol::device::{derived_id, DeviceRecord, TrustType, INTUNE_MDM_APP_ID};
+        let os = match platform {
+            Platform::Windows => "Windows",
+            Platform::Macos => "MacMDM",
+            Platform::Ios => "iOS",
+            Platform::Android => "Android",
+        };
+        let mut r = match self {
+            DeviceState::Unmanaged | DeviceState::Registers => return None,
+            DeviceState::Registered(r) => return Some((**r).clone()),
+            DeviceState::Compliant => {
+                let mut r = DeviceRecord::new(derived_id(name, seed), TrustType::AzureAd);
+                r.is_compliant = true;
+                r.mdm_app_id = Some(INTUNE_MDM_APP_ID.to_string());
+                r.device_ownership = Some("Company".to_string());
+                r
+            }
+            DeviceState::DomainJoined => {
+                let mut r = DeviceRecord::new(derived_id(name, seed), TrustType::ServerAd);
+                r.device_ownership = Some("Company".to_string());
+                r
+            }
+        };
+        r.operating_system = Some(os.to_string());
+        Some(r)
+    }
+
+    /// Whether the device is hybrid joined (it can get Kerberos tickets inside).
+    pub fn domain_joined(&self) -> bool {
+        match self {
+            DeviceState::DomainJoined => true,
+            DeviceState::Registered(r) => {
+                r.trust_type == hmasim_protocol::device::TrustType::ServerAd
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Serialize for DeviceState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DeviceState::Unmanaged => s.serialize_str("unmanaged"),
+            DeviceState::Compliant => s.serialize_str("compliant"),
+            DeviceState::DomainJoined => s.serialize_str("domain-joined"),
+            DeviceState::Registers => s.serialize_str("registers"),
+            DeviceState::Registered(r) => r.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = DeviceState;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "one of `unmanaged`, `compliant`, `domain-joined`, `registers`, or a table of a registered device's attributes",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DeviceState, E> {
+                Ok(match v {
+                    "unmanaged" => DeviceState::Unmanaged,
+                    "compliant" => DeviceState::Compliant,
+                    "domain-joined" => DeviceState::DomainJoined,
+                    "registers" => DeviceState::Registers,
+                    _ => return Err(E::unknown_variant(v, &DeviceState::NAMES)),
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                m: A,
+            ) -> Result<DeviceState, A::Error> {
+                let r = hmasim_protocol::device::DeviceRecord::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(m),
+                )?;
+                Ok(DeviceState::Registered(Box::new(r)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The client's platform.
@@ -1756,6 +1863,18 @@ impl Scenario {
                 ));
             }
             ids.push(id);
+            if let DeviceState::Registered(r) = &c.device {
+                if let Some(problem) = r.problem() {
+                    return Err(bad(
+                        format!("clients.{i}.device"),
+                        "device",
+                        &r.id,
+                        problem,
+                        "a device id that is a GUID and extension attributes numbered 1 to 15"
+                            .into(),
+                    ));
+                }
+            }
         }
         let parties: Vec<String> = PartyKind::ALL
             .iter()

@@ -9,7 +9,7 @@ use hmasim_adfs::{AccessPolicy, Adfs, AdfsConfig, RelyingParty};
 use hmasim_autodetect::AutoDetect;
 use hmasim_clients::{Auth, Client, ClientConfig, ClientKind as CK};
 use hmasim_entra_id::ca::{Member, Tenant};
-use hmasim_entra_id::{Device, EntraConfig, EntraId, EntraUser};
+use hmasim_entra_id::{EntraConfig, EntraId, EntraUser};
 use hmasim_exchange_online::mrs::{Mrs, MrsConfig};
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::{ExchangeOnline, ExoConfig, Home, OWA_URL};
@@ -192,7 +192,11 @@ pub fn build(sc: &Scenario) -> Built {
     for h in ["outlook.office365.com", "outlook.office.com"] {
         cloud.insert(h, ids.exo);
     }
-    for h in ["login.microsoftonline.com", "login.windows.net"] {
+    for h in [
+        "login.microsoftonline.com",
+        "login.windows.net",
+        hmasim_protocol::device::DRS_HOST,
+    ] {
         cloud.insert(h, ids.entra);
     }
     cloud.insert(AUTODETECT_HOST, ids.autodetect);
@@ -235,7 +239,6 @@ pub fn build(sc: &Scenario) -> Built {
     let mut clients = Vec::new();
     let mut zones = Vec::new();
     let mut user_device: BTreeMap<String, ActorId> = BTreeMap::new();
-    let mut devices = BTreeMap::new();
     let mut app_protected = BTreeSet::new();
 
     for (i, c) in sc.clients.iter().enumerate() {
@@ -271,7 +274,7 @@ pub fn build(sc: &Scenario) -> Built {
             upn: user.upn.clone(),
             password: user.password.clone(),
             user_agent: presented_ua,
-            kerberos: internal && c.device == DeviceState::DomainJoined,
+            kerberos: internal && c.device.domain_joined(),
             mailbox_url,
             autodetect_url: Url::https(AUTODETECT_HOST, "/detect")
                 .with("services", "office365,outlook,google,icloud,yahoo")
@@ -281,6 +284,11 @@ pub fn build(sc: &Scenario) -> Built {
             domain: domain.clone(),
             approve_mfa: true,
             sync_interval: SimDuration::from_millis(c.sync_interval.ms()),
+            device_credential: c
+                .device
+                .record(&c.party_id(), c.platform, seed)
+                .map(|r| hmasim_protocol::device::credential(&r.id, &user.upn, seed)),
+            register_device: c.device == DeviceState::Registers,
         };
         let net = view(aid, if internal { &intranet } else { &internet });
         world.add(Party::Client(Client::new(cfg, net)));
@@ -297,14 +305,6 @@ pub fn build(sc: &Scenario) -> Built {
         if c.app_protection {
             app_protected.insert(aid);
         }
-        devices.insert(
-            aid,
-            match c.device {
-                DeviceState::Unmanaged => Device::Unmanaged,
-                DeviceState::Compliant => Device::Compliant,
-                DeviceState::DomainJoined => Device::DomainJoined,
-            },
-        );
     }
 
     let homes: BTreeMap<String, Home> = sc
@@ -505,7 +505,6 @@ pub fn build(sc: &Scenario) -> Built {
                 ],
                 tenant: Arc::new(ca_tenant(sc)),
                 relays: vec![MICROSOFT_SERVICES.parse().expect("constant range")],
-                devices,
                 app_protected,
             },
             view(ids.entra, &entra_dir).with_peers(cloud_peers.clone()),
@@ -751,6 +750,14 @@ pub fn ca_tenant(sc: &Scenario) -> Tenant {
                 )
             })
             .collect(),
+        // The directory's devices: each client's registered device.
+        devices: sc
+            .clients
+            .iter()
+            .filter_map(|c| c.device.record(&c.party_id(), c.platform, sc.seed))
+            .map(|r| (r.id.to_ascii_lowercase(), r))
+            .collect(),
+        device_seed: sc.seed,
     }
 }
 

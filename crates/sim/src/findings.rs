@@ -112,6 +112,15 @@ pub enum Change {
         /// The POST body.
         body: String,
     },
+    /// A Conditional Access policy on the user action "register or join devices" (a Graph
+    /// POST): registering a device requires MFA, so the password holder cannot register
+    /// the device a filter for devices exempts.
+    DeviceRegistrationGuard {
+        /// The policy.
+        policy: Box<CaPolicy>,
+        /// The POST body.
+        body: String,
+    },
 }
 
 impl Change {
@@ -168,7 +177,9 @@ impl Change {
                     }
                 }
             }
-            Change::CaNew { policy, .. } | Change::RegistrationGuard { policy, .. } => {
+            Change::CaNew { policy, .. }
+            | Change::RegistrationGuard { policy, .. }
+            | Change::DeviceRegistrationGuard { policy, .. } => {
                 sc.conditional_access.push((**policy).clone())
             }
             Change::OwaClaims { require_mfa } => {
@@ -193,6 +204,7 @@ impl Change {
             Change::OwaClaims { .. } => "owa-claims".into(),
             Change::AdfsOwaMfa => "adfs-owa-mfa".into(),
             Change::RegistrationGuard { .. } => "registration-guard".into(),
+            Change::DeviceRegistrationGuard { .. } => "device-registration-guard".into(),
             Change::Registered { upn, .. } => format!("registered {upn}"),
         }
     }
@@ -367,6 +379,13 @@ impl Change {
                     body.replace('\'', "''")
                 ),
             ),
+            Change::DeviceRegistrationGuard { body, .. } => (
+                "a filter for devices exempts a device the password holder can register itself (a Workplace join is open to whoever holds the password): a Conditional Access policy on the user action 'register or join devices' (urn:user:registerdevice) requiring MFA".to_string(),
+                format!(
+                    "Invoke-MgGraphRequest -Method POST -Uri \"https://graph.microsoft.com/v1.0/identity/conditionalAccess/policies\" -ContentType \"application/json\" -Body '{}'",
+                    body.replace('\'', "''")
+                ),
+            ),
             Change::AdfsOwaMfa => (
                 format!(
                     "the AD FS access control policy of the OWA relying party trust ({}) does not require MFA: require it",
@@ -528,6 +547,11 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
 /// The fix for a counterexample: the registration guard when the path registered MFA with
 /// the password, else [`fix_for`].
 pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
+    if c.path.signals.registers_device {
+        // verify reports a registration path only when its twin without the
+        // registration is closed: the registration is what opens it.
+        return device_registration_fix(sc);
+    }
     if c.verdict == Verdict::RegistersMfaWithPassword {
         // The guard permits registration from trusted locations: from there only the
         // user's own registration closes the interrupt.
@@ -564,6 +588,22 @@ pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
         };
     }
     fix_for(sc, &c.path, &c.trace)
+}
+
+/// The device registration guard: a policy requiring MFA for `urn:user:registerdevice`.
+pub fn device_registration_fix(sc: &Scenario) -> Fix {
+    let body = crate::verify::device_registration_policy_body();
+    let policy = hmasim_scenario::graph::parse_graph(&body, "verify", &sc.named_locations)
+        .ok()
+        .and_then(|r| r.policies.into_iter().next())
+        .expect("verify's device registration policy reads back");
+    Fix {
+        change: Change::DeviceRegistrationGuard {
+            policy: Box::new(policy),
+            body,
+        },
+        note: None,
+    }
 }
 
 /// The fix for a path that reached mailbox data without MFA, aimed at what exists in the
@@ -748,6 +788,9 @@ fn path_facts(sc: &Scenario, path: &PathSpec) -> Option<hmasim_entra_id::ca::Sig
         user_agent: ua.as_deref(),
         client_app,
         app_id: apps::EXCHANGE_ONLINE,
+        device_credential: None,
+        registered: None,
+        auth_flow: None,
     }))
 }
 
@@ -1117,6 +1160,9 @@ pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
     }
     if !s.mfa_registered {
         m.insert("registration".into(), "unregistered".into());
+    }
+    if s.registers_device {
+        m.insert("device_registration".into(), "registers a device".into());
     }
     if c.epoch > 0 || p.continued {
         m.insert(

@@ -122,6 +122,12 @@ pub struct Signals {
     /// Whether the user has an MFA method registered (tenant state, as the scenario
     /// says; display).
     pub mfa_registered: bool,
+    /// The password holder first registers a device of its own with the Device
+    /// Registration Service (a Workplace join) and signs in from it: explored only when a
+    /// policy has a filter for devices (no other decision reads a Workplace-joined,
+    /// non-compliant device differently from an unregistered one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registers_device: bool,
 }
 
 /// One way to reach a mailbox.
@@ -147,7 +153,7 @@ impl PathSpec {
     /// same key.
     pub fn key(&self) -> String {
         format!(
-            "{} {} {} {} ua={} addr={} dev={}/{}",
+            "{} {} {} {} ua={} addr={} dev={}/{}{}",
             self.user,
             self.client,
             self.location,
@@ -159,6 +165,11 @@ impl PathSpec {
                 .unwrap_or_else(|| "-".into()),
             self.signals.device_type.as_deref().unwrap_or("-"),
             self.signals.device_model.as_deref().unwrap_or("-"),
+            if self.signals.registers_device {
+                " registers-device"
+            } else {
+                ""
+            },
         )
     }
 }
@@ -518,7 +529,7 @@ fn known_client<'a>(sc: &'a Scenario, kind: ClientKind, upn: &str) -> Option<&'a
 
 fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -> Client {
     let known = known_client(sc, kind, upn);
-    let device = known.map(|c| c.device).unwrap_or(
+    let device = known.map(|c| c.device.clone()).unwrap_or(
         if location == Location::Internal && kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
@@ -583,6 +594,9 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     client.user_agent = path.signals.user_agent.clone();
     client.device_type = path.signals.device_type.clone();
     client.device_model = path.signals.device_model.clone();
+    if path.signals.registers_device {
+        client.device = DeviceState::Registers;
+    }
     let mut out = sc.clone();
     out.clients = vec![client];
     // The path's user alone: no other user's configuration reaches this sign-in, and a
@@ -634,7 +648,25 @@ fn signals(
         device_model: client.device_model.clone(),
         client_app: client_app(method),
         mfa_registered: registered,
+        registers_device: client.device == DeviceState::Registers,
     }
+}
+
+/// Whether some policy's decision can depend on a device the password holder registers
+/// itself: a filter for devices. A Workplace-joined device is not compliant and not hybrid
+/// joined, so without a filter it is treated exactly as an unregistered one and the
+/// registration needs no exploration of its own.
+pub fn device_dependent(sc: &Scenario) -> bool {
+    // Any state: a timeline `set` can enable a disabled policy. A `set` that writes a
+    // filter into a policy counts too.
+    sc.conditional_access
+        .iter()
+        .any(|p| p.device_filter.is_some())
+        || sc.timeline.iter().any(|a| {
+            a.key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("conditional_access") && k.contains("device_filter"))
+        })
 }
 
 /// Whether the client completed the MFA registration interrupt in this run.
@@ -710,6 +742,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         s.merge(classes::Space::of(o))
     });
     let tenant = build::ca_tenant(sc);
+    let devices_matter = device_dependent(sc) || opts.signals_of.iter().any(device_dependent);
     let users: Vec<&hmasim_scenario::User> = sc
         .users
         .iter()
@@ -801,8 +834,21 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 } else {
                                     space.user_agents.clone()
                                 };
+                                // The password holder's own device registration,
+                                // only where a filter for devices can tell it apart.
+                                let registrations: &[bool] = if devices_matter
+                                    && auth == AuthMethod::Modern
+                                    && kind != ClientKind::NativeMail
+                                {
+                                    &[false, true]
+                                } else {
+                                    &[false]
+                                };
                                 for ua in &user_agents {
-                                    for (dt, dm) in &devices {
+                                    for ((dt, dm), &registers) in devices
+                                        .iter()
+                                        .flat_map(|d| registrations.iter().map(move |r| (d, r)))
+                                    {
                                         let variant = Client {
                                             auth,
                                             protocol,
@@ -810,6 +856,11 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                             user_agent: ua.clone(),
                                             device_type: dt.clone(),
                                             device_model: dm.clone(),
+                                            device: if registers {
+                                                DeviceState::Registers
+                                            } else {
+                                                client.device.clone()
+                                            },
                                             ..client.clone()
                                         };
                                         let path = PathSpec {
@@ -833,6 +884,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                         {
                                             c.set_auth(auth);
                                             c.set_presented(ua_sent, device);
+                                            c.set_register_device(registers);
                                         }
                                         let trace = run_built(&branch_sc, branch, true);
                                         events += trace.events.len() as u64;
@@ -903,14 +955,31 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                     && p.path.key() == path.key()
                                                     && p.verdict.single_factor()
                                             });
-                                        if verdict.single_factor() && !already {
-                                            let (control, command) =
-                                                if verdict == Verdict::RegistersMfaWithPassword {
-                                                    registration_control()
-                                                } else {
-                                                    crate::findings::fix_for(sc, &path, &trace)
-                                                        .describe(sc)
-                                                };
+                                        // A path opened by the device registration is its
+                                        // own finding only when the same path without the
+                                        // registration is closed (else that path's fix
+                                        // closes both).
+                                        let via_registration = registers
+                                            && paths.iter().rev().any(|p| {
+                                                p.epoch == epoch
+                                                    && p.path.continued == continued
+                                                    && !p.path.signals.registers_device
+                                                    && p.path.key()
+                                                        == path
+                                                            .key()
+                                                            .replace(" registers-device", "")
+                                                    && !p.verdict.single_factor()
+                                            });
+                                        let twin_open = registers && !via_registration;
+                                        if verdict.single_factor() && !already && !twin_open {
+                                            let (control, command) = if via_registration {
+                                                device_registration_control(sc)
+                                            } else if verdict == Verdict::RegistersMfaWithPassword {
+                                                registration_control()
+                                            } else {
+                                                crate::findings::fix_for(sc, &path, &trace)
+                                                    .describe(sc)
+                                            };
                                             counterexamples.push(Counterexample {
                                                 path,
                                                 epoch,
@@ -996,6 +1065,26 @@ pub fn registration_policy_body() -> String {
         "grantControls": {"operator": "OR", "builtInControls": ["block"]},
     })
     .to_string()
+}
+
+/// The Graph `conditionalAccessPolicy` that guards device registration: the user action
+/// `urn:user:registerdevice` requires MFA.
+pub fn device_registration_policy_body() -> String {
+    serde_json::json!({
+        "displayName": "Require MFA to register or join devices",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeUserActions": [hmasim_protocol::policy::REGISTER_DEVICE]},
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["mfa"]},
+    })
+    .to_string()
+}
+
+fn device_registration_control(sc: &Scenario) -> (String, String) {
+    crate::findings::device_registration_fix(sc).describe(sc)
 }
 
 fn registration_control() -> (String, String) {

@@ -83,6 +83,14 @@ pub struct ClientConfig {
     pub retries: bool,
     /// ActiveSync `DeviceType` and device model it reports.
     pub device: (String, String),
+    /// The device credential of the client's registered device, presented to Entra ID's
+    /// authorize endpoint in the [`hmasim_protocol::device::DEVICE_CREDENTIAL_HEADER`]
+    /// header; `None` for a device Entra ID does not know.
+    pub device_credential: Option<String>,
+    /// Before its first modern sign-in, the client registers its device with the Device
+    /// Registration Service (a Workplace join, as anyone holding the password can try)
+    /// and presents the credential it gets from then on.
+    pub register_device: bool,
 }
 
 /// The renewal window: the client renews its access token when 5 minutes or less of its
@@ -110,6 +118,8 @@ enum Purpose {
     Refresh,
     /// A background synchronization.
     Sync,
+    /// The device registration (Workplace join) at the Device Registration Service.
+    Enroll,
 }
 
 /// Where the client is in its work.
@@ -149,6 +159,9 @@ pub struct Client {
     timer_armed: bool,
     /// Copies of requests in flight and requests waiting out their back-off.
     retries: Retries<Purpose>,
+    /// The client is registering its device (its sign-in is for the Device Registration
+    /// Service, and the password holder cannot approve an MFA prompt).
+    enrolling: bool,
 }
 
 impl Client {
@@ -168,6 +181,7 @@ impl Client {
             open: false,
             timer_armed: false,
             retries: Retries::new(cfg_retries, TIMEOUT_TIMER, RETRY_TIMER),
+            enrolling: false,
         }
     }
 
@@ -189,9 +203,14 @@ impl Client {
     pub fn reconfigure(&mut self, fresh: Client) {
         let password = std::mem::take(&mut self.cfg.password);
         let mailbox_url = self.cfg.mailbox_url.clone();
+        // A device registered during the run stays registered.
+        let credential = self.cfg.device_credential.take();
         self.cfg = fresh.cfg;
         self.cfg.password = password;
         self.cfg.mailbox_url = mailbox_url;
+        if self.cfg.device_credential.is_none() {
+            self.cfg.device_credential = credential;
+        }
         self.net.adopt(fresh.net);
     }
 
@@ -378,6 +397,58 @@ impl Client {
         self.cfg.auth = auth;
     }
 
+    /// Switches whether the client registers its device before signing in (an explorer
+    /// branching a world over the password holder's device registration does this).
+    pub fn set_register_device(&mut self, register: bool) {
+        self.cfg.register_device = register;
+        if register {
+            // The password holder's own machine: not the user's registered or joined one.
+            self.cfg.device_credential = None;
+            self.cfg.kerberos = false;
+        }
+    }
+
+    /// Registers the device: an interactive sign-in for the Device Registration Service
+    /// (the user action "register or join devices"), then the registration itself.
+    fn enroll(&mut self, ctx: &mut Ctx<'_, Message>) {
+        self.enrolling = true;
+        self.sign_in_as(
+            ctx,
+            apps::ENTRA_AUTHORIZE,
+            hmasim_protocol::device::DRS_RESOURCE.to_string(),
+            (
+                hmasim_protocol::device::BROKER_CLIENT_ID,
+                apps::NATIVE_REDIRECT,
+            ),
+        );
+    }
+
+    /// Posts the registration with the service's access token.
+    fn join(&mut self, ctx: &mut Ctx<'_, Message>, token: &str) {
+        use hmasim_protocol::device::{DRS_ENROLL_PATH, DRS_HOST};
+        let os = match hmasim_protocol::device::os_of_user_agent(&self.cfg.user_agent) {
+            Some(os) => os,
+            None => "Windows",
+        };
+        let form = Form::new()
+            .with("displayName", format!("{}-device", self.cfg.id))
+            .with("osType", os)
+            .with("osVersion", "10.0.22631");
+        let m = self
+            .request(
+                Method::Post,
+                Url::https(DRS_HOST, DRS_ENROLL_PATH).with("api-version", "2.0"),
+                "the client registers its device with the Device Registration Service",
+                None,
+            )
+            .header(
+                "Authorization",
+                Credentials::Bearer(token.to_string()).to_string(),
+            )
+            .with_body(Body::Form(form));
+        self.send(ctx, m, Purpose::Enroll);
+    }
+
     /// Switches what the client presents: its `User-Agent` and its ActiveSync
     /// `DeviceType` and device model (an explorer branching a world over what a password
     /// holder can write does this).
@@ -409,6 +480,13 @@ impl Client {
 
     fn start(&mut self, ctx: &mut Ctx<'_, Message>) {
         self.phase = Phase::Busy;
+        if self.cfg.register_device
+            && self.cfg.device_credential.is_none()
+            && self.cfg.auth == Auth::Modern
+            && self.cfg.kind != ClientKind::NativeMail
+        {
+            return self.enroll(ctx);
+        }
         match self.cfg.auth.clone() {
             Auth::Basic { url } => {
                 let c = Credentials::Basic {
@@ -486,10 +564,21 @@ impl Client {
 
     /// Starts the interactive sign-in at `authority`.
     fn sign_in(&mut self, ctx: &mut Ctx<'_, Message>, authority: &str, resource: String) {
-        let (client_id, redirect) = match self.cfg.kind {
+        let app = match self.cfg.kind {
             ClientKind::OutlookMobile => (apps::OUTLOOK_MOBILE, web::NATIVE_REDIRECT_MOBILE),
             _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
         };
+        self.sign_in_as(ctx, authority, resource, app)
+    }
+
+    /// Starts the interactive sign-in at `authority` as the app `(client id, redirect URI)`.
+    fn sign_in_as(
+        &mut self,
+        ctx: &mut Ctx<'_, Message>,
+        authority: &str,
+        resource: String,
+        (client_id, redirect): (&str, &str),
+    ) {
         let Ok(base) = Url::parse(authority) else {
             let fault = Fault {
                 code: "bad_authority".into(),
@@ -510,14 +599,27 @@ impl Client {
         let m = self.request(
             Method::Get,
             url,
-            "the client connects to Entra ID at the authorization URL",
-            Some(Stage::EntraSignIn),
+            if self.enrolling {
+                "the client signs in to the Device Registration Service to register its device"
+            } else {
+                "the client connects to Entra ID at the authorization URL"
+            },
+            if self.enrolling {
+                None
+            } else {
+                Some(Stage::EntraSignIn)
+            },
         );
+        let m = web::with_device(&self.cfg, m);
         self.send(ctx, m, Purpose::Web(None));
     }
 
     fn redeem(&mut self, ctx: &mut Ctx<'_, Message>, code: &str) {
         let (client_id, redirect) = match self.cfg.kind {
+            _ if self.enrolling => (
+                hmasim_protocol::device::BROKER_CLIENT_ID,
+                apps::NATIVE_REDIRECT,
+            ),
             ClientKind::OutlookMobile => (apps::OUTLOOK_MOBILE, web::NATIVE_REDIRECT_MOBILE),
             _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
         };
@@ -682,6 +784,36 @@ impl Client {
                     }
                 }
             }
+            Purpose::Enroll => match (&resp.body, resp.status) {
+                (Body::Form(f), Some(200)) if f.get("DeviceCredential").is_some() => {
+                    self.cfg.device_credential = f.get("DeviceCredential").map(str::to_string);
+                    self.enrolling = false;
+                    // The service's tokens are not the mailbox's.
+                    self.access = None;
+                    self.refresh = None;
+                    self.resource.clear();
+                    self.start(ctx);
+                }
+                _ => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "entra-id", "device_registration_failed"),
+                    &Purpose::Enroll,
+                ),
+            },
+            Purpose::Web(url) if self.enrolling => {
+                // The password holder cannot approve an MFA prompt on the user's phone.
+                let mut cfg = self.cfg.clone();
+                cfg.approve_mfa = false;
+                match web::step(&cfg, &resp, url) {
+                    web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
+                    web::Next::Kerberos(ticket_req, retry) => {
+                        self.send(ctx, *ticket_req, Purpose::Kerberos(retry))
+                    }
+                    web::Next::Code(code) => self.redeem(ctx, &code),
+                    web::Next::Mailbox => self.done(ctx),
+                    web::Next::Fail(f) => self.fail(ctx, f, &Purpose::Web(None)),
+                }
+            }
             Purpose::Web(url) => match web::step(&self.cfg, &resp, url) {
                 web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
                 web::Next::Kerberos(ticket_req, retry) => {
@@ -715,6 +847,14 @@ impl Client {
                         .refresh_id
                         .zip(t.refresh_token)
                         .map(|(id, jwt)| Held { id, jwt });
+                    if self.enrolling {
+                        let token = self
+                            .access
+                            .as_ref()
+                            .map(|a| a.jwt.clone())
+                            .unwrap_or_default();
+                        return self.join(ctx, &token);
+                    }
                     if self.refresh.is_some() {
                         self.arm_renewal(ctx);
                     }
@@ -750,7 +890,7 @@ fn purpose_name(p: &Purpose) -> &'static str {
     match p {
         Purpose::Detect => "detect",
         Purpose::Connect => "connect",
-        Purpose::Web(_) | Purpose::Kerberos(_) => "sign-in",
+        Purpose::Web(_) | Purpose::Kerberos(_) | Purpose::Enroll => "sign-in",
         Purpose::Token | Purpose::Refresh => "token",
         Purpose::Use | Purpose::Sync => "use",
     }

@@ -24,9 +24,27 @@ pub(crate) enum Next {
 }
 
 fn get(cfg: &ClientConfig, url: Url, stage: Option<Stage>, summary: &'static str) -> Message {
-    Message::request(Method::Get, url, 0, summary)
-        .header("User-Agent", cfg.user_agent.clone())
-        .at_opt(stage)
+    with_device(
+        cfg,
+        Message::request(Method::Get, url, 0, summary)
+            .header("User-Agent", cfg.user_agent.clone())
+            .at_opt(stage),
+    )
+}
+
+/// `m` with the device credential of a registered device when it goes to Entra ID's
+/// authorize endpoint (where the broker or the browser's sign-in extension attaches it).
+pub(crate) fn with_device(cfg: &ClientConfig, m: Message) -> Message {
+    let to_authorize = m
+        .url
+        .as_ref()
+        .is_some_and(|u| u.path.to_ascii_lowercase().ends_with("/oauth2/authorize"));
+    match &cfg.device_credential {
+        Some(c) if to_authorize => {
+            m.header(hmasim_protocol::device::DEVICE_CREDENTIAL_HEADER, c.clone())
+        }
+        _ => m,
+    }
 }
 
 fn post(
@@ -95,8 +113,11 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             };
             send(post(cfg, action.clone(), form, Some(stage), summary))
         }
-        (Some(200), Body::Page(Page::Mfa { action, .. })) => {
-            let form = Form::new().with("approved", cfg.approve_mfa.to_string());
+        (Some(200), Body::Page(Page::Mfa { action, method })) => {
+            // At the registration interrupt whoever is signing in registers a method of
+            // their own; a push to the user's phone needs the user.
+            let approved = cfg.approve_mfa || *method == "RegisterSecurityInfo";
+            let form = Form::new().with("approved", approved.to_string());
             send(post(
                 cfg,
                 action.clone(),

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use hmasim_protocol::address::{country_of, GeoRange};
 use hmasim_protocol::apps;
+use hmasim_protocol::device::{self, DeviceRecord};
 use hmasim_protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
     SignInFrequency,
@@ -51,6 +52,14 @@ pub struct SignInFacts {
     pub locations: Vec<String>,
     /// One of those locations is marked trusted (what `AllTrusted` matches).
     pub trusted_location: bool,
+    /// The registered device the sign-in proved with its device credential, as the
+    /// directory holds it; `None` is an unregistered device (no credential, or one that
+    /// does not verify), whose attributes are all null.
+    pub device: Option<DeviceRecord>,
+    /// The authentication flow the sign-in uses (`deviceCodeFlow`,
+    /// `authenticationTransfer`), `None` for the ordinary flows every modelled path
+    /// uses.
+    pub auth_flow: Option<String>,
 }
 
 impl SignInFacts {
@@ -95,6 +104,11 @@ pub struct Tenant {
     pub geo: Vec<GeoRange>,
     /// Users by lower-case UPN.
     pub users: BTreeMap<String, Member>,
+    /// The directory's registered devices, by lower-case device id.
+    pub devices: BTreeMap<String, DeviceRecord>,
+    /// The seed device keys derive from: what checks a presented device credential
+    /// ([`device::credential_device`]).
+    pub device_seed: u64,
 }
 
 /// What arrived at Entra ID for one sign-in: the only inputs of [`Tenant::facts`].
@@ -111,12 +125,24 @@ pub struct SignIn<'a> {
     pub client_app: ClientAppType,
     /// The cloud app the sign-in is for.
     pub app_id: &'a str,
+    /// The device credential the client presented (the
+    /// [`device::DEVICE_CREDENTIAL_HEADER`] header), if any.
+    pub device_credential: Option<&'a str>,
+    /// Devices registered during the run (by the Device Registration Service), beside
+    /// the tenant's own, by lower-case id.
+    pub registered: Option<&'a BTreeMap<String, DeviceRecord>>,
+    /// The authentication flow the sign-in uses, if it is one of
+    /// `conditions.authenticationFlows` (none of hmasim's paths is yet).
+    pub auth_flow: Option<&'a str>,
 }
 
 impl Tenant {
     /// The one derivation of a sign-in's facts, shared by a run and `whatif`: the
     /// platform from the User-Agent, the locations and country from the source address,
-    /// groups and roles from the directory. Nothing comes from who the caller is.
+    /// groups and roles from the directory, the device from the credential presented
+    /// (looked up in the directory; a credential that does not verify, or names no
+    /// registered device, is an unregistered device). Nothing comes from who the caller
+    /// is.
     pub fn facts(&self, s: &SignIn<'_>) -> SignInFacts {
         let member = self.users.get(&s.upn.to_ascii_lowercase());
         let country = s
@@ -143,6 +169,16 @@ impl Tenant {
             country,
             trusted_location: inside.iter().any(|n| n.trusted),
             locations: inside.iter().map(|n| n.name.clone()).collect(),
+            device: s
+                .device_credential
+                .and_then(|c| device::credential_device(c, self.device_seed))
+                .and_then(|id| {
+                    self.devices
+                        .get(&id)
+                        .or_else(|| s.registered.and_then(|r| r.get(&id)))
+                })
+                .cloned(),
+            auth_flow: s.auth_flow.map(str::to_string),
         }
     }
 }
@@ -342,6 +378,40 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
             "All" => "locations: every location is excluded".to_string(),
             _ => format!("locations: {} is excluded", f.where_from()),
         });
+    }
+    if let Some(filter) = &p.device_filter {
+        if !filter.in_scope(f.device.as_ref()) {
+            let which = match &f.device {
+                None => "the unregistered device".to_string(),
+                Some(d) => format!("device {} ({})", d.id, d.trust_type.as_str()),
+            };
+            return Some(match filter.mode {
+                device::FilterMode::Include => {
+                    format!(
+                        "devices: {which} does not match the filter {}",
+                        filter.rule.text()
+                    )
+                }
+                device::FilterMode::Exclude => {
+                    format!(
+                        "devices: {which} is excluded by the filter {}",
+                        filter.rule.text()
+                    )
+                }
+            });
+        }
+    }
+    if !p.transfer_methods.is_empty()
+        && !f
+            .auth_flow
+            .as_deref()
+            .is_some_and(|a| in_list(&p.transfer_methods, a))
+    {
+        return Some(format!(
+            "authentication flows: the sign-in uses {}, not {}",
+            f.auth_flow.as_deref().unwrap_or("no transfer method"),
+            p.transfer_methods.join(", ")
+        ));
     }
     None
 }
@@ -618,6 +688,8 @@ mod tests {
             country: None,
             locations: vec![],
             trusted_location: false,
+            device: None,
+            auth_flow: None,
         }
     }
 
@@ -820,6 +892,7 @@ mod tests {
                 },
             )]
             .into(),
+            ..Tenant::default()
         };
         let sign_in = |addr: &str, ua: Option<&'static str>| SignIn {
             upn: "U@contoso.com",
@@ -827,6 +900,9 @@ mod tests {
             user_agent: ua,
             client_app: ClientAppType::Browser,
             app_id: apps::EXCHANGE_ONLINE,
+            device_credential: None,
+            registered: None,
+            auth_flow: None,
         };
         let f = tenant.facts(&sign_in(
             "203.0.113.9",
@@ -1007,5 +1083,100 @@ mod tests {
             assert_eq!(platform_from_user_agent(ua), Some(p), "{ua}");
         }
         assert_eq!(platform_from_user_agent(""), None);
+    }
+
+    #[test]
+    fn device_filters_read_the_device_the_credential_proves() {
+        use hmasim_protocol::device::{DeviceFilter, FilterMode, Rule, TrustType};
+        let id = "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb";
+        let mut joined = DeviceRecord::new(id, TrustType::ServerAd);
+        joined.operating_system = Some("Windows".into());
+        let tenant = Tenant {
+            devices: [(id.to_string(), joined)].into(),
+            device_seed: 5,
+            ..Tenant::default()
+        };
+        let cred = device::credential(id, "u@contoso.com", 5);
+        let sign_in = |c: Option<&'static str>| SignIn {
+            upn: "u@contoso.com",
+            address: None,
+            user_agent: None,
+            client_app: ClientAppType::MobileAppsAndDesktopClients,
+            app_id: apps::EXCHANGE_ONLINE,
+            device_credential: c,
+            registered: None,
+            auth_flow: None,
+        };
+        let cred: &'static str = Box::leak(cred.into_boxed_str());
+        let f = tenant.facts(&sign_in(Some(cred)));
+        assert_eq!(
+            f.device.as_ref().map(|d| d.trust_type),
+            Some(TrustType::ServerAd)
+        );
+        // A credential of another world (or none) is an unregistered device.
+        let other: &'static str =
+            Box::leak(device::credential(id, "u@contoso.com", 6).into_boxed_str());
+        assert_eq!(tenant.facts(&sign_in(Some(other))).device, None);
+        let none = tenant.facts(&sign_in(None));
+        assert_eq!(none.device, None);
+        // "MFA except on hybrid joined devices": excluded for the joined device only.
+        let mut p = mfa();
+        p.device_filter = Some(DeviceFilter {
+            mode: FilterMode::Exclude,
+            rule: Rule::parse(r#"device.trustType -eq "ServerAD""#).unwrap(),
+        });
+        let r = evaluate_policy(&p, &f);
+        assert!(!r.applies);
+        assert_eq!(
+            r.reason,
+            format!("devices: device {id} (ServerAD) is excluded by the filter device.trustType -eq \"ServerAD\"")
+        );
+        assert!(
+            evaluate_policy(&p, &none).applies,
+            "an unregistered device matches no -eq"
+        );
+        // Include mode with a negative operator: the unregistered device is in scope.
+        p.device_filter = Some(DeviceFilter {
+            mode: FilterMode::Include,
+            rule: Rule::parse(r#"device.trustType -ne "ServerAD""#).unwrap(),
+        });
+        assert!(evaluate_policy(&p, &none).applies);
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            format!("devices: device {id} (ServerAD) does not match the filter device.trustType -ne \"ServerAD\"")
+        );
+        // A device registered during the run is found too.
+        let reg: BTreeMap<String, DeviceRecord> =
+            [(id.to_string(), DeviceRecord::new(id, TrustType::Workplace))].into();
+        let empty = Tenant {
+            device_seed: 5,
+            ..Tenant::default()
+        };
+        let mut s = sign_in(Some(cred));
+        s.registered = Some(&reg);
+        assert_eq!(
+            empty.facts(&s).device.map(|d| d.trust_type),
+            Some(TrustType::Workplace)
+        );
+    }
+
+    #[test]
+    fn authentication_flows_limit_a_policy_to_the_flows_it_names() {
+        let mut f = desktop();
+        let mut p = mfa();
+        p.transfer_methods = vec!["deviceCodeFlow".into()];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "authentication flows: the sign-in uses no transfer method, not deviceCodeFlow"
+        );
+        f.auth_flow = Some("deviceCodeFlow".into());
+        assert!(evaluate_policy(&p, &f).applies);
+        f.auth_flow = Some("authenticationTransfer".into());
+        assert!(!evaluate_policy(&p, &f).applies);
+        p.transfer_methods.push("authenticationTransfer".into());
+        assert!(evaluate_policy(&p, &f).applies);
+        // Not configured: every flow.
+        p.transfer_methods.clear();
+        assert!(evaluate_policy(&p, &f).applies);
     }
 }

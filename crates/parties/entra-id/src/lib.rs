@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::address::Cidr;
+use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
@@ -36,17 +37,6 @@ pub struct EntraUser {
     pub mfa_registered: bool,
     /// Where MFA prompts for the AD FS adapter are pushed (the user's device).
     pub mfa_device: Option<ActorId>,
-}
-
-/// The device state a client presents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
-    /// Unmanaged.
-    Unmanaged,
-    /// Intune compliant.
-    Compliant,
-    /// Hybrid joined.
-    DomainJoined,
 }
 
 /// Entra ID configuration.
@@ -95,8 +85,6 @@ pub struct EntraConfig {
     /// (Exchange Online for Basic authentication): from them, Entra ID takes the client's
     /// address from `X-Forwarded-For`; from anyone else, the connection's address.
     pub relays: Vec<Cidr>,
-    /// Device state each client presents.
-    pub devices: BTreeMap<ActorId, Device>,
     /// Clients whose app an Intune app protection policy covers.
     pub app_protected: BTreeSet<ActorId>,
 }
@@ -116,6 +104,8 @@ struct Session {
     address: Option<IpAddr>,
     /// The client's `User-Agent` (Conditional Access reads the device platform from it).
     user_agent: String,
+    /// The device credential the client presented, if any.
+    device_credential: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -124,8 +114,17 @@ struct Grant {
     client_id: String,
     resource: String,
     amr: Vec<String>,
-    /// When the user authenticated interactively (ms): what sign-in frequency counts from.
-    auth_ms: u64,
+    /// The interactive authentication the code stands for.
+    auth: Authenticated,
+}
+
+/// An interactive authentication, as a token family remembers it: when it happened (what
+/// sign-in frequency counts from) and the device credential the sign-in presented (a
+/// renewal is judged on the device the sign-in proved).
+#[derive(Clone, Debug)]
+struct Authenticated {
+    at_ms: u64,
+    device_credential: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -166,7 +165,7 @@ pub struct EntraId {
     token_family: BTreeMap<String, u64>,
     /// Refresh-token family -> when the user last authenticated interactively for it (ms):
     /// a sign-in's family its code's authentication, an on-behalf-of family its parent's.
-    family_auth: BTreeMap<u64, u64>,
+    family_auth: BTreeMap<u64, Authenticated>,
     /// Families issued to a user's client (sign-ins) and on behalf of a user (OBO).
     signins: u64,
     obos: u64,
@@ -182,6 +181,9 @@ pub struct EntraId {
     /// Users (lower-case UPN) who registered an MFA method during the run, at the
     /// registration interrupt: tenant state, kept across reconfigurations.
     registered: std::collections::BTreeSet<String>,
+    /// Devices the Device Registration Service registered during the run (Workplace
+    /// joins), by lower-case device id: tenant state, kept across reconfigurations.
+    joined: BTreeMap<String, DeviceRecord>,
 }
 
 fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
@@ -267,6 +269,7 @@ impl EntraId {
             synced: BTreeMap::new(),
             revoked_before: BTreeMap::new(),
             registered: std::collections::BTreeSet::new(),
+            joined: BTreeMap::new(),
             cfg,
         }
     }
@@ -357,6 +360,9 @@ impl EntraId {
                 evaluated: None,
                 address: self.net.peer_address(from),
                 user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
+                device_credential: req
+                    .header_value(device::DEVICE_CREDENTIAL_HEADER)
+                    .map(str::to_string),
             },
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
@@ -545,6 +551,10 @@ impl EntraId {
                 .any(|r| r.eq_ignore_ascii_case(resource))
         {
             apps::EXCHANGE_ONLINE.to_string()
+        } else if resource == device::DRS_RESOURCE {
+            // Signing in to the Device Registration Service is the user action
+            // "register or join devices".
+            hmasim_protocol::policy::REGISTER_DEVICE.to_string()
         } else {
             resource.to_string()
         }
@@ -558,6 +568,9 @@ impl EntraId {
             user_agent: Some(s.user_agent.as_str()).filter(|u| !u.is_empty()),
             client_app: s.client_app,
             app_id: &app_id,
+            device_credential: s.device_credential.as_deref(),
+            registered: Some(&self.joined),
+            auth_flow: None,
         })
     }
 
@@ -577,18 +590,18 @@ impl EntraId {
         Some(peer)
     }
 
+    /// Whether the sign-in satisfies grant control `c`. The device controls read the
+    /// device the sign-in proved with its credential (an unregistered device satisfies
+    /// neither).
     fn has(&self, s: &Session, c: GrantControl) -> bool {
-        let device = self
-            .cfg
-            .devices
-            .get(&s.source)
-            .copied()
-            .unwrap_or(Device::Unmanaged);
+        let device = || self.facts(s).device;
         match c {
             GrantControl::Block => false,
             GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
-            GrantControl::CompliantDevice => device == Device::Compliant,
-            GrantControl::DomainJoinedDevice => device == Device::DomainJoined,
+            GrantControl::CompliantDevice => device().is_some_and(|d| d.is_compliant),
+            GrantControl::DomainJoinedDevice => {
+                device().is_some_and(|d| d.trust_type == TrustType::ServerAd)
+            }
             GrantControl::ApprovedApplication => self.cfg.approved_apps.contains(&s.client_id),
             // An app protection policy (Intune) must apply to the approved app on this device.
             GrantControl::CompliantApplication => {
@@ -808,6 +821,77 @@ impl EntraId {
         }
     }
 
+    /// The Device Registration Service: a Workplace join. The request carries an access
+    /// token for the service (whose sign-in Conditional Access judged as the user action
+    /// `urn:user:registerdevice`) and the attributes the device reports; the service adds a
+    /// device object (trust type `Workplace`, not compliant, not managed) and returns the
+    /// device id and the credential the device presents from then on.
+    fn enroll(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let now = hmasim_protocol::unix_now(ctx);
+        let bearer = req
+            .header_value("Authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let claims = match jwt::verify(bearer, &self.metadata(), now, 300) {
+            Ok(c) if c.aud == device::DRS_RESOURCE => c,
+            _ => {
+                return ctx.send(
+                    from,
+                    Message::response(
+                        &req,
+                        401,
+                        "the Device Registration Service refuses the request",
+                    )
+                    .with_fault(Fault {
+                        code: "device_registration_unauthorized".into(),
+                        party: "entra-id",
+                        message: "no valid access token for the Device Registration Service".into(),
+                        diagnostics: "AADSTS50097".into(),
+                        symptom: None,
+                    }),
+                )
+            }
+        };
+        let n = self.joined.len() + 1;
+        let id = device::derived_id(&format!("drs {} {n}", claims.upn), self.cfg.key_seed);
+        let mut r = DeviceRecord::new(id.clone(), TrustType::Workplace);
+        if let Body::Form(f) = &req.body {
+            let get = |k: &str| f.get(k).map(str::to_string);
+            r.display_name = get("displayName");
+            r.operating_system = get("osType");
+            r.operating_system_version = get("osVersion");
+            r.device_ownership = Some("Personal".to_string());
+        }
+        self.joined.insert(id.to_ascii_lowercase(), r);
+        let credential = device::credential(&id, &claims.upn, self.cfg.key_seed);
+        ctx.note(
+            Message::note("the Device Registration Service registers a device (Workplace join)")
+                .with_body(Body::Lines(vec![
+                    format!(
+                        "device {id} registered to {} (trustType Workplace, not compliant)",
+                        claims.upn
+                    ),
+                    format!(
+                        "the registration token's methods: {}",
+                        claims.amr.join(", ")
+                    ),
+                ])),
+        );
+        ctx.send(
+            from,
+            Message::response(
+                &req,
+                200,
+                "the Device Registration Service returns the device's identity",
+            )
+            .with_body(Body::Form(
+                Form::new()
+                    .with("DeviceId", id)
+                    .with("DeviceCredential", credential),
+            )),
+        );
+    }
+
     fn mfa_done(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         let id = req
             .url
@@ -921,7 +1005,10 @@ impl EntraId {
                 client_id: s.client_id.clone(),
                 resource: s.resource.clone(),
                 amr: s.amr.clone(),
-                auth_ms: ctx.now().as_millis(),
+                auth: Authenticated {
+                    at_ms: ctx.now().as_millis(),
+                    device_credential: s.device_credential.clone(),
+                },
             },
         );
         code
@@ -1083,7 +1170,7 @@ impl EntraId {
             "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
                 Some(g) => {
                     let fam = self.new_family(false);
-                    self.family_auth.insert(fam, g.auth_ms);
+                    self.family_auth.insert(fam, g.auth.clone());
                     self.issue_pair(
                         &req,
                         ctx,
@@ -1127,7 +1214,7 @@ impl EntraId {
                                 .as_ref()
                                 .and_then(|p| self.token_family.get(p))
                                 .and_then(|f| self.family_auth.get(f))
-                                .copied()
+                                .cloned()
                             {
                                 self.family_auth.insert(fam, auth);
                             }
@@ -1230,7 +1317,8 @@ impl EntraId {
     }
 
     /// Conditional Access sign-in frequency on a refresh-token redemption: Entra ID judges
-    /// the renewal with the facts of the request that carries it and, when an enforced
+    /// the renewal with the facts of the request that carries it (the device being the one
+    /// the interactive sign-in proved, unless the request presents its own) and, when an enforced
     /// policy that applies sets a frequency and more time has passed since the user's
     /// last interactive authentication, refuses it (`invalid_grant`, `AADSTS70043`): the
     /// client must sign the user in again interactively.
@@ -1242,7 +1330,7 @@ impl EntraId {
         family: u64,
         c: &Claims,
     ) -> Option<Message> {
-        let auth_ms = *self.family_auth.get(&family)?;
+        let auth = self.family_auth.get(&family)?;
         if !self
             .cfg
             .policies
@@ -1259,10 +1347,15 @@ impl EntraId {
             user_agent,
             client_app: ClientAppType::MobileAppsAndDesktopClients,
             app_id: &app_id,
+            device_credential: req
+                .header_value(device::DEVICE_CREDENTIAL_HEADER)
+                .or(auth.device_credential.as_deref()),
+            registered: Some(&self.joined),
+            auth_flow: None,
         });
         let (policy, freq) = ca::sign_in_frequency(&self.cfg.policies, &facts)?;
         let now_ms = ctx.now().as_millis();
-        let elapsed = now_ms.saturating_sub(auth_ms);
+        let elapsed = now_ms.saturating_sub(auth.at_ms);
         if elapsed <= freq.seconds() * 1000 {
             return None;
         }
@@ -1422,6 +1515,10 @@ impl EntraId {
             user_agent: req.header_value("User-Agent"),
             client_app: app,
             app_id: apps::EXCHANGE_ONLINE,
+            // Basic authentication carries no device credential.
+            device_credential: None,
+            registered: None,
+            auth_flow: None,
         });
         let results = ca::evaluate(&self.cfg.policies, &facts);
         let lines = evaluation_lines(&results);
@@ -1610,6 +1707,10 @@ impl Actor<Message> for EntraId {
             self.login_srf(msg, from, ctx);
         } else if path.ends_with("/sas/processauth") {
             self.mfa_done(msg, from, ctx);
+        } else if url.host == device::DRS_HOST
+            && path == device::DRS_ENROLL_PATH.to_ascii_lowercase()
+        {
+            self.enroll(msg, from, ctx);
         } else if url.host == "adnotifications.windowsazure.com" {
             self.mfa_connector(msg, from, ctx);
         } else {

@@ -278,6 +278,9 @@ pub fn where_from(tenant: &Tenant, a: IpAddr) -> (Vec<String>, bool, Option<Stri
         user_agent: None,
         client_app: ClientAppType::Browser,
         app_id: "",
+        device_credential: None,
+        registered: None,
+        auth_flow: None,
     });
     (f.locations, f.trusted_location, f.country)
 }
@@ -332,7 +335,7 @@ pub fn user_classes(sc: &Scenario, users: &[&User]) -> Vec<UserClass> {
                         c.kind,
                         c.platform,
                         c.location,
-                        c.device,
+                        &c.device,
                         c.app_protection,
                         c.source_address
                     )
