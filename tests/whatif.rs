@@ -404,10 +404,10 @@ fn ca_policies_replace_the_scenarios_and_their_warnings_are_reported() {
             "CA021: Nothing unmodelled here"
         ]
     );
-    // (Its sign-in frequency, device filter and authentication flows are evaluated, so
-    // not among them.)
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 10);
-    assert_eq!(v["policies"][0]["unmodelled"].as_array().unwrap().len(), 8);
+    // (Its sign-in frequency, device filter, authentication flows and risk levels are
+    // evaluated, so not among them.)
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 7);
+    assert_eq!(v["policies"][0]["unmodelled"].as_array().unwrap().len(), 5);
     let out = text(&[
         "desktop-exo-ca",
         "--app",
@@ -421,7 +421,7 @@ fn ca_policies_replace_the_scenarios_and_their_warnings_are_reported() {
         out.contains("\nWARNINGS (what the policies say that hmasim does not model)\n"),
         "{out}"
     );
-    assert!(out.contains("$.value[0].conditions.signInRiskLevels: policy \"CA020: Risky sign-ins on unmanaged devices need MFA\": not modelled"), "{out}");
+    assert!(out.contains("$.value[0].conditions.clientApplications: policy \"CA020: Risky sign-ins on unmanaged devices need MFA\": not modelled"), "{out}");
     // Policies read through the scenario's conditional_access_files carry their warnings.
     let v = json(&[
         fixture("tenant.toml").to_str().unwrap(),

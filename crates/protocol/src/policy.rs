@@ -261,6 +261,93 @@ pub const GUEST_TYPES: [&str; 6] = [
     "serviceProvider",
 ];
 
+/// A sign-in or user risk level as Entra ID Protection scores it (Graph's `riskLevel`:
+/// `none`, `low`, `medium`, `high`; `hidden` and `unknownFutureValue` are not levels a
+/// sign-in is scored at, and the Graph reader reports them).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskLevel {
+    /// No risk detected.
+    #[default]
+    None,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+}
+
+impl RiskLevel {
+    /// Every level, lowest first.
+    pub const ALL: [RiskLevel; 4] = [
+        RiskLevel::None,
+        RiskLevel::Low,
+        RiskLevel::Medium,
+        RiskLevel::High,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::None => "none",
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+    /// The level spelled `s` (case-insensitive).
+    pub fn parse(s: &str) -> Option<RiskLevel> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// An insider risk level (Microsoft Purview Insider Risk Management's adaptive protection,
+/// Graph's `insiderRiskLevel`: `none`, `minor`, `moderate`, `elevated`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum InsiderRiskLevel {
+    /// No insider risk.
+    #[default]
+    None,
+    /// Minor.
+    Minor,
+    /// Moderate.
+    Moderate,
+    /// Elevated.
+    Elevated,
+}
+
+impl InsiderRiskLevel {
+    /// Every level, lowest first.
+    pub const ALL: [InsiderRiskLevel; 4] = [
+        InsiderRiskLevel::None,
+        InsiderRiskLevel::Minor,
+        InsiderRiskLevel::Moderate,
+        InsiderRiskLevel::Elevated,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InsiderRiskLevel::None => "none",
+            InsiderRiskLevel::Minor => "minor",
+            InsiderRiskLevel::Moderate => "moderate",
+            InsiderRiskLevel::Elevated => "elevated",
+        }
+    }
+    /// The level spelled `s` (case-insensitive).
+    pub fn parse(s: &str) -> Option<InsiderRiskLevel> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
 /// A named location of the tenant (Graph's `namedLocation`): what a location id in a
 /// policy's `locations` condition stands for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,6 +513,19 @@ pub struct CaPolicy {
     /// it never decides whether a password alone is granted access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_frequency: Option<SignInFrequency>,
+    /// Sign-in risk levels in scope (Graph's `conditions.signInRiskLevels`); empty means
+    /// the condition is not configured. The policy applies only to a sign-in that
+    /// Identity Protection scores at one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sign_in_risk_levels: Vec<RiskLevel>,
+    /// User risk levels in scope (Graph's `conditions.userRiskLevels`); empty means not
+    /// configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_risk_levels: Vec<RiskLevel>,
+    /// Insider risk levels in scope (Graph's `conditions.insiderRiskLevels`, Microsoft
+    /// Purview's adaptive protection); empty means not configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insider_risk_levels: Vec<InsiderRiskLevel>,
 }
 
 /// A sign-in frequency (Graph's `signInFrequencySessionControl`): periodic
@@ -517,6 +617,13 @@ impl From<SignInFrequency> for String {
 }
 
 impl CaPolicy {
+    /// Whether the policy has a risk condition (sign-in, user or insider risk).
+    pub fn has_risk_condition(&self) -> bool {
+        !self.sign_in_risk_levels.is_empty()
+            || !self.user_risk_levels.is_empty()
+            || !self.insider_risk_levels.is_empty()
+    }
+
     /// A policy named `name` that applies to every sign-in and grants with `grant`
     /// (AND): the starting point of a policy built in code.
     pub fn new(name: impl Into<String>, grant: Vec<GrantControl>) -> Self {
@@ -546,6 +653,9 @@ impl CaPolicy {
             device_filter: None,
             transfer_methods: Vec::new(),
             sign_in_frequency: None,
+            sign_in_risk_levels: Vec::new(),
+            user_risk_levels: Vec::new(),
+            insider_risk_levels: Vec::new(),
         }
     }
 }

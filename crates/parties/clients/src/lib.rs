@@ -426,10 +426,8 @@ impl Client {
     /// Posts the registration with the service's access token.
     fn join(&mut self, ctx: &mut Ctx<'_, Message>, token: &str) {
         use hmasim_protocol::device::{DRS_ENROLL_PATH, DRS_HOST};
-        let os = match hmasim_protocol::device::os_of_user_agent(&self.cfg.user_agent) {
-            Some(os) => os,
-            None => "Windows",
-        };
+        let os =
+            hmasim_protocol::device::os_of_user_agent(&self.cfg.user_agent).unwrap_or("Windows");
         let form = Form::new()
             .with("displayName", format!("{}-device", self.cfg.id))
             .with("osType", os)

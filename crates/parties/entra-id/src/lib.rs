@@ -706,6 +706,33 @@ impl EntraId {
                 let registered = self.registered.contains(&upn)
                     || self.cfg.users.get(&upn).is_some_and(|u| u.mfa_registered);
                 if !registered {
+                    // A sign-in risk-based policy does not let a risky session register
+                    // MFA: the sign-in is blocked (AADSTS53004), as Microsoft documents
+                    // for "Require multifactor authentication for elevated sign-in risk".
+                    if let Some(p) = results.iter().find(|r| {
+                        r.applies
+                            && r.state == hmasim_protocol::policy::CaState::Enabled
+                            && r.controls.contains(&GrantControl::Mfa)
+                            && self
+                                .cfg
+                                .policies
+                                .iter()
+                                .any(|p| p.name == r.name && !p.sign_in_risk_levels.is_empty())
+                    }) {
+                        return ctx.send(
+                            from,
+                            aad_error(
+                                &req,
+                                Some(Stage::CaControls),
+                                "mfa_registration_blocked_by_risk",
+                                "AADSTS53004",
+                                format!(
+                                    "Conditional Access policy '{}' requires MFA for this risky sign-in, and a user without a method cannot register one in a risky session",
+                                    p.name
+                                ),
+                            ),
+                        );
+                    }
                     return self.registration(req, from, ctx, id, &s);
                 }
                 let action = Url::parse(apps::ENTRA_MFA)
