@@ -134,6 +134,17 @@ fn the_baseline_gives_a_definitive_verdict() {
         "only policies that depend on a truly unmodelled signal may be NOT PROVEN: {not_proven:?}"
     );
     assert!(not_proven.len() <= 2);
+    // The coverage table says the same: every other policy is evaluated fully.
+    let c = &v["coverage"];
+    assert_eq!(c["totals"]["policies"], 35);
+    let partial: Vec<&str> = c["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["evaluated"] != "fully")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(partial, TRULY_UNMODELLED, "{}", c["policies"]);
     assert_eq!(
         v["verdict"],
         "clean",
