@@ -172,6 +172,7 @@ pub fn path_json(p: &PathSpec) -> Value {
             "device_model": p.signals.device_model,
             "mfa_registered": p.signals.mfa_registered,
             "registers_device": p.signals.registers_device,
+            "device_name": p.signals.device_name,
         },
     })
 }
@@ -341,6 +342,9 @@ fn signals_text(p: &PathSpec) -> String {
     }
     if s.registers_device {
         out.push_str(", after registering a device of its own (Workplace join)");
+        if let Some(n) = &s.device_name {
+            let _ = write!(out, " named \"{n}\"");
+        }
     }
     if let Some(r) = s.risk {
         let _ = write!(out, ", {}", r.describe());

@@ -134,6 +134,19 @@ fn scenario_devices_are_validated_with_located_errors() {
         assert!(e.contains(want), "{device}: {e}");
         assert!(e.starts_with("t.toml:"), "{e}");
     }
+    // A policy's filter in a scenario is hmasim's own format: a rule that does not parse
+    // is an error there, located on its line (a Graph export only warns).
+    let bad_rule = base.replace(
+        "grant = [\"mfa\"]\n",
+        "grant = [\"mfa\"]\ndevice_filter = { mode = \"exclude\", rule = \"device.colour -eq 'red'\" }\n",
+    );
+    let e = scenario::parse(&bad_rule, "t.toml", scenario::Format::Toml)
+        .expect_err("a bad rule")
+        .to_string();
+    assert!(
+        e.contains("unknown device attribute \"colour\"") && e.starts_with("t.toml:"),
+        "{e}"
+    );
 }
 
 /// "MFA except on registered devices": the password holder cannot use the user's device,
@@ -184,7 +197,7 @@ fn a_filter_that_exempts_registered_devices_opens_a_path_through_device_registra
             .find(|p| {
                 p.epoch == c.epoch
                     && !p.path.signals.registers_device
-                    && p.path.key() == c.path.key().replace(" registers-device", "")
+                    && p.path.key() == hmasim::sim::verify::twin_key(&c.path)
             })
             .expect("the twin is explored");
         assert!(!twin.verdict.single_factor(), "{:?}", twin.path);
@@ -300,4 +313,84 @@ fn whatif_reads_the_device_and_the_registration_user_action() {
         "{e}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// "MFA on Windows devices" written with a positive operator in include mode: a device
+/// without a registration has every attribute null, so the filter never matches the
+/// password holder's sign-in and the policy does not apply. The fix patches the filter
+/// away, and the patched tenant verifies clean.
+#[test]
+fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out() {
+    let mut sc = load("secure-desktop");
+    sc.conditional_access[0].device_filter = filter(
+        FilterMode::Include,
+        r#"device.operatingSystem -eq "Windows""#,
+    );
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    let c = v
+        .counterexamples
+        .iter()
+        .find(|c| c.path.location == "external" && !c.path.signals.registers_device)
+        .expect("the unregistered sign-in gets in");
+    assert!(
+        c.control.contains("filter for devices") && c.command.contains("\"deviceFilter\":null"),
+        "{}\n{}",
+        c.control,
+        c.command
+    );
+    // A device the password holder registers reports the operating system of its
+    // User-Agent: reporting Windows, the filter matches it, the policy applies, and that
+    // path is closed; reporting macOS, it stays open (as its twin without the
+    // registration is, so it is not a registration finding).
+    let registering = |platform: &str| {
+        v.paths
+            .iter()
+            .filter(|p| {
+                p.path.signals.registers_device
+                    && p.path.location == "external"
+                    && p.path.signals.platform == platform
+            })
+            .map(|p| p.verdict.single_factor())
+            .collect::<Vec<_>>()
+    };
+    let windows = registering("windows");
+    assert!(!windows.is_empty() && windows.iter().all(|open| !open));
+    let mac = registering("macOS");
+    assert!(!mac.is_empty() && mac.iter().all(|open| *open));
+    assert!(v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.location == "external")
+        .all(|c| !c.path.signals.registers_device));
+    let fix = hmasim::sim::findings::fix_for_counterexample(&sc, c);
+    fix.change.apply(&mut sc);
+    assert_eq!(sc.conditional_access[0].device_filter, None);
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+}
+
+/// A naming convention is no device identity: the registering client reports the display
+/// name it likes, so verify tries every string a filter compares `displayName` with.
+#[test]
+fn a_display_name_exemption_is_met_by_a_device_the_password_holder_names() {
+    let mut sc = load("secure-desktop");
+    sc.conditional_access[0].device_filter = filter(
+        FilterMode::Exclude,
+        r#"device.displayName -startsWith "CONTOSO-LT-""#,
+    );
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    assert!(!v.counterexamples.is_empty());
+    for c in &v.counterexamples {
+        assert!(c.path.signals.registers_device);
+        assert_eq!(c.path.signals.device_name.as_deref(), Some("CONTOSO-LT-"));
+        let t = hmasim::sim::run(&path_scenario(&sc, &c.path, c.epoch), false);
+        assert!(t.outcome.data_without_mfa, "{:?}", c.path);
+    }
+    // The default name does not match: that registration is closed.
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.registers_device && p.path.signals.device_name.is_none())
+        .all(|p| !p.verdict.single_factor()));
 }

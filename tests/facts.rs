@@ -213,7 +213,28 @@ struct Case {
     roles: Vec<&'static str>,
     groups: Vec<&'static str>,
     policies: Vec<CaPolicy>,
+    /// 0 unmanaged, 1 compliant, 2 domain-joined, 3 a declared Workplace device.
+    device: usize,
 }
+
+/// Filters for devices the generated policies draw from: positive and negative operators,
+/// system and client-reported attributes, both modes.
+const FILTERS: [Option<(hmasim::protocol::device::FilterMode, &str)>; 5] = {
+    use hmasim::protocol::device::FilterMode::{Exclude, Include};
+    [
+        None,
+        Some((Exclude, r#"device.trustType -eq "ServerAD""#)),
+        Some((Include, r#"device.isCompliant -ne True"#)),
+        Some((
+            Exclude,
+            r#"device.operatingSystem -startsWith "Win" -and device.trustType -ne "Workplace""#,
+        )),
+        Some((
+            Include,
+            r#"device.extensionAttribute1 -eq "SAW" -or device.deviceOwnership -eq "Company""#,
+        )),
+    ]
+};
 
 const ADDRESSES: [&str; 5] = [
     "198.51.100.20",
@@ -241,6 +262,7 @@ fn policy_strategy(i: usize) -> impl Strategy<Value = CaPolicy> {
             ClientAppType::MobileAppsAndDesktopClients,
         ]),
         any::<bool>(),
+        0..FILTERS.len(),
     )
         .prop_map(
             move |(
@@ -253,6 +275,7 @@ fn policy_strategy(i: usize) -> impl Strategy<Value = CaPolicy> {
                 exc_pf,
                 app,
                 all_users,
+                filter,
             )| {
                 let mut p = CaPolicy::new(format!("P{i}"), vec![GrantControl::Mfa]);
                 p.include_applications = vec!["Office365".into()];
@@ -270,6 +293,11 @@ fn policy_strategy(i: usize) -> impl Strategy<Value = CaPolicy> {
                 p.exclude_groups = exc_group.iter().map(|s| s.to_string()).collect();
                 p.include_platforms = inc_pf;
                 p.exclude_platforms = exc_pf;
+                p.device_filter =
+                    FILTERS[filter].map(|(mode, rule)| hmasim::protocol::device::DeviceFilter {
+                        mode,
+                        rule: hmasim::protocol::device::Rule::parse(rule).unwrap(),
+                    });
                 p
             },
         )
@@ -288,15 +316,19 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         prop::sample::subsequence(&ROLES[..], 0..=2),
         prop::sample::subsequence(&GROUPS[..], 0..=2),
         (policy_strategy(0), policy_strategy(1), policy_strategy(2)),
+        0usize..4,
     )
-        .prop_map(|(kind, platform, address, roles, groups, (a, b, c))| Case {
-            kind,
-            platform,
-            address,
-            roles,
-            groups,
-            policies: vec![a, b, c],
-        })
+        .prop_map(
+            |(kind, platform, address, roles, groups, (a, b, c), device)| Case {
+                kind,
+                platform,
+                address,
+                roles,
+                groups,
+                policies: vec![a, b, c],
+                device,
+            },
+        )
 }
 
 proptest! {
@@ -324,6 +356,25 @@ proptest! {
         sc.users[0].groups = case.groups.iter().map(|s| s.to_string()).collect();
         sc.clients[0].platform = case.platform;
         sc.clients[0].source_address = Some(ip(case.address));
+        sc.clients[0].device = match case.device {
+            0 => scenario::DeviceState::Unmanaged,
+            1 => scenario::DeviceState::Compliant,
+            2 => scenario::DeviceState::DomainJoined,
+            _ => {
+                let mut d = hmasim::protocol::device::DeviceRecord::new(
+                    "aaaaaaaa-0000-1111-2222-bbbbbbbbbbbb",
+                    hmasim::protocol::device::TrustType::Workplace,
+                );
+                d.operating_system = Some("Windows".into());
+                d.extension_attributes.insert("1".into(), "SAW".into());
+                scenario::DeviceState::Registered(Box::new(d))
+            }
+        };
+        // The device the run's client presents, as whatif names it.
+        let device_id = sc.clients[0]
+            .device
+            .record(&sc.clients[0].party_id(), sc.clients[0].platform, sc.seed)
+            .map(|r| r.id);
         let t = sim::run(&sc, true);
         let Some(run_lines) = ca_lines(&t) else {
             return Err(TestCaseError::fail("no Conditional Access evaluation in the run"));
@@ -354,6 +405,9 @@ proptest! {
         ];
         if !ua.is_empty() {
             args.extend(["--user-agent", ua.as_str()]);
+        }
+        if let Some(id) = &device_id {
+            args.extend(["--device-id", id.as_str()]);
         }
         let o = hmasim(&args);
         prop_assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));

@@ -109,7 +109,9 @@ fn path_scenario(base: &Scenario, path: &hmasim::sim::verify::PathSpec) -> Scena
             Platform::Windows
         },
         location,
-        device: if location == Location::Internal && kind != ClientKind::NativeMail {
+        device: if path.signals.registers_device {
+            DeviceState::Registers
+        } else if location == Location::Internal && kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
             DeviceState::Unmanaged
@@ -124,6 +126,7 @@ fn path_scenario(base: &Scenario, path: &hmasim::sim::verify::PathSpec) -> Scena
         user_agent: path.signals.user_agent.clone(),
         device_type: path.signals.device_type.clone(),
         device_model: path.signals.device_model.clone(),
+        device_name: path.signals.device_name.clone(),
     }];
     let action = match kind {
         ClientKind::Browser => "open-owa",

@@ -210,6 +210,22 @@ fn generate(seed: u64) -> Tenant {
         "macOS",
         "linux",
     ];
+    // Filters for devices come from a stream of their own, so the other draws (and so the
+    // tenants of every seed) are those they were before filters existed.
+    let mut rd = Rng(seed ^ 0xD5A1_CE00_F11E_0000);
+    const FILTERS: [(&str, &str); 5] = [
+        (
+            "exclude",
+            r#"device.trustType -eq "Workplace" -or device.trustType -eq "AzureAD""#,
+        ),
+        ("exclude", r#"device.trustType -eq "ServerAD""#),
+        ("include", r#"device.trustType -ne "Workplace""#),
+        (
+            "include",
+            r#"device.isCompliant -ne True -and device.operatingSystem -notStartsWith "Win""#,
+        ),
+        ("exclude", r#"device.displayName -startsWith "CONTOSO-""#),
+    ];
     let mut policies = Vec::new();
     // Risk conditions come from a stream of their own, so the tenants drawn before risk
     // was modelled stay the same tenants.
@@ -304,6 +320,10 @@ fn generate(seed: u64) -> Tenant {
                 l.push("none");
             }
             p += &format!(", {key} = {}", list(&l));
+        }
+        if rd.chance(30) {
+            let (mode, rule) = FILTERS[rd.below(FILTERS.len())];
+            p += &format!(", device_filter = {{ mode = {mode:?}, rule = {rule:?} }}");
         }
         p += "}";
         policies.push(p);
@@ -417,6 +437,10 @@ struct Signals {
     source_address: Option<IpAddr>,
     device_type: Option<String>,
     device_model: Option<String>,
+    /// The password holder registers a device of its own first (modern methods).
+    registers_device: bool,
+    /// The display name it reports for that device (`None`: the client's default).
+    device_name: Option<String>,
     /// The risk levels Identity Protection holds (`None`: the user's own).
     risk: Option<Risk>,
 }
@@ -484,7 +508,7 @@ fn inside(range: &str) -> IpAddr {
 /// The raw signal values of one path (see the crate docs). Inside, connections leave by
 /// the office's egress: the address is the client's own. Outside: the office egress, the
 /// Internet default, one address in each range the tenant mentions, one outside all.
-fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signals> {
+fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool) -> Vec<Signals> {
     let mut addrs: Vec<Option<IpAddr>> = vec![None];
     if location == Location::External {
         addrs.push(Some(sc.network.office_egress));
@@ -527,19 +551,39 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool) -> Vec<Signa
             .filter(|r| activesync && r.characteristic == DeviceCharacteristic::UserAgent)
             .map(|r| r.query.clone()),
     );
+    // The registration: none, or one with the client's default display name and one with
+    // each string a filter for devices compares `displayName` with (the client chooses it).
+    let mut registrations: Vec<(bool, Option<String>)> = vec![(false, None), (true, None)];
+    for p in &sc.conditional_access {
+        if let Some(f) = &p.device_filter {
+            for l in f.rule.literals(hmasim::protocol::device::Attr::DisplayName) {
+                registrations.push((true, Some(l)));
+            }
+        }
+    }
+    registrations.dedup();
     let mut out = Vec::new();
     for risk in raw_risks(sc) {
         for ua in &uas {
             for a in &addrs {
                 for t in &types {
                     for m in &models {
-                        out.push(Signals {
-                            user_agent: Some(ua.clone()),
-                            source_address: *a,
-                            device_type: t.clone(),
-                            device_model: m.clone(),
-                            risk,
-                        });
+                        // Every modern path also with a device registration, whatever the
+                        // policies say: verify's pruning of it is what this checks.
+                        for (registers_device, device_name) in &registrations {
+                            if *registers_device && !modern {
+                                continue;
+                            }
+                            out.push(Signals {
+                                user_agent: Some(ua.clone()),
+                                source_address: *a,
+                                device_type: t.clone(),
+                                device_model: m.clone(),
+                                risk,
+                                registers_device: *registers_device,
+                                device_name: device_name.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -682,7 +726,9 @@ fn raw_scenario(tenant: &Scenario, starts: &[u64], p: &RawPath) -> Scenario {
             Platform::Windows
         },
         location: p.location,
-        device: if internal && p.kind != ClientKind::NativeMail {
+        device: if p.signals.registers_device {
+            DeviceState::Registers
+        } else if internal && p.kind != ClientKind::NativeMail {
             DeviceState::DomainJoined
         } else {
             DeviceState::Unmanaged
@@ -696,6 +742,7 @@ fn raw_scenario(tenant: &Scenario, starts: &[u64], p: &RawPath) -> Scenario {
         user_agent: p.signals.user_agent.clone(),
         device_type: p.signals.device_type.clone(),
         device_model: p.signals.device_model.clone(),
+        device_name: p.signals.device_name.clone(),
     }];
     let action = match p.kind {
         ClientKind::Browser => ActionKind::OpenOwa,
@@ -777,6 +824,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
     // By group: the verdicts with no risk detected, and those at a detected risk.
     let mut reported: BTreeMap<Group, BTreeSet<Verdict>> = BTreeMap::new();
     let mut reported_at_risk: BTreeMap<Group, BTreeSet<Verdict>> = BTreeMap::new();
+    // The paths whose device registration verify explored.
+    let mut registered_explored: BTreeSet<Group> = BTreeSet::new();
     for p in &v.paths {
         let kind = kind_of(p.path.client);
         let location = if p.path.location == "internal" {
@@ -803,6 +852,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 device_type: p.path.signals.device_type.clone(),
                 device_model: p.path.signals.device_model.clone(),
                 risk: p.path.signals.risk,
+                registers_device: p.path.signals.registers_device,
+                device_name: p.path.signals.device_name.clone(),
             },
             epoch: p.epoch,
             continued: p.path.continued,
@@ -819,19 +870,23 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
             ));
         }
         let detected = p.path.signals.risk.is_some_and(|r| r.detected());
-        if detected {
-            &mut reported_at_risk
-        } else {
-            &mut reported
-        }
-        .entry((
+        let group = (
             p.path.user.to_ascii_lowercase(),
             p.path.client,
             p.path.location,
             p.path.method.clone(),
             p.epoch,
             p.path.continued,
-        ))
+        );
+        if p.path.signals.registers_device {
+            registered_explored.insert(group.clone());
+        }
+        if detected {
+            &mut reported_at_risk
+        } else {
+            &mut reported
+        }
+        .entry(group)
         .or_default()
         .insert(p.verdict);
     }
@@ -864,7 +919,10 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                             tally.raw_paths += 1;
                             let mut found: BTreeMap<Verdict, Signals> = BTreeMap::new();
                             let mut found_at_risk: BTreeMap<Verdict, Signals> = BTreeMap::new();
-                            for signals in raw_signals(&sc, location, activesync) {
+                            let mut registering: BTreeMap<Verdict, Signals> = BTreeMap::new();
+                            let modern =
+                                method.1 == AuthMethod::Modern && kind != ClientKind::NativeMail;
+                            for signals in raw_signals(&sc, location, activesync, modern) {
                                 let p = RawPath {
                                     user: user.upn.clone(),
                                     kind,
@@ -882,6 +940,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                 }
                                 if p.signals.risk.is_some_and(|r| r.detected()) {
                                     found_at_risk.entry(verdict).or_insert(p.signals);
+                                } else if p.signals.registers_device {
+                                    registering.entry(verdict).or_insert(p.signals);
                                 } else {
                                     found.entry(verdict).or_insert(p.signals);
                                 }
@@ -916,6 +976,32 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                 }
                             }
                             let theirs = reported.get(&key).cloned().unwrap_or_default();
+                            // Where verify explored the registration, its verdicts must
+                            // match like any signal's. Where it pruned it (no filter for
+                            // devices), the registration must open nothing: a registered
+                            // Workplace device satisfies no more than an unregistered one, and
+                            // the registration's own sign-in can only add refusals, so it may
+                            // end in fewer accesses (no access where the domain-joined machine
+                            // inside got in) but never single-factor where verify saw no
+                            // single-factor verdict.
+                            if registered_explored.contains(&key) {
+                                for (v, s) in std::mem::take(&mut registering) {
+                                    found.entry(v).or_insert(s);
+                                }
+                            } else if let Some((v, s)) =
+                                registering.iter().find(|(v, _)| v.single_factor())
+                            {
+                                if !theirs.iter().any(|t| t.single_factor()) {
+                                    bad(format!(
+                                        "{} {} {loc} {} epoch {epoch}{}: the device registration verify pruned is {v:?} with {s:?}, verify {theirs:?}",
+                                        user.upn,
+                                        kind_name(kind),
+                                        method.0,
+                                        if continued { " continued" } else { "" },
+                                    ));
+                                }
+                            }
+                            registering.clear();
                             let ours: BTreeSet<Verdict> = found.keys().copied().collect();
                             // Single-factor verdicts must match exactly; other verdicts too
                             // (a class whose members end differently is not one class).
@@ -1135,4 +1221,40 @@ fn every_range_of_a_named_location_is_explored() {
         "verify.clients=[\"native-mail\"]",
     ]);
     assert!(d.is_empty(), "{d:#?}");
+}
+
+/// A filter for devices that exempts registered devices: the password holder cannot present
+/// the user's device, but can register one of its own; the brute force tries that on every
+/// modern path, and verify must not call the tenant clean. With a policy requiring MFA to
+/// register devices, it is closed again.
+#[test]
+fn a_device_the_password_holder_registers_is_explored() {
+    let sets = [
+        "identity.model=phs",
+        "users=[{upn = \"u0@contoso.com\", mailbox = \"online\"}]",
+        "conditional_access=[{name = \"MFA except on registered devices\", grant = [\"mfa\"], device_filter = { mode = \"exclude\", rule = \"device.trustType -eq \\\"Workplace\\\"\" }}]",
+        "verify.clients=[\"browser\"]",
+    ];
+    let d = check_sets(&sets);
+    assert!(d.is_empty(), "{d:#?}");
+    let t = Tenant {
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        changes: Vec::new(),
+    };
+    let sc = tenant_scenario(&t).unwrap();
+    assert_eq!(verify(&sc).verdict(), Overall::NotClean);
+    let mut guarded: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    guarded[2] = guarded[2].replace(
+        "}}]",
+        "}}, {name = \"Register devices with MFA\", include_applications = [], include_user_actions = [\"urn:user:registerdevice\"], grant = [\"mfa\"]}]",
+    );
+    let t = Tenant {
+        sets: guarded,
+        changes: Vec::new(),
+    };
+    let sc = tenant_scenario(&t).unwrap();
+    assert_eq!(verify(&sc).verdict(), Overall::Clean);
+    let mut tally = Tally::default();
+    check_tenant(0, &t, &mut tally);
+    assert!(tally.disagreements.is_empty(), "{:#?}", tally.disagreements);
 }

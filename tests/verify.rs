@@ -343,17 +343,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
     // risk and elevated insider risk (and has fields hmasim does not model); CA021
     // requires MFA for browsers only. Outlook desktop gets in with the password when
     // Identity Protection detects no risk: its own finding class, not NOT PROVEN.
-    // CA020 is limited to the device-code flow there, which no Outlook path uses (its
-    // authentication flows are evaluated since device filters and flows are): without that
-    // condition, it applies to Outlook's sign-ins (its filter for devices excludes hybrid
-    // joined devices only, so it applies to the password holder's unregistered one).
-    let src = std::fs::read_to_string("tests/fixtures/graph/unmodelled.json").unwrap();
-    let flows =
-        "\"authenticationFlows\": {\n          \"transferMethods\": \"deviceCodeFlow\"\n        }";
-    assert!(src.contains(flows));
-    let file = std::env::temp_dir().join(format!("hmasim-risk-{}.json", std::process::id()));
-    std::fs::write(&file, src.replace(flows, "\"authenticationFlows\": null")).unwrap();
-    let policies = file.to_str().unwrap();
+    let policies = "tests/fixtures/graph/unmodelled.json";
     let o = hmasim(&["verify", "secure-desktop", "--ca-policies", policies]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -385,7 +375,6 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
         "--format",
         "json",
     ]);
-    let _ = std::fs::remove_file(&file);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["verdict"], "not_clean");
@@ -403,15 +392,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
     assert_eq!(c["policies"][1]["evaluated"], "fully");
     assert_eq!(c["policies"][1]["fields"], serde_json::json!([]));
     assert_eq!(c["unheld"][0]["kind"], "group");
-    // Inside, the password holder's device is hybrid joined, which CA020's filter
-    // excludes: that path is single-factor at every risk level, a finding of its own.
     let findings = v["findings"].as_array().unwrap();
-    assert!(findings.iter().any(|f| f["class"] == "single_factor"
-        && f["paths"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["location"] == "internal")));
     let f = findings
         .iter()
         .find(|f| f["class"] == "mfa_only_if_risk_detected")

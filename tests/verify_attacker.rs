@@ -469,8 +469,7 @@ fn the_graph_reader_reads_the_registration_user_action() {
     let p = &read.policies[0];
     assert_eq!(p.include_user_actions, [REGISTER_SECURITY_INFO]);
     assert!(p.unmodelled.is_empty(), "{:?}", p.unmodelled);
-    // Registering a device is modelled too (the registration path of a device filter);
-    // a user action hmasim does not know is read but not modelled.
+    // Registering devices is modelled too; another user action is read but not modelled.
     let device = body.replace(REGISTER_SECURITY_INFO, "urn:user:registerdevice");
     let read = scenario::graph::parse_graph(&device, "policy.json", &[]).unwrap();
     assert_eq!(

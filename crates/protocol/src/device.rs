@@ -811,6 +811,26 @@ impl Rule {
         self.expr.matches(d)
     }
 
+    /// Every string the rule compares attribute `attr` with (for a value a client
+    /// chooses, the candidates that can make a comparison match).
+    pub fn literals(&self, attr: Attr) -> Vec<String> {
+        fn walk(e: &Expr, attr: Attr, out: &mut Vec<String>) {
+            match e {
+                Expr::And(v) | Expr::Or(v) => v.iter().for_each(|e| walk(e, attr, out)),
+                Expr::Cmp(a, _, v) if *a == attr => match v {
+                    Value::Str(s) => out.push(s.clone()),
+                    Value::List(l) => out.extend(l.iter().cloned()),
+                    Value::Bool(_) => {}
+                },
+                Expr::Cmp(..) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, attr, &mut out);
+        out.dedup();
+        out
+    }
+
     /// Whether the rule reads only positive operators, only negative ones, or both
     /// (`(positive, negative)` counts): what the documentation's table of unregistered
     /// devices is keyed on.

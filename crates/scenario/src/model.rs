@@ -513,6 +513,11 @@ pub struct Client {
     /// The ActiveSync device model the client reports, instead of its kind's own.
     #[serde(default)]
     pub device_model: Option<String>,
+    /// The display name the client reports for a device it registers
+    /// (`device = "registers"`), instead of `<client id>-device`: the registering client
+    /// chooses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
 
 /// How a client authenticates to the mailbox.

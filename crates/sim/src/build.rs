@@ -289,6 +289,7 @@ pub fn build(sc: &Scenario) -> Built {
                 .record(&c.party_id(), c.platform, seed)
                 .map(|r| hmasim_protocol::device::credential(&r.id, &user.upn, seed)),
             register_device: c.device == DeviceState::Registers,
+            device_name: c.device_name.clone(),
         };
         let net = view(aid, if internal { &intranet } else { &internet });
         world.add(Party::Client(Client::new(cfg, net)));

@@ -758,6 +758,8 @@ fn reason_rank(reason: &str) -> Option<u8> {
         5
     } else if r.starts_with("users:") {
         6
+    } else if r.starts_with("devices:") {
+        7
     } else {
         return None;
     })
@@ -1013,6 +1015,27 @@ fn patch_for_inner(
             None,
         ));
     }
+    if reason.starts_with("devices: ") {
+        // The device the path presented (none, for a password holder's sign-in) is left
+        // out by the filter: an unregistered device has every attribute null, so a
+        // positive operator never matches it in include mode, and an exclude filter names
+        // the device it exempts.
+        let f = p.device_filter.as_ref()?;
+        q.device_filter = None;
+        return Some((
+            q,
+            format!(
+                "its filter for devices ({} {}) leaves this sign-in's device out ({}); a device without a registration has every attribute null: remove the filter (or write it so that an unregistered device is in scope: negative operators in include mode){deliberate}",
+                match f.mode {
+                    hmasim_protocol::device::FilterMode::Include => "include",
+                    hmasim_protocol::device::FilterMode::Exclude => "exclude",
+                },
+                f.rule.text(),
+                reason.trim_start_matches("devices: ")
+            ),
+            None,
+        ));
+    }
     if reason.ends_with("is not included") && reason.starts_with("users: ") {
         let _ = sc;
         q.include_users.push(upn.to_string());
@@ -1113,6 +1136,15 @@ fn patch_body(sc: &Scenario, before: &CaPolicy, after: &CaPolicy) -> Value {
         };
         cond.insert("locations".into(), value);
     }
+    if before.device_filter != after.device_filter {
+        cond.insert(
+            "devices".into(),
+            match &after.device_filter {
+                None => json!({"deviceFilter": null}),
+                Some(f) => json!({"deviceFilter": f}),
+            },
+        );
+    }
     if !cond.is_empty() {
         body.insert("conditions".into(), Value::Object(cond));
     }
@@ -1162,7 +1194,13 @@ pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
         m.insert("registration".into(), "unregistered".into());
     }
     if s.registers_device {
-        m.insert("device_registration".into(), "registers a device".into());
+        m.insert(
+            "device_registration".into(),
+            match &s.device_name {
+                None => "registers a device".into(),
+                Some(n) => format!("registers a device named {n}"),
+            },
+        );
     }
     if c.epoch > 0 || p.continued {
         m.insert(

@@ -133,6 +133,10 @@ pub struct Signals {
     /// Entra scores it, and verify explores every class of levels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<Risk>,
+    /// The display name reported for that device (`None`: `<client id>-device`): one per
+    /// string a filter compares `displayName` with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
 
 /// One way to reach a mailbox.
@@ -178,10 +182,10 @@ impl PathSpec {
                 .unwrap_or_else(|| "-".into()),
             self.signals.device_type.as_deref().unwrap_or("-"),
             self.signals.device_model.as_deref().unwrap_or("-"),
-            if self.signals.registers_device {
-                " registers-device"
-            } else {
-                ""
+            match (self.signals.registers_device, &self.signals.device_name) {
+                (false, _) => String::new(),
+                (true, None) => " registers-device".to_string(),
+                (true, Some(n)) => format!(" registers-device name={n}"),
             },
         )
     }
@@ -753,6 +757,7 @@ fn base_client(sc: &Scenario, kind: ClientKind, upn: &str, location: Location) -
         user_agent: None,
         device_type: None,
         device_model: None,
+        device_name: None,
     }
 }
 
@@ -793,6 +798,7 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     client.device_model = path.signals.device_model.clone();
     if path.signals.registers_device {
         client.device = DeviceState::Registers;
+        client.device_name = path.signals.device_name.clone();
     }
     let mut out = sc.clone();
     out.clients = vec![client];
@@ -858,7 +864,32 @@ fn signals(
         mfa_registered: registered,
         registers_device: client.device == DeviceState::Registers,
         risk: None,
+        device_name: client.device_name.clone(),
     }
+}
+
+/// The display names a password holder registering a device tries: its own default and
+/// every string a filter for devices compares `displayName` with.
+pub fn device_names(sc: &Scenario) -> Vec<Option<String>> {
+    let mut out = vec![None];
+    for p in &sc.conditional_access {
+        if let Some(f) = &p.device_filter {
+            for l in f.rule.literals(hmasim_protocol::device::Attr::DisplayName) {
+                if !out.contains(&Some(l.clone())) {
+                    out.push(Some(l));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The key of `path` without its device registration: the path it would be without it.
+pub fn twin_key(path: &PathSpec) -> String {
+    let mut p = path.clone();
+    p.signals.registers_device = false;
+    p.signals.device_name = None;
+    p.key()
 }
 
 /// Whether some policy's decision can depend on a device the password holder registers
@@ -1093,6 +1124,14 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
     });
     let tenant = build::ca_tenant(sc);
     let devices_matter = device_dependent(sc) || opts.signals_of.iter().any(device_dependent);
+    let names = opts.signals_of.iter().fold(device_names(sc), |mut acc, o| {
+        for n in device_names(o) {
+            if !acc.contains(&n) {
+                acc.push(n);
+            }
+        }
+        acc
+    });
     let users: Vec<&hmasim_scenario::User> = sc
         .users
         .iter()
@@ -1189,13 +1228,6 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                     } else {
                                         (vec![(None, None)], 1)
                                     };
-                                    if ai == 0 && ri == 0 {
-                                        raw += uc.members.len()
-                                            * classes::RAW_PLATFORMS
-                                            * raw_addresses
-                                            * raw_devices
-                                            * space.raw_risks;
-                                    }
                                     let user_agents = if uses_device_strings(kind, &name) {
                                         space.activesync_user_agents()
                                     } else {
@@ -1203,19 +1235,29 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                     };
                                     // The password holder's own device registration,
                                     // only where a filter for devices can tell it apart.
-                                    let registrations: &[bool] = if devices_matter
+                                    let mut registrations: Vec<(bool, Option<String>)> =
+                                        vec![(false, None)];
+                                    if devices_matter
                                         && auth == AuthMethod::Modern
                                         && kind != ClientKind::NativeMail
                                     {
-                                        &[false, true]
-                                    } else {
-                                        &[false]
-                                    };
+                                        registrations
+                                            .extend(names.iter().map(|n| (true, n.clone())));
+                                    }
+                                    if ai == 0 && ri == 0 {
+                                        raw += uc.members.len()
+                                            * classes::RAW_PLATFORMS
+                                            * raw_addresses
+                                            * raw_devices
+                                            * registrations.len()
+                                            * space.raw_risks;
+                                    }
                                     for ua in &user_agents {
-                                        for ((dt, dm), &registers) in devices
+                                        for ((dt, dm), (registers, device_name)) in devices
                                             .iter()
                                             .flat_map(|d| registrations.iter().map(move |r| (d, r)))
                                         {
+                                            let registers = *registers;
                                             let variant = Client {
                                                 auth,
                                                 protocol,
@@ -1228,6 +1270,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                 } else {
                                                     client.device.clone()
                                                 },
+                                                device_name: device_name.clone(),
                                                 ..client.clone()
                                             };
                                             let mut path = PathSpec {
@@ -1264,7 +1307,10 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                             {
                                                 c.set_auth(auth);
                                                 c.set_presented(ua_sent, device);
-                                                c.set_register_device(registers);
+                                                c.set_register_device(
+                                                    registers,
+                                                    device_name.clone(),
+                                                );
                                             }
                                             let trace = run_built(&branch_sc, branch, true);
                                             events += trace.events.len() as u64;
@@ -1358,10 +1404,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                     p.epoch == epoch
                                                         && p.path.continued == continued
                                                         && !p.path.signals.registers_device
-                                                        && p.path.key()
-                                                            == path
-                                                                .key()
-                                                                .replace(" registers-device", "")
+                                                        && p.path.key() == twin_key(&path)
                                                         && !p.verdict.single_factor()
                                                 });
                                             let twin_open = registers && !via_registration;

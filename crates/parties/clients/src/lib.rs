@@ -91,6 +91,9 @@ pub struct ClientConfig {
     /// Registration Service (a Workplace join, as anyone holding the password can try)
     /// and presents the credential it gets from then on.
     pub register_device: bool,
+    /// The display name it reports for the device it registers (`None`:
+    /// `<client id>-device`).
+    pub device_name: Option<String>,
 }
 
 /// The renewal window: the client renews its access token when 5 minutes or less of its
@@ -399,8 +402,9 @@ impl Client {
 
     /// Switches whether the client registers its device before signing in (an explorer
     /// branching a world over the password holder's device registration does this).
-    pub fn set_register_device(&mut self, register: bool) {
+    pub fn set_register_device(&mut self, register: bool, device_name: Option<String>) {
         self.cfg.register_device = register;
+        self.cfg.device_name = device_name;
         if register {
             // The password holder's own machine: not the user's registered or joined one.
             self.cfg.device_credential = None;
@@ -429,7 +433,13 @@ impl Client {
         let os =
             hmasim_protocol::device::os_of_user_agent(&self.cfg.user_agent).unwrap_or("Windows");
         let form = Form::new()
-            .with("displayName", format!("{}-device", self.cfg.id))
+            .with(
+                "displayName",
+                self.cfg
+                    .device_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{}-device", self.cfg.id)),
+            )
             .with("osType", os)
             .with("osVersion", "10.0.22631");
         let m = self

@@ -236,6 +236,28 @@ impl Space {
             ));
             v
         };
+        // A device the password holder registers reports the operating system its
+        // User-Agent names, and a filter for devices can read it: then one User-Agent per
+        // operating system a registration can report.
+        let mut user_agents = user_agents;
+        if sc
+            .conditional_access
+            .iter()
+            .any(|p| p.device_filter.is_some())
+        {
+            for p in [
+                DevicePlatform::Windows,
+                DevicePlatform::Macos,
+                DevicePlatform::Ios,
+                DevicePlatform::Android,
+                DevicePlatform::Linux,
+            ] {
+                let ua = Some(sample_user_agent(p).to_string());
+                if !user_agents.contains(&ua) {
+                    user_agents.push(ua);
+                }
+            }
+        }
         // Addresses: one in each named location, each MFA trusted range, each range of
         // the geolocation table, each client's own, the Internet; two addresses that
         // fall in the same named locations (with the same country, when a location
