@@ -340,14 +340,14 @@ fn signals_text(p: &PathSpec) -> String {
     if !s.mfa_registered {
         out.push_str(", no MFA method registered");
     }
-    if let Some(r) = s.risk {
-        let _ = write!(out, ", {}", r.describe());
-    }
     if s.registers_device {
         out.push_str(", after registering a device of its own (Workplace join)");
         if let Some(n) = &s.device_name {
             let _ = write!(out, " named \"{n}\"");
         }
+    }
+    if let Some(r) = s.risk {
+        let _ = write!(out, ", {}", r.describe());
     }
     if p.continued {
         out.push_str(", session continued from the previous epoch");

@@ -180,16 +180,20 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     }
     assert!(at("grantControls.builtInControls[1]")
         .ends_with("control \"passwordChange\" is not modelled: hmasim does not require it"));
-    for field in [
-        "sessionControls.signInFrequency",
-        "sessionControls.persistentBrowser",
-    ] {
-        assert!(
-            at(field).contains("no effect on single-factor reachability"),
-            "{}",
-            at(field)
-        );
-    }
+    assert!(
+        at("sessionControls.persistentBrowser").contains("no effect on single-factor reachability")
+    );
+    // Sign-in frequency is evaluated (Entra ID enforces it in runs): read, not reported;
+    // switched off (`isEnabled` false), not configured.
+    assert!(
+        !lines.iter().any(|l| l.contains("signInFrequency")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        read.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
+    );
+    assert_eq!(read.policies[1].sign_in_frequency, None);
     // The built-in multifactor strength is evaluated (as MFA), not reported; session
     // controls are reported without marking the policy.
     assert!(!lines
@@ -213,7 +217,7 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
         !lines.iter().any(|l| l.contains("RiskLevels")),
         "{lines:#?}"
     );
-    assert_eq!(lines.len(), 8, "{lines:#?}");
+    assert_eq!(lines.len(), 7, "{lines:#?}");
     // Guests are evaluated: the policy includes the guest types it names.
     assert!(!read.policies[0].include_guests.is_empty());
     // The policy keeps what it does model, and remembers what it does not.
@@ -524,7 +528,7 @@ fn run_with_ca_policies_replaces_the_scenarios_policies() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 8, "{e}");
+    assert_eq!(e.lines().count(), 7, "{e}");
     assert!(e.lines().all(|l| l.starts_with("warning: ")), "{e}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("VERDICT: mailbox access YES"));
 }
@@ -583,6 +587,54 @@ fn the_platform_from_the_user_agent_reaches_conditional_access() {
 }
 
 #[test]
+fn device_filters_user_actions_and_authentication_flows_are_read() {
+    use hmasim::protocol::device::FilterMode;
+    let read = read_graph(&fixture("devices.json"), &[]).unwrap();
+    let lines: Vec<String> = read.warnings.iter().map(ToString::to_string).collect();
+    let p = &read.policies;
+    // A filter with its mode; annotations are metadata.
+    let f = p[0].device_filter.as_ref().unwrap();
+    assert_eq!(f.mode, FilterMode::Exclude);
+    assert!(f.rule.text().contains("-or device.isCompliant -eq True"));
+    assert!(p[0].unmodelled.is_empty(), "{:?}", p[0].unmodelled);
+    // Both transfer methods, split at the comma.
+    assert_eq!(
+        p[1].transfer_methods,
+        ["deviceCodeFlow", "authenticationTransfer"]
+    );
+    assert!(p[1].unmodelled.is_empty(), "{:?}", p[1].unmodelled);
+    // The user action is modelled.
+    assert_eq!(p[2].include_user_actions, ["urn:user:registerdevice"]);
+    assert!(p[2].unmodelled.is_empty(), "{:?}", p[2].unmodelled);
+    // A rule that does not parse: a located warning for that policy only, saying where.
+    assert_eq!(p[3].device_filter, None);
+    assert_eq!(p[3].unmodelled.len(), 1);
+    let w = lines
+        .iter()
+        .find(|l| l.contains("CA104"))
+        .expect("a warning for CA104");
+    assert!(
+        w.contains("$.value[3].conditions.devices.deviceFilter.rule: ")
+            && w.contains("at character 8: unknown device attribute \"operatingSytem\"")
+            && w.contains("not modelled"),
+        "{w}"
+    );
+    // The deprecated device states are the filter they stand for; an unknown flow warns
+    // and is kept (it matches no modelled sign-in).
+    let legacy = p[4].device_filter.as_ref().unwrap();
+    assert_eq!(legacy.mode, FilterMode::Exclude);
+    assert_eq!(
+        legacy.rule.text(),
+        r#"device.isCompliant -eq True -or device.trustType -eq "ServerAD""#
+    );
+    assert_eq!(p[4].transfer_methods, ["deviceCodeFlow", "quantumTeleport"]);
+    assert_eq!(p[4].unmodelled.len(), 1, "{:?}", p[4].unmodelled);
+    assert!(p[4].unmodelled[0].contains("unknown authentication flow \"quantumTeleport\""));
+    // Every other policy is read without a warning.
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+}
+
+#[test]
 fn risk_levels_are_read_and_levels_no_sign_in_has_are_reported() {
     let policy = |conditions: &str| {
         format!(
@@ -633,52 +685,4 @@ fn risk_levels_are_read_and_levels_no_sign_in_has_are_reported() {
     ));
     // A wrong type is bad input.
     assert!(graph::parse_graph(&policy(r#""signInRiskLevels": "high""#), "p.json", &[]).is_err());
-}
-
-#[test]
-fn device_filters_user_actions_and_authentication_flows_are_read() {
-    use hmasim::protocol::device::FilterMode;
-    let read = read_graph(&fixture("devices.json"), &[]).unwrap();
-    let lines: Vec<String> = read.warnings.iter().map(ToString::to_string).collect();
-    let p = &read.policies;
-    // A filter with its mode; annotations are metadata.
-    let f = p[0].device_filter.as_ref().unwrap();
-    assert_eq!(f.mode, FilterMode::Exclude);
-    assert!(f.rule.text().contains("-or device.isCompliant -eq True"));
-    assert!(p[0].unmodelled.is_empty(), "{:?}", p[0].unmodelled);
-    // Both transfer methods, split at the comma.
-    assert_eq!(
-        p[1].transfer_methods,
-        ["deviceCodeFlow", "authenticationTransfer"]
-    );
-    assert!(p[1].unmodelled.is_empty(), "{:?}", p[1].unmodelled);
-    // The user action is modelled.
-    assert_eq!(p[2].include_user_actions, ["urn:user:registerdevice"]);
-    assert!(p[2].unmodelled.is_empty(), "{:?}", p[2].unmodelled);
-    // A rule that does not parse: a located warning for that policy only, saying where.
-    assert_eq!(p[3].device_filter, None);
-    assert_eq!(p[3].unmodelled.len(), 1);
-    let w = lines
-        .iter()
-        .find(|l| l.contains("CA104"))
-        .expect("a warning for CA104");
-    assert!(
-        w.contains("$.value[3].conditions.devices.deviceFilter.rule: ")
-            && w.contains("at character 8: unknown device attribute \"operatingSytem\"")
-            && w.contains("not modelled"),
-        "{w}"
-    );
-    // The deprecated device states are the filter they stand for; an unknown flow warns
-    // and is kept (it matches no modelled sign-in).
-    let legacy = p[4].device_filter.as_ref().unwrap();
-    assert_eq!(legacy.mode, FilterMode::Exclude);
-    assert_eq!(
-        legacy.rule.text(),
-        r#"device.isCompliant -eq True -or device.trustType -eq "ServerAD""#
-    );
-    assert_eq!(p[4].transfer_methods, ["deviceCodeFlow", "quantumTeleport"]);
-    assert_eq!(p[4].unmodelled.len(), 1, "{:?}", p[4].unmodelled);
-    assert!(p[4].unmodelled[0].contains("unknown authentication flow \"quantumTeleport\""));
-    // Every other policy is read without a warning.
-    assert_eq!(lines.len(), 2, "{lines:#?}");
 }

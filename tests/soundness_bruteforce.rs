@@ -437,12 +437,12 @@ struct Signals {
     source_address: Option<IpAddr>,
     device_type: Option<String>,
     device_model: Option<String>,
-    /// The risk levels Identity Protection holds (`None`: the user's own).
-    risk: Option<Risk>,
     /// The password holder registers a device of its own first (modern methods).
     registers_device: bool,
     /// The display name it reports for that device (`None`: the client's default).
     device_name: Option<String>,
+    /// The risk levels Identity Protection holds (`None`: the user's own).
+    risk: Option<Risk>,
 }
 
 /// Every risk combination of the dimensions a policy of the tenant (in any state) has a
@@ -869,6 +869,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 p.verdict
             ));
         }
+        let detected = p.path.signals.risk.is_some_and(|r| r.detected());
         let group = (
             p.path.user.to_ascii_lowercase(),
             p.path.client,
@@ -880,7 +881,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         if p.path.signals.registers_device {
             registered_explored.insert(group.clone());
         }
-        if p.path.signals.risk.is_some_and(|r| r.detected()) {
+        if detected {
             &mut reported_at_risk
         } else {
             &mut reported

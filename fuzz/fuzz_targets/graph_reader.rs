@@ -177,11 +177,11 @@ fuzz_target!(|data: &[u8]| {
                         country: None,
                         locations,
                         trusted_location,
+                        device: None,
+                        auth_flow: None,
                         sign_in_risk: u.sign_in_risk,
                         user_risk: u.user_risk,
                         insider_risk: u.insider_risk,
-                        device: None,
-                        auth_flow: None,
                     };
                     let results = evaluate(&read.policies, &f);
                     assert_eq!(results.len(), read.policies.len());

@@ -496,6 +496,23 @@ pub struct CaPolicy {
     /// that changes the policy addresses. Without it, commands look the policy up by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The filter for devices (Graph's `conditions.devices.deviceFilter`); `None` is not
+    /// configured. See [`crate::device`] for the rule language and its semantics on
+    /// unregistered devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_filter: Option<crate::device::DeviceFilter>,
+    /// The authentication flows the policy is limited to (Graph's
+    /// `conditions.authenticationFlows.transferMethods`: `deviceCodeFlow`,
+    /// `authenticationTransfer`); empty is not configured. A configured policy applies
+    /// only to sign-ins that use one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfer_methods: Vec<String>,
+    /// The sign-in frequency session control (Graph's `sessionControls.signInFrequency`):
+    /// how long after the user's last interactive authentication Entra ID still renews
+    /// the session silently (`"4h"`, `"1d"`, `"everyTime"`). It shortens sessions in runs;
+    /// it never decides whether a password alone is granted access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_frequency: Option<SignInFrequency>,
     /// Sign-in risk levels in scope (Graph's `conditions.signInRiskLevels`); empty means
     /// the condition is not configured. The policy applies only to a sign-in that
     /// Identity Protection scores at one of them.
@@ -509,17 +526,94 @@ pub struct CaPolicy {
     /// Purview's adaptive protection); empty means not configured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub insider_risk_levels: Vec<InsiderRiskLevel>,
-    /// The filter for devices (Graph's `conditions.devices.deviceFilter`); `None` is not
-    /// configured. See [`crate::device`] for the rule language and its semantics on
-    /// unregistered devices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_filter: Option<crate::device::DeviceFilter>,
-    /// The authentication flows the policy is limited to (Graph's
-    /// `conditions.authenticationFlows.transferMethods`: `deviceCodeFlow`,
-    /// `authenticationTransfer`); empty is not configured. A configured policy applies
-    /// only to sign-ins that use one of them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub transfer_methods: Vec<String>,
+}
+
+/// A sign-in frequency (Graph's `signInFrequencySessionControl`): periodic
+/// reauthentication after a number of hours (1 to 23) or days (1 to 365), or
+/// reauthentication every time. Written in scenarios as `"4h"`, `"7d"` or `"everyTime"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SignInFrequency {
+    /// Periodic reauthentication every this many hours.
+    Hours(u32),
+    /// Periodic reauthentication every this many days.
+    Days(u32),
+    /// Reauthentication every time (Graph's `frequencyInterval` `everyTime`); Entra allows
+    /// five minutes of clock skew, so a session is renewed within five minutes of the
+    /// authentication and refused after.
+    EveryTime,
+}
+
+impl SignInFrequency {
+    /// The interval after the last interactive authentication past which a renewal is
+    /// refused, in seconds.
+    pub const fn seconds(self) -> u64 {
+        match self {
+            SignInFrequency::Hours(h) => h as u64 * 3600,
+            SignInFrequency::Days(d) => d as u64 * 86_400,
+            SignInFrequency::EveryTime => 300,
+        }
+    }
+
+    /// The frequency of Graph's `value` and `type` (`hours` or `days`), checked against
+    /// the ranges Entra accepts.
+    pub fn periodic(value: i64, unit: &str) -> Result<SignInFrequency, String> {
+        let (max, make): (i64, fn(u32) -> SignInFrequency) = match unit {
+            "hours" => (23, SignInFrequency::Hours),
+            "days" => (365, SignInFrequency::Days),
+            u => {
+                return Err(format!(
+                    "unknown sign-in frequency type \"{u}\" (expected hours or days)"
+                ))
+            }
+        };
+        if (1..=max).contains(&value) {
+            Ok(make(value as u32))
+        } else {
+            Err(format!(
+                "a sign-in frequency of {value} {unit} is out of range (1 to {max} {unit})"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for SignInFrequency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInFrequency::Hours(h) => write!(f, "{h}h"),
+            SignInFrequency::Days(d) => write!(f, "{d}d"),
+            SignInFrequency::EveryTime => f.write_str("everyTime"),
+        }
+    }
+}
+
+impl TryFrom<String> for SignInFrequency {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("everyTime") || t.eq_ignore_ascii_case("every-time") {
+            return Ok(SignInFrequency::EveryTime);
+        }
+        let expected = "expected a sign-in frequency such as \"4h\", \"7d\" or \"everyTime\"";
+        let Some(last) = t.chars().last() else {
+            return Err(format!("an empty sign-in frequency: {expected}"));
+        };
+        let unit = match last {
+            'h' => "hours",
+            'd' => "days",
+            _ => return Err(format!("\"{s}\" is not a sign-in frequency: {expected}")),
+        };
+        let n: i64 = t[..t.len() - 1]
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a sign-in frequency: {expected}"))?;
+        SignInFrequency::periodic(n, unit)
+    }
+}
+
+impl From<SignInFrequency> for String {
+    fn from(f: SignInFrequency) -> String {
+        f.to_string()
+    }
 }
 
 impl CaPolicy {
@@ -556,11 +650,12 @@ impl CaPolicy {
             include_user_actions: Vec::new(),
             unmodelled: Vec::new(),
             id: None,
+            device_filter: None,
+            transfer_methods: Vec::new(),
+            sign_in_frequency: None,
             sign_in_risk_levels: Vec::new(),
             user_risk_levels: Vec::new(),
             insider_risk_levels: Vec::new(),
-            device_filter: None,
-            transfer_methods: Vec::new(),
         }
     }
 }

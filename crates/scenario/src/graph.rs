@@ -873,6 +873,10 @@ impl Reader<'_> {
                     if !v.is_null() {
                         let s = self.object(v, &here, "an object or null")?;
                         for (sk, sv) in s {
+                            if sk == "signInFrequency" {
+                                p.sign_in_frequency = self.sign_in_frequency(sv, &here.key(sk))?;
+                                continue;
+                            }
                             if !is_annotation(sk) && configured(sv) {
                                 // Sign-in frequency, persistent browser, continuous access
                                 // evaluation, app-enforced restrictions: they shape sessions
@@ -893,6 +897,89 @@ impl Reader<'_> {
             }
         }
         Ok(p)
+    }
+
+    /// `sessionControls.signInFrequency` (Graph's `signInFrequencySessionControl`):
+    /// `isEnabled`, `frequencyInterval` (`timeBased` with `value` and `type` hours or
+    /// days, or `everyTime`) and `authenticationType` (both kinds mean an interactive
+    /// sign-in again for a refresh token, so both are read alike). Enforced by Entra ID in
+    /// runs; a value newer than hmasim is a located note and enforces nothing (it only
+    /// shortens sessions, so the verdict does not rest on it).
+    fn sign_in_frequency(
+        &mut self,
+        v: &Value,
+        at: &JPath,
+    ) -> Result<Option<hmasim_protocol::policy::SignInFrequency>, ScenarioError> {
+        use hmasim_protocol::policy::SignInFrequency;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let o = self.object(v, at, "a signInFrequencySessionControl object or null")?;
+        let enabled_at = at.key("isEnabled");
+        match o.get("isEnabled") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Ok(None),
+            Some(_) => return Err(self.error(&enabled_at, "expected true or false".into())),
+        }
+        let interval_at = at.key("frequencyInterval");
+        let interval = match o.get("frequencyInterval").filter(|v| !v.is_null()) {
+            Some(v) => self.string(v, &interval_at)?,
+            None => "timeBased",
+        };
+        for k in o.keys() {
+            if !matches!(
+                k.as_str(),
+                "isEnabled" | "frequencyInterval" | "value" | "type" | "authenticationType"
+            ) && !is_annotation(k)
+                && configured(&o[k])
+            {
+                self.note(
+                    &at.key(k),
+                    "not modelled: no effect on single-factor reachability (a session control)"
+                        .into(),
+                );
+            }
+        }
+        match interval {
+            "everyTime" => Ok(Some(SignInFrequency::EveryTime)),
+            "timeBased" => {
+                let value_at = at.key("value");
+                let value = match self.required(o, at, "value")? {
+                    Value::Number(n) if n.is_i64() => n.as_i64().unwrap_or(0),
+                    _ => {
+                        return Err(self
+                            .error(&value_at, "expected a whole number of hours or days".into()))
+                    }
+                };
+                let type_at = at.key("type");
+                let unit = self.string(self.required(o, at, "type")?, &type_at)?;
+                match unit {
+                    "hours" | "days" => SignInFrequency::periodic(value, unit)
+                        .map(Some)
+                        .map_err(|e| self.error(&value_at, e)),
+                    u => {
+                        self.note(
+                            &type_at,
+                            format!(
+                                "unknown sign-in frequency type \"{u}\" (known: hours, days): \
+                                 not enforced in runs; no effect on single-factor reachability"
+                            ),
+                        );
+                        Ok(None)
+                    }
+                }
+            }
+            other => {
+                self.note(
+                    &interval_at,
+                    format!(
+                        "unknown sign-in frequency interval \"{other}\" (known: timeBased, \
+                         everyTime): not enforced in runs; no effect on single-factor reachability"
+                    ),
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn conditions(
@@ -1092,9 +1179,6 @@ impl Reader<'_> {
                 }
             }
         }
-        // Risk levels (Entra ID Protection; insider risk from Purview's adaptive
-        // protection).
-        self.risk_levels(p, c, at)?;
         // Devices: the filter for devices (and the deprecated device states).
         let dev_at = at.key("devices");
         if let Some(v) = c.get("devices").filter(|v| !v.is_null()) {
@@ -1107,8 +1191,10 @@ impl Reader<'_> {
             let flows = self.object(v, &flows_at, "an object or null")?;
             self.authentication_flows(p, flows, &flows_at)?;
         }
-        // Everything else: client applications, service principal risk... not
-        // modelled.
+        // Risk levels (Entra ID Protection; insider risk from Purview's adaptive
+        // protection).
+        self.risk_levels(p, c, at)?;
+        // Everything else: client applications, times... not modelled.
         for (k, v) in c {
             if !matches!(
                 k.as_str(),
@@ -1117,105 +1203,15 @@ impl Reader<'_> {
                     | "clientAppTypes"
                     | "platforms"
                     | "locations"
+                    | "devices"
+                    | "authenticationFlows"
                     | "signInRiskLevels"
                     | "userRiskLevels"
                     | "insiderRiskLevels"
-                    | "devices"
-                    | "authenticationFlows"
             ) && !is_annotation(k)
             {
                 self.unmodelled(&at.key(k), v);
             }
-        }
-        Ok(())
-    }
-
-    /// `signInRiskLevels`, `userRiskLevels` (Graph's `riskLevel` collection: `low`,
-    /// `medium`, `high`, `hidden`, `none`, `unknownFutureValue`) and `insiderRiskLevels`
-    /// (a flags enum, `minor,moderate,elevated`, written as one comma-separated string or
-    /// as a list). `hidden` and `unknownFutureValue` are not levels a sign-in is scored
-    /// at: each is reported, and matches no sign-in; a list of nothing else makes the
-    /// policy apply to no sign-in (never to more than Entra would).
-    fn risk_levels(
-        &mut self,
-        p: &mut CaPolicy,
-        c: &Map<String, Value>,
-        at: &JPath,
-    ) -> Result<(), ScenarioError> {
-        let mut unmatched = false;
-        for key in ["signInRiskLevels", "userRiskLevels"] {
-            let mut out = Vec::new();
-            let list = self.strings(c, at, key)?;
-            let any = !list.is_empty();
-            for (vp, s) in list {
-                match RiskLevel::parse(&s) {
-                    Some(l) => {
-                        if !out.contains(&l) {
-                            out.push(l)
-                        }
-                    }
-                    None if s == "hidden" || s == "unknownFutureValue" => self.warn(
-                        &vp,
-                        format!(
-                            "risk level \"{s}\" is not a level hmasim scores a sign-in at: \
-                             not modelled: it matches no sign-in"
-                        ),
-                    ),
-                    None => self.unknown_value(
-                        &vp,
-                        "risk level",
-                        &s,
-                        &[
-                            "none",
-                            "low",
-                            "medium",
-                            "high",
-                            "hidden",
-                            "unknownFutureValue",
-                        ],
-                    ),
-                }
-            }
-            unmatched |= any && out.is_empty();
-            if key == "signInRiskLevels" {
-                p.sign_in_risk_levels = out;
-            } else {
-                p.user_risk_levels = out;
-            }
-        }
-        let key = "insiderRiskLevels";
-        let iat = at.key(key);
-        let raw: Vec<(JPath, String)> = match c.get(key) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(|t| (iat.clone(), t.to_string()))
-                .collect(),
-            Some(_) => self.strings(c, at, key)?,
-        };
-        let any = !raw.is_empty();
-        let mut out = Vec::new();
-        for (vp, s) in raw {
-            match InsiderRiskLevel::parse(&s) {
-                Some(l) => {
-                    if !out.contains(&l) {
-                        out.push(l)
-                    }
-                }
-                None => self.unknown_value(
-                    &vp,
-                    "insider risk level",
-                    &s,
-                    &["minor", "moderate", "elevated"],
-                ),
-            }
-        }
-        unmatched |= any && out.is_empty();
-        p.insider_risk_levels = out;
-        if unmatched {
-            p.exclude_platforms = vec![DevicePlatform::All];
         }
         Ok(())
     }
@@ -1350,6 +1346,96 @@ impl Reader<'_> {
                 k if is_annotation(k) => {}
                 _ => self.unmodelled(&here, v),
             }
+        }
+        Ok(())
+    }
+
+    /// `signInRiskLevels`, `userRiskLevels` (Graph's `riskLevel` collection: `low`,
+    /// `medium`, `high`, `hidden`, `none`, `unknownFutureValue`) and `insiderRiskLevels`
+    /// (a flags enum, `minor,moderate,elevated`, written as one comma-separated string or
+    /// as a list). `hidden` and `unknownFutureValue` are not levels a sign-in is scored
+    /// at: each is reported, and matches no sign-in; a list of nothing else makes the
+    /// policy apply to no sign-in (never to more than Entra would).
+    fn risk_levels(
+        &mut self,
+        p: &mut CaPolicy,
+        c: &Map<String, Value>,
+        at: &JPath,
+    ) -> Result<(), ScenarioError> {
+        let mut unmatched = false;
+        for key in ["signInRiskLevels", "userRiskLevels"] {
+            let mut out = Vec::new();
+            let list = self.strings(c, at, key)?;
+            let any = !list.is_empty();
+            for (vp, s) in list {
+                match RiskLevel::parse(&s) {
+                    Some(l) => {
+                        if !out.contains(&l) {
+                            out.push(l)
+                        }
+                    }
+                    None if s == "hidden" || s == "unknownFutureValue" => self.warn(
+                        &vp,
+                        format!(
+                            "risk level \"{s}\" is not a level hmasim scores a sign-in at: \
+                             not modelled: it matches no sign-in"
+                        ),
+                    ),
+                    None => self.unknown_value(
+                        &vp,
+                        "risk level",
+                        &s,
+                        &[
+                            "none",
+                            "low",
+                            "medium",
+                            "high",
+                            "hidden",
+                            "unknownFutureValue",
+                        ],
+                    ),
+                }
+            }
+            unmatched |= any && out.is_empty();
+            if key == "signInRiskLevels" {
+                p.sign_in_risk_levels = out;
+            } else {
+                p.user_risk_levels = out;
+            }
+        }
+        let key = "insiderRiskLevels";
+        let iat = at.key(key);
+        let raw: Vec<(JPath, String)> = match c.get(key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| (iat.clone(), t.to_string()))
+                .collect(),
+            Some(_) => self.strings(c, at, key)?,
+        };
+        let any = !raw.is_empty();
+        let mut out = Vec::new();
+        for (vp, s) in raw {
+            match InsiderRiskLevel::parse(&s) {
+                Some(l) => {
+                    if !out.contains(&l) {
+                        out.push(l)
+                    }
+                }
+                None => self.unknown_value(
+                    &vp,
+                    "insider risk level",
+                    &s,
+                    &["minor", "moderate", "elevated"],
+                ),
+            }
+        }
+        unmatched |= any && out.is_empty();
+        p.insider_risk_levels = out;
+        if unmatched {
+            p.exclude_platforms = vec![DevicePlatform::All];
         }
         Ok(())
     }

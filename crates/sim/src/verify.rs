@@ -122,17 +122,17 @@ pub struct Signals {
     /// Whether the user has an MFA method registered (tenant state, as the scenario
     /// says; display).
     pub mfa_registered: bool,
-    /// The risk levels Identity Protection holds for the path (`None`: no enforced
-    /// policy has a risk condition, so none was explored). Not the attacker's choice:
-    /// Entra scores it, and verify explores every class of levels.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub risk: Option<Risk>,
     /// The password holder first registers a device of its own with the Device
     /// Registration Service (a Workplace join) and signs in from it: explored only when a
     /// policy has a filter for devices (no other decision reads a Workplace-joined,
     /// non-compliant device differently from an unregistered one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registers_device: bool,
+    /// The risk levels Identity Protection holds for the path (`None`: no enforced
+    /// policy has a risk condition, so none was explored). Not the attacker's choice:
+    /// Entra scores it, and verify explores every class of levels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
     /// The display name reported for that device (`None`: `<client id>-device`): one per
     /// string a filter compares `displayName` with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -877,8 +877,8 @@ fn signals(
         device_model: client.device_model.clone(),
         client_app: client_app(method),
         mfa_registered: registered,
-        risk: None,
         registers_device: client.device == DeviceState::Registers,
+        risk: None,
         device_name: client.device_name.clone(),
     }
 }

@@ -13,7 +13,7 @@ use hmasim_protocol::apps;
 use hmasim_protocol::device::{self, DeviceRecord};
 use hmasim_protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, InsiderRiskLevel,
-    NamedLocation, Operator, RiskLevel,
+    NamedLocation, Operator, RiskLevel, SignInFrequency,
 };
 
 /// The `Office365` app group, as far as hmasim knows its members: Exchange Online,
@@ -52,12 +52,6 @@ pub struct SignInFacts {
     pub locations: Vec<String>,
     /// One of those locations is marked trusted (what `AllTrusted` matches).
     pub trusted_location: bool,
-    /// The sign-in risk Identity Protection scored for this sign-in.
-    pub sign_in_risk: RiskLevel,
-    /// The user's risk in Identity Protection.
-    pub user_risk: RiskLevel,
-    /// The user's insider risk (Microsoft Purview adaptive protection).
-    pub insider_risk: InsiderRiskLevel,
     /// The registered device the sign-in proved with its device credential, as the
     /// directory holds it; `None` is an unregistered device (no credential, or one that
     /// does not verify), whose attributes are all null.
@@ -66,6 +60,12 @@ pub struct SignInFacts {
     /// `authenticationTransfer`), `None` for the ordinary flows every modelled path
     /// uses.
     pub auth_flow: Option<String>,
+    /// The sign-in risk Identity Protection scored for this sign-in.
+    pub sign_in_risk: RiskLevel,
+    /// The user's risk in Identity Protection.
+    pub user_risk: RiskLevel,
+    /// The user's insider risk (Microsoft Purview adaptive protection).
+    pub insider_risk: InsiderRiskLevel,
 }
 
 impl SignInFacts {
@@ -182,9 +182,6 @@ impl Tenant {
             country,
             trusted_location: inside.iter().any(|n| n.trusted),
             locations: inside.iter().map(|n| n.name.clone()).collect(),
-            sign_in_risk: member.map(|m| m.sign_in_risk).unwrap_or_default(),
-            user_risk: member.map(|m| m.user_risk).unwrap_or_default(),
-            insider_risk: member.map(|m| m.insider_risk).unwrap_or_default(),
             device: s
                 .device_credential
                 .and_then(|c| device::credential_device(c, self.device_seed))
@@ -195,6 +192,9 @@ impl Tenant {
                 })
                 .cloned(),
             auth_flow: s.auth_flow.map(str::to_string),
+            sign_in_risk: member.map(|m| m.sign_in_risk).unwrap_or_default(),
+            user_risk: member.map(|m| m.user_risk).unwrap_or_default(),
+            insider_risk: member.map(|m| m.insider_risk).unwrap_or_default(),
         }
     }
 }
@@ -395,26 +395,6 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
             _ => format!("locations: {} is excluded", f.where_from()),
         });
     }
-    // Risk conditions (Entra ID Protection): a configured list applies to the levels it
-    // names only.
-    if !p.sign_in_risk_levels.is_empty() && !p.sign_in_risk_levels.contains(&f.sign_in_risk) {
-        return Some(format!(
-            "sign-in risk: {} is not included",
-            f.sign_in_risk.as_str()
-        ));
-    }
-    if !p.user_risk_levels.is_empty() && !p.user_risk_levels.contains(&f.user_risk) {
-        return Some(format!(
-            "user risk: {} is not included",
-            f.user_risk.as_str()
-        ));
-    }
-    if !p.insider_risk_levels.is_empty() && !p.insider_risk_levels.contains(&f.insider_risk) {
-        return Some(format!(
-            "insider risk: {} is not included",
-            f.insider_risk.as_str()
-        ));
-    }
     if let Some(filter) = &p.device_filter {
         if !filter.in_scope(f.device.as_ref()) {
             let which = match &f.device {
@@ -449,6 +429,26 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
             p.transfer_methods.join(", ")
         ));
     }
+    // Risk conditions (Entra ID Protection): a configured list applies to the levels it
+    // names only.
+    if !p.sign_in_risk_levels.is_empty() && !p.sign_in_risk_levels.contains(&f.sign_in_risk) {
+        return Some(format!(
+            "sign-in risk: {} is not included",
+            f.sign_in_risk.as_str()
+        ));
+    }
+    if !p.user_risk_levels.is_empty() && !p.user_risk_levels.contains(&f.user_risk) {
+        return Some(format!(
+            "user risk: {} is not included",
+            f.user_risk.as_str()
+        ));
+    }
+    if !p.insider_risk_levels.is_empty() && !p.insider_risk_levels.contains(&f.insider_risk) {
+        return Some(format!(
+            "insider risk: {} is not included",
+            f.insider_risk.as_str()
+        ));
+    }
     None
 }
 
@@ -471,6 +471,23 @@ pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
 /// Evaluates every policy.
 pub fn evaluate(policies: &[CaPolicy], f: &SignInFacts) -> Vec<PolicyResult> {
     policies.iter().map(|p| evaluate_policy(p, f)).collect()
+}
+
+/// The sign-in frequency Conditional Access demands of a sign-in with `facts`: of the
+/// enabled policies that apply to it and set one, the shortest (Entra enforces the most
+/// restrictive when several apply), with the name of the policy that sets it. Report-only
+/// and disabled policies enforce nothing, so they shorten nothing.
+pub fn sign_in_frequency(
+    policies: &[CaPolicy],
+    facts: &SignInFacts,
+) -> Option<(String, SignInFrequency)> {
+    policies
+        .iter()
+        .filter(|p| p.state == CaState::Enabled)
+        .filter_map(|p| p.sign_in_frequency.map(|f| (p, f)))
+        .filter(|(p, _)| evaluate_policy(p, facts).applies)
+        .min_by_key(|(_, f)| f.seconds())
+        .map(|(p, f)| (p.name.clone(), f))
 }
 
 /// The Graph name of a client app type.
@@ -707,11 +724,11 @@ mod tests {
             country: None,
             locations: vec![],
             trusted_location: false,
+            device: None,
+            auth_flow: None,
             sign_in_risk: RiskLevel::None,
             user_risk: RiskLevel::None,
             insider_risk: InsiderRiskLevel::None,
-            device: None,
-            auth_flow: None,
         }
     }
 
