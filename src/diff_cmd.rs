@@ -61,6 +61,11 @@ fn signals_of(p: &verify::PathSpec) -> String {
             s.device_model.as_deref().unwrap_or("-")
         ));
     }
+    if let Some(r) = s.risk.filter(|r| r.detected()) {
+        // A path at a detected risk is run only where it can differ (see verify's
+        // risk exploration): missing on one side, it is closed there.
+        out.push_str(&format!(" at {}", r.describe()));
+    }
     if p.continued {
         out.push_str(" continued");
     }

@@ -177,8 +177,86 @@ pub fn path_json(p: &PathSpec) -> Value {
     })
 }
 
+/// A path's JSON with its risk levels, when verify explored risk (additive: a path
+/// without risk conditions in the tenant has no `risk` key).
+fn with_risk(p: &PathSpec, mut v: Value) -> Value {
+    if let (Some(r), Some(sig)) = (
+        p.signals.risk,
+        v.get_mut("signals").and_then(Value::as_object_mut),
+    ) {
+        sig.insert(
+            "risk".into(),
+            json!({
+                "sign_in": r.sign_in.as_str(),
+                "user": r.user.as_str(),
+                "insider": r.insider.as_str(),
+            }),
+        );
+    }
+    v
+}
+
+/// The coverage table as JSON: one entry per enforced or report-only policy, totals,
+/// and the groups and roles no user holds.
+pub fn coverage_json(c: &verify::Coverage) -> Value {
+    json!({
+        "policies": c.policies.iter().map(|p| json!({
+            "name": p.name,
+            "state": p.state,
+            "evaluated": p.evaluated.as_str(),
+            "fields": p.fields,
+        })).collect::<Vec<_>>(),
+        "totals": {
+            "policies": c.policies.len(),
+            "fully": c.count(verify::Evaluated::Fully),
+            "partly": c.count(verify::Evaluated::Partly),
+            "not_at_all": c.count(verify::Evaluated::NotAtAll),
+            "disabled": c.disabled,
+        },
+        "unheld": c.unheld,
+    })
+}
+
+/// The coverage table as text.
+fn coverage_text(c: &verify::Coverage) -> String {
+    let mut s = String::new();
+    if c.policies.is_empty() && c.disabled == 0 {
+        return s;
+    }
+    let _ = writeln!(s, "coverage: {}", c.totals_line());
+    for p in &c.policies {
+        let state = if p.state == "enabled" {
+            String::new()
+        } else {
+            " [report-only]".to_string()
+        };
+        let what = match p.evaluated {
+            verify::Evaluated::Fully => "evaluated fully".to_string(),
+            verify::Evaluated::Partly => {
+                format!("evaluated partly (not evaluated: {})", p.fields.join(", "))
+            }
+            verify::Evaluated::NotAtAll => format!(
+                "NOT evaluated at all (not evaluated: {})",
+                p.fields.join(", ")
+            ),
+        };
+        let _ = writeln!(s, "  {}{state}: {}", esc(&p.name), esc(&what));
+    }
+    for u in &c.unheld {
+        let _ = writeln!(
+            s,
+            "  note: {} names {} {} that none of the scenario's users holds",
+            esc(&u.policy),
+            u.kind,
+            esc(&u.id)
+        );
+    }
+    s.push('\n');
+    s
+}
+
 fn explored_json(e: &Explored) -> Value {
-    let mut v = path_json(&e.path);
+    let mut v = with_risk(&e.path, path_json(&e.path));
     let m = v.as_object_mut().expect("an object");
     m.insert("epoch".into(), json!(e.epoch));
     m.insert("verdict".into(), json!(e.verdict));
@@ -189,8 +267,11 @@ fn explored_json(e: &Explored) -> Value {
 }
 
 fn counterexample_json(c: &Counterexample) -> Value {
-    let mut v = path_json(&c.path);
+    let mut v = with_risk(&c.path, path_json(&c.path));
     let m = v.as_object_mut().expect("an object");
+    if let Some(r) = c.closed_at_risk {
+        m.insert("closed_at_risk".into(), json!(r.describe()));
+    }
     m.insert("epoch".into(), json!(c.epoch));
     m.insert("verdict".into(), json!(c.verdict));
     m.insert(
@@ -224,6 +305,7 @@ pub fn to_json(sc: &crate::scenario::Scenario, v: &Verification, report: &Report
             p
         }).collect::<Vec<_>>(),
         "not_proven": v.not_proven,
+        "coverage": coverage_json(&v.coverage),
         "user_classes": v.user_classes,
         "explored": {
             "paths": v.explored.paths,
@@ -264,6 +346,9 @@ fn signals_text(p: &PathSpec) -> String {
             let _ = write!(out, " named \"{n}\"");
         }
     }
+    if let Some(r) = s.risk {
+        let _ = write!(out, ", {}", r.describe());
+    }
     if p.continued {
         out.push_str(", session continued from the previous epoch");
     }
@@ -289,13 +374,17 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
         );
     }
     s.push('\n');
+    s.push_str(&coverage_text(&v.coverage));
     for p in &v.paths {
-        let verdict = match p.verdict {
+        let mut verdict = match p.verdict {
             verify::Verdict::NoAccess => {
                 format!("no access ({})", p.stopped_by.as_deref().unwrap_or("-"))
             }
             x => x.label().to_string(),
         };
+        if let Some(r) = p.path.signals.risk.filter(|r| r.detected()) {
+            let _ = write!(verdict, " at {}", r.describe());
+        }
         let _ = writeln!(
             s,
             "  e{} {:<22} {:<16} {:<8} {:<24} {:<8} {:<15} {}",

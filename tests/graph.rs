@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 
 use hmasim::protocol::apps;
 use hmasim::protocol::policy::{
-    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, InsiderRiskLevel,
+    NamedLocation, Operator, RiskLevel,
 };
 use hmasim::scenario::graph::{self, read_graph};
 use hmasim::scenario::{self, ErrorOrigin};
@@ -154,9 +155,6 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
             .clone()
     };
     for field in [
-        "conditions.signInRiskLevels",
-        "conditions.userRiskLevels",
-        "conditions.insiderRiskLevels",
         "conditions.clientApplications",
         "conditions.applications.includeAuthenticationContextClassReferences",
     ] {
@@ -182,16 +180,20 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     }
     assert!(at("grantControls.builtInControls[1]")
         .ends_with("control \"passwordChange\" is not modelled: hmasim does not require it"));
-    for field in [
-        "sessionControls.signInFrequency",
-        "sessionControls.persistentBrowser",
-    ] {
-        assert!(
-            at(field).contains("no effect on single-factor reachability"),
-            "{}",
-            at(field)
-        );
-    }
+    assert!(
+        at("sessionControls.persistentBrowser").contains("no effect on single-factor reachability")
+    );
+    // Sign-in frequency is evaluated (Entra ID enforces it in runs): read, not reported;
+    // switched off (`isEnabled` false), not configured.
+    assert!(
+        !lines.iter().any(|l| l.contains("signInFrequency")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        read.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
+    );
+    assert_eq!(read.policies[1].sign_in_frequency, None);
     // The built-in multifactor strength is evaluated (as MFA), not reported; session
     // controls are reported without marking the policy.
     assert!(!lines
@@ -210,15 +212,23 @@ fn unmodelled_fields_are_warnings_naming_the_policy_and_the_field() {
     );
     // Switched-off and empty fields are not configured: no warning for the second policy.
     assert!(!lines.iter().any(|l| l.contains("CA021")), "{lines:#?}");
-    assert_eq!(lines.len(), 11, "{lines:#?}");
+    // Risk levels are evaluated: read, not reported.
+    assert!(
+        !lines.iter().any(|l| l.contains("RiskLevels")),
+        "{lines:#?}"
+    );
+    assert_eq!(lines.len(), 7, "{lines:#?}");
     // Guests are evaluated: the policy includes the guest types it names.
     assert!(!read.policies[0].include_guests.is_empty());
     // The policy keeps what it does model, and remembers what it does not.
     let p = &read.policies[0];
     assert_eq!(p.grant, [GrantControl::Mfa]);
-    assert_eq!(p.unmodelled.len(), 8);
+    assert_eq!(p.sign_in_risk_levels, [RiskLevel::High, RiskLevel::Medium]);
+    assert_eq!(p.user_risk_levels, [RiskLevel::High]);
+    assert_eq!(p.insider_risk_levels, [InsiderRiskLevel::Elevated]);
+    assert_eq!(p.unmodelled.len(), 5);
     assert!(p.unmodelled.contains(
-        &"conditions.signInRiskLevels: not modelled: evaluated as if it matched every sign-in"
+        &"conditions.clientApplications: not modelled: evaluated as if it matched every sign-in"
             .to_string()
     ));
     assert!(read.policies[1].unmodelled.is_empty());
@@ -518,7 +528,7 @@ fn run_with_ca_policies_replaces_the_scenarios_policies() {
     ]);
     assert_eq!(o.status.code(), Some(0));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(e.lines().count(), 11, "{e}");
+    assert_eq!(e.lines().count(), 7, "{e}");
     assert!(e.lines().all(|l| l.starts_with("warning: ")), "{e}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("VERDICT: mailbox access YES"));
 }
@@ -622,4 +632,57 @@ fn device_filters_user_actions_and_authentication_flows_are_read() {
     assert!(p[4].unmodelled[0].contains("unknown authentication flow \"quantumTeleport\""));
     // Every other policy is read without a warning.
     assert_eq!(lines.len(), 2, "{lines:#?}");
+}
+
+#[test]
+fn risk_levels_are_read_and_levels_no_sign_in_has_are_reported() {
+    let policy = |conditions: &str| {
+        format!(
+            r#"{{"displayName": "Risk", "state": "enabled",
+              "conditions": {{"users": {{"includeUsers": ["All"]}},
+                "applications": {{"includeApplications": ["All"]}},
+                "clientAppTypes": ["all"], {conditions}}},
+              "grantControls": {{"operator": "OR", "builtInControls": ["mfa"]}}}}"#
+        )
+    };
+    let read = graph::parse_graph(
+        &policy(
+            r#""signInRiskLevels": ["low", "HIGH"], "insiderRiskLevels": ["minor", "moderate"]"#,
+        ),
+        "p.json",
+        &[],
+    )
+    .unwrap();
+    let p = &read.policies[0];
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    assert_eq!(p.sign_in_risk_levels, [RiskLevel::Low, RiskLevel::High]);
+    assert_eq!(
+        p.insider_risk_levels,
+        [InsiderRiskLevel::Minor, InsiderRiskLevel::Moderate]
+    );
+    assert!(p.exclude_platforms.is_empty());
+    // `hidden` is no level a sign-in is scored at: reported, and a list of nothing else
+    // applies to no sign-in (not to every one, as an empty list would).
+    let read =
+        graph::parse_graph(&policy(r#""userRiskLevels": ["hidden"]"#), "p.json", &[]).unwrap();
+    let p = &read.policies[0];
+    assert_eq!(
+        read.warnings[0].to_string(),
+        "p.json: $.conditions.userRiskLevels[0]: policy \"Risk\": risk level \"hidden\" is not a level hmasim scores a sign-in at: not modelled: it matches no sign-in"
+    );
+    assert!(p.user_risk_levels.is_empty());
+    assert_eq!(p.exclude_platforms, [DevicePlatform::All]);
+    // An unknown level is a located warning, never an error for the set.
+    let read = graph::parse_graph(
+        &policy(r#""signInRiskLevels": ["high", "severe"]"#),
+        "p.json",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(read.policies[0].sign_in_risk_levels, [RiskLevel::High]);
+    assert!(read.warnings[0].to_string().contains(
+        "$.conditions.signInRiskLevels[1]: policy \"Risk\": unknown risk level \"severe\""
+    ));
+    // A wrong type is bad input.
+    assert!(graph::parse_graph(&policy(r#""signInRiskLevels": "high""#), "p.json", &[]).is_err());
 }

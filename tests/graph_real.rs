@@ -333,13 +333,87 @@ fn session_controls_do_not_decide_single_factor_reachability() {
         "{:?}",
         r.policies[0].unmodelled
     );
-    assert_eq!(r.warnings.len(), 2);
-    for w in &r.warnings {
-        assert!(
-            w.message
-                .contains("no effect on single-factor reachability"),
-            "{w}"
+    // Sign-in frequency is read (Entra ID enforces it in runs, tests/session.rs); the
+    // persistent browser is noted.
+    assert_eq!(
+        r.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
+    );
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].path.ends_with("persistentBrowser"));
+    assert!(r.warnings[0]
+        .message
+        .contains("no effect on single-factor reachability"));
+}
+
+#[test]
+fn sign_in_frequency_reads_every_shape_graph_writes() {
+    use hmasim::protocol::policy::SignInFrequency;
+    let sif = |v: &str| {
+        let src = format!(
+            r#"{{"displayName": "P", "state": "enabled",
+            "conditions": {{"users": {{"includeUsers": ["All"]}},
+              "applications": {{"includeApplications": ["All"]}}, "clientAppTypes": ["all"]}},
+            "grantControls": null, "sessionControls": {{"signInFrequency": {v}}}}}"#
         );
+        hmasim::scenario::graph::parse_graph(&src, "p.json", &[]).map_err(|e| e.to_string())
+    };
+    let ok = |v: &str| {
+        let r = sif(v).unwrap_or_else(|e| panic!("{e}"));
+        (r.policies[0].sign_in_frequency, r.warnings)
+    };
+    let every = r##"{"@odata.type": "#microsoft.graph.signInFrequencySessionControl",
+        "value": null, "type": null, "authenticationType": "primaryAndSecondaryAuthentication",
+        "frequencyInterval": "everyTime", "isEnabled": true}"##;
+    assert_eq!(ok(every).0, Some(SignInFrequency::EveryTime));
+    assert!(ok(every).1.is_empty());
+    let days = r#"{"value": 7, "type": "days", "authenticationType": "secondaryAuthentication",
+        "frequencyInterval": "timeBased", "isEnabled": true}"#;
+    assert_eq!(ok(days).0, Some(SignInFrequency::Days(7)));
+    // v1.0 exports may leave frequencyInterval out: time-based.
+    assert_eq!(
+        ok(r#"{"value": 12, "type": "hours", "isEnabled": true}"#).0,
+        Some(SignInFrequency::Hours(12))
+    );
+    assert_eq!(
+        ok(r#"{"value": 12, "type": "hours", "isEnabled": false}"#).0,
+        None
+    );
+    assert_eq!(ok("null").0, None);
+    // A value newer than hmasim: noted, not enforced, the policy not marked.
+    let (f, w) = ok(
+        r#"{"value": 1, "type": "hours", "frequencyInterval": "unknownFutureValue", "isEnabled": true}"#,
+    );
+    assert_eq!(f, None);
+    assert!(
+        w[0].message.contains("unknown sign-in frequency interval"),
+        "{w:?}"
+    );
+    // Wrong types and out-of-range values are located errors.
+    for (v, at, why) in [
+        (
+            r#"{"value": "4", "type": "hours", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency.value",
+            "whole number",
+        ),
+        (
+            r#"{"value": 24, "type": "hours", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency.value",
+            "1 to 23 hours",
+        ),
+        (
+            r#"{"type": "days", "isEnabled": true}"#,
+            "$.sessionControls.signInFrequency",
+            "\"value\"",
+        ),
+        (
+            r#"{"value": 4, "type": "hours", "isEnabled": "yes"}"#,
+            "$.sessionControls.signInFrequency.isEnabled",
+            "true or false",
+        ),
+    ] {
+        let e = sif(v).unwrap_err();
+        assert!(e.contains(at) && e.contains(why), "{v}: {e}");
     }
 }
 
@@ -406,5 +480,112 @@ fn verify_reads_the_exports_too() {
         "not_clean",
         "{}",
         serde_json::to_string_pretty(&v["findings"]).unwrap()
+    );
+}
+
+/// The policy a file holds, once read, and what the reader said about it.
+fn only(name: &str) -> (hmasim::protocol::policy::CaPolicy, Vec<String>) {
+    let r = read_graph(&real(name), &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(r.policies.len(), 1, "{name}");
+    let w = r.warnings.iter().map(ToString::to_string).collect();
+    (r.policies[0].clone(), w)
+}
+
+#[test]
+fn a_v1_object_with_full_odata_metadata_reads_as_the_bare_object() {
+    // odata.metadata=full: @odata.type/id/editLink, every property's *@odata.type,
+    // navigation and association links, the restore action; none is a policy field.
+    let (p, w) = only("v1-full-metadata.json");
+    assert!(w.is_empty(), "{w:#?}");
+    assert!(p.unmodelled.is_empty(), "{:?}", p.unmodelled);
+    // The same text without any annotation reads to the same policy.
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.retain(|k, _| !k.contains('@') && !k.starts_with('#'));
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(real("v1-full-metadata.json")).unwrap())
+            .unwrap();
+    strip(&mut v);
+    let bare = hmasim::scenario::graph::parse_graph(&v.to_string(), "bare.json", &[]).unwrap();
+    assert_eq!(bare.policies[0], p);
+    // And what it says is read: guests excluded by type, the trusted-location exclusion,
+    // the daily sign-in frequency.
+    assert_eq!(
+        p.exclude_guests,
+        ["b2bCollaborationGuest", "b2bCollaborationMember"]
+    );
+    assert_eq!(p.exclude_locations, ["AllTrusted"]);
+    assert_eq!(
+        p.sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Days(1))
+    );
+}
+
+#[test]
+fn v1_and_beta_exports_of_one_policy_read_the_same() {
+    // Beta adds fields (partialEnablementStrategy, insiderRiskLevels, times, networkAccess,
+    // secureSignInSession...) that are empty here: not configured, not reported.
+    let (v1, _) = only("v1-full-metadata.json");
+    let (beta, w) = only("beta-same-policy.json");
+    assert!(w.is_empty(), "{w:#?}");
+    assert_eq!(beta, v1);
+}
+
+#[test]
+fn a_graph_explorer_page_reads_and_says_it_is_one_page_of_several() {
+    let r = read_graph(&real("graph-explorer-beta-page.json"), &[]).unwrap();
+    let names: Vec<&str> = r.policies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "CA030: Require MFA for Exchange Online, guests excluded, sign in again daily",
+            "CA031: Block legacy authentication"
+        ]
+    );
+    // Graph Explorer's own annotation (@microsoft.graph.tips) is metadata; the next link
+    // is the one thing worth saying: the export is incomplete.
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].path.contains("@odata.nextLink"));
+    assert!(r.warnings[0].message.contains("one page of several"));
+    assert_eq!(r.policies[0], only("v1-full-metadata.json").0);
+}
+
+#[test]
+fn windows_powershell_aligned_indentation_reads_as_its_compact_json() {
+    // Windows PowerShell 5.1's ConvertTo-Json aligns nested members past their key and
+    // writes an empty array over two lines, in UTF-16 LE with CRLF (the baseline's files).
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/baseline/policies");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let f = files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("CA102-"))
+        .unwrap();
+    let bytes = std::fs::read(f).unwrap();
+    let text = String::from_utf16(
+        &bytes[2..]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(text.contains("\"userRiskLevels\":  [\r\n\r\n"));
+    let compact: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let a = read_graph(f, &[]).unwrap();
+    let b = hmasim::scenario::graph::parse_graph(&compact.to_string(), "c.json", &[]).unwrap();
+    assert_eq!(a.policies, b.policies);
+    assert_eq!(
+        a.policies[0].sign_in_frequency,
+        Some(hmasim::protocol::policy::SignInFrequency::Hours(4))
     );
 }

@@ -34,11 +34,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use hmasim::protocol::policy::{InsiderRiskLevel, RiskLevel};
 use hmasim::scenario::{
     self, Action, ActionKind, AuthMethod, Client, ClientKind, DeviceCharacteristic, DeviceState,
     Location, MailProtocol, MailboxLocation, Platform, Scenario, Span,
 };
-use hmasim::sim::verify::{verify, Overall, Verdict};
+use hmasim::sim::verify::{verify, Overall, Risk, Verdict};
 
 /// SplitMix64: a seeded stream, so tenant `n` is the same tenant on every machine.
 struct Rng(u64);
@@ -226,6 +227,9 @@ fn generate(seed: u64) -> Tenant {
         ("exclude", r#"device.displayName -startsWith "CONTOSO-""#),
     ];
     let mut policies = Vec::new();
+    // Risk conditions come from a stream of their own, so the tenants drawn before risk
+    // was modelled stay the same tenants.
+    let mut rr = Rng(seed ^ 0x5249_534b);
     for i in 0..1 + r.below(4) {
         let state = r.pick(&[
             "enabled",
@@ -300,6 +304,22 @@ fn generate(seed: u64) -> Tenant {
         p += &format!(", grant = {}", list(&grant));
         if grant.len() > 1 {
             p += &format!(", operator = {:?}", r.pick(&["AND", "OR"]));
+        }
+        if rr.chance(25) {
+            let (key, levels): (&str, &[&str]) = match rr.below(5) {
+                0 | 1 => ("sign_in_risk_levels", &["low", "medium", "high"]),
+                2 | 3 => ("user_risk_levels", &["low", "medium", "high"]),
+                _ => ("insider_risk_levels", &["minor", "moderate", "elevated"]),
+            };
+            let mut l = rr.subset(levels, 50);
+            if l.is_empty() {
+                l.push(levels[2]);
+            }
+            // Rarely the level "none" too: then a detected risk can also open a path.
+            if rr.chance(15) {
+                l.push("none");
+            }
+            p += &format!(", {key} = {}", list(&l));
         }
         if rd.chance(30) {
             let (mode, rule) = FILTERS[rd.below(FILTERS.len())];
@@ -421,6 +441,45 @@ struct Signals {
     registers_device: bool,
     /// The display name it reports for that device (`None`: the client's default).
     device_name: Option<String>,
+    /// The risk levels Identity Protection holds (`None`: the user's own).
+    risk: Option<Risk>,
+}
+
+/// Every risk combination of the dimensions a policy of the tenant (in any state) has a
+/// condition on: four levels each; `[None]` when no policy has one.
+fn raw_risks(sc: &Scenario) -> Vec<Option<Risk>> {
+    let ps = &sc.conditional_access;
+    let sign_in: &[RiskLevel] = if ps.iter().any(|p| !p.sign_in_risk_levels.is_empty()) {
+        &RiskLevel::ALL
+    } else {
+        &[RiskLevel::None]
+    };
+    let user: &[RiskLevel] = if ps.iter().any(|p| !p.user_risk_levels.is_empty()) {
+        &RiskLevel::ALL
+    } else {
+        &[RiskLevel::None]
+    };
+    let insider: &[InsiderRiskLevel] = if ps.iter().any(|p| !p.insider_risk_levels.is_empty()) {
+        &InsiderRiskLevel::ALL
+    } else {
+        &[InsiderRiskLevel::None]
+    };
+    if sign_in.len() + user.len() + insider.len() == 3 {
+        return vec![None];
+    }
+    let mut out = Vec::new();
+    for &s in sign_in {
+        for &u in user {
+            for &i in insider {
+                out.push(Some(Risk {
+                    sign_in: s,
+                    user: u,
+                    insider: i,
+                }));
+            }
+        }
+    }
+    out
 }
 
 /// User-Agents: one per CA platform, Linux, and one no platform reads from.
@@ -504,24 +563,27 @@ fn raw_signals(sc: &Scenario, location: Location, activesync: bool, modern: bool
     }
     registrations.dedup();
     let mut out = Vec::new();
-    for ua in uas {
-        for a in &addrs {
-            for t in &types {
-                for m in &models {
-                    // Every modern path also with a device registration, whatever the
-                    // policies say: verify's pruning of it is what this checks.
-                    for (registers_device, device_name) in &registrations {
-                        if *registers_device && !modern {
-                            continue;
+    for risk in raw_risks(sc) {
+        for ua in &uas {
+            for a in &addrs {
+                for t in &types {
+                    for m in &models {
+                        // Every modern path also with a device registration, whatever the
+                        // policies say: verify's pruning of it is what this checks.
+                        for (registers_device, device_name) in &registrations {
+                            if *registers_device && !modern {
+                                continue;
+                            }
+                            out.push(Signals {
+                                user_agent: Some(ua.clone()),
+                                source_address: *a,
+                                device_type: t.clone(),
+                                device_model: m.clone(),
+                                risk,
+                                registers_device: *registers_device,
+                                device_name: device_name.clone(),
+                            });
                         }
-                        out.push(Signals {
-                            user_agent: Some(ua.clone()),
-                            source_address: *a,
-                            device_type: t.clone(),
-                            device_model: m.clone(),
-                            registers_device: *registers_device,
-                            device_name: device_name.clone(),
-                        });
                     }
                 }
             }
@@ -642,6 +704,17 @@ const CONTINUED: u64 = 40 * 60_000;
 /// action at the epoch's start (the previous epoch's for a continued session).
 fn raw_scenario(tenant: &Scenario, starts: &[u64], p: &RawPath) -> Scenario {
     let mut sc = tenant.clone();
+    if let Some(r) = p.signals.risk {
+        for u in sc
+            .users
+            .iter_mut()
+            .filter(|u| u.upn.eq_ignore_ascii_case(&p.user))
+        {
+            u.sign_in_risk = r.sign_in;
+            u.user_risk = r.user;
+            u.insider_risk = r.insider;
+        }
+    }
     let internal = p.location == Location::Internal;
     sc.clients = vec![Client {
         id: None,
@@ -748,7 +821,9 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         bad(format!("epochs {:?}, brute force {starts:?}", v.epochs));
     }
     // 1. Every path verify reports, replayed as a fresh run built here.
+    // By group: the verdicts with no risk detected, and those at a detected risk.
     let mut reported: BTreeMap<Group, BTreeSet<Verdict>> = BTreeMap::new();
+    let mut reported_at_risk: BTreeMap<Group, BTreeSet<Verdict>> = BTreeMap::new();
     // The paths whose device registration verify explored.
     let mut registered_explored: BTreeSet<Group> = BTreeSet::new();
     for p in &v.paths {
@@ -776,6 +851,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 source_address: p.path.signals.source_address,
                 device_type: p.path.signals.device_type.clone(),
                 device_model: p.path.signals.device_model.clone(),
+                risk: p.path.signals.risk,
                 registers_device: p.path.signals.registers_device,
                 device_name: p.path.signals.device_name.clone(),
             },
@@ -793,6 +869,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                 p.verdict
             ));
         }
+        let detected = p.path.signals.risk.is_some_and(|r| r.detected());
         let group = (
             p.path.user.to_ascii_lowercase(),
             p.path.client,
@@ -804,7 +881,14 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         if p.path.signals.registers_device {
             registered_explored.insert(group.clone());
         }
-        reported.entry(group).or_default().insert(p.verdict);
+        if detected {
+            &mut reported_at_risk
+        } else {
+            &mut reported
+        }
+        .entry(group)
+        .or_default()
+        .insert(p.verdict);
     }
     // 2. Every raw path and signal value: the verdicts it reaches equal those verify
     // reports for the user's class on that path.
@@ -834,6 +918,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                             }
                             tally.raw_paths += 1;
                             let mut found: BTreeMap<Verdict, Signals> = BTreeMap::new();
+                            let mut found_at_risk: BTreeMap<Verdict, Signals> = BTreeMap::new();
                             let mut registering: BTreeMap<Verdict, Signals> = BTreeMap::new();
                             let modern =
                                 method.1 == AuthMethod::Modern && kind != ClientKind::NativeMail;
@@ -853,7 +938,9 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                     tally.single_factor_runs += 1;
                                     single_factor.get_or_insert_with(|| p.clone());
                                 }
-                                if p.signals.registers_device {
+                                if p.signals.risk.is_some_and(|r| r.detected()) {
+                                    found_at_risk.entry(verdict).or_insert(p.signals);
+                                } else if p.signals.registers_device {
                                     registering.entry(verdict).or_insert(p.signals);
                                 } else {
                                     found.entry(verdict).or_insert(p.signals);
@@ -867,6 +954,27 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
                                 epoch,
                                 continued,
                             );
+                            // At a detected risk verify runs only the paths that can
+                            // differ there: each single-factor verdict the brute force
+                            // reaches at some detected risk is one verify reports.
+                            let all: BTreeSet<Verdict> = reported
+                                .get(&key)
+                                .into_iter()
+                                .chain(reported_at_risk.get(&key))
+                                .flatten()
+                                .copied()
+                                .collect();
+                            for (v, sig) in &found_at_risk {
+                                if v.single_factor() && !all.contains(v) {
+                                    bad(format!(
+                                        "{} {} {loc} {} epoch {epoch}{}: brute force {v:?} at {sig:?}, verify {all:?}",
+                                        user.upn,
+                                        kind_name(kind),
+                                        method.0,
+                                        if continued { " continued" } else { "" },
+                                    ));
+                                }
+                            }
                             let theirs = reported.get(&key).cloned().unwrap_or_default();
                             // Where verify explored the registration, its verdicts must
                             // match like any signal's. Where it pruned it (no filter for

@@ -338,35 +338,88 @@ fn the_cli_exits_0_clean_1_with_counterexamples_2_on_bad_input() {
 }
 
 #[test]
-fn unmodelled_conditions_keep_verify_from_calling_a_tenant_clean() {
-    let o = hmasim(&[
-        "verify",
-        "secure-desktop",
-        "--ca-policies",
-        "tests/fixtures/graph/unmodelled.json",
-    ]);
+fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
+    // unmodelled.json: CA020 requires MFA for high user risk, high or medium sign-in
+    // risk and elevated insider risk (and has fields hmasim does not model); CA021
+    // requires MFA for browsers only. Outlook desktop gets in with the password when
+    // Identity Protection detects no risk: its own finding class, not NOT PROVEN.
+    let policies = "tests/fixtures/graph/unmodelled.json";
+    let o = hmasim(&["verify", "secure-desktop", "--ca-policies", policies]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\nMFA ONLY IF RISK IS DETECTED: "), "{out}");
     assert!(
-        out.contains("NOT PROVEN") && out.contains("signInRiskLevels"),
+        out.contains("closed only at: sign-in risk high, user risk high, insider risk elevated"),
+        "{out}"
+    );
+    assert!(out.contains("NOT CLEAN"), "{out}");
+    // The coverage table: each policy, how far it is evaluated, and the totals.
+    assert!(
+        out.contains("coverage: 1 of 2 policies evaluated fully, 1 partly, 0 not at all\n"),
+        "{out}"
+    );
+    assert!(out.contains("\n  CA020: Risky sign-ins on unmanaged devices need MFA: evaluated partly (not evaluated: conditions.applications.includeAuthenticationContextClassReferences, conditions.clientApplications, grantControls.builtInControls[1], "), "{out}");
+    assert!(
+        out.contains("\n  CA021: Nothing unmodelled here: evaluated fully\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: CA021: Nothing unmodelled here names group 5b1f3c2e-7a4d-4e8b-9c61-2f0a8d3e4b57 that none of the scenario's users holds"),
         "{out}"
     );
     let o = hmasim(&[
         "verify",
         "secure-desktop",
         "--ca-policies",
-        "tests/fixtures/graph/unmodelled.json",
+        policies,
         "--format",
         "json",
     ]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["verdict"], "not_proven");
+    assert_eq!(v["verdict"], "not_clean");
+    let c = &v["coverage"];
+    assert_eq!(
+        c["totals"],
+        serde_json::json!({"policies": 2, "fully": 1, "partly": 1, "not_at_all": 0, "disabled": 0})
+    );
+    assert_eq!(c["policies"][0]["evaluated"], "partly");
+    assert_eq!(c["policies"][0]["state"], "enabled");
+    assert!(c["policies"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("conditions.clientApplications")));
+    assert_eq!(c["policies"][1]["evaluated"], "fully");
+    assert_eq!(c["policies"][1]["fields"], serde_json::json!([]));
+    assert_eq!(c["unheld"][0]["kind"], "group");
+    let findings = v["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["class"] == "mfa_only_if_risk_detected")
+        .expect("an MFA-only-if-risk finding");
+    // The fix does not depend on risk: the browser policy is widened to desktop clients.
+    assert!(
+        f["control"].as_str().unwrap().contains("CA021"),
+        "{}",
+        f["control"]
+    );
+    let p = &f["paths"][0];
+    assert_eq!(p["verdict"], "mailbox_without_mfa");
+    assert_eq!(p["signals"]["risk"]["sign_in"], "none");
+    assert!(p["closed_at_risk"].is_string());
+    // Every explored path names its risk levels, and some were explored at a detected one.
+    let paths: Vec<&serde_json::Value> =
+        v["epochs"][0]["paths"].as_array().unwrap().iter().collect();
+    assert!(paths.iter().all(|p| p["signals"]["risk"].is_object()));
+    assert!(paths
+        .iter()
+        .any(|p| p["signals"]["risk"]["user"] == "high" && p["verdict"] != "mailbox_without_mfa"));
+    // What is not modelled of CA020 is still listed (it applies to the open paths).
     assert!(v["not_proven"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|n| n["field"] == "conditions.signInRiskLevels" && n["policy"].is_string()));
+        .any(|n| n["field"] == "conditions.clientApplications" && n["policy"].is_string()));
 }
 
 #[test]

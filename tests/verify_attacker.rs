@@ -295,31 +295,73 @@ fn a_report_only_policy_never_enforces() {
 }
 
 #[test]
-fn an_unmodelled_risk_condition_is_not_proven() {
+fn an_unmodelled_policy_decides_only_the_paths_that_are_open_without_it() {
+    // Another, evaluated, policy requires MFA for every modern path: the unmodelled
+    // policy that also applies to them decides nothing, since a policy can only close.
+    // (The rule before issue 11 called this NOT PROVEN.)
     let mut sc = desktop();
-    let mut p = CaPolicy::new("MFA for risky sign-ins", vec![GrantControl::Mfa]);
-    p.unmodelled = vec!["conditions.signInRiskLevels".into()];
+    let mut p = CaPolicy::new("MFA on unmanaged devices", vec![GrantControl::Mfa]);
+    p.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
     sc.conditional_access.push(p);
     let v = verify(&sc);
     assert!(v.counterexamples.is_empty());
-    assert_eq!(v.verdict(), Overall::NotProven);
-    assert_eq!(v.not_proven[0].policy, "MFA for risky sign-ins");
-    assert_eq!(v.not_proven[0].field, "conditions.signInRiskLevels");
-    assert!(v.paths.iter().any(|p| !p.not_proven.is_empty()));
-    // Paths that never reach Conditional Access carry none.
-    assert!(v
+    assert!(v.paths.iter().all(|p| p.not_proven.is_empty()));
+    assert_eq!(v.verdict(), Overall::Clean);
+    // Without the evaluated MFA policy the unmodelled one alone closes the modern paths:
+    // they are NOT PROVEN, and only they (legacy ones stay blocked without it).
+    let mut alone = sc.clone();
+    alone.conditional_access.remove(0);
+    let a = verify(&alone);
+    assert!(a.counterexamples.is_empty());
+    assert_eq!(a.verdict(), Overall::NotProven);
+    assert_eq!(a.not_proven[0].policy, "MFA on unmanaged devices");
+    assert_eq!(a.not_proven[0].field, "conditions.devices");
+    let flagged: Vec<&str> = a
         .paths
         .iter()
-        .filter(|p| p.path.method.starts_with("basic") && p.path.user.starts_with("onprem"))
-        .all(|p| p.not_proven.is_empty()));
+        .filter(|p| !p.not_proven.is_empty())
+        .map(|p| p.path.method.as_str())
+        .collect();
+    assert!(
+        !flagged.is_empty() && flagged.iter().all(|m| *m == "modern"),
+        "{flagged:?}"
+    );
+    // A control missing from an AND only requires more than hmasim does: it cannot open
+    // a path, so it decides nothing even alone.
+    let mut and = alone.clone();
+    and.conditional_access.last_mut().unwrap().unmodelled =
+        vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    assert_eq!(verify(&and).verdict(), Overall::Clean);
+    // In an OR, a control hmasim does not know may be the one the password holder meets.
+    let mut or = and.clone();
+    or.conditional_access.last_mut().unwrap().operator = hmasim::protocol::policy::Operator::Or;
+    assert_eq!(verify(&or).verdict(), Overall::NotProven);
+    // A `verify.unmodelled` fact about a policy is judged like the policy's own fields.
+    let mut fact = sc.clone();
+    fact.conditional_access
+        .last_mut()
+        .unwrap()
+        .unmodelled
+        .clear();
+    fact.verify.unmodelled.push(scenario::UnmodelledFact {
+        object: "MFA on unmanaged devices".into(),
+        field: "authentication context".into(),
+        why: String::new(),
+    });
+    assert_eq!(verify(&fact).verdict(), Overall::Clean);
+    fact.conditional_access.remove(0);
+    let f = verify(&fact);
+    assert_eq!(f.verdict(), Overall::NotProven);
+    assert_eq!(f.not_proven[0].field, "authentication context");
     // Precedence: a single-factor path makes it NOT CLEAN.
-    let mut worse = sc.clone();
+    let mut worse = alone.clone();
     worse.conditional_access[0].include_users = vec!["onprem@contoso.com".into()];
-    worse.conditional_access[2].include_users = vec!["onprem@contoso.com".into()];
+    worse.conditional_access[1].include_users = vec!["onprem@contoso.com".into()];
     let w = verify(&worse);
     assert!(!w.not_proven.is_empty());
     assert_eq!(w.verdict(), Overall::NotClean);
-    // A fact outside Conditional Access the scenario marks unmodelled.
+    // A fact outside Conditional Access the scenario marks unmodelled decides every path.
     let mut fact = desktop();
     fact.verify.unmodelled.push(scenario::UnmodelledFact {
         object: "adfs".into(),
@@ -329,9 +371,6 @@ fn an_unmodelled_risk_condition_is_not_proven() {
     let f = verify(&fact);
     assert_eq!(f.verdict(), Overall::NotProven);
     assert_eq!(f.not_proven[0].policy, "adfs");
-    // The fix: the unmodelled condition gone.
-    sc.conditional_access.pop();
-    assert_eq!(verify(&sc).verdict(), Overall::Clean);
 }
 
 #[test]
@@ -550,4 +589,238 @@ fn a_spoofed_user_agent_matches_an_activesync_user_agent_rule() {
         verify(&load("secure-mobile", &[rule])).verdict(),
         Overall::Clean
     );
+}
+
+/// secure-desktop with its desktop MFA policy narrowed to high sign-in risk.
+fn risk_only_desktop() -> Scenario {
+    let mut sc = desktop();
+    sc.conditional_access[0].sign_in_risk_levels = vec![hmasim::protocol::policy::RiskLevel::High];
+    sc
+}
+
+#[test]
+fn without_a_risk_condition_no_risk_level_is_explored() {
+    let v = verify(&desktop());
+    assert!(v.paths.iter().all(|p| p.path.signals.risk.is_none()));
+    assert!(v.counterexamples.iter().all(|c| c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn mfa_only_at_high_sign_in_risk_is_its_own_finding_class() {
+    use hmasim::protocol::policy::RiskLevel;
+    let sc = risk_only_desktop();
+    let v = verify(&sc);
+    assert_eq!(v.verdict(), Overall::NotClean);
+    // The modern sign-in with no risk detected gets in with the password; at high
+    // sign-in risk the same path is closed: "MFA only if risk is detected".
+    let modern: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert!(!modern.is_empty());
+    for c in &modern {
+        assert_eq!(c.verdict, Verdict::MailboxWithoutMfa);
+        assert_eq!(
+            c.path.signals.risk.map(|r| r.sign_in),
+            Some(RiskLevel::None)
+        );
+        assert_eq!(c.closed_at_risk.map(|r| r.sign_in), Some(RiskLevel::High));
+    }
+    assert!(v.paths.iter().any(|p| p.path.method == "modern"
+        && p.path
+            .signals
+            .risk
+            .is_some_and(|r| r.sign_in == RiskLevel::High)
+        && p.verdict == Verdict::MailboxWithMfa));
+    // Only the classes the policy tells apart are explored (none, and high standing for
+    // high alone), and a path closed with no risk detected is not run again at high.
+    assert!(v.paths.iter().all(|p| matches!(
+        p.path.signals.risk.map(|r| r.sign_in),
+        Some(RiskLevel::None | RiskLevel::High)
+    )));
+    let at_high = v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.risk.is_some_and(|r| r.detected()))
+        .count();
+    let open = v
+        .paths
+        .iter()
+        .filter(|p| p.path.signals.risk.is_some_and(|r| !r.detected()) && p.verdict.single_factor())
+        .count();
+    assert_eq!(at_high, open);
+    let r = hmasim::sim::findings::report(&sc, &v, &[], None);
+    let f = &r.findings[0];
+    assert_eq!(
+        f.class,
+        hmasim::sim::findings::FindingClass::MfaOnlyIfRiskDetected
+    );
+    assert!(f.closed_at_risk.contains("sign-in risk high"));
+    // Its fix does not depend on risk, and it closes the paths at every level.
+    let mut fixed = sc.clone();
+    for f in &r.findings {
+        f.change.apply(&mut fixed);
+    }
+    assert_eq!(verify(&fixed).verdict(), Overall::Clean);
+    // A policy for every risk level is the ordinary finding class again when it does not
+    // close the path either: here, the policy gone altogether.
+    let mut none = sc.clone();
+    none.conditional_access.remove(0);
+    let v = verify(&none);
+    assert!(v.counterexamples.iter().all(|c| c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn a_policy_naming_no_risk_is_explored_at_every_level() {
+    use hmasim::protocol::policy::RiskLevel;
+    // MFA when no risk is detected only: at a detected risk the path opens. The
+    // exploration cannot stop at "no risk detected" then.
+    let mut sc = desktop();
+    sc.conditional_access[0].sign_in_risk_levels = vec![RiskLevel::None];
+    let v = verify(&sc);
+    let c: Vec<_> = v
+        .counterexamples
+        .iter()
+        .filter(|c| c.path.method == "modern")
+        .collect();
+    assert!(!c.is_empty());
+    assert!(c
+        .iter()
+        .all(|c| c.path.signals.risk.is_some_and(|r| r.detected()) && c.closed_at_risk.is_none()));
+}
+
+#[test]
+fn a_run_takes_the_risk_the_scenario_states() {
+    // onprem@ (users.1) signs in with Outlook desktop: with no risk detected the policy
+    // for high sign-in risk does not apply; at high it does, and the user does MFA.
+    let mut sc = risk_only_desktop();
+    let t = hmasim::sim::run(&sc, false);
+    assert!(
+        t.outcome.mailbox_access && !t.outcome.mfa_satisfied,
+        "{:?}",
+        t.outcome
+    );
+    scenario::apply_set(&mut sc, "users.1.sign_in_risk=high").unwrap();
+    let t = hmasim::sim::run(&sc, false);
+    assert!(
+        t.outcome.mailbox_access && t.outcome.mfa_satisfied,
+        "{:?}",
+        t.outcome
+    );
+    // User risk is its own fact: high user risk does not meet a sign-in risk condition.
+    let mut sc = risk_only_desktop();
+    scenario::apply_set(&mut sc, "users.1.user_risk=high").unwrap();
+    assert!(!hmasim::sim::run(&sc, false).outcome.mfa_satisfied);
+    // A user without an MFA method cannot register one in a risky session: blocked.
+    let mut sc = risk_only_desktop();
+    scenario::apply_set(&mut sc, "users.1.sign_in_risk=high").unwrap();
+    scenario::apply_set(&mut sc, "users.1.mfa_registered=false").unwrap();
+    let o = hmasim::sim::run(&sc, false).outcome;
+    assert!(!o.mailbox_access);
+    assert_eq!(
+        o.failure.map(|f| f.code),
+        Some("mfa_registration_blocked_by_risk".to_string())
+    );
+    // A level that is not one is bad input, located.
+    let e = scenario::apply_set(&mut sc, "users.1.user_risk=severe").unwrap_err();
+    assert!(e.to_string().contains("user_risk"), "{e}");
+}
+
+#[test]
+fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
+    let mut sc = desktop();
+    let mut partly = CaPolicy::new("partly", vec![GrantControl::Mfa]);
+    partly.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    partly.state = CaState::ReportOnly;
+    let mut nothing = CaPolicy::new("nothing", vec![]);
+    nothing.unmodelled =
+        vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    // Its only location is one hmasim does not model: it matches no sign-in.
+    let mut compliant = CaPolicy::new("compliant network", vec![GrantControl::Block]);
+    compliant.include_locations = vec!["Compliant network".into()];
+    compliant.unmodelled = vec![
+        "conditions.locations.includeLocations[0]: location \"Compliant network\": not modelled"
+            .into(),
+    ];
+    sc.named_locations.push(NamedLocation {
+        id: "cn".into(),
+        name: "Compliant network".into(),
+        unmodelled: Some("a compliant network location is not modelled".into()),
+        ..NamedLocation::default()
+    });
+    let mut off = CaPolicy::new("off", vec![GrantControl::Mfa]);
+    off.state = CaState::Disabled;
+    let mut groups = CaPolicy::new("groups", vec![GrantControl::Mfa]);
+    groups.include_users = vec![];
+    groups.include_groups = vec!["nobody-holds-this".into()];
+    groups.exclude_roles = vec!["Global Reader".into()];
+    sc.conditional_access
+        .extend([partly, nothing, compliant, off, groups]);
+    let c = hmasim::sim::verify::coverage(&sc);
+    use hmasim::sim::verify::Evaluated;
+    let got: Vec<(&str, Evaluated)> = c
+        .policies
+        .iter()
+        .map(|p| (p.name.as_str(), p.evaluated))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "Desktop: MFA for mobile apps and desktop clients",
+                Evaluated::Fully
+            ),
+            ("Block legacy authentication", Evaluated::Fully),
+            ("partly", Evaluated::Partly),
+            ("nothing", Evaluated::NotAtAll),
+            ("compliant network", Evaluated::NotAtAll),
+            ("groups", Evaluated::Fully),
+        ]
+    );
+    assert_eq!(c.policies[2].fields, ["conditions.devices"]);
+    assert_eq!(c.policies[2].state, "enabledForReportingButNotEnforced");
+    assert_eq!(
+        c.totals_line(),
+        "3 of 6 policies evaluated fully, 1 partly, 2 not at all (1 disabled, ignored)"
+    );
+    let unheld: Vec<(&str, &str)> = c.unheld.iter().map(|u| (u.kind, u.id.as_str())).collect();
+    assert_eq!(
+        unheld,
+        [("group", "nobody-holds-this"), ("role", "Global Reader")]
+    );
+}
+
+#[test]
+fn an_unmodelled_policy_the_timeline_enables_is_judged_in_its_epoch() {
+    // At 5 minutes the evaluated MFA policy is turned off and a report-only policy with a
+    // field hmasim does not model is turned on: from then on it alone closes the modern
+    // paths, which are NOT PROVEN (not CLEAN: the state at the start is not what decides).
+    let mut sc = desktop();
+    let mut p = CaPolicy::new("MFA on unmanaged devices", vec![GrantControl::Mfa]);
+    p.state = CaState::ReportOnly;
+    p.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    sc.conditional_access.push(p);
+    scenario::apply_set(
+        &mut sc,
+        "timeline=[{at = \"5m\", do = \"set\", key = \"conditional_access.0.state\", value = \"disabled\"}, {at = \"5m\", do = \"set\", key = \"conditional_access.2.state\", value = \"enabled\"}]",
+    )
+    .unwrap();
+    let v = verify(&sc);
+    assert!(
+        v.counterexamples.is_empty(),
+        "{:?}",
+        v.counterexamples
+            .iter()
+            .map(|c| c.path.key())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v.verdict(), Overall::NotProven);
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| !p.not_proven.is_empty())
+        .all(|p| p.epoch == 1));
 }

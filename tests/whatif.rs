@@ -404,8 +404,10 @@ fn ca_policies_replace_the_scenarios_and_their_warnings_are_reported() {
             "CA021: Nothing unmodelled here"
         ]
     );
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 11);
-    assert_eq!(v["policies"][0]["unmodelled"].as_array().unwrap().len(), 8);
+    // (Its sign-in frequency, device filter, authentication flows and risk levels are
+    // evaluated, so not among them.)
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 7);
+    assert_eq!(v["policies"][0]["unmodelled"].as_array().unwrap().len(), 5);
     let out = text(&[
         "desktop-exo-ca",
         "--app",
@@ -419,7 +421,7 @@ fn ca_policies_replace_the_scenarios_and_their_warnings_are_reported() {
         out.contains("\nWARNINGS (what the policies say that hmasim does not model)\n"),
         "{out}"
     );
-    assert!(out.contains("$.value[0].conditions.signInRiskLevels: policy \"CA020: Risky sign-ins on unmanaged devices need MFA\": not modelled"), "{out}");
+    assert!(out.contains("$.value[0].conditions.clientApplications: policy \"CA020: Risky sign-ins on unmanaged devices need MFA\": not modelled"), "{out}");
     // Policies read through the scenario's conditional_access_files carry their warnings.
     let v = json(&[
         fixture("tenant.toml").to_str().unwrap(),
@@ -515,6 +517,59 @@ fn bad_input_exits_2_with_one_message() {
             "error: {}: $[1]: missing required field \"displayName\"",
             f.display()
         )),
+        "{e}"
+    );
+}
+
+#[test]
+fn risk_levels_are_what_if_facts() {
+    // CA020 requires MFA at high user risk, high or medium sign-in risk, elevated insider
+    // risk: with the scenario's users (no risk) it does not apply.
+    let base = [
+        "desktop-exo-ca",
+        "--app",
+        "exchange-online",
+        "--client-app",
+        "mobileAppsAndDesktopClients",
+        "--ca-policies",
+        "tests/fixtures/graph/unmodelled.json",
+    ];
+    let v = json(&base);
+    assert_eq!(
+        policy(&v, "CA020")["reason"],
+        "sign-in risk: none is not included"
+    );
+    assert_eq!(v["sign_in"]["sign_in_risk"], "none");
+    let mut args = base.to_vec();
+    args.extend([
+        "--sign-in-risk",
+        "medium",
+        "--user-risk",
+        "high",
+        "--insider-risk",
+        "elevated",
+    ]);
+    let v = json(&args);
+    assert_eq!(policy(&v, "CA020")["applies"], true);
+    assert_eq!(v["outcome"]["verdict"], "mfa");
+    assert_eq!(v["sign_in"]["user_risk"], "high");
+    let out = text(&args);
+    assert!(
+        out.contains(", sign-in risk medium, user risk high, insider risk elevated\n"),
+        "{out}"
+    );
+    // Only the one level short: the policy names the level that is missing.
+    let mut one = base.to_vec();
+    one.extend(["--sign-in-risk", "high", "--user-risk", "high"]);
+    assert_eq!(
+        policy(&json(&one), "CA020")["reason"],
+        "insider risk: none is not included"
+    );
+    let mut wrong = base.to_vec();
+    wrong.extend(["--user-risk", "severe"]);
+    let e = bad(&wrong);
+    assert!(
+        e.contains("--user-risk severe") && e.contains("none, low, medium or high"),
         "{e}"
     );
 }

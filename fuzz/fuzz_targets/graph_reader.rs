@@ -179,6 +179,9 @@ fuzz_target!(|data: &[u8]| {
                         trusted_location,
                         device: None,
                         auth_flow: None,
+                        sign_in_risk: u.sign_in_risk,
+                        user_risk: u.user_risk,
+                        insider_risk: u.insider_risk,
                     };
                     let results = evaluate(&read.policies, &f);
                     assert_eq!(results.len(), read.policies.len());

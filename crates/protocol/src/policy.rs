@@ -261,6 +261,93 @@ pub const GUEST_TYPES: [&str; 6] = [
     "serviceProvider",
 ];
 
+/// A sign-in or user risk level as Entra ID Protection scores it (Graph's `riskLevel`:
+/// `none`, `low`, `medium`, `high`; `hidden` and `unknownFutureValue` are not levels a
+/// sign-in is scored at, and the Graph reader reports them).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RiskLevel {
+    /// No risk detected.
+    #[default]
+    None,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+}
+
+impl RiskLevel {
+    /// Every level, lowest first.
+    pub const ALL: [RiskLevel; 4] = [
+        RiskLevel::None,
+        RiskLevel::Low,
+        RiskLevel::Medium,
+        RiskLevel::High,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::None => "none",
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+    /// The level spelled `s` (case-insensitive).
+    pub fn parse(s: &str) -> Option<RiskLevel> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// An insider risk level (Microsoft Purview Insider Risk Management's adaptive protection,
+/// Graph's `insiderRiskLevel`: `none`, `minor`, `moderate`, `elevated`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum InsiderRiskLevel {
+    /// No insider risk.
+    #[default]
+    None,
+    /// Minor.
+    Minor,
+    /// Moderate.
+    Moderate,
+    /// Elevated.
+    Elevated,
+}
+
+impl InsiderRiskLevel {
+    /// Every level, lowest first.
+    pub const ALL: [InsiderRiskLevel; 4] = [
+        InsiderRiskLevel::None,
+        InsiderRiskLevel::Minor,
+        InsiderRiskLevel::Moderate,
+        InsiderRiskLevel::Elevated,
+    ];
+    /// The Graph spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InsiderRiskLevel::None => "none",
+            InsiderRiskLevel::Minor => "minor",
+            InsiderRiskLevel::Moderate => "moderate",
+            InsiderRiskLevel::Elevated => "elevated",
+        }
+    }
+    /// The level spelled `s` (case-insensitive).
+    pub fn parse(s: &str) -> Option<InsiderRiskLevel> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
 /// A named location of the tenant (Graph's `namedLocation`): what a location id in a
 /// policy's `locations` condition stands for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,9 +507,123 @@ pub struct CaPolicy {
     /// only to sign-ins that use one of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfer_methods: Vec<String>,
+    /// The sign-in frequency session control (Graph's `sessionControls.signInFrequency`):
+    /// how long after the user's last interactive authentication Entra ID still renews
+    /// the session silently (`"4h"`, `"1d"`, `"everyTime"`). It shortens sessions in runs;
+    /// it never decides whether a password alone is granted access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_frequency: Option<SignInFrequency>,
+    /// Sign-in risk levels in scope (Graph's `conditions.signInRiskLevels`); empty means
+    /// the condition is not configured. The policy applies only to a sign-in that
+    /// Identity Protection scores at one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sign_in_risk_levels: Vec<RiskLevel>,
+    /// User risk levels in scope (Graph's `conditions.userRiskLevels`); empty means not
+    /// configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_risk_levels: Vec<RiskLevel>,
+    /// Insider risk levels in scope (Graph's `conditions.insiderRiskLevels`, Microsoft
+    /// Purview's adaptive protection); empty means not configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insider_risk_levels: Vec<InsiderRiskLevel>,
+}
+
+/// A sign-in frequency (Graph's `signInFrequencySessionControl`): periodic
+/// reauthentication after a number of hours (1 to 23) or days (1 to 365), or
+/// reauthentication every time. Written in scenarios as `"4h"`, `"7d"` or `"everyTime"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SignInFrequency {
+    /// Periodic reauthentication every this many hours.
+    Hours(u32),
+    /// Periodic reauthentication every this many days.
+    Days(u32),
+    /// Reauthentication every time (Graph's `frequencyInterval` `everyTime`); Entra allows
+    /// five minutes of clock skew, so a session is renewed within five minutes of the
+    /// authentication and refused after.
+    EveryTime,
+}
+
+impl SignInFrequency {
+    /// The interval after the last interactive authentication past which a renewal is
+    /// refused, in seconds.
+    pub const fn seconds(self) -> u64 {
+        match self {
+            SignInFrequency::Hours(h) => h as u64 * 3600,
+            SignInFrequency::Days(d) => d as u64 * 86_400,
+            SignInFrequency::EveryTime => 300,
+        }
+    }
+
+    /// The frequency of Graph's `value` and `type` (`hours` or `days`), checked against
+    /// the ranges Entra accepts.
+    pub fn periodic(value: i64, unit: &str) -> Result<SignInFrequency, String> {
+        let (max, make): (i64, fn(u32) -> SignInFrequency) = match unit {
+            "hours" => (23, SignInFrequency::Hours),
+            "days" => (365, SignInFrequency::Days),
+            u => {
+                return Err(format!(
+                    "unknown sign-in frequency type \"{u}\" (expected hours or days)"
+                ))
+            }
+        };
+        if (1..=max).contains(&value) {
+            Ok(make(value as u32))
+        } else {
+            Err(format!(
+                "a sign-in frequency of {value} {unit} is out of range (1 to {max} {unit})"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for SignInFrequency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInFrequency::Hours(h) => write!(f, "{h}h"),
+            SignInFrequency::Days(d) => write!(f, "{d}d"),
+            SignInFrequency::EveryTime => f.write_str("everyTime"),
+        }
+    }
+}
+
+impl TryFrom<String> for SignInFrequency {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("everyTime") || t.eq_ignore_ascii_case("every-time") {
+            return Ok(SignInFrequency::EveryTime);
+        }
+        let expected = "expected a sign-in frequency such as \"4h\", \"7d\" or \"everyTime\"";
+        let Some(last) = t.chars().last() else {
+            return Err(format!("an empty sign-in frequency: {expected}"));
+        };
+        let unit = match last {
+            'h' => "hours",
+            'd' => "days",
+            _ => return Err(format!("\"{s}\" is not a sign-in frequency: {expected}")),
+        };
+        let n: i64 = t[..t.len() - 1]
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a sign-in frequency: {expected}"))?;
+        SignInFrequency::periodic(n, unit)
+    }
+}
+
+impl From<SignInFrequency> for String {
+    fn from(f: SignInFrequency) -> String {
+        f.to_string()
+    }
 }
 
 impl CaPolicy {
+    /// Whether the policy has a risk condition (sign-in, user or insider risk).
+    pub fn has_risk_condition(&self) -> bool {
+        !self.sign_in_risk_levels.is_empty()
+            || !self.user_risk_levels.is_empty()
+            || !self.insider_risk_levels.is_empty()
+    }
+
     /// A policy named `name` that applies to every sign-in and grants with `grant`
     /// (AND): the starting point of a policy built in code.
     pub fn new(name: impl Into<String>, grant: Vec<GrantControl>) -> Self {
@@ -451,6 +652,10 @@ impl CaPolicy {
             id: None,
             device_filter: None,
             transfer_methods: Vec::new(),
+            sign_in_frequency: None,
+            sign_in_risk_levels: Vec::new(),
+            user_risk_levels: Vec::new(),
+            insider_risk_levels: Vec::new(),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! order so the result does not depend on the file system). Location ids are resolved to
 //! names through the scenario's `named_locations`.
 //!
-//! What hmasim models is read; what it does not model but Graph allows (risk levels, device
-//! filters, session controls, authentication strengths, terms of use...) is kept out of the
+//! What hmasim models is read; what it does not model but Graph allows (service principal
+//! risk, device filters, terms of use...) is kept out of the
 //! evaluation and reported: as a [`GraphWarning`] naming the file, the JSON path and the
 //! policy, and in the policy's [`CaPolicy::unmodelled`] list, so whoever evaluates the
 //! policy later can say so too. What is not a policy (wrong shape or type, unknown enum
@@ -18,18 +18,18 @@
 //!   "conditions": {"users": {"includeUsers": ["All"]},
 //!                  "applications": {"includeApplications": ["Office365"]},
 //!                  "clientAppTypes": ["mobileAppsAndDesktopClients"],
-//!                  "signInRiskLevels": ["high"]},
+//!                  "servicePrincipalRiskLevels": ["high"]},
 //!   "grantControls": {"operator": "OR", "builtInControls": ["mfa"]}}"#;
 //! let read = hmasim_scenario::graph::parse_graph(src, "policy.json", &[]).unwrap();
 //! assert_eq!(read.policies[0].name, "Require MFA");
 //! assert_eq!(
 //!     read.warnings[0].to_string(),
-//!     "policy.json: $.conditions.signInRiskLevels: policy \"Require MFA\": \
+//!     "policy.json: $.conditions.servicePrincipalRiskLevels: policy \"Require MFA\": \
 //!      not modelled: evaluated as if it matched every sign-in"
 //! );
 //! assert_eq!(
 //!     read.policies[0].unmodelled,
-//!     ["conditions.signInRiskLevels: not modelled: evaluated as if it matched every sign-in"]
+//!     ["conditions.servicePrincipalRiskLevels: not modelled: evaluated as if it matched every sign-in"]
 //! );
 //! ```
 
@@ -46,8 +46,8 @@ use crate::model::Invalid;
 use crate::parse::invalid_error;
 use crate::Scenario;
 use hmasim_protocol::policy::{
-    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
-    GUEST_TYPES,
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, InsiderRiskLevel,
+    NamedLocation, Operator, RiskLevel, GUEST_TYPES,
 };
 
 /// Something in a policy that hmasim read but does not model (or could not resolve).
@@ -873,6 +873,10 @@ impl Reader<'_> {
                     if !v.is_null() {
                         let s = self.object(v, &here, "an object or null")?;
                         for (sk, sv) in s {
+                            if sk == "signInFrequency" {
+                                p.sign_in_frequency = self.sign_in_frequency(sv, &here.key(sk))?;
+                                continue;
+                            }
                             if !is_annotation(sk) && configured(sv) {
                                 // Sign-in frequency, persistent browser, continuous access
                                 // evaluation, app-enforced restrictions: they shape sessions
@@ -893,6 +897,89 @@ impl Reader<'_> {
             }
         }
         Ok(p)
+    }
+
+    /// `sessionControls.signInFrequency` (Graph's `signInFrequencySessionControl`):
+    /// `isEnabled`, `frequencyInterval` (`timeBased` with `value` and `type` hours or
+    /// days, or `everyTime`) and `authenticationType` (both kinds mean an interactive
+    /// sign-in again for a refresh token, so both are read alike). Enforced by Entra ID in
+    /// runs; a value newer than hmasim is a located note and enforces nothing (it only
+    /// shortens sessions, so the verdict does not rest on it).
+    fn sign_in_frequency(
+        &mut self,
+        v: &Value,
+        at: &JPath,
+    ) -> Result<Option<hmasim_protocol::policy::SignInFrequency>, ScenarioError> {
+        use hmasim_protocol::policy::SignInFrequency;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let o = self.object(v, at, "a signInFrequencySessionControl object or null")?;
+        let enabled_at = at.key("isEnabled");
+        match o.get("isEnabled") {
+            None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Ok(None),
+            Some(_) => return Err(self.error(&enabled_at, "expected true or false".into())),
+        }
+        let interval_at = at.key("frequencyInterval");
+        let interval = match o.get("frequencyInterval").filter(|v| !v.is_null()) {
+            Some(v) => self.string(v, &interval_at)?,
+            None => "timeBased",
+        };
+        for k in o.keys() {
+            if !matches!(
+                k.as_str(),
+                "isEnabled" | "frequencyInterval" | "value" | "type" | "authenticationType"
+            ) && !is_annotation(k)
+                && configured(&o[k])
+            {
+                self.note(
+                    &at.key(k),
+                    "not modelled: no effect on single-factor reachability (a session control)"
+                        .into(),
+                );
+            }
+        }
+        match interval {
+            "everyTime" => Ok(Some(SignInFrequency::EveryTime)),
+            "timeBased" => {
+                let value_at = at.key("value");
+                let value = match self.required(o, at, "value")? {
+                    Value::Number(n) if n.is_i64() => n.as_i64().unwrap_or(0),
+                    _ => {
+                        return Err(self
+                            .error(&value_at, "expected a whole number of hours or days".into()))
+                    }
+                };
+                let type_at = at.key("type");
+                let unit = self.string(self.required(o, at, "type")?, &type_at)?;
+                match unit {
+                    "hours" | "days" => SignInFrequency::periodic(value, unit)
+                        .map(Some)
+                        .map_err(|e| self.error(&value_at, e)),
+                    u => {
+                        self.note(
+                            &type_at,
+                            format!(
+                                "unknown sign-in frequency type \"{u}\" (known: hours, days): \
+                                 not enforced in runs; no effect on single-factor reachability"
+                            ),
+                        );
+                        Ok(None)
+                    }
+                }
+            }
+            other => {
+                self.note(
+                    &interval_at,
+                    format!(
+                        "unknown sign-in frequency interval \"{other}\" (known: timeBased, \
+                         everyTime): not enforced in runs; no effect on single-factor reachability"
+                    ),
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn conditions(
@@ -1104,7 +1191,10 @@ impl Reader<'_> {
             let flows = self.object(v, &flows_at, "an object or null")?;
             self.authentication_flows(p, flows, &flows_at)?;
         }
-        // Everything else: risk levels, client applications... not modelled.
+        // Risk levels (Entra ID Protection; insider risk from Purview's adaptive
+        // protection).
+        self.risk_levels(p, c, at)?;
+        // Everything else: client applications, times... not modelled.
         for (k, v) in c {
             if !matches!(
                 k.as_str(),
@@ -1115,6 +1205,9 @@ impl Reader<'_> {
                     | "locations"
                     | "devices"
                     | "authenticationFlows"
+                    | "signInRiskLevels"
+                    | "userRiskLevels"
+                    | "insiderRiskLevels"
             ) && !is_annotation(k)
             {
                 self.unmodelled(&at.key(k), v);
@@ -1253,6 +1346,96 @@ impl Reader<'_> {
                 k if is_annotation(k) => {}
                 _ => self.unmodelled(&here, v),
             }
+        }
+        Ok(())
+    }
+
+    /// `signInRiskLevels`, `userRiskLevels` (Graph's `riskLevel` collection: `low`,
+    /// `medium`, `high`, `hidden`, `none`, `unknownFutureValue`) and `insiderRiskLevels`
+    /// (a flags enum, `minor,moderate,elevated`, written as one comma-separated string or
+    /// as a list). `hidden` and `unknownFutureValue` are not levels a sign-in is scored
+    /// at: each is reported, and matches no sign-in; a list of nothing else makes the
+    /// policy apply to no sign-in (never to more than Entra would).
+    fn risk_levels(
+        &mut self,
+        p: &mut CaPolicy,
+        c: &Map<String, Value>,
+        at: &JPath,
+    ) -> Result<(), ScenarioError> {
+        let mut unmatched = false;
+        for key in ["signInRiskLevels", "userRiskLevels"] {
+            let mut out = Vec::new();
+            let list = self.strings(c, at, key)?;
+            let any = !list.is_empty();
+            for (vp, s) in list {
+                match RiskLevel::parse(&s) {
+                    Some(l) => {
+                        if !out.contains(&l) {
+                            out.push(l)
+                        }
+                    }
+                    None if s == "hidden" || s == "unknownFutureValue" => self.warn(
+                        &vp,
+                        format!(
+                            "risk level \"{s}\" is not a level hmasim scores a sign-in at: \
+                             not modelled: it matches no sign-in"
+                        ),
+                    ),
+                    None => self.unknown_value(
+                        &vp,
+                        "risk level",
+                        &s,
+                        &[
+                            "none",
+                            "low",
+                            "medium",
+                            "high",
+                            "hidden",
+                            "unknownFutureValue",
+                        ],
+                    ),
+                }
+            }
+            unmatched |= any && out.is_empty();
+            if key == "signInRiskLevels" {
+                p.sign_in_risk_levels = out;
+            } else {
+                p.user_risk_levels = out;
+            }
+        }
+        let key = "insiderRiskLevels";
+        let iat = at.key(key);
+        let raw: Vec<(JPath, String)> = match c.get(key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(|t| (iat.clone(), t.to_string()))
+                .collect(),
+            Some(_) => self.strings(c, at, key)?,
+        };
+        let any = !raw.is_empty();
+        let mut out = Vec::new();
+        for (vp, s) in raw {
+            match InsiderRiskLevel::parse(&s) {
+                Some(l) => {
+                    if !out.contains(&l) {
+                        out.push(l)
+                    }
+                }
+                None => self.unknown_value(
+                    &vp,
+                    "insider risk level",
+                    &s,
+                    &["minor", "moderate", "elevated"],
+                ),
+            }
+        }
+        unmatched |= any && out.is_empty();
+        p.insider_risk_levels = out;
+        if unmatched {
+            p.exclude_platforms = vec![DevicePlatform::All];
         }
         Ok(())
     }

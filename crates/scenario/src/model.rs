@@ -263,6 +263,23 @@ pub struct User {
     /// `b2bDirectConnectUser`, `otherExternalUser`, `serviceProvider`); absent for a member.
     #[serde(default)]
     pub guest: Option<String>,
+    /// The user risk Entra ID Protection holds for the user (`none`, `low`, `medium`,
+    /// `high`): what a policy's `userRiskLevels` condition reads. Entra scores it, not
+    /// the attacker; `hmasim verify` explores every level a policy distinguishes.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub user_risk: hmasim_protocol::policy::RiskLevel,
+    /// The sign-in risk Identity Protection scores for this user's sign-ins in the run
+    /// (`none`, `low`, `medium`, `high`): what `signInRiskLevels` reads.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub sign_in_risk: hmasim_protocol::policy::RiskLevel,
+    /// The insider risk Microsoft Purview's adaptive protection assigns the user (`none`,
+    /// `minor`, `moderate`, `elevated`): what `insiderRiskLevels` reads.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub insider_risk: hmasim_protocol::policy::InsiderRiskLevel,
+}
+
+fn is_default<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
 }
 
 impl User {

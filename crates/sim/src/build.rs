@@ -773,6 +773,9 @@ pub fn ca_tenant(sc: &Scenario) -> Tenant {
                         groups: u.groups.clone(),
                         roles: u.roles.clone(),
                         guest: u.guest.clone(),
+                        user_risk: u.user_risk,
+                        sign_in_risk: u.sign_in_risk,
+                        insider_risk: u.insider_risk,
                     },
                 )
             })

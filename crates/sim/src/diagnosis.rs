@@ -94,6 +94,17 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
             ),
             "the user signs in again; a longer refresh token lifetime (today's Entra ID default: 90 days of inactivity) makes it rarer: entra.token_defaults = current".into(),
         ),
+        "invalid_grant" if f.fault.diagnostics.contains("AADSTS70043") => (
+            format!(
+                "Conditional Access sign-in frequency: {}",
+                f.fault
+                    .message
+                    .split_once("(policy ")
+                    .map(|(_, rest)| rest.trim_end_matches(')'))
+                    .unwrap_or(&f.fault.message)
+            ),
+            "the user signs in again interactively when the client asks, as the policy intends; if the interval is too short for the persona, lengthen the policy's sign-in frequency (`sessionControls.signInFrequency`, `sign_in_frequency` in a scenario)".into(),
+        ),
         "unreachable" | "autodiscover_unreachable" | "discovery_failed" | "autodiscover_failed" => unreachable(sc, f),
         "timeout" => {
             let outage = sc.timeline.iter().find(|a| a.action == hmasim_scenario::ActionKind::Outage);

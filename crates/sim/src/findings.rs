@@ -1334,6 +1334,35 @@ pub struct Finding {
     pub closes: usize,
     /// The paths, by class.
     pub classes: Vec<PathClass>,
+    /// The finding's class: single-factor whatever the risk, or only when Identity
+    /// Protection detects no risk.
+    pub class: FindingClass,
+    /// For [`FindingClass::MfaOnlyIfRiskDetected`]: the detected risks that close the
+    /// paths (`sign-in risk high`...).
+    pub closed_at_risk: BTreeSet<String>,
+}
+
+/// What kind of finding: how sure the password holder is to get in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingClass {
+    /// The password alone gets in, whatever risk Entra ID Protection scores.
+    SingleFactor,
+    /// "MFA only if risk is detected": the password alone gets in when Identity
+    /// Protection detects no risk (as it often does not, for a password holder signing
+    /// in from an ordinary place); a risk-based policy closes the path only at a detected
+    /// level. The fix does not depend on risk.
+    MfaOnlyIfRiskDetected,
+}
+
+impl FindingClass {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingClass::SingleFactor => "single_factor",
+            FindingClass::MfaOnlyIfRiskDetected => "mfa_only_if_risk_detected",
+        }
+    }
 }
 
 /// Paths accepted by one exception.
@@ -1484,7 +1513,12 @@ pub fn report(
         if accepted_by[i].is_some() {
             continue;
         }
-        let key = f.change.key();
+        let class = if v.counterexamples[i].closed_at_risk.is_some() {
+            FindingClass::MfaOnlyIfRiskDetected
+        } else {
+            FindingClass::SingleFactor
+        };
+        let key = format!("{} {}", class.as_str(), f.change.key());
         if let Some(n) = &f.note {
             notes.entry(key.clone()).or_default().insert(n.clone());
         }
@@ -1503,16 +1537,32 @@ pub fn report(
                 .get(&key)
                 .map(|n| n.iter().cloned().collect::<Vec<_>>().join("; "));
             let (control, command) = fix.describe(sc);
+            let closed_at_risk: BTreeSet<String> = members
+                .iter()
+                .filter_map(|i| v.counterexamples[*i].closed_at_risk)
+                .map(|r| r.describe())
+                .collect();
             Finding {
                 control,
                 command,
                 change: fix.change,
                 closes: members.len(),
                 classes: classes(v, &members),
+                class: if closed_at_risk.is_empty() {
+                    FindingClass::SingleFactor
+                } else {
+                    FindingClass::MfaOnlyIfRiskDetected
+                },
+                closed_at_risk,
             }
         })
         .collect();
-    findings.sort_by(|a, b| b.closes.cmp(&a.closes).then(a.control.cmp(&b.control)));
+    findings.sort_by(|a, b| {
+        a.class
+            .cmp(&b.class)
+            .then(b.closes.cmp(&a.closes))
+            .then(a.control.cmp(&b.control))
+    });
     let mut accepted = Vec::new();
     for (ei, e) in exceptions.iter().enumerate() {
         let mut by_fix: Vec<(String, Vec<usize>)> = Vec::new();
@@ -1681,6 +1731,11 @@ impl Report {
             };
             let _ = writeln!(s, "  {:<28} {what}{acc}", esc(&u.user));
         }
+        let ordinary = self
+            .findings
+            .iter()
+            .filter(|f| f.class == FindingClass::SingleFactor)
+            .count();
         if !self.findings.is_empty() {
             let total: usize = self.findings.iter().map(|f| f.closes).sum();
             let _ = writeln!(
@@ -1689,6 +1744,13 @@ impl Report {
                 self.findings.len()
             );
             for (n, f) in self.findings.iter().enumerate() {
+                if n == ordinary {
+                    let _ = writeln!(
+                        s,
+                        "\nMFA ONLY IF RISK IS DETECTED: {} path(s) reach mailbox content with only the password when Entra ID Protection detects no risk; a risk-based policy closes them only at a detected level, and a password holder signing in from an ordinary place is often scored low or not at all",
+                        self.findings[n..].iter().map(|f| f.closes).sum::<usize>()
+                    );
+                }
                 let _ = writeln!(
                     s,
                     "\n{}. closing this closes {} path(s): {}",
@@ -1696,6 +1758,18 @@ impl Report {
                     f.closes,
                     esc(&f.control)
                 );
+                if !f.closed_at_risk.is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "   closed only at: {}",
+                        esc(&f
+                            .closed_at_risk
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join("; "))
+                    );
+                }
                 let _ = writeln!(s, "   command: {}", esc(&f.command));
                 for c in &f.classes {
                     let _ = writeln!(s, "   - {}", class_line(c));
@@ -1782,6 +1856,8 @@ impl Report {
             .iter()
             .map(|f| {
                 json!({
+                    "class": f.class.as_str(),
+                    "closed_at_risk": f.closed_at_risk,
                     "control": f.control,
                     "closes": f.closes,
                     "command": f.command,

@@ -90,7 +90,7 @@ use serde::Serialize;
 
 use crate::{build, build::client_auth, run_built, Party, Trace};
 
-pub use classes::UserClass;
+pub use classes::{Risk, UserClass};
 
 /// How long a fresh sign-in is followed (simulated ms).
 pub const FRESH_MS: u64 = 10 * 60_000;
@@ -128,6 +128,11 @@ pub struct Signals {
     /// non-compliant device differently from an unregistered one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub registers_device: bool,
+    /// The risk levels Identity Protection holds for the path (`None`: no enforced
+    /// policy has a risk condition, so none was explored). Not the attacker's choice:
+    /// Entra scores it, and verify explores every class of levels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
     /// The display name reported for that device (`None`: `<client id>-device`): one per
     /// string a filter compares `displayName` with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +161,14 @@ impl PathSpec {
     /// The path without its epoch-relative part: the same path in another epoch has the
     /// same key.
     pub fn key(&self) -> String {
+        match self.signals.risk {
+            Some(r) => format!("{} risk={r:?}", self.key_without_risk()),
+            None => self.key_without_risk(),
+        }
+    }
+
+    /// The key of the same path whatever risk Entra scores it at.
+    pub fn key_without_risk(&self) -> String {
         format!(
             "{} {} {} {} ua={} addr={} dev={}/{}{}",
             self.user,
@@ -269,6 +282,10 @@ pub struct Counterexample {
     pub command: String,
     /// The run of that path.
     pub trace: Trace,
+    /// "MFA only if risk is detected": the path is single-factor when Identity
+    /// Protection detects no risk, and closed at this detected risk (an enforced
+    /// risk-based policy closes it). `None`: single-factor whatever the risk.
+    pub closed_at_risk: Option<Risk>,
 }
 
 /// A path whose verdict changes from one epoch to the next (fresh sign-ins).
@@ -342,6 +359,201 @@ pub struct Verification {
     pub transitions: Vec<Transition>,
     /// The explored tree.
     pub graph: DiGraph<String, String>,
+    /// How much of the tenant's Conditional Access the verdict covers.
+    pub coverage: Coverage,
+}
+
+/// How far hmasim evaluates one policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evaluated {
+    /// Every field it has.
+    Fully,
+    /// Some fields are not evaluated (listed).
+    Partly,
+    /// Its fields that are evaluated leave it applying to no sign-in, or requiring nothing
+    /// hmasim knows: what it really does is not evaluated at all.
+    NotAtAll,
+}
+
+impl Evaluated {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evaluated::Fully => "fully",
+            Evaluated::Partly => "partly",
+            Evaluated::NotAtAll => "not_at_all",
+        }
+    }
+}
+
+/// One policy's line of the coverage table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyCoverage {
+    /// The policy's name.
+    pub name: String,
+    /// Its state (Graph's spelling).
+    pub state: &'static str,
+    /// How far it is evaluated.
+    pub evaluated: Evaluated,
+    /// The fields not evaluated (relative to the policy: `conditions.devices`...), and the
+    /// scenario's `verify.unmodelled` facts about it.
+    pub fields: Vec<String>,
+}
+
+/// A group or directory role a policy names that none of the scenario's users holds
+/// (informational: the condition decides nothing for the users explored).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Unheld {
+    /// The policy.
+    pub policy: String,
+    /// `group` or `role`.
+    pub kind: &'static str,
+    /// The group or role as the policy names it.
+    pub id: String,
+}
+
+/// How much of the tenant's Conditional Access hmasim evaluates: one line per enforced or
+/// report-only policy, in the scenario's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Enforced and report-only policies.
+    pub policies: Vec<PolicyCoverage>,
+    /// Disabled policies (ignored, as Entra ignores them).
+    pub disabled: usize,
+    /// Groups and roles named by a policy that no user of the scenario holds.
+    pub unheld: Vec<Unheld>,
+}
+
+impl Coverage {
+    /// How many policies are evaluated so.
+    pub fn count(&self, e: Evaluated) -> usize {
+        self.policies.iter().filter(|p| p.evaluated == e).count()
+    }
+    /// The totals in words: `31 of 34 policies evaluated fully, 2 partly, 1 not at all`.
+    pub fn totals_line(&self) -> String {
+        format!(
+            "{} of {} policies evaluated fully, {} partly, {} not at all{}",
+            self.count(Evaluated::Fully),
+            self.policies.len(),
+            self.count(Evaluated::Partly),
+            self.count(Evaluated::NotAtAll),
+            if self.disabled > 0 {
+                format!(" ({} disabled, ignored)", self.disabled)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// Whether what hmasim evaluates of `p` leaves it applying to no sign-in or requiring
+/// nothing it knows, while fields it does not evaluate say more.
+fn evaluated_to_nothing(
+    p: &hmasim_protocol::policy::CaPolicy,
+    locations: &[hmasim_protocol::policy::NamedLocation],
+) -> bool {
+    let none = |l: &[String]| l.is_empty() || l.iter().all(|x| x == "None");
+    let no_users = none(&p.include_users)
+        && p.include_groups.is_empty()
+        && p.include_roles.is_empty()
+        && p.include_guests.is_empty();
+    let no_apps = none(&p.include_applications) && p.include_user_actions.is_empty();
+    let all_excluded = p.exclude_applications.iter().any(|a| a == "All")
+        || p.exclude_users.iter().any(|u| u == "All")
+        || p.exclude_locations.iter().any(|l| l == "All")
+        || p.exclude_platforms
+            .contains(&hmasim_protocol::policy::DevicePlatform::All);
+    let no_client_apps = p.client_app_types.is_empty();
+    // Every included location is one hmasim does not model (or does not know): it matches
+    // no sign-in.
+    let no_locations = !p.include_locations.is_empty()
+        && p.include_locations.iter().all(|l| {
+            l != "All"
+                && l != "AllTrusted"
+                && locations
+                    .iter()
+                    .find(|n| n.name.eq_ignore_ascii_case(l) || n.id.eq_ignore_ascii_case(l))
+                    .is_none_or(|n| n.unmodelled.is_some())
+        });
+    let requires_nothing =
+        p.grant.is_empty() && p.unmodelled.iter().any(|f| f.starts_with("grantControls"));
+    no_users || no_apps || all_excluded || no_client_apps || no_locations || requires_nothing
+}
+
+/// The coverage table of `sc`'s Conditional Access.
+pub fn coverage(sc: &Scenario) -> Coverage {
+    let mut out = Coverage::default();
+    let locations = sc.effective_named_locations();
+    let holds = |kind: &str, id: &str| {
+        sc.users.iter().any(|u| {
+            let list = if kind == "group" { &u.groups } else { &u.roles };
+            list.iter().any(|g| g.eq_ignore_ascii_case(id))
+        })
+    };
+    for p in &sc.conditional_access {
+        if p.state == CaState::Disabled {
+            out.disabled += 1;
+            continue;
+        }
+        let mut fields: Vec<String> = Vec::new();
+        for f in &p.unmodelled {
+            let field = f.split_once(": ").map_or(f.as_str(), |x| x.0).to_string();
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        for f in sc.verify.unmodelled.iter().filter(|f| f.object == p.name) {
+            if !fields.contains(&f.field) {
+                fields.push(f.field.clone());
+            }
+        }
+        let evaluated = if fields.is_empty() {
+            Evaluated::Fully
+        } else if evaluated_to_nothing(p, &locations) {
+            Evaluated::NotAtAll
+        } else {
+            Evaluated::Partly
+        };
+        out.policies.push(PolicyCoverage {
+            name: p.name.clone(),
+            state: p.state.as_str(),
+            evaluated,
+            fields,
+        });
+        let groups = p
+            .include_groups
+            .iter()
+            .chain(&p.exclude_groups)
+            .map(String::as_str)
+            .chain(
+                p.include_users
+                    .iter()
+                    .chain(&p.exclude_users)
+                    .filter_map(|u| u.strip_prefix("group:")),
+            );
+        for g in groups {
+            let u = Unheld {
+                policy: p.name.clone(),
+                kind: "group",
+                id: g.to_string(),
+            };
+            if !holds("group", g) && !out.unheld.contains(&u) {
+                out.unheld.push(u);
+            }
+        }
+        for r in p.include_roles.iter().chain(&p.exclude_roles) {
+            let u = Unheld {
+                policy: p.name.clone(),
+                kind: "role",
+                id: r.clone(),
+            };
+            if !holds("role", r) && !out.unheld.contains(&u) {
+                out.unheld.push(u);
+            }
+        }
+    }
+    out
 }
 
 impl Verification {
@@ -615,6 +827,17 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     if !by_position {
         out.users.retain(|u| u.upn.eq_ignore_ascii_case(&path.user));
     }
+    if let Some(r) = path.signals.risk {
+        for u in out
+            .users
+            .iter_mut()
+            .filter(|u| u.upn.eq_ignore_ascii_case(&path.user))
+        {
+            u.sign_in_risk = r.sign_in;
+            u.user_risk = r.user;
+            u.insider_risk = r.insider;
+        }
+    }
     let action = match kind {
         ClientKind::Browser => ActionKind::OpenOwa,
         ClientKind::OutlookDesktop => ActionKind::StartOutlook,
@@ -655,6 +878,7 @@ fn signals(
         client_app: client_app(method),
         mfa_registered: registered,
         registers_device: client.device == DeviceState::Registers,
+        risk: None,
         device_name: client.device_name.clone(),
     }
 }
@@ -710,10 +934,55 @@ fn registered_in(trace: &Trace) -> bool {
     })
 }
 
-/// The enforced policies with unmodelled fields that Entra's evaluation notes in the
-/// trace show applying to this path's sign-in (every modelled condition matched).
-fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
-    let mut out: Vec<NotProven> = Vec::new();
+/// How a path's run ended, from its trace.
+fn verdict_of(trace: &Trace) -> Verdict {
+    let o = &trace.outcome;
+    // Single-factor when mailbox data reached anyone without MFA (the safety flag), even
+    // if access was lost afterwards, or when the MFA behind the data is a method the
+    // password holder registered.
+    if o.data_without_mfa {
+        Verdict::MailboxWithoutMfa
+    } else if o.mailbox_access && registered_in(trace) {
+        Verdict::RegistersMfaWithPassword
+    } else if o.mailbox_access {
+        Verdict::MailboxWithMfa
+    } else {
+        Verdict::NoAccess
+    }
+}
+
+/// One unmodelled thing of a policy that applies to a path.
+struct Unmodelled {
+    /// The policy's name.
+    policy: String,
+    /// What is reported.
+    np: NotProven,
+    /// Whether it could open a path the evaluated part closes: the policy may apply to
+    /// fewer sign-ins than hmasim evaluates (a condition read as matching every sign-in,
+    /// an exclusion it cannot evaluate, a named location it does not model), or be
+    /// satisfied by a control hmasim does not know (an `OR` of controls). A control
+    /// missing from an `AND` (`passwordChange`, `termsOfUse`) only requires more, and a
+    /// session control does not decide access: neither can open a path.
+    opening: bool,
+}
+
+/// Whether an unmodelled field of `p` (relative to the policy, `grantControls.termsOfUse`)
+/// could open a path that the evaluated part of `p` closes. See [`Unmodelled::opening`].
+fn could_open(p: &hmasim_protocol::policy::CaPolicy, field: &str) -> bool {
+    if field.starts_with("sessionControls") {
+        return false;
+    }
+    if field.starts_with("grantControls") {
+        return p.operator == hmasim_protocol::policy::Operator::Or && !p.grant.is_empty();
+    }
+    true
+}
+
+/// The enforced policies with unmodelled fields (their own, and the scenario's
+/// `verify.unmodelled` facts about them) that Entra's evaluation notes in the trace show
+/// applying to this path's sign-in (every modelled condition matched).
+fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<Unmodelled> {
+    let mut out: Vec<Unmodelled> = Vec::new();
     let lines: Vec<&String> = trace
         .events
         .iter()
@@ -728,31 +997,125 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<NotProven> {
         })
         .flatten()
         .collect();
-    for p in sc
-        .conditional_access
-        .iter()
-        .filter(|p| p.state == CaState::Enabled && !p.unmodelled.is_empty())
-    {
+    // The evaluation line says the state the policy had at that sign-in (a timeline `set`
+    // may have enabled it): only an enabled one is judged.
+    for p in &sc.conditional_access {
+        let facts: Vec<&hmasim_scenario::UnmodelledFact> = sc
+            .verify
+            .unmodelled
+            .iter()
+            .filter(|f| f.object == p.name)
+            .collect();
+        if p.unmodelled.is_empty() && facts.is_empty() {
+            continue;
+        }
         let applies = format!("{} [enabled]: applies (", p.name);
-        if lines.iter().any(|l| l.starts_with(&applies)) {
-            for f in &p.unmodelled {
-                // The Graph reader writes `FIELD: what it did about it`.
-                let (field, note) = f.split_once(": ").unwrap_or((f.as_str(), ""));
-                let np = NotProven {
+        if !lines.iter().any(|l| l.starts_with(&applies)) {
+            continue;
+        }
+        for f in &p.unmodelled {
+            // The Graph reader writes `FIELD: what it did about it`.
+            let (field, note) = f.split_once(": ").unwrap_or((f.as_str(), ""));
+            let np = NotProven {
+                policy: p.name.clone(),
+                field: field.to_string(),
+                why: format!(
+                    "hmasim does not model {field}{}; the policy applies to this sign-in under every modelled condition, so it could decide it",
+                    if note.is_empty() { String::new() } else { format!(" ({note})") }
+                ),
+            };
+            if !out.iter().any(|u| u.np == np) {
+                out.push(Unmodelled {
                     policy: p.name.clone(),
-                    field: field.to_string(),
-                    why: format!(
-                        "hmasim does not model {field}{}; the policy applies to this sign-in under every modelled condition, so it could decide it",
-                        if note.is_empty() { String::new() } else { format!(" ({note})") }
-                    ),
-                };
-                if !out.contains(&np) {
-                    out.push(np);
-                }
+                    opening: could_open(p, field),
+                    np,
+                });
+            }
+        }
+        for f in facts {
+            let np = NotProven {
+                policy: p.name.clone(),
+                field: f.field.clone(),
+                why: if f.why.is_empty() {
+                    "the scenario marks it unmodelled; the policy applies to this sign-in under every modelled condition".to_string()
+                } else {
+                    f.why.clone()
+                },
+            };
+            if !out.iter().any(|u| u.np == np) {
+                out.push(Unmodelled {
+                    policy: p.name.clone(),
+                    opening: true,
+                    np,
+                });
             }
         }
     }
     out
+}
+
+/// What is NOT PROVEN about a path that the simulation found closed. A policy's grant and
+/// block controls can only close paths, never open one, so an unmodelled policy that
+/// applies decides the path only if the path would be single-factor without it: the path
+/// is replayed with every such policy treated as not applying (repeatedly, when the
+/// replay meets other unmodelled policies further on). Still closed: the verdict rests on
+/// what was evaluated and nothing is NOT PROVEN. Open: the unmodelled policies could be
+/// all that closes it, and they are NOT PROVEN. Also returns the events replayed.
+fn closed_not_proven(
+    sc: &Scenario,
+    path: &PathSpec,
+    epoch: usize,
+    trace: &Trace,
+) -> (Vec<NotProven>, u64) {
+    let mut found: Vec<Unmodelled> = unmodelled_on(sc, trace)
+        .into_iter()
+        .filter(|u| u.opening)
+        .collect();
+    let mut events = 0;
+    let mut removed: Vec<String> = Vec::new();
+    loop {
+        let fresh: Vec<String> = found
+            .iter()
+            .map(|u| u.policy.clone())
+            .filter(|p| !removed.contains(p))
+            .collect();
+        if fresh.is_empty() {
+            return (Vec::new(), events);
+        }
+        removed.extend(fresh);
+        removed.sort();
+        removed.dedup();
+        let mut without = path_scenario(sc, path, epoch);
+        for p in without
+            .conditional_access
+            .iter_mut()
+            .filter(|p| removed.contains(&p.name))
+        {
+            neutralize(p);
+        }
+        let replay = crate::run(&without, true);
+        events += replay.events.len() as u64;
+        if verdict_of(&replay).single_factor() {
+            return (found.into_iter().map(|u| u.np).collect(), events);
+        }
+        for u in unmodelled_on(&without, &replay) {
+            if u.opening && !found.iter().any(|f| f.np == u.np) {
+                found.push(u);
+            }
+        }
+    }
+}
+
+/// A policy made to apply to no sign-in (its state stays for the timeline's `set`s, which
+/// may address it, and it is disabled too).
+fn neutralize(p: &mut hmasim_protocol::policy::CaPolicy) {
+    p.state = CaState::Disabled;
+    p.include_users = vec!["None".to_string()];
+    p.include_groups.clear();
+    p.include_roles.clear();
+    p.include_guests.clear();
+    p.include_user_actions.clear();
+    p.include_applications = vec!["None".to_string()];
 }
 
 /// Explores every path of every user of `sc` within its scope.
@@ -836,197 +1199,249 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                             if continued && epoch == 0 {
                                 continue;
                             }
-                            let mut client = base_client(sc, kind, &user.upn, location);
-                            client.source_address = *address;
-                            let first = methods(kind, location, user.mailbox);
-                            let base_path = PathSpec {
-                                user: user.upn.clone(),
-                                client: kind_name(kind),
-                                location: loc,
-                                method: first[0].0.clone(),
-                                signals: signals(
-                                    sc,
-                                    &tenant,
-                                    &client,
-                                    &first[0].0,
-                                    user.mfa_registered,
-                                ),
-                                continued,
+                            // Verdicts of this address, epoch and session with no risk
+                            // detected, by the path's key without risk.
+                            let mut at_none: BTreeMap<String, Verdict> = BTreeMap::new();
+                            let risk_list: Vec<Option<Risk>> = if space.risks.is_empty() {
+                                vec![None]
+                            } else {
+                                space.risks.iter().copied().map(Some).collect()
                             };
-                            // One world per choice point, branched per method and signal.
-                            let base = path_scenario(sc, &base_path, epoch);
-                            let world = build(&base);
-                            for (name, auth, protocol, autodetect) in first.clone() {
-                                let (devices, raw_devices) = if uses_device_strings(kind, &name) {
-                                    space.devices(own)
-                                } else {
-                                    (vec![(None, None)], 1)
-                                };
-                                let user_agents = if uses_device_strings(kind, &name) {
-                                    space.activesync_user_agents()
-                                } else {
-                                    space.user_agents.clone()
-                                };
-                                // The password holder's own device registration,
-                                // only where a filter for devices can tell it apart.
-                                let mut registrations: Vec<(bool, Option<String>)> =
-                                    vec![(false, None)];
-                                if devices_matter
-                                    && auth == AuthMethod::Modern
-                                    && kind != ClientKind::NativeMail
+                            for (ri, risk) in risk_list.iter().enumerate() {
+                                // A detected risk can only add applying policies: where
+                                // that only closes, a path closed with no risk detected
+                                // stays closed and is not run again.
+                                if ri > 0
+                                    && space.risk_monotone
+                                    && !at_none.values().any(|v| v.single_factor())
                                 {
-                                    registrations.extend(names.iter().map(|n| (true, n.clone())));
+                                    continue;
                                 }
-                                if ai == 0 {
-                                    raw += uc.members.len()
-                                        * classes::RAW_PLATFORMS
-                                        * raw_addresses
-                                        * raw_devices
-                                        * registrations.len();
-                                }
-                                for ua in &user_agents {
-                                    for ((dt, dm), (registers, device_name)) in devices
-                                        .iter()
-                                        .flat_map(|d| registrations.iter().map(move |r| (d, r)))
+                                let mut client = base_client(sc, kind, &user.upn, location);
+                                client.source_address = *address;
+                                let first = methods(kind, location, user.mailbox);
+                                let mut base_signals =
+                                    signals(sc, &tenant, &client, &first[0].0, user.mfa_registered);
+                                base_signals.risk = *risk;
+                                let base_path = PathSpec {
+                                    user: user.upn.clone(),
+                                    client: kind_name(kind),
+                                    location: loc,
+                                    method: first[0].0.clone(),
+                                    signals: base_signals,
+                                    continued,
+                                };
+                                // One world per choice point, branched per method and signal.
+                                let base = path_scenario(sc, &base_path, epoch);
+                                let world = build(&base);
+                                for (name, auth, protocol, autodetect) in first.clone() {
+                                    let (devices, raw_devices) = if uses_device_strings(kind, &name)
                                     {
-                                        let registers = *registers;
-                                        let variant = Client {
-                                            auth,
-                                            protocol,
-                                            autodetect,
-                                            user_agent: ua.clone(),
-                                            device_type: dt.clone(),
-                                            device_model: dm.clone(),
-                                            device: if registers {
-                                                DeviceState::Registers
-                                            } else {
-                                                client.device.clone()
-                                            },
-                                            device_name: device_name.clone(),
-                                            ..client.clone()
-                                        };
-                                        let path = PathSpec {
-                                            method: name.clone(),
-                                            signals: signals(
-                                                sc,
-                                                &tenant,
-                                                &variant,
-                                                &name,
-                                                user.mfa_registered,
-                                            ),
-                                            ..base_path.clone()
-                                        };
-                                        let branch_sc = path_scenario(sc, &path, epoch);
-                                        let mut branch = world.clone();
-                                        let auth: Auth =
-                                            client_auth(&variant, user.mailbox, &sc.mail_host());
-                                        let (ua_sent, device) = build::presented(&variant);
-                                        if let Party::Client(c) =
-                                            branch.world.actor_mut(branch.clients[0])
+                                        space.devices(own)
+                                    } else {
+                                        (vec![(None, None)], 1)
+                                    };
+                                    let user_agents = if uses_device_strings(kind, &name) {
+                                        space.activesync_user_agents()
+                                    } else {
+                                        space.user_agents.clone()
+                                    };
+                                    // The password holder's own device registration,
+                                    // only where a filter for devices can tell it apart.
+                                    let mut registrations: Vec<(bool, Option<String>)> =
+                                        vec![(false, None)];
+                                    if devices_matter
+                                        && auth == AuthMethod::Modern
+                                        && kind != ClientKind::NativeMail
+                                    {
+                                        registrations
+                                            .extend(names.iter().map(|n| (true, n.clone())));
+                                    }
+                                    if ai == 0 && ri == 0 {
+                                        raw += uc.members.len()
+                                            * classes::RAW_PLATFORMS
+                                            * raw_addresses
+                                            * raw_devices
+                                            * registrations.len()
+                                            * space.raw_risks;
+                                    }
+                                    for ua in &user_agents {
+                                        for ((dt, dm), (registers, device_name)) in devices
+                                            .iter()
+                                            .flat_map(|d| registrations.iter().map(move |r| (d, r)))
                                         {
-                                            c.set_auth(auth);
-                                            c.set_presented(ua_sent, device);
-                                            c.set_register_device(registers, device_name.clone());
-                                        }
-                                        let trace = run_built(&branch_sc, branch, true);
-                                        events += trace.events.len() as u64;
-                                        let o = &trace.outcome;
-                                        // Single-factor when mailbox data reached anyone
-                                        // without MFA (the safety flag), even if access
-                                        // was lost afterwards, or when the MFA behind the
-                                        // data is a method the password holder registered.
-                                        let verdict = if o.data_without_mfa {
-                                            Verdict::MailboxWithoutMfa
-                                        } else if o.mailbox_access && registered_in(&trace) {
-                                            Verdict::RegistersMfaWithPassword
-                                        } else if o.mailbox_access {
-                                            Verdict::MailboxWithMfa
-                                        } else {
-                                            Verdict::NoAccess
-                                        };
-                                        let leaf = graph.add_node(match verdict {
-                                            Verdict::NoAccess => format!(
-                                                "no access ({})",
-                                                o.failure
-                                                    .as_ref()
-                                                    .map(|f| f.code.as_str())
-                                                    .unwrap_or("none")
-                                            ),
-                                            v => v.label().to_string(),
-                                        });
-                                        graph.add_edge(
-                                            cnode,
-                                            leaf,
-                                            format!(
-                                                "{name} epoch {epoch}{} ua {} from {}{}",
-                                                if continued { " continued" } else { "" },
-                                                path.signals.platform,
-                                                path.signals.address,
-                                                match (&dt, &dm) {
-                                                    (None, None) => String::new(),
-                                                    _ => format!(
-                                                        " device {}/{}",
-                                                        dt.as_deref().unwrap_or("-"),
-                                                        dm.as_deref().unwrap_or("-")
-                                                    ),
-                                                }
-                                            ),
-                                        );
-                                        let not_proven = unmodelled_on(sc, &trace);
-                                        paths.push(Explored {
-                                            path: path.clone(),
-                                            epoch,
-                                            verdict,
-                                            stopped_by: o
-                                                .failure
-                                                .as_ref()
-                                                .map(|f| format!("{} at {}", f.code, f.party)),
-                                            holds_at_end: o
-                                                .clients
-                                                .first()
-                                                .is_some_and(|c| c.holds_at_end),
-                                            not_proven,
-                                        });
-                                        // A continued session is a new finding only when
-                                        // the change opens it: the fresh sign-in of the
-                                        // previous epoch was not single-factor already.
-                                        let already = continued
-                                            && paths.iter().any(|p| {
-                                                !p.path.continued
-                                                    && p.epoch + 1 == epoch
-                                                    && p.path.key() == path.key()
-                                                    && p.verdict.single_factor()
-                                            });
-                                        // A path opened by the device registration is its
-                                        // own finding only when the same path without the
-                                        // registration is closed (else that path's fix
-                                        // closes both).
-                                        let via_registration = registers
-                                            && paths.iter().rev().any(|p| {
-                                                p.epoch == epoch
-                                                    && p.path.continued == continued
-                                                    && !p.path.signals.registers_device
-                                                    && p.path.key() == twin_key(&path)
-                                                    && !p.verdict.single_factor()
-                                            });
-                                        let twin_open = registers && !via_registration;
-                                        if verdict.single_factor() && !already && !twin_open {
-                                            let (control, command) = if via_registration {
-                                                device_registration_control(sc)
-                                            } else if verdict == Verdict::RegistersMfaWithPassword {
-                                                registration_control()
-                                            } else {
-                                                crate::findings::fix_for(sc, &path, &trace)
-                                                    .describe(sc)
+                                            let registers = *registers;
+                                            let variant = Client {
+                                                auth,
+                                                protocol,
+                                                autodetect,
+                                                user_agent: ua.clone(),
+                                                device_type: dt.clone(),
+                                                device_model: dm.clone(),
+                                                device: if registers {
+                                                    DeviceState::Registers
+                                                } else {
+                                                    client.device.clone()
+                                                },
+                                                device_name: device_name.clone(),
+                                                ..client.clone()
                                             };
-                                            counterexamples.push(Counterexample {
-                                                path,
+                                            let mut path = PathSpec {
+                                                method: name.clone(),
+                                                signals: signals(
+                                                    sc,
+                                                    &tenant,
+                                                    &variant,
+                                                    &name,
+                                                    user.mfa_registered,
+                                                ),
+                                                ..base_path.clone()
+                                            };
+                                            path.signals.risk = *risk;
+                                            let plain = path.key_without_risk();
+                                            if ri > 0
+                                                && space.risk_monotone
+                                                && !at_none
+                                                    .get(&plain)
+                                                    .is_some_and(|v| v.single_factor())
+                                            {
+                                                continue;
+                                            }
+                                            let branch_sc = path_scenario(sc, &path, epoch);
+                                            let mut branch = world.clone();
+                                            let auth: Auth = client_auth(
+                                                &variant,
+                                                user.mailbox,
+                                                &sc.mail_host(),
+                                            );
+                                            let (ua_sent, device) = build::presented(&variant);
+                                            if let Party::Client(c) =
+                                                branch.world.actor_mut(branch.clients[0])
+                                            {
+                                                c.set_auth(auth);
+                                                c.set_presented(ua_sent, device);
+                                                c.set_register_device(
+                                                    registers,
+                                                    device_name.clone(),
+                                                );
+                                            }
+                                            let trace = run_built(&branch_sc, branch, true);
+                                            events += trace.events.len() as u64;
+                                            let o = &trace.outcome;
+                                            let verdict = verdict_of(&trace);
+                                            if ri == 0 {
+                                                at_none.insert(plain.clone(), verdict);
+                                            }
+                                            let leaf = graph.add_node(match verdict {
+                                                Verdict::NoAccess => format!(
+                                                    "no access ({})",
+                                                    o.failure
+                                                        .as_ref()
+                                                        .map(|f| f.code.as_str())
+                                                        .unwrap_or("none")
+                                                ),
+                                                v => v.label().to_string(),
+                                            });
+                                            graph.add_edge(
+                                                cnode,
+                                                leaf,
+                                                format!(
+                                                    "{name} epoch {epoch}{} ua {} from {}{}{}",
+                                                    if continued { " continued" } else { "" },
+                                                    path.signals.platform,
+                                                    path.signals.address,
+                                                    match (&dt, &dm) {
+                                                        (None, None) => String::new(),
+                                                        _ => format!(
+                                                            " device {}/{}",
+                                                            dt.as_deref().unwrap_or("-"),
+                                                            dm.as_deref().unwrap_or("-")
+                                                        ),
+                                                    },
+                                                    match risk {
+                                                        Some(r) if r.detected() =>
+                                                            format!(" {}", r.describe()),
+                                                        _ => String::new(),
+                                                    }
+                                                ),
+                                            );
+                                            let not_proven = if verdict.single_factor() {
+                                                unmodelled_on(sc, &trace)
+                                                    .into_iter()
+                                                    .map(|u| u.np)
+                                                    .collect()
+                                            } else {
+                                                let (np, reruns) =
+                                                    closed_not_proven(sc, &path, epoch, &trace);
+                                                events += reruns;
+                                                np
+                                            };
+                                            paths.push(Explored {
+                                                path: path.clone(),
                                                 epoch,
                                                 verdict,
-                                                control,
-                                                command,
-                                                trace,
+                                                stopped_by: o
+                                                    .failure
+                                                    .as_ref()
+                                                    .map(|f| format!("{} at {}", f.code, f.party)),
+                                                holds_at_end: o
+                                                    .clients
+                                                    .first()
+                                                    .is_some_and(|c| c.holds_at_end),
+                                                not_proven,
                                             });
+                                            // A continued session is a new finding only
+                                            // when the change opens it: the fresh sign-in
+                                            // of the previous epoch was not single-factor
+                                            // already. A path at a detected risk is a
+                                            // finding of its own only when it is closed
+                                            // with no risk detected (a policy that names
+                                            // the level `none`).
+                                            let already = (continued
+                                                && paths.iter().any(|p| {
+                                                    !p.path.continued
+                                                        && p.epoch + 1 == epoch
+                                                        && p.path.key() == path.key()
+                                                        && p.verdict.single_factor()
+                                                }))
+                                                || (ri > 0
+                                                    && at_none
+                                                        .get(&plain)
+                                                        .is_some_and(|v| v.single_factor()));
+                                            // A path opened by the device registration is
+                                            // its own finding only when the same path
+                                            // without the registration is closed (else
+                                            // that path's fix closes both).
+                                            let via_registration = registers
+                                                && paths.iter().rev().any(|p| {
+                                                    p.epoch == epoch
+                                                        && p.path.continued == continued
+                                                        && !p.path.signals.registers_device
+                                                        && p.path.key() == twin_key(&path)
+                                                        && !p.verdict.single_factor()
+                                                });
+                                            let twin_open = registers && !via_registration;
+                                            if verdict.single_factor() && !already && !twin_open {
+                                                let (control, command) = if via_registration {
+                                                    device_registration_control(sc)
+                                                } else if verdict
+                                                    == Verdict::RegistersMfaWithPassword
+                                                {
+                                                    registration_control()
+                                                } else {
+                                                    crate::findings::fix_for(sc, &path, &trace)
+                                                        .describe(sc)
+                                                };
+                                                counterexamples.push(Counterexample {
+                                                    path,
+                                                    epoch,
+                                                    verdict,
+                                                    control,
+                                                    command,
+                                                    trace,
+                                                    closed_at_risk: None,
+                                                });
+                                            }
                                         }
                                     }
                                 }
@@ -1035,6 +1450,26 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                     }
                 }
             }
+        }
+    }
+    // "MFA only if risk is detected": a single-factor path with no risk detected that a
+    // detected risk closes (the same path, epoch and session at another level).
+    if !space.risks.is_empty() {
+        let mut closed: BTreeMap<(String, usize, bool), Risk> = BTreeMap::new();
+        for p in paths.iter().rev() {
+            if let Some(r) = p.path.signals.risk.filter(|r| r.detected()) {
+                if !p.verdict.single_factor() {
+                    closed.insert((p.path.key_without_risk(), p.epoch, p.path.continued), r);
+                }
+            }
+        }
+        for c in counterexamples
+            .iter_mut()
+            .filter(|c| c.path.signals.risk.is_some_and(|r| !r.detected()))
+        {
+            c.closed_at_risk = closed
+                .get(&(c.path.key_without_risk(), c.epoch, c.path.continued))
+                .copied();
         }
     }
     // When a path opens or closes: fresh sign-ins of consecutive epochs compared.
@@ -1058,15 +1493,21 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
     let mut not_proven: Vec<NotProven> = paths
         .iter()
         .flat_map(|p| p.not_proven.iter().cloned())
-        .chain(sc.verify.unmodelled.iter().map(|f| NotProven {
-            policy: f.object.clone(),
-            field: f.field.clone(),
-            why: if f.why.is_empty() {
-                "the scenario marks it unmodelled".to_string()
-            } else {
-                f.why.clone()
-            },
-        }))
+        .chain(
+            sc.verify
+                .unmodelled
+                .iter()
+                .filter(|f| !names_policy(sc, &f.object))
+                .map(|f| NotProven {
+                    policy: f.object.clone(),
+                    field: f.field.clone(),
+                    why: if f.why.is_empty() {
+                        "the scenario marks it unmodelled".to_string()
+                    } else {
+                        f.why.clone()
+                    },
+                }),
+        )
         .collect();
     not_proven.sort();
     not_proven.dedup();
@@ -1086,7 +1527,14 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         user_classes,
         transitions,
         graph,
+        coverage: coverage(sc),
     }
+}
+
+/// Whether `object` names one of the scenario's Conditional Access policies: a
+/// `verify.unmodelled` fact about a policy decides only the paths that policy could.
+fn names_policy(sc: &Scenario, object: &str) -> bool {
+    sc.conditional_access.iter().any(|p| p.name == object)
 }
 
 /// The Graph `conditionalAccessPolicy` that guards MFA registration: the user action

@@ -12,7 +12,8 @@ use hmasim_protocol::address::{country_of, GeoRange};
 use hmasim_protocol::apps;
 use hmasim_protocol::device::{self, DeviceRecord};
 use hmasim_protocol::policy::{
-    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, NamedLocation, Operator,
+    CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, InsiderRiskLevel,
+    NamedLocation, Operator, RiskLevel, SignInFrequency,
 };
 
 /// The `Office365` app group, as far as hmasim knows its members: Exchange Online,
@@ -59,6 +60,12 @@ pub struct SignInFacts {
     /// `authenticationTransfer`), `None` for the ordinary flows every modelled path
     /// uses.
     pub auth_flow: Option<String>,
+    /// The sign-in risk Identity Protection scored for this sign-in.
+    pub sign_in_risk: RiskLevel,
+    /// The user's risk in Identity Protection.
+    pub user_risk: RiskLevel,
+    /// The user's insider risk (Microsoft Purview adaptive protection).
+    pub insider_risk: InsiderRiskLevel,
 }
 
 impl SignInFacts {
@@ -91,6 +98,13 @@ pub struct Member {
     pub roles: Vec<String>,
     /// Guest or external user type (`None`: a member).
     pub guest: Option<String>,
+    /// The user's risk as Identity Protection holds it.
+    pub user_risk: RiskLevel,
+    /// The risk Identity Protection scores the user's sign-ins at (the scenario states it:
+    /// Entra scores risk, not whoever signs in).
+    pub sign_in_risk: RiskLevel,
+    /// The user's insider risk.
+    pub insider_risk: InsiderRiskLevel,
 }
 
 /// The tenant's side of every sign-in's facts: its named locations, its geolocation
@@ -138,10 +152,10 @@ pub struct SignIn<'a> {
 impl Tenant {
     /// The one derivation of a sign-in's facts, shared by a run and `whatif`: the
     /// platform from the User-Agent, the locations and country from the source address,
-    /// groups and roles from the directory, the device from the credential presented
-    /// (looked up in the directory; a credential that does not verify, or names no
-    /// registered device, is an unregistered device). Nothing comes from who the caller
-    /// is.
+    /// groups, roles and risk levels from the directory (Identity Protection's scores, as
+    /// the scenario states them), the device from the credential presented (looked up in
+    /// the directory; a credential that does not verify, or names no registered device, is
+    /// an unregistered device). Nothing comes from who the caller is.
     pub fn facts(&self, s: &SignIn<'_>) -> SignInFacts {
         let member = self.users.get(&s.upn.to_ascii_lowercase());
         let country = s
@@ -178,6 +192,9 @@ impl Tenant {
                 })
                 .cloned(),
             auth_flow: s.auth_flow.map(str::to_string),
+            sign_in_risk: member.map(|m| m.sign_in_risk).unwrap_or_default(),
+            user_risk: member.map(|m| m.user_risk).unwrap_or_default(),
+            insider_risk: member.map(|m| m.insider_risk).unwrap_or_default(),
         }
     }
 }
@@ -412,6 +429,26 @@ fn excluded_by(p: &CaPolicy, f: &SignInFacts) -> Option<String> {
             p.transfer_methods.join(", ")
         ));
     }
+    // Risk conditions (Entra ID Protection): a configured list applies to the levels it
+    // names only.
+    if !p.sign_in_risk_levels.is_empty() && !p.sign_in_risk_levels.contains(&f.sign_in_risk) {
+        return Some(format!(
+            "sign-in risk: {} is not included",
+            f.sign_in_risk.as_str()
+        ));
+    }
+    if !p.user_risk_levels.is_empty() && !p.user_risk_levels.contains(&f.user_risk) {
+        return Some(format!(
+            "user risk: {} is not included",
+            f.user_risk.as_str()
+        ));
+    }
+    if !p.insider_risk_levels.is_empty() && !p.insider_risk_levels.contains(&f.insider_risk) {
+        return Some(format!(
+            "insider risk: {} is not included",
+            f.insider_risk.as_str()
+        ));
+    }
     None
 }
 
@@ -434,6 +471,23 @@ pub fn evaluate_policy(p: &CaPolicy, f: &SignInFacts) -> PolicyResult {
 /// Evaluates every policy.
 pub fn evaluate(policies: &[CaPolicy], f: &SignInFacts) -> Vec<PolicyResult> {
     policies.iter().map(|p| evaluate_policy(p, f)).collect()
+}
+
+/// The sign-in frequency Conditional Access demands of a sign-in with `facts`: of the
+/// enabled policies that apply to it and set one, the shortest (Entra enforces the most
+/// restrictive when several apply), with the name of the policy that sets it. Report-only
+/// and disabled policies enforce nothing, so they shorten nothing.
+pub fn sign_in_frequency(
+    policies: &[CaPolicy],
+    facts: &SignInFacts,
+) -> Option<(String, SignInFrequency)> {
+    policies
+        .iter()
+        .filter(|p| p.state == CaState::Enabled)
+        .filter_map(|p| p.sign_in_frequency.map(|f| (p, f)))
+        .filter(|(p, _)| evaluate_policy(p, facts).applies)
+        .min_by_key(|(_, f)| f.seconds())
+        .map(|(p, f)| (p.name.clone(), f))
 }
 
 /// The Graph name of a client app type.
@@ -672,6 +726,9 @@ mod tests {
             trusted_location: false,
             device: None,
             auth_flow: None,
+            sign_in_risk: RiskLevel::None,
+            user_risk: RiskLevel::None,
+            insider_risk: InsiderRiskLevel::None,
         }
     }
 
@@ -871,6 +928,8 @@ mod tests {
                     groups: vec!["Sales".into()],
                     roles: vec!["Global Administrator".into()],
                     guest: None,
+                    user_risk: RiskLevel::High,
+                    ..Member::default()
                 },
             )]
             .into(),
@@ -896,6 +955,12 @@ mod tests {
         assert_eq!(f.platform, Some(DevicePlatform::Linux));
         assert_eq!(f.groups, ["Sales"]);
         assert_eq!(f.roles, ["Global Administrator"]);
+        assert_eq!(
+            f.user_risk,
+            RiskLevel::High,
+            "risk comes from the directory"
+        );
+        assert_eq!(f.sign_in_risk, RiskLevel::None);
         let f = tenant.facts(&sign_in("203.0.200.1", None));
         assert_eq!(f.locations, ["Wide"]);
         assert!(!f.trusted_location);
@@ -947,6 +1012,38 @@ mod tests {
         p.include_locations = vec!["AllTrusted".into()];
         f.trusted_location = true;
         assert!(evaluate_policy(&p, &f).applies);
+    }
+
+    #[test]
+    fn risk_conditions_apply_at_the_levels_they_name() {
+        let mut f = desktop();
+        let mut p = mfa();
+        p.sign_in_risk_levels = vec![RiskLevel::Medium, RiskLevel::High];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "sign-in risk: none is not included"
+        );
+        f.sign_in_risk = RiskLevel::High;
+        assert!(evaluate_policy(&p, &f).applies);
+        let mut p = mfa();
+        p.user_risk_levels = vec![RiskLevel::High];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "user risk: none is not included"
+        );
+        f.user_risk = RiskLevel::High;
+        assert!(evaluate_policy(&p, &f).applies);
+        let mut p = mfa();
+        p.insider_risk_levels = vec![InsiderRiskLevel::Elevated];
+        assert_eq!(
+            evaluate_policy(&p, &f).reason,
+            "insider risk: none is not included"
+        );
+        f.insider_risk = InsiderRiskLevel::Elevated;
+        assert!(evaluate_policy(&p, &f).applies);
+        // Not configured: every level.
+        f.sign_in_risk = RiskLevel::Low;
+        assert!(evaluate_policy(&mfa(), &f).applies);
     }
 
     #[test]

@@ -114,6 +114,17 @@ struct Grant {
     client_id: String,
     resource: String,
     amr: Vec<String>,
+    /// The interactive authentication the code stands for.
+    auth: Authenticated,
+}
+
+/// An interactive authentication, as a token family remembers it: when it happened (what
+/// sign-in frequency counts from) and the device credential the sign-in presented (a
+/// renewal is judged on the device the sign-in proved).
+#[derive(Clone, Debug)]
+struct Authenticated {
+    at_ms: u64,
+    device_credential: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -152,6 +163,9 @@ pub struct EntraId {
     family_names: BTreeMap<u64, String>,
     /// Trace id of every access or refresh token -> its family.
     token_family: BTreeMap<String, u64>,
+    /// Refresh-token family -> when the user last authenticated interactively for it (ms):
+    /// a sign-in's family its code's authentication, an on-behalf-of family its parent's.
+    family_auth: BTreeMap<u64, Authenticated>,
     /// Families issued to a user's client (sign-ins) and on behalf of a user (OBO).
     signins: u64,
     obos: u64,
@@ -245,6 +259,7 @@ impl EntraId {
             generations: BTreeMap::new(),
             family_names: BTreeMap::new(),
             token_family: BTreeMap::new(),
+            family_auth: BTreeMap::new(),
             signins: 0,
             obos: 0,
             next_session: 0,
@@ -525,22 +540,28 @@ impl EntraId {
         self.signed_in(req, from, ctx, &id, amr);
     }
 
-    fn facts(&self, s: &Session) -> SignInFacts {
-        let app_id = if s.client_id == apps::EXCHANGE_ONLINE
+    /// The cloud app a request for `resource` by `client_id` signs in to, as Conditional
+    /// Access names it.
+    fn app_of(&self, client_id: &str, resource: &str) -> String {
+        if client_id == apps::EXCHANGE_ONLINE
             || self
                 .cfg
                 .exchange_resources
                 .iter()
-                .any(|r| r.eq_ignore_ascii_case(&s.resource))
+                .any(|r| r.eq_ignore_ascii_case(resource))
         {
             apps::EXCHANGE_ONLINE.to_string()
-        } else if s.resource == device::DRS_RESOURCE {
+        } else if resource == device::DRS_RESOURCE {
             // Signing in to the Device Registration Service is the user action
             // "register or join devices".
             hmasim_protocol::policy::REGISTER_DEVICE.to_string()
         } else {
-            s.resource.clone()
-        };
+            resource.to_string()
+        }
+    }
+
+    fn facts(&self, s: &Session) -> SignInFacts {
+        let app_id = self.app_of(&s.client_id, &s.resource);
         self.cfg.tenant.facts(&ca::SignIn {
             upn: &s.upn,
             address: s.address,
@@ -608,9 +629,19 @@ impl EntraId {
         let mut lines: Vec<String> = evaluation_lines(&results)
             .into_iter()
             .zip(&results)
-            .map(|(line, r)| {
+            .zip(&self.cfg.policies)
+            .map(|((line, r), p)| {
                 let controls: Vec<&str> = r.controls.iter().map(|c| ca::control_name(*c)).collect();
-                format!("{line} -> {:?} {}", r.operator, controls.join(", "))
+                // A session control shapes what follows the grant: say so where it applies.
+                let session = match p.sign_in_frequency {
+                    Some(f) if r.applies => format!("; session: sign-in frequency {f}"),
+                    _ => String::new(),
+                };
+                format!(
+                    "{line} -> {:?} {}{session}",
+                    r.operator,
+                    controls.join(", ")
+                )
             })
             .collect();
         if lines.is_empty() {
@@ -675,6 +706,33 @@ impl EntraId {
                 let registered = self.registered.contains(&upn)
                     || self.cfg.users.get(&upn).is_some_and(|u| u.mfa_registered);
                 if !registered {
+                    // A sign-in risk-based policy does not let a risky session register
+                    // MFA: the sign-in is blocked (AADSTS53004), as Microsoft documents
+                    // for "Require multifactor authentication for elevated sign-in risk".
+                    if let Some(p) = results.iter().find(|r| {
+                        r.applies
+                            && r.state == hmasim_protocol::policy::CaState::Enabled
+                            && r.controls.contains(&GrantControl::Mfa)
+                            && self
+                                .cfg
+                                .policies
+                                .iter()
+                                .any(|p| p.name == r.name && !p.sign_in_risk_levels.is_empty())
+                    }) {
+                        return ctx.send(
+                            from,
+                            aad_error(
+                                &req,
+                                Some(Stage::CaControls),
+                                "mfa_registration_blocked_by_risk",
+                                "AADSTS53004",
+                                format!(
+                                    "Conditional Access policy '{}' requires MFA for this risky sign-in, and a user without a method cannot register one in a risky session",
+                                    p.name
+                                ),
+                            ),
+                        );
+                    }
                     return self.registration(req, from, ctx, id, &s);
                 }
                 let action = Url::parse(apps::ENTRA_MFA)
@@ -974,6 +1032,10 @@ impl EntraId {
                 client_id: s.client_id.clone(),
                 resource: s.resource.clone(),
                 amr: s.amr.clone(),
+                auth: Authenticated {
+                    at_ms: ctx.now().as_millis(),
+                    device_credential: s.device_credential.clone(),
+                },
             },
         );
         code
@@ -1135,6 +1197,7 @@ impl EntraId {
             "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
                 Some(g) => {
                     let fam = self.new_family(false);
+                    self.family_auth.insert(fam, g.auth.clone());
                     self.issue_pair(
                         &req,
                         ctx,
@@ -1174,6 +1237,14 @@ impl EntraId {
                         {
                             let parent = self.ids.get(&c.uti).cloned();
                             let fam = self.new_family(true);
+                            if let Some(auth) = parent
+                                .as_ref()
+                                .and_then(|p| self.token_family.get(p))
+                                .and_then(|f| self.family_auth.get(f))
+                                .cloned()
+                            {
+                                self.family_auth.insert(fam, auth);
+                            }
                             self.issue_pair(
                                 &req,
                                 ctx,
@@ -1222,6 +1293,9 @@ impl EntraId {
                             .and_then(|id| self.token_family.get(id))
                             .copied()
                             .unwrap_or(0);
+                        if let Some(refused) = self.sign_in_frequency_check(&req, from, ctx, fam, &c) {
+                            return ctx.send(from, refused);
+                        }
                         self.issue_pair(
                             &req,
                             ctx,
@@ -1267,6 +1341,71 @@ impl EntraId {
             ),
         };
         ctx.send(from, reply);
+    }
+
+    /// Conditional Access sign-in frequency on a refresh-token redemption: Entra ID judges
+    /// the renewal with the facts of the request that carries it (the device being the one
+    /// the interactive sign-in proved, unless the request presents its own) and, when an enforced
+    /// policy that applies sets a frequency and more time has passed since the user's
+    /// last interactive authentication, refuses it (`invalid_grant`, `AADSTS70043`): the
+    /// client must sign the user in again interactively.
+    fn sign_in_frequency_check(
+        &self,
+        req: &Message,
+        from: ActorId,
+        ctx: &mut Ctx<'_, Message>,
+        family: u64,
+        c: &Claims,
+    ) -> Option<Message> {
+        let auth = self.family_auth.get(&family)?;
+        if !self
+            .cfg
+            .policies
+            .iter()
+            .any(|p| p.sign_in_frequency.is_some())
+        {
+            return None;
+        }
+        let app_id = self.app_of(&c.appid, &c.aud);
+        let user_agent = req.header_value("User-Agent").filter(|u| !u.is_empty());
+        let facts = self.cfg.tenant.facts(&ca::SignIn {
+            upn: &c.upn,
+            address: self.source_of(req, from),
+            user_agent,
+            client_app: ClientAppType::MobileAppsAndDesktopClients,
+            app_id: &app_id,
+            device_credential: req
+                .header_value(device::DEVICE_CREDENTIAL_HEADER)
+                .or(auth.device_credential.as_deref()),
+            registered: Some(&self.joined),
+            auth_flow: None,
+        });
+        let (policy, freq) = ca::sign_in_frequency(&self.cfg.policies, &facts)?;
+        let now_ms = ctx.now().as_millis();
+        let elapsed = now_ms.saturating_sub(auth.at_ms);
+        if elapsed <= freq.seconds() * 1000 {
+            return None;
+        }
+        let ago = SimDuration::from_millis(elapsed);
+        let line = format!(
+            "{policy}: sign-in frequency {freq}; the user last signed in interactively {} ago: the refresh token is refused",
+            clock(ago)
+        );
+        ctx.note(
+            Message::note("Entra ID checks the Conditional Access sign-in frequency")
+                .at_opt(req.stage)
+                .with_body(Body::Lines(vec![line])),
+        );
+        Some(token_error(
+            req,
+            req.stage,
+            "invalid_grant",
+            "AADSTS70043",
+            format!(
+                "the refresh token has expired or is invalid due to sign-in frequency checks by Conditional Access (policy '{policy}', sign-in frequency {freq}; last interactive sign-in {} ago)",
+                clock(ago)
+            ),
+        ))
     }
 
     fn mfa_connector(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
@@ -1633,6 +1772,17 @@ fn evaluation_lines(results: &[ca::PolicyResult]) -> Vec<String> {
 
 /// The letter a later token family of one role adds to its name: none for the first,
 /// `b` for the second ... `z`, then `aa`, `ab`...
+/// `3h 05m`, `2d 4h 00m`: how long ago, for a trace line.
+fn clock(d: SimDuration) -> String {
+    let m = d.as_millis() / 60_000;
+    let (days, h, min) = (m / 1440, m / 60 % 24, m % 60);
+    if days > 0 {
+        format!("{days}d {h}h {min:02}m")
+    } else {
+        format!("{h}h {min:02}m")
+    }
+}
+
 fn family_letters(n: u64) -> String {
     if n <= 1 {
         return String::new();

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use hmasim_entra_id::ca::{platform_from_user_agent, sample_user_agent, SignIn, Tenant};
-use hmasim_protocol::policy::{CaState, ClientAppType, DevicePlatform};
+use hmasim_protocol::policy::{
+    CaPolicy, CaState, ClientAppType, DevicePlatform, InsiderRiskLevel, RiskLevel,
+};
 use hmasim_scenario::{ActionKind, ClientKind, DeviceCharacteristic, Scenario, User};
 
 /// A User-Agent no platform rule recognizes: Entra reads it as an unknown platform.
@@ -37,6 +39,122 @@ pub struct Space {
     pub raw_addresses: usize,
     /// Rules of the on-premises ActiveSync device access (characteristic, query).
     rules: Vec<(DeviceCharacteristic, String)>,
+    /// The risk levels to explore, one combination per class, "no risk detected" first;
+    /// empty when no enforced policy has a risk condition (nothing to tell apart).
+    pub risks: Vec<Risk>,
+    /// Raw risk combinations before the reduction (1 without risk conditions).
+    pub raw_risks: usize,
+    /// Whether a detected risk can only close a path closed without it: no enforced
+    /// policy lists the level `none` (a policy that applies more often only closes).
+    pub risk_monotone: bool,
+}
+
+/// The risk Entra ID Protection (and Purview's adaptive protection) holds for one path:
+/// the sign-in's, the user's and the insider risk level. Entra scores them, not the
+/// attacker, so verify explores every class of levels a policy distinguishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Risk {
+    /// Sign-in risk.
+    pub sign_in: RiskLevel,
+    /// User risk.
+    pub user: RiskLevel,
+    /// Insider risk.
+    pub insider: InsiderRiskLevel,
+}
+
+impl Risk {
+    /// Whether any risk is detected (a level other than `none`).
+    pub fn detected(self) -> bool {
+        self != Risk::default()
+    }
+    /// How reports write it: `sign-in risk high, user risk medium` (the detected levels).
+    pub fn describe(self) -> String {
+        let mut v = Vec::new();
+        if self.sign_in != RiskLevel::None {
+            v.push(format!("sign-in risk {}", self.sign_in.as_str()));
+        }
+        if self.user != RiskLevel::None {
+            v.push(format!("user risk {}", self.user.as_str()));
+        }
+        if self.insider != InsiderRiskLevel::None {
+            v.push(format!("insider risk {}", self.insider.as_str()));
+        }
+        if v.is_empty() {
+            "no risk detected".to_string()
+        } else {
+            v.join(", ")
+        }
+    }
+}
+
+/// One representative level per class of `levels`: two levels are in one class when
+/// every list of `lists` holds both or neither. The class of `none` comes first and is
+/// represented by `none`; each other class by its highest level.
+fn level_classes<L: Copy + PartialEq>(levels: &[L], lists: &[&Vec<L>]) -> Vec<L> {
+    let sig = |l: L| -> Vec<bool> { lists.iter().map(|x| x.contains(&l)).collect() };
+    let mut out: Vec<L> = vec![levels[0]];
+    let mut seen: Vec<Vec<bool>> = vec![sig(levels[0])];
+    for l in levels.iter().rev() {
+        let s = sig(*l);
+        if !seen.contains(&s) {
+            seen.push(s);
+            out.push(*l);
+        }
+    }
+    out
+}
+
+/// The risk combinations of one configuration (see [`Space::risks`]), their raw count,
+/// and whether the exploration may stop at "no risk detected" for closed paths.
+fn risk_space(sc: &Scenario) -> (Vec<Risk>, usize, bool) {
+    let enforced: Vec<&CaPolicy> = sc
+        .conditional_access
+        .iter()
+        .filter(|p| p.state == CaState::Enabled)
+        .collect();
+    if !enforced.iter().any(|p| p.has_risk_condition()) {
+        return (Vec::new(), 1, true);
+    }
+    let sign_in: Vec<&Vec<RiskLevel>> = enforced
+        .iter()
+        .map(|p| &p.sign_in_risk_levels)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let user: Vec<&Vec<RiskLevel>> = enforced
+        .iter()
+        .map(|p| &p.user_risk_levels)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let insider: Vec<&Vec<InsiderRiskLevel>> = enforced
+        .iter()
+        .map(|p| &p.insider_risk_levels)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let monotone = !sign_in
+        .iter()
+        .chain(&user)
+        .any(|l| l.contains(&RiskLevel::None))
+        && !insider.iter().any(|l| l.contains(&InsiderRiskLevel::None));
+    let s = level_classes(&RiskLevel::ALL, &sign_in);
+    let u = level_classes(&RiskLevel::ALL, &user);
+    let i = level_classes(&InsiderRiskLevel::ALL, &insider);
+    let raw = [sign_in.len(), user.len(), insider.len()]
+        .iter()
+        .map(|n| if *n > 0 { 4 } else { 1 })
+        .product();
+    let mut out = Vec::new();
+    for &sign_in in &s {
+        for &user in &u {
+            for &insider in &i {
+                out.push(Risk {
+                    sign_in,
+                    user,
+                    insider,
+                });
+            }
+        }
+    }
+    (out, raw, monotone)
 }
 
 /// Addresses to stand for "outside every range the tenant names", tried in order
@@ -193,7 +311,11 @@ impl Space {
                 });
             }
         }
+        let (risks, raw_risks, risk_monotone) = risk_space(sc);
         Space {
+            risks,
+            raw_risks,
+            risk_monotone,
             user_agents,
             addresses,
             raw_addresses: raw.len(),
@@ -235,6 +357,17 @@ impl Space {
             }
         }
         self.raw_addresses = self.raw_addresses.max(other.raw_addresses);
+        if self.risks.is_empty() {
+            self.risks = other.risks;
+        } else {
+            for r in other.risks {
+                if !self.risks.contains(&r) {
+                    self.risks.push(r);
+                }
+            }
+        }
+        self.raw_risks = self.raw_risks.max(other.raw_risks);
+        self.risk_monotone &= other.risk_monotone;
         for r in other.rules {
             if !self.rules.contains(&r) {
                 self.rules.push(r);
