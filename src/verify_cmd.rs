@@ -242,13 +242,35 @@ fn coverage_text(c: &verify::Coverage) -> String {
         };
         let _ = writeln!(s, "  {}{state}: {}", esc(&p.name), esc(&what));
     }
+    // One line per group or role, however many policies name it (a baseline names its
+    // break-glass group in every policy); the JSON keeps one entry per policy.
+    let mut unheld: Vec<((&str, &str), Vec<&str>)> = Vec::new();
     for u in &c.unheld {
+        let key = (u.kind, u.id.as_str());
+        match unheld.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, policies)) => policies.push(&u.policy),
+            None => unheld.push((key, vec![&u.policy])),
+        }
+    }
+    for ((kind, id), policies) in &unheld {
+        const SHOWN: usize = 2;
+        let mut named: Vec<String> = policies
+            .iter()
+            .take(SHOWN)
+            .map(|p| esc(p).into_owned())
+            .collect();
+        if policies.len() > SHOWN {
+            named.push(format!("{} more", policies.len() - SHOWN));
+        }
         let _ = writeln!(
             s,
-            "  note: {} names {} {} that none of the scenario's users holds",
-            esc(&u.policy),
-            u.kind,
-            esc(&u.id)
+            "  note: {kind} {} is held by none of the scenario's users; named by {} ({})",
+            esc(id),
+            match policies.len() {
+                1 => "1 policy".to_string(),
+                n => format!("{n} policies"),
+            },
+            named.join(", ")
         );
     }
     s.push('\n');

@@ -364,7 +364,7 @@ fn a_risk_based_policy_alone_is_mfa_only_if_risk_is_detected() {
         "{out}"
     );
     assert!(
-        out.contains("note: CA021: Nothing unmodelled here names group 5b1f3c2e-7a4d-4e8b-9c61-2f0a8d3e4b57 that none of the scenario's users holds"),
+        out.contains("note: group 5b1f3c2e-7a4d-4e8b-9c61-2f0a8d3e4b57 is held by none of the scenario's users; named by 1 policy (CA021: Nothing unmodelled here)"),
         "{out}"
     );
     let o = hmasim(&[
