@@ -1,6 +1,7 @@
 //! `verify` of the largest bundled scenario (`secure-hybrid`: every client kind, two users,
 //! mailboxes online and on-premises) in each of the three identity models, target under one
-//! second for all three; and of a generated tenant of 500 users and 10 Conditional Access
+//! second for all three (and the federated one with risk-based policies and an unmodelled
+//! one: the cost of risk exploration and of the refined rule's replays); and of a generated tenant of 500 users and 10 Conditional Access
 //! policies (groups, roles, platforms, named locations), target under five seconds on one
 //! core; and of the 35-policy persona baseline of `tests/fixtures/baseline` (Graph beta,
 //! Windows PowerShell 5.1 export, four users of four personas, every risk class), target
@@ -96,6 +97,25 @@ fn baseline() -> Scenario {
     sc
 }
 
+/// secure-hybrid (federated) with risk-based policies (MFA at medium or high sign-in
+/// risk, MFA at high user risk) and an all-users MFA policy carrying a field hmasim does
+/// not model: what risk exploration and the replays of the refined NOT PROVEN rule cost
+/// next to the plain `secure-hybrid`.
+fn risky() -> Scenario {
+    use hmasim::protocol::policy::{CaPolicy, GrantControl, Operator, RiskLevel};
+    let mut sc = load("secure-hybrid").expect("bundled");
+    let mut sign_in = CaPolicy::new("Risky sign-ins MFA", vec![GrantControl::Mfa]);
+    sign_in.sign_in_risk_levels = vec![RiskLevel::Medium, RiskLevel::High];
+    let mut user = CaPolicy::new("Risky users MFA", vec![GrantControl::Mfa]);
+    user.user_risk_levels = vec![RiskLevel::High];
+    user.operator = Operator::And;
+    let mut unmodelled = CaPolicy::new("All users MFA, device filter", vec![GrantControl::Mfa]);
+    unmodelled.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    sc.conditional_access.extend([sign_in, user, unmodelled]);
+    sc
+}
+
 /// Raw combinations verify did not run because a class representative stood for them
 /// (signal values and users, `explored.pruned`).
 fn pruned(v: &Verification) -> usize {
@@ -148,6 +168,18 @@ fn print_figures() {
         v.events,
         start.elapsed().as_secs_f64() * 1e3
     );
+    let sc = risky();
+    let start = Instant::now();
+    let v = black_box(verify(&sc));
+    eprintln!(
+        "verify secure-hybrid with risk-based and unmodelled policies: {} paths explored ({} at a detected risk), {} raw combinations pruned, {} events (replays included) in {:.1} ms, verdict {}{note}",
+        v.paths.len(),
+        v.paths.iter().filter(|p| p.path.signals.risk.is_some_and(|r| r.detected())).count(),
+        pruned(&v),
+        v.events,
+        start.elapsed().as_secs_f64() * 1e3,
+        v.verdict().as_str()
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -158,6 +190,10 @@ fn bench(c: &mut Criterion) {
                 .map(|s| black_box(verify(s)).paths.len())
                 .sum::<usize>()
         })
+    });
+    let risky = risky();
+    c.bench_function("verify/secure-hybrid/risk-and-unmodelled", |b| {
+        b.iter(|| black_box(verify(&risky)).paths.len())
     });
     let users = if smoke() { 5 } else { 500 };
     let sc = generated(users);

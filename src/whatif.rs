@@ -79,6 +79,17 @@ pub struct WhatifArgs {
     /// (repeatable).
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<String>,
+    /// The sign-in risk Identity Protection scores this sign-in at (none, low, medium,
+    /// high; default: the user's `sign_in_risk`).
+    #[arg(long = "sign-in-risk", value_name = "LEVEL")]
+    pub sign_in_risk: Option<String>,
+    /// The user's risk (none, low, medium, high; default: the user's `user_risk`).
+    #[arg(long = "user-risk", value_name = "LEVEL")]
+    pub user_risk: Option<String>,
+    /// The user's insider risk (none, minor, moderate, elevated; default: the user's
+    /// `insider_risk`).
+    #[arg(long = "insider-risk", value_name = "LEVEL")]
+    pub insider_risk: Option<String>,
     /// Replace the scenario's Conditional Access policies with Microsoft Graph
     /// conditionalAccessPolicy JSON (a file, or a directory of one-policy files).
     #[arg(long = "ca-policies", value_name = "PATH")]
@@ -393,6 +404,24 @@ fn evaluate(a: &WhatifArgs) -> Result<Report, ScenarioError> {
             facts.roles.push(r.clone());
         }
     }
+    use hmasim_protocol::policy::{InsiderRiskLevel, RiskLevel};
+    let level = |flag: &str, v: &str| {
+        RiskLevel::parse(v).ok_or_else(|| {
+            arg_error(flag, v, "not a risk level".into()).expected("none, low, medium or high")
+        })
+    };
+    if let Some(v) = &a.sign_in_risk {
+        facts.sign_in_risk = level("--sign-in-risk", v)?;
+    }
+    if let Some(v) = &a.user_risk {
+        facts.user_risk = level("--user-risk", v)?;
+    }
+    if let Some(v) = &a.insider_risk {
+        facts.insider_risk = InsiderRiskLevel::parse(v).ok_or_else(|| {
+            arg_error("--insider-risk", v, "not an insider risk level".into())
+                .expected("none, minor, moderate or elevated")
+        })?;
+    }
     let results = ca::evaluate(&sc.conditional_access, &facts);
     let combined = ca::combine(&results, &facts);
     let verdict = ca::verdict_for(&results, &facts, |c| match c {
@@ -525,7 +554,7 @@ impl Report {
     fn to_text(&self) -> String {
         let f = &self.facts;
         let mut out = format!(
-            "whatif {}: {} signs in to {}\n  client app {}, platform {}, location {}, device {}{}\n",
+            "whatif {}: {} signs in to {}\n  client app {}, platform {}, location {}, device {}{}{}\n",
             self.scenario,
             f.upn,
             app_label(&f.app_id),
@@ -537,6 +566,16 @@ impl Report {
                 ", approved client app"
             } else {
                 ""
+            },
+            if (f.sign_in_risk, f.user_risk, f.insider_risk) == Default::default() {
+                String::new()
+            } else {
+                format!(
+                    ", sign-in risk {}, user risk {}, insider risk {}",
+                    f.sign_in_risk.as_str(),
+                    f.user_risk.as_str(),
+                    f.insider_risk.as_str()
+                )
             }
         );
         out.push_str(&format!("\nPOLICIES ({})\n", self.results.len()));
@@ -622,6 +661,9 @@ impl Report {
                 "approved_client": self.approved_client,
                 "groups": f.groups,
                 "roles": f.roles,
+                "sign_in_risk": f.sign_in_risk.as_str(),
+                "user_risk": f.user_risk.as_str(),
+                "insider_risk": f.insider_risk.as_str(),
             },
             "policies": policies,
             "result": {

@@ -737,13 +737,27 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
     let mut nothing = CaPolicy::new("nothing", vec![]);
     nothing.unmodelled =
         vec!["grantControls.termsOfUse: not modelled: hmasim does not require it".into()];
+    // Its only location is one hmasim does not model: it matches no sign-in.
+    let mut compliant = CaPolicy::new("compliant network", vec![GrantControl::Block]);
+    compliant.include_locations = vec!["Compliant network".into()];
+    compliant.unmodelled = vec![
+        "conditions.locations.includeLocations[0]: location \"Compliant network\": not modelled"
+            .into(),
+    ];
+    sc.named_locations.push(NamedLocation {
+        id: "cn".into(),
+        name: "Compliant network".into(),
+        unmodelled: Some("a compliant network location is not modelled".into()),
+        ..NamedLocation::default()
+    });
     let mut off = CaPolicy::new("off", vec![GrantControl::Mfa]);
     off.state = CaState::Disabled;
     let mut groups = CaPolicy::new("groups", vec![GrantControl::Mfa]);
     groups.include_users = vec![];
     groups.include_groups = vec!["nobody-holds-this".into()];
     groups.exclude_roles = vec!["Global Reader".into()];
-    sc.conditional_access.extend([partly, nothing, off, groups]);
+    sc.conditional_access
+        .extend([partly, nothing, compliant, off, groups]);
     let c = hmasim::sim::verify::coverage(&sc);
     use hmasim::sim::verify::Evaluated;
     let got: Vec<(&str, Evaluated)> = c
@@ -761,6 +775,7 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
             ("Block legacy authentication", Evaluated::Fully),
             ("partly", Evaluated::Partly),
             ("nothing", Evaluated::NotAtAll),
+            ("compliant network", Evaluated::NotAtAll),
             ("groups", Evaluated::Fully),
         ]
     );
@@ -768,11 +783,44 @@ fn the_coverage_table_says_how_much_of_each_policy_is_evaluated() {
     assert_eq!(c.policies[2].state, "enabledForReportingButNotEnforced");
     assert_eq!(
         c.totals_line(),
-        "3 of 5 policies evaluated fully, 1 partly, 1 not at all (1 disabled, ignored)"
+        "3 of 6 policies evaluated fully, 1 partly, 2 not at all (1 disabled, ignored)"
     );
     let unheld: Vec<(&str, &str)> = c.unheld.iter().map(|u| (u.kind, u.id.as_str())).collect();
     assert_eq!(
         unheld,
         [("group", "nobody-holds-this"), ("role", "Global Reader")]
     );
+}
+
+#[test]
+fn an_unmodelled_policy_the_timeline_enables_is_judged_in_its_epoch() {
+    // At 5 minutes the evaluated MFA policy is turned off and a report-only policy with a
+    // field hmasim does not model is turned on: from then on it alone closes the modern
+    // paths, which are NOT PROVEN (not CLEAN: the state at the start is not what decides).
+    let mut sc = desktop();
+    let mut p = CaPolicy::new("MFA on unmanaged devices", vec![GrantControl::Mfa]);
+    p.state = CaState::ReportOnly;
+    p.unmodelled =
+        vec!["conditions.devices: not modelled: evaluated as if it matched every sign-in".into()];
+    sc.conditional_access.push(p);
+    scenario::apply_set(
+        &mut sc,
+        "timeline=[{at = \"5m\", do = \"set\", key = \"conditional_access.0.state\", value = \"disabled\"}, {at = \"5m\", do = \"set\", key = \"conditional_access.2.state\", value = \"enabled\"}]",
+    )
+    .unwrap();
+    let v = verify(&sc);
+    assert!(
+        v.counterexamples.is_empty(),
+        "{:?}",
+        v.counterexamples
+            .iter()
+            .map(|c| c.path.key())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v.verdict(), Overall::NotProven);
+    assert!(v
+        .paths
+        .iter()
+        .filter(|p| !p.not_proven.is_empty())
+        .all(|p| p.epoch == 1));
 }

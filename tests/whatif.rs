@@ -520,3 +520,56 @@ fn bad_input_exits_2_with_one_message() {
         "{e}"
     );
 }
+
+#[test]
+fn risk_levels_are_what_if_facts() {
+    // CA020 requires MFA at high user risk, high or medium sign-in risk, elevated insider
+    // risk: with the scenario's users (no risk) it does not apply.
+    let base = [
+        "desktop-exo-ca",
+        "--app",
+        "exchange-online",
+        "--client-app",
+        "mobileAppsAndDesktopClients",
+        "--ca-policies",
+        "tests/fixtures/graph/unmodelled.json",
+    ];
+    let v = json(&base);
+    assert_eq!(
+        policy(&v, "CA020")["reason"],
+        "sign-in risk: none is not included"
+    );
+    assert_eq!(v["sign_in"]["sign_in_risk"], "none");
+    let mut args = base.to_vec();
+    args.extend([
+        "--sign-in-risk",
+        "medium",
+        "--user-risk",
+        "high",
+        "--insider-risk",
+        "elevated",
+    ]);
+    let v = json(&args);
+    assert_eq!(policy(&v, "CA020")["applies"], true);
+    assert_eq!(v["outcome"]["verdict"], "mfa");
+    assert_eq!(v["sign_in"]["user_risk"], "high");
+    let out = text(&args);
+    assert!(
+        out.contains(", sign-in risk medium, user risk high, insider risk elevated\n"),
+        "{out}"
+    );
+    // Only the one level short: the policy names the level that is missing.
+    let mut one = base.to_vec();
+    one.extend(["--sign-in-risk", "high", "--user-risk", "high"]);
+    assert_eq!(
+        policy(&json(&one), "CA020")["reason"],
+        "insider risk: none is not included"
+    );
+    let mut wrong = base.to_vec();
+    wrong.extend(["--user-risk", "severe"]);
+    let e = bad(&wrong);
+    assert!(
+        e.contains("--user-risk severe") && e.contains("none, low, medium or high"),
+        "{e}"
+    );
+}

@@ -449,7 +449,10 @@ impl Coverage {
 
 /// Whether what hmasim evaluates of `p` leaves it applying to no sign-in or requiring
 /// nothing it knows, while fields it does not evaluate say more.
-fn evaluated_to_nothing(p: &hmasim_protocol::policy::CaPolicy) -> bool {
+fn evaluated_to_nothing(
+    p: &hmasim_protocol::policy::CaPolicy,
+    locations: &[hmasim_protocol::policy::NamedLocation],
+) -> bool {
     let none = |l: &[String]| l.is_empty() || l.iter().all(|x| x == "None");
     let no_users = none(&p.include_users)
         && p.include_groups.is_empty()
@@ -462,14 +465,26 @@ fn evaluated_to_nothing(p: &hmasim_protocol::policy::CaPolicy) -> bool {
         || p.exclude_platforms
             .contains(&hmasim_protocol::policy::DevicePlatform::All);
     let no_client_apps = p.client_app_types.is_empty();
+    // Every included location is one hmasim does not model (or does not know): it matches
+    // no sign-in.
+    let no_locations = !p.include_locations.is_empty()
+        && p.include_locations.iter().all(|l| {
+            l != "All"
+                && l != "AllTrusted"
+                && locations
+                    .iter()
+                    .find(|n| n.name.eq_ignore_ascii_case(l) || n.id.eq_ignore_ascii_case(l))
+                    .is_none_or(|n| n.unmodelled.is_some())
+        });
     let requires_nothing =
         p.grant.is_empty() && p.unmodelled.iter().any(|f| f.starts_with("grantControls"));
-    no_users || no_apps || all_excluded || no_client_apps || requires_nothing
+    no_users || no_apps || all_excluded || no_client_apps || no_locations || requires_nothing
 }
 
 /// The coverage table of `sc`'s Conditional Access.
 pub fn coverage(sc: &Scenario) -> Coverage {
     let mut out = Coverage::default();
+    let locations = sc.effective_named_locations();
     let holds = |kind: &str, id: &str| {
         sc.users.iter().any(|u| {
             let list = if kind == "group" { &u.groups } else { &u.roles };
@@ -495,7 +510,7 @@ pub fn coverage(sc: &Scenario) -> Coverage {
         }
         let evaluated = if fields.is_empty() {
             Evaluated::Fully
-        } else if evaluated_to_nothing(p) {
+        } else if evaluated_to_nothing(p, &locations) {
             Evaluated::NotAtAll
         } else {
             Evaluated::Partly
@@ -982,11 +997,9 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<Unmodelled> {
         })
         .flatten()
         .collect();
-    for p in sc
-        .conditional_access
-        .iter()
-        .filter(|p| p.state == CaState::Enabled)
-    {
+    // The evaluation line says the state the policy had at that sign-in (a timeline `set`
+    // may have enabled it): only an enabled one is judged.
+    for p in &sc.conditional_access {
         let facts: Vec<&hmasim_scenario::UnmodelledFact> = sc
             .verify
             .unmodelled
