@@ -811,6 +811,13 @@ impl Rule {
         self.expr.matches(d)
     }
 
+    /// Whether the rule reads attribute `attr`.
+    pub fn reads(&self, attr: Attr) -> bool {
+        let mut found = false;
+        self.expr.walk(&mut |a, _| found |= a == attr);
+        found
+    }
+
     /// Every string the rule compares attribute `attr` with (for a value a client
     /// chooses, the candidates that can make a comparison match).
     pub fn literals(&self, attr: Attr) -> Vec<String> {

@@ -240,11 +240,11 @@ impl Space {
         // User-Agent names, and a filter for devices can read it: then one User-Agent per
         // operating system a registration can report.
         let mut user_agents = user_agents;
-        if sc
-            .conditional_access
-            .iter()
-            .any(|p| p.device_filter.is_some())
-        {
+        if sc.conditional_access.iter().any(|p| {
+            p.device_filter
+                .as_ref()
+                .is_some_and(|f| f.rule.reads(hmasim_protocol::device::Attr::OperatingSystem))
+        }) {
             for p in [
                 DevicePlatform::Windows,
                 DevicePlatform::Macos,
