@@ -582,7 +582,7 @@ impl Report {
         if self.results.is_empty() {
             out.push_str("  no Conditional Access policy is configured\n");
         }
-        for r in &self.results {
+        for (r, p) in self.results.iter().zip(&self.policies) {
             let grant = if r.controls.contains(&GrantControl::Block) {
                 "block".to_string()
             } else if r.controls.is_empty() {
@@ -590,11 +590,15 @@ impl Report {
             } else {
                 controls_text(&r.controls, r.operator)
             };
-            let tail = match (r.applies, r.state) {
+            let mut tail = match (r.applies, r.state) {
                 (true, CaState::ReportOnly) => format!("; would require {grant} (not enforced)"),
                 (true, _) => format!("; requires {grant}"),
                 _ => String::new(),
             };
+            // A session control: it shortens the session this sign-in gets, in runs.
+            if let (true, Some(f)) = (r.applies, p.sign_in_frequency) {
+                tail.push_str(&format!("; session: sign-in frequency {f}"));
+            }
             out.push_str(&format!(
                 "  {:<14}  {} [{}]: {}{tail}\n",
                 if r.applies {
@@ -626,7 +630,7 @@ impl Report {
             .iter()
             .zip(&self.policies)
             .map(|(r, p)| {
-                json!({
+                let mut v = json!({
                     "name": r.name,
                     "state": r.state.as_str(),
                     "applies": r.applies,
@@ -635,7 +639,12 @@ impl Report {
                     "controls": names(&r.controls),
                     "operator": r.operator.as_str(),
                     "unmodelled": p.unmodelled,
-                })
+                });
+                // Additive: only a policy that sets one carries its sign-in frequency.
+                if let (Some(f), Value::Object(m)) = (p.sign_in_frequency, &mut v) {
+                    m.insert("sign_in_frequency".into(), json!(f.to_string()));
+                }
+                v
             })
             .collect();
         let c = &self.combined;

@@ -236,3 +236,36 @@ fn verify_keeps_its_verdicts_a_sign_in_frequency_only_shortens_sessions() {
         renewals(&t)
     );
 }
+
+#[test]
+fn whatif_shows_the_sign_in_frequency_of_the_policies_that_apply() {
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sign-in-frequency.toml"
+    );
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_hmasim"))
+            .args(["whatif", p, "--app", "exchange-online"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = run(&["--client-app", "mobileAppsAndDesktopClients"]);
+    assert!(
+        text.contains("; requires mfa; session: sign-in frequency 4h\n"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run(&[
+        "--client-app",
+        "mobileAppsAndDesktopClients",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(v["policies"][0]["sign_in_frequency"], "4h");
+    // A policy that does not apply shortens nothing: no session line.
+    let text = run(&["--client-app", "browser"]);
+    assert!(!text.contains("session:"), "{text}");
+}
