@@ -199,5 +199,23 @@ fn without_its_all_users_mfa_policy_the_baseline_has_a_finding_with_its_fix() {
     assert!(text.contains("NOT CLEAN"), "{text}");
     let first = command.lines().next().unwrap();
     assert!(text.contains(first), "the fix is printed: {first}\n{text}");
+    // The fix is a policy of its own, not one more user in another persona's policy, and
+    // it closes what it claims: each printed POST body, saved as one more exported policy
+    // file, makes the baseline clean again.
+    for (i, f) in findings.iter().enumerate() {
+        let command = f["command"].as_str().unwrap();
+        assert!(
+            command.contains("-Method POST") && !command.contains("CA3"),
+            "{command}"
+        );
+        let body = command
+            .split_once("-Body '")
+            .and_then(|(_, b)| b.rsplit_once('\''))
+            .map(|(b, _)| b)
+            .unwrap_or_else(|| panic!("{command}"));
+        std::fs::write(d.join(format!("fix-{i}.json")), body).unwrap();
+    }
+    let v = json(&verify(&d, "json"));
+    assert_eq!(v["verdict"], "clean", "{}", v["findings"]);
     let _ = std::fs::remove_dir_all(&d);
 }

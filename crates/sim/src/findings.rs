@@ -1038,6 +1038,15 @@ fn patch_for_inner(
     }
     if reason.ends_with("is not included") && reason.starts_with("users: ") {
         let _ = sc;
+        // A policy scoped by groups, roles or guest types is a persona's policy (the
+        // contractors', the admins'): putting one more user in it is not the fix an admin
+        // would make, so such a policy is no candidate and a policy of its own is offered.
+        let by_persona = !(p.include_groups.is_empty()
+            && p.include_roles.is_empty()
+            && p.include_guests.is_empty());
+        if by_persona && !p.include_users.iter().any(|u| u.contains('@')) {
+            return None;
+        }
         q.include_users.push(upn.to_string());
         return Some((
             q,
