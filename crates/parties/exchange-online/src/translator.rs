@@ -2,20 +2,20 @@
 //! the client's device protocol into requests Exchange Online understands and relays the
 //! answers back.
 
-use hmasim_base::{ActorId, Context};
+use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{Kind, Message, Net, Relay, Url};
 
 /// The `protocol-translator` party.
 #[derive(Clone, Debug)]
 pub struct ProtocolTranslator {
-    mrs: ActorId,
+    mrs: Route,
     relay: Relay,
     net: Net,
 }
 
 impl ProtocolTranslator {
     /// A translator passing provisioning requests to `mrs`.
-    pub fn new(mrs: ActorId) -> Self {
+    pub fn new(mrs: Route) -> Self {
         ProtocolTranslator {
             mrs,
             relay: Relay::default(),
@@ -31,7 +31,7 @@ impl ProtocolTranslator {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ProtocolTranslator {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -40,7 +40,7 @@ impl ProtocolTranslator {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
         match msg.kind {
             Kind::Request => {
                 msg.url = Some(Url::https(
@@ -48,7 +48,7 @@ impl ProtocolTranslator {
                     "/ProvisioningApi/provision",
                 ));
                 let conv = self.net.conv();
-                self.relay.forward(ctx, from, self.mrs, msg, conv);
+                self.relay.forward(ctx, self.mrs, msg, conv);
             }
             Kind::Response | Kind::Redirect => {
                 self.relay.answer(ctx, msg);

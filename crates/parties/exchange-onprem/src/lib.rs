@@ -10,12 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_base::{ActorId, Context, SimDuration};
+use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
+use hmasim_protocol::{Env, Route};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
@@ -99,7 +100,7 @@ pub struct OnpremConfig {
 /// What a pending directory check was for.
 #[derive(Clone, Debug)]
 struct PendingBind {
-    client: ActorId,
+    client: Route,
     req: Message,
 }
 
@@ -155,7 +156,7 @@ impl ExchangeOnprem {
         t
     }
 
-    fn fetch_metadata(&mut self, ctx: &mut impl Context<Message>, summary: &'static str) {
+    fn fetch_metadata(&mut self, ctx: &mut impl Env, summary: &'static str) {
         let url = Url::https(
             METADATA_HOST,
             &format!("/{}/metadata/json/1", self.cfg.tenant_id),
@@ -166,7 +167,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Context<Message>) {
+    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Env) {
         match &msg.body {
             Body::Timer(ARBITRATION_TIMER) => {
                 match self.cfg.metadata_refresh {
@@ -334,8 +335,8 @@ impl ExchangeOnprem {
     fn protected(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut impl Context<Message>,
+        from: Route,
+        ctx: &mut impl Env,
         items: &'static str,
         challenge_stage: Stage,
     ) {
@@ -486,7 +487,7 @@ impl ExchangeOnprem {
         )
     }
 
-    fn owa(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    fn owa(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
         match (req.method, &req.body) {
@@ -580,7 +581,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
+    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some(p) = self.binds.remove(&resp.conv) else {
             return;
         };
@@ -644,14 +645,15 @@ pub fn legacy_flag(protocol: &str) -> &'static str {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ExchangeOnprem {
     /// Comes back after a crash: the default keeps everything (no volatile state).
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match (req.kind, &req.body) {
             (_, Body::Action(UserAction::RefreshAuthMetadata)) => {
                 return self.fetch_metadata(

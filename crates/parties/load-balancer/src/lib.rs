@@ -5,9 +5,10 @@
 #![deny(missing_docs)]
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
-use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{Kind, Message, Net, Relay};
 
 /// How TLS is handled.
@@ -23,16 +24,19 @@ pub enum Tls {
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
     tls: Tls,
-    backend: ActorId,
+    backend: Route,
     intercepts_unauthenticated: bool,
-    blocked_sources: BTreeSet<ActorId>,
+    /// Source addresses refused at the edge (the connection's address, as its network
+    /// shows it).
+    blocked_sources: BTreeSet<IpAddr>,
     relay: Relay,
     net: Net,
 }
 
 impl LoadBalancer {
-    /// A load balancer forwarding to `backend`.
-    pub fn new(tls: Tls, backend: ActorId) -> Self {
+    /// A load balancer forwarding to `backend` (the pool member, resolved when the pool
+    /// was configured).
+    pub fn new(tls: Tls, backend: Route) -> Self {
         LoadBalancer {
             tls,
             backend,
@@ -50,9 +54,11 @@ impl LoadBalancer {
         self
     }
 
-    /// Refuses connections from these sources (IP restrictions at the edge).
-    pub fn blocking(mut self, sources: BTreeSet<ActorId>) -> Self {
+    /// Refuses connections from these source addresses (IP restrictions at the edge);
+    /// `net` is the network view that shows each connection's source address.
+    pub fn blocking(mut self, sources: BTreeSet<IpAddr>, net: Net) -> Self {
         self.blocked_sources = sources;
+        self.net = net;
         self
     }
 
@@ -62,10 +68,11 @@ impl LoadBalancer {
         self.backend = fresh.backend;
         self.intercepts_unauthenticated = fresh.intercepts_unauthenticated;
         self.blocked_sources = fresh.blocked_sources;
+        self.net.adopt(fresh.net);
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl LoadBalancer {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -74,10 +81,12 @@ impl LoadBalancer {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
-                if self.blocked_sources.contains(&from) {
+                let source = self.net.source(from);
+                if source.is_some_and(|a| self.blocked_sources.contains(&a)) {
                     return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
                 }
                 let unauthenticated = matches!(
@@ -102,7 +111,7 @@ impl LoadBalancer {
                     }
                 }
                 let conv = self.net.conv();
-                self.relay.forward(ctx, from, self.backend, msg, conv);
+                self.relay.forward(ctx, self.backend, msg, conv);
             }
             Kind::Response | Kind::Redirect => {
                 self.relay.answer(ctx, msg);
