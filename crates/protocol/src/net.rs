@@ -101,6 +101,24 @@ impl Relay {
         ctx.send(upstream, req);
     }
 
+    /// Forwards request `req` (the one `ctx` is handling) to whoever answers for its URL's
+    /// host in `net`, the relay's view of the network (a reverse proxy forwards by host);
+    /// gives the request back when its host does not resolve.
+    pub fn forward_by_host(
+        &mut self,
+        ctx: &mut impl Env,
+        net: &mut Net,
+        req: Message,
+    ) -> Result<(), Box<Message>> {
+        let host = req.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
+        let Some(upstream) = net.resolve(host) else {
+            return Err(Box::new(req));
+        };
+        let conv = net.conv();
+        self.forward(ctx, upstream, req, conv);
+        Ok(())
+    }
+
     /// Relays a response from upstream back to whoever asked. Returns `false` when the
     /// response answers nothing pending (it is then dropped).
     pub fn answer(&mut self, ctx: &mut impl Env, mut resp: Message) -> bool {

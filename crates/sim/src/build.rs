@@ -239,8 +239,6 @@ pub fn build(sc: &Scenario) -> Built {
             .filter_map(|a| cloud_peers.get(a).copied())
             .collect()
     };
-    // What the edge (load balancer or proxy) sees of a connection: its source address.
-    let edge_net = || Net::default().with_peers(cloud_peers.clone());
     internet.insert(&mail_host, front);
     internet.insert(&ad_host, front);
     internet.insert(&adfs_host, ids.wap);
@@ -395,7 +393,14 @@ pub fn build(sc: &Scenario) -> Built {
         ids.exo,
     );
     add(
-        Party::Translator(ProtocolTranslator::new(Route::to_actor(ids.mrs))),
+        Party::Translator(ProtocolTranslator::new({
+            // Exchange Online's provisioning API, which the translator calls by host.
+            let mut d = Directory::new();
+            d.insert("outlook.office365.com", ids.mrs);
+            // Not `view`: a partition cuts the link in the kernel (the request is lost), as
+            // it did when the translator held the provisioning API's actor.
+            Net::new(d)
+        })),
         "protocol-translator",
         Zone::Cloud,
         ids.translator,
@@ -481,16 +486,20 @@ pub fn build(sc: &Scenario) -> Built {
     };
     add(
         Party::LoadBalancer(
-            LoadBalancer::new(tls, Route::to_actor(ids.onprem))
-                .intercepting_unauthenticated(sc.load_balancer.intercepts_unauthenticated)
-                .blocking(
-                    if front == ids.lb {
-                        azure.clone()
-                    } else {
-                        BTreeSet::new()
-                    },
-                    edge_net(),
-                ),
+            LoadBalancer::new(tls, {
+                // The virtual servers and the pool member behind them.
+                let mut pool = Directory::new();
+                pool.insert(&mail_host, ids.onprem);
+                pool.insert(&ad_host, ids.onprem);
+                // Not `view`: a partition cuts the link in the kernel (requests are lost).
+                Net::new(pool).with_peers(cloud_peers.clone())
+            })
+            .intercepting_unauthenticated(sc.load_balancer.intercepts_unauthenticated)
+            .blocking(if front == ids.lb {
+                azure.clone()
+            } else {
+                BTreeSet::new()
+            }),
         ),
         "load-balancer",
         Zone::Onprem,
@@ -614,7 +623,8 @@ pub fn build(sc: &Scenario) -> Built {
                     } else {
                         BTreeSet::new()
                     },
-                    edge_net(),
+                    // What the proxy sees of a connection: its source address.
+                    Net::default().with_peers(cloud_peers.clone()),
                 ),
         ),
         "wap",

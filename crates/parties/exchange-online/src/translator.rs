@@ -2,24 +2,23 @@
 //! the client's device protocol into requests Exchange Online understands and relays the
 //! answers back.
 
-use hmasim_protocol::{Env, Route};
+use hmasim_protocol::Env;
 use hmasim_protocol::{Kind, Message, Net, Relay, Url};
 
 /// The `protocol-translator` party.
 #[derive(Clone, Debug)]
 pub struct ProtocolTranslator {
-    mrs: Route,
     relay: Relay,
     net: Net,
 }
 
 impl ProtocolTranslator {
-    /// A translator passing provisioning requests to `mrs`.
-    pub fn new(mrs: Route) -> Self {
+    /// A translator passing provisioning requests to Exchange Online's provisioning API,
+    /// found through `net` (its view of the network).
+    pub fn new(net: Net) -> Self {
         ProtocolTranslator {
-            mrs,
             relay: Relay::default(),
-            net: Net::default(),
+            net,
         }
     }
 }
@@ -27,7 +26,7 @@ impl ProtocolTranslator {
 impl ProtocolTranslator {
     /// Takes the configuration of `fresh`, keeping requests in flight.
     pub fn reconfigure(&mut self, fresh: ProtocolTranslator) {
-        self.mrs = fresh.mrs;
+        self.net.adopt(fresh.net);
     }
 }
 
@@ -47,8 +46,12 @@ impl ProtocolTranslator {
                     "outlook.office365.com",
                     "/ProvisioningApi/provision",
                 ));
-                let conv = self.net.conv();
-                self.relay.forward(ctx, self.mrs, msg, conv);
+                if let Err(msg) = self.relay.forward_by_host(ctx, &mut self.net, msg) {
+                    let reply =
+                        Message::response(&msg, 502, "the provisioning API does not resolve")
+                            .at_opt(msg.stage);
+                    ctx.answer(reply);
+                }
             }
             Kind::Response | Kind::Redirect => {
                 self.relay.answer(ctx, msg);

@@ -174,3 +174,32 @@ impl Wap {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::Method;
+
+    use super::*;
+
+    #[test]
+    fn it_marks_requests_for_the_federation_host_as_proxied_by_name() {
+        let (adfs, lb, client) = (ActorId(1), ActorId(2), ActorId(9));
+        let mut published = Directory::new();
+        published.insert("sts.contoso.com", adfs);
+        published.insert("mail.contoso.com", lb);
+        let mut wap = Wap::new(published, true, "sts.contoso.com", "WAP01");
+        let mut env = Recording::new(Route::to_actor(client));
+        for host in ["sts.contoso.com", "mail.contoso.com"] {
+            let req = Message::request(Method::Get, Url::https(host, "/adfs/ls/"), 1, "GET");
+            wap.handle(req, &mut env);
+        }
+        let seen: Vec<_> = env
+            .sent
+            .iter()
+            .map(|(to, m)| (to.actor(), m.header_value("X-MS-Proxy").is_some()))
+            .collect();
+        assert_eq!(seen, vec![(adfs, true), (lb, false)]);
+    }
+}
