@@ -120,3 +120,34 @@ fn no_party_crate_depends_on_the_kernel_or_on_another_party() {
         assert!(deps.contains("hmasim-protocol"), "{p} speaks the protocol");
     }
 }
+
+/// Parties sign and verify tokens through `Env::sign` and `Env::verify`, never by calling
+/// `jwt::sign`/`jwt::verify` themselves: an environment with real keys (the live emulator,
+/// RS256) then changes how every party signs and checks without changing a party.
+#[test]
+fn parties_sign_and_verify_through_the_environment() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
+    let mut files = vec![root.to_path_buf()];
+    let mut offenders = Vec::new();
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                files.push(e.expect("entry").path());
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            seen += 1;
+            let text = std::fs::read_to_string(&p).expect("read");
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("jwt::sign(") || line.contains("jwt::verify(") {
+                    offenders.push(format!("{}:{}", p.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(seen >= 9, "party sources found: {seen}");
+    assert!(
+        offenders.is_empty(),
+        "use env.sign/env.verify: {offenders:?}"
+    );
+}

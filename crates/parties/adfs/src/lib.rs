@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::jwt::{Claims, KeySet, SigningKey};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
@@ -223,7 +223,7 @@ impl Adfs {
             {
                 Some(Credentials::Negotiate(ticket)) => {
                     let now = hmasim_protocol::unix_now(ctx);
-                    match jwt::verify(&ticket, &self.cfg.kerberos, now, 300) {
+                    match ctx.verify(&ticket, &self.cfg.kerberos, now, 300) {
                         Ok(c)
                             if c.aud
                                 .eq_ignore_ascii_case(&format!("HTTP/{}", self.cfg.host)) =>

@@ -492,7 +492,7 @@ impl EntraId {
         };
         let id = f.get("wctx").unwrap_or("").to_string();
         let now = hmasim_protocol::unix_now(ctx);
-        let claims = match jwt::verify(
+        let claims = match ctx.verify(
             f.get("wresult").unwrap_or(""),
             &self.cfg.adfs_trust,
             now,
@@ -859,7 +859,7 @@ impl EntraId {
             .header_value("Authorization")
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let claims = match jwt::verify(bearer, &self.metadata(), now, 300) {
+        let claims = match ctx.verify(bearer, &self.metadata(), now, 300) {
             Ok(c) if c.aud == device::DRS_RESOURCE => c,
             _ => {
                 return ctx.send(
@@ -1223,7 +1223,7 @@ impl EntraId {
                 if f.get("requested_token_use") == Some("on_behalf_of") =>
             {
                 let keys = self.metadata();
-                match jwt::verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
+                match ctx.verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
                     Ok(c)
                         if f.get("client_id") == Some(apps::EXCHANGE_ONLINE)
                             && c.aud == apps::EXO_RESOURCE =>
@@ -1282,7 +1282,7 @@ impl EntraId {
             }
             "refresh_token" => {
                 let keys = self.metadata();
-                match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
+                match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
                         token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
@@ -1602,13 +1602,14 @@ impl EntraId {
             let now = hmasim_protocol::unix_now(ctx);
             let ok = match &resp.body {
                 Body::Directory { ok, .. } => *ok,
-                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => jwt::verify(
-                    f.get("wresult").unwrap_or(""),
-                    &self.cfg.adfs_trust,
-                    now,
-                    300,
-                )
-                .is_ok_and(|c| c.aud == apps::O365_REALM),
+                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => ctx
+                    .verify(
+                        f.get("wresult").unwrap_or(""),
+                        &self.cfg.adfs_trust,
+                        now,
+                        300,
+                    )
+                    .is_ok_and(|c| c.aud == apps::O365_REALM),
                 _ => false,
             };
             if !ok {

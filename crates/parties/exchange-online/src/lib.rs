@@ -10,7 +10,7 @@ pub mod translator;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -206,6 +206,7 @@ impl ExchangeOnline {
 
     fn protected(
         &self,
+        ctx: &impl Env,
         req: &Message,
         now_unix: u64,
         challenge_stage: Stage,
@@ -216,7 +217,7 @@ impl ExchangeOnline {
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => {
-                match jwt::verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+                match ctx.verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud == apps::EXO_RESOURCE => {
                         match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
                             Some(Home::Online) => Message::response(
@@ -346,7 +347,7 @@ impl ExchangeOnline {
         } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
             match &req.body {
                 Body::Form(f) if f.get("id_token").is_some() => {
-                    match jwt::verify(
+                    match ctx.verify(
                         f.get("id_token").unwrap_or(""),
                         &self.cfg.entra_metadata,
                         now_unix,
@@ -396,6 +397,7 @@ impl ExchangeOnline {
             }
         } else if url.path_starts_with("/microsoft-server-activesync") {
             self.protected(
+                ctx,
                 &req,
                 now_unix,
                 Stage::EasChallenge,
@@ -403,6 +405,7 @@ impl ExchangeOnline {
             )
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
             self.protected(
+                ctx,
                 &req,
                 now_unix,
                 Stage::AuthorityReturned,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -266,7 +266,7 @@ impl Mrs {
                 return;
             }
         };
-        let claims = match jwt::verify(&at1, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+        let claims = match ctx.verify(&at1, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
             Ok(c) if c.aud == apps::EXO_RESOURCE => c,
             other => {
                 let why = match other {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, JwtError, KeySet};
+use hmasim_protocol::jwt::{JwtError, KeySet};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
@@ -242,6 +242,7 @@ impl ExchangeOnprem {
     /// Verifies a Bearer token as Exchange's OAuth module does; on failure, the 401 to send.
     fn verify_bearer(
         &self,
+        ctx: &impl Env,
         req: &Message,
         jwt_str: &str,
         now_unix: u64,
@@ -278,7 +279,7 @@ impl ExchangeOnprem {
             return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
                 "2000000;reason=\"OAuth authentication is not configured for this server.\";error_category=\"invalid_token\"".into()));
         }
-        let claims = match jwt::verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
+        let claims = match ctx.verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
             Ok(c) => c,
             Err(e @ (JwtError::UnknownKey(_) | JwtError::BadSignature(_))) => {
                 return Err(reject("invalid_signature", format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
@@ -366,7 +367,7 @@ impl ExchangeOnprem {
                 "401: authenticate; Bearer challenge names where to get a token",
                 Some(challenge_stage),
             ),
-            Some(Credentials::Bearer(t)) => match self.verify_bearer(&req, &t, now_unix) {
+            Some(Credentials::Bearer(t)) => match self.verify_bearer(ctx, &req, &t, now_unix) {
                 Ok(upn) => self.mailbox(
                     &req,
                     &upn,
@@ -398,7 +399,7 @@ impl ExchangeOnprem {
             }
             Some(Credentials::Negotiate(ticket)) => {
                 let host = req.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
-                match jwt::verify(&ticket, &self.cfg.kerberos, now_unix, self.cfg.skew_s) {
+                match ctx.verify(&ticket, &self.cfg.kerberos, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
@@ -493,7 +494,7 @@ impl ExchangeOnprem {
         match (req.method, &req.body) {
             (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
-                let reply = match jwt::verify(
+                let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
                     &self.cfg.adfs_trust,
                     now_unix,
