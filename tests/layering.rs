@@ -4,30 +4,14 @@
 //! - `hmasim-base` depends on nothing; `hmasim-kernel` on `hmasim-base` and no protocol.
 //! - `hmasim-protocol` does not depend on `hmasim-kernel`, directly or not (issue 12
 //!   item 1: the live emulator runs the same protocol code without the kernel).
-//! - A party crate never depends on another party, and depends on the kernel only while it
-//!   is in [`STILL_ON_THE_KERNEL`], the known remainder: when a party moves off the kernel
-//!   the test says to strike it from the list, so the check tightens as work lands.
+//! - No party crate depends on the kernel, directly or not: every party is written against
+//!   the protocol's `Env` (issue 12 item 1), which the simulator implements over the
+//!   kernel's `Ctx`. A party crate never depends on another party.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use serde_json::Value;
-
-/// Party crates that still depend on `hmasim-kernel`, and for what. Both implement the
-/// kernel's `Actor` and draw from `Ctx::rng`, which `hmasim_base::Context` does not offer
-/// (the `Env` trait of issue 12 will); `hmasim-clients` needs nothing more than `Context`
-/// but is left for the `Env` step, which rewrites it anyway.
-const STILL_ON_THE_KERNEL: &[(&str, &str)] = &[
-    ("hmasim-adfs", "Actor, Ctx::rng (token identifiers)"),
-    (
-        "hmasim-clients",
-        "Actor, Ctx (only Context's methods: ready to move)",
-    ),
-    (
-        "hmasim-entra-id",
-        "Actor, Ctx::rng (codes, token identifiers, lifetimes)",
-    ),
-];
 
 /// Every workspace crate and the workspace crates it depends on (normal and build
 /// dependencies; dev-dependencies are left out, as they do not reach a user of the crate).
@@ -119,27 +103,15 @@ fn the_protocol_and_the_base_do_not_depend_on_the_kernel() {
 }
 
 #[test]
-fn party_crates_leave_the_kernel_and_never_use_each_other() {
+fn no_party_crate_depends_on_the_kernel_or_on_another_party() {
     let (graph, parties) = workspace_graph();
     assert!(parties.len() >= 9, "party crates found: {parties:?}");
-    let remainder: BTreeMap<&str, &str> = STILL_ON_THE_KERNEL.iter().copied().collect();
-    for r in remainder.keys() {
-        assert!(parties.contains(*r), "{r} is not a party crate any more");
-    }
     for p in &parties {
         let deps = reaches(&graph, p);
-        let on_kernel = deps.contains("hmasim-kernel");
-        match (on_kernel, remainder.get(p.as_str())) {
-            (true, None) => panic!(
-                "{p} depends on hmasim-kernel: parties use hmasim-base's Context \
-                 (or add it to STILL_ON_THE_KERNEL with the reason)"
-            ),
-            (false, Some(why)) => panic!(
-                "{p} no longer depends on hmasim-kernel: strike it from STILL_ON_THE_KERNEL \
-                 (it was there for: {why})"
-            ),
-            _ => {}
-        }
+        assert!(
+            !deps.contains("hmasim-kernel"),
+            "{p} depends on hmasim-kernel: parties are written against hmasim_protocol::Env"
+        );
         let others: Vec<_> = deps.intersection(&parties).collect();
         assert!(
             others.is_empty(),
@@ -147,4 +119,35 @@ fn party_crates_leave_the_kernel_and_never_use_each_other() {
         );
         assert!(deps.contains("hmasim-protocol"), "{p} speaks the protocol");
     }
+}
+
+/// Parties sign and verify tokens through `Env::sign` and `Env::verify`, never by calling
+/// `jwt::sign`/`jwt::verify` themselves: an environment with real keys (the live emulator,
+/// RS256) then changes how every party signs and checks without changing a party.
+#[test]
+fn parties_sign_and_verify_through_the_environment() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
+    let mut files = vec![root.to_path_buf()];
+    let mut offenders = Vec::new();
+    let mut seen = 0;
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                files.push(e.expect("entry").path());
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            seen += 1;
+            let text = std::fs::read_to_string(&p).expect("read");
+            for (n, line) in text.lines().enumerate() {
+                if line.contains("jwt::sign(") || line.contains("jwt::verify(") {
+                    offenders.push(format!("{}:{}", p.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(seen >= 9, "party sources found: {seen}");
+    assert!(
+        offenders.is_empty(),
+        "use env.sign/env.verify: {offenders:?}"
+    );
 }

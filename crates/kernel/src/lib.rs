@@ -94,7 +94,7 @@ mod world;
 
 /// Simulated time and actor addresses live in `hmasim-base`, which the protocol crate can
 /// use without the kernel; they are re-exported here so the kernel's API stays whole.
-pub use hmasim_base::{ActorId, Context, SimDuration, SimTime};
+pub use hmasim_base::{ActorId, SimDuration, SimTime};
 
 pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};

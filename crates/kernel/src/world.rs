@@ -99,26 +99,6 @@ impl<M> Ctx<'_, M> {
     }
 }
 
-/// The protocol crate's helpers (`Net`, `Relay`, `Retries`, `unix_now`) are written against
-/// [`hmasim_base::Context`], so they run on this kernel without depending on it.
-impl<M> hmasim_base::Context<M> for Ctx<'_, M> {
-    fn now(&self) -> SimTime {
-        Ctx::now(self)
-    }
-    fn skew_micros(&self) -> i64 {
-        Ctx::skew_micros(self)
-    }
-    fn send(&mut self, to: ActorId, msg: M) {
-        Ctx::send(self, to, msg);
-    }
-    fn timer(&mut self, delay: SimDuration, msg: M) {
-        Ctx::timer(self, delay, msg);
-    }
-    fn note(&mut self, msg: M) {
-        Ctx::note(self, msg);
-    }
-}
-
 /// One event as an [`Observer`] sees it.
 #[derive(Debug)]
 pub struct Delivery<'a, M> {

@@ -2,8 +2,9 @@
 //!
 //! This crate knows HTTP-shaped messages, OAuth 2 and AD FS exchanges, tokens and the
 //! numbering of the documented flows; it knows no party's behaviour. It does not depend on
-//! `hmasim-kernel`: time, actor addresses and the handler's [`Context`] come from
-//! `hmasim-base`. Every party crate depends on it, never on another party.
+//! `hmasim-kernel`: time and actor addresses come from `hmasim-base`, and a party runs
+//! against this crate's [`Env`] (its clock, random stream, sending, answering, timers,
+//! notes and signing). Every party crate depends on it, never on another party.
 //!
 //! - [`Message`]: one HTTP request or response (or a note, timer, user action) with headers
 //!   in wire order, a typed [`Body`], the token it carries and the semantic [`Stage`] it
@@ -27,8 +28,6 @@
 //! ```
 #![deny(missing_docs)]
 
-use hmasim_base::Context;
-
 pub mod address;
 pub mod apps;
 pub mod body;
@@ -36,6 +35,7 @@ pub mod challenge;
 pub mod device;
 pub mod directory;
 pub mod display;
+pub mod env;
 pub mod flows;
 pub mod jwt;
 pub mod message;
@@ -49,6 +49,7 @@ pub use body::{
     Body, DetectAnswer, Form, Mailbox, Page, PasswordChange, TokenResponse, UserAction,
 };
 pub use directory::Directory;
+pub use env::{Env, Route};
 pub use flows::{FlowId, Stage, Step};
 pub use message::{Fault, Kind, Message, Method};
 pub use net::{Net, Relay, Retries, Unreachable};
@@ -64,7 +65,7 @@ pub const EPOCH_UNIX: u64 = 1_767_225_600;
 /// plus the simulated time plus the party's clock skew (the kernel's `Ctx::local_now`).
 /// What a party writes into `iat`/`nbf`/`exp` and checks them against. Without skew this
 /// is exactly `EPOCH_UNIX + now_ms / 1000`.
-pub fn unix_now<M>(ctx: &impl Context<M>) -> u64 {
+pub fn unix_now(ctx: &impl Env) -> u64 {
     let us = i128::from(ctx.now().as_micros()) + i128::from(ctx.skew_micros());
     (i128::from(EPOCH_UNIX) + us.div_euclid(1_000_000)).max(0) as u64
 }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_base::{ActorId, Context, SimDuration};
+use hmasim_base::{ActorId, SimDuration};
 
 use crate::Body;
 
-use crate::{Directory, Message};
+use crate::{Directory, Env, Message, Route};
 
 /// A party's view of the network: its directory, the addresses its peers connect from,
 /// and a correlation-id counter.
@@ -48,9 +48,15 @@ impl Net {
         self.peers = fresh.peers;
     }
 
-    /// The address a message from `from` arrived from, when this party knows it.
-    pub fn peer_address(&self, from: ActorId) -> Option<std::net::IpAddr> {
-        self.peers.get(&from).copied()
+    /// The source address of the connection `from` (an [`Env::caller`]) as this party's
+    /// network shows it, when it shows one: what a socket's peer address tells a server.
+    pub fn source(&self, from: Route) -> Option<std::net::IpAddr> {
+        self.peers.get(&from.actor()).copied()
+    }
+
+    /// Where `host` resolves from this party, if it does.
+    pub fn resolve(&self, host: &str) -> Option<Route> {
+        self.directory.resolve(host).map(Route::to_actor)
     }
 
     /// A fresh correlation id.
@@ -61,13 +67,9 @@ impl Net {
 
     /// Sends request `msg` to the actor answering for its URL's host. Gives `msg` a fresh
     /// correlation id and returns it, or the host when it does not resolve.
-    pub fn request(
-        &mut self,
-        ctx: &mut impl Context<Message>,
-        mut msg: Message,
-    ) -> Result<u64, Unreachable> {
+    pub fn request(&mut self, ctx: &mut impl Env, mut msg: Message) -> Result<u64, Unreachable> {
         let host = msg.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
-        let Some(to) = self.directory.resolve(host) else {
+        let Some(to) = self.resolve(host) else {
             return Err(Unreachable(host.to_string()));
         };
         let conv = self.conv();
@@ -81,28 +83,45 @@ impl Net {
 /// downstream request each upstream request stands for.
 #[derive(Clone, Debug, Default)]
 pub struct Relay {
-    pending: BTreeMap<u64, (ActorId, u64)>,
+    pending: BTreeMap<u64, (Route, u64)>,
 }
 
 impl Relay {
-    /// Forwards request `req` (received from `from`) to `upstream`; remember where the answer
-    /// goes. `next_conv` is the relay's fresh correlation id for the upstream leg.
+    /// Forwards request `req` (the one `ctx` is handling) to `upstream`; remembers where
+    /// the answer goes. `next_conv` is the relay's fresh correlation id for the upstream leg.
     pub fn forward(
         &mut self,
-        ctx: &mut impl Context<Message>,
-        from: ActorId,
-        upstream: ActorId,
+        ctx: &mut impl Env,
+        upstream: Route,
         mut req: Message,
         next_conv: u64,
     ) {
-        self.pending.insert(next_conv, (from, req.conv));
+        self.pending.insert(next_conv, (ctx.caller(), req.conv));
         req.conv = next_conv;
         ctx.send(upstream, req);
     }
 
+    /// Forwards request `req` (the one `ctx` is handling) to whoever answers for its URL's
+    /// host in `net`, the relay's view of the network (a reverse proxy forwards by host);
+    /// gives the request back when its host does not resolve.
+    pub fn forward_by_host(
+        &mut self,
+        ctx: &mut impl Env,
+        net: &mut Net,
+        req: Message,
+    ) -> Result<(), Box<Message>> {
+        let host = req.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
+        let Some(upstream) = net.resolve(host) else {
+            return Err(Box::new(req));
+        };
+        let conv = net.conv();
+        self.forward(ctx, upstream, req, conv);
+        Ok(())
+    }
+
     /// Relays a response from upstream back to whoever asked. Returns `false` when the
     /// response answers nothing pending (it is then dropped).
-    pub fn answer(&mut self, ctx: &mut impl Context<Message>, mut resp: Message) -> bool {
+    pub fn answer(&mut self, ctx: &mut impl Env, mut resp: Message) -> bool {
         match self.pending.remove(&resp.conv) {
             Some((to, conv)) => {
                 resp.conv = conv;
@@ -166,13 +185,7 @@ impl<P> Retries<P> {
     }
 
     /// Tracks request `conv` (attempt `attempt`, 0 for the first) and arms its timeout.
-    pub fn track(
-        &mut self,
-        ctx: &mut impl Context<Message>,
-        conv: u64,
-        copy: Option<Message>,
-        attempt: u32,
-    ) {
+    pub fn track(&mut self, ctx: &mut impl Env, conv: u64, copy: Option<Message>, attempt: u32) {
         if let Some(copy) = copy {
             self.sent.insert(conv, (copy, attempt));
         }
@@ -189,7 +202,7 @@ impl<P> Retries<P> {
     /// `purpose` back to the caller, who gives up.
     pub fn timed_out(
         &mut self,
-        ctx: &mut impl Context<Message>,
+        ctx: &mut impl Env,
         conv: u64,
         purpose: P,
         who: &'static str,

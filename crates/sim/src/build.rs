@@ -17,7 +17,7 @@ use hmasim_exchange_onprem::{Access, ExchangeOnprem, OnpremConfig};
 use hmasim_kernel::{ActorId, Latency, LinkFaults, SimDuration, SimTime, World};
 use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
-use hmasim_protocol::{apps, Body, Directory, Message, Net, Stage, Url, UserAction};
+use hmasim_protocol::{apps, Body, Directory, Message, Net, Route, Stage, Url, UserAction};
 use hmasim_scenario::{
     AccessLevel, ActionKind, AdfsPolicy, AuthMethod, ClientKind, DeviceCharacteristic, DeviceState,
     ExchangeVersion, IdentityModel, LatencyDist, Location, MailProtocol, MailboxLocation,
@@ -231,10 +231,13 @@ pub fn build(sc: &Scenario) -> Built {
     };
     // The Azure ranges AutoDetect and Exchange Online connect from, refused at the edge when
     // IP restrictions leave them out.
-    let azure: BTreeSet<ActorId> = if sc.onprem.allow_azure_ranges {
+    let azure: BTreeSet<IpAddr> = if sc.onprem.allow_azure_ranges {
         BTreeSet::new()
     } else {
-        [ids.autodetect, ids.mrs].into()
+        [ids.autodetect, ids.mrs]
+            .iter()
+            .filter_map(|a| cloud_peers.get(a).copied())
+            .collect()
     };
     internet.insert(&mail_host, front);
     internet.insert(&ad_host, front);
@@ -336,7 +339,7 @@ pub fn build(sc: &Scenario) -> Built {
             .entry(user.upn.to_ascii_lowercase())
             .or_insert(aid);
         if c.app_protection {
-            app_protected.insert(aid);
+            app_protected.insert(Route::to_actor(aid));
         }
     }
 
@@ -390,7 +393,14 @@ pub fn build(sc: &Scenario) -> Built {
         ids.exo,
     );
     add(
-        Party::Translator(ProtocolTranslator::new(ids.mrs)),
+        Party::Translator(ProtocolTranslator::new({
+            // Exchange Online's provisioning API, which the translator calls by host.
+            let mut d = Directory::new();
+            d.insert("outlook.office365.com", ids.mrs);
+            // Not `view`: a partition cuts the link in the kernel (the request is lost), as
+            // it did when the translator held the provisioning API's actor.
+            Net::new(d)
+        })),
         "protocol-translator",
         Zone::Cloud,
         ids.translator,
@@ -476,13 +486,20 @@ pub fn build(sc: &Scenario) -> Built {
     };
     add(
         Party::LoadBalancer(
-            LoadBalancer::new(tls, ids.onprem)
-                .intercepting_unauthenticated(sc.load_balancer.intercepts_unauthenticated)
-                .blocking(if front == ids.lb {
-                    azure.clone()
-                } else {
-                    BTreeSet::new()
-                }),
+            LoadBalancer::new(tls, {
+                // The virtual servers and the pool member behind them.
+                let mut pool = Directory::new();
+                pool.insert(&mail_host, ids.onprem);
+                pool.insert(&ad_host, ids.onprem);
+                // Not `view`: a partition cuts the link in the kernel (requests are lost).
+                Net::new(pool).with_peers(cloud_peers.clone())
+            })
+            .intercepting_unauthenticated(sc.load_balancer.intercepts_unauthenticated)
+            .blocking(if front == ids.lb {
+                azure.clone()
+            } else {
+                BTreeSet::new()
+            }),
         ),
         "load-balancer",
         Zone::Onprem,
@@ -500,7 +517,7 @@ pub fn build(sc: &Scenario) -> Built {
                     password: u.password.clone(),
                     groups: u.groups.clone(),
                     mfa_registered: u.mfa_registered,
-                    mfa_device: dev,
+                    mfa_device: dev.map(Route::to_actor),
                 },
             )
         })
@@ -593,18 +610,22 @@ pub fn build(sc: &Scenario) -> Built {
     published.insert(&ad_host, ids.lb);
     add(
         Party::Wap(
-            Wap::new(published, Some(ids.adfs), &adfs_host, "WAP01")
+            Wap::new(published, true, &adfs_host, "WAP01")
                 .preauthenticating(sc.wap.preauthentication)
                 .preauthenticating_owa(
                     (sc.onprem.owa_adfs_claims
                         && sc.wap.owa_publishing == OwaPublishing::Preauthentication)
                         .then(|| format!("https://{mail_host}/owa/")),
                 )
-                .blocking(if front == ids.wap {
-                    azure.clone()
-                } else {
-                    BTreeSet::new()
-                }),
+                .blocking(
+                    if front == ids.wap {
+                        azure.clone()
+                    } else {
+                        BTreeSet::new()
+                    },
+                    // What the proxy sees of a connection: its source address.
+                    Net::default().with_peers(cloud_peers.clone()),
+                ),
         ),
         "wap",
         Zone::Onprem,

@@ -9,10 +9,11 @@ use hmasim_exchange_online::mrs::Mrs;
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::ExchangeOnline;
 use hmasim_exchange_onprem::ExchangeOnprem;
-use hmasim_kernel::{Actor, ActorId, Ctx};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_load_balancer::LoadBalancer;
-use hmasim_protocol::Message;
+use hmasim_protocol::{Env, Message, Route};
 use hmasim_wap::Wap;
+use rand::RngCore;
 
 /// One party of the world.
 #[derive(Clone, Debug)]
@@ -64,36 +65,82 @@ impl Party {
     }
 }
 
+/// The simulator's [`Env`]: a party's handler running over the kernel's [`Ctx`]. The
+/// return route is the sender's actor, which the party only sees as an opaque [`Route`];
+/// the random stream is the party's own stable stream (`World::add_keyed`), drawn in the
+/// same order as the kernel's `Ctx::rng` was, so traces stay the same.
+pub struct SimEnv<'a, 'c> {
+    ctx: &'a mut Ctx<'c, Message>,
+    caller: ActorId,
+}
+
+impl<'a, 'c> SimEnv<'a, 'c> {
+    /// The environment of a handler called with a message from `caller`.
+    pub fn new(ctx: &'a mut Ctx<'c, Message>, caller: ActorId) -> Self {
+        SimEnv { ctx, caller }
+    }
+}
+
+impl Env for SimEnv<'_, '_> {
+    fn now(&self) -> SimTime {
+        self.ctx.now()
+    }
+    fn skew_micros(&self) -> i64 {
+        self.ctx.skew_micros()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.ctx.rng().next_u64()
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.ctx.rng().fill_bytes(dst);
+    }
+    fn send(&mut self, to: Route, msg: Message) {
+        self.ctx.send(to.actor(), msg);
+    }
+    fn caller(&self) -> Route {
+        Route::to_actor(self.caller)
+    }
+    fn timer(&mut self, delay: SimDuration, msg: Message) {
+        self.ctx.timer(delay, msg);
+    }
+    fn note(&mut self, msg: Message) {
+        self.ctx.note(msg);
+    }
+}
+
 impl Actor<Message> for Party {
     fn restart(&mut self, ctx: &mut Ctx<'_, Message>) {
+        let me = ctx.me();
+        let env = &mut SimEnv::new(ctx, me);
         match self {
-            Party::Client(p) => p.restart(ctx),
+            Party::Client(p) => p.restart(),
             Party::AutoDetect(p) => p.restart(),
             Party::ExchangeOnline(p) => p.restart(),
             Party::Translator(p) => p.restart(),
-            Party::Mrs(p) => p.restart(ctx),
+            Party::Mrs(p) => p.restart(env),
             Party::ExchangeOnprem(p) => p.restart(),
             Party::LoadBalancer(p) => p.restart(),
-            Party::EntraId(p) => p.restart(ctx),
-            Party::Adfs(p) => p.restart(ctx),
+            Party::EntraId(p) => p.restart(),
+            Party::Adfs(p) => p.restart(),
             Party::Wap(p) => p.restart(),
             Party::ActiveDirectory(p) => p.restart(),
         }
     }
 
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+        let env = &mut SimEnv::new(ctx, from);
         match self {
-            Party::Client(p) => p.handle(msg, from, ctx),
-            Party::AutoDetect(p) => p.handle(msg, from, ctx),
-            Party::ExchangeOnline(p) => p.handle(msg, from, ctx),
-            Party::Translator(p) => p.handle(msg, from, ctx),
-            Party::Mrs(p) => p.handle(msg, from, ctx),
-            Party::ExchangeOnprem(p) => p.handle(msg, from, ctx),
-            Party::LoadBalancer(p) => p.handle(msg, from, ctx),
-            Party::EntraId(p) => p.handle(msg, from, ctx),
-            Party::Adfs(p) => p.handle(msg, from, ctx),
-            Party::Wap(p) => p.handle(msg, from, ctx),
-            Party::ActiveDirectory(p) => p.handle(msg, from, ctx),
+            Party::Client(p) => p.handle(msg, env),
+            Party::AutoDetect(p) => p.handle(msg, env),
+            Party::ExchangeOnline(p) => p.handle(msg, env),
+            Party::Translator(p) => p.handle(msg, env),
+            Party::Mrs(p) => p.handle(msg, env),
+            Party::ExchangeOnprem(p) => p.handle(msg, env),
+            Party::LoadBalancer(p) => p.handle(msg, env),
+            Party::EntraId(p) => p.handle(msg, env),
+            Party::Adfs(p) => p.handle(msg, env),
+            Party::Wap(p) => p.handle(msg, env),
+            Party::ActiveDirectory(p) => p.handle(msg, env),
         }
     }
 }

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_base::{ActorId, Context, SimDuration};
-use hmasim_protocol::jwt::{self, Claims, SigningKey};
+use hmasim_base::SimDuration;
+use hmasim_protocol::jwt::{Claims, SigningKey};
+use hmasim_protocol::Env;
 use hmasim_protocol::{Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction};
 
 /// One directory account.
@@ -85,7 +86,7 @@ impl ActiveDirectory {
         vec![(self.cfg.sync_interval, Message::timer(SYNC_TIMER))]
     }
 
-    fn sync(&mut self, ctx: &mut impl Context<Message>) {
+    fn sync(&mut self, ctx: &mut impl Env) {
         if self.pending.is_empty() {
             return;
         }
@@ -101,14 +102,15 @@ impl ActiveDirectory {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ActiveDirectory {
     /// Comes back after a crash: the default keeps everything (no volatile state).
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match (&msg.kind, &msg.body) {
             (_, Body::Action(UserAction::ChangePassword { upn, password })) => {
                 self.set_password(upn, password, ctx.now().as_millis());
@@ -172,7 +174,7 @@ impl ActiveDirectory {
                             upn: upn.clone(),
                             uti: String::new(),
                         };
-                        let ticket = jwt::sign(&claims, &self.cfg.kerberos_key);
+                        let ticket = ctx.sign(&claims, &self.cfg.kerberos_key);
                         Message::response(&msg, 200, "Kerberos service ticket issued").with_body(
                             Body::Directory {
                                 ok: true,

@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::jwt::{Claims, KeySet, SigningKey};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
-use rand::RngCore;
+use hmasim_protocol::{Env, Route};
 
 /// An access control policy on a relying party trust.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ struct Session {
     upn: String,
     groups: Vec<String>,
     amr: Vec<String>,
-    held: Option<(ActorId, Message)>,
+    held: Option<(Route, Message)>,
 }
 
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ enum Wait {
     Bind(String),
     Mfa(String),
     /// The active (WS-Trust) endpoint: the caller, its request, the user, extranet.
-    Active(ActorId, Box<Message>, String, bool),
+    Active(Route, Box<Message>, String, bool),
 }
 
 /// The `adfs` party.
@@ -130,7 +130,7 @@ impl Adfs {
             })
     }
 
-    fn sign_in(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn sign_in(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let extranet = req.header_value("X-MS-Proxy").is_some();
         // A credentials post for an existing session.
@@ -223,7 +223,7 @@ impl Adfs {
             {
                 Some(Credentials::Negotiate(ticket)) => {
                     let now = hmasim_protocol::unix_now(ctx);
-                    match jwt::verify(&ticket, &self.cfg.kerberos, now, 300) {
+                    match ctx.verify(&ticket, &self.cfg.kerberos, now, 300) {
                         Ok(c)
                             if c.aud
                                 .eq_ignore_ascii_case(&format!("HTTP/{}", self.cfg.host)) =>
@@ -279,7 +279,7 @@ impl Adfs {
         }
     }
 
-    fn policy(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
+    fn policy(&mut self, ctx: &mut impl Env, id: &str) {
         let Some(s) = self.sessions.get(id) else {
             return;
         };
@@ -313,7 +313,7 @@ impl Adfs {
         self.issue(ctx, id);
     }
 
-    fn issue(&mut self, ctx: &mut Ctx<'_, Message>, id: &str) {
+    fn issue(&mut self, ctx: &mut impl Env, id: &str) {
         let Some(mut s) = self.sessions.remove(id) else {
             return;
         };
@@ -324,7 +324,7 @@ impl Adfs {
         let now_ms = ctx.now().as_millis();
         let now = hmasim_protocol::unix_now(ctx);
         let mut uti = [0u8; 8];
-        ctx.rng().fill_bytes(&mut uti);
+        ctx.fill_bytes(&mut uti);
         let claims = Claims {
             aud: rp.identifier.clone(),
             iss: format!("http://{}/adfs/services/trust", self.cfg.host),
@@ -338,7 +338,7 @@ impl Adfs {
             upn: s.upn.clone(),
             uti: uti.iter().map(|b| format!("{b:02x}")).collect(),
         };
-        let jwt = jwt::sign(&claims, &self.cfg.signing_key);
+        let jwt = ctx.sign(&claims, &self.cfg.signing_key);
         self.next_token += 1;
         let token_id = format!("SAML{}", self.next_token);
         let token = Token {
@@ -376,7 +376,7 @@ impl Adfs {
 
     fn fail(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Env,
         id: &str,
         code: &'static str,
         message: String,
@@ -391,7 +391,7 @@ impl Adfs {
     }
 
     /// The active endpoint: user name and password, no interaction, so no MFA.
-    fn active(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn active(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let Body::Bind { upn, password } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no credentials"));
         };
@@ -415,8 +415,8 @@ impl Adfs {
 
     fn active_answered(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
-        waiting: (ActorId, Message, String, bool),
+        ctx: &mut impl Env,
+        waiting: (Route, Message, String, bool),
         directory: (bool, Vec<String>),
     ) {
         let (client, req, upn, extranet) = waiting;
@@ -456,7 +456,7 @@ impl Adfs {
         self.issue(ctx, &id);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
         if let Some(Wait::Active(..)) = self.waits.get(&resp.conv) {
             let Some(Wait::Active(client, req, upn, extranet)) = self.waits.remove(&resp.conv)
             else {
@@ -511,8 +511,15 @@ fn dc_host(adfs_host: &str) -> String {
     format!("dc.{domain}")
 }
 
-impl Actor<Message> for Adfs {
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Env`]: `hmasim-sim`'s `Party` calls
+/// these as its `Actor` implementation.
+impl Adfs {
+    /// Forgets nothing: the party keeps its state across a restart.
+    pub fn restart(&mut self) {}
+
+    /// Handles one message (or timer).
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
                 if msg

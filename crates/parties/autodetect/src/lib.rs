@@ -7,16 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{Env, Route};
 
 /// Most AutoDiscover redirects AutoDetect follows for one query.
 pub const MAX_REDIRECTS: u32 = 10;
 
 #[derive(Clone, Debug)]
 struct Job {
-    client: ActorId,
+    client: Route,
     req: Message,
     email: String,
     redirects: u32,
@@ -45,7 +45,7 @@ impl AutoDetect {
         self.net.adopt(fresh.net);
     }
 
-    fn next(&mut self, ctx: &mut impl Context<Message>, job: Job, msg: Message) {
+    fn next(&mut self, ctx: &mut impl Env, job: Job, msg: Message) {
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         match self.net.request(ctx, msg) {
             Ok(conv) => {
@@ -63,7 +63,7 @@ impl AutoDetect {
 
     fn give_up(
         &mut self,
-        ctx: &mut impl Context<Message>,
+        ctx: &mut impl Env,
         job: Job,
         code: &'static str,
         message: String,
@@ -82,7 +82,7 @@ impl AutoDetect {
         ctx.send(job.client, reply);
     }
 
-    fn probe(&mut self, ctx: &mut impl Context<Message>, job: Job) {
+    fn probe(&mut self, ctx: &mut impl Env, job: Job) {
         let url = job.eas_url.clone().expect("probe after discovery");
         let msg = Message::request(
             Method::Get,
@@ -95,7 +95,7 @@ impl AutoDetect {
         self.next(ctx, job, msg);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some(mut job) = self.jobs.remove(&resp.conv) else {
             return;
         };
@@ -200,7 +200,7 @@ impl AutoDetect {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl AutoDetect {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -209,7 +209,8 @@ impl AutoDetect {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
                 let email = msg.header_value("X-Email").unwrap_or("").to_string();

@@ -9,8 +9,9 @@ mod web;
 
 use std::collections::BTreeMap;
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
+use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::Env;
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
@@ -219,7 +220,7 @@ impl Client {
 
     /// Background work once signed in: renew the access token when it is about to expire,
     /// then synchronize.
-    fn tick(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn tick(&mut self, ctx: &mut impl Env) {
         if self.access.is_none() {
             return;
         }
@@ -231,7 +232,7 @@ impl Client {
 
     /// Arms the renewal timer of the access token just received: at its expiry minus
     /// [`REFRESH_MARGIN`].
-    fn arm_renewal(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn arm_renewal(&mut self, ctx: &mut impl Env) {
         let at = SimTime::from_micros(
             self.access_expires
                 .as_micros()
@@ -241,7 +242,7 @@ impl Client {
     }
 
     /// Renews the access token with the refresh token, unless a renewal is in flight.
-    fn renew(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn renew(&mut self, ctx: &mut impl Env) {
         if self.pending.values().any(|p| matches!(p, Purpose::Refresh)) {
             return;
         }
@@ -271,7 +272,7 @@ impl Client {
         }
     }
 
-    fn background_sync(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn background_sync(&mut self, ctx: &mut impl Env) {
         let Some(at) = self.access.clone() else {
             return;
         };
@@ -296,7 +297,7 @@ impl Client {
         self.send(ctx, m, Purpose::Sync);
     }
 
-    fn arm(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn arm(&mut self, ctx: &mut impl Env) {
         if self.cfg.kind != ClientKind::Browser && self.open && !self.timer_armed {
             self.timer_armed = true;
             ctx.timer(self.cfg.sync_interval, Message::timer(SYNC_TIMER));
@@ -305,12 +306,7 @@ impl Client {
 
     /// A background failure: the user sees it, the client keeps trying unless it needs the
     /// user to sign in.
-    fn background_failure(
-        &mut self,
-        ctx: &mut Ctx<'_, Message>,
-        mut fault: Fault,
-        needs_sign_in: bool,
-    ) {
+    fn background_failure(&mut self, ctx: &mut impl Env, mut fault: Fault, needs_sign_in: bool) {
         let symptom = if needs_sign_in {
             match self.cfg.kind {
                 ClientKind::OutlookMobile => "Outlook mobile asks the user to sign in again",
@@ -348,17 +344,11 @@ impl Client {
         &self.cfg
     }
 
-    fn send(&mut self, ctx: &mut Ctx<'_, Message>, msg: Message, purpose: Purpose) {
+    fn send(&mut self, ctx: &mut impl Env, msg: Message, purpose: Purpose) {
         self.send_attempt(ctx, msg, purpose, 0)
     }
 
-    fn send_attempt(
-        &mut self,
-        ctx: &mut Ctx<'_, Message>,
-        msg: Message,
-        purpose: Purpose,
-        attempt: u32,
-    ) {
+    fn send_attempt(&mut self, ctx: &mut impl Env, msg: Message, purpose: Purpose, attempt: u32) {
         let copy = self.retries.copy(&msg);
         let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
         let purpose = match purpose {
@@ -414,7 +404,7 @@ impl Client {
 
     /// Registers the device: an interactive sign-in for the Device Registration Service
     /// (the user action "register or join devices"), then the registration itself.
-    fn enroll(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn enroll(&mut self, ctx: &mut impl Env) {
         self.enrolling = true;
         self.sign_in_as(
             ctx,
@@ -428,7 +418,7 @@ impl Client {
     }
 
     /// Posts the registration with the service's access token.
-    fn join(&mut self, ctx: &mut Ctx<'_, Message>, token: &str) {
+    fn join(&mut self, ctx: &mut impl Env, token: &str) {
         use hmasim_protocol::device::{DRS_ENROLL_PATH, DRS_HOST};
         let os =
             hmasim_protocol::device::os_of_user_agent(&self.cfg.user_agent).unwrap_or("Windows");
@@ -465,7 +455,7 @@ impl Client {
         self.cfg.device = device;
     }
 
-    fn legacy(&mut self, ctx: &mut Ctx<'_, Message>, url: Url, credentials: Credentials) {
+    fn legacy(&mut self, ctx: &mut impl Env, url: Url, credentials: Credentials) {
         let (device_type, model) = self.cfg.device.clone();
         let url = if url.path_starts_with("/microsoft-server-activesync") {
             url.with("Cmd", "Sync")
@@ -486,7 +476,7 @@ impl Client {
         self.send(ctx, m, Purpose::Use);
     }
 
-    fn start(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn start(&mut self, ctx: &mut impl Env) {
         self.phase = Phase::Busy;
         if self.cfg.register_device
             && self.cfg.device_credential.is_none()
@@ -571,7 +561,7 @@ impl Client {
     }
 
     /// Starts the interactive sign-in at `authority`.
-    fn sign_in(&mut self, ctx: &mut Ctx<'_, Message>, authority: &str, resource: String) {
+    fn sign_in(&mut self, ctx: &mut impl Env, authority: &str, resource: String) {
         let app = match self.cfg.kind {
             ClientKind::OutlookMobile => (apps::OUTLOOK_MOBILE, web::NATIVE_REDIRECT_MOBILE),
             _ => (apps::OUTLOOK_DESKTOP, apps::NATIVE_REDIRECT),
@@ -582,7 +572,7 @@ impl Client {
     /// Starts the interactive sign-in at `authority` as the app `(client id, redirect URI)`.
     fn sign_in_as(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Env,
         authority: &str,
         resource: String,
         (client_id, redirect): (&str, &str),
@@ -622,7 +612,7 @@ impl Client {
         self.send(ctx, m, Purpose::Web(None));
     }
 
-    fn redeem(&mut self, ctx: &mut Ctx<'_, Message>, code: &str) {
+    fn redeem(&mut self, ctx: &mut impl Env, code: &str) {
         let (client_id, redirect) = match self.cfg.kind {
             _ if self.enrolling => (
                 hmasim_protocol::device::BROKER_CLIENT_ID,
@@ -648,7 +638,7 @@ impl Client {
         self.send(ctx, m, Purpose::Token);
     }
 
-    fn use_token(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn use_token(&mut self, ctx: &mut impl Env) {
         let Some(at) = self.access.clone() else {
             return;
         };
@@ -668,7 +658,7 @@ impl Client {
         self.send(ctx, m.carrying(at.id), Purpose::Use);
     }
 
-    fn done(&mut self, ctx: &mut Ctx<'_, Message>) {
+    fn done(&mut self, ctx: &mut impl Env) {
         self.phase = Phase::Done;
         self.open = true;
         self.arm(ctx);
@@ -681,7 +671,7 @@ impl Client {
         ctx.note(Message::note(what));
     }
 
-    fn fail(&mut self, ctx: &mut Ctx<'_, Message>, mut fault: Fault, purpose: &Purpose) {
+    fn fail(&mut self, ctx: &mut impl Env, mut fault: Fault, purpose: &Purpose) {
         self.phase = Phase::Failed;
         let symptom = web::symptom(self.cfg.kind, purpose_name(purpose), &fault);
         fault.symptom = Some(symptom.into());
@@ -689,7 +679,7 @@ impl Client {
         ctx.note(Message::note("the client gives up").with_fault(fault));
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -904,12 +894,16 @@ fn purpose_name(p: &Purpose) -> &'static str {
     }
 }
 
-impl Actor<Message> for Client {
-    fn restart(&mut self, _ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Env`]: `hmasim-sim`'s `Party` calls
+/// these as its `Actor` implementation.
+impl Client {
+    /// Loses the in-memory state (tokens in flight, the sign-in under way).
+    pub fn restart(&mut self) {
         self.lose_volatile_state();
     }
 
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    /// Handles one message (or timer).
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
         match (&msg.kind, &msg.body) {
             (_, Body::Action(a)) => match a {
                 UserAction::NewPassword(p) => self.cfg.password = p.clone(),
@@ -1009,7 +1003,7 @@ impl Actor<Message> for Client {
                     upn: upn.clone(),
                     approved: self.cfg.approve_mfa,
                 });
-                ctx.send(from, reply);
+                ctx.answer(reply);
             }
             (Kind::Response | Kind::Redirect, _) => self.answered(msg, ctx),
             _ => {}

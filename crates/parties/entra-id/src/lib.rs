@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
+use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
@@ -20,7 +20,7 @@ use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
     TokenResponse, Url, UserAction, EPOCH_UNIX,
 };
-use rand::RngCore;
+use hmasim_protocol::{Env, Route};
 
 pub use hmasim_protocol::apps::METADATA_HOST;
 
@@ -36,7 +36,7 @@ pub struct EntraUser {
     /// Registered for Entra MFA.
     pub mfa_registered: bool,
     /// Where MFA prompts for the AD FS adapter are pushed (the user's device).
-    pub mfa_device: Option<ActorId>,
+    pub mfa_device: Option<Route>,
 }
 
 /// Entra ID configuration.
@@ -86,7 +86,7 @@ pub struct EntraConfig {
     /// address from `X-Forwarded-For`; from anyone else, the connection's address.
     pub relays: Vec<Cidr>,
     /// Clients whose app an Intune app protection policy covers.
-    pub app_protected: BTreeSet<ActorId>,
+    pub app_protected: BTreeSet<Route>,
 }
 
 #[derive(Clone, Debug)]
@@ -97,7 +97,7 @@ struct Session {
     form_post: bool,
     upn: String,
     amr: Vec<String>,
-    source: ActorId,
+    source: Route,
     client_app: ClientAppType,
     evaluated: Option<Vec<ca::PolicyResult>>,
     /// The address the sign-in came from.
@@ -131,18 +131,18 @@ struct Authenticated {
 enum Wait {
     /// A legacy (Basic) sign-in relayed by Exchange Online, waiting for the password check.
     Legacy {
-        client: ActorId,
+        client: Route,
         req: Message,
         upn: String,
         app: ClientAppType,
     },
     Pta {
         session: String,
-        client: ActorId,
+        client: Route,
         req: Message,
     },
     Push {
-        adfs: ActorId,
+        adfs: Route,
         req: Message,
     },
 }
@@ -333,7 +333,7 @@ impl EntraId {
         .at(Stage::FederationRedirect)
     }
 
-    fn authorize(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn authorize(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let p = |k: &str| url.param(k).unwrap_or("").to_string();
         let redirect_uri = p("redirect_uri");
@@ -358,7 +358,7 @@ impl EntraId {
                 source: from,
                 client_app,
                 evaluated: None,
-                address: self.net.peer_address(from),
+                address: self.net.source(from),
                 user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
                 device_credential: req
                     .header_value(device::DEVICE_CREDENTIAL_HEADER)
@@ -385,7 +385,7 @@ impl EntraId {
         ctx.send(from, reply);
     }
 
-    fn login(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn login(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let id = req
             .url
             .as_ref()
@@ -486,13 +486,13 @@ impl EntraId {
         }
     }
 
-    fn login_srf(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn login_srf(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let Body::Form(f) = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let id = f.get("wctx").unwrap_or("").to_string();
         let now = hmasim_protocol::unix_now(ctx);
-        let claims = match jwt::verify(
+        let claims = match ctx.verify(
             f.get("wresult").unwrap_or(""),
             &self.cfg.adfs_trust,
             now,
@@ -576,8 +576,8 @@ impl EntraId {
 
     /// Where a request relayed by `from` really comes from: the forwarded client address
     /// when `from` is a Microsoft relay, else the connection's own address.
-    fn source_of(&self, req: &Message, from: ActorId) -> Option<IpAddr> {
-        let peer = self.net.peer_address(from)?;
+    fn source_of(&self, req: &Message, from: Route) -> Option<IpAddr> {
+        let peer = self.net.source(from)?;
         if self.cfg.relays.iter().any(|r| r.contains(peer)) {
             if let Some(fwd) = req
                 .header_value("X-Forwarded-For")
@@ -615,8 +615,8 @@ impl EntraId {
     fn signed_in(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        from: Route,
+        ctx: &mut impl Env,
         id: &str,
         amr: Vec<String>,
     ) {
@@ -684,7 +684,7 @@ impl EntraId {
         self.decide(req, from, ctx, id);
     }
 
-    fn decide(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, id: &str) {
+    fn decide(&mut self, req: Message, from: Route, ctx: &mut impl Env, id: &str) {
         let Some(s) = self.sessions.get(id).cloned() else {
             return;
         };
@@ -782,8 +782,8 @@ impl EntraId {
     fn registration(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        from: Route,
+        ctx: &mut impl Env,
         id: &str,
         s: &Session,
     ) {
@@ -853,13 +853,13 @@ impl EntraId {
     /// `urn:user:registerdevice`) and the attributes the device reports; the service adds a
     /// device object (trust type `Workplace`, not compliant, not managed) and returns the
     /// device id and the credential the device presents from then on.
-    fn enroll(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn enroll(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let now = hmasim_protocol::unix_now(ctx);
         let bearer = req
             .header_value("Authorization")
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let claims = match jwt::verify(bearer, &self.metadata(), now, 300) {
+        let claims = match ctx.verify(bearer, &self.metadata(), now, 300) {
             Ok(c) if c.aud == device::DRS_RESOURCE => c,
             _ => {
                 return ctx.send(
@@ -919,7 +919,7 @@ impl EntraId {
         );
     }
 
-    fn mfa_done(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn mfa_done(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let id = req
             .url
             .as_ref()
@@ -964,7 +964,7 @@ impl EntraId {
         }
     }
 
-    fn complete(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, id: &str) {
+    fn complete(&mut self, req: Message, from: Route, ctx: &mut impl Env, id: &str) {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
@@ -1018,9 +1018,9 @@ impl EntraId {
         }
     }
 
-    fn code(&mut self, ctx: &mut Ctx<'_, Message>, s: &Session) -> String {
+    fn code(&mut self, ctx: &mut impl Env, s: &Session) -> String {
         let mut b = [0u8; 12];
-        ctx.rng().fill_bytes(&mut b);
+        ctx.fill_bytes(&mut b);
         let code = format!(
             "0.A{}",
             b.iter().map(|x| format!("{x:02x}")).collect::<String>()
@@ -1044,7 +1044,7 @@ impl EntraId {
     #[allow(clippy::too_many_arguments)]
     fn mint(
         &mut self,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Env,
         id: &str,
         kind: TokenKind,
         appid: &str,
@@ -1057,7 +1057,7 @@ impl EntraId {
         let now_ms = ctx.now().as_millis();
         let now = hmasim_protocol::unix_now(ctx);
         let mut b = [0u8; 16];
-        ctx.rng().fill_bytes(&mut b);
+        ctx.fill_bytes(&mut b);
         let uti: String = b.iter().map(|x| format!("{x:02x}")).collect();
         let claims = Claims {
             aud: aud.to_string(),
@@ -1076,7 +1076,7 @@ impl EntraId {
             upn: upn.to_string(),
             uti: uti.clone(),
         };
-        let jwt = jwt::sign(&claims, self.signing_key());
+        let jwt = ctx.sign(&claims, self.signing_key());
         self.ids.insert(uti, id.to_string());
         let token = Token {
             id: id.to_string(),
@@ -1116,7 +1116,7 @@ impl EntraId {
     fn issue_pair(
         &mut self,
         req: &Message,
-        ctx: &mut Ctx<'_, Message>,
+        ctx: &mut impl Env,
         family: u64,
         appid: &str,
         resource: &str,
@@ -1140,7 +1140,7 @@ impl EntraId {
         };
         let at_life = if self.cfg.randomized_access_lifetime {
             // Today's default: a random lifetime between 60 and 90 minutes.
-            SimDuration::from_secs(3600 + ctx.rng().next_u64() % 1801)
+            SimDuration::from_secs(3600 + ctx.next_u64() % 1801)
         } else {
             self.cfg.access_lifetime
         };
@@ -1186,7 +1186,7 @@ impl EntraId {
         m
     }
 
-    fn token(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn token(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let Body::Form(f) = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
@@ -1223,7 +1223,7 @@ impl EntraId {
                 if f.get("requested_token_use") == Some("on_behalf_of") =>
             {
                 let keys = self.metadata();
-                match jwt::verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
+                match ctx.verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
                     Ok(c)
                         if f.get("client_id") == Some(apps::EXCHANGE_ONLINE)
                             && c.aud == apps::EXO_RESOURCE =>
@@ -1282,7 +1282,7 @@ impl EntraId {
             }
             "refresh_token" => {
                 let keys = self.metadata();
-                match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
+                match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
                         token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
@@ -1352,8 +1352,8 @@ impl EntraId {
     fn sign_in_frequency_check(
         &self,
         req: &Message,
-        from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        from: Route,
+        ctx: &mut impl Env,
         family: u64,
         c: &Claims,
     ) -> Option<Message> {
@@ -1408,7 +1408,7 @@ impl EntraId {
         ))
     }
 
-    fn mfa_connector(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+    fn mfa_connector(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let Body::MfaRequest { upn, method } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no MFA request"));
         };
@@ -1444,7 +1444,7 @@ impl EntraId {
     /// A Basic sign-in on behalf of a legacy client (Exchange Online relays it): check the
     /// password the identity model's way, then Conditional Access for a legacy client app,
     /// which can satisfy no grant control.
-    fn legacy_signin(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, f: &Form) {
+    fn legacy_signin(&mut self, req: Message, from: Route, ctx: &mut impl Env, f: &Form) {
         let upn = f.get("username").unwrap_or("").to_string();
         let password = f.get("password").unwrap_or("").to_string();
         let app = if f.get("client_app_type") == Some("exchangeActiveSync") {
@@ -1515,8 +1515,8 @@ impl EntraId {
     fn legacy_decide(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut Ctx<'_, Message>,
+        from: Route,
+        ctx: &mut impl Env,
         upn: &str,
         app: ClientAppType,
         ok: bool,
@@ -1588,7 +1588,7 @@ impl EntraId {
         ctx.send(from, reply.at_opt(None));
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut Ctx<'_, Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
         if let Some(Wait::Legacy { .. }) = self.waits.get(&resp.conv) {
             let Some(Wait::Legacy {
                 client,
@@ -1602,13 +1602,14 @@ impl EntraId {
             let now = hmasim_protocol::unix_now(ctx);
             let ok = match &resp.body {
                 Body::Directory { ok, .. } => *ok,
-                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => jwt::verify(
-                    f.get("wresult").unwrap_or(""),
-                    &self.cfg.adfs_trust,
-                    now,
-                    300,
-                )
-                .is_ok_and(|c| c.aud == apps::O365_REALM),
+                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => ctx
+                    .verify(
+                        f.get("wresult").unwrap_or(""),
+                        &self.cfg.adfs_trust,
+                        now,
+                        300,
+                    )
+                    .is_ok_and(|c| c.aud == apps::O365_REALM),
                 _ => false,
             };
             if !ok {
@@ -1675,8 +1676,15 @@ fn state_name(s: hmasim_protocol::policy::CaState) -> &'static str {
     }
 }
 
-impl Actor<Message> for EntraId {
-    fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
+/// The party runs on anything that implements [`Env`]: `hmasim-sim`'s `Party` calls
+/// these as its `Actor` implementation.
+impl EntraId {
+    /// Forgets nothing: the party keeps its state across a restart.
+    pub fn restart(&mut self) {}
+
+    /// Handles one message (or timer).
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         if let Body::Action(UserAction::RotateKey) = &msg.body {
             let kid = self.rotate_key().kid.clone();
             tracing::info!(t_ms = ctx.now().as_millis(), party = "entra-id", %kid, "signing key rolled");

@@ -9,10 +9,10 @@ pub mod translator;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{Env, Route};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (ActorId, Message, String, &'static str)>,
+    legacy: BTreeMap<u64, (Route, Message, String, &'static str)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -70,8 +70,8 @@ impl ExchangeOnline {
     fn basic(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut impl Context<Message>,
+        from: Route,
+        ctx: &mut impl Env,
         user: String,
         password: String,
         protocol: &'static str,
@@ -110,7 +110,7 @@ impl ExchangeOnline {
         .with_body(Body::Form(form));
         // Conditional Access judges the client, not Exchange Online: forward where the
         // client connected from and what it said it is.
-        if let Some(addr) = self.net.peer_address(from) {
+        if let Some(addr) = self.net.source(from) {
             signin = signin.header("X-Forwarded-For", addr.to_string());
         }
         if let Some(ua) = req.header_value("User-Agent") {
@@ -132,7 +132,7 @@ impl ExchangeOnline {
         }
     }
 
-    fn legacy_answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
+    fn legacy_answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
@@ -206,6 +206,7 @@ impl ExchangeOnline {
 
     fn protected(
         &self,
+        ctx: &impl Env,
         req: &Message,
         now_unix: u64,
         challenge_stage: Stage,
@@ -216,7 +217,7 @@ impl ExchangeOnline {
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => {
-                match jwt::verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+                match ctx.verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud == apps::EXO_RESOURCE => {
                         match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
                             Some(Home::Online) => Message::response(
@@ -285,14 +286,15 @@ fn items_of(protocol: &str) -> &'static str {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ExchangeOnline {
     /// Comes back after a crash: the default keeps everything (no volatile state).
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match req.kind {
             Kind::Request => {}
             Kind::Response => return self.legacy_answered(req, ctx),
@@ -345,7 +347,7 @@ impl ExchangeOnline {
         } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
             match &req.body {
                 Body::Form(f) if f.get("id_token").is_some() => {
-                    match jwt::verify(
+                    match ctx.verify(
                         f.get("id_token").unwrap_or(""),
                         &self.cfg.entra_metadata,
                         now_unix,
@@ -395,6 +397,7 @@ impl ExchangeOnline {
             }
         } else if url.path_starts_with("/microsoft-server-activesync") {
             self.protected(
+                ctx,
                 &req,
                 now_unix,
                 Stage::EasChallenge,
@@ -402,6 +405,7 @@ impl ExchangeOnline {
             )
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
             self.protected(
+                ctx,
                 &req,
                 now_unix,
                 Stage::AuthorityReturned,

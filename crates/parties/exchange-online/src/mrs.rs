@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use hmasim_base::{ActorId, Context, SimDuration, SimTime};
+use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
+use hmasim_protocol::{Env, Route};
 
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 /// The tag of the timer that times one of MRS's requests out (its argument is the
@@ -50,7 +51,7 @@ struct Synced {
     at2: Option<Held>,
     rt2: Option<Held>,
     /// The client's provisioning request, answered after the first sync.
-    waiting: Option<(ActorId, Message)>,
+    waiting: Option<(Route, Message)>,
 }
 
 #[derive(Clone, Debug)]
@@ -105,17 +106,11 @@ impl Mrs {
         &self.stats
     }
 
-    fn send(&mut self, ctx: &mut impl Context<Message>, msg: Message, purpose: Purpose) {
+    fn send(&mut self, ctx: &mut impl Env, msg: Message, purpose: Purpose) {
         self.send_attempt(ctx, msg, purpose, 0)
     }
 
-    fn send_attempt(
-        &mut self,
-        ctx: &mut impl Context<Message>,
-        msg: Message,
-        purpose: Purpose,
-        attempt: u32,
-    ) {
+    fn send_attempt(&mut self, ctx: &mut impl Env, msg: Message, purpose: Purpose, attempt: u32) {
         let copy = self.retries.copy(&msg);
         match self.net.request(ctx, msg) {
             Ok(conv) => {
@@ -141,7 +136,7 @@ impl Mrs {
         }
     }
 
-    fn obo(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
+    fn obo(&mut self, ctx: &mut impl Env, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let form = Form::new()
             .with("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")
@@ -170,7 +165,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
     }
 
-    fn sync(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
+    fn sync(&mut self, ctx: &mut impl Env, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let Some(at2) = &u.at2 else { return };
         let url = u
@@ -197,7 +192,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
-    fn refresh(&mut self, ctx: &mut impl Context<Message>, upn: &str) {
+    fn refresh(&mut self, ctx: &mut impl Env, upn: &str) {
         let Some(u) = self.users.get(upn) else { return };
         let Some(rt2) = &u.rt2 else {
             return self.sync(ctx, upn);
@@ -219,7 +214,7 @@ impl Mrs {
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
     }
 
-    fn fail(&mut self, ctx: &mut impl Context<Message>, upn: &str, fault: Fault) {
+    fn fail(&mut self, ctx: &mut impl Env, upn: &str, fault: Fault) {
         self.stats.failed += 1;
         tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
         if let Some(u) = self.users.get_mut(upn) {
@@ -256,7 +251,7 @@ impl Mrs {
         self.net.adopt(fresh.net);
     }
 
-    fn provision(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    fn provision(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let at1 = match req
             .header_value("Authorization")
@@ -271,7 +266,7 @@ impl Mrs {
                 return;
             }
         };
-        let claims = match jwt::verify(&at1, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+        let claims = match ctx.verify(&at1, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
             Ok(c) if c.aud == apps::EXO_RESOURCE => c,
             other => {
                 let why = match other {
@@ -320,7 +315,7 @@ impl Mrs {
         self.obo(ctx, &upn);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
+    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -434,13 +429,13 @@ impl Mrs {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl Mrs {
     /// MRS's worker restarts: requests in flight and clients' waiting provisioning calls are
     /// lost (the client times out and retries); the mailbox sync state is in its database
     /// and survives; the background schedule starts again.
-    pub fn restart(&mut self, ctx: &mut impl Context<Message>) {
+    pub fn restart(&mut self, ctx: &mut impl Env) {
         self.pending.clear();
         self.retries.clear();
         for u in self.users.values_mut() {
@@ -456,7 +451,8 @@ impl Mrs {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => self.provision(msg, from, ctx),
             Kind::Response | Kind::Redirect => self.answered(msg, ctx),

@@ -2,24 +2,23 @@
 //! the client's device protocol into requests Exchange Online understands and relays the
 //! answers back.
 
-use hmasim_base::{ActorId, Context};
+use hmasim_protocol::Env;
 use hmasim_protocol::{Kind, Message, Net, Relay, Url};
 
 /// The `protocol-translator` party.
 #[derive(Clone, Debug)]
 pub struct ProtocolTranslator {
-    mrs: ActorId,
     relay: Relay,
     net: Net,
 }
 
 impl ProtocolTranslator {
-    /// A translator passing provisioning requests to `mrs`.
-    pub fn new(mrs: ActorId) -> Self {
+    /// A translator passing provisioning requests to Exchange Online's provisioning API,
+    /// found through `net` (its view of the network).
+    pub fn new(net: Net) -> Self {
         ProtocolTranslator {
-            mrs,
             relay: Relay::default(),
-            net: Net::default(),
+            net,
         }
     }
 }
@@ -27,11 +26,11 @@ impl ProtocolTranslator {
 impl ProtocolTranslator {
     /// Takes the configuration of `fresh`, keeping requests in flight.
     pub fn reconfigure(&mut self, fresh: ProtocolTranslator) {
-        self.mrs = fresh.mrs;
+        self.net.adopt(fresh.net);
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ProtocolTranslator {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -40,15 +39,19 @@ impl ProtocolTranslator {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
         match msg.kind {
             Kind::Request => {
                 msg.url = Some(Url::https(
                     "outlook.office365.com",
                     "/ProvisioningApi/provision",
                 ));
-                let conv = self.net.conv();
-                self.relay.forward(ctx, from, self.mrs, msg, conv);
+                if let Err(msg) = self.relay.forward_by_host(ctx, &mut self.net, msg) {
+                    let reply =
+                        Message::response(&msg, 502, "the provisioning API does not resolve")
+                            .at_opt(msg.stage);
+                    ctx.answer(reply);
+                }
             }
             Kind::Response | Kind::Redirect => {
                 self.relay.answer(ctx, msg);

@@ -10,12 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hmasim_base::{ActorId, Context, SimDuration};
+use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
-use hmasim_protocol::jwt::{self, JwtError, KeySet};
+use hmasim_protocol::jwt::{JwtError, KeySet};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
+use hmasim_protocol::{Env, Route};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
@@ -99,7 +100,7 @@ pub struct OnpremConfig {
 /// What a pending directory check was for.
 #[derive(Clone, Debug)]
 struct PendingBind {
-    client: ActorId,
+    client: Route,
     req: Message,
 }
 
@@ -155,7 +156,7 @@ impl ExchangeOnprem {
         t
     }
 
-    fn fetch_metadata(&mut self, ctx: &mut impl Context<Message>, summary: &'static str) {
+    fn fetch_metadata(&mut self, ctx: &mut impl Env, summary: &'static str) {
         let url = Url::https(
             METADATA_HOST,
             &format!("/{}/metadata/json/1", self.cfg.tenant_id),
@@ -166,7 +167,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Context<Message>) {
+    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Env) {
         match &msg.body {
             Body::Timer(ARBITRATION_TIMER) => {
                 match self.cfg.metadata_refresh {
@@ -241,6 +242,7 @@ impl ExchangeOnprem {
     /// Verifies a Bearer token as Exchange's OAuth module does; on failure, the 401 to send.
     fn verify_bearer(
         &self,
+        ctx: &impl Env,
         req: &Message,
         jwt_str: &str,
         now_unix: u64,
@@ -277,7 +279,7 @@ impl ExchangeOnprem {
             return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
                 "2000000;reason=\"OAuth authentication is not configured for this server.\";error_category=\"invalid_token\"".into()));
         }
-        let claims = match jwt::verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
+        let claims = match ctx.verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
             Ok(c) => c,
             Err(e @ (JwtError::UnknownKey(_) | JwtError::BadSignature(_))) => {
                 return Err(reject("invalid_signature", format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
@@ -334,8 +336,8 @@ impl ExchangeOnprem {
     fn protected(
         &mut self,
         req: Message,
-        from: ActorId,
-        ctx: &mut impl Context<Message>,
+        from: Route,
+        ctx: &mut impl Env,
         items: &'static str,
         challenge_stage: Stage,
     ) {
@@ -365,7 +367,7 @@ impl ExchangeOnprem {
                 "401: authenticate; Bearer challenge names where to get a token",
                 Some(challenge_stage),
             ),
-            Some(Credentials::Bearer(t)) => match self.verify_bearer(&req, &t, now_unix) {
+            Some(Credentials::Bearer(t)) => match self.verify_bearer(ctx, &req, &t, now_unix) {
                 Ok(upn) => self.mailbox(
                     &req,
                     &upn,
@@ -397,7 +399,7 @@ impl ExchangeOnprem {
             }
             Some(Credentials::Negotiate(ticket)) => {
                 let host = req.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
-                match jwt::verify(&ticket, &self.cfg.kerberos, now_unix, self.cfg.skew_s) {
+                match ctx.verify(&ticket, &self.cfg.kerberos, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
@@ -486,13 +488,13 @@ impl ExchangeOnprem {
         )
     }
 
-    fn owa(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    fn owa(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
         match (req.method, &req.body) {
             (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
-                let reply = match jwt::verify(
+                let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
                     &self.cfg.adfs_trust,
                     now_unix,
@@ -580,7 +582,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Context<Message>) {
+    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Env) {
         let Some(p) = self.binds.remove(&resp.conv) else {
             return;
         };
@@ -644,14 +646,15 @@ pub fn legacy_flag(protocol: &str) -> &'static str {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl ExchangeOnprem {
     /// Comes back after a crash: the default keeps everything (no volatile state).
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match (req.kind, &req.body) {
             (_, Body::Action(UserAction::RefreshAuthMetadata)) => {
                 return self.fetch_metadata(

@@ -5,10 +5,11 @@
 #![deny(missing_docs)]
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
-use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::{Kind, Message, Net, Relay};
+use hmasim_protocol::Env;
+use hmasim_protocol::{Body, Kind, Message, Net, Relay};
 
 /// How TLS is handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,23 +24,25 @@ pub enum Tls {
 #[derive(Clone, Debug)]
 pub struct LoadBalancer {
     tls: Tls,
-    backend: ActorId,
     intercepts_unauthenticated: bool,
-    blocked_sources: BTreeSet<ActorId>,
+    /// Source addresses refused at the edge (the connection's address, as its network
+    /// shows it).
+    blocked_sources: BTreeSet<IpAddr>,
     relay: Relay,
     net: Net,
 }
 
 impl LoadBalancer {
-    /// A load balancer forwarding to `backend`.
-    pub fn new(tls: Tls, backend: ActorId) -> Self {
+    /// A load balancer forwarding each request by the host it was addressed as, through
+    /// `net`: its pool (the virtual servers' host names and the member answering each) and
+    /// the source address of each connection.
+    pub fn new(tls: Tls, net: Net) -> Self {
         LoadBalancer {
             tls,
-            backend,
             intercepts_unauthenticated: false,
             blocked_sources: BTreeSet::new(),
             relay: Relay::default(),
-            net: Net::default(),
+            net,
         }
     }
 
@@ -50,8 +53,8 @@ impl LoadBalancer {
         self
     }
 
-    /// Refuses connections from these sources (IP restrictions at the edge).
-    pub fn blocking(mut self, sources: BTreeSet<ActorId>) -> Self {
+    /// Refuses connections from these source addresses (IP restrictions at the edge).
+    pub fn blocking(mut self, sources: BTreeSet<IpAddr>) -> Self {
         self.blocked_sources = sources;
         self
     }
@@ -59,13 +62,13 @@ impl LoadBalancer {
     /// Takes the configuration of `fresh`, keeping requests in flight.
     pub fn reconfigure(&mut self, fresh: LoadBalancer) {
         self.tls = fresh.tls;
-        self.backend = fresh.backend;
         self.intercepts_unauthenticated = fresh.intercepts_unauthenticated;
         self.blocked_sources = fresh.blocked_sources;
+        self.net.adopt(fresh.net);
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl LoadBalancer {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -74,10 +77,12 @@ impl LoadBalancer {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
-                if self.blocked_sources.contains(&from) {
+                let source = self.net.source(from);
+                if source.is_some_and(|a| self.blocked_sources.contains(&a)) {
                     return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
                 }
                 let unauthenticated = matches!(
@@ -101,13 +106,96 @@ impl LoadBalancer {
                         u.scheme = "http".into();
                     }
                 }
-                let conv = self.net.conv();
-                self.relay.forward(ctx, from, self.backend, msg, conv);
+                if let Err(msg) = self.relay.forward_by_host(ctx, &mut self.net, msg) {
+                    let host = msg.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
+                    let reply = Message::response(
+                        &msg,
+                        503,
+                        "the load balancer has no pool member for this host",
+                    )
+                    .at_opt(msg.stage)
+                    .with_body(Body::Lines(vec![format!("no virtual server for {host}")]));
+                    ctx.answer(reply);
+                }
             }
             Kind::Response | Kind::Redirect => {
                 self.relay.answer(ctx, msg);
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, Method, Route, Url};
+
+    use super::*;
+
+    const MAIL: ActorId = ActorId(1);
+    const AUTODISCOVER: ActorId = ActorId(2);
+    const BLOCKED: ActorId = ActorId(8);
+    const ALLOWED: ActorId = ActorId(9);
+
+    /// A load balancer with two virtual servers, seeing two callers' source addresses, and
+    /// refusing the first caller's.
+    fn lb() -> LoadBalancer {
+        let mut pool = Directory::new();
+        pool.insert("mail.contoso.com", MAIL);
+        pool.insert("autodiscover.contoso.com", AUTODISCOVER);
+        let peers = BTreeMap::from([
+            (BLOCKED, "40.0.0.1".parse().unwrap()),
+            (ALLOWED, "203.0.113.5".parse().unwrap()),
+        ]);
+        LoadBalancer::new(Tls::Bridging, Net::new(pool).with_peers(Arc::new(peers)))
+            .blocking(BTreeSet::from(["40.0.0.1".parse().unwrap()]))
+    }
+
+    fn get(host: &str) -> Message {
+        Message::request(
+            Method::Get,
+            Url::https(host, "/EWS/Exchange.asmx"),
+            5,
+            "GET",
+        )
+    }
+
+    #[test]
+    fn it_forwards_by_the_host_asked_for_and_answers_the_caller() {
+        let mut lb = lb();
+        let mut env = Recording::new(Route::to_actor(ALLOWED));
+        lb.handle(get("autodiscover.contoso.com"), &mut env);
+        lb.handle(get("mail.contoso.com"), &mut env);
+        let to: Vec<_> = env.sent.iter().map(|(r, _)| r.actor()).collect();
+        assert_eq!(to, vec![AUTODISCOVER, MAIL]);
+        // The backend's answer goes back to the caller with the caller's correlation id.
+        let upstream = env.sent[1].1.clone();
+        env.caller = Route::to_actor(MAIL);
+        lb.handle(Message::response(&upstream, 200, "ok"), &mut env);
+        let (to, resp) = env.sent.last().unwrap();
+        assert_eq!((to.actor(), resp.conv), (ALLOWED, 5));
+    }
+
+    #[test]
+    fn it_refuses_by_the_connections_source_address() {
+        let mut lb = lb();
+        let mut env = Recording::new(Route::to_actor(BLOCKED));
+        lb.handle(get("mail.contoso.com"), &mut env);
+        let (to, reply) = &env.sent[0];
+        assert_eq!((to.actor(), reply.status), (BLOCKED, Some(403)));
+    }
+
+    #[test]
+    fn a_host_without_a_virtual_server_is_answered_503() {
+        let mut lb = lb();
+        let mut env = Recording::new(Route::to_actor(ALLOWED));
+        lb.handle(get("owa.fabrikam.com"), &mut env);
+        let (to, reply) = &env.sent[0];
+        assert_eq!((to.actor(), reply.status), (ALLOWED, Some(503)));
     }
 }

@@ -9,32 +9,34 @@
 
 use std::collections::BTreeSet;
 
-use hmasim_base::{ActorId, Context};
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
+use hmasim_protocol::{Env, Route};
 
 /// The `wap` party.
 #[derive(Clone, Debug)]
 pub struct Wap {
     /// Published hosts and the backend that answers each (AD FS, the load balancer).
     published: Directory,
-    adfs: Option<ActorId>,
+    /// Whether it proxies the federation service at `adfs_host`.
+    proxies_adfs: bool,
     adfs_host: String,
     name: String,
     preauthentication: bool,
     /// OWA and ECP are published with AD FS pre-authentication for this relying party.
     owa_preauth: Option<String>,
-    blocked_sources: BTreeSet<ActorId>,
+    /// Source addresses refused for the published applications.
+    blocked_sources: BTreeSet<std::net::IpAddr>,
     relay: Relay,
     net: Net,
 }
 
 impl Wap {
-    /// A proxy publishing `published`; `adfs` (at `adfs_host`) is the federation service it
-    /// proxies for.
-    pub fn new(published: Directory, adfs: Option<ActorId>, adfs_host: &str, name: &str) -> Self {
+    /// A proxy publishing `published`; with `proxies_adfs` it proxies for the federation
+    /// service at `adfs_host` (told apart from the applications by the host asked for).
+    pub fn new(published: Directory, proxies_adfs: bool, adfs_host: &str, name: &str) -> Self {
         Wap {
             published,
-            adfs,
+            proxies_adfs,
             adfs_host: adfs_host.to_string(),
             name: name.to_string(),
             preauthentication: false,
@@ -58,18 +60,21 @@ impl Wap {
         self
     }
 
-    /// Refuses connections from these sources (IP restrictions at the edge).
-    pub fn blocking(mut self, sources: BTreeSet<ActorId>) -> Self {
+    /// Refuses connections from these source addresses (IP restrictions at the edge);
+    /// `net` is the network view that shows each connection's source address.
+    pub fn blocking(mut self, sources: BTreeSet<std::net::IpAddr>, net: Net) -> Self {
         self.blocked_sources = sources;
+        self.net = net;
         self
     }
 
     /// Takes the configuration of `fresh`, keeping requests in flight.
-    pub fn reconfigure(&mut self, fresh: Wap) {
-        let (relay, net) = (
+    pub fn reconfigure(&mut self, mut fresh: Wap) {
+        let (relay, mut net) = (
             std::mem::take(&mut self.relay),
             std::mem::take(&mut self.net),
         );
+        net.adopt(std::mem::take(&mut fresh.net));
         *self = Wap {
             relay,
             net,
@@ -78,7 +83,7 @@ impl Wap {
     }
 }
 
-/// The party runs on anything that implements [`Context`] (the kernel's `Ctx` does):
+/// The party runs on anything that implements [`Env`] (the simulator's `SimEnv` does):
 /// `hmasim-sim`'s `Party` calls these two as its `Actor` implementation.
 impl Wap {
     /// Requests in flight are forgotten: their senders time out and retry.
@@ -87,15 +92,15 @@ impl Wap {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, from: ActorId, ctx: &mut impl Context<Message>) {
+    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+        let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
                 let host = msg.url.as_ref().map(|u| u.host.clone()).unwrap_or_default();
-                let to_app = self
-                    .published
-                    .resolve(&host)
-                    .filter(|b| Some(*b) != self.adfs);
-                if self.blocked_sources.contains(&from) && to_app.is_some() {
+                let to_adfs = self.proxies_adfs && host.eq_ignore_ascii_case(&self.adfs_host);
+                let to_app = self.published.resolve(&host).filter(|_| !to_adfs);
+                let source = self.net.source(from);
+                if source.is_some_and(|a| self.blocked_sources.contains(&a)) && to_app.is_some() {
                     let reply = Message::ip_rejected(&msg, "wap");
                     return ctx.send(from, reply);
                 }
@@ -136,13 +141,13 @@ impl Wap {
                         return ctx.send(from, reply);
                     }
                 }
-                match self.published.resolve(&host) {
+                match self.published.resolve(&host).map(Route::to_actor) {
                     Some(backend) => {
-                        if Some(backend) == self.adfs {
+                        if to_adfs {
                             msg.headers.push(("X-MS-Proxy", self.name.clone()));
                         }
                         let conv = self.net.conv();
-                        self.relay.forward(ctx, from, backend, msg, conv);
+                        self.relay.forward(ctx, backend, msg, conv);
                     }
                     None => {
                         let fault = Fault {
@@ -167,5 +172,34 @@ impl Wap {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::Method;
+
+    use super::*;
+
+    #[test]
+    fn it_marks_requests_for_the_federation_host_as_proxied_by_name() {
+        let (adfs, lb, client) = (ActorId(1), ActorId(2), ActorId(9));
+        let mut published = Directory::new();
+        published.insert("sts.contoso.com", adfs);
+        published.insert("mail.contoso.com", lb);
+        let mut wap = Wap::new(published, true, "sts.contoso.com", "WAP01");
+        let mut env = Recording::new(Route::to_actor(client));
+        for host in ["sts.contoso.com", "mail.contoso.com"] {
+            let req = Message::request(Method::Get, Url::https(host, "/adfs/ls/"), 1, "GET");
+            wap.handle(req, &mut env);
+        }
+        let seen: Vec<_> = env
+            .sent
+            .iter()
+            .map(|(to, m)| (to.actor(), m.header_value("X-MS-Proxy").is_some()))
+            .collect();
+        assert_eq!(seen, vec![(adfs, true), (lb, false)]);
     }
 }
