@@ -719,7 +719,7 @@ fn a_run_takes_the_risk_the_scenario_states() {
     let o = hmasim::sim::run(&sc, false).outcome;
     assert!(!o.mailbox_access);
     assert_eq!(
-        o.failure.map(|f| f.code),
+        o.failure.map(|f| f.code.as_str().to_string()),
         Some("mfa_registration_blocked_by_risk".to_string())
     );
     // A level that is not one is bad input, located.

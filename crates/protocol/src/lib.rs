@@ -36,6 +36,7 @@ pub mod challenge;
 pub mod device;
 pub mod directory;
 pub mod display;
+pub mod fault;
 pub mod flows;
 pub mod jwt;
 pub mod message;
@@ -49,6 +50,7 @@ pub use body::{
     Body, DetectAnswer, Form, Mailbox, Page, PasswordChange, TokenResponse, UserAction,
 };
 pub use directory::Directory;
+pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use message::{Fault, Kind, Message, Method};
 pub use net::{Net, Relay, Retries, Unreachable};

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
@@ -372,7 +373,7 @@ impl Client {
             }
             Err(_) => {
                 let fault = Fault {
-                    code: "unreachable".into(),
+                    code: FaultCode::Unreachable,
                     party: "network",
                     message: format!("{} cannot reach {host}", self.cfg.id),
                     diagnostics: format!("the name {host} does not resolve or the connection fails from this network"),
@@ -550,7 +551,7 @@ impl Client {
             }
             ClientKind::NativeMail => {
                 let fault = Fault {
-                    code: "no_modern_auth".into(),
+                    code: FaultCode::NoModernAuth,
                     party: "native-mail",
                     message: "this mail app only does Basic".into(),
                     diagnostics: String::new(),
@@ -589,7 +590,7 @@ impl Client {
     ) {
         let Ok(base) = Url::parse(authority) else {
             let fault = Fault {
-                code: "bad_authority".into(),
+                code: FaultCode::BadAuthority,
                 party: "exchange-onprem",
                 message: format!("authorization_uri '{authority}' is not a URL"),
                 diagnostics: authority.to_string(),
@@ -717,10 +718,10 @@ impl Client {
                         let invalid_grant = resp
                             .fault
                             .as_ref()
-                            .is_some_and(|f| f.code == "invalid_grant");
+                            .is_some_and(|f| f.code == FaultCode::InvalidGrant);
                         self.background_failure(
                             ctx,
-                            web::fault_of(&resp, "entra-id", "refresh_failed"),
+                            web::fault_of(&resp, "entra-id", FaultCode::RefreshFailed),
                             invalid_grant,
                         )
                     }
@@ -730,7 +731,7 @@ impl Client {
                 if !resp.carries_mailbox() {
                     self.background_failure(
                         ctx,
-                        web::fault_of(&resp, "exchange", "sync_failed"),
+                        web::fault_of(&resp, "exchange", FaultCode::SyncFailed),
                         false,
                     );
                 }
@@ -749,7 +750,7 @@ impl Client {
                         Some(uri) => self.sign_in(ctx, &uri, apps::EXO_RESOURCE.to_string()),
                         None => {
                             let fault = Fault {
-                                code: "no_authorization_uri".into(),
+                                code: FaultCode::NoAuthorizationUri,
                                 party: "exchange-onprem",
                                 message: "the ActiveSync 401 carries no authorization_uri: EvoSTS is not the default authorization endpoint".into(),
                                 diagnostics: "Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint".into(),
@@ -761,7 +762,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "autodetect", "discovery_failed"),
+                    web::fault_of(&resp, "autodetect", FaultCode::DiscoveryFailed),
                     &Purpose::Detect,
                 ),
             },
@@ -780,7 +781,8 @@ impl Client {
                         self.sign_in(ctx, &uri, resource);
                     }
                     _ => {
-                        let mut fault = web::fault_of(&resp, "exchange", "no_authorization_uri");
+                        let mut fault =
+                            web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
                         if resp.status == Some(401) && resp.fault.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
@@ -804,7 +806,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "entra-id", "device_registration_failed"),
+                    web::fault_of(&resp, "entra-id", FaultCode::DeviceRegistrationFailed),
                     &Purpose::Enroll,
                 ),
             },
@@ -840,7 +842,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "active-directory", "kerberos_failed"),
+                    web::fault_of(&resp, "active-directory", FaultCode::KerberosFailed),
                     &Purpose::Web(None),
                 ),
             },
@@ -870,7 +872,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "entra-id", "token_failed"),
+                    web::fault_of(&resp, "entra-id", FaultCode::TokenFailed),
                     &Purpose::Token,
                 ),
             },
@@ -880,7 +882,7 @@ impl Client {
                 } else {
                     self.fail(
                         ctx,
-                        web::fault_of(&resp, "exchange", "access_denied"),
+                        web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
                         &Purpose::Use,
                     );
                 }
@@ -960,7 +962,7 @@ impl Actor<Message> for Client {
                     "no answer: the client retries the request",
                 ) {
                     let fault = Fault {
-                        code: "timeout".into(),
+                        code: FaultCode::Timeout,
                         party: "network",
                         message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
                         diagnostics: "the request timed out: the service is unreachable or down"

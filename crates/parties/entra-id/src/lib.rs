@@ -16,6 +16,7 @@ use hmasim_protocol::address::Cidr;
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
     TokenResponse, Url, UserAction, EPOCH_UNIX,
@@ -195,7 +196,7 @@ fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message 
 fn aad_error(
     req: &Message,
     stage: Option<Stage>,
-    code: &'static str,
+    code: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
@@ -206,7 +207,7 @@ fn aad_error(
             message: message.clone(),
         }))
         .with_fault(Fault {
-            code: code.into(),
+            code,
             party: "entra-id",
             message,
             diagnostics: aadsts.to_string(),
@@ -219,7 +220,7 @@ fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
     aad_error(
         req,
         stage,
-        "session_expired",
+        FaultCode::SessionExpired,
         "AADSTS50058",
         "the sign-in session was not found".into(),
     )
@@ -228,7 +229,7 @@ fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
 fn token_error(
     req: &Message,
     stage: Option<Stage>,
-    error: &'static str,
+    error: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
@@ -239,7 +240,7 @@ fn token_error(
             format!("error_description={aadsts}: {message}"),
         ]))
         .with_fault(Fault {
-            code: error.into(),
+            code: error,
             party: "entra-id",
             message,
             diagnostics: aadsts.to_string(),
@@ -411,7 +412,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::Credentials),
-                    "unknown_user",
+                    FaultCode::UnknownUser,
                     "AADSTS50034",
                     format!("the user account {upn} does not exist in the directory"),
                 ),
@@ -460,7 +461,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "pta_agent_unreachable",
+                            FaultCode::PtaAgentUnreachable,
                             "AADSTS80001",
                             "no pass-through authentication agent is available".into(),
                         ),
@@ -476,7 +477,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "invalid_credentials",
+                            FaultCode::InvalidCredentials,
                             "AADSTS50126",
                             "invalid username or password".into(),
                         ),
@@ -505,7 +506,7 @@ impl EntraId {
                     aad_error(
                         &req,
                         req.stage,
-                        "federation_rejected",
+                        FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token is for {}, not Office 365", c.aud),
                     ),
@@ -517,7 +518,7 @@ impl EntraId {
                     aad_error(
                         &req,
                         req.stage,
-                        "federation_rejected",
+                        FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token from AD FS does not verify: {e}"),
                     ),
@@ -696,7 +697,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::CaControls),
-                    "blocked_by_conditional_access",
+                    FaultCode::BlockedByConditionalAccess,
                     "AADSTS53003",
                     format!("access has been blocked by Conditional Access policy '{name}'"),
                 ),
@@ -724,7 +725,7 @@ impl EntraId {
                             aad_error(
                                 &req,
                                 Some(Stage::CaControls),
-                                "mfa_registration_blocked_by_risk",
+                                FaultCode::MfaRegistrationBlockedByRisk,
                                 "AADSTS53004",
                                 format!(
                                     "Conditional Access policy '{}' requires MFA for this risky sign-in, and a user without a method cannot register one in a risky session",
@@ -754,9 +755,9 @@ impl EntraId {
             Verdict::Unsatisfiable(name, control) => {
                 let (code, aadsts) = match control {
                     GrantControl::CompliantDevice | GrantControl::DomainJoinedDevice => {
-                        ("device_not_compliant", "AADSTS53000")
+                        (FaultCode::DeviceNotCompliant, "AADSTS53000")
                     }
-                    _ => ("app_not_approved", "AADSTS53005"),
+                    _ => (FaultCode::AppNotApproved, "AADSTS53005"),
                 };
                 ctx.send(
                     from,
@@ -824,7 +825,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::MfaPrompt),
-                    "mfa_registration_blocked",
+                    FaultCode::MfaRegistrationBlocked,
                     "AADSTS53003",
                     format!(
                         "{} must register for multi-factor authentication, and Conditional Access policy '{name}' blocks registering security information here",
@@ -837,7 +838,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::MfaPrompt),
-                    "mfa_registration_required",
+                    FaultCode::MfaRegistrationRequired,
                     "AADSTS50079",
                     format!(
                         "{} must register for multi-factor authentication, and registering requires MFA the user cannot do yet",
@@ -870,7 +871,7 @@ impl EntraId {
                         "the Device Registration Service refuses the request",
                     )
                     .with_fault(Fault {
-                        code: "device_registration_unauthorized".into(),
+                        code: FaultCode::DeviceRegistrationUnauthorized,
                         party: "entra-id",
                         message: "no valid access token for the Device Registration Service".into(),
                         diagnostics: "AADSTS50097".into(),
@@ -933,7 +934,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::MfaDone),
-                    "mfa_denied",
+                    FaultCode::MfaDenied,
                     "AADSTS500121",
                     "the MFA request was denied".into(),
                 ),
@@ -1214,7 +1215,7 @@ impl EntraId {
                 None => token_error(
                     &req,
                     req.stage,
-                    "invalid_grant",
+                    FaultCode::InvalidGrant,
                     "AADSTS70008",
                     "the authorization code is invalid or has expired".into(),
                 ),
@@ -1258,13 +1259,13 @@ impl EntraId {
                                 "Entra ID issues AT2/RT2 on behalf of the user",
                             )
                         } else {
-                            token_error(&req, Some(Stage::Obo), "invalid_resource", "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
+                            token_error(&req, Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
                     Ok(c) => token_error(
                         &req,
                         Some(Stage::Obo),
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50013",
                         format!(
                             "the assertion's audience {} is not the calling application",
@@ -1274,7 +1275,7 @@ impl EntraId {
                     Err(e) => token_error(
                         &req,
                         Some(Stage::Obo),
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50013",
                         format!("the assertion does not verify: {e}"),
                     ),
@@ -1284,7 +1285,7 @@ impl EntraId {
                 let keys = self.metadata();
                 match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                        token_error(&req, req.stage, FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if c.scp == "offline_access" => {
                         let fam = self
@@ -1312,21 +1313,21 @@ impl EntraId {
                     Ok(_) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
                     Err(e @ jwt::JwtError::Expired(..)) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
                     Err(e) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         format!("the refresh token is not valid: {e}"),
                     ),
@@ -1335,7 +1336,7 @@ impl EntraId {
             g => token_error(
                 &req,
                 req.stage,
-                "unsupported_grant_type",
+                FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
                 format!("grant type '{g}' is not supported"),
             ),
@@ -1399,7 +1400,7 @@ impl EntraId {
         Some(token_error(
             req,
             req.stage,
-            "invalid_grant",
+            FaultCode::InvalidGrant,
             "AADSTS70043",
             format!(
                 "the refresh token has expired or is invalid due to sign-in frequency checks by Conditional Access (policy '{policy}', sign-in frequency {freq}; last interactive sign-in {} ago)",
@@ -1504,7 +1505,7 @@ impl EntraId {
                 token_error(
                     &req,
                     None,
-                    "invalid_grant",
+                    FaultCode::InvalidGrant,
                     "AADSTS80001",
                     "the identity provider cannot be reached".into(),
                 ),
@@ -1527,7 +1528,7 @@ impl EntraId {
                 token_error(
                     &req,
                     None,
-                    "invalid_credentials",
+                    FaultCode::InvalidCredentials,
                     "AADSTS50126",
                     "invalid username or password".into(),
                 ),
@@ -1573,14 +1574,14 @@ impl EntraId {
             Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
                 &req,
                 None,
-                "blocked_by_conditional_access",
+                FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
                 format!("Conditional Access policy '{name}' blocks the legacy client"),
             ),
             Verdict::NeedMfa => token_error(
                 &req,
                 None,
-                "blocked_by_conditional_access",
+                FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
                 "Conditional Access requires MFA, which a legacy client cannot perform".into(),
             ),
@@ -1616,7 +1617,7 @@ impl EntraId {
                     let mut m = token_error(
                         &req,
                         None,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50126",
                         fault.message.clone(),
                     );
@@ -1640,7 +1641,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "invalid_credentials",
+                            FaultCode::InvalidCredentials,
                             "AADSTS50126",
                             "invalid username or password (checked by the pass-through agent)"
                                 .into(),

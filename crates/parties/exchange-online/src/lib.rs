@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, KeySet};
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
@@ -82,7 +83,7 @@ impl ExchangeOnline {
                 let flag = allow_flag(protocol);
                 let reply = Self::refuse(
                     &req,
-                    "basic_auth_blocked",
+                    FaultCode::BasicAuthBlocked,
                     format!("Basic authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag} = False)"),
                     format!("HTTP 401: authentication policy '{policy}': {flag} = False"),
                 );
@@ -124,7 +125,7 @@ impl ExchangeOnline {
                 from,
                 Self::refuse(
                     &req,
-                    "unreachable",
+                    FaultCode::Unreachable,
                     "Exchange Online cannot reach Entra ID".into(),
                     String::new(),
                 ),
@@ -192,11 +193,11 @@ impl ExchangeOnline {
         )
     }
 
-    fn refuse(req: &Message, code: &'static str, message: String, diagnostics: String) -> Message {
+    fn refuse(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 401, "Exchange Online rejects the request")
             .at_opt(req.stage)
             .with_fault(Fault {
-                code: code.into(),
+                code,
                 party: "exchange-online",
                 message,
                 diagnostics,
@@ -232,7 +233,7 @@ impl ExchangeOnline {
                             })),
                             _ => Self::refuse(
                                 req,
-                                "mailbox_not_found",
+                                FaultCode::MailboxNotFound,
                                 format!("{} has no mailbox in Exchange Online", c.upn),
                                 "HTTP 404: mailbox not found".into(),
                             ),
@@ -240,13 +241,13 @@ impl ExchangeOnline {
                     }
                     Ok(c) => Self::refuse(
                         req,
-                        "audience_mismatch",
+                        FaultCode::AudienceMismatch,
                         format!("token audience {} is not Exchange Online", c.aud),
                         format!("invalid audience '{}'", c.aud),
                     ),
                     Err(e) => Self::refuse(
                         req,
-                        "invalid_token",
+                        FaultCode::InvalidToken,
                         format!("the token does not verify: {e}"),
                         format!("Bearer error=\"invalid_token\": {e}"),
                     ),
@@ -254,7 +255,7 @@ impl ExchangeOnline {
             }
             Some(Credentials::Basic { .. }) => Self::refuse(
                 req,
-                "basic_auth_disabled",
+                FaultCode::BasicAuthDisabled,
                 "Basic authentication is disabled in Exchange Online".into(),
                 "HTTP 401: Basic authentication is disabled".into(),
             ),
@@ -371,13 +372,16 @@ impl ExchangeOnline {
                         }
                         Ok(c) => Self::refuse(
                             &req,
-                            "invalid_token",
+                            FaultCode::InvalidToken,
                             format!("id token for {} / {} not accepted by OWA", c.aud, c.upn),
                             "OWA: invalid id token".into(),
                         ),
-                        Err(e) => {
-                            Self::refuse(&req, "invalid_token", e.to_string(), format!("OWA: {e}"))
-                        }
+                        Err(e) => Self::refuse(
+                            &req,
+                            FaultCode::InvalidToken,
+                            e.to_string(),
+                            format!("OWA: {e}"),
+                        ),
                     }
                 }
                 _ => {

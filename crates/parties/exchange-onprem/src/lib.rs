@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_base::{ActorId, Context, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
@@ -246,7 +247,7 @@ impl ExchangeOnprem {
         now_unix: u64,
     ) -> Result<String, Box<Message>> {
         let url = req.url.as_ref().expect("requests have URLs");
-        let reject = |code: &'static str, message: String, diag: String| -> Box<Message> {
+        let reject = |code: FaultCode, message: String, diag: String| -> Box<Message> {
             let mut m =
                 Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
             if let Some(b) = self.bearer_challenge() {
@@ -265,7 +266,7 @@ impl ExchangeOnprem {
                 )
                 .header("x-ms-diagnostics", diag.clone())
                 .with_fault(Fault {
-                    code: code.into(),
+                    code,
                     party: "exchange-onprem",
                     message,
                     diagnostics: diag,
@@ -274,21 +275,21 @@ impl ExchangeOnprem {
             )
         };
         if !self.cfg.hybrid_modern_auth {
-            return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
+            return Err(reject(FaultCode::OauthNotConfigured, "OAuth is not enabled on Exchange on-premises".into(),
                 "2000000;reason=\"OAuth authentication is not configured for this server.\";error_category=\"invalid_token\"".into()));
         }
         let claims = match jwt::verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
             Ok(c) => c,
             Err(e @ (JwtError::UnknownKey(_) | JwtError::BadSignature(_))) => {
-                return Err(reject("invalid_signature", format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
+                return Err(reject(FaultCode::InvalidSignature, format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
                     format!("2000001;reason=\"The signing key of the token is not in the cached auth metadata of auth server 'EvoSts' ({e}).\";error_category=\"invalid_signature\"")))
             }
             Err(e @ JwtError::Expired(..)) => {
-                return Err(reject("token_expired", format!("the access token has expired: {e}"),
+                return Err(reject(FaultCode::TokenExpired, format!("the access token has expired: {e}"),
                     "2000008;reason=\"The token has expired.\";error_category=\"invalid_token\"".into()))
             }
             Err(e) => {
-                return Err(reject("invalid_token", format!("the token is not valid: {e}"),
+                return Err(reject(FaultCode::InvalidToken, format!("the token is not valid: {e}"),
                     format!("2000002;reason=\"{e}\";error_category=\"invalid_token\"")))
             }
         };
@@ -299,7 +300,7 @@ impl ExchangeOnprem {
                 claims.aud, actual
             );
             return Err(reject(
-                "audience_mismatch",
+                FaultCode::AudienceMismatch,
                 format!(
                     "the token's audience {} does not match the URL Exchange received, {actual}",
                     claims.aud
@@ -312,7 +313,7 @@ impl ExchangeOnprem {
             .mailboxes
             .contains(&claims.upn.to_ascii_lowercase())
         {
-            return Err(reject("mailbox_not_found", format!("no on-premises mailbox for {}", claims.upn),
+            return Err(reject(FaultCode::MailboxNotFound, format!("no on-premises mailbox for {}", claims.upn),
                 "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into()));
         }
         if self
@@ -323,7 +324,7 @@ impl ExchangeOnprem {
             // Exchange 2016/2019 proxies the request to the Exchange 2010 server hosting the
             // mailbox, which cannot authenticate OAuth: the client ends up disconnected.
             return Err(reject(
-                "oauth_not_supported_by_mailbox_server",
+                FaultCode::OauthNotSupportedByMailboxServer,
                 format!("the mailbox of {} is on Exchange 2010, which does not support OAuth; the proxied request is refused", claims.upn),
                 "HTTP 401 from the Exchange 2010 mailbox server: OAuth is not a supported authentication method (proxy from Exchange 2016/2019)".into(),
             ));
@@ -439,7 +440,7 @@ impl ExchangeOnprem {
             Message::response(req, 401, "the authentication policy blocks legacy authentication")
                 .at_opt(req.stage)
                 .with_fault(Fault {
-                    code: "legacy_auth_blocked".into(),
+                    code: FaultCode::LegacyAuthBlocked,
                     party: "exchange-onprem",
                     message: format!("{method} authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag})"),
                     diagnostics: format!("HTTP 401: authentication policy '{policy}': {flag} = True"),
@@ -470,14 +471,14 @@ impl ExchangeOnprem {
         };
         let (code, what) = match level {
             Access::Allow => return None,
-            Access::Block => ("device_blocked", "blocked"),
-            Access::Quarantine => ("device_quarantined", "quarantined"),
+            Access::Block => (FaultCode::DeviceBlocked, "blocked"),
+            Access::Quarantine => (FaultCode::DeviceQuarantined, "quarantined"),
         };
         Some(
             Message::response(req, 403, "ActiveSync device access refuses the device")
                 .at_opt(req.stage)
                 .with_fault(Fault {
-                    code: code.into(),
+                    code,
                     party: "exchange-onprem",
                     message: format!("the ActiveSync device (DeviceType '{device_type}', model '{model}') is {what} by {why}"),
                     diagnostics: format!("ActiveSync device access: {what} ({why})"),
@@ -516,7 +517,7 @@ impl ExchangeOnprem {
                         "the AD FS claims are not for this OWA or user",
                     )
                     .with_fault(Fault {
-                        code: "claims_rejected".into(),
+                        code: FaultCode::ClaimsRejected,
                         party: "exchange-onprem",
                         message: format!("token for {} / {} not accepted by OWA", c.aud, c.upn),
                         diagnostics: "WS-Federation sign-in rejected: audience or user mismatch"
@@ -525,7 +526,7 @@ impl ExchangeOnprem {
                     }),
                     Err(e) => Message::response(&req, 403, "the AD FS token does not verify")
                         .with_fault(Fault {
-                            code: "claims_rejected".into(),
+                            code: FaultCode::ClaimsRejected,
                             party: "exchange-onprem",
                             message: e.to_string(),
                             diagnostics: format!("WS-Federation sign-in rejected: {e}"),
@@ -617,7 +618,7 @@ impl ExchangeOnprem {
         } else {
             self.challenge(&p.req, "401: the credentials were rejected", p.req.stage)
                 .with_fault(Fault {
-                    code: "invalid_credentials".into(),
+                    code: FaultCode::InvalidCredentials,
                     party: "exchange-onprem",
                     message: format!("Active Directory rejected the password of {upn}"),
                     diagnostics: "HTTP 401: Logon failure: unknown user name or bad password"
@@ -710,7 +711,7 @@ impl ExchangeOnprem {
                 };
                 let reply =
                     Message::response(&req, 503, "the service is not running").with_fault(Fault {
-                        code: "service_disabled".into(),
+                        code: FaultCode::ServiceDisabled,
                         party: "exchange-onprem",
                         message: format!("the {service} service is not started"),
                         diagnostics: format!("connection refused: {service} stopped"),

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use hmasim_base::{ActorId, Context};
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 
 /// The `wap` party.
@@ -146,7 +147,7 @@ impl Wap {
                     }
                     None => {
                         let fault = Fault {
-                            code: "not_published".into(),
+                            code: FaultCode::NotPublished,
                             party: "wap",
                             message: format!(
                                 "{host} is not published by the Web Application Proxy"
