@@ -118,7 +118,7 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
             p.path.user.clone(),
             p.path.client,
             p.path.location,
-            p.path.method.clone(),
+            p.path.method,
             signals_of(&p.path),
         )
     };
@@ -210,7 +210,7 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                     s,
                     "  at {at} ms {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
                     esc(user),
-                    esc(method),
+                    method.as_str(),
                     esc(signals),
                     b.map(name).unwrap_or("-"),
                     a.map(name).unwrap_or("-")

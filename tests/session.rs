@@ -222,7 +222,7 @@ fn verify_keeps_its_verdicts_a_sign_in_frequency_only_shortens_sessions() {
     let c = a
         .paths
         .iter()
-        .find(|p| p.path.continued && p.path.method == "modern")
+        .find(|p| p.path.continued && p.path.method.as_str() == "modern")
         .expect("a continued modern path");
     let t = hmasim::sim::run(
         &hmasim::sim::verify::path_scenario(&with, &c.path, c.epoch),

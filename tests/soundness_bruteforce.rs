@@ -836,7 +836,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         let mailbox = sc.user(&p.path.user).map(|u| u.mailbox).unwrap();
         let Some(method) = methods(kind, location, mailbox)
             .into_iter()
-            .find(|m| m.0 == p.path.method)
+            .find(|m| m.0 == p.path.method.as_str())
         else {
             bad(format!("verify explored an unknown method {:?}", p.path));
             continue;
@@ -874,7 +874,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
             p.path.user.to_ascii_lowercase(),
             p.path.client,
             p.path.location,
-            p.path.method.clone(),
+            p.path.method.as_str().to_string(),
             p.epoch,
             p.path.continued,
         );

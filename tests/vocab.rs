@@ -68,3 +68,46 @@ fn the_snake_case_check_refuses_what_it_should() {
         assert!(!is_snake_case(bad), "{bad:?}");
     }
 }
+
+/// The methods `docs/verify.md` lists in its table of methods (cells may name several).
+fn documented_methods() -> BTreeSet<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/verify.md"))
+        .expect("docs/verify.md");
+    let table = doc
+        .split_once("| method | client kinds | how |")
+        .expect("a table of methods")
+        .1;
+    table
+        .lines()
+        .skip(2) // the header's end and the |---| row
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split(',')
+                .map(|m| m.trim().trim_matches('`').to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_verify_method_is_unique_kebab_case_and_documented() {
+    use hmasim::sim::verify::Method;
+    let documented = documented_methods();
+    let mut seen = BTreeSet::new();
+    for &m in Method::ALL {
+        let s = m.as_str();
+        assert!(is_snake_case(&s.replace('-', "_")), "{s:?}");
+        assert!(seen.insert(s), "{s:?} is the string of two methods");
+        assert!(
+            documented.contains(s),
+            "{s:?} is not in docs/verify.md's methods"
+        );
+        assert_eq!(Method::parse(s), Some(m));
+        assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!(s));
+    }
+    let extra: Vec<_> = documented
+        .iter()
+        .filter(|d| !seen.contains(d.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "documented but not a Method: {extra:?}");
+}

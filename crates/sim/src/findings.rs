@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 pub use crate::verify::Overall;
-use crate::verify::{Counterexample, PathSpec, Verdict, Verification};
+use crate::verify::{Counterexample, Method, PathSpec, Verdict, Verification};
 use crate::Trace;
 
 /// A change to the scenario that closes a path: what the admin's command does, as data.
@@ -1249,7 +1249,7 @@ pub struct PathClass {
     /// The client kind.
     pub client: &'static str,
     /// How it authenticates.
-    pub method: String,
+    pub method: Method,
     /// How the paths ended (`MAILBOX WITHOUT MFA`, `REGISTERS MFA WITH ONLY THE PASSWORD`).
     pub outcome: &'static str,
     /// The minimal counterexamples: the paths of the class whose pinned signals contain
@@ -1264,19 +1264,14 @@ pub struct PathClass {
 }
 
 fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
-    let mut by: BTreeMap<(String, &'static str, String, &'static str), Vec<usize>> =
+    let mut by: BTreeMap<(String, &'static str, Method, &'static str), Vec<usize>> =
         BTreeMap::new();
     for &i in members {
         let c = &v.counterexamples[i];
         let p = &c.path;
-        by.entry((
-            p.user.clone(),
-            p.client,
-            p.method.clone(),
-            c.verdict.label(),
-        ))
-        .or_default()
-        .push(i);
+        by.entry((p.user.clone(), p.client, p.method, c.verdict.label()))
+            .or_default()
+            .push(i);
     }
     by.into_iter()
         .map(|((user, client, method, outcome), members)| {
@@ -1438,7 +1433,9 @@ fn matches_for(e: &Exception, user: &str, c: &Counterexample) -> bool {
     let f = facts(c);
     e.user.eq_ignore_ascii_case(user)
         && e.client.is_none_or(|k| k.party().id() == c.path.client)
-        && e.method.as_ref().is_none_or(|m| m == &c.path.method)
+        && e.method
+            .as_deref()
+            .is_none_or(|m| Method::parse(m) == Some(c.path.method))
         && e.signals.pinned().iter().all(|(k, x)| {
             f.get(*k)
                 .is_some_and(|vs| vs.iter().any(|y| y.eq_ignore_ascii_case(x)))
@@ -1682,7 +1679,7 @@ fn class_line(c: &PathClass) -> String {
         "{} on {}, {}: {} [{}]",
         esc(&c.user),
         c.client,
-        esc(&c.method),
+        c.method,
         c.outcome,
         esc(&sigs)
     )
