@@ -39,6 +39,7 @@ pub mod display;
 pub mod fault;
 pub mod flows;
 pub mod jwt;
+pub mod mailbox;
 pub mod message;
 pub mod net;
 pub mod party;
@@ -52,6 +53,7 @@ pub use body::{
 pub use directory::Directory;
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
+pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
 pub use message::{Fault, Kind, Message, Method};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use hmasim_protocol::apps;
+use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::display::escape_control as esc;
 use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
 use hmasim_scenario::accept::Exception;
@@ -467,11 +468,11 @@ fn onprem_flag(p: &mut OnpremAuthPolicy, x: MailProtocol) -> &mut bool {
 }
 
 fn exo_flag_name(x: MailProtocol) -> &'static str {
-    hmasim_exchange_online::allow_flag(x.name())
+    hmasim_exchange_online::allow_flag(crate::build::wire_protocol(x))
 }
 
 fn onprem_flag_name(x: MailProtocol) -> &'static str {
-    hmasim_exchange_onprem::legacy_flag(x.name())
+    hmasim_exchange_onprem::legacy_flag(crate::build::wire_protocol(x))
 }
 
 /// The fix for one path: the change and, when the run shows a configuration object that
@@ -523,16 +524,20 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
         {
             continue;
         }
-        let scheme = match m.header_value("Authorization") {
-            Some(a) if a.starts_with("Basic ") => "Basic",
-            Some(a) if a.starts_with("Negotiate ") => "Kerberos",
+        let scheme = match m.header_value("Authorization").and_then(Credentials::parse) {
+            Some(Credentials::Basic { .. }) => "Basic",
+            Some(Credentials::Negotiate(_)) => "Kerberos",
             _ => continue,
         };
         let proto = m
             .url
             .as_ref()
             .and_then(|u| u.mailbox_protocol())
-            .and_then(|n| MailProtocol::ALL.into_iter().find(|p| p.name() == n));
+            .and_then(|w| {
+                MailProtocol::ALL
+                    .into_iter()
+                    .find(|p| crate::build::wire_protocol(*p) == w)
+            });
         if let Some(p) = proto {
             legacy = Some((p, scheme, m));
         }

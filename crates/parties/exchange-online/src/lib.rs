@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_base::{ActorId, Context};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, KeySet};
-use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{FaultCode, MailboxProtocol};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct ExoConfig {
     /// Users with an authentication policy (their own or the organization default), by
     /// lower-case UPN: the policy name and the protocols it allows Basic for. Users without
     /// one may use Basic everywhere.
-    pub basic_policy: BTreeMap<String, (String, BTreeSet<String>)>,
+    pub basic_policy: BTreeMap<String, (String, BTreeSet<MailboxProtocol>)>,
 }
 
 /// The `exchange-online` party.
@@ -49,7 +49,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (ActorId, Message, String, &'static str)>,
+    legacy: BTreeMap<u64, (ActorId, Message, String, MailboxProtocol)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -75,11 +75,11 @@ impl ExchangeOnline {
         ctx: &mut impl Context<Message>,
         user: String,
         password: String,
-        protocol: &'static str,
+        protocol: MailboxProtocol,
     ) {
         let upn = user.to_ascii_lowercase();
         if let Some((policy, allowed)) = self.cfg.basic_policy.get(&upn) {
-            if !allowed.contains(protocol) {
+            if !allowed.contains(&protocol) {
                 let flag = allow_flag(protocol);
                 let reply = Self::refuse(
                     &req,
@@ -90,7 +90,7 @@ impl ExchangeOnline {
                 return ctx.send(from, reply);
             }
         }
-        let app_type = if protocol == "activesync" {
+        let app_type = if protocol == MailboxProtocol::Activesync {
             "exchangeActiveSync"
         } else {
             "other"
@@ -265,23 +265,22 @@ impl ExchangeOnline {
 }
 
 /// The Exchange Online authentication policy flag for a protocol.
-pub fn allow_flag(protocol: &str) -> &'static str {
+pub fn allow_flag(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "AllowBasicAuthActiveSync",
-        "autodiscover" => "AllowBasicAuthAutodiscover",
-        "mapi" => "AllowBasicAuthMapi",
-        "ews" => "AllowBasicAuthWebServices",
-        "oab" => "AllowBasicAuthOfflineAddressBook",
-        "rpc" => "AllowBasicAuthRpc",
-        "imap" => "AllowBasicAuthImap",
-        "pop" => "AllowBasicAuthPop",
-        _ => "AllowBasicAuth",
+        MailboxProtocol::Activesync => "AllowBasicAuthActiveSync",
+        MailboxProtocol::Autodiscover => "AllowBasicAuthAutodiscover",
+        MailboxProtocol::Mapi => "AllowBasicAuthMapi",
+        MailboxProtocol::Ews => "AllowBasicAuthWebServices",
+        MailboxProtocol::Oab => "AllowBasicAuthOfflineAddressBook",
+        MailboxProtocol::Rpc => "AllowBasicAuthRpc",
+        MailboxProtocol::Imap => "AllowBasicAuthImap",
+        MailboxProtocol::Pop => "AllowBasicAuthPop",
     }
 }
 
-fn items_of(protocol: &str) -> &'static str {
+fn items_of(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "mail, calendar, contacts (ActiveSync)",
+        MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
         _ => "mailbox (Outlook, legacy protocol)",
     }
 }

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_base::{ActorId, Context, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, JwtError, KeySet};
-use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
+use hmasim_protocol::{DeviceCharacteristic, FaultCode, MailboxProtocol};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
@@ -77,14 +77,14 @@ pub struct OnpremConfig {
     pub legacy_mailboxes: BTreeSet<String>,
     /// Protocols whose legacy (non-OAuth) authentication is blocked, by lower-case UPN
     /// (the user's authentication policy, or the organization default).
-    pub legacy_blocked: BTreeMap<String, BTreeSet<String>>,
+    pub legacy_blocked: BTreeMap<String, BTreeSet<MailboxProtocol>>,
     /// The policy that blocks it, by lower-case UPN, for diagnostics.
     pub legacy_policy: BTreeMap<String, String>,
     /// ActiveSync `DefaultAccessLevel`.
     pub eas_default: Access,
     /// ActiveSync device access rules: (`DeviceType`, `DeviceModel` or `UserAgent`, value,
     /// level).
-    pub eas_rules: Vec<(String, String, Access)>,
+    pub eas_rules: Vec<(DeviceCharacteristic, String, Access)>,
     /// The key Kerberos tickets for this server's service account are sealed with.
     pub kerberos: KeySet,
     /// The IMAP4 services run.
@@ -344,13 +344,11 @@ impl ExchangeOnprem {
         let creds = req
             .header_value("Authorization")
             .and_then(Credentials::parse);
-        let protocol = req
-            .url
-            .as_ref()
-            .and_then(Url::mailbox_protocol)
-            .unwrap_or("");
+        let protocol = req.url.as_ref().and_then(Url::mailbox_protocol);
         // ActiveSync device access applies to every ActiveSync client, OAuth or not.
-        if protocol == "activesync" && !matches!(creds, None | Some(Credentials::EmptyBearer)) {
+        if protocol == Some(MailboxProtocol::Activesync)
+            && !matches!(creds, None | Some(Credentials::EmptyBearer))
+        {
             if let Some(refusal) = self.device_access(&req) {
                 return ctx.send(from, refusal);
             }
@@ -417,15 +415,16 @@ impl ExchangeOnprem {
         &self,
         req: &Message,
         user: &str,
-        protocol: &str,
+        protocol: Option<MailboxProtocol>,
         method: &str,
     ) -> Option<Message> {
+        let protocol = protocol?;
         let upn = user.to_ascii_lowercase();
         let blocked = self
             .cfg
             .legacy_blocked
             .get(&upn)
-            .is_some_and(|p| p.contains(protocol));
+            .is_some_and(|p| p.contains(&protocol));
         if !blocked {
             return None;
         }
@@ -455,14 +454,14 @@ impl ExchangeOnprem {
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
         let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
         let agent = req.header_value("User-Agent").unwrap_or("");
-        let matching: Vec<&(String, String, Access)> = self
+        let matching: Vec<&(DeviceCharacteristic, String, Access)> = self
             .cfg
             .eas_rules
             .iter()
-            .filter(|(ch, q, _)| match ch.as_str() {
-                "DeviceType" => q.eq_ignore_ascii_case(&device_type),
-                "UserAgent" => q.eq_ignore_ascii_case(agent),
-                _ => q.eq_ignore_ascii_case(&model),
+            .filter(|(ch, q, _)| match ch {
+                DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(&device_type),
+                DeviceCharacteristic::UserAgent => q.eq_ignore_ascii_case(agent),
+                DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(&model),
             })
             .collect();
         let (level, why) = match matching.iter().max_by_key(|(_, _, a)| *a) {
@@ -631,17 +630,16 @@ impl ExchangeOnprem {
 }
 
 /// The on-premises authentication policy flag for a protocol.
-pub fn legacy_flag(protocol: &str) -> &'static str {
+pub fn legacy_flag(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "BlockLegacyAuthActiveSync",
-        "autodiscover" => "BlockLegacyAuthAutodiscover",
-        "mapi" => "BlockLegacyAuthMapi",
-        "ews" => "BlockLegacyAuthWebServices",
-        "oab" => "BlockLegacyAuthOfflineAddressBook",
-        "rpc" => "BlockLegacyAuthRpc",
-        "imap" => "BlockLegacyAuthImap",
-        "pop" => "BlockLegacyAuthPop",
-        _ => "BlockLegacyAuth",
+        MailboxProtocol::Activesync => "BlockLegacyAuthActiveSync",
+        MailboxProtocol::Autodiscover => "BlockLegacyAuthAutodiscover",
+        MailboxProtocol::Mapi => "BlockLegacyAuthMapi",
+        MailboxProtocol::Ews => "BlockLegacyAuthWebServices",
+        MailboxProtocol::Oab => "BlockLegacyAuthOfflineAddressBook",
+        MailboxProtocol::Rpc => "BlockLegacyAuthRpc",
+        MailboxProtocol::Imap => "BlockLegacyAuthImap",
+        MailboxProtocol::Pop => "BlockLegacyAuthPop",
     }
 }
 
@@ -672,9 +670,9 @@ impl ExchangeOnprem {
         let Some(url) = req.url.clone() else { return };
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-onprem", %url, "request");
         if url.path_starts_with("/autodiscover/autodiscover.json") {
-            let protocol = url.param("Protocol").unwrap_or("").to_ascii_lowercase();
-            let reply = match protocol.as_str() {
-                "activesync" => {
+            let protocol = url.param("Protocol").and_then(MailboxProtocol::parse);
+            let reply = match protocol {
+                Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
                         .header("Content-Type", "application/json")
                         .with_body(Body::Autodiscover {
@@ -682,19 +680,23 @@ impl ExchangeOnprem {
                             url: self.cfg.activesync_url.clone(),
                         })
                 }
-                "ews" | "mapi" => Message::response(&req, 200, "AutoDiscover v2 answers")
-                    .header("Content-Type", "application/json")
-                    .with_body(Body::Autodiscover {
-                        protocol,
-                        url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
-                    }),
+                Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
+                    Message::response(&req, 200, "AutoDiscover v2 answers")
+                        .header("Content-Type", "application/json")
+                        .with_body(Body::Autodiscover {
+                            protocol: p.as_str().into(),
+                            url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
+                        })
+                }
                 _ => Message::response(&req, 400, "AutoDiscover v2: unknown protocol"),
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
-        } else if url.path_starts_with("/microsoft-server-activesync") {
+        } else if url.mailbox_protocol() == Some(MailboxProtocol::Activesync) {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
-        } else if url.path_starts_with("/imap") || url.path_starts_with("/pop") {
-            let imap = url.path_starts_with("/imap");
+        } else if let Some(p @ (MailboxProtocol::Imap | MailboxProtocol::Pop)) =
+            url.mailbox_protocol()
+        {
+            let imap = p == MailboxProtocol::Imap;
             if (imap && self.cfg.imap_enabled) || (!imap && self.cfg.pop_enabled) {
                 self.protected(
                     req,
