@@ -42,6 +42,7 @@ pub mod jwt;
 pub mod mailbox;
 pub mod message;
 pub mod net;
+pub mod oauth;
 pub mod party;
 pub mod policy;
 pub mod token;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::oauth::Amr;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
@@ -279,7 +280,7 @@ impl Adfs {
         let Some(s) = self.sessions.get(id) else {
             return;
         };
-        if self.needs_mfa(s) && !s.amr.iter().any(|m| m == "mfa") {
+        if self.needs_mfa(s) && !Amr::has_mfa(&s.amr) {
             let req = Message::request(
                 Method::Post,
                 Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"),

@@ -15,6 +15,7 @@ use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
@@ -338,7 +339,8 @@ impl EntraId {
         let url = req.url.clone().expect("requests have URLs");
         let p = |k: &str| url.param(k).unwrap_or("").to_string();
         let redirect_uri = p("redirect_uri");
-        let form_post = url.param("response_mode") == Some("form_post");
+        let form_post = url.param("response_mode").and_then(ResponseMode::parse)
+            == Some(ResponseMode::FormPost);
         let client_app = if form_post && redirect_uri.starts_with("https://") {
             ClientAppType::Browser
         } else {
@@ -528,7 +530,12 @@ impl EntraId {
         if !self.sessions.contains_key(&id) {
             return ctx.send(from, session_expired(&req, req.stage));
         }
-        let mut amr: Vec<String> = claims.amr.iter().filter(|m| *m != "mfa").cloned().collect();
+        let mut amr: Vec<String> = claims
+            .amr
+            .iter()
+            .filter(|m| Amr::parse(m) != Some(Amr::Mfa))
+            .cloned()
+            .collect();
         if amr.is_empty() {
             amr.push("pwd".into());
         }
@@ -598,7 +605,7 @@ impl EntraId {
         let device = || self.facts(s).device;
         match c {
             GrantControl::Block => false,
-            GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
+            GrantControl::Mfa => Amr::has_mfa(&s.amr),
             GrantControl::CompliantDevice => device().is_some_and(|d| d.is_compliant),
             GrantControl::DomainJoinedDevice => {
                 device().is_some_and(|d| d.trust_type == TrustType::ServerAd)
@@ -956,7 +963,7 @@ impl EntraId {
         }
         match self.sessions.get_mut(&id) {
             Some(s) => {
-                if !s.amr.iter().any(|m| m == "mfa") {
+                if !Amr::has_mfa(&s.amr) {
                     s.amr.push("mfa".into());
                 }
                 self.decide(req, from, ctx, &id);
@@ -1193,35 +1200,39 @@ impl EntraId {
         };
         let f = f.clone();
         let now = hmasim_protocol::unix_now(ctx);
-        let reply = match f.get("grant_type").unwrap_or("") {
-            "password" => return self.legacy_signin(req, from, ctx, &f),
-            "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
-                Some(g) => {
-                    let fam = self.new_family(false);
-                    self.family_auth.insert(fam, g.auth.clone());
-                    self.issue_pair(
+        let reply = match f.get("grant_type").and_then(GrantType::parse) {
+            Some(GrantType::Password) => return self.legacy_signin(req, from, ctx, &f),
+            Some(GrantType::AuthorizationCode) => {
+                match self.codes.remove(f.get("code").unwrap_or("")) {
+                    Some(g) => {
+                        let fam = self.new_family(false);
+                        self.family_auth.insert(fam, g.auth.clone());
+                        self.issue_pair(
+                            &req,
+                            ctx,
+                            fam,
+                            &g.client_id,
+                            &g.resource,
+                            &g.upn,
+                            &g.amr,
+                            None,
+                            Stage::TokensIssued,
+                            "Entra ID issues access and refresh tokens",
+                        )
+                    }
+                    None => token_error(
                         &req,
-                        ctx,
-                        fam,
-                        &g.client_id,
-                        &g.resource,
-                        &g.upn,
-                        &g.amr,
-                        None,
-                        Stage::TokensIssued,
-                        "Entra ID issues access and refresh tokens",
-                    )
+                        req.stage,
+                        FaultCode::InvalidGrant,
+                        "AADSTS70008",
+                        "the authorization code is invalid or has expired".into(),
+                    ),
                 }
-                None => token_error(
-                    &req,
-                    req.stage,
-                    FaultCode::InvalidGrant,
-                    "AADSTS70008",
-                    "the authorization code is invalid or has expired".into(),
-                ),
-            },
-            "urn:ietf:params:oauth:grant-type:jwt-bearer"
-                if f.get("requested_token_use") == Some("on_behalf_of") =>
+            }
+            Some(GrantType::JwtBearer)
+                if f.get("requested_token_use")
+                    .and_then(RequestedTokenUse::parse)
+                    == Some(RequestedTokenUse::OnBehalfOf) =>
             {
                 let keys = self.metadata();
                 match jwt::verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
@@ -1281,7 +1292,7 @@ impl EntraId {
                     ),
                 }
             }
-            "refresh_token" => {
+            Some(GrantType::RefreshToken) => {
                 let keys = self.metadata();
                 match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
@@ -1333,12 +1344,15 @@ impl EntraId {
                     ),
                 }
             }
-            g => token_error(
+            _ => token_error(
                 &req,
                 req.stage,
                 FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
-                format!("grant type '{g}' is not supported"),
+                format!(
+                    "grant type '{}' is not supported",
+                    f.get("grant_type").unwrap_or("")
+                ),
             ),
         };
         ctx.send(from, reply);
@@ -1448,10 +1462,9 @@ impl EntraId {
     fn legacy_signin(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>, f: &Form) {
         let upn = f.get("username").unwrap_or("").to_string();
         let password = f.get("password").unwrap_or("").to_string();
-        let app = if f.get("client_app_type") == Some("exchangeActiveSync") {
-            ClientAppType::ExchangeActiveSync
-        } else {
-            ClientAppType::Other
+        let app = match f.get("client_app_type").and_then(ClientAppType::parse) {
+            Some(ClientAppType::ExchangeActiveSync) => ClientAppType::ExchangeActiveSync,
+            _ => ClientAppType::Other,
         };
         let check = match self.cfg.model {
             IdentityModel::Phs => {
