@@ -49,7 +49,7 @@ pub mod token;
 pub mod url;
 
 pub use body::{
-    Body, DetectAnswer, Form, Mailbox, Page, PasswordChange, TokenResponse, UserAction,
+    Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,
 };
 pub use directory::Directory;
 pub use fault::FaultCode;

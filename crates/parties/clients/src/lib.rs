@@ -684,7 +684,7 @@ impl Client {
 
     fn fail(&mut self, ctx: &mut Ctx<'_, Message>, mut fault: Fault, purpose: &Purpose) {
         self.phase = Phase::Failed;
-        let symptom = web::symptom(self.cfg.kind, purpose_name(purpose), &fault);
+        let symptom = web::symptom(self.cfg.kind, phase(purpose), &fault);
         fault.symptom = Some(symptom.into());
         tracing::info!(t_ms = ctx.now().as_millis(), party = %self.cfg.id, code = %fault.code, "client gives up");
         ctx.note(Message::note("the client gives up").with_fault(fault));
@@ -896,13 +896,14 @@ impl Client {
     }
 }
 
-fn purpose_name(p: &Purpose) -> &'static str {
+/// The phase the user sees a failure of the work in.
+fn phase(p: &Purpose) -> web::Phase {
     match p {
-        Purpose::Detect => "detect",
-        Purpose::Connect => "connect",
-        Purpose::Web(_) | Purpose::Kerberos(_) | Purpose::Enroll => "sign-in",
-        Purpose::Token | Purpose::Refresh => "token",
-        Purpose::Use | Purpose::Sync => "use",
+        Purpose::Detect => web::Phase::Detect,
+        Purpose::Connect => web::Phase::Connect,
+        Purpose::Web(_) | Purpose::Kerberos(_) | Purpose::Enroll => web::Phase::SignIn,
+        Purpose::Token | Purpose::Refresh => web::Phase::Token,
+        Purpose::Use | Purpose::Sync => web::Phase::Use,
     }
 }
 

@@ -17,11 +17,11 @@ use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
-use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
     TokenResponse, Url, UserAction, EPOCH_UNIX,
 };
+use hmasim_protocol::{FaultCode, MfaPrompt};
 use rand::RngCore;
 
 pub use hmasim_protocol::apps::METADATA_HOST;
@@ -754,7 +754,7 @@ impl EntraId {
                         "Conditional Access calls Entra MFA: the user is prompted",
                         Page::Mfa {
                             action,
-                            method: "PhoneAppNotification",
+                            method: MfaPrompt::PhoneAppNotification,
                         },
                     ),
                 );
@@ -822,7 +822,7 @@ impl EntraId {
                         "More information required (AADSTS50079): the user must register an MFA method now",
                         Page::Mfa {
                             action,
-                            method: "RegisterSecurityInfo",
+                            method: MfaPrompt::RegisterSecurityInfo,
                         },
                     ),
                 );
