@@ -116,8 +116,8 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
         (
             at,
             p.path.user.clone(),
-            p.path.client,
-            p.path.location,
+            p.path.client.as_str(),
+            p.path.location.as_str(),
             p.path.method,
             signals_of(&p.path),
         )

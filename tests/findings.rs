@@ -520,7 +520,7 @@ fn an_exception_can_select_one_path_by_client_method_and_signals() {
     for &i in &accepted {
         let p = &v.counterexamples[i].path;
         assert_eq!(
-            (p.client, p.location, p.method.as_str()),
+            (p.client.as_str(), p.location.as_str(), p.method.as_str()),
             ("browser", "internal", "web")
         );
     }

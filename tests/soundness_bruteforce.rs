@@ -827,8 +827,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
     // The paths whose device registration verify explored.
     let mut registered_explored: BTreeSet<Group> = BTreeSet::new();
     for p in &v.paths {
-        let kind = kind_of(p.path.client);
-        let location = if p.path.location == "internal" {
+        let kind = kind_of(p.path.client.as_str());
+        let location = if p.path.location.as_str() == "internal" {
             Location::Internal
         } else {
             Location::External
@@ -872,8 +872,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         let detected = p.path.signals.risk.is_some_and(|r| r.detected());
         let group = (
             p.path.user.to_ascii_lowercase(),
-            p.path.client,
-            p.path.location,
+            p.path.client.as_str(),
+            p.path.location.as_str(),
             p.path.method.as_str().to_string(),
             p.epoch,
             p.path.continued,

@@ -29,7 +29,10 @@ fn paths_without_mfa(v: &Verification) -> Vec<String> {
     for c in &v.counterexamples {
         let p = format!(
             "{} {} {} {}",
-            c.path.user, c.path.client, c.path.location, c.path.method
+            c.path.user,
+            c.path.client.as_str(),
+            c.path.location.as_str(),
+            c.path.method
         );
         if !out.contains(&p) {
             out.push(p);
@@ -73,7 +76,7 @@ fn the_recommended_configurations_verify_clean_in_every_identity_model() {
 fn scope_limits_what_is_explored_and_is_reported() {
     let v = verify(&load("secure-web", &[]));
     assert_eq!(v.scope, ["browser"]);
-    assert!(v.paths.iter().all(|p| p.path.client == "browser"));
+    assert!(v.paths.iter().all(|p| p.path.client.as_str() == "browser"));
     let all = verify(&load("secure-hybrid", &[]));
     assert_eq!(
         all.scope,
@@ -103,8 +106,10 @@ fn without_the_ca_client_app_type_desktop_clients_lose_mfa() {
         .iter()
         .filter(|c| c.path.method.as_str() == "modern")
         .collect();
-    let distinct: std::collections::BTreeSet<_> =
-        c.iter().map(|c| (&c.path.user, c.path.location)).collect();
+    let distinct: std::collections::BTreeSet<_> = c
+        .iter()
+        .map(|c| (&c.path.user, c.path.location.as_str()))
+        .collect();
     assert_eq!(
         distinct.len(),
         4,
@@ -191,7 +196,8 @@ fn without_the_outlookservice_allow_rule_mrs_cannot_sync() {
             p.path.user.starts_with("onprem") && p.path.method.as_str() == "modern-autodetect"
         })
         .collect();
-    let locations: std::collections::BTreeSet<_> = broken.iter().map(|p| p.path.location).collect();
+    let locations: std::collections::BTreeSet<_> =
+        broken.iter().map(|p| p.path.location.as_str()).collect();
     assert_eq!(locations.len(), 2, "inside and outside");
     assert!(broken.iter().all(|p| p.verdict == Verdict::NoAccess
         && p.stopped_by.as_deref() == Some("device_blocked at exchange-onprem")));
@@ -267,7 +273,7 @@ fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
     let mobile: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.client == "outlook-mobile")
+        .filter(|c| c.path.client.as_str() == "outlook-mobile")
         .collect();
     assert!(!mobile.is_empty());
     assert!(mobile.iter().all(|c| c.path.signals.device_model.is_some()));

@@ -104,7 +104,7 @@ fn a_named_location_exclusion_is_reached_by_address() {
     for c in &v.counterexamples {
         assert_eq!(c.path.signals.locations, ["Branch office"], "{:?}", c.path);
         assert!(c.path.signals.source_address.is_some());
-        assert_eq!(c.path.location, "external");
+        assert_eq!(c.path.location.as_str(), "external");
     }
     // From the Internet the same path does MFA.
     assert!(v

@@ -25,8 +25,8 @@ use hmasim_protocol::display::escape_control as esc;
 use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
 use hmasim_scenario::accept::Exception;
 use hmasim_scenario::{
-    AccessLevel, AdfsPolicy, Date, DeviceCharacteristic, ExoAuthPolicy, MailProtocol,
-    OnpremAuthPolicy, Scenario,
+    AccessLevel, AdfsPolicy, ClientKind, Date, DeviceCharacteristic, ExoAuthPolicy, Location,
+    MailProtocol, OnpremAuthPolicy, Scenario,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -566,7 +566,7 @@ pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
             .filter(|n| n.trusted && c.path.signals.locations.contains(&n.name))
             .map(|n| n.name.clone())
             .collect();
-        if !trusted.is_empty() || c.path.location == "internal" {
+        if !trusted.is_empty() || c.path.location == Location::Internal {
             let mut locations = trusted;
             if locations.is_empty() {
                 locations.insert("the corporate network".into());
@@ -614,7 +614,7 @@ pub fn device_registration_fix(sc: &Scenario) -> Fix {
 /// The fix for a path that reached mailbox data without MFA, aimed at what exists in the
 /// tenant: derived from `sc`'s configuration and from `trace`, the path's run.
 pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
-    let ran = read_trace(trace, path.client);
+    let ran = read_trace(trace, path.client.as_str());
     let user = sc
         .users
         .iter()
@@ -677,7 +677,7 @@ pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
         };
         return Fix { change, note };
     }
-    if path.client == "browser" && ran.served_by == Some("exchange-onprem") {
+    if path.client == ClientKind::Browser && ran.served_by == Some("exchange-onprem") {
         let change = if !sc.onprem.owa_adfs_claims {
             Change::OwaClaims {
                 require_mfa: sc.adfs.owa_policy != AdfsPolicy::RequireMfa,
@@ -889,7 +889,7 @@ fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
             note: None,
         };
     }
-    let (name, app_type) = if path.client == "browser" {
+    let (name, app_type) = if path.client == ClientKind::Browser {
         (
             "Exchange Online: require MFA for browsers",
             ClientAppType::Browser,
@@ -1178,7 +1178,7 @@ fn ca_patch_command(p: &CaPolicy, body: &str) -> String {
 pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
     let p = &c.path;
     let s = &p.signals;
-    let mut m = BTreeMap::from([("location".to_string(), p.location.to_string())]);
+    let mut m = BTreeMap::from([("location".to_string(), p.location.as_str().to_string())]);
     if let Some(ua) = &s.user_agent {
         m.insert("user_agent".into(), ua.clone());
         m.insert("platform".into(), s.platform.clone());
@@ -1227,7 +1227,7 @@ fn facts(c: &Counterexample) -> BTreeMap<&'static str, Vec<String>> {
     let mut addr = vec![s.address.to_string()];
     addr.extend(s.locations.iter().cloned());
     BTreeMap::from([
-        ("location", vec![p.location.to_string()]),
+        ("location", vec![p.location.as_str().to_string()]),
         ("platform", vec![s.platform.clone()]),
         ("user_agent", s.user_agent.iter().cloned().collect()),
         ("source_address", addr),
@@ -1274,9 +1274,14 @@ fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
     for &i in members {
         let c = &v.counterexamples[i];
         let p = &c.path;
-        by.entry((p.user.clone(), p.client, p.method, c.verdict.label()))
-            .or_default()
-            .push(i);
+        by.entry((
+            p.user.clone(),
+            p.client.as_str(),
+            p.method,
+            c.verdict.label(),
+        ))
+        .or_default()
+        .push(i);
     }
     by.into_iter()
         .map(|((user, client, method, outcome), members)| {
@@ -1437,7 +1442,7 @@ pub struct Report {
 fn matches_for(e: &Exception, user: &str, c: &Counterexample) -> bool {
     let f = facts(c);
     e.user.eq_ignore_ascii_case(user)
-        && e.client.is_none_or(|k| k.party().id() == c.path.client)
+        && e.client.is_none_or(|k| k == c.path.client)
         && e.method
             .as_deref()
             .is_none_or(|m| Method::parse(m) == Some(c.path.method))

@@ -142,14 +142,16 @@ pub struct Signals {
 }
 
 /// One way to reach a mailbox.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PathSpec {
     /// The user (a class representative).
     pub user: String,
-    /// The client kind.
-    pub client: &'static str,
-    /// `internal` or `external`.
-    pub location: &'static str,
+    /// The client kind (serialized as its id, `outlook-mobile`...).
+    #[serde(serialize_with = "as_str_of_kind")]
+    pub client: ClientKind,
+    /// Where it connects from (serialized as `internal` or `external`).
+    #[serde(serialize_with = "as_str_of_location")]
+    pub location: Location,
     /// How it authenticates: `modern`, `basic-activesync`, `iwa-mapi`...
     pub method: Method,
     /// What the password holder pins.
@@ -157,6 +159,38 @@ pub struct PathSpec {
     /// Signed in at the previous epoch's start and followed across the change that
     /// starts this epoch (false: a fresh sign-in at this epoch's start).
     pub continued: bool,
+}
+
+fn as_str_of_kind<S: serde::Serializer>(k: &ClientKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(k.as_str())
+}
+
+fn as_str_of_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(l.as_str())
+}
+
+// Paths sort as they did when the client and location were their strings: every listing
+// keeps its order.
+impl Ord for PathSpec {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let key = |p: &PathSpec| {
+            (
+                p.user.clone(),
+                p.client.as_str(),
+                p.location.as_str(),
+                p.method,
+                p.signals.clone(),
+                p.continued,
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for PathSpec {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl PathSpec {
@@ -585,26 +619,6 @@ pub struct Options {
     pub signals_of: Vec<Scenario>,
 }
 
-fn kind_name(k: ClientKind) -> &'static str {
-    match k {
-        ClientKind::Browser => "browser",
-        ClientKind::OutlookDesktop => "outlook-desktop",
-        ClientKind::OutlookMobile => "outlook-mobile",
-        ClientKind::NativeMail => "native-mail",
-    }
-}
-
-fn kind_of(name: &str) -> Option<ClientKind> {
-    [
-        ClientKind::Browser,
-        ClientKind::OutlookDesktop,
-        ClientKind::OutlookMobile,
-        ClientKind::NativeMail,
-    ]
-    .into_iter()
-    .find(|k| kind_name(*k) == name)
-}
-
 /// The ways a client kind can authenticate, at a location, to a mailbox.
 fn methods(kind: ClientKind, location: Location, mailbox: MailboxLocation) -> Vec<Method> {
     let mut m = Vec::new();
@@ -748,12 +762,7 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     } else {
         e.from_ms
     };
-    let kind = kind_of(path.client).unwrap_or(ClientKind::OutlookDesktop);
-    let location = if path.location == "internal" {
-        Location::Internal
-    } else {
-        Location::External
-    };
+    let (kind, location) = (path.client, path.location);
     let mailbox = sc
         .user(&path.user)
         .map_or(MailboxLocation::Online, |u| u.mailbox);
@@ -804,7 +813,7 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
         _ => ActionKind::AddAccount,
     };
     let mut timeline: Vec<Action> = sc.timeline.iter().filter(|a| kept(a)).cloned().collect();
-    timeline.push(Action::on_client(Span(start), action, kind_name(kind)));
+    timeline.push(Action::on_client(Span(start), action, kind.as_str()));
     timeline.sort_by_key(|a| a.at.ms());
     out.timeline = timeline;
     out.run.duration = Span(if path.continued && epoch > 0 {
@@ -1128,11 +1137,6 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         graph.add_edge(root, unode, String::new());
         for &kind in &scope {
             for location in [Location::External, Location::Internal] {
-                let loc = if location == Location::Internal {
-                    "internal"
-                } else {
-                    "external"
-                };
                 let known = known_client(sc, kind, &user.upn);
                 // Inside, connections leave by the office's egress (or the known
                 // client's own address there); outside, every address class.
@@ -1147,7 +1151,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                     } else {
                         (space.addresses.clone(), space.raw_addresses)
                     };
-                let cnode = graph.add_node(format!("{} {loc}", kind_name(kind)));
+                let cnode = graph.add_node(format!("{} {}", kind.as_str(), location.as_str()));
                 graph.add_edge(unode, cnode, String::new());
                 let own = build::default_device(
                     kind,
@@ -1185,8 +1189,8 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 base_signals.risk = *risk;
                                 let base_path = PathSpec {
                                     user: user.upn.clone(),
-                                    client: kind_name(kind),
-                                    location: loc,
+                                    client: kind,
+                                    location,
                                     method: first[0],
                                     signals: base_signals,
                                     continued,
@@ -1478,7 +1482,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         pruned: raw.saturating_sub(paths.len()),
     };
     Verification {
-        scope: scope.iter().map(|k| kind_name(*k)).collect(),
+        scope: scope.iter().map(|k| k.as_str()).collect(),
         epochs: ep,
         paths,
         events,
