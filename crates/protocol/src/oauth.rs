@@ -96,6 +96,27 @@ impl RequestedTokenUse {
     }
 }
 
+/// A `scp` (scope) value of a token hmasim decides on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// `offline_access`: the scope of a refresh token.
+    OfflineAccess,
+}
+
+impl Scope {
+    /// The claim value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::OfflineAccess => "offline_access",
+        }
+    }
+
+    /// The scope a whole `scp` value is, if it is one scope hmasim models.
+    pub fn parse(s: &str) -> Option<Scope> {
+        (s == Scope::OfflineAccess.as_str()).then_some(Scope::OfflineAccess)
+    }
+}
+
 /// An `amr` value of a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Amr {
@@ -147,6 +168,13 @@ mod tests {
             Some(RequestedTokenUse::OnBehalfOf)
         );
         assert_eq!(RequestedTokenUse::parse("on-behalf-of"), None);
+    }
+
+    #[test]
+    fn a_scope_is_the_whole_value() {
+        assert_eq!(Scope::parse("offline_access"), Some(Scope::OfflineAccess));
+        assert_eq!(Scope::parse("offline_access openid"), None);
+        assert_eq!(Scope::parse("user_impersonation"), None);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use std::sync::Arc;
 
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration};
 use hmasim_protocol::address::Cidr;
+use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
-use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode};
+use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode, Scope};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
@@ -863,11 +864,14 @@ impl EntraId {
     /// device id and the credential the device presents from then on.
     fn enroll(&mut self, req: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
         let now = hmasim_protocol::unix_now(ctx);
-        let bearer = req
+        let bearer = match req
             .header_value("Authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let claims = match jwt::verify(bearer, &self.metadata(), now, 300) {
+            .and_then(Credentials::parse)
+        {
+            Some(Credentials::Bearer(t)) => t,
+            _ => String::new(),
+        };
+        let claims = match jwt::verify(&bearer, &self.metadata(), now, 300) {
             Ok(c) if c.aud == device::DRS_RESOURCE => c,
             _ => {
                 return ctx.send(
@@ -934,7 +938,7 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let approved = matches!(&req.body, Body::Form(f) if f.get("approved") == Some("true"));
+        let approved = matches!(&req.body, Body::Form(f) if f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
         if !approved {
             return ctx.send(
                 from,
@@ -947,7 +951,12 @@ impl EntraId {
                 ),
             );
         }
-        let registering = req.url.as_ref().and_then(|u| u.param("register")) == Some("1");
+        let registering = req
+            .url
+            .as_ref()
+            .and_then(|u| u.param("register"))
+            .and_then(|v| v.parse::<u8>().ok())
+            == Some(1);
         if registering {
             if let Some(s) = self.sessions.get(&id) {
                 let upn = s.upn.to_ascii_lowercase();
@@ -1076,7 +1085,7 @@ impl EntraId {
             amr: amr.to_vec(),
             appid: appid.to_string(),
             scp: match kind {
-                TokenKind::Refresh => "offline_access".into(),
+                TokenKind::Refresh => Scope::OfflineAccess.as_str().into(),
                 TokenKind::Id => "openid".into(),
                 _ => "user_impersonation".into(),
             },
@@ -1295,10 +1304,10 @@ impl EntraId {
             Some(GrantType::RefreshToken) => {
                 let keys = self.metadata();
                 match jwt::verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
-                    Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
+                    Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
                         token_error(&req, req.stage, FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
-                    Ok(c) if c.scp == "offline_access" => {
+                    Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
                             .ids
                             .get(&c.uti)
