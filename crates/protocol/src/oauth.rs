@@ -1,8 +1,11 @@
 //! OAuth 2 parameter values a receiver decides on, parsed: the token endpoint's
 //! `grant_type`, the authorize request's `response_mode`, the on-behalf-of
 //! `requested_token_use`, and the `amr` (authentication methods references) values of a
-//! token. The strings are the ones Microsoft identity platform documents (RFC 6749, RFC
-//! 7523 for the JWT bearer grant, RFC 8176 for `amr`); they are compared exactly, as the
+//! token. The strings are the ones Microsoft identity platform documents ("Microsoft
+//! identity platform and OAuth 2.0 authorization code flow" for `grant_type` and
+//! `response_mode`, "Microsoft identity platform and OAuth 2.0 On-Behalf-Of flow" for the
+//! JWT bearer grant and `requested_token_use`, "Access token claims reference" for `scp`
+//! and `amr`; RFC 6749, 7523 and 8176 underneath); they are compared exactly, as the
 //! service does, and an unknown value parses to `None`.
 
 /// The token endpoint's `grant_type`.
