@@ -23,6 +23,7 @@ use hmasim_protocol::apps;
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::display::escape_control as esc;
 use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
+use hmasim_protocol::PartyKind;
 use hmasim_scenario::accept::Exception;
 use hmasim_scenario::{
     AccessLevel, AdfsPolicy, ClientKind, Date, DeviceCharacteristic, ExoAuthPolicy, Location,
@@ -501,7 +502,7 @@ struct Ran<'a> {
     /// The legacy request that reached the mailbox: protocol, credentials scheme, host.
     legacy: Option<(MailProtocol, &'static str, &'a hmasim_protocol::Message)>,
     /// Who served the data.
-    served_by: Option<&'a str>,
+    served_by: Option<PartyKind>,
     /// The lines of every Conditional Access evaluation note, in order.
     ca_lines: Vec<&'a str>,
 }
@@ -544,7 +545,11 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
     }
     Ran {
         legacy,
-        served_by: trace.outcome.served_by.as_deref(),
+        served_by: trace
+            .outcome
+            .served_by
+            .as_deref()
+            .and_then(PartyKind::from_id),
         ca_lines,
     }
 }
@@ -620,7 +625,7 @@ pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
         .iter()
         .find(|u| u.upn.eq_ignore_ascii_case(&path.user));
     if let Some((proto, _scheme, req)) = ran.legacy {
-        let online = ran.served_by == Some("exchange-online")
+        let online = ran.served_by == Some(PartyKind::ExchangeOnline)
             || req
                 .url
                 .as_ref()
@@ -677,7 +682,7 @@ pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
         };
         return Fix { change, note };
     }
-    if path.client == ClientKind::Browser && ran.served_by == Some("exchange-onprem") {
+    if path.client == ClientKind::Browser && ran.served_by == Some(PartyKind::ExchangeOnprem) {
         let change = if !sc.onprem.owa_adfs_claims {
             Change::OwaClaims {
                 require_mfa: sc.adfs.owa_policy != AdfsPolicy::RequireMfa,
