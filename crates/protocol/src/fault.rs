@@ -10,127 +10,163 @@ use std::fmt;
 /// Why a party refused (contract `failure.code`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultCode {
-    /// `access_denied`.
+    /// `access_denied` (a client): The mailbox service answered the client's data request with an
+    /// error the client cannot act on.
     AccessDenied,
-    /// `app_not_approved`.
+    /// `app_not_approved` (entra-id): Conditional Access requires an approved client app or app
+    /// protection policy (AADSTS53005).
     AppNotApproved,
-    /// `audience_mismatch`.
+    /// `audience_mismatch` (exchange-onprem, exchange-online): The access token's audience is not
+    /// the URL the service received (2000003).
     AudienceMismatch,
-    /// `autodiscover_failed`.
+    /// `autodiscover_failed` (autodetect): AutoDetect found no usable AutoDiscover answer for the
+    /// mailbox.
     AutodiscoverFailed,
-    /// `autodiscover_unreachable`.
+    /// `autodiscover_unreachable` (autodetect): AutoDetect could not connect to the AutoDiscover
+    /// endpoint.
     AutodiscoverUnreachable,
-    /// `bad_authority`.
+    /// `bad_authority` (a client): The `authorization_uri` of a Bearer challenge is not a URL.
     BadAuthority,
-    /// `bad_autodiscover_url`.
+    /// `bad_autodiscover_url` (autodetect): AutoDiscover returned a malformed URL.
     BadAutodiscoverUrl,
-    /// `bad_redirect`.
+    /// `bad_redirect` (a client): A 302 without a usable `Location`.
     BadRedirect,
-    /// `basic_auth_blocked`.
+    /// `basic_auth_blocked` (exchange-online): An authentication policy blocks Basic authentication
+    /// for the protocol.
     BasicAuthBlocked,
-    /// `basic_auth_disabled`.
+    /// `basic_auth_disabled` (exchange-online): Basic authentication is turned off for the
+    /// protocol.
     BasicAuthDisabled,
-    /// `blocked_by_conditional_access`.
+    /// `blocked_by_conditional_access` (entra-id): A Conditional Access policy blocks the sign-in
+    /// (AADSTS53003).
     BlockedByConditionalAccess,
-    /// `claims_rejected`.
+    /// `claims_rejected` (exchange-onprem): OWA refuses the WS-Federation sign-in token (audience
+    /// or user mismatch).
     ClaimsRejected,
-    /// `device_blocked`.
+    /// `device_blocked` (exchange-onprem): An ActiveSync device access rule or the default access
+    /// level blocks the device.
     DeviceBlocked,
-    /// `device_not_compliant`.
+    /// `device_not_compliant` (entra-id): Conditional Access requires a compliant or domain-joined
+    /// device (AADSTS53000).
     DeviceNotCompliant,
-    /// `device_quarantined`.
+    /// `device_quarantined` (exchange-onprem): An ActiveSync device access rule or the default
+    /// access level quarantines the device.
     DeviceQuarantined,
-    /// `device_registration_failed`.
+    /// `device_registration_failed` (a client): The client could not register its device with Entra
+    /// ID.
     DeviceRegistrationFailed,
-    /// `device_registration_unauthorized`.
+    /// `device_registration_unauthorized` (entra-id): The user may not register devices.
     DeviceRegistrationUnauthorized,
-    /// `directory_unreachable`.
+    /// `directory_unreachable` (adfs): AD FS cannot reach Active Directory to check the
+    /// credentials.
     DirectoryUnreachable,
-    /// `discovery_failed`.
+    /// `discovery_failed` (a client): The client found no endpoint for the mailbox.
     DiscoveryFailed,
-    /// `event_limit`.
+    /// `event_limit` (hmasim): The run stopped at `run.max_events`: the outcome covers only part of
+    /// it.
     EventLimit,
-    /// `federation_rejected`.
+    /// `federation_rejected` (entra-id): Entra ID refuses the federated token AD FS issued.
     FederationRejected,
-    /// `invalid_credentials`.
+    /// `invalid_credentials` (adfs, entra-id, exchange-onprem): Wrong user name or password.
     InvalidCredentials,
-    /// `invalid_grant`.
+    /// `invalid_grant` (entra-id): The token endpoint refuses the grant: a code redeemed already, a
+    /// refresh token expired or revoked, a sign-in frequency reached.
     InvalidGrant,
-    /// `invalid_resource`.
+    /// `invalid_resource` (entra-id): The requested resource is not an application the tenant
+    /// knows.
     InvalidResource,
-    /// `invalid_signature`.
+    /// `invalid_signature` (exchange-onprem): Exchange cannot verify the token's signature with its
+    /// cached EvoSTS metadata.
     InvalidSignature,
-    /// `invalid_token`.
+    /// `invalid_token` (exchange-onprem, exchange-online): The token is not valid (not yet valid,
+    /// malformed, wrong issuer).
     InvalidToken,
-    /// `ip_restricted`.
+    /// `ip_restricted` (the edge (load balancer, WAP, Exchange)): IP restrictions at the edge do
+    /// not include the caller's source address (HTTP 403.6).
     IpRestricted,
-    /// `kerberos_failed`.
+    /// `kerberos_failed` (a client): The client could not get a Kerberos ticket from Active
+    /// Directory.
     KerberosFailed,
-    /// `legacy_auth_blocked`.
+    /// `legacy_auth_blocked` (exchange-onprem): An authentication policy blocks legacy (Basic)
+    /// authentication.
     LegacyAuthBlocked,
-    /// `mailbox_not_found`.
+    /// `mailbox_not_found` (exchange-onprem, exchange-online): No mailbox for the token's user on
+    /// that side.
     MailboxNotFound,
-    /// `mfa_denied`.
+    /// `mfa_denied` (adfs, entra-id): The user denied (or did not answer) the MFA prompt.
     MfaDenied,
-    /// `mfa_registration_blocked`.
+    /// `mfa_registration_blocked` (entra-id): The user must register for MFA and the registration
+    /// policy does not allow it from here.
     MfaRegistrationBlocked,
-    /// `mfa_registration_blocked_by_risk`.
+    /// `mfa_registration_blocked_by_risk` (entra-id): The user must register for MFA in a risky
+    /// session, which Entra ID blocks.
     MfaRegistrationBlockedByRisk,
-    /// `mfa_registration_required`.
+    /// `mfa_registration_required` (entra-id): MFA is required and the user has no method
+    /// registered.
     MfaRegistrationRequired,
-    /// `mfa_required`.
+    /// `mfa_required` (adfs): The access control policy requires MFA, which the active (user name
+    /// and password) endpoint cannot do.
     MfaRequired,
-    /// `mfa_unreachable`.
+    /// `mfa_unreachable` (adfs): AD FS cannot reach its MFA provider.
     MfaUnreachable,
-    /// `no_authorization_uri`.
+    /// `no_authorization_uri` (a client): The Bearer challenge has no `authorization_uri` (EvoSTS
+    /// is not the default authorization endpoint).
     NoAuthorizationUri,
-    /// `no_code`.
+    /// `no_code` (a client): The redirect back to the client carries no authorization code.
     NoCode,
-    /// `no_modern_auth`.
+    /// `no_modern_auth` (a client): The client (a mail app) only does Basic.
     NoModernAuth,
-    /// `no_www_authenticate`.
+    /// `no_www_authenticate` (autodetect): The 401 carries no `WWW-Authenticate` header.
     NoWwwAuthenticate,
-    /// `not_published`.
+    /// `not_published` (wap): The Web Application Proxy publishes no application for the host.
     NotPublished,
-    /// `oauth_not_configured`.
+    /// `oauth_not_configured` (exchange-onprem): OAuth is not enabled on Exchange on-premises.
     OauthNotConfigured,
-    /// `oauth_not_supported_by_mailbox_server`.
+    /// `oauth_not_supported_by_mailbox_server` (exchange-onprem): The mailbox is on a server
+    /// version that cannot do OAuth (Exchange 2010).
     OauthNotSupportedByMailboxServer,
-    /// `obo_failed`.
+    /// `obo_failed` (exchange-online): MRS could not get a token on behalf of the user.
     OboFailed,
-    /// `preauthentication`.
+    /// `preauthentication` (autodetect): A pre-authentication device in front of Exchange redirects
+    /// the request to a sign-in page.
     Preauthentication,
-    /// `pta_agent_unreachable`.
+    /// `pta_agent_unreachable` (entra-id): No pass-through authentication agent answers.
     PtaAgentUnreachable,
-    /// `redirect_loop`.
+    /// `redirect_loop` (autodetect): AutoDiscover redirects too many times.
     RedirectLoop,
-    /// `refresh_failed`.
+    /// `refresh_failed` (a client): The client could not renew its access token.
     RefreshFailed,
-    /// `service_disabled`.
+    /// `service_disabled` (exchange-onprem): The protocol's service is not started: the connection
+    /// is refused.
     ServiceDisabled,
-    /// `session_expired`.
+    /// `session_expired` (entra-id): The sign-in session is no longer known (AADSTS50058).
     SessionExpired,
-    /// `sign_in_failed`.
+    /// `sign_in_failed` (a client): The sign-in page answered with something the client cannot
+    /// follow.
     SignInFailed,
-    /// `sync_failed`.
+    /// `sync_failed` (a client, exchange-online): A background synchronization (the client's or
+    /// MRS's) failed.
     SyncFailed,
-    /// `timeout`.
+    /// `timeout` (a client, exchange-online): No answer before the request timed out.
     Timeout,
-    /// `token_expired`.
+    /// `token_expired` (exchange-onprem): The access token has expired.
     TokenExpired,
-    /// `token_failed`.
+    /// `token_failed` (a client): The token endpoint answered with an error the client cannot act
+    /// on.
     TokenFailed,
-    /// `unauthorized`.
+    /// `unauthorized` (a client): A 401 the client cannot answer (no challenge it supports).
     Unauthorized,
-    /// `unknown_relying_party`.
+    /// `unknown_relying_party` (adfs): AD FS has no relying party trust for the requested
+    /// identifier.
     UnknownRelyingParty,
-    /// `unknown_session`.
+    /// `unknown_session` (adfs): AD FS does not know the sign-in session.
     UnknownSession,
-    /// `unknown_user`.
+    /// `unknown_user` (entra-id): Entra ID has no such user.
     UnknownUser,
-    /// `unreachable`.
+    /// `unreachable` (a client, exchange-online): The party could not connect to the host it
+    /// called.
     Unreachable,
-    /// `unsupported_grant_type`.
+    /// `unsupported_grant_type` (entra-id): The token endpoint does not support the grant type.
     UnsupportedGrantType,
 }
 
