@@ -116,9 +116,9 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
         (
             at,
             p.path.user.clone(),
-            p.path.client,
-            p.path.location,
-            p.path.method.clone(),
+            p.path.client.as_str(),
+            p.path.location.as_str(),
+            p.path.method,
             signals_of(&p.path),
         )
     };
@@ -210,7 +210,7 @@ pub fn run(a: DiffArgs) -> Result<bool, CliError> {
                     s,
                     "  at {at} ms {:<22} {client:<16} {location:<8} {:<24} [{}] {} -> {}{flag}",
                     esc(user),
-                    esc(method),
+                    method.as_str(),
                     esc(signals),
                     b.map(name).unwrap_or("-"),
                     a.map(name).unwrap_or("-")

@@ -417,7 +417,7 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
             esc(&if p.path.signals.registers_device {
                 format!("{}+register-device", p.path.method)
             } else {
-                p.path.method.clone()
+                p.path.method.to_string()
             }),
             esc(&p.path.signals.platform),
             p.path.signals.address,
@@ -433,7 +433,7 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
             esc(&t.path.user),
             t.path.client,
             t.path.location,
-            esc(&t.path.method),
+            t.path.method.as_str(),
             esc(&signals_text(&t.path)),
             t.before.label(),
             t.after.label()

@@ -379,7 +379,7 @@ fn the_graph_body_of_a_ca_command_closes_the_path_it_is_printed_for() {
     let cmd = v
         .counterexamples
         .iter()
-        .find(|c| c.path.method == "modern")
+        .find(|c| c.path.method.as_str() == "modern")
         .map(|c| c.command.clone())
         .expect("the modern path is open without a policy");
     let w = words(&statements(&cmd)[0]);
@@ -396,7 +396,7 @@ fn the_graph_body_of_a_ca_command_closes_the_path_it_is_printed_for() {
         !after
             .counterexamples
             .iter()
-            .any(|c| c.path.method == "modern"),
+            .any(|c| c.path.method.as_str() == "modern"),
         "the policy the command creates leaves the modern path open"
     );
 }

@@ -331,7 +331,7 @@ fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out
     let c = v
         .counterexamples
         .iter()
-        .find(|c| c.path.location == "external" && !c.path.signals.registers_device)
+        .find(|c| c.path.location.as_str() == "external" && !c.path.signals.registers_device)
         .expect("the unregistered sign-in gets in");
     assert!(
         c.control.contains("filter for devices") && c.command.contains("\"deviceFilter\":null"),
@@ -348,7 +348,7 @@ fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out
             .iter()
             .filter(|p| {
                 p.path.signals.registers_device
-                    && p.path.location == "external"
+                    && p.path.location.as_str() == "external"
                     && p.path.signals.platform == platform
             })
             .map(|p| p.verdict.single_factor())
@@ -361,7 +361,7 @@ fn an_include_filter_with_a_positive_operator_leaves_the_unregistered_device_out
     assert!(v
         .counterexamples
         .iter()
-        .filter(|c| c.path.location == "external")
+        .filter(|c| c.path.location.as_str() == "external")
         .all(|c| !c.path.signals.registers_device));
     let fix = hmasim::sim::findings::fix_for_counterexample(&sc, c);
     fix.change.apply(&mut sc);

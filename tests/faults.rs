@@ -96,7 +96,7 @@ fn every_fault_ends_with_the_documented_symptom_and_refusal() {
             .find(|e| e.seq == d.event)
             .expect("the diagnosed event is in the trace");
         assert_eq!(
-            at.msg.fault.as_ref().map(|f| f.code.as_ref()),
+            at.msg.fault.as_ref().map(|f| f.code.as_str()),
             Some(code),
             "{name}"
         );
@@ -315,7 +315,7 @@ fn a_configuration_change_in_the_timeline_takes_effect_at_its_instant() {
     let first_fault = t.events.iter().find(|e| e.msg.fault.is_some()).unwrap();
     assert!(first_fault.t_ms > 10 * 60_000);
     assert_eq!(
-        t.outcome.failure.as_ref().unwrap().code,
+        t.outcome.failure.as_ref().unwrap().code.as_str(),
         "audience_mismatch"
     );
 }

@@ -204,10 +204,9 @@ fn outlook_mobile_modern_to_an_online_mailbox_gets_a_conditional_access_fix() {
         &["conditional_access.1.state=enabledForReportingButNotEnforced"],
     );
     let (v, r) = reverified(&sc);
-    assert!(v
-        .counterexamples
-        .iter()
-        .any(|c| c.path.user == "cloud@contoso.com" && c.path.method == "modern-autodetect"));
+    assert!(v.counterexamples.iter().any(
+        |c| c.path.user == "cloud@contoso.com" && c.path.method.as_str() == "modern-autodetect"
+    ));
     for c in &v.counterexamples {
         assert!(!c.command.contains("AuthenticationPolicy"), "{}", c.command);
     }
@@ -326,7 +325,7 @@ fn classes_keep_the_minimal_counterexamples() {
         .findings
         .iter()
         .flat_map(|f| &f.classes)
-        .find(|c| c.method == "basic-mapi")
+        .find(|c| c.method.as_str() == "basic-mapi")
         .unwrap();
     assert!(mapi.members.len() > 2, "{mapi:?}");
     let minimal: Vec<&str> = mapi
@@ -345,7 +344,7 @@ fn classes_keep_the_minimal_counterexamples() {
         .findings
         .iter()
         .flat_map(|f| &f.classes)
-        .find(|c| c.method == "iwa-mapi")
+        .find(|c| c.method.as_str() == "iwa-mapi")
         .unwrap();
     assert_eq!(iwa.minimal.len(), 1);
     assert_eq!(iwa.minimal[0]["location"], "internal");
@@ -521,7 +520,7 @@ fn an_exception_can_select_one_path_by_client_method_and_signals() {
     for &i in &accepted {
         let p = &v.counterexamples[i].path;
         assert_eq!(
-            (p.client, p.location, p.method.as_str()),
+            (p.client.as_str(), p.location.as_str(), p.method.as_str()),
             ("browser", "internal", "web")
         );
     }
@@ -721,4 +720,52 @@ fn with_one_user_only_that_user_gets_a_verdict() {
         .collect();
     assert_eq!(users, [("onprem@contoso.com", UserState::Clean)]);
     assert_eq!(r.verdict, Overall::Clean);
+}
+
+#[test]
+fn an_exceptions_method_selects_that_method_only() {
+    // IMAP and POP both open for the on-premises user: two methods of one client.
+    let sc = load(
+        "secure-mobile",
+        &["onprem.imap_enabled=true", "onprem.pop_enabled=true"],
+    );
+    let v = verify(&sc);
+    let methods: BTreeSet<&str> = v
+        .counterexamples
+        .iter()
+        .map(|c| c.path.method.as_str())
+        .collect();
+    assert!(
+        methods.contains("basic-imap") && methods.contains("basic-pop"),
+        "{methods:?}"
+    );
+    let today = Date::parse("2026-12-01").unwrap();
+    // The method as an accept file written before the enum spelled it (spaces trimmed).
+    let e = accept::parse_accept(
+        "[[accept]]\nuser = \"onprem@contoso.com\"\nclient = \"native-mail\"\nmethod = \" basic-imap \"\njustification = \"x\"\nexpires = 2027-01-31\n",
+        "a.toml",
+    )
+    .unwrap();
+    let r = findings::report(&sc, &v, &e, Some(today));
+    assert_eq!(r.accepted.len(), 1);
+    let accepted: Vec<usize> = r.accepted[0]
+        .classes
+        .iter()
+        .flat_map(|c| c.members.clone())
+        .collect();
+    assert!(!accepted.is_empty());
+    for &i in &accepted {
+        assert_eq!(v.counterexamples[i].path.method.as_str(), "basic-imap");
+    }
+    let open: usize = r.findings.iter().map(|f| f.closes).sum();
+    assert_eq!(open, v.counterexamples.len() - accepted.len());
+    assert!(open > 0, "the POP paths stay open");
+    // A method verify does not know selects nothing.
+    let e = accept::parse_accept(
+        "[[accept]]\nuser = \"onprem@contoso.com\"\nmethod = \"basic-smtp\"\njustification = \"x\"\nexpires = 2027-01-31\n",
+        "a.toml",
+    )
+    .unwrap();
+    let r = findings::report(&sc, &v, &e, Some(today));
+    assert!(r.accepted.is_empty());
 }

@@ -50,7 +50,7 @@ fn total_loss_on_a_link_shows_drops_retries_then_the_users_error() {
     assert!(dropped(&t) >= 4, "{}", t.stats);
     assert_eq!(notes(&t, "the client retries"), 3);
     let f = t.outcome.failure.clone().expect("the client gives up");
-    assert_eq!(f.code, "timeout");
+    assert_eq!(f.code.as_str(), "timeout");
     assert!(f.message.contains("no answer within 60 s"), "{}", f.message);
     assert!(t.outcome.symptom.is_some());
     assert!(!t.outcome.mailbox_access);
@@ -227,7 +227,7 @@ fn the_event_limit_is_a_failure_not_a_silent_stop() {
     sc.run.max_events = 10;
     let t = sim::run(&sc, true);
     let f = t.outcome.failure.expect("event_limit");
-    assert_eq!(f.code, "event_limit");
+    assert_eq!(f.code.as_str(), "event_limit");
     assert!(f.message.contains("run.max_events = 10"), "{}", f.message);
 }
 
@@ -343,7 +343,7 @@ fn a_skewed_exchange_clock_is_reported_and_diagnosed_even_after_mrs_recovers() {
     let t = sim::run(&sc, true);
     assert!(!t.outcome.mailbox_access);
     let f = t.outcome.failure.as_ref().expect("a failure is reported");
-    assert_eq!(f.code, "invalid_token");
+    assert_eq!(f.code.as_str(), "invalid_token");
     assert!(f.message.contains("not valid before"), "{}", f.message);
     let d = t.outcome.diagnosis.as_ref().expect("a diagnosis");
     assert!(

@@ -33,7 +33,7 @@ fn access_that_happened_is_not_lost() {
         );
         assert!(!c.holds_at_end, "{name}");
         let lost = c.lost.as_ref().expect("lost");
-        assert_eq!(lost.code, code, "{name}");
+        assert_eq!(lost.code.as_str(), code, "{name}");
         assert_eq!(o.failure.as_ref().map(|f| f.code.as_str()), Some(code));
         // It was lost after it was reached, at the refusal the trace shows.
         let first_data = t
@@ -43,10 +43,11 @@ fn access_that_happened_is_not_lost() {
             .expect("data")
             .t_ms;
         assert!(lost.t_ms > first_data, "{name}");
-        assert!(t
-            .events
-            .iter()
-            .any(|e| e.t_ms == lost.t_ms && e.msg.fault.as_ref().is_some_and(|f| f.code == code)));
+        assert!(t.events.iter().any(|e| e.t_ms == lost.t_ms
+            && e.msg
+                .fault
+                .as_ref()
+                .is_some_and(|f| f.code.as_str() == code)));
         let text = t.to_text();
         assert!(
             text.contains(&format!(

@@ -187,7 +187,7 @@ fn counterexample_views(sc: &Scenario) -> Vec<(String, String)> {
     let v = sim::verify::verify(sc);
     let mut out = Vec::new();
     for c in &v.counterexamples {
-        let what = format!("{} {} {}", sc.name, c.path.client, c.path.method);
+        let what = format!("{} {} {}", sc.name, c.path.client.as_str(), c.path.method);
         out.push((format!("{what} text"), c.trace.to_text()));
         out.push((format!("{what} json"), c.trace.to_json()));
         out.push((format!("{what} mermaid"), c.trace.to_mermaid()));

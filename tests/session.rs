@@ -90,7 +90,7 @@ fn without_the_sign_in_again_the_client_is_lost_with_the_code_and_why() {
     assert!(c.reached_with_mfa && !c.holds_at_end);
     let lost = c.lost.as_ref().expect("lost");
     assert!(lost.t_ms > 4 * H && lost.t_ms < 5 * H);
-    assert_eq!(lost.code, "invalid_grant");
+    assert_eq!(lost.code.as_str(), "invalid_grant");
     assert!(lost.why.contains("sign-in frequency"), "{}", lost.why);
     let d = t.outcome.diagnosis.as_ref().expect("a diagnosis");
     assert!(d.cause.contains("sign-in frequency 4h"), "{}", d.cause);
@@ -222,7 +222,7 @@ fn verify_keeps_its_verdicts_a_sign_in_frequency_only_shortens_sessions() {
     let c = a
         .paths
         .iter()
-        .find(|p| p.path.continued && p.path.method == "modern")
+        .find(|p| p.path.continued && p.path.method.as_str() == "modern")
         .expect("a continued modern path");
     let t = hmasim::sim::run(
         &hmasim::sim::verify::path_scenario(&with, &c.path, c.epoch),

@@ -70,8 +70,8 @@ fn knobs() -> impl Strategy<Value = Vec<String>> {
 fn path_scenario(base: &Scenario, path: &hmasim::sim::verify::PathSpec) -> Scenario {
     let (user, client, location, method) = (
         path.user.as_str(),
-        path.client,
-        path.location,
+        path.client.as_str(),
+        path.location.as_str(),
         path.method.as_str(),
     );
     let kind = match client {

@@ -827,8 +827,8 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
     // The paths whose device registration verify explored.
     let mut registered_explored: BTreeSet<Group> = BTreeSet::new();
     for p in &v.paths {
-        let kind = kind_of(p.path.client);
-        let location = if p.path.location == "internal" {
+        let kind = kind_of(p.path.client.as_str());
+        let location = if p.path.location.as_str() == "internal" {
             Location::Internal
         } else {
             Location::External
@@ -836,7 +836,7 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         let mailbox = sc.user(&p.path.user).map(|u| u.mailbox).unwrap();
         let Some(method) = methods(kind, location, mailbox)
             .into_iter()
-            .find(|m| m.0 == p.path.method)
+            .find(|m| m.0 == p.path.method.as_str())
         else {
             bad(format!("verify explored an unknown method {:?}", p.path));
             continue;
@@ -872,9 +872,9 @@ fn check_tenant(seed: u64, t: &Tenant, tally: &mut Tally) {
         let detected = p.path.signals.risk.is_some_and(|r| r.detected());
         let group = (
             p.path.user.to_ascii_lowercase(),
-            p.path.client,
-            p.path.location,
-            p.path.method.clone(),
+            p.path.client.as_str(),
+            p.path.location.as_str(),
+            p.path.method.as_str().to_string(),
             p.epoch,
             p.path.continued,
         );

@@ -29,7 +29,10 @@ fn paths_without_mfa(v: &Verification) -> Vec<String> {
     for c in &v.counterexamples {
         let p = format!(
             "{} {} {} {}",
-            c.path.user, c.path.client, c.path.location, c.path.method
+            c.path.user,
+            c.path.client.as_str(),
+            c.path.location.as_str(),
+            c.path.method
         );
         if !out.contains(&p) {
             out.push(p);
@@ -53,7 +56,10 @@ fn the_recommended_configurations_verify_clean_in_every_identity_model() {
             for p in &v.paths {
                 let own =
                     p.path.signals.user_agent.is_none() && p.path.signals.source_address.is_none();
-                if own && (p.path.method.starts_with("modern") || p.path.method == "web") {
+                if own
+                    && (p.path.method.as_str().starts_with("modern")
+                        || p.path.method.as_str() == "web")
+                {
                     assert_eq!(
                         p.verdict,
                         Verdict::MailboxWithMfa,
@@ -70,7 +76,7 @@ fn the_recommended_configurations_verify_clean_in_every_identity_model() {
 fn scope_limits_what_is_explored_and_is_reported() {
     let v = verify(&load("secure-web", &[]));
     assert_eq!(v.scope, ["browser"]);
-    assert!(v.paths.iter().all(|p| p.path.client == "browser"));
+    assert!(v.paths.iter().all(|p| p.path.client.as_str() == "browser"));
     let all = verify(&load("secure-hybrid", &[]));
     assert_eq!(
         all.scope,
@@ -98,10 +104,12 @@ fn without_the_ca_client_app_type_desktop_clients_lose_mfa() {
     let c: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.method == "modern")
+        .filter(|c| c.path.method.as_str() == "modern")
         .collect();
-    let distinct: std::collections::BTreeSet<_> =
-        c.iter().map(|c| (&c.path.user, c.path.location)).collect();
+    let distinct: std::collections::BTreeSet<_> = c
+        .iter()
+        .map(|c| (&c.path.user, c.path.location.as_str()))
+        .collect();
     assert_eq!(
         distinct.len(),
         4,
@@ -184,9 +192,12 @@ fn without_the_outlookservice_allow_rule_mrs_cannot_sync() {
     let broken: Vec<_> = v
         .paths
         .iter()
-        .filter(|p| p.path.user.starts_with("onprem") && p.path.method == "modern-autodetect")
+        .filter(|p| {
+            p.path.user.starts_with("onprem") && p.path.method.as_str() == "modern-autodetect"
+        })
         .collect();
-    let locations: std::collections::BTreeSet<_> = broken.iter().map(|p| p.path.location).collect();
+    let locations: std::collections::BTreeSet<_> =
+        broken.iter().map(|p| p.path.location.as_str()).collect();
     assert_eq!(locations.len(), 2, "inside and outside");
     assert!(broken.iter().all(|p| p.verdict == Verdict::NoAccess
         && p.stopped_by.as_deref() == Some("device_blocked at exchange-onprem")));
@@ -213,7 +224,11 @@ fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
     );
     assert!(!v.counterexamples.is_empty());
     for c in &v.counterexamples {
-        assert!(c.path.method.contains("activesync"), "{:?}", c.path);
+        assert!(
+            c.path.method.as_str().contains("activesync"),
+            "{:?}",
+            c.path
+        );
         assert_eq!(
             c.path.signals.device_type.as_deref(),
             Some("OutlookService"),
@@ -229,7 +244,8 @@ fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
     assert!(v
         .paths
         .iter()
-        .filter(|p| p.path.method.contains("activesync") && p.path.signals.device_type.is_none())
+        .filter(|p| p.path.method.as_str().contains("activesync")
+            && p.path.signals.device_type.is_none())
         .all(|p| p.verdict == Verdict::NoAccess));
     // Without device access control, BlockLegacyAuthActiveSync alone stands between native
     // mail apps (and Outlook configured by hand) and the on-premises mailbox.
@@ -257,7 +273,7 @@ fn the_activesync_controls_overlap_and_together_stop_basic_activesync() {
     let mobile: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.client == "outlook-mobile")
+        .filter(|c| c.path.client.as_str() == "outlook-mobile")
         .collect();
     assert!(!mobile.is_empty());
     assert!(mobile.iter().all(|c| c.path.signals.device_model.is_some()));
@@ -272,7 +288,7 @@ fn leaving_federation_is_caught_by_verify() {
     assert!(!fed
         .counterexamples
         .iter()
-        .any(|c| c.path.method == "modern"));
+        .any(|c| c.path.method.as_str() == "modern"));
     let phs = verify(&load(
         "desktop-exo-adfs-mfa",
         &["verify.clients=[\"outlook-desktop\"]", "identity.model=phs"],
@@ -280,7 +296,7 @@ fn leaving_federation_is_caught_by_verify() {
     assert!(phs
         .counterexamples
         .iter()
-        .any(|c| c.path.method == "modern"));
+        .any(|c| c.path.method.as_str() == "modern"));
 }
 
 fn hmasim(args: &[&str]) -> std::process::Output {
@@ -429,7 +445,7 @@ fn imap_and_pop_are_paths_where_enabled() {
     assert!(v
         .paths
         .iter()
-        .filter(|p| p.path.method == "basic-imap")
+        .filter(|p| p.path.method.as_str() == "basic-imap")
         .all(|p| p.verdict == Verdict::NoAccess));
     // Started on-premises with no policy flag for it: the path opens.
     let v = verify(&load("secure-mobile", &["onprem.imap_enabled=true"]));

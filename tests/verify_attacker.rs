@@ -50,13 +50,13 @@ fn a_platform_scoped_policy_lets_another_user_agent_in_with_a_password() {
     let own = v
         .paths
         .iter()
-        .find(|p| p.path.method == "modern" && p.path.signals.platform == "windows")
+        .find(|p| p.path.method.as_str() == "modern" && p.path.signals.platform == "windows")
         .expect("the windows class is explored");
     assert_eq!(own.verdict, Verdict::MailboxWithMfa);
     let c: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.method == "modern")
+        .filter(|c| c.path.method.as_str() == "modern")
         .collect();
     assert!(!c.is_empty());
     for c in &c {
@@ -104,13 +104,13 @@ fn a_named_location_exclusion_is_reached_by_address() {
     for c in &v.counterexamples {
         assert_eq!(c.path.signals.locations, ["Branch office"], "{:?}", c.path);
         assert!(c.path.signals.source_address.is_some());
-        assert_eq!(c.path.location, "external");
+        assert_eq!(c.path.location.as_str(), "external");
     }
     // From the Internet the same path does MFA.
     assert!(v
         .paths
         .iter()
-        .filter(|p| p.path.method == "modern" && p.path.signals.locations.is_empty())
+        .filter(|p| p.path.method.as_str() == "modern" && p.path.signals.locations.is_empty())
         .all(|p| p.verdict == Verdict::MailboxWithMfa));
     replays(&sc);
     // The fix: no exclusion (the location alone changes nothing).
@@ -129,12 +129,15 @@ fn a_directory_role_exclusion_is_a_path_for_its_members() {
         .counterexamples
         .iter()
         .all(|c| c.path.user == sc.users[0].upn));
-    assert!(v.counterexamples.iter().any(|c| c.path.method == "modern"));
+    assert!(v
+        .counterexamples
+        .iter()
+        .any(|c| c.path.method.as_str() == "modern"));
     // The other user does MFA.
     assert!(v
         .paths
         .iter()
-        .filter(|p| p.path.user == sc.users[1].upn && p.path.method == "modern")
+        .filter(|p| p.path.user == sc.users[1].upn && p.path.method.as_str() == "modern")
         .all(|p| p.verdict == Verdict::MailboxWithMfa));
     replays(&sc);
     sc.conditional_access[0].exclude_roles.clear();
@@ -166,21 +169,27 @@ fn a_mid_run_federation_to_phs_change_opens_a_path_at_its_epoch() {
     let modern = |epoch: usize| {
         v.counterexamples
             .iter()
-            .filter(|c| c.path.method == "modern" && c.epoch == epoch)
+            .filter(|c| c.path.method.as_str() == "modern" && c.epoch == epoch)
             .count()
     };
     assert_eq!(modern(0), 0, "federated: AD FS does MFA");
     assert!(modern(1) > 0, "after the change a fresh sign-in has no MFA");
-    assert!(v.transitions.iter().any(|t| t.path.method == "modern"
-        && t.at_ms == 7_200_000
-        && t.before == Verdict::MailboxWithMfa
-        && t.after == Verdict::MailboxWithoutMfa));
+    assert!(v
+        .transitions
+        .iter()
+        .any(|t| t.path.method.as_str() == "modern"
+            && t.at_ms == 7_200_000
+            && t.before == Verdict::MailboxWithMfa
+            && t.after == Verdict::MailboxWithoutMfa));
     // Without the change, verify sees one epoch and no modern path without MFA.
     let mut still = sc.clone();
     still.timeline.retain(|a| a.action != ActionKind::Set);
     let s = verify(&still);
     assert_eq!(s.epochs.len(), 1);
-    assert!(!s.counterexamples.iter().any(|c| c.path.method == "modern"));
+    assert!(!s
+        .counterexamples
+        .iter()
+        .any(|c| c.path.method.as_str() == "modern"));
     replays(&sc);
     // The fix: Conditional Access requires MFA whatever the identity model.
     let mut fixed = sc.clone();
@@ -189,7 +198,9 @@ fn a_mid_run_federation_to_phs_change_opens_a_path_at_its_epoch() {
     fixed.conditional_access.push(p);
     let f = verify(&fixed);
     assert!(
-        !f.counterexamples.iter().any(|c| c.path.method == "modern"),
+        !f.counterexamples
+            .iter()
+            .any(|c| c.path.method.as_str() == "modern"),
         "{:?}",
         f.counterexamples
             .iter()
@@ -260,7 +271,7 @@ fn an_unregistered_user_registers_mfa_with_only_the_password() {
         .filter(|p| {
             !p.path.signals.mfa_registered
                 && p.path.signals.locations.is_empty()
-                && p.path.method == "modern"
+                && p.path.method.as_str() == "modern"
         })
         .collect();
     assert!(!from_internet.is_empty());
@@ -280,7 +291,10 @@ fn a_report_only_policy_never_enforces() {
     sc.conditional_access[0].state = CaState::ReportOnly;
     let v = verify(&sc);
     assert_eq!(v.verdict(), Overall::NotClean);
-    assert!(v.counterexamples.iter().any(|c| c.path.method == "modern"));
+    assert!(v
+        .counterexamples
+        .iter()
+        .any(|c| c.path.method.as_str() == "modern"));
     // Unmodelled fields of a report-only or disabled policy decide nothing.
     let mut ro = desktop();
     let mut p = CaPolicy::new("risky sign-ins (report-only)", vec![GrantControl::Block]);
@@ -518,7 +532,7 @@ fn sessions_carry_across_a_configuration_change() {
             .filter(|p| {
                 p.epoch == epoch
                     && p.path.continued == continued
-                    && p.path.method == "modern"
+                    && p.path.method.as_str() == "modern"
                     && p.path.signals.source_address.is_none()
             })
             .collect()
@@ -571,7 +585,11 @@ fn a_spoofed_user_agent_matches_an_activesync_user_agent_rule() {
     let v = verify(&open);
     assert_eq!(v.verdict(), Overall::NotClean);
     for c in &v.counterexamples {
-        assert!(c.path.method.contains("activesync"), "{:?}", c.path);
+        assert!(
+            c.path.method.as_str().contains("activesync"),
+            "{:?}",
+            c.path
+        );
         assert_eq!(
             c.path.signals.user_agent.as_deref(),
             Some("Outlook-iOS-Android/1.0 (OutlookService)")
@@ -581,7 +599,8 @@ fn a_spoofed_user_agent_matches_an_activesync_user_agent_rule() {
     assert!(v
         .paths
         .iter()
-        .filter(|p| p.path.method.contains("activesync") && p.path.signals.user_agent.is_none())
+        .filter(|p| p.path.method.as_str().contains("activesync")
+            && p.path.signals.user_agent.is_none())
         .all(|p| p.verdict == Verdict::NoAccess));
     replays(&open);
     // The fix: BlockLegacyAuthActiveSync back on.
@@ -616,7 +635,7 @@ fn mfa_only_at_high_sign_in_risk_is_its_own_finding_class() {
     let modern: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.method == "modern")
+        .filter(|c| c.path.method.as_str() == "modern")
         .collect();
     assert!(!modern.is_empty());
     for c in &modern {
@@ -627,7 +646,7 @@ fn mfa_only_at_high_sign_in_risk_is_its_own_finding_class() {
         );
         assert_eq!(c.closed_at_risk.map(|r| r.sign_in), Some(RiskLevel::High));
     }
-    assert!(v.paths.iter().any(|p| p.path.method == "modern"
+    assert!(v.paths.iter().any(|p| p.path.method.as_str() == "modern"
         && p.path
             .signals
             .risk
@@ -682,7 +701,7 @@ fn a_policy_naming_no_risk_is_explored_at_every_level() {
     let c: Vec<_> = v
         .counterexamples
         .iter()
-        .filter(|c| c.path.method == "modern")
+        .filter(|c| c.path.method.as_str() == "modern")
         .collect();
     assert!(!c.is_empty());
     assert!(c
@@ -719,7 +738,7 @@ fn a_run_takes_the_risk_the_scenario_states() {
     let o = hmasim::sim::run(&sc, false).outcome;
     assert!(!o.mailbox_access);
     assert_eq!(
-        o.failure.map(|f| f.code),
+        o.failure.map(|f| f.code.as_str().to_string()),
         Some("mfa_registration_blocked_by_risk".to_string())
     );
     // A level that is not one is bad input, located.

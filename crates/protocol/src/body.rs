@@ -39,8 +39,8 @@ pub enum Page {
     Mfa {
         /// Where the approval posts.
         action: Url,
-        /// The method, e.g. `PhoneAppNotification`.
-        method: &'static str,
+        /// What the page asks for.
+        method: MfaPrompt,
     },
     /// A hidden form the page submits by itself (WS-Federation `wresult`, OIDC form_post).
     AutoPost {
@@ -58,6 +58,25 @@ pub enum Page {
         /// What the page says.
         message: String,
     },
+}
+
+/// What an MFA page asks of the user (the method the page names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MfaPrompt {
+    /// `PhoneAppNotification`: approve a push on the user's phone.
+    PhoneAppNotification,
+    /// `RegisterSecurityInfo`: register an MFA method now (the registration interrupt).
+    RegisterSecurityInfo,
+}
+
+impl MfaPrompt {
+    /// The name the page carries.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MfaPrompt::PhoneAppNotification => "PhoneAppNotification",
+            MfaPrompt::RegisterSecurityInfo => "RegisterSecurityInfo",
+        }
+    }
 }
 
 /// What AutoDetect tells Outlook mobile.
@@ -243,7 +262,7 @@ impl Body {
                     json!({"page": "sign-in", "action": action.to_string(), "username": username})
                 }
                 Page::Mfa { action, method } => {
-                    json!({"page": "mfa", "action": action.to_string(), "method": method})
+                    json!({"page": "mfa", "action": action.to_string(), "method": method.as_str()})
                 }
                 Page::AutoPost { action, fields, .. } => {
                     json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})

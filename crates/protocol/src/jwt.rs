@@ -110,7 +110,7 @@ pub struct Claims {
 impl Claims {
     /// Whether the authentication methods include multi-factor authentication.
     pub fn has_mfa(&self) -> bool {
-        self.amr.iter().any(|m| m == "mfa")
+        crate::oauth::Amr::has_mfa(&self.amr)
     }
 }
 

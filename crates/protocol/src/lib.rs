@@ -36,21 +36,26 @@ pub mod device;
 pub mod directory;
 pub mod display;
 pub mod env;
+pub mod fault;
 pub mod flows;
 pub mod jwt;
+pub mod mailbox;
 pub mod message;
 pub mod net;
+pub mod oauth;
 pub mod party;
 pub mod policy;
 pub mod token;
 pub mod url;
 
 pub use body::{
-    Body, DetectAnswer, Form, Mailbox, Page, PasswordChange, TokenResponse, UserAction,
+    Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,
 };
 pub use directory::Directory;
 pub use env::{Env, Route};
+pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
+pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
 pub use message::{Fault, Kind, Message, Method};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::flows::Stage;
-use crate::{Body, Token, Url};
+use crate::{Body, FaultCode, Token, Url};
 
 /// What a message is (contract `kind`; `dropped` is decided by the network, not here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +55,8 @@ impl Method {
 /// A refusal, as the refusing party reports it (contract `failure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    /// Stable snake_case code.
-    pub code: Cow<'static, str>,
+    /// Stable code (its string is the contract's snake_case).
+    pub code: FaultCode,
     /// Who refused.
     pub party: &'static str,
     /// A human sentence.
@@ -188,7 +188,7 @@ impl Message {
             "HTTP Error 403.6 - Forbidden: the IP address of the client has been rejected".into(),
         ]))
         .with_fault(Fault {
-            code: "ip_restricted".into(),
+            code: FaultCode::IpRestricted,
             party,
             message:
                 "IP restrictions at the edge do not include the ranges the caller connects from"

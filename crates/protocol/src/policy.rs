@@ -143,6 +143,11 @@ impl ClientAppType {
             ClientAppType::Other => "other",
         }
     }
+
+    /// The client app type a Graph spelling names (exactly), if any.
+    pub fn parse(s: &str) -> Option<ClientAppType> {
+        ClientAppType::ALL.into_iter().find(|c| c.as_str() == s)
+    }
     /// Legacy authentication (Basic): Exchange ActiveSync and the other legacy clients.
     /// Such a sign-in can satisfy no grant control.
     pub const fn is_legacy(self) -> bool {

@@ -44,6 +44,6 @@ pub struct Token {
 impl Token {
     /// Whether the token rests on multi-factor authentication.
     pub fn has_mfa(&self) -> bool {
-        self.amr.iter().any(|m| m == "mfa")
+        crate::oauth::Amr::has_mfa(&self.amr)
     }
 }

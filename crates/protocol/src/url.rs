@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::MailboxProtocol;
+
 /// An absolute URL: `http`/`https` (scheme and host lower case, the path at least `/`), a
 /// custom-scheme redirect URI such as `msauth.com.microsoft.Outlook://auth` (kept as sent:
 /// case and an empty path survive), or an opaque URI such as `urn:ietf:wg:oauth:2.0:oob`
@@ -148,29 +150,16 @@ impl Url {
     /// Whether the path starts with `prefix`, ignoring ASCII case (Exchange virtual
     /// directories are case-insensitive).
     pub fn path_starts_with(&self, prefix: &str) -> bool {
-        self.path.len() >= prefix.len() && self.path[..prefix.len()].eq_ignore_ascii_case(prefix)
+        self.path
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
     }
 }
 
 impl Url {
-    /// The mailbox protocol an Exchange virtual directory on this path speaks, as
-    /// authentication policies name it (`activesync`, `autodiscover`, `mapi`, `ews`, `oab`,
-    /// `rpc`, `imap`, `pop`).
-    pub fn mailbox_protocol(&self) -> Option<&'static str> {
-        const TABLE: [(&str, &str); 8] = [
-            ("/microsoft-server-activesync", "activesync"),
-            ("/autodiscover", "autodiscover"),
-            ("/mapi", "mapi"),
-            ("/ews", "ews"),
-            ("/oab", "oab"),
-            ("/rpc", "rpc"),
-            ("/imap", "imap"),
-            ("/pop", "pop"),
-        ];
-        TABLE
-            .iter()
-            .find(|(p, _)| self.path_starts_with(p))
-            .map(|(_, n)| *n)
+    /// The mailbox protocol an Exchange virtual directory on this path speaks.
+    pub fn mailbox_protocol(&self) -> Option<MailboxProtocol> {
+        MailboxProtocol::of_path(&self.path)
     }
 }
 

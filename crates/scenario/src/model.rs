@@ -312,6 +312,16 @@ impl ClientKind {
             ClientKind::NativeMail => PartyKind::NativeMail,
         }
     }
+
+    /// Its stable id (`outlook-desktop`, `browser`...), as scenarios and traces spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ClientKind::OutlookDesktop => "outlook-desktop",
+            ClientKind::OutlookMobile => "outlook-mobile",
+            ClientKind::Browser => "browser",
+            ClientKind::NativeMail => "native-mail",
+        }
+    }
 }
 
 /// Where a client sits.
@@ -323,6 +333,28 @@ pub enum Location {
     /// On the Internet.
     #[default]
     External,
+}
+
+impl std::fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Location {
+    /// As scenarios spell it: `internal`, `external`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Location::Internal => "internal",
+            Location::External => "external",
+        }
+    }
 }
 
 /// The client's device, as Entra ID's directory knows it. Written as a string

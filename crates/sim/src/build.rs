@@ -18,6 +18,7 @@ use hmasim_kernel::{ActorId, Latency, LinkFaults, SimDuration, SimTime, World};
 use hmasim_load_balancer::{LoadBalancer, Tls};
 use hmasim_protocol::jwt::{KeySet, SigningKey};
 use hmasim_protocol::{apps, Body, Directory, Message, Net, Route, Stage, Url, UserAction};
+use hmasim_protocol::{DeviceCharacteristic as WireCharacteristic, MailboxProtocol};
 use hmasim_scenario::{
     AccessLevel, ActionKind, AdfsPolicy, AuthMethod, ClientKind, DeviceCharacteristic, DeviceState,
     ExchangeVersion, IdentityModel, LatencyDist, Location, MailProtocol, MailboxLocation,
@@ -461,11 +462,11 @@ pub fn build(sc: &Scenario) -> Built {
                     .iter()
                     .map(|r| {
                         let ch = match r.characteristic {
-                            DeviceCharacteristic::DeviceType => "DeviceType",
-                            DeviceCharacteristic::DeviceModel => "DeviceModel",
-                            DeviceCharacteristic::UserAgent => "UserAgent",
+                            DeviceCharacteristic::DeviceType => WireCharacteristic::DeviceType,
+                            DeviceCharacteristic::DeviceModel => WireCharacteristic::DeviceModel,
+                            DeviceCharacteristic::UserAgent => WireCharacteristic::UserAgent,
                         };
-                        (ch.to_string(), r.query.clone(), access(r.access_level))
+                        (ch, r.query.clone(), access(r.access_level))
                     })
                     .collect(),
                 kerberos: KeySet::new(vec![krb_key.clone()]),
@@ -1044,7 +1045,7 @@ fn access(a: AccessLevel) -> Access {
 
 /// Each user's Exchange Online authentication policy (their own, else the organization
 /// default): its name and the protocols it allows Basic for.
-fn exo_basic_policies(sc: &Scenario) -> BTreeMap<String, (String, BTreeSet<String>)> {
+fn exo_basic_policies(sc: &Scenario) -> BTreeMap<String, (String, BTreeSet<MailboxProtocol>)> {
     let mut out = BTreeMap::new();
     for u in &sc.users {
         let name = u
@@ -1060,7 +1061,7 @@ fn exo_basic_policies(sc: &Scenario) -> BTreeMap<String, (String, BTreeSet<Strin
             let allowed = MailProtocol::ALL
                 .iter()
                 .filter(|x| p.allows_basic(**x))
-                .map(|x| x.name().to_string())
+                .map(|x| wire_protocol(*x))
                 .collect();
             out.insert(u.upn.to_ascii_lowercase(), (p.name.clone(), allowed));
         }
@@ -1068,11 +1069,28 @@ fn exo_basic_policies(sc: &Scenario) -> BTreeMap<String, (String, BTreeSet<Strin
     out
 }
 
+/// The protocol a scenario's mail protocol is on the wire.
+pub(crate) fn wire_protocol(p: MailProtocol) -> MailboxProtocol {
+    match p {
+        MailProtocol::Activesync => MailboxProtocol::Activesync,
+        MailProtocol::Autodiscover => MailboxProtocol::Autodiscover,
+        MailProtocol::Mapi => MailboxProtocol::Mapi,
+        MailProtocol::Ews => MailboxProtocol::Ews,
+        MailProtocol::Oab => MailboxProtocol::Oab,
+        MailProtocol::Rpc => MailboxProtocol::Rpc,
+        MailProtocol::Imap => MailboxProtocol::Imap,
+        MailProtocol::Pop => MailboxProtocol::Pop,
+    }
+}
+
 /// Each user's on-premises authentication policy: the protocols it blocks legacy
 /// authentication for, and its name.
 fn onprem_legacy_blocks(
     sc: &Scenario,
-) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+) -> (
+    BTreeMap<String, BTreeSet<MailboxProtocol>>,
+    BTreeMap<String, String>,
+) {
     let (mut blocked, mut names) = (BTreeMap::new(), BTreeMap::new());
     for u in &sc.users {
         let name = u
@@ -1091,7 +1109,7 @@ fn onprem_legacy_blocks(
                 MailProtocol::ALL
                     .iter()
                     .filter(|x| p.blocks_legacy(**x))
-                    .map(|x| x.name().to_string())
+                    .map(|x| wire_protocol(*x))
                     .collect(),
             );
             names.insert(upn, p.name.clone());

@@ -8,6 +8,8 @@ use hmasim_scenario::{
     IdentityModel, MetadataRefresh, Publishing, Scenario, TlsMode, TokenDefaults,
 };
 
+use hmasim_protocol::FaultCode;
+
 use crate::monitor::Failing;
 use crate::Diagnosis;
 
@@ -19,16 +21,16 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
         .iter()
         .find(|a| a.action == hmasim_scenario::ActionKind::RotateEvostsKey)
         .map(|a| a.at);
-    let (cause, fix): (String, String) = match f.fault.code.as_ref() {
-        "audience_mismatch" if sc.load_balancer.tls == TlsMode::Offloading => (
+    let (cause, fix): (String, String) = match f.fault.code {
+        FaultCode::AudienceMismatch if sc.load_balancer.tls == TlsMode::Offloading => (
             format!("the load balancer offloads TLS (load_balancer.tls = offloading): Exchange receives http://{mail} while AT2's audience is https://{mail}, so the audience check fails (2000003); TLS offloading is not supported for OAuth"),
             "configure TLS bridging on the load balancer (terminate and re-encrypt): load_balancer.tls = bridging".into(),
         ),
-        "audience_mismatch" => (
+        FaultCode::AudienceMismatch => (
             "the token's audience does not match the URL Exchange receives".into(),
             "make the namespace clients use, the ExternalURL and the token audience the same https:// URL".into(),
         ),
-        "invalid_signature" => {
+        FaultCode::InvalidSignature => {
             let refresh = match sc.onprem.auth_metadata_refresh {
                 MetadataRefresh::Healthy => "the arbitration mailbox refreshes it only every 8 hours",
                 MetadataRefresh::Failing => "the arbitration mailbox's 8-hourly refresh is failing (MSExchange AuthAdmin events)",
@@ -42,23 +44,23 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
                 "run `Set-AuthServer EvoSts -RefreshAuthMetadata` now, and as a scheduled task every 24 hours".into(),
             )
         }
-        "no_authorization_uri" => (
+        FaultCode::NoAuthorizationUri => (
             "EvoSTS is not the default authorization endpoint (onprem.evosts_default_authorization_endpoint = false): the 401 carries no authorization_uri".into(),
             "`Set-AuthServer EvoSts -IsDefaultAuthorizationEndpoint $true` (check with `Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint`)".into(),
         ),
-        "no_www_authenticate" => (
+        FaultCode::NoWwwAuthenticate => (
             "a device in front of Exchange answers the unauthenticated request itself (load_balancer.intercepts_unauthenticated = true): the 401 has no WWW-Authenticate header".into(),
             "let unauthenticated AutoDiscover and ActiveSync requests through to Exchange (remove the authentication profile on the device)".into(),
         ),
-        "ip_restricted" => (
+        FaultCode::IpRestricted => (
             "IP restrictions at the edge leave out the Azure ranges AutoDetect and Exchange Online connect from (onprem.allow_azure_ranges = false)".into(),
             "allow the Azure datacenter and Exchange Online IP ranges to reach AutoDiscover and ActiveSync: onprem.allow_azure_ranges = true".into(),
         ),
-        "preauthentication" => (
+        FaultCode::Preauthentication => (
             format!("the Web Application Proxy publishes {mail} and AutoDiscover with AD FS pre-authentication (wap.preauthentication = true); AutoDetect and MRS cannot sign in to it"),
             "publish AutoDiscover and ActiveSync with pass-through pre-authentication: wap.preauthentication = false".into(),
         ),
-        "oauth_not_supported_by_mailbox_server" => (
+        FaultCode::OauthNotSupportedByMailboxServer => (
             "the mailbox is on Exchange 2010 while EvoSTS is the default authorization endpoint: clients attempt OAuth, which Exchange 2010 cannot do".into(),
             {
                 let moves: Vec<String> = sc
@@ -73,7 +75,7 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
                 )
             },
         ),
-        "invalid_grant" if f.fault.diagnostics.contains("AADSTS50173") => (
+        FaultCode::InvalidGrant if f.fault.diagnostics.contains("AADSTS50173") => (
             format!(
                 "the user's password changed in Active Directory and the change synced to Entra ID ({}), which revoked the refresh tokens",
                 match sc.identity.model {
@@ -84,7 +86,7 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
             ),
             "the user signs in again with the new password (the access token stays valid until it expires)".into(),
         ),
-        "invalid_grant" if f.fault.diagnostics.contains("AADSTS700082") => (
+        FaultCode::InvalidGrant if f.fault.diagnostics.contains("AADSTS700082") => (
             format!(
                 "the refresh token expired after {} without use",
                 match sc.entra.token_defaults {
@@ -94,7 +96,7 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
             ),
             "the user signs in again; a longer refresh token lifetime (today's Entra ID default: 90 days of inactivity) makes it rarer: entra.token_defaults = current".into(),
         ),
-        "invalid_grant" if f.fault.diagnostics.contains("AADSTS70043") => (
+        FaultCode::InvalidGrant if f.fault.diagnostics.contains("AADSTS70043") => (
             format!(
                 "Conditional Access sign-in frequency: {}",
                 f.fault
@@ -105,8 +107,8 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
             ),
             "the user signs in again interactively when the client asks, as the policy intends; if the interval is too short for the persona, lengthen the policy's sign-in frequency (`sessionControls.signInFrequency`, `sign_in_frequency` in a scenario)".into(),
         ),
-        "unreachable" | "autodiscover_unreachable" | "discovery_failed" | "autodiscover_failed" => unreachable(sc, f),
-        "timeout" => {
+        FaultCode::Unreachable | FaultCode::AutodiscoverUnreachable | FaultCode::DiscoveryFailed | FaultCode::AutodiscoverFailed => unreachable(sc, f),
+        FaultCode::Timeout => {
             let outage = sc.timeline.iter().find(|a| a.action == hmasim_scenario::ActionKind::Outage);
             (
                 match outage {
@@ -116,16 +118,16 @@ pub(crate) fn diagnose(sc: &Scenario, f: &Failing) -> Diagnosis {
                 "restore the unreachable party; clients and MRS retry on their next cycle".into(),
             )
         }
-        "invalid_token" | "token_expired" if !sc.clocks.is_empty() && (f.fault.message.contains("not valid before") || f.fault.code == "token_expired") => {
+        FaultCode::InvalidToken | FaultCode::TokenExpired if !sc.clocks.is_empty() && (f.fault.message.contains("not valid before") || f.fault.code == FaultCode::TokenExpired) => {
             let clocks: Vec<String> = sc.clocks.iter().map(|c| format!("{} off by {} ms", c.party, c.skew.0)).collect();
             (
                 format!("clock skew ({}): the token's validity falls outside the verifiers' 5-minute tolerance", clocks.join(", ")),
                 "synchronize the servers' clocks with NTP (`w32tm /resync` on each Windows server)".into(),
             )
         }
-        "blocked_by_conditional_access" => (f.fault.message.clone(), "review the Conditional Access policy's conditions and grant controls".into()),
-        "mfa_registration_required" => (f.fault.message.clone(), "have the user register for Entra MFA".into()),
-        "mfa_registration_blocked" => (f.fault.message.clone(), "have the user register for Entra MFA from a location the registration policy allows, or issue a Temporary Access Pass".into()),
+        FaultCode::BlockedByConditionalAccess => (f.fault.message.clone(), "review the Conditional Access policy's conditions and grant controls".into()),
+        FaultCode::MfaRegistrationRequired => (f.fault.message.clone(), "have the user register for Entra MFA".into()),
+        FaultCode::MfaRegistrationBlocked => (f.fault.message.clone(), "have the user register for Entra MFA from a location the registration policy allows, or issue a Temporary Access Pass".into()),
         _ => (f.fault.message.clone(), "see the diagnostics of the refusal".into()),
     };
     Diagnosis {

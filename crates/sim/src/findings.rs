@@ -20,18 +20,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use hmasim_protocol::apps;
+use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::display::escape_control as esc;
 use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
+use hmasim_protocol::PartyKind;
 use hmasim_scenario::accept::Exception;
 use hmasim_scenario::{
-    AccessLevel, AdfsPolicy, Date, DeviceCharacteristic, ExoAuthPolicy, MailProtocol,
-    OnpremAuthPolicy, Scenario,
+    AccessLevel, AdfsPolicy, ClientKind, Date, DeviceCharacteristic, ExoAuthPolicy, Location,
+    MailProtocol, OnpremAuthPolicy, Scenario,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
 
 pub use crate::verify::Overall;
-use crate::verify::{Counterexample, PathSpec, Verdict, Verification};
+use crate::verify::{Counterexample, Method, PathSpec, Verdict, Verification};
 use crate::Trace;
 
 /// A change to the scenario that closes a path: what the admin's command does, as data.
@@ -467,11 +469,11 @@ fn onprem_flag(p: &mut OnpremAuthPolicy, x: MailProtocol) -> &mut bool {
 }
 
 fn exo_flag_name(x: MailProtocol) -> &'static str {
-    hmasim_exchange_online::allow_flag(x.name())
+    hmasim_exchange_online::allow_flag(crate::build::wire_protocol(x))
 }
 
 fn onprem_flag_name(x: MailProtocol) -> &'static str {
-    hmasim_exchange_onprem::legacy_flag(x.name())
+    hmasim_exchange_onprem::legacy_flag(crate::build::wire_protocol(x))
 }
 
 /// The fix for one path: the change and, when the run shows a configuration object that
@@ -500,7 +502,7 @@ struct Ran<'a> {
     /// The legacy request that reached the mailbox: protocol, credentials scheme, host.
     legacy: Option<(MailProtocol, &'static str, &'a hmasim_protocol::Message)>,
     /// Who served the data.
-    served_by: Option<&'a str>,
+    served_by: Option<PartyKind>,
     /// The lines of every Conditional Access evaluation note, in order.
     ca_lines: Vec<&'a str>,
 }
@@ -523,23 +525,31 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
         {
             continue;
         }
-        let scheme = match m.header_value("Authorization") {
-            Some(a) if a.starts_with("Basic ") => "Basic",
-            Some(a) if a.starts_with("Negotiate ") => "Kerberos",
+        let scheme = match m.header_value("Authorization").and_then(Credentials::parse) {
+            Some(Credentials::Basic { .. }) => "Basic",
+            Some(Credentials::Negotiate(_)) => "Kerberos",
             _ => continue,
         };
         let proto = m
             .url
             .as_ref()
             .and_then(|u| u.mailbox_protocol())
-            .and_then(|n| MailProtocol::ALL.into_iter().find(|p| p.name() == n));
+            .and_then(|w| {
+                MailProtocol::ALL
+                    .into_iter()
+                    .find(|p| crate::build::wire_protocol(*p) == w)
+            });
         if let Some(p) = proto {
             legacy = Some((p, scheme, m));
         }
     }
     Ran {
         legacy,
-        served_by: trace.outcome.served_by.as_deref(),
+        served_by: trace
+            .outcome
+            .served_by
+            .as_deref()
+            .and_then(PartyKind::from_id),
         ca_lines,
     }
 }
@@ -561,7 +571,7 @@ pub fn fix_for_counterexample(sc: &Scenario, c: &Counterexample) -> Fix {
             .filter(|n| n.trusted && c.path.signals.locations.contains(&n.name))
             .map(|n| n.name.clone())
             .collect();
-        if !trusted.is_empty() || c.path.location == "internal" {
+        if !trusted.is_empty() || c.path.location == Location::Internal {
             let mut locations = trusted;
             if locations.is_empty() {
                 locations.insert("the corporate network".into());
@@ -609,13 +619,13 @@ pub fn device_registration_fix(sc: &Scenario) -> Fix {
 /// The fix for a path that reached mailbox data without MFA, aimed at what exists in the
 /// tenant: derived from `sc`'s configuration and from `trace`, the path's run.
 pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
-    let ran = read_trace(trace, path.client);
+    let ran = read_trace(trace, path.client.as_str());
     let user = sc
         .users
         .iter()
         .find(|u| u.upn.eq_ignore_ascii_case(&path.user));
     if let Some((proto, _scheme, req)) = ran.legacy {
-        let online = ran.served_by == Some("exchange-online")
+        let online = ran.served_by == Some(PartyKind::ExchangeOnline)
             || req
                 .url
                 .as_ref()
@@ -672,7 +682,7 @@ pub fn fix_for(sc: &Scenario, path: &PathSpec, trace: &Trace) -> Fix {
         };
         return Fix { change, note };
     }
-    if path.client == "browser" && ran.served_by == Some("exchange-onprem") {
+    if path.client == ClientKind::Browser && ran.served_by == Some(PartyKind::ExchangeOnprem) {
         let change = if !sc.onprem.owa_adfs_claims {
             Change::OwaClaims {
                 require_mfa: sc.adfs.owa_policy != AdfsPolicy::RequireMfa,
@@ -884,7 +894,7 @@ fn ca_fix(sc: &Scenario, path: &PathSpec, ran: &Ran<'_>) -> Fix {
             note: None,
         };
     }
-    let (name, app_type) = if path.client == "browser" {
+    let (name, app_type) = if path.client == ClientKind::Browser {
         (
             "Exchange Online: require MFA for browsers",
             ClientAppType::Browser,
@@ -1182,7 +1192,7 @@ fn ca_patch_command(p: &CaPolicy, body: &str) -> String {
 pub fn signals(c: &Counterexample) -> BTreeMap<String, String> {
     let p = &c.path;
     let s = &p.signals;
-    let mut m = BTreeMap::from([("location".to_string(), p.location.to_string())]);
+    let mut m = BTreeMap::from([("location".to_string(), p.location.as_str().to_string())]);
     if let Some(ua) = &s.user_agent {
         m.insert("user_agent".into(), ua.clone());
         m.insert("platform".into(), s.platform.clone());
@@ -1231,7 +1241,7 @@ fn facts(c: &Counterexample) -> BTreeMap<&'static str, Vec<String>> {
     let mut addr = vec![s.address.to_string()];
     addr.extend(s.locations.iter().cloned());
     BTreeMap::from([
-        ("location", vec![p.location.to_string()]),
+        ("location", vec![p.location.as_str().to_string()]),
         ("platform", vec![s.platform.clone()]),
         ("user_agent", s.user_agent.iter().cloned().collect()),
         ("source_address", addr),
@@ -1258,7 +1268,7 @@ pub struct PathClass {
     /// The client kind.
     pub client: &'static str,
     /// How it authenticates.
-    pub method: String,
+    pub method: Method,
     /// How the paths ended (`MAILBOX WITHOUT MFA`, `REGISTERS MFA WITH ONLY THE PASSWORD`).
     pub outcome: &'static str,
     /// The minimal counterexamples: the paths of the class whose pinned signals contain
@@ -1273,15 +1283,15 @@ pub struct PathClass {
 }
 
 fn classes(v: &Verification, members: &[usize]) -> Vec<PathClass> {
-    let mut by: BTreeMap<(String, &'static str, String, &'static str), Vec<usize>> =
+    let mut by: BTreeMap<(String, &'static str, Method, &'static str), Vec<usize>> =
         BTreeMap::new();
     for &i in members {
         let c = &v.counterexamples[i];
         let p = &c.path;
         by.entry((
             p.user.clone(),
-            p.client,
-            p.method.clone(),
+            p.client.as_str(),
+            p.method,
             c.verdict.label(),
         ))
         .or_default()
@@ -1446,8 +1456,10 @@ pub struct Report {
 fn matches_for(e: &Exception, user: &str, c: &Counterexample) -> bool {
     let f = facts(c);
     e.user.eq_ignore_ascii_case(user)
-        && e.client.is_none_or(|k| k.party().id() == c.path.client)
-        && e.method.as_ref().is_none_or(|m| m == &c.path.method)
+        && e.client.is_none_or(|k| k == c.path.client)
+        && e.method
+            .as_deref()
+            .is_none_or(|m| Method::parse(m) == Some(c.path.method))
         && e.signals.pinned().iter().all(|(k, x)| {
             f.get(*k)
                 .is_some_and(|vs| vs.iter().any(|y| y.eq_ignore_ascii_case(x)))
@@ -1691,7 +1703,7 @@ fn class_line(c: &PathClass) -> String {
         "{} on {}, {}: {} [{}]",
         esc(&c.user),
         c.client,
-        esc(&c.method),
+        c.method,
         c.outcome,
         esc(&sigs)
     )

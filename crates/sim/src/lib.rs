@@ -30,7 +30,7 @@ pub mod findings;
 pub mod verify;
 
 use hmasim_kernel::{ActorId, Limits, SimTime, StopReason};
-use hmasim_protocol::{Body, Message};
+use hmasim_protocol::{Body, FaultCode, Message};
 use hmasim_scenario::Scenario;
 
 /// The clients that act in the scenario's timeline.
@@ -242,7 +242,7 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
     if stop == StopReason::EventLimit {
         // A guard cut the run short: say so rather than pass a partial run off as complete.
         let f = Failure {
-            code: "event_limit".into(),
+            code: FaultCode::EventLimit,
             party: "hmasim".into(),
             message: format!(
                 "the run stopped after {} events (run.max_events = {}) at {} of {}: the outcome covers only that part",
@@ -301,7 +301,7 @@ fn outcome(sc: &Scenario, built: &Built, mon: &Monitor, end_ms: u64) -> Outcome 
     // on the refusal's own message when the runbook knows no better).
     let lost = |f: &monitor::Failing| Lost {
         t_ms: f.t_ms,
-        code: f.fault.code.to_string(),
+        code: f.fault.code,
         why: diagnosis::diagnose(sc, f).cause,
     };
     let clients: Vec<ClientOutcome> = mon
@@ -342,7 +342,7 @@ fn outcome(sc: &Scenario, built: &Built, mon: &Monitor, end_ms: u64) -> Outcome 
         None => mon.failing.as_ref(),
     };
     let failure = failing.map(|f| Failure {
-        code: f.fault.code.to_string(),
+        code: f.fault.code,
         party: f.fault.party.to_string(),
         message: f.fault.message.clone(),
         diagnostics: f.fault.diagnostics.clone(),

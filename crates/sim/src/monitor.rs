@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::{jwt, Body, Fault, Kind, Message, Token};
+use hmasim_protocol::{jwt, Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
 #[derive(Clone, Debug)]
@@ -112,7 +112,7 @@ struct Carried {
 /// at the hop that relayed it.
 #[derive(Clone, Debug)]
 struct Origin {
-    code: String,
+    code: FaultCode,
     party: &'static str,
     message: String,
     seq: u64,
@@ -293,7 +293,7 @@ impl Monitor {
             self.origins.remove(0);
         }
         self.origins.push(Origin {
-            code: f.code.to_string(),
+            code: f.code,
             party: f.party,
             message: f.message.clone(),
             seq,
@@ -693,7 +693,7 @@ mod tests {
 
     fn refusal(req: &Message) -> Message {
         Message::response(req, 400, "no").with_fault(Fault {
-            code: "invalid_grant".into(),
+            code: FaultCode::InvalidGrant,
             party: "entra-id",
             message: "the code was redeemed already".into(),
             diagnostics: "AADSTS54005".into(),

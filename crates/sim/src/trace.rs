@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use hmasim_protocol::display::{escape_control, header_value};
-use hmasim_protocol::{Body, FlowId, Kind, Message, Token};
+use hmasim_protocol::{Body, FaultCode, FlowId, Kind, Message, Token};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -16,8 +16,8 @@ pub const FORMAT: &str = "hmasim-trace/1";
 /// A refusal in the outcome (contract `failure`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Failure {
-    /// Stable snake_case code.
-    pub code: String,
+    /// Stable code (serialized as its snake_case string).
+    pub code: FaultCode,
     /// Who refused.
     pub party: String,
     /// A human sentence.
@@ -54,7 +54,7 @@ pub struct Lost {
     /// Simulated ms of the refusal.
     pub t_ms: u64,
     /// The refusal's stable code.
-    pub code: String,
+    pub code: FaultCode,
     /// Why, in words (the refusing party's sentence).
     pub why: String,
 }

@@ -75,6 +75,7 @@
 //! The explored tree is a petgraph graph, written as Graphviz with `--dot`.
 
 pub mod classes;
+mod method;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -91,6 +92,7 @@ use serde::Serialize;
 use crate::{build, build::client_auth, run_built, Party, Trace};
 
 pub use classes::{Risk, UserClass};
+pub use method::Method;
 
 /// How long a fresh sign-in is followed (simulated ms).
 pub const FRESH_MS: u64 = 10 * 60_000;
@@ -140,21 +142,55 @@ pub struct Signals {
 }
 
 /// One way to reach a mailbox.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PathSpec {
     /// The user (a class representative).
     pub user: String,
-    /// The client kind.
-    pub client: &'static str,
-    /// `internal` or `external`.
-    pub location: &'static str,
+    /// The client kind (serialized as its id, `outlook-mobile`...).
+    #[serde(serialize_with = "as_str_of_kind")]
+    pub client: ClientKind,
+    /// Where it connects from (serialized as `internal` or `external`).
+    #[serde(serialize_with = "as_str_of_location")]
+    pub location: Location,
     /// How it authenticates: `modern`, `basic-activesync`, `iwa-mapi`...
-    pub method: String,
+    pub method: Method,
     /// What the password holder pins.
     pub signals: Signals,
     /// Signed in at the previous epoch's start and followed across the change that
     /// starts this epoch (false: a fresh sign-in at this epoch's start).
     pub continued: bool,
+}
+
+fn as_str_of_kind<S: serde::Serializer>(k: &ClientKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(k.as_str())
+}
+
+fn as_str_of_location<S: serde::Serializer>(l: &Location, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(l.as_str())
+}
+
+// Paths sort as they did when the client and location were their strings: every listing
+// keeps its order.
+impl Ord for PathSpec {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let key = |p: &PathSpec| {
+            (
+                p.user.clone(),
+                p.client.as_str(),
+                p.location.as_str(),
+                p.method,
+                p.signals.clone(),
+                p.continued,
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for PathSpec {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl PathSpec {
@@ -583,36 +619,13 @@ pub struct Options {
     pub signals_of: Vec<Scenario>,
 }
 
-fn kind_name(k: ClientKind) -> &'static str {
-    match k {
-        ClientKind::Browser => "browser",
-        ClientKind::OutlookDesktop => "outlook-desktop",
-        ClientKind::OutlookMobile => "outlook-mobile",
-        ClientKind::NativeMail => "native-mail",
-    }
-}
-
-fn kind_of(name: &str) -> Option<ClientKind> {
-    [
-        ClientKind::Browser,
-        ClientKind::OutlookDesktop,
-        ClientKind::OutlookMobile,
-        ClientKind::NativeMail,
-    ]
-    .into_iter()
-    .find(|k| kind_name(*k) == name)
-}
-
-/// One way to authenticate: its name, the client's auth setting, protocol, AutoDetect.
-type Method = (String, AuthMethod, Option<MailProtocol>, bool);
-
 /// The ways a client kind can authenticate, at a location, to a mailbox.
 fn methods(kind: ClientKind, location: Location, mailbox: MailboxLocation) -> Vec<Method> {
     let mut m = Vec::new();
     match kind {
-        ClientKind::Browser => m.push(("web".to_string(), AuthMethod::Modern, None, true)),
+        ClientKind::Browser => m.push(Method::Web),
         ClientKind::OutlookDesktop => {
-            m.push(("modern".to_string(), AuthMethod::Modern, None, true));
+            m.push(Method::Modern);
             for p in [
                 MailProtocol::Autodiscover,
                 MailProtocol::Mapi,
@@ -620,35 +633,15 @@ fn methods(kind: ClientKind, location: Location, mailbox: MailboxLocation) -> Ve
                 MailProtocol::Oab,
                 MailProtocol::Rpc,
             ] {
-                m.push((
-                    format!("basic-{}", p.name()),
-                    AuthMethod::Basic,
-                    Some(p),
-                    true,
-                ));
+                m.push(Method::basic(p));
             }
             if location == Location::Internal && mailbox == MailboxLocation::Onprem {
-                m.push((
-                    "iwa-mapi".to_string(),
-                    AuthMethod::Iwa,
-                    Some(MailProtocol::Mapi),
-                    true,
-                ));
+                m.push(Method::IwaMapi);
             }
         }
         ClientKind::OutlookMobile => {
-            m.push((
-                "modern-autodetect".to_string(),
-                AuthMethod::Modern,
-                None,
-                true,
-            ));
-            m.push((
-                "basic-activesync-manual".to_string(),
-                AuthMethod::Modern,
-                Some(MailProtocol::Activesync),
-                false,
-            ));
+            m.push(Method::ModernAutodetect);
+            m.push(Method::BasicActivesyncManual);
         }
         ClientKind::NativeMail => {
             for p in [
@@ -656,36 +649,16 @@ fn methods(kind: ClientKind, location: Location, mailbox: MailboxLocation) -> Ve
                 MailProtocol::Imap,
                 MailProtocol::Pop,
             ] {
-                m.push((
-                    format!("basic-{}", p.name()),
-                    AuthMethod::Basic,
-                    Some(p),
-                    true,
-                ));
+                m.push(Method::basic(p));
             }
         }
     }
     m
 }
 
-/// The client app type a method presents to Conditional Access.
-fn client_app(method: &str) -> &'static str {
-    if method == "web" {
-        "browser"
-    } else if method.starts_with("modern") {
-        "mobileAppsAndDesktopClients"
-    } else if method.contains("activesync") {
-        "exchangeActiveSync"
-    } else if method.starts_with("iwa") {
-        "none (Kerberos to Exchange on-premises)"
-    } else {
-        "other"
-    }
-}
-
 /// Whether ActiveSync device strings reach Exchange on this method.
-fn uses_device_strings(kind: ClientKind, method: &str) -> bool {
-    classes::speaks_activesync(kind) && method.contains("activesync")
+fn uses_device_strings(kind: ClientKind, method: Method) -> bool {
+    classes::speaks_activesync(kind) && method.is_activesync()
 }
 
 /// The configuration epochs of `sc`: one from the start, and one from each instant
@@ -789,19 +762,15 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
     } else {
         e.from_ms
     };
-    let kind = kind_of(path.client).unwrap_or(ClientKind::OutlookDesktop);
-    let location = if path.location == "internal" {
-        Location::Internal
-    } else {
-        Location::External
-    };
+    let (kind, location) = (path.client, path.location);
     let mailbox = sc
         .user(&path.user)
         .map_or(MailboxLocation::Online, |u| u.mailbox);
     let mut client = base_client(sc, kind, &path.user, location);
-    if let Some((_, auth, protocol, autodetect)) = methods(kind, location, mailbox)
+    if let Some((auth, protocol, autodetect)) = methods(kind, location, mailbox)
         .into_iter()
-        .find(|m| m.0 == path.method)
+        .find(|m| *m == path.method)
+        .map(Method::setting)
     {
         client.auth = auth;
         client.protocol = protocol;
@@ -844,7 +813,7 @@ pub fn path_scenario(sc: &Scenario, path: &PathSpec, epoch: usize) -> Scenario {
         _ => ActionKind::AddAccount,
     };
     let mut timeline: Vec<Action> = sc.timeline.iter().filter(|a| kept(a)).cloned().collect();
-    timeline.push(Action::on_client(Span(start), action, kind_name(kind)));
+    timeline.push(Action::on_client(Span(start), action, kind.as_str()));
     timeline.sort_by_key(|a| a.at.ms());
     out.timeline = timeline;
     out.run.duration = Span(if path.continued && epoch > 0 {
@@ -861,7 +830,7 @@ fn signals(
     sc: &Scenario,
     tenant: &hmasim_entra_id::ca::Tenant,
     client: &Client,
-    method: &str,
+    method: Method,
     registered: bool,
 ) -> Signals {
     let (ua, _) = build::presented(client);
@@ -875,7 +844,7 @@ fn signals(
         locations,
         device_type: client.device_type.clone(),
         device_model: client.device_model.clone(),
-        client_app: client_app(method),
+        client_app: method.client_app(),
         mfa_registered: registered,
         registers_device: client.device == DeviceState::Registers,
         risk: None,
@@ -1168,11 +1137,6 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         graph.add_edge(root, unode, String::new());
         for &kind in &scope {
             for location in [Location::External, Location::Internal] {
-                let loc = if location == Location::Internal {
-                    "internal"
-                } else {
-                    "external"
-                };
                 let known = known_client(sc, kind, &user.upn);
                 // Inside, connections leave by the office's egress (or the known
                 // client's own address there); outside, every address class.
@@ -1187,7 +1151,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                     } else {
                         (space.addresses.clone(), space.raw_addresses)
                     };
-                let cnode = graph.add_node(format!("{} {loc}", kind_name(kind)));
+                let cnode = graph.add_node(format!("{} {}", kind.as_str(), location.as_str()));
                 graph.add_edge(unode, cnode, String::new());
                 let own = build::default_device(
                     kind,
@@ -1221,27 +1185,28 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                 client.source_address = *address;
                                 let first = methods(kind, location, user.mailbox);
                                 let mut base_signals =
-                                    signals(sc, &tenant, &client, &first[0].0, user.mfa_registered);
+                                    signals(sc, &tenant, &client, first[0], user.mfa_registered);
                                 base_signals.risk = *risk;
                                 let base_path = PathSpec {
                                     user: user.upn.clone(),
-                                    client: kind_name(kind),
-                                    location: loc,
-                                    method: first[0].0.clone(),
+                                    client: kind,
+                                    location,
+                                    method: first[0],
                                     signals: base_signals,
                                     continued,
                                 };
                                 // One world per choice point, branched per method and signal.
                                 let base = path_scenario(sc, &base_path, epoch);
                                 let world = build(&base);
-                                for (name, auth, protocol, autodetect) in first.clone() {
-                                    let (devices, raw_devices) = if uses_device_strings(kind, &name)
+                                for name in first.clone() {
+                                    let (auth, protocol, autodetect) = name.setting();
+                                    let (devices, raw_devices) = if uses_device_strings(kind, name)
                                     {
                                         space.devices(own)
                                     } else {
                                         (vec![(None, None)], 1)
                                     };
-                                    let user_agents = if uses_device_strings(kind, &name) {
+                                    let user_agents = if uses_device_strings(kind, name) {
                                         space.activesync_user_agents()
                                     } else {
                                         space.user_agents.clone()
@@ -1287,12 +1252,12 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
                                                 ..client.clone()
                                             };
                                             let mut path = PathSpec {
-                                                method: name.clone(),
+                                                method: name,
                                                 signals: signals(
                                                     sc,
                                                     &tenant,
                                                     &variant,
-                                                    &name,
+                                                    name,
                                                     user.mfa_registered,
                                                 ),
                                                 ..base_path.clone()
@@ -1517,7 +1482,7 @@ pub fn verify_with(sc: &Scenario, opts: &Options) -> Verification {
         pruned: raw.saturating_sub(paths.len()),
     };
     Verification {
-        scope: scope.iter().map(|k| kind_name(*k)).collect(),
+        scope: scope.iter().map(|k| k.as_str()).collect(),
         epochs: ep,
         paths,
         events,

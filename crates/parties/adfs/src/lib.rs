@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{Claims, KeySet, SigningKey};
+use hmasim_protocol::oauth::Amr;
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
@@ -110,19 +112,14 @@ impl Adfs {
         self.net.adopt(fresh.net);
     }
 
-    fn error_page(
-        req: &Message,
-        code: &'static str,
-        message: String,
-        diagnostics: String,
-    ) -> Message {
+    fn error_page(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
             .with_body(Body::Page(Page::Error {
                 code: diagnostics.clone(),
                 message: message.clone(),
             }))
             .with_fault(Fault {
-                code: code.into(),
+                code,
                 party: "adfs",
                 message,
                 diagnostics,
@@ -148,7 +145,7 @@ impl Adfs {
                         from,
                         Self::error_page(
                             &req,
-                            "unknown_session",
+                            FaultCode::UnknownSession,
                             "the sign-in session expired".into(),
                             "MSIS7042".into(),
                         ),
@@ -173,7 +170,7 @@ impl Adfs {
                     Err(_) => self.fail(
                         ctx,
                         &id,
-                        "directory_unreachable",
+                        FaultCode::DirectoryUnreachable,
                         "AD FS cannot reach a domain controller".into(),
                         "MSIS9642".into(),
                     ),
@@ -192,7 +189,7 @@ impl Adfs {
                 from,
                 Self::error_page(
                     &req,
-                    "unknown_relying_party",
+                    FaultCode::UnknownRelyingParty,
                     format!("no relying party trust for '{realm}'"),
                     "MSIS7007: The requested relying party trust is unspecified or unsupported."
                         .into(),
@@ -283,7 +280,7 @@ impl Adfs {
         let Some(s) = self.sessions.get(id) else {
             return;
         };
-        if self.needs_mfa(s) && !s.amr.iter().any(|m| m == "mfa") {
+        if self.needs_mfa(s) && !Amr::has_mfa(&s.amr) {
             let req = Message::request(
                 Method::Post,
                 Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"),
@@ -302,7 +299,7 @@ impl Adfs {
                 Err(_) => self.fail(
                     ctx,
                     id,
-                    "mfa_unreachable",
+                    FaultCode::MfaUnreachable,
                     "AD FS cannot reach Entra MFA".into(),
                     "MSIS7012: An error occurred while processing the request (Azure MFA adapter)"
                         .into(),
@@ -378,7 +375,7 @@ impl Adfs {
         &mut self,
         ctx: &mut impl Env,
         id: &str,
-        code: &'static str,
+        code: FaultCode,
         message: String,
         diagnostics: String,
     ) {
@@ -441,14 +438,14 @@ impl Adfs {
                 client,
                 Self::error_page(
                     &req,
-                    "invalid_credentials",
+                    FaultCode::InvalidCredentials,
                     "Active Directory rejected the user name or password".into(),
                     "MSIS7068: incorrect user ID or password".into(),
                 ),
             );
         }
         if self.needs_mfa(&session) {
-            return ctx.send(client, Self::error_page(&req, "mfa_required", format!("the access control policy requires MFA for {upn}, which the active endpoint cannot perform"), "MSIS7089: the access control policy requires multi-factor authentication".into()));
+            return ctx.send(client, Self::error_page(&req, FaultCode::MfaRequired, format!("the access control policy requires MFA for {upn}, which the active endpoint cannot perform"), "MSIS7089: the access control policy requires multi-factor authentication".into()));
         }
         self.next_session += 1;
         let id = format!("A{}", self.next_session);
@@ -481,7 +478,7 @@ impl Adfs {
                 _ => self.fail(
                     ctx,
                     &id,
-                    "invalid_credentials",
+                    FaultCode::InvalidCredentials,
                     "Active Directory rejected the user name or password".into(),
                     "MSIS7068: incorrect user ID or password".into(),
                 ),
@@ -496,7 +493,7 @@ impl Adfs {
                 _ => self.fail(
                     ctx,
                     &id,
-                    "mfa_denied",
+                    FaultCode::MfaDenied,
                     "the MFA request was not approved".into(),
                     "Azure MFA adapter: authentication failed".into(),
                 ),

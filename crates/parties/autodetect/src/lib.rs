@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -54,7 +55,7 @@ impl AutoDetect {
             Err(_) => self.give_up(
                 ctx,
                 job,
-                "autodiscover_unreachable",
+                FaultCode::AutodiscoverUnreachable,
                 format!("AutoDetect cannot reach {host}"),
                 format!("connection to {host} failed from the AutoDetect service (Azure)"),
             ),
@@ -65,12 +66,12 @@ impl AutoDetect {
         &mut self,
         ctx: &mut impl Env,
         job: Job,
-        code: &'static str,
+        code: FaultCode,
         message: String,
         diagnostics: String,
     ) {
         let fault = Fault {
-            code: code.into(),
+            code,
             party: "autodetect",
             message,
             diagnostics,
@@ -107,14 +108,14 @@ impl AutoDetect {
                     return self.give_up(
                         ctx,
                         job,
-                        "redirect_loop",
+                        FaultCode::RedirectLoop,
                         "too many AutoDiscover redirects".into(),
                         format!("RedirectCount exceeded {MAX_REDIRECTS}"),
                     );
                 }
                 if loc.path_starts_with("/adfs/") {
                     let diag = format!("302 to {loc}");
-                    return self.give_up(ctx, job, "preauthentication", "a pre-authentication device in front of Exchange redirects AutoDetect to AD FS".into(), diag);
+                    return self.give_up(ctx, job, FaultCode::Preauthentication, "a pre-authentication device in front of Exchange redirects AutoDetect to AD FS".into(), diag);
                 }
                 if loc.path_starts_with("/autodiscover/autodiscover.json") {
                     job.onprem = true;
@@ -139,7 +140,7 @@ impl AutoDetect {
                 Err(_) => self.give_up(
                     ctx,
                     job,
-                    "bad_autodiscover_url",
+                    FaultCode::BadAutodiscoverUrl,
                     format!("AutoDiscover returned a malformed URL: {url}"),
                     url.clone(),
                 ),
@@ -154,7 +155,7 @@ impl AutoDetect {
                     return self.give_up(
                         ctx,
                         job,
-                        "no_www_authenticate",
+                        FaultCode::NoWwwAuthenticate,
                         "the ActiveSync 401 has no WWW-Authenticate header".into(),
                         format!("401 without WWW-Authenticate (answered by: {server})"),
                     );
@@ -188,7 +189,7 @@ impl AutoDetect {
                 self.give_up(
                     ctx,
                     job,
-                    "autodiscover_failed",
+                    FaultCode::AutodiscoverFailed,
                     format!(
                         "unexpected answer during discovery: HTTP {}",
                         status.unwrap_or(0)

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::Env;
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
@@ -362,7 +363,7 @@ impl Client {
             }
             Err(_) => {
                 let fault = Fault {
-                    code: "unreachable".into(),
+                    code: FaultCode::Unreachable,
                     party: "network",
                     message: format!("{} cannot reach {host}", self.cfg.id),
                     diagnostics: format!("the name {host} does not resolve or the connection fails from this network"),
@@ -540,7 +541,7 @@ impl Client {
             }
             ClientKind::NativeMail => {
                 let fault = Fault {
-                    code: "no_modern_auth".into(),
+                    code: FaultCode::NoModernAuth,
                     party: "native-mail",
                     message: "this mail app only does Basic".into(),
                     diagnostics: String::new(),
@@ -579,7 +580,7 @@ impl Client {
     ) {
         let Ok(base) = Url::parse(authority) else {
             let fault = Fault {
-                code: "bad_authority".into(),
+                code: FaultCode::BadAuthority,
                 party: "exchange-onprem",
                 message: format!("authorization_uri '{authority}' is not a URL"),
                 diagnostics: authority.to_string(),
@@ -673,7 +674,7 @@ impl Client {
 
     fn fail(&mut self, ctx: &mut impl Env, mut fault: Fault, purpose: &Purpose) {
         self.phase = Phase::Failed;
-        let symptom = web::symptom(self.cfg.kind, purpose_name(purpose), &fault);
+        let symptom = web::symptom(self.cfg.kind, phase(purpose), &fault);
         fault.symptom = Some(symptom.into());
         tracing::info!(t_ms = ctx.now().as_millis(), party = %self.cfg.id, code = %fault.code, "client gives up");
         ctx.note(Message::note("the client gives up").with_fault(fault));
@@ -707,10 +708,10 @@ impl Client {
                         let invalid_grant = resp
                             .fault
                             .as_ref()
-                            .is_some_and(|f| f.code == "invalid_grant");
+                            .is_some_and(|f| f.code == FaultCode::InvalidGrant);
                         self.background_failure(
                             ctx,
-                            web::fault_of(&resp, "entra-id", "refresh_failed"),
+                            web::fault_of(&resp, "entra-id", FaultCode::RefreshFailed),
                             invalid_grant,
                         )
                     }
@@ -720,7 +721,7 @@ impl Client {
                 if !resp.carries_mailbox() {
                     self.background_failure(
                         ctx,
-                        web::fault_of(&resp, "exchange", "sync_failed"),
+                        web::fault_of(&resp, "exchange", FaultCode::SyncFailed),
                         false,
                     );
                 }
@@ -739,7 +740,7 @@ impl Client {
                         Some(uri) => self.sign_in(ctx, &uri, apps::EXO_RESOURCE.to_string()),
                         None => {
                             let fault = Fault {
-                                code: "no_authorization_uri".into(),
+                                code: FaultCode::NoAuthorizationUri,
                                 party: "exchange-onprem",
                                 message: "the ActiveSync 401 carries no authorization_uri: EvoSTS is not the default authorization endpoint".into(),
                                 diagnostics: "Get-AuthServer EvoSts | fl IsDefaultAuthorizationEndpoint".into(),
@@ -751,7 +752,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "autodetect", "discovery_failed"),
+                    web::fault_of(&resp, "autodetect", FaultCode::DiscoveryFailed),
                     &Purpose::Detect,
                 ),
             },
@@ -770,7 +771,8 @@ impl Client {
                         self.sign_in(ctx, &uri, resource);
                     }
                     _ => {
-                        let mut fault = web::fault_of(&resp, "exchange", "no_authorization_uri");
+                        let mut fault =
+                            web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
                         if resp.status == Some(401) && resp.fault.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
@@ -794,7 +796,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "entra-id", "device_registration_failed"),
+                    web::fault_of(&resp, "entra-id", FaultCode::DeviceRegistrationFailed),
                     &Purpose::Enroll,
                 ),
             },
@@ -830,7 +832,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "active-directory", "kerberos_failed"),
+                    web::fault_of(&resp, "active-directory", FaultCode::KerberosFailed),
                     &Purpose::Web(None),
                 ),
             },
@@ -860,7 +862,7 @@ impl Client {
                 }
                 _ => self.fail(
                     ctx,
-                    web::fault_of(&resp, "entra-id", "token_failed"),
+                    web::fault_of(&resp, "entra-id", FaultCode::TokenFailed),
                     &Purpose::Token,
                 ),
             },
@@ -870,7 +872,7 @@ impl Client {
                 } else {
                     self.fail(
                         ctx,
-                        web::fault_of(&resp, "exchange", "access_denied"),
+                        web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
                         &Purpose::Use,
                     );
                 }
@@ -884,13 +886,14 @@ impl Client {
     }
 }
 
-fn purpose_name(p: &Purpose) -> &'static str {
+/// The phase the user sees a failure of the work in.
+fn phase(p: &Purpose) -> web::Phase {
     match p {
-        Purpose::Detect => "detect",
-        Purpose::Connect => "connect",
-        Purpose::Web(_) | Purpose::Kerberos(_) | Purpose::Enroll => "sign-in",
-        Purpose::Token | Purpose::Refresh => "token",
-        Purpose::Use | Purpose::Sync => "use",
+        Purpose::Detect => web::Phase::Detect,
+        Purpose::Connect => web::Phase::Connect,
+        Purpose::Web(_) | Purpose::Kerberos(_) | Purpose::Enroll => web::Phase::SignIn,
+        Purpose::Token | Purpose::Refresh => web::Phase::Token,
+        Purpose::Use | Purpose::Sync => web::Phase::Use,
     }
 }
 
@@ -954,7 +957,7 @@ impl Client {
                     "no answer: the client retries the request",
                 ) {
                     let fault = Fault {
-                        code: "timeout".into(),
+                        code: FaultCode::Timeout,
                         party: "network",
                         message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
                         diagnostics: "the request timed out: the service is unreachable or down"

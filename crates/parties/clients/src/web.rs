@@ -3,6 +3,7 @@
 
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
+use hmasim_protocol::{FaultCode, MfaPrompt};
 
 use crate::{ClientConfig, ClientKind};
 
@@ -77,7 +78,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
     match (resp.status, &resp.body) {
         (Some(302), _) => {
             let Some(loc) = resp.url.clone() else {
-                return Next::Fail(fault_of(resp, "service", "bad_redirect"));
+                return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
             };
             if !loc.is_web()
                 || loc
@@ -86,7 +87,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             {
                 return match loc.param("code") {
                     Some(code) => Next::Code(code.to_string()),
-                    None => Next::Fail(fault_of(resp, "entra-id", "no_code")),
+                    None => Next::Fail(fault_of(resp, "entra-id", FaultCode::NoCode)),
                 };
             }
             send(get(cfg, loc, resp.stage, "the client follows the redirect"))
@@ -116,7 +117,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
         (Some(200), Body::Page(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
-            let approved = cfg.approve_mfa || *method == "RegisterSecurityInfo";
+            let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
             let form = Form::new().with("approved", approved.to_string());
             send(post(
                 cfg,
@@ -150,10 +151,10 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                 .filter_map(|v| Challenge::parse(v).ok())
                 .any(|c| matches!(c, Challenge::Negotiate(_)));
             let Some(url) = request_url else {
-                return Next::Fail(fault_of(resp, "service", "unauthorized"));
+                return Next::Fail(fault_of(resp, "service", FaultCode::Unauthorized));
             };
             if !negotiate {
-                return Next::Fail(fault_of(resp, "service", "unauthorized"));
+                return Next::Fail(fault_of(resp, "service", FaultCode::Unauthorized));
             }
             if cfg.kerberos {
                 let ticket = Message::request(
@@ -187,16 +188,16 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                 ))
             }
         }
-        _ => Next::Fail(fault_of(resp, "service", "sign_in_failed")),
+        _ => Next::Fail(fault_of(resp, "service", FaultCode::SignInFailed)),
     }
 }
 
 /// The refusal a response reports, or a generic one.
-pub(crate) fn fault_of(resp: &Message, party: &'static str, code: &'static str) -> Fault {
+pub(crate) fn fault_of(resp: &Message, party: &'static str, code: FaultCode) -> Fault {
     match &resp.fault {
         Some(f) => (**f).clone(),
         None => Fault {
-            code: code.into(),
+            code,
             party,
             message: format!(
                 "unexpected answer: HTTP {} ({})",
@@ -209,17 +210,32 @@ pub(crate) fn fault_of(resp: &Message, party: &'static str, code: &'static str) 
     }
 }
 
+/// Where in its work a client was when it gave up (what the user was waiting for).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Finding the mailbox (AutoDetect).
+    Detect,
+    /// Connecting to the mailbox server.
+    Connect,
+    /// Signing in (a web sign-in, Kerberos, device registration).
+    SignIn,
+    /// Getting or renewing a token.
+    Token,
+    /// Using the mailbox (a request or a background sync).
+    Use,
+}
+
 /// What the user sees when the client gives up.
-pub(crate) fn symptom(kind: ClientKind, during: &str, fault: &Fault) -> String {
-    match (kind, during, fault.code.as_ref()) {
-        (ClientKind::OutlookMobile, "detect", "no_authorization_uri") => "Outlook mobile shows the legacy Basic ActiveSync sign-in dialog instead of modern authentication".into(),
-        (ClientKind::OutlookMobile, "detect", _) => "Outlook mobile cannot discover the mailbox: AutoDetect finds no account".into(),
-        (ClientKind::OutlookMobile, "use", _) => "Outlook mobile signs in but shows no mail: the on-premises data is stale or missing".into(),
-        (ClientKind::OutlookDesktop, "connect", "no_authorization_uri") => "Outlook desktop falls back to Basic and prompts for a password".into(),
-        (ClientKind::OutlookDesktop, "use", _) => "Outlook desktop stays disconnected and keeps prompting for credentials".into(),
+pub(crate) fn symptom(kind: ClientKind, during: Phase, fault: &Fault) -> String {
+    match (kind, during, fault.code) {
+        (ClientKind::OutlookMobile, Phase::Detect, FaultCode::NoAuthorizationUri) => "Outlook mobile shows the legacy Basic ActiveSync sign-in dialog instead of modern authentication".into(),
+        (ClientKind::OutlookMobile, Phase::Detect, _) => "Outlook mobile cannot discover the mailbox: AutoDetect finds no account".into(),
+        (ClientKind::OutlookMobile, Phase::Use, _) => "Outlook mobile signs in but shows no mail: the on-premises data is stale or missing".into(),
+        (ClientKind::OutlookDesktop, Phase::Connect, FaultCode::NoAuthorizationUri) => "Outlook desktop falls back to Basic and prompts for a password".into(),
+        (ClientKind::OutlookDesktop, Phase::Use, _) => "Outlook desktop stays disconnected and keeps prompting for credentials".into(),
         (ClientKind::NativeMail, _, _) => format!("the mail app keeps asking for the password: {}", fault.message),
         (ClientKind::Browser, _, _) => format!("the browser shows an error instead of Outlook on the web: {}", fault.message),
-        (_, "sign-in" | "token", _) => format!("the sign-in window shows an error: {}", fault.message),
+        (_, Phase::SignIn | Phase::Token, _) => format!("the sign-in window shows an error: {}", fault.message),
         _ => format!("the client cannot reach the mailbox: {}", fault.message),
     }
 }

@@ -13,14 +13,17 @@ use std::sync::Arc;
 
 use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
+use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
+use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode, Scope};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
     TokenResponse, Url, UserAction, EPOCH_UNIX,
 };
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{FaultCode, MfaPrompt};
 
 pub use hmasim_protocol::apps::METADATA_HOST;
 
@@ -195,7 +198,7 @@ fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message 
 fn aad_error(
     req: &Message,
     stage: Option<Stage>,
-    code: &'static str,
+    code: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
@@ -206,7 +209,7 @@ fn aad_error(
             message: message.clone(),
         }))
         .with_fault(Fault {
-            code: code.into(),
+            code,
             party: "entra-id",
             message,
             diagnostics: aadsts.to_string(),
@@ -219,7 +222,7 @@ fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
     aad_error(
         req,
         stage,
-        "session_expired",
+        FaultCode::SessionExpired,
         "AADSTS50058",
         "the sign-in session was not found".into(),
     )
@@ -228,7 +231,7 @@ fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
 fn token_error(
     req: &Message,
     stage: Option<Stage>,
-    error: &'static str,
+    error: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
@@ -239,7 +242,7 @@ fn token_error(
             format!("error_description={aadsts}: {message}"),
         ]))
         .with_fault(Fault {
-            code: error.into(),
+            code: error,
             party: "entra-id",
             message,
             diagnostics: aadsts.to_string(),
@@ -337,7 +340,8 @@ impl EntraId {
         let url = req.url.clone().expect("requests have URLs");
         let p = |k: &str| url.param(k).unwrap_or("").to_string();
         let redirect_uri = p("redirect_uri");
-        let form_post = url.param("response_mode") == Some("form_post");
+        let form_post = url.param("response_mode").and_then(ResponseMode::parse)
+            == Some(ResponseMode::FormPost);
         let client_app = if form_post && redirect_uri.starts_with("https://") {
             ClientAppType::Browser
         } else {
@@ -411,7 +415,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::Credentials),
-                    "unknown_user",
+                    FaultCode::UnknownUser,
                     "AADSTS50034",
                     format!("the user account {upn} does not exist in the directory"),
                 ),
@@ -460,7 +464,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "pta_agent_unreachable",
+                            FaultCode::PtaAgentUnreachable,
                             "AADSTS80001",
                             "no pass-through authentication agent is available".into(),
                         ),
@@ -476,7 +480,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "invalid_credentials",
+                            FaultCode::InvalidCredentials,
                             "AADSTS50126",
                             "invalid username or password".into(),
                         ),
@@ -505,7 +509,7 @@ impl EntraId {
                     aad_error(
                         &req,
                         req.stage,
-                        "federation_rejected",
+                        FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token is for {}, not Office 365", c.aud),
                     ),
@@ -517,7 +521,7 @@ impl EntraId {
                     aad_error(
                         &req,
                         req.stage,
-                        "federation_rejected",
+                        FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token from AD FS does not verify: {e}"),
                     ),
@@ -527,7 +531,12 @@ impl EntraId {
         if !self.sessions.contains_key(&id) {
             return ctx.send(from, session_expired(&req, req.stage));
         }
-        let mut amr: Vec<String> = claims.amr.iter().filter(|m| *m != "mfa").cloned().collect();
+        let mut amr: Vec<String> = claims
+            .amr
+            .iter()
+            .filter(|m| Amr::parse(m) != Some(Amr::Mfa))
+            .cloned()
+            .collect();
         if amr.is_empty() {
             amr.push("pwd".into());
         }
@@ -597,7 +606,7 @@ impl EntraId {
         let device = || self.facts(s).device;
         match c {
             GrantControl::Block => false,
-            GrantControl::Mfa => s.amr.iter().any(|m| m == "mfa"),
+            GrantControl::Mfa => Amr::has_mfa(&s.amr),
             GrantControl::CompliantDevice => device().is_some_and(|d| d.is_compliant),
             GrantControl::DomainJoinedDevice => {
                 device().is_some_and(|d| d.trust_type == TrustType::ServerAd)
@@ -696,7 +705,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::CaControls),
-                    "blocked_by_conditional_access",
+                    FaultCode::BlockedByConditionalAccess,
                     "AADSTS53003",
                     format!("access has been blocked by Conditional Access policy '{name}'"),
                 ),
@@ -724,7 +733,7 @@ impl EntraId {
                             aad_error(
                                 &req,
                                 Some(Stage::CaControls),
-                                "mfa_registration_blocked_by_risk",
+                                FaultCode::MfaRegistrationBlockedByRisk,
                                 "AADSTS53004",
                                 format!(
                                     "Conditional Access policy '{}' requires MFA for this risky sign-in, and a user without a method cannot register one in a risky session",
@@ -746,7 +755,7 @@ impl EntraId {
                         "Conditional Access calls Entra MFA: the user is prompted",
                         Page::Mfa {
                             action,
-                            method: "PhoneAppNotification",
+                            method: MfaPrompt::PhoneAppNotification,
                         },
                     ),
                 );
@@ -754,9 +763,9 @@ impl EntraId {
             Verdict::Unsatisfiable(name, control) => {
                 let (code, aadsts) = match control {
                     GrantControl::CompliantDevice | GrantControl::DomainJoinedDevice => {
-                        ("device_not_compliant", "AADSTS53000")
+                        (FaultCode::DeviceNotCompliant, "AADSTS53000")
                     }
-                    _ => ("app_not_approved", "AADSTS53005"),
+                    _ => (FaultCode::AppNotApproved, "AADSTS53005"),
                 };
                 ctx.send(
                     from,
@@ -814,7 +823,7 @@ impl EntraId {
                         "More information required (AADSTS50079): the user must register an MFA method now",
                         Page::Mfa {
                             action,
-                            method: "RegisterSecurityInfo",
+                            method: MfaPrompt::RegisterSecurityInfo,
                         },
                     ),
                 );
@@ -824,7 +833,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::MfaPrompt),
-                    "mfa_registration_blocked",
+                    FaultCode::MfaRegistrationBlocked,
                     "AADSTS53003",
                     format!(
                         "{} must register for multi-factor authentication, and Conditional Access policy '{name}' blocks registering security information here",
@@ -837,7 +846,7 @@ impl EntraId {
                 aad_error(
                     &req,
                     Some(Stage::MfaPrompt),
-                    "mfa_registration_required",
+                    FaultCode::MfaRegistrationRequired,
                     "AADSTS50079",
                     format!(
                         "{} must register for multi-factor authentication, and registering requires MFA the user cannot do yet",
@@ -855,11 +864,14 @@ impl EntraId {
     /// device id and the credential the device presents from then on.
     fn enroll(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
         let now = hmasim_protocol::unix_now(ctx);
-        let bearer = req
+        let bearer = match req
             .header_value("Authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        let claims = match ctx.verify(bearer, &self.metadata(), now, 300) {
+            .and_then(Credentials::parse)
+        {
+            Some(Credentials::Bearer(t)) => t,
+            _ => String::new(),
+        };
+        let claims = match ctx.verify(&bearer, &self.metadata(), now, 300) {
             Ok(c) if c.aud == device::DRS_RESOURCE => c,
             _ => {
                 return ctx.send(
@@ -870,7 +882,7 @@ impl EntraId {
                         "the Device Registration Service refuses the request",
                     )
                     .with_fault(Fault {
-                        code: "device_registration_unauthorized".into(),
+                        code: FaultCode::DeviceRegistrationUnauthorized,
                         party: "entra-id",
                         message: "no valid access token for the Device Registration Service".into(),
                         diagnostics: "AADSTS50097".into(),
@@ -926,20 +938,25 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let approved = matches!(&req.body, Body::Form(f) if f.get("approved") == Some("true"));
+        let approved = matches!(&req.body, Body::Form(f) if f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
         if !approved {
             return ctx.send(
                 from,
                 aad_error(
                     &req,
                     Some(Stage::MfaDone),
-                    "mfa_denied",
+                    FaultCode::MfaDenied,
                     "AADSTS500121",
                     "the MFA request was denied".into(),
                 ),
             );
         }
-        let registering = req.url.as_ref().and_then(|u| u.param("register")) == Some("1");
+        let registering = req
+            .url
+            .as_ref()
+            .and_then(|u| u.param("register"))
+            .and_then(|v| v.parse::<u8>().ok())
+            == Some(1);
         if registering {
             if let Some(s) = self.sessions.get(&id) {
                 let upn = s.upn.to_ascii_lowercase();
@@ -955,7 +972,7 @@ impl EntraId {
         }
         match self.sessions.get_mut(&id) {
             Some(s) => {
-                if !s.amr.iter().any(|m| m == "mfa") {
+                if !Amr::has_mfa(&s.amr) {
                     s.amr.push("mfa".into());
                 }
                 self.decide(req, from, ctx, &id);
@@ -1068,7 +1085,7 @@ impl EntraId {
             amr: amr.to_vec(),
             appid: appid.to_string(),
             scp: match kind {
-                TokenKind::Refresh => "offline_access".into(),
+                TokenKind::Refresh => Scope::OfflineAccess.as_str().into(),
                 TokenKind::Id => "openid".into(),
                 _ => "user_impersonation".into(),
             },
@@ -1192,35 +1209,39 @@ impl EntraId {
         };
         let f = f.clone();
         let now = hmasim_protocol::unix_now(ctx);
-        let reply = match f.get("grant_type").unwrap_or("") {
-            "password" => return self.legacy_signin(req, from, ctx, &f),
-            "authorization_code" => match self.codes.remove(f.get("code").unwrap_or("")) {
-                Some(g) => {
-                    let fam = self.new_family(false);
-                    self.family_auth.insert(fam, g.auth.clone());
-                    self.issue_pair(
+        let reply = match f.get("grant_type").and_then(GrantType::parse) {
+            Some(GrantType::Password) => return self.legacy_signin(req, from, ctx, &f),
+            Some(GrantType::AuthorizationCode) => {
+                match self.codes.remove(f.get("code").unwrap_or("")) {
+                    Some(g) => {
+                        let fam = self.new_family(false);
+                        self.family_auth.insert(fam, g.auth.clone());
+                        self.issue_pair(
+                            &req,
+                            ctx,
+                            fam,
+                            &g.client_id,
+                            &g.resource,
+                            &g.upn,
+                            &g.amr,
+                            None,
+                            Stage::TokensIssued,
+                            "Entra ID issues access and refresh tokens",
+                        )
+                    }
+                    None => token_error(
                         &req,
-                        ctx,
-                        fam,
-                        &g.client_id,
-                        &g.resource,
-                        &g.upn,
-                        &g.amr,
-                        None,
-                        Stage::TokensIssued,
-                        "Entra ID issues access and refresh tokens",
-                    )
+                        req.stage,
+                        FaultCode::InvalidGrant,
+                        "AADSTS70008",
+                        "the authorization code is invalid or has expired".into(),
+                    ),
                 }
-                None => token_error(
-                    &req,
-                    req.stage,
-                    "invalid_grant",
-                    "AADSTS70008",
-                    "the authorization code is invalid or has expired".into(),
-                ),
-            },
-            "urn:ietf:params:oauth:grant-type:jwt-bearer"
-                if f.get("requested_token_use") == Some("on_behalf_of") =>
+            }
+            Some(GrantType::JwtBearer)
+                if f.get("requested_token_use")
+                    .and_then(RequestedTokenUse::parse)
+                    == Some(RequestedTokenUse::OnBehalfOf) =>
             {
                 let keys = self.metadata();
                 match ctx.verify(f.get("assertion").unwrap_or(""), &keys, now, 300) {
@@ -1258,13 +1279,13 @@ impl EntraId {
                                 "Entra ID issues AT2/RT2 on behalf of the user",
                             )
                         } else {
-                            token_error(&req, Some(Stage::Obo), "invalid_resource", "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
+                            token_error(&req, Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
                     Ok(c) => token_error(
                         &req,
                         Some(Stage::Obo),
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50013",
                         format!(
                             "the assertion's audience {} is not the calling application",
@@ -1274,19 +1295,19 @@ impl EntraId {
                     Err(e) => token_error(
                         &req,
                         Some(Stage::Obo),
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50013",
                         format!("the assertion does not verify: {e}"),
                     ),
                 }
             }
-            "refresh_token" => {
+            Some(GrantType::RefreshToken) => {
                 let keys = self.metadata();
                 match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
-                    Ok(c) if c.scp == "offline_access" && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, req.stage, "invalid_grant", "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                    Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
+                        token_error(&req, req.stage, FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
-                    Ok(c) if c.scp == "offline_access" => {
+                    Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
                             .ids
                             .get(&c.uti)
@@ -1312,32 +1333,35 @@ impl EntraId {
                     Ok(_) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
                     Err(e @ jwt::JwtError::Expired(..)) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
                     Err(e) => token_error(
                         &req,
                         req.stage,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         format!("the refresh token is not valid: {e}"),
                     ),
                 }
             }
-            g => token_error(
+            _ => token_error(
                 &req,
                 req.stage,
-                "unsupported_grant_type",
+                FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
-                format!("grant type '{g}' is not supported"),
+                format!(
+                    "grant type '{}' is not supported",
+                    f.get("grant_type").unwrap_or("")
+                ),
             ),
         };
         ctx.send(from, reply);
@@ -1399,7 +1423,7 @@ impl EntraId {
         Some(token_error(
             req,
             req.stage,
-            "invalid_grant",
+            FaultCode::InvalidGrant,
             "AADSTS70043",
             format!(
                 "the refresh token has expired or is invalid due to sign-in frequency checks by Conditional Access (policy '{policy}', sign-in frequency {freq}; last interactive sign-in {} ago)",
@@ -1447,10 +1471,9 @@ impl EntraId {
     fn legacy_signin(&mut self, req: Message, from: Route, ctx: &mut impl Env, f: &Form) {
         let upn = f.get("username").unwrap_or("").to_string();
         let password = f.get("password").unwrap_or("").to_string();
-        let app = if f.get("client_app_type") == Some("exchangeActiveSync") {
-            ClientAppType::ExchangeActiveSync
-        } else {
-            ClientAppType::Other
+        let app = match f.get("client_app_type").and_then(ClientAppType::parse) {
+            Some(ClientAppType::ExchangeActiveSync) => ClientAppType::ExchangeActiveSync,
+            _ => ClientAppType::Other,
         };
         let check = match self.cfg.model {
             IdentityModel::Phs => {
@@ -1504,7 +1527,7 @@ impl EntraId {
                 token_error(
                     &req,
                     None,
-                    "invalid_grant",
+                    FaultCode::InvalidGrant,
                     "AADSTS80001",
                     "the identity provider cannot be reached".into(),
                 ),
@@ -1527,7 +1550,7 @@ impl EntraId {
                 token_error(
                     &req,
                     None,
-                    "invalid_credentials",
+                    FaultCode::InvalidCredentials,
                     "AADSTS50126",
                     "invalid username or password".into(),
                 ),
@@ -1573,14 +1596,14 @@ impl EntraId {
             Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
                 &req,
                 None,
-                "blocked_by_conditional_access",
+                FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
                 format!("Conditional Access policy '{name}' blocks the legacy client"),
             ),
             Verdict::NeedMfa => token_error(
                 &req,
                 None,
-                "blocked_by_conditional_access",
+                FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
                 "Conditional Access requires MFA, which a legacy client cannot perform".into(),
             ),
@@ -1617,7 +1640,7 @@ impl EntraId {
                     let mut m = token_error(
                         &req,
                         None,
-                        "invalid_grant",
+                        FaultCode::InvalidGrant,
                         "AADSTS50126",
                         fault.message.clone(),
                     );
@@ -1641,7 +1664,7 @@ impl EntraId {
                         aad_error(
                             &req,
                             Some(Stage::Credentials),
-                            "invalid_credentials",
+                            FaultCode::InvalidCredentials,
                             "AADSTS50126",
                             "invalid username or password (checked by the pass-through agent)"
                                 .into(),

@@ -13,6 +13,7 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{FaultCode, MailboxProtocol};
 
 /// Where a user's mailbox lives, as Exchange Online's directory knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub struct ExoConfig {
     /// Users with an authentication policy (their own or the organization default), by
     /// lower-case UPN: the policy name and the protocols it allows Basic for. Users without
     /// one may use Basic everywhere.
-    pub basic_policy: BTreeMap<String, (String, BTreeSet<String>)>,
+    pub basic_policy: BTreeMap<String, (String, BTreeSet<MailboxProtocol>)>,
 }
 
 /// The `exchange-online` party.
@@ -48,7 +49,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (Route, Message, String, &'static str)>,
+    legacy: BTreeMap<u64, (Route, Message, String, MailboxProtocol)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -74,22 +75,22 @@ impl ExchangeOnline {
         ctx: &mut impl Env,
         user: String,
         password: String,
-        protocol: &'static str,
+        protocol: MailboxProtocol,
     ) {
         let upn = user.to_ascii_lowercase();
         if let Some((policy, allowed)) = self.cfg.basic_policy.get(&upn) {
-            if !allowed.contains(protocol) {
+            if !allowed.contains(&protocol) {
                 let flag = allow_flag(protocol);
                 let reply = Self::refuse(
                     &req,
-                    "basic_auth_blocked",
+                    FaultCode::BasicAuthBlocked,
                     format!("Basic authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag} = False)"),
                     format!("HTTP 401: authentication policy '{policy}': {flag} = False"),
                 );
                 return ctx.send(from, reply);
             }
         }
-        let app_type = if protocol == "activesync" {
+        let app_type = if protocol == MailboxProtocol::Activesync {
             "exchangeActiveSync"
         } else {
             "other"
@@ -124,7 +125,7 @@ impl ExchangeOnline {
                 from,
                 Self::refuse(
                     &req,
-                    "unreachable",
+                    FaultCode::Unreachable,
                     "Exchange Online cannot reach Entra ID".into(),
                     String::new(),
                 ),
@@ -192,11 +193,11 @@ impl ExchangeOnline {
         )
     }
 
-    fn refuse(req: &Message, code: &'static str, message: String, diagnostics: String) -> Message {
+    fn refuse(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 401, "Exchange Online rejects the request")
             .at_opt(req.stage)
             .with_fault(Fault {
-                code: code.into(),
+                code,
                 party: "exchange-online",
                 message,
                 diagnostics,
@@ -233,7 +234,7 @@ impl ExchangeOnline {
                             })),
                             _ => Self::refuse(
                                 req,
-                                "mailbox_not_found",
+                                FaultCode::MailboxNotFound,
                                 format!("{} has no mailbox in Exchange Online", c.upn),
                                 "HTTP 404: mailbox not found".into(),
                             ),
@@ -241,13 +242,13 @@ impl ExchangeOnline {
                     }
                     Ok(c) => Self::refuse(
                         req,
-                        "audience_mismatch",
+                        FaultCode::AudienceMismatch,
                         format!("token audience {} is not Exchange Online", c.aud),
                         format!("invalid audience '{}'", c.aud),
                     ),
                     Err(e) => Self::refuse(
                         req,
-                        "invalid_token",
+                        FaultCode::InvalidToken,
                         format!("the token does not verify: {e}"),
                         format!("Bearer error=\"invalid_token\": {e}"),
                     ),
@@ -255,7 +256,7 @@ impl ExchangeOnline {
             }
             Some(Credentials::Basic { .. }) => Self::refuse(
                 req,
-                "basic_auth_disabled",
+                FaultCode::BasicAuthDisabled,
                 "Basic authentication is disabled in Exchange Online".into(),
                 "HTTP 401: Basic authentication is disabled".into(),
             ),
@@ -265,23 +266,22 @@ impl ExchangeOnline {
 }
 
 /// The Exchange Online authentication policy flag for a protocol.
-pub fn allow_flag(protocol: &str) -> &'static str {
+pub fn allow_flag(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "AllowBasicAuthActiveSync",
-        "autodiscover" => "AllowBasicAuthAutodiscover",
-        "mapi" => "AllowBasicAuthMapi",
-        "ews" => "AllowBasicAuthWebServices",
-        "oab" => "AllowBasicAuthOfflineAddressBook",
-        "rpc" => "AllowBasicAuthRpc",
-        "imap" => "AllowBasicAuthImap",
-        "pop" => "AllowBasicAuthPop",
-        _ => "AllowBasicAuth",
+        MailboxProtocol::Activesync => "AllowBasicAuthActiveSync",
+        MailboxProtocol::Autodiscover => "AllowBasicAuthAutodiscover",
+        MailboxProtocol::Mapi => "AllowBasicAuthMapi",
+        MailboxProtocol::Ews => "AllowBasicAuthWebServices",
+        MailboxProtocol::Oab => "AllowBasicAuthOfflineAddressBook",
+        MailboxProtocol::Rpc => "AllowBasicAuthRpc",
+        MailboxProtocol::Imap => "AllowBasicAuthImap",
+        MailboxProtocol::Pop => "AllowBasicAuthPop",
     }
 }
 
-fn items_of(protocol: &str) -> &'static str {
+fn items_of(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "mail, calendar, contacts (ActiveSync)",
+        MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
         _ => "mailbox (Outlook, legacy protocol)",
     }
 }
@@ -373,13 +373,16 @@ impl ExchangeOnline {
                         }
                         Ok(c) => Self::refuse(
                             &req,
-                            "invalid_token",
+                            FaultCode::InvalidToken,
                             format!("id token for {} / {} not accepted by OWA", c.aud, c.upn),
                             "OWA: invalid id token".into(),
                         ),
-                        Err(e) => {
-                            Self::refuse(&req, "invalid_token", e.to_string(), format!("OWA: {e}"))
-                        }
+                        Err(e) => Self::refuse(
+                            &req,
+                            FaultCode::InvalidToken,
+                            e.to_string(),
+                            format!("OWA: {e}"),
+                        ),
                     }
                 }
                 _ => {

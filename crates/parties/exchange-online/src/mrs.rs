@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::jwt::KeySet;
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -125,7 +126,7 @@ impl Mrs {
                     | Purpose::Refresh(u) => u.clone(),
                 };
                 let fault = Fault {
-                    code: "unreachable".into(),
+                    code: FaultCode::Unreachable,
                     party: "mrs",
                     message: format!("MRS cannot reach {}", host.0),
                     diagnostics: format!("name resolution or connection failure for {}", host.0),
@@ -274,7 +275,7 @@ impl Mrs {
                     Err(e) => e.to_string(),
                 };
                 let fault = Fault {
-                    code: "invalid_token".into(),
+                    code: FaultCode::InvalidToken,
                     party: "mrs",
                     message: why.clone(),
                     diagnostics: why,
@@ -365,7 +366,7 @@ impl Mrs {
                 }
                 _ => {
                     let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
-                        code: "obo_failed".into(),
+                        code: FaultCode::OboFailed,
                         party: "entra-id",
                         message: "Entra ID refused the on-behalf-of request".into(),
                         diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
@@ -409,7 +410,7 @@ impl Mrs {
                         .to_string();
                     let status = resp.status.unwrap_or(0);
                     let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
-                        code: "sync_failed".into(),
+                        code: FaultCode::SyncFailed,
                         party: "exchange-onprem",
                         message: format!("ActiveSync answered HTTP {status}"),
                         diagnostics: diag,
@@ -476,7 +477,7 @@ impl Mrs {
                         | Purpose::Refresh(u) => u,
                     };
                     let fault = Fault {
-                        code: "timeout".into(),
+                        code: FaultCode::Timeout,
                         party: "mrs",
                         message: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
                         diagnostics: "the request timed out: the endpoint is unreachable or down"

@@ -16,6 +16,7 @@ use hmasim_protocol::jwt::{JwtError, KeySet};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
+use hmasim_protocol::{DeviceCharacteristic, FaultCode, MailboxProtocol};
 use hmasim_protocol::{Env, Route};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
@@ -77,14 +78,14 @@ pub struct OnpremConfig {
     pub legacy_mailboxes: BTreeSet<String>,
     /// Protocols whose legacy (non-OAuth) authentication is blocked, by lower-case UPN
     /// (the user's authentication policy, or the organization default).
-    pub legacy_blocked: BTreeMap<String, BTreeSet<String>>,
+    pub legacy_blocked: BTreeMap<String, BTreeSet<MailboxProtocol>>,
     /// The policy that blocks it, by lower-case UPN, for diagnostics.
     pub legacy_policy: BTreeMap<String, String>,
     /// ActiveSync `DefaultAccessLevel`.
     pub eas_default: Access,
     /// ActiveSync device access rules: (`DeviceType`, `DeviceModel` or `UserAgent`, value,
     /// level).
-    pub eas_rules: Vec<(String, String, Access)>,
+    pub eas_rules: Vec<(DeviceCharacteristic, String, Access)>,
     /// The key Kerberos tickets for this server's service account are sealed with.
     pub kerberos: KeySet,
     /// The IMAP4 services run.
@@ -248,7 +249,7 @@ impl ExchangeOnprem {
         now_unix: u64,
     ) -> Result<String, Box<Message>> {
         let url = req.url.as_ref().expect("requests have URLs");
-        let reject = |code: &'static str, message: String, diag: String| -> Box<Message> {
+        let reject = |code: FaultCode, message: String, diag: String| -> Box<Message> {
             let mut m =
                 Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
             if let Some(b) = self.bearer_challenge() {
@@ -267,7 +268,7 @@ impl ExchangeOnprem {
                 )
                 .header("x-ms-diagnostics", diag.clone())
                 .with_fault(Fault {
-                    code: code.into(),
+                    code,
                     party: "exchange-onprem",
                     message,
                     diagnostics: diag,
@@ -276,21 +277,21 @@ impl ExchangeOnprem {
             )
         };
         if !self.cfg.hybrid_modern_auth {
-            return Err(reject("oauth_not_configured", "OAuth is not enabled on Exchange on-premises".into(),
+            return Err(reject(FaultCode::OauthNotConfigured, "OAuth is not enabled on Exchange on-premises".into(),
                 "2000000;reason=\"OAuth authentication is not configured for this server.\";error_category=\"invalid_token\"".into()));
         }
         let claims = match ctx.verify(jwt_str, &self.metadata, now_unix, self.cfg.skew_s) {
             Ok(c) => c,
             Err(e @ (JwtError::UnknownKey(_) | JwtError::BadSignature(_))) => {
-                return Err(reject("invalid_signature", format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
+                return Err(reject(FaultCode::InvalidSignature, format!("Exchange cannot verify the token signature with its cached EvoSTS metadata: {e}"),
                     format!("2000001;reason=\"The signing key of the token is not in the cached auth metadata of auth server 'EvoSts' ({e}).\";error_category=\"invalid_signature\"")))
             }
             Err(e @ JwtError::Expired(..)) => {
-                return Err(reject("token_expired", format!("the access token has expired: {e}"),
+                return Err(reject(FaultCode::TokenExpired, format!("the access token has expired: {e}"),
                     "2000008;reason=\"The token has expired.\";error_category=\"invalid_token\"".into()))
             }
             Err(e) => {
-                return Err(reject("invalid_token", format!("the token is not valid: {e}"),
+                return Err(reject(FaultCode::InvalidToken, format!("the token is not valid: {e}"),
                     format!("2000002;reason=\"{e}\";error_category=\"invalid_token\"")))
             }
         };
@@ -301,7 +302,7 @@ impl ExchangeOnprem {
                 claims.aud, actual
             );
             return Err(reject(
-                "audience_mismatch",
+                FaultCode::AudienceMismatch,
                 format!(
                     "the token's audience {} does not match the URL Exchange received, {actual}",
                     claims.aud
@@ -314,7 +315,7 @@ impl ExchangeOnprem {
             .mailboxes
             .contains(&claims.upn.to_ascii_lowercase())
         {
-            return Err(reject("mailbox_not_found", format!("no on-premises mailbox for {}", claims.upn),
+            return Err(reject(FaultCode::MailboxNotFound, format!("no on-premises mailbox for {}", claims.upn),
                 "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into()));
         }
         if self
@@ -325,7 +326,7 @@ impl ExchangeOnprem {
             // Exchange 2016/2019 proxies the request to the Exchange 2010 server hosting the
             // mailbox, which cannot authenticate OAuth: the client ends up disconnected.
             return Err(reject(
-                "oauth_not_supported_by_mailbox_server",
+                FaultCode::OauthNotSupportedByMailboxServer,
                 format!("the mailbox of {} is on Exchange 2010, which does not support OAuth; the proxied request is refused", claims.upn),
                 "HTTP 401 from the Exchange 2010 mailbox server: OAuth is not a supported authentication method (proxy from Exchange 2016/2019)".into(),
             ));
@@ -345,13 +346,11 @@ impl ExchangeOnprem {
         let creds = req
             .header_value("Authorization")
             .and_then(Credentials::parse);
-        let protocol = req
-            .url
-            .as_ref()
-            .and_then(Url::mailbox_protocol)
-            .unwrap_or("");
+        let protocol = req.url.as_ref().and_then(Url::mailbox_protocol);
         // ActiveSync device access applies to every ActiveSync client, OAuth or not.
-        if protocol == "activesync" && !matches!(creds, None | Some(Credentials::EmptyBearer)) {
+        if protocol == Some(MailboxProtocol::Activesync)
+            && !matches!(creds, None | Some(Credentials::EmptyBearer))
+        {
             if let Some(refusal) = self.device_access(&req) {
                 return ctx.send(from, refusal);
             }
@@ -418,15 +417,16 @@ impl ExchangeOnprem {
         &self,
         req: &Message,
         user: &str,
-        protocol: &str,
+        protocol: Option<MailboxProtocol>,
         method: &str,
     ) -> Option<Message> {
+        let protocol = protocol?;
         let upn = user.to_ascii_lowercase();
         let blocked = self
             .cfg
             .legacy_blocked
             .get(&upn)
-            .is_some_and(|p| p.contains(protocol));
+            .is_some_and(|p| p.contains(&protocol));
         if !blocked {
             return None;
         }
@@ -441,7 +441,7 @@ impl ExchangeOnprem {
             Message::response(req, 401, "the authentication policy blocks legacy authentication")
                 .at_opt(req.stage)
                 .with_fault(Fault {
-                    code: "legacy_auth_blocked".into(),
+                    code: FaultCode::LegacyAuthBlocked,
                     party: "exchange-onprem",
                     message: format!("{method} authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag})"),
                     diagnostics: format!("HTTP 401: authentication policy '{policy}': {flag} = True"),
@@ -456,14 +456,14 @@ impl ExchangeOnprem {
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
         let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
         let agent = req.header_value("User-Agent").unwrap_or("");
-        let matching: Vec<&(String, String, Access)> = self
+        let matching: Vec<&(DeviceCharacteristic, String, Access)> = self
             .cfg
             .eas_rules
             .iter()
-            .filter(|(ch, q, _)| match ch.as_str() {
-                "DeviceType" => q.eq_ignore_ascii_case(&device_type),
-                "UserAgent" => q.eq_ignore_ascii_case(agent),
-                _ => q.eq_ignore_ascii_case(&model),
+            .filter(|(ch, q, _)| match ch {
+                DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(&device_type),
+                DeviceCharacteristic::UserAgent => q.eq_ignore_ascii_case(agent),
+                DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(&model),
             })
             .collect();
         let (level, why) = match matching.iter().max_by_key(|(_, _, a)| *a) {
@@ -472,14 +472,14 @@ impl ExchangeOnprem {
         };
         let (code, what) = match level {
             Access::Allow => return None,
-            Access::Block => ("device_blocked", "blocked"),
-            Access::Quarantine => ("device_quarantined", "quarantined"),
+            Access::Block => (FaultCode::DeviceBlocked, "blocked"),
+            Access::Quarantine => (FaultCode::DeviceQuarantined, "quarantined"),
         };
         Some(
             Message::response(req, 403, "ActiveSync device access refuses the device")
                 .at_opt(req.stage)
                 .with_fault(Fault {
-                    code: code.into(),
+                    code,
                     party: "exchange-onprem",
                     message: format!("the ActiveSync device (DeviceType '{device_type}', model '{model}') is {what} by {why}"),
                     diagnostics: format!("ActiveSync device access: {what} ({why})"),
@@ -518,7 +518,7 @@ impl ExchangeOnprem {
                         "the AD FS claims are not for this OWA or user",
                     )
                     .with_fault(Fault {
-                        code: "claims_rejected".into(),
+                        code: FaultCode::ClaimsRejected,
                         party: "exchange-onprem",
                         message: format!("token for {} / {} not accepted by OWA", c.aud, c.upn),
                         diagnostics: "WS-Federation sign-in rejected: audience or user mismatch"
@@ -527,7 +527,7 @@ impl ExchangeOnprem {
                     }),
                     Err(e) => Message::response(&req, 403, "the AD FS token does not verify")
                         .with_fault(Fault {
-                            code: "claims_rejected".into(),
+                            code: FaultCode::ClaimsRejected,
                             party: "exchange-onprem",
                             message: e.to_string(),
                             diagnostics: format!("WS-Federation sign-in rejected: {e}"),
@@ -619,7 +619,7 @@ impl ExchangeOnprem {
         } else {
             self.challenge(&p.req, "401: the credentials were rejected", p.req.stage)
                 .with_fault(Fault {
-                    code: "invalid_credentials".into(),
+                    code: FaultCode::InvalidCredentials,
                     party: "exchange-onprem",
                     message: format!("Active Directory rejected the password of {upn}"),
                     diagnostics: "HTTP 401: Logon failure: unknown user name or bad password"
@@ -632,17 +632,16 @@ impl ExchangeOnprem {
 }
 
 /// The on-premises authentication policy flag for a protocol.
-pub fn legacy_flag(protocol: &str) -> &'static str {
+pub fn legacy_flag(protocol: MailboxProtocol) -> &'static str {
     match protocol {
-        "activesync" => "BlockLegacyAuthActiveSync",
-        "autodiscover" => "BlockLegacyAuthAutodiscover",
-        "mapi" => "BlockLegacyAuthMapi",
-        "ews" => "BlockLegacyAuthWebServices",
-        "oab" => "BlockLegacyAuthOfflineAddressBook",
-        "rpc" => "BlockLegacyAuthRpc",
-        "imap" => "BlockLegacyAuthImap",
-        "pop" => "BlockLegacyAuthPop",
-        _ => "BlockLegacyAuth",
+        MailboxProtocol::Activesync => "BlockLegacyAuthActiveSync",
+        MailboxProtocol::Autodiscover => "BlockLegacyAuthAutodiscover",
+        MailboxProtocol::Mapi => "BlockLegacyAuthMapi",
+        MailboxProtocol::Ews => "BlockLegacyAuthWebServices",
+        MailboxProtocol::Oab => "BlockLegacyAuthOfflineAddressBook",
+        MailboxProtocol::Rpc => "BlockLegacyAuthRpc",
+        MailboxProtocol::Imap => "BlockLegacyAuthImap",
+        MailboxProtocol::Pop => "BlockLegacyAuthPop",
     }
 }
 
@@ -674,9 +673,9 @@ impl ExchangeOnprem {
         let Some(url) = req.url.clone() else { return };
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-onprem", %url, "request");
         if url.path_starts_with("/autodiscover/autodiscover.json") {
-            let protocol = url.param("Protocol").unwrap_or("").to_ascii_lowercase();
-            let reply = match protocol.as_str() {
-                "activesync" => {
+            let protocol = url.param("Protocol").and_then(MailboxProtocol::parse);
+            let reply = match protocol {
+                Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
                         .header("Content-Type", "application/json")
                         .with_body(Body::Autodiscover {
@@ -684,19 +683,23 @@ impl ExchangeOnprem {
                             url: self.cfg.activesync_url.clone(),
                         })
                 }
-                "ews" | "mapi" => Message::response(&req, 200, "AutoDiscover v2 answers")
-                    .header("Content-Type", "application/json")
-                    .with_body(Body::Autodiscover {
-                        protocol,
-                        url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
-                    }),
+                Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
+                    Message::response(&req, 200, "AutoDiscover v2 answers")
+                        .header("Content-Type", "application/json")
+                        .with_body(Body::Autodiscover {
+                            protocol: p.as_str().into(),
+                            url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
+                        })
+                }
                 _ => Message::response(&req, 400, "AutoDiscover v2: unknown protocol"),
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
-        } else if url.path_starts_with("/microsoft-server-activesync") {
+        } else if url.mailbox_protocol() == Some(MailboxProtocol::Activesync) {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
-        } else if url.path_starts_with("/imap") || url.path_starts_with("/pop") {
-            let imap = url.path_starts_with("/imap");
+        } else if let Some(p @ (MailboxProtocol::Imap | MailboxProtocol::Pop)) =
+            url.mailbox_protocol()
+        {
+            let imap = p == MailboxProtocol::Imap;
             if (imap && self.cfg.imap_enabled) || (!imap && self.cfg.pop_enabled) {
                 self.protected(
                     req,
@@ -713,7 +716,7 @@ impl ExchangeOnprem {
                 };
                 let reply =
                     Message::response(&req, 503, "the service is not running").with_fault(Fault {
-                        code: "service_disabled".into(),
+                        code: FaultCode::ServiceDisabled,
                         party: "exchange-onprem",
                         message: format!("the {service} service is not started"),
                         diagnostics: format!("connection refused: {service} stopped"),

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use hmasim_protocol::FaultCode;
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -151,7 +152,7 @@ impl Wap {
                     }
                     None => {
                         let fault = Fault {
-                            code: "not_published".into(),
+                            code: FaultCode::NotPublished,
                             party: "wap",
                             message: format!(
                                 "{host} is not published by the Web Application Proxy"
