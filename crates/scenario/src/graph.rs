@@ -45,6 +45,7 @@ use crate::limits::{
 use crate::model::Invalid;
 use crate::parse::invalid_error;
 use crate::Scenario;
+use hmasim_protocol::device::is_guid;
 use hmasim_protocol::policy::{
     CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl, InsiderRiskLevel,
     NamedLocation, Operator, RiskLevel, GUEST_TYPES,
@@ -503,15 +504,6 @@ fn describe(v: &Value) -> String {
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
     }
-}
-
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Policy fields that describe the object rather than what it does.
