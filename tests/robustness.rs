@@ -552,6 +552,23 @@ fn bug_validation_error_without_line_when_value_is_spelled_differently() {
     assert_eq!(e.position.map(|p| p.0), Some(16), "{e}");
 }
 
+/// Found by `mutated_json_parses_or_fails_with_a_located_message`: a JSON value written with
+/// an escape (`"\u00e9"`) reads as `é`, which the text search for the value cannot find.
+#[test]
+fn a_json_validation_error_is_located_by_its_path_whatever_the_escapes() {
+    let src = r#"{
+  "name": "x",
+  "tenant": {"domain": "contoso.com", "tenant_id": "4b3f0b6e-9d1c-4c56-8a2e-6f0d3c1b7a92"},
+  "identity": {"model": "phs"},
+  "users": [{"upn": "test@contoso.com", "mailbox": "online"}],
+  "clients": [{"kind": "browser", "user": "test@contoso.com"}],
+  "timeline": [{"at": "0ms", "do": "open-owa", "client": "\u00e9"}]
+}"#;
+    let e = parse(src, "e.json", Format::Json).unwrap_err();
+    assert!(e.message.contains("unknown client `é`"), "{e}");
+    assert_eq!(e.position, Some((7, 58)), "{e}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Minimized inputs that once broke something (tests/regressions/, see docs/fuzzing.md):
 // crashes the fuzzers find go there, and so do the inputs of the bugs above.

@@ -1682,6 +1682,20 @@ impl Reader<'_> {
     }
 }
 
+/// The byte offset and width of the value at the dotted scenario `path` (`users.0.guest`,
+/// `timeline.0.client`) in the JSON text `src`: how a validation error of a JSON scenario
+/// file is placed, whatever escapes the value is written with.
+pub(crate) fn locate_dotted(src: &str, path: &str) -> Option<(usize, usize)> {
+    let segs: Vec<Seg> = path
+        .split('.')
+        .map(|p| match p.parse::<usize>() {
+            Ok(i) => Seg::Index(i),
+            Err(_) => Seg::Key(p.to_string()),
+        })
+        .collect();
+    locate(src, &segs)
+}
+
 /// The byte offset and width (up to the end of its first line) of the value at `path`
 /// in the JSON text `src`.
 fn locate(src: &str, path: &[Seg]) -> Option<(usize, usize)> {

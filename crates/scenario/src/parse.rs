@@ -202,8 +202,12 @@ pub(crate) fn with_candidates(e: ScenarioError, msg: &str) -> ScenarioError {
 pub(crate) fn invalid_error(origin: ErrorOrigin, src: &str, inv: &Invalid) -> ScenarioError {
     let e = ScenarioError::new(origin, format!("{} (at `{}`)", inv.message, inv.path))
         .expected(inv.expected.clone());
-    // A value that cannot be searched for as written is found by its path first.
-    let at = if inv.value.is_empty() {
+    // A value that cannot be searched for as written is found by its path first; in a
+    // JSON file, always by its path (a value may be written with escapes, `"\u00e9"`).
+    let json = src.trim_start().starts_with('{');
+    let at = if json {
+        crate::graph::locate_dotted(src, &inv.path).or_else(|| locate(src, &inv.key, &inv.value))
+    } else if inv.value.is_empty() {
         locate_path(src, &inv.path).or_else(|| locate(src, &inv.key, &inv.value))
     } else {
         locate(src, &inv.key, &inv.value).or_else(|| locate_path(src, &inv.path))
