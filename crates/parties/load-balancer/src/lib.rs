@@ -96,7 +96,7 @@ impl LoadBalancer {
                         401,
                         "the load balancer answers the unauthenticated request itself",
                     )
-                    .at_opt(msg.stage)
+                    .same_stage()
                     .header("Server", "BigIP")
                     .header("Content-Length", "0");
                     return ctx.send(from, reply);
@@ -113,7 +113,7 @@ impl LoadBalancer {
                         503,
                         "the load balancer has no pool member for this host",
                     )
-                    .at_opt(msg.stage)
+                    .same_stage()
                     .with_body(Body::Lines(vec![format!("no virtual server for {host}")]));
                     ctx.answer(reply);
                 }
