@@ -23,6 +23,7 @@
 
 use hmasim_base::{ActorId, SimDuration, SimTime};
 
+use crate::flows::Stage;
 use crate::jwt::{self, Claims, JwtError, KeySet, SigningKey};
 use crate::Message;
 
@@ -58,6 +59,8 @@ pub trait Env {
     /// Fills `dst` from the party's own seeded random stream.
     fn fill_bytes(&mut self, dst: &mut [u8]);
     /// Sends `msg` over `to` (a route from name resolution, or a caller's to answer it).
+    /// An environment settles a [`Message::same_stage`] request first, with the stage of
+    /// the message being handled ([`Message::settle_stage`]).
     fn send(&mut self, to: Route, msg: Message);
     /// The return route of the message being handled: who to answer. Saved by a party
     /// that answers later (after a lookup of its own), with [`Self::answer_to`].
@@ -103,6 +106,9 @@ pub struct Recording {
     pub now: SimTime,
     /// The return route of the message being handled.
     pub caller: Route,
+    /// The trace stage of the message being handled (what [`Message::same_stage`] sends
+    /// take).
+    pub stage: Option<Stage>,
     /// Messages sent, with their routes, in order.
     pub sent: Vec<(Route, Message)>,
     /// Timers set, in order.
@@ -118,6 +124,7 @@ impl Recording {
         Recording {
             now: SimTime::ZERO,
             caller,
+            stage: None,
             sent: Vec::new(),
             timers: Vec::new(),
             notes: Vec::new(),
@@ -147,7 +154,8 @@ impl Env for Recording {
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
     }
-    fn send(&mut self, to: Route, msg: Message) {
+    fn send(&mut self, to: Route, mut msg: Message) {
+        msg.settle_stage(self.stage);
         self.sent.push((to, msg));
     }
     fn caller(&self) -> Route {
@@ -175,6 +183,29 @@ mod tests {
         env.answer_to(b, Message::response(&req, 204, "later"));
         let to: Vec<_> = env.sent.iter().map(|(r, m)| (*r, m.status)).collect();
         assert_eq!(to, vec![(a, Some(200)), (b, Some(204))]);
+    }
+
+    #[test]
+    fn a_same_stage_reply_takes_the_handled_messages_stage_and_others_keep_theirs() {
+        let mut env = Recording::new(Route::to_actor(ActorId(1)));
+        env.stage = Some(Stage::EntraSignIn);
+        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        env.answer(Message::response(&req, 401, "same").same_stage());
+        env.answer(Message::response(&req, 200, "own").at(Stage::TokensIssued));
+        env.answer(Message::response(&req, 200, "none"));
+        let stages: Vec<_> = env
+            .sent
+            .iter()
+            .map(|(_, m)| (m.stage, m.same_stage))
+            .collect();
+        assert_eq!(
+            stages,
+            vec![
+                (Some(Stage::EntraSignIn), false),
+                (Some(Stage::TokensIssued), false),
+                (None, false)
+            ]
+        );
     }
 
     #[test]

@@ -97,6 +97,11 @@ pub struct Message {
     /// Bookkeeping that traces leave out (a request timeout: when it matters, the party
     /// reports the failure in a message or note of its own).
     pub quiet: bool,
+    /// The sender asks its environment to give this message the stage of the message it
+    /// is handling ([`Message::same_stage`]): a reply "at the request's stage" is labelled
+    /// by the environment, so the party never reads the request's trace metadata. Settled
+    /// (and cleared) when sent, by [`Message::settle_stage`].
+    pub same_stage: bool,
 }
 
 impl Message {
@@ -115,6 +120,7 @@ impl Message {
             issued: Vec::new(),
             fault: None,
             quiet: false,
+            same_stage: false,
         }
     }
 
@@ -183,7 +189,7 @@ impl Message {
             403,
             "the edge rejects the connection: source IP not allowed",
         )
-        .at_opt(req.stage)
+        .same_stage()
         .with_body(Body::Lines(vec![
             "HTTP Error 403.6 - Forbidden: the IP address of the client has been rejected".into(),
         ]))
@@ -217,6 +223,22 @@ impl Message {
     pub fn at_opt(mut self, stage: Option<Stage>) -> Message {
         self.stage = stage;
         self
+    }
+    /// Asks the environment to give this message the stage of the message being handled
+    /// when it is sent (builder style): how a reply takes its request's stage without
+    /// the party reading it. Only for a message sent while handling that request; a
+    /// request held for a later answer is labelled explicitly.
+    pub fn same_stage(mut self) -> Message {
+        self.same_stage = true;
+        self
+    }
+    /// For environments, on sending: when the sender asked for [`Message::same_stage`],
+    /// sets the stage to `handled` (the stage of the message being handled) and clears
+    /// the request.
+    pub fn settle_stage(&mut self, handled: Option<Stage>) {
+        if std::mem::take(&mut self.same_stage) {
+            self.stage = handled;
+        }
     }
     /// Names the carried token (builder style).
     pub fn carrying(mut self, token: impl Into<String>) -> Message {

@@ -11,7 +11,7 @@ use hmasim_exchange_online::ExchangeOnline;
 use hmasim_exchange_onprem::ExchangeOnprem;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
 use hmasim_load_balancer::LoadBalancer;
-use hmasim_protocol::{Env, Message, Route};
+use hmasim_protocol::{Env, Message, Route, Stage};
 use hmasim_wap::Wap;
 use rand::RngCore;
 
@@ -72,12 +72,23 @@ impl Party {
 pub struct SimEnv<'a, 'c> {
     ctx: &'a mut Ctx<'c, Message>,
     caller: ActorId,
+    stage: Option<Stage>,
 }
 
 impl<'a, 'c> SimEnv<'a, 'c> {
     /// The environment of a handler called with a message from `caller`.
     pub fn new(ctx: &'a mut Ctx<'c, Message>, caller: ActorId) -> Self {
-        SimEnv { ctx, caller }
+        SimEnv {
+            ctx,
+            caller,
+            stage: None,
+        }
+    }
+    /// The same environment, handling a message at trace stage `stage`: what a
+    /// [`Message::same_stage`] send takes. The party never sees it.
+    pub fn handling(mut self, stage: Option<Stage>) -> Self {
+        self.stage = stage;
+        self
     }
 }
 
@@ -94,7 +105,8 @@ impl Env for SimEnv<'_, '_> {
     fn fill_bytes(&mut self, dst: &mut [u8]) {
         self.ctx.rng().fill_bytes(dst);
     }
-    fn send(&mut self, to: Route, msg: Message) {
+    fn send(&mut self, to: Route, mut msg: Message) {
+        msg.settle_stage(self.stage);
         self.ctx.send(to.actor(), msg);
     }
     fn caller(&self) -> Route {
@@ -128,7 +140,7 @@ impl Actor<Message> for Party {
     }
 
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let env = &mut SimEnv::new(ctx, from);
+        let env = &mut SimEnv::new(ctx, from).handling(msg.stage);
         match self {
             Party::Client(p) => p.handle(msg, env),
             Party::AutoDetect(p) => p.handle(msg, env),

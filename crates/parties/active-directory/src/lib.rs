@@ -194,6 +194,6 @@ impl ActiveDirectory {
             }
             _ => Message::response(&msg, 400, "not a directory request"),
         };
-        ctx.send(from, reply.at_opt(msg.stage));
+        ctx.send(from, reply.same_stage());
     }
 }

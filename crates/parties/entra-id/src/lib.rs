@@ -1731,7 +1731,7 @@ impl EntraId {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
                 .header("Content-Type", "application/json")
                 .with_body(Body::Metadata(self.metadata()));
-            ctx.send(from, reply.at_opt(msg.stage));
+            ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {
             let mut lines = Vec::new();
             for c in changes {

@@ -195,7 +195,7 @@ impl ExchangeOnline {
 
     fn refuse(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 401, "Exchange Online rejects the request")
-            .at_opt(req.stage)
+            .same_stage()
             .with_fault(Fault {
                 code,
                 party: "exchange-online",
@@ -226,7 +226,7 @@ impl ExchangeOnline {
                                 200,
                                 "Exchange Online verifies the token and serves the mailbox",
                             )
-                            .at_opt(req.stage)
+                            .same_stage()
                             .with_body(Body::Mailbox(Mailbox {
                                 source: "exchange-online",
                                 upn: c.upn,

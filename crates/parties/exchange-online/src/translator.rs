@@ -49,7 +49,7 @@ impl ProtocolTranslator {
                 if let Err(msg) = self.relay.forward_by_host(ctx, &mut self.net, msg) {
                     let reply =
                         Message::response(&msg, 502, "the provisioning API does not resolve")
-                            .at_opt(msg.stage);
+                            .same_stage();
                     ctx.answer(reply);
                 }
             }

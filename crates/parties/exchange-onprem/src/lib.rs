@@ -251,7 +251,7 @@ impl ExchangeOnprem {
         let url = req.url.as_ref().expect("requests have URLs");
         let reject = |code: FaultCode, message: String, diag: String| -> Box<Message> {
             let mut m =
-                Message::response(req, 401, "Exchange rejects the access token").at_opt(req.stage);
+                Message::response(req, 401, "Exchange rejects the access token").same_stage();
             if let Some(b) = self.bearer_challenge() {
                 m = m.header(
                     "WWW-Authenticate",
@@ -387,7 +387,7 @@ impl ExchangeOnprem {
                     upn: user,
                     password,
                 })
-                .at_opt(req.stage);
+                .same_stage();
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
                         self.binds.insert(conv, PendingBind { client: from, req });
@@ -439,7 +439,7 @@ impl ExchangeOnprem {
         let flag = legacy_flag(protocol);
         Some(
             Message::response(req, 401, "the authentication policy blocks legacy authentication")
-                .at_opt(req.stage)
+                .same_stage()
                 .with_fault(Fault {
                     code: FaultCode::LegacyAuthBlocked,
                     party: "exchange-onprem",
@@ -477,7 +477,7 @@ impl ExchangeOnprem {
         };
         Some(
             Message::response(req, 403, "ActiveSync device access refuses the device")
-                .at_opt(req.stage)
+                .same_stage()
                 .with_fault(Fault {
                     code,
                     party: "exchange-onprem",

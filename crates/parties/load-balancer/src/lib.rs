@@ -96,7 +96,7 @@ impl LoadBalancer {
                         401,
                         "the load balancer answers the unauthenticated request itself",
                     )
-                    .at_opt(msg.stage)
+                    .same_stage()
                     .header("Server", "BigIP")
                     .header("Content-Length", "0");
                     return ctx.send(from, reply);
@@ -113,7 +113,7 @@ impl LoadBalancer {
                         503,
                         "the load balancer has no pool member for this host",
                     )
-                    .at_opt(msg.stage)
+                    .same_stage()
                     .with_body(Body::Lines(vec![format!("no virtual server for {host}")]));
                     ctx.answer(reply);
                 }
@@ -133,7 +133,7 @@ mod tests {
 
     use hmasim_base::ActorId;
     use hmasim_protocol::env::Recording;
-    use hmasim_protocol::{Directory, Method, Route, Url};
+    use hmasim_protocol::{Directory, Method, Route, Stage, Url};
 
     use super::*;
 
@@ -197,5 +197,14 @@ mod tests {
         lb.handle(get("owa.fabrikam.com"), &mut env);
         let (to, reply) = &env.sent[0];
         assert_eq!((to.actor(), reply.status), (ALLOWED, Some(503)));
+    }
+
+    #[test]
+    fn its_own_answer_takes_the_stage_the_environment_is_handling() {
+        let mut lb = lb();
+        let mut env = Recording::new(Route::to_actor(ALLOWED));
+        env.stage = Some(Stage::ClientConnects);
+        lb.handle(get("owa.fabrikam.com"), &mut env);
+        assert_eq!(env.sent[0].1.stage, Some(Stage::ClientConnects));
     }
 }

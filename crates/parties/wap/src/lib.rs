@@ -121,7 +121,7 @@ impl Wap {
                         loc,
                         "WAP pre-authentication: unauthenticated requests go to AD FS first",
                     )
-                    .at_opt(msg.stage);
+                    .same_stage();
                     return ctx.send(from, reply);
                 }
                 if let (Some(realm), Some(_), Some(url)) = (&self.owa_preauth, to_app, &msg.url) {
@@ -162,7 +162,7 @@ impl Wap {
                             symptom: None,
                         };
                         let reply = Message::response(&msg, 404, "not published")
-                            .at_opt(msg.stage)
+                            .same_stage()
                             .with_fault(fault);
                         ctx.send(from, reply);
                     }
