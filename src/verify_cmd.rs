@@ -397,6 +397,18 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
     }
     s.push('\n');
     s.push_str(&coverage_text(&v.coverage));
+    // One line per epoch, user, client, location, method and outcome, in the order first
+    // explored: the signals that made no difference are counted, not listed (a baseline's
+    // 2,688 paths fold to a screenful). The JSON lists every path.
+    struct Row {
+        key: (usize, String, String, String, String, String),
+        platforms: Vec<String>,
+        addresses: Vec<String>,
+        paths: usize,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    let mut at: std::collections::BTreeMap<(usize, String, String, String, String, String), usize> =
+        std::collections::BTreeMap::new();
     for p in &v.paths {
         let mut verdict = match p.verdict {
             verify::Verdict::NoAccess => {
@@ -407,21 +419,61 @@ fn to_text(name: &str, model: &str, v: &Verification, report: &Report) -> String
         if let Some(r) = p.path.signals.risk.filter(|r| r.detected()) {
             let _ = write!(verdict, " at {}", r.describe());
         }
+        let method = if p.path.signals.registers_device {
+            format!("{}+register-device", p.path.method)
+        } else {
+            p.path.method.to_string()
+        };
+        let key = (
+            p.epoch,
+            p.path.user.clone(),
+            p.path.client.to_string(),
+            p.path.location.to_string(),
+            method,
+            verdict,
+        );
+        let i = *at.entry(key.clone()).or_insert_with(|| {
+            rows.push(Row {
+                key,
+                platforms: Vec::new(),
+                addresses: Vec::new(),
+                paths: 0,
+            });
+            rows.len() - 1
+        });
+        let row = &mut rows[i];
+        row.paths += 1;
+        let platform = p.path.signals.platform.clone();
+        if !row.platforms.contains(&platform) {
+            row.platforms.push(platform);
+        }
+        let address = p.path.signals.address.to_string();
+        if !row.addresses.contains(&address) {
+            row.addresses.push(address);
+        }
+    }
+    let many = |v: &[String], what: &str| match v {
+        [one] => one.clone(),
+        _ => format!("{} {what}", v.len()),
+    };
+    for r in &rows {
+        let (epoch, user, client, location, method, verdict) = &r.key;
         let _ = writeln!(
             s,
-            "  e{} {:<22} {:<16} {:<8} {:<24} {:<8} {:<15} {}",
-            p.epoch,
-            esc(&p.path.user),
-            p.path.client,
-            p.path.location,
-            esc(&if p.path.signals.registers_device {
-                format!("{}+register-device", p.path.method)
+            "  e{} {:<22} {:<16} {:<8} {:<24} {:<8} {:<15} {}{}",
+            epoch,
+            esc(user),
+            client,
+            location,
+            esc(method),
+            esc(&many(&r.platforms, "platforms")),
+            many(&r.addresses, "addresses"),
+            esc(verdict),
+            if r.paths > 1 {
+                format!(" ({} paths)", r.paths)
             } else {
-                p.path.method.to_string()
-            }),
-            esc(&p.path.signals.platform),
-            p.path.signals.address,
-            esc(&verdict)
+                String::new()
+            }
         );
     }
     s.push('\n');

@@ -467,3 +467,42 @@ fn imap_and_pop_are_paths_where_enabled() {
     ));
     assert!(v.counterexamples.is_empty());
 }
+
+/// The text view folds the explored paths: one line per epoch, user, client, location,
+/// method and outcome, whose counts add up to every path explored; the JSON keeps each.
+#[test]
+fn the_text_view_folds_paths_and_their_counts_add_up() {
+    let text = hmasim(&["verify", "secure-hybrid"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    let json = hmasim(&["verify", "secure-hybrid", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let explored = v["explored"]["paths"].as_u64().unwrap_or(0) as usize;
+    let listed: usize = v["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["paths"].as_array().unwrap().len())
+        .sum();
+    assert!(explored > 0 && listed == explored, "{explored} {listed}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("  e")).collect();
+    let counted: usize = rows
+        .iter()
+        .map(|l| {
+            l.rsplit_once(" (")
+                .and_then(|(_, n)| n.strip_suffix(" paths)"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(1)
+        })
+        .sum();
+    assert_eq!(counted, explored, "{text}");
+    assert!(
+        rows.len() < explored,
+        "{} rows for {explored} paths",
+        rows.len()
+    );
+    // No two rows say the same thing.
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &rows {
+        assert!(seen.insert(*r), "twice: {r}");
+    }
+}
