@@ -800,11 +800,16 @@ impl Client {
                     &Purpose::Enroll,
                 ),
             },
-            Purpose::Web(url) if self.enrolling => {
-                // The password holder cannot approve an MFA prompt on the user's phone.
-                let mut cfg = self.cfg.clone();
-                cfg.approve_mfa = false;
-                match web::step(&cfg, &resp, url) {
+            Purpose::Web(url) => {
+                let next = if self.enrolling {
+                    // The password holder cannot approve an MFA prompt on the user's phone.
+                    let mut cfg = self.cfg.clone();
+                    cfg.approve_mfa = false;
+                    web::step(&cfg, &resp, url)
+                } else {
+                    web::step(&self.cfg, &resp, url)
+                };
+                match next {
                     web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
                     web::Next::Kerberos(ticket_req, retry) => {
                         self.send(ctx, *ticket_req, Purpose::Kerberos(retry))
@@ -814,15 +819,6 @@ impl Client {
                     web::Next::Fail(f) => self.fail(ctx, f, &Purpose::Web(None)),
                 }
             }
-            Purpose::Web(url) => match web::step(&self.cfg, &resp, url) {
-                web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
-                web::Next::Kerberos(ticket_req, retry) => {
-                    self.send(ctx, *ticket_req, Purpose::Kerberos(retry))
-                }
-                web::Next::Code(code) => self.redeem(ctx, &code),
-                web::Next::Mailbox => self.done(ctx),
-                web::Next::Fail(f) => self.fail(ctx, f, &Purpose::Web(None)),
-            },
             Purpose::Kerberos(retry) => match resp.body {
                 Body::Directory {
                     ticket: Some(t), ..
