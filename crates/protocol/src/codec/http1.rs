@@ -1,7 +1,8 @@
 //! Raw HTTP/1.1 (RFC 9112): request bytes parsed into an `http::Request<Bytes>` under
 //! limits, refusing malformed input with the `400` page IIS (HTTP.sys) answers, and
 //! messages serialised back to bytes. `Content-Length` and `Transfer-Encoding: chunked`
-//! bodies are read; any other transfer coding is `501`.
+//! bodies are read (a chunked body is handed on whole, its `Transfer-Encoding` replaced
+//! by the `Content-Length` of what was read); any other transfer coding is `501`.
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
@@ -275,9 +276,15 @@ pub fn parse_request(bytes: &[u8]) -> Result<(Request<Bytes>, usize), ParseError
         at += n;
         b
     };
-    let req = builder
+    let mut req = builder
         .body(Bytes::from(body))
         .map_err(|_| BadRequest::BadRequest)?;
+    if chunked {
+        // The body is handed on whole: its framing becomes a length.
+        let n = req.body().len();
+        req.headers_mut().remove(TRANSFER_ENCODING);
+        req.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+    }
     Ok((req, at))
 }
 
@@ -449,6 +456,8 @@ mod tests {
         let (r, used) = parse_request(raw).unwrap();
         assert_eq!(&r.body()[..], b"Wikipedia");
         assert_eq!(used, raw.len());
+        assert_eq!(r.headers()["content-length"], "9");
+        assert!(!r.headers().contains_key("transfer-encoding"));
         assert_eq!(
             bad(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n"),
             BadRequest::BadRequest

@@ -222,7 +222,7 @@ impl Masker {
                 }
                 c.masked()
             }
-            Err(_) if line.len() >= 4 && line[..4].eq_ignore_ascii_case("PASS") => {
+            Err(_) if line.get(..4).is_some_and(|v| v.eq_ignore_ascii_case("PASS")) => {
                 format!("PASS {MASK}")
             }
             Err(_) => line.to_string(),
@@ -306,5 +306,7 @@ mod tests {
         assert_eq!(m.mask("pass hunter2\u{7}"), "PASS ********");
         assert_eq!(m.mask("AUTH PLAIN"), "AUTH PLAIN");
         assert_eq!(m.mask("AGh1bnRlcjI="), "********");
+        // Found by tests/wire.rs: a multi-byte character across the fourth byte.
+        assert_eq!(m.mask("&A2ב AUTHENTICATE PLAIN"), "&A2ב AUTHENTICATE PLAIN");
     }
 }
