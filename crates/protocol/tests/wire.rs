@@ -5,7 +5,8 @@
 
 use hmasim_protocol::body::{Form, MfaPrompt, Page};
 use hmasim_protocol::codec::{
-    self, autodiscover, ews, graph, html, http1, mrs, oauth, oidc, wbxml, xml, ContentType, MailItem,
+    self, autodiscover, ews, graph, html, http1, mrs, oauth, oidc, wbxml, xml, ContentType,
+    MailItem,
 };
 use hmasim_protocol::display::MASK;
 use hmasim_protocol::line::sasl::{Mechanism, Plain, Xoauth2};
@@ -31,12 +32,18 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 fn item() -> impl Strategy<Value = MailItem> {
-    (word(), text(), word(), "2026-0[1-9]-[12][0-9]T[01][0-9]:[0-5][0-9]:00Z").prop_map(|(id, subject, from, received)| MailItem {
-        id,
-        subject,
-        from,
-        received,
-    })
+    (
+        word(),
+        text(),
+        word(),
+        "2026-0[1-9]-[12][0-9]T[01][0-9]:[0-5][0-9]:00Z",
+    )
+        .prop_map(|(id, subject, from, received)| MailItem {
+            id,
+            subject,
+            from,
+            received,
+        })
 }
 
 fn items() -> impl Strategy<Value = Vec<MailItem>> {
@@ -44,18 +51,29 @@ fn items() -> impl Strategy<Value = Vec<MailItem>> {
 }
 
 fn page() -> impl Strategy<Value = Page> {
-    let action = || word().prop_map(|v| Url::https("login.microsoftonline.com", "/common/login").with("ctx", v));
+    let action = || {
+        word().prop_map(|v| Url::https("login.microsoftonline.com", "/common/login").with("ctx", v))
+    };
     prop_oneof![
-        (action(), proptest::option::of(text().prop_filter("non-empty", |t| !t.is_empty())))
+        (
+            action(),
+            proptest::option::of(text().prop_filter("non-empty", |t| !t.is_empty()))
+        )
             .prop_map(|(action, username)| Page::SignIn { action, username }),
         (action(), any::<bool>()).prop_map(|(action, r)| Page::Mfa {
             action,
-            method: if r { MfaPrompt::RegisterSecurityInfo } else { MfaPrompt::PhoneAppNotification },
+            method: if r {
+                MfaPrompt::RegisterSecurityInfo
+            } else {
+                MfaPrompt::PhoneAppNotification
+            },
         }),
-        (action(), proptest::collection::vec((word(), text()), 0..4)).prop_map(|(action, f)| Page::AutoPost {
-            action,
-            fields: Form(f),
-            token: None,
+        (action(), proptest::collection::vec((word(), text()), 0..4)).prop_map(|(action, f)| {
+            Page::AutoPost {
+                action,
+                fields: Form(f),
+                token: None,
+            }
         }),
         (word(), text()).prop_map(|(code, message)| Page::Error { code, message }),
     ]
@@ -65,26 +83,49 @@ fn command() -> impl Strategy<Value = wbxml::Command> {
     use wbxml::{Command, Folder, SyncResponse};
     let s = || "[a-zA-Z0-9:{}-]{0,12}";
     prop_oneof![
-        proptest::option::of(word()).prop_map(|policy_key| Command::ProvisionRequest { policy_key }),
-        (any::<u8>(), s()).prop_map(|(status, policy_key)| Command::ProvisionResponse { status, policy_key }),
+        proptest::option::of(word())
+            .prop_map(|policy_key| Command::ProvisionRequest { policy_key }),
+        // A refusal carries its status alone (MS-ASCMD): no key, no folders.
+        (any::<u8>(), s()).prop_map(|(status, k)| Command::ProvisionResponse {
+            status,
+            policy_key: if status == 1 { k } else { String::new() }
+        }),
+        any::<u8>().prop_map(|status| Command::SyncError { status }),
         s().prop_map(|sync_key| Command::FolderSyncRequest { sync_key }),
-        (any::<u8>(), s(), proptest::collection::vec((s(), s(), text(), any::<u8>()), 0..3)).prop_map(|(status, sync_key, f)| {
-            Command::FolderSyncResponse {
+        (
+            any::<u8>(),
+            s(),
+            proptest::collection::vec((s(), s(), text(), any::<u8>()), 0..3)
+        )
+            .prop_map(|(status, sync_key, f)| {
+                let ok = status == 1;
+                Command::FolderSyncResponse {
+                    status,
+                    sync_key: if ok { sync_key } else { String::new() },
+                    folders: f
+                        .into_iter()
+                        .filter(|_| ok)
+                        .map(|(server_id, parent_id, display_name, kind)| Folder {
+                            server_id,
+                            parent_id,
+                            display_name,
+                            kind,
+                        })
+                        .collect(),
+                }
+            }),
+        (s(), s()).prop_map(|(sync_key, collection_id)| Command::SyncRequest {
+            sync_key,
+            collection_id
+        }),
+        (any::<u8>(), s(), s(), items()).prop_map(|(status, sync_key, collection_id, items)| {
+            Command::SyncResponse(SyncResponse {
                 status,
                 sync_key,
-                folders: f
-                    .into_iter()
-                    .map(|(server_id, parent_id, display_name, kind)| Folder { server_id, parent_id, display_name, kind })
-                    .collect(),
-            }
+                collection_id,
+                items,
+            })
         }),
-        (s(), s()).prop_map(|(sync_key, collection_id)| Command::SyncRequest { sync_key, collection_id }),
-        (any::<u8>(), s(), s(), items()).prop_map(|(status, sync_key, collection_id, items)| Command::SyncResponse(SyncResponse {
-            status,
-            sync_key,
-            collection_id,
-            items,
-        })),
     ]
 }
 
@@ -118,7 +159,11 @@ fn decode_everything(b: &[u8]) {
     let _ = pop::Reply::parse(b, true);
     let _ = smtp::Reply::parse(b);
     let _ = smtp::decode_data(b);
-    let (mut i, mut p, mut s) = (imap::Masker::default(), pop::Masker::default(), smtp::Masker::default());
+    let (mut i, mut p, mut s) = (
+        imap::Masker::default(),
+        pop::Masker::default(),
+        smtp::Masker::default(),
+    );
     let mut rest = b;
     while let Ok((line, next)) = split_line(rest, smtp::MAX_AUTH_LINE) {
         let _ = imap::Command::parse(line);
@@ -134,13 +179,44 @@ fn decode_everything(b: &[u8]) {
 /// Every encoding of a few values, as seeds for mutation.
 fn encodings() -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = vec![
-        oauth::TokenRequest::new(GrantType::Password, &[("client_id", "c"), ("username", "u"), ("password", "p")]).encode().bytes,
-        autodiscover::PoxRequest::outlook("test@contoso.com").encode().bytes,
-        ews::FindItem { folder: "inbox".into(), max_entries: 10 }.encode().bytes,
-        ews::FindItemResponse { items: vec![MailItem { id: "i".into(), subject: "s".into(), from: "f".into(), received: "r".into() }] }.encode().bytes,
-        graph::Messages { user: "u".into(), value: vec![] }.encode().bytes,
-        html::encode(&Page::Error { code: "c".into(), message: "m".into() }).bytes,
-        b"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+        oauth::TokenRequest::new(
+            GrantType::Password,
+            &[("client_id", "c"), ("username", "u"), ("password", "p")],
+        )
+        .encode()
+        .bytes,
+        autodiscover::PoxRequest::outlook("test@contoso.com")
+            .encode()
+            .bytes,
+        ews::FindItem {
+            folder: "inbox".into(),
+            max_entries: 10,
+        }
+        .encode()
+        .bytes,
+        ews::FindItemResponse {
+            items: vec![MailItem {
+                id: "i".into(),
+                subject: "s".into(),
+                from: "f".into(),
+                received: "r".into(),
+            }],
+        }
+        .encode()
+        .bytes,
+        graph::Messages {
+            user: "u".into(),
+            value: vec![],
+        }
+        .encode()
+        .bytes,
+        html::encode(&Page::Error {
+            code: "c".into(),
+            message: "m".into(),
+        })
+        .bytes,
+        b"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            .to_vec(),
         b"A1 LOGIN u p\r\nA2 AUTHENTICATE PLAIN\r\nAHUAcA==\r\n".to_vec(),
         b"250-a\r\n250 b\r\nAUTH LOGIN\r\ndQ==\r\ncA==\r\n".to_vec(),
     ];
@@ -150,8 +226,13 @@ fn encodings() -> Vec<Vec<u8>> {
 
 fn wbxml_seeds() -> Vec<Vec<u8>> {
     vec![
-        wbxml::encode(&wbxml::Command::SyncRequest { sync_key: "0".into(), collection_id: "5".into() }),
-        wbxml::encode(&wbxml::Command::ProvisionRequest { policy_key: Some("1".into()) }),
+        wbxml::encode(&wbxml::Command::SyncRequest {
+            sync_key: "0".into(),
+            collection_id: "5".into(),
+        }),
+        wbxml::encode(&wbxml::Command::ProvisionRequest {
+            policy_key: Some("1".into()),
+        }),
     ]
 }
 
@@ -333,33 +414,191 @@ fn write_fuzz_seeds() {
     };
     let dir = std::path::PathBuf::from(dir);
     let stamp = codec::Stamp::default();
-    let item = MailItem { id: "AAMk1".into(), subject: "Welcome".into(), from: "admin@contoso.com".into(), received: "2026-01-01T00:00:00Z".into() };
+    let item = MailItem {
+        id: "AAMk1".into(),
+        subject: "Welcome".into(),
+        from: "admin@contoso.com".into(),
+        received: "2026-01-01T00:00:00Z".into(),
+    };
     let mut bodies: Vec<(&str, Vec<u8>)> = vec![
-        ("token-request.form", oauth::TokenRequest::new(GrantType::AuthorizationCode, &[("client_id", "d3590ed6-52b3-4102-aeff-aad2292ab01c"), ("code", "c0de"), ("redirect_uri", "urn:ietf:wg:oauth:2.0:oob")]).encode().bytes),
-        ("token-request-password.form", b"grant_type=password&client_id=c&username=test%40contoso.com&password=P%40ssw0rd%21".to_vec()),
-        ("token-answer.json", oauth::TokenAnswer { token_type: "Bearer".into(), resource: "https://outlook.office365.com".into(), scope: "user_impersonation".into(), expires_in: 3599, access_token: "eyJ0eXAiOiJKV1QifQ.e30.sig".into(), refresh_token: Some("0.ARr".into()), id_token: None }.encode().bytes),
-        ("oauth-error.json", oauth::OAuthError::missing_parameter("grant_type").encode(&stamp)),
-        ("v2.json", autodiscover::V2Answer { protocol: "ActiveSync".into(), url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into() }.encode().bytes),
-        ("detect.json", autodiscover::DetectJson { protocol: "activesync".into(), url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(), aad: Some("https://login.windows.net/common/oauth2/authorize".into()), onprem: true }.encode().bytes),
-        ("pox-request.xml", autodiscover::PoxRequest::outlook("test@contoso.com").encode().bytes),
-        ("pox-response.xml", autodiscover::PoxResponse { display_name: "Test".into(), protocols: vec![autodiscover::PoxProtocol { kind: "EXPR".into(), server: "mail.contoso.com".into(), ews_url: "https://mail.contoso.com/EWS/Exchange.asmx".into() }] }.encode().bytes),
-        ("pox-error.xml", autodiscover::encode_pox_error(600, "Invalid Request", &stamp)),
-        ("metadata.json", oidc::Metadata { issuer: "https://sts.windows.net/t/".into(), authorization_endpoint: "https://login.microsoftonline.com/t/oauth2/authorize".into(), token_endpoint: "https://login.microsoftonline.com/t/oauth2/token".into(), jwks_uri: "https://login.microsoftonline.com/common/discovery/keys".into() }.encode().bytes),
-        ("jwks.json", oidc::Jwks { keys: vec![oidc::Jwk { kid: "k1".into(), k: "c2VjcmV0".into() }] }.encode().bytes),
-        ("finditem.xml", ews::FindItem { folder: "inbox".into(), max_entries: 10 }.encode().bytes),
-        ("finditem-response.xml", ews::FindItemResponse { items: vec![item.clone()] }.encode().bytes),
+        (
+            "token-request.form",
+            oauth::TokenRequest::new(
+                GrantType::AuthorizationCode,
+                &[
+                    ("client_id", "d3590ed6-52b3-4102-aeff-aad2292ab01c"),
+                    ("code", "c0de"),
+                    ("redirect_uri", "urn:ietf:wg:oauth:2.0:oob"),
+                ],
+            )
+            .encode()
+            .bytes,
+        ),
+        (
+            "token-request-password.form",
+            b"grant_type=password&client_id=c&username=test%40contoso.com&password=P%40ssw0rd%21"
+                .to_vec(),
+        ),
+        (
+            "token-answer.json",
+            oauth::TokenAnswer {
+                token_type: "Bearer".into(),
+                resource: "https://outlook.office365.com".into(),
+                scope: "user_impersonation".into(),
+                expires_in: 3599,
+                access_token: "eyJ0eXAiOiJKV1QifQ.e30.sig".into(),
+                refresh_token: Some("0.ARr".into()),
+                id_token: None,
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "oauth-error.json",
+            oauth::OAuthError::missing_parameter("grant_type").encode(&stamp),
+        ),
+        (
+            "v2.json",
+            autodiscover::V2Answer {
+                protocol: "ActiveSync".into(),
+                url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "detect.json",
+            autodiscover::DetectJson {
+                protocol: "activesync".into(),
+                url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+                aad: Some("https://login.windows.net/common/oauth2/authorize".into()),
+                onprem: true,
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "pox-request.xml",
+            autodiscover::PoxRequest::outlook("test@contoso.com")
+                .encode()
+                .bytes,
+        ),
+        (
+            "pox-response.xml",
+            autodiscover::PoxResponse {
+                display_name: "Test".into(),
+                protocols: vec![autodiscover::PoxProtocol {
+                    kind: "EXPR".into(),
+                    server: "mail.contoso.com".into(),
+                    ews_url: "https://mail.contoso.com/EWS/Exchange.asmx".into(),
+                }],
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "pox-error.xml",
+            autodiscover::encode_pox_error(600, "Invalid Request", &stamp),
+        ),
+        (
+            "metadata.json",
+            oidc::Metadata {
+                issuer: "https://sts.windows.net/t/".into(),
+                authorization_endpoint: "https://login.microsoftonline.com/t/oauth2/authorize"
+                    .into(),
+                token_endpoint: "https://login.microsoftonline.com/t/oauth2/token".into(),
+                jwks_uri: "https://login.microsoftonline.com/common/discovery/keys".into(),
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "jwks.json",
+            oidc::Jwks {
+                keys: vec![oidc::Jwk {
+                    kid: "k1".into(),
+                    k: "c2VjcmV0".into(),
+                }],
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "finditem.xml",
+            ews::FindItem {
+                folder: "inbox".into(),
+                max_entries: 10,
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "finditem-response.xml",
+            ews::FindItemResponse {
+                items: vec![item.clone()],
+            }
+            .encode()
+            .bytes,
+        ),
         ("soap-fault.xml", ews::SoapFault::invalid().encode()),
-        ("messages.json", graph::Messages { user: "test@contoso.com".into(), value: vec![item.clone()] }.encode().bytes),
-        ("provision.json", mrs::Provision { upn: "test@contoso.com".into(), url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into() }.encode().bytes),
-        ("sync.wbxml", wbxml::encode(&wbxml::Command::SyncResponse(wbxml::SyncResponse { status: 1, sync_key: "2".into(), collection_id: "5".into(), items: vec![item] }))),
-        ("foldersync.wbxml", wbxml::encode(&wbxml::Command::FolderSyncRequest { sync_key: "0".into() })),
-        ("provision.wbxml", wbxml::encode(&wbxml::Command::ProvisionRequest { policy_key: None })),
+        (
+            "messages.json",
+            graph::Messages {
+                user: "test@contoso.com".into(),
+                value: vec![item.clone()],
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "provision.json",
+            mrs::Provision {
+                upn: "test@contoso.com".into(),
+                url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "sync.wbxml",
+            wbxml::encode(&wbxml::Command::SyncResponse(wbxml::SyncResponse {
+                status: 1,
+                sync_key: "2".into(),
+                collection_id: "5".into(),
+                items: vec![item],
+            })),
+        ),
+        (
+            "foldersync.wbxml",
+            wbxml::encode(&wbxml::Command::FolderSyncRequest {
+                sync_key: "0".into(),
+            }),
+        ),
+        (
+            "provision.wbxml",
+            wbxml::encode(&wbxml::Command::ProvisionRequest { policy_key: None }),
+        ),
     ];
     for p in [
-        Page::SignIn { action: Url::https("sts.contoso.com", "/adfs/ls/"), username: Some("test@contoso.com".into()) },
-        Page::Mfa { action: Url::https("login.microsoftonline.com", "/common/SAS/ProcessAuth"), method: MfaPrompt::PhoneAppNotification },
-        Page::AutoPost { action: Url::https("login.microsoftonline.com", "/login.srf"), fields: Form::new().with("wa", "wsignin1.0").with("wresult", "<t:RequestSecurityTokenResponse/>"), token: None },
-        Page::Error { code: "AADSTS53003".into(), message: "Access has been blocked by Conditional Access policies.".into() },
+        Page::SignIn {
+            action: Url::https("sts.contoso.com", "/adfs/ls/"),
+            username: Some("test@contoso.com".into()),
+        },
+        Page::Mfa {
+            action: Url::https("login.microsoftonline.com", "/common/SAS/ProcessAuth"),
+            method: MfaPrompt::PhoneAppNotification,
+        },
+        Page::AutoPost {
+            action: Url::https("login.microsoftonline.com", "/login.srf"),
+            fields: Form::new()
+                .with("wa", "wsignin1.0")
+                .with("wresult", "<t:RequestSecurityTokenResponse/>"),
+            token: None,
+        },
+        Page::Error {
+            code: "AADSTS53003".into(),
+            message: "Access has been blocked by Conditional Access policies.".into(),
+        },
     ] {
         let name = match &p {
             Page::SignIn { .. } => "signin.html",
@@ -383,7 +622,11 @@ fn write_fuzz_seeds() {
         ("smtp.txt", b"EHLO client.contoso.com\r\nSTARTTLS\r\nAUTH LOGIN\r\ndGVzdEBjb250b3NvLmNvbQ==\r\nUEBzcw==\r\nMAIL FROM:<test@contoso.com>\r\nRCPT TO:<b@fabrikam.com>\r\nDATA\r\nSubject: x\r\n\r\n..dot\r\n.\r\nQUIT\r\n".to_vec()),
         ("smtp-replies.txt", [smtp::Reply::ehlo("AM0PR01CA0001.outlook.office365.com", "192.0.2.1", true).encode(), smtp::Reply::smtp_auth_disabled().encode()].concat()),
     ];
-    for (target, files) in [("body_decoders", bodies), ("http_request", http), ("line_protocols", lines)] {
+    for (target, files) in [
+        ("body_decoders", bodies),
+        ("http_request", http),
+        ("line_protocols", lines),
+    ] {
         let d = dir.join(target);
         std::fs::create_dir_all(&d).unwrap();
         for (name, bytes) in files {

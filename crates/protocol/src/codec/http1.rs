@@ -283,7 +283,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<(Request<Bytes>, usize), ParseError
         // The body is handed on whole: its framing becomes a length.
         let n = req.body().len();
         req.headers_mut().remove(TRANSFER_ENCODING);
-        req.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(n));
+        req.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(n));
     }
     Ok((req, at))
 }

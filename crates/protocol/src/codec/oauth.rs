@@ -47,11 +47,11 @@ impl OAuthError {
         }
     }
     /// `AADSTS70003`: the grant type is not one the endpoint supports.
-    pub fn unsupported_grant_type() -> OAuthError {
+    pub fn unsupported_grant_type(grant_type: &str) -> OAuthError {
         OAuthError {
             error: "unsupported_grant_type".into(),
             code: 70003,
-            message: "The app requested an unsupported grant type.".into(),
+            message: format!("The app requested an unsupported grant type '{grant_type}'."),
         }
     }
     /// `AADSTSnnnn: message`.
@@ -162,7 +162,7 @@ impl TokenRequest {
             .filter(|g| !g.is_empty())
             .ok_or_else(|| OAuthError::missing_parameter("grant_type").refuse())?;
         let grant_type =
-            GrantType::parse(g).ok_or_else(|| OAuthError::unsupported_grant_type().refuse())?;
+            GrantType::parse(g).ok_or_else(|| OAuthError::unsupported_grant_type(g).refuse())?;
         let present = |k: &str| form::get(&fields, k).is_some_and(|v| !v.is_empty());
         if !present("client_id") {
             return Err(OAuthError::missing_parameter("client_id").refuse());
@@ -278,7 +278,15 @@ mod tests {
 
     #[test]
     fn each_grant_requires_its_parameters() {
-        assert_eq!(refusal(b"grant_type=bogus&client_id=c").code, 70003);
+        let e = refusal(b"grant_type=bogus&client_id=c");
+        assert_eq!(
+            (e.code, e.error.as_str()),
+            (70003, "unsupported_grant_type")
+        );
+        assert_eq!(
+            e.message,
+            "The app requested an unsupported grant type 'bogus'."
+        );
         assert_eq!(
             refusal(b"grant_type=password").message,
             OAuthError::missing_parameter("client_id").message

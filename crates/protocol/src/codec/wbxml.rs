@@ -360,6 +360,11 @@ pub enum Command {
     },
     /// `Sync` response.
     SyncResponse(SyncResponse),
+    /// `Sync` refused as a whole: `<Sync><Status>n</Status></Sync>` (4 = protocol error).
+    SyncError {
+        /// `Status`.
+        status: u8,
+    },
 }
 
 /// The policy type of ActiveSync provisioning.
@@ -375,6 +380,7 @@ impl Command {
             Command::FolderSyncResponse { .. } => "FolderSync response",
             Command::SyncRequest { .. } => "Sync request",
             Command::SyncResponse(_) => "Sync response",
+            Command::SyncError { .. } => "Sync error response",
         }
     }
     /// The encoded body.
@@ -403,12 +409,11 @@ pub fn encode(c: &Command) -> Vec<u8> {
                 )],
             )
         }
-        Command::ProvisionResponse { status, policy_key } => el(
-            Provision,
-            "Provision",
-            vec![
-                text_el(Provision, "Status", &status.to_string()),
-                el(
+        Command::ProvisionResponse { status, policy_key } => {
+            let mut children = vec![text_el(Provision, "Status", &status.to_string())];
+            // A refused request (a protocol error) is answered with its status alone.
+            if *status == 1 {
+                children.push(el(
                     Provision,
                     "Policies",
                     vec![el(
@@ -416,13 +421,14 @@ pub fn encode(c: &Command) -> Vec<u8> {
                         "Policy",
                         vec![
                             text_el(Provision, "PolicyType", POLICY_TYPE),
-                            text_el(Provision, "Status", &status.to_string()),
+                            text_el(Provision, "Status", "1"),
                             text_el(Provision, "PolicyKey", policy_key),
                         ],
                     )],
-                ),
-            ],
-        ),
+                ));
+            }
+            el(Provision, "Provision", children)
+        }
         Command::FolderSyncRequest { sync_key } => el(
             FolderHierarchy,
             "FolderSync",
@@ -450,15 +456,12 @@ pub fn encode(c: &Command) -> Vec<u8> {
                     ],
                 )
             }));
-            el(
-                FolderHierarchy,
-                "FolderSync",
-                vec![
-                    text_el(FolderHierarchy, "Status", &status.to_string()),
-                    text_el(FolderHierarchy, "SyncKey", sync_key),
-                    el(FolderHierarchy, "Changes", changes),
-                ],
-            )
+            let mut children = vec![text_el(FolderHierarchy, "Status", &status.to_string())];
+            if *status == 1 {
+                children.push(text_el(FolderHierarchy, "SyncKey", sync_key));
+                children.push(el(FolderHierarchy, "Changes", changes));
+            }
+            el(FolderHierarchy, "FolderSync", children)
         }
         Command::SyncRequest {
             sync_key,
@@ -469,16 +472,24 @@ pub fn encode(c: &Command) -> Vec<u8> {
             vec![el(
                 AirSync,
                 "Collections",
-                vec![el(
-                    AirSync,
-                    "Collection",
-                    vec![
+                vec![el(AirSync, "Collection", {
+                    let mut c = vec![
                         text_el(AirSync, "SyncKey", sync_key),
                         text_el(AirSync, "CollectionId", collection_id),
-                        el(AirSync, "GetChanges", vec![]),
-                    ],
-                )],
+                    ];
+                    // GetChanges with the initial key 0 is a protocol error (MS-ASCMD
+                    // Sync status 4): it is sent only with a later key.
+                    if sync_key != "0" {
+                        c.push(el(AirSync, "GetChanges", vec![]));
+                    }
+                    c
+                })],
             )],
+        ),
+        Command::SyncError { status } => el(
+            AirSync,
+            "Sync",
+            vec![text_el(AirSync, "Status", &status.to_string())],
         ),
         Command::SyncResponse(s) => {
             let mut coll = vec![
@@ -574,28 +585,43 @@ pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
     if r.is(Provision, "Provision") {
         let policy = r
             .child(Provision, "Policies")
-            .and_then(|p| p.child(Provision, "Policy"))
-            .ok_or_else(|| bad("Provision without Policies/Policy"))?;
-        if policy.text_of(Provision, "PolicyType").as_deref() != Some(POLICY_TYPE) {
-            return Err(bad("Provision of an unknown PolicyType"));
+            .and_then(|p| p.child(Provision, "Policy"));
+        if let Some(p) = &policy {
+            if p.text_of(Provision, "PolicyType").as_deref() != Some(POLICY_TYPE) {
+                return Err(bad("Provision of an unknown PolicyType"));
+            }
         }
-        return Ok(match r.text_of(Provision, "Status") {
-            Some(s) => Command::ProvisionResponse {
-                status: status(Some(s))?,
-                policy_key: policy.text_of(Provision, "PolicyKey").unwrap_or_default(),
-            },
-            None => Command::ProvisionRequest {
-                policy_key: policy.text_of(Provision, "PolicyKey"),
-            },
-        });
+        return match (r.text_of(Provision, "Status"), policy) {
+            (Some(s), policy) => {
+                let status = status(Some(s))?;
+                let policy_key = policy.and_then(|p| p.text_of(Provision, "PolicyKey"));
+                if status == 1 && policy_key.is_none() {
+                    return Err(bad("a successful Provision without its PolicyKey"));
+                }
+                Ok(Command::ProvisionResponse {
+                    status,
+                    policy_key: policy_key.unwrap_or_default(),
+                })
+            }
+            (None, Some(p)) => Ok(Command::ProvisionRequest {
+                policy_key: p.text_of(Provision, "PolicyKey"),
+            }),
+            (None, None) => Err(bad("Provision without Policies/Policy")),
+        };
     }
     if r.is(FolderHierarchy, "FolderSync") {
-        let sync_key = r
-            .text_of(FolderHierarchy, "SyncKey")
-            .ok_or_else(|| bad("FolderSync without SyncKey"))?;
+        let key = r.text_of(FolderHierarchy, "SyncKey");
         return Ok(match r.text_of(FolderHierarchy, "Status") {
-            None => Command::FolderSyncRequest { sync_key },
+            None => Command::FolderSyncRequest {
+                sync_key: key.ok_or_else(|| bad("FolderSync without SyncKey"))?,
+            },
+            Some(s) if s != "1" => Command::FolderSyncResponse {
+                status: status(Some(s))?,
+                sync_key: String::new(),
+                folders: Vec::new(),
+            },
             Some(s) => {
+                let sync_key = key.ok_or_else(|| bad("FolderSync without SyncKey"))?;
                 let folders = r
                     .child(FolderHierarchy, "Changes")
                     .map(|c| {
@@ -627,6 +653,11 @@ pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
         });
     }
     if r.is(AirSync, "Sync") {
+        if let Some(s) = r.text_of(AirSync, "Status") {
+            return Ok(Command::SyncError {
+                status: status(Some(s))?,
+            });
+        }
         let coll = r
             .child(AirSync, "Collections")
             .and_then(|c| c.child(AirSync, "Collection"))
@@ -705,14 +736,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<Command, WireError> {
                 folders: vec![],
             }))
         }
-        _ if r.is(Page::AirSync, "Sync") => {
-            Err(protocol_error(Command::SyncResponse(SyncResponse {
-                status: 4,
-                sync_key: String::new(),
-                collection_id: String::new(),
-                items: vec![],
-            })))
-        }
+        _ if r.is(Page::AirSync, "Sync") => Err(protocol_error(Command::SyncError { status: 4 })),
         _ => Err(not_wbxml()),
     }
 }
@@ -831,11 +855,86 @@ mod tests {
             e.refusal,
             Refusal::ActiveSync(Command::FolderSyncResponse { status: 10, .. })
         ));
+        let sync = encode(&Command::SyncError { status: 1 });
+        assert!(matches!(
+            decode_request(&sync).unwrap_err().refusal,
+            Refusal::ActiveSync(Command::SyncError { status: 4 })
+        ));
         assert!(decode_request(&encode(&Command::SyncRequest {
             sync_key: "0".into(),
             collection_id: "5".into()
         }))
         .is_ok());
+    }
+
+    #[test]
+    fn protocol_errors_have_the_shapes_of_ms_ascmd() {
+        use Page::*;
+        // <Sync><Status>4</Status></Sync>, <FolderSync><Status>10</Status></FolderSync>,
+        // <Provision><Status>2</Status></Provision>.
+        let cases = [
+            (
+                Command::SyncError { status: 4 },
+                el(AirSync, "Sync", vec![text_el(AirSync, "Status", "4")]),
+            ),
+            (
+                Command::FolderSyncResponse {
+                    status: 10,
+                    sync_key: String::new(),
+                    folders: vec![],
+                },
+                el(
+                    FolderHierarchy,
+                    "FolderSync",
+                    vec![text_el(FolderHierarchy, "Status", "10")],
+                ),
+            ),
+            (
+                Command::ProvisionResponse {
+                    status: 2,
+                    policy_key: String::new(),
+                },
+                el(
+                    Provision,
+                    "Provision",
+                    vec![text_el(Provision, "Status", "2")],
+                ),
+            ),
+        ];
+        for (c, tree) in cases {
+            assert_eq!(encode(&c), encode_node(&tree), "{}", c.name());
+            assert_eq!(decode(&encode(&c)).unwrap(), c);
+        }
+        // A successful Provision must carry its key.
+        let no_key = el(
+            Provision,
+            "Provision",
+            vec![text_el(Provision, "Status", "1")],
+        );
+        assert!(decode(&encode_node(&no_key)).is_err());
+    }
+
+    #[test]
+    fn an_initial_sync_sends_no_get_changes() {
+        use Page::*;
+        let first = decode_node(&encode(&Command::SyncRequest {
+            sync_key: "0".into(),
+            collection_id: "5".into(),
+        }))
+        .unwrap();
+        let later = decode_node(&encode(&Command::SyncRequest {
+            sync_key: "7".into(),
+            collection_id: "5".into(),
+        }))
+        .unwrap();
+        let has = |n: &Node| {
+            View(n)
+                .child(AirSync, "Collections")
+                .and_then(|c| c.child(AirSync, "Collection"))
+                .is_some_and(|c| c.child(AirSync, "GetChanges").is_some())
+        };
+        assert!(!has(&first));
+        assert!(has(&later));
     }
 
     #[test]

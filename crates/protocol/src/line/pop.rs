@@ -222,7 +222,11 @@ impl Masker {
                 }
                 c.masked()
             }
-            Err(_) if line.get(..4).is_some_and(|v| v.eq_ignore_ascii_case("PASS")) => {
+            Err(_)
+                if line
+                    .get(..4)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("PASS")) =>
+            {
                 format!("PASS {MASK}")
             }
             Err(_) => line.to_string(),
