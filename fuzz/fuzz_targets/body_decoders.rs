@@ -31,15 +31,24 @@ fuzz_target!(|data: &[u8]| {
         let _ = e.encode(&Stamp::default());
     }
     if let Ok(v) = autodiscover::V2Answer::decode(data) {
-        assert_eq!(autodiscover::V2Answer::decode(&v.encode().bytes).unwrap(), v);
+        assert_eq!(
+            autodiscover::V2Answer::decode(&v.encode().bytes).unwrap(),
+            v
+        );
     }
     match autodiscover::PoxRequest::decode(data) {
-        Ok(r) => assert_eq!(autodiscover::PoxRequest::decode(&r.encode().bytes).unwrap(), r),
+        Ok(r) => assert_eq!(
+            autodiscover::PoxRequest::decode(&r.encode().bytes).unwrap(),
+            r
+        ),
         Err(e) => refusal_renders(&e),
     }
     let _ = autodiscover::PoxResponse::decode(data);
     if let Ok(d) = autodiscover::DetectJson::decode(data) {
-        assert_eq!(autodiscover::DetectJson::decode(&d.encode().bytes).unwrap(), d);
+        assert_eq!(
+            autodiscover::DetectJson::decode(&d.encode().bytes).unwrap(),
+            d
+        );
     }
     if let Ok(m) = oidc::Metadata::decode(data) {
         assert_eq!(oidc::Metadata::decode(&m.encode().bytes).unwrap(), m);

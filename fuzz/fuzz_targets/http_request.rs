@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..4 {
         match http1::parse_request(rest) {
             Ok((req, used)) => {
-                assert!(used > 0 && used <= rest.len(), "used {used} of {}", rest.len());
+                assert!(
+                    used > 0 && used <= rest.len(),
+                    "used {used} of {}",
+                    rest.len()
+                );
                 assert!(req.headers().len() <= MAX_HEADERS);
                 assert!(req.body().len() <= MAX_BODY);
                 let again = http1::write_request(&req);

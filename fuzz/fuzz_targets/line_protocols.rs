@@ -5,24 +5,38 @@
 //! the password it carried; replies that parse must encode and parse back.
 #![no_main]
 
+use hmasim::protocol::display::MASK;
 use hmasim::protocol::line::sasl::{Plain, Xoauth2};
 use hmasim::protocol::line::{imap, pop, smtp, split_line};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let (mut mi, mut mp, mut ms) = (imap::Masker::default(), pop::Masker::default(), smtp::Masker::default());
+    let (mut mi, mut mp, mut ms) = (
+        imap::Masker::default(),
+        pop::Masker::default(),
+        smtp::Masker::default(),
+    );
     let mut rest = data;
     while let Ok((line, next)) = split_line(rest, smtp::MAX_AUTH_LINE) {
         rest = next;
         match imap::Command::parse(line) {
             Ok(c) => {
                 assert_eq!(imap::Command::parse(&c.to_string()).unwrap(), c);
-                if let imap::Verb::Login { password, user } = &c.verb {
-                    let shown = c.masked();
-                    assert!(password.len() < 3 || user.contains(password.as_str()) || c.tag.contains(password.as_str()) || !shown.contains(password.as_str()), "{shown}");
+                if let imap::Verb::Login { user, .. } = &c.verb {
+                    // The password's place holds the mask, the rest is as sent.
+                    assert_eq!(
+                        c.masked(),
+                        format!("{} LOGIN {} {MASK}", c.tag, imap::quote(user))
+                    );
                 }
             }
-            Err(r) => assert!(matches!(r, imap::Reply::Tagged { status: imap::Status::Bad, .. } | imap::Reply::Untagged(_))),
+            Err(r) => assert!(matches!(
+                r,
+                imap::Reply::Tagged {
+                    status: imap::Status::Bad,
+                    ..
+                } | imap::Reply::Untagged(_)
+            )),
         }
         match pop::Command::parse(line) {
             Ok(c) => {
@@ -39,8 +53,15 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Ok(p) = Plain::decode(line) {
             assert_eq!(Plain::decode(&p.encode()).unwrap(), p);
-            let shown = mi.mask(&format!("A1 AUTHENTICATE PLAIN {line}"));
-            assert!(p.password.len() < 3 || p.user.contains(&p.password) || !shown.contains(&p.password), "{shown}");
+            // A PLAIN initial response is shown as whose credentials it holds, nothing more.
+            let shown = imap::Masker::default().mask(&format!("A1 AUTHENTICATE PLAIN {line}"));
+            assert_eq!(
+                shown,
+                format!(
+                    "A1 AUTHENTICATE PLAIN <masked PLAIN credentials of {}>",
+                    p.user
+                )
+            );
         }
         if let Ok(x) = Xoauth2::decode(line) {
             assert_eq!(Xoauth2::decode(&x.encode()).unwrap(), x);
@@ -57,6 +78,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(smtp::Reply::parse(&r.encode()).unwrap().0, r);
     }
     if let Ok(Some((m, _))) = smtp::decode_data(data) {
-        assert_eq!(smtp::decode_data(&smtp::encode_data(&m)).unwrap().unwrap().0, m);
+        assert_eq!(
+            smtp::decode_data(&smtp::encode_data(&m))
+                .unwrap()
+                .unwrap()
+                .0,
+            m
+        );
     }
 });
