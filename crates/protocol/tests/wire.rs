@@ -323,9 +323,11 @@ proptest! {
     }
 
     #[test]
-    fn http_requests_round_trip(path in "/[a-zA-Z0-9/._-]{0,30}", value in "[ -~]{0,30}", body in proptest::collection::vec(any::<u8>(), 0..64)) {
+    fn http_requests_round_trip(path in "/[a-zA-Z0-9/._-]{0,30}", absolute in any::<bool>(), value in "[ -~]{0,30}", body in proptest::collection::vec(any::<u8>(), 0..64)) {
+        // Origin-form, or absolute-form as a client sends it to a proxy.
+        let target = if absolute { format!("https://mail.contoso.com{path}") } else { path };
         let raw = [
-            format!("POST {path} HTTP/1.1\r\nHost: mail.contoso.com\r\nX-Value: {value}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
+            format!("POST {target} HTTP/1.1\r\nHost: mail.contoso.com\r\nX-Value: {value}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes(),
             body.clone(),
         ]
         .concat();

@@ -391,7 +391,15 @@ fn write_headers(out: &mut Vec<u8>, headers: &http::HeaderMap, body_len: usize) 
 
 /// A request as bytes (its body with a `content-length`).
 pub fn write_request(r: &Request<Bytes>) -> Vec<u8> {
-    let target = r.uri().path_and_query().map_or("/", |p| p.as_str());
+    // Absolute-form (a request to a proxy) stays absolute; else origin-form.
+    let target = if r.uri().scheme().is_some() {
+        r.uri().to_string()
+    } else {
+        r.uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string()
+    };
     let mut out =
         format!("{} {} {}\r\n", r.method(), target, version_str(r.version())).into_bytes();
     write_headers(&mut out, r.headers(), r.body().len());
@@ -449,6 +457,20 @@ mod tests {
             (r.uri(), r.headers(), r.body())
         );
         assert_eq!(n, write_request(&r).len());
+    }
+
+    #[test]
+    fn an_absolute_form_target_writes_back_absolute() {
+        // Found by the http_request fuzz target: written back in origin-form, the
+        // target lost its scheme and authority.
+        // (Header names are written in lower case, as the http crate keeps them.)
+        let raw =
+            b"GET http://mail.contoso.com/owa/?a=1 HTTP/1.1\r\nhost: mail.contoso.com\r\n\r\n";
+        let (r, _) = parse_request(raw).unwrap();
+        assert_eq!(r.uri().host(), Some("mail.contoso.com"));
+        assert_eq!(write_request(&r), raw);
+        let (star, _) = parse_request(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert!(write_request(&star).starts_with(b"OPTIONS * HTTP/1.1\r\n"));
     }
 
     #[test]
