@@ -55,6 +55,7 @@ pub use directory::Directory;
 pub use env::{Env, Route};
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
+pub use hmasim_base::TimerId;
 pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
 pub use message::{Fault, Kind, Message, Method};
 pub use net::{Net, Relay, Retries, Unreachable};

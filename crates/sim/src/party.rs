@@ -9,7 +9,7 @@ use hmasim_exchange_online::mrs::Mrs;
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::ExchangeOnline;
 use hmasim_exchange_onprem::ExchangeOnprem;
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime, TimerId};
 use hmasim_load_balancer::LoadBalancer;
 use hmasim_protocol::{Env, Message, Route, Stage};
 use hmasim_wap::Wap;
@@ -112,8 +112,11 @@ impl Env for SimEnv<'_, '_> {
     fn caller(&self) -> Route {
         Route::to_actor(self.caller)
     }
-    fn timer(&mut self, delay: SimDuration, msg: Message) {
-        self.ctx.timer(delay, msg);
+    fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
+        self.ctx.timer(delay, msg)
+    }
+    fn cancel(&mut self, id: TimerId) -> bool {
+        self.ctx.cancel(id)
     }
     fn note(&mut self, msg: Message) {
         self.ctx.note(msg);
