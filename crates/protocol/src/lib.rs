@@ -39,6 +39,7 @@ pub mod env;
 pub mod fault;
 pub mod flows;
 pub mod jwt;
+pub mod keys;
 pub mod mailbox;
 pub mod message;
 pub mod net;

@@ -63,6 +63,16 @@ impl Party {
             _ => {}
         }
     }
+
+    /// The timers of the background jobs the party runs from the start (Exchange's
+    /// metadata refresh, Entra Connect's sync cycle).
+    pub fn initial_timers(&self) -> Vec<(SimDuration, Message)> {
+        match self {
+            Party::ExchangeOnprem(p) => p.initial_timers(),
+            Party::ActiveDirectory(p) => p.initial_timers(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The simulator's [`Env`]: a party's handler running over the kernel's [`Ctx`]. The
