@@ -437,8 +437,8 @@ impl Topology {
                     "wap",
                     Zone::Onprem,
                     office,
-                    // It forwards through what it publishes, not a network view.
-                    None,
+                    // It forwards by the host asked for, through what it publishes.
+                    Some(View::Published),
                     [
                         hosts(&[adfs.as_str()], &[View::Internet, View::Entra]),
                         if direct {
@@ -590,8 +590,8 @@ impl Topology {
             .collect()
     }
 
-    /// The links a party's requests take: for every party with a view, each host it
-    /// resolves and who answers, in actor then host order.
+    /// The links a party's requests take: for every party with a view, each party its
+    /// view resolves a host to (less its partitions), with those hosts, in actor order.
     pub fn links(&self, sc: &Scenario) -> Vec<Link> {
         let w = self.wiring(sc);
         let faults_by_default = {
@@ -602,12 +602,16 @@ impl Topology {
         let mut out = Vec::new();
         for (i, r) in self.rows.iter().enumerate() {
             let me = ActorId(i as u32);
-            let dir = match r.view {
-                Some(_) => w.net(me, r).directory,
-                None if r.name == "wap" => w.directory(View::Published),
-                None => continue,
-            };
+            if r.view.is_none() {
+                continue;
+            }
+            let dir = w.net(me, r).directory;
+            // One link per party reached, with every host it is reached by.
+            let mut by_party: BTreeMap<ActorId, Vec<String>> = BTreeMap::new();
             for (host, to) in dir.routes() {
+                by_party.entry(to).or_default().push(host.to_string());
+            }
+            for (to, hosts) in by_party {
                 let t = &self.rows[to.0 as usize];
                 let own = sc
                     .network
@@ -622,7 +626,7 @@ impl Topology {
                 out.push(Link {
                     from: r.name.clone(),
                     to: t.name.clone(),
-                    host: host.to_string(),
+                    hosts,
                     latency_ms,
                     jitter_ms,
                     faults: sc
@@ -673,12 +677,12 @@ impl Topology {
             }
             let _ = writeln!(
                 s,
-                "  {} -> {}  {}  {} ms ± {} ms{extra}",
+                "  {} -> {}  {} ms ± {} ms{extra}: {}",
                 escape_control(&l.from),
                 escape_control(&l.to),
-                escape_control(&l.host),
                 l.latency_ms,
-                l.jitter_ms
+                l.jitter_ms,
+                escape_control(&l.hosts.join(", "))
             );
         }
         s
@@ -711,7 +715,7 @@ impl Topology {
                 json!({
                     "from": l.from,
                     "to": l.to,
-                    "host": l.host,
+                    "hosts": l.hosts,
                     "latency_ms": l.latency_ms,
                     "jitter_ms": l.jitter_ms,
                     "faults": l.faults,
@@ -731,15 +735,15 @@ impl Topology {
 /// The `format` of `check --topology --format json`.
 pub const TOPOLOGY_FORMAT: &str = "hmasim-topology/1";
 
-/// One link of the table: a host a party resolves and the party answering for it.
+/// One link of the table: a party another reaches by name, and the names it is reached by.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Link {
     /// The sending party.
     pub from: String,
     /// The party answering.
     pub to: String,
-    /// The host name resolved.
-    pub host: String,
+    /// The host names the sender resolves to it, sorted.
+    pub hosts: Vec<String>,
     /// The link's latency: its own (`network.links`), 2 ms inside one site, else the
     /// scenario's.
     pub latency_ms: f64,
