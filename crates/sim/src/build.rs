@@ -1,8 +1,6 @@
 //! Turning a scenario into a world of parties: a loop over the topology table
 //! (`topology.rs`), then the latencies, faults, clocks and timeline the scenario gives.
 
-use std::sync::Arc;
-
 use hmasim_kernel::{ActorId, Latency, LinkFaults, SimDuration, SimTime, World};
 use hmasim_protocol::{Body, Message, Url, UserAction};
 use hmasim_scenario::{
@@ -47,8 +45,6 @@ pub struct Built {
     pub(crate) zones: Vec<Zone>,
     /// Actor ids of the clients.
     pub clients: Vec<ActorId>,
-    /// The table the world was built from.
-    pub topology: Arc<Topology>,
 }
 
 /// Builds the world a scenario describes, seeded with `scenario.seed`: one actor per row
@@ -59,18 +55,11 @@ pub fn build(sc: &Scenario) -> Built {
     for (row, party) in topology.rows.iter().zip(topology.parties(sc)) {
         world.add_keyed(&row.key, party);
     }
-    let names: Vec<String> = topology.rows.iter().map(|r| r.name.clone()).collect();
     let zones: Vec<Zone> = topology.rows.iter().map(|r| r.zone).collect();
     let clients = (0..topology.rows.len())
         .filter(|i| topology.rows[*i].client.is_some())
         .map(|i| ActorId(i as u32))
         .collect();
-    apply_latencies(sc, &names, &zones, &mut world);
-    for c in &sc.clocks {
-        if let Some(id) = topology.id_of(&c.party) {
-            world.set_skew(id, c.skew.0.saturating_mul(1000));
-        }
-    }
     // Background jobs that run from the start, in actor order.
     let timers: Vec<_> = world
         .actors()
@@ -79,21 +68,34 @@ pub fn build(sc: &Scenario) -> Built {
     for (actor, (after, msg)) in timers {
         world.schedule_timer(SimTime::ZERO + after, actor, msg);
     }
+    // Then the timeline (events at one instant keep this order: the background timers,
+    // then the timeline's entries).
     let runner_actions = schedule_timeline(sc, &mut world, &topology);
+    // The table is done with: its names become the trace's.
+    let names: Vec<String> = topology.rows.into_iter().map(|r| r.name).collect();
+    apply_latencies(sc, &names, &zones, &mut world);
+    for c in &sc.clocks {
+        if let Some(i) = names.iter().position(|n| *n == c.party) {
+            world.set_skew(ActorId(i as u32), c.skew.0.saturating_mul(1000));
+        }
+    }
     Built {
         world,
         names,
         clients,
         runner_actions,
         zones,
-        topology: Arc::new(topology),
     }
 }
 
-/// The fresh configuration of every party of `sc`'s world, in actor order, without
-/// building a world: what a timeline `set` hands the running parties.
-pub(crate) fn configurations(sc: &Scenario) -> Vec<Party> {
-    Topology::of(sc).parties(sc)
+/// Hands every running party of `built` its fresh configuration from `sc` (a scenario a
+/// timeline `set` changed), derived through the table without building a world; each
+/// keeps its state.
+pub(crate) fn reconfigure(sc: &Scenario, built: &mut Built) {
+    let table = Topology::of(sc);
+    for (i, fresh) in table.parties(sc).enumerate() {
+        built.world.actor_mut(ActorId(i as u32)).reconfigure(fresh);
+    }
 }
 
 /// Latencies: a hop inside one site is fast; crossing the Internet costs the scenario's

@@ -176,9 +176,7 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
                     Ok(()) => {
                         // Only the configurations are derived again, from the same table:
                         // no world is built.
-                        for (i, party) in build::configurations(current).into_iter().enumerate() {
-                            built.world.actor_mut(ActorId(i as u32)).reconfigure(party);
-                        }
+                        build::reconfigure(current, &mut built);
                         build::apply_latencies(
                             current,
                             &built.names,

@@ -154,6 +154,8 @@ pub struct Row {
     pub answers: Vec<(String, &'static [View])>,
     /// For a client, its index in the scenario's `clients`.
     pub client: Option<usize>,
+    /// For a client, its user's index in the scenario's `users` (the first of its UPN).
+    pub user: Option<usize>,
     /// What a configured link says about its TLS (the load balancer's bridging or
     /// offloading of the connections it passes on).
     pub tls: Option<&'static str>,
@@ -182,9 +184,6 @@ pub struct Wiring {
     pub lossy: bool,
     /// The routes to the clients, in file order.
     pub clients: Vec<Route>,
-    /// Each user's index in the scenario's `users`, by lower-case UPN (the first of a
-    /// UPN), so finding a client's user stays O(log n) in a tenant-sized world.
-    pub users: BTreeMap<String, usize>,
 }
 
 impl Wiring {
@@ -229,6 +228,7 @@ fn service(
         partitionable: true,
         answers,
         client: None,
+        user: None,
         tls: None,
         make,
     }
@@ -266,19 +266,17 @@ impl Topology {
         let direct = sc.onprem.publishing == Publishing::Direct;
         // Each client's user, found once (`Scenario::user` is a linear search: a
         // tenant-sized world would be quadratic). The first user of a UPN wins, as there.
-        let mut users: BTreeMap<String, &str> = BTreeMap::new();
-        for u in &sc.users {
-            users.entry(u.upn.to_ascii_lowercase()).or_insert(&u.upn);
+        let mut users: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, u) in sc.users.iter().enumerate() {
+            users.entry(u.upn.to_ascii_lowercase()).or_insert(i);
         }
         let mut rows: Vec<Row> = sc
             .clients
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let upn = users
-                    .get(&c.user.to_ascii_lowercase())
-                    .copied()
-                    .unwrap_or(&c.user);
+                let user = users.get(&c.user.to_ascii_lowercase()).copied();
+                let upn = user.map(|u| sc.users[u].upn.as_str()).unwrap_or(&c.user);
                 let internal = c.location == Location::Internal;
                 Row {
                     name: c.party_id(),
@@ -297,14 +295,12 @@ impl Topology {
                     partitionable: true,
                     answers: Vec::new(),
                     client: Some(i),
+                    user,
                     tls: None,
                     make: |sc, w, me, row| {
                         let c = &sc.clients[row.client.expect("a client row")];
-                        let user = w
-                            .users
-                            .get(&c.user.to_ascii_lowercase())
-                            .map(|i| &sc.users[*i])
-                            .expect("validated: clients name known users");
+                        let user =
+                            &sc.users[row.user.expect("validated: clients name known users")];
                         Party::Client(Client::from_scenario(sc, c, user, w.lossy, w.net(me, row)))
                     },
                 }
@@ -569,25 +565,18 @@ impl Topology {
                 .filter(|(_, r)| r.client.is_some())
                 .map(|(i, _)| Route::to_actor(ActorId(i as u32)))
                 .collect(),
-            users: {
-                let mut users = BTreeMap::new();
-                for (i, u) in sc.users.iter().enumerate() {
-                    users.entry(u.upn.to_ascii_lowercase()).or_insert(i);
-                }
-                users
-            },
         }
     }
 
     /// Every party of the table, built from `sc`, in actor order: the world's actors, or
     /// the fresh configurations a timeline `set` hands the running parties.
-    pub fn parties(&self, sc: &Scenario) -> Vec<Party> {
+    /// Built one at a time, so a tenant-sized world never holds two copies of its parties.
+    pub fn parties<'a>(&'a self, sc: &'a Scenario) -> impl Iterator<Item = Party> + 'a {
         let w = self.wiring(sc);
         self.rows
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.make)(sc, &w, ActorId(i as u32), r))
-            .collect()
+            .map(move |(i, r)| (r.make)(sc, &w, ActorId(i as u32), r))
     }
 
     /// The links a party's requests take: for every party with a view, each party its
