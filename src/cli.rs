@@ -45,6 +45,13 @@ enum Command {
         /// Override a field by its dotted path, e.g. identity.model=phs (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// Also print the world the scenario builds: its parties, the hosts each answers
+        /// for and the links between them.
+        #[arg(long)]
+        topology: bool,
+        /// The format of the topology (json: `hmasim-topology/1`).
+        #[arg(long, value_enum, default_value = "text", requires = "topology")]
+        format: CheckFormat,
     },
     /// Evaluate one sign-in against Conditional Access, like the Entra What If tool
     /// (exit 0, 2 on bad input).
@@ -53,6 +60,15 @@ enum Command {
     Verify(crate::verify_cmd::VerifyArgs),
     /// Compare the path outcomes of two configurations; exit 1 when a path loses MFA or access.
     Diff(crate::diff_cmd::DiffArgs),
+}
+
+/// Output formats of `check --topology`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// The validation line, then the parties and links.
+    Text,
+    /// The topology as JSON (`hmasim-topology/1`).
+    Json,
 }
 
 /// Output formats of `run`.
@@ -387,16 +403,31 @@ fn try_main(command: Option<Command>) -> Result<(), CliError> {
             crate::term::print(&out);
             Ok(())
         }
-        Command::Check { scenario, set } => {
+        Command::Check {
+            scenario,
+            set,
+            topology,
+            format,
+        } => {
             let sc = load(&scenario, None, &set).map_err(CliError::Scenario)?;
-            crate::term::print(&format!(
+            let table = topology.then(|| hmasim_sim::Topology::of(&sc));
+            if let (Some(t), CheckFormat::Json) = (&table, format) {
+                let json = serde_json::to_string_pretty(&t.to_json(&sc)).expect("JSON value");
+                crate::term::print(&format!("{json}\n"));
+                return Ok(());
+            }
+            let mut out = format!(
                 "{}: valid ({} users, {} clients, {} timeline entries, identity model {})\n",
                 crate::term::escape_control(&scenario),
                 sc.users.len(),
                 sc.clients.len(),
                 sc.timeline.len(),
                 sc.identity.model.as_str()
-            ));
+            );
+            if let Some(t) = &table {
+                out.push_str(&t.to_text(&sc));
+            }
+            crate::term::print(&out);
             Ok(())
         }
         Command::Whatif(a) => crate::whatif::run(a),

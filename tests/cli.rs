@@ -56,6 +56,77 @@ fn check_accepts_valid_and_rejects_invalid() {
     assert!(e.contains("6 | modle = \"phs\""), "{e}");
 }
 
+/// `check --topology` shows the world the scenario builds, from the same table the
+/// simulator builds it from: the parties of a run's trace, the hosts each answers for, and
+/// links that follow the configuration (publishing through the proxy or directly).
+#[test]
+fn check_topology_prints_the_table_the_world_is_built_from() {
+    let o = hmasim(&["check", "mobile-onprem-hma", "--topology"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("parties:") && text.contains("links:"),
+        "{text}"
+    );
+    let sc = hmasim::scenario::load("mobile-onprem-hma").unwrap();
+    for name in &hmasim::sim::run(&sc, false).names {
+        assert!(
+            text.contains(&format!("  {name}  zone ")),
+            "{name} listed: {text}"
+        );
+    }
+    assert!(
+        text.contains("outlook-mobile -> wap ")
+            && !text.contains("outlook-mobile -> load-balancer "),
+        "{text}"
+    );
+
+    let json = |sets: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "check",
+            "mobile-onprem-hma",
+            "--topology",
+            "--format",
+            "json",
+        ];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let o = hmasim(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).expect("JSON")
+    };
+    let wap = json(&[]);
+    assert_eq!(wap["format"], "hmasim-topology/1");
+    let front = |v: &serde_json::Value| -> Vec<String> {
+        v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["from"] == "outlook-mobile"
+                    && l["hosts"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|h| h == "mail.contoso.com")
+            })
+            .map(|l| l["to"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(front(&wap), vec!["wap"]);
+    let direct = json(&["onprem.publishing=direct"]);
+    assert_eq!(front(&direct), vec!["load-balancer"]);
+    // A partition removes the link from the sender's view.
+    let cut = json(&["network.partitions=[{from = \"outlook-mobile\", to = \"wap\"}]"]);
+    assert_eq!(front(&cut), Vec::<String>::new());
+
+    // The JSON format without the table is refused before any output.
+    let o = hmasim(&["check", "mobile-onprem-hma", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
+
 #[test]
 fn bad_input_is_one_located_message_and_exit_2() {
     let d = tmpdir("bad");

@@ -6,7 +6,9 @@
 //!   item 1: the live emulator runs the same protocol code without the kernel).
 //! - No party crate depends on the kernel, directly or not: every party is written against
 //!   the protocol's `Env` (issue 12 item 1), which the simulator implements over the
-//!   kernel's `Ctx`. A party crate never depends on another party.
+//!   kernel's `Ctx`. A party crate never depends on another party, nor on `hmasim-sim`
+//!   (the world builder calls each party crate's `from_scenario`, never the reverse); it
+//!   may read its slice of the scenario (`hmasim-scenario`, which knows no kernel either).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -94,6 +96,10 @@ fn the_protocol_and_the_base_do_not_depend_on_the_kernel() {
         BTreeSet::new(),
         "hmasim-base depends on no workspace crate"
     );
+    assert!(
+        !reaches(&graph, "hmasim-scenario").contains("hmasim-kernel"),
+        "hmasim-scenario, which party crates read their configuration from, knows no kernel"
+    );
     let kernel = reaches(&graph, "hmasim-kernel");
     assert_eq!(
         kernel,
@@ -118,6 +124,10 @@ fn no_party_crate_depends_on_the_kernel_or_on_another_party() {
             "{p} depends on other parties: {others:?}"
         );
         assert!(deps.contains("hmasim-protocol"), "{p} speaks the protocol");
+        assert!(
+            !deps.contains("hmasim-sim") && !deps.contains("hmasim"),
+            "{p} depends on the simulator: the topology table calls the party, not the reverse"
+        );
     }
 }
 

@@ -7,7 +7,8 @@
 //!
 //! - [`SimTime`] and [`SimDuration`]: simulated time in integer microseconds;
 //! - [`ActorId`]: the address of an actor in a world (parties never see one: they hold the
-//!   protocol's opaque `Route`).
+//!   protocol's opaque `Route`);
+//! - [`TimerId`]: a handle on a pending timer, to cancel it.
 //!
 //! What a party may do while handling a message is `hmasim-protocol`'s `Env` trait; the
 //! simulator implements it over the kernel's `Ctx`.
@@ -26,3 +27,29 @@ pub use time::{SimDuration, SimTime};
 /// The address of an actor in a world: its index, in the order actors were added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActorId(pub u32);
+
+/// A handle on a pending timer, returned when it is set and given back to cancel it. The
+/// kernel fills it (the event's queue slot and its scheduling sequence number, so a handle
+/// whose timer fired or was discarded never cancels the timer that reuses the slot);
+/// parties only store it and hand it back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId {
+    slot: u32,
+    seq: u64,
+}
+
+impl TimerId {
+    /// The handle of the timer scheduled as event `seq` in queue slot `slot`. For
+    /// schedulers (the kernel, a test environment) only.
+    pub const fn new(slot: u32, seq: u64) -> TimerId {
+        TimerId { slot, seq }
+    }
+    /// The queue slot the timer was stored in.
+    pub const fn slot(self) -> u32 {
+        self.slot
+    }
+    /// The timer's scheduling sequence number (unique in a world).
+    pub const fn seq(self) -> u64 {
+        self.seq
+    }
+}

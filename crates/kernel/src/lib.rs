@@ -62,6 +62,14 @@
 //!     duplicate's latency), only for the faults that are on: the same seed and the same
 //!     fault configuration give the same run.
 //!
+//! # Cancelled timers
+//! 13. [`Ctx::timer`] returns a [`TimerId`]; [`Ctx::cancel`] (or [`World::cancel_timer`])
+//!     makes a pending timer a tombstone in O(1): it is discarded silently when due, like
+//!     a crashed actor's timer, and not counted. No event is reordered and no random
+//!     number drawn, so a world that cancels nothing runs exactly as before. A handle
+//!     whose timer fired, was discarded or cancelled cancels nothing (a handle names the
+//!     queue slot and the event's `seq`, so a reused slot is never mistaken for it).
+//!
 //! # Example
 //! ```
 //! use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime, World, NullObserver};
@@ -94,7 +102,7 @@ mod world;
 
 /// Simulated time and actor addresses live in `hmasim-base`, which the protocol crate can
 /// use without the kernel; they are re-exported here so the kernel's API stays whole.
-pub use hmasim_base::{ActorId, SimDuration, SimTime};
+pub use hmasim_base::{ActorId, SimDuration, SimTime, TimerId};
 
 pub use net::{Latency, LinkFaults, Network};
 pub use queue::{EventKind, EventQueue};

@@ -23,8 +23,8 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::ActorId;
 use crate::SimTime;
+use crate::{ActorId, TimerId};
 
 /// What a queued event is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +49,8 @@ pub(crate) struct Entry<M> {
     pub(crate) lost: bool,
     /// For timers: the incarnation of the actor that set it (see `World::crash`).
     pub(crate) epoch: u32,
+    /// A cancelled timer (see [`EventQueue::cancel`]).
+    pub(crate) cancelled: bool,
 }
 
 /// What the radix heap moves around: the time and where the rest of the event is.
@@ -67,6 +69,10 @@ struct Payload<M> {
     msg: M,
     lost: bool,
     epoch: u32,
+    /// The event's scheduling sequence number: a [`TimerId`] names it with its slot.
+    seq: u64,
+    /// A timer cancelled while pending: a tombstone, discarded when it comes due.
+    cancelled: bool,
 }
 
 /// Radix buckets: 0 for "equal to `last`", `b` for "first differs in bit `b - 1`".
@@ -162,7 +168,7 @@ impl<M> EventQueue<M> {
         msg: M,
         lost: bool,
         epoch: u32,
-    ) {
+    ) -> TimerId {
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = self.alloc(Payload {
@@ -172,6 +178,8 @@ impl<M> EventQueue<M> {
             msg,
             lost,
             epoch,
+            seq,
+            cancelled: false,
         });
         let time = time.as_micros();
         if self.radix_len == 0 && (time >= self.last || self.past.is_empty()) {
@@ -185,6 +193,21 @@ impl<M> EventQueue<M> {
             self.radix_len += 1;
         } else {
             self.past.push(Reverse((time, seq, slot)));
+        }
+        TimerId::new(slot, seq)
+    }
+
+    /// Cancels the pending timer `id`, in O(1): its payload becomes a tombstone that
+    /// [`Self::pop`] still returns at its time, marked `cancelled`, for the world to
+    /// discard without delivering it. Returns `false` (and changes nothing) when `id`
+    /// names no pending timer: it fired, was discarded or cancelled, or is a message.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        match self.slots.get_mut(id.slot() as usize) {
+            Some(Some(p)) if p.seq == id.seq() && p.kind == EventKind::Timer && !p.cancelled => {
+                p.cancelled = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -214,6 +237,7 @@ impl<M> EventQueue<M> {
             msg: p.msg,
             lost: p.lost,
             epoch: p.epoch,
+            cancelled: p.cancelled,
         })
     }
 

@@ -3,7 +3,7 @@
 use crate::net::Network;
 use crate::queue::{EventKind, EventQueue};
 use crate::rng::{self, ActorRng};
-use crate::{ActorId, SimDuration, SimTime};
+use crate::{ActorId, SimDuration, SimTime, TimerId};
 
 /// A synchronous state machine driven by the world.
 ///
@@ -77,8 +77,9 @@ impl<M> Ctx<'_, M> {
                 .push_with(r.at, self.me, to, EventKind::Message, msg, r.lost, 0);
         }
     }
-    /// Delivers `msg` back to this actor at `now + delay` (unless it crashes before).
-    pub fn timer(&mut self, delay: SimDuration, msg: M) {
+    /// Delivers `msg` back to this actor at `now + delay` (unless it crashes before, or
+    /// the timer is cancelled with [`Self::cancel`]); returns the timer's handle.
+    pub fn timer(&mut self, delay: SimDuration, msg: M) -> TimerId {
         self.queue.push_with(
             self.now + delay,
             self.me,
@@ -87,7 +88,13 @@ impl<M> Ctx<'_, M> {
             msg,
             false,
             self.epoch,
-        );
+        )
+    }
+    /// Cancels a pending timer this actor set: it never fires (it is discarded silently
+    /// when due, as a crashed actor's timers are, and not counted). Returns `false` when
+    /// the timer is no longer pending (it fired, or was cancelled). O(1).
+    pub fn cancel(&mut self, id: TimerId) -> bool {
+        self.queue.cancel(id)
     }
     /// Writes `msg` into the trace as a note from this actor, without delivering it.
     pub fn note(&mut self, msg: M) {
@@ -342,10 +349,16 @@ impl<A, M> World<A, M> {
     }
 
     /// Schedules a timer for actor `to` at instant `at`.
-    pub fn schedule_timer(&mut self, at: SimTime, to: ActorId, msg: M) {
+    pub fn schedule_timer(&mut self, at: SimTime, to: ActorId, msg: M) -> TimerId {
         let epoch = self.epochs[to.0 as usize];
         self.queue
-            .push_with(at, to, to, EventKind::Timer, msg, false, epoch);
+            .push_with(at, to, to, EventKind::Timer, msg, false, epoch)
+    }
+
+    /// Cancels a pending timer (see [`Ctx::cancel`]). Returns `false` when it is no
+    /// longer pending.
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.queue.cancel(id)
     }
 }
 
@@ -353,7 +366,8 @@ impl<A, M> World<A, M> {
 enum Stepped {
     Delivered,
     Dropped,
-    /// A timer of an earlier incarnation of a crashed actor: gone without a trace.
+    /// A timer of an earlier incarnation of a crashed actor, or a cancelled one: gone
+    /// without a trace.
     Discarded,
     Empty,
 }
@@ -451,7 +465,7 @@ impl<A: Actor<M>, M: Clone> World<A, M> {
         };
         self.now = e.time;
         let to = e.to.0 as usize;
-        if e.kind == EventKind::Timer && e.epoch != self.epochs[to] {
+        if e.kind == EventKind::Timer && (e.cancelled || e.epoch != self.epochs[to]) {
             return Stepped::Discarded;
         }
         self.processed += 1;
@@ -797,6 +811,64 @@ mod tests {
         w.schedule_timer(SimTime::from_millis(150), b, 8);
         w.run(&mut c);
         assert_eq!(w.actor(b).got, vec![1008], "the old timer never fires");
+    }
+
+    /// Guarantee 13: a cancelled timer never fires and is not counted; a handle whose timer
+    /// already fired cancels nothing, not even the timer that reuses its queue slot.
+    #[test]
+    fn a_cancelled_timer_never_fires_and_a_stale_handle_cancels_nothing() {
+        #[derive(Clone, Default)]
+        struct Timers {
+            got: Vec<(u64, u32)>,
+            ids: Vec<TimerId>,
+            stale: Option<bool>,
+        }
+        impl Actor<u32> for Timers {
+            fn handle(&mut self, msg: u32, _f: ActorId, ctx: &mut Ctx<'_, u32>) {
+                self.got.push((ctx.now().as_micros(), msg));
+                match msg {
+                    // Three timers; the second is cancelled at once.
+                    0 => {
+                        for (ms, tag) in [(10, 1), (20, 2), (30, 3)] {
+                            let id = ctx.timer(SimDuration::from_millis(ms), tag);
+                            self.ids.push(id);
+                        }
+                        assert!(ctx.cancel(self.ids[1]), "a pending timer is cancelled");
+                        assert!(!ctx.cancel(self.ids[1]), "only once");
+                    }
+                    // The first fired; its slot is free and reused by the next timer, which
+                    // the first's handle must not cancel.
+                    1 => {
+                        let id = ctx.timer(SimDuration::from_millis(5), 4);
+                        self.stale = Some(ctx.cancel(self.ids[0]));
+                        self.ids.push(id);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut w: World<Timers, u32> = World::new(1);
+        let a = w.add(Timers::default());
+        w.schedule(SimTime::ZERO, a, a, 0);
+        let st = w.run(&mut NullObserver);
+        let got = &w.actor(a).got;
+        assert_eq!(
+            got,
+            &vec![(0, 0), (10_000, 1), (15_000, 4), (30_000, 3)],
+            "timer 2 never fires"
+        );
+        assert_eq!(
+            w.actor(a).stale,
+            Some(false),
+            "a fired timer's handle cancels nothing"
+        );
+        assert_eq!(st.delivered, 4, "the cancelled timer is not counted");
+        // From outside the world too.
+        let id = w.schedule_timer(SimTime::from_millis(50), a, 9);
+        assert!(w.cancel_timer(id));
+        w.run(&mut NullObserver);
+        assert_eq!(w.actor(a).got.len(), 4);
+        assert!(!w.cancel_timer(id));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   resolves a host through the party's view of the network), and answering the request
 //!   being handled ([`Env::answer`]) or one held for later ([`Env::answer_to`] with the
 //!   [`Env::caller`] saved when it arrived);
-//! - timers and trace notes;
+//! - timers ([`Env::timer`] returns a [`TimerId`] that [`Env::cancel`] takes back) and
+//!   trace notes;
 //! - signing and verifying tokens ([`Env::sign`], [`Env::verify`]): the simulator signs
 //!   HS256 by computation ([`crate::jwt`]); an environment holding real keys overrides both
 //!   to sign RS256 and check against published keys, and no party changes.
@@ -21,7 +22,7 @@
 //! decide from is what crossed the wire (the request's host, scheme and headers) and the
 //! source address its network shows ([`crate::Net::source`]).
 
-use hmasim_base::{ActorId, SimDuration, SimTime};
+use hmasim_base::{ActorId, SimDuration, SimTime, TimerId};
 
 use crate::flows::Stage;
 use crate::jwt::{self, Claims, JwtError, KeySet, SigningKey};
@@ -74,8 +75,12 @@ pub trait Env {
     fn answer_to(&mut self, caller: Route, msg: Message) {
         self.send(caller, msg);
     }
-    /// Delivers `msg` back to the running party after `delay`.
-    fn timer(&mut self, delay: SimDuration, msg: Message);
+    /// Delivers `msg` back to the running party after `delay`, unless cancelled first;
+    /// returns the timer's handle.
+    fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId;
+    /// Cancels a timer the running party set: it never fires. Returns `false` when the
+    /// timer is no longer pending (it fired or was cancelled already).
+    fn cancel(&mut self, id: TimerId) -> bool;
     /// Writes `msg` into the trace as a note (or a refusal, with its fault), without
     /// delivering it.
     fn note(&mut self, msg: Message);
@@ -111,8 +116,10 @@ pub struct Recording {
     pub stage: Option<Stage>,
     /// Messages sent, with their routes, in order.
     pub sent: Vec<(Route, Message)>,
-    /// Timers set, in order.
+    /// Timers set, in order; a timer's [`TimerId`] is its index here.
     pub timers: Vec<(SimDuration, Message)>,
+    /// Timers cancelled while pending, in order.
+    pub cancelled: Vec<TimerId>,
     /// Notes written, in order.
     pub notes: Vec<Message>,
     rng: u64,
@@ -127,6 +134,7 @@ impl Recording {
             stage: None,
             sent: Vec::new(),
             timers: Vec::new(),
+            cancelled: Vec::new(),
             notes: Vec::new(),
             rng: 0,
         }
@@ -161,11 +169,31 @@ impl Env for Recording {
     fn caller(&self) -> Route {
         self.caller
     }
-    fn timer(&mut self, delay: SimDuration, msg: Message) {
+    fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
+        let n = self.timers.len() as u64;
         self.timers.push((delay, msg));
+        TimerId::new(n as u32, n)
+    }
+    fn cancel(&mut self, id: TimerId) -> bool {
+        let pending = (id.seq() as usize) < self.timers.len() && !self.cancelled.contains(&id);
+        if pending {
+            self.cancelled.push(id);
+        }
+        pending
     }
     fn note(&mut self, msg: Message) {
         self.notes.push(msg);
+    }
+}
+
+impl Recording {
+    /// The timers set and not cancelled, in order: what would fire.
+    pub fn live_timers(&self) -> impl Iterator<Item = &(SimDuration, Message)> {
+        self.timers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.cancelled.iter().any(|c| c.seq() as usize == *i))
+            .map(|(_, t)| t)
     }
 }
 
@@ -206,6 +234,19 @@ mod tests {
                 (None, false)
             ]
         );
+    }
+
+    #[test]
+    fn a_recorded_timer_is_cancelled_once_and_an_unknown_handle_cancels_nothing() {
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let a = env.timer(SimDuration::from_secs(1), Message::timer("a"));
+        let b = env.timer(SimDuration::from_secs(2), Message::timer("b"));
+        assert_ne!(a, b);
+        assert!(env.cancel(a));
+        assert!(!env.cancel(a), "only once");
+        assert!(!env.cancel(TimerId::new(9, 9)), "never set");
+        let live: Vec<_> = env.live_timers().map(|(d, _)| d.as_secs()).collect();
+        assert_eq!(live, vec![2]);
     }
 
     #[test]

@@ -588,6 +588,20 @@ pub enum MailProtocol {
 }
 
 impl MailProtocol {
+    /// The protocol on the wire: the `MailboxProtocol` of its Exchange virtual directory.
+    pub fn wire(self) -> hmasim_protocol::MailboxProtocol {
+        use hmasim_protocol::MailboxProtocol as W;
+        match self {
+            MailProtocol::Activesync => W::Activesync,
+            MailProtocol::Autodiscover => W::Autodiscover,
+            MailProtocol::Mapi => W::Mapi,
+            MailProtocol::Ews => W::Ews,
+            MailProtocol::Oab => W::Oab,
+            MailProtocol::Rpc => W::Rpc,
+            MailProtocol::Imap => W::Imap,
+            MailProtocol::Pop => W::Pop,
+        }
+    }
     /// Every protocol.
     pub const ALL: [MailProtocol; 8] = [
         MailProtocol::Activesync,

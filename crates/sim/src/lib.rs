@@ -17,12 +17,14 @@
 mod build;
 mod monitor;
 mod party;
+pub mod topology;
 mod trace;
 
 pub use build::RunnerAction;
 pub use build::{build, ca_tenant, Built, MICROSOFT_SERVICES};
 pub use monitor::{ClientView, Event, Failing, Monitor};
 pub use party::Party;
+pub use topology::Topology;
 pub use trace::{ClientOutcome, Diagnosis, Failure, Lost, Outcome, SyncStats, Trace, FORMAT};
 
 mod diagnosis;
@@ -172,10 +174,9 @@ fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bo
                 let current = changed.get_or_insert_with(|| sc.clone());
                 let note = match hmasim_scenario::apply_set(current, &kv) {
                     Ok(()) => {
-                        let fresh = build(current);
-                        for (i, party) in fresh.world.actors() {
-                            built.world.actor_mut(i).reconfigure(party.clone());
-                        }
+                        // Only the configurations are derived again, from the same table:
+                        // no world is built.
+                        build::reconfigure(current, &mut built);
                         build::apply_latencies(
                             current,
                             &built.names,

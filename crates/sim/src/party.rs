@@ -9,7 +9,7 @@ use hmasim_exchange_online::mrs::Mrs;
 use hmasim_exchange_online::translator::ProtocolTranslator;
 use hmasim_exchange_online::ExchangeOnline;
 use hmasim_exchange_onprem::ExchangeOnprem;
-use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime};
+use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime, TimerId};
 use hmasim_load_balancer::LoadBalancer;
 use hmasim_protocol::{Env, Message, Route, Stage};
 use hmasim_wap::Wap;
@@ -63,6 +63,16 @@ impl Party {
             _ => {}
         }
     }
+
+    /// The timers of the background jobs the party runs from the start (Exchange's
+    /// metadata refresh, Entra Connect's sync cycle).
+    pub fn initial_timers(&self) -> Vec<(SimDuration, Message)> {
+        match self {
+            Party::ExchangeOnprem(p) => p.initial_timers(),
+            Party::ActiveDirectory(p) => p.initial_timers(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The simulator's [`Env`]: a party's handler running over the kernel's [`Ctx`]. The
@@ -112,8 +122,11 @@ impl Env for SimEnv<'_, '_> {
     fn caller(&self) -> Route {
         Route::to_actor(self.caller)
     }
-    fn timer(&mut self, delay: SimDuration, msg: Message) {
-        self.ctx.timer(delay, msg);
+    fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
+        self.ctx.timer(delay, msg)
+    }
+    fn cancel(&mut self, id: TimerId) -> bool {
+        self.ctx.cancel(id)
     }
     fn note(&mut self, msg: Message) {
         self.ctx.note(msg);

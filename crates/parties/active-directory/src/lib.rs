@@ -3,6 +3,7 @@
 //! Integrated Windows Authentication.
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::BTreeMap;
 
 use hmasim_base::SimDuration;

@@ -5,6 +5,7 @@
 //! token back to the relying party (Entra ID for Office 365, or Exchange's OWA).
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::BTreeMap;
 
 use hmasim_base::SimDuration;

@@ -5,6 +5,7 @@
 //! namespaces must be reachable from the Internet without pre-authentication.
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;

@@ -5,6 +5,7 @@
 //! the services; the client only reacts.
 #![deny(missing_docs)]
 
+pub mod setup;
 mod web;
 
 use std::collections::BTreeMap;

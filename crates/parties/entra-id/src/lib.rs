@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod ca;
+pub mod setup;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod mrs;
+pub mod setup;
 pub mod translator;
 
 use std::collections::{BTreeMap, BTreeSet};

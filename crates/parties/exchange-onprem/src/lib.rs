@@ -8,6 +8,7 @@
 //! (so TLS offloading in front of it fails with diagnostics 2000003).
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_base::SimDuration;

@@ -4,6 +4,7 @@
 //! tokens (flows.md, TLS offloading).
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 

@@ -7,6 +7,7 @@
 //! which verifies it (the proxy does not check the token itself).
 #![deny(missing_docs)]
 
+pub mod setup;
 use std::collections::BTreeSet;
 
 use hmasim_protocol::FaultCode;
