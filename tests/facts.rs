@@ -49,6 +49,7 @@ fn ca_lines(t: &Trace) -> Option<Vec<String>> {
     t.events.iter().find_map(|e| {
         (e.msg.kind == Kind::Note
             && e.msg
+                .meta
                 .summary
                 .starts_with("Entra ID evaluates Conditional Access"))
         .then(|| match &e.msg.body {

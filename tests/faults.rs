@@ -96,7 +96,7 @@ fn every_fault_ends_with_the_documented_symptom_and_refusal() {
             .find(|e| e.seq == d.event)
             .expect("the diagnosed event is in the trace");
         assert_eq!(
-            at.msg.fault.as_ref().map(|f| f.code.as_str()),
+            at.msg.meta.fault.as_ref().map(|f| f.code.as_str()),
             Some(code),
             "{name}"
         );
@@ -246,6 +246,7 @@ fn refresh_tokens_survive_a_password_change_unless_the_model_lets_entra_act() {
         .iter()
         .find(|e| {
             e.msg
+                .meta
                 .fault
                 .as_ref()
                 .is_some_and(|f| f.diagnostics == "AADSTS50173")
@@ -312,7 +313,11 @@ fn an_outage_is_survived_by_the_background_sync() {
 #[test]
 fn a_configuration_change_in_the_timeline_takes_effect_at_its_instant() {
     let t = run("mobile-onprem-hma", &["run.duration=1h", "timeline=[{at = \"0s\", client = \"outlook-mobile\", do = \"add-account\"}, {at = \"10m\", do = \"set\", key = \"load_balancer.tls\", value = \"offloading\"}]"]);
-    let first_fault = t.events.iter().find(|e| e.msg.fault.is_some()).unwrap();
+    let first_fault = t
+        .events
+        .iter()
+        .find(|e| e.msg.meta.fault.is_some())
+        .unwrap();
     assert!(first_fault.t_ms > 10 * 60_000);
     assert_eq!(
         t.outcome.failure.as_ref().unwrap().code.as_str(),

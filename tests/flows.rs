@@ -224,7 +224,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         from == "mrs" && to == "entra-id" && e.msg.kind == Kind::Request
     });
     assert_eq!(
-        (step(obo), obo.msg.token.as_deref()),
+        (step(obo), obo.msg.meta.token.as_deref()),
         (Some(17), Some("AT1"))
     );
 
@@ -234,7 +234,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         from == "outlook-mobile" && to == "protocol-translator" && e.msg.kind == Kind::Request
     });
     assert_eq!(
-        (step(prov), prov.msg.token.as_deref()),
+        (step(prov), prov.msg.meta.token.as_deref()),
         (Some(16), Some("AT1"))
     );
     assert!(t
@@ -244,7 +244,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
             && e.msg.status == Some(201)
             && step(e) == Some(18)));
     let sync = event(&t, |e, _, to| {
-        to == "exchange-onprem" && e.msg.token.as_deref() == Some("AT2")
+        to == "exchange-onprem" && e.msg.meta.token.as_deref() == Some("AT2")
     });
     assert_eq!(step(sync), Some(19));
     assert!(sync

@@ -6,9 +6,9 @@
 //! against this crate's [`Env`] (its clock, random stream, sending, answering, timers,
 //! notes and signing). Every party crate depends on it, never on another party.
 //!
-//! - [`Message`]: one HTTP request or response (or a note, timer, user action) with headers
-//!   in wire order, a typed [`Body`], the token it carries and the semantic [`Stage`] it
-//!   realizes.
+//! - [`Message`]: one HTTP request or response (or a note, timer, user action): its
+//!   [`Wire`] part (headers in wire order, a typed [`Body`]), all its receiver gets, and
+//!   the trace's [`Meta`] (the token it carries, the semantic [`Stage`] it realizes).
 //! - [`Url`]: a small URL type that renders query strings the way Exchange and Entra ID do.
 //! - [`challenge`]: `WWW-Authenticate` Bearer, Basic and Negotiate challenges, formatted and
 //!   parsed.
@@ -56,7 +56,7 @@ pub use env::{Env, Route};
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
-pub use message::{Fault, Kind, Message, Method};
+pub use message::{Fault, Kind, Label, Message, Meta, Method, Wire};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;
 pub use token::{Token, TokenKind};

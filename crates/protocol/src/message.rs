@@ -1,4 +1,6 @@
-//! Messages: HTTP requests and responses, redirects, timers and notes.
+//! Messages: HTTP requests and responses, redirects, timers and notes, each split into
+//! what crosses the wire ([`Wire`], all a receiver gets) and what only the trace sees
+//! ([`Meta`]).
 
 use std::borrow::Cow;
 
@@ -67,9 +69,15 @@ pub struct Fault {
     pub symptom: Option<Cow<'static, str>>,
 }
 
-/// One message between two parties.
+/// What crosses the wire: the part of a message its receiver sees. A party's handler
+/// receives a `Wire` (a request, a response, a timer it set...), never the [`Message`]
+/// around it, so it cannot read the trace's [`Meta`] of what it received.
+///
+/// Bodies are still the typed [`Body`]: the codecs (bytes to typed bodies and back) land
+/// in a later step of issue 12, which adds the encoded `body: Bytes` and its
+/// `content_type` here; until then `body` stands for the bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
+pub struct Wire {
     /// Request, response, redirect, timer or note.
     pub kind: Kind,
     /// Request method.
@@ -82,14 +90,29 @@ pub struct Message {
     pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Body,
+    /// Correlation id: a response carries its request's (what the connection it answers
+    /// on tells a real client); a timer's argument.
+    pub conv: u64,
+    /// The error a refusing service writes in its answer (its error code and description,
+    /// the diagnostics header an admin reads): what a receiver learns a refusal from.
+    /// Typed here until the codecs encode it in the error body it belongs to (Entra ID's
+    /// `error`/`error_description` JSON, Exchange's `X-MS-Diagnostics`...). Set with
+    /// [`Message::with_fault`], beside the trace's [`Meta::fault`].
+    pub refusal: Option<Box<Fault>>,
+}
+
+/// What the trace, the monitor and the environment know of a message and its receiver
+/// never sees: the documented step it realizes, its one-line summary, the label of the
+/// token it carries, the tokens it issues, the refusal it reports, whether traces leave
+/// it out. A sender writes it beside what it sends (the builders of [`Message`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
     /// The id of the token this message carries (`AT1`...).
     pub token: Option<String>,
     /// What the message does.
     pub stage: Option<Stage>,
     /// One line a trainer can read aloud.
     pub summary: Cow<'static, str>,
-    /// Correlation id: a response carries its request's.
-    pub conv: u64,
     /// Tokens minted in this message (by the issuer, on its response).
     pub issued: Vec<Token>,
     /// A refusal reported by this message.
@@ -100,27 +123,119 @@ pub struct Message {
     /// The sender asks its environment to give this message the stage of the message it
     /// is handling ([`Message::same_stage`]): a reply "at the request's stage" is labelled
     /// by the environment, so the party never reads the request's trace metadata. Settled
-    /// (and cleared) when sent, by [`Message::settle_stage`].
+    /// (and cleared) when sent, by [`Message::settle`].
     pub same_stage: bool,
+    /// The sender relays what it received ([`Message::relayed`]): the environment gives
+    /// the message the whole metadata of the message being handled (a relay passes the
+    /// step, summary, token label and refusal on; tokens are issued once, by their issuer,
+    /// so a relayed answer issues none). Settled (and cleared) when sent.
+    pub relayed: bool,
+}
+
+/// The trace label of the message being handled, as its environment gives it
+/// ([`crate::Env::label`]): opaque to the party, which can only store it (with a request
+/// it holds for a later answer) and put it on what it sends ([`Message::labelled`],
+/// [`Message::carrying_label`]). That is how a held request's answer takes the request's
+/// step without the party reading the request's metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Label {
+    stage: Option<Stage>,
+    token: Option<String>,
+}
+
+impl Label {
+    /// The label of a message with this metadata. For environments.
+    pub fn of(meta: &Meta) -> Label {
+        Label {
+            stage: meta.stage,
+            token: meta.token.clone(),
+        }
+    }
+    /// A label with `stage` and no token: for a party that names the step itself.
+    pub fn stage(stage: Option<Stage>) -> Label {
+        Label { stage, token: None }
+    }
+    /// This label, with `stage` when it has none.
+    pub fn or_stage(mut self, stage: Stage) -> Label {
+        self.stage.get_or_insert(stage);
+        self
+    }
+}
+
+impl From<Option<Stage>> for Label {
+    fn from(stage: Option<Stage>) -> Label {
+        Label::stage(stage)
+    }
+}
+
+impl From<Stage> for Label {
+    fn from(stage: Stage) -> Label {
+        Label::stage(Some(stage))
+    }
+}
+
+/// One message between two parties, as the world carries it: the [`Wire`] part its
+/// receiver gets, and the trace's [`Meta`]. It dereferences to its wire part, so a sender
+/// builds and edits what it sends in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// What crosses the wire.
+    pub wire: Wire,
+    /// What only the trace, the monitor and the environment see.
+    pub meta: Meta,
+}
+
+impl std::ops::Deref for Message {
+    type Target = Wire;
+    fn deref(&self) -> &Wire {
+        &self.wire
+    }
+}
+
+impl std::ops::DerefMut for Message {
+    fn deref_mut(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+}
+
+impl Wire {
+    /// The first header named `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every header named `name` (case-insensitive), in wire order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// Whether this message carries mailbox content.
+    pub fn carries_mailbox(&self) -> bool {
+        matches!(self.body, Body::Mailbox(_))
+    }
 }
 
 impl Message {
     fn new(kind: Kind, summary: impl Into<Cow<'static, str>>) -> Message {
         Message {
-            kind,
-            method: None,
-            url: None,
-            status: None,
-            headers: Vec::new(),
-            body: Body::Empty,
-            token: None,
-            stage: None,
-            summary: summary.into(),
-            conv: 0,
-            issued: Vec::new(),
-            fault: None,
-            quiet: false,
-            same_stage: false,
+            wire: Wire {
+                kind,
+                method: None,
+                url: None,
+                status: None,
+                headers: Vec::new(),
+                body: Body::Empty,
+                conv: 0,
+                refusal: None,
+            },
+            meta: Meta {
+                summary: summary.into(),
+                ..Meta::default()
+            },
         }
     }
 
@@ -139,7 +254,7 @@ impl Message {
     }
 
     /// A response to `req` with `status`, keeping its correlation id.
-    pub fn response(req: &Message, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
+    pub fn response(req: &Wire, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Response, summary);
         m.status = Some(status);
         m.conv = req.conv;
@@ -147,11 +262,7 @@ impl Message {
     }
 
     /// A 302 redirect answering `req`, to `location`.
-    pub fn redirect(
-        req: &Message,
-        location: Url,
-        summary: impl Into<Cow<'static, str>>,
-    ) -> Message {
+    pub fn redirect(req: &Wire, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
         m.status = Some(302);
         m.headers.push(("Location", location.to_string()));
@@ -172,7 +283,7 @@ impl Message {
     pub fn timer_for(tag: &'static str, arg: u64) -> Message {
         let mut m = Message::timer(tag);
         m.conv = arg;
-        m.quiet = true;
+        m.meta.quiet = true;
         m
     }
 
@@ -183,7 +294,7 @@ impl Message {
 
     /// The 403.6 an edge device (proxy, load balancer, firewall in front of IIS) sends to a
     /// source outside its IP allow list, reported by `party`.
-    pub fn ip_rejected(req: &Message, party: &'static str) -> Message {
+    pub fn ip_rejected(req: &Wire, party: &'static str) -> Message {
         Message::response(
             req,
             403,
@@ -216,57 +327,80 @@ impl Message {
     }
     /// Sets the stage (builder style).
     pub fn at(mut self, stage: Stage) -> Message {
-        self.stage = Some(stage);
+        self.meta.stage = Some(stage);
         self
     }
     /// Sets the stage when there is one (builder style).
     pub fn at_opt(mut self, stage: Option<Stage>) -> Message {
-        self.stage = stage;
+        self.meta.stage = stage;
+        self
+    }
+    /// Takes the stage of `label` (builder style): the step of a request held for a
+    /// later answer, whose [`crate::Env::label`] the party saved.
+    pub fn labelled(mut self, label: &Label) -> Message {
+        self.meta.stage = label.stage;
+        self
+    }
+    /// Names the token `label` says its message carried (builder style): a party passing
+    /// on a credential it was given, whose [`crate::Env::label`] it saved.
+    pub fn carrying_label(mut self, label: &Label) -> Message {
+        self.meta.token.clone_from(&label.token);
         self
     }
     /// Asks the environment to give this message the stage of the message being handled
     /// when it is sent (builder style): how a reply takes its request's stage without
     /// the party reading it. Only for a message sent while handling that request; a
-    /// request held for a later answer is labelled explicitly.
+    /// request held for a later answer takes its saved [`Label`].
     pub fn same_stage(mut self) -> Message {
-        self.same_stage = true;
+        self.meta.same_stage = true;
         self
     }
-    /// For environments, on sending: when the sender asked for [`Message::same_stage`],
-    /// sets the stage to `handled` (the stage of the message being handled) and clears
-    /// the request.
-    pub fn settle_stage(&mut self, handled: Option<Stage>) {
-        if std::mem::take(&mut self.same_stage) {
-            self.stage = handled;
+    /// What a relay sends on: `wire` (the request or answer it received, as it edited
+    /// it), with the whole metadata of the message being handled, which the environment
+    /// gives it when it is sent ([`Meta::relayed`]).
+    pub fn relayed(wire: Wire) -> Message {
+        Message {
+            wire,
+            meta: Meta {
+                relayed: true,
+                ..Meta::default()
+            },
+        }
+    }
+    /// For environments, on sending: settles what the sender asked of the environment,
+    /// from `handled`, the metadata of the message being handled: a [`Message::relayed`]
+    /// message takes all of it (but the tokens, issued once by their issuer, on the
+    /// first hop), a [`Message::same_stage`] one its stage. Clears both requests.
+    pub fn settle(&mut self, handled: &Meta) {
+        if std::mem::take(&mut self.meta.relayed) {
+            self.meta = handled.clone();
+            self.meta.relayed = false;
+            self.meta.same_stage = false;
+            if matches!(self.wire.kind, Kind::Response | Kind::Redirect) {
+                self.meta.issued.clear();
+            }
+            return;
+        }
+        if std::mem::take(&mut self.meta.same_stage) {
+            self.meta.stage = handled.stage;
         }
     }
     /// Names the carried token (builder style).
     pub fn carrying(mut self, token: impl Into<String>) -> Message {
-        self.token = Some(token.into());
+        self.meta.token = Some(token.into());
         self
     }
-    /// Attaches a refusal (builder style).
+    /// Attaches a refusal (builder style): the trace's record ([`Meta::fault`]) and, on
+    /// an answer, the error its receiver reads ([`Wire::refusal`]).
     pub fn with_fault(mut self, fault: Fault) -> Message {
-        self.fault = Some(Box::new(fault));
+        if matches!(self.wire.kind, Kind::Response | Kind::Redirect) {
+            self.wire.refusal = Some(Box::new(fault.clone()));
+        }
+        self.meta.fault = Some(Box::new(fault));
         self
     }
-
-    /// The first header named `name` (case-insensitive).
-    pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    /// Every header named `name` (case-insensitive), in wire order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    /// Whether this message carries mailbox content.
-    pub fn carries_mailbox(&self) -> bool {
-        matches!(self.body, Body::Mailbox(_))
+    /// The message's parts: what crosses the wire, and the trace's metadata.
+    pub fn split(self) -> (Wire, Meta) {
+        (self.wire, self.meta)
     }
 }

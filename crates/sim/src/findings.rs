@@ -513,7 +513,8 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
     for e in &trace.events {
         let m = &e.msg;
         if m.kind == hmasim_protocol::message::Kind::Note
-            && m.summary
+            && m.meta
+                .summary
                 .starts_with("Entra ID evaluates Conditional Access")
         {
             if let hmasim_protocol::Body::Lines(l) = &m.body {
@@ -1723,7 +1724,7 @@ fn served_line(t: &Trace) -> Option<String> {
         last.seq,
         esc(&t.names[last.from.0 as usize]),
         esc(&t.names[last.to.0 as usize]),
-        esc(&last.msg.summary)
+        esc(&last.msg.meta.summary)
     ))
 }
 

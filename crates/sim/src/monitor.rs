@@ -317,13 +317,13 @@ impl Monitor {
 
     fn see(&mut self, ev: &Delivery<'_, Message>, dropped: bool) {
         let m = ev.msg;
-        if m.quiet {
+        if m.meta.quiet {
             return;
         }
         let seq = self.seq;
         self.seq += 1;
         let t_ms = ev.time.as_millis();
-        for t in &m.issued {
+        for t in &m.meta.issued {
             self.issue(t);
         }
         if self.record {
@@ -357,7 +357,7 @@ impl Monitor {
             Kind::Request => self.request(ev),
             Kind::Response | Kind::Redirect => self.answer(ev, seq, t_ms),
             Kind::Note => {
-                if let Some(f) = &m.fault {
+                if let Some(f) = &m.meta.fault {
                     let (oseq, ot) = self.origin(f, seq, t_ms);
                     let failing = Failing {
                         seq: oseq,
@@ -523,7 +523,7 @@ impl Monitor {
             }
             return;
         }
-        let Some(f) = &m.fault else { return };
+        let Some(f) = &m.meta.fault else { return };
         if !first {
             // A duplicated refusal answers a request already completed: its receiver
             // ignores it, and so does the outcome.
@@ -586,7 +586,7 @@ impl Observer<Message> for Monitor {
                 self.mrs_ctx = abandoned.and_then(|(_, u)| u);
             }
         }
-        if ev.msg.quiet {
+        if ev.msg.meta.quiet {
             self.quiet += 1;
             return;
         }
@@ -669,7 +669,7 @@ mod tests {
             "redeem",
         );
         let mut m = Message::response(&req, 200, "tokens");
-        m.issued.push(t.clone());
+        m.meta.issued.push(t.clone());
         deliver(mon, 1, ActorId(3), CLIENT, &m);
     }
 

@@ -16,6 +16,7 @@ use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{Label, Wire};
 
 /// An access control policy on a relying party trust.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +71,8 @@ struct Session {
     upn: String,
     groups: Vec<String>,
     amr: Vec<String>,
-    held: Option<(Route, Message)>,
+    /// The request answered when the sign-in ends, with its trace label.
+    held: Option<(Route, Wire, Label)>,
 }
 
 #[derive(Clone, Debug)]
@@ -78,7 +80,7 @@ enum Wait {
     Bind(String),
     Mfa(String),
     /// The active (WS-Trust) endpoint: the caller, its request, the user, extranet.
-    Active(Route, Box<Message>, String, bool),
+    Active(Route, Box<(Wire, Label)>, String, bool),
 }
 
 /// The `adfs` party.
@@ -112,7 +114,7 @@ impl Adfs {
         self.net.adopt(fresh.net);
     }
 
-    fn error_page(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
+    fn error_page(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
             .with_body(Body::Page(Page::Error {
                 code: diagnostics.clone(),
@@ -127,7 +129,7 @@ impl Adfs {
             })
     }
 
-    fn sign_in(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn sign_in(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let extranet = req.header_value("X-MS-Proxy").is_some();
         // A credentials post for an existing session.
@@ -154,7 +156,7 @@ impl Adfs {
                 };
                 s.upn = upn.clone();
                 s.amr = vec!["pwd".into()];
-                s.held = Some((from, req));
+                s.held = Some((from, req, ctx.label()));
                 let bind = Message::request(
                     Method::Post,
                     Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
@@ -229,7 +231,7 @@ impl Adfs {
                             session.groups = c.scp.split_whitespace().map(str::to_string).collect();
                             session.upn = c.upn;
                             session.amr = vec!["wia".into()];
-                            session.held = Some((from, req));
+                            session.held = Some((from, req, ctx.label()));
                             self.sessions.insert(id.clone(), session);
                             self.policy(ctx, &id);
                         }
@@ -314,7 +316,7 @@ impl Adfs {
         let Some(mut s) = self.sessions.remove(id) else {
             return;
         };
-        let Some((client, req)) = s.held.take() else {
+        let Some((client, req, _)) = s.held.take() else {
             return;
         };
         let rp = &self.cfg.relying_parties[s.rp];
@@ -367,7 +369,7 @@ impl Adfs {
         let mut m = Message::response(&req, 200, summary)
             .at(rp.back_stage)
             .with_body(Body::Page(page));
-        m.issued.push(token);
+        m.meta.issued.push(token);
         ctx.send(client, m);
     }
 
@@ -379,16 +381,17 @@ impl Adfs {
         message: String,
         diagnostics: String,
     ) {
-        if let Some((client, req)) = self.sessions.remove(id).and_then(|mut s| s.held.take()) {
+        if let Some((client, req, label)) = self.sessions.remove(id).and_then(|mut s| s.held.take())
+        {
             ctx.send(
                 client,
-                Self::error_page(&req, code, message, diagnostics).at_opt(req.stage),
+                Self::error_page(&req, code, message, diagnostics).labelled(&label),
             );
         }
     }
 
     /// The active endpoint: user name and password, no interaction, so no MFA.
-    fn active(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn active(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let Body::Bind { upn, password } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no credentials"));
         };
@@ -405,18 +408,20 @@ impl Adfs {
             password,
         });
         if let Ok(conv) = self.net.request(ctx, bind) {
-            self.waits
-                .insert(conv, Wait::Active(from, Box::new(req), upn, extranet));
+            self.waits.insert(
+                conv,
+                Wait::Active(from, Box::new((req, ctx.label())), upn, extranet),
+            );
         }
     }
 
     fn active_answered(
         &mut self,
         ctx: &mut impl Env,
-        waiting: (Route, Message, String, bool),
+        waiting: (Route, (Wire, Label), String, bool),
         directory: (bool, Vec<String>),
     ) {
-        let (client, req, upn, extranet) = waiting;
+        let (client, (req, label), upn, extranet) = waiting;
         let (ok, groups) = directory;
         let rp = self
             .cfg
@@ -431,7 +436,7 @@ impl Adfs {
             upn: upn.clone(),
             groups,
             amr: vec!["pwd".into()],
-            held: Some((client, req.clone())),
+            held: Some((client, req.clone(), label)),
         };
         if !ok {
             return ctx.send(
@@ -453,7 +458,7 @@ impl Adfs {
         self.issue(ctx, &id);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         if let Some(Wait::Active(..)) = self.waits.get(&resp.conv) {
             let Some(Wait::Active(client, req, upn, extranet)) = self.waits.remove(&resp.conv)
             else {
@@ -515,7 +520,7 @@ impl Adfs {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer).
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -18,7 +19,7 @@ pub const MAX_REDIRECTS: u32 = 10;
 #[derive(Clone, Debug)]
 struct Job {
     client: Route,
-    req: Message,
+    req: Wire,
     email: String,
     redirects: u32,
     eas_url: Option<Url>,
@@ -96,7 +97,7 @@ impl AutoDetect {
         self.next(ctx, job, msg);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(mut job) = self.jobs.remove(&resp.conv) else {
             return;
         };
@@ -182,7 +183,7 @@ impl AutoDetect {
             }
             (status, _) => {
                 let diag = resp
-                    .fault
+                    .refusal
                     .as_ref()
                     .map(|f| f.diagnostics.clone())
                     .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
@@ -210,7 +211,7 @@ impl AutoDetect {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {

@@ -13,6 +13,7 @@ use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
@@ -680,7 +681,7 @@ impl Client {
         ctx.note(Message::note("the client gives up").with_fault(fault));
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -705,10 +706,9 @@ impl Client {
                         self.background_sync(ctx);
                     }
                     _ => {
-                        let invalid_grant = resp
-                            .fault
-                            .as_ref()
-                            .is_some_and(|f| f.code == FaultCode::InvalidGrant);
+                        // The token endpoint's error, as its body writes it.
+                        let invalid_grant =
+                            web::oauth_error(&resp) == Some(FaultCode::InvalidGrant);
                         self.background_failure(
                             ctx,
                             web::fault_of(&resp, "entra-id", FaultCode::RefreshFailed),
@@ -773,7 +773,7 @@ impl Client {
                     _ => {
                         let mut fault =
                             web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
-                        if resp.status == Some(401) && resp.fault.is_none() {
+                        if resp.status == Some(401) && resp.refusal.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
                                 .header_values("WWW-Authenticate")
@@ -805,9 +805,9 @@ impl Client {
                     // The password holder cannot approve an MFA prompt on the user's phone.
                     let mut cfg = self.cfg.clone();
                     cfg.approve_mfa = false;
-                    web::step(&cfg, &resp, url)
+                    web::step(&cfg, &resp, &ctx.label(), url)
                 } else {
-                    web::step(&self.cfg, &resp, url)
+                    web::step(&self.cfg, &resp, &ctx.label(), url)
                 };
                 match next {
                     web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
@@ -902,7 +902,7 @@ impl Client {
     }
 
     /// Handles one message (or timer).
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         match (&msg.kind, &msg.body) {
             (_, Body::Action(a)) => match a {
                 UserAction::NewPassword(p) => self.cfg.password = p.clone(),

@@ -4,6 +4,7 @@
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
+use hmasim_protocol::{Label, Wire};
 
 use crate::{ClientConfig, ClientKind};
 
@@ -24,12 +25,12 @@ pub(crate) enum Next {
     Fail(Fault),
 }
 
-fn get(cfg: &ClientConfig, url: Url, stage: Option<Stage>, summary: &'static str) -> Message {
+fn get(cfg: &ClientConfig, url: Url, label: impl Into<Label>, summary: &'static str) -> Message {
     with_device(
         cfg,
         Message::request(Method::Get, url, 0, summary)
             .header("User-Agent", cfg.user_agent.clone())
-            .at_opt(stage),
+            .labelled(&label.into()),
     )
 }
 
@@ -52,14 +53,14 @@ fn post(
     cfg: &ClientConfig,
     url: Url,
     form: Form,
-    stage: Option<Stage>,
+    label: impl Into<Label>,
     summary: &'static str,
 ) -> Message {
     Message::request(Method::Post, url, 0, summary)
         .header("User-Agent", cfg.user_agent.clone())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .with_body(Body::Form(form))
-        .at_opt(stage)
+        .labelled(&label.into())
 }
 
 fn send(m: Message) -> Next {
@@ -70,8 +71,15 @@ fn kerberos(ticket: Message, retry: Message) -> Next {
     Next::Kerberos(Box::new(ticket), Box::new(retry))
 }
 
-/// Reacts to one answer during an interactive sign-in.
-pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>) -> Next {
+/// Reacts to one answer during an interactive sign-in. `label` is the answer's trace label
+/// as the environment gives it ([`hmasim_protocol::Env::label`]): following a redirect or
+/// an auto-post page continues the answer's step.
+pub(crate) fn step(
+    cfg: &ClientConfig,
+    resp: &Wire,
+    label: &Label,
+    request_url: Option<Url>,
+) -> Next {
     if resp.carries_mailbox() {
         return Next::Mailbox;
     }
@@ -90,7 +98,12 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                     None => Next::Fail(fault_of(resp, "entra-id", FaultCode::NoCode)),
                 };
             }
-            send(get(cfg, loc, resp.stage, "the client follows the redirect"))
+            send(get(
+                cfg,
+                loc,
+                label.clone(),
+                "the client follows the redirect",
+            ))
         }
         (Some(200), Body::Page(Page::SignIn { action, username })) => {
             let form = match username {
@@ -139,10 +152,11 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                 cfg,
                 action.clone(),
                 fields.clone(),
-                resp.stage,
+                label.clone(),
                 "the page posts the signed-in session on",
             );
-            m.token = token.clone();
+            // The page names the session token it posts.
+            m.meta.token = token.clone();
             send(m)
         }
         (Some(401), _) => {
@@ -192,21 +206,39 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
     }
 }
 
-/// The refusal a response reports, or a generic one.
-pub(crate) fn fault_of(resp: &Message, party: &'static str, code: FaultCode) -> Fault {
-    match &resp.fault {
+/// The refusal a response reports on the wire ([`Wire::refusal`]), or a generic one
+/// from its status and the first line of a text body.
+pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fault {
+    match &resp.refusal {
         Some(f) => (**f).clone(),
         None => Fault {
             code,
             party,
-            message: format!(
-                "unexpected answer: HTTP {} ({})",
-                resp.status.unwrap_or(0),
-                resp.summary
-            ),
+            message: match &resp.body {
+                Body::Lines(l) if !l.is_empty() => {
+                    format!(
+                        "unexpected answer: HTTP {} ({})",
+                        resp.status.unwrap_or(0),
+                        l[0]
+                    )
+                }
+                _ => format!("unexpected answer: HTTP {}", resp.status.unwrap_or(0)),
+            },
             diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
             symptom: None,
         },
+    }
+}
+
+/// The OAuth error code a token endpoint's error answer writes (`error=invalid_grant`,
+/// its first `error=` line), parsed.
+pub(crate) fn oauth_error(resp: &Wire) -> Option<FaultCode> {
+    match &resp.body {
+        Body::Lines(lines) => lines
+            .iter()
+            .find_map(|l| l.strip_prefix("error="))
+            .and_then(FaultCode::parse),
+        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MailboxProtocol};
@@ -49,7 +50,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (Route, Message, String, MailboxProtocol)>,
+    legacy: BTreeMap<u64, (Route, Wire, String, MailboxProtocol)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -70,7 +71,7 @@ impl ExchangeOnline {
     /// at Entra ID (where Conditional Access sees a legacy client app type).
     fn basic(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         user: String,
@@ -133,7 +134,7 @@ impl ExchangeOnline {
         }
     }
 
-    fn legacy_answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn legacy_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
@@ -149,10 +150,12 @@ impl ExchangeOnline {
                 items: items_of(protocol),
             })),
             _ => {
-                let mut m =
-                    Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
-                m.fault = resp.fault;
-                m
+                // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
+                let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
+                match resp.refusal {
+                    Some(f) => m.with_fault(*f),
+                    None => m,
+                }
             }
         };
         ctx.send(client, reply);
@@ -164,7 +167,7 @@ impl ExchangeOnline {
         self.net.adopt(fresh.net);
     }
 
-    fn challenge(&self, req: &Message, stage: Stage) -> Message {
+    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
         let bearer = Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),
             (
@@ -193,7 +196,7 @@ impl ExchangeOnline {
         )
     }
 
-    fn refuse(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
+    fn refuse(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 401, "Exchange Online rejects the request")
             .same_stage()
             .with_fault(Fault {
@@ -208,7 +211,7 @@ impl ExchangeOnline {
     fn protected(
         &self,
         ctx: &impl Env,
-        req: &Message,
+        req: &Wire,
         now_unix: u64,
         challenge_stage: Stage,
         items: &'static str,
@@ -293,7 +296,7 @@ impl ExchangeOnline {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, req: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match req.kind {
             Kind::Request => {}

@@ -18,6 +18,7 @@ use hmasim_protocol::{
 };
 use hmasim_protocol::{DeviceCharacteristic, FaultCode, MailboxProtocol};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{Label, Wire};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
@@ -102,7 +103,9 @@ pub struct OnpremConfig {
 #[derive(Clone, Debug)]
 struct PendingBind {
     client: Route,
-    req: Message,
+    req: Wire,
+    /// The request's trace label: its answer takes its step.
+    label: Label,
 }
 
 /// The `exchange-onprem` party.
@@ -168,7 +171,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Env) {
+    fn on_timer(&mut self, msg: &Wire, ctx: &mut impl Env) {
         match &msg.body {
             Body::Timer(ARBITRATION_TIMER) => {
                 match self.cfg.metadata_refresh {
@@ -206,11 +209,11 @@ impl ExchangeOnprem {
 
     fn challenge(
         &self,
-        req: &Message,
+        req: &Wire,
         status_summary: &'static str,
-        stage: Option<Stage>,
+        label: impl Into<Label>,
     ) -> Message {
-        let mut m = Message::response(req, 401, status_summary).at_opt(stage);
+        let mut m = Message::response(req, 401, status_summary).labelled(&label.into());
         if let Some(b) = self.bearer_challenge() {
             m = m.header("WWW-Authenticate", b.to_string());
         }
@@ -225,14 +228,14 @@ impl ExchangeOnprem {
 
     fn mailbox(
         &self,
-        req: &Message,
+        req: &Wire,
         upn: &str,
         items: &'static str,
         summary: &'static str,
-        stage: Option<Stage>,
+        label: impl Into<Label>,
     ) -> Message {
         Message::response(req, 200, summary)
-            .at_opt(stage)
+            .labelled(&label.into())
             .with_body(Body::Mailbox(Mailbox {
                 source: "exchange-onprem",
                 upn: upn.to_string(),
@@ -244,7 +247,7 @@ impl ExchangeOnprem {
     fn verify_bearer(
         &self,
         ctx: &impl Env,
-        req: &Message,
+        req: &Wire,
         jwt_str: &str,
         now_unix: u64,
     ) -> Result<String, Box<Message>> {
@@ -336,7 +339,7 @@ impl ExchangeOnprem {
 
     fn protected(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         items: &'static str,
@@ -372,7 +375,7 @@ impl ExchangeOnprem {
                     &upn,
                     items,
                     "Exchange verifies the token and serves the mailbox",
-                    req.stage,
+                    ctx.label(),
                 ),
                 Err(m) => *m,
             },
@@ -390,7 +393,14 @@ impl ExchangeOnprem {
                 .same_stage();
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
-                        self.binds.insert(conv, PendingBind { client: from, req });
+                        self.binds.insert(
+                            conv,
+                            PendingBind {
+                                client: from,
+                                req,
+                                label: ctx.label(),
+                            },
+                        );
                         return;
                     }
                     Err(_) => Message::response(&req, 500, "no domain controller reachable"),
@@ -402,7 +412,7 @@ impl ExchangeOnprem {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
-                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", req.stage),
+                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
                         }
                     }
                     _ => self.challenge(&req, "401: the Kerberos ticket is not valid here", Some(challenge_stage)),
@@ -415,7 +425,7 @@ impl ExchangeOnprem {
     /// The refusal of legacy authentication by the user's authentication policy, if any.
     fn legacy_refusal(
         &self,
-        req: &Message,
+        req: &Wire,
         user: &str,
         protocol: Option<MailboxProtocol>,
         method: &str,
@@ -451,7 +461,7 @@ impl ExchangeOnprem {
     }
 
     /// ActiveSync device access: the most restrictive matching rule, else the default level.
-    fn device_access(&self, req: &Message) -> Option<Message> {
+    fn device_access(&self, req: &Wire) -> Option<Message> {
         let url = req.url.as_ref()?;
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
         let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
@@ -488,7 +498,7 @@ impl ExchangeOnprem {
         )
     }
 
-    fn owa(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn owa(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
         match (req.method, &req.body) {
@@ -549,7 +559,14 @@ impl ExchangeOnprem {
                 })
                 .at(Stage::Credentials);
                 if let Ok(conv) = self.net.request(ctx, bind) {
-                    self.binds.insert(conv, PendingBind { client: from, req });
+                    self.binds.insert(
+                        conv,
+                        PendingBind {
+                            client: from,
+                            req,
+                            label: ctx.label(),
+                        },
+                    );
                 }
             }
             _ if self.cfg.owa_adfs_claims => {
@@ -582,7 +599,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn bind_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(p) = self.binds.remove(&resp.conv) else {
             return;
         };
@@ -617,7 +634,7 @@ impl ExchangeOnprem {
                 Some(Stage::UseToken),
             )
         } else {
-            self.challenge(&p.req, "401: the credentials were rejected", p.req.stage)
+            self.challenge(&p.req, "401: the credentials were rejected", p.label)
                 .with_fault(Fault {
                     code: FaultCode::InvalidCredentials,
                     party: "exchange-onprem",
@@ -652,7 +669,7 @@ impl ExchangeOnprem {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, req: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match (req.kind, &req.body) {
             (_, Body::Action(UserAction::RefreshAuthMetadata)) => {

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -93,7 +94,7 @@ impl Wap {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, mut msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
@@ -194,7 +195,7 @@ mod tests {
         let mut env = Recording::new(Route::to_actor(client));
         for host in ["sts.contoso.com", "mail.contoso.com"] {
             let req = Message::request(Method::Get, Url::https(host, "/adfs/ls/"), 1, "GET");
-            wap.handle(req, &mut env);
+            wap.handle(req.wire, &mut env);
         }
         let seen: Vec<_> = env
             .sent
