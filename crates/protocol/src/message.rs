@@ -385,6 +385,16 @@ impl Message {
             self.meta.stage = handled.stage;
         }
     }
+    /// Records a token minted in this message (builder style; for its issuer).
+    pub fn issuing(mut self, token: crate::Token) -> Message {
+        self.meta.issued.push(token);
+        self
+    }
+    /// Names the carried token when there is one (builder style).
+    pub fn carrying_opt(mut self, token: Option<String>) -> Message {
+        self.meta.token = token;
+        self
+    }
     /// Names the carried token (builder style).
     pub fn carrying(mut self, token: impl Into<String>) -> Message {
         self.meta.token = Some(token.into());
@@ -402,5 +412,113 @@ impl Message {
     /// The message's parts: what crosses the wire, and the trace's metadata.
     pub fn split(self) -> (Wire, Meta) {
         (self.wire, self.meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::TokenKind;
+
+    fn token(id: &str) -> Token {
+        Token {
+            id: id.into(),
+            kind: TokenKind::Access,
+            issuer: "entra-id",
+            client: "app".into(),
+            audience: "https://mail.contoso.com".into(),
+            obo_of: None,
+            amr: vec!["pwd".into()],
+            issued_ms: 0,
+            expires_ms: 1,
+            jwt: "a.b.c".into(),
+        }
+    }
+
+    fn refusal() -> Fault {
+        Fault {
+            code: FaultCode::InvalidGrant,
+            party: "entra-id",
+            message: "the grant is refused".into(),
+            diagnostics: "AADSTS70008".into(),
+            symptom: None,
+        }
+    }
+
+    /// The metadata of an answer that issued a token, carried one and refused.
+    fn handled() -> Meta {
+        Message::response(&Message::note("x").wire, 400, "upstream refuses")
+            .at(Stage::TokensIssued)
+            .carrying("AT1")
+            .issuing(token("AT2"))
+            .with_fault(refusal())
+            .meta
+    }
+
+    #[test]
+    fn a_relayed_answer_takes_the_handled_metadata_but_issues_no_token() {
+        let wire = Message::response(&Message::note("x").wire, 400, "").wire;
+        let mut relayed = Message::relayed(wire);
+        relayed.settle(&handled());
+        let want = Meta {
+            issued: Vec::new(),
+            ..handled()
+        };
+        assert_eq!(relayed.meta, want);
+        assert!(!relayed.meta.relayed && !relayed.meta.same_stage);
+    }
+
+    #[test]
+    fn a_relayed_request_takes_the_handled_metadata_whole() {
+        let wire = Message::request(Method::Get, Url::https("x.test", "/"), 1, "").wire;
+        let mut relayed = Message::relayed(wire);
+        relayed.settle(&handled());
+        assert_eq!(relayed.meta, handled());
+    }
+
+    #[test]
+    fn settling_keeps_what_a_sender_wrote_unless_it_asked_the_environment() {
+        let mut own = Message::note("own").at(Stage::Sync);
+        own.settle(&handled());
+        assert_eq!(
+            (own.meta.stage, own.meta.summary.as_ref()),
+            (Some(Stage::Sync), "own")
+        );
+        let mut same = Message::note("own").same_stage();
+        same.settle(&handled());
+        assert_eq!(
+            (same.meta.stage, same.meta.summary.as_ref(), same.meta.token),
+            (Some(Stage::TokensIssued), "own", None)
+        );
+    }
+
+    #[test]
+    fn a_label_puts_the_held_stage_and_token_on_what_is_sent_later() {
+        let label = Label::of(&handled());
+        let m = Message::note("later")
+            .labelled(&label)
+            .carrying_label(&label);
+        assert_eq!(m.meta.stage, Some(Stage::TokensIssued));
+        assert_eq!(m.meta.token.as_deref(), Some("AT1"));
+        let none = Label::default().or_stage(Stage::Obo);
+        assert_eq!(
+            Message::note("n").labelled(&none).meta.stage,
+            Some(Stage::Obo)
+        );
+        let kept = Label::of(&handled()).or_stage(Stage::Obo);
+        assert_eq!(
+            Message::note("n").labelled(&kept).meta.stage,
+            Some(Stage::TokensIssued)
+        );
+    }
+
+    #[test]
+    fn an_answers_refusal_crosses_the_wire_and_a_notes_stays_in_the_trace() {
+        let answer = Message::response(&Message::note("x").wire, 401, "no").with_fault(refusal());
+        assert_eq!(answer.wire.refusal.as_deref(), Some(&refusal()));
+        assert_eq!(answer.meta.fault.as_deref(), Some(&refusal()));
+        let note = Message::note("gave up").with_fault(refusal());
+        assert_eq!(note.wire.refusal, None);
+        assert!(note.meta.fault.is_some());
     }
 }

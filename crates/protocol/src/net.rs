@@ -230,3 +230,37 @@ impl<P> Retries<P> {
         self.waiting.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Recording;
+    use crate::{Method, Stage, Url};
+
+    /// A relay gets the wire part only; what it sends on carries the handled message's
+    /// metadata, which its environment holds, with the relay's own correlation ids.
+    #[test]
+    fn a_relay_passes_on_metadata_it_never_reads() {
+        let (client, upstream) = (Route::to_actor(ActorId(1)), Route::to_actor(ActorId(2)));
+        let mut relay = Relay::default();
+        let mut env = Recording::new(client);
+        let req = Message::request(Method::Get, Url::https("x.test", "/"), 9, "the client asks")
+            .at(Stage::UseToken)
+            .carrying("AT2");
+        let (wire, meta) = req.split();
+        env.handled = meta.clone();
+        relay.forward(&mut env, upstream, wire, 40);
+        let (to, sent) = env.sent.pop().expect("forwarded");
+        assert_eq!((to, sent.conv), (upstream, 40));
+        assert_eq!(sent.meta, meta);
+
+        let answer = Message::response(&sent.wire, 200, "served").at(Stage::Sync);
+        let (wire, meta) = answer.split();
+        env.handled = meta.clone();
+        env.caller = upstream;
+        assert!(relay.answer(&mut env, wire));
+        let (to, back) = env.sent.pop().expect("answered");
+        assert_eq!((to, back.conv), (client, 9));
+        assert_eq!(back.meta, meta);
+    }
+}

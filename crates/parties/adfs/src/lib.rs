@@ -369,7 +369,7 @@ impl Adfs {
         let mut m = Message::response(&req, 200, summary)
             .at(rp.back_stage)
             .with_body(Body::Page(page));
-        m.meta.issued.push(token);
+        m = m.issuing(token);
         ctx.send(client, m);
     }
 

@@ -1009,3 +1009,98 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, Meta, Route};
+
+    use super::*;
+
+    const EXCHANGE: ActorId = ActorId(1);
+
+    fn desktop() -> Client {
+        let mut directory = Directory::new();
+        directory.insert("mail.contoso.com", EXCHANGE);
+        let url = |p: &str| Url::https("mail.contoso.com", p);
+        let cfg = ClientConfig {
+            id: "outlook-desktop".into(),
+            kind: ClientKind::OutlookDesktop,
+            upn: "user@contoso.com".into(),
+            password: "pw".into(),
+            user_agent: "Microsoft Office/16.0".into(),
+            kerberos: false,
+            mailbox_url: url("/mapi/emsmdb/"),
+            autodetect_url: url("/autodetect"),
+            translator_url: url("/translator"),
+            domain: "contoso.com".into(),
+            approve_mfa: true,
+            sync_interval: SimDuration::from_mins(5),
+            auth: Auth::Modern,
+            retries: false,
+            device: ("WindowsOutlook".into(), "PC".into()),
+            device_credential: None,
+            register_device: false,
+            device_name: None,
+        };
+        Client::new(cfg, Net::new(directory))
+    }
+
+    /// Starts Outlook and answers its first request (to the mailbox) with `answer`,
+    /// delivered with trace metadata `meta` the client never sees; returns the fault the
+    /// client reports.
+    fn connect_answered(answer: impl Fn(&Wire) -> Message, meta: Meta) -> Fault {
+        let mut client = desktop();
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let start = Message::note("start").with_body(Body::Action(UserAction::StartOutlook));
+        client.handle(start.wire, &mut env);
+        let (to, req) = env.sent.pop().expect("the client connects");
+        assert_eq!(to.actor(), EXCHANGE);
+        let (wire, _) = answer(&req.wire).split();
+        env.handled = meta;
+        client.handle(wire, &mut env);
+        let note = env.notes.pop().expect("the client gives up");
+        *note.meta.fault.expect("with a refusal")
+    }
+
+    fn basic_only(req: &Wire) -> Message {
+        Message::response(req, 401, "401").header("WWW-Authenticate", "Basic realm=\"mail\"")
+    }
+
+    #[test]
+    fn a_401_without_authorization_uri_is_read_from_its_challenges_not_its_metadata() {
+        // What the trace knows of the answer (here a made-up refusal) changes nothing.
+        let trace_only = Message::note("x")
+            .with_fault(Fault {
+                code: FaultCode::AudienceMismatch,
+                party: "exchange-onprem",
+                message: "not on the wire".into(),
+                diagnostics: String::new(),
+                symptom: None,
+            })
+            .meta;
+        for meta in [Meta::default(), trace_only] {
+            let fault = connect_answered(basic_only, meta);
+            assert_eq!(fault.code, FaultCode::NoAuthorizationUri);
+            assert_eq!(fault.diagnostics, "Basic realm=\"mail\"");
+            assert!(fault.message.contains("no Bearer authorization_uri"));
+        }
+    }
+
+    #[test]
+    fn a_refusal_written_in_the_answer_is_the_clients_failure() {
+        let refused = |req: &Wire| {
+            basic_only(req).with_fault(Fault {
+                code: FaultCode::AudienceMismatch,
+                party: "exchange-onprem",
+                message: "the audience does not match".into(),
+                diagnostics: "x-ms-diagnostics: 2000001".into(),
+                symptom: None,
+            })
+        };
+        let fault = connect_answered(refused, Meta::default());
+        assert_eq!(fault.code, FaultCode::AudienceMismatch);
+        assert_eq!(fault.message, "the audience does not match");
+    }
+}

@@ -156,7 +156,7 @@ pub(crate) fn step(
                 "the page posts the signed-in session on",
             );
             // The page names the session token it posts.
-            m.meta.token = token.clone();
+            m = m.carrying_opt(token.clone());
             send(m)
         }
         (Some(401), _) => {
@@ -269,5 +269,44 @@ pub(crate) fn symptom(kind: ClientKind, during: Phase, fault: &Fault) -> String 
         (ClientKind::Browser, _, _) => format!("the browser shows an error instead of Outlook on the web: {}", fault.message),
         (_, Phase::SignIn | Phase::Token, _) => format!("the sign-in window shows an error: {}", fault.message),
         _ => format!("the client cannot reach the mailbox: {}", fault.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: Body) -> Wire {
+        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        Message::response(&req.wire, status, "a summary the client never sees")
+            .with_body(body)
+            .wire
+    }
+
+    #[test]
+    fn a_token_endpoints_error_code_is_read_from_its_body() {
+        let lines = |l: &[&str]| Body::Lines(l.iter().map(|s| s.to_string()).collect());
+        let refused = answer(400, lines(&["error=invalid_grant", "error_description=x"]));
+        assert_eq!(oauth_error(&refused), Some(FaultCode::InvalidGrant));
+        let other = answer(400, lines(&["error=unsupported_grant_type"]));
+        assert_eq!(oauth_error(&other), Some(FaultCode::UnsupportedGrantType));
+        assert_eq!(oauth_error(&answer(400, Body::Empty)), None);
+    }
+
+    #[test]
+    fn an_unexplained_answer_is_described_from_the_wire() {
+        let text = answer(500, Body::Lines(vec!["no domain controller".into()]));
+        let f = fault_of(&text, "exchange", FaultCode::SyncFailed);
+        assert_eq!(
+            (f.code, f.party, f.message.as_str(), f.diagnostics.as_str()),
+            (
+                FaultCode::SyncFailed,
+                "exchange",
+                "unexpected answer: HTTP 500 (no domain controller)",
+                "HTTP 500"
+            )
+        );
+        let bare = fault_of(&answer(503, Body::Empty), "exchange", FaultCode::SyncFailed);
+        assert_eq!(bare.message, "unexpected answer: HTTP 503");
     }
 }

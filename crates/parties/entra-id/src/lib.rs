@@ -1010,7 +1010,7 @@ impl EntraId {
                     token: Some(tid),
                 },
             );
-            m.meta.issued.push(token);
+            m = m.issuing(token);
             ctx.send(from, m);
         } else {
             let code = self.code(ctx, &s);
@@ -1192,8 +1192,8 @@ impl EntraId {
             .header("Content-Type", "application/json");
         self.token_family.insert(at.id.clone(), family);
         self.token_family.insert(rt.id.clone(), family);
-        m.meta.issued.push(at);
-        m.meta.issued.push(rt);
+        m = m.issuing(at);
+        m = m.issuing(rt);
         m
     }
 

@@ -771,3 +771,82 @@ impl ExchangeOnprem {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, Method};
+
+    use super::*;
+
+    const DC: ActorId = ActorId(5);
+
+    fn exchange() -> ExchangeOnprem {
+        let mut directory = Directory::new();
+        directory.insert("dc.contoso.com", DC);
+        let cfg = OnpremConfig {
+            tenant_id: "tenant".into(),
+            domain: "contoso.com".into(),
+            mail_host: "mail.contoso.com".into(),
+            activesync_url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            hybrid_modern_auth: false,
+            evosts_default: false,
+            owa_adfs_claims: false,
+            adfs_host: "sts.contoso.com".into(),
+            evosts_metadata: KeySet::default(),
+            adfs_trust: KeySet::default(),
+            metadata_refresh: MetadataRefresh::Healthy,
+            scheduled_refresh: None,
+            legacy_mailboxes: BTreeSet::new(),
+            legacy_blocked: BTreeMap::new(),
+            legacy_policy: BTreeMap::new(),
+            eas_default: Access::Allow,
+            eas_rules: Vec::new(),
+            kerberos: KeySet::default(),
+            imap_enabled: false,
+            pop_enabled: false,
+            mailboxes: BTreeSet::from(["user@contoso.com".to_string()]),
+            skew_s: 300,
+        };
+        ExchangeOnprem::new(cfg, Net::new(directory))
+    }
+
+    /// A Basic ActiveSync request is held while Active Directory checks the password; the
+    /// refusal that answers it later takes the request's step, from the label Exchange
+    /// saved, not the step of the directory's answer it is handling then.
+    #[test]
+    fn a_held_basic_request_is_answered_at_its_own_step() {
+        let mut exchange = exchange();
+        let client = Route::to_actor(ActorId(0));
+        let mut env = Recording::new(client);
+        env.handled.stage = Some(Stage::EasChallenge);
+        let basic = Credentials::Basic {
+            user: "user@contoso.com".into(),
+            password: "wrong".into(),
+        };
+        let req = Message::request(
+            Method::Post,
+            Url::https("mail.contoso.com", "/Microsoft-Server-ActiveSync"),
+            7,
+            "sync",
+        )
+        .header("Authorization", basic.to_string());
+        exchange.handle(req.wire, &mut env);
+        let (to, bind) = env.sent.pop().expect("a bind");
+        assert_eq!(to.actor(), DC);
+        env.caller = Route::to_actor(DC);
+        env.handled.stage = Some(Stage::Sync);
+        let refused = Message::response(&bind.wire, 200, "no").with_body(Body::Directory {
+            ok: false,
+            groups: Vec::new(),
+            ticket: None,
+        });
+        exchange.handle(refused.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(to, client);
+        assert_eq!(answer.status, Some(401));
+        assert_eq!(answer.conv, 7);
+        assert_eq!(answer.meta.stage, Some(Stage::EasChallenge));
+    }
+}
