@@ -2,6 +2,7 @@
 //! symptom and the refusal a real admin would see, and its documented fix restores mailbox
 //! access with MFA. Everything is read from the messages of the run.
 
+use hmasim::protocol::headers;
 use hmasim::protocol::Kind;
 use hmasim::scenario::{self, Scenario};
 use hmasim::sim::{self, Trace};
@@ -110,11 +111,11 @@ fn tls_offloading_shows_the_exact_header_and_the_fix_quotes_bridging() {
     let e = t
         .events
         .iter()
-        .find(|e| e.msg.header_value("x-ms-diagnostics").is_some())
+        .find(|e| e.msg.header_value(&headers::X_MS_DIAGNOSTICS).is_some())
         .unwrap();
     assert!(e
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .next()
         .unwrap()
         .contains("error=\"invalid_token\""));
@@ -137,7 +138,7 @@ fn a_missing_authorization_uri_never_reaches_entra() {
     let challenge = t.events.iter().find(|e| e.msg.status == Some(401)).unwrap();
     assert!(!challenge
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .any(|v| v.contains("authorization_uri")));
     assert!(t
         .outcome

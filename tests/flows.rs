@@ -1,6 +1,7 @@
 //! The nine documented flows, in the three identity models: outcomes, step order and the
 //! facts of flows.md, all read from the messages the parties exchanged.
 
+use hmasim::protocol::headers;
 use hmasim::protocol::jwt;
 use hmasim::protocol::{FlowId, Kind};
 use hmasim::scenario::{self, Scenario};
@@ -182,7 +183,10 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         from == "exchange-onprem" && e.msg.status == Some(401)
     });
     assert_eq!(step(challenge), Some(5));
-    let www: Vec<&str> = challenge.msg.header_values("WWW-Authenticate").collect();
+    let www: Vec<&str> = challenge
+        .msg
+        .header_values(&headers::WWW_AUTHENTICATE)
+        .collect();
     assert_eq!(
         www,
         [
@@ -269,11 +273,11 @@ fn web_onprem_uses_iwa_inside_and_forms_outside() {
     let inside = run("web-onprem-internal", &[]);
     assert!(inside.events.iter().any(|e| e
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .any(|v| v == "Negotiate")));
     assert!(inside.events.iter().any(|e| e
         .msg
-        .header_value("Authorization")
+        .header_value(&headers::AUTHORIZATION)
         .is_some_and(|v| v.starts_with("Negotiate "))));
     assert!(!inside
         .events
@@ -365,15 +369,15 @@ fn tls_offloading_breaks_the_audience_check_by_computation() {
     let refusal = event(&t, |e, from, _| {
         from == "exchange-onprem"
             && e.msg.status == Some(401)
-            && e.msg.header_value("x-ms-diagnostics").is_some()
+            && e.msg.header_value(&headers::X_MS_DIAGNOSTICS).is_some()
     });
     assert_eq!(
-        refusal.msg.header_value("x-ms-diagnostics").unwrap(),
+        refusal.msg.header_value(&headers::X_MS_DIAGNOSTICS).unwrap(),
         "2000003;reason=\"The hostname component of the audience claim value is invalid. Expected 'https://mail.contoso.com'. Actual 'http://mail.contoso.com'.\";error_category=\"invalid_resource\""
     );
     assert!(refusal
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .next()
         .unwrap()
         .ends_with("error=\"invalid_token\""));

@@ -4,6 +4,7 @@
 //! tokens are renewed before they expire, and the footer counts what is printed.
 //! docs/outcome.md defines the outcome these tests check.
 
+use hmasim::protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim::protocol::challenge::Credentials;
@@ -187,7 +188,10 @@ fn reference(t: &Trace) -> (bool, Vec<(bool, bool, bool)>) {
                 if open.contains_key(&k) || done.contains_key(&k) {
                     continue;
                 }
-                let cred = match m.header_value("Authorization").and_then(Credentials::parse) {
+                let cred = match m
+                    .header_value(&headers::AUTHORIZATION)
+                    .and_then(Credentials::parse)
+                {
                     Some(Credentials::Bearer(j)) => mfa.get(j.as_str()).copied(),
                     _ => match &m.body {
                         Body::Form(f) => ["wresult", "id_token"]

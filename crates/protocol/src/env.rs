@@ -185,7 +185,7 @@ mod tests {
     fn answer_goes_back_over_the_callers_route_and_answer_to_over_a_saved_one() {
         let (a, b) = (Route::to_actor(ActorId(3)), Route::to_actor(ActorId(7)));
         let mut env = Recording::new(a);
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
         env.answer(Message::response(&req, 200, "ok"));
         env.answer_to(b, Message::response(&req, 204, "later"));
         let to: Vec<_> = env.sent.iter().map(|(r, m)| (*r, m.status)).collect();
@@ -196,7 +196,7 @@ mod tests {
     fn a_same_stage_reply_takes_the_handled_messages_stage_and_others_keep_theirs() {
         let mut env = Recording::new(Route::to_actor(ActorId(1)));
         env.handled.stage = Some(Stage::EntraSignIn);
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
         env.answer(Message::response(&req, 401, "same").same_stage());
         env.answer(Message::response(&req, 200, "own").at(Stage::TokensIssued));
         env.answer(Message::response(&req, 200, "none"));

@@ -38,6 +38,7 @@ pub mod display;
 pub mod env;
 pub mod fault;
 pub mod flows;
+pub mod headers;
 pub mod jwt;
 pub mod mailbox;
 pub mod message;
@@ -47,6 +48,9 @@ pub mod party;
 pub mod policy;
 pub mod token;
 pub mod url;
+
+/// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
+pub use http;
 
 pub use body::{
     Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::flows::Stage;
+use crate::headers::{self, HeaderName};
 use crate::{Body, FaultCode, Token, Url};
 
 /// What a message is (contract `kind`; `dropped` is decided by the network, not here).
@@ -35,24 +36,8 @@ impl Kind {
     }
 }
 
-/// HTTP methods used in the flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// GET.
-    Get,
-    /// POST.
-    Post,
-}
-
-impl Method {
-    /// The method's name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-}
+/// HTTP methods: the `http` crate's (`Method::GET`, `Method::POST`...).
+pub use http::Method;
 
 /// A refusal, as the refusing party reports it (contract `failure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +72,9 @@ pub struct Wire {
     /// Response status.
     pub status: Option<u16>,
     /// Headers in wire order.
-    pub headers: Vec<(&'static str, String)>,
+    /// (Names are `http::HeaderName`s from [`crate::headers`]; values stay strings, see
+    /// that module.)
+    pub headers: Vec<(HeaderName, String)>,
     /// The body.
     pub body: Body,
     /// Correlation id: a response carries its request's (what the connection it answers
@@ -199,18 +186,19 @@ impl std::ops::DerefMut for Message {
 }
 
 impl Wire {
-    /// The first header named `name` (case-insensitive).
-    pub fn header_value(&self, name: &str) -> Option<&str> {
+    /// The first header named `name` (names are case-insensitive: a `HeaderName` is
+    /// lower case).
+    pub fn header_value(&self, name: &HeaderName) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
-    /// Every header named `name` (case-insensitive), in wire order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every header named `name`, in wire order.
+    pub fn header_values<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
         self.headers
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
     /// Whether this message carries mailbox content.
@@ -265,7 +253,8 @@ impl Message {
     pub fn redirect(req: &Wire, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
         m.status = Some(302);
-        m.headers.push(("Location", location.to_string()));
+        m.headers
+            .push((headers::LOCATION.clone(), location.to_string()));
         m.url = Some(location);
         m.conv = req.conv;
         m
@@ -316,8 +305,8 @@ impl Message {
     }
 
     /// Adds a header (builder style).
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Message {
-        self.headers.push((name, value.into()));
+    pub fn header(mut self, name: &HeaderName, value: impl Into<String>) -> Message {
+        self.headers.push((name.clone(), value.into()));
         self
     }
     /// Sets the body (builder style).
@@ -470,7 +459,7 @@ mod tests {
 
     #[test]
     fn a_relayed_request_takes_the_handled_metadata_whole() {
-        let wire = Message::request(Method::Get, Url::https("x.test", "/"), 1, "").wire;
+        let wire = Message::request(Method::GET, Url::https("x.test", "/"), 1, "").wire;
         let mut relayed = Message::relayed(wire);
         relayed.settle(&handled());
         assert_eq!(relayed.meta, handled());

@@ -244,7 +244,7 @@ mod tests {
         let (client, upstream) = (Route::to_actor(ActorId(1)), Route::to_actor(ActorId(2)));
         let mut relay = Relay::default();
         let mut env = Recording::new(client);
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 9, "the client asks")
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 9, "the client asks")
             .at(Stage::UseToken)
             .carrying("AT2");
         let (wire, meta) = req.split();

@@ -1,6 +1,7 @@
 //! The result of a run: events, tokens and outcome, and their renderings (contract JSON,
 //! trainer text, Mermaid sequence diagram).
 
+use hmasim_protocol::headers;
 use std::fmt::Write as _;
 
 use hmasim_protocol::display::{escape_control, header_value};
@@ -206,10 +207,10 @@ impl Trace {
                     "from": self.names[e.from.0 as usize],
                     "to": self.names[e.to.0 as usize],
                     "kind": Self::kind(e),
-                    "method": m.method.map(|x| x.as_str()),
+                    "method": m.method.as_ref().map(|x| x.as_str()),
                     "url": m.url.as_ref().map(|u| u.to_string()),
                     "status": m.status,
-                    "headers": m.headers.iter().map(|(k, v)| json!([k, header_value(k, v)])).collect::<Vec<_>>(),
+                    "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
                     "body": m.body.to_json(),
                     "token": m.meta.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
@@ -239,12 +240,12 @@ impl Trace {
                 let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
                 out.push(format!(
                     "{} {url}",
-                    m.method.map(|x| x.as_str()).unwrap_or("")
+                    m.method.as_ref().map(|x| x.as_str()).unwrap_or("")
                 ));
                 if let Some(t) = &m.meta.token {
                     out.push(format!("carries {t}"));
-                } else if let Some(a) = m.header_value("Authorization") {
-                    let masked = header_value("Authorization", a);
+                } else if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
+                    let masked = header_value(&headers::AUTHORIZATION, a);
                     let shown = if matches!(masked, std::borrow::Cow::Borrowed(_))
                         && a.chars().count() > 40
                     {
@@ -262,10 +263,8 @@ impl Trace {
             Kind::Response => {
                 out.push(format!("{}", m.status.unwrap_or(0)));
                 for (k, v) in &m.headers {
-                    if k.eq_ignore_ascii_case("WWW-Authenticate")
-                        || k.eq_ignore_ascii_case("x-ms-diagnostics")
-                    {
-                        out.push(format!("{k}: {v}"));
+                    if *k == headers::WWW_AUTHENTICATE || *k == headers::X_MS_DIAGNOSTICS {
+                        out.push(format!("{}: {v}", headers::display_name(k)));
                     }
                 }
             }
@@ -524,7 +523,7 @@ impl Trace {
                         .unwrap_or_default();
                     format!(
                         "{step}{} {u}{}",
-                        m.method.map(|x| x.as_str()).unwrap_or(""),
+                        m.method.as_ref().map(|x| x.as_str()).unwrap_or(""),
                         m.meta
                             .token
                             .as_ref()

@@ -93,7 +93,7 @@ impl ActiveDirectory {
         }
         let changes = std::mem::take(&mut self.pending);
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https(SYNC_HOST, "/provisioningservice.svc"),
             0,
             "Entra Connect synchronizes the directory changes to Entra ID",

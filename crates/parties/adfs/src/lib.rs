@@ -5,6 +5,7 @@
 //! token back to the relying party (Entra ID for Office 365, or Exchange's OWA).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::SimDuration;
@@ -131,10 +132,10 @@ impl Adfs {
 
     fn sign_in(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
-        let extranet = req.header_value("X-MS-Proxy").is_some();
+        let extranet = req.header_value(&headers::X_MS_PROXY).is_some();
         // A credentials post for an existing session.
-        if let (Some(Method::Post), Some(id)) = (
-            req.method,
+        if let (Some(Method::POST), Some(id)) = (
+            &req.method,
             url.param("client-request-id").map(str::to_string),
         ) {
             if let Body::Form(f) = &req.body {
@@ -158,7 +159,7 @@ impl Adfs {
                 s.amr = vec!["pwd".into()];
                 s.held = Some((from, req, ctx.label()));
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
                     0,
                     "AD FS validates the credentials against Active Directory",
@@ -217,7 +218,7 @@ impl Adfs {
             .is_some_and(|w| w.contains("am:password"));
         if !extranet && self.cfg.iwa_internal && !wants_forms {
             match req
-                .header_value("Authorization")
+                .header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse)
             {
                 Some(Credentials::Negotiate(ticket)) => {
@@ -240,7 +241,7 @@ impl Adfs {
                                 Message::response(&req, 401, "AD FS rejects the Kerberos ticket")
                                     .at(Stage::IwaSignIn)
                                     .header(
-                                        "WWW-Authenticate",
+                                        &headers::WWW_AUTHENTICATE,
                                         Challenge::Negotiate(None).to_string(),
                                     );
                             ctx.send(from, m);
@@ -254,7 +255,10 @@ impl Adfs {
                         "AD FS asks for Integrated Windows Authentication",
                     )
                     .at(Stage::IwaSignIn)
-                    .header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                    .header(
+                        &headers::WWW_AUTHENTICATE,
+                        Challenge::Negotiate(None).to_string(),
+                    );
                     ctx.send(from, m);
                 }
             }
@@ -284,7 +288,7 @@ impl Adfs {
         };
         if self.needs_mfa(s) && !Amr::has_mfa(&s.amr) {
             let req = Message::request(
-                Method::Post,
+                Method::POST,
                 Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"),
                 0,
                 "the AD FS access control policy calls Entra MFA through the adapter",
@@ -395,10 +399,10 @@ impl Adfs {
         let Body::Bind { upn, password } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no credentials"));
         };
-        let extranet = req.header_value("X-MS-Proxy").is_some();
+        let extranet = req.header_value(&headers::X_MS_PROXY).is_some();
         let (upn, password) = (upn.clone(), password.clone());
         let bind = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
             0,
             "AD FS validates the credentials against Active Directory",

@@ -5,6 +5,7 @@
 //! namespaces must be reachable from the Internet without pre-authentication.
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;
@@ -87,12 +88,12 @@ impl AutoDetect {
     fn probe(&mut self, ctx: &mut impl Env, job: Job) {
         let url = job.eas_url.clone().expect("probe after discovery");
         let msg = Message::request(
-            Method::Get,
+            Method::GET,
             url,
             0,
             "AutoDetect calls ActiveSync with an empty Bearer to learn the authority",
         )
-        .header("Authorization", "Bearer")
+        .header(&headers::AUTHORIZATION, "Bearer")
         .at(Stage::EasProbe);
         self.next(ctx, job, msg);
     }
@@ -121,7 +122,7 @@ impl AutoDetect {
                 if loc.path_starts_with("/autodiscover/autodiscover.json") {
                     job.onprem = true;
                     let msg = Message::request(
-                        Method::Get,
+                        Method::GET,
                         loc,
                         0,
                         "AutoDetect: anonymous AutoDiscover v2 request on-premises",
@@ -148,11 +149,14 @@ impl AutoDetect {
             },
             (Some(401), _) => {
                 let challenges: Vec<Challenge> = resp
-                    .header_values("WWW-Authenticate")
+                    .header_values(&headers::WWW_AUTHENTICATE)
                     .filter_map(|v| Challenge::parse(v).ok())
                     .collect();
                 if challenges.is_empty() {
-                    let server = resp.header_value("Server").unwrap_or("unknown").to_string();
+                    let server = resp
+                        .header_value(&headers::SERVER)
+                        .unwrap_or("unknown")
+                        .to_string();
                     return self.give_up(
                         ctx,
                         job,
@@ -215,7 +219,10 @@ impl AutoDetect {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
-                let email = msg.header_value("X-Email").unwrap_or("").to_string();
+                let email = msg
+                    .header_value(&headers::X_EMAIL)
+                    .unwrap_or("")
+                    .to_string();
                 let url = Url::https("outlook.office365.com", "/autodiscover/autodiscover.json")
                     .with("Email", email.clone())
                     .with("Protocol", "activesync")
@@ -229,7 +236,7 @@ impl AutoDetect {
                     onprem: false,
                 };
                 let q = Message::request(
-                    Method::Get,
+                    Method::GET,
                     url,
                     0,
                     "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online",

@@ -7,6 +7,7 @@
 
 mod web;
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
@@ -263,7 +264,7 @@ impl Client {
                 .with("resource", self.resource.clone());
             let m = self
                 .request(
-                    Method::Post,
+                    Method::POST,
                     Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
                     "the client renews its access token with the refresh token",
                     None,
@@ -289,12 +290,12 @@ impl Client {
         };
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 url,
                 "background synchronization with the access token",
                 None,
             )
-            .header("Authorization", auth)
+            .header(&headers::AUTHORIZATION, auth)
             .carrying(at.id);
         self.send(ctx, m, Purpose::Sync);
     }
@@ -383,7 +384,7 @@ impl Client {
         stage: Option<Stage>,
     ) -> Message {
         Message::request(method, url, 0, summary)
-            .header("User-Agent", self.cfg.user_agent.clone())
+            .header(&headers::USER_AGENT, self.cfg.user_agent.clone())
             .at_opt(stage)
     }
 
@@ -436,13 +437,13 @@ impl Client {
             .with("osVersion", "10.0.22631");
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 Url::https(DRS_HOST, DRS_ENROLL_PATH).with("api-version", "2.0"),
                 "the client registers its device with the Device Registration Service",
                 None,
             )
             .header(
-                "Authorization",
+                &headers::AUTHORIZATION,
                 Credentials::Bearer(token.to_string()).to_string(),
             )
             .with_body(Body::Form(form));
@@ -468,13 +469,13 @@ impl Client {
         };
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 url,
                 "the client connects with legacy authentication",
                 None,
             )
-            .header("Authorization", credentials.to_string())
-            .header("X-DeviceModel", model);
+            .header(&headers::AUTHORIZATION, credentials.to_string())
+            .header(&headers::X_DEVICE_MODEL, model);
         self.send(ctx, m, Purpose::Use);
     }
 
@@ -497,7 +498,7 @@ impl Client {
             }
             Auth::Iwa { url } => {
                 let ticket = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/kerberos/tgs"),
                     0,
                     "the client asks the domain controller for a Kerberos service ticket",
@@ -507,7 +508,7 @@ impl Client {
                     spn: format!("HTTP/{}", url.host),
                 });
                 let retry = self.request(
-                    Method::Post,
+                    Method::POST,
                     url,
                     "the client connects with Integrated Windows Authentication",
                     None,
@@ -520,24 +521,27 @@ impl Client {
             ClientKind::OutlookMobile => {
                 let m = self
                     .request(
-                        Method::Get,
+                        Method::GET,
                         self.cfg.autodetect_url.clone(),
                         "Outlook mobile asks AutoDetect where the mailbox lives",
                         Some(Stage::Detect),
                     )
-                    .header("X-Email", self.cfg.upn.clone());
+                    .header(&headers::X_EMAIL, self.cfg.upn.clone());
                 self.send(ctx, m, Purpose::Detect);
             }
             ClientKind::OutlookDesktop => {
                 let m = self
                     .request(
-                        Method::Post,
+                        Method::POST,
                         self.cfg.mailbox_url.clone(),
                         "Outlook connects to Exchange, advertising modern auth (empty Bearer)",
                         Some(Stage::ClientConnects),
                     )
-                    .header("Authorization", Credentials::EmptyBearer.to_string())
-                    .header("X-ClientApplication", "Outlook/16.0.17928.20114");
+                    .header(
+                        &headers::AUTHORIZATION,
+                        Credentials::EmptyBearer.to_string(),
+                    )
+                    .header(&headers::X_CLIENT_APPLICATION, "Outlook/16.0.17928.20114");
                 self.send(ctx, m, Purpose::Connect);
             }
             ClientKind::NativeMail => {
@@ -552,7 +556,7 @@ impl Client {
             }
             ClientKind::Browser => {
                 let m = self.request(
-                    Method::Get,
+                    Method::GET,
                     self.cfg.mailbox_url.clone(),
                     "the browser opens Outlook on the web",
                     Some(Stage::OpenOwa),
@@ -597,7 +601,7 @@ impl Client {
             .with("redirect_uri", redirect)
             .with("login_hint", self.cfg.upn.clone());
         let m = self.request(
-            Method::Get,
+            Method::GET,
             url,
             if self.enrolling {
                 "the client signs in to the Device Registration Service to register its device"
@@ -631,7 +635,7 @@ impl Client {
             .with("resource", self.resource.clone());
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
                 "the client redeems the authorization code for tokens",
                 Some(Stage::TokensIssued),
@@ -647,15 +651,15 @@ impl Client {
         let auth = Credentials::Bearer(at.jwt.clone()).to_string();
         let m = match (self.cfg.kind, &self.detect) {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
-                .request(Method::Post, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
-                .header("Authorization", auth)
+                .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
+                .header(&headers::AUTHORIZATION, auth)
                 .with_body(Body::Provision { upn: self.cfg.upn.clone(), eas_url: d.url.clone() }),
             (ClientKind::OutlookMobile, Some(d)) => self
-                .request(Method::Post, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
-                .header("Authorization", auth),
+                .request(Method::POST, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
+                .header(&headers::AUTHORIZATION, auth),
             _ => self
-                .request(Method::Post, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
-                .header("Authorization", auth),
+                .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
+                .header(&headers::AUTHORIZATION, auth),
         };
         self.send(ctx, m.carrying(at.id), Purpose::Use);
     }
@@ -761,7 +765,7 @@ impl Client {
                     return self.done(ctx);
                 }
                 let bearer = resp
-                    .header_values("WWW-Authenticate")
+                    .header_values(&headers::WWW_AUTHENTICATE)
                     .filter_map(|v| Challenge::parse(v).ok())
                     .find(|c| matches!(c, Challenge::Bearer(_)));
                 match bearer.as_ref().and_then(|b| b.param("authorization_uri")) {
@@ -776,7 +780,7 @@ impl Client {
                         if resp.status == Some(401) && resp.refusal.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
-                                .header_values("WWW-Authenticate")
+                                .header_values(&headers::WWW_AUTHENTICATE)
                                 .collect::<Vec<_>>()
                                 .join(" | ");
                         }
@@ -823,7 +827,10 @@ impl Client {
                 Body::Directory {
                     ticket: Some(t), ..
                 } => {
-                    let m = retry.header("Authorization", Credentials::Negotiate(t).to_string());
+                    let m = retry.header(
+                        &headers::AUTHORIZATION,
+                        Credentials::Negotiate(t).to_string(),
+                    );
                     self.send(ctx, m, Purpose::Web(None));
                 }
                 _ => self.fail(
@@ -1065,7 +1072,8 @@ mod tests {
     }
 
     fn basic_only(req: &Wire) -> Message {
-        Message::response(req, 401, "401").header("WWW-Authenticate", "Basic realm=\"mail\"")
+        Message::response(req, 401, "401")
+            .header(&headers::WWW_AUTHENTICATE, "Basic realm=\"mail\"")
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! interactive sign-in.
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
 use hmasim_protocol::{Label, Wire};
@@ -28,8 +29,8 @@ pub(crate) enum Next {
 fn get(cfg: &ClientConfig, url: Url, label: impl Into<Label>, summary: &'static str) -> Message {
     with_device(
         cfg,
-        Message::request(Method::Get, url, 0, summary)
-            .header("User-Agent", cfg.user_agent.clone())
+        Message::request(Method::GET, url, 0, summary)
+            .header(&headers::USER_AGENT, cfg.user_agent.clone())
             .labelled(&label.into()),
     )
 }
@@ -56,9 +57,9 @@ fn post(
     label: impl Into<Label>,
     summary: &'static str,
 ) -> Message {
-    Message::request(Method::Post, url, 0, summary)
-        .header("User-Agent", cfg.user_agent.clone())
-        .header("Content-Type", "application/x-www-form-urlencoded")
+    Message::request(Method::POST, url, 0, summary)
+        .header(&headers::USER_AGENT, cfg.user_agent.clone())
+        .header(&headers::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .with_body(Body::Form(form))
         .labelled(&label.into())
 }
@@ -161,7 +162,7 @@ pub(crate) fn step(
         }
         (Some(401), _) => {
             let negotiate = resp
-                .header_values("WWW-Authenticate")
+                .header_values(&headers::WWW_AUTHENTICATE)
                 .filter_map(|v| Challenge::parse(v).ok())
                 .any(|c| matches!(c, Challenge::Negotiate(_)));
             let Some(url) = request_url else {
@@ -172,7 +173,7 @@ pub(crate) fn step(
             }
             if cfg.kerberos {
                 let ticket = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", cfg.domain), "/kerberos/tgs"),
                     0,
                     "the client asks the domain controller for a Kerberos service ticket",
@@ -277,7 +278,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: Body) -> Wire {
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
         Message::response(&req.wire, status, "a summary the client never sees")
             .with_body(body)
             .wire

@@ -7,6 +7,7 @@
 
 pub mod ca;
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -364,7 +365,10 @@ impl EntraId {
                 client_app,
                 evaluated: None,
                 address: self.net.source(from),
-                user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
+                user_agent: req
+                    .header_value(&headers::USER_AGENT)
+                    .unwrap_or("")
+                    .to_string(),
                 device_credential: req
                     .header_value(device::DEVICE_CREDENTIAL_HEADER)
                     .map(str::to_string),
@@ -442,7 +446,7 @@ impl EntraId {
         match self.cfg.model {
             IdentityModel::Pta => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
                     0,
                     "pass-through authentication: the on-premises agent checks the password",
@@ -590,7 +594,7 @@ impl EntraId {
         let peer = self.net.source(from)?;
         if self.cfg.relays.iter().any(|r| r.contains(peer)) {
             if let Some(fwd) = req
-                .header_value("X-Forwarded-For")
+                .header_value(&headers::X_FORWARDED_FOR)
                 .and_then(|v| v.split(',').next())
                 .and_then(|v| v.trim().parse().ok())
             {
@@ -859,7 +863,7 @@ impl EntraId {
     fn enroll(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let now = hmasim_protocol::unix_now(ctx);
         let bearer = match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => t,
@@ -1189,7 +1193,7 @@ impl EntraId {
         let mut m = Message::response(req, 200, summary)
             .labelled(&label.into())
             .with_body(Body::Token(body))
-            .header("Content-Type", "application/json");
+            .header(&headers::CONTENT_TYPE, "application/json");
         self.token_family.insert(at.id.clone(), family);
         self.token_family.insert(rt.id.clone(), family);
         m = m.issuing(at);
@@ -1385,7 +1389,9 @@ impl EntraId {
             return None;
         }
         let app_id = self.app_of(&c.appid, &c.aud);
-        let user_agent = req.header_value("User-Agent").filter(|u| !u.is_empty());
+        let user_agent = req
+            .header_value(&headers::USER_AGENT)
+            .filter(|u| !u.is_empty());
         let facts = self.cfg.tenant.facts(&ca::SignIn {
             upn: &c.upn,
             address: self.source_of(req, from),
@@ -1442,7 +1448,7 @@ impl EntraId {
             return ctx.send(from, m);
         };
         let push = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("mobileappcommunicator.auth.microsoft.com", "/notify"),
             0,
             "Entra MFA pushes an approval request to the user's device",
@@ -1481,7 +1487,7 @@ impl EntraId {
                 )
             }
             _ if self.federated(&upn) => Message::request(
-                Method::Post,
+                Method::POST,
                 Url::https(
                     &self.cfg.adfs_host,
                     "/adfs/services/trust/2005/usernamemixed",
@@ -1494,7 +1500,7 @@ impl EntraId {
                 password,
             }),
             _ => Message::request(
-                Method::Post,
+                Method::POST,
                 Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
                 0,
                 "legacy sign-in: the pass-through agent checks the password",
@@ -1556,7 +1562,7 @@ impl EntraId {
         let facts = self.cfg.tenant.facts(&ca::SignIn {
             upn,
             address,
-            user_agent: req.header_value("User-Agent"),
+            user_agent: req.header_value(&headers::USER_AGENT),
             client_app: app,
             app_id: apps::EXCHANGE_ONLINE,
             // Basic authentication carries no device credential.
@@ -1724,7 +1730,7 @@ impl EntraId {
         let path = url.path.to_ascii_lowercase();
         if url.host == METADATA_HOST {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
-                .header("Content-Type", "application/json")
+                .header(&headers::CONTENT_TYPE, "application/json")
                 .with_body(Body::Metadata(self.metadata()));
             ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {

@@ -7,6 +7,7 @@
 pub mod mrs;
 pub mod translator;
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
@@ -104,7 +105,7 @@ impl ExchangeOnline {
             .with("resource", apps::EXO_RESOURCE)
             .with("client_app_type", app_type);
         let mut signin = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
@@ -113,10 +114,10 @@ impl ExchangeOnline {
         // Conditional Access judges the client, not Exchange Online: forward where the
         // client connected from and what it said it is.
         if let Some(addr) = self.net.source(from) {
-            signin = signin.header("X-Forwarded-For", addr.to_string());
+            signin = signin.header(&headers::X_FORWARDED_FOR, addr.to_string());
         }
-        if let Some(ua) = req.header_value("User-Agent") {
-            signin = signin.header("User-Agent", ua.to_string());
+        if let Some(ua) = req.header_value(&headers::USER_AGENT) {
+            signin = signin.header(&headers::USER_AGENT, ua.to_string());
         }
         match self.net.request(ctx, signin) {
             Ok(conv) => {
@@ -186,9 +187,9 @@ impl ExchangeOnline {
             "401: Bearer challenge with the Entra ID authorization URL",
         )
         .at(stage)
-        .header("WWW-Authenticate", bearer.to_string())
+        .header(&headers::WWW_AUTHENTICATE, bearer.to_string())
         .header(
-            "WWW-Authenticate",
+            &headers::WWW_AUTHENTICATE,
             Challenge::Basic {
                 realm: "outlook.office365.com".into(),
             }
@@ -217,7 +218,7 @@ impl ExchangeOnline {
         items: &'static str,
     ) -> Message {
         match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => {
@@ -306,7 +307,7 @@ impl ExchangeOnline {
         let Some(url) = req.url.clone() else { return };
         if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
             url.mailbox_protocol(),
-            req.header_value("Authorization")
+            req.header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse),
         ) {
             return self.basic(req, from, ctx, user, password, protocol);
@@ -367,7 +368,10 @@ impl ExchangeOnline {
                                 "OWA validates the id token and opens the mailbox",
                             )
                             .at(Stage::UseToken)
-                            .header("Set-Cookie", "OpenIdConnect.token.v1=...; secure; HttpOnly")
+                            .header(
+                                &headers::SET_COOKIE,
+                                "OpenIdConnect.token.v1=...; secure; HttpOnly",
+                            )
                             .with_body(Body::Mailbox(Mailbox {
                                 source: "exchange-online",
                                 upn: c.upn,
@@ -417,7 +421,7 @@ impl ExchangeOnline {
                 Stage::AuthorityReturned,
                 "mailbox (MAPI over HTTP, cached mode)",
             )
-        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::Post)
+        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
             let upn = match &req.body {
                 Body::Provision { upn, .. } => upn.to_ascii_lowercase(),

@@ -3,6 +3,7 @@
 //! on-premises mailbox synchronized over ActiveSync with AT2, renewing it with RT2 in the
 //! background.
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
@@ -158,7 +159,7 @@ impl Mrs {
             .map(|(_, _, label)| label.clone())
             .unwrap_or_default();
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "MRS asks Entra ID for AT2 on behalf of AT1",
@@ -180,17 +181,20 @@ impl Mrs {
             .with("DeviceId", "MRS0000000000000000000000000000")
             .with("DeviceType", "OutlookService");
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             url,
             0,
             "MRS synchronizes the on-premises mailbox over ActiveSync with AT2",
         )
         .header(
-            "Authorization",
+            &headers::AUTHORIZATION,
             Credentials::Bearer(at2.jwt.clone()).to_string(),
         )
-        .header("MS-ASProtocolVersion", "16.1")
-        .header("User-Agent", "Outlook-iOS-Android/1.0 (OutlookService)")
+        .header(&headers::MS_AS_PROTOCOL_VERSION, "16.1")
+        .header(
+            &headers::USER_AGENT,
+            "Outlook-iOS-Android/1.0 (OutlookService)",
+        )
         .at(Stage::Sync)
         .carrying(at2.id.clone());
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
@@ -207,7 +211,7 @@ impl Mrs {
             .with("refresh_token", rt2.jwt.clone())
             .with("resource", u.eas_url.origin());
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "MRS renews AT2 with RT2",
@@ -258,7 +262,7 @@ impl Mrs {
     fn provision(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let at1 = match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => t,
@@ -351,7 +355,7 @@ impl Mrs {
                         }
                         if first {
                             let create = Message::request(
-                                Method::Post,
+                                Method::POST,
                                 Url::https("outlook.office365.com", "/provisioning/mailbox"),
                                 0,
                                 "MRS provisions the cloud mailbox if it is missing",
@@ -408,7 +412,7 @@ impl Mrs {
                     }
                 } else {
                     let diag = resp
-                        .header_value("x-ms-diagnostics")
+                        .header_value(&headers::X_MS_DIAGNOSTICS)
                         .unwrap_or("")
                         .to_string();
                     let status = resp.status.unwrap_or(0);

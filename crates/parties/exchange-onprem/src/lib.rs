@@ -8,6 +8,7 @@
 //! (so TLS offloading in front of it fails with diagnostics 2000003).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_base::SimDuration;
@@ -165,7 +166,7 @@ impl ExchangeOnprem {
             METADATA_HOST,
             &format!("/{}/metadata/json/1", self.cfg.tenant_id),
         );
-        let req = Message::request(Method::Get, url, 0, summary);
+        let req = Message::request(Method::GET, url, 0, summary);
         if let Ok(conv) = self.net.request(ctx, req) {
             self.metadata_requests.insert(conv);
         }
@@ -215,10 +216,10 @@ impl ExchangeOnprem {
     ) -> Message {
         let mut m = Message::response(req, 401, status_summary).labelled(&label.into());
         if let Some(b) = self.bearer_challenge() {
-            m = m.header("WWW-Authenticate", b.to_string());
+            m = m.header(&headers::WWW_AUTHENTICATE, b.to_string());
         }
         m.header(
-            "WWW-Authenticate",
+            &headers::WWW_AUTHENTICATE,
             Challenge::Basic {
                 realm: self.cfg.mail_host.clone(),
             }
@@ -257,19 +258,19 @@ impl ExchangeOnprem {
                 Message::response(req, 401, "Exchange rejects the access token").same_stage();
             if let Some(b) = self.bearer_challenge() {
                 m = m.header(
-                    "WWW-Authenticate",
+                    &headers::WWW_AUTHENTICATE,
                     b.with_error("invalid_token").to_string(),
                 );
             }
             Box::new(
                 m.header(
-                    "WWW-Authenticate",
+                    &headers::WWW_AUTHENTICATE,
                     Challenge::Basic {
                         realm: self.cfg.mail_host.clone(),
                     }
                     .to_string(),
                 )
-                .header("x-ms-diagnostics", diag.clone())
+                .header(&headers::X_MS_DIAGNOSTICS, diag.clone())
                 .with_fault(Fault {
                     code,
                     party: "exchange-onprem",
@@ -347,7 +348,7 @@ impl ExchangeOnprem {
     ) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let creds = req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse);
         let protocol = req.url.as_ref().and_then(Url::mailbox_protocol);
         // ActiveSync device access applies to every ActiveSync client, OAuth or not.
@@ -381,7 +382,7 @@ impl ExchangeOnprem {
             },
             Some(Credentials::Basic { user, password }) => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
                     0,
                     "Exchange checks Basic credentials against Active Directory",
@@ -464,8 +465,11 @@ impl ExchangeOnprem {
     fn device_access(&self, req: &Wire) -> Option<Message> {
         let url = req.url.as_ref()?;
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
-        let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
-        let agent = req.header_value("User-Agent").unwrap_or("");
+        let model = req
+            .header_value(&headers::X_DEVICE_MODEL)
+            .unwrap_or("")
+            .to_string();
+        let agent = req.header_value(&headers::USER_AGENT).unwrap_or("");
         let matching: Vec<&(DeviceCharacteristic, String, Access)> = self
             .cfg
             .eas_rules
@@ -501,8 +505,8 @@ impl ExchangeOnprem {
     fn owa(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
-        match (req.method, &req.body) {
-            (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
+        match (&req.method, &req.body) {
+            (Some(Method::POST), Body::Form(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
                 let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
@@ -546,9 +550,9 @@ impl ExchangeOnprem {
                 };
                 ctx.send(from, reply);
             }
-            (Some(Method::Post), Body::Form(f)) if f.get("Password").is_some() => {
+            (Some(Method::POST), Body::Form(f)) if f.get("Password").is_some() => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
                     0,
                     "OWA forms sign-in checks the password against Active Directory",
@@ -608,7 +612,7 @@ impl ExchangeOnprem {
             Body::Form(f) => f.get("UserName").unwrap_or("").to_string(),
             _ => match p
                 .req
-                .header_value("Authorization")
+                .header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse)
             {
                 Some(Credentials::Basic { user, .. }) => user,
@@ -694,7 +698,7 @@ impl ExchangeOnprem {
             let reply = match protocol {
                 Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
-                        .header("Content-Type", "application/json")
+                        .header(&headers::CONTENT_TYPE, "application/json")
                         .with_body(Body::Autodiscover {
                             protocol: "activesync".into(),
                             url: self.cfg.activesync_url.clone(),
@@ -702,7 +706,7 @@ impl ExchangeOnprem {
                 }
                 Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers")
-                        .header("Content-Type", "application/json")
+                        .header(&headers::CONTENT_TYPE, "application/json")
                         .with_body(Body::Autodiscover {
                             protocol: p.as_str().into(),
                             url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
@@ -826,12 +830,12 @@ mod tests {
             password: "wrong".into(),
         };
         let req = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("mail.contoso.com", "/Microsoft-Server-ActiveSync"),
             7,
             "sync",
         )
-        .header("Authorization", basic.to_string());
+        .header(&headers::AUTHORIZATION, basic.to_string());
         exchange.handle(req.wire, &mut env);
         let (to, bind) = env.sent.pop().expect("a bind");
         assert_eq!(to.actor(), DC);

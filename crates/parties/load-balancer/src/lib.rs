@@ -4,6 +4,7 @@
 //! tokens (flows.md, TLS offloading).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
@@ -87,7 +88,7 @@ impl LoadBalancer {
                     return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
                 }
                 let unauthenticated = matches!(
-                    msg.header_value("Authorization")
+                    msg.header_value(&headers::AUTHORIZATION)
                         .and_then(Credentials::parse),
                     None | Some(Credentials::EmptyBearer)
                 );
@@ -98,8 +99,8 @@ impl LoadBalancer {
                         "the load balancer answers the unauthenticated request itself",
                     )
                     .same_stage()
-                    .header("Server", "BigIP")
-                    .header("Content-Length", "0");
+                    .header(&headers::SERVER, "BigIP")
+                    .header(&headers::CONTENT_LENGTH, "0");
                     return ctx.send(from, reply);
                 }
                 if self.tls == Tls::Offloading {
@@ -159,7 +160,7 @@ mod tests {
 
     fn get(host: &str) -> Message {
         Message::request(
-            Method::Get,
+            Method::GET,
             Url::https(host, "/EWS/Exchange.asmx"),
             5,
             "GET",
