@@ -135,7 +135,11 @@ fn a_missing_authorization_uri_never_reaches_entra() {
         .events
         .iter()
         .any(|e| t.names[e.to.0 as usize] == "entra-id"));
-    let challenge = t.events.iter().find(|e| e.msg.status == Some(401)).unwrap();
+    let challenge = t
+        .events
+        .iter()
+        .find(|e| e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED))
+        .unwrap();
     assert!(!challenge
         .msg
         .header_values(&headers::WWW_AUTHENTICATE)

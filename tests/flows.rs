@@ -180,7 +180,8 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
 
     // Step 5: the 401 with both WWW-Authenticate headers exactly as flows.md gives them.
     let challenge = event(&t, |e, from, _| {
-        from == "exchange-onprem" && e.msg.status == Some(401)
+        from == "exchange-onprem"
+            && e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED)
     });
     assert_eq!(step(challenge), Some(5));
     let www: Vec<&str> = challenge
@@ -245,7 +246,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         .events
         .iter()
         .any(|e| t.names[e.from.0 as usize] == "exchange-online"
-            && e.msg.status == Some(201)
+            && e.msg.status == Some(hmasim::protocol::StatusCode::CREATED)
             && step(e) == Some(18)));
     let sync = event(&t, |e, _, to| {
         to == "exchange-onprem" && e.msg.meta.token.as_deref() == Some("AT2")
@@ -368,7 +369,7 @@ fn tls_offloading_breaks_the_audience_check_by_computation() {
     let t = run("mobile-onprem-hma", &["load_balancer.tls=offloading"]);
     let refusal = event(&t, |e, from, _| {
         from == "exchange-onprem"
-            && e.msg.status == Some(401)
+            && e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED)
             && e.msg.header_value(&headers::X_MS_DIAGNOSTICS).is_some()
     });
     assert_eq!(

@@ -60,7 +60,7 @@ pub use env::{Env, Route};
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
-pub use message::{Fault, Kind, Label, Message, Meta, Method, Wire};
+pub use message::{Fault, Kind, Label, Message, Meta, Method, StatusCode, Wire};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;
 pub use token::{Token, TokenKind};

@@ -38,6 +38,8 @@ impl Kind {
 
 /// HTTP methods: the `http` crate's (`Method::GET`, `Method::POST`...).
 pub use http::Method;
+/// HTTP statuses: the `http` crate's (`StatusCode::UNAUTHORIZED`...).
+pub use http::StatusCode;
 
 /// A refusal, as the refusing party reports it (contract `failure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +72,7 @@ pub struct Wire {
     /// Request URL, or a redirect's `Location`.
     pub url: Option<Url>,
     /// Response status.
-    pub status: Option<u16>,
+    pub status: Option<StatusCode>,
     /// Headers in wire order.
     /// (Names are `http::HeaderName`s from [`crate::headers`]; values stay strings, see
     /// that module.)
@@ -201,6 +203,10 @@ impl Wire {
             .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+    /// The status as a number, 0 when there is none (for messages that quote it).
+    pub fn status_number(&self) -> u16 {
+        self.status.map_or(0, |s| s.as_u16())
+    }
     /// Whether this message carries mailbox content.
     pub fn carries_mailbox(&self) -> bool {
         matches!(self.body, Body::Mailbox(_))
@@ -241,10 +247,11 @@ impl Message {
         m
     }
 
-    /// A response to `req` with `status`, keeping its correlation id.
+    /// A response to `req` with `status` (a constant of the sender's, 100 to 999), keeping
+    /// its correlation id.
     pub fn response(req: &Wire, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Response, summary);
-        m.status = Some(status);
+        m.status = Some(StatusCode::from_u16(status).expect("a status between 100 and 999"));
         m.conv = req.conv;
         m
     }
@@ -252,7 +259,7 @@ impl Message {
     /// A 302 redirect answering `req`, to `location`.
     pub fn redirect(req: &Wire, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
-        m.status = Some(302);
+        m.status = Some(StatusCode::FOUND);
         m.headers
             .push((headers::LOCATION.clone(), location.to_string()));
         m.url = Some(location);

@@ -209,7 +209,7 @@ impl Trace {
                     "kind": Self::kind(e),
                     "method": m.method.as_ref().map(|x| x.as_str()),
                     "url": m.url.as_ref().map(|u| u.to_string()),
-                    "status": m.status,
+                    "status": m.status.map(|s| s.as_u16()),
                     "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
                     "body": m.body.to_json(),
                     "token": m.meta.token,
@@ -261,7 +261,7 @@ impl Trace {
                 m.url.as_ref().map(|u| u.to_string()).unwrap_or_default()
             )),
             Kind::Response => {
-                out.push(format!("{}", m.status.unwrap_or(0)));
+                out.push(format!("{}", m.status_number()));
                 for (k, v) in &m.headers {
                     if *k == headers::WWW_AUTHENTICATE || *k == headers::X_MS_DIAGNOSTICS {
                         out.push(format!("{}: {v}", headers::display_name(k)));
@@ -536,7 +536,7 @@ impl Trace {
                     m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()
                 ),
                 Kind::Response => {
-                    let status = m.status.unwrap_or(0);
+                    let status = m.status_number();
                     let issued: Vec<&str> = m.meta.issued.iter().map(|t| t.id.as_str()).collect();
                     let extra = if issued.is_empty() {
                         String::new()

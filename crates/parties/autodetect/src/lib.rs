@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::FaultCode;
-use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{StatusCode, Wire};
 
 /// Most AutoDiscover redirects AutoDetect follows for one query.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -103,7 +103,7 @@ impl AutoDetect {
             return;
         };
         match (resp.status, &resp.body) {
-            (Some(302), _) => {
+            (Some(StatusCode::FOUND), _) => {
                 let Some(loc) = resp.url.clone() else { return };
                 job.redirects += 1;
                 if job.redirects > MAX_REDIRECTS {
@@ -134,7 +134,7 @@ impl AutoDetect {
                     self.probe(ctx, job);
                 }
             }
-            (Some(200), Body::Autodiscover { url, .. }) => match Url::parse(url) {
+            (Some(StatusCode::OK), Body::Autodiscover { url, .. }) => match Url::parse(url) {
                 Ok(u) => {
                     job.eas_url = Some(u);
                     self.probe(ctx, job);
@@ -147,7 +147,7 @@ impl AutoDetect {
                     url.clone(),
                 ),
             },
-            (Some(401), _) => {
+            (Some(StatusCode::UNAUTHORIZED), _) => {
                 let challenges: Vec<Challenge> = resp
                     .header_values(&headers::WWW_AUTHENTICATE)
                     .filter_map(|v| Challenge::parse(v).ok())
@@ -190,14 +190,14 @@ impl AutoDetect {
                     .refusal
                     .as_ref()
                     .map(|f| f.diagnostics.clone())
-                    .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
+                    .unwrap_or_else(|| format!("HTTP {}", status.map_or(0, |s| s.as_u16())));
                 self.give_up(
                     ctx,
                     job,
                     FaultCode::AutodiscoverFailed,
                     format!(
                         "unexpected answer during discovery: HTTP {}",
-                        status.unwrap_or(0)
+                        status.map_or(0, |s| s.as_u16())
                     ),
                     diag,
                 );

@@ -14,11 +14,11 @@ use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
-use hmasim_protocol::Wire;
 use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
 };
+use hmasim_protocol::{StatusCode, Wire};
 
 pub use web::NATIVE_REDIRECT_MOBILE;
 
@@ -769,7 +769,7 @@ impl Client {
                     .filter_map(|v| Challenge::parse(v).ok())
                     .find(|c| matches!(c, Challenge::Bearer(_)));
                 match bearer.as_ref().and_then(|b| b.param("authorization_uri")) {
-                    Some(uri) if resp.status == Some(401) => {
+                    Some(uri) if resp.status == Some(StatusCode::UNAUTHORIZED) => {
                         let uri = uri.to_string();
                         let resource = self.cfg.mailbox_url.origin();
                         self.sign_in(ctx, &uri, resource);
@@ -777,7 +777,7 @@ impl Client {
                     _ => {
                         let mut fault =
                             web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
-                        if resp.status == Some(401) && resp.refusal.is_none() {
+                        if resp.status == Some(StatusCode::UNAUTHORIZED) && resp.refusal.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
                                 .header_values(&headers::WWW_AUTHENTICATE)
@@ -789,7 +789,7 @@ impl Client {
                 }
             }
             Purpose::Enroll => match (&resp.body, resp.status) {
-                (Body::Form(f), Some(200)) if f.get("DeviceCredential").is_some() => {
+                (Body::Form(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
                     self.cfg.device_credential = f.get("DeviceCredential").map(str::to_string);
                     self.enrolling = false;
                     // The service's tokens are not the mailbox's.

@@ -5,7 +5,7 @@ use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
-use hmasim_protocol::{Label, Wire};
+use hmasim_protocol::{Label, StatusCode, Wire};
 
 use crate::{ClientConfig, ClientKind};
 
@@ -85,7 +85,7 @@ pub(crate) fn step(
         return Next::Mailbox;
     }
     match (resp.status, &resp.body) {
-        (Some(302), _) => {
+        (Some(StatusCode::FOUND), _) => {
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
             };
@@ -106,7 +106,7 @@ pub(crate) fn step(
                 "the client follows the redirect",
             ))
         }
-        (Some(200), Body::Page(Page::SignIn { action, username })) => {
+        (Some(StatusCode::OK), Body::Page(Page::SignIn { action, username })) => {
             let form = match username {
                 None if action.host.starts_with("login.") => {
                     Form::new().with("UserName", cfg.upn.clone())
@@ -128,7 +128,7 @@ pub(crate) fn step(
             };
             send(post(cfg, action.clone(), form, Some(stage), summary))
         }
-        (Some(200), Body::Page(Page::Mfa { action, method })) => {
+        (Some(StatusCode::OK), Body::Page(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
             let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
@@ -142,7 +142,7 @@ pub(crate) fn step(
             ))
         }
         (
-            Some(200),
+            Some(StatusCode::OK),
             Body::Page(Page::AutoPost {
                 action,
                 fields,
@@ -160,7 +160,7 @@ pub(crate) fn step(
             m = m.carrying_opt(token.clone());
             send(m)
         }
-        (Some(401), _) => {
+        (Some(StatusCode::UNAUTHORIZED), _) => {
             let negotiate = resp
                 .header_values(&headers::WWW_AUTHENTICATE)
                 .filter_map(|v| Challenge::parse(v).ok())
@@ -219,13 +219,13 @@ pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fau
                 Body::Lines(l) if !l.is_empty() => {
                     format!(
                         "unexpected answer: HTTP {} ({})",
-                        resp.status.unwrap_or(0),
+                        resp.status_number(),
                         l[0]
                     )
                 }
-                _ => format!("unexpected answer: HTTP {}", resp.status.unwrap_or(0)),
+                _ => format!("unexpected answer: HTTP {}", resp.status_number()),
             },
-            diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+            diagnostics: format!("HTTP {}", resp.status_number()),
             symptom: None,
         },
     }

@@ -12,7 +12,7 @@ use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 use hmasim_protocol::{Env, Route};
-use hmasim_protocol::{Label, Wire};
+use hmasim_protocol::{Label, StatusCode, Wire};
 
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 /// The tag of the timer that times one of MRS's requests out (its argument is the
@@ -372,18 +372,19 @@ impl Mrs {
                     }
                 }
                 _ => {
+                    let status = resp.status_number();
                     let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
                         code: FaultCode::OboFailed,
                         party: "entra-id",
                         message: "Entra ID refused the on-behalf-of request".into(),
-                        diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+                        diagnostics: format!("HTTP {status}"),
                         symptom: None,
                     });
                     self.fail(ctx, &upn, fault);
                 }
             },
             Purpose::Create(upn) => {
-                if matches!(resp.status, Some(200 | 201)) {
+                if matches!(resp.status, Some(StatusCode::OK | StatusCode::CREATED)) {
                     self.sync(ctx, &upn);
                 }
             }
@@ -415,7 +416,7 @@ impl Mrs {
                         .header_value(&headers::X_MS_DIAGNOSTICS)
                         .unwrap_or("")
                         .to_string();
-                    let status = resp.status.unwrap_or(0);
+                    let status = resp.status_number();
                     let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
                         code: FaultCode::SyncFailed,
                         party: "exchange-onprem",

@@ -780,7 +780,7 @@ impl ExchangeOnprem {
 mod tests {
     use hmasim_base::ActorId;
     use hmasim_protocol::env::Recording;
-    use hmasim_protocol::{Directory, Method};
+    use hmasim_protocol::{Directory, Method, StatusCode};
 
     use super::*;
 
@@ -849,7 +849,7 @@ mod tests {
         exchange.handle(refused.wire, &mut env);
         let (to, answer) = env.sent.pop().expect("an answer");
         assert_eq!(to, client);
-        assert_eq!(answer.status, Some(401));
+        assert_eq!(answer.status, Some(StatusCode::UNAUTHORIZED));
         assert_eq!(answer.conv, 7);
         assert_eq!(answer.meta.stage, Some(Stage::EasChallenge));
     }

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::Env;
-use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, Kind, Message, Net, Relay};
+use hmasim_protocol::Wire;
 
 /// How TLS is handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,7 @@ mod tests {
 
     use hmasim_base::ActorId;
     use hmasim_protocol::env::Recording;
-    use hmasim_protocol::{Directory, Method, Route, Stage, Url};
+    use hmasim_protocol::{Directory, Method, Route, Stage, StatusCode, Url};
 
     use super::*;
 
@@ -189,7 +189,10 @@ mod tests {
         let mut env = Recording::new(Route::to_actor(BLOCKED));
         lb.handle((get("mail.contoso.com")).wire, &mut env);
         let (to, reply) = &env.sent[0];
-        assert_eq!((to.actor(), reply.status), (BLOCKED, Some(403)));
+        assert_eq!(
+            (to.actor(), reply.status),
+            (BLOCKED, Some(StatusCode::FORBIDDEN))
+        );
     }
 
     #[test]
@@ -198,7 +201,10 @@ mod tests {
         let mut env = Recording::new(Route::to_actor(ALLOWED));
         lb.handle((get("owa.fabrikam.com")).wire, &mut env);
         let (to, reply) = &env.sent[0];
-        assert_eq!((to.actor(), reply.status), (ALLOWED, Some(503)));
+        assert_eq!(
+            (to.actor(), reply.status),
+            (ALLOWED, Some(StatusCode::SERVICE_UNAVAILABLE))
+        );
     }
 
     #[test]
