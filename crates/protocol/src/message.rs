@@ -368,13 +368,23 @@ impl Message {
     /// message takes all of it (but the tokens, issued once by their issuer, on the
     /// first hop), a [`Message::same_stage`] one its stage. Clears both requests.
     pub fn settle(&mut self, handled: &Meta) {
-        if std::mem::take(&mut self.meta.relayed) {
-            self.meta = handled.clone();
-            self.meta.relayed = false;
-            self.meta.same_stage = false;
-            if matches!(self.wire.kind, Kind::Response | Kind::Redirect) {
-                self.meta.issued.clear();
-            }
+        if self.meta.relayed {
+            let answer = matches!(self.wire.kind, Kind::Response | Kind::Redirect);
+            self.meta = Meta {
+                token: handled.token.clone(),
+                stage: handled.stage,
+                summary: handled.summary.clone(),
+                // Not cloned only to be dropped: an answer's tokens stay with their issuer.
+                issued: if answer {
+                    Vec::new()
+                } else {
+                    handled.issued.clone()
+                },
+                fault: handled.fault.clone(),
+                quiet: handled.quiet,
+                same_stage: false,
+                relayed: false,
+            };
             return;
         }
         if std::mem::take(&mut self.meta.same_stage) {

@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::Env;
-use hmasim_protocol::{Body, Kind, Message, Net, Relay};
 use hmasim_protocol::Wire;
+use hmasim_protocol::{Body, Kind, Message, Net, Relay};
 
 /// How TLS is handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
