@@ -6,7 +6,9 @@
 # - set_override: the bundled scenarios (their lines become --set arguments), plus the
 #   --set lines of tests/regressions/ and a few overrides of every kind of value;
 # - graph_reader: the Microsoft Graph fixtures of tests/fixtures/graph/ (good and bad),
-#   and the directory form: the files of tests/fixtures/graph/dir/ joined by NUL bytes.
+#   and the directory form: the files of tests/fixtures/graph/dir/ joined by NUL bytes;
+# - http_request, body_decoders, line_protocols: fuzz/seeds/TARGET/ (written by
+#   crates/protocol/tests/wire.rs's ignored write_fuzz_seeds).
 set -euo pipefail
 cd "$(dirname "$0")"
 have_tomllib() { command -v python3 >/dev/null 2>&1 && python3 -c 'import tomllib' 2>/dev/null; }
@@ -34,6 +36,10 @@ for f in ../tests/fixtures/graph/dir/*.json; do
     cat "$f"
     first=0
 done >corpus/graph_reader/dir-joined.json
-for target in scenario_parser whole_run set_override graph_reader; do
+for target in http_request body_decoders line_protocols; do
+    mkdir -p "corpus/$target"
+    cp seeds/"$target"/* "corpus/$target/"
+done
+for target in scenario_parser whole_run set_override graph_reader http_request body_decoders line_protocols; do
     echo "corpus/$target: $(ls "corpus/$target" | wc -l) seed files"
 done

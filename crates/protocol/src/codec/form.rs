@@ -1,0 +1,180 @@
+//! `application/x-www-form-urlencoded` (RFC 6749 Appendix B, the HTML form encoding):
+//! names and values in UTF-8, every byte outside `*-._`, digits and ASCII letters
+//! percent-encoded (upper-case hex), a space written `+`.
+
+use crate::display::{is_secret_name, MASK};
+
+/// The longest form body read, in bytes (Entra answers larger bodies with an error too).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// The most fields a form may carry.
+pub const MAX_FIELDS: usize = 256;
+
+/// The encoded body of these fields, in order.
+pub fn encode<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        encode_into(&mut out, k.as_ref());
+        out.push(b'=');
+        encode_into(&mut out, v.as_ref());
+    }
+    out
+}
+
+fn encode_into(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => out.push(b),
+            b' ' => out.push(b'+'),
+            _ => out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+        }
+    }
+}
+
+/// Why bytes are not a form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormError {
+    /// A `%` not followed by two hex digits, at this byte offset.
+    BadPercent(usize),
+    /// A name or value that is not UTF-8 once decoded.
+    NotUtf8,
+    /// More than [`MAX_FORM_BYTES`] bytes or [`MAX_FIELDS`] fields.
+    TooLarge,
+}
+
+impl std::fmt::Display for FormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FormError::BadPercent(at) => {
+                write!(f, "a '%' not followed by two hex digits at byte {at}")
+            }
+            FormError::NotUtf8 => f.write_str("a name or value is not UTF-8"),
+            FormError::TooLarge => f.write_str("the form is too large"),
+        }
+    }
+}
+
+impl std::error::Error for FormError {}
+
+/// The fields of an encoded body, in order (empty pieces between `&`s skipped, a piece
+/// without `=` a name with an empty value).
+pub fn decode(bytes: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    if bytes.len() > MAX_FORM_BYTES {
+        return Err(FormError::TooLarge);
+    }
+    let mut fields = Vec::new();
+    let mut at = 0;
+    for piece in bytes.split(|&b| b == b'&') {
+        if !piece.is_empty() {
+            if fields.len() == MAX_FIELDS {
+                return Err(FormError::TooLarge);
+            }
+            let eq = piece.iter().position(|&b| b == b'=').unwrap_or(piece.len());
+            let k = unescape(&piece[..eq], at)?;
+            let v = unescape(piece.get(eq + 1..).unwrap_or(b""), at + eq + 1)?;
+            fields.push((k, v));
+        }
+        at += piece.len() + 1;
+    }
+    Ok(fields)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn unescape(raw: &[u8], offset: usize) -> Result<String, FormError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let h = raw.get(i + 1).copied().and_then(hex);
+                let l = raw.get(i + 2).copied().and_then(hex);
+                match (h, l) {
+                    (Some(h), Some(l)) => out.push(h << 4 | l),
+                    _ => return Err(FormError::BadPercent(offset + i)),
+                }
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+}
+
+/// The first value of `name`.
+pub fn get<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The body with the value of every field named as a secret replaced by [`MASK`], the
+/// rest byte for byte. Works on malformed bodies too: a name that does not decode is
+/// read leniently (its bytes as they are), so a secret is masked whatever else is wrong.
+pub fn mask(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, piece) in bytes.split(|&b| b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        let eq = piece.iter().position(|&b| b == b'=');
+        let name_raw = &piece[..eq.unwrap_or(piece.len())];
+        let name = unescape(name_raw, 0)
+            .unwrap_or_else(|_| String::from_utf8_lossy(name_raw).into_owned());
+        match eq {
+            Some(eq) if is_secret_name(&name) => {
+                out.extend_from_slice(&piece[..=eq]);
+                out.extend_from_slice(MASK.as_bytes());
+            }
+            _ => out.extend_from_slice(piece),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_6749_appendix_b_example() {
+        // The appendix's example value " %&+£€".
+        assert_eq!(encode(&[("v", " %&+£€")]), b"v=+%25%26%2B%C2%A3%E2%82%AC");
+        assert_eq!(
+            decode(b"v=+%25%26%2B%C2%A3%E2%82%AC").unwrap()[0].1,
+            " %&+£€"
+        );
+    }
+
+    #[test]
+    fn malformed_bytes_are_refused() {
+        assert_eq!(decode(b"a=%zz"), Err(FormError::BadPercent(2)));
+        assert_eq!(decode(b"a=%4"), Err(FormError::BadPercent(2)));
+        assert_eq!(decode(b"a=%ff"), Err(FormError::NotUtf8));
+        assert_eq!(
+            decode(&vec![b'a'; MAX_FORM_BYTES + 1]),
+            Err(FormError::TooLarge)
+        );
+        assert_eq!(
+            decode(b"&a&&b=1").unwrap(),
+            vec![("a".into(), "".into()), ("b".into(), "1".into())]
+        );
+    }
+
+    #[test]
+    fn secrets_are_masked_even_in_a_malformed_body() {
+        let b = b"username=u&password=p%40ss&Pass%77ord=x&client_secret=%zz";
+        assert_eq!(
+            mask(b),
+            b"username=u&password=********&Pass%77ord=********&client_secret=********"
+        );
+    }
+}

@@ -1,0 +1,953 @@
+//! ActiveSync's WBXML (WAP Binary XML 1.3 as MS-ASWBXML profiles it) for the commands
+//! modelled: `Provision`, `FolderSync` and `Sync`, request and response. A document is
+//! the header (version `0x03`, public id `0x01`, charset `0x6A` UTF-8, a string table),
+//! then tokens: `SWITCH_PAGE`, tags (with the content flag `0x40`), `END`, `STR_I`,
+//! `STR_T` (a string of the table), `ENTITY` and `OPAQUE`. Only the tags of the code
+//! pages below are known: AirSync (0), Email (2), FolderHierarchy (7), Provision (14).
+
+use super::{ContentType, DecodeError, Encoded, MailItem, Refusal, WireError};
+
+/// Nesting deeper than this is refused.
+pub const MAX_DEPTH: usize = 32;
+/// The largest document read.
+pub const MAX_BYTES: usize = 1 << 20;
+
+const SWITCH_PAGE: u8 = 0x00;
+const END: u8 = 0x01;
+const ENTITY: u8 = 0x02;
+const STR_I: u8 = 0x03;
+const STR_T: u8 = 0x83;
+const OPAQUE: u8 = 0xC3;
+const CONTENT: u8 = 0x40;
+const ATTRIBUTES: u8 = 0x80;
+
+/// The code pages and tags known, `(page, token, name)` (MS-ASWBXML section 2.1.2.1).
+const TAGS: &[(u8, u8, &str)] = &[
+    (0, 0x05, "Sync"),
+    (0, 0x07, "Add"),
+    (0, 0x0B, "SyncKey"),
+    (0, 0x0D, "ServerId"),
+    (0, 0x0E, "Status"),
+    (0, 0x0F, "Collection"),
+    (0, 0x12, "CollectionId"),
+    (0, 0x13, "GetChanges"),
+    (0, 0x15, "WindowSize"),
+    (0, 0x16, "Commands"),
+    (0, 0x1C, "Collections"),
+    (0, 0x1D, "ApplicationData"),
+    (2, 0x0F, "DateReceived"),
+    (2, 0x14, "Subject"),
+    (2, 0x18, "From"),
+    (7, 0x07, "DisplayName"),
+    (7, 0x08, "ServerId"),
+    (7, 0x09, "ParentId"),
+    (7, 0x0A, "Type"),
+    (7, 0x0C, "Status"),
+    (7, 0x0E, "Changes"),
+    (7, 0x0F, "Add"),
+    (7, 0x12, "SyncKey"),
+    (7, 0x16, "FolderSync"),
+    (7, 0x17, "Count"),
+    (14, 0x05, "Provision"),
+    (14, 0x06, "Policies"),
+    (14, 0x07, "Policy"),
+    (14, 0x08, "PolicyType"),
+    (14, 0x09, "PolicyKey"),
+    (14, 0x0B, "Status"),
+];
+
+/// A code page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// AirSync (0).
+    AirSync = 0,
+    /// Email (2).
+    Email = 2,
+    /// FolderHierarchy (7).
+    FolderHierarchy = 7,
+    /// Provision (14).
+    Provision = 14,
+}
+
+/// A node of a WBXML document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// An element: its code page, token and content.
+    Element(u8, u8, Vec<Node>),
+    /// A string.
+    Text(String),
+    /// Opaque bytes.
+    Opaque(Vec<u8>),
+}
+
+fn token(page: Page, name: &str) -> u8 {
+    TAGS.iter()
+        .find(|(p, _, n)| *p == page as u8 && *n == name)
+        .map(|(_, t, _)| *t)
+        .unwrap_or_else(|| unreachable!("tag {name} is in the table"))
+}
+
+fn known(page: u8, tag: u8) -> bool {
+    TAGS.iter().any(|(p, t, _)| *p == page && *t == tag)
+}
+
+fn el(page: Page, name: &str, children: Vec<Node>) -> Node {
+    Node::Element(page as u8, token(page, name), children)
+}
+
+fn text_el(page: Page, name: &str, text: &str) -> Node {
+    el(page, name, vec![Node::Text(text.to_string())])
+}
+
+/// Encodes a document whose root is `root`.
+pub fn encode_node(root: &Node) -> Vec<u8> {
+    let mut out = vec![0x03, 0x01, 0x6A, 0x00];
+    let mut page = 0u8;
+    write(root, &mut out, &mut page);
+    out
+}
+
+fn write(n: &Node, out: &mut Vec<u8>, page: &mut u8) {
+    match n {
+        Node::Element(p, t, children) => {
+            if *p != *page {
+                out.extend_from_slice(&[SWITCH_PAGE, *p]);
+                *page = *p;
+            }
+            if children.is_empty() {
+                out.push(*t);
+            } else {
+                out.push(*t | CONTENT);
+                for c in children {
+                    write(c, out, page);
+                }
+                out.push(END);
+            }
+        }
+        Node::Text(s) => {
+            out.push(STR_I);
+            out.extend(s.bytes().filter(|&b| b != 0));
+            out.push(0);
+        }
+        Node::Opaque(b) => {
+            out.push(OPAQUE);
+            mb_u_int32(out, b.len() as u32);
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+fn mb_u_int32(out: &mut Vec<u8>, mut v: u32) {
+    let mut tmp = [0u8; 5];
+    let mut i = 5;
+    loop {
+        i -= 1;
+        tmp[i] = (v & 0x7F) as u8 | if i == 4 { 0 } else { 0x80 };
+        v >>= 7;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    table: &'a [u8],
+    page: u8,
+}
+
+fn bad(detail: impl Into<String>) -> DecodeError {
+    DecodeError::new("ActiveSync WBXML", detail)
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.b.get(self.i).ok_or_else(|| bad("unexpected end"))?;
+        self.i += 1;
+        Ok(b)
+    }
+    fn mb(&mut self) -> Result<u32, DecodeError> {
+        let mut v: u32 = 0;
+        for _ in 0..5 {
+            let b = self.byte()?;
+            v = v.checked_mul(128).ok_or_else(|| bad("integer too large"))? | u32::from(b & 0x7F);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad("integer longer than 5 bytes"))
+    }
+    fn cstr(bytes: &[u8]) -> Result<(String, usize), DecodeError> {
+        let n = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| bad("unterminated string"))?;
+        let s = std::str::from_utf8(&bytes[..n]).map_err(|_| bad("a string that is not UTF-8"))?;
+        Ok((s.to_string(), n + 1))
+    }
+    fn content(&mut self, depth: usize) -> Result<Vec<Node>, DecodeError> {
+        let mut out = Vec::new();
+        loop {
+            let t = self.byte()?;
+            match t {
+                END => return Ok(out),
+                SWITCH_PAGE => self.page = self.byte()?,
+                STR_I => {
+                    let (s, n) = Self::cstr(&self.b[self.i..])?;
+                    self.i += n;
+                    out.push(Node::Text(s));
+                }
+                STR_T => {
+                    let at = self.mb()? as usize;
+                    let (s, _) = Self::cstr(
+                        self.table
+                            .get(at..)
+                            .ok_or_else(|| bad("a string table reference out of range"))?,
+                    )?;
+                    out.push(Node::Text(s));
+                }
+                ENTITY => {
+                    let c = char::from_u32(self.mb()?)
+                        .filter(|&c| c != '\0')
+                        .ok_or_else(|| bad("a bad entity"))?;
+                    out.push(Node::Text(c.to_string()));
+                }
+                OPAQUE => {
+                    let n = self.mb()? as usize;
+                    let end = self
+                        .i
+                        .checked_add(n)
+                        .filter(|&e| e <= self.b.len())
+                        .ok_or_else(|| bad("opaque data past the end"))?;
+                    out.push(Node::Opaque(self.b[self.i..end].to_vec()));
+                    self.i = end;
+                }
+                t => out.push(self.element(t, depth)?),
+            }
+        }
+    }
+    fn element(&mut self, t: u8, depth: usize) -> Result<Node, DecodeError> {
+        if depth >= MAX_DEPTH {
+            return Err(bad("nested too deep"));
+        }
+        if t & ATTRIBUTES != 0 {
+            return Err(bad(format!(
+                "token 0x{t:02X}: attributes are not used by ActiveSync"
+            )));
+        }
+        let tag = t & 0x3F;
+        if !known(self.page, tag) {
+            return Err(bad(format!(
+                "unknown tag 0x{tag:02X} of code page {}",
+                self.page
+            )));
+        }
+        let page = self.page;
+        let children = if t & CONTENT != 0 {
+            self.content(depth + 1)?
+        } else {
+            Vec::new()
+        };
+        Ok(Node::Element(page, tag, children))
+    }
+}
+
+/// Decodes a document into its root element.
+pub fn decode_node(bytes: &[u8]) -> Result<Node, DecodeError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(bad("too large"));
+    }
+    let mut r = Reader {
+        b: bytes,
+        i: 0,
+        table: &[],
+        page: 0,
+    };
+    if r.byte()? != 0x03 {
+        return Err(bad("not WBXML 1.3"));
+    }
+    if r.mb()? == 0 {
+        return Err(bad("a public id in the string table is not supported"));
+    }
+    if r.mb()? != 106 {
+        return Err(bad("the charset is not UTF-8"));
+    }
+    let n = r.mb()? as usize;
+    let end =
+        r.i.checked_add(n)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad("string table past the end"))?;
+    r.table = &bytes[r.i..end];
+    r.i = end;
+    let mut t = r.byte()?;
+    while t == SWITCH_PAGE {
+        r.page = r.byte()?;
+        t = r.byte()?;
+    }
+    if matches!(t, END | ENTITY | STR_I | STR_T | OPAQUE) || t & 0x3F < 0x05 {
+        return Err(bad("the document does not start with an element"));
+    }
+    let root = r.element(t, 0)?;
+    if r.i != bytes.len() {
+        return Err(bad("bytes after the root element"));
+    }
+    Ok(root)
+}
+
+/// A folder of a `FolderSync` response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folder {
+    /// `ServerId`.
+    pub server_id: String,
+    /// `ParentId`.
+    pub parent_id: String,
+    /// `DisplayName`.
+    pub display_name: String,
+    /// `Type` (2 = Inbox, 8 = Calendar, 9 = Contacts...).
+    pub kind: u8,
+}
+
+/// A `Sync` response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncResponse {
+    /// The collection's `Status` (1 = success).
+    pub status: u8,
+    /// The new `SyncKey`.
+    pub sync_key: String,
+    /// `CollectionId`.
+    pub collection_id: String,
+    /// The items added (`Commands/Add`).
+    pub items: Vec<MailItem>,
+}
+
+/// The ActiveSync commands modelled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `Provision` request: the policy type, and the policy key when acknowledging.
+    ProvisionRequest {
+        /// `PolicyKey` of an acknowledgement.
+        policy_key: Option<String>,
+    },
+    /// `Provision` response.
+    ProvisionResponse {
+        /// `Status` (1 = success, 2 = protocol error).
+        status: u8,
+        /// `PolicyKey`.
+        policy_key: String,
+    },
+    /// `FolderSync` request.
+    FolderSyncRequest {
+        /// `SyncKey` (`0` at first).
+        sync_key: String,
+    },
+    /// `FolderSync` response.
+    FolderSyncResponse {
+        /// `Status` (1 = success, 10 = incorrectly formatted request).
+        status: u8,
+        /// The new `SyncKey`.
+        sync_key: String,
+        /// The folders added.
+        folders: Vec<Folder>,
+    },
+    /// `Sync` request for one collection.
+    SyncRequest {
+        /// `SyncKey`.
+        sync_key: String,
+        /// `CollectionId`.
+        collection_id: String,
+    },
+    /// `Sync` response.
+    SyncResponse(SyncResponse),
+    /// `Sync` refused as a whole: `<Sync><Status>n</Status></Sync>` (4 = protocol error).
+    SyncError {
+        /// `Status`.
+        status: u8,
+    },
+}
+
+/// The policy type of ActiveSync provisioning.
+pub const POLICY_TYPE: &str = "MS-EAS-Provisioning-WBXML";
+
+impl Command {
+    /// The command's name, with `request` or `response`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::ProvisionRequest { .. } => "Provision request",
+            Command::ProvisionResponse { .. } => "Provision response",
+            Command::FolderSyncRequest { .. } => "FolderSync request",
+            Command::FolderSyncResponse { .. } => "FolderSync response",
+            Command::SyncRequest { .. } => "Sync request",
+            Command::SyncResponse(_) => "Sync response",
+            Command::SyncError { .. } => "Sync error response",
+        }
+    }
+    /// The encoded body.
+    pub fn encode(&self) -> Encoded {
+        Encoded::new(ContentType::Wbxml, encode(self))
+    }
+}
+
+/// The WBXML of a command.
+pub fn encode(c: &Command) -> Vec<u8> {
+    use Page::*;
+    let root = match c {
+        Command::ProvisionRequest { policy_key } => {
+            let mut policy = vec![text_el(Provision, "PolicyType", POLICY_TYPE)];
+            if let Some(k) = policy_key {
+                policy.push(text_el(Provision, "PolicyKey", k));
+                policy.push(text_el(Provision, "Status", "1"));
+            }
+            el(
+                Provision,
+                "Provision",
+                vec![el(
+                    Provision,
+                    "Policies",
+                    vec![el(Provision, "Policy", policy)],
+                )],
+            )
+        }
+        Command::ProvisionResponse { status, policy_key } => {
+            let mut children = vec![text_el(Provision, "Status", &status.to_string())];
+            // A refused request (a protocol error) is answered with its status alone.
+            if *status == 1 {
+                children.push(el(
+                    Provision,
+                    "Policies",
+                    vec![el(
+                        Provision,
+                        "Policy",
+                        vec![
+                            text_el(Provision, "PolicyType", POLICY_TYPE),
+                            text_el(Provision, "Status", "1"),
+                            text_el(Provision, "PolicyKey", policy_key),
+                        ],
+                    )],
+                ));
+            }
+            el(Provision, "Provision", children)
+        }
+        Command::FolderSyncRequest { sync_key } => el(
+            FolderHierarchy,
+            "FolderSync",
+            vec![text_el(FolderHierarchy, "SyncKey", sync_key)],
+        ),
+        Command::FolderSyncResponse {
+            status,
+            sync_key,
+            folders,
+        } => {
+            let mut changes = vec![text_el(
+                FolderHierarchy,
+                "Count",
+                &folders.len().to_string(),
+            )];
+            changes.extend(folders.iter().map(|f| {
+                el(
+                    FolderHierarchy,
+                    "Add",
+                    vec![
+                        text_el(FolderHierarchy, "ServerId", &f.server_id),
+                        text_el(FolderHierarchy, "ParentId", &f.parent_id),
+                        text_el(FolderHierarchy, "DisplayName", &f.display_name),
+                        text_el(FolderHierarchy, "Type", &f.kind.to_string()),
+                    ],
+                )
+            }));
+            let mut children = vec![text_el(FolderHierarchy, "Status", &status.to_string())];
+            if *status == 1 {
+                children.push(text_el(FolderHierarchy, "SyncKey", sync_key));
+                children.push(el(FolderHierarchy, "Changes", changes));
+            }
+            el(FolderHierarchy, "FolderSync", children)
+        }
+        Command::SyncRequest {
+            sync_key,
+            collection_id,
+        } => el(
+            AirSync,
+            "Sync",
+            vec![el(
+                AirSync,
+                "Collections",
+                vec![el(AirSync, "Collection", {
+                    let mut c = vec![
+                        text_el(AirSync, "SyncKey", sync_key),
+                        text_el(AirSync, "CollectionId", collection_id),
+                    ];
+                    // GetChanges with the initial key 0 is a protocol error (MS-ASCMD
+                    // Sync status 4): it is sent only with a later key.
+                    if sync_key != "0" {
+                        c.push(el(AirSync, "GetChanges", vec![]));
+                    }
+                    c
+                })],
+            )],
+        ),
+        Command::SyncError { status } => el(
+            AirSync,
+            "Sync",
+            vec![text_el(AirSync, "Status", &status.to_string())],
+        ),
+        Command::SyncResponse(s) => {
+            let mut coll = vec![
+                text_el(AirSync, "SyncKey", &s.sync_key),
+                text_el(AirSync, "CollectionId", &s.collection_id),
+                text_el(AirSync, "Status", &s.status.to_string()),
+            ];
+            if !s.items.is_empty() {
+                let adds = s
+                    .items
+                    .iter()
+                    .map(|m| {
+                        el(
+                            AirSync,
+                            "Add",
+                            vec![
+                                text_el(AirSync, "ServerId", &m.id),
+                                el(
+                                    AirSync,
+                                    "ApplicationData",
+                                    vec![
+                                        text_el(Email, "From", &m.from),
+                                        text_el(Email, "Subject", &m.subject),
+                                        text_el(Email, "DateReceived", &m.received),
+                                    ],
+                                ),
+                            ],
+                        )
+                    })
+                    .collect();
+                coll.push(el(AirSync, "Commands", adds));
+            }
+            el(
+                AirSync,
+                "Sync",
+                vec![el(
+                    AirSync,
+                    "Collections",
+                    vec![el(AirSync, "Collection", coll)],
+                )],
+            )
+        }
+    };
+    encode_node(&root)
+}
+
+/// A view of a decoded element for reading by name.
+struct View<'a>(&'a Node);
+
+impl<'a> View<'a> {
+    fn is(&self, page: Page, name: &str) -> bool {
+        matches!(self.0, Node::Element(p, t, _) if *p == page as u8 && *t == token(page, name))
+    }
+    fn children(&self) -> &'a [Node] {
+        match self.0 {
+            Node::Element(_, _, c) => c,
+            _ => &[],
+        }
+    }
+    fn child(&self, page: Page, name: &str) -> Option<View<'a>> {
+        self.children().iter().map(View).find(|v| v.is(page, name))
+    }
+    fn all(&self, page: Page, name: &'a str) -> impl Iterator<Item = View<'a>> + 'a {
+        self.children()
+            .iter()
+            .map(View)
+            .filter(move |v| v.is(page, name))
+    }
+    fn text(&self) -> String {
+        self.children()
+            .iter()
+            .filter_map(|n| match n {
+                Node::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+    fn text_of(&self, page: Page, name: &str) -> Option<String> {
+        self.child(page, name).map(|c| c.text())
+    }
+}
+
+fn status(s: Option<String>) -> Result<u8, DecodeError> {
+    s.and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("a Status that is not a number"))
+}
+
+/// Decodes a command.
+pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
+    use Page::*;
+    let root = decode_node(bytes)?;
+    let r = View(&root);
+    if r.is(Provision, "Provision") {
+        let policy = r
+            .child(Provision, "Policies")
+            .and_then(|p| p.child(Provision, "Policy"));
+        if let Some(p) = &policy {
+            if p.text_of(Provision, "PolicyType").as_deref() != Some(POLICY_TYPE) {
+                return Err(bad("Provision of an unknown PolicyType"));
+            }
+        }
+        return match (r.text_of(Provision, "Status"), policy) {
+            (Some(s), policy) => {
+                let status = status(Some(s))?;
+                let policy_key = policy.and_then(|p| p.text_of(Provision, "PolicyKey"));
+                if status == 1 && policy_key.is_none() {
+                    return Err(bad("a successful Provision without its PolicyKey"));
+                }
+                Ok(Command::ProvisionResponse {
+                    status,
+                    policy_key: policy_key.unwrap_or_default(),
+                })
+            }
+            (None, Some(p)) => Ok(Command::ProvisionRequest {
+                policy_key: p.text_of(Provision, "PolicyKey"),
+            }),
+            (None, None) => Err(bad("Provision without Policies/Policy")),
+        };
+    }
+    if r.is(FolderHierarchy, "FolderSync") {
+        let key = r.text_of(FolderHierarchy, "SyncKey");
+        return Ok(match r.text_of(FolderHierarchy, "Status") {
+            None => Command::FolderSyncRequest {
+                sync_key: key.ok_or_else(|| bad("FolderSync without SyncKey"))?,
+            },
+            Some(s) if s != "1" => Command::FolderSyncResponse {
+                status: status(Some(s))?,
+                sync_key: String::new(),
+                folders: Vec::new(),
+            },
+            Some(s) => {
+                let sync_key = key.ok_or_else(|| bad("FolderSync without SyncKey"))?;
+                let folders = r
+                    .child(FolderHierarchy, "Changes")
+                    .map(|c| {
+                        c.all(FolderHierarchy, "Add")
+                            .map(|a| {
+                                Ok(Folder {
+                                    server_id: a
+                                        .text_of(FolderHierarchy, "ServerId")
+                                        .unwrap_or_default(),
+                                    parent_id: a
+                                        .text_of(FolderHierarchy, "ParentId")
+                                        .unwrap_or_default(),
+                                    display_name: a
+                                        .text_of(FolderHierarchy, "DisplayName")
+                                        .unwrap_or_default(),
+                                    kind: status(a.text_of(FolderHierarchy, "Type"))?,
+                                })
+                            })
+                            .collect::<Result<Vec<_>, DecodeError>>()
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+                Command::FolderSyncResponse {
+                    status: status(Some(s))?,
+                    sync_key,
+                    folders,
+                }
+            }
+        });
+    }
+    if r.is(AirSync, "Sync") {
+        if let Some(s) = r.text_of(AirSync, "Status") {
+            return Ok(Command::SyncError {
+                status: status(Some(s))?,
+            });
+        }
+        let coll = r
+            .child(AirSync, "Collections")
+            .and_then(|c| c.child(AirSync, "Collection"))
+            .ok_or_else(|| bad("Sync without Collections/Collection"))?;
+        let sync_key = coll
+            .text_of(AirSync, "SyncKey")
+            .ok_or_else(|| bad("Sync without SyncKey"))?;
+        let collection_id = coll
+            .text_of(AirSync, "CollectionId")
+            .ok_or_else(|| bad("Sync without CollectionId"))?;
+        return Ok(match coll.text_of(AirSync, "Status") {
+            None => Command::SyncRequest {
+                sync_key,
+                collection_id,
+            },
+            Some(s) => {
+                let items = coll
+                    .child(AirSync, "Commands")
+                    .map(|c| {
+                        c.all(AirSync, "Add")
+                            .map(|a| {
+                                let d = a.child(AirSync, "ApplicationData");
+                                let t = |n: &str| {
+                                    d.as_ref()
+                                        .and_then(|d| d.text_of(Email, n))
+                                        .unwrap_or_default()
+                                };
+                                MailItem {
+                                    id: a.text_of(AirSync, "ServerId").unwrap_or_default(),
+                                    subject: t("Subject"),
+                                    from: t("From"),
+                                    received: t("DateReceived"),
+                                }
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Command::SyncResponse(SyncResponse {
+                    status: status(Some(s))?,
+                    sync_key,
+                    collection_id,
+                    items,
+                })
+            }
+        });
+    }
+    Err(bad("not a Provision, FolderSync or Sync command"))
+}
+
+/// Reads a posted command as Exchange does: bytes that are not WBXML are `400 Bad
+/// Request`; a well-formed document of a known command that is not a request of it is
+/// answered `200` with the command's protocol-error status (Provision 2, FolderSync 10,
+/// Sync 4).
+pub fn decode_request(bytes: &[u8]) -> Result<Command, WireError> {
+    let not_wbxml = || WireError::new(400, Refusal::Http(super::http1::BadRequest::BadRequest));
+    let root = decode_node(bytes).map_err(|_| not_wbxml())?;
+    let protocol_error = |c: Command| WireError::new(200, Refusal::ActiveSync(c));
+    let r = View(&root);
+    let c = decode(bytes);
+    match c {
+        Ok(
+            c @ (Command::ProvisionRequest { .. }
+            | Command::FolderSyncRequest { .. }
+            | Command::SyncRequest { .. }),
+        ) => Ok(c),
+        _ if r.is(Page::Provision, "Provision") => {
+            Err(protocol_error(Command::ProvisionResponse {
+                status: 2,
+                policy_key: String::new(),
+            }))
+        }
+        _ if r.is(Page::FolderHierarchy, "FolderSync") => {
+            Err(protocol_error(Command::FolderSyncResponse {
+                status: 10,
+                sync_key: String::new(),
+                folders: vec![],
+            }))
+        }
+        _ if r.is(Page::AirSync, "Sync") => Err(protocol_error(Command::SyncError { status: 4 })),
+        _ => Err(not_wbxml()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::carries_mailbox;
+
+    pub(crate) fn commands() -> Vec<Command> {
+        vec![
+            Command::ProvisionRequest { policy_key: None },
+            Command::ProvisionRequest {
+                policy_key: Some("1307199584".into()),
+            },
+            Command::ProvisionResponse {
+                status: 1,
+                policy_key: "1307199584".into(),
+            },
+            Command::FolderSyncRequest {
+                sync_key: "0".into(),
+            },
+            Command::FolderSyncResponse {
+                status: 1,
+                sync_key: "1".into(),
+                folders: vec![Folder {
+                    server_id: "5".into(),
+                    parent_id: "0".into(),
+                    display_name: "Inbox".into(),
+                    kind: 2,
+                }],
+            },
+            Command::SyncRequest {
+                sync_key: "0".into(),
+                collection_id: "5".into(),
+            },
+            Command::SyncResponse(SyncResponse {
+                status: 1,
+                sync_key: "2".into(),
+                collection_id: "5".into(),
+                items: vec![MailItem {
+                    id: "5:1".into(),
+                    subject: "Héllo".into(),
+                    from: "a@contoso.com".into(),
+                    received: "2026-01-01T00:00:00.000Z".into(),
+                }],
+            }),
+        ]
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        for c in commands() {
+            assert_eq!(decode(&encode(&c)).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn the_header_and_tokens_are_ms_aswbxml() {
+        let b = encode(&Command::FolderSyncRequest {
+            sync_key: "0".into(),
+        });
+        // Header, SWITCH_PAGE 7, FolderSync with content, SyncKey with content, STR_I "0", END, END.
+        assert_eq!(
+            b,
+            [0x03, 0x01, 0x6A, 0x00, 0x00, 0x07, 0x56, 0x52, 0x03, b'0', 0x00, 0x01, 0x01]
+        );
+        // The same document through the string table.
+        let t = [
+            0x03, 0x01, 0x6A, 0x02, b'0', 0x00, 0x00, 0x07, 0x56, 0x52, 0x83, 0x00, 0x01, 0x01,
+        ];
+        assert_eq!(
+            decode(&t).unwrap(),
+            Command::FolderSyncRequest {
+                sync_key: "0".into()
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_documents_are_refused() {
+        for bad in [
+            &[][..],
+            &[0x02, 0x01, 0x6A, 0x00, 0x45, 0x01],
+            &[0x03, 0x01, 0x04, 0x00, 0x45, 0x01],
+            &[0x03, 0x01, 0x6A, 0x00, 0x45],
+            &[0x03, 0x01, 0x6A, 0x00, 0x7F, 0x01],
+            &[
+                0x03, 0x01, 0x6A, 0x00, 0x00, 0x07, 0x56, 0x52, 0x83, 0x09, 0x01, 0x01,
+            ],
+            &[0x03, 0x01, 0x6A, 0x05, 0x00],
+            &[0x03, 0x01, 0x6A, 0x00, 0xC5, 0x01],
+            &[0x03, 0x01, 0x6A, 0x00, 0x00, 0x07, 0x16, 0x16],
+        ] {
+            assert!(decode(bad).is_err(), "{bad:02X?}");
+        }
+        let deep: Vec<u8> = [0x03, 0x01, 0x6A, 0x00]
+            .into_iter()
+            .chain(std::iter::repeat_n(0x45, MAX_DEPTH + 1))
+            .collect();
+        assert!(decode(&deep).is_err());
+    }
+
+    #[test]
+    fn requests_are_refused_as_exchange_does() {
+        let e = decode_request(b"<Sync/>").unwrap_err();
+        assert_eq!(e.status, 400);
+        let resp = encode(&Command::FolderSyncResponse {
+            status: 1,
+            sync_key: "1".into(),
+            folders: vec![],
+        });
+        let e = decode_request(&resp).unwrap_err();
+        assert_eq!(e.status, 200);
+        assert!(matches!(
+            e.refusal,
+            Refusal::ActiveSync(Command::FolderSyncResponse { status: 10, .. })
+        ));
+        let sync = encode(&Command::SyncError { status: 1 });
+        assert!(matches!(
+            decode_request(&sync).unwrap_err().refusal,
+            Refusal::ActiveSync(Command::SyncError { status: 4 })
+        ));
+        assert!(decode_request(&encode(&Command::SyncRequest {
+            sync_key: "0".into(),
+            collection_id: "5".into()
+        }))
+        .is_ok());
+    }
+
+    #[test]
+    fn protocol_errors_have_the_shapes_of_ms_ascmd() {
+        use Page::*;
+        // <Sync><Status>4</Status></Sync>, <FolderSync><Status>10</Status></FolderSync>,
+        // <Provision><Status>2</Status></Provision>.
+        let cases = [
+            (
+                Command::SyncError { status: 4 },
+                el(AirSync, "Sync", vec![text_el(AirSync, "Status", "4")]),
+            ),
+            (
+                Command::FolderSyncResponse {
+                    status: 10,
+                    sync_key: String::new(),
+                    folders: vec![],
+                },
+                el(
+                    FolderHierarchy,
+                    "FolderSync",
+                    vec![text_el(FolderHierarchy, "Status", "10")],
+                ),
+            ),
+            (
+                Command::ProvisionResponse {
+                    status: 2,
+                    policy_key: String::new(),
+                },
+                el(
+                    Provision,
+                    "Provision",
+                    vec![text_el(Provision, "Status", "2")],
+                ),
+            ),
+        ];
+        for (c, tree) in cases {
+            assert_eq!(encode(&c), encode_node(&tree), "{}", c.name());
+            assert_eq!(decode(&encode(&c)).unwrap(), c);
+        }
+        // A successful Provision must carry its key.
+        let no_key = el(
+            Provision,
+            "Provision",
+            vec![text_el(Provision, "Status", "1")],
+        );
+        assert!(decode(&encode_node(&no_key)).is_err());
+    }
+
+    #[test]
+    fn an_initial_sync_sends_no_get_changes() {
+        use Page::*;
+        let first = decode_node(&encode(&Command::SyncRequest {
+            sync_key: "0".into(),
+            collection_id: "5".into(),
+        }))
+        .unwrap();
+        let later = decode_node(&encode(&Command::SyncRequest {
+            sync_key: "7".into(),
+            collection_id: "5".into(),
+        }))
+        .unwrap();
+        let has = |n: &Node| {
+            View(n)
+                .child(AirSync, "Collections")
+                .and_then(|c| c.child(AirSync, "Collection"))
+                .is_some_and(|c| c.child(AirSync, "GetChanges").is_some())
+        };
+        assert!(!has(&first));
+        assert!(has(&later));
+    }
+
+    #[test]
+    fn a_sync_with_items_is_mailbox_content() {
+        let all = commands();
+        let sync = all.last().unwrap().encode();
+        assert!(carries_mailbox(sync.content_type, &sync.bytes));
+        for c in &all[..all.len() - 1] {
+            assert!(
+                !carries_mailbox(ContentType::Wbxml, &encode(c)),
+                "{}",
+                c.name()
+            );
+        }
+    }
+}
