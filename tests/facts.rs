@@ -3,6 +3,7 @@
 //! roles), never from who the caller is. `whatif` derives them the same way, so it and a
 //! run agree policy by policy.
 
+use hmasim::protocol::headers;
 use std::net::IpAddr;
 use std::process::Command;
 
@@ -49,6 +50,7 @@ fn ca_lines(t: &Trace) -> Option<Vec<String>> {
     t.events.iter().find_map(|e| {
         (e.msg.kind == Kind::Note
             && e.msg
+                .meta
                 .summary
                 .starts_with("Entra ID evaluates Conditional Access"))
         .then(|| match &e.msg.body {
@@ -166,7 +168,7 @@ fn a_relayed_legacy_sign_in_is_judged_by_the_client_address_exchange_online_forw
         })
         .expect("Exchange Online relays the sign-in");
     assert_eq!(
-        relayed.msg.header_value("X-Forwarded-For"),
+        relayed.msg.header_value(&headers::X_FORWARDED_FOR),
         Some("203.0.113.44")
     );
 }
@@ -384,7 +386,7 @@ proptest! {
             .events
             .iter()
             .find(|e| e.msg.kind == Kind::Request && t.names[e.to.0 as usize] == "entra-id")
-            .and_then(|e| e.msg.header_value("User-Agent"))
+            .and_then(|e| e.msg.header_value(&headers::USER_AGENT))
             .unwrap_or("")
             .to_string();
         let dir = std::env::temp_dir().join(format!("hmasim-facts-{}", std::process::id()));

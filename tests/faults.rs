@@ -2,6 +2,7 @@
 //! symptom and the refusal a real admin would see, and its documented fix restores mailbox
 //! access with MFA. Everything is read from the messages of the run.
 
+use hmasim::protocol::headers;
 use hmasim::protocol::Kind;
 use hmasim::scenario::{self, Scenario};
 use hmasim::sim::{self, Trace};
@@ -96,7 +97,7 @@ fn every_fault_ends_with_the_documented_symptom_and_refusal() {
             .find(|e| e.seq == d.event)
             .expect("the diagnosed event is in the trace");
         assert_eq!(
-            at.msg.fault.as_ref().map(|f| f.code.as_str()),
+            at.msg.meta.fault.as_ref().map(|f| f.code.as_str()),
             Some(code),
             "{name}"
         );
@@ -110,11 +111,11 @@ fn tls_offloading_shows_the_exact_header_and_the_fix_quotes_bridging() {
     let e = t
         .events
         .iter()
-        .find(|e| e.msg.header_value("x-ms-diagnostics").is_some())
+        .find(|e| e.msg.header_value(&headers::X_MS_DIAGNOSTICS).is_some())
         .unwrap();
     assert!(e
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .next()
         .unwrap()
         .contains("error=\"invalid_token\""));
@@ -134,10 +135,14 @@ fn a_missing_authorization_uri_never_reaches_entra() {
         .events
         .iter()
         .any(|e| t.names[e.to.0 as usize] == "entra-id"));
-    let challenge = t.events.iter().find(|e| e.msg.status == Some(401)).unwrap();
+    let challenge = t
+        .events
+        .iter()
+        .find(|e| e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED))
+        .unwrap();
     assert!(!challenge
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .any(|v| v.contains("authorization_uri")));
     assert!(t
         .outcome
@@ -246,6 +251,7 @@ fn refresh_tokens_survive_a_password_change_unless_the_model_lets_entra_act() {
         .iter()
         .find(|e| {
             e.msg
+                .meta
                 .fault
                 .as_ref()
                 .is_some_and(|f| f.diagnostics == "AADSTS50173")
@@ -312,7 +318,11 @@ fn an_outage_is_survived_by_the_background_sync() {
 #[test]
 fn a_configuration_change_in_the_timeline_takes_effect_at_its_instant() {
     let t = run("mobile-onprem-hma", &["run.duration=1h", "timeline=[{at = \"0s\", client = \"outlook-mobile\", do = \"add-account\"}, {at = \"10m\", do = \"set\", key = \"load_balancer.tls\", value = \"offloading\"}]"]);
-    let first_fault = t.events.iter().find(|e| e.msg.fault.is_some()).unwrap();
+    let first_fault = t
+        .events
+        .iter()
+        .find(|e| e.msg.meta.fault.is_some())
+        .unwrap();
     assert!(first_fault.t_ms > 10 * 60_000);
     assert_eq!(
         t.outcome.failure.as_ref().unwrap().code.as_str(),

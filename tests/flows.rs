@@ -1,6 +1,7 @@
 //! The nine documented flows, in the three identity models: outcomes, step order and the
 //! facts of flows.md, all read from the messages the parties exchanged.
 
+use hmasim::protocol::headers;
 use hmasim::protocol::jwt;
 use hmasim::protocol::{FlowId, Kind};
 use hmasim::scenario::{self, Scenario};
@@ -179,10 +180,14 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
 
     // Step 5: the 401 with both WWW-Authenticate headers exactly as flows.md gives them.
     let challenge = event(&t, |e, from, _| {
-        from == "exchange-onprem" && e.msg.status == Some(401)
+        from == "exchange-onprem"
+            && e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED)
     });
     assert_eq!(step(challenge), Some(5));
-    let www: Vec<&str> = challenge.msg.header_values("WWW-Authenticate").collect();
+    let www: Vec<&str> = challenge
+        .msg
+        .header_values(&headers::WWW_AUTHENTICATE)
+        .collect();
     assert_eq!(
         www,
         [
@@ -224,7 +229,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         from == "mrs" && to == "entra-id" && e.msg.kind == Kind::Request
     });
     assert_eq!(
-        (step(obo), obo.msg.token.as_deref()),
+        (step(obo), obo.msg.meta.token.as_deref()),
         (Some(17), Some("AT1"))
     );
 
@@ -234,17 +239,17 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
         from == "outlook-mobile" && to == "protocol-translator" && e.msg.kind == Kind::Request
     });
     assert_eq!(
-        (step(prov), prov.msg.token.as_deref()),
+        (step(prov), prov.msg.meta.token.as_deref()),
         (Some(16), Some("AT1"))
     );
     assert!(t
         .events
         .iter()
         .any(|e| t.names[e.from.0 as usize] == "exchange-online"
-            && e.msg.status == Some(201)
+            && e.msg.status == Some(hmasim::protocol::StatusCode::CREATED)
             && step(e) == Some(18)));
     let sync = event(&t, |e, _, to| {
-        to == "exchange-onprem" && e.msg.token.as_deref() == Some("AT2")
+        to == "exchange-onprem" && e.msg.meta.token.as_deref() == Some("AT2")
     });
     assert_eq!(step(sync), Some(19));
     assert!(sync
@@ -269,11 +274,11 @@ fn web_onprem_uses_iwa_inside_and_forms_outside() {
     let inside = run("web-onprem-internal", &[]);
     assert!(inside.events.iter().any(|e| e
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .any(|v| v == "Negotiate")));
     assert!(inside.events.iter().any(|e| e
         .msg
-        .header_value("Authorization")
+        .header_value(&headers::AUTHORIZATION)
         .is_some_and(|v| v.starts_with("Negotiate "))));
     assert!(!inside
         .events
@@ -364,16 +369,16 @@ fn tls_offloading_breaks_the_audience_check_by_computation() {
     let t = run("mobile-onprem-hma", &["load_balancer.tls=offloading"]);
     let refusal = event(&t, |e, from, _| {
         from == "exchange-onprem"
-            && e.msg.status == Some(401)
-            && e.msg.header_value("x-ms-diagnostics").is_some()
+            && e.msg.status == Some(hmasim::protocol::StatusCode::UNAUTHORIZED)
+            && e.msg.header_value(&headers::X_MS_DIAGNOSTICS).is_some()
     });
     assert_eq!(
-        refusal.msg.header_value("x-ms-diagnostics").unwrap(),
+        refusal.msg.header_value(&headers::X_MS_DIAGNOSTICS).unwrap(),
         "2000003;reason=\"The hostname component of the audience claim value is invalid. Expected 'https://mail.contoso.com'. Actual 'http://mail.contoso.com'.\";error_category=\"invalid_resource\""
     );
     assert!(refusal
         .msg
-        .header_values("WWW-Authenticate")
+        .header_values(&headers::WWW_AUTHENTICATE)
         .next()
         .unwrap()
         .ends_with("error=\"invalid_token\""));

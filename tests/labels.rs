@@ -65,7 +65,7 @@ fn notes_name_the_app_of_each_client_kind() {
     let t = run("secure-hybrid", &[]);
     for e in t.events.iter().filter(|e| e.msg.kind == Kind::Note) {
         let who = name_of(&t, e.from);
-        let s = e.msg.summary.as_ref();
+        let s = e.msg.meta.summary.as_ref();
         if s.starts_with("the user adds the account") || s.starts_with("the user opens") {
             let app = match who {
                 "outlook-mobile" => "Outlook mobile",
@@ -89,10 +89,10 @@ fn notes_name_the_app_of_each_client_kind() {
     let note = t
         .events
         .iter()
-        .find(|e| e.msg.summary.starts_with("the user adds the account"))
+        .find(|e| e.msg.meta.summary.starts_with("the user adds the account"))
         .expect("the add-account note");
     assert_eq!(
-        note.msg.summary,
+        note.msg.meta.summary,
         "the user adds the account in the mail app"
     );
 }
@@ -108,7 +108,7 @@ fn a_user_name_only_post_does_not_claim_credentials() {
         .filter(|e| e.msg.kind == Kind::Request && name_of(&t, e.from) == "outlook-desktop")
         .filter_map(|e| match &e.msg.body {
             hmasim::protocol::Body::Form(f) if f.get("UserName").is_some() => {
-                Some((f.get("Password").is_some(), e.msg.summary.to_string()))
+                Some((f.get("Password").is_some(), e.msg.meta.summary.to_string()))
             }
             _ => None,
         })

@@ -9,6 +9,8 @@
 //!   kernel's `Ctx`. A party crate never depends on another party, nor on `hmasim-sim`
 //!   (the world builder calls each party crate's `from_scenario`, never the reverse); it
 //!   may read its slice of the scenario (`hmasim-scenario`, which knows no kernel either).
+//! - By source text: parties sign through the environment, and none reads the trace
+//!   metadata of a message (issue 12 item 4; see `metadata_reads`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -160,4 +162,79 @@ fn parties_sign_and_verify_through_the_environment() {
         offenders.is_empty(),
         "use env.sign/env.verify: {offenders:?}"
     );
+}
+
+/// The lines of a party's source (its code before any `#[cfg(test)]` module) that would
+/// read the trace metadata of a message, by name: a grep-level check, so it sees what
+/// the source says, not what the types allow. The types already stop a handler: it
+/// receives a `Wire`, which has no metadata, and an `Env::label` is opaque. What is left
+/// to catch is a party reaching around them: touching a `Meta` (`.meta`: a party writes
+/// its own metadata through `Message`'s builders and never reads any), splitting a
+/// `Message` it holds, building a `Label` from metadata, or a handler that takes a
+/// `Message`.
+fn metadata_reads(text: &str) -> Vec<(usize, &'static str)> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+    let mut found = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let line = line.split("//").next().unwrap_or("");
+        let meta_field = line.match_indices(".meta").any(|(i, _)| {
+            !line[i + 5..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if meta_field {
+            found.push((n + 1, "reads a message's Meta"));
+        }
+        if line.contains(".split()") {
+            found.push((n + 1, "splits a Message into its wire and metadata"));
+        }
+        if line.contains("Label::of(") {
+            found.push((n + 1, "builds a Label from metadata"));
+        }
+        if line.contains("fn handle(") && !line.contains(": Wire") {
+            found.push((n + 1, "a handler that does not take a Wire"));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_metadata_check_finds_each_way_of_reading_metadata() {
+    let source = "\
+pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {}
+let s = resp.meta.stage;
+let (wire, meta) = held.split();
+let l = Label::of(&m);
+let keys = self.metadata(); // a comment may say .meta
+pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {}
+#[cfg(test)]
+mod tests { fn t() { let _ = env.sent[0].1.meta.stage; } }
+";
+    let lines: Vec<usize> = metadata_reads(source).iter().map(|(n, _)| *n).collect();
+    assert_eq!(lines, vec![1, 2, 3, 4]);
+}
+
+/// No party reads the trace metadata of a message (issue 12 item 4): see
+/// [`metadata_reads`] for what the check looks for and why it is by source text.
+#[test]
+fn no_party_reads_the_metadata_of_a_message() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
+    let mut files = vec![root.to_path_buf()];
+    let mut offenders = Vec::new();
+    let (mut seen, mut handlers) = (0, 0);
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                files.push(e.expect("entry").path());
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            seen += 1;
+            let text = std::fs::read_to_string(&p).expect("read");
+            handlers += text.matches("pub fn handle(").count();
+            for (n, why) in metadata_reads(&text) {
+                offenders.push(format!("{}:{n}: {why}", p.display()));
+            }
+        }
+    }
+    assert!(seen >= 9, "party sources found: {seen}");
+    assert!(handlers >= 11, "party handlers found: {handlers}");
+    assert!(offenders.is_empty(), "{offenders:#?}");
 }

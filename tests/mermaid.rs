@@ -281,7 +281,7 @@ fn hostile_party_names_and_labels_parse_and_keep_their_own_lifelines() {
                 .map(|_| rng.pick(HOSTILE))
                 .collect::<Vec<_>>()
                 .join(" ");
-            e.msg.summary = label.clone().into();
+            e.msg.meta.summary = label.clone().into();
             if let hmasim::protocol::Body::Lines(lines) = &mut e.msg.body {
                 lines.push(label);
             }

@@ -25,7 +25,7 @@ fn notes(t: &Trace, what: &str) -> usize {
     t.events
         .iter()
         .filter(|e| {
-            e.msg.summary.contains(what)
+            e.msg.meta.summary.contains(what)
                 || matches!(&e.msg.body, hmasim::protocol::Body::Lines(l) if l.iter().any(|x| x.contains(what)))
         })
         .count()
@@ -81,7 +81,7 @@ fn duplicates_are_delivered_and_handled_idempotently() {
                 e.from,
                 e.to,
                 e.msg.conv,
-                format!("{:?}{}", e.msg.kind, e.msg.summary),
+                format!("{:?}{}", e.msg.kind, e.msg.meta.summary),
             )
         })
         .collect();

@@ -4,6 +4,7 @@
 //! tokens are renewed before they expire, and the footer counts what is printed.
 //! docs/outcome.md defines the outcome these tests check.
 
+use hmasim::protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim::protocol::challenge::Credentials;
@@ -45,6 +46,7 @@ fn access_that_happened_is_not_lost() {
         assert!(lost.t_ms > first_data, "{name}");
         assert!(t.events.iter().any(|e| e.t_ms == lost.t_ms
             && e.msg
+                .meta
                 .fault
                 .as_ref()
                 .is_some_and(|f| f.code.as_str() == code)));
@@ -186,7 +188,10 @@ fn reference(t: &Trace) -> (bool, Vec<(bool, bool, bool)>) {
                 if open.contains_key(&k) || done.contains_key(&k) {
                     continue;
                 }
-                let cred = match m.header_value("Authorization").and_then(Credentials::parse) {
+                let cred = match m
+                    .header_value(&headers::AUTHORIZATION)
+                    .and_then(Credentials::parse)
+                {
                     Some(Credentials::Bearer(j)) => mfa.get(j.as_str()).copied(),
                     _ => match &m.body {
                         Body::Form(f) => ["wresult", "id_token"]
@@ -307,7 +312,7 @@ fn duplicated_refusals_after_a_success_do_not_fail_the_run() {
             let gave_up = t
                 .events
                 .iter()
-                .any(|e| e.from == e.to && e.msg.kind == Kind::Note && e.msg.fault.is_some());
+                .any(|e| e.from == e.to && e.msg.kind == Kind::Note && e.msg.meta.fault.is_some());
             // Refusals answering a request that already had its answer, after the last
             // mailbox data of the run (nothing would have closed the failure they opened).
             let last_data = t
@@ -322,7 +327,7 @@ fn duplicated_refusals_after_a_success_do_not_fail_the_run() {
                 if matches!(e.msg.kind, Kind::Response | Kind::Redirect) {
                     let k = (e.to, e.from, e.msg.conv);
                     if answered.insert(k, ()).is_some()
-                        && e.msg.fault.is_some()
+                        && e.msg.meta.fault.is_some()
                         && e.seq > last_data
                         && !gave_up
                     {
@@ -352,10 +357,10 @@ fn renewals(t: &Trace, client: &str, summary: &str) -> Vec<(u64, u64)> {
     let mut held = None;
     let mut out = Vec::new();
     for e in &t.events {
-        if e.msg.kind == Kind::Request && e.msg.summary.contains(summary) {
+        if e.msg.kind == Kind::Request && e.msg.meta.summary.contains(summary) {
             out.push((e.t_ms, held.expect("a token held")));
         }
-        for tk in &e.msg.issued {
+        for tk in &e.msg.meta.issued {
             if tk.client == client && tk.kind == hmasim::protocol::TokenKind::Access {
                 held = Some(tk.expires_ms);
             }

@@ -391,7 +391,7 @@ fn tokens_that_reached_data(t: &Trace) -> Vec<Option<String>> {
     for e in t.events.iter().filter(|e| !e.dropped) {
         match e.msg.kind {
             Kind::Request => {
-                carried.insert((e.from, e.to, e.msg.conv), e.msg.token.clone());
+                carried.insert((e.from, e.to, e.msg.conv), e.msg.meta.token.clone());
             }
             Kind::Response | Kind::Redirect => {
                 let token = carried.remove(&(e.to, e.from, e.msg.conv)).flatten();

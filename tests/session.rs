@@ -25,10 +25,15 @@ fn renewals(t: &Trace) -> Vec<(u64, Option<String>)> {
         .iter()
         .filter(|e| {
             e.msg.kind == Kind::Response
-                && (e.msg.summary == "Entra ID redeems the refresh token"
-                    || e.msg.summary == "the token endpoint refuses the grant")
+                && (e.msg.meta.summary == "Entra ID redeems the refresh token"
+                    || e.msg.meta.summary == "the token endpoint refuses the grant")
         })
-        .map(|e| (e.t_ms, e.msg.fault.as_ref().map(|f| f.diagnostics.clone())))
+        .map(|e| {
+            (
+                e.t_ms,
+                e.msg.meta.fault.as_ref().map(|f| f.diagnostics.clone()),
+            )
+        })
         .collect()
 }
 
@@ -38,6 +43,7 @@ fn mfa_prompts(t: &Trace) -> Vec<u64> {
         .iter()
         .filter(|e| {
             e.msg
+                .meta
                 .summary
                 .starts_with("Conditional Access calls Entra MFA")
         })
@@ -65,7 +71,7 @@ fn silent_renewal_stops_at_the_interval_and_the_user_signs_in_again() {
     let note = t
         .events
         .iter()
-        .find(|e| e.msg.summary == "Entra ID checks the Conditional Access sign-in frequency")
+        .find(|e| e.msg.meta.summary == "Entra ID checks the Conditional Access sign-in frequency")
         .expect("a sign-in frequency note");
     let Body::Lines(lines) = &note.msg.body else {
         panic!("lines")

@@ -230,7 +230,7 @@ fn an_unregistered_user_registers_mfa_with_only_the_password() {
             .trace
             .events
             .iter()
-            .any(|e| e.msg.summary.contains("AADSTS50079")));
+            .any(|e| e.msg.meta.summary.contains("AADSTS50079")));
     }
     replays(&sc);
     // Registration only from a trusted location: from the Internet it is blocked; from a

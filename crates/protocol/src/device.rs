@@ -34,7 +34,8 @@ use crate::jwt::{self, Claims, SigningKey};
 /// The header a registered device's sign-in carries its device credential in (the
 /// primary refresh token cookie Windows' broker and the browser extension send to the
 /// authorize endpoint).
-pub const DEVICE_CREDENTIAL_HEADER: &str = "x-ms-RefreshTokenCredential";
+pub static DEVICE_CREDENTIAL_HEADER: &http::HeaderName =
+    &crate::headers::X_MS_REFRESH_TOKEN_CREDENTIAL;
 
 /// The Device Registration Service's resource, as a token for it names its audience.
 pub const DRS_RESOURCE: &str = "urn:ms-drs:enterpriseregistration.windows.net";

@@ -6,16 +6,19 @@
 //!
 //! ```
 //! use hmasim_protocol::display::{escape_control, header_value};
+//! use hmasim_protocol::headers;
 //! // base64("test@contoso.com:P@ssw0rd!")
 //! let basic = "Basic dGVzdEBjb250b3NvLmNvbTpQQHNzdzByZCE=";
 //! assert_eq!(
-//!     header_value("Authorization", basic),
+//!     header_value(&headers::AUTHORIZATION, basic),
 //!     "Basic <masked credentials of test@contoso.com>"
 //! );
 //! assert_eq!(escape_control("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
 //! ```
 
 use std::borrow::Cow;
+
+use crate::headers::{self, HeaderName};
 
 use crate::challenge::Credentials;
 
@@ -37,10 +40,8 @@ pub fn is_secret_name(name: &str) -> bool {
 /// A header value as output shows it: the credentials of `Authorization: Basic` (and
 /// `Proxy-Authorization`) are replaced by `<masked credentials of USER>`, the user read
 /// from the base64; every other value is shown as sent.
-pub fn header_value<'a>(name: &str, value: &'a str) -> Cow<'a, str> {
-    if !(name.eq_ignore_ascii_case("Authorization")
-        || name.eq_ignore_ascii_case("Proxy-Authorization"))
-    {
+pub fn header_value<'a>(name: &HeaderName, value: &'a str) -> Cow<'a, str> {
+    if !(*name == headers::AUTHORIZATION || name == http::header::PROXY_AUTHORIZATION) {
         return Cow::Borrowed(value);
     }
     let scheme = value.split_whitespace().next().unwrap_or("");
@@ -108,14 +109,17 @@ mod tests {
             password: "P@ssw0rd!".into(),
         }
         .to_string();
-        let shown = header_value("authorization", &c);
+        let shown = header_value(&HeaderName::from_static("authorization"), &c);
         assert_eq!(shown, "Basic <masked credentials of test@contoso.com>");
         assert_eq!(
-            header_value("Authorization", "Basic !!notbase64"),
+            header_value(&headers::AUTHORIZATION, "Basic !!notbase64"),
             "Basic <masked credentials>"
         );
-        assert_eq!(header_value("Authorization", "Bearer abc"), "Bearer abc");
-        assert_eq!(header_value("X-Other", &c), c);
+        assert_eq!(
+            header_value(&headers::AUTHORIZATION, "Bearer abc"),
+            "Bearer abc"
+        );
+        assert_eq!(header_value(&HeaderName::from_static("x-other"), &c), c);
     }
 
     #[test]

@@ -24,8 +24,8 @@
 
 use hmasim_base::{ActorId, SimDuration, SimTime, TimerId};
 
-use crate::flows::Stage;
 use crate::jwt::{self, Claims, JwtError, KeySet, SigningKey};
+use crate::message::{Label, Meta};
 use crate::Message;
 
 /// Where a message goes or came from: a connection's return route, or where a host name
@@ -60,8 +60,8 @@ pub trait Env {
     /// Fills `dst` from the party's own seeded random stream.
     fn fill_bytes(&mut self, dst: &mut [u8]);
     /// Sends `msg` over `to` (a route from name resolution, or a caller's to answer it).
-    /// An environment settles a [`Message::same_stage`] request first, with the stage of
-    /// the message being handled ([`Message::settle_stage`]).
+    /// An environment settles a [`Message::same_stage`] or [`Message::relayed`] request
+    /// first, from the metadata of the message being handled ([`Message::settle`]).
     fn send(&mut self, to: Route, msg: Message);
     /// The return route of the message being handled: who to answer. Saved by a party
     /// that answers later (after a lookup of its own), with [`Self::answer_to`].
@@ -75,6 +75,9 @@ pub trait Env {
     fn answer_to(&mut self, caller: Route, msg: Message) {
         self.send(caller, msg);
     }
+    /// The trace label of the message being handled, opaque to the party: saved with a
+    /// request it answers later ([`Message::labelled`]).
+    fn label(&self) -> Label;
     /// Delivers `msg` back to the running party after `delay`, unless cancelled first;
     /// returns the timer's handle.
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId;
@@ -111,9 +114,9 @@ pub struct Recording {
     pub now: SimTime,
     /// The return route of the message being handled.
     pub caller: Route,
-    /// The trace stage of the message being handled (what [`Message::same_stage`] sends
-    /// take).
-    pub stage: Option<Stage>,
+    /// The trace metadata of the message being handled (what [`Message::same_stage`] and
+    /// [`Message::relayed`] sends take from).
+    pub handled: Meta,
     /// Messages sent, with their routes, in order.
     pub sent: Vec<(Route, Message)>,
     /// Timers set, in order; a timer's [`TimerId`] is its index here.
@@ -131,7 +134,7 @@ impl Recording {
         Recording {
             now: SimTime::ZERO,
             caller,
-            stage: None,
+            handled: Meta::default(),
             sent: Vec::new(),
             timers: Vec::new(),
             cancelled: Vec::new(),
@@ -163,11 +166,14 @@ impl Env for Recording {
         }
     }
     fn send(&mut self, to: Route, mut msg: Message) {
-        msg.settle_stage(self.stage);
+        msg.settle(&self.handled);
         self.sent.push((to, msg));
     }
     fn caller(&self) -> Route {
         self.caller
+    }
+    fn label(&self) -> Label {
+        Label::of(&self.handled)
     }
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
         let n = self.timers.len() as u64;
@@ -200,31 +206,36 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flows::Stage;
     use crate::{Method, Url};
 
     #[test]
     fn answer_goes_back_over_the_callers_route_and_answer_to_over_a_saved_one() {
         let (a, b) = (Route::to_actor(ActorId(3)), Route::to_actor(ActorId(7)));
         let mut env = Recording::new(a);
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
         env.answer(Message::response(&req, 200, "ok"));
         env.answer_to(b, Message::response(&req, 204, "later"));
-        let to: Vec<_> = env.sent.iter().map(|(r, m)| (*r, m.status)).collect();
-        assert_eq!(to, vec![(a, Some(200)), (b, Some(204))]);
+        let to: Vec<_> = env
+            .sent
+            .iter()
+            .map(|(r, m)| (*r, m.status_number()))
+            .collect();
+        assert_eq!(to, vec![(a, 200), (b, 204)]);
     }
 
     #[test]
     fn a_same_stage_reply_takes_the_handled_messages_stage_and_others_keep_theirs() {
         let mut env = Recording::new(Route::to_actor(ActorId(1)));
-        env.stage = Some(Stage::EntraSignIn);
-        let req = Message::request(Method::Get, Url::https("x.test", "/"), 1, "r");
+        env.handled.stage = Some(Stage::EntraSignIn);
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
         env.answer(Message::response(&req, 401, "same").same_stage());
         env.answer(Message::response(&req, 200, "own").at(Stage::TokensIssued));
         env.answer(Message::response(&req, 200, "none"));
         let stages: Vec<_> = env
             .sent
             .iter()
-            .map(|(_, m)| (m.stage, m.same_stage))
+            .map(|(_, m)| (m.meta.stage, m.meta.same_stage))
             .collect();
         assert_eq!(
             stages,

@@ -6,9 +6,9 @@
 //! against this crate's [`Env`] (its clock, random stream, sending, answering, timers,
 //! notes and signing). Every party crate depends on it, never on another party.
 //!
-//! - [`Message`]: one HTTP request or response (or a note, timer, user action) with headers
-//!   in wire order, a typed [`Body`], the token it carries and the semantic [`Stage`] it
-//!   realizes.
+//! - [`Message`]: one HTTP request or response (or a note, timer, user action): its
+//!   [`Wire`] part (headers in wire order, a typed [`Body`]), all its receiver gets, and
+//!   the trace's [`Meta`] (the token it carries, the semantic [`Stage`] it realizes).
 //! - [`Url`]: a small URL type that renders query strings the way Exchange and Entra ID do.
 //! - [`challenge`]: `WWW-Authenticate` Bearer, Basic and Negotiate challenges, formatted and
 //!   parsed.
@@ -39,6 +39,7 @@ pub mod display;
 pub mod env;
 pub mod fault;
 pub mod flows;
+pub mod headers;
 pub mod jwt;
 pub mod keys;
 pub mod line;
@@ -51,6 +52,9 @@ pub mod policy;
 pub mod token;
 pub mod url;
 
+/// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
+pub use http;
+
 pub use body::{
     Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,
 };
@@ -60,7 +64,7 @@ pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use hmasim_base::TimerId;
 pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
-pub use message::{Fault, Kind, Message, Method};
+pub use message::{Fault, Kind, Label, Message, Meta, Method, StatusCode, Wire};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;
 pub use token::{Token, TokenKind};

@@ -1,8 +1,11 @@
-//! Messages: HTTP requests and responses, redirects, timers and notes.
+//! Messages: HTTP requests and responses, redirects, timers and notes, each split into
+//! what crosses the wire ([`Wire`], all a receiver gets) and what only the trace sees
+//! ([`Meta`]).
 
 use std::borrow::Cow;
 
 use crate::flows::Stage;
+use crate::headers::{self, HeaderName};
 use crate::{Body, FaultCode, Token, Url};
 
 /// What a message is (contract `kind`; `dropped` is decided by the network, not here).
@@ -33,24 +36,10 @@ impl Kind {
     }
 }
 
-/// HTTP methods used in the flows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// GET.
-    Get,
-    /// POST.
-    Post,
-}
-
-impl Method {
-    /// The method's name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-}
+/// HTTP methods: the `http` crate's (`Method::GET`, `Method::POST`...).
+pub use http::Method;
+/// HTTP statuses: the `http` crate's (`StatusCode::UNAUTHORIZED`...).
+pub use http::StatusCode;
 
 /// A refusal, as the refusing party reports it (contract `failure`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,9 +56,15 @@ pub struct Fault {
     pub symptom: Option<Cow<'static, str>>,
 }
 
-/// One message between two parties.
+/// What crosses the wire: the part of a message its receiver sees. A party's handler
+/// receives a `Wire` (a request, a response, a timer it set...), never the [`Message`]
+/// around it, so it cannot read the trace's [`Meta`] of what it received.
+///
+/// Bodies are still the typed [`Body`]: the codecs (bytes to typed bodies and back) land
+/// in a later step of issue 12, which adds the encoded `body: Bytes` and its
+/// `content_type` here; until then `body` stands for the bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
+pub struct Wire {
     /// Request, response, redirect, timer or note.
     pub kind: Kind,
     /// Request method.
@@ -77,19 +72,36 @@ pub struct Message {
     /// Request URL, or a redirect's `Location`.
     pub url: Option<Url>,
     /// Response status.
-    pub status: Option<u16>,
+    pub status: Option<StatusCode>,
     /// Headers in wire order.
-    pub headers: Vec<(&'static str, String)>,
+    /// (Names are `http::HeaderName`s from [`crate::headers`]; values stay strings, see
+    /// that module.)
+    pub headers: Vec<(HeaderName, String)>,
     /// The body.
     pub body: Body,
+    /// Correlation id: a response carries its request's (what the connection it answers
+    /// on tells a real client); a timer's argument.
+    pub conv: u64,
+    /// The error a refusing service writes in its answer (its error code and description,
+    /// the diagnostics header an admin reads): what a receiver learns a refusal from.
+    /// Typed here until the codecs encode it in the error body it belongs to (Entra ID's
+    /// `error`/`error_description` JSON, Exchange's `X-MS-Diagnostics`...). Set with
+    /// [`Message::with_fault`], beside the trace's [`Meta::fault`].
+    pub refusal: Option<Box<Fault>>,
+}
+
+/// What the trace, the monitor and the environment know of a message and its receiver
+/// never sees: the documented step it realizes, its one-line summary, the label of the
+/// token it carries, the tokens it issues, the refusal it reports, whether traces leave
+/// it out. A sender writes it beside what it sends (the builders of [`Message`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
     /// The id of the token this message carries (`AT1`...).
     pub token: Option<String>,
     /// What the message does.
     pub stage: Option<Stage>,
     /// One line a trainer can read aloud.
     pub summary: Cow<'static, str>,
-    /// Correlation id: a response carries its request's.
-    pub conv: u64,
     /// Tokens minted in this message (by the issuer, on its response).
     pub issued: Vec<Token>,
     /// A refusal reported by this message.
@@ -100,27 +112,124 @@ pub struct Message {
     /// The sender asks its environment to give this message the stage of the message it
     /// is handling ([`Message::same_stage`]): a reply "at the request's stage" is labelled
     /// by the environment, so the party never reads the request's trace metadata. Settled
-    /// (and cleared) when sent, by [`Message::settle_stage`].
+    /// (and cleared) when sent, by [`Message::settle`].
     pub same_stage: bool,
+    /// The sender relays what it received ([`Message::relayed`]): the environment gives
+    /// the message the whole metadata of the message being handled (a relay passes the
+    /// step, summary, token label and refusal on; tokens are issued once, by their issuer,
+    /// so a relayed answer issues none). Settled (and cleared) when sent.
+    pub relayed: bool,
+}
+
+/// The trace label of the message being handled, as its environment gives it
+/// ([`crate::Env::label`]): opaque to the party, which can only store it (with a request
+/// it holds for a later answer) and put it on what it sends ([`Message::labelled`],
+/// [`Message::carrying_label`]). That is how a held request's answer takes the request's
+/// step without the party reading the request's metadata.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Label {
+    stage: Option<Stage>,
+    token: Option<String>,
+}
+
+impl Label {
+    /// The label of a message with this metadata. For environments.
+    pub fn of(meta: &Meta) -> Label {
+        Label {
+            stage: meta.stage,
+            token: meta.token.clone(),
+        }
+    }
+    /// A label with `stage` and no token: for a party that names the step itself.
+    pub fn stage(stage: Option<Stage>) -> Label {
+        Label { stage, token: None }
+    }
+    /// This label, with `stage` when it has none.
+    pub fn or_stage(mut self, stage: Stage) -> Label {
+        self.stage.get_or_insert(stage);
+        self
+    }
+}
+
+impl From<Option<Stage>> for Label {
+    fn from(stage: Option<Stage>) -> Label {
+        Label::stage(stage)
+    }
+}
+
+impl From<Stage> for Label {
+    fn from(stage: Stage) -> Label {
+        Label::stage(Some(stage))
+    }
+}
+
+/// One message between two parties, as the world carries it: the [`Wire`] part its
+/// receiver gets, and the trace's [`Meta`]. It dereferences to its wire part, so a sender
+/// builds and edits what it sends in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// What crosses the wire.
+    pub wire: Wire,
+    /// What only the trace, the monitor and the environment see.
+    pub meta: Meta,
+}
+
+impl std::ops::Deref for Message {
+    type Target = Wire;
+    fn deref(&self) -> &Wire {
+        &self.wire
+    }
+}
+
+impl std::ops::DerefMut for Message {
+    fn deref_mut(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+}
+
+impl Wire {
+    /// The first header named `name` (names are case-insensitive: a `HeaderName` is
+    /// lower case).
+    pub fn header_value(&self, name: &HeaderName) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every header named `name`, in wire order.
+    pub fn header_values<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// The status as a number, 0 when there is none (for messages that quote it).
+    pub fn status_number(&self) -> u16 {
+        self.status.map_or(0, |s| s.as_u16())
+    }
+    /// Whether this message carries mailbox content.
+    pub fn carries_mailbox(&self) -> bool {
+        matches!(self.body, Body::Mailbox(_))
+    }
 }
 
 impl Message {
     fn new(kind: Kind, summary: impl Into<Cow<'static, str>>) -> Message {
         Message {
-            kind,
-            method: None,
-            url: None,
-            status: None,
-            headers: Vec::new(),
-            body: Body::Empty,
-            token: None,
-            stage: None,
-            summary: summary.into(),
-            conv: 0,
-            issued: Vec::new(),
-            fault: None,
-            quiet: false,
-            same_stage: false,
+            wire: Wire {
+                kind,
+                method: None,
+                url: None,
+                status: None,
+                headers: Vec::new(),
+                body: Body::Empty,
+                conv: 0,
+                refusal: None,
+            },
+            meta: Meta {
+                summary: summary.into(),
+                ..Meta::default()
+            },
         }
     }
 
@@ -138,23 +247,21 @@ impl Message {
         m
     }
 
-    /// A response to `req` with `status`, keeping its correlation id.
-    pub fn response(req: &Message, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
+    /// A response to `req` with `status` (a constant of the sender's, 100 to 999), keeping
+    /// its correlation id.
+    pub fn response(req: &Wire, status: u16, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Response, summary);
-        m.status = Some(status);
+        m.status = Some(StatusCode::from_u16(status).expect("a status between 100 and 999"));
         m.conv = req.conv;
         m
     }
 
     /// A 302 redirect answering `req`, to `location`.
-    pub fn redirect(
-        req: &Message,
-        location: Url,
-        summary: impl Into<Cow<'static, str>>,
-    ) -> Message {
+    pub fn redirect(req: &Wire, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
-        m.status = Some(302);
-        m.headers.push(("Location", location.to_string()));
+        m.status = Some(StatusCode::FOUND);
+        m.headers
+            .push((headers::LOCATION.clone(), location.to_string()));
         m.url = Some(location);
         m.conv = req.conv;
         m
@@ -172,7 +279,7 @@ impl Message {
     pub fn timer_for(tag: &'static str, arg: u64) -> Message {
         let mut m = Message::timer(tag);
         m.conv = arg;
-        m.quiet = true;
+        m.meta.quiet = true;
         m
     }
 
@@ -183,7 +290,7 @@ impl Message {
 
     /// The 403.6 an edge device (proxy, load balancer, firewall in front of IIS) sends to a
     /// source outside its IP allow list, reported by `party`.
-    pub fn ip_rejected(req: &Message, party: &'static str) -> Message {
+    pub fn ip_rejected(req: &Wire, party: &'static str) -> Message {
         Message::response(
             req,
             403,
@@ -205,8 +312,8 @@ impl Message {
     }
 
     /// Adds a header (builder style).
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Message {
-        self.headers.push((name, value.into()));
+    pub fn header(mut self, name: &HeaderName, value: impl Into<String>) -> Message {
+        self.headers.push((name.clone(), value.into()));
         self
     }
     /// Sets the body (builder style).
@@ -216,57 +323,208 @@ impl Message {
     }
     /// Sets the stage (builder style).
     pub fn at(mut self, stage: Stage) -> Message {
-        self.stage = Some(stage);
+        self.meta.stage = Some(stage);
         self
     }
     /// Sets the stage when there is one (builder style).
     pub fn at_opt(mut self, stage: Option<Stage>) -> Message {
-        self.stage = stage;
+        self.meta.stage = stage;
+        self
+    }
+    /// Takes the stage of `label` (builder style): the step of a request held for a
+    /// later answer, whose [`crate::Env::label`] the party saved.
+    pub fn labelled(mut self, label: &Label) -> Message {
+        self.meta.stage = label.stage;
+        self
+    }
+    /// Names the token `label` says its message carried (builder style): a party passing
+    /// on a credential it was given, whose [`crate::Env::label`] it saved.
+    pub fn carrying_label(mut self, label: &Label) -> Message {
+        self.meta.token.clone_from(&label.token);
         self
     }
     /// Asks the environment to give this message the stage of the message being handled
     /// when it is sent (builder style): how a reply takes its request's stage without
     /// the party reading it. Only for a message sent while handling that request; a
-    /// request held for a later answer is labelled explicitly.
+    /// request held for a later answer takes its saved [`Label`].
     pub fn same_stage(mut self) -> Message {
-        self.same_stage = true;
+        self.meta.same_stage = true;
         self
     }
-    /// For environments, on sending: when the sender asked for [`Message::same_stage`],
-    /// sets the stage to `handled` (the stage of the message being handled) and clears
-    /// the request.
-    pub fn settle_stage(&mut self, handled: Option<Stage>) {
-        if std::mem::take(&mut self.same_stage) {
-            self.stage = handled;
+    /// What a relay sends on: `wire` (the request or answer it received, as it edited
+    /// it), with the whole metadata of the message being handled, which the environment
+    /// gives it when it is sent ([`Meta::relayed`]).
+    pub fn relayed(wire: Wire) -> Message {
+        Message {
+            wire,
+            meta: Meta {
+                relayed: true,
+                ..Meta::default()
+            },
         }
+    }
+    /// For environments, on sending: settles what the sender asked of the environment,
+    /// from `handled`, the metadata of the message being handled: a [`Message::relayed`]
+    /// message takes all of it (but the tokens, issued once by their issuer, on the
+    /// first hop), a [`Message::same_stage`] one its stage. Clears both requests.
+    pub fn settle(&mut self, handled: &Meta) {
+        if self.meta.relayed {
+            let answer = matches!(self.wire.kind, Kind::Response | Kind::Redirect);
+            self.meta = Meta {
+                token: handled.token.clone(),
+                stage: handled.stage,
+                summary: handled.summary.clone(),
+                // Not cloned only to be dropped: an answer's tokens stay with their issuer.
+                issued: if answer {
+                    Vec::new()
+                } else {
+                    handled.issued.clone()
+                },
+                fault: handled.fault.clone(),
+                quiet: handled.quiet,
+                same_stage: false,
+                relayed: false,
+            };
+            return;
+        }
+        if std::mem::take(&mut self.meta.same_stage) {
+            self.meta.stage = handled.stage;
+        }
+    }
+    /// Records a token minted in this message (builder style; for its issuer).
+    pub fn issuing(mut self, token: crate::Token) -> Message {
+        self.meta.issued.push(token);
+        self
+    }
+    /// Names the carried token when there is one (builder style).
+    pub fn carrying_opt(mut self, token: Option<String>) -> Message {
+        self.meta.token = token;
+        self
     }
     /// Names the carried token (builder style).
     pub fn carrying(mut self, token: impl Into<String>) -> Message {
-        self.token = Some(token.into());
+        self.meta.token = Some(token.into());
         self
     }
-    /// Attaches a refusal (builder style).
+    /// Attaches a refusal (builder style): the trace's record ([`Meta::fault`]) and, on
+    /// an answer, the error its receiver reads ([`Wire::refusal`]).
     pub fn with_fault(mut self, fault: Fault) -> Message {
-        self.fault = Some(Box::new(fault));
+        if matches!(self.wire.kind, Kind::Response | Kind::Redirect) {
+            self.wire.refusal = Some(Box::new(fault.clone()));
+        }
+        self.meta.fault = Some(Box::new(fault));
         self
+    }
+    /// The message's parts: what crosses the wire, and the trace's metadata.
+    pub fn split(self) -> (Wire, Meta) {
+        (self.wire, self.meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::TokenKind;
+
+    fn token(id: &str) -> Token {
+        Token {
+            id: id.into(),
+            kind: TokenKind::Access,
+            issuer: "entra-id",
+            client: "app".into(),
+            audience: "https://mail.contoso.com".into(),
+            obo_of: None,
+            amr: vec!["pwd".into()],
+            issued_ms: 0,
+            expires_ms: 1,
+            jwt: "a.b.c".into(),
+        }
     }
 
-    /// The first header named `name` (case-insensitive).
-    pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    fn refusal() -> Fault {
+        Fault {
+            code: FaultCode::InvalidGrant,
+            party: "entra-id",
+            message: "the grant is refused".into(),
+            diagnostics: "AADSTS70008".into(),
+            symptom: None,
+        }
     }
-    /// Every header named `name` (case-insensitive), in wire order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+
+    /// The metadata of an answer that issued a token, carried one and refused.
+    fn handled() -> Meta {
+        Message::response(&Message::note("x").wire, 400, "upstream refuses")
+            .at(Stage::TokensIssued)
+            .carrying("AT1")
+            .issuing(token("AT2"))
+            .with_fault(refusal())
+            .meta
     }
-    /// Whether this message carries mailbox content.
-    pub fn carries_mailbox(&self) -> bool {
-        matches!(self.body, Body::Mailbox(_))
+
+    #[test]
+    fn a_relayed_answer_takes_the_handled_metadata_but_issues_no_token() {
+        let wire = Message::response(&Message::note("x").wire, 400, "").wire;
+        let mut relayed = Message::relayed(wire);
+        relayed.settle(&handled());
+        let want = Meta {
+            issued: Vec::new(),
+            ..handled()
+        };
+        assert_eq!(relayed.meta, want);
+        assert!(!relayed.meta.relayed && !relayed.meta.same_stage);
+    }
+
+    #[test]
+    fn a_relayed_request_takes_the_handled_metadata_whole() {
+        let wire = Message::request(Method::GET, Url::https("x.test", "/"), 1, "").wire;
+        let mut relayed = Message::relayed(wire);
+        relayed.settle(&handled());
+        assert_eq!(relayed.meta, handled());
+    }
+
+    #[test]
+    fn settling_keeps_what_a_sender_wrote_unless_it_asked_the_environment() {
+        let mut own = Message::note("own").at(Stage::Sync);
+        own.settle(&handled());
+        assert_eq!(
+            (own.meta.stage, own.meta.summary.as_ref()),
+            (Some(Stage::Sync), "own")
+        );
+        let mut same = Message::note("own").same_stage();
+        same.settle(&handled());
+        assert_eq!(
+            (same.meta.stage, same.meta.summary.as_ref(), same.meta.token),
+            (Some(Stage::TokensIssued), "own", None)
+        );
+    }
+
+    #[test]
+    fn a_label_puts_the_held_stage_and_token_on_what_is_sent_later() {
+        let label = Label::of(&handled());
+        let m = Message::note("later")
+            .labelled(&label)
+            .carrying_label(&label);
+        assert_eq!(m.meta.stage, Some(Stage::TokensIssued));
+        assert_eq!(m.meta.token.as_deref(), Some("AT1"));
+        let none = Label::default().or_stage(Stage::Obo);
+        assert_eq!(
+            Message::note("n").labelled(&none).meta.stage,
+            Some(Stage::Obo)
+        );
+        let kept = Label::of(&handled()).or_stage(Stage::Obo);
+        assert_eq!(
+            Message::note("n").labelled(&kept).meta.stage,
+            Some(Stage::TokensIssued)
+        );
+    }
+
+    #[test]
+    fn an_answers_refusal_crosses_the_wire_and_a_notes_stays_in_the_trace() {
+        let answer = Message::response(&Message::note("x").wire, 401, "no").with_fault(refusal());
+        assert_eq!(answer.wire.refusal.as_deref(), Some(&refusal()));
+        assert_eq!(answer.meta.fault.as_deref(), Some(&refusal()));
+        let note = Message::note("gave up").with_fault(refusal());
+        assert_eq!(note.wire.refusal, None);
+        assert!(note.meta.fault.is_some());
     }
 }

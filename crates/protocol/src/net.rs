@@ -6,7 +6,7 @@ use hmasim_base::{ActorId, SimDuration};
 
 use crate::Body;
 
-use crate::{Directory, Env, Message, Route};
+use crate::{Directory, Env, Message, Route, Wire};
 
 /// A party's view of the network: its directory, the addresses its peers connect from,
 /// and a correlation-id counter.
@@ -89,16 +89,10 @@ pub struct Relay {
 impl Relay {
     /// Forwards request `req` (the one `ctx` is handling) to `upstream`; remembers where
     /// the answer goes. `next_conv` is the relay's fresh correlation id for the upstream leg.
-    pub fn forward(
-        &mut self,
-        ctx: &mut impl Env,
-        upstream: Route,
-        mut req: Message,
-        next_conv: u64,
-    ) {
+    pub fn forward(&mut self, ctx: &mut impl Env, upstream: Route, mut req: Wire, next_conv: u64) {
         self.pending.insert(next_conv, (ctx.caller(), req.conv));
         req.conv = next_conv;
-        ctx.send(upstream, req);
+        ctx.send(upstream, Message::relayed(req));
     }
 
     /// Forwards request `req` (the one `ctx` is handling) to whoever answers for its URL's
@@ -108,8 +102,8 @@ impl Relay {
         &mut self,
         ctx: &mut impl Env,
         net: &mut Net,
-        req: Message,
-    ) -> Result<(), Box<Message>> {
+        req: Wire,
+    ) -> Result<(), Box<Wire>> {
         let host = req.url.as_ref().map(|u| u.host.as_str()).unwrap_or("");
         let Some(upstream) = net.resolve(host) else {
             return Err(Box::new(req));
@@ -119,15 +113,15 @@ impl Relay {
         Ok(())
     }
 
-    /// Relays a response from upstream back to whoever asked. Returns `false` when the
+    /// Relays a response from upstream (the one `ctx` is handling, with its metadata) back to whoever asked. Returns `false` when the
     /// response answers nothing pending (it is then dropped).
-    pub fn answer(&mut self, ctx: &mut impl Env, mut resp: Message) -> bool {
+    pub fn answer(&mut self, ctx: &mut impl Env, mut resp: Wire) -> bool {
         match self.pending.remove(&resp.conv) {
             Some((to, conv)) => {
                 resp.conv = conv;
-                // The relay passes the tokens on; it did not mint them.
-                resp.issued.clear();
-                ctx.send(to, resp);
+                // The relay passes the tokens on; it did not mint them
+                // (`Message::settle` issues none on a relayed answer).
+                ctx.send(to, Message::relayed(resp));
                 true
             }
             None => false,
@@ -234,5 +228,39 @@ impl<P> Retries<P> {
     pub fn clear(&mut self) {
         self.sent.clear();
         self.waiting.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Recording;
+    use crate::{Method, Stage, Url};
+
+    /// A relay gets the wire part only; what it sends on carries the handled message's
+    /// metadata, which its environment holds, with the relay's own correlation ids.
+    #[test]
+    fn a_relay_passes_on_metadata_it_never_reads() {
+        let (client, upstream) = (Route::to_actor(ActorId(1)), Route::to_actor(ActorId(2)));
+        let mut relay = Relay::default();
+        let mut env = Recording::new(client);
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 9, "the client asks")
+            .at(Stage::UseToken)
+            .carrying("AT2");
+        let (wire, meta) = req.split();
+        env.handled = meta.clone();
+        relay.forward(&mut env, upstream, wire, 40);
+        let (to, sent) = env.sent.pop().expect("forwarded");
+        assert_eq!((to, sent.conv), (upstream, 40));
+        assert_eq!(sent.meta, meta);
+
+        let answer = Message::response(&sent.wire, 200, "served").at(Stage::Sync);
+        let (wire, meta) = answer.split();
+        env.handled = meta.clone();
+        env.caller = upstream;
+        assert!(relay.answer(&mut env, wire));
+        let (to, back) = env.sent.pop().expect("answered");
+        assert_eq!((to, back.conv), (client, 9));
+        assert_eq!(back.meta, meta);
     }
 }

@@ -16,6 +16,7 @@
 //! (a single one when it pins a subset of every other's). The text shows them (or, when
 //! there are more than three, the values each signal takes, compactly).
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -513,7 +514,8 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
     for e in &trace.events {
         let m = &e.msg;
         if m.kind == hmasim_protocol::message::Kind::Note
-            && m.summary
+            && m.meta
+                .summary
                 .starts_with("Entra ID evaluates Conditional Access")
         {
             if let hmasim_protocol::Body::Lines(l) = &m.body {
@@ -525,7 +527,10 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
         {
             continue;
         }
-        let scheme = match m.header_value("Authorization").and_then(Credentials::parse) {
+        let scheme = match m
+            .header_value(&headers::AUTHORIZATION)
+            .and_then(Credentials::parse)
+        {
             Some(Credentials::Basic { .. }) => "Basic",
             Some(Credentials::Negotiate(_)) => "Kerberos",
             _ => continue,
@@ -716,8 +721,8 @@ fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option
         .as_ref()
         .and_then(|u| u.param("DeviceType"))
         .unwrap_or("");
-    let model = req.header_value("X-DeviceModel").unwrap_or("");
-    let agent = req.header_value("User-Agent").unwrap_or("");
+    let model = req.header_value(&headers::X_DEVICE_MODEL).unwrap_or("");
+    let agent = req.header_value(&headers::USER_AGENT).unwrap_or("");
     let rules = &sc.onprem.activesync.device_rules;
     let matching: Vec<_> = rules
         .iter()
@@ -1723,7 +1728,7 @@ fn served_line(t: &Trace) -> Option<String> {
         last.seq,
         esc(&t.names[last.from.0 as usize]),
         esc(&t.names[last.to.0 as usize]),
-        esc(&last.msg.summary)
+        esc(&last.msg.meta.summary)
     ))
 }
 

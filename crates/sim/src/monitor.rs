@@ -6,6 +6,7 @@
 //! issuers really issued. The `token` label a sender writes on a message is a trace
 //! annotation only: no verdict reads it. `docs/outcome.md` defines the outcome.
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
@@ -255,7 +256,7 @@ impl Monitor {
     /// cookie. `None` for Basic, Negotiate, no credential, or anything no issuer issued (a
     /// forged JWT).
     fn credential(&self, m: &Message) -> Option<u32> {
-        if let Some(a) = m.header_value("Authorization") {
+        if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
             return match Credentials::parse(a) {
                 Some(Credentials::Bearer(t)) => self.issued.get(t.as_str()).copied(),
                 Some(Credentials::EmptyBearer) => self.posted(m).or_else(|| self.cookie(m)),
@@ -274,7 +275,7 @@ impl Monitor {
     }
 
     fn cookie(&self, m: &Message) -> Option<u32> {
-        m.header_values("Cookie")
+        m.header_values(&headers::COOKIE)
             .flat_map(|c| c.split(';'))
             .find_map(|c| self.cookies.get(c.trim()).copied())
             .flatten()
@@ -317,13 +318,13 @@ impl Monitor {
 
     fn see(&mut self, ev: &Delivery<'_, Message>, dropped: bool) {
         let m = ev.msg;
-        if m.quiet {
+        if m.meta.quiet {
             return;
         }
         let seq = self.seq;
         self.seq += 1;
         let t_ms = ev.time.as_millis();
-        for t in &m.issued {
+        for t in &m.meta.issued {
             self.issue(t);
         }
         if self.record {
@@ -357,7 +358,7 @@ impl Monitor {
             Kind::Request => self.request(ev),
             Kind::Response | Kind::Redirect => self.answer(ev, seq, t_ms),
             Kind::Note => {
-                if let Some(f) = &m.fault {
+                if let Some(f) = &m.meta.fault {
                     let (oseq, ot) = self.origin(f, seq, t_ms);
                     let failing = Failing {
                         seq: oseq,
@@ -467,7 +468,7 @@ impl Monitor {
                 self.mrs_ctx = req.and_then(|c| c.user).or(user);
             }
         }
-        for v in m.header_values("Set-Cookie") {
+        for v in m.header_values(&headers::SET_COOKIE) {
             let pair = v.split(';').next().unwrap_or("").trim();
             if !pair.is_empty() {
                 self.cookies.insert(pair.into(), cred);
@@ -523,7 +524,7 @@ impl Monitor {
             }
             return;
         }
-        let Some(f) = &m.fault else { return };
+        let Some(f) = &m.meta.fault else { return };
         if !first {
             // A duplicated refusal answers a request already completed: its receiver
             // ignores it, and so does the outcome.
@@ -586,7 +587,7 @@ impl Observer<Message> for Monitor {
                 self.mrs_ctx = abandoned.and_then(|(_, u)| u);
             }
         }
-        if ev.msg.quiet {
+        if ev.msg.meta.quiet {
             self.quiet += 1;
             return;
         }
@@ -663,24 +664,24 @@ mod tests {
     /// Entra ID's answer issuing `t` (the monitor learns what was issued from it).
     fn issue(mon: &mut Monitor, t: &Token) {
         let req = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("login.microsoftonline.com", "/token"),
             999,
             "redeem",
         );
         let mut m = Message::response(&req, 200, "tokens");
-        m.issued.push(t.clone());
+        m.meta.issued.push(t.clone());
         deliver(mon, 1, ActorId(3), CLIENT, &m);
     }
 
     fn use_req(conv: u64, bearer: &str) -> Message {
         Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("outlook.office365.com", "/mapi"),
             conv,
             "use",
         )
-        .header("Authorization", format!("Bearer {bearer}"))
+        .header(&headers::AUTHORIZATION, format!("Bearer {bearer}"))
     }
 
     fn mailbox(req: &Message) -> Message {
@@ -753,13 +754,13 @@ mod tests {
         for auth in [Some("Basic dGVzdDpwdw=="), Some("Negotiate YIIC"), None] {
             let mut mon = monitor();
             let mut req = Message::request(
-                Method::Post,
+                Method::POST,
                 Url::https("mail.contoso.com", "/eas"),
                 1,
                 "basic",
             );
             if let Some(a) = auth {
-                req = req.header("Authorization", a);
+                req = req.header(&headers::AUTHORIZATION, a);
             }
             deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
             deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
@@ -777,7 +778,7 @@ mod tests {
         let mut mon = monitor();
         issue(&mut mon, &id);
         let post = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("outlook.office.com", "/owa/"),
             1,
             "form_post",
@@ -786,28 +787,30 @@ mod tests {
             hmasim_protocol::Form::new().with("id_token", id.jwt.clone()),
         ));
         deliver(&mut mon, 2, CLIENT, EXCHANGE, &post);
-        let opened = Message::response(&post, 302, "session")
-            .header("Set-Cookie", "OpenIdConnect.token.v1=abc; secure; HttpOnly");
+        let opened = Message::response(&post, 302, "session").header(
+            &headers::SET_COOKIE,
+            "OpenIdConnect.token.v1=abc; secure; HttpOnly",
+        );
         deliver(&mut mon, 3, EXCHANGE, CLIENT, &opened);
         // The next request carries only the cookie.
         let get = Message::request(
-            Method::Get,
+            Method::GET,
             Url::https("outlook.office.com", "/owa/"),
             2,
             "inbox",
         )
-        .header("Cookie", "OpenIdConnect.token.v1=abc");
+        .header(&headers::COOKIE, "OpenIdConnect.token.v1=abc");
         deliver(&mut mon, 4, CLIENT, EXCHANGE, &get);
         deliver(&mut mon, 5, EXCHANGE, CLIENT, &mailbox(&get));
         assert!(mon.clients[0].with_mfa && !mon.without_mfa);
         // A cookie no response set is no credential.
         let other = Message::request(
-            Method::Get,
+            Method::GET,
             Url::https("outlook.office.com", "/owa/"),
             3,
             "inbox",
         )
-        .header("Cookie", "OpenIdConnect.token.v1=made-up");
+        .header(&headers::COOKIE, "OpenIdConnect.token.v1=made-up");
         deliver(&mut mon, 6, CLIENT, EXCHANGE, &other);
         deliver(&mut mon, 7, EXCHANGE, CLIENT, &mailbox(&other));
         assert!(mon.without_mfa);
@@ -884,7 +887,7 @@ mod tests {
         let other = ActorId(4);
         let mut mon = Monitor::new(vec![CLIENT, other], None, false);
         let a = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("mail.contoso.com", "/eas"),
             1,
             "basic",
@@ -892,7 +895,7 @@ mod tests {
         deliver(&mut mon, 1, CLIENT, EXCHANGE, &a);
         deliver(&mut mon, 2, EXCHANGE, CLIENT, &mailbox(&a));
         let b = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("mail.contoso.com", "/eas"),
             1,
             "basic",

@@ -11,7 +11,7 @@ use hmasim_exchange_online::ExchangeOnline;
 use hmasim_exchange_onprem::ExchangeOnprem;
 use hmasim_kernel::{Actor, ActorId, Ctx, SimDuration, SimTime, TimerId};
 use hmasim_load_balancer::LoadBalancer;
-use hmasim_protocol::{Env, Message, Route, Stage};
+use hmasim_protocol::{Env, Label, Message, Meta, Route};
 use hmasim_wap::Wap;
 use rand::RngCore;
 
@@ -82,7 +82,7 @@ impl Party {
 pub struct SimEnv<'a, 'c> {
     ctx: &'a mut Ctx<'c, Message>,
     caller: ActorId,
-    stage: Option<Stage>,
+    handled: Meta,
 }
 
 impl<'a, 'c> SimEnv<'a, 'c> {
@@ -91,13 +91,14 @@ impl<'a, 'c> SimEnv<'a, 'c> {
         SimEnv {
             ctx,
             caller,
-            stage: None,
+            handled: Meta::default(),
         }
     }
-    /// The same environment, handling a message at trace stage `stage`: what a
-    /// [`Message::same_stage`] send takes. The party never sees it.
-    pub fn handling(mut self, stage: Option<Stage>) -> Self {
-        self.stage = stage;
+    /// The same environment, handling a message with trace metadata `meta`: what a
+    /// [`Message::same_stage`] or [`Message::relayed`] send takes, and what
+    /// [`Env::label`] gives. The party never sees it.
+    pub fn handling(mut self, meta: Meta) -> Self {
+        self.handled = meta;
         self
     }
 }
@@ -116,11 +117,14 @@ impl Env for SimEnv<'_, '_> {
         self.ctx.rng().fill_bytes(dst);
     }
     fn send(&mut self, to: Route, mut msg: Message) {
-        msg.settle_stage(self.stage);
+        msg.settle(&self.handled);
         self.ctx.send(to.actor(), msg);
     }
     fn caller(&self) -> Route {
         Route::to_actor(self.caller)
+    }
+    fn label(&self) -> Label {
+        Label::of(&self.handled)
     }
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
         self.ctx.timer(delay, msg)
@@ -153,7 +157,9 @@ impl Actor<Message> for Party {
     }
 
     fn handle(&mut self, msg: Message, from: ActorId, ctx: &mut Ctx<'_, Message>) {
-        let env = &mut SimEnv::new(ctx, from).handling(msg.stage);
+        // The party gets the wire part only; the metadata stays with its environment.
+        let (msg, meta) = msg.split();
+        let env = &mut SimEnv::new(ctx, from).handling(meta);
         match self {
             Party::Client(p) => p.handle(msg, env),
             Party::AutoDetect(p) => p.handle(msg, env),

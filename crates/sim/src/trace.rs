@@ -1,6 +1,7 @@
 //! The result of a run: events, tokens and outcome, and their renderings (contract JSON,
 //! trainer text, Mermaid sequence diagram).
 
+use hmasim_protocol::headers;
 use std::fmt::Write as _;
 
 use hmasim_protocol::display::{escape_control, header_value};
@@ -181,7 +182,7 @@ impl Trace {
     /// The documented step an event realizes.
     pub fn step(&self, m: &Message) -> Option<(&'static str, u8)> {
         let flow = self.flow?;
-        let n = flow.step_of(m.stage?)?;
+        let n = flow.step_of(m.meta.stage?)?;
         Some((flow.name(), n))
     }
 
@@ -206,14 +207,14 @@ impl Trace {
                     "from": self.names[e.from.0 as usize],
                     "to": self.names[e.to.0 as usize],
                     "kind": Self::kind(e),
-                    "method": m.method.map(|x| x.as_str()),
+                    "method": m.method.as_ref().map(|x| x.as_str()),
                     "url": m.url.as_ref().map(|u| u.to_string()),
-                    "status": m.status,
-                    "headers": m.headers.iter().map(|(k, v)| json!([k, header_value(k, v)])).collect::<Vec<_>>(),
+                    "status": m.status.map(|s| s.as_u16()),
+                    "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
                     "body": m.body.to_json(),
-                    "token": m.token,
+                    "token": m.meta.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
-                    "summary": m.summary,
+                    "summary": m.meta.summary,
                 })
             })
             .collect();
@@ -239,12 +240,12 @@ impl Trace {
                 let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
                 out.push(format!(
                     "{} {url}",
-                    m.method.map(|x| x.as_str()).unwrap_or("")
+                    m.method.as_ref().map(|x| x.as_str()).unwrap_or("")
                 ));
-                if let Some(t) = &m.token {
+                if let Some(t) = &m.meta.token {
                     out.push(format!("carries {t}"));
-                } else if let Some(a) = m.header_value("Authorization") {
-                    let masked = header_value("Authorization", a);
+                } else if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
+                    let masked = header_value(&headers::AUTHORIZATION, a);
                     let shown = if matches!(masked, std::borrow::Cow::Borrowed(_))
                         && a.chars().count() > 40
                     {
@@ -260,18 +261,16 @@ impl Trace {
                 m.url.as_ref().map(|u| u.to_string()).unwrap_or_default()
             )),
             Kind::Response => {
-                out.push(format!("{}", m.status.unwrap_or(0)));
+                out.push(format!("{}", m.status_number()));
                 for (k, v) in &m.headers {
-                    if k.eq_ignore_ascii_case("WWW-Authenticate")
-                        || k.eq_ignore_ascii_case("x-ms-diagnostics")
-                    {
-                        out.push(format!("{k}: {v}"));
+                    if *k == headers::WWW_AUTHENTICATE || *k == headers::X_MS_DIAGNOSTICS {
+                        out.push(format!("{}: {v}", headers::display_name(k)));
                     }
                 }
             }
             Kind::Timer | Kind::Note => {}
         }
-        for t in &m.issued {
+        for t in &m.meta.issued {
             out.push(format!(
                 "issues {} ({}): client {}, aud {}, amr [{}]{}",
                 t.id,
@@ -292,7 +291,7 @@ impl Trace {
                     .iter()
                     .filter_map(|l| l.as_str().map(|s| format!("- {s}"))),
             ),
-            v if m.issued.is_empty()
+            v if m.meta.issued.is_empty()
                 && !matches!(
                     m.body,
                     hmasim_protocol::Body::Form(_)
@@ -304,7 +303,7 @@ impl Trace {
             }
             _ => {}
         }
-        if let Some(f) = &m.fault {
+        if let Some(f) = &m.meta.fault {
             out.push(format!("! {}: {}", f.code, f.message));
         }
         // Every value can come from input (names, UPNs, policy names): one line each, no
@@ -364,7 +363,7 @@ impl Trace {
             let time = hmasim_kernel::SimTime::from_millis(e.t_ms);
             let head = format!("{:>4}  {time}  {:<8} {arrow} {step}", e.seq, Self::kind(e));
             let _ = writeln!(s, "{}", head.trim_end());
-            let _ = writeln!(s, "      {}", escape_control(&m.summary));
+            let _ = writeln!(s, "      {}", escape_control(&m.meta.summary));
             for line in self.essential(m) {
                 let _ = writeln!(s, "        {line}");
             }
@@ -467,7 +466,7 @@ impl Trace {
                         d.event,
                         self.names[e.from.0 as usize],
                         self.names[e.to.0 as usize],
-                        e.msg.summary
+                        e.msg.meta.summary
                     );
                 }
                 None => {
@@ -524,8 +523,9 @@ impl Trace {
                         .unwrap_or_default();
                     format!(
                         "{step}{} {u}{}",
-                        m.method.map(|x| x.as_str()).unwrap_or(""),
-                        m.token
+                        m.method.as_ref().map(|x| x.as_str()).unwrap_or(""),
+                        m.meta
+                            .token
                             .as_ref()
                             .map(|t| format!(" ({t})"))
                             .unwrap_or_default()
@@ -536,8 +536,8 @@ impl Trace {
                     m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()
                 ),
                 Kind::Response => {
-                    let status = m.status.unwrap_or(0);
-                    let issued: Vec<&str> = m.issued.iter().map(|t| t.id.as_str()).collect();
+                    let status = m.status_number();
+                    let issued: Vec<&str> = m.meta.issued.iter().map(|t| t.id.as_str()).collect();
                     let extra = if issued.is_empty() {
                         String::new()
                     } else {
@@ -545,10 +545,10 @@ impl Trace {
                     };
                     format!(
                         "{step}{status}{extra} {}",
-                        without_status(&m.summary, status)
+                        without_status(&m.meta.summary, status)
                     )
                 }
-                Kind::Timer | Kind::Note => format!("{step}{}", m.summary),
+                Kind::Timer | Kind::Note => format!("{step}{}", m.meta.summary),
             };
             let mut label = mermaid_text(&label);
             // A note shows its detail lines (the policies evaluated, the change made).

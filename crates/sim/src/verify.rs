@@ -957,6 +957,7 @@ fn unmodelled_on(sc: &Scenario, trace: &Trace) -> Vec<Unmodelled> {
         .iter()
         .filter(|e| {
             e.msg
+                .meta
                 .summary
                 .starts_with("Entra ID evaluates Conditional Access")
         })

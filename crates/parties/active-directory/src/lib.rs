@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use hmasim_base::SimDuration;
 use hmasim_protocol::jwt::{Claims, SigningKey};
 use hmasim_protocol::Env;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, Kind, Message, Method, Net, PasswordChange, Url, UserAction};
 
 /// One directory account.
@@ -93,7 +94,7 @@ impl ActiveDirectory {
         }
         let changes = std::mem::take(&mut self.pending);
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https(SYNC_HOST, "/provisioningservice.svc"),
             0,
             "Entra Connect synchronizes the directory changes to Entra ID",
@@ -110,7 +111,7 @@ impl ActiveDirectory {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match (&msg.kind, &msg.body) {
             (_, Body::Action(UserAction::ChangePassword { upn, password })) => {

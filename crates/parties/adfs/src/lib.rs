@@ -5,6 +5,7 @@
 //! token back to the relying party (Entra ID for Office 365, or Exchange's OWA).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{Label, Wire};
 
 /// An access control policy on a relying party trust.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +73,8 @@ struct Session {
     upn: String,
     groups: Vec<String>,
     amr: Vec<String>,
-    held: Option<(Route, Message)>,
+    /// The request answered when the sign-in ends, with its trace label.
+    held: Option<(Route, Wire, Label)>,
 }
 
 #[derive(Clone, Debug)]
@@ -79,7 +82,7 @@ enum Wait {
     Bind(String),
     Mfa(String),
     /// The active (WS-Trust) endpoint: the caller, its request, the user, extranet.
-    Active(Route, Box<Message>, String, bool),
+    Active(Route, Box<(Wire, Label)>, String, bool),
 }
 
 /// The `adfs` party.
@@ -113,7 +116,7 @@ impl Adfs {
         self.net.adopt(fresh.net);
     }
 
-    fn error_page(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
+    fn error_page(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
             .with_body(Body::Page(Page::Error {
                 code: diagnostics.clone(),
@@ -128,12 +131,12 @@ impl Adfs {
             })
     }
 
-    fn sign_in(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn sign_in(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
-        let extranet = req.header_value("X-MS-Proxy").is_some();
+        let extranet = req.header_value(&headers::X_MS_PROXY).is_some();
         // A credentials post for an existing session.
-        if let (Some(Method::Post), Some(id)) = (
-            req.method,
+        if let (Some(Method::POST), Some(id)) = (
+            &req.method,
             url.param("client-request-id").map(str::to_string),
         ) {
             if let Body::Form(f) = &req.body {
@@ -155,9 +158,9 @@ impl Adfs {
                 };
                 s.upn = upn.clone();
                 s.amr = vec!["pwd".into()];
-                s.held = Some((from, req));
+                s.held = Some((from, req, ctx.label()));
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
                     0,
                     "AD FS validates the credentials against Active Directory",
@@ -216,7 +219,7 @@ impl Adfs {
             .is_some_and(|w| w.contains("am:password"));
         if !extranet && self.cfg.iwa_internal && !wants_forms {
             match req
-                .header_value("Authorization")
+                .header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse)
             {
                 Some(Credentials::Negotiate(ticket)) => {
@@ -230,7 +233,7 @@ impl Adfs {
                             session.groups = c.scp.split_whitespace().map(str::to_string).collect();
                             session.upn = c.upn;
                             session.amr = vec!["wia".into()];
-                            session.held = Some((from, req));
+                            session.held = Some((from, req, ctx.label()));
                             self.sessions.insert(id.clone(), session);
                             self.policy(ctx, &id);
                         }
@@ -239,7 +242,7 @@ impl Adfs {
                                 Message::response(&req, 401, "AD FS rejects the Kerberos ticket")
                                     .at(Stage::IwaSignIn)
                                     .header(
-                                        "WWW-Authenticate",
+                                        &headers::WWW_AUTHENTICATE,
                                         Challenge::Negotiate(None).to_string(),
                                     );
                             ctx.send(from, m);
@@ -253,7 +256,10 @@ impl Adfs {
                         "AD FS asks for Integrated Windows Authentication",
                     )
                     .at(Stage::IwaSignIn)
-                    .header("WWW-Authenticate", Challenge::Negotiate(None).to_string());
+                    .header(
+                        &headers::WWW_AUTHENTICATE,
+                        Challenge::Negotiate(None).to_string(),
+                    );
                     ctx.send(from, m);
                 }
             }
@@ -283,7 +289,7 @@ impl Adfs {
         };
         if self.needs_mfa(s) && !Amr::has_mfa(&s.amr) {
             let req = Message::request(
-                Method::Post,
+                Method::POST,
                 Url::parse(apps::ENTRA_MFA_CONNECTOR).expect("constant URL"),
                 0,
                 "the AD FS access control policy calls Entra MFA through the adapter",
@@ -315,7 +321,7 @@ impl Adfs {
         let Some(mut s) = self.sessions.remove(id) else {
             return;
         };
-        let Some((client, req)) = s.held.take() else {
+        let Some((client, req, _)) = s.held.take() else {
             return;
         };
         let rp = &self.cfg.relying_parties[s.rp];
@@ -368,7 +374,7 @@ impl Adfs {
         let mut m = Message::response(&req, 200, summary)
             .at(rp.back_stage)
             .with_body(Body::Page(page));
-        m.issued.push(token);
+        m = m.issuing(token);
         ctx.send(client, m);
     }
 
@@ -380,23 +386,24 @@ impl Adfs {
         message: String,
         diagnostics: String,
     ) {
-        if let Some((client, req)) = self.sessions.remove(id).and_then(|mut s| s.held.take()) {
+        if let Some((client, req, label)) = self.sessions.remove(id).and_then(|mut s| s.held.take())
+        {
             ctx.send(
                 client,
-                Self::error_page(&req, code, message, diagnostics).at_opt(req.stage),
+                Self::error_page(&req, code, message, diagnostics).labelled(&label),
             );
         }
     }
 
     /// The active endpoint: user name and password, no interaction, so no MFA.
-    fn active(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn active(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let Body::Bind { upn, password } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no credentials"));
         };
-        let extranet = req.header_value("X-MS-Proxy").is_some();
+        let extranet = req.header_value(&headers::X_MS_PROXY).is_some();
         let (upn, password) = (upn.clone(), password.clone());
         let bind = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https(&dc_host(&self.cfg.host), "/ldap/bind"),
             0,
             "AD FS validates the credentials against Active Directory",
@@ -406,18 +413,20 @@ impl Adfs {
             password,
         });
         if let Ok(conv) = self.net.request(ctx, bind) {
-            self.waits
-                .insert(conv, Wait::Active(from, Box::new(req), upn, extranet));
+            self.waits.insert(
+                conv,
+                Wait::Active(from, Box::new((req, ctx.label())), upn, extranet),
+            );
         }
     }
 
     fn active_answered(
         &mut self,
         ctx: &mut impl Env,
-        waiting: (Route, Message, String, bool),
+        waiting: (Route, (Wire, Label), String, bool),
         directory: (bool, Vec<String>),
     ) {
-        let (client, req, upn, extranet) = waiting;
+        let (client, (req, label), upn, extranet) = waiting;
         let (ok, groups) = directory;
         let rp = self
             .cfg
@@ -432,7 +441,7 @@ impl Adfs {
             upn: upn.clone(),
             groups,
             amr: vec!["pwd".into()],
-            held: Some((client, req.clone())),
+            held: Some((client, req.clone(), label)),
         };
         if !ok {
             return ctx.send(
@@ -454,7 +463,7 @@ impl Adfs {
         self.issue(ctx, &id);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         if let Some(Wait::Active(..)) = self.waits.get(&resp.conv) {
             let Some(Wait::Active(client, req, upn, extranet)) = self.waits.remove(&resp.conv)
             else {
@@ -516,7 +525,7 @@ impl Adfs {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer).
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {

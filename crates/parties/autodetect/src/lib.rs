@@ -5,6 +5,7 @@
 //! namespaces must be reachable from the Internet without pre-authentication.
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{StatusCode, Wire};
 
 /// Most AutoDiscover redirects AutoDetect follows for one query.
 pub const MAX_REDIRECTS: u32 = 10;
@@ -19,7 +21,7 @@ pub const MAX_REDIRECTS: u32 = 10;
 #[derive(Clone, Debug)]
 struct Job {
     client: Route,
-    req: Message,
+    req: Wire,
     email: String,
     redirects: u32,
     eas_url: Option<Url>,
@@ -87,22 +89,22 @@ impl AutoDetect {
     fn probe(&mut self, ctx: &mut impl Env, job: Job) {
         let url = job.eas_url.clone().expect("probe after discovery");
         let msg = Message::request(
-            Method::Get,
+            Method::GET,
             url,
             0,
             "AutoDetect calls ActiveSync with an empty Bearer to learn the authority",
         )
-        .header("Authorization", "Bearer")
+        .header(&headers::AUTHORIZATION, "Bearer")
         .at(Stage::EasProbe);
         self.next(ctx, job, msg);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(mut job) = self.jobs.remove(&resp.conv) else {
             return;
         };
         match (resp.status, &resp.body) {
-            (Some(302), _) => {
+            (Some(StatusCode::FOUND), _) => {
                 let Some(loc) = resp.url.clone() else { return };
                 job.redirects += 1;
                 if job.redirects > MAX_REDIRECTS {
@@ -121,7 +123,7 @@ impl AutoDetect {
                 if loc.path_starts_with("/autodiscover/autodiscover.json") {
                     job.onprem = true;
                     let msg = Message::request(
-                        Method::Get,
+                        Method::GET,
                         loc,
                         0,
                         "AutoDetect: anonymous AutoDiscover v2 request on-premises",
@@ -133,7 +135,7 @@ impl AutoDetect {
                     self.probe(ctx, job);
                 }
             }
-            (Some(200), Body::Autodiscover { url, .. }) => match Url::parse(url) {
+            (Some(StatusCode::OK), Body::Autodiscover { url, .. }) => match Url::parse(url) {
                 Ok(u) => {
                     job.eas_url = Some(u);
                     self.probe(ctx, job);
@@ -146,13 +148,16 @@ impl AutoDetect {
                     url.clone(),
                 ),
             },
-            (Some(401), _) => {
+            (Some(StatusCode::UNAUTHORIZED), _) => {
                 let challenges: Vec<Challenge> = resp
-                    .header_values("WWW-Authenticate")
+                    .header_values(&headers::WWW_AUTHENTICATE)
                     .filter_map(|v| Challenge::parse(v).ok())
                     .collect();
                 if challenges.is_empty() {
-                    let server = resp.header_value("Server").unwrap_or("unknown").to_string();
+                    let server = resp
+                        .header_value(&headers::SERVER)
+                        .unwrap_or("unknown")
+                        .to_string();
                     return self.give_up(
                         ctx,
                         job,
@@ -183,17 +188,17 @@ impl AutoDetect {
             }
             (status, _) => {
                 let diag = resp
-                    .fault
+                    .refusal
                     .as_ref()
                     .map(|f| f.diagnostics.clone())
-                    .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
+                    .unwrap_or_else(|| format!("HTTP {}", status.map_or(0, |s| s.as_u16())));
                 self.give_up(
                     ctx,
                     job,
                     FaultCode::AutodiscoverFailed,
                     format!(
                         "unexpected answer during discovery: HTTP {}",
-                        status.unwrap_or(0)
+                        status.map_or(0, |s| s.as_u16())
                     ),
                     diag,
                 );
@@ -211,11 +216,14 @@ impl AutoDetect {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
-                let email = msg.header_value("X-Email").unwrap_or("").to_string();
+                let email = msg
+                    .header_value(&headers::X_EMAIL)
+                    .unwrap_or("")
+                    .to_string();
                 let url = Url::https("outlook.office365.com", "/autodiscover/autodiscover.json")
                     .with("Email", email.clone())
                     .with("Protocol", "activesync")
@@ -229,7 +237,7 @@ impl AutoDetect {
                     onprem: false,
                 };
                 let q = Message::request(
-                    Method::Get,
+                    Method::GET,
                     url,
                     0,
                     "AutoDetect: anonymous AutoDiscover v2 request to Exchange Online",

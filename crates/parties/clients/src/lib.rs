@@ -8,6 +8,7 @@
 pub mod setup;
 mod web;
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
@@ -18,6 +19,7 @@ use hmasim_protocol::{
     apps, Body, DetectAnswer, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url,
     UserAction,
 };
+use hmasim_protocol::{StatusCode, Wire};
 
 pub use web::NATIVE_REDIRECT_MOBILE;
 
@@ -263,7 +265,7 @@ impl Client {
                 .with("resource", self.resource.clone());
             let m = self
                 .request(
-                    Method::Post,
+                    Method::POST,
                     Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
                     "the client renews its access token with the refresh token",
                     None,
@@ -289,12 +291,12 @@ impl Client {
         };
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 url,
                 "background synchronization with the access token",
                 None,
             )
-            .header("Authorization", auth)
+            .header(&headers::AUTHORIZATION, auth)
             .carrying(at.id);
         self.send(ctx, m, Purpose::Sync);
     }
@@ -383,7 +385,7 @@ impl Client {
         stage: Option<Stage>,
     ) -> Message {
         Message::request(method, url, 0, summary)
-            .header("User-Agent", self.cfg.user_agent.clone())
+            .header(&headers::USER_AGENT, self.cfg.user_agent.clone())
             .at_opt(stage)
     }
 
@@ -436,13 +438,13 @@ impl Client {
             .with("osVersion", "10.0.22631");
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 Url::https(DRS_HOST, DRS_ENROLL_PATH).with("api-version", "2.0"),
                 "the client registers its device with the Device Registration Service",
                 None,
             )
             .header(
-                "Authorization",
+                &headers::AUTHORIZATION,
                 Credentials::Bearer(token.to_string()).to_string(),
             )
             .with_body(Body::Form(form));
@@ -468,13 +470,13 @@ impl Client {
         };
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 url,
                 "the client connects with legacy authentication",
                 None,
             )
-            .header("Authorization", credentials.to_string())
-            .header("X-DeviceModel", model);
+            .header(&headers::AUTHORIZATION, credentials.to_string())
+            .header(&headers::X_DEVICE_MODEL, model);
         self.send(ctx, m, Purpose::Use);
     }
 
@@ -497,7 +499,7 @@ impl Client {
             }
             Auth::Iwa { url } => {
                 let ticket = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/kerberos/tgs"),
                     0,
                     "the client asks the domain controller for a Kerberos service ticket",
@@ -507,7 +509,7 @@ impl Client {
                     spn: format!("HTTP/{}", url.host),
                 });
                 let retry = self.request(
-                    Method::Post,
+                    Method::POST,
                     url,
                     "the client connects with Integrated Windows Authentication",
                     None,
@@ -520,24 +522,27 @@ impl Client {
             ClientKind::OutlookMobile => {
                 let m = self
                     .request(
-                        Method::Get,
+                        Method::GET,
                         self.cfg.autodetect_url.clone(),
                         "Outlook mobile asks AutoDetect where the mailbox lives",
                         Some(Stage::Detect),
                     )
-                    .header("X-Email", self.cfg.upn.clone());
+                    .header(&headers::X_EMAIL, self.cfg.upn.clone());
                 self.send(ctx, m, Purpose::Detect);
             }
             ClientKind::OutlookDesktop => {
                 let m = self
                     .request(
-                        Method::Post,
+                        Method::POST,
                         self.cfg.mailbox_url.clone(),
                         "Outlook connects to Exchange, advertising modern auth (empty Bearer)",
                         Some(Stage::ClientConnects),
                     )
-                    .header("Authorization", Credentials::EmptyBearer.to_string())
-                    .header("X-ClientApplication", "Outlook/16.0.17928.20114");
+                    .header(
+                        &headers::AUTHORIZATION,
+                        Credentials::EmptyBearer.to_string(),
+                    )
+                    .header(&headers::X_CLIENT_APPLICATION, "Outlook/16.0.17928.20114");
                 self.send(ctx, m, Purpose::Connect);
             }
             ClientKind::NativeMail => {
@@ -552,7 +557,7 @@ impl Client {
             }
             ClientKind::Browser => {
                 let m = self.request(
-                    Method::Get,
+                    Method::GET,
                     self.cfg.mailbox_url.clone(),
                     "the browser opens Outlook on the web",
                     Some(Stage::OpenOwa),
@@ -597,7 +602,7 @@ impl Client {
             .with("redirect_uri", redirect)
             .with("login_hint", self.cfg.upn.clone());
         let m = self.request(
-            Method::Get,
+            Method::GET,
             url,
             if self.enrolling {
                 "the client signs in to the Device Registration Service to register its device"
@@ -631,7 +636,7 @@ impl Client {
             .with("resource", self.resource.clone());
         let m = self
             .request(
-                Method::Post,
+                Method::POST,
                 Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
                 "the client redeems the authorization code for tokens",
                 Some(Stage::TokensIssued),
@@ -647,15 +652,15 @@ impl Client {
         let auth = Credentials::Bearer(at.jwt.clone()).to_string();
         let m = match (self.cfg.kind, &self.detect) {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
-                .request(Method::Post, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
-                .header("Authorization", auth)
+                .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
+                .header(&headers::AUTHORIZATION, auth)
                 .with_body(Body::Provision { upn: self.cfg.upn.clone(), eas_url: d.url.clone() }),
             (ClientKind::OutlookMobile, Some(d)) => self
-                .request(Method::Post, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
-                .header("Authorization", auth),
+                .request(Method::POST, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
+                .header(&headers::AUTHORIZATION, auth),
             _ => self
-                .request(Method::Post, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
-                .header("Authorization", auth),
+                .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
+                .header(&headers::AUTHORIZATION, auth),
         };
         self.send(ctx, m.carrying(at.id), Purpose::Use);
     }
@@ -681,7 +686,7 @@ impl Client {
         ctx.note(Message::note("the client gives up").with_fault(fault));
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -706,10 +711,9 @@ impl Client {
                         self.background_sync(ctx);
                     }
                     _ => {
-                        let invalid_grant = resp
-                            .fault
-                            .as_ref()
-                            .is_some_and(|f| f.code == FaultCode::InvalidGrant);
+                        // The token endpoint's error, as its body writes it.
+                        let invalid_grant =
+                            web::oauth_error(&resp) == Some(FaultCode::InvalidGrant);
                         self.background_failure(
                             ctx,
                             web::fault_of(&resp, "entra-id", FaultCode::RefreshFailed),
@@ -762,11 +766,11 @@ impl Client {
                     return self.done(ctx);
                 }
                 let bearer = resp
-                    .header_values("WWW-Authenticate")
+                    .header_values(&headers::WWW_AUTHENTICATE)
                     .filter_map(|v| Challenge::parse(v).ok())
                     .find(|c| matches!(c, Challenge::Bearer(_)));
                 match bearer.as_ref().and_then(|b| b.param("authorization_uri")) {
-                    Some(uri) if resp.status == Some(401) => {
+                    Some(uri) if resp.status == Some(StatusCode::UNAUTHORIZED) => {
                         let uri = uri.to_string();
                         let resource = self.cfg.mailbox_url.origin();
                         self.sign_in(ctx, &uri, resource);
@@ -774,10 +778,10 @@ impl Client {
                     _ => {
                         let mut fault =
                             web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
-                        if resp.status == Some(401) && resp.fault.is_none() {
+                        if resp.status == Some(StatusCode::UNAUTHORIZED) && resp.refusal.is_none() {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
-                                .header_values("WWW-Authenticate")
+                                .header_values(&headers::WWW_AUTHENTICATE)
                                 .collect::<Vec<_>>()
                                 .join(" | ");
                         }
@@ -786,7 +790,7 @@ impl Client {
                 }
             }
             Purpose::Enroll => match (&resp.body, resp.status) {
-                (Body::Form(f), Some(200)) if f.get("DeviceCredential").is_some() => {
+                (Body::Form(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
                     self.cfg.device_credential = f.get("DeviceCredential").map(str::to_string);
                     self.enrolling = false;
                     // The service's tokens are not the mailbox's.
@@ -806,9 +810,9 @@ impl Client {
                     // The password holder cannot approve an MFA prompt on the user's phone.
                     let mut cfg = self.cfg.clone();
                     cfg.approve_mfa = false;
-                    web::step(&cfg, &resp, url)
+                    web::step(&cfg, &resp, &ctx.label(), url)
                 } else {
-                    web::step(&self.cfg, &resp, url)
+                    web::step(&self.cfg, &resp, &ctx.label(), url)
                 };
                 match next {
                     web::Next::Send(m) => self.send(ctx, *m, Purpose::Web(None)),
@@ -824,7 +828,10 @@ impl Client {
                 Body::Directory {
                     ticket: Some(t), ..
                 } => {
-                    let m = retry.header("Authorization", Credentials::Negotiate(t).to_string());
+                    let m = retry.header(
+                        &headers::AUTHORIZATION,
+                        Credentials::Negotiate(t).to_string(),
+                    );
                     self.send(ctx, m, Purpose::Web(None));
                 }
                 _ => self.fail(
@@ -903,7 +910,7 @@ impl Client {
     }
 
     /// Handles one message (or timer).
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         match (&msg.kind, &msg.body) {
             (_, Body::Action(a)) => match a {
                 UserAction::NewPassword(p) => self.cfg.password = p.clone(),
@@ -1008,5 +1015,101 @@ impl Client {
             (Kind::Response | Kind::Redirect, _) => self.answered(msg, ctx),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, Meta, Route};
+
+    use super::*;
+
+    const EXCHANGE: ActorId = ActorId(1);
+
+    fn desktop() -> Client {
+        let mut directory = Directory::new();
+        directory.insert("mail.contoso.com", EXCHANGE);
+        let url = |p: &str| Url::https("mail.contoso.com", p);
+        let cfg = ClientConfig {
+            id: "outlook-desktop".into(),
+            kind: ClientKind::OutlookDesktop,
+            upn: "user@contoso.com".into(),
+            password: "pw".into(),
+            user_agent: "Microsoft Office/16.0".into(),
+            kerberos: false,
+            mailbox_url: url("/mapi/emsmdb/"),
+            autodetect_url: url("/autodetect"),
+            translator_url: url("/translator"),
+            domain: "contoso.com".into(),
+            approve_mfa: true,
+            sync_interval: SimDuration::from_mins(5),
+            auth: Auth::Modern,
+            retries: false,
+            device: ("WindowsOutlook".into(), "PC".into()),
+            device_credential: None,
+            register_device: false,
+            device_name: None,
+        };
+        Client::new(cfg, Net::new(directory))
+    }
+
+    /// Starts Outlook and answers its first request (to the mailbox) with `answer`,
+    /// delivered with trace metadata `meta` the client never sees; returns the fault the
+    /// client reports.
+    fn connect_answered(answer: impl Fn(&Wire) -> Message, meta: Meta) -> Fault {
+        let mut client = desktop();
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let start = Message::note("start").with_body(Body::Action(UserAction::StartOutlook));
+        client.handle(start.wire, &mut env);
+        let (to, req) = env.sent.pop().expect("the client connects");
+        assert_eq!(to.actor(), EXCHANGE);
+        let (wire, _) = answer(&req.wire).split();
+        env.handled = meta;
+        client.handle(wire, &mut env);
+        let note = env.notes.pop().expect("the client gives up");
+        *note.meta.fault.expect("with a refusal")
+    }
+
+    fn basic_only(req: &Wire) -> Message {
+        Message::response(req, 401, "401")
+            .header(&headers::WWW_AUTHENTICATE, "Basic realm=\"mail\"")
+    }
+
+    #[test]
+    fn a_401_without_authorization_uri_is_read_from_its_challenges_not_its_metadata() {
+        // What the trace knows of the answer (here a made-up refusal) changes nothing.
+        let trace_only = Message::note("x")
+            .with_fault(Fault {
+                code: FaultCode::AudienceMismatch,
+                party: "exchange-onprem",
+                message: "not on the wire".into(),
+                diagnostics: String::new(),
+                symptom: None,
+            })
+            .meta;
+        for meta in [Meta::default(), trace_only] {
+            let fault = connect_answered(basic_only, meta);
+            assert_eq!(fault.code, FaultCode::NoAuthorizationUri);
+            assert_eq!(fault.diagnostics, "Basic realm=\"mail\"");
+            assert!(fault.message.contains("no Bearer authorization_uri"));
+        }
+    }
+
+    #[test]
+    fn a_refusal_written_in_the_answer_is_the_clients_failure() {
+        let refused = |req: &Wire| {
+            basic_only(req).with_fault(Fault {
+                code: FaultCode::AudienceMismatch,
+                party: "exchange-onprem",
+                message: "the audience does not match".into(),
+                diagnostics: "x-ms-diagnostics: 2000001".into(),
+                symptom: None,
+            })
+        };
+        let fault = connect_answered(refused, Meta::default());
+        assert_eq!(fault.code, FaultCode::AudienceMismatch);
+        assert_eq!(fault.message, "the audience does not match");
     }
 }

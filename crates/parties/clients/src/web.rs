@@ -2,8 +2,10 @@
 //! interactive sign-in.
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
+use hmasim_protocol::{Label, StatusCode, Wire};
 
 use crate::{ClientConfig, ClientKind};
 
@@ -24,12 +26,12 @@ pub(crate) enum Next {
     Fail(Fault),
 }
 
-fn get(cfg: &ClientConfig, url: Url, stage: Option<Stage>, summary: &'static str) -> Message {
+fn get(cfg: &ClientConfig, url: Url, label: impl Into<Label>, summary: &'static str) -> Message {
     with_device(
         cfg,
-        Message::request(Method::Get, url, 0, summary)
-            .header("User-Agent", cfg.user_agent.clone())
-            .at_opt(stage),
+        Message::request(Method::GET, url, 0, summary)
+            .header(&headers::USER_AGENT, cfg.user_agent.clone())
+            .labelled(&label.into()),
     )
 }
 
@@ -52,14 +54,14 @@ fn post(
     cfg: &ClientConfig,
     url: Url,
     form: Form,
-    stage: Option<Stage>,
+    label: impl Into<Label>,
     summary: &'static str,
 ) -> Message {
-    Message::request(Method::Post, url, 0, summary)
-        .header("User-Agent", cfg.user_agent.clone())
-        .header("Content-Type", "application/x-www-form-urlencoded")
+    Message::request(Method::POST, url, 0, summary)
+        .header(&headers::USER_AGENT, cfg.user_agent.clone())
+        .header(&headers::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .with_body(Body::Form(form))
-        .at_opt(stage)
+        .labelled(&label.into())
 }
 
 fn send(m: Message) -> Next {
@@ -70,13 +72,20 @@ fn kerberos(ticket: Message, retry: Message) -> Next {
     Next::Kerberos(Box::new(ticket), Box::new(retry))
 }
 
-/// Reacts to one answer during an interactive sign-in.
-pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>) -> Next {
+/// Reacts to one answer during an interactive sign-in. `label` is the answer's trace label
+/// as the environment gives it ([`hmasim_protocol::Env::label`]): following a redirect or
+/// an auto-post page continues the answer's step.
+pub(crate) fn step(
+    cfg: &ClientConfig,
+    resp: &Wire,
+    label: &Label,
+    request_url: Option<Url>,
+) -> Next {
     if resp.carries_mailbox() {
         return Next::Mailbox;
     }
     match (resp.status, &resp.body) {
-        (Some(302), _) => {
+        (Some(StatusCode::FOUND), _) => {
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
             };
@@ -90,9 +99,14 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                     None => Next::Fail(fault_of(resp, "entra-id", FaultCode::NoCode)),
                 };
             }
-            send(get(cfg, loc, resp.stage, "the client follows the redirect"))
+            send(get(
+                cfg,
+                loc,
+                label.clone(),
+                "the client follows the redirect",
+            ))
         }
-        (Some(200), Body::Page(Page::SignIn { action, username })) => {
+        (Some(StatusCode::OK), Body::Page(Page::SignIn { action, username })) => {
             let form = match username {
                 None if action.host.starts_with("login.") => {
                     Form::new().with("UserName", cfg.upn.clone())
@@ -114,7 +128,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             };
             send(post(cfg, action.clone(), form, Some(stage), summary))
         }
-        (Some(200), Body::Page(Page::Mfa { action, method })) => {
+        (Some(StatusCode::OK), Body::Page(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
             let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
@@ -128,7 +142,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             ))
         }
         (
-            Some(200),
+            Some(StatusCode::OK),
             Body::Page(Page::AutoPost {
                 action,
                 fields,
@@ -139,15 +153,16 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
                 cfg,
                 action.clone(),
                 fields.clone(),
-                resp.stage,
+                label.clone(),
                 "the page posts the signed-in session on",
             );
-            m.token = token.clone();
+            // The page names the session token it posts.
+            m = m.carrying_opt(token.clone());
             send(m)
         }
-        (Some(401), _) => {
+        (Some(StatusCode::UNAUTHORIZED), _) => {
             let negotiate = resp
-                .header_values("WWW-Authenticate")
+                .header_values(&headers::WWW_AUTHENTICATE)
                 .filter_map(|v| Challenge::parse(v).ok())
                 .any(|c| matches!(c, Challenge::Negotiate(_)));
             let Some(url) = request_url else {
@@ -158,7 +173,7 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
             }
             if cfg.kerberos {
                 let ticket = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", cfg.domain), "/kerberos/tgs"),
                     0,
                     "the client asks the domain controller for a Kerberos service ticket",
@@ -192,21 +207,39 @@ pub(crate) fn step(cfg: &ClientConfig, resp: &Message, request_url: Option<Url>)
     }
 }
 
-/// The refusal a response reports, or a generic one.
-pub(crate) fn fault_of(resp: &Message, party: &'static str, code: FaultCode) -> Fault {
-    match &resp.fault {
+/// The refusal a response reports on the wire ([`Wire::refusal`]), or a generic one
+/// from its status and the first line of a text body.
+pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fault {
+    match &resp.refusal {
         Some(f) => (**f).clone(),
         None => Fault {
             code,
             party,
-            message: format!(
-                "unexpected answer: HTTP {} ({})",
-                resp.status.unwrap_or(0),
-                resp.summary
-            ),
-            diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+            message: match &resp.body {
+                Body::Lines(l) if !l.is_empty() => {
+                    format!(
+                        "unexpected answer: HTTP {} ({})",
+                        resp.status_number(),
+                        l[0]
+                    )
+                }
+                _ => format!("unexpected answer: HTTP {}", resp.status_number()),
+            },
+            diagnostics: format!("HTTP {}", resp.status_number()),
             symptom: None,
         },
+    }
+}
+
+/// The OAuth error code a token endpoint's error answer writes (`error=invalid_grant`,
+/// its first `error=` line), parsed.
+pub(crate) fn oauth_error(resp: &Wire) -> Option<FaultCode> {
+    match &resp.body {
+        Body::Lines(lines) => lines
+            .iter()
+            .find_map(|l| l.strip_prefix("error="))
+            .and_then(FaultCode::parse),
+        _ => None,
     }
 }
 
@@ -237,5 +270,44 @@ pub(crate) fn symptom(kind: ClientKind, during: Phase, fault: &Fault) -> String 
         (ClientKind::Browser, _, _) => format!("the browser shows an error instead of Outlook on the web: {}", fault.message),
         (_, Phase::SignIn | Phase::Token, _) => format!("the sign-in window shows an error: {}", fault.message),
         _ => format!("the client cannot reach the mailbox: {}", fault.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: Body) -> Wire {
+        let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
+        Message::response(&req.wire, status, "a summary the client never sees")
+            .with_body(body)
+            .wire
+    }
+
+    #[test]
+    fn a_token_endpoints_error_code_is_read_from_its_body() {
+        let lines = |l: &[&str]| Body::Lines(l.iter().map(|s| s.to_string()).collect());
+        let refused = answer(400, lines(&["error=invalid_grant", "error_description=x"]));
+        assert_eq!(oauth_error(&refused), Some(FaultCode::InvalidGrant));
+        let other = answer(400, lines(&["error=unsupported_grant_type"]));
+        assert_eq!(oauth_error(&other), Some(FaultCode::UnsupportedGrantType));
+        assert_eq!(oauth_error(&answer(400, Body::Empty)), None);
+    }
+
+    #[test]
+    fn an_unexplained_answer_is_described_from_the_wire() {
+        let text = answer(500, Body::Lines(vec!["no domain controller".into()]));
+        let f = fault_of(&text, "exchange", FaultCode::SyncFailed);
+        assert_eq!(
+            (f.code, f.party, f.message.as_str(), f.diagnostics.as_str()),
+            (
+                FaultCode::SyncFailed,
+                "exchange",
+                "unexpected answer: HTTP 500 (no domain controller)",
+                "HTTP 500"
+            )
+        );
+        let bare = fault_of(&answer(503, Body::Empty), "exchange", FaultCode::SyncFailed);
+        assert_eq!(bare.message, "unexpected answer: HTTP 503");
     }
 }

@@ -8,6 +8,7 @@
 pub mod ca;
 pub mod setup;
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use hmasim_protocol::{
 };
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MfaPrompt};
+use hmasim_protocol::{Label, Wire};
 
 pub use hmasim_protocol::apps::METADATA_HOST;
 
@@ -136,18 +138,18 @@ enum Wait {
     /// A legacy (Basic) sign-in relayed by Exchange Online, waiting for the password check.
     Legacy {
         client: Route,
-        req: Message,
+        req: Wire,
         upn: String,
         app: ClientAppType,
     },
     Pta {
         session: String,
         client: Route,
-        req: Message,
+        req: Wire,
     },
     Push {
         adfs: Route,
-        req: Message,
+        req: Wire,
     },
 }
 
@@ -190,21 +192,21 @@ pub struct EntraId {
     joined: BTreeMap<String, DeviceRecord>,
 }
 
-fn page(req: &Message, stage: Stage, summary: &'static str, p: Page) -> Message {
+fn page(req: &Wire, stage: Stage, summary: &'static str, p: Page) -> Message {
     Message::response(req, 200, summary)
         .at(stage)
         .with_body(Body::Page(p))
 }
 
 fn aad_error(
-    req: &Message,
-    stage: Option<Stage>,
+    req: &Wire,
+    label: impl Into<Label>,
     code: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
     Message::response(req, 200, "Entra ID shows an error page")
-        .at_opt(stage)
+        .labelled(&label.into())
         .with_body(Body::Page(Page::Error {
             code: aadsts.to_string(),
             message: message.clone(),
@@ -219,10 +221,10 @@ fn aad_error(
 }
 
 /// The error page for a sign-in session Entra ID no longer knows.
-fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
+fn session_expired(req: &Wire, label: impl Into<Label>) -> Message {
     aad_error(
         req,
-        stage,
+        label,
         FaultCode::SessionExpired,
         "AADSTS50058",
         "the sign-in session was not found".into(),
@@ -230,14 +232,14 @@ fn session_expired(req: &Message, stage: Option<Stage>) -> Message {
 }
 
 fn token_error(
-    req: &Message,
-    stage: Option<Stage>,
+    req: &Wire,
+    label: impl Into<Label>,
     error: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
     Message::response(req, 400, "the token endpoint refuses the grant")
-        .at_opt(stage)
+        .labelled(&label.into())
         .with_body(Body::Lines(vec![
             format!("error={error}"),
             format!("error_description={aadsts}: {message}"),
@@ -322,7 +324,7 @@ impl EntraId {
                 .is_some_and(|(_, d)| d.eq_ignore_ascii_case(&self.cfg.domain))
     }
 
-    fn federation_redirect(&self, req: &Message, session: &str, upn: &str) -> Message {
+    fn federation_redirect(&self, req: &Wire, session: &str, upn: &str) -> Message {
         let loc = Url::https(&self.cfg.adfs_host, "/adfs/ls/")
             .with("client-request-id", session)
             .with("wa", "wsignin1.0")
@@ -337,7 +339,7 @@ impl EntraId {
         .at(Stage::FederationRedirect)
     }
 
-    fn authorize(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn authorize(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let p = |k: &str| url.param(k).unwrap_or("").to_string();
         let redirect_uri = p("redirect_uri");
@@ -364,7 +366,10 @@ impl EntraId {
                 client_app,
                 evaluated: None,
                 address: self.net.source(from),
-                user_agent: req.header_value("User-Agent").unwrap_or("").to_string(),
+                user_agent: req
+                    .header_value(&headers::USER_AGENT)
+                    .unwrap_or("")
+                    .to_string(),
                 device_credential: req
                     .header_value(device::DEVICE_CREDENTIAL_HEADER)
                     .map(str::to_string),
@@ -390,7 +395,7 @@ impl EntraId {
         ctx.send(from, reply);
     }
 
-    fn login(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn login(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let id = req
             .url
             .as_ref()
@@ -403,7 +408,7 @@ impl EntraId {
         let upn = f.get("UserName").unwrap_or("").to_string();
         let password = f.get("Password").map(str::to_string);
         let Some(s) = self.sessions.get_mut(&id) else {
-            return ctx.send(from, session_expired(&req, req.stage));
+            return ctx.send(from, session_expired(&req, ctx.label()));
         };
         s.upn = upn.clone();
         if self.federated(&upn) {
@@ -442,7 +447,7 @@ impl EntraId {
         match self.cfg.model {
             IdentityModel::Pta => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
                     0,
                     "pass-through authentication: the on-premises agent checks the password",
@@ -491,7 +496,7 @@ impl EntraId {
         }
     }
 
-    fn login_srf(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn login_srf(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let Body::Form(f) = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
@@ -509,7 +514,7 @@ impl EntraId {
                     from,
                     aad_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token is for {}, not Office 365", c.aud),
@@ -521,7 +526,7 @@ impl EntraId {
                     from,
                     aad_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::FederationRejected,
                         "AADSTS50008",
                         format!("the SAML token from AD FS does not verify: {e}"),
@@ -530,7 +535,7 @@ impl EntraId {
             }
         };
         if !self.sessions.contains_key(&id) {
-            return ctx.send(from, session_expired(&req, req.stage));
+            return ctx.send(from, session_expired(&req, ctx.label()));
         }
         let mut amr: Vec<String> = claims
             .amr
@@ -586,11 +591,11 @@ impl EntraId {
 
     /// Where a request relayed by `from` really comes from: the forwarded client address
     /// when `from` is a Microsoft relay, else the connection's own address.
-    fn source_of(&self, req: &Message, from: Route) -> Option<IpAddr> {
+    fn source_of(&self, req: &Wire, from: Route) -> Option<IpAddr> {
         let peer = self.net.source(from)?;
         if self.cfg.relays.iter().any(|r| r.contains(peer)) {
             if let Some(fwd) = req
-                .header_value("X-Forwarded-For")
+                .header_value(&headers::X_FORWARDED_FOR)
                 .and_then(|v| v.split(',').next())
                 .and_then(|v| v.trim().parse().ok())
             {
@@ -624,7 +629,7 @@ impl EntraId {
     /// The user is authenticated: evaluate Conditional Access and go on.
     fn signed_in(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         id: &str,
@@ -694,7 +699,7 @@ impl EntraId {
         self.decide(req, from, ctx, id);
     }
 
-    fn decide(&mut self, req: Message, from: Route, ctx: &mut impl Env, id: &str) {
+    fn decide(&mut self, req: Wire, from: Route, ctx: &mut impl Env, id: &str) {
         let Some(s) = self.sessions.get(id).cloned() else {
             return;
         };
@@ -789,14 +794,7 @@ impl EntraId {
     /// user without an MFA method: Conditional Access judges the user action
     /// `urn:user:registersecurityinfo` with the same sign-in facts; when nothing blocks it,
     /// whoever is signing in (whoever holds the password) registers a method of their own.
-    fn registration(
-        &mut self,
-        req: Message,
-        from: Route,
-        ctx: &mut impl Env,
-        id: &str,
-        s: &Session,
-    ) {
+    fn registration(&mut self, req: Wire, from: Route, ctx: &mut impl Env, id: &str, s: &Session) {
         let mut facts = self.facts(s);
         facts.app_id = hmasim_protocol::policy::REGISTER_SECURITY_INFO.to_string();
         let results = ca::evaluate(&self.cfg.policies, &facts);
@@ -863,10 +861,10 @@ impl EntraId {
     /// `urn:user:registerdevice`) and the attributes the device reports; the service adds a
     /// device object (trust type `Workplace`, not compliant, not managed) and returns the
     /// device id and the credential the device presents from then on.
-    fn enroll(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn enroll(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let now = hmasim_protocol::unix_now(ctx);
         let bearer = match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => t,
@@ -932,7 +930,7 @@ impl EntraId {
         );
     }
 
-    fn mfa_done(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn mfa_done(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let id = req
             .url
             .as_ref()
@@ -982,7 +980,7 @@ impl EntraId {
         }
     }
 
-    fn complete(&mut self, req: Message, from: Route, ctx: &mut impl Env, id: &str) {
+    fn complete(&mut self, req: Wire, from: Route, ctx: &mut impl Env, id: &str) {
         let Some(s) = self.sessions.remove(id) else {
             return;
         };
@@ -1017,7 +1015,7 @@ impl EntraId {
                     token: Some(tid),
                 },
             );
-            m.issued.push(token);
+            m = m.issuing(token);
             ctx.send(from, m);
         } else {
             let code = self.code(ctx, &s);
@@ -1133,7 +1131,7 @@ impl EntraId {
     #[allow(clippy::too_many_arguments)]
     fn issue_pair(
         &mut self,
-        req: &Message,
+        req: &Wire,
         ctx: &mut impl Env,
         family: u64,
         appid: &str,
@@ -1141,7 +1139,7 @@ impl EntraId {
         upn: &str,
         amr: &[String],
         obo_of: Option<String>,
-        stage: Stage,
+        label: impl Into<Label>,
         summary: &'static str,
     ) -> Message {
         let generation = self.generations.entry(family).or_insert(0);
@@ -1194,17 +1192,17 @@ impl EntraId {
             refresh_id: Some(rt.id.clone()),
         };
         let mut m = Message::response(req, 200, summary)
-            .at(stage)
+            .labelled(&label.into())
             .with_body(Body::Token(body))
-            .header("Content-Type", "application/json");
+            .header(&headers::CONTENT_TYPE, "application/json");
         self.token_family.insert(at.id.clone(), family);
         self.token_family.insert(rt.id.clone(), family);
-        m.issued.push(at);
-        m.issued.push(rt);
+        m = m.issuing(at);
+        m = m.issuing(rt);
         m
     }
 
-    fn token(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn token(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let Body::Form(f) = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
@@ -1232,7 +1230,7 @@ impl EntraId {
                     }
                     None => token_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS70008",
                         "the authorization code is invalid or has expired".into(),
@@ -1306,7 +1304,7 @@ impl EntraId {
                 let keys = self.metadata();
                 match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, req.stage, FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                        token_error(&req, ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
@@ -1327,27 +1325,27 @@ impl EntraId {
                             &c.upn,
                             &c.amr,
                             None,
-                            req.stage.unwrap_or(Stage::TokensIssued),
+                            ctx.label().or_stage(Stage::TokensIssued),
                             "Entra ID redeems the refresh token",
                         )
                     }
                     Ok(_) => token_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
                     Err(e @ jwt::JwtError::Expired(..)) => token_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
                     Err(e) => token_error(
                         &req,
-                        req.stage,
+                        ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         format!("the refresh token is not valid: {e}"),
@@ -1356,7 +1354,7 @@ impl EntraId {
             }
             _ => token_error(
                 &req,
-                req.stage,
+                ctx.label(),
                 FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
                 format!(
@@ -1376,7 +1374,7 @@ impl EntraId {
     /// client must sign the user in again interactively.
     fn sign_in_frequency_check(
         &self,
-        req: &Message,
+        req: &Wire,
         from: Route,
         ctx: &mut impl Env,
         family: u64,
@@ -1392,7 +1390,9 @@ impl EntraId {
             return None;
         }
         let app_id = self.app_of(&c.appid, &c.aud);
-        let user_agent = req.header_value("User-Agent").filter(|u| !u.is_empty());
+        let user_agent = req
+            .header_value(&headers::USER_AGENT)
+            .filter(|u| !u.is_empty());
         let facts = self.cfg.tenant.facts(&ca::SignIn {
             upn: &c.upn,
             address: self.source_of(req, from),
@@ -1418,12 +1418,12 @@ impl EntraId {
         );
         ctx.note(
             Message::note("Entra ID checks the Conditional Access sign-in frequency")
-                .at_opt(req.stage)
+                .labelled(&ctx.label())
                 .with_body(Body::Lines(vec![line])),
         );
         Some(token_error(
             req,
-            req.stage,
+            ctx.label(),
             FaultCode::InvalidGrant,
             "AADSTS70043",
             format!(
@@ -1433,7 +1433,7 @@ impl EntraId {
         ))
     }
 
-    fn mfa_connector(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn mfa_connector(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let Body::MfaRequest { upn, method } = &req.body else {
             return ctx.send(from, Message::response(&req, 400, "no MFA request"));
         };
@@ -1449,7 +1449,7 @@ impl EntraId {
             return ctx.send(from, m);
         };
         let push = Message::request(
-            Method::Post,
+            Method::POST,
             Url::https("mobileappcommunicator.auth.microsoft.com", "/notify"),
             0,
             "Entra MFA pushes an approval request to the user's device",
@@ -1469,7 +1469,7 @@ impl EntraId {
     /// A Basic sign-in on behalf of a legacy client (Exchange Online relays it): check the
     /// password the identity model's way, then Conditional Access for a legacy client app,
     /// which can satisfy no grant control.
-    fn legacy_signin(&mut self, req: Message, from: Route, ctx: &mut impl Env, f: &Form) {
+    fn legacy_signin(&mut self, req: Wire, from: Route, ctx: &mut impl Env, f: &Form) {
         let upn = f.get("username").unwrap_or("").to_string();
         let password = f.get("password").unwrap_or("").to_string();
         let app = match f.get("client_app_type").and_then(ClientAppType::parse) {
@@ -1488,7 +1488,7 @@ impl EntraId {
                 )
             }
             _ if self.federated(&upn) => Message::request(
-                Method::Post,
+                Method::POST,
                 Url::https(
                     &self.cfg.adfs_host,
                     "/adfs/services/trust/2005/usernamemixed",
@@ -1501,7 +1501,7 @@ impl EntraId {
                 password,
             }),
             _ => Message::request(
-                Method::Post,
+                Method::POST,
                 Url::https(&format!("dc.{}", self.cfg.domain), "/pta/validate"),
                 0,
                 "legacy sign-in: the pass-through agent checks the password",
@@ -1538,7 +1538,7 @@ impl EntraId {
 
     fn legacy_decide(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         upn: &str,
@@ -1563,7 +1563,7 @@ impl EntraId {
         let facts = self.cfg.tenant.facts(&ca::SignIn {
             upn,
             address,
-            user_agent: req.header_value("User-Agent"),
+            user_agent: req.header_value(&headers::USER_AGENT),
             client_app: app,
             app_id: apps::EXCHANGE_ONLINE,
             // Basic authentication carries no device credential.
@@ -1612,7 +1612,7 @@ impl EntraId {
         ctx.send(from, reply.at_opt(None));
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         if let Some(Wait::Legacy { .. }) = self.waits.get(&resp.conv) {
             let Some(Wait::Legacy {
                 client,
@@ -1637,15 +1637,16 @@ impl EntraId {
                 _ => false,
             };
             if !ok {
-                if let Some(fault) = resp.fault {
-                    let mut m = token_error(
+                if let Some(fault) = resp.refusal {
+                    // AD FS's refusal, as its answer wrote it, is the grant's refusal.
+                    let m = token_error(
                         &req,
                         None,
                         FaultCode::InvalidGrant,
                         "AADSTS50126",
                         fault.message.clone(),
-                    );
-                    m.fault = Some(fault);
+                    )
+                    .with_fault(*fault);
                     return ctx.send(client, m);
                 }
             }
@@ -1707,7 +1708,7 @@ impl EntraId {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer).
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         if let Body::Action(UserAction::RotateKey) = &msg.body {
             let kid = self.rotate_key().kid.clone();
@@ -1730,7 +1731,7 @@ impl EntraId {
         let path = url.path.to_ascii_lowercase();
         if url.host == METADATA_HOST {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
-                .header("Content-Type", "application/json")
+                .header(&headers::CONTENT_TYPE, "application/json")
                 .with_body(Body::Metadata(self.metadata()));
             ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {

@@ -8,10 +8,12 @@ pub mod mrs;
 pub mod setup;
 pub mod translator;
 
+use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MailboxProtocol};
@@ -50,7 +52,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (Route, Message, String, MailboxProtocol)>,
+    legacy: BTreeMap<u64, (Route, Wire, String, MailboxProtocol)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -71,7 +73,7 @@ impl ExchangeOnline {
     /// at Entra ID (where Conditional Access sees a legacy client app type).
     fn basic(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         user: String,
@@ -104,7 +106,7 @@ impl ExchangeOnline {
             .with("resource", apps::EXO_RESOURCE)
             .with("client_app_type", app_type);
         let mut signin = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
@@ -113,10 +115,10 @@ impl ExchangeOnline {
         // Conditional Access judges the client, not Exchange Online: forward where the
         // client connected from and what it said it is.
         if let Some(addr) = self.net.source(from) {
-            signin = signin.header("X-Forwarded-For", addr.to_string());
+            signin = signin.header(&headers::X_FORWARDED_FOR, addr.to_string());
         }
-        if let Some(ua) = req.header_value("User-Agent") {
-            signin = signin.header("User-Agent", ua.to_string());
+        if let Some(ua) = req.header_value(&headers::USER_AGENT) {
+            signin = signin.header(&headers::USER_AGENT, ua.to_string());
         }
         match self.net.request(ctx, signin) {
             Ok(conv) => {
@@ -134,7 +136,7 @@ impl ExchangeOnline {
         }
     }
 
-    fn legacy_answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn legacy_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
@@ -150,10 +152,12 @@ impl ExchangeOnline {
                 items: items_of(protocol),
             })),
             _ => {
-                let mut m =
-                    Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
-                m.fault = resp.fault;
-                m
+                // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
+                let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
+                match resp.refusal {
+                    Some(f) => m.with_fault(*f),
+                    None => m,
+                }
             }
         };
         ctx.send(client, reply);
@@ -165,7 +169,7 @@ impl ExchangeOnline {
         self.net.adopt(fresh.net);
     }
 
-    fn challenge(&self, req: &Message, stage: Stage) -> Message {
+    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
         let bearer = Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),
             (
@@ -184,9 +188,9 @@ impl ExchangeOnline {
             "401: Bearer challenge with the Entra ID authorization URL",
         )
         .at(stage)
-        .header("WWW-Authenticate", bearer.to_string())
+        .header(&headers::WWW_AUTHENTICATE, bearer.to_string())
         .header(
-            "WWW-Authenticate",
+            &headers::WWW_AUTHENTICATE,
             Challenge::Basic {
                 realm: "outlook.office365.com".into(),
             }
@@ -194,7 +198,7 @@ impl ExchangeOnline {
         )
     }
 
-    fn refuse(req: &Message, code: FaultCode, message: String, diagnostics: String) -> Message {
+    fn refuse(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 401, "Exchange Online rejects the request")
             .same_stage()
             .with_fault(Fault {
@@ -209,13 +213,13 @@ impl ExchangeOnline {
     fn protected(
         &self,
         ctx: &impl Env,
-        req: &Message,
+        req: &Wire,
         now_unix: u64,
         challenge_stage: Stage,
         items: &'static str,
     ) -> Message {
         match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => {
@@ -294,7 +298,7 @@ impl ExchangeOnline {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, req: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match req.kind {
             Kind::Request => {}
@@ -304,7 +308,7 @@ impl ExchangeOnline {
         let Some(url) = req.url.clone() else { return };
         if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
             url.mailbox_protocol(),
-            req.header_value("Authorization")
+            req.header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse),
         ) {
             return self.basic(req, from, ctx, user, password, protocol);
@@ -365,7 +369,10 @@ impl ExchangeOnline {
                                 "OWA validates the id token and opens the mailbox",
                             )
                             .at(Stage::UseToken)
-                            .header("Set-Cookie", "OpenIdConnect.token.v1=...; secure; HttpOnly")
+                            .header(
+                                &headers::SET_COOKIE,
+                                "OpenIdConnect.token.v1=...; secure; HttpOnly",
+                            )
                             .with_body(Body::Mailbox(Mailbox {
                                 source: "exchange-online",
                                 upn: c.upn,
@@ -415,7 +422,7 @@ impl ExchangeOnline {
                 Stage::AuthorityReturned,
                 "mailbox (MAPI over HTTP, cached mode)",
             )
-        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::Post)
+        } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
             let upn = match &req.body {
                 Body::Provision { upn, .. } => upn.to_ascii_lowercase(),

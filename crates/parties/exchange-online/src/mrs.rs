@@ -3,6 +3,7 @@
 //! on-premises mailbox synchronized over ActiveSync with AT2, renewing it with RT2 in the
 //! background.
 
+use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
@@ -11,6 +12,7 @@ use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{Label, StatusCode, Wire};
 
 pub use hmasim_protocol::net::{MAX_RETRIES, REQUEST_TIMEOUT, RETRY_BACKOFF};
 /// The tag of the timer that times one of MRS's requests out (its argument is the
@@ -52,7 +54,8 @@ struct Synced {
     at2: Option<Held>,
     rt2: Option<Held>,
     /// The client's provisioning request, answered after the first sync.
-    waiting: Option<(Route, Message)>,
+    /// With its trace label (which names the AT1 it carried).
+    waiting: Option<(Route, Wire, Label)>,
 }
 
 #[derive(Clone, Debug)]
@@ -149,20 +152,21 @@ impl Mrs {
             .with("assertion", u.at1.clone())
             .with("requested_token_use", "on_behalf_of")
             .with("resource", u.eas_url.origin());
-        let at1_id = u
+        // The label of the AT1 the client's provisioning request carried.
+        let at1_label = u
             .waiting
             .as_ref()
-            .and_then(|(_, m)| m.token.clone())
+            .map(|(_, _, label)| label.clone())
             .unwrap_or_default();
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "MRS asks Entra ID for AT2 on behalf of AT1",
         )
         .with_body(Body::Form(form))
         .at(Stage::Obo)
-        .carrying(at1_id);
+        .carrying_label(&at1_label);
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
     }
 
@@ -177,17 +181,20 @@ impl Mrs {
             .with("DeviceId", "MRS0000000000000000000000000000")
             .with("DeviceType", "OutlookService");
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             url,
             0,
             "MRS synchronizes the on-premises mailbox over ActiveSync with AT2",
         )
         .header(
-            "Authorization",
+            &headers::AUTHORIZATION,
             Credentials::Bearer(at2.jwt.clone()).to_string(),
         )
-        .header("MS-ASProtocolVersion", "16.1")
-        .header("User-Agent", "Outlook-iOS-Android/1.0 (OutlookService)")
+        .header(&headers::MS_AS_PROTOCOL_VERSION, "16.1")
+        .header(
+            &headers::USER_AGENT,
+            "Outlook-iOS-Android/1.0 (OutlookService)",
+        )
         .at(Stage::Sync)
         .carrying(at2.id.clone());
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
@@ -204,7 +211,7 @@ impl Mrs {
             .with("refresh_token", rt2.jwt.clone())
             .with("resource", u.eas_url.origin());
         let msg = Message::request(
-            Method::Post,
+            Method::POST,
             Url::parse(apps::ENTRA_TOKEN).expect("constant URL"),
             0,
             "MRS renews AT2 with RT2",
@@ -220,7 +227,7 @@ impl Mrs {
         tracing::info!(t_ms = ctx.now().as_millis(), party = "mrs", upn, code = %fault.code, "sync failed");
         if let Some(u) = self.users.get_mut(upn) {
             match u.waiting.take() {
-                Some((client, req)) => {
+                Some((client, req, _)) => {
                     let reply =
                         Message::response(&req, 502, "MRS cannot reach the on-premises mailbox")
                             .at(Stage::Sync)
@@ -252,10 +259,10 @@ impl Mrs {
         self.net.adopt(fresh.net);
     }
 
-    fn provision(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn provision(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let at1 = match req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse)
         {
             Some(Credentials::Bearer(t)) => t,
@@ -310,13 +317,13 @@ impl Mrs {
                 at1,
                 at2: None,
                 rt2: None,
-                waiting: Some((from, req)),
+                waiting: Some((from, req, ctx.label())),
             },
         );
         self.obo(ctx, &upn);
     }
 
-    fn answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
         };
@@ -348,7 +355,7 @@ impl Mrs {
                         }
                         if first {
                             let create = Message::request(
-                                Method::Post,
+                                Method::POST,
                                 Url::https("outlook.office365.com", "/provisioning/mailbox"),
                                 0,
                                 "MRS provisions the cloud mailbox if it is missing",
@@ -365,18 +372,19 @@ impl Mrs {
                     }
                 }
                 _ => {
-                    let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
+                    let status = resp.status_number();
+                    let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
                         code: FaultCode::OboFailed,
                         party: "entra-id",
                         message: "Entra ID refused the on-behalf-of request".into(),
-                        diagnostics: format!("HTTP {}", resp.status.unwrap_or(0)),
+                        diagnostics: format!("HTTP {status}"),
                         symptom: None,
                     });
                     self.fail(ctx, &upn, fault);
                 }
             },
             Purpose::Create(upn) => {
-                if matches!(resp.status, Some(200 | 201)) {
+                if matches!(resp.status, Some(StatusCode::OK | StatusCode::CREATED)) {
                     self.sync(ctx, &upn);
                 }
             }
@@ -384,7 +392,7 @@ impl Mrs {
                 if let Body::Mailbox(m) = resp.body {
                     self.stats.succeeded += 1;
                     self.stats.last_success_ms = Some(now.as_millis());
-                    if let Some((client, req)) =
+                    if let Some((client, req, _)) =
                         self.users.get_mut(&upn).and_then(|u| u.waiting.take())
                     {
                         let reply = Message::response(
@@ -405,11 +413,11 @@ impl Mrs {
                     }
                 } else {
                     let diag = resp
-                        .header_value("x-ms-diagnostics")
+                        .header_value(&headers::X_MS_DIAGNOSTICS)
                         .unwrap_or("")
                         .to_string();
-                    let status = resp.status.unwrap_or(0);
-                    let fault = resp.fault.map(|f| *f).unwrap_or_else(|| Fault {
+                    let status = resp.status_number();
+                    let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
                         code: FaultCode::SyncFailed,
                         party: "exchange-onprem",
                         message: format!("ActiveSync answered HTTP {status}"),
@@ -452,7 +460,7 @@ impl Mrs {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => self.provision(msg, from, ctx),

@@ -3,6 +3,7 @@
 //! answers back.
 
 use hmasim_protocol::Env;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Kind, Message, Net, Relay, Url};
 
 /// The `protocol-translator` party.
@@ -39,7 +40,7 @@ impl ProtocolTranslator {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, mut msg: Wire, ctx: &mut impl Env) {
         match msg.kind {
             Kind::Request => {
                 msg.url = Some(Url::https(

@@ -8,6 +8,7 @@
 //! (so TLS offloading in front of it fails with diagnostics 2000003).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +20,7 @@ use hmasim_protocol::{
 };
 use hmasim_protocol::{DeviceCharacteristic, FaultCode, MailboxProtocol};
 use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{Label, Wire};
 
 /// How often the arbitration mailbox refreshes the EvoSTS auth metadata: every eight hours.
 pub const METADATA_CYCLE: SimDuration = SimDuration::from_hours(8);
@@ -103,7 +105,9 @@ pub struct OnpremConfig {
 #[derive(Clone, Debug)]
 struct PendingBind {
     client: Route,
-    req: Message,
+    req: Wire,
+    /// The request's trace label: its answer takes its step.
+    label: Label,
 }
 
 /// The `exchange-onprem` party.
@@ -163,13 +167,13 @@ impl ExchangeOnprem {
             METADATA_HOST,
             &format!("/{}/metadata/json/1", self.cfg.tenant_id),
         );
-        let req = Message::request(Method::Get, url, 0, summary);
+        let req = Message::request(Method::GET, url, 0, summary);
         if let Ok(conv) = self.net.request(ctx, req) {
             self.metadata_requests.insert(conv);
         }
     }
 
-    fn on_timer(&mut self, msg: &Message, ctx: &mut impl Env) {
+    fn on_timer(&mut self, msg: &Wire, ctx: &mut impl Env) {
         match &msg.body {
             Body::Timer(ARBITRATION_TIMER) => {
                 match self.cfg.metadata_refresh {
@@ -207,16 +211,16 @@ impl ExchangeOnprem {
 
     fn challenge(
         &self,
-        req: &Message,
+        req: &Wire,
         status_summary: &'static str,
-        stage: Option<Stage>,
+        label: impl Into<Label>,
     ) -> Message {
-        let mut m = Message::response(req, 401, status_summary).at_opt(stage);
+        let mut m = Message::response(req, 401, status_summary).labelled(&label.into());
         if let Some(b) = self.bearer_challenge() {
-            m = m.header("WWW-Authenticate", b.to_string());
+            m = m.header(&headers::WWW_AUTHENTICATE, b.to_string());
         }
         m.header(
-            "WWW-Authenticate",
+            &headers::WWW_AUTHENTICATE,
             Challenge::Basic {
                 realm: self.cfg.mail_host.clone(),
             }
@@ -226,14 +230,14 @@ impl ExchangeOnprem {
 
     fn mailbox(
         &self,
-        req: &Message,
+        req: &Wire,
         upn: &str,
         items: &'static str,
         summary: &'static str,
-        stage: Option<Stage>,
+        label: impl Into<Label>,
     ) -> Message {
         Message::response(req, 200, summary)
-            .at_opt(stage)
+            .labelled(&label.into())
             .with_body(Body::Mailbox(Mailbox {
                 source: "exchange-onprem",
                 upn: upn.to_string(),
@@ -245,7 +249,7 @@ impl ExchangeOnprem {
     fn verify_bearer(
         &self,
         ctx: &impl Env,
-        req: &Message,
+        req: &Wire,
         jwt_str: &str,
         now_unix: u64,
     ) -> Result<String, Box<Message>> {
@@ -255,19 +259,19 @@ impl ExchangeOnprem {
                 Message::response(req, 401, "Exchange rejects the access token").same_stage();
             if let Some(b) = self.bearer_challenge() {
                 m = m.header(
-                    "WWW-Authenticate",
+                    &headers::WWW_AUTHENTICATE,
                     b.with_error("invalid_token").to_string(),
                 );
             }
             Box::new(
                 m.header(
-                    "WWW-Authenticate",
+                    &headers::WWW_AUTHENTICATE,
                     Challenge::Basic {
                         realm: self.cfg.mail_host.clone(),
                     }
                     .to_string(),
                 )
-                .header("x-ms-diagnostics", diag.clone())
+                .header(&headers::X_MS_DIAGNOSTICS, diag.clone())
                 .with_fault(Fault {
                     code,
                     party: "exchange-onprem",
@@ -337,7 +341,7 @@ impl ExchangeOnprem {
 
     fn protected(
         &mut self,
-        req: Message,
+        req: Wire,
         from: Route,
         ctx: &mut impl Env,
         items: &'static str,
@@ -345,7 +349,7 @@ impl ExchangeOnprem {
     ) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let creds = req
-            .header_value("Authorization")
+            .header_value(&headers::AUTHORIZATION)
             .and_then(Credentials::parse);
         let protocol = req.url.as_ref().and_then(Url::mailbox_protocol);
         // ActiveSync device access applies to every ActiveSync client, OAuth or not.
@@ -373,13 +377,13 @@ impl ExchangeOnprem {
                     &upn,
                     items,
                     "Exchange verifies the token and serves the mailbox",
-                    req.stage,
+                    ctx.label(),
                 ),
                 Err(m) => *m,
             },
             Some(Credentials::Basic { user, password }) => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
                     0,
                     "Exchange checks Basic credentials against Active Directory",
@@ -391,7 +395,14 @@ impl ExchangeOnprem {
                 .same_stage();
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
-                        self.binds.insert(conv, PendingBind { client: from, req });
+                        self.binds.insert(
+                            conv,
+                            PendingBind {
+                                client: from,
+                                req,
+                                label: ctx.label(),
+                            },
+                        );
                         return;
                     }
                     Err(_) => Message::response(&req, 500, "no domain controller reachable"),
@@ -403,7 +414,7 @@ impl ExchangeOnprem {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
-                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", req.stage),
+                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
                         }
                     }
                     _ => self.challenge(&req, "401: the Kerberos ticket is not valid here", Some(challenge_stage)),
@@ -416,7 +427,7 @@ impl ExchangeOnprem {
     /// The refusal of legacy authentication by the user's authentication policy, if any.
     fn legacy_refusal(
         &self,
-        req: &Message,
+        req: &Wire,
         user: &str,
         protocol: Option<MailboxProtocol>,
         method: &str,
@@ -452,11 +463,14 @@ impl ExchangeOnprem {
     }
 
     /// ActiveSync device access: the most restrictive matching rule, else the default level.
-    fn device_access(&self, req: &Message) -> Option<Message> {
+    fn device_access(&self, req: &Wire) -> Option<Message> {
         let url = req.url.as_ref()?;
         let device_type = url.param("DeviceType").unwrap_or("").to_string();
-        let model = req.header_value("X-DeviceModel").unwrap_or("").to_string();
-        let agent = req.header_value("User-Agent").unwrap_or("");
+        let model = req
+            .header_value(&headers::X_DEVICE_MODEL)
+            .unwrap_or("")
+            .to_string();
+        let agent = req.header_value(&headers::USER_AGENT).unwrap_or("");
         let matching: Vec<&(DeviceCharacteristic, String, Access)> = self
             .cfg
             .eas_rules
@@ -489,11 +503,11 @@ impl ExchangeOnprem {
         )
     }
 
-    fn owa(&mut self, req: Message, from: Route, ctx: &mut impl Env) {
+    fn owa(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
-        match (req.method, &req.body) {
-            (Some(Method::Post), Body::Form(f)) if f.get("wresult").is_some() => {
+        match (&req.method, &req.body) {
+            (Some(Method::POST), Body::Form(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
                 let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
@@ -537,9 +551,9 @@ impl ExchangeOnprem {
                 };
                 ctx.send(from, reply);
             }
-            (Some(Method::Post), Body::Form(f)) if f.get("Password").is_some() => {
+            (Some(Method::POST), Body::Form(f)) if f.get("Password").is_some() => {
                 let bind = Message::request(
-                    Method::Post,
+                    Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
                     0,
                     "OWA forms sign-in checks the password against Active Directory",
@@ -550,7 +564,14 @@ impl ExchangeOnprem {
                 })
                 .at(Stage::Credentials);
                 if let Ok(conv) = self.net.request(ctx, bind) {
-                    self.binds.insert(conv, PendingBind { client: from, req });
+                    self.binds.insert(
+                        conv,
+                        PendingBind {
+                            client: from,
+                            req,
+                            label: ctx.label(),
+                        },
+                    );
                 }
             }
             _ if self.cfg.owa_adfs_claims => {
@@ -583,7 +604,7 @@ impl ExchangeOnprem {
         }
     }
 
-    fn bind_answered(&mut self, resp: Message, ctx: &mut impl Env) {
+    fn bind_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(p) = self.binds.remove(&resp.conv) else {
             return;
         };
@@ -592,7 +613,7 @@ impl ExchangeOnprem {
             Body::Form(f) => f.get("UserName").unwrap_or("").to_string(),
             _ => match p
                 .req
-                .header_value("Authorization")
+                .header_value(&headers::AUTHORIZATION)
                 .and_then(Credentials::parse)
             {
                 Some(Credentials::Basic { user, .. }) => user,
@@ -618,7 +639,7 @@ impl ExchangeOnprem {
                 Some(Stage::UseToken),
             )
         } else {
-            self.challenge(&p.req, "401: the credentials were rejected", p.req.stage)
+            self.challenge(&p.req, "401: the credentials were rejected", p.label)
                 .with_fault(Fault {
                     code: FaultCode::InvalidCredentials,
                     party: "exchange-onprem",
@@ -653,7 +674,7 @@ impl ExchangeOnprem {
     pub fn restart(&mut self) {}
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, req: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, req: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match (req.kind, &req.body) {
             (_, Body::Action(UserAction::RefreshAuthMetadata)) => {
@@ -678,7 +699,7 @@ impl ExchangeOnprem {
             let reply = match protocol {
                 Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
-                        .header("Content-Type", "application/json")
+                        .header(&headers::CONTENT_TYPE, "application/json")
                         .with_body(Body::Autodiscover {
                             protocol: "activesync".into(),
                             url: self.cfg.activesync_url.clone(),
@@ -686,7 +707,7 @@ impl ExchangeOnprem {
                 }
                 Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers")
-                        .header("Content-Type", "application/json")
+                        .header(&headers::CONTENT_TYPE, "application/json")
                         .with_body(Body::Autodiscover {
                             protocol: p.as_str().into(),
                             url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
@@ -753,5 +774,84 @@ impl ExchangeOnprem {
                 Message::response(&req, 404, "no such virtual directory"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, Method, StatusCode};
+
+    use super::*;
+
+    const DC: ActorId = ActorId(5);
+
+    fn exchange() -> ExchangeOnprem {
+        let mut directory = Directory::new();
+        directory.insert("dc.contoso.com", DC);
+        let cfg = OnpremConfig {
+            tenant_id: "tenant".into(),
+            domain: "contoso.com".into(),
+            mail_host: "mail.contoso.com".into(),
+            activesync_url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            hybrid_modern_auth: false,
+            evosts_default: false,
+            owa_adfs_claims: false,
+            adfs_host: "sts.contoso.com".into(),
+            evosts_metadata: KeySet::default(),
+            adfs_trust: KeySet::default(),
+            metadata_refresh: MetadataRefresh::Healthy,
+            scheduled_refresh: None,
+            legacy_mailboxes: BTreeSet::new(),
+            legacy_blocked: BTreeMap::new(),
+            legacy_policy: BTreeMap::new(),
+            eas_default: Access::Allow,
+            eas_rules: Vec::new(),
+            kerberos: KeySet::default(),
+            imap_enabled: false,
+            pop_enabled: false,
+            mailboxes: BTreeSet::from(["user@contoso.com".to_string()]),
+            skew_s: 300,
+        };
+        ExchangeOnprem::new(cfg, Net::new(directory))
+    }
+
+    /// A Basic ActiveSync request is held while Active Directory checks the password; the
+    /// refusal that answers it later takes the request's step, from the label Exchange
+    /// saved, not the step of the directory's answer it is handling then.
+    #[test]
+    fn a_held_basic_request_is_answered_at_its_own_step() {
+        let mut exchange = exchange();
+        let client = Route::to_actor(ActorId(0));
+        let mut env = Recording::new(client);
+        env.handled.stage = Some(Stage::EasChallenge);
+        let basic = Credentials::Basic {
+            user: "user@contoso.com".into(),
+            password: "wrong".into(),
+        };
+        let req = Message::request(
+            Method::POST,
+            Url::https("mail.contoso.com", "/Microsoft-Server-ActiveSync"),
+            7,
+            "sync",
+        )
+        .header(&headers::AUTHORIZATION, basic.to_string());
+        exchange.handle(req.wire, &mut env);
+        let (to, bind) = env.sent.pop().expect("a bind");
+        assert_eq!(to.actor(), DC);
+        env.caller = Route::to_actor(DC);
+        env.handled.stage = Some(Stage::Sync);
+        let refused = Message::response(&bind.wire, 200, "no").with_body(Body::Directory {
+            ok: false,
+            groups: Vec::new(),
+            ticket: None,
+        });
+        exchange.handle(refused.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(to, client);
+        assert_eq!(answer.status, Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(answer.conv, 7);
+        assert_eq!(answer.meta.stage, Some(Stage::EasChallenge));
     }
 }

@@ -4,12 +4,14 @@
 //! tokens (flows.md, TLS offloading).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::Env;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, Kind, Message, Net, Relay};
 
 /// How TLS is handled.
@@ -78,7 +80,7 @@ impl LoadBalancer {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, mut msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
@@ -87,7 +89,7 @@ impl LoadBalancer {
                     return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
                 }
                 let unauthenticated = matches!(
-                    msg.header_value("Authorization")
+                    msg.header_value(&headers::AUTHORIZATION)
                         .and_then(Credentials::parse),
                     None | Some(Credentials::EmptyBearer)
                 );
@@ -98,8 +100,8 @@ impl LoadBalancer {
                         "the load balancer answers the unauthenticated request itself",
                     )
                     .same_stage()
-                    .header("Server", "BigIP")
-                    .header("Content-Length", "0");
+                    .header(&headers::SERVER, "BigIP")
+                    .header(&headers::CONTENT_LENGTH, "0");
                     return ctx.send(from, reply);
                 }
                 if self.tls == Tls::Offloading {
@@ -134,7 +136,7 @@ mod tests {
 
     use hmasim_base::ActorId;
     use hmasim_protocol::env::Recording;
-    use hmasim_protocol::{Directory, Method, Route, Stage, Url};
+    use hmasim_protocol::{Directory, Method, Route, Stage, StatusCode, Url};
 
     use super::*;
 
@@ -159,7 +161,7 @@ mod tests {
 
     fn get(host: &str) -> Message {
         Message::request(
-            Method::Get,
+            Method::GET,
             Url::https(host, "/EWS/Exchange.asmx"),
             5,
             "GET",
@@ -170,14 +172,14 @@ mod tests {
     fn it_forwards_by_the_host_asked_for_and_answers_the_caller() {
         let mut lb = lb();
         let mut env = Recording::new(Route::to_actor(ALLOWED));
-        lb.handle(get("autodiscover.contoso.com"), &mut env);
-        lb.handle(get("mail.contoso.com"), &mut env);
+        lb.handle((get("autodiscover.contoso.com")).wire, &mut env);
+        lb.handle((get("mail.contoso.com")).wire, &mut env);
         let to: Vec<_> = env.sent.iter().map(|(r, _)| r.actor()).collect();
         assert_eq!(to, vec![AUTODISCOVER, MAIL]);
         // The backend's answer goes back to the caller with the caller's correlation id.
         let upstream = env.sent[1].1.clone();
         env.caller = Route::to_actor(MAIL);
-        lb.handle(Message::response(&upstream, 200, "ok"), &mut env);
+        lb.handle((Message::response(&upstream, 200, "ok")).wire, &mut env);
         let (to, resp) = env.sent.last().unwrap();
         assert_eq!((to.actor(), resp.conv), (ALLOWED, 5));
     }
@@ -186,26 +188,32 @@ mod tests {
     fn it_refuses_by_the_connections_source_address() {
         let mut lb = lb();
         let mut env = Recording::new(Route::to_actor(BLOCKED));
-        lb.handle(get("mail.contoso.com"), &mut env);
+        lb.handle((get("mail.contoso.com")).wire, &mut env);
         let (to, reply) = &env.sent[0];
-        assert_eq!((to.actor(), reply.status), (BLOCKED, Some(403)));
+        assert_eq!(
+            (to.actor(), reply.status),
+            (BLOCKED, Some(StatusCode::FORBIDDEN))
+        );
     }
 
     #[test]
     fn a_host_without_a_virtual_server_is_answered_503() {
         let mut lb = lb();
         let mut env = Recording::new(Route::to_actor(ALLOWED));
-        lb.handle(get("owa.fabrikam.com"), &mut env);
+        lb.handle((get("owa.fabrikam.com")).wire, &mut env);
         let (to, reply) = &env.sent[0];
-        assert_eq!((to.actor(), reply.status), (ALLOWED, Some(503)));
+        assert_eq!(
+            (to.actor(), reply.status),
+            (ALLOWED, Some(StatusCode::SERVICE_UNAVAILABLE))
+        );
     }
 
     #[test]
     fn its_own_answer_takes_the_stage_the_environment_is_handling() {
         let mut lb = lb();
         let mut env = Recording::new(Route::to_actor(ALLOWED));
-        env.stage = Some(Stage::ClientConnects);
-        lb.handle(get("owa.fabrikam.com"), &mut env);
-        assert_eq!(env.sent[0].1.stage, Some(Stage::ClientConnects));
+        env.handled.stage = Some(Stage::ClientConnects);
+        lb.handle((get("owa.fabrikam.com")).wire, &mut env);
+        assert_eq!(env.sent[0].1.meta.stage, Some(Stage::ClientConnects));
     }
 }

@@ -7,10 +7,12 @@
 //! which verifies it (the proxy does not check the token itself).
 #![deny(missing_docs)]
 
+use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::BTreeSet;
 
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::Wire;
 use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
@@ -94,7 +96,7 @@ impl Wap {
     }
 
     /// Handles one message (or timer) from `from`.
-    pub fn handle(&mut self, mut msg: Message, ctx: &mut impl Env) {
+    pub fn handle(&mut self, mut msg: Wire, ctx: &mut impl Env) {
         let from = ctx.caller();
         match msg.kind {
             Kind::Request => {
@@ -107,7 +109,7 @@ impl Wap {
                     return ctx.send(from, reply);
                 }
                 let has_cookie = msg
-                    .header_value("Cookie")
+                    .header_value(&headers::COOKIE)
                     .is_some_and(|c| c.contains("EdgeAccessCookie"));
                 if self.preauthentication && to_app.is_some() && !has_cookie {
                     let loc = Url::https(&self.adfs_host, "/adfs/ls/")
@@ -146,7 +148,8 @@ impl Wap {
                 match self.published.resolve(&host).map(Route::to_actor) {
                     Some(backend) => {
                         if to_adfs {
-                            msg.headers.push(("X-MS-Proxy", self.name.clone()));
+                            msg.headers
+                                .push((headers::X_MS_PROXY.clone(), self.name.clone()));
                         }
                         let conv = self.net.conv();
                         self.relay.forward(ctx, backend, msg, conv);
@@ -194,13 +197,13 @@ mod tests {
         let mut wap = Wap::new(published, true, "sts.contoso.com", "WAP01");
         let mut env = Recording::new(Route::to_actor(client));
         for host in ["sts.contoso.com", "mail.contoso.com"] {
-            let req = Message::request(Method::Get, Url::https(host, "/adfs/ls/"), 1, "GET");
-            wap.handle(req, &mut env);
+            let req = Message::request(Method::GET, Url::https(host, "/adfs/ls/"), 1, "GET");
+            wap.handle(req.wire, &mut env);
         }
         let seen: Vec<_> = env
             .sent
             .iter()
-            .map(|(to, m)| (to.actor(), m.header_value("X-MS-Proxy").is_some()))
+            .map(|(to, m)| (to.actor(), m.header_value(&headers::X_MS_PROXY).is_some()))
             .collect();
         assert_eq!(seen, vec![(adfs, true), (lb, false)]);
     }
