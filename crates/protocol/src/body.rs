@@ -246,6 +246,23 @@ pub enum Body {
 }
 
 impl Body {
+    /// The media type this body travels as over HTTP, or `None` for a body that does not
+    /// cross HTTP (directory bind, Kerberos, MFA push, timers, timeline inputs, notes) or
+    /// whose format depends on the mailbox protocol (`Mailbox`, not encoded yet).
+    pub fn content_type(&self) -> Option<crate::codec::ContentType> {
+        use crate::codec::ContentType;
+        match self {
+            Body::Autodiscover { .. }
+            | Body::Detect(_)
+            | Body::Token(_)
+            | Body::Provision { .. }
+            | Body::Metadata(_) => Some(ContentType::Json),
+            Body::Page(_) => Some(ContentType::Html),
+            Body::Form(_) => Some(ContentType::Form),
+            _ => None,
+        }
+    }
+
     /// The body as the trace's JSON (`null` when empty). Passwords are masked.
     pub fn to_json(&self) -> Value {
         match self {

@@ -211,6 +211,13 @@ impl Trace {
                     "url": m.url.as_ref().map(|u| u.to_string()),
                     "status": m.status.map(|s| s.as_u16()),
                     "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
+                    "content_type": m
+                        .headers
+                        .iter()
+                        .find(|(k, _)| *k == headers::CONTENT_TYPE)
+                        .and_then(|(_, v)| hmasim_protocol::codec::ContentType::parse(v))
+                        .or_else(|| m.body.content_type())
+                        .map(|c| c.media_type()),
                     "body": m.body.to_json(),
                     "token": m.meta.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
