@@ -40,14 +40,8 @@ impl V2Answer {
     /// Reads the JSON body.
     pub fn decode(bytes: &[u8]) -> Result<V2Answer, DecodeError> {
         const F: &str = "AutoDiscover v2 JSON";
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
-        let s = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| DecodeError::new(F, format!("no string \"{k}\"")))
-        };
+        let v = super::json_value(bytes, F)?;
+        let s = |k: &str| super::json_str(&v, k, F);
         Ok(V2Answer {
             protocol: s("Protocol")?,
             url: s("Url")?,

@@ -24,6 +24,7 @@
 //!     Some(ContentType::Form));
 //! ```
 
+use serde_json::Value;
 use std::fmt;
 
 use crate::display::{is_secret_name, MASK};
@@ -271,6 +272,19 @@ pub struct DecodeError {
     pub format: &'static str,
     /// What is wrong.
     pub detail: String,
+}
+
+/// Parses a JSON body of format `f`.
+pub(crate) fn json_value(bytes: &[u8], f: &'static str) -> Result<Value, DecodeError> {
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::new(f, e.to_string()))
+}
+
+/// The string member `k` of a JSON body of format `f`.
+pub(crate) fn json_str(v: &Value, k: &str, f: &'static str) -> Result<String, DecodeError> {
+    v.get(k)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| DecodeError::new(f, format!("no string \"{k}\"")))
 }
 
 impl DecodeError {

@@ -106,12 +106,7 @@ impl OAuthError {
     }
 }
 
-fn str_field(v: &Value, k: &str, f: &'static str) -> Result<String, DecodeError> {
-    v.get(k)
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| DecodeError::new(f, format!("no string \"{k}\"")))
-}
+use super::json_str as str_field;
 
 /// A token request as the endpoint reads it: its grant type and every field in order.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -37,14 +37,8 @@ impl Metadata {
     /// Reads the JSON body.
     pub fn decode(bytes: &[u8]) -> Result<Metadata, DecodeError> {
         const F: &str = "OpenID Connect metadata";
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
-        let s = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| DecodeError::new(F, format!("no string \"{k}\"")))
-        };
+        let v = super::json_value(bytes, F)?;
+        let s = |k: &str| super::json_str(&v, k, F);
         Ok(Metadata {
             issuer: s("issuer")?,
             authorization_endpoint: s("authorization_endpoint")?,
