@@ -133,31 +133,39 @@ fn no_party_crate_depends_on_the_kernel_or_on_another_party() {
     }
 }
 
+/// Every Rust source file under `crates/parties`, with its text.
+fn party_sources() -> Vec<(std::path::PathBuf, String)> {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
+    let mut dirs = vec![root.to_path_buf()];
+    let mut sources = Vec::new();
+    while let Some(p) = dirs.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).expect("read_dir") {
+                dirs.push(e.expect("entry").path());
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).expect("read");
+            sources.push((p, text));
+        }
+    }
+    sources
+}
+
 /// Parties sign and verify tokens through `Env::sign` and `Env::verify`, never by calling
 /// `jwt::sign`/`jwt::verify` themselves: an environment with real keys (the live emulator,
 /// RS256) then changes how every party signs and checks without changing a party.
 #[test]
 fn parties_sign_and_verify_through_the_environment() {
-    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
-    let mut files = vec![root.to_path_buf()];
+    let sources = party_sources();
     let mut offenders = Vec::new();
-    let mut seen = 0;
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            for e in std::fs::read_dir(&p).expect("read_dir") {
-                files.push(e.expect("entry").path());
-            }
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            seen += 1;
-            let text = std::fs::read_to_string(&p).expect("read");
-            for (n, line) in text.lines().enumerate() {
-                if line.contains("jwt::sign(") || line.contains("jwt::verify(") {
-                    offenders.push(format!("{}:{}", p.display(), n + 1));
-                }
+    for (p, text) in &sources {
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("jwt::sign(") || line.contains("jwt::verify(") {
+                offenders.push(format!("{}:{}", p.display(), n + 1));
             }
         }
     }
-    assert!(seen >= 9, "party sources found: {seen}");
+    assert!(sources.len() >= 9, "party sources found: {}", sources.len());
     assert!(
         offenders.is_empty(),
         "use env.sign/env.verify: {offenders:?}"
@@ -216,25 +224,16 @@ mod tests { fn t() { let _ = env.sent[0].1.meta.stage; } }
 /// [`metadata_reads`] for what the check looks for and why it is by source text.
 #[test]
 fn no_party_reads_the_metadata_of_a_message() {
-    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/crates/parties"));
-    let mut files = vec![root.to_path_buf()];
+    let sources = party_sources();
     let mut offenders = Vec::new();
-    let (mut seen, mut handlers) = (0, 0);
-    while let Some(p) = files.pop() {
-        if p.is_dir() {
-            for e in std::fs::read_dir(&p).expect("read_dir") {
-                files.push(e.expect("entry").path());
-            }
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            seen += 1;
-            let text = std::fs::read_to_string(&p).expect("read");
-            handlers += text.matches("pub fn handle(").count();
-            for (n, why) in metadata_reads(&text) {
-                offenders.push(format!("{}:{n}: {why}", p.display()));
-            }
+    let mut handlers = 0;
+    for (p, text) in &sources {
+        handlers += text.matches("pub fn handle(").count();
+        for (n, why) in metadata_reads(text) {
+            offenders.push(format!("{}:{n}: {why}", p.display()));
         }
     }
-    assert!(seen >= 9, "party sources found: {seen}");
+    assert!(sources.len() >= 9, "party sources found: {}", sources.len());
     assert!(handlers >= 11, "party handlers found: {handlers}");
     assert!(offenders.is_empty(), "{offenders:#?}");
 }
