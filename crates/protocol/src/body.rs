@@ -243,6 +243,10 @@ pub enum Body {
     Timer(&'static str),
     /// A note's detail lines.
     Lines(Vec<String>),
+    /// An HTTP body as it crosses the wire: the bytes a real receiver parses and their
+    /// content type (issue 12 item 3). Receivers read it with the decoders of
+    /// [`crate::codec`]; the trace shows it through [`crate::codec::trace_value`].
+    Encoded(crate::codec::Encoded),
 }
 
 impl Body {
@@ -259,6 +263,7 @@ impl Body {
             | Body::Metadata(_) => Some(ContentType::Json),
             Body::Page(_) => Some(ContentType::Html),
             Body::Form(_) => Some(ContentType::Form),
+            Body::Encoded(e) => Some(e.content_type),
             _ => None,
         }
     }
@@ -333,6 +338,27 @@ impl Body {
             }
             Body::Timer(t) => json!({"timer": t}),
             Body::Lines(l) => json!(l),
+            Body::Encoded(e) => crate::codec::trace_value(e),
+        }
+    }
+
+    /// The body as the text trace's detail line shows it, `None` for none: what
+    /// [`Body::to_json`] shows, except that forms, token answers and timeline inputs are
+    /// left out (the summary says what they do), and an encoded body is shown as what it
+    /// decodes to (a page by its kind and form target, not its HTML).
+    pub fn digest(&self) -> Option<Value> {
+        match self {
+            Body::Empty | Body::Form(_) | Body::Token(_) | Body::Action(_) => None,
+            Body::Encoded(e) => crate::codec::digest(e),
+            b => Some(b.to_json()),
+        }
+    }
+
+    /// The bytes of an encoded body (empty for any other).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Encoded(e) => &e.bytes,
+            _ => &[],
         }
     }
 }

@@ -207,6 +207,16 @@ impl Wire {
     pub fn status_number(&self) -> u16 {
         self.status.map_or(0, |s| s.as_u16())
     }
+    /// The content type the message's `Content-Type` header names, else its body's.
+    pub fn content_type(&self) -> Option<crate::codec::ContentType> {
+        self.header_value(&headers::CONTENT_TYPE)
+            .and_then(crate::codec::ContentType::parse)
+            .or_else(|| self.body.content_type())
+    }
+    /// The body's bytes (empty when it has none or is not encoded).
+    pub fn bytes(&self) -> &[u8] {
+        self.body.bytes()
+    }
     /// Whether this message carries mailbox content.
     pub fn carries_mailbox(&self) -> bool {
         matches!(self.body, Body::Mailbox(_))
@@ -319,6 +329,18 @@ impl Message {
     /// Sets the body (builder style).
     pub fn with_body(mut self, body: Body) -> Message {
         self.body = body;
+        self
+    }
+    /// Sets an encoded body and its `Content-Type` header, unless the sender wrote one
+    /// (builder style): what a real sender puts on the wire.
+    pub fn with_encoded(mut self, body: crate::codec::Encoded) -> Message {
+        if self.header_value(&headers::CONTENT_TYPE).is_none() {
+            self.headers.push((
+                headers::CONTENT_TYPE.clone(),
+                body.content_type.as_str().to_string(),
+            ));
+        }
+        self.body = Body::Encoded(body);
         self
     }
     /// Sets the stage (builder style).

@@ -211,13 +211,7 @@ impl Trace {
                     "url": m.url.as_ref().map(|u| u.to_string()),
                     "status": m.status.map(|s| s.as_u16()),
                     "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
-                    "content_type": m
-                        .headers
-                        .iter()
-                        .find(|(k, _)| *k == headers::CONTENT_TYPE)
-                        .and_then(|(_, v)| hmasim_protocol::codec::ContentType::parse(v))
-                        .or_else(|| m.body.content_type())
-                        .map(|c| c.media_type()),
+                    "content_type": m.content_type().map(|c| c.media_type()),
                     "body": m.body.to_json(),
                     "token": m.meta.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
@@ -291,24 +285,15 @@ impl Trace {
                     .unwrap_or_default()
             ));
         }
-        match m.body.to_json() {
-            Value::Null => {}
-            Value::Array(lines) => out.extend(
+        match m.body.digest() {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(lines)) => out.extend(
                 lines
                     .iter()
                     .filter_map(|l| l.as_str().map(|s| format!("- {s}"))),
             ),
-            v if m.meta.issued.is_empty()
-                && !matches!(
-                    m.body,
-                    hmasim_protocol::Body::Form(_)
-                        | hmasim_protocol::Body::Token(_)
-                        | hmasim_protocol::Body::Action(_)
-                ) =>
-            {
-                out.push(v.to_string())
-            }
-            _ => {}
+            Some(v) if m.meta.issued.is_empty() => out.push(v.to_string()),
+            Some(_) => {}
         }
         if let Some(f) = &m.meta.fault {
             out.push(format!("! {}: {}", f.code, f.message));
