@@ -191,7 +191,7 @@ fn refreshes(t: &Trace, client: &str) -> (usize, usize) {
                         && r.msg.kind == Kind::Response
                 })
                 .unwrap();
-            if matches!(answer.msg.body, hmasim::protocol::Body::Token(_)) {
+            if answer.msg.token_answer().is_some() {
                 ok += 1;
             } else {
                 failed += 1;

@@ -92,25 +92,6 @@ pub struct DetectAnswer {
     pub onprem: bool,
 }
 
-/// An OAuth 2 token endpoint answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenResponse {
-    /// The resource (audience) of the access token.
-    pub resource: String,
-    /// Granted scopes.
-    pub scope: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// The access token (compact JWT).
-    pub access_token: String,
-    /// Its id in the trace (`AT1`...).
-    pub access_id: String,
-    /// The refresh token, if any.
-    pub refresh_token: Option<String>,
-    /// Its id in the trace (`RT1`...).
-    pub refresh_id: Option<String>,
-}
-
 /// Mailbox content served to a client (what "data reaches the client" means).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mailbox {
@@ -185,8 +166,6 @@ pub enum Body {
     Page(Page),
     /// Posted form fields.
     Form(Form),
-    /// A token endpoint answer.
-    Token(TokenResponse),
     /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
     Provision {
         /// The mailbox owner.
@@ -258,7 +237,6 @@ impl Body {
         match self {
             Body::Autodiscover { .. }
             | Body::Detect(_)
-            | Body::Token(_)
             | Body::Provision { .. }
             | Body::Metadata(_) => Some(ContentType::Json),
             Body::Page(_) => Some(ContentType::Html),
@@ -294,14 +272,6 @@ impl Body {
                 }
             },
             Body::Form(f) => form_json(f),
-            Body::Token(t) => json!({
-                "token_type": "Bearer",
-                "resource": t.resource,
-                "scope": t.scope,
-                "expires_in": t.expires_in,
-                "access_token": t.access_token,
-                "refresh_token": t.refresh_token,
-            }),
             Body::Provision { upn, eas_url } => {
                 json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
             }
@@ -348,7 +318,7 @@ impl Body {
     /// decodes to (a page by its kind and form target, not its HTML).
     pub fn digest(&self) -> Option<Value> {
         match self {
-            Body::Empty | Body::Form(_) | Body::Token(_) | Body::Action(_) => None,
+            Body::Empty | Body::Form(_) | Body::Action(_) => None,
             Body::Encoded(e) => crate::codec::digest(e),
             b => Some(b.to_json()),
         }

@@ -55,9 +55,7 @@ pub mod url;
 /// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
 pub use http;
 
-pub use body::{
-    Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,
-};
+pub use body::{Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, UserAction};
 pub use directory::Directory;
 pub use env::{Env, Route};
 pub use fault::FaultCode;

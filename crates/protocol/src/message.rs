@@ -217,6 +217,15 @@ impl Wire {
     pub fn bytes(&self) -> &[u8] {
         self.body.bytes()
     }
+    /// The token endpoint's success answer this message is, read from its bytes: a `200`
+    /// whose JSON body decodes as one (`None` for anything else, an error answer or bytes
+    /// that are not a token response).
+    pub fn token_answer(&self) -> Option<crate::codec::oauth::TokenAnswer> {
+        (self.status == Some(StatusCode::OK)
+            && self.content_type() == Some(crate::codec::ContentType::Json))
+        .then(|| crate::codec::oauth::TokenAnswer::decode(self.bytes()).ok())
+        .flatten()
+    }
     /// Whether this message carries mailbox content.
     pub fn carries_mailbox(&self) -> bool {
         matches!(self.body, Body::Mailbox(_))

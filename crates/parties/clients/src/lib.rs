@@ -146,7 +146,8 @@ pub enum Phase {
 /// A held token.
 #[derive(Clone, Debug)]
 struct Held {
-    id: String,
+    /// Its trace name, as the environment gave it ([`Env::issued_label`]).
+    id: Option<String>,
     jwt: String,
 }
 
@@ -271,7 +272,7 @@ impl Client {
                     None,
                 )
                 .with_body(Body::Form(form))
-                .carrying(rt.id);
+                .carrying_opt(rt.id);
             self.send(ctx, m, Purpose::Refresh);
         }
     }
@@ -297,7 +298,7 @@ impl Client {
                 None,
             )
             .header(&headers::AUTHORIZATION, auth)
-            .carrying(at.id);
+            .carrying_opt(at.id);
         self.send(ctx, m, Purpose::Sync);
     }
 
@@ -662,7 +663,7 @@ impl Client {
                 .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
         };
-        self.send(ctx, m.carrying(at.id), Purpose::Use);
+        self.send(ctx, m.carrying_opt(at.id), Purpose::Use);
     }
 
     fn done(&mut self, ctx: &mut impl Env) {
@@ -693,18 +694,17 @@ impl Client {
         self.retries.answered(resp.conv);
         match purpose {
             Purpose::Refresh => {
-                return match resp.body {
-                    Body::Token(t) => {
+                return match resp.token_answer() {
+                    Some(t) => {
                         self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
                         self.access = Some(Held {
-                            id: t.access_id,
+                            id: ctx.issued_label(&t.access_token),
                             jwt: t.access_token,
                         });
-                        if let Some(r) = t
-                            .refresh_id
-                            .zip(t.refresh_token)
-                            .map(|(id, jwt)| Held { id, jwt })
-                        {
+                        if let Some(r) = t.refresh_token.map(|jwt| Held {
+                            id: ctx.issued_label(&jwt),
+                            jwt,
+                        }) {
                             self.refresh = Some(r);
                         }
                         self.arm_renewal(ctx);
@@ -840,17 +840,17 @@ impl Client {
                     &Purpose::Web(None),
                 ),
             },
-            Purpose::Token => match resp.body {
-                Body::Token(t) => {
+            Purpose::Token => match resp.token_answer() {
+                Some(t) => {
                     self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
                     self.access = Some(Held {
-                        id: t.access_id,
+                        id: ctx.issued_label(&t.access_token),
                         jwt: t.access_token,
                     });
-                    self.refresh = t
-                        .refresh_id
-                        .zip(t.refresh_token)
-                        .map(|(id, jwt)| Held { id, jwt });
+                    self.refresh = t.refresh_token.map(|jwt| Held {
+                        id: ctx.issued_label(&jwt),
+                        jwt,
+                    });
                     if self.enrolling {
                         let token = self
                             .access
@@ -886,7 +886,7 @@ impl Client {
 
     /// The refresh token the client holds, by id (for later token refreshes).
     pub fn refresh_token_id(&self) -> Option<&str> {
-        self.refresh.as_ref().map(|r| r.id.as_str())
+        self.refresh.as_ref().and_then(|r| r.id.as_deref())
     }
 }
 

@@ -2,6 +2,8 @@
 //! interactive sign-in.
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::codec::oauth::OAuthError;
+use hmasim_protocol::codec::ContentType;
 use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
@@ -234,13 +236,12 @@ pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fau
 /// The OAuth error code a token endpoint's error answer writes (`error=invalid_grant`,
 /// its first `error=` line), parsed.
 pub(crate) fn oauth_error(resp: &Wire) -> Option<FaultCode> {
-    match &resp.body {
-        Body::Lines(lines) => lines
-            .iter()
-            .find_map(|l| l.strip_prefix("error="))
-            .and_then(FaultCode::parse),
-        _ => None,
+    if resp.content_type() != Some(ContentType::Json) {
+        return None;
     }
+    OAuthError::decode(resp.bytes())
+        .ok()
+        .and_then(|e| FaultCode::parse(&e.error))
 }
 
 /// Where in its work a client was when it gave up (what the user was waiting for).
@@ -276,6 +277,7 @@ pub(crate) fn symptom(kind: ClientKind, during: Phase, fault: &Fault) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmasim_protocol::codec::{Encoded, Stamp};
 
     fn answer(status: u16, body: Body) -> Wire {
         let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
@@ -286,12 +288,23 @@ mod tests {
 
     #[test]
     fn a_token_endpoints_error_code_is_read_from_its_body() {
-        let lines = |l: &[&str]| Body::Lines(l.iter().map(|s| s.to_string()).collect());
-        let refused = answer(400, lines(&["error=invalid_grant", "error_description=x"]));
+        let error = |e: OAuthError| {
+            let req = Message::request(Method::POST, Url::https("x.test", "/"), 1, "r");
+            Message::response(&req.wire, 400, "s")
+                .with_encoded(Encoded::new(ContentType::Json, e.encode(&Stamp::default())))
+                .wire
+        };
+        let refused = error(OAuthError::invalid_credentials());
         assert_eq!(oauth_error(&refused), Some(FaultCode::InvalidGrant));
-        let other = answer(400, lines(&["error=unsupported_grant_type"]));
+        let other = error(OAuthError::unsupported_grant_type("x"));
         assert_eq!(oauth_error(&other), Some(FaultCode::UnsupportedGrantType));
         assert_eq!(oauth_error(&answer(400, Body::Empty)), None);
+        // The same JSON under another content type is not read as an OAuth error.
+        let mut text = refused.clone();
+        text.headers.clear();
+        text.headers
+            .push((headers::CONTENT_TYPE.clone(), "text/plain".into()));
+        assert_eq!(oauth_error(&text), None);
     }
 
     #[test]

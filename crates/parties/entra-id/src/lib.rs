@@ -16,13 +16,15 @@ use std::sync::Arc;
 use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::codec::oauth::{OAuthError, TokenAnswer};
+use hmasim_protocol::codec::{ContentType, Encoded, Stamp};
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode, Scope};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
-    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
-    TokenResponse, Url, UserAction, EPOCH_UNIX,
+    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
+    UserAction, EPOCH_UNIX,
 };
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MfaPrompt};
@@ -231,19 +233,44 @@ fn session_expired(req: &Wire, label: impl Into<Label>) -> Message {
     )
 }
 
+/// The RFC 6749 `error` Entra ID's token endpoint writes for a refusal: `invalid_grant`
+/// for a refused grant or credentials, `interaction_required` for a Conditional Access
+/// block (`AADSTS53003`, as password-spray tools record the endpoint's answer), else the
+/// fault's own name (`unsupported_grant_type`, `invalid_resource`).
+fn oauth_error_name(code: FaultCode) -> &'static str {
+    match code {
+        FaultCode::InvalidCredentials => "invalid_grant",
+        FaultCode::BlockedByConditionalAccess => "interaction_required",
+        c => c.as_str(),
+    }
+}
+
+/// The stamp of an error answer to `req` at the current time: ids derived from the
+/// request's correlation and the time, not drawn from the seeded stream.
+fn stamp(req: &Wire, ctx: &impl Env) -> Stamp {
+    let now = hmasim_protocol::unix_now(ctx);
+    Stamp::at(now, req.conv.rotate_left(32) ^ ctx.now().as_millis())
+}
+
 fn token_error(
     req: &Wire,
+    stamp: Stamp,
     label: impl Into<Label>,
     error: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
+    let body = OAuthError {
+        error: oauth_error_name(error).into(),
+        code: aadsts
+            .strip_prefix("AADSTS")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default(),
+        message: message.clone(),
+    };
     Message::response(req, 400, "the token endpoint refuses the grant")
         .labelled(&label.into())
-        .with_body(Body::Lines(vec![
-            format!("error={error}"),
-            format!("error_description={aadsts}: {message}"),
-        ]))
+        .with_encoded(Encoded::new(ContentType::Json, body.encode(&stamp)))
         .with_fault(Fault {
             code: error,
             party: "entra-id",
@@ -1182,19 +1209,18 @@ impl EntraId {
             self.cfg.refresh_lifetime,
             obo_of,
         );
-        let body = TokenResponse {
+        let body = TokenAnswer {
+            token_type: "Bearer".into(),
             resource: resource.to_string(),
             scope: "user_impersonation".into(),
             expires_in: at_life.as_secs(),
             access_token: at_jwt,
-            access_id: at.id.clone(),
             refresh_token: Some(rt_jwt),
-            refresh_id: Some(rt.id.clone()),
+            id_token: None,
         };
         let mut m = Message::response(req, 200, summary)
             .labelled(&label.into())
-            .with_body(Body::Token(body))
-            .header(&headers::CONTENT_TYPE, "application/json");
+            .with_encoded(body.encode());
         self.token_family.insert(at.id.clone(), family);
         self.token_family.insert(rt.id.clone(), family);
         m = m.issuing(at);
@@ -1230,6 +1256,7 @@ impl EntraId {
                     }
                     None => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS70008",
@@ -1278,11 +1305,12 @@ impl EntraId {
                                 "Entra ID issues AT2/RT2 on behalf of the user",
                             )
                         } else {
-                            token_error(&req, Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
+                            token_error(&req, stamp(&req, &*ctx), Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
                     Ok(c) => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1293,6 +1321,7 @@ impl EntraId {
                     ),
                     Err(e) => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1304,7 +1333,7 @@ impl EntraId {
                 let keys = self.metadata();
                 match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                        token_error(&req, stamp(&req, &*ctx), ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
@@ -1329,22 +1358,19 @@ impl EntraId {
                             "Entra ID redeems the refresh token",
                         )
                     }
-                    Ok(_) => token_error(
-                        &req,
+                    Ok(_) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
-                    Err(e @ jwt::JwtError::Expired(..)) => token_error(
-                        &req,
+                    Err(e @ jwt::JwtError::Expired(..)) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
-                    Err(e) => token_error(
-                        &req,
+                    Err(e) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
@@ -1354,6 +1380,7 @@ impl EntraId {
             }
             _ => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 ctx.label(),
                 FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
@@ -1421,8 +1448,7 @@ impl EntraId {
                 .labelled(&ctx.label())
                 .with_body(Body::Lines(vec![line])),
         );
-        Some(token_error(
-            req,
+        Some(token_error(req, stamp(&req, &*ctx),
             ctx.label(),
             FaultCode::InvalidGrant,
             "AADSTS70043",
@@ -1527,6 +1553,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
+                    stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidGrant,
                     "AADSTS80001",
@@ -1550,6 +1577,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
+                    stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidCredentials,
                     "AADSTS50126",
@@ -1596,6 +1624,7 @@ impl EntraId {
             }
             Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1603,6 +1632,7 @@ impl EntraId {
             ),
             Verdict::NeedMfa => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1641,6 +1671,7 @@ impl EntraId {
                     // AD FS's refusal, as its answer wrote it, is the grant's refusal.
                     let m = token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         None,
                         FaultCode::InvalidGrant,
                         "AADSTS50126",

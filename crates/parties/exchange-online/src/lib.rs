@@ -140,8 +140,8 @@ impl ExchangeOnline {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
-        let reply = match resp.body {
-            Body::Token(_) => Message::response(
+        let reply = match resp.token_answer() {
+            Some(_) => Message::response(
                 &req,
                 200,
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",

@@ -42,7 +42,8 @@ pub struct MrsConfig {
 
 #[derive(Clone, Debug)]
 struct Held {
-    id: String,
+    /// Its trace name, as the environment gave it ([`Env::issued_label`]).
+    id: Option<String>,
     jwt: String,
     expires: SimTime,
 }
@@ -196,7 +197,7 @@ impl Mrs {
             "Outlook-iOS-Android/1.0 (OutlookService)",
         )
         .at(Stage::Sync)
-        .carrying(at2.id.clone());
+        .carrying_opt(at2.id.clone());
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
@@ -218,7 +219,7 @@ impl Mrs {
         )
         .with_body(Body::Form(form))
         .at(Stage::Sync)
-        .carrying(rt2.id.clone());
+        .carrying_opt(rt2.id.clone());
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
     }
 
@@ -330,13 +331,13 @@ impl Mrs {
         self.retries.answered(resp.conv);
         let now = ctx.now();
         match purpose {
-            Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
-                Body::Token(t) => {
+            Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.token_answer() {
+                Some(t) => {
                     if let Some(u) = self.users.get_mut(&upn) {
                         let first = u.at2.is_none();
                         let expires = now + SimDuration::from_secs(t.expires_in);
                         u.at2 = Some(Held {
-                            id: t.access_id,
+                            id: ctx.issued_label(&t.access_token),
                             jwt: t.access_token,
                             expires,
                         });
@@ -346,9 +347,9 @@ impl Mrs {
                                 .saturating_sub(self.cfg.refresh_margin.as_micros()),
                         );
                         ctx.timer(renew_at.since(now), Message::timer(RENEW_TIMER));
-                        if let (Some(id), Some(jwt)) = (t.refresh_id, t.refresh_token) {
+                        if let Some(jwt) = t.refresh_token {
                             u.rt2 = Some(Held {
-                                id,
+                                id: ctx.issued_label(&jwt),
                                 jwt,
                                 expires: SimTime::MAX,
                             });
