@@ -1448,7 +1448,7 @@ impl EntraId {
                 .labelled(&ctx.label())
                 .with_body(Body::Lines(vec![line])),
         );
-        Some(token_error(req, stamp(&req, &*ctx),
+        Some(token_error(req, stamp(req, &*ctx),
             ctx.label(),
             FaultCode::InvalidGrant,
             "AADSTS70043",
