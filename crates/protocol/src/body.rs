@@ -23,6 +23,17 @@ impl Form {
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str())
     }
+    /// The form as it travels: `application/x-www-form-urlencoded` bytes.
+    pub fn encode(&self) -> crate::codec::Encoded {
+        crate::codec::Encoded::new(
+            crate::codec::ContentType::Form,
+            crate::codec::form::encode(&self.0),
+        )
+    }
+    /// Reads form bytes (fields in wire order).
+    pub fn decode(bytes: &[u8]) -> Result<Form, crate::codec::form::FormError> {
+        crate::codec::form::decode(bytes).map(Form)
+    }
 }
 
 /// An interactive page shown to the user in a browser or a sign-in web view.
@@ -164,8 +175,6 @@ pub enum Body {
     Detect(DetectAnswer),
     /// A page for the user.
     Page(Page),
-    /// Posted form fields.
-    Form(Form),
     /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
     Provision {
         /// The mailbox owner.
@@ -240,7 +249,6 @@ impl Body {
             | Body::Provision { .. }
             | Body::Metadata(_) => Some(ContentType::Json),
             Body::Page(_) => Some(ContentType::Html),
-            Body::Form(_) => Some(ContentType::Form),
             Body::Encoded(e) => Some(e.content_type),
             _ => None,
         }
@@ -271,7 +279,6 @@ impl Body {
                     json!({"page": "error", "code": code, "message": message})
                 }
             },
-            Body::Form(f) => form_json(f),
             Body::Provision { upn, eas_url } => {
                 json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
             }
@@ -318,7 +325,7 @@ impl Body {
     /// decodes to (a page by its kind and form target, not its HTML).
     pub fn digest(&self) -> Option<Value> {
         match self {
-            Body::Empty | Body::Form(_) | Body::Action(_) => None,
+            Body::Empty | Body::Action(_) => None,
             Body::Encoded(e) => crate::codec::digest(e),
             b => Some(b.to_json()),
         }
@@ -360,7 +367,12 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_trace() {
-        let f = Body::Form(Form::new().with("UserName", "u").with("Password", "secret"));
+        let f = Body::Encoded(
+            Form::new()
+                .with("UserName", "u")
+                .with("Password", "secret")
+                .encode(),
+        );
         assert!(!f.to_json().to_string().contains("secret"));
         let b = Body::Bind {
             upn: "u".into(),
@@ -376,12 +388,12 @@ mod tests {
             .with("client_secret", "s3cr3t-value")
             .with("new_password", "N3w-value")
             .with("PWD", "p-value");
-        let shown = Body::Form(f.clone()).to_json().to_string();
+        let shown = Body::Encoded(f.encode()).to_json().to_string();
         for v in ["s3cr3t-value", "N3w-value", "p-value"] {
             assert!(!shown.contains(v), "{shown}");
         }
         // A field named otherwise keeps its value, even when the value is the word.
-        assert!(shown.contains(r#""grant_type":"password""#), "{shown}");
+        assert!(shown.contains("grant_type=password"), "{shown}");
         let page = Body::Page(Page::AutoPost {
             action: Url::https("login.microsoftonline.com", "/login.srf"),
             fields: f,

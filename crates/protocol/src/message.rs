@@ -217,6 +217,13 @@ impl Wire {
     pub fn bytes(&self) -> &[u8] {
         self.body.bytes()
     }
+    /// The form this message's body is: its `Content-Type` is
+    /// `application/x-www-form-urlencoded` and its bytes decode as one (`None` otherwise).
+    pub fn form(&self) -> Option<crate::Form> {
+        (self.content_type() == Some(crate::codec::ContentType::Form))
+            .then(|| crate::Form::decode(self.bytes()).ok())
+            .flatten()
+    }
     /// The token endpoint's success answer this message is, read from its bytes: a `200`
     /// whose JSON body decodes as one (`None` for anything else, an error answer or bytes
     /// that are not a token response).
@@ -339,6 +346,11 @@ impl Message {
     pub fn with_body(mut self, body: Body) -> Message {
         self.body = body;
         self
+    }
+    /// Sets a form body (`application/x-www-form-urlencoded`) and its `Content-Type`
+    /// header (builder style).
+    pub fn with_form(self, form: crate::Form) -> Message {
+        self.with_encoded(form.encode())
     }
     /// Sets an encoded body and its `Content-Type` header, unless the sender wrote one
     /// (builder style): what a real sender puts on the wire.

@@ -267,7 +267,7 @@ impl Monitor {
     }
 
     fn posted(&self, m: &Message) -> Option<u32> {
-        let Body::Form(f) = &m.body else { return None };
+        let f = m.form()?;
         ["wresult", "id_token", "assertion", "refresh_token"]
             .iter()
             .filter_map(|k| f.get(k))
@@ -783,9 +783,7 @@ mod tests {
             1,
             "form_post",
         )
-        .with_body(Body::Form(
-            hmasim_protocol::Form::new().with("id_token", id.jwt.clone()),
-        ));
+        .with_form(hmasim_protocol::Form::new().with("id_token", id.jwt.clone()));
         deliver(&mut mon, 2, CLIENT, EXCHANGE, &post);
         let opened = Message::response(&post, 302, "session").header(
             &headers::SET_COOKIE,

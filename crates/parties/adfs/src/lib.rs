@@ -139,7 +139,7 @@ impl Adfs {
             &req.method,
             url.param("client-request-id").map(str::to_string),
         ) {
-            if let Body::Form(f) = &req.body {
+            if let Some(f) = req.form() {
                 let (upn, password) = (
                     f.get("UserName").unwrap_or("").to_string(),
                     f.get("Password").unwrap_or("").to_string(),

@@ -271,7 +271,7 @@ impl Client {
                     "the client renews its access token with the refresh token",
                     None,
                 )
-                .with_body(Body::Form(form))
+                .with_form(form)
                 .carrying_opt(rt.id);
             self.send(ctx, m, Purpose::Refresh);
         }
@@ -448,7 +448,7 @@ impl Client {
                 &headers::AUTHORIZATION,
                 Credentials::Bearer(token.to_string()).to_string(),
             )
-            .with_body(Body::Form(form));
+            .with_form(form);
         self.send(ctx, m, Purpose::Enroll);
     }
 
@@ -642,7 +642,7 @@ impl Client {
                 "the client redeems the authorization code for tokens",
                 Some(Stage::TokensIssued),
             )
-            .with_body(Body::Form(form));
+            .with_form(form);
         self.send(ctx, m, Purpose::Token);
     }
 
@@ -789,8 +789,8 @@ impl Client {
                     }
                 }
             }
-            Purpose::Enroll => match (&resp.body, resp.status) {
-                (Body::Form(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
+            Purpose::Enroll => match (resp.form(), resp.status) {
+                (Some(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
                     self.cfg.device_credential = f.get("DeviceCredential").map(str::to_string);
                     self.enrolling = false;
                     // The service's tokens are not the mailbox's.

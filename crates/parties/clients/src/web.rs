@@ -62,7 +62,7 @@ fn post(
     Message::request(Method::POST, url, 0, summary)
         .header(&headers::USER_AGENT, cfg.user_agent.clone())
         .header(&headers::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .with_body(Body::Form(form))
+        .with_form(form)
         .labelled(&label.into())
 }
 

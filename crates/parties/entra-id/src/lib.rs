@@ -429,7 +429,7 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let Body::Form(f) = &req.body else {
+        let Some(f) = req.form() else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let upn = f.get("UserName").unwrap_or("").to_string();
@@ -524,7 +524,7 @@ impl EntraId {
     }
 
     fn login_srf(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
-        let Body::Form(f) = &req.body else {
+        let Some(f) = req.form() else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let id = f.get("wctx").unwrap_or("").to_string();
@@ -920,7 +920,7 @@ impl EntraId {
         let n = self.joined.len() + 1;
         let id = device::derived_id(&format!("drs {} {n}", claims.upn), self.cfg.key_seed);
         let mut r = DeviceRecord::new(id.clone(), TrustType::Workplace);
-        if let Body::Form(f) = &req.body {
+        if let Some(f) = req.form() {
             let get = |k: &str| f.get(k).map(str::to_string);
             r.display_name = get("displayName");
             r.operating_system = get("osType");
@@ -949,11 +949,11 @@ impl EntraId {
                 200,
                 "the Device Registration Service returns the device's identity",
             )
-            .with_body(Body::Form(
+            .with_form(
                 Form::new()
                     .with("DeviceId", id)
                     .with("DeviceCredential", credential),
-            )),
+            ),
         );
     }
 
@@ -964,7 +964,9 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let approved = matches!(&req.body, Body::Form(f) if f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
+        let approved = req
+            .form()
+            .is_some_and(|f| f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
         if !approved {
             return ctx.send(
                 from,
@@ -1229,10 +1231,17 @@ impl EntraId {
     }
 
     fn token(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
-        let Body::Form(f) = &req.body else {
-            return ctx.send(from, Message::response(&req, 400, "no form"));
+        // A body that is not a form has no `grant_type`: Entra ID's AADSTS900144.
+        let Some(f) = req.form() else {
+            let refusal = OAuthError::missing_parameter("grant_type").refuse();
+            let answer = Message::response(
+                &req,
+                refusal.status,
+                "the token endpoint cannot read the request",
+            )
+            .with_encoded(refusal.encode(&stamp(&req, &*ctx)));
+            return ctx.send(from, answer);
         };
-        let f = f.clone();
         let now = hmasim_protocol::unix_now(ctx);
         let reply = match f.get("grant_type").and_then(GrantType::parse) {
             Some(GrantType::Password) => return self.legacy_signin(req, from, ctx, &f),
@@ -1654,9 +1663,13 @@ impl EntraId {
                 return;
             };
             let now = hmasim_protocol::unix_now(ctx);
-            let ok = match &resp.body {
-                Body::Directory { ok, .. } => *ok,
-                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => ctx
+            let fields = match &resp.body {
+                Body::Page(Page::AutoPost { fields, .. }) => Some(fields.clone()),
+                _ => resp.form(),
+            };
+            let ok = match (&resp.body, fields) {
+                (Body::Directory { ok, .. }, _) => *ok,
+                (_, Some(f)) => ctx
                     .verify(
                         f.get("wresult").unwrap_or(""),
                         &self.cfg.adfs_trust,

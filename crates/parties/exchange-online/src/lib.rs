@@ -111,7 +111,7 @@ impl ExchangeOnline {
             0,
             "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
         )
-        .with_body(Body::Form(form));
+        .with_form(form);
         // Conditional Access judges the client, not Exchange Online: forward where the
         // client connected from and what it said it is.
         if let Some(addr) = self.net.source(from) {
@@ -350,8 +350,8 @@ impl ExchangeOnline {
                     .at(Stage::AutodiscoverRedirect),
             }
         } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
-            match &req.body {
-                Body::Form(f) if f.get("id_token").is_some() => {
+            match req.form() {
+                Some(f) if f.get("id_token").is_some() => {
                     match ctx.verify(
                         f.get("id_token").unwrap_or(""),
                         &self.cfg.entra_metadata,

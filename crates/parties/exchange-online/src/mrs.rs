@@ -165,7 +165,7 @@ impl Mrs {
             0,
             "MRS asks Entra ID for AT2 on behalf of AT1",
         )
-        .with_body(Body::Form(form))
+        .with_form(form)
         .at(Stage::Obo)
         .carrying_label(&at1_label);
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
@@ -217,7 +217,7 @@ impl Mrs {
             0,
             "MRS renews AT2 with RT2",
         )
-        .with_body(Body::Form(form))
+        .with_form(form)
         .at(Stage::Sync)
         .carrying_opt(rt2.id.clone());
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));

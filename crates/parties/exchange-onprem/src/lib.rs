@@ -506,8 +506,9 @@ impl ExchangeOnprem {
     fn owa(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
-        match (&req.method, &req.body) {
-            (Some(Method::POST), Body::Form(f)) if f.get("wresult").is_some() => {
+        let form = req.form();
+        match (&req.method, &form) {
+            (Some(Method::POST), Some(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
                 let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
@@ -551,7 +552,7 @@ impl ExchangeOnprem {
                 };
                 ctx.send(from, reply);
             }
-            (Some(Method::POST), Body::Form(f)) if f.get("Password").is_some() => {
+            (Some(Method::POST), Some(f)) if f.get("Password").is_some() => {
                 let bind = Message::request(
                     Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
@@ -609,8 +610,8 @@ impl ExchangeOnprem {
             return;
         };
         let ok = matches!(resp.body, Body::Directory { ok: true, .. });
-        let upn = match &p.req.body {
-            Body::Form(f) => f.get("UserName").unwrap_or("").to_string(),
+        let upn = match p.req.form() {
+            Some(f) => f.get("UserName").unwrap_or("").to_string(),
             _ => match p
                 .req
                 .header_value(&headers::AUTHORIZATION)
