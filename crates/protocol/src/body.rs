@@ -59,8 +59,6 @@ pub enum Page {
         action: Url,
         /// The hidden fields.
         fields: Form,
-        /// The id of the token the fields carry, if any.
-        token: Option<String>,
     },
     /// An error page.
     Error {
@@ -69,6 +67,27 @@ pub enum Page {
         /// What the page says.
         message: String,
     },
+}
+
+impl Page {
+    /// The page as the text trace's detail line shows it: its kind and form target (an
+    /// auto-post page's fields masked), an error page's code and message.
+    pub fn digest(&self) -> Value {
+        match self {
+            Page::SignIn { action, username } => {
+                json!({"page": "sign-in", "action": action.to_string(), "username": username})
+            }
+            Page::Mfa { action, method } => {
+                json!({"page": "mfa", "action": action.to_string(), "method": method.as_str()})
+            }
+            Page::AutoPost { action, fields, .. } => {
+                json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
+            }
+            Page::Error { code, message } => {
+                json!({"page": "error", "code": code, "message": message})
+            }
+        }
+    }
 }
 
 /// What an MFA page asks of the user (the method the page names).
@@ -173,8 +192,6 @@ pub enum Body {
     },
     /// AutoDetect's answer to Outlook mobile.
     Detect(DetectAnswer),
-    /// A page for the user.
-    Page(Page),
     /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
     Provision {
         /// The mailbox owner.
@@ -248,7 +265,6 @@ impl Body {
             | Body::Detect(_)
             | Body::Provision { .. }
             | Body::Metadata(_) => Some(ContentType::Json),
-            Body::Page(_) => Some(ContentType::Html),
             Body::Encoded(e) => Some(e.content_type),
             _ => None,
         }
@@ -265,20 +281,6 @@ impl Body {
                 "aad": d.aad,
                 "onprem": d.onprem,
             }),
-            Body::Page(p) => match p {
-                Page::SignIn { action, username } => {
-                    json!({"page": "sign-in", "action": action.to_string(), "username": username})
-                }
-                Page::Mfa { action, method } => {
-                    json!({"page": "mfa", "action": action.to_string(), "method": method.as_str()})
-                }
-                Page::AutoPost { action, fields, .. } => {
-                    json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
-                }
-                Page::Error { code, message } => {
-                    json!({"page": "error", "code": code, "message": message})
-                }
-            },
             Body::Provision { upn, eas_url } => {
                 json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
             }
@@ -394,11 +396,12 @@ mod tests {
         }
         // A field named otherwise keeps its value, even when the value is the word.
         assert!(shown.contains("grant_type=password"), "{shown}");
-        let page = Body::Page(Page::AutoPost {
+        let page = Page::AutoPost {
             action: Url::https("login.microsoftonline.com", "/login.srf"),
             fields: f,
-            token: None,
-        });
-        assert!(!page.to_json().to_string().contains("s3cr3t-value"));
+        };
+        assert!(!page.digest().to_string().contains("s3cr3t-value"));
+        let html = Body::Encoded(crate::codec::html::encode(&page));
+        assert!(!html.to_json().to_string().contains("s3cr3t-value"));
     }
 }

@@ -217,6 +217,13 @@ impl Wire {
     pub fn bytes(&self) -> &[u8] {
         self.body.bytes()
     }
+    /// The page this message's body is: an HTML body that reads as one of the pages the
+    /// flows show (`None` otherwise).
+    pub fn page(&self) -> Option<crate::Page> {
+        (self.content_type() == Some(crate::codec::ContentType::Html))
+            .then(|| crate::codec::html::decode(self.bytes()).ok())
+            .flatten()
+    }
     /// The form this message's body is: its `Content-Type` is
     /// `application/x-www-form-urlencoded` and its bytes decode as one (`None` otherwise).
     pub fn form(&self) -> Option<crate::Form> {
@@ -346,6 +353,11 @@ impl Message {
     pub fn with_body(mut self, body: Body) -> Message {
         self.body = body;
         self
+    }
+    /// Sets an HTML page body (`text/html; charset=utf-8`) and its `Content-Type` header
+    /// (builder style).
+    pub fn with_page(self, page: &crate::Page) -> Message {
+        self.with_encoded(crate::codec::html::encode(page))
     }
     /// Sets a form body (`application/x-www-form-urlencoded`) and its `Content-Type`
     /// header (builder style).

@@ -118,10 +118,10 @@ impl Adfs {
 
     fn error_page(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
-            .with_body(Body::Page(Page::Error {
+            .with_page(&Page::Error {
                 code: diagnostics.clone(),
                 message: message.clone(),
-            }))
+            })
             .with_fault(Fault {
                 code,
                 party: "adfs",
@@ -270,7 +270,7 @@ impl Adfs {
         self.sessions.insert(id, session);
         let page = Message::response(&req, 200, "AD FS forms sign-in page")
             .at(Stage::AdfsSignInPage)
-            .with_body(Body::Page(Page::SignIn { action, username }));
+            .with_page(&Page::SignIn { action, username });
         ctx.send(from, page);
     }
 
@@ -364,7 +364,6 @@ impl Adfs {
         let page = Page::AutoPost {
             action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")),
             fields,
-            token: Some(token_id),
         };
         let summary = if rp.party == "entra-id" {
             "AD FS posts the signed token back to Entra ID"
@@ -373,7 +372,9 @@ impl Adfs {
         };
         let mut m = Message::response(&req, 200, summary)
             .at(rp.back_stage)
-            .with_body(Body::Page(page));
+            .with_page(&page)
+            // The page names, for the trace, the token its form posts.
+            .carrying(token_id);
         m = m.issuing(token);
         ctx.send(client, m);
     }

@@ -86,7 +86,7 @@ pub(crate) fn step(
     if resp.carries_mailbox() {
         return Next::Mailbox;
     }
-    match (resp.status, &resp.body) {
+    match (resp.status, resp.page()) {
         (Some(StatusCode::FOUND), _) => {
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
@@ -108,7 +108,7 @@ pub(crate) fn step(
                 "the client follows the redirect",
             ))
         }
-        (Some(StatusCode::OK), Body::Page(Page::SignIn { action, username })) => {
+        (Some(StatusCode::OK), Some(Page::SignIn { action, username })) => {
             let form = match username {
                 None if action.host.starts_with("login.") => {
                     Form::new().with("UserName", cfg.upn.clone())
@@ -130,10 +130,10 @@ pub(crate) fn step(
             };
             send(post(cfg, action.clone(), form, Some(stage), summary))
         }
-        (Some(StatusCode::OK), Body::Page(Page::Mfa { action, method })) => {
+        (Some(StatusCode::OK), Some(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
-            let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
+            let approved = cfg.approve_mfa || method == MfaPrompt::RegisterSecurityInfo;
             let form = Form::new().with("approved", approved.to_string());
             send(post(
                 cfg,
@@ -143,23 +143,17 @@ pub(crate) fn step(
                 "the user completes MFA",
             ))
         }
-        (
-            Some(StatusCode::OK),
-            Body::Page(Page::AutoPost {
-                action,
-                fields,
-                token,
-            }),
-        ) => {
-            let mut m = post(
+        (Some(StatusCode::OK), Some(Page::AutoPost { action, fields })) => {
+            let m = post(
                 cfg,
                 action.clone(),
-                fields.clone(),
+                fields,
                 label.clone(),
                 "the page posts the signed-in session on",
-            );
-            // The page names the session token it posts.
-            m = m.carrying_opt(token.clone());
+            )
+            // The post carries the token the page names (its label, as the environment
+            // gives it).
+            .carrying_label(label);
             send(m)
         }
         (Some(StatusCode::UNAUTHORIZED), _) => {

@@ -195,9 +195,7 @@ pub struct EntraId {
 }
 
 fn page(req: &Wire, stage: Stage, summary: &'static str, p: Page) -> Message {
-    Message::response(req, 200, summary)
-        .at(stage)
-        .with_body(Body::Page(p))
+    Message::response(req, 200, summary).at(stage).with_page(&p)
 }
 
 fn aad_error(
@@ -209,10 +207,10 @@ fn aad_error(
 ) -> Message {
     Message::response(req, 200, "Entra ID shows an error page")
         .labelled(&label.into())
-        .with_body(Body::Page(Page::Error {
+        .with_page(&Page::Error {
             code: aadsts.to_string(),
             message: message.clone(),
-        }))
+        })
         .with_fault(Fault {
             code,
             party: "entra-id",
@@ -1038,12 +1036,10 @@ impl EntraId {
                 &req,
                 Stage::SessionBack,
                 "Entra ID posts the authenticated session back to the app",
-                Page::AutoPost {
-                    action,
-                    fields,
-                    token: Some(tid),
-                },
-            );
+                Page::AutoPost { action, fields },
+            )
+            // The page names, for the trace, the token its form posts.
+            .carrying(tid);
             m = m.issuing(token);
             ctx.send(from, m);
         } else {
@@ -1663,8 +1659,8 @@ impl EntraId {
                 return;
             };
             let now = hmasim_protocol::unix_now(ctx);
-            let fields = match &resp.body {
-                Body::Page(Page::AutoPost { fields, .. }) => Some(fields.clone()),
+            let fields = match resp.page() {
+                Some(Page::AutoPost { fields, .. }) => Some(fields),
                 _ => resp.form(),
             };
             let ok = match (&resp.body, fields) {

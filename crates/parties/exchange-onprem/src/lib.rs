@@ -599,7 +599,7 @@ impl ExchangeOnprem {
                     from,
                     Message::response(&req, 200, "OWA forms-based sign-in page")
                         .at(Stage::Credentials)
-                        .with_body(Body::Page(page)),
+                        .with_page(&page),
                 );
             }
         }

@@ -419,7 +419,7 @@ pub fn digest(e: &Encoded) -> Option<Value> {
     match e.content_type {
         ContentType::Form => None,
         ContentType::Html => Some(match html::decode(&e.bytes) {
-            Ok(page) => crate::Body::Page(page).to_json(),
+            Ok(page) => page.digest(),
             Err(_) => trace_value(e),
         }),
         ContentType::Json => {
