@@ -122,6 +122,29 @@ pub struct DetectAnswer {
     pub onprem: bool,
 }
 
+impl DetectAnswer {
+    /// The answer as it travels (`codec::autodiscover::DetectJson`).
+    pub fn encode(&self) -> crate::codec::Encoded {
+        crate::codec::autodiscover::DetectJson {
+            protocol: self.protocol.clone(),
+            url: self.url.to_string(),
+            aad: self.aad.clone(),
+            onprem: self.onprem,
+        }
+        .encode()
+    }
+    /// Reads the answer's JSON; `None` when it is not one or its URL is not a URL.
+    pub fn decode(bytes: &[u8]) -> Option<DetectAnswer> {
+        let d = crate::codec::autodiscover::DetectJson::decode(bytes).ok()?;
+        Some(DetectAnswer {
+            protocol: d.protocol,
+            url: Url::parse(&d.url).ok()?,
+            aad: d.aad,
+            onprem: d.onprem,
+        })
+    }
+}
+
 /// Mailbox content served to a client (what "data reaches the client" means).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mailbox {
@@ -183,22 +206,6 @@ pub enum Body {
     /// No body.
     #[default]
     Empty,
-    /// The AutoDiscover v2 JSON answer `{"Protocol": ..., "Url": ...}`.
-    Autodiscover {
-        /// `activesync`...
-        protocol: String,
-        /// The endpoint URL.
-        url: String,
-    },
-    /// AutoDetect's answer to Outlook mobile.
-    Detect(DetectAnswer),
-    /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
-    Provision {
-        /// The mailbox owner.
-        upn: String,
-        /// The on-premises ActiveSync URL.
-        eas_url: Url,
-    },
     /// Mailbox content.
     Mailbox(Mailbox),
     /// A request for MFA (AD FS adapter to Entra MFA, or Entra MFA to the user's device).
@@ -240,8 +247,6 @@ pub enum Body {
     },
     /// A timeline input.
     Action(UserAction),
-    /// Signing metadata: the keys a token issuer publishes.
-    Metadata(crate::jwt::KeySet),
     /// A directory synchronization cycle's changes.
     DirectorySync(Vec<PasswordChange>),
     /// A timer tag.
@@ -255,16 +260,11 @@ pub enum Body {
 }
 
 impl Body {
-    /// The media type this body travels as over HTTP, or `None` for a body that does not
+    /// The media type an encoded body travels as, or `None` for a body that does not
     /// cross HTTP (directory bind, Kerberos, MFA push, timers, timeline inputs, notes) or
-    /// whose format depends on the mailbox protocol (`Mailbox`, not encoded yet).
+    /// is not encoded yet (`Mailbox`).
     pub fn content_type(&self) -> Option<crate::codec::ContentType> {
-        use crate::codec::ContentType;
         match self {
-            Body::Autodiscover { .. }
-            | Body::Detect(_)
-            | Body::Provision { .. }
-            | Body::Metadata(_) => Some(ContentType::Json),
             Body::Encoded(e) => Some(e.content_type),
             _ => None,
         }
@@ -274,16 +274,6 @@ impl Body {
     pub fn to_json(&self) -> Value {
         match self {
             Body::Empty => Value::Null,
-            Body::Autodiscover { protocol, url } => json!({"Protocol": protocol, "Url": url}),
-            Body::Detect(d) => json!({
-                "protocol": d.protocol,
-                "url": d.url.to_string(),
-                "aad": d.aad,
-                "onprem": d.onprem,
-            }),
-            Body::Provision { upn, eas_url } => {
-                json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
-            }
             Body::Mailbox(m) => json!({"mailbox": m.upn, "source": m.source, "items": m.items}),
             Body::MfaRequest { upn, method } => json!({"upn": upn, "method": method}),
             Body::MfaResult { upn, approved } => json!({"upn": upn, "approved": approved}),
@@ -309,9 +299,6 @@ impl Body {
                     json!({"action": "Set-AuthServer EvoSts -RefreshAuthMetadata"})
                 }
             },
-            Body::Metadata(k) => {
-                json!({"keys": k.keys.iter().map(|k| json!({"kid": k.kid})).collect::<Vec<_>>()})
-            }
             Body::DirectorySync(c) => {
                 json!({"changes": c.iter().map(|c| json!({"upn": c.upn, "password_changed_ms": c.changed_ms, "password_hash": MASK})).collect::<Vec<_>>()})
             }
@@ -357,10 +344,13 @@ mod tests {
 
     #[test]
     fn autodiscover_answer_is_the_documented_json() {
-        let b = Body::Autodiscover {
-            protocol: "activesync".into(),
-            url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
-        };
+        let b = Body::Encoded(
+            crate::codec::autodiscover::V2Answer {
+                protocol: "activesync".into(),
+                url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            }
+            .encode(),
+        );
         assert_eq!(
             b.to_json().to_string(),
             r#"{"Protocol":"activesync","Url":"https://mail.contoso.com/Microsoft-Server-ActiveSync"}"#

@@ -419,10 +419,16 @@ impl Monitor {
             return;
         }
         let cred = self.credential(m);
+        // Outlook mobile's provisioning request names the mailbox it asks MRS to sync.
+        let provision = (m.method == Some(hmasim_protocol::Method::POST)
+            && m.content_type() == Some(hmasim_protocol::codec::ContentType::Json))
+        .then(|| hmasim_protocol::codec::mrs::Provision::decode(m.bytes()).ok())
+        .flatten()
+        .map(|p| p.upn);
         let user = match cred.and_then(|c| self.creds[c as usize].1) {
             Some(u) => Some(u),
-            None => match (&m.body, m.url.as_ref().and_then(|u| u.param("User"))) {
-                (Body::Provision { upn, .. }, _) => Some(self.user(upn)),
+            None => match (&provision, m.url.as_ref().and_then(|u| u.param("User"))) {
+                (Some(upn), _) => Some(self.user(upn)),
                 (_, Some(upn)) => {
                     let upn = upn.to_string();
                     Some(self.user(&upn))
@@ -430,7 +436,7 @@ impl Monitor {
                 _ => None,
             },
         };
-        if let Body::Provision { upn, .. } = &m.body {
+        if let Some(upn) = &provision {
             // The mobile client asks MRS to sync this mailbox for it: MRS's background
             // failures for this user are this client's.
             if self.clients.iter().any(|c| c.id == ev.from) {

@@ -8,6 +8,7 @@
 pub mod setup;
 mod web;
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
@@ -655,7 +656,7 @@ impl Client {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
                 .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
                 .header(&headers::AUTHORIZATION, auth)
-                .with_body(Body::Provision { upn: self.cfg.upn.clone(), eas_url: d.url.clone() }),
+                .with_encoded(codec::mrs::Provision { upn: self.cfg.upn.clone(), url: d.url.to_string() }.encode()),
             (ClientKind::OutlookMobile, Some(d)) => self
                 .request(Method::POST, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
@@ -737,8 +738,8 @@ impl Client {
         }
         match purpose {
             Purpose::Refresh | Purpose::Sync => {}
-            Purpose::Detect => match resp.body {
-                Body::Detect(d) => {
+            Purpose::Detect => match DetectAnswer::decode(resp.bytes()) {
+                Some(d) => {
                     let aad = d.aad.clone();
                     self.detect = Some(d);
                     match aad {

@@ -1772,7 +1772,7 @@ impl EntraId {
         if url.host == METADATA_HOST {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
                 .header(&headers::CONTENT_TYPE, "application/json")
-                .with_body(Body::Metadata(self.metadata()));
+                .with_encoded(self.metadata().to_jwks().encode());
             ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {
             let mut lines = Vec::new();

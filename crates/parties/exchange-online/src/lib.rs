@@ -8,6 +8,7 @@ pub mod mrs;
 pub mod setup;
 pub mod translator;
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -424,9 +425,9 @@ impl ExchangeOnline {
             )
         } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
-            let upn = match &req.body {
-                Body::Provision { upn, .. } => upn.to_ascii_lowercase(),
-                _ => String::new(),
+            let upn = match codec::mrs::Provision::decode(req.bytes()) {
+                Ok(p) => p.upn.to_ascii_lowercase(),
+                Err(_) => String::new(),
             };
             if self.provisioned.insert(upn) {
                 Message::response(

@@ -3,6 +3,7 @@
 //! on-premises mailbox synchronized over ActiveSync with AT2, renewing it with RT2 in the
 //! background.
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
@@ -298,17 +299,23 @@ impl Mrs {
                 return;
             }
         };
-        let Body::Provision { eas_url, .. } = &req.body else {
-            ctx.send(
-                from,
-                Message::response(
+        let provision = codec::mrs::Provision::decode(req.bytes()).and_then(|p| {
+            Url::parse(&p.url).map_err(|e| codec::mrs::bad_request(&format!("url: {e}")))
+        });
+        let eas_url = match provision {
+            Ok(u) => u,
+            Err(e) => {
+                let stamp = codec::Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                let m = Message::response(
                     &req,
-                    400,
+                    e.status,
                     "no ActiveSync endpoint in the provisioning request",
                 )
-                .at(Stage::Provision),
-            );
-            return;
+                .with_encoded(e.encode(&stamp))
+                .at(Stage::Provision);
+                ctx.send(from, m);
+                return;
+            }
         };
         let upn = claims.upn.to_ascii_lowercase();
         self.users.insert(
@@ -361,10 +368,13 @@ impl Mrs {
                                 0,
                                 "MRS provisions the cloud mailbox if it is missing",
                             )
-                            .with_body(Body::Provision {
-                                upn: upn.clone(),
-                                eas_url: u.eas_url.clone(),
-                            })
+                            .with_encoded(
+                                codec::mrs::Provision {
+                                    upn: upn.clone(),
+                                    url: u.eas_url.to_string(),
+                                }
+                                .encode(),
+                            )
                             .at(Stage::MailboxCreate);
                             self.send(ctx, create, Purpose::Create(upn));
                         } else {

@@ -8,6 +8,9 @@
 //! (so TLS offloading in front of it fails with diagnostics 2000003).
 #![deny(missing_docs)]
 
+use hmasim_protocol::codec::autodiscover::{v2_protocol, V2Answer};
+use hmasim_protocol::codec::oidc::Jwks;
+use hmasim_protocol::codec::{ContentType, Stamp};
 use hmasim_protocol::headers;
 pub mod setup;
 use std::collections::{BTreeMap, BTreeSet};
@@ -685,8 +688,17 @@ impl ExchangeOnprem {
                 );
             }
             (Kind::Timer, _) => return self.on_timer(&req, ctx),
-            (Kind::Response, Body::Metadata(keys)) if self.metadata_requests.remove(&req.conv) => {
-                self.metadata = keys.clone();
+            (Kind::Response, _) if self.metadata_requests.remove(&req.conv) => {
+                // The JWKS Entra ID publishes; an answer that is not one leaves the cached
+                // metadata as it was (stale, as a failed refresh leaves it).
+                if let Some(keys) = (req.status == Some(hmasim_protocol::StatusCode::OK)
+                    && req.content_type() == Some(ContentType::Json))
+                .then(|| Jwks::decode(req.bytes()).ok())
+                .flatten()
+                .and_then(|j| KeySet::from_jwks(&j))
+                {
+                    self.metadata = keys;
+                }
                 return;
             }
             (Kind::Response, _) => return self.bind_answered(req, ctx),
@@ -701,20 +713,36 @@ impl ExchangeOnprem {
                 Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
                         .header(&headers::CONTENT_TYPE, "application/json")
-                        .with_body(Body::Autodiscover {
-                            protocol: "activesync".into(),
-                            url: self.cfg.activesync_url.clone(),
-                        })
+                        .with_encoded(
+                            V2Answer {
+                                protocol: "activesync".into(),
+                                url: self.cfg.activesync_url.clone(),
+                            }
+                            .encode(),
+                        )
                 }
                 Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers")
                         .header(&headers::CONTENT_TYPE, "application/json")
-                        .with_body(Body::Autodiscover {
-                            protocol: p.as_str().into(),
-                            url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
-                        })
+                        .with_encoded(
+                            V2Answer {
+                                protocol: p.as_str().into(),
+                                url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
+                            }
+                            .encode(),
+                        )
                 }
-                _ => Message::response(&req, 400, "AutoDiscover v2: unknown protocol"),
+                _ => {
+                    let m = Message::response(&req, 400, "AutoDiscover v2: unknown protocol");
+                    // An unknown `Protocol` gets AutoDiscover's InvalidProtocol error.
+                    match v2_protocol(url.param("Protocol").unwrap_or("")) {
+                        Err(e) => {
+                            let stamp = Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                            m.with_encoded(e.encode(&stamp))
+                        }
+                        Ok(_) => m,
+                    }
+                }
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.mailbox_protocol() == Some(MailboxProtocol::Activesync) {

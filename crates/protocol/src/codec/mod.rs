@@ -461,8 +461,10 @@ fn mask_json(bytes: &[u8]) -> Option<Vec<u8>> {
 pub fn mask_value(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
+            // A symmetric JSON Web Key's `k` is its secret.
+            let symmetric = m.get("kty").and_then(serde_json::Value::as_str) == Some("oct");
             for (k, x) in m.iter_mut() {
-                if is_secret_name(k) {
+                if is_secret_name(k) || (symmetric && k == "k") {
                     *x = serde_json::Value::String(MASK.into());
                 } else {
                     mask_value(x);
