@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::line::session::Credential;
 use hmasim_protocol::{jwt, Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
@@ -256,6 +257,14 @@ impl Monitor {
     /// cookie. `None` for Basic, Negotiate, no credential, or anything no issuer issued (a
     /// forged JWT).
     fn credential(&self, m: &Message) -> Option<u32> {
+        if let Some(session) = m.line.as_deref() {
+            // An IMAP or POP session: the token of its `XOAUTH2` command; a password
+            // (`LOGIN`, `PASS`, `PLAIN`) is no issued credential.
+            return match session.credential() {
+                Some(Credential::Bearer { token, .. }) => self.issued.get(token.as_str()).copied(),
+                _ => None,
+            };
+        }
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
             return match Credentials::parse(a) {
                 Some(Credentials::Bearer(t)) => self.issued.get(t.as_str()).copied(),
@@ -474,7 +483,14 @@ impl Monitor {
                 self.cookies.insert(pair.into(), cred);
             }
         }
-        if let Body::Mailbox(mb) = &m.body {
+        // Mailbox data: a mailbox body, or an IMAP/POP answer whose replies carry a
+        // fetched message (`Reply::carries_mailbox`).
+        let served = match (&m.body, m.line.as_deref()) {
+            (Body::Mailbox(mb), _) => Some(mb.source),
+            (_, Some(session)) => session.served_by(),
+            _ => None,
+        };
+        if let Some(source) = served {
             // The safety property counts every copy that crossed the wire.
             self.data_served = true;
             if !mfa {
@@ -518,7 +534,7 @@ impl Monitor {
                     }
                     if v.reached_ms.is_none() {
                         v.reached_ms = Some(t_ms);
-                        v.served_by = Some(mb.source);
+                        v.served_by = Some(source);
                     }
                 }
             }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
+use hmasim_protocol::line::session::{Credential, Decision};
 use hmasim_protocol::Wire;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
@@ -57,6 +58,8 @@ pub struct ExchangeOnline {
 
 /// The resource of OWA in Exchange Online.
 pub const OWA_URL: &str = "https://outlook.office.com/owa/";
+/// The host of OWA in Exchange Online.
+pub const OWA_HOST: &str = "outlook.office.com";
 
 impl ExchangeOnline {
     /// Exchange Online with `cfg`.
@@ -88,7 +91,7 @@ impl ExchangeOnline {
                     &req,
                     FaultCode::BasicAuthBlocked,
                     format!("Basic authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag} = False)"),
-                    format!("HTTP 401: authentication policy '{policy}': {flag} = False"),
+                    format!("{}: authentication policy '{policy}': {flag} = False", refusal_of(&req)),
                 );
                 return ctx.send(from, reply);
             }
@@ -140,8 +143,22 @@ impl ExchangeOnline {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
-        let reply = match resp.body {
-            Body::Token(_) => Message::response(
+        let reply = match (resp.body, req.line.as_deref()) {
+            (Body::Token(_), Some(session)) => Message::line_answer(
+                &req,
+                session.answer(
+                    PARTY,
+                    true,
+                    &Decision::Accepted {
+                        message: mailbox_message(&user),
+                    },
+                ),
+                format!(
+                    "Basic sign-in accepted: Exchange Online serves the mailbox over {} (no MFA on this path)",
+                    session.protocol().name()
+                ),
+            ),
+            (Body::Token(_), None) => Message::response(
                 &req,
                 200,
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
@@ -151,6 +168,17 @@ impl ExchangeOnline {
                 upn: user,
                 items: items_of(protocol),
             })),
+            (_, Some(session)) => {
+                let m = Message::line_answer(
+                    &req,
+                    session.answer(PARTY, true, &Decision::Refused),
+                    "Exchange Online refuses the Basic sign-in",
+                );
+                match resp.refusal {
+                    Some(f) => m.with_fault(*f),
+                    None => m,
+                }
+            }
             _ => {
                 // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
                 let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
@@ -161,6 +189,74 @@ impl ExchangeOnline {
             }
         };
         ctx.send(client, reply);
+    }
+
+    /// An IMAP or POP session (`outlook.office365.com`, ports 993 and 995): the
+    /// credential of its authentication command decides. A password (`LOGIN`, `PASS`,
+    /// `AUTHENTICATE PLAIN`) is Basic: the authentication policy's `AllowBasicAuthImap` /
+    /// `AllowBasicAuthPop`, then a legacy sign-in at Entra ID, as for any Basic protocol.
+    /// `XOAUTH2` carries an access token for Exchange Online, verified like a Bearer.
+    fn line_session(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
+        let Some(session) = req.line.as_deref() else {
+            return;
+        };
+        let protocol = session.protocol().mailbox_protocol();
+        let reply = match session.credential() {
+            Some(Credential::Password { user, password }) => {
+                return self.basic(req, from, ctx, user, password, protocol)
+            }
+            Some(Credential::Bearer { user, token }) => {
+                let now_unix = hmasim_protocol::unix_now(ctx);
+                match ctx.verify(&token, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+                    Ok(c)
+                        if c.aud == apps::EXO_RESOURCE
+                            && c.upn.eq_ignore_ascii_case(&user)
+                            && self.cfg.users.get(&c.upn.to_ascii_lowercase())
+                                == Some(&Home::Online) =>
+                    {
+                        Message::line_answer(
+                            &req,
+                            session.answer(
+                                PARTY,
+                                true,
+                                &Decision::Accepted {
+                                    message: mailbox_message(&c.upn),
+                                },
+                            ),
+                            format!(
+                                "Exchange Online verifies the XOAUTH2 token and serves the mailbox over {}",
+                                session.protocol().name()
+                            ),
+                        )
+                        .same_stage()
+                    }
+                    Ok(c) => Self::refuse(
+                        &req,
+                        FaultCode::InvalidToken,
+                        format!(
+                            "the XOAUTH2 token (audience {}, user {}) does not open {user}'s mailbox in Exchange Online",
+                            c.aud, c.upn
+                        ),
+                        format!("{}: invalid audience or user", refusal_of(&req)),
+                    ),
+                    Err(e) => Self::refuse(
+                        &req,
+                        FaultCode::InvalidToken,
+                        format!("the XOAUTH2 token does not verify: {e}"),
+                        format!("{}: {e}", refusal_of(&req)),
+                    ),
+                }
+            }
+            // No authentication command (or one that does not decode): each line is
+            // answered, and nothing is served.
+            None => Message::line_answer(
+                &req,
+                session.answer(PARTY, true, &Decision::Refused),
+                "Exchange Online answers a session that never authenticates",
+            )
+            .same_stage(),
+        };
+        ctx.send(from, reply);
     }
 
     /// Takes the configuration of `fresh`, keeping the provisioned mailboxes.
@@ -199,15 +295,22 @@ impl ExchangeOnline {
     }
 
     fn refuse(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
-        Message::response(req, 401, "Exchange Online rejects the request")
-            .same_stage()
-            .with_fault(Fault {
-                code,
-                party: "exchange-online",
-                message,
-                diagnostics,
-                symptom: None,
-            })
+        let answer = match req.line.as_deref() {
+            // A line session is refused in its own protocol: `a1 NO LOGIN failed.`.
+            Some(session) => Message::line_answer(
+                req,
+                session.answer(PARTY, true, &Decision::Refused),
+                "Exchange Online rejects the sign-in",
+            ),
+            None => Message::response(req, 401, "Exchange Online rejects the request"),
+        };
+        answer.same_stage().with_fault(Fault {
+            code,
+            party: "exchange-online",
+            message,
+            diagnostics,
+            symptom: None,
+        })
     }
 
     fn protected(
@@ -284,6 +387,27 @@ pub fn allow_flag(protocol: MailboxProtocol) -> &'static str {
     }
 }
 
+/// This party's id, as its IMAP and POP greetings name it.
+const PARTY: &str = "exchange-online";
+
+/// The message an IMAP `FETCH` or POP `RETR` of `upn`'s mailbox returns (RFC 5322).
+fn mailbox_message(upn: &str) -> String {
+    format!(
+        "From: Exchange Online <no-reply@microsoft.com>\r\nTo: {upn}\r\nSubject: Welcome to your mailbox\r\nMessage-ID: <1@outlook.office365.com>\r\n\r\nMail in {upn}'s Exchange Online mailbox.\r\n"
+    )
+}
+
+/// How a refusal on `req` reads in its diagnostics: `HTTP 401`, or the session's reply.
+fn refusal_of(req: &Wire) -> String {
+    match req.line.as_deref() {
+        Some(s) => s
+            .answer(PARTY, true, &Decision::Refused)
+            .refusal()
+            .unwrap_or_else(|| "connection closed".into()),
+        None => "HTTP 401".into(),
+    }
+}
+
 fn items_of(protocol: MailboxProtocol) -> &'static str {
     match protocol {
         MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
@@ -304,6 +428,9 @@ impl ExchangeOnline {
             Kind::Request => {}
             Kind::Response => return self.legacy_answered(req, ctx),
             _ => return,
+        }
+        if req.line.is_some() {
+            return self.line_session(req, from, ctx);
         }
         let Some(url) = req.url.clone() else { return };
         if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
@@ -349,7 +476,7 @@ impl ExchangeOnline {
                 None => Message::response(&req, 404, "AutoDiscover v2: no such user")
                     .at(Stage::AutodiscoverRedirect),
             }
-        } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
+        } else if url.host.eq_ignore_ascii_case(OWA_HOST) && url.path_starts_with("/owa") {
             match &req.body {
                 Body::Form(f) if f.get("id_token").is_some() => {
                     match ctx.verify(
