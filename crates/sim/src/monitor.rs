@@ -766,6 +766,56 @@ mod tests {
     }
 
     #[test]
+    fn an_imap_session_is_judged_by_its_xoauth2_token_and_its_fetch_reply() {
+        use hmasim_protocol::line::session::{Credential, Decision, LineExchange};
+        let k = key();
+        let (with, without) = (
+            token("AT1", &["pwd", "mfa"], &k),
+            token("AT2", &["pwd"], &k),
+        );
+        let bearer = |t: &Token| Credential::Bearer {
+            user: "test@contoso.com".into(),
+            token: t.jwt.clone(),
+        };
+        let fetched = Decision::Accepted {
+            message: "Subject: hi\r\n\r\nbody\r\n".into(),
+        };
+        for (session, mfa) in [
+            (LineExchange::imap_authenticate(&bearer(&with)), true),
+            (LineExchange::pop_authenticate(&bearer(&with)), true),
+            (LineExchange::imap_authenticate(&bearer(&without)), false),
+            (LineExchange::imap_login("test@contoso.com", "pw"), false),
+            (LineExchange::pop_login("test@contoso.com", "pw"), false),
+        ] {
+            let mut mon = monitor();
+            issue(&mut mon, &with);
+            issue(&mut mon, &without);
+            let url = Url::line(session.protocol(), "outlook.office365.com");
+            // The label names the MFA token whatever the session carries: not read.
+            let req = Message::line_session(url, 1, session.clone(), "s").carrying("AT1");
+            deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+            // A refused session is no mailbox data.
+            let no = session.answer("exchange-online", true, &Decision::Refused);
+            let refused = Message::line_answer(&req, no, "no");
+            let mut probe = monitor();
+            deliver(&mut probe, 2, CLIENT, EXCHANGE, &req);
+            deliver(&mut probe, 3, EXCHANGE, CLIENT, &refused);
+            assert!(probe.clients[0].reached_ms.is_none());
+            let ok = session.answer("exchange-online", true, &fetched);
+            deliver(
+                &mut mon,
+                3,
+                EXCHANGE,
+                CLIENT,
+                &Message::line_answer(&req, ok, "ok"),
+            );
+            let v = &mon.clients[0];
+            assert_eq!((v.with_mfa, v.without_mfa), (mfa, !mfa), "{session:?}");
+            assert_eq!(v.served_by, Some("exchange-online"));
+        }
+    }
+
+    #[test]
     fn basic_and_no_credential_are_not_mfa() {
         for auth in [Some("Basic dGVzdDpwdw=="), Some("Negotiate YIIC"), None] {
             let mut mon = monitor();

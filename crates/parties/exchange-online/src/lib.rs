@@ -572,3 +572,199 @@ impl ExchangeOnline {
         ctx.send(from, reply);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::body::TokenResponse;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::jwt::{self, Claims, SigningKey};
+    use hmasim_protocol::line::session::{Credential, LineExchange, LineProtocol};
+    use hmasim_protocol::Directory;
+
+    use super::*;
+
+    const ENTRA: ActorId = ActorId(3);
+    const CLIENT: ActorId = ActorId(9);
+
+    fn key() -> SigningKey {
+        SigningKey::derive("evosts", 1, 7)
+    }
+
+    /// Exchange Online with one cloud mailbox; `imap_allowed` is the user's policy's
+    /// `AllowBasicAuthImap`.
+    fn exo(imap_allowed: bool) -> ExchangeOnline {
+        let mut directory = Directory::new();
+        directory.insert("login.microsoftonline.com", ENTRA);
+        let allowed = if imap_allowed {
+            BTreeSet::from([MailboxProtocol::Imap])
+        } else {
+            BTreeSet::new()
+        };
+        let cfg = ExoConfig {
+            users: BTreeMap::from([("u@contoso.com".to_string(), Home::Online)]),
+            onprem_autodiscover_host: "autodiscover.contoso.com".into(),
+            entra_metadata: KeySet::new(vec![key()]),
+            skew_s: 300,
+            basic_policy: BTreeMap::from([(
+                "u@contoso.com".to_string(),
+                ("Block Basic".to_string(), allowed),
+            )]),
+        };
+        ExchangeOnline::new(cfg, Net::new(directory))
+    }
+
+    fn session(s: LineExchange) -> Message {
+        let host = "outlook.office365.com";
+        Message::line_session(Url::line(s.protocol(), host), 4, s, "session")
+    }
+
+    fn answer_lines(m: &Message) -> &LineExchange {
+        m.line.as_deref().expect("a line answer")
+    }
+
+    #[test]
+    fn a_password_blocked_by_the_policy_is_a_refused_login() {
+        let mut exo = exo(false);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        exo.handle(
+            session(LineExchange::imap_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(to.actor(), CLIENT);
+        assert_eq!((answer.method.clone(), answer.status), (None, None));
+        let lines = answer_lines(&answer);
+        assert_eq!(lines.refusal().as_deref(), Some("a1 NO LOGIN failed."));
+        assert!(!answer.carries_mailbox());
+        let fault = answer.refusal.as_deref().expect("the refusal");
+        assert_eq!(fault.code, FaultCode::BasicAuthBlocked);
+        assert!(
+            fault.message.contains("AllowBasicAuthImap"),
+            "{}",
+            fault.message
+        );
+        // POP is not allowed by this policy either: its own refusal text.
+        exo.handle(
+            session(LineExchange::pop_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, pop) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            answer_lines(&pop).refusal().as_deref(),
+            Some("-ERR Authentication failure: unknown user name or bad password.")
+        );
+    }
+
+    #[test]
+    fn an_allowed_password_signs_in_at_entra_and_the_session_fetches_the_mail() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        exo.handle(
+            session(LineExchange::imap_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, signin) = env.sent.pop().expect("a legacy sign-in");
+        assert_eq!(to.actor(), ENTRA);
+        match &signin.body {
+            Body::Form(f) => {
+                assert_eq!(f.get("grant_type"), Some("password"));
+                assert_eq!(f.get("client_app_type"), Some("other"));
+            }
+            b => panic!("not a form: {b:?}"),
+        }
+        env.caller = Route::to_actor(ENTRA);
+        let token =
+            Message::response(&signin.wire, 200, "tokens").with_body(Body::Token(TokenResponse {
+                resource: apps::EXO_RESOURCE.into(),
+                scope: String::new(),
+                expires_in: 3600,
+                access_token: "a.b.c".into(),
+                access_id: "AT1".into(),
+                refresh_token: None,
+                refresh_id: None,
+            }));
+        exo.handle(token.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("the session's answer");
+        assert_eq!(to.actor(), CLIENT);
+        assert_eq!(answer.conv, 4);
+        assert!(answer.carries_mailbox());
+        assert_eq!(answer_lines(&answer).served_by(), Some("exchange-online"));
+    }
+
+    fn token(aud: &str, upn: &str) -> String {
+        let now = hmasim_protocol::EPOCH_UNIX;
+        jwt::sign(
+            &Claims {
+                aud: aud.into(),
+                iss: "https://sts.windows.net/t/".into(),
+                iat: now,
+                nbf: now,
+                exp: now + 3600,
+                amr: vec!["pwd".into(), "mfa".into()],
+                appid: "app".into(),
+                scp: "IMAP.AccessAsUser.All".into(),
+                tid: "t".into(),
+                upn: upn.into(),
+                uti: "x".into(),
+            },
+            &key(),
+        )
+    }
+
+    #[test]
+    fn xoauth2_with_an_exchange_online_token_is_served_and_any_other_is_refused() {
+        // XOAUTH2 needs no Basic: the policy that blocks Basic does not apply.
+        let mut exo = exo(false);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        let bearer = |t: String| Credential::Bearer {
+            user: "u@contoso.com".into(),
+            token: t,
+        };
+        let good = token(apps::EXO_RESOURCE, "u@contoso.com");
+        for s in [
+            LineExchange::imap_authenticate(&bearer(good.clone())),
+            LineExchange::pop_authenticate(&bearer(good)),
+        ] {
+            exo.handle(session(s).wire, &mut env);
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert!(answer.carries_mailbox(), "{:?}", answer_lines(&answer));
+        }
+        for t in [
+            token("https://graph.microsoft.com", "u@contoso.com"),
+            token(apps::EXO_RESOURCE, "other@contoso.com"),
+            "not.a.jwt".to_string(),
+        ] {
+            exo.handle(
+                session(LineExchange::imap_authenticate(&bearer(t))).wire,
+                &mut env,
+            );
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert_eq!(
+                answer_lines(&answer).refusal().as_deref(),
+                Some("a1 NO AUTHENTICATE failed.")
+            );
+            assert_eq!(
+                answer.refusal.as_deref().map(|f| f.code),
+                Some(FaultCode::InvalidToken)
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_command_is_answered_bad_and_nothing_is_served() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        let s = LineExchange::commands(
+            LineProtocol::Imap,
+            vec!["a1 LOGIN onlyuser".into(), "a2 LOGOUT".into()],
+        );
+        exo.handle(session(s).wire, &mut env);
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            answer_lines(&answer).refusal().as_deref(),
+            Some("a1 BAD Command Error. 12")
+        );
+        assert!(!answer.carries_mailbox());
+    }
+}

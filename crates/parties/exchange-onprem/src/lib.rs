@@ -1000,4 +1000,93 @@ mod tests {
         assert_eq!(answer.conv, 7);
         assert_eq!(answer.meta.stage, Some(Stage::EasChallenge));
     }
+
+    fn session(s: LineExchange) -> Message {
+        Message::line_session(Url::line(s.protocol(), "mail.contoso.com"), 3, s, "session")
+    }
+
+    fn lines(m: &Message) -> &LineExchange {
+        m.line.as_deref().expect("a line answer")
+    }
+
+    #[test]
+    fn a_stopped_service_refuses_the_connection_without_a_greeting() {
+        let mut exchange = exchange();
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        exchange.handle(
+            session(LineExchange::imap_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert!(lines(&answer).masked_lines().is_empty());
+        assert_eq!(
+            answer.refusal.as_deref().map(|f| f.code),
+            Some(FaultCode::ServiceDisabled)
+        );
+    }
+
+    #[test]
+    fn block_legacy_auth_imap_refuses_the_login_before_the_directory_is_asked() {
+        let mut exchange = exchange();
+        exchange.cfg.imap_enabled = true;
+        exchange.cfg.pop_enabled = true;
+        exchange.cfg.legacy_blocked.insert(
+            "user@contoso.com".into(),
+            BTreeSet::from([MailboxProtocol::Imap]),
+        );
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        exchange.handle(
+            session(LineExchange::imap_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            lines(&answer).refusal().as_deref(),
+            Some("a1 NO LOGIN failed.")
+        );
+        let fault = answer.refusal.as_deref().expect("a refusal");
+        assert_eq!(fault.code, FaultCode::LegacyAuthBlocked);
+        assert!(fault.message.contains("BlockLegacyAuthImap"));
+        assert!(env.sent.is_empty());
+        // POP is not blocked: its password goes to Active Directory, and the session is
+        // served once the directory accepts it.
+        exchange.handle(
+            session(LineExchange::pop_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, bind) = env.sent.pop().expect("a bind");
+        assert_eq!(to.actor(), DC);
+        env.caller = Route::to_actor(DC);
+        let ok = Message::response(&bind.wire, 200, "ok").with_body(Body::Directory {
+            ok: true,
+            groups: Vec::new(),
+            ticket: None,
+        });
+        exchange.handle(ok.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("the session's answer");
+        assert_eq!((to.actor(), answer.conv), (ActorId(0), 3));
+        assert!(answer.carries_mailbox());
+        assert_eq!(lines(&answer).served_by(), Some("exchange-onprem"));
+    }
+
+    #[test]
+    fn xoauth2_is_refused_on_premises() {
+        let mut exchange = exchange();
+        exchange.cfg.imap_enabled = true;
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let bearer = Credential::Bearer {
+            user: "user@contoso.com".into(),
+            token: "eyJ0.x.y".into(),
+        };
+        exchange.handle(
+            session(LineExchange::imap_authenticate(&bearer)).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            lines(&answer).refusal().as_deref(),
+            Some("a1 NO AUTHENTICATE failed.")
+        );
+        assert!(!answer.carries_mailbox());
+    }
 }
