@@ -578,7 +578,7 @@ mod tests {
     use hmasim_base::ActorId;
     use hmasim_protocol::body::TokenResponse;
     use hmasim_protocol::env::Recording;
-    use hmasim_protocol::jwt::{self, Claims, SigningKey};
+    use hmasim_protocol::jwt::{Claims, SigningKey};
     use hmasim_protocol::line::session::{Credential, LineExchange, LineProtocol};
     use hmasim_protocol::Directory;
 
@@ -694,7 +694,7 @@ mod tests {
 
     fn token(aud: &str, upn: &str) -> String {
         let now = hmasim_protocol::EPOCH_UNIX;
-        jwt::sign(
+        Recording::new(Route::to_actor(ENTRA)).sign(
             &Claims {
                 aud: aud.into(),
                 iss: "https://sts.windows.net/t/".into(),
