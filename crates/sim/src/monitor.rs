@@ -2,8 +2,8 @@
 //!
 //! Whether mailbox data rests on MFA is decided from the credential the request it answers
 //! actually carried on the wire (its `Authorization: Bearer` JWT, a posted id_token or SAML
-//! assertion, or a session cookie a response set), looked up in the record of what the
-//! issuers really issued. The `token` label a sender writes on a message is a trace
+//! assertion, a session cookie a response set, or an IMAP/POP session's `XOAUTH2` token),
+//! looked up in the record of what the issuers really issued. The `token` label a sender writes on a message is a trace
 //! annotation only: no verdict reads it. `docs/outcome.md` defines the outcome.
 
 use hmasim_protocol::headers;
