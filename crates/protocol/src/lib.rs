@@ -61,7 +61,7 @@ pub use env::{Env, Route};
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use hmasim_base::TimerId;
-pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
+pub use mailbox::{ActiveSyncQuery, DeviceCharacteristic, MailboxProtocol};
 pub use message::{Fault, Kind, Label, Message, Meta, Method, StatusCode, Wire};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use crate::flows::Stage;
 use crate::headers::{self, HeaderName};
+use crate::line::session::LineExchange;
 use crate::{Body, FaultCode, Token, Url};
 
 /// What a message is (contract `kind`; `dropped` is decided by the network, not here).
@@ -88,6 +89,10 @@ pub struct Wire {
     /// `error`/`error_description` JSON, Exchange's `X-MS-Diagnostics`...). Set with
     /// [`Message::with_fault`], beside the trace's [`Meta::fault`].
     pub refusal: Option<Box<Fault>>,
+    /// An IMAP or POP session (issue 12 item 4): the client's command lines on a request
+    /// to an `imaps`/`pop3s` URL (no method), the server's replies on its answer (no
+    /// status). `None` on HTTP messages. Boxed: most messages are HTTP.
+    pub line: Option<Box<LineExchange>>,
 }
 
 /// What the trace, the monitor and the environment know of a message and its receiver
@@ -240,9 +245,11 @@ impl Wire {
         .then(|| crate::codec::oauth::TokenAnswer::decode(self.bytes()).ok())
         .flatten()
     }
-    /// Whether this message carries mailbox content.
+    /// Whether this message carries mailbox content (a mailbox body, or an IMAP/POP
+    /// answer whose replies carry a fetched message).
     pub fn carries_mailbox(&self) -> bool {
         matches!(self.body, Body::Mailbox(_))
+            || self.line.as_ref().is_some_and(|l| l.carries_mailbox())
     }
 }
 
@@ -258,6 +265,7 @@ impl Message {
                 body: Body::Empty,
                 conv: 0,
                 refusal: None,
+                line: None,
             },
             meta: Meta {
                 summary: summary.into(),
@@ -277,6 +285,33 @@ impl Message {
         m.method = Some(method);
         m.url = Some(url);
         m.conv = conv;
+        m
+    }
+
+    /// An IMAP or POP session to `url` (scheme `imaps` or `pop3s`, [`Url::line`]): the
+    /// client's command lines, no HTTP method.
+    pub fn line_session(
+        url: Url,
+        conv: u64,
+        session: LineExchange,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
+        let mut m = Message::new(Kind::Request, summary);
+        m.url = Some(url);
+        m.conv = conv;
+        m.line = Some(Box::new(session));
+        m
+    }
+
+    /// The server's answer to the line session `req`: its replies, no HTTP status.
+    pub fn line_answer(
+        req: &Wire,
+        replies: LineExchange,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
+        let mut m = Message::new(Kind::Response, summary);
+        m.conv = req.conv;
+        m.line = Some(Box::new(replies));
         m
     }
 

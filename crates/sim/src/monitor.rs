@@ -2,8 +2,8 @@
 //!
 //! Whether mailbox data rests on MFA is decided from the credential the request it answers
 //! actually carried on the wire (its `Authorization: Bearer` JWT, a posted id_token or SAML
-//! assertion, or a session cookie a response set), looked up in the record of what the
-//! issuers really issued. The `token` label a sender writes on a message is a trace
+//! assertion, a session cookie a response set, or an IMAP/POP session's `XOAUTH2` token),
+//! looked up in the record of what the issuers really issued. The `token` label a sender writes on a message is a trace
 //! annotation only: no verdict reads it. `docs/outcome.md` defines the outcome.
 
 use hmasim_protocol::headers;
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::line::session::Credential;
 use hmasim_protocol::{jwt, Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
@@ -256,6 +257,14 @@ impl Monitor {
     /// cookie. `None` for Basic, Negotiate, no credential, or anything no issuer issued (a
     /// forged JWT).
     fn credential(&self, m: &Message) -> Option<u32> {
+        if let Some(session) = m.line.as_deref() {
+            // An IMAP or POP session: the token of its `XOAUTH2` command; a password
+            // (`LOGIN`, `PASS`, `PLAIN`) is no issued credential.
+            return match session.credential() {
+                Some(Credential::Bearer { token, .. }) => self.issued.get(token.as_str()).copied(),
+                _ => None,
+            };
+        }
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
             return match Credentials::parse(a) {
                 Some(Credentials::Bearer(t)) => self.issued.get(t.as_str()).copied(),
@@ -480,7 +489,14 @@ impl Monitor {
                 self.cookies.insert(pair.into(), cred);
             }
         }
-        if let Body::Mailbox(mb) = &m.body {
+        // Mailbox data: a mailbox body, or an IMAP/POP answer whose replies carry a
+        // fetched message (`Reply::carries_mailbox`).
+        let served = match (&m.body, m.line.as_deref()) {
+            (Body::Mailbox(mb), _) => Some(mb.source),
+            (_, Some(session)) => session.served_by(),
+            _ => None,
+        };
+        if let Some(source) = served {
             // The safety property counts every copy that crossed the wire.
             self.data_served = true;
             if !mfa {
@@ -524,7 +540,7 @@ impl Monitor {
                     }
                     if v.reached_ms.is_none() {
                         v.reached_ms = Some(t_ms);
-                        v.served_by = Some(mb.source);
+                        v.served_by = Some(source);
                     }
                 }
             }
@@ -753,6 +769,56 @@ mod tests {
         deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
         deliver(&mut mon, 3, EXCHANGE, CLIENT, &mailbox(&req));
         assert!(mon.without_mfa, "a JWT no issuer issued carries no MFA");
+    }
+
+    #[test]
+    fn an_imap_session_is_judged_by_its_xoauth2_token_and_its_fetch_reply() {
+        use hmasim_protocol::line::session::{Credential, Decision, LineExchange};
+        let k = key();
+        let (with, without) = (
+            token("AT1", &["pwd", "mfa"], &k),
+            token("AT2", &["pwd"], &k),
+        );
+        let bearer = |t: &Token| Credential::Bearer {
+            user: "test@contoso.com".into(),
+            token: t.jwt.clone(),
+        };
+        let fetched = Decision::Accepted {
+            message: "Subject: hi\r\n\r\nbody\r\n".into(),
+        };
+        for (session, mfa) in [
+            (LineExchange::imap_authenticate(&bearer(&with)), true),
+            (LineExchange::pop_authenticate(&bearer(&with)), true),
+            (LineExchange::imap_authenticate(&bearer(&without)), false),
+            (LineExchange::imap_login("test@contoso.com", "pw"), false),
+            (LineExchange::pop_login("test@contoso.com", "pw"), false),
+        ] {
+            let mut mon = monitor();
+            issue(&mut mon, &with);
+            issue(&mut mon, &without);
+            let url = Url::line(session.protocol(), "outlook.office365.com");
+            // The label names the MFA token whatever the session carries: not read.
+            let req = Message::line_session(url, 1, session.clone(), "s").carrying("AT1");
+            deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+            // A refused session is no mailbox data.
+            let no = session.answer("exchange-online", true, &Decision::Refused);
+            let refused = Message::line_answer(&req, no, "no");
+            let mut probe = monitor();
+            deliver(&mut probe, 2, CLIENT, EXCHANGE, &req);
+            deliver(&mut probe, 3, EXCHANGE, CLIENT, &refused);
+            assert!(probe.clients[0].reached_ms.is_none());
+            let ok = session.answer("exchange-online", true, &fetched);
+            deliver(
+                &mut mon,
+                3,
+                EXCHANGE,
+                CLIENT,
+                &Message::line_answer(&req, ok, "ok"),
+            );
+            let v = &mon.clients[0];
+            assert_eq!((v.with_mfa, v.without_mfa), (mfa, !mfa), "{session:?}");
+            assert_eq!(v.served_by, Some("exchange-online"));
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::Amr;
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::PartyKind;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
@@ -43,7 +44,7 @@ pub struct RelyingParty {
     /// Its access control policy.
     pub policy: AccessPolicy,
     /// The party the token is for, in traces.
-    pub party: &'static str,
+    pub party: PartyKind,
     /// The stage of the post back.
     pub back_stage: Stage,
 }
@@ -349,7 +350,7 @@ impl Adfs {
             id: token_id.clone(),
             kind: TokenKind::Saml,
             issuer: "adfs",
-            client: rp.party.to_string(),
+            client: rp.party.id().to_string(),
             audience: rp.identifier.clone(),
             obo_of: None,
             amr: s.amr.clone(),
@@ -365,7 +366,7 @@ impl Adfs {
             action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")),
             fields,
         };
-        let summary = if rp.party == "entra-id" {
+        let summary = if rp.party == PartyKind::EntraId {
             "AD FS posts the signed token back to Entra ID"
         } else {
             "AD FS posts the claims to Exchange"

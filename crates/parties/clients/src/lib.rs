@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::line::session::{LineExchange, LineProtocol};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
@@ -42,7 +43,8 @@ pub enum ClientKind {
 pub enum Auth {
     /// OAuth: the documented hybrid modern authentication flows.
     Modern,
-    /// Basic credentials on every request to `url` (a legacy protocol endpoint).
+    /// Basic credentials on every request to `url` (a legacy protocol endpoint); for an
+    /// `imaps://` or `pop3s://` URL, an IMAP `LOGIN` or POP `USER`/`PASS` session.
     Basic {
         /// The endpoint.
         url: Url,
@@ -464,9 +466,13 @@ impl Client {
     fn legacy(&mut self, ctx: &mut impl Env, url: Url, credentials: Credentials) {
         let (device_type, model) = self.cfg.device.clone();
         let url = if url.path_starts_with("/microsoft-server-activesync") {
-            url.with("Cmd", "Sync")
-                .with("User", self.cfg.upn.clone())
-                .with("DeviceType", device_type)
+            hmasim_protocol::ActiveSyncQuery {
+                cmd: Some("Sync".into()),
+                user: Some(self.cfg.upn.clone()),
+                device_id: None,
+                device_type: Some(device_type),
+            }
+            .write(url)
         } else {
             url
         };
@@ -482,6 +488,24 @@ impl Client {
         self.send(ctx, m, Purpose::Use);
     }
 
+    /// An IMAP or POP session with the user's password, its commands pipelined after the
+    /// greeting: `LOGIN`, `SELECT`, `FETCH`, `LOGOUT`, or `USER`, `PASS`, `STAT`, `RETR`,
+    /// `QUIT`.
+    fn line_session(&mut self, ctx: &mut impl Env, url: Url) {
+        let session = match url.line_protocol() {
+            Some(LineProtocol::Pop) => LineExchange::pop_login(&self.cfg.upn, &self.cfg.password),
+            _ => LineExchange::imap_login(&self.cfg.upn, &self.cfg.password),
+        };
+        let summary = format!(
+            "the client connects to {}:{}: {}",
+            url.host,
+            session.protocol().port(),
+            session.describe()
+        );
+        let m = Message::line_session(url, 0, session, summary);
+        self.send(ctx, m, Purpose::Use);
+    }
+
     fn start(&mut self, ctx: &mut impl Env) {
         self.phase = Phase::Busy;
         if self.cfg.register_device
@@ -492,6 +516,9 @@ impl Client {
             return self.enroll(ctx);
         }
         match self.cfg.auth.clone() {
+            Auth::Basic { url } if url.line_protocol().is_some() => {
+                return self.line_session(ctx, url);
+            }
             Auth::Basic { url } => {
                 let c = Credentials::Basic {
                     user: self.cfg.upn.clone(),
@@ -688,6 +715,13 @@ impl Client {
         ctx.note(Message::note("the client gives up").with_fault(fault));
     }
 
+    /// Gives up with what the user sees written by the caller.
+    fn fail_showing(&mut self, ctx: &mut impl Env, mut fault: Fault, symptom: String) {
+        self.phase = Phase::Failed;
+        fault.symptom = Some(symptom.into());
+        ctx.note(Message::note("the client gives up").with_fault(fault));
+    }
+
     fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
@@ -874,6 +908,23 @@ impl Client {
             Purpose::Use => {
                 if resp.carries_mailbox() {
                     self.done(ctx);
+                } else if let Some(line) = &resp.line {
+                    // The server's reply is what the user sees: `a1 NO LOGIN failed.`,
+                    // `-ERR ...`, or no greeting at all.
+                    let shown = line.refusal().unwrap_or_else(|| line.describe());
+                    let fault = match &resp.refusal {
+                        Some(f) => (**f).clone(),
+                        None => Fault {
+                            code: FaultCode::AccessDenied,
+                            party: "exchange",
+                            message: format!("the server answers {shown}"),
+                            diagnostics: shown.clone(),
+                            symptom: None,
+                        },
+                    };
+                    let symptom =
+                        format!("the mail app shows \"{shown}\" and asks for the password again");
+                    self.fail_showing(ctx, fault, symptom);
                 } else {
                     self.fail(
                         ctx,

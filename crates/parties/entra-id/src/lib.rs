@@ -1767,9 +1767,9 @@ impl EntraId {
             Kind::Response | Kind::Redirect => return self.answered(msg, ctx),
             _ => return,
         }
-        let Some(url) = msg.url.clone() else { return };
-        let path = url.path.to_ascii_lowercase();
-        if url.host == METADATA_HOST {
+        let Some(url) = msg.url.as_ref() else { return };
+        let endpoint = Endpoint::parse(&url.host, &url.path);
+        if endpoint == Endpoint::Metadata {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
                 .header(&headers::CONTENT_TYPE, "application/json")
                 .with_encoded(self.metadata().to_jwks().encode());
@@ -1797,27 +1797,109 @@ impl EntraId {
                 Message::response(&msg, 200, "Entra ID applies the directory changes")
                     .with_body(Body::Lines(lines)),
             );
-        } else if path.ends_with("/oauth2/authorize") {
-            self.authorize(msg, from, ctx);
-        } else if path.ends_with("/oauth2/token") {
-            self.token(msg, from, ctx);
-        } else if path == "/common/login" {
-            self.login(msg, from, ctx);
-        } else if path == "/login.srf" {
-            self.login_srf(msg, from, ctx);
-        } else if path.ends_with("/sas/processauth") {
-            self.mfa_done(msg, from, ctx);
-        } else if url.host == device::DRS_HOST
-            && path == device::DRS_ENROLL_PATH.to_ascii_lowercase()
-        {
-            self.enroll(msg, from, ctx);
-        } else if url.host == "adnotifications.windowsazure.com" {
-            self.mfa_connector(msg, from, ctx);
         } else {
-            ctx.send(
-                from,
-                Message::response(&msg, 404, "not an Entra ID endpoint"),
-            );
+            match endpoint {
+                Endpoint::Authorize => self.authorize(msg, from, ctx),
+                Endpoint::Token => self.token(msg, from, ctx),
+                Endpoint::Login => self.login(msg, from, ctx),
+                Endpoint::LoginSrf => self.login_srf(msg, from, ctx),
+                Endpoint::ProcessAuth => self.mfa_done(msg, from, ctx),
+                Endpoint::DeviceEnroll => self.enroll(msg, from, ctx),
+                Endpoint::MfaConnector => self.mfa_connector(msg, from, ctx),
+                Endpoint::Metadata | Endpoint::Unknown => ctx.send(
+                    from,
+                    Message::response(&msg, 404, "not an Entra ID endpoint"),
+                ),
+            }
+        }
+    }
+}
+
+/// The host of the MFA connector AD FS's Azure MFA adapter and the NPS extension call.
+pub const MFA_CONNECTOR_HOST: &str = "adnotifications.windowsazure.com";
+
+/// An Entra ID endpoint, parsed once from the host and path a request was addressed to
+/// (issue 12 item 7: the handler decides on this enum, not on strings). Paths compare
+/// ignoring ASCII case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The signing metadata (`METADATA_HOST`).
+    Metadata,
+    /// `.../oauth2/authorize` (v1 or v2, any tenant).
+    Authorize,
+    /// `.../oauth2/token` (v1 or v2, any tenant).
+    Token,
+    /// `/common/login`: the credentials posted to the sign-in page.
+    Login,
+    /// `/login.srf`: a federated sign-in's WS-Federation answer.
+    LoginSrf,
+    /// `.../SAS/ProcessAuth`: the MFA prompt completed.
+    ProcessAuth,
+    /// The Device Registration Service's enrolment (`DRS_HOST`, `DRS_ENROLL_PATH`).
+    DeviceEnroll,
+    /// The MFA connector ([`MFA_CONNECTOR_HOST`]).
+    MfaConnector,
+    /// Anything else: answered 404.
+    Unknown,
+}
+
+impl Endpoint {
+    /// The endpoint `host` and `path` name.
+    pub fn parse(host: &str, path: &str) -> Endpoint {
+        let path = path.to_ascii_lowercase();
+        if host.eq_ignore_ascii_case(METADATA_HOST) {
+            Endpoint::Metadata
+        } else if path.ends_with("/oauth2/authorize") {
+            Endpoint::Authorize
+        } else if path.ends_with("/oauth2/token") {
+            Endpoint::Token
+        } else if path == "/common/login" {
+            Endpoint::Login
+        } else if path == "/login.srf" {
+            Endpoint::LoginSrf
+        } else if path.ends_with("/sas/processauth") {
+            Endpoint::ProcessAuth
+        } else if host.eq_ignore_ascii_case(device::DRS_HOST)
+            && path.eq_ignore_ascii_case(device::DRS_ENROLL_PATH)
+        {
+            Endpoint::DeviceEnroll
+        } else if host.eq_ignore_ascii_case(MFA_CONNECTOR_HOST) {
+            Endpoint::MfaConnector
+        } else {
+            Endpoint::Unknown
+        }
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn requests_route_by_host_and_path_whatever_the_case() {
+        let login = "login.microsoftonline.com";
+        for (host, path, want) in [
+            (METADATA_HOST, "/x/metadata/json/1", Endpoint::Metadata),
+            (login, "/common/oauth2/authorize", Endpoint::Authorize),
+            (login, "/contoso.com/OAuth2/Authorize", Endpoint::Authorize),
+            (login, "/common/oauth2/token", Endpoint::Token),
+            (login, "/common/login", Endpoint::Login),
+            (login, "/login.srf", Endpoint::LoginSrf),
+            (login, "/common/SAS/ProcessAuth", Endpoint::ProcessAuth),
+            (
+                device::DRS_HOST,
+                device::DRS_ENROLL_PATH,
+                Endpoint::DeviceEnroll,
+            ),
+            (
+                MFA_CONNECTOR_HOST,
+                "/StrongAuthenticationService.svc/Connector",
+                Endpoint::MfaConnector,
+            ),
+            (login, "/common/login/more", Endpoint::Unknown),
+            (login, "/", Endpoint::Unknown),
+        ] {
+            assert_eq!(Endpoint::parse(host, path), want, "{host}{path}");
         }
     }
 }
