@@ -217,9 +217,18 @@ impl Wire {
     pub fn bytes(&self) -> &[u8] {
         self.body.bytes()
     }
-    /// Whether this message carries mailbox content.
+    /// Whether this message carries mailbox content: an encoded mailbox answer, as
+    /// [`crate::codec::carries_mailbox`] reads it from the bytes and the `Content-Type`
+    /// they came with, or the marker of a legacy protocol's answer ([`Body::Mailbox`]).
     pub fn carries_mailbox(&self) -> bool {
-        matches!(self.body, Body::Mailbox(_))
+        match &self.body {
+            Body::Mailbox(_) => true,
+            Body::Encoded(e) => crate::codec::carries_mailbox(
+                self.content_type().unwrap_or(e.content_type),
+                &e.bytes,
+            ),
+            _ => false,
+        }
     }
 }
 

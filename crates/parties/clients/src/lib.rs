@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::codec::{self, mail};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
@@ -170,6 +171,8 @@ pub struct Client {
     /// The client is registering its device (its sign-in is for the Device Registration
     /// Service, and the password holder cannot approve an MFA prompt).
     enrolling: bool,
+    /// The ActiveSync `SyncKey` of the last `Sync` answer read (`0` before the first).
+    sync_key: String,
 }
 
 impl Client {
@@ -190,6 +193,7 @@ impl Client {
             timer_armed: false,
             retries: Retries::new(cfg_retries, TIMEOUT_TIMER, RETRY_TIMER),
             enrolling: false,
+            sync_key: "0".into(),
         }
     }
 
@@ -298,6 +302,7 @@ impl Client {
             )
             .header(&headers::AUTHORIZATION, auth)
             .carrying(at.id);
+        let m = self.with_mail_request(m);
         self.send(ctx, m, Purpose::Sync);
     }
 
@@ -336,6 +341,28 @@ impl Client {
             })
             .with_fault(fault),
         );
+    }
+
+    /// Keeps the `SyncKey` of an ActiveSync answer just read, for the next `Sync`.
+    fn synced(&mut self, resp: &Wire) {
+        if let Body::Encoded(e) = &resp.body {
+            if let Ok(codec::wbxml::Command::SyncResponse(s)) = codec::wbxml::decode(&e.bytes) {
+                self.sync_key = s.sync_key;
+            }
+        }
+    }
+
+    /// `m` with the body its mailbox endpoint reads ([`mail::request_body`]): a WBXML
+    /// `Sync` to ActiveSync, a SOAP `FindItem` to EWS.
+    fn with_mail_request(&self, m: Message) -> Message {
+        let endpoint = m
+            .url
+            .as_ref()
+            .and_then(|u| mail::Endpoint::of_path(&u.path));
+        match endpoint.and_then(|e| mail::request_body(e, &self.sync_key)) {
+            Some(body) => m.with_encoded(body),
+            None => m,
+        }
     }
 
     /// Where the client is.
@@ -477,6 +504,7 @@ impl Client {
             )
             .header(&headers::AUTHORIZATION, credentials.to_string())
             .header(&headers::X_DEVICE_MODEL, model);
+        let m = self.with_mail_request(m);
         self.send(ctx, m, Purpose::Use);
     }
 
@@ -508,12 +536,12 @@ impl Client {
                     upn: self.cfg.upn.clone(),
                     spn: format!("HTTP/{}", url.host),
                 });
-                let retry = self.request(
+                let retry = self.with_mail_request(self.request(
                     Method::POST,
                     url,
                     "the client connects with Integrated Windows Authentication",
                     None,
-                );
+                ));
                 return self.send(ctx, ticket, Purpose::Kerberos(Box::new(retry)));
             }
             Auth::Modern => {}
@@ -662,6 +690,10 @@ impl Client {
                 .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
         };
+        let m = match (self.cfg.kind, &self.detect) {
+            (ClientKind::OutlookMobile, Some(d)) if d.onprem => m,
+            _ => self.with_mail_request(m),
+        };
         self.send(ctx, m.carrying(at.id), Purpose::Use);
     }
 
@@ -723,12 +755,18 @@ impl Client {
                 };
             }
             Purpose::Sync => {
-                if !resp.carries_mailbox() {
-                    self.background_failure(
+                match web::read_mail(&resp) {
+                    web::Mail::Arrived => self.synced(&resp),
+                    web::Mail::NotMail => self.background_failure(
                         ctx,
                         web::fault_of(&resp, "exchange", FaultCode::SyncFailed),
                         false,
-                    );
+                    ),
+                    web::Mail::Unreadable(d) => self.background_failure(
+                        ctx,
+                        web::unreadable(&resp, "exchange", FaultCode::SyncFailed, &d),
+                        false,
+                    ),
                 }
                 return;
             }
@@ -762,8 +800,16 @@ impl Client {
                 ),
             },
             Purpose::Connect => {
-                if resp.carries_mailbox() {
-                    return self.done(ctx);
+                match web::read_mail(&resp) {
+                    web::Mail::Arrived => {
+                        self.synced(&resp);
+                        return self.done(ctx);
+                    }
+                    web::Mail::Unreadable(d) => {
+                        let fault = web::unreadable(&resp, "exchange", FaultCode::AccessDenied, &d);
+                        return self.fail(ctx, fault, &Purpose::Connect);
+                    }
+                    web::Mail::NotMail => {}
                 }
                 let bearer = resp
                     .header_values(&headers::WWW_AUTHENTICATE)
@@ -870,17 +916,22 @@ impl Client {
                     &Purpose::Token,
                 ),
             },
-            Purpose::Use => {
-                if resp.carries_mailbox() {
+            Purpose::Use => match web::read_mail(&resp) {
+                web::Mail::Arrived => {
+                    self.synced(&resp);
                     self.done(ctx);
-                } else {
-                    self.fail(
-                        ctx,
-                        web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
-                        &Purpose::Use,
-                    );
                 }
-            }
+                web::Mail::NotMail => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
+                    &Purpose::Use,
+                ),
+                web::Mail::Unreadable(d) => self.fail(
+                    ctx,
+                    web::unreadable(&resp, "exchange", FaultCode::AccessDenied, &d),
+                    &Purpose::Use,
+                ),
+            },
         }
     }
 
@@ -1094,6 +1145,26 @@ mod tests {
             assert_eq!(fault.code, FaultCode::NoAuthorizationUri);
             assert_eq!(fault.diagnostics, "Basic realm=\"mail\"");
             assert!(fault.message.contains("no Bearer authorization_uri"));
+        }
+    }
+
+    #[test]
+    fn a_mailbox_answer_the_client_cannot_read_is_its_failure_not_a_panic() {
+        use hmasim_protocol::codec::{ContentType, Encoded};
+        for (ct, bytes) in [
+            (
+                ContentType::MapiHttp,
+                &b"PROCESSING\r\nDONE\r\n\r\n\x01"[..],
+            ),
+            (ContentType::Xml, &b"<s:Envelope"[..]),
+            (ContentType::Wbxml, &b"\x03\x01"[..]),
+        ] {
+            let garbled = |req: &Wire| {
+                Message::response(req, 200, "mail?").with_encoded(Encoded::new(ct, bytes.to_vec()))
+            };
+            let fault = connect_answered(garbled, Meta::default());
+            assert_eq!(fault.code, FaultCode::AccessDenied, "{ct}");
+            assert!(fault.message.contains("cannot read"), "{}", fault.message);
         }
     }
 

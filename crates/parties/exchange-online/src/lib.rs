@@ -12,9 +12,10 @@ use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::codec::mail;
 use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::Wire;
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MailboxProtocol};
 
@@ -141,16 +142,13 @@ impl ExchangeOnline {
             return;
         };
         let reply = match resp.body {
-            Body::Token(_) => Message::response(
+            Body::Token(_) => mail::answer(
                 &req,
-                200,
+                &user,
+                hmasim_protocol::unix_now(ctx),
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
-            )
-            .with_body(Body::Mailbox(Mailbox {
-                source: "exchange-online",
-                upn: user,
-                items: items_of(protocol),
-            })),
+                items_of(protocol),
+            ),
             _ => {
                 // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
                 let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
@@ -226,17 +224,14 @@ impl ExchangeOnline {
                 match ctx.verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud == apps::EXO_RESOURCE => {
                         match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
-                            Some(Home::Online) => Message::response(
+                            Some(Home::Online) => mail::answer(
                                 req,
-                                200,
+                                &c.upn,
+                                now_unix,
                                 "Exchange Online verifies the token and serves the mailbox",
-                            )
-                            .same_stage()
-                            .with_body(Body::Mailbox(Mailbox {
-                                source: "exchange-online",
-                                upn: c.upn,
                                 items,
-                            })),
+                            )
+                            .same_stage(),
                             _ => Self::refuse(
                                 req,
                                 FaultCode::MailboxNotFound,
@@ -363,21 +358,23 @@ impl ExchangeOnline {
                                 && self.cfg.users.get(&c.upn.to_ascii_lowercase())
                                     == Some(&Home::Online) =>
                         {
-                            Message::response(
+                            let mut m = mail::answer(
                                 &req,
-                                200,
+                                &c.upn,
+                                now_unix,
                                 "OWA validates the id token and opens the mailbox",
+                                "OWA: inbox, calendar, contacts",
                             )
-                            .at(Stage::UseToken)
-                            .header(
-                                &headers::SET_COOKIE,
-                                "OpenIdConnect.token.v1=...; secure; HttpOnly",
-                            )
-                            .with_body(Body::Mailbox(Mailbox {
-                                source: "exchange-online",
-                                upn: c.upn,
-                                items: "OWA: inbox, calendar, contacts",
-                            }))
+                            .at(Stage::UseToken);
+                            // The session cookie first, as before the body was encoded.
+                            m.headers.insert(
+                                0,
+                                (
+                                    headers::SET_COOKIE.clone(),
+                                    "OpenIdConnect.token.v1=...; secure; HttpOnly".into(),
+                                ),
+                            );
+                            m
                         }
                         Ok(c) => Self::refuse(
                             &req,
