@@ -429,6 +429,10 @@ pub fn digest(e: &Encoded) -> Option<Value> {
     if let Some(v) = mailbox_digest(e) {
         return Some(v);
     }
+    if is_mailbox_request(e) {
+        // Like a form, the request's summary says what it asks.
+        return None;
+    }
     match e.content_type {
         ContentType::Form => None,
         ContentType::Html => Some(match html::decode(&e.bytes) {
@@ -562,6 +566,21 @@ fn mailbox_digest(e: &Encoded) -> Option<Value> {
         "items": m.items.len(),
         "subjects": m.items.iter().map(|i| i.subject.as_str()).collect::<Vec<_>>(),
     }))
+}
+
+/// Whether `e` is a request a mailbox protocol reads the Inbox with (an ActiveSync
+/// command request, an EWS `FindItem`).
+fn is_mailbox_request(e: &Encoded) -> bool {
+    match e.content_type {
+        ContentType::Wbxml => matches!(
+            wbxml::decode(&e.bytes),
+            Ok(wbxml::Command::SyncRequest { .. }
+                | wbxml::Command::FolderSyncRequest { .. }
+                | wbxml::Command::ProvisionRequest { .. })
+        ),
+        ContentType::Xml => ews::FindItem::decode(&e.bytes).is_ok(),
+        _ => false,
+    }
 }
 
 /// One message of a mailbox, as EWS, Graph and ActiveSync each carry it.
@@ -795,6 +814,12 @@ mod tests {
             assert_eq!(d["mailbox"], m.format);
             assert_eq!(d["subjects"][0], "Welcome to your mailbox, u");
         }
+        assert_eq!(
+            digest(&mail::sync_request("0")),
+            None,
+            "its summary says it"
+        );
+        assert_eq!(digest(&mail::find_item_request()), None);
         assert!(read_mailbox(ContentType::Html, b"<p>").is_err());
         assert!(read_mailbox(ContentType::Json, b"{}").is_err());
     }
