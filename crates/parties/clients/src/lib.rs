@@ -757,7 +757,7 @@ impl Client {
             Purpose::Sync => {
                 match web::read_mail(&resp) {
                     web::Mail::Arrived => self.synced(&resp),
-                    web::Mail::NotMail => self.background_failure(
+                    web::Mail::Not => self.background_failure(
                         ctx,
                         web::fault_of(&resp, "exchange", FaultCode::SyncFailed),
                         false,
@@ -809,7 +809,7 @@ impl Client {
                         let fault = web::unreadable(&resp, "exchange", FaultCode::AccessDenied, &d);
                         return self.fail(ctx, fault, &Purpose::Connect);
                     }
-                    web::Mail::NotMail => {}
+                    web::Mail::Not => {}
                 }
                 let bearer = resp
                     .header_values(&headers::WWW_AUTHENTICATE)
@@ -921,7 +921,7 @@ impl Client {
                     self.synced(&resp);
                     self.done(ctx);
                 }
-                web::Mail::NotMail => self.fail(
+                web::Mail::Not => self.fail(
                     ctx,
                     web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
                     &Purpose::Use,

@@ -87,7 +87,7 @@ pub(crate) fn step(
         Mail::Unreadable(d) => {
             return Next::Fail(unreadable(resp, "exchange", FaultCode::AccessDenied, &d))
         }
-        Mail::NotMail => {}
+        Mail::Not => {}
     }
     match (resp.status, &resp.body) {
         (Some(StatusCode::FOUND), _) => {
@@ -219,7 +219,7 @@ pub(crate) enum Mail {
     /// A mailbox answer with at least one message, decoded.
     Arrived,
     /// No mailbox answer: a refusal, a page, an empty mailbox.
-    NotMail,
+    Not,
     /// A `200` in a mailbox protocol's format the client cannot read.
     Unreadable(DecodeError),
 }
@@ -233,7 +233,7 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
             let ct = resp.content_type().unwrap_or(e.content_type);
             match codec::read_mailbox(ct, &e.bytes) {
                 Ok(m) if !m.items.is_empty() => Mail::Arrived,
-                Ok(_) => Mail::NotMail,
+                Ok(_) => Mail::Not,
                 // A page or a form is not a mailbox answer; bytes of a mailbox format
                 // that do not read are the client's failure to read them.
                 Err(_)
@@ -242,12 +242,12 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
                         ContentType::Html | ContentType::Form | ContentType::Text
                     ) =>
                 {
-                    Mail::NotMail
+                    Mail::Not
                 }
                 Err(d) => Mail::Unreadable(d),
             }
         }
-        _ => Mail::NotMail,
+        _ => Mail::Not,
     }
 }
 
