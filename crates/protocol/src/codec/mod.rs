@@ -656,7 +656,13 @@ pub fn parse_iso8601(s: &str) -> Option<u64> {
     let ([y, mo, da], [h, mi, se]) = (d.as_slice(), t.as_slice()) else {
         return None;
     };
-    if !(1..=12).contains(mo) || !(1..=31).contains(da) || *h > 23 || *mi > 59 || *se > 60 {
+    if !(0..=9999).contains(y)
+        || !(1..=12).contains(mo)
+        || !(1..=31).contains(da)
+        || *h > 23
+        || *mi > 59
+        || *se > 60
+    {
         return None;
     }
     let secs = days_from_civil(*y, *mo, *da) * 86_400 + h * 3600 + mi * 60 + se;
