@@ -442,3 +442,93 @@ impl ExchangeOnline {
         ctx.send(from, reply);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::codec::{mail, read_mailbox, wbxml, ContentType, Encoded};
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::{Directory, StatusCode, TokenResponse};
+
+    use super::*;
+
+    const ENTRA: ActorId = ActorId(5);
+
+    /// A Basic request to `path` with `body`, the legacy sign-in accepted by Entra ID:
+    /// Exchange Online's answer.
+    fn basic_answer(path: &str, body: Option<Encoded>) -> Message {
+        let mut directory = Directory::new();
+        directory.insert("login.microsoftonline.com", ENTRA);
+        let cfg = ExoConfig {
+            users: BTreeMap::from([("user@contoso.com".to_string(), Home::Online)]),
+            onprem_autodiscover_host: "mail.contoso.com".into(),
+            entra_metadata: KeySet::default(),
+            skew_s: 300,
+            basic_policy: BTreeMap::new(),
+        };
+        let mut exo = ExchangeOnline::new(cfg, Net::new(directory));
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let basic = Credentials::Basic {
+            user: "user@contoso.com".into(),
+            password: "pw".into(),
+        };
+        let mut req = Message::request(
+            Method::POST,
+            Url::https("outlook.office365.com", path),
+            7,
+            "use",
+        )
+        .header(&headers::AUTHORIZATION, basic.to_string());
+        if let Some(b) = body {
+            req = req.with_encoded(b);
+        }
+        exo.handle(req.wire, &mut env);
+        let (to, signin) = env.sent.pop().expect("a legacy sign-in");
+        assert_eq!(to.actor(), ENTRA);
+        env.caller = Route::to_actor(ENTRA);
+        let token =
+            Message::response(&signin.wire, 200, "tokens").with_body(Body::Token(TokenResponse {
+                resource: apps::EXO_RESOURCE.into(),
+                scope: "full_access_as_user".into(),
+                expires_in: 3600,
+                access_token: "a.b.c".into(),
+                access_id: "AT1".into(),
+                refresh_token: None,
+                refresh_id: None,
+            }));
+        exo.handle(token.wire, &mut env);
+        env.sent.pop().expect("an answer").1
+    }
+
+    #[test]
+    fn a_basic_sync_is_answered_in_wbxml_and_bytes_it_cannot_read_are_refused() {
+        let ok = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(mail::sync_request("0")),
+        );
+        assert_eq!(ok.content_type(), Some(ContentType::Wbxml));
+        assert!(ok.carries_mailbox());
+        let m = read_mailbox(ContentType::Wbxml, ok.bytes()).unwrap();
+        assert_eq!(m.items[0].from, "it-helpdesk@contoso.com");
+        let junk = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(Encoded::new(ContentType::Wbxml, vec![0x03, 0x01])),
+        );
+        assert_eq!(junk.status, Some(StatusCode::BAD_REQUEST));
+        assert!(!junk.carries_mailbox());
+        let not_request = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(wbxml::Command::SyncError { status: 1 }.encode()),
+        );
+        assert_eq!(not_request.status, Some(StatusCode::OK));
+        assert!(!not_request.carries_mailbox());
+        let soap = basic_answer(
+            "/EWS/Exchange.asmx",
+            Some(Encoded::new(ContentType::Xml, b"<x/>".to_vec())),
+        );
+        assert_eq!(soap.status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        let mapi = basic_answer("/mapi/emsmdb/", None);
+        assert_eq!(mapi.content_type(), Some(ContentType::MapiHttp));
+        assert!(mapi.carries_mailbox());
+    }
+}
