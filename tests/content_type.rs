@@ -1,15 +1,20 @@
 //! Trace events carry `content_type` (contract: "Events gain content_type"): the media type
-//! the body travels as over HTTP, `null` for what does not cross HTTP.
+//! the body travels as over HTTP, `null` for what does not cross HTTP. Mailbox content
+//! travels encoded: its answers name their protocol's media type, and their `body` is the
+//! contract's rendering of it (JSON as JSON, XML as a string, WBXML and MAPI as base64).
 
 use serde_json::Value;
 
+fn events(name: &str) -> Vec<Value> {
+    let sc = hmasim::scenario::load(name).unwrap();
+    let doc: Value = serde_json::from_str(&hmasim::sim::run(&sc, true).to_json()).unwrap();
+    doc["events"].as_array().unwrap().clone()
+}
+
 #[test]
 fn token_answers_and_form_posts_name_their_media_type_and_binds_do_not() {
-    let sc = hmasim::scenario::load("mobile-onprem-hma").unwrap();
-    let doc: Value = serde_json::from_str(&hmasim::sim::run(&sc, true).to_json()).unwrap();
-    let events = doc["events"].as_array().unwrap();
     let mut seen_json = false;
-    for e in events {
+    for e in events("mobile-onprem-hma") {
         let ct = &e["content_type"];
         assert!(
             e.get("content_type").is_some(),
@@ -24,4 +29,68 @@ fn token_answers_and_form_posts_name_their_media_type_and_binds_do_not() {
         }
     }
     assert!(seen_json, "the default scenario issues a token");
+}
+
+/// The first answer of `name` whose summary contains `what`.
+fn answer(name: &str, what: &str) -> Value {
+    events(name)
+        .into_iter()
+        .find(|e| e["kind"] == "response" && e["summary"].as_str().unwrap().contains(what))
+        .unwrap_or_else(|| panic!("{name}: no answer \"{what}\""))
+}
+
+fn header<'a>(e: &'a Value, name: &str) -> Option<&'a str> {
+    e["headers"]
+        .as_array()?
+        .iter()
+        .find(|h| h[0] == name)
+        .and_then(|h| h[1].as_str())
+}
+
+#[test]
+fn mailbox_answers_name_their_protocols_media_type() {
+    // ActiveSync (MRS's sync of the on-premises mailbox): WBXML, shown as base64.
+    let eas = answer("mobile-onprem-hma", "Exchange verifies the token");
+    assert_eq!(eas["content_type"], "application/vnd.ms-sync.wbxml");
+    assert!(eas["body"]["base64"].is_string(), "{eas}");
+    // What Outlook mobile gets from the cloud service: Graph messages, as JSON.
+    let rest = answer("mobile-onprem-hma", "reaches Outlook mobile");
+    assert_eq!(rest["content_type"], "application/json");
+    assert_eq!(rest["body"]["value"].as_array().map(Vec::len), Some(3));
+    // MAPI over HTTP: its own media type and headers, binary after the meta-tags.
+    let mapi = answer("desktop-exo-ca", "serves the mailbox");
+    assert_eq!(mapi["content_type"], "application/mapi-http");
+    assert_eq!(header(&mapi, "X-RequestType"), Some("Execute"));
+    assert_eq!(header(&mapi, "X-ResponseCode"), Some("0"));
+    assert!(header(&mapi, "X-RequestId").is_some_and(|v| v.ends_with("}:1")));
+    assert!(mapi["body"]["base64"].is_string());
+    // OWA: the FindItem JSON.
+    let owa = answer("web-exo", "opens the mailbox");
+    assert_eq!(owa["content_type"], "application/json");
+    assert_eq!(
+        owa["body"]["Body"]["ResponseMessages"]["Items"][0]["ResponseClass"],
+        "Success"
+    );
+    for e in [&eas, &rest, &mapi, &owa] {
+        assert_eq!(
+            header(e, "Content-Type").map(|v| v.split(';').next().unwrap()),
+            e["content_type"].as_str()
+        );
+    }
+}
+
+#[test]
+fn the_requests_that_ask_for_mail_carry_their_protocols_body() {
+    let sync = events("mobile-onprem-hma")
+        .into_iter()
+        .find(|e| {
+            e["kind"] == "request"
+                && e["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("Cmd=Sync&User="))
+        })
+        .unwrap();
+    assert_eq!(sync["method"], "POST");
+    assert_eq!(sync["content_type"], "application/vnd.ms-sync.wbxml");
+    assert!(sync["body"]["base64"].is_string());
 }

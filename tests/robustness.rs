@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use hmasim::protocol::{Body, Kind};
+use hmasim::protocol::Kind;
 use hmasim::scenario::{apply_set, parse, ErrorOrigin, Format, Scenario, Span, BUNDLED};
 use hmasim::sim::Trace;
 use proptest::prelude::*;
@@ -395,7 +395,7 @@ fn tokens_that_reached_data(t: &Trace) -> Vec<Option<String>> {
             }
             Kind::Response | Kind::Redirect => {
                 let token = carried.remove(&(e.to, e.from, e.msg.conv)).flatten();
-                if matches!(e.msg.body, Body::Mailbox(_)) && !out.contains(&token) {
+                if e.msg.carries_mailbox() && !out.contains(&token) {
                     out.push(token);
                 }
             }

@@ -71,10 +71,21 @@ fuzz_target!(|data: &[u8]| {
         codec::carries_mailbox(ContentType::Xml, data),
         find.as_ref().is_ok_and(|r| !r.items.is_empty())
     );
+    let owa = codec::owa::FindItemJson::decode(data);
     assert_eq!(
         codec::carries_mailbox(ContentType::Json, data),
         messages.as_ref().is_ok_and(|m| !m.value.is_empty())
+            || (messages.is_err() && owa.as_ref().is_ok_and(|o| !o.items.is_empty()))
     );
+    let execute = codec::mapi::ExecuteResponse::decode(data);
+    assert_eq!(
+        codec::carries_mailbox(ContentType::MapiHttp, data),
+        execute.as_ref().is_ok_and(|r| !r.rows.is_empty())
+    );
+    if let Ok(r) = &execute {
+        let again = codec::mapi::ExecuteResponse::decode(&r.encode().bytes).unwrap();
+        assert_eq!(again.rows.len(), r.rows.len());
+    }
     if let Ok(c) = &sync {
         assert_eq!(&wbxml::decode(&wbxml::encode(c)).unwrap(), c);
     }

@@ -47,9 +47,15 @@ pub static MS_AS_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("ms-aspr
 /// authorize endpoint ([`crate::device::DEVICE_CREDENTIAL_HEADER`]).
 pub static X_MS_REFRESH_TOKEN_CREDENTIAL: HeaderName =
     HeaderName::from_static("x-ms-refreshtokencredential");
+/// `X-RequestType`: the MAPI over HTTP request type (`Execute`...).
+pub static X_REQUEST_TYPE: HeaderName = HeaderName::from_static("x-requesttype");
+/// `X-ResponseCode`: the MAPI over HTTP response code (`0`: success).
+pub static X_RESPONSE_CODE: HeaderName = HeaderName::from_static("x-responsecode");
+/// `X-RequestId`: the MAPI over HTTP request id (`{GUID}:counter`).
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-requestid");
 
 /// Every name above with the spelling traces show.
-static SPELLINGS: [(&HeaderName, &str); 18] = [
+static SPELLINGS: [(&HeaderName, &str); 21] = [
     (&AUTHORIZATION, "Authorization"),
     (&WWW_AUTHENTICATE, "WWW-Authenticate"),
     (&USER_AGENT, "User-Agent"),
@@ -71,6 +77,9 @@ static SPELLINGS: [(&HeaderName, &str); 18] = [
         "x-ms-RefreshTokenCredential",
     ),
     (&http::header::ACCEPT, "Accept"),
+    (&X_REQUEST_TYPE, "X-RequestType"),
+    (&X_RESPONSE_CODE, "X-ResponseCode"),
+    (&X_REQUEST_ID, "X-RequestId"),
 ];
 
 /// How a trace shows `name`: the services' spelling of a known name, else the name as

@@ -245,11 +245,22 @@ impl Wire {
         .then(|| crate::codec::oauth::TokenAnswer::decode(self.bytes()).ok())
         .flatten()
     }
-    /// Whether this message carries mailbox content (a mailbox body, or an IMAP/POP
-    /// answer whose replies carry a fetched message).
+    /// Whether this message carries mailbox content: an encoded mailbox answer, as
+    /// [`crate::codec::carries_mailbox`] reads it from the bytes and the `Content-Type`
+    /// they came with, an IMAP/POP answer whose replies carry a fetched message, or the
+    /// marker of a legacy protocol's answer ([`Body::Mailbox`]).
     pub fn carries_mailbox(&self) -> bool {
-        matches!(self.body, Body::Mailbox(_))
-            || self.line.as_ref().is_some_and(|l| l.carries_mailbox())
+        if self.line.as_ref().is_some_and(|l| l.carries_mailbox()) {
+            return true;
+        }
+        match &self.body {
+            Body::Mailbox(_) => true,
+            Body::Encoded(e) => crate::codec::carries_mailbox(
+                self.content_type().unwrap_or(e.content_type),
+                &e.bytes,
+            ),
+            _ => false,
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 
 use hmasim_protocol::body::{Form, MfaPrompt, Page};
 use hmasim_protocol::codec::{
-    self, autodiscover, ews, graph, html, http1, mrs, oauth, oidc, wbxml, xml, ContentType,
-    MailItem,
+    self, autodiscover, ews, graph, html, http1, mapi, mrs, oauth, oidc, owa, wbxml, xml,
+    ContentType, MailItem,
 };
 use hmasim_protocol::display::MASK;
 use hmasim_protocol::line::sasl::{Mechanism, Plain, Xoauth2};
@@ -36,7 +36,9 @@ fn item() -> impl Strategy<Value = MailItem> {
         word(),
         text(),
         word(),
-        "2026-0[1-9]-[12][0-9]T[01][0-9]:[0-5][0-9]:00Z",
+        // Days 10 to 28: every month of 2026 has them (MAPI carries a FILETIME, so a
+        // date that does not exist cannot read back as written).
+        "2026-0[1-9]-(1[0-9]|2[0-8])T[01][0-9]:[0-5][0-9]:00Z",
     )
         .prop_map(|(id, subject, from, received)| MailItem {
             id,
@@ -145,6 +147,9 @@ fn decode_everything(b: &[u8]) {
     let _ = ews::FindItem::decode(b);
     let _ = ews::FindItemResponse::decode(b);
     let _ = graph::Messages::decode(b);
+    let _ = owa::FindItemJson::decode(b);
+    let _ = mapi::ExecuteResponse::decode(b);
+    let _ = codec::read_mailbox(ContentType::MapiHttp, b);
     let _ = wbxml::decode(b);
     let _ = wbxml::decode_request(b);
     let _ = mrs::Provision::decode(b);
@@ -281,6 +286,24 @@ proptest! {
             prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), !ms.is_empty());
             prop_assert_eq!(graph::Messages::decode(&enc.bytes).unwrap(), g);
         }
+    }
+
+    #[test]
+    fn mapi_and_owa_answers_round_trip(ms in items(), start in 0u64..4_102_444_800, n in any::<u64>()) {
+        // MAPI carries a PidTagMid: items with hexadecimal ids read back as they were.
+        let rows: Vec<MailItem> = ms
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MailItem { id: format!("{:016X}", n.wrapping_add(i as u64)), ..m.clone() })
+            .collect();
+        let r = mapi::ExecuteResponse { start_unix: start, rows: rows.clone() };
+        let enc = r.encode();
+        prop_assert_eq!(mapi::ExecuteResponse::decode(&enc.bytes).unwrap(), r);
+        prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), !ms.is_empty());
+        let o = owa::FindItemJson { items: ms.clone() };
+        let enc = o.encode();
+        prop_assert_eq!(owa::FindItemJson::decode(&enc.bytes).unwrap(), o);
+        prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), !ms.is_empty());
     }
 
     #[test]

@@ -57,6 +57,17 @@ fn mrs_id(built: &Built) -> Option<ActorId> {
         .map(|i| ActorId(i as u32))
 }
 
+/// The mailbox servers of the world, by actor, with their party ids.
+fn servers(built: &Built) -> Vec<(ActorId, &'static str)> {
+    ["exchange-online", "exchange-onprem"]
+        .into_iter()
+        .filter_map(|name| {
+            let i = built.names.iter().position(|n| n == name)?;
+            Some((ActorId(i as u32), name))
+        })
+        .collect()
+}
+
 /// What a run did, before it is turned into a trace.
 struct Ran {
     built: Built,
@@ -74,7 +85,8 @@ fn drive(sc: &Scenario, record: bool, stop_on_access: bool) -> Ran {
 
 /// Runs an already built world of `sc` (possibly a branch of another).
 fn drive_built(sc: &Scenario, mut built: Built, record: bool, stop_on_access: bool) -> Ran {
-    let mut mon = Monitor::new(acting(sc, &built), mrs_id(&built), record);
+    let mut mon =
+        Monitor::new(acting(sc, &built), mrs_id(&built), record).with_servers(servers(&built));
     if stop_on_access {
         mon = mon.stop_on_access();
     }

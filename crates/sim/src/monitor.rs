@@ -191,6 +191,11 @@ pub struct Monitor {
     pub mrs_failures: u64,
     /// Bookkeeping messages (request timeouts, retry back-offs) seen but not recorded.
     pub quiet: u64,
+    /// The mailbox servers, by actor, with their party ids: whose data an answer is.
+    servers: Vec<(ActorId, &'static str)>,
+    /// For a party that received mailbox data (a relay, MRS), the server it came from:
+    /// what it passes on is that server's data.
+    data_from: BTreeMap<ActorId, &'static str>,
     /// Events recorded, by kind: delivered messages and timers, drops, notes.
     pub shown: (u64, u64, u64),
 }
@@ -204,6 +209,14 @@ impl Monitor {
             mrs,
             ..Monitor::default()
         }
+    }
+
+    /// Names the mailbox servers (`exchange-online`, `exchange-onprem`) by actor: an
+    /// answer with mailbox data is served by its sender when it is one, else by the
+    /// server whose data its sender last received (a relay, MRS passing it on).
+    pub fn with_servers(mut self, servers: Vec<(ActorId, &'static str)>) -> Monitor {
+        self.servers = servers;
+        self
     }
 
     /// Stops the run as soon as every client has reached its mailbox.
@@ -489,14 +502,17 @@ impl Monitor {
                 self.cookies.insert(pair.into(), cred);
             }
         }
-        // Mailbox data: a mailbox body, or an IMAP/POP answer whose replies carry a
-        // fetched message (`Reply::carries_mailbox`).
-        let served = match (&m.body, m.line.as_deref()) {
-            (Body::Mailbox(mb), _) => Some(mb.source),
-            (_, Some(session)) => session.served_by(),
-            _ => None,
-        };
-        if let Some(source) = served {
+        if m.carries_mailbox() {
+            // Whose data it is: its sender's, or the data its sender received.
+            let source = self
+                .servers
+                .iter()
+                .find(|(id, _)| *id == ev.from)
+                .map(|(_, name)| *name)
+                .or_else(|| self.data_from.get(&ev.from).copied());
+            if let Some(source) = source {
+                self.data_from.insert(ev.to, source);
+            }
             // The safety property counts every copy that crossed the wire.
             self.data_served = true;
             if !mfa {
@@ -540,7 +556,7 @@ impl Monitor {
                     }
                     if v.reached_ms.is_none() {
                         v.reached_ms = Some(t_ms);
-                        v.served_by = Some(source);
+                        v.served_by = source;
                     }
                 }
             }
@@ -633,8 +649,9 @@ impl Observer<Message> for Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmasim_protocol::codec::{ews, ContentType, MailItem};
     use hmasim_protocol::jwt::{Claims, SigningKey};
-    use hmasim_protocol::{Mailbox, Method, TokenKind, Url};
+    use hmasim_protocol::{Method, TokenKind, Url};
 
     const CLIENT: ActorId = ActorId(0);
     const EXCHANGE: ActorId = ActorId(1);
@@ -706,12 +723,41 @@ mod tests {
         .header(&headers::AUTHORIZATION, format!("Bearer {bearer}"))
     }
 
+    /// An EWS `FindItem` answer with the user's Inbox.
     fn mailbox(req: &Message) -> Message {
-        Message::response(req, 200, "mail").with_body(Body::Mailbox(Mailbox {
-            source: "exchange-online",
-            upn: "test@contoso.com".into(),
-            items: "mail",
-        }))
+        let items = MailItem::sample("test@contoso.com", 1_767_225_600);
+        Message::response(req, 200, "mail").with_encoded(ews::FindItemResponse { items }.encode())
+    }
+
+    #[test]
+    fn mailbox_data_is_recognised_from_the_bytes_and_served_by_the_sender_or_its_source() {
+        let k = key();
+        let at = token("AT1", &["pwd", "mfa"], &k);
+        let mut mon = monitor().with_servers(vec![(EXCHANGE, "exchange-online")]);
+        issue(&mut mon, &at);
+        // An empty Inbox and a SOAP fault are no mailbox data, whatever the summary says.
+        let req = use_req(1, &at.jwt);
+        deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+        let empty = Message::response(&req, 200, "serves the mailbox")
+            .with_encoded(ews::FindItemResponse { items: vec![] }.encode());
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &empty);
+        let fault = Message::response(&req, 500, "serves the mailbox").with_encoded(
+            hmasim_protocol::codec::Encoded::new(
+                ContentType::Xml,
+                ews::SoapFault::invalid().encode(),
+            ),
+        );
+        deliver(&mut mon, 3, EXCHANGE, CLIENT, &fault);
+        assert!(!mon.data_served && mon.clients[0].reached_ms.is_none());
+        // Relayed: the relay's delivery is the server's data.
+        let req = use_req(2, &at.jwt);
+        deliver(&mut mon, 4, RELAY, EXCHANGE, &req);
+        deliver(&mut mon, 5, EXCHANGE, RELAY, &mailbox(&req));
+        let req = use_req(3, &at.jwt);
+        deliver(&mut mon, 6, CLIENT, RELAY, &req);
+        deliver(&mut mon, 7, RELAY, CLIENT, &mailbox(&req));
+        assert_eq!(mon.clients[0].served_by, Some("exchange-online"));
+        assert!(mon.clients[0].with_mfa && mon.data_served);
     }
 
     fn refusal(req: &Message) -> Message {
@@ -793,7 +839,7 @@ mod tests {
             (LineExchange::imap_login("test@contoso.com", "pw"), false),
             (LineExchange::pop_login("test@contoso.com", "pw"), false),
         ] {
-            let mut mon = monitor();
+            let mut mon = monitor().with_servers(vec![(EXCHANGE, "exchange-online")]);
             issue(&mut mon, &with);
             issue(&mut mon, &without);
             let url = Url::line(session.protocol(), "outlook.office365.com");

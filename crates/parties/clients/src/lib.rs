@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::codec::mail;
 use hmasim_protocol::line::session::{LineExchange, LineProtocol};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
@@ -174,6 +175,8 @@ pub struct Client {
     /// The client is registering its device (its sign-in is for the Device Registration
     /// Service, and the password holder cannot approve an MFA prompt).
     enrolling: bool,
+    /// The ActiveSync `SyncKey` of the last `Sync` answer read (`0` before the first).
+    sync_key: String,
 }
 
 impl Client {
@@ -194,6 +197,7 @@ impl Client {
             timer_armed: false,
             retries: Retries::new(cfg_retries, TIMEOUT_TIMER, RETRY_TIMER),
             enrolling: false,
+            sync_key: "0".into(),
         }
     }
 
@@ -302,6 +306,7 @@ impl Client {
             )
             .header(&headers::AUTHORIZATION, auth)
             .carrying_opt(at.id);
+        let m = self.with_mail_request(m);
         self.send(ctx, m, Purpose::Sync);
     }
 
@@ -340,6 +345,28 @@ impl Client {
             })
             .with_fault(fault),
         );
+    }
+
+    /// Keeps the `SyncKey` of an ActiveSync answer just read, for the next `Sync`.
+    fn synced(&mut self, resp: &Wire) {
+        if let Body::Encoded(e) = &resp.body {
+            if let Ok(codec::wbxml::Command::SyncResponse(s)) = codec::wbxml::decode(&e.bytes) {
+                self.sync_key = s.sync_key;
+            }
+        }
+    }
+
+    /// `m` with the body its mailbox endpoint reads ([`mail::request_body`]): a WBXML
+    /// `Sync` to ActiveSync, a SOAP `FindItem` to EWS.
+    fn with_mail_request(&self, m: Message) -> Message {
+        let endpoint = m
+            .url
+            .as_ref()
+            .and_then(|u| mail::Endpoint::of_path(&u.path));
+        match endpoint.and_then(|e| mail::request_body(e, &self.sync_key)) {
+            Some(body) => m.with_encoded(body),
+            None => m,
+        }
     }
 
     /// Where the client is.
@@ -485,6 +512,7 @@ impl Client {
             )
             .header(&headers::AUTHORIZATION, credentials.to_string())
             .header(&headers::X_DEVICE_MODEL, model);
+        let m = self.with_mail_request(m);
         self.send(ctx, m, Purpose::Use);
     }
 
@@ -537,12 +565,12 @@ impl Client {
                     upn: self.cfg.upn.clone(),
                     spn: format!("HTTP/{}", url.host),
                 });
-                let retry = self.request(
+                let retry = self.with_mail_request(self.request(
                     Method::POST,
                     url,
                     "the client connects with Integrated Windows Authentication",
                     None,
-                );
+                ));
                 return self.send(ctx, ticket, Purpose::Kerberos(Box::new(retry)));
             }
             Auth::Modern => {}
@@ -691,6 +719,10 @@ impl Client {
                 .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
         };
+        let m = match (self.cfg.kind, &self.detect) {
+            (ClientKind::OutlookMobile, Some(d)) if d.onprem => m,
+            _ => self.with_mail_request(m),
+        };
         self.send(ctx, m.carrying_opt(at.id), Purpose::Use);
     }
 
@@ -758,12 +790,18 @@ impl Client {
                 };
             }
             Purpose::Sync => {
-                if !resp.carries_mailbox() {
-                    self.background_failure(
+                match web::read_mail(&resp) {
+                    web::Mail::Arrived => self.synced(&resp),
+                    web::Mail::Not => self.background_failure(
                         ctx,
                         web::fault_of(&resp, "exchange", FaultCode::SyncFailed),
                         false,
-                    );
+                    ),
+                    web::Mail::Unreadable(d) => self.background_failure(
+                        ctx,
+                        web::unreadable(&resp, "exchange", FaultCode::SyncFailed, &d),
+                        false,
+                    ),
                 }
                 return;
             }
@@ -797,8 +835,16 @@ impl Client {
                 ),
             },
             Purpose::Connect => {
-                if resp.carries_mailbox() {
-                    return self.done(ctx);
+                match web::read_mail(&resp) {
+                    web::Mail::Arrived => {
+                        self.synced(&resp);
+                        return self.done(ctx);
+                    }
+                    web::Mail::Unreadable(d) => {
+                        let fault = web::unreadable(&resp, "exchange", FaultCode::AccessDenied, &d);
+                        return self.fail(ctx, fault, &Purpose::Connect);
+                    }
+                    web::Mail::Not => {}
                 }
                 let bearer = resp
                     .header_values(&headers::WWW_AUTHENTICATE)
@@ -905,10 +951,13 @@ impl Client {
                     &Purpose::Token,
                 ),
             },
-            Purpose::Use => {
-                if resp.carries_mailbox() {
+            Purpose::Use => match web::read_mail(&resp) {
+                web::Mail::Arrived => {
+                    self.synced(&resp);
                     self.done(ctx);
-                } else if let Some(line) = &resp.line {
+                }
+                web::Mail::Not if resp.line.is_some() => {
+                    let line = resp.line.as_deref().expect("a line answer");
                     // The server's reply is what the user sees: `a1 NO LOGIN failed.`,
                     // `-ERR ...`, or no greeting at all.
                     let shown = line.refusal().unwrap_or_else(|| line.describe());
@@ -925,14 +974,18 @@ impl Client {
                     let symptom =
                         format!("the mail app shows \"{shown}\" and asks for the password again");
                     self.fail_showing(ctx, fault, symptom);
-                } else {
-                    self.fail(
-                        ctx,
-                        web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
-                        &Purpose::Use,
-                    );
                 }
-            }
+                web::Mail::Not => self.fail(
+                    ctx,
+                    web::fault_of(&resp, "exchange", FaultCode::AccessDenied),
+                    &Purpose::Use,
+                ),
+                web::Mail::Unreadable(d) => self.fail(
+                    ctx,
+                    web::unreadable(&resp, "exchange", FaultCode::AccessDenied, &d),
+                    &Purpose::Use,
+                ),
+            },
         }
     }
 
@@ -1146,6 +1199,26 @@ mod tests {
             assert_eq!(fault.code, FaultCode::NoAuthorizationUri);
             assert_eq!(fault.diagnostics, "Basic realm=\"mail\"");
             assert!(fault.message.contains("no Bearer authorization_uri"));
+        }
+    }
+
+    #[test]
+    fn a_mailbox_answer_the_client_cannot_read_is_its_failure_not_a_panic() {
+        use hmasim_protocol::codec::{ContentType, Encoded};
+        for (ct, bytes) in [
+            (
+                ContentType::MapiHttp,
+                &b"PROCESSING\r\nDONE\r\n\r\n\x01"[..],
+            ),
+            (ContentType::Xml, &b"<s:Envelope"[..]),
+            (ContentType::Wbxml, &b"\x03\x01"[..]),
+        ] {
+            let garbled = |req: &Wire| {
+                Message::response(req, 200, "mail?").with_encoded(Encoded::new(ct, bytes.to_vec()))
+            };
+            let fault = connect_answered(garbled, Meta::default());
+            assert_eq!(fault.code, FaultCode::AccessDenied, "{ct}");
+            assert!(fault.message.contains("cannot read"), "{}", fault.message);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::codec::oauth::OAuthError;
-use hmasim_protocol::codec::ContentType;
+use hmasim_protocol::codec::{self, ContentType, DecodeError};
 use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
@@ -83,8 +83,12 @@ pub(crate) fn step(
     label: &Label,
     request_url: Option<Url>,
 ) -> Next {
-    if resp.carries_mailbox() {
-        return Next::Mailbox;
+    match read_mail(resp) {
+        Mail::Arrived => return Next::Mailbox,
+        Mail::Unreadable(d) => {
+            return Next::Fail(unreadable(resp, "exchange", FaultCode::AccessDenied, &d))
+        }
+        Mail::Not => {}
     }
     match (resp.status, resp.page()) {
         (Some(StatusCode::FOUND), _) => {
@@ -205,6 +209,67 @@ pub(crate) fn step(
 
 /// The refusal a response reports on the wire ([`Wire::refusal`]), or a generic one
 /// from its status and the first line of a text body.
+/// What a client reads of an answer that may carry mail.
+pub(crate) enum Mail {
+    /// A mailbox answer with at least one message, decoded.
+    Arrived,
+    /// No mailbox answer: a refusal, a page, an empty mailbox.
+    Not,
+    /// A `200` in a mailbox protocol's format the client cannot read.
+    Unreadable(DecodeError),
+}
+
+/// Reads `resp` with the decoder of its `Content-Type` ([`codec::read_mailbox`]); the
+/// marker of a legacy protocol's answer is mail as it stands.
+pub(crate) fn read_mail(resp: &Wire) -> Mail {
+    // An IMAP or POP answer: mail is a fetched message among its replies.
+    if resp.line.is_some() {
+        return if resp.carries_mailbox() {
+            Mail::Arrived
+        } else {
+            Mail::Not
+        };
+    }
+    match &resp.body {
+        Body::Mailbox(_) => Mail::Arrived,
+        Body::Encoded(e) if resp.status == Some(StatusCode::OK) => {
+            let ct = resp.content_type().unwrap_or(e.content_type);
+            match codec::read_mailbox(ct, &e.bytes) {
+                Ok(m) if !m.items.is_empty() => Mail::Arrived,
+                Ok(_) => Mail::Not,
+                // A page or a form is not a mailbox answer; bytes of a mailbox format
+                // that do not read are the client's failure to read them.
+                Err(_)
+                    if matches!(
+                        ct,
+                        ContentType::Html | ContentType::Form | ContentType::Text
+                    ) =>
+                {
+                    Mail::Not
+                }
+                Err(d) => Mail::Unreadable(d),
+            }
+        }
+        _ => Mail::Not,
+    }
+}
+
+/// The client's failure to read a mailbox answer `resp` from `party`.
+pub(crate) fn unreadable(
+    resp: &Wire,
+    party: &'static str,
+    code: FaultCode,
+    d: &DecodeError,
+) -> Fault {
+    Fault {
+        code,
+        party,
+        message: format!("the client cannot read the answer: {d}"),
+        diagnostics: format!("HTTP {}: {d}", resp.status_number()),
+        symptom: None,
+    }
+}
+
 pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fault {
     match &resp.refusal {
         Some(f) => (**f).clone(),

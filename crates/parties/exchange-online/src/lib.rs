@@ -13,10 +13,11 @@ use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::codec::mail;
 use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::line::session::{Credential, Decision};
 use hmasim_protocol::Wire;
-use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{apps, Fault, Form, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MailboxProtocol};
 
@@ -159,16 +160,13 @@ impl ExchangeOnline {
                     session.protocol().name()
                 ),
             ),
-            (Some(_), None) => Message::response(
+            (Some(_), None) => mail::answer(
                 &req,
-                200,
+                &user,
+                hmasim_protocol::unix_now(ctx),
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
-            )
-            .with_body(Body::Mailbox(Mailbox {
-                source: "exchange-online",
-                upn: user,
-                items: items_of(protocol),
-            })),
+                items_of(protocol),
+            ),
             (_, Some(session)) => {
                 let m = Message::line_answer(
                     &req,
@@ -330,17 +328,14 @@ impl ExchangeOnline {
                 match ctx.verify(&t, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
                     Ok(c) if c.aud == apps::EXO_RESOURCE => {
                         match self.cfg.users.get(&c.upn.to_ascii_lowercase()) {
-                            Some(Home::Online) => Message::response(
+                            Some(Home::Online) => mail::answer(
                                 req,
-                                200,
+                                &c.upn,
+                                now_unix,
                                 "Exchange Online verifies the token and serves the mailbox",
-                            )
-                            .same_stage()
-                            .with_body(Body::Mailbox(Mailbox {
-                                source: "exchange-online",
-                                upn: c.upn,
                                 items,
-                            })),
+                            )
+                            .same_stage(),
                             _ => Self::refuse(
                                 req,
                                 FaultCode::MailboxNotFound,
@@ -491,21 +486,23 @@ impl ExchangeOnline {
                                 && self.cfg.users.get(&c.upn.to_ascii_lowercase())
                                     == Some(&Home::Online) =>
                         {
-                            Message::response(
+                            let mut m = mail::answer(
                                 &req,
-                                200,
+                                &c.upn,
+                                now_unix,
                                 "OWA validates the id token and opens the mailbox",
+                                "OWA: inbox, calendar, contacts",
                             )
-                            .at(Stage::UseToken)
-                            .header(
-                                &headers::SET_COOKIE,
-                                "OpenIdConnect.token.v1=...; secure; HttpOnly",
-                            )
-                            .with_body(Body::Mailbox(Mailbox {
-                                source: "exchange-online",
-                                upn: c.upn,
-                                items: "OWA: inbox, calendar, contacts",
-                            }))
+                            .at(Stage::UseToken);
+                            // The session cookie first, as before the body was encoded.
+                            m.headers.insert(
+                                0,
+                                (
+                                    headers::SET_COOKIE.clone(),
+                                    "OpenIdConnect.token.v1=...; secure; HttpOnly".into(),
+                                ),
+                            );
+                            m
                         }
                         Ok(c) => Self::refuse(
                             &req,
@@ -578,10 +575,11 @@ impl ExchangeOnline {
 mod tests {
     use hmasim_base::ActorId;
     use hmasim_protocol::codec::oauth::TokenAnswer;
+    use hmasim_protocol::codec::{mail, read_mailbox, wbxml, ContentType, Encoded};
     use hmasim_protocol::env::Recording;
     use hmasim_protocol::jwt::{Claims, SigningKey};
     use hmasim_protocol::line::session::{Credential, LineExchange, LineProtocol};
-    use hmasim_protocol::Directory;
+    use hmasim_protocol::{Directory, StatusCode};
 
     use super::*;
 
@@ -769,5 +767,85 @@ mod tests {
             Some("a1 BAD Command Error. 12")
         );
         assert!(!answer.carries_mailbox());
+    }
+
+    /// A Basic request to `path` with `body`, the legacy sign-in accepted by Entra ID:
+    /// Exchange Online's answer.
+    fn basic_answer(path: &str, body: Option<Encoded>) -> Message {
+        let mut directory = Directory::new();
+        directory.insert("login.microsoftonline.com", ENTRA);
+        let cfg = ExoConfig {
+            users: BTreeMap::from([("user@contoso.com".to_string(), Home::Online)]),
+            onprem_autodiscover_host: "mail.contoso.com".into(),
+            entra_metadata: KeySet::default(),
+            skew_s: 300,
+            basic_policy: BTreeMap::new(),
+        };
+        let mut exo = ExchangeOnline::new(cfg, Net::new(directory));
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let basic = Credentials::Basic {
+            user: "user@contoso.com".into(),
+            password: "pw".into(),
+        };
+        let mut req = Message::request(
+            Method::POST,
+            Url::https("outlook.office365.com", path),
+            7,
+            "use",
+        )
+        .header(&headers::AUTHORIZATION, basic.to_string());
+        if let Some(b) = body {
+            req = req.with_encoded(b);
+        }
+        exo.handle(req.wire, &mut env);
+        let (to, signin) = env.sent.pop().expect("a legacy sign-in");
+        assert_eq!(to.actor(), ENTRA);
+        env.caller = Route::to_actor(ENTRA);
+        let token = Message::response(&signin.wire, 200, "tokens").with_encoded(
+            TokenAnswer {
+                token_type: "Bearer".into(),
+                resource: apps::EXO_RESOURCE.into(),
+                scope: "full_access_as_user".into(),
+                expires_in: 3600,
+                access_token: "a.b.c".into(),
+                refresh_token: None,
+                id_token: None,
+            }
+            .encode(),
+        );
+        exo.handle(token.wire, &mut env);
+        env.sent.pop().expect("an answer").1
+    }
+
+    #[test]
+    fn a_basic_sync_is_answered_in_wbxml_and_bytes_it_cannot_read_are_refused() {
+        let ok = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(mail::sync_request("0")),
+        );
+        assert_eq!(ok.content_type(), Some(ContentType::Wbxml));
+        assert!(ok.carries_mailbox());
+        let m = read_mailbox(ContentType::Wbxml, ok.bytes()).unwrap();
+        assert_eq!(m.items[0].from, "it-helpdesk@contoso.com");
+        let junk = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(Encoded::new(ContentType::Wbxml, vec![0x03, 0x01])),
+        );
+        assert_eq!(junk.status, Some(StatusCode::BAD_REQUEST));
+        assert!(!junk.carries_mailbox());
+        let not_request = basic_answer(
+            "/Microsoft-Server-ActiveSync",
+            Some(wbxml::Command::SyncError { status: 1 }.encode()),
+        );
+        assert_eq!(not_request.status, Some(StatusCode::OK));
+        assert!(!not_request.carries_mailbox());
+        let soap = basic_answer(
+            "/EWS/Exchange.asmx",
+            Some(Encoded::new(ContentType::Xml, b"<x/>".to_vec())),
+        );
+        assert_eq!(soap.status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        let mapi = basic_answer("/mapi/emsmdb/", None);
+        assert_eq!(mapi.content_type(), Some(ContentType::MapiHttp));
+        assert!(mapi.carries_mailbox());
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::codec::{graph, mail, wbxml};
 use hmasim_protocol::jwt::KeySet;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Message, Method, Net, Retries, Stage, Url};
@@ -58,6 +59,8 @@ struct Synced {
     /// The client's provisioning request, answered after the first sync.
     /// With its trace label (which names the AT1 it carried).
     waiting: Option<(Route, Wire, Label)>,
+    /// The ActiveSync `SyncKey` the last `Sync` answered (`0` before the first).
+    sync_key: String,
 }
 
 #[derive(Clone, Debug)]
@@ -198,7 +201,8 @@ impl Mrs {
             "Outlook-iOS-Android/1.0 (OutlookService)",
         )
         .at(Stage::Sync)
-        .carrying_opt(at2.id.clone());
+        .carrying_opt(at2.id.clone())
+        .with_encoded(mail::sync_request(&u.sync_key));
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
@@ -326,6 +330,7 @@ impl Mrs {
                 at2: None,
                 rt2: None,
                 waiting: Some((from, req, ctx.label())),
+                sync_key: "0".into(),
             },
         );
         self.obo(ctx, &upn);
@@ -400,19 +405,41 @@ impl Mrs {
                 }
             }
             Purpose::Sync(upn) => {
-                if let Body::Mailbox(m) = resp.body {
+                // MRS reads the ActiveSync answer as any ActiveSync client does.
+                let synced = match resp.body {
+                    Body::Encoded(ref e) if resp.status == Some(StatusCode::OK) => {
+                        match wbxml::decode(&e.bytes) {
+                            Ok(wbxml::Command::SyncResponse(s))
+                                if s.status == 1 && !s.items.is_empty() =>
+                            {
+                                Some(s)
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
+                if let Some(s) = synced {
                     self.stats.succeeded += 1;
                     self.stats.last_success_ms = Some(now.as_millis());
-                    if let Some((client, req, _)) =
-                        self.users.get_mut(&upn).and_then(|u| u.waiting.take())
-                    {
+                    let waiting = self.users.get_mut(&upn).and_then(|u| {
+                        u.sync_key.clone_from(&s.sync_key);
+                        u.waiting.take()
+                    });
+                    if let Some((client, req, _)) = waiting {
+                        // Outlook mobile reads its mail from the cloud service over REST:
+                        // the messages synchronized, as Graph's `messages`.
+                        let messages = graph::Messages {
+                            user: upn.clone(),
+                            value: s.items,
+                        };
                         let reply = Message::response(
                             &req,
                             200,
                             "the on-premises mailbox data reaches Outlook mobile",
                         )
                         .at(Stage::Sync)
-                        .with_body(Body::Mailbox(m));
+                        .with_encoded(messages.encode());
                         ctx.send(client, reply);
                     }
                     if !self.timer_armed {

@@ -20,7 +20,7 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{JwtError, KeySet};
 use hmasim_protocol::line::session::{Credential, Decision, LineExchange, LineProtocol};
 use hmasim_protocol::{
-    apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
+    apps, Body, Fault, Kind, Message, Method, Net, Page, Stage, Url, UserAction,
 };
 use hmasim_protocol::{ActiveSyncQuery, DeviceCharacteristic, FaultCode, MailboxProtocol};
 use hmasim_protocol::{Env, Route};
@@ -232,21 +232,22 @@ impl ExchangeOnprem {
         )
     }
 
+    /// The mailbox answer to `req`, authenticated as `upn`: the request body read with
+    /// its protocol's decoder and the Inbox in its protocol's answer
+    /// ([`hmasim_protocol::codec::mail::answer`]; `items` names what a legacy protocol
+    /// not encoded yet serves).
     fn mailbox(
         &self,
+        ctx: &impl Env,
         req: &Wire,
         upn: &str,
         items: &'static str,
         summary: &'static str,
         label: impl Into<Label>,
     ) -> Message {
-        Message::response(req, 200, summary)
+        let now_unix = hmasim_protocol::unix_now(ctx);
+        hmasim_protocol::codec::mail::answer(req, upn, now_unix, summary, items)
             .labelled(&label.into())
-            .with_body(Body::Mailbox(Mailbox {
-                source: "exchange-onprem",
-                upn: upn.to_string(),
-                items,
-            }))
     }
 
     /// Verifies a Bearer token as Exchange's OAuth module does; on failure, the 401 to send.
@@ -377,6 +378,7 @@ impl ExchangeOnprem {
             ),
             Some(Credentials::Bearer(t)) => match self.verify_bearer(ctx, &req, &t, now_unix) {
                 Ok(upn) => self.mailbox(
+                    ctx,
                     &req,
                     &upn,
                     items,
@@ -418,7 +420,7 @@ impl ExchangeOnprem {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
-                            None => self.mailbox(&req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
+                            None => self.mailbox(ctx, &req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
                         }
                     }
                     _ => self.challenge(&req, "401: the Kerberos ticket is not valid here", Some(challenge_stage)),
@@ -643,6 +645,7 @@ impl ExchangeOnprem {
                             && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) =>
                     {
                         self.mailbox(
+                            ctx,
                             &req,
                             &c.upn,
                             "OWA: inbox, calendar, contacts",
@@ -796,6 +799,7 @@ impl ExchangeOnprem {
                 EAS_ITEMS
             };
             self.mailbox(
+                ctx,
                 &p.req,
                 &upn,
                 items,
@@ -990,6 +994,89 @@ mod tests {
             skew_s: 300,
         };
         ExchangeOnprem::new(cfg, Net::new(directory))
+    }
+
+    /// Sends `req` with the user's Basic credentials, lets Active Directory accept them,
+    /// and returns Exchange's answer.
+    fn basic_answer(path: &str, body: Option<hmasim_protocol::codec::Encoded>) -> Message {
+        let mut exchange = exchange();
+        let client = Route::to_actor(ActorId(0));
+        let mut env = Recording::new(client);
+        let basic = Credentials::Basic {
+            user: "user@contoso.com".into(),
+            password: "pw".into(),
+        };
+        let mut req =
+            Message::request(Method::POST, Url::https("mail.contoso.com", path), 7, "use")
+                .header(&headers::AUTHORIZATION, basic.to_string());
+        if let Some(b) = body {
+            req = req.with_encoded(b);
+        }
+        exchange.handle(req.wire, &mut env);
+        let (_, bind) = env.sent.pop().expect("a bind");
+        env.caller = Route::to_actor(DC);
+        let ok = Message::response(&bind.wire, 200, "ok").with_body(Body::Directory {
+            ok: true,
+            groups: Vec::new(),
+            ticket: None,
+        });
+        exchange.handle(ok.wire, &mut env);
+        env.sent.pop().expect("an answer").1
+    }
+
+    #[test]
+    fn mailbox_answers_are_the_protocols_own_bytes() {
+        use hmasim_protocol::codec::{mail, read_mailbox, ContentType};
+        for (path, body, ct) in [
+            (
+                "/Microsoft-Server-ActiveSync",
+                Some(mail::sync_request("0")),
+                ContentType::Wbxml,
+            ),
+            (
+                "/EWS/Exchange.asmx",
+                Some(mail::find_item_request()),
+                ContentType::Xml,
+            ),
+            ("/mapi/emsmdb/", None, ContentType::MapiHttp),
+        ] {
+            let answer = basic_answer(path, body);
+            assert_eq!(answer.status, Some(StatusCode::OK), "{path}");
+            assert_eq!(answer.content_type(), Some(ct), "{path}");
+            assert!(answer.carries_mailbox(), "{path}");
+            let m = read_mailbox(ct, answer.bytes()).unwrap();
+            assert_eq!(m.items[0].subject, "Welcome to your mailbox, user");
+        }
+    }
+
+    #[test]
+    fn request_bodies_exchange_cannot_read_are_refused_as_it_refuses_them() {
+        use hmasim_protocol::codec::{ews, wbxml, ContentType, Encoded};
+        // Not WBXML: HTTP.sys's 400 page.
+        let junk = Encoded::new(ContentType::Wbxml, b"<Sync/>".to_vec());
+        let a = basic_answer("/Microsoft-Server-ActiveSync", Some(junk));
+        assert_eq!(a.status, Some(StatusCode::BAD_REQUEST));
+        assert!(!a.carries_mailbox());
+        // WBXML of a Sync that is not a request: 200 with Status 4.
+        let wrong = wbxml::Command::SyncError { status: 1 }.encode();
+        let a = basic_answer("/Microsoft-Server-ActiveSync", Some(wrong));
+        assert_eq!(a.status, Some(StatusCode::OK));
+        assert_eq!(
+            wbxml::decode(a.bytes()).unwrap(),
+            wbxml::Command::SyncError { status: 4 }
+        );
+        assert!(!a.carries_mailbox());
+        // No body at all is not WBXML either.
+        let a = basic_answer("/Microsoft-Server-ActiveSync", None);
+        assert_eq!(a.status, Some(StatusCode::BAD_REQUEST));
+        // EWS: a SOAP fault, HTTP 500.
+        let bad = Encoded::new(ContentType::Xml, b"<soap:Envelope".to_vec());
+        let a = basic_answer("/EWS/Exchange.asmx", Some(bad));
+        assert_eq!(a.status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        let text = String::from_utf8(a.bytes().to_vec()).unwrap();
+        assert!(text.contains("a:ErrorInvalidRequest"), "{text}");
+        assert!(ews::FindItemResponse::decode(a.bytes()).is_err());
+        assert!(!a.carries_mailbox());
     }
 
     /// A Basic ActiveSync request is held while Active Directory checks the password; the

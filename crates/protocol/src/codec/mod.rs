@@ -34,9 +34,12 @@ pub mod ews;
 pub mod graph;
 pub mod html;
 pub mod http1;
+pub mod mail;
+pub mod mapi;
 pub mod mrs;
 pub mod oauth;
 pub mod oidc;
+pub mod owa;
 pub mod wbxml;
 pub mod xml;
 
@@ -57,17 +60,20 @@ pub enum ContentType {
     Wbxml,
     /// `text/plain`.
     Text,
+    /// `application/mapi-http` (MAPI over HTTP: text meta-tags, then a binary body).
+    MapiHttp,
 }
 
 impl ContentType {
     /// Every content type.
-    pub const ALL: [ContentType; 6] = [
+    pub const ALL: [ContentType; 7] = [
         ContentType::Json,
         ContentType::Xml,
         ContentType::Form,
         ContentType::Html,
         ContentType::Wbxml,
         ContentType::Text,
+        ContentType::MapiHttp,
     ];
 
     /// The `Content-Type` header value a service sends.
@@ -79,6 +85,7 @@ impl ContentType {
             ContentType::Html => "text/html; charset=utf-8",
             ContentType::Wbxml => "application/vnd.ms-sync.wbxml",
             ContentType::Text => "text/plain; charset=utf-8",
+            ContentType::MapiHttp => mapi::MEDIA_TYPE,
         }
     }
 
@@ -91,6 +98,7 @@ impl ContentType {
             ContentType::Html => "text/html",
             ContentType::Wbxml => "application/vnd.ms-sync.wbxml",
             ContentType::Text => "text/plain",
+            ContentType::MapiHttp => mapi::MEDIA_TYPE,
         }
     }
 
@@ -111,7 +119,7 @@ impl ContentType {
     /// Whether the bytes of this type are text (shown as a string in the trace) rather
     /// than binary (shown as base64).
     pub const fn is_text(self) -> bool {
-        !matches!(self, ContentType::Wbxml)
+        !matches!(self, ContentType::Wbxml | ContentType::MapiHttp)
     }
 }
 
@@ -373,6 +381,8 @@ pub fn mask(content_type: ContentType, bytes: &[u8]) -> Vec<u8> {
         ContentType::Html => html::mask(bytes),
         // The ActiveSync commands modelled carry no secret.
         ContentType::Wbxml => Some(bytes.to_vec()),
+        // Nor do the MAPI answers modelled (mailbox rows).
+        ContentType::MapiHttp => Some(bytes.to_vec()),
         ContentType::Text => std::str::from_utf8(bytes).ok().map(|_| bytes.to_vec()),
     };
     masked.unwrap_or_else(|| {
@@ -416,6 +426,13 @@ pub fn trace_value(e: &Encoded) -> Value {
 /// [`trace_value`] shows it.
 pub fn digest(e: &Encoded) -> Option<Value> {
     use serde_json::json;
+    if let Some(v) = mailbox_digest(e) {
+        return Some(v);
+    }
+    if is_mailbox_request(e) {
+        // Like a form, the request's summary says what it asks.
+        return None;
+    }
     match e.content_type {
         ContentType::Form => None,
         ContentType::Html => Some(match html::decode(&e.bytes) {
@@ -476,22 +493,94 @@ pub fn mask_value(v: &mut serde_json::Value) {
     }
 }
 
+/// The mailbox answer a response's bytes hold, read with the decoder of its content type:
+/// an EWS `FindItem` response (XML), a Graph `messages` collection or OWA's `FindItem`
+/// JSON (JSON), an ActiveSync `Sync` response (WBXML) or a MAPI/HTTP `Execute` response.
+/// `Err` when the bytes are not one (what a client fails to read); the items may be none.
+pub fn read_mailbox(content_type: ContentType, bytes: &[u8]) -> Result<MailboxAnswer, DecodeError> {
+    let (format, items) = match content_type {
+        ContentType::Xml => ("EWS FindItem", ews::FindItemResponse::decode(bytes)?.items),
+        ContentType::Json => match graph::Messages::decode(bytes) {
+            Ok(m) => ("Graph messages", m.value),
+            Err(e) => match owa::FindItemJson::decode(bytes) {
+                Ok(o) => ("OWA FindItem", o.items),
+                Err(_) => return Err(e),
+            },
+        },
+        ContentType::Wbxml => match wbxml::decode(bytes)? {
+            wbxml::Command::SyncResponse(s) if s.status == 1 => ("ActiveSync Sync", s.items),
+            c => {
+                return Err(DecodeError::new(
+                    "ActiveSync Sync response",
+                    format!("a {}", c.name()),
+                ))
+            }
+        },
+        ContentType::MapiHttp => ("MAPI Execute", mapi::ExecuteResponse::decode(bytes)?.rows),
+        ct => {
+            return Err(DecodeError::new(
+                "mailbox answer",
+                format!("{} is not a mailbox protocol's", ct.media_type()),
+            ))
+        }
+    };
+    Ok(MailboxAnswer { format, items })
+}
+
+/// A mailbox answer as [`read_mailbox`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailboxAnswer {
+    /// The protocol's answer (`EWS FindItem`, `ActiveSync Sync`, `MAPI Execute`...).
+    pub format: &'static str,
+    /// The messages it carries.
+    pub items: Vec<MailItem>,
+}
+
 /// Whether a response with these bytes and content type carries mailbox content: an EWS
-/// `FindItem` response with at least one item, a Graph `messages` collection with at
-/// least one message, or an ActiveSync `Sync` response that adds at least one item.
-/// Decided from the bytes alone (the MFA monitor's test), never from trace metadata.
+/// `FindItem` response with at least one item, a Graph `messages` collection or an OWA
+/// `FindItem` answer with at least one message, an ActiveSync `Sync` response that adds
+/// at least one item, or a MAPI/HTTP `Execute` response with at least one row. Decided
+/// from the bytes alone (the MFA monitor's test), never from trace metadata.
 pub fn carries_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
-    match content_type {
-        ContentType::Xml => ews::FindItemResponse::decode(bytes)
-            .map(|r| !r.items.is_empty())
-            .unwrap_or(false),
-        ContentType::Json => graph::Messages::decode(bytes)
-            .map(|m| !m.value.is_empty())
-            .unwrap_or(false),
+    // Most answers are not mailbox answers: a look for the marker every one of them
+    // holds spares a parse (the monitor asks of every answer).
+    // (An XML element name is never escaped; a JSON document without a `\u` escape
+    // spells its keys and values as they read.)
+    let has = |m: &[u8]| bytes.windows(m.len()).any(|w| w == m);
+    let possible = match content_type {
+        ContentType::Xml => has(b"FindItemResponseMessage"),
+        ContentType::Json => has(b"essage") || has(b"\\u"),
+        ContentType::Wbxml | ContentType::MapiHttp => true,
+        _ => false,
+    };
+    if !possible {
+        return false;
+    }
+    read_mailbox(content_type, bytes).is_ok_and(|m| !m.items.is_empty())
+}
+
+/// The text trace's line of a mailbox answer: its protocol, how many items and their
+/// subjects.
+fn mailbox_digest(e: &Encoded) -> Option<Value> {
+    let m = read_mailbox(e.content_type, &e.bytes).ok()?;
+    Some(serde_json::json!({
+        "mailbox": m.format,
+        "items": m.items.len(),
+        "subjects": m.items.iter().map(|i| i.subject.as_str()).collect::<Vec<_>>(),
+    }))
+}
+
+/// Whether `e` is a request a mailbox protocol reads the Inbox with (an ActiveSync
+/// command request, an EWS `FindItem`).
+fn is_mailbox_request(e: &Encoded) -> bool {
+    match e.content_type {
         ContentType::Wbxml => matches!(
-            wbxml::decode(bytes),
-            Ok(wbxml::Command::SyncResponse(s)) if !s.items.is_empty()
+            wbxml::decode(&e.bytes),
+            Ok(wbxml::Command::SyncRequest { .. }
+                | wbxml::Command::FolderSyncRequest { .. }
+                | wbxml::Command::ProvisionRequest { .. })
         ),
+        ContentType::Xml => ews::FindItem::decode(&e.bytes).is_ok(),
         _ => false,
     }
 }
@@ -507,6 +596,107 @@ pub struct MailItem {
     pub from: String,
     /// When it was received, ISO 8601 (`2026-01-01T00:00:00Z`).
     pub received: String,
+}
+
+impl MailItem {
+    /// The messages a mailbox server shows of `upn`'s Inbox at `unix_now` (Unix
+    /// seconds): three messages derived from the user alone (senders at the user's
+    /// domain, subjects naming the user, ids from a hash of the address) received 3, 26
+    /// and 50 hours before now. Deterministic: no random number, the server's clock.
+    pub fn sample(upn: &str, unix_now: u64) -> Vec<MailItem> {
+        let upn = upn.to_ascii_lowercase();
+        let (local, domain) = upn.split_once('@').unwrap_or((upn.as_str(), "contoso.com"));
+        let hash = upn.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        [
+            (
+                3,
+                "it-helpdesk",
+                format!("Welcome to your mailbox, {local}"),
+            ),
+            (26, "calendar", "Weekly team meeting: agenda".to_string()),
+            (50, "payroll", "Your payslip is available".to_string()),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (hours, sender, subject))| MailItem {
+            id: format!("{:016X}", (hash & 0xFFFF_0000_0000_0000) | (i as u64 + 1)),
+            subject,
+            from: format!("{sender}@{domain}"),
+            received: iso8601(unix_now.saturating_sub(hours * 3600)),
+        })
+        .collect()
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DDThh:mm:ssZ` of a Unix time (ISO 8601, as EWS, Graph and ActiveSync write
+/// times).
+pub fn iso8601(unix_secs: u64) -> String {
+    civil(unix_secs).replacen(' ', "T", 1)
+}
+
+/// The Unix time of `YYYY-MM-DDThh:mm:ss` with an optional fraction and `Z`.
+pub fn parse_iso8601(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let (date, time) = s.split_once('T')?;
+    let time = time.split('.').next()?;
+    let n = |p: &str| p.parse::<i64>().ok();
+    let d: Vec<i64> = date.split('-').map(n).collect::<Option<_>>()?;
+    let t: Vec<i64> = time.split(':').map(n).collect::<Option<_>>()?;
+    let ([y, mo, da], [h, mi, se]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    if !(0..=9999).contains(y)
+        || !(1..=12).contains(mo)
+        || !(1..=31).contains(da)
+        || *h > 23
+        || *mi > 59
+        || *se > 60
+    {
+        return None;
+    }
+    let secs = days_from_civil(*y, *mo, *da) * 86_400 + h * 3600 + mi * 60 + se;
+    u64::try_from(secs).ok()
+}
+
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// The HTTP date (RFC 9110's IMF-fixdate, `Thu, 01 Jan 2026 00:00:00 GMT`) of a Unix time.
+pub fn http_date(unix_secs: u64) -> String {
+    let c = civil(unix_secs);
+    let (y, m, d) = (&c[0..4], &c[5..7], &c[8..10]);
+    let month = MONTHS[m.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1];
+    format!(
+        "{}, {d} {month} {y} {} GMT",
+        WEEKDAYS[(unix_secs / 86_400 % 7) as usize],
+        &c[11..19]
+    )
+}
+
+/// The Unix time of an IMF-fixdate.
+pub fn parse_http_date(s: &str) -> Option<u64> {
+    let (_, rest) = s.split_once(", ")?;
+    let p: Vec<&str> = rest.split(' ').collect();
+    let [d, mon, y, time, "GMT"] = p.as_slice() else {
+        return None;
+    };
+    let m = MONTHS.iter().position(|x| x == mon)? + 1;
+    parse_iso8601(&format!("{y}-{m:02}-{d}T{time}Z"))
 }
 
 #[cfg(test)]
@@ -561,6 +751,85 @@ mod tests {
             Some(ContentType::Xml)
         );
         assert_eq!(ContentType::parse("image/png"), None);
+    }
+
+    #[test]
+    fn times_are_written_and_read_back() {
+        assert_eq!(iso8601(1_767_225_600), "2026-01-01T00:00:00Z");
+        assert_eq!(http_date(1_767_225_600), "Thu, 01 Jan 2026 00:00:00 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for t in [0, 951_782_400, 1_767_225_600, 1_772_366_461, 4_102_444_799] {
+            assert_eq!(parse_iso8601(&iso8601(t)), Some(t));
+            assert_eq!(parse_http_date(&http_date(t)), Some(t));
+        }
+        assert_eq!(
+            parse_iso8601("2026-01-01T00:00:00.000Z"),
+            Some(1_767_225_600)
+        );
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01",
+            "x-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn sample_mail_is_the_users_and_the_clocks() {
+        let a = MailItem::sample("Test@Contoso.com", 1_767_236_400);
+        assert_eq!(a, MailItem::sample("test@contoso.com", 1_767_236_400));
+        assert_eq!(a.len(), 3);
+        assert_eq!(a[0].subject, "Welcome to your mailbox, test");
+        assert_eq!(a[0].from, "it-helpdesk@contoso.com");
+        assert_eq!(a[0].received, "2026-01-01T00:00:00Z");
+        let b = MailItem::sample("other@fabrikam.com", 1_767_236_400);
+        assert_ne!(a[0].id, b[0].id);
+        assert_eq!(b[1].from, "calendar@fabrikam.com");
+        let ids: std::collections::BTreeSet<_> = a.iter().map(|m| &m.id).collect();
+        assert_eq!(ids.len(), 3);
+    }
+
+    #[test]
+    fn a_mailbox_answer_is_read_by_its_protocols_decoder() {
+        let items = MailItem::sample("u@contoso.com", 1_767_236_400);
+        let answers = [
+            ews::FindItemResponse {
+                items: items.clone(),
+            }
+            .encode(),
+            graph::Messages {
+                user: "u@contoso.com".into(),
+                value: items.clone(),
+            }
+            .encode(),
+            owa::FindItemJson {
+                items: items.clone(),
+            }
+            .encode(),
+            mapi::ExecuteResponse {
+                start_unix: 1_767_236_400,
+                rows: items.clone(),
+            }
+            .encode(),
+        ];
+        for e in &answers {
+            let m = read_mailbox(e.content_type, &e.bytes).unwrap();
+            assert_eq!(m.items.len(), 3, "{}", m.format);
+            assert!(carries_mailbox(e.content_type, &e.bytes));
+            let d = digest(e).unwrap();
+            assert_eq!(d["mailbox"], m.format);
+            assert_eq!(d["subjects"][0], "Welcome to your mailbox, u");
+        }
+        assert_eq!(
+            digest(&mail::sync_request("0")),
+            None,
+            "its summary says it"
+        );
+        assert_eq!(digest(&mail::find_item_request()), None);
+        assert!(read_mailbox(ContentType::Html, b"<p>").is_err());
+        assert!(read_mailbox(ContentType::Json, b"{}").is_err());
     }
 
     #[test]
