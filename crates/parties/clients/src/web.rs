@@ -276,15 +276,18 @@ pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fau
         None => Fault {
             code,
             party,
-            message: match &resp.body {
-                Body::Lines(l) if !l.is_empty() => {
-                    format!(
-                        "unexpected answer: HTTP {} ({})",
-                        resp.status_number(),
-                        l[0]
-                    )
+            // A plain-text answer's first line says what went wrong (a load balancer's
+            // "no virtual server for ...").
+            message: match std::str::from_utf8(resp.bytes())
+                .ok()
+                .filter(|_| resp.content_type() == Some(ContentType::Text))
+                .and_then(|t| t.lines().next())
+                .filter(|l| !l.is_empty())
+            {
+                Some(first) => {
+                    format!("unexpected answer: HTTP {} ({first})", resp.status_number())
                 }
-                _ => format!("unexpected answer: HTTP {}", resp.status_number()),
+                None => format!("unexpected answer: HTTP {}", resp.status_number()),
             },
             diagnostics: format!("HTTP {}", resp.status_number()),
             symptom: None,
@@ -368,7 +371,13 @@ mod tests {
 
     #[test]
     fn an_unexplained_answer_is_described_from_the_wire() {
-        let text = answer(500, Body::Lines(vec!["no domain controller".into()]));
+        let text = answer(
+            500,
+            Body::Encoded(Encoded::new(
+                ContentType::Text,
+                b"no domain controller\r\n".to_vec(),
+            )),
+        );
         let f = fault_of(&text, "exchange", FaultCode::SyncFailed);
         assert_eq!(
             (f.code, f.party, f.message.as_str(), f.diagnostics.as_str()),

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::Env;
 use hmasim_protocol::Wire;
-use hmasim_protocol::{Body, Kind, Message, Net, Relay};
+use hmasim_protocol::{Kind, Message, Net, Relay};
 
 /// How TLS is handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +127,10 @@ impl LoadBalancer {
                         "the load balancer has no pool member for this host",
                     )
                     .same_stage()
-                    .with_body(Body::Lines(vec![format!("no virtual server for {host}")]));
+                    .with_encoded(hmasim_protocol::codec::Encoded::new(
+                        hmasim_protocol::codec::ContentType::Text,
+                        format!("no virtual server for {host}").into_bytes(),
+                    ));
                     ctx.answer(reply);
                 }
             }

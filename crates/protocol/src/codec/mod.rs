@@ -435,6 +435,10 @@ pub fn digest(e: &Encoded) -> Option<Value> {
     }
     match e.content_type {
         ContentType::Form => None,
+        // Plain text reads as its lines, like a note's.
+        ContentType::Text => std::str::from_utf8(&e.bytes)
+            .ok()
+            .map(|t| Value::from(t.lines().map(Value::from).collect::<Vec<_>>())),
         ContentType::Html => Some(match html::decode(&e.bytes) {
             Ok(page) => page.digest(),
             Err(_) => trace_value(e),
