@@ -240,9 +240,7 @@ impl Monitor {
         }
         // The issuer's own record says whose token it is and how the user authenticated;
         // reading its claims here is reading that record, not trusting a wire.
-        let user = jwt::decode_unverified(&t.jwt)
-            .ok()
-            .map(|(_, c)| c.upn)
+        let user = jwt::unverified_upn(&t.jwt)
             .filter(|u| !u.is_empty())
             .map(|u| self.user(&u));
         let ix = self.creds.len() as u32;

@@ -340,7 +340,7 @@ impl Adfs {
             scp: String::new(),
             tid: String::new(),
             upn: s.upn.clone(),
-            uti: uti.iter().map(|b| format!("{b:02x}")).collect(),
+            uti: hmasim_protocol::jwt::hex(&uti),
         };
         let jwt = ctx.sign(&claims, &self.cfg.signing_key);
         self.next_token += 1;

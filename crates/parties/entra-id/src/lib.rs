@@ -1037,10 +1037,7 @@ impl EntraId {
     fn code(&mut self, ctx: &mut impl Env, s: &Session) -> String {
         let mut b = [0u8; 12];
         ctx.fill_bytes(&mut b);
-        let code = format!(
-            "0.A{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        );
+        let code = format!("0.A{}", jwt::hex(&b));
         self.codes.insert(
             code.clone(),
             Grant {
@@ -1074,7 +1071,7 @@ impl EntraId {
         let now = hmasim_protocol::unix_now(ctx);
         let mut b = [0u8; 16];
         ctx.fill_bytes(&mut b);
-        let uti: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let uti = jwt::hex(&b);
         let claims = Claims {
             aud: aud.to_string(),
             iss: apps::entra_issuer(&self.cfg.tenant_id),
