@@ -172,10 +172,13 @@ impl Credentials {
             Some((a, b)) => (a, b.trim()),
             None => (s, ""),
         };
-        match scheme.to_ascii_lowercase().as_str() {
-            "bearer" if rest.is_empty() => Some(Credentials::EmptyBearer),
-            "bearer" => Some(Credentials::Bearer(rest.to_string())),
-            "basic" => {
+        // Schemes are case-insensitive; compared without a lower-case copy (every request
+        // the monitor sees is parsed).
+        let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+        match () {
+            () if is("bearer") && rest.is_empty() => Some(Credentials::EmptyBearer),
+            () if is("bearer") => Some(Credentials::Bearer(rest.to_string())),
+            () if is("basic") => {
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(rest)
                     .ok()?;
@@ -186,7 +189,9 @@ impl Credentials {
                     password: password.to_string(),
                 })
             }
-            "negotiate" if !rest.is_empty() => Some(Credentials::Negotiate(rest.to_string())),
+            () if is("negotiate") && !rest.is_empty() => {
+                Some(Credentials::Negotiate(rest.to_string()))
+            }
             _ => None,
         }
     }

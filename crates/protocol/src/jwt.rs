@@ -261,32 +261,6 @@ struct HeaderRef<'a> {
     kid: Cow<'a, str>,
 }
 
-/// The claims, borrowing from the decoded bytes: the same fields and types as [`Claims`],
-/// so a payload parses as one exactly when it parses as the other.
-#[derive(Deserialize)]
-#[allow(dead_code)] // every field is required, as in `Claims`; only `upn` is read
-struct ClaimsRef<'a> {
-    #[serde(borrow)]
-    aud: Cow<'a, str>,
-    #[serde(borrow)]
-    iss: Cow<'a, str>,
-    iat: u64,
-    nbf: u64,
-    exp: u64,
-    #[serde(borrow)]
-    amr: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    appid: Cow<'a, str>,
-    #[serde(borrow)]
-    scp: Cow<'a, str>,
-    #[serde(borrow)]
-    tid: Cow<'a, str>,
-    #[serde(borrow)]
-    upn: Cow<'a, str>,
-    #[serde(borrow)]
-    uti: Cow<'a, str>,
-}
-
 /// The three parts of a compact JWT, split on its two dots.
 fn parts(jwt: &str) -> Result<(&str, &str, &str), JwtError> {
     let mut parts = jwt.split('.');
@@ -323,23 +297,6 @@ pub fn decode_unverified(jwt: &str) -> Result<(Header, Claims), JwtError> {
     let claims: Claims =
         decoded(p, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
     Ok((header, claims))
-}
-
-/// The `upn` claim of `jwt`, read without checking its signature: `Some` exactly when
-/// [`decode_unverified`] succeeds, without building the header and claims (what the
-/// trace's monitor reads of every token issued).
-pub fn unverified_upn(jwt: &str) -> Option<String> {
-    let (h, p, _) = parts(jwt).ok()?;
-    decoded(h, |b| serde_json::from_slice::<HeaderRef<'_>>(b).is_ok())
-        .ok()
-        .filter(|ok| *ok)?;
-    decoded(p, |b| {
-        serde_json::from_slice::<ClaimsRef<'_>>(b)
-            .ok()
-            .map(|c| c.upn.into_owned())
-    })
-    .ok()
-    .flatten()
 }
 
 /// Verifies `jwt` against the cached metadata `keys` at Unix time `now`, allowing `skew`
@@ -467,10 +424,9 @@ mod tests {
     }
 
     #[test]
-    fn the_upn_reads_exactly_when_the_token_decodes() {
+    fn verification_refuses_what_decoding_refuses_first() {
         let k = SigningKey::derive("evosts", 1, 42);
         let jwt = sign(&claims(), &k);
-        assert_eq!(unverified_upn(&jwt).as_deref(), Some("test@contoso.com"));
         let (h, rest) = jwt.split_once('.').unwrap();
         let (p, sig) = rest.split_once('.').unwrap();
         let enc = |s: &str| B64.encode(s);
@@ -485,17 +441,12 @@ mod tests {
         ];
         for t in bad {
             assert!(decode_unverified(&t).is_err(), "{t}");
-            assert_eq!(unverified_upn(&t), None, "{t}");
             assert_eq!(
                 verify(&t, &KeySet::new(vec![k.clone()]), 200, 0),
                 Err(JwtError::Malformed),
                 "{t}"
             );
         }
-        // An escaped upn is read decoded, as the claims are.
-        let mut c = claims();
-        c.upn = "a\"b".into();
-        assert_eq!(unverified_upn(&sign(&c, &k)).as_deref(), Some("a\"b"));
         // A signature of the wrong length or bytes, and an unknown key.
         let keys = KeySet::new(vec![k.clone()]);
         assert!(matches!(

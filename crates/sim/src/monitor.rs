@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::{jwt, Body, Fault, FaultCode, Kind, Message, Token};
+use hmasim_protocol::{Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
 #[derive(Clone, Debug)]
@@ -238,11 +238,11 @@ impl Monitor {
         if self.issued.contains_key(t.jwt.as_str()) {
             return;
         }
-        // The issuer's own record says whose token it is and how the user authenticated;
-        // reading its claims here is reading that record, not trusting a wire.
-        let user = jwt::unverified_upn(&t.jwt)
+        // The issuer's own record says whose token it is (the `upn` it signed into the
+        // claims) and how the user authenticated: reading it is not trusting a wire.
+        let user = Some(t.upn.as_str())
             .filter(|u| !u.is_empty())
-            .map(|u| self.user(&u));
+            .map(|u| self.user(u));
         let ix = self.creds.len() as u32;
         self.creds.push((t.has_mfa(), user));
         self.issued.insert(t.jwt.clone().into_boxed_str(), ix);
@@ -609,7 +609,7 @@ impl Observer<Message> for Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hmasim_protocol::jwt::{Claims, SigningKey};
+    use hmasim_protocol::jwt::{self, Claims, SigningKey};
     use hmasim_protocol::{Mailbox, Method, TokenKind, Url};
 
     const CLIENT: ActorId = ActorId(0);
@@ -642,6 +642,7 @@ mod tests {
             issued_ms: 0,
             expires_ms: 3_600_000,
             jwt: jwt::sign(&claims, key),
+            upn: claims.upn.clone(),
         }
     }
 

@@ -356,6 +356,7 @@ impl Adfs {
             issued_ms: now_ms,
             expires_ms: now_ms + self.cfg.token_lifetime.as_millis(),
             jwt: jwt.clone(),
+            upn: claims.upn,
         };
         let fields = Form::new()
             .with("wa", "wsignin1.0")

@@ -1102,6 +1102,7 @@ impl EntraId {
             issued_ms: now_ms,
             expires_ms: now_ms + life.as_millis(),
             jwt: jwt.clone(),
+            upn: claims.upn,
         };
         (token, jwt)
     }
