@@ -255,10 +255,10 @@ impl Monitor {
     /// forged JWT).
     fn credential(&self, m: &Message) -> Option<u32> {
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
-            return match Credentials::parse(a) {
-                Some(Credentials::Bearer(t)) => self.issued.get(t.as_str()).copied(),
-                Some(Credentials::EmptyBearer) => self.posted(m).or_else(|| self.cookie(m)),
-                _ => None,
+            return match Credentials::bearer_token(a) {
+                Some("") => self.posted(m).or_else(|| self.cookie(m)),
+                Some(t) => self.issued.get(t).copied(),
+                None => None,
             };
         }
         self.posted(m).or_else(|| self.cookie(m))

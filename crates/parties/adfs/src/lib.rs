@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 use hmasim_protocol::headers;
+use std::sync::Arc;
 pub mod setup;
 use std::collections::BTreeMap;
 
@@ -88,7 +89,8 @@ enum Wait {
 /// The `adfs` party.
 #[derive(Clone, Debug)]
 pub struct Adfs {
-    cfg: AdfsConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<AdfsConfig>,
     net: Net,
     sessions: BTreeMap<String, Session>,
     waits: BTreeMap<u64, Wait>,
@@ -100,7 +102,7 @@ impl Adfs {
     /// AD FS with `cfg`, reaching the directory and Entra MFA through `net`.
     pub fn new(cfg: AdfsConfig, net: Net) -> Self {
         Adfs {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             sessions: BTreeMap::new(),
             waits: BTreeMap::new(),

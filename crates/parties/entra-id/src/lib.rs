@@ -156,7 +156,8 @@ enum Wait {
 /// The `entra-id` party.
 #[derive(Clone, Debug)]
 pub struct EntraId {
-    cfg: EntraConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<EntraConfig>,
     net: Net,
     sessions: BTreeMap<String, Session>,
     codes: BTreeMap<String, Grant>,
@@ -276,7 +277,7 @@ impl EntraId {
             revoked_before: BTreeMap::new(),
             registered: std::collections::BTreeSet::new(),
             joined: BTreeMap::new(),
-            cfg,
+            cfg: Arc::new(cfg),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod translator;
 
 use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
@@ -47,7 +48,8 @@ pub struct ExoConfig {
 /// The `exchange-online` party.
 #[derive(Clone, Debug)]
 pub struct ExchangeOnline {
-    cfg: ExoConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<ExoConfig>,
     net: Net,
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
@@ -62,7 +64,7 @@ impl ExchangeOnline {
     /// Exchange Online with `cfg`.
     pub fn new(cfg: ExoConfig, net: Net) -> Self {
         ExchangeOnline {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             provisioned: BTreeSet::new(),
             legacy: BTreeMap::new(),

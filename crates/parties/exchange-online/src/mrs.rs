@@ -5,6 +5,7 @@
 
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
@@ -80,7 +81,8 @@ pub struct SyncStats {
 /// The `mrs` party.
 #[derive(Clone, Debug)]
 pub struct Mrs {
-    cfg: MrsConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<MrsConfig>,
     net: Net,
     users: BTreeMap<String, Synced>,
     pending: BTreeMap<u64, Purpose>,
@@ -95,7 +97,7 @@ impl Mrs {
     pub fn new(cfg: MrsConfig, net: Net) -> Self {
         let retries = Retries::new(cfg.retries, TIMEOUT_TIMER, RETRY_TIMER);
         Mrs {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             users: BTreeMap::new(),
             pending: BTreeMap::new(),

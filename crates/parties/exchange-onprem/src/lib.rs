@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 use hmasim_protocol::headers;
+use std::sync::Arc;
 pub mod setup;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,7 +114,8 @@ struct PendingBind {
 /// The `exchange-onprem` party.
 #[derive(Clone, Debug)]
 pub struct ExchangeOnprem {
-    cfg: OnpremConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<OnpremConfig>,
     net: Net,
     binds: BTreeMap<u64, PendingBind>,
     /// The EvoSTS auth metadata as cached now.
@@ -128,7 +130,7 @@ impl ExchangeOnprem {
     pub fn new(cfg: OnpremConfig, net: Net) -> Self {
         let metadata = cfg.evosts_metadata.clone();
         ExchangeOnprem {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             binds: BTreeMap::new(),
             metadata,
