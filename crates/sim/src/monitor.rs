@@ -224,6 +224,12 @@ impl Monitor {
     }
 
     fn user(&mut self, upn: &str) -> u32 {
+        // A UPN already in lower case (the usual one) is looked up without a copy.
+        if !upn.bytes().any(|b| b.is_ascii_uppercase()) {
+            if let Some(&i) = self.user_ix.get(upn) {
+                return i;
+            }
+        }
         let upn = upn.to_ascii_lowercase();
         if let Some(&i) = self.user_ix.get(&upn) {
             return i;
