@@ -179,7 +179,9 @@ fn refreshes(t: &Trace, client: &str) -> (usize, usize) {
     for e in &t.events {
         let is_refresh = t.names[e.from.0 as usize] == client
             && e.msg.kind == Kind::Request
-            && matches!(&e.msg.body, hmasim::protocol::Body::Form(f) if f.get("grant_type") == Some("refresh_token"));
+            && e.msg
+                .form()
+                .is_some_and(|f| f.get("grant_type") == Some("refresh_token"));
         if is_refresh {
             let answer = t
                 .events
@@ -191,7 +193,7 @@ fn refreshes(t: &Trace, client: &str) -> (usize, usize) {
                         && r.msg.kind == Kind::Response
                 })
                 .unwrap();
-            if matches!(answer.msg.body, hmasim::protocol::Body::Token(_)) {
+            if answer.msg.token_answer().is_some() {
                 ok += 1;
             } else {
                 failed += 1;

@@ -171,7 +171,7 @@ fn mobile_onprem_hma_shows_the_documented_messages() {
     assert_eq!(step(ad), Some(4));
     let answer = event(&t, |e, from, _| {
         from == "exchange-onprem"
-            && matches!(e.msg.body, hmasim::protocol::Body::Autodiscover { .. })
+            && hmasim::protocol::codec::autodiscover::V2Answer::decode(e.msg.bytes()).is_ok()
     });
     assert_eq!(
         answer.msg.body.to_json().to_string(),
@@ -289,10 +289,10 @@ fn web_onprem_uses_iwa_inside_and_forms_outside() {
         .events
         .iter()
         .any(|e| t_name(&outside, e.to.0) == "wap"));
-    assert!(outside.events.iter().any(|e| matches!(
-        &e.msg.body,
-        hmasim::protocol::Body::Page(hmasim::protocol::Page::SignIn { .. })
-    )));
+    assert!(outside
+        .events
+        .iter()
+        .any(|e| matches!(e.msg.page(), Some(hmasim::protocol::Page::SignIn { .. }))));
 }
 
 fn t_name(t: &Trace, i: u32) -> &str {
@@ -327,10 +327,9 @@ fn switching_off_the_one_mfa_control_loses_mfa_through_the_messages() {
             "{name}: a token still claims mfa"
         );
         assert!(
-            !t.events.iter().any(|e| matches!(
-                &e.msg.body,
-                hmasim::protocol::Body::Page(hmasim::protocol::Page::Mfa { .. })
-            )),
+            !t.events
+                .iter()
+                .any(|e| matches!(e.msg.page(), Some(hmasim::protocol::Page::Mfa { .. }))),
             "{name}: MFA prompted"
         );
     }

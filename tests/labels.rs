@@ -106,8 +106,8 @@ fn a_user_name_only_post_does_not_claim_credentials() {
         .events
         .iter()
         .filter(|e| e.msg.kind == Kind::Request && name_of(&t, e.from) == "outlook-desktop")
-        .filter_map(|e| match &e.msg.body {
-            hmasim::protocol::Body::Form(f) if f.get("UserName").is_some() => {
+        .filter_map(|e| match e.msg.form() {
+            Some(f) if f.get("UserName").is_some() => {
                 Some((f.get("Password").is_some(), e.msg.meta.summary.to_string()))
             }
             _ => None,

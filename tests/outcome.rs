@@ -8,7 +8,7 @@ use hmasim::protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim::protocol::challenge::Credentials;
-use hmasim::protocol::{Body, Kind};
+use hmasim::protocol::Kind;
 use hmasim::scenario::{self, Action, ActionKind, AuthMethod, ClientKind, Real, Scenario, Span};
 use hmasim::sim::{self, Trace};
 
@@ -193,12 +193,11 @@ fn reference(t: &Trace) -> (bool, Vec<(bool, bool, bool)>) {
                     .and_then(Credentials::parse)
                 {
                     Some(Credentials::Bearer(j)) => mfa.get(j.as_str()).copied(),
-                    _ => match &m.body {
-                        Body::Form(f) => ["wresult", "id_token"]
+                    _ => m.form().and_then(|f| {
+                        ["wresult", "id_token"]
                             .iter()
-                            .find_map(|k| f.get(k).and_then(|v| mfa.get(v).copied())),
-                        _ => None,
-                    },
+                            .find_map(|k| f.get(k).and_then(|v| mfa.get(v).copied()))
+                    }),
                 };
                 open.insert(k, cred.unwrap_or(false));
             }

@@ -399,3 +399,139 @@ fn the_scan_finds_the_passwords_the_messages_keep() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A native mail app over `protocol` with the distinctive password [`LINE_PW`].
+fn line_scenario(dir: &std::path::Path, protocol: &str, mailbox: &str) -> PathBuf {
+    let src = format!(
+        r#"name = "line-secrets-{protocol}"
+summary = "a mail app over {protocol}"
+seed = 1
+
+[tenant]
+domain = "contoso.com"
+tenant_id = "4b3f0b6e-9d1c-4c56-8a2e-6f0d3c1b7a92"
+
+[[users]]
+upn = "u@contoso.com"
+mailbox = "{mailbox}"
+password = "{LINE_PW}"
+
+[[clients]]
+kind = "native-mail"
+user = "u@contoso.com"
+platform = "ios"
+location = "external"
+protocol = "{protocol}"
+
+[[timeline]]
+at = "0s"
+client = "native-mail"
+do = "add-account"
+
+[onprem]
+imap_enabled = true
+pop_enabled = true
+
+[[exchange_online.authentication_policies]]
+name = "Allow IMAP and POP"
+allow_basic_auth_imap = true
+allow_basic_auth_pop = true
+
+[exchange_online]
+default_authentication_policy = "Allow IMAP and POP"
+"#
+    );
+    let f = dir.join(format!("line-{protocol}-{mailbox}.toml"));
+    std::fs::write(&f, src).unwrap();
+    f
+}
+
+const LINE_PW: &str = "Imap-P0p-Pw!x7";
+
+#[test]
+fn imap_login_authenticate_plain_and_pop_pass_never_show_the_password() {
+    let dir = tmpdir("line");
+    let upns = ["u@contoso.com".to_string()];
+    let needles = needles(&[LINE_PW.to_string()], &upns);
+    let mut outputs = Vec::new();
+    // IMAP `LOGIN` and POP `USER`/`PASS`, as the mail app sends them, through every
+    // output of the binary, to both Exchanges.
+    for (protocol, mailbox) in [
+        ("imap", "online"),
+        ("pop", "online"),
+        ("imap", "onprem"),
+        ("pop", "onprem"),
+    ] {
+        let f = line_scenario(&dir, protocol, mailbox);
+        let sc = scenario::load(f.to_str().unwrap()).unwrap();
+        let raw = format!("{:?}", sim::run(&sc, true).events);
+        assert!(
+            raw.contains(LINE_PW),
+            "the {protocol} session carries the password on the wire"
+        );
+        if mailbox == "online" {
+            outputs.extend(every_output(f.to_str().unwrap(), &[], false, &dir));
+        } else {
+            let t = sim::run(&sc, true);
+            outputs.push((format!("{protocol} {mailbox} text"), t.to_text()));
+            outputs.push((format!("{protocol} {mailbox} json"), t.to_json()));
+            outputs.push((format!("{protocol} {mailbox} mermaid"), t.to_mermaid()));
+        }
+    }
+    // IMAP `AUTHENTICATE PLAIN` (with SASL-IR, and after a continuation) and POP
+    // `AUTH PLAIN`: hand-written sessions delivered to Exchange Online in a run.
+    use hmasim::protocol::line::sasl::Plain;
+    use hmasim::protocol::line::session::{Credential, LineExchange, LineProtocol};
+    let f = line_scenario(&dir, "imap", "online");
+    let sc = scenario::load(f.to_str().unwrap()).unwrap();
+    let mut built = sim::build(&sc);
+    let exo = built
+        .names
+        .iter()
+        .position(|n| n == "exchange-online")
+        .map(|i| hmasim::kernel::ActorId(i as u32))
+        .unwrap();
+    let client = built.clients[0];
+    let pw = Credential::Password {
+        user: "u@contoso.com".into(),
+        password: LINE_PW.into(),
+    };
+    let plain = Plain {
+        authzid: String::new(),
+        user: "u@contoso.com".into(),
+        password: LINE_PW.into(),
+    }
+    .encode();
+    let sessions = [
+        LineExchange::imap_authenticate(&pw),
+        LineExchange::commands(
+            LineProtocol::Imap,
+            vec!["a1 AUTHENTICATE PLAIN".into(), plain, "a2 LOGOUT".into()],
+        ),
+        LineExchange::pop_authenticate(&pw),
+    ];
+    for (i, s) in sessions.into_iter().enumerate() {
+        let url = hmasim::protocol::Url::line(s.protocol(), "outlook.office365.com");
+        let msg = hmasim::protocol::Message::line_session(url, 900 + i as u64, s, "by hand");
+        built.world.schedule(
+            hmasim::kernel::SimTime::from_micros(1 + i as u64),
+            client,
+            exo,
+            msg,
+        );
+    }
+    let t = sim::run_built(&sc, built, true);
+    assert!(format!("{:?}", t.events).contains("AUTHENTICATE PLAIN"));
+    outputs.push(("AUTHENTICATE PLAIN text".into(), t.to_text()));
+    outputs.push(("AUTHENTICATE PLAIN json".into(), t.to_json()));
+    outputs.push(("AUTHENTICATE PLAIN mermaid".into(), t.to_mermaid()));
+    assert!(t
+        .to_text()
+        .contains("<masked PLAIN credentials of u@contoso.com>"));
+    let mut found = Vec::new();
+    for (what, text) in &outputs {
+        found.extend(leaks(what, text, &needles));
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

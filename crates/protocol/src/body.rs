@@ -23,6 +23,17 @@ impl Form {
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str())
     }
+    /// The form as it travels: `application/x-www-form-urlencoded` bytes.
+    pub fn encode(&self) -> crate::codec::Encoded {
+        crate::codec::Encoded::new(
+            crate::codec::ContentType::Form,
+            crate::codec::form::encode(&self.0),
+        )
+    }
+    /// Reads form bytes (fields in wire order).
+    pub fn decode(bytes: &[u8]) -> Result<Form, crate::codec::form::FormError> {
+        crate::codec::form::decode(bytes).map(Form)
+    }
 }
 
 /// An interactive page shown to the user in a browser or a sign-in web view.
@@ -48,8 +59,6 @@ pub enum Page {
         action: Url,
         /// The hidden fields.
         fields: Form,
-        /// The id of the token the fields carry, if any.
-        token: Option<String>,
     },
     /// An error page.
     Error {
@@ -58,6 +67,27 @@ pub enum Page {
         /// What the page says.
         message: String,
     },
+}
+
+impl Page {
+    /// The page as the text trace's detail line shows it: its kind and form target (an
+    /// auto-post page's fields masked), an error page's code and message.
+    pub fn digest(&self) -> Value {
+        match self {
+            Page::SignIn { action, username } => {
+                json!({"page": "sign-in", "action": action.to_string(), "username": username})
+            }
+            Page::Mfa { action, method } => {
+                json!({"page": "mfa", "action": action.to_string(), "method": method.as_str()})
+            }
+            Page::AutoPost { action, fields, .. } => {
+                json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
+            }
+            Page::Error { code, message } => {
+                json!({"page": "error", "code": code, "message": message})
+            }
+        }
+    }
 }
 
 /// What an MFA page asks of the user (the method the page names).
@@ -92,23 +122,27 @@ pub struct DetectAnswer {
     pub onprem: bool,
 }
 
-/// An OAuth 2 token endpoint answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenResponse {
-    /// The resource (audience) of the access token.
-    pub resource: String,
-    /// Granted scopes.
-    pub scope: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// The access token (compact JWT).
-    pub access_token: String,
-    /// Its id in the trace (`AT1`...).
-    pub access_id: String,
-    /// The refresh token, if any.
-    pub refresh_token: Option<String>,
-    /// Its id in the trace (`RT1`...).
-    pub refresh_id: Option<String>,
+impl DetectAnswer {
+    /// The answer as it travels (`codec::autodiscover::DetectJson`).
+    pub fn encode(&self) -> crate::codec::Encoded {
+        crate::codec::autodiscover::DetectJson {
+            protocol: self.protocol.clone(),
+            url: self.url.to_string(),
+            aad: self.aad.clone(),
+            onprem: self.onprem,
+        }
+        .encode()
+    }
+    /// Reads the answer's JSON; `None` when it is not one or its URL is not a URL.
+    pub fn decode(bytes: &[u8]) -> Option<DetectAnswer> {
+        let d = crate::codec::autodiscover::DetectJson::decode(bytes).ok()?;
+        Some(DetectAnswer {
+            protocol: d.protocol,
+            url: Url::parse(&d.url).ok()?,
+            aad: d.aad,
+            onprem: d.onprem,
+        })
+    }
 }
 
 /// Mailbox content served to a client (what "data reaches the client" means).
@@ -172,28 +206,6 @@ pub enum Body {
     /// No body.
     #[default]
     Empty,
-    /// The AutoDiscover v2 JSON answer `{"Protocol": ..., "Url": ...}`.
-    Autodiscover {
-        /// `activesync`...
-        protocol: String,
-        /// The endpoint URL.
-        url: String,
-    },
-    /// AutoDetect's answer to Outlook mobile.
-    Detect(DetectAnswer),
-    /// A page for the user.
-    Page(Page),
-    /// Posted form fields.
-    Form(Form),
-    /// A token endpoint answer.
-    Token(TokenResponse),
-    /// Outlook mobile's provisioning request: the on-premises ActiveSync endpoint.
-    Provision {
-        /// The mailbox owner.
-        upn: String,
-        /// The on-premises ActiveSync URL.
-        eas_url: Url,
-    },
     /// Mailbox content.
     Mailbox(Mailbox),
     /// A request for MFA (AD FS adapter to Entra MFA, or Entra MFA to the user's device).
@@ -235,30 +247,25 @@ pub enum Body {
     },
     /// A timeline input.
     Action(UserAction),
-    /// Signing metadata: the keys a token issuer publishes.
-    Metadata(crate::jwt::KeySet),
     /// A directory synchronization cycle's changes.
     DirectorySync(Vec<PasswordChange>),
     /// A timer tag.
     Timer(&'static str),
     /// A note's detail lines.
     Lines(Vec<String>),
+    /// An HTTP body as it crosses the wire: the bytes a real receiver parses and their
+    /// content type (issue 12 item 3). Receivers read it with the decoders of
+    /// [`crate::codec`]; the trace shows it through [`crate::codec::trace_value`].
+    Encoded(crate::codec::Encoded),
 }
 
 impl Body {
-    /// The media type this body travels as over HTTP, or `None` for a body that does not
+    /// The media type an encoded body travels as, or `None` for a body that does not
     /// cross HTTP (directory bind, Kerberos, MFA push, timers, timeline inputs, notes) or
-    /// whose format depends on the mailbox protocol (`Mailbox`, not encoded yet).
+    /// is not encoded yet (`Mailbox`).
     pub fn content_type(&self) -> Option<crate::codec::ContentType> {
-        use crate::codec::ContentType;
         match self {
-            Body::Autodiscover { .. }
-            | Body::Detect(_)
-            | Body::Token(_)
-            | Body::Provision { .. }
-            | Body::Metadata(_) => Some(ContentType::Json),
-            Body::Page(_) => Some(ContentType::Html),
-            Body::Form(_) => Some(ContentType::Form),
+            Body::Encoded(e) => Some(e.content_type),
             _ => None,
         }
     }
@@ -267,39 +274,6 @@ impl Body {
     pub fn to_json(&self) -> Value {
         match self {
             Body::Empty => Value::Null,
-            Body::Autodiscover { protocol, url } => json!({"Protocol": protocol, "Url": url}),
-            Body::Detect(d) => json!({
-                "protocol": d.protocol,
-                "url": d.url.to_string(),
-                "aad": d.aad,
-                "onprem": d.onprem,
-            }),
-            Body::Page(p) => match p {
-                Page::SignIn { action, username } => {
-                    json!({"page": "sign-in", "action": action.to_string(), "username": username})
-                }
-                Page::Mfa { action, method } => {
-                    json!({"page": "mfa", "action": action.to_string(), "method": method.as_str()})
-                }
-                Page::AutoPost { action, fields, .. } => {
-                    json!({"page": "auto-post", "action": action.to_string(), "fields": form_json(fields)})
-                }
-                Page::Error { code, message } => {
-                    json!({"page": "error", "code": code, "message": message})
-                }
-            },
-            Body::Form(f) => form_json(f),
-            Body::Token(t) => json!({
-                "token_type": "Bearer",
-                "resource": t.resource,
-                "scope": t.scope,
-                "expires_in": t.expires_in,
-                "access_token": t.access_token,
-                "refresh_token": t.refresh_token,
-            }),
-            Body::Provision { upn, eas_url } => {
-                json!({"upn": upn, "protocol": "activesync", "url": eas_url.to_string()})
-            }
             Body::Mailbox(m) => json!({"mailbox": m.upn, "source": m.source, "items": m.items}),
             Body::MfaRequest { upn, method } => json!({"upn": upn, "method": method}),
             Body::MfaResult { upn, approved } => json!({"upn": upn, "approved": approved}),
@@ -325,14 +299,32 @@ impl Body {
                     json!({"action": "Set-AuthServer EvoSts -RefreshAuthMetadata"})
                 }
             },
-            Body::Metadata(k) => {
-                json!({"keys": k.keys.iter().map(|k| json!({"kid": k.kid})).collect::<Vec<_>>()})
-            }
             Body::DirectorySync(c) => {
                 json!({"changes": c.iter().map(|c| json!({"upn": c.upn, "password_changed_ms": c.changed_ms, "password_hash": MASK})).collect::<Vec<_>>()})
             }
             Body::Timer(t) => json!({"timer": t}),
             Body::Lines(l) => json!(l),
+            Body::Encoded(e) => crate::codec::trace_value(e),
+        }
+    }
+
+    /// The body as the text trace's detail line shows it, `None` for none: what
+    /// [`Body::to_json`] shows, except that forms, token answers and timeline inputs are
+    /// left out (the summary says what they do), and an encoded body is shown as what it
+    /// decodes to (a page by its kind and form target, not its HTML).
+    pub fn digest(&self) -> Option<Value> {
+        match self {
+            Body::Empty | Body::Action(_) => None,
+            Body::Encoded(e) => crate::codec::digest(e),
+            b => Some(b.to_json()),
+        }
+    }
+
+    /// The bytes of an encoded body (empty for any other).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Encoded(e) => &e.bytes,
+            _ => &[],
         }
     }
 }
@@ -352,10 +344,13 @@ mod tests {
 
     #[test]
     fn autodiscover_answer_is_the_documented_json() {
-        let b = Body::Autodiscover {
-            protocol: "activesync".into(),
-            url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
-        };
+        let b = Body::Encoded(
+            crate::codec::autodiscover::V2Answer {
+                protocol: "activesync".into(),
+                url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
+            }
+            .encode(),
+        );
         assert_eq!(
             b.to_json().to_string(),
             r#"{"Protocol":"activesync","Url":"https://mail.contoso.com/Microsoft-Server-ActiveSync"}"#
@@ -364,7 +359,12 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_trace() {
-        let f = Body::Form(Form::new().with("UserName", "u").with("Password", "secret"));
+        let f = Body::Encoded(
+            Form::new()
+                .with("UserName", "u")
+                .with("Password", "secret")
+                .encode(),
+        );
         assert!(!f.to_json().to_string().contains("secret"));
         let b = Body::Bind {
             upn: "u".into(),
@@ -380,17 +380,18 @@ mod tests {
             .with("client_secret", "s3cr3t-value")
             .with("new_password", "N3w-value")
             .with("PWD", "p-value");
-        let shown = Body::Form(f.clone()).to_json().to_string();
+        let shown = Body::Encoded(f.encode()).to_json().to_string();
         for v in ["s3cr3t-value", "N3w-value", "p-value"] {
             assert!(!shown.contains(v), "{shown}");
         }
         // A field named otherwise keeps its value, even when the value is the word.
-        assert!(shown.contains(r#""grant_type":"password""#), "{shown}");
-        let page = Body::Page(Page::AutoPost {
+        assert!(shown.contains("grant_type=password"), "{shown}");
+        let page = Page::AutoPost {
             action: Url::https("login.microsoftonline.com", "/login.srf"),
             fields: f,
-            token: None,
-        });
-        assert!(!page.to_json().to_string().contains("s3cr3t-value"));
+        };
+        assert!(!page.digest().to_string().contains("s3cr3t-value"));
+        let html = Body::Encoded(crate::codec::html::encode(&page));
+        assert!(!html.to_json().to_string().contains("s3cr3t-value"));
     }
 }

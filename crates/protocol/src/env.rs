@@ -78,6 +78,11 @@ pub trait Env {
     /// The trace label of the message being handled, opaque to the party: saved with a
     /// request it answers later ([`Message::labelled`]).
     fn label(&self) -> Label;
+    /// The trace's name (`AT1`, `RT1`...) of a token the message being handled issued,
+    /// found by its compact serialization: how a party that receives tokens names them in
+    /// the trace when it sends them on, without the names crossing the wire. `None` when
+    /// the message issued no such token (or the environment keeps no trace).
+    fn issued_label(&self, token: &str) -> Option<String>;
     /// Delivers `msg` back to the running party after `delay`, unless cancelled first;
     /// returns the timer's handle.
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId;
@@ -171,6 +176,13 @@ impl Env for Recording {
     }
     fn caller(&self) -> Route {
         self.caller
+    }
+    fn issued_label(&self, token: &str) -> Option<String> {
+        self.handled
+            .issued
+            .iter()
+            .find(|t| t.jwt == token)
+            .map(|t| t.id.clone())
     }
     fn label(&self) -> Label {
         Label::of(&self.handled)

@@ -74,6 +74,21 @@ impl SigningKey {
         SigningKey::with_secret(kid, secret)
     }
 
+    /// The key as a JSON Web Key (`kty` `oct`, `k` its secret, base64url): how the
+    /// simulator's issuer publishes an HS256 key in its metadata.
+    pub fn to_jwk(&self) -> crate::codec::oidc::Jwk {
+        crate::codec::oidc::Jwk {
+            kid: self.kid.clone(),
+            k: B64.encode(self.secret),
+        }
+    }
+    /// The key a published JSON Web Key holds; `None` when `k` is not 32 bytes of
+    /// base64url.
+    pub fn from_jwk(jwk: &crate::codec::oidc::Jwk) -> Option<SigningKey> {
+        let secret: [u8; 32] = B64.decode(&jwk.k).ok()?.try_into().ok()?;
+        Some(SigningKey::with_secret(jwk.kid.clone(), secret))
+    }
+
     fn with_secret(kid: String, secret: [u8; 32]) -> SigningKey {
         // HMAC accepts keys of any length: this cannot fail.
         let mac = <HmacSha256 as Mac>::new_from_slice(&secret).expect("HMAC takes any key length");
@@ -136,6 +151,20 @@ impl KeySet {
     /// A key set holding `keys`.
     pub fn new(keys: Vec<SigningKey>) -> KeySet {
         KeySet { keys }
+    }
+    /// The published key set (JWKS).
+    pub fn to_jwks(&self) -> crate::codec::oidc::Jwks {
+        crate::codec::oidc::Jwks {
+            keys: self.keys.iter().map(SigningKey::to_jwk).collect(),
+        }
+    }
+    /// The keys of a published key set; `None` when one of them cannot be read.
+    pub fn from_jwks(jwks: &crate::codec::oidc::Jwks) -> Option<KeySet> {
+        jwks.keys
+            .iter()
+            .map(SigningKey::from_jwk)
+            .collect::<Option<Vec<_>>>()
+            .map(KeySet::new)
     }
     /// The key with id `kid`.
     pub fn get(&self, kid: &str) -> Option<&SigningKey> {
@@ -346,6 +375,25 @@ pub fn verify(jwt: &str, keys: &KeySet, now: u64, skew: u64) -> Result<Claims, J
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_set_is_published_as_a_jwks_and_read_back_and_the_trace_masks_its_secrets() {
+        let keys = KeySet::new(vec![
+            SigningKey::derive("evosts", 1, 7),
+            SigningKey::derive("evosts", 2, 7),
+        ]);
+        let enc = keys.to_jwks().encode();
+        let back = crate::codec::oidc::Jwks::decode(&enc.bytes).unwrap();
+        assert_eq!(KeySet::from_jwks(&back), Some(keys.clone()));
+        let shown = crate::codec::trace_value(&enc).to_string();
+        assert!(shown.contains(&keys.keys[0].kid), "{shown}");
+        assert!(!shown.contains(&keys.to_jwks().keys[0].k), "{shown}");
+        let short = crate::codec::oidc::Jwk {
+            kid: "x".into(),
+            k: "AAAA".into(),
+        };
+        assert_eq!(SigningKey::from_jwk(&short), None);
+    }
 
     fn claims() -> Claims {
         Claims {

@@ -55,15 +55,13 @@ pub mod url;
 /// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
 pub use http;
 
-pub use body::{
-    Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, TokenResponse, UserAction,
-};
+pub use body::{Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, UserAction};
 pub use directory::Directory;
 pub use env::{Env, Route};
 pub use fault::FaultCode;
 pub use flows::{FlowId, Stage, Step};
 pub use hmasim_base::TimerId;
-pub use mailbox::{DeviceCharacteristic, MailboxProtocol};
+pub use mailbox::{ActiveSyncQuery, DeviceCharacteristic, MailboxProtocol};
 pub use message::{Fault, Kind, Label, Message, Meta, Method, StatusCode, Wire};
 pub use net::{Net, Relay, Retries, Unreachable};
 pub use party::PartyKind;

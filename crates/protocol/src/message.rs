@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use crate::flows::Stage;
 use crate::headers::{self, HeaderName};
+use crate::line::session::LineExchange;
 use crate::{Body, FaultCode, Token, Url};
 
 /// What a message is (contract `kind`; `dropped` is decided by the network, not here).
@@ -88,6 +89,10 @@ pub struct Wire {
     /// `error`/`error_description` JSON, Exchange's `X-MS-Diagnostics`...). Set with
     /// [`Message::with_fault`], beside the trace's [`Meta::fault`].
     pub refusal: Option<Box<Fault>>,
+    /// An IMAP or POP session (issue 12 item 4): the client's command lines on a request
+    /// to an `imaps`/`pop3s` URL (no method), the server's replies on its answer (no
+    /// status). `None` on HTTP messages. Boxed: most messages are HTTP.
+    pub line: Option<Box<LineExchange>>,
 }
 
 /// What the trace, the monitor and the environment know of a message and its receiver
@@ -207,9 +212,44 @@ impl Wire {
     pub fn status_number(&self) -> u16 {
         self.status.map_or(0, |s| s.as_u16())
     }
-    /// Whether this message carries mailbox content.
+    /// The content type the message's `Content-Type` header names, else its body's.
+    pub fn content_type(&self) -> Option<crate::codec::ContentType> {
+        self.header_value(&headers::CONTENT_TYPE)
+            .and_then(crate::codec::ContentType::parse)
+            .or_else(|| self.body.content_type())
+    }
+    /// The body's bytes (empty when it has none or is not encoded).
+    pub fn bytes(&self) -> &[u8] {
+        self.body.bytes()
+    }
+    /// The page this message's body is: an HTML body that reads as one of the pages the
+    /// flows show (`None` otherwise).
+    pub fn page(&self) -> Option<crate::Page> {
+        (self.content_type() == Some(crate::codec::ContentType::Html))
+            .then(|| crate::codec::html::decode(self.bytes()).ok())
+            .flatten()
+    }
+    /// The form this message's body is: its `Content-Type` is
+    /// `application/x-www-form-urlencoded` and its bytes decode as one (`None` otherwise).
+    pub fn form(&self) -> Option<crate::Form> {
+        (self.content_type() == Some(crate::codec::ContentType::Form))
+            .then(|| crate::Form::decode(self.bytes()).ok())
+            .flatten()
+    }
+    /// The token endpoint's success answer this message is, read from its bytes: a `200`
+    /// whose JSON body decodes as one (`None` for anything else, an error answer or bytes
+    /// that are not a token response).
+    pub fn token_answer(&self) -> Option<crate::codec::oauth::TokenAnswer> {
+        (self.status == Some(StatusCode::OK)
+            && self.content_type() == Some(crate::codec::ContentType::Json))
+        .then(|| crate::codec::oauth::TokenAnswer::decode(self.bytes()).ok())
+        .flatten()
+    }
+    /// Whether this message carries mailbox content (a mailbox body, or an IMAP/POP
+    /// answer whose replies carry a fetched message).
     pub fn carries_mailbox(&self) -> bool {
         matches!(self.body, Body::Mailbox(_))
+            || self.line.as_ref().is_some_and(|l| l.carries_mailbox())
     }
 }
 
@@ -225,6 +265,7 @@ impl Message {
                 body: Body::Empty,
                 conv: 0,
                 refusal: None,
+                line: None,
             },
             meta: Meta {
                 summary: summary.into(),
@@ -244,6 +285,33 @@ impl Message {
         m.method = Some(method);
         m.url = Some(url);
         m.conv = conv;
+        m
+    }
+
+    /// An IMAP or POP session to `url` (scheme `imaps` or `pop3s`, [`Url::line`]): the
+    /// client's command lines, no HTTP method.
+    pub fn line_session(
+        url: Url,
+        conv: u64,
+        session: LineExchange,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
+        let mut m = Message::new(Kind::Request, summary);
+        m.url = Some(url);
+        m.conv = conv;
+        m.line = Some(Box::new(session));
+        m
+    }
+
+    /// The server's answer to the line session `req`: its replies, no HTTP status.
+    pub fn line_answer(
+        req: &Wire,
+        replies: LineExchange,
+        summary: impl Into<Cow<'static, str>>,
+    ) -> Message {
+        let mut m = Message::new(Kind::Response, summary);
+        m.conv = req.conv;
+        m.line = Some(Box::new(replies));
         m
     }
 
@@ -319,6 +387,28 @@ impl Message {
     /// Sets the body (builder style).
     pub fn with_body(mut self, body: Body) -> Message {
         self.body = body;
+        self
+    }
+    /// Sets an HTML page body (`text/html; charset=utf-8`) and its `Content-Type` header
+    /// (builder style).
+    pub fn with_page(self, page: &crate::Page) -> Message {
+        self.with_encoded(crate::codec::html::encode(page))
+    }
+    /// Sets a form body (`application/x-www-form-urlencoded`) and its `Content-Type`
+    /// header (builder style).
+    pub fn with_form(self, form: crate::Form) -> Message {
+        self.with_encoded(form.encode())
+    }
+    /// Sets an encoded body and its `Content-Type` header, unless the sender wrote one
+    /// (builder style): what a real sender puts on the wire.
+    pub fn with_encoded(mut self, body: crate::codec::Encoded) -> Message {
+        if self.header_value(&headers::CONTENT_TYPE).is_none() {
+            self.headers.push((
+                headers::CONTENT_TYPE.clone(),
+                body.content_type.as_str().to_string(),
+            ));
+        }
+        self.body = Body::Encoded(body);
         self
     }
     /// Sets the stage (builder style).

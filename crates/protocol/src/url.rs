@@ -122,6 +122,22 @@ impl Url {
         }
     }
 
+    /// The target of an IMAP or POP session to `host`: `imaps://host` or `pop3s://host`
+    /// (the scheme names the implicit-TLS port, 993 or 995; no path).
+    pub fn line(protocol: crate::line::session::LineProtocol, host: &str) -> Url {
+        Url {
+            scheme: protocol.scheme().into(),
+            host: host.to_ascii_lowercase(),
+            path: String::new(),
+            query: Vec::new(),
+        }
+    }
+
+    /// The line protocol this URL's scheme names (`imaps`, `pop3s`), if any.
+    pub fn line_protocol(&self) -> Option<crate::line::session::LineProtocol> {
+        crate::line::session::LineProtocol::of_scheme(&self.scheme)
+    }
+
     /// Adds a query parameter (builder style).
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Url {
         self.query.push((key.to_string(), value.into()));

@@ -72,7 +72,6 @@ fn page() -> impl Strategy<Value = Page> {
             Page::AutoPost {
                 action,
                 fields: Form(f),
-                token: None,
             }
         }),
         (word(), text()).prop_map(|(code, message)| Page::Error { code, message }),
@@ -302,9 +301,9 @@ proptest! {
     fn pages_round_trip(p in page(), secret in word()) {
         let enc = html::encode(&p);
         prop_assert_eq!(html::decode(&enc.bytes).unwrap(), p.clone());
-        if let Page::AutoPost { action, mut fields, token } = p {
+        if let Page::AutoPost { action, mut fields } = p {
             fields.0.push(("client_secret".into(), format!("S3CR3T{secret}")));
-            let enc = html::encode(&Page::AutoPost { action, fields, token });
+            let enc = html::encode(&Page::AutoPost { action, fields });
             let shown = String::from_utf8(codec::mask(ContentType::Html, &enc.bytes)).unwrap();
             prop_assert!(!shown.contains("S3CR3T"));
             prop_assert!(shown.contains(MASK));
@@ -595,7 +594,6 @@ fn write_fuzz_seeds() {
             fields: Form::new()
                 .with("wa", "wsignin1.0")
                 .with("wresult", "<t:RequestSecurityTokenResponse/>"),
-            token: None,
         },
         Page::Error {
             code: "AADSTS53003".into(),

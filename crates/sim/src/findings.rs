@@ -23,6 +23,7 @@ use std::fmt::Write as _;
 use hmasim_protocol::apps;
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::display::escape_control as esc;
+use hmasim_protocol::line::session::Credential;
 use hmasim_protocol::policy::{CaPolicy, CaState, ClientAppType, DevicePlatform, GrantControl};
 use hmasim_protocol::PartyKind;
 use hmasim_scenario::accept::Exception;
@@ -527,18 +528,27 @@ fn read_trace<'a>(trace: &'a Trace, client: &str) -> Ran<'a> {
         {
             continue;
         }
-        let scheme = match m
-            .header_value(&headers::AUTHORIZATION)
-            .and_then(Credentials::parse)
-        {
-            Some(Credentials::Basic { .. }) => "Basic",
-            Some(Credentials::Negotiate(_)) => "Kerberos",
+        // An IMAP or POP session with a password is Basic to its protocol.
+        let session = m.line.as_deref().map(|l| {
+            (
+                l.protocol().mailbox_protocol(),
+                matches!(l.credential(), Some(Credential::Password { .. })),
+            )
+        });
+        let scheme = match (
+            session,
+            m.header_value(&headers::AUTHORIZATION)
+                .and_then(Credentials::parse),
+        ) {
+            (Some((_, true)), _) => "Basic",
+            (Some(_), _) => continue,
+            (None, Some(Credentials::Basic { .. })) => "Basic",
+            (None, Some(Credentials::Negotiate(_))) => "Kerberos",
             _ => continue,
         };
-        let proto = m
-            .url
-            .as_ref()
-            .and_then(|u| u.mailbox_protocol())
+        let proto = session
+            .map(|(p, _)| p)
+            .or_else(|| m.url.as_ref().and_then(|u| u.mailbox_protocol()))
             .and_then(|w| {
                 MailProtocol::ALL
                     .into_iter()
@@ -716,11 +726,12 @@ fn fresh_name<'a>(base: &str, taken: impl Iterator<Item = &'a String> + Clone) -
 /// The ActiveSync device access decision that admitted a Basic request, when an allow rule
 /// (rather than the default level) made it: the rule, and why it stays.
 fn activesync_admission(sc: &Scenario, req: &hmasim_protocol::Message) -> Option<String> {
-    let device_type = req
+    let query = req
         .url
         .as_ref()
-        .and_then(|u| u.param("DeviceType"))
-        .unwrap_or("");
+        .map(hmasim_protocol::ActiveSyncQuery::parse)
+        .unwrap_or_default();
+    let device_type = query.device_type.as_deref().unwrap_or("");
     let model = req.header_value(&headers::X_DEVICE_MODEL).unwrap_or("");
     let agent = req.header_value(&headers::USER_AGENT).unwrap_or("");
     let rules = &sc.onprem.activesync.device_rules;

@@ -2,8 +2,8 @@
 //!
 //! Whether mailbox data rests on MFA is decided from the credential the request it answers
 //! actually carried on the wire (its `Authorization: Bearer` JWT, a posted id_token or SAML
-//! assertion, or a session cookie a response set), looked up in the record of what the
-//! issuers really issued. The `token` label a sender writes on a message is a trace
+//! assertion, a session cookie a response set, or an IMAP/POP session's `XOAUTH2` token),
+//! looked up in the record of what the issuers really issued. The `token` label a sender writes on a message is a trace
 //! annotation only: no verdict reads it. `docs/outcome.md` defines the outcome.
 
 use hmasim_protocol::headers;
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::line::session::Credential;
 use hmasim_protocol::{Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
@@ -260,6 +261,14 @@ impl Monitor {
     /// cookie. `None` for Basic, Negotiate, no credential, or anything no issuer issued (a
     /// forged JWT).
     fn credential(&self, m: &Message) -> Option<u32> {
+        if let Some(session) = m.line.as_deref() {
+            // An IMAP or POP session: the token of its `XOAUTH2` command; a password
+            // (`LOGIN`, `PASS`, `PLAIN`) is no issued credential.
+            return match session.credential() {
+                Some(Credential::Bearer { token, .. }) => self.issued.get(token.as_str()).copied(),
+                _ => None,
+            };
+        }
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
             return match Credentials::bearer_token(a) {
                 Some("") => self.posted(m).or_else(|| self.cookie(m)),
@@ -271,7 +280,7 @@ impl Monitor {
     }
 
     fn posted(&self, m: &Message) -> Option<u32> {
-        let Body::Form(f) = &m.body else { return None };
+        let f = m.form()?;
         ["wresult", "id_token", "assertion", "refresh_token"]
             .iter()
             .filter_map(|k| f.get(k))
@@ -423,10 +432,16 @@ impl Monitor {
             return;
         }
         let cred = self.credential(m);
+        // Outlook mobile's provisioning request names the mailbox it asks MRS to sync.
+        let provision = (m.method == Some(hmasim_protocol::Method::POST)
+            && m.content_type() == Some(hmasim_protocol::codec::ContentType::Json))
+        .then(|| hmasim_protocol::codec::mrs::Provision::decode(m.bytes()).ok())
+        .flatten()
+        .map(|p| p.upn);
         let user = match cred.and_then(|c| self.creds[c as usize].1) {
             Some(u) => Some(u),
-            None => match (&m.body, m.url.as_ref().and_then(|u| u.param("User"))) {
-                (Body::Provision { upn, .. }, _) => Some(self.user(upn)),
+            None => match (&provision, m.url.as_ref().and_then(|u| u.param("User"))) {
+                (Some(upn), _) => Some(self.user(upn)),
                 (_, Some(upn)) => {
                     let upn = upn.to_string();
                     Some(self.user(&upn))
@@ -434,7 +449,7 @@ impl Monitor {
                 _ => None,
             },
         };
-        if let Body::Provision { upn, .. } = &m.body {
+        if let Some(upn) = &provision {
             // The mobile client asks MRS to sync this mailbox for it: MRS's background
             // failures for this user are this client's.
             if self.clients.iter().any(|c| c.id == ev.from) {
@@ -478,7 +493,14 @@ impl Monitor {
                 self.cookies.insert(pair.into(), cred);
             }
         }
-        if let Body::Mailbox(mb) = &m.body {
+        // Mailbox data: a mailbox body, or an IMAP/POP answer whose replies carry a
+        // fetched message (`Reply::carries_mailbox`).
+        let served = match (&m.body, m.line.as_deref()) {
+            (Body::Mailbox(mb), _) => Some(mb.source),
+            (_, Some(session)) => session.served_by(),
+            _ => None,
+        };
+        if let Some(source) = served {
             // The safety property counts every copy that crossed the wire.
             self.data_served = true;
             if !mfa {
@@ -522,7 +544,7 @@ impl Monitor {
                     }
                     if v.reached_ms.is_none() {
                         v.reached_ms = Some(t_ms);
-                        v.served_by = Some(mb.source);
+                        v.served_by = Some(source);
                     }
                 }
             }
@@ -755,6 +777,56 @@ mod tests {
     }
 
     #[test]
+    fn an_imap_session_is_judged_by_its_xoauth2_token_and_its_fetch_reply() {
+        use hmasim_protocol::line::session::{Credential, Decision, LineExchange};
+        let k = key();
+        let (with, without) = (
+            token("AT1", &["pwd", "mfa"], &k),
+            token("AT2", &["pwd"], &k),
+        );
+        let bearer = |t: &Token| Credential::Bearer {
+            user: "test@contoso.com".into(),
+            token: t.jwt.clone(),
+        };
+        let fetched = Decision::Accepted {
+            message: "Subject: hi\r\n\r\nbody\r\n".into(),
+        };
+        for (session, mfa) in [
+            (LineExchange::imap_authenticate(&bearer(&with)), true),
+            (LineExchange::pop_authenticate(&bearer(&with)), true),
+            (LineExchange::imap_authenticate(&bearer(&without)), false),
+            (LineExchange::imap_login("test@contoso.com", "pw"), false),
+            (LineExchange::pop_login("test@contoso.com", "pw"), false),
+        ] {
+            let mut mon = monitor();
+            issue(&mut mon, &with);
+            issue(&mut mon, &without);
+            let url = Url::line(session.protocol(), "outlook.office365.com");
+            // The label names the MFA token whatever the session carries: not read.
+            let req = Message::line_session(url, 1, session.clone(), "s").carrying("AT1");
+            deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
+            // A refused session is no mailbox data.
+            let no = session.answer("exchange-online", true, &Decision::Refused);
+            let refused = Message::line_answer(&req, no, "no");
+            let mut probe = monitor();
+            deliver(&mut probe, 2, CLIENT, EXCHANGE, &req);
+            deliver(&mut probe, 3, EXCHANGE, CLIENT, &refused);
+            assert!(probe.clients[0].reached_ms.is_none());
+            let ok = session.answer("exchange-online", true, &fetched);
+            deliver(
+                &mut mon,
+                3,
+                EXCHANGE,
+                CLIENT,
+                &Message::line_answer(&req, ok, "ok"),
+            );
+            let v = &mon.clients[0];
+            assert_eq!((v.with_mfa, v.without_mfa), (mfa, !mfa), "{session:?}");
+            assert_eq!(v.served_by, Some("exchange-online"));
+        }
+    }
+
+    #[test]
     fn basic_and_no_credential_are_not_mfa() {
         for auth in [Some("Basic dGVzdDpwdw=="), Some("Negotiate YIIC"), None] {
             let mut mon = monitor();
@@ -788,9 +860,7 @@ mod tests {
             1,
             "form_post",
         )
-        .with_body(Body::Form(
-            hmasim_protocol::Form::new().with("id_token", id.jwt.clone()),
-        ));
+        .with_form(hmasim_protocol::Form::new().with("id_token", id.jwt.clone()));
         deliver(&mut mon, 2, CLIENT, EXCHANGE, &post);
         let opened = Message::response(&post, 302, "session").header(
             &headers::SET_COOKIE,

@@ -126,6 +126,13 @@ impl Env for SimEnv<'_, '_> {
     fn label(&self) -> Label {
         Label::of(&self.handled)
     }
+    fn issued_label(&self, token: &str) -> Option<String> {
+        self.handled
+            .issued
+            .iter()
+            .find(|t| t.jwt == token)
+            .map(|t| t.id.clone())
+    }
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
         self.ctx.timer(delay, msg)
     }

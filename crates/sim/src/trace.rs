@@ -211,14 +211,15 @@ impl Trace {
                     "url": m.url.as_ref().map(|u| u.to_string()),
                     "status": m.status.map(|s| s.as_u16()),
                     "headers": m.headers.iter().map(|(k, v)| json!([headers::display_name(k), header_value(k, v)])).collect::<Vec<_>>(),
-                    "content_type": m
-                        .headers
-                        .iter()
-                        .find(|(k, _)| *k == headers::CONTENT_TYPE)
-                        .and_then(|(_, v)| hmasim_protocol::codec::ContentType::parse(v))
-                        .or_else(|| m.body.content_type())
-                        .map(|c| c.media_type()),
-                    "body": m.body.to_json(),
+                    "content_type": match m.line.as_deref() {
+                        // An IMAP or POP session: its lines, masked by the protocol's Masker.
+                        Some(l) => Some(l.protocol().content_type()),
+                        None => m.content_type().map(|c| c.media_type()),
+                    },
+                    "body": match m.line.as_deref() {
+                        Some(l) => json!(l.masked_lines()),
+                        None => m.body.to_json(),
+                    },
                     "token": m.meta.token,
                     "step": self.step(m).map(|(flow, n)| json!({"flow": flow, "n": n})),
                     "summary": m.meta.summary,
@@ -242,8 +243,17 @@ impl Trace {
     /// The essential line of an event: what a trainer points at.
     fn essential(&self, m: &Message) -> Vec<String> {
         let mut out = Vec::new();
-        match m.kind {
-            Kind::Request => {
+        match (m.kind, m.line.as_deref()) {
+            // An IMAP or POP session: where it goes, then its lines (masked).
+            (Kind::Request, Some(l)) => {
+                let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
+                out.push(format!("{url} (port {})", l.protocol().port()));
+                out.extend(l.masked_lines().into_iter().map(|x| format!("C: {x}")));
+            }
+            (Kind::Response, Some(l)) => {
+                out.extend(l.masked_lines().into_iter().map(|x| format!("S: {x}")));
+            }
+            (Kind::Request, None) => {
                 let url = m.url.as_ref().map(|u| u.to_string()).unwrap_or_default();
                 out.push(format!(
                     "{} {url}",
@@ -263,11 +273,11 @@ impl Trace {
                     out.push(format!("Authorization: {shown}"));
                 }
             }
-            Kind::Redirect => out.push(format!(
+            (Kind::Redirect, _) => out.push(format!(
                 "302 -> {}",
                 m.url.as_ref().map(|u| u.to_string()).unwrap_or_default()
             )),
-            Kind::Response => {
+            (Kind::Response, None) => {
                 out.push(format!("{}", m.status_number()));
                 for (k, v) in &m.headers {
                     if *k == headers::WWW_AUTHENTICATE || *k == headers::X_MS_DIAGNOSTICS {
@@ -275,7 +285,7 @@ impl Trace {
                     }
                 }
             }
-            Kind::Timer | Kind::Note => {}
+            (Kind::Timer | Kind::Note, _) => {}
         }
         for t in &m.meta.issued {
             out.push(format!(
@@ -291,24 +301,15 @@ impl Trace {
                     .unwrap_or_default()
             ));
         }
-        match m.body.to_json() {
-            Value::Null => {}
-            Value::Array(lines) => out.extend(
+        match m.body.digest() {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(lines)) => out.extend(
                 lines
                     .iter()
                     .filter_map(|l| l.as_str().map(|s| format!("- {s}"))),
             ),
-            v if m.meta.issued.is_empty()
-                && !matches!(
-                    m.body,
-                    hmasim_protocol::Body::Form(_)
-                        | hmasim_protocol::Body::Token(_)
-                        | hmasim_protocol::Body::Action(_)
-                ) =>
-            {
-                out.push(v.to_string())
-            }
-            _ => {}
+            Some(v) if m.meta.issued.is_empty() => out.push(v.to_string()),
+            Some(_) => {}
         }
         if let Some(f) = &m.meta.fault {
             out.push(format!("! {}: {}", f.code, f.message));
@@ -521,8 +522,11 @@ impl Trace {
                 .step(m)
                 .map(|(_, n)| format!("[{n}] "))
                 .unwrap_or_default();
-            let label = match m.kind {
-                Kind::Request => {
+            let label = match (m.kind, m.line.as_deref()) {
+                // An IMAP or POP session reads as what it does: `IMAP LOGIN as u@...`,
+                // `a1 NO LOGIN failed.`
+                (Kind::Request | Kind::Response, Some(l)) => format!("{step}{}", l.describe()),
+                (Kind::Request, None) => {
                     let u = m
                         .url
                         .as_ref()
@@ -538,11 +542,11 @@ impl Trace {
                             .unwrap_or_default()
                     )
                 }
-                Kind::Redirect => format!(
+                (Kind::Redirect, _) => format!(
                     "{step}302 to {}",
                     m.url.as_ref().map(|u| u.host.clone()).unwrap_or_default()
                 ),
-                Kind::Response => {
+                (Kind::Response, None) => {
                     let status = m.status_number();
                     let issued: Vec<&str> = m.meta.issued.iter().map(|t| t.id.as_str()).collect();
                     let extra = if issued.is_empty() {
@@ -555,7 +559,7 @@ impl Trace {
                         without_status(&m.meta.summary, status)
                     )
                 }
-                Kind::Timer | Kind::Note => format!("{step}{}", m.meta.summary),
+                (Kind::Timer | Kind::Note, _) => format!("{step}{}", m.meta.summary),
             };
             let mut label = mermaid_text(&label);
             // A note shows its detail lines (the policies evaluated, the change made).

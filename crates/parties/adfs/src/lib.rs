@@ -15,6 +15,7 @@ use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::Amr;
 use hmasim_protocol::FaultCode;
+use hmasim_protocol::PartyKind;
 use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
 };
@@ -44,7 +45,7 @@ pub struct RelyingParty {
     /// Its access control policy.
     pub policy: AccessPolicy,
     /// The party the token is for, in traces.
-    pub party: &'static str,
+    pub party: PartyKind,
     /// The stage of the post back.
     pub back_stage: Stage,
 }
@@ -120,10 +121,10 @@ impl Adfs {
 
     fn error_page(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
         Message::response(req, 200, "AD FS shows an error page")
-            .with_body(Body::Page(Page::Error {
+            .with_page(&Page::Error {
                 code: diagnostics.clone(),
                 message: message.clone(),
-            }))
+            })
             .with_fault(Fault {
                 code,
                 party: "adfs",
@@ -141,7 +142,7 @@ impl Adfs {
             &req.method,
             url.param("client-request-id").map(str::to_string),
         ) {
-            if let Body::Form(f) = &req.body {
+            if let Some(f) = req.form() {
                 let (upn, password) = (
                     f.get("UserName").unwrap_or("").to_string(),
                     f.get("Password").unwrap_or("").to_string(),
@@ -272,7 +273,7 @@ impl Adfs {
         self.sessions.insert(id, session);
         let page = Message::response(&req, 200, "AD FS forms sign-in page")
             .at(Stage::AdfsSignInPage)
-            .with_body(Body::Page(Page::SignIn { action, username }));
+            .with_page(&Page::SignIn { action, username });
         ctx.send(from, page);
     }
 
@@ -351,7 +352,7 @@ impl Adfs {
             id: token_id.clone(),
             kind: TokenKind::Saml,
             issuer: "adfs",
-            client: rp.party.to_string(),
+            client: rp.party.id().to_string(),
             audience: rp.identifier.clone(),
             obo_of: None,
             amr: s.amr.clone(),
@@ -367,16 +368,17 @@ impl Adfs {
         let page = Page::AutoPost {
             action: Url::parse(&rp.reply_url).unwrap_or_else(|_| Url::https(&self.cfg.host, "/")),
             fields,
-            token: Some(token_id),
         };
-        let summary = if rp.party == "entra-id" {
+        let summary = if rp.party == PartyKind::EntraId {
             "AD FS posts the signed token back to Entra ID"
         } else {
             "AD FS posts the claims to Exchange"
         };
         let mut m = Message::response(&req, 200, summary)
             .at(rp.back_stage)
-            .with_body(Body::Page(page));
+            .with_page(&page)
+            // The page names, for the trace, the token its form posts.
+            .carrying(token_id);
         m = m.issuing(token);
         ctx.send(client, m);
     }

@@ -2,7 +2,7 @@
 
 use hmasim_base::SimDuration;
 use hmasim_protocol::jwt::KeySet;
-use hmasim_protocol::{apps, keys, Net, Stage};
+use hmasim_protocol::{apps, keys, Net, PartyKind, Stage};
 use hmasim_scenario::{AdfsPolicy, Scenario};
 
 use crate::{AccessPolicy, Adfs, AdfsConfig, RelyingParty};
@@ -30,14 +30,14 @@ impl Adfs {
                         identifier: apps::O365_REALM.to_string(),
                         reply_url: apps::ENTRA_LOGIN_SRF.to_string(),
                         policy: policy(sc.adfs.office365_policy),
-                        party: "entra-id",
+                        party: PartyKind::EntraId,
                         back_stage: Stage::BackToEntra,
                     },
                     RelyingParty {
                         identifier: format!("https://{mail_host}/owa/"),
                         reply_url: format!("https://{mail_host}/owa/"),
                         policy: policy(sc.adfs.owa_policy),
-                        party: "exchange-onprem",
+                        party: PartyKind::ExchangeOnprem,
                         back_stage: Stage::AdfsClaimsBack,
                     },
                 ],

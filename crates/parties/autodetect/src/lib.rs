@@ -10,8 +10,10 @@ pub mod setup;
 use std::collections::BTreeMap;
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::codec::autodiscover::V2Answer;
+use hmasim_protocol::codec::ContentType;
 use hmasim_protocol::FaultCode;
-use hmasim_protocol::{Body, DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
+use hmasim_protocol::{DetectAnswer, Fault, Kind, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{StatusCode, Wire};
 
@@ -103,7 +105,10 @@ impl AutoDetect {
         let Some(mut job) = self.jobs.remove(&resp.conv) else {
             return;
         };
-        match (resp.status, &resp.body) {
+        let v2 = (resp.content_type() == Some(ContentType::Json))
+            .then(|| V2Answer::decode(resp.bytes()).ok())
+            .flatten();
+        match (resp.status, v2) {
             (Some(StatusCode::FOUND), _) => {
                 let Some(loc) = resp.url.clone() else { return };
                 job.redirects += 1;
@@ -135,7 +140,7 @@ impl AutoDetect {
                     self.probe(ctx, job);
                 }
             }
-            (Some(StatusCode::OK), Body::Autodiscover { url, .. }) => match Url::parse(url) {
+            (Some(StatusCode::OK), Some(V2Answer { url, .. })) => match Url::parse(&url) {
                 Ok(u) => {
                     job.eas_url = Some(u);
                     self.probe(ctx, job);
@@ -183,7 +188,7 @@ impl AutoDetect {
                 };
                 let reply = Message::response(&job.req, 200, summary)
                     .at(Stage::DetectAnswer)
-                    .with_body(Body::Detect(answer));
+                    .with_encoded(answer.encode());
                 ctx.send(job.client, reply);
             }
             (status, _) => {

@@ -8,11 +8,13 @@
 pub mod setup;
 mod web;
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::{Challenge, Credentials};
+use hmasim_protocol::line::session::{LineExchange, LineProtocol};
 use hmasim_protocol::Env;
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::{
@@ -41,7 +43,8 @@ pub enum ClientKind {
 pub enum Auth {
     /// OAuth: the documented hybrid modern authentication flows.
     Modern,
-    /// Basic credentials on every request to `url` (a legacy protocol endpoint).
+    /// Basic credentials on every request to `url` (a legacy protocol endpoint); for an
+    /// `imaps://` or `pop3s://` URL, an IMAP `LOGIN` or POP `USER`/`PASS` session.
     Basic {
         /// The endpoint.
         url: Url,
@@ -146,7 +149,8 @@ pub enum Phase {
 /// A held token.
 #[derive(Clone, Debug)]
 struct Held {
-    id: String,
+    /// Its trace name, as the environment gave it ([`Env::issued_label`]).
+    id: Option<String>,
     jwt: String,
 }
 
@@ -270,8 +274,8 @@ impl Client {
                     "the client renews its access token with the refresh token",
                     None,
                 )
-                .with_body(Body::Form(form))
-                .carrying(rt.id);
+                .with_form(form)
+                .carrying_opt(rt.id);
             self.send(ctx, m, Purpose::Refresh);
         }
     }
@@ -297,7 +301,7 @@ impl Client {
                 None,
             )
             .header(&headers::AUTHORIZATION, auth)
-            .carrying(at.id);
+            .carrying_opt(at.id);
         self.send(ctx, m, Purpose::Sync);
     }
 
@@ -447,7 +451,7 @@ impl Client {
                 &headers::AUTHORIZATION,
                 Credentials::Bearer(token.to_string()).to_string(),
             )
-            .with_body(Body::Form(form));
+            .with_form(form);
         self.send(ctx, m, Purpose::Enroll);
     }
 
@@ -462,9 +466,13 @@ impl Client {
     fn legacy(&mut self, ctx: &mut impl Env, url: Url, credentials: Credentials) {
         let (device_type, model) = self.cfg.device.clone();
         let url = if url.path_starts_with("/microsoft-server-activesync") {
-            url.with("Cmd", "Sync")
-                .with("User", self.cfg.upn.clone())
-                .with("DeviceType", device_type)
+            hmasim_protocol::ActiveSyncQuery {
+                cmd: Some("Sync".into()),
+                user: Some(self.cfg.upn.clone()),
+                device_id: None,
+                device_type: Some(device_type),
+            }
+            .write(url)
         } else {
             url
         };
@@ -480,6 +488,24 @@ impl Client {
         self.send(ctx, m, Purpose::Use);
     }
 
+    /// An IMAP or POP session with the user's password, its commands pipelined after the
+    /// greeting: `LOGIN`, `SELECT`, `FETCH`, `LOGOUT`, or `USER`, `PASS`, `STAT`, `RETR`,
+    /// `QUIT`.
+    fn line_session(&mut self, ctx: &mut impl Env, url: Url) {
+        let session = match url.line_protocol() {
+            Some(LineProtocol::Pop) => LineExchange::pop_login(&self.cfg.upn, &self.cfg.password),
+            _ => LineExchange::imap_login(&self.cfg.upn, &self.cfg.password),
+        };
+        let summary = format!(
+            "the client connects to {}:{}: {}",
+            url.host,
+            session.protocol().port(),
+            session.describe()
+        );
+        let m = Message::line_session(url, 0, session, summary);
+        self.send(ctx, m, Purpose::Use);
+    }
+
     fn start(&mut self, ctx: &mut impl Env) {
         self.phase = Phase::Busy;
         if self.cfg.register_device
@@ -490,6 +516,9 @@ impl Client {
             return self.enroll(ctx);
         }
         match self.cfg.auth.clone() {
+            Auth::Basic { url } if url.line_protocol().is_some() => {
+                return self.line_session(ctx, url);
+            }
             Auth::Basic { url } => {
                 let c = Credentials::Basic {
                     user: self.cfg.upn.clone(),
@@ -641,7 +670,7 @@ impl Client {
                 "the client redeems the authorization code for tokens",
                 Some(Stage::TokensIssued),
             )
-            .with_body(Body::Form(form));
+            .with_form(form);
         self.send(ctx, m, Purpose::Token);
     }
 
@@ -654,7 +683,7 @@ impl Client {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
                 .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
                 .header(&headers::AUTHORIZATION, auth)
-                .with_body(Body::Provision { upn: self.cfg.upn.clone(), eas_url: d.url.clone() }),
+                .with_encoded(codec::mrs::Provision { upn: self.cfg.upn.clone(), url: d.url.to_string() }.encode()),
             (ClientKind::OutlookMobile, Some(d)) => self
                 .request(Method::POST, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
@@ -662,7 +691,7 @@ impl Client {
                 .request(Method::POST, self.cfg.mailbox_url.clone(), "Outlook presents the access token to Exchange", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),
         };
-        self.send(ctx, m.carrying(at.id), Purpose::Use);
+        self.send(ctx, m.carrying_opt(at.id), Purpose::Use);
     }
 
     fn done(&mut self, ctx: &mut impl Env) {
@@ -686,6 +715,13 @@ impl Client {
         ctx.note(Message::note("the client gives up").with_fault(fault));
     }
 
+    /// Gives up with what the user sees written by the caller.
+    fn fail_showing(&mut self, ctx: &mut impl Env, mut fault: Fault, symptom: String) {
+        self.phase = Phase::Failed;
+        fault.symptom = Some(symptom.into());
+        ctx.note(Message::note("the client gives up").with_fault(fault));
+    }
+
     fn answered(&mut self, resp: Wire, ctx: &mut impl Env) {
         let Some(purpose) = self.pending.remove(&resp.conv) else {
             return;
@@ -693,18 +729,17 @@ impl Client {
         self.retries.answered(resp.conv);
         match purpose {
             Purpose::Refresh => {
-                return match resp.body {
-                    Body::Token(t) => {
+                return match resp.token_answer() {
+                    Some(t) => {
                         self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
                         self.access = Some(Held {
-                            id: t.access_id,
+                            id: ctx.issued_label(&t.access_token),
                             jwt: t.access_token,
                         });
-                        if let Some(r) = t
-                            .refresh_id
-                            .zip(t.refresh_token)
-                            .map(|(id, jwt)| Held { id, jwt })
-                        {
+                        if let Some(r) = t.refresh_token.map(|jwt| Held {
+                            id: ctx.issued_label(&jwt),
+                            jwt,
+                        }) {
                             self.refresh = Some(r);
                         }
                         self.arm_renewal(ctx);
@@ -737,8 +772,8 @@ impl Client {
         }
         match purpose {
             Purpose::Refresh | Purpose::Sync => {}
-            Purpose::Detect => match resp.body {
-                Body::Detect(d) => {
+            Purpose::Detect => match DetectAnswer::decode(resp.bytes()) {
+                Some(d) => {
                     let aad = d.aad.clone();
                     self.detect = Some(d);
                     match aad {
@@ -789,8 +824,8 @@ impl Client {
                     }
                 }
             }
-            Purpose::Enroll => match (&resp.body, resp.status) {
-                (Body::Form(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
+            Purpose::Enroll => match (resp.form(), resp.status) {
+                (Some(f), Some(StatusCode::OK)) if f.get("DeviceCredential").is_some() => {
                     self.cfg.device_credential = f.get("DeviceCredential").map(str::to_string);
                     self.enrolling = false;
                     // The service's tokens are not the mailbox's.
@@ -840,17 +875,17 @@ impl Client {
                     &Purpose::Web(None),
                 ),
             },
-            Purpose::Token => match resp.body {
-                Body::Token(t) => {
+            Purpose::Token => match resp.token_answer() {
+                Some(t) => {
                     self.access_expires = ctx.now() + SimDuration::from_secs(t.expires_in);
                     self.access = Some(Held {
-                        id: t.access_id,
+                        id: ctx.issued_label(&t.access_token),
                         jwt: t.access_token,
                     });
-                    self.refresh = t
-                        .refresh_id
-                        .zip(t.refresh_token)
-                        .map(|(id, jwt)| Held { id, jwt });
+                    self.refresh = t.refresh_token.map(|jwt| Held {
+                        id: ctx.issued_label(&jwt),
+                        jwt,
+                    });
                     if self.enrolling {
                         let token = self
                             .access
@@ -873,6 +908,23 @@ impl Client {
             Purpose::Use => {
                 if resp.carries_mailbox() {
                     self.done(ctx);
+                } else if let Some(line) = &resp.line {
+                    // The server's reply is what the user sees: `a1 NO LOGIN failed.`,
+                    // `-ERR ...`, or no greeting at all.
+                    let shown = line.refusal().unwrap_or_else(|| line.describe());
+                    let fault = match &resp.refusal {
+                        Some(f) => (**f).clone(),
+                        None => Fault {
+                            code: FaultCode::AccessDenied,
+                            party: "exchange",
+                            message: format!("the server answers {shown}"),
+                            diagnostics: shown.clone(),
+                            symptom: None,
+                        },
+                    };
+                    let symptom =
+                        format!("the mail app shows \"{shown}\" and asks for the password again");
+                    self.fail_showing(ctx, fault, symptom);
                 } else {
                     self.fail(
                         ctx,
@@ -886,7 +938,7 @@ impl Client {
 
     /// The refresh token the client holds, by id (for later token refreshes).
     pub fn refresh_token_id(&self) -> Option<&str> {
-        self.refresh.as_ref().map(|r| r.id.as_str())
+        self.refresh.as_ref().and_then(|r| r.id.as_deref())
     }
 }
 

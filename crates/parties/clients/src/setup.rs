@@ -3,6 +3,7 @@
 //! configuration).
 
 use hmasim_base::SimDuration;
+use hmasim_protocol::line::session::LineProtocol;
 use hmasim_protocol::{Net, Url};
 use hmasim_scenario::{
     AuthMethod, ClientKind, DeviceState, Location, MailProtocol, MailboxLocation, Platform,
@@ -80,7 +81,8 @@ impl Client {
 }
 
 /// How a scenario client authenticates: modern, or legacy against its protocol's endpoint
-/// at the mailbox's host.
+/// at the mailbox's host (an HTTP virtual directory, or the IMAP or POP port: an
+/// `imaps://`/`pop3s://` URL).
 pub fn client_auth(c: &hmasim_scenario::Client, mailbox: MailboxLocation, mail_host: &str) -> Auth {
     let protocol = c.protocol.unwrap_or(match c.kind {
         ClientKind::OutlookDesktop | ClientKind::Browser => MailProtocol::Mapi,
@@ -90,7 +92,12 @@ pub fn client_auth(c: &hmasim_scenario::Client, mailbox: MailboxLocation, mail_h
         MailboxLocation::Online => "outlook.office365.com",
         MailboxLocation::Onprem => mail_host,
     };
-    let url = Url::https(host, legacy_path(protocol));
+    let url = match protocol {
+        // Line protocols on their own ports, not HTTP paths (issue 12 item 4).
+        MailProtocol::Imap => Url::line(LineProtocol::Imap, host),
+        MailProtocol::Pop => Url::line(LineProtocol::Pop, host),
+        p => Url::https(host, legacy_path(p)),
+    };
     match (c.auth, c.kind) {
         (_, ClientKind::NativeMail) | (AuthMethod::Basic, _) => Auth::Basic { url },
         (AuthMethod::Modern, ClientKind::OutlookMobile) if !c.autodetect => Auth::Basic { url },
@@ -99,7 +106,8 @@ pub fn client_auth(c: &hmasim_scenario::Client, mailbox: MailboxLocation, mail_h
     }
 }
 
-/// The path of a mailbox protocol's endpoint.
+/// The path of an HTTP mailbox protocol's endpoint (IMAP and POP have none: they are
+/// line protocols, addressed by an `imaps`/`pop3s` URL).
 fn legacy_path(p: MailProtocol) -> &'static str {
     match p {
         MailProtocol::Activesync => "/Microsoft-Server-ActiveSync",
@@ -108,8 +116,7 @@ fn legacy_path(p: MailProtocol) -> &'static str {
         MailProtocol::Ews => "/EWS/Exchange.asmx",
         MailProtocol::Oab => "/OAB/oab.xml",
         MailProtocol::Rpc => "/rpc/rpcproxy.dll",
-        MailProtocol::Imap => "/imap",
-        MailProtocol::Pop => "/pop",
+        MailProtocol::Imap | MailProtocol::Pop => "/",
     }
 }
 

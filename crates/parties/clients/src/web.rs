@@ -2,6 +2,8 @@
 //! interactive sign-in.
 
 use hmasim_protocol::challenge::Challenge;
+use hmasim_protocol::codec::oauth::OAuthError;
+use hmasim_protocol::codec::ContentType;
 use hmasim_protocol::headers;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
@@ -60,7 +62,7 @@ fn post(
     Message::request(Method::POST, url, 0, summary)
         .header(&headers::USER_AGENT, cfg.user_agent.clone())
         .header(&headers::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .with_body(Body::Form(form))
+        .with_form(form)
         .labelled(&label.into())
 }
 
@@ -84,7 +86,7 @@ pub(crate) fn step(
     if resp.carries_mailbox() {
         return Next::Mailbox;
     }
-    match (resp.status, &resp.body) {
+    match (resp.status, resp.page()) {
         (Some(StatusCode::FOUND), _) => {
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
@@ -106,7 +108,7 @@ pub(crate) fn step(
                 "the client follows the redirect",
             ))
         }
-        (Some(StatusCode::OK), Body::Page(Page::SignIn { action, username })) => {
+        (Some(StatusCode::OK), Some(Page::SignIn { action, username })) => {
             let form = match username {
                 None if action.host.starts_with("login.") => {
                     Form::new().with("UserName", cfg.upn.clone())
@@ -128,10 +130,10 @@ pub(crate) fn step(
             };
             send(post(cfg, action.clone(), form, Some(stage), summary))
         }
-        (Some(StatusCode::OK), Body::Page(Page::Mfa { action, method })) => {
+        (Some(StatusCode::OK), Some(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
-            let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
+            let approved = cfg.approve_mfa || method == MfaPrompt::RegisterSecurityInfo;
             let form = Form::new().with("approved", approved.to_string());
             send(post(
                 cfg,
@@ -141,23 +143,17 @@ pub(crate) fn step(
                 "the user completes MFA",
             ))
         }
-        (
-            Some(StatusCode::OK),
-            Body::Page(Page::AutoPost {
-                action,
-                fields,
-                token,
-            }),
-        ) => {
-            let mut m = post(
+        (Some(StatusCode::OK), Some(Page::AutoPost { action, fields })) => {
+            let m = post(
                 cfg,
                 action.clone(),
-                fields.clone(),
+                fields,
                 label.clone(),
                 "the page posts the signed-in session on",
-            );
-            // The page names the session token it posts.
-            m = m.carrying_opt(token.clone());
+            )
+            // The post carries the token the page names (its label, as the environment
+            // gives it).
+            .carrying_label(label);
             send(m)
         }
         (Some(StatusCode::UNAUTHORIZED), _) => {
@@ -234,13 +230,12 @@ pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fau
 /// The OAuth error code a token endpoint's error answer writes (`error=invalid_grant`,
 /// its first `error=` line), parsed.
 pub(crate) fn oauth_error(resp: &Wire) -> Option<FaultCode> {
-    match &resp.body {
-        Body::Lines(lines) => lines
-            .iter()
-            .find_map(|l| l.strip_prefix("error="))
-            .and_then(FaultCode::parse),
-        _ => None,
+    if resp.content_type() != Some(ContentType::Json) {
+        return None;
     }
+    OAuthError::decode(resp.bytes())
+        .ok()
+        .and_then(|e| FaultCode::parse(&e.error))
 }
 
 /// Where in its work a client was when it gave up (what the user was waiting for).
@@ -276,6 +271,7 @@ pub(crate) fn symptom(kind: ClientKind, during: Phase, fault: &Fault) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hmasim_protocol::codec::{Encoded, Stamp};
 
     fn answer(status: u16, body: Body) -> Wire {
         let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
@@ -286,12 +282,23 @@ mod tests {
 
     #[test]
     fn a_token_endpoints_error_code_is_read_from_its_body() {
-        let lines = |l: &[&str]| Body::Lines(l.iter().map(|s| s.to_string()).collect());
-        let refused = answer(400, lines(&["error=invalid_grant", "error_description=x"]));
+        let error = |e: OAuthError| {
+            let req = Message::request(Method::POST, Url::https("x.test", "/"), 1, "r");
+            Message::response(&req.wire, 400, "s")
+                .with_encoded(Encoded::new(ContentType::Json, e.encode(&Stamp::default())))
+                .wire
+        };
+        let refused = error(OAuthError::invalid_credentials());
         assert_eq!(oauth_error(&refused), Some(FaultCode::InvalidGrant));
-        let other = answer(400, lines(&["error=unsupported_grant_type"]));
+        let other = error(OAuthError::unsupported_grant_type("x"));
         assert_eq!(oauth_error(&other), Some(FaultCode::UnsupportedGrantType));
         assert_eq!(oauth_error(&answer(400, Body::Empty)), None);
+        // The same JSON under another content type is not read as an OAuth error.
+        let mut text = refused.clone();
+        text.headers.clear();
+        text.headers
+            .push((headers::CONTENT_TYPE.clone(), "text/plain".into()));
+        assert_eq!(oauth_error(&text), None);
     }
 
     #[test]

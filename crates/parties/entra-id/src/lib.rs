@@ -16,13 +16,15 @@ use std::sync::Arc;
 use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::challenge::Credentials;
+use hmasim_protocol::codec::oauth::{OAuthError, TokenAnswer};
+use hmasim_protocol::codec::{ContentType, Encoded, Stamp};
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode, Scope};
 use hmasim_protocol::policy::{CaPolicy, ClientAppType, GrantControl, IdentityModel};
 use hmasim_protocol::{
-    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind,
-    TokenResponse, Url, UserAction, EPOCH_UNIX,
+    apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
+    UserAction, EPOCH_UNIX,
 };
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{FaultCode, MfaPrompt};
@@ -194,9 +196,7 @@ pub struct EntraId {
 }
 
 fn page(req: &Wire, stage: Stage, summary: &'static str, p: Page) -> Message {
-    Message::response(req, 200, summary)
-        .at(stage)
-        .with_body(Body::Page(p))
+    Message::response(req, 200, summary).at(stage).with_page(&p)
 }
 
 fn aad_error(
@@ -208,10 +208,10 @@ fn aad_error(
 ) -> Message {
     Message::response(req, 200, "Entra ID shows an error page")
         .labelled(&label.into())
-        .with_body(Body::Page(Page::Error {
+        .with_page(&Page::Error {
             code: aadsts.to_string(),
             message: message.clone(),
-        }))
+        })
         .with_fault(Fault {
             code,
             party: "entra-id",
@@ -232,19 +232,44 @@ fn session_expired(req: &Wire, label: impl Into<Label>) -> Message {
     )
 }
 
+/// The RFC 6749 `error` Entra ID's token endpoint writes for a refusal: `invalid_grant`
+/// for a refused grant or credentials, `interaction_required` for a Conditional Access
+/// block (`AADSTS53003`, as password-spray tools record the endpoint's answer), else the
+/// fault's own name (`unsupported_grant_type`, `invalid_resource`).
+fn oauth_error_name(code: FaultCode) -> &'static str {
+    match code {
+        FaultCode::InvalidCredentials => "invalid_grant",
+        FaultCode::BlockedByConditionalAccess => "interaction_required",
+        c => c.as_str(),
+    }
+}
+
+/// The stamp of an error answer to `req` at the current time: ids derived from the
+/// request's correlation and the time, not drawn from the seeded stream.
+fn stamp(req: &Wire, ctx: &impl Env) -> Stamp {
+    let now = hmasim_protocol::unix_now(ctx);
+    Stamp::at(now, req.conv.rotate_left(32) ^ ctx.now().as_millis())
+}
+
 fn token_error(
     req: &Wire,
+    stamp: Stamp,
     label: impl Into<Label>,
     error: FaultCode,
     aadsts: &str,
     message: String,
 ) -> Message {
+    let body = OAuthError {
+        error: oauth_error_name(error).into(),
+        code: aadsts
+            .strip_prefix("AADSTS")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default(),
+        message: message.clone(),
+    };
     Message::response(req, 400, "the token endpoint refuses the grant")
         .labelled(&label.into())
-        .with_body(Body::Lines(vec![
-            format!("error={error}"),
-            format!("error_description={aadsts}: {message}"),
-        ]))
+        .with_encoded(Encoded::new(ContentType::Json, body.encode(&stamp)))
         .with_fault(Fault {
             code: error,
             party: "entra-id",
@@ -403,7 +428,7 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let Body::Form(f) = &req.body else {
+        let Some(f) = req.form() else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let upn = f.get("UserName").unwrap_or("").to_string();
@@ -498,7 +523,7 @@ impl EntraId {
     }
 
     fn login_srf(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
-        let Body::Form(f) = &req.body else {
+        let Some(f) = req.form() else {
             return ctx.send(from, Message::response(&req, 400, "no form"));
         };
         let id = f.get("wctx").unwrap_or("").to_string();
@@ -894,7 +919,7 @@ impl EntraId {
         let n = self.joined.len() + 1;
         let id = device::derived_id(&format!("drs {} {n}", claims.upn), self.cfg.key_seed);
         let mut r = DeviceRecord::new(id.clone(), TrustType::Workplace);
-        if let Body::Form(f) = &req.body {
+        if let Some(f) = req.form() {
             let get = |k: &str| f.get(k).map(str::to_string);
             r.display_name = get("displayName");
             r.operating_system = get("osType");
@@ -923,11 +948,11 @@ impl EntraId {
                 200,
                 "the Device Registration Service returns the device's identity",
             )
-            .with_body(Body::Form(
+            .with_form(
                 Form::new()
                     .with("DeviceId", id)
                     .with("DeviceCredential", credential),
-            )),
+            ),
         );
     }
 
@@ -938,7 +963,9 @@ impl EntraId {
             .and_then(|u| u.param("ctx"))
             .unwrap_or("")
             .to_string();
-        let approved = matches!(&req.body, Body::Form(f) if f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
+        let approved = req
+            .form()
+            .is_some_and(|f| f.get("approved").and_then(|v| v.parse::<bool>().ok()) == Some(true));
         if !approved {
             return ctx.send(
                 from,
@@ -1010,12 +1037,10 @@ impl EntraId {
                 &req,
                 Stage::SessionBack,
                 "Entra ID posts the authenticated session back to the app",
-                Page::AutoPost {
-                    action,
-                    fields,
-                    token: Some(tid),
-                },
-            );
+                Page::AutoPost { action, fields },
+            )
+            // The page names, for the trace, the token its form posts.
+            .carrying(tid);
             m = m.issuing(token);
             ctx.send(from, m);
         } else {
@@ -1181,19 +1206,18 @@ impl EntraId {
             self.cfg.refresh_lifetime,
             obo_of,
         );
-        let body = TokenResponse {
+        let body = TokenAnswer {
+            token_type: "Bearer".into(),
             resource: resource.to_string(),
             scope: "user_impersonation".into(),
             expires_in: at_life.as_secs(),
             access_token: at_jwt,
-            access_id: at.id.clone(),
             refresh_token: Some(rt_jwt),
-            refresh_id: Some(rt.id.clone()),
+            id_token: None,
         };
         let mut m = Message::response(req, 200, summary)
             .labelled(&label.into())
-            .with_body(Body::Token(body))
-            .header(&headers::CONTENT_TYPE, "application/json");
+            .with_encoded(body.encode());
         self.token_family.insert(at.id.clone(), family);
         self.token_family.insert(rt.id.clone(), family);
         m = m.issuing(at);
@@ -1202,10 +1226,17 @@ impl EntraId {
     }
 
     fn token(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
-        let Body::Form(f) = &req.body else {
-            return ctx.send(from, Message::response(&req, 400, "no form"));
+        // A body that is not a form has no `grant_type`: Entra ID's AADSTS900144.
+        let Some(f) = req.form() else {
+            let refusal = OAuthError::missing_parameter("grant_type").refuse();
+            let answer = Message::response(
+                &req,
+                refusal.status,
+                "the token endpoint cannot read the request",
+            )
+            .with_encoded(refusal.encode(&stamp(&req, &*ctx)));
+            return ctx.send(from, answer);
         };
-        let f = f.clone();
         let now = hmasim_protocol::unix_now(ctx);
         let reply = match f.get("grant_type").and_then(GrantType::parse) {
             Some(GrantType::Password) => return self.legacy_signin(req, from, ctx, &f),
@@ -1229,6 +1260,7 @@ impl EntraId {
                     }
                     None => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS70008",
@@ -1277,11 +1309,12 @@ impl EntraId {
                                 "Entra ID issues AT2/RT2 on behalf of the user",
                             )
                         } else {
-                            token_error(&req, Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
+                            token_error(&req, stamp(&req, &*ctx), Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
                     Ok(c) => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1292,6 +1325,7 @@ impl EntraId {
                     ),
                     Err(e) => token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1303,7 +1337,7 @@ impl EntraId {
                 let keys = self.metadata();
                 match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                        token_error(&req, stamp(&req, &*ctx), ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
@@ -1328,22 +1362,19 @@ impl EntraId {
                             "Entra ID redeems the refresh token",
                         )
                     }
-                    Ok(_) => token_error(
-                        &req,
+                    Ok(_) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
-                    Err(e @ jwt::JwtError::Expired(..)) => token_error(
-                        &req,
+                    Err(e @ jwt::JwtError::Expired(..)) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
-                    Err(e) => token_error(
-                        &req,
+                    Err(e) => token_error(&req, stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
@@ -1353,6 +1384,7 @@ impl EntraId {
             }
             _ => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 ctx.label(),
                 FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
@@ -1420,8 +1452,7 @@ impl EntraId {
                 .labelled(&ctx.label())
                 .with_body(Body::Lines(vec![line])),
         );
-        Some(token_error(
-            req,
+        Some(token_error(req, stamp(req, &*ctx),
             ctx.label(),
             FaultCode::InvalidGrant,
             "AADSTS70043",
@@ -1526,6 +1557,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
+                    stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidGrant,
                     "AADSTS80001",
@@ -1549,6 +1581,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
+                    stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidCredentials,
                     "AADSTS50126",
@@ -1595,6 +1628,7 @@ impl EntraId {
             }
             Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1602,6 +1636,7 @@ impl EntraId {
             ),
             Verdict::NeedMfa => token_error(
                 &req,
+                stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1623,9 +1658,13 @@ impl EntraId {
                 return;
             };
             let now = hmasim_protocol::unix_now(ctx);
-            let ok = match &resp.body {
-                Body::Directory { ok, .. } => *ok,
-                Body::Form(f) | Body::Page(Page::AutoPost { fields: f, .. }) => ctx
+            let fields = match resp.page() {
+                Some(Page::AutoPost { fields, .. }) => Some(fields),
+                _ => resp.form(),
+            };
+            let ok = match (&resp.body, fields) {
+                (Body::Directory { ok, .. }, _) => *ok,
+                (_, Some(f)) => ctx
                     .verify(
                         f.get("wresult").unwrap_or(""),
                         &self.cfg.adfs_trust,
@@ -1640,6 +1679,7 @@ impl EntraId {
                     // AD FS's refusal, as its answer wrote it, is the grant's refusal.
                     let m = token_error(
                         &req,
+                        stamp(&req, &*ctx),
                         None,
                         FaultCode::InvalidGrant,
                         "AADSTS50126",
@@ -1726,12 +1766,12 @@ impl EntraId {
             Kind::Response | Kind::Redirect => return self.answered(msg, ctx),
             _ => return,
         }
-        let Some(url) = msg.url.clone() else { return };
-        let path = url.path.to_ascii_lowercase();
-        if url.host == METADATA_HOST {
+        let Some(url) = msg.url.as_ref() else { return };
+        let endpoint = Endpoint::parse(&url.host, &url.path);
+        if endpoint == Endpoint::Metadata {
             let reply = Message::response(&msg, 200, "EvoSTS publishes its signing metadata")
                 .header(&headers::CONTENT_TYPE, "application/json")
-                .with_body(Body::Metadata(self.metadata()));
+                .with_encoded(self.metadata().to_jwks().encode());
             ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {
             let mut lines = Vec::new();
@@ -1756,27 +1796,109 @@ impl EntraId {
                 Message::response(&msg, 200, "Entra ID applies the directory changes")
                     .with_body(Body::Lines(lines)),
             );
-        } else if path.ends_with("/oauth2/authorize") {
-            self.authorize(msg, from, ctx);
-        } else if path.ends_with("/oauth2/token") {
-            self.token(msg, from, ctx);
-        } else if path == "/common/login" {
-            self.login(msg, from, ctx);
-        } else if path == "/login.srf" {
-            self.login_srf(msg, from, ctx);
-        } else if path.ends_with("/sas/processauth") {
-            self.mfa_done(msg, from, ctx);
-        } else if url.host == device::DRS_HOST
-            && path == device::DRS_ENROLL_PATH.to_ascii_lowercase()
-        {
-            self.enroll(msg, from, ctx);
-        } else if url.host == "adnotifications.windowsazure.com" {
-            self.mfa_connector(msg, from, ctx);
         } else {
-            ctx.send(
-                from,
-                Message::response(&msg, 404, "not an Entra ID endpoint"),
-            );
+            match endpoint {
+                Endpoint::Authorize => self.authorize(msg, from, ctx),
+                Endpoint::Token => self.token(msg, from, ctx),
+                Endpoint::Login => self.login(msg, from, ctx),
+                Endpoint::LoginSrf => self.login_srf(msg, from, ctx),
+                Endpoint::ProcessAuth => self.mfa_done(msg, from, ctx),
+                Endpoint::DeviceEnroll => self.enroll(msg, from, ctx),
+                Endpoint::MfaConnector => self.mfa_connector(msg, from, ctx),
+                Endpoint::Metadata | Endpoint::Unknown => ctx.send(
+                    from,
+                    Message::response(&msg, 404, "not an Entra ID endpoint"),
+                ),
+            }
+        }
+    }
+}
+
+/// The host of the MFA connector AD FS's Azure MFA adapter and the NPS extension call.
+pub const MFA_CONNECTOR_HOST: &str = "adnotifications.windowsazure.com";
+
+/// An Entra ID endpoint, parsed once from the host and path a request was addressed to
+/// (issue 12 item 7: the handler decides on this enum, not on strings). Paths compare
+/// ignoring ASCII case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The signing metadata (`METADATA_HOST`).
+    Metadata,
+    /// `.../oauth2/authorize` (v1 or v2, any tenant).
+    Authorize,
+    /// `.../oauth2/token` (v1 or v2, any tenant).
+    Token,
+    /// `/common/login`: the credentials posted to the sign-in page.
+    Login,
+    /// `/login.srf`: a federated sign-in's WS-Federation answer.
+    LoginSrf,
+    /// `.../SAS/ProcessAuth`: the MFA prompt completed.
+    ProcessAuth,
+    /// The Device Registration Service's enrolment (`DRS_HOST`, `DRS_ENROLL_PATH`).
+    DeviceEnroll,
+    /// The MFA connector ([`MFA_CONNECTOR_HOST`]).
+    MfaConnector,
+    /// Anything else: answered 404.
+    Unknown,
+}
+
+impl Endpoint {
+    /// The endpoint `host` and `path` name.
+    pub fn parse(host: &str, path: &str) -> Endpoint {
+        let path = path.to_ascii_lowercase();
+        if host.eq_ignore_ascii_case(METADATA_HOST) {
+            Endpoint::Metadata
+        } else if path.ends_with("/oauth2/authorize") {
+            Endpoint::Authorize
+        } else if path.ends_with("/oauth2/token") {
+            Endpoint::Token
+        } else if path == "/common/login" {
+            Endpoint::Login
+        } else if path == "/login.srf" {
+            Endpoint::LoginSrf
+        } else if path.ends_with("/sas/processauth") {
+            Endpoint::ProcessAuth
+        } else if host.eq_ignore_ascii_case(device::DRS_HOST)
+            && path.eq_ignore_ascii_case(device::DRS_ENROLL_PATH)
+        {
+            Endpoint::DeviceEnroll
+        } else if host.eq_ignore_ascii_case(MFA_CONNECTOR_HOST) {
+            Endpoint::MfaConnector
+        } else {
+            Endpoint::Unknown
+        }
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn requests_route_by_host_and_path_whatever_the_case() {
+        let login = "login.microsoftonline.com";
+        for (host, path, want) in [
+            (METADATA_HOST, "/x/metadata/json/1", Endpoint::Metadata),
+            (login, "/common/oauth2/authorize", Endpoint::Authorize),
+            (login, "/contoso.com/OAuth2/Authorize", Endpoint::Authorize),
+            (login, "/common/oauth2/token", Endpoint::Token),
+            (login, "/common/login", Endpoint::Login),
+            (login, "/login.srf", Endpoint::LoginSrf),
+            (login, "/common/SAS/ProcessAuth", Endpoint::ProcessAuth),
+            (
+                device::DRS_HOST,
+                device::DRS_ENROLL_PATH,
+                Endpoint::DeviceEnroll,
+            ),
+            (
+                MFA_CONNECTOR_HOST,
+                "/StrongAuthenticationService.svc/Connector",
+                Endpoint::MfaConnector,
+            ),
+            (login, "/common/login/more", Endpoint::Unknown),
+            (login, "/", Endpoint::Unknown),
+        ] {
+            assert_eq!(Endpoint::parse(host, path), want, "{host}{path}");
         }
     }
 }

@@ -8,12 +8,14 @@ pub mod mrs;
 pub mod setup;
 pub mod translator;
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::KeySet;
+use hmasim_protocol::line::session::{Credential, Decision};
 use hmasim_protocol::Wire;
 use hmasim_protocol::{apps, Body, Fault, Form, Kind, Mailbox, Message, Method, Net, Stage, Url};
 use hmasim_protocol::{Env, Route};
@@ -59,6 +61,8 @@ pub struct ExchangeOnline {
 
 /// The resource of OWA in Exchange Online.
 pub const OWA_URL: &str = "https://outlook.office.com/owa/";
+/// The host of OWA in Exchange Online.
+pub const OWA_HOST: &str = "outlook.office.com";
 
 impl ExchangeOnline {
     /// Exchange Online with `cfg`.
@@ -90,7 +94,7 @@ impl ExchangeOnline {
                     &req,
                     FaultCode::BasicAuthBlocked,
                     format!("Basic authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag} = False)"),
-                    format!("HTTP 401: authentication policy '{policy}': {flag} = False"),
+                    format!("{}: authentication policy '{policy}': {flag} = False", refusal_of(&req)),
                 );
                 return ctx.send(from, reply);
             }
@@ -113,7 +117,7 @@ impl ExchangeOnline {
             0,
             "Exchange Online signs the Basic user in at Entra ID (legacy authentication)",
         )
-        .with_body(Body::Form(form));
+        .with_form(form);
         // Conditional Access judges the client, not Exchange Online: forward where the
         // client connected from and what it said it is.
         if let Some(addr) = self.net.source(from) {
@@ -142,8 +146,22 @@ impl ExchangeOnline {
         let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
             return;
         };
-        let reply = match resp.body {
-            Body::Token(_) => Message::response(
+        let reply = match (resp.token_answer(), req.line.as_deref()) {
+            (Some(_), Some(session)) => Message::line_answer(
+                &req,
+                session.answer(
+                    PARTY,
+                    true,
+                    &Decision::Accepted {
+                        message: mailbox_message(&user),
+                    },
+                ),
+                format!(
+                    "Basic sign-in accepted: Exchange Online serves the mailbox over {} (no MFA on this path)",
+                    session.protocol().name()
+                ),
+            ),
+            (Some(_), None) => Message::response(
                 &req,
                 200,
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
@@ -153,6 +171,17 @@ impl ExchangeOnline {
                 upn: user,
                 items: items_of(protocol),
             })),
+            (_, Some(session)) => {
+                let m = Message::line_answer(
+                    &req,
+                    session.answer(PARTY, true, &Decision::Refused),
+                    "Exchange Online refuses the Basic sign-in",
+                );
+                match resp.refusal {
+                    Some(f) => m.with_fault(*f),
+                    None => m,
+                }
+            }
             _ => {
                 // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
                 let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
@@ -163,6 +192,74 @@ impl ExchangeOnline {
             }
         };
         ctx.send(client, reply);
+    }
+
+    /// An IMAP or POP session (`outlook.office365.com`, ports 993 and 995): the
+    /// credential of its authentication command decides. A password (`LOGIN`, `PASS`,
+    /// `AUTHENTICATE PLAIN`) is Basic: the authentication policy's `AllowBasicAuthImap` /
+    /// `AllowBasicAuthPop`, then a legacy sign-in at Entra ID, as for any Basic protocol.
+    /// `XOAUTH2` carries an access token for Exchange Online, verified like a Bearer.
+    fn line_session(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
+        let Some(session) = req.line.as_deref() else {
+            return;
+        };
+        let protocol = session.protocol().mailbox_protocol();
+        let reply = match session.credential() {
+            Some(Credential::Password { user, password }) => {
+                return self.basic(req, from, ctx, user, password, protocol)
+            }
+            Some(Credential::Bearer { user, token }) => {
+                let now_unix = hmasim_protocol::unix_now(ctx);
+                match ctx.verify(&token, &self.cfg.entra_metadata, now_unix, self.cfg.skew_s) {
+                    Ok(c)
+                        if c.aud == apps::EXO_RESOURCE
+                            && c.upn.eq_ignore_ascii_case(&user)
+                            && self.cfg.users.get(&c.upn.to_ascii_lowercase())
+                                == Some(&Home::Online) =>
+                    {
+                        Message::line_answer(
+                            &req,
+                            session.answer(
+                                PARTY,
+                                true,
+                                &Decision::Accepted {
+                                    message: mailbox_message(&c.upn),
+                                },
+                            ),
+                            format!(
+                                "Exchange Online verifies the XOAUTH2 token and serves the mailbox over {}",
+                                session.protocol().name()
+                            ),
+                        )
+                        .same_stage()
+                    }
+                    Ok(c) => Self::refuse(
+                        &req,
+                        FaultCode::InvalidToken,
+                        format!(
+                            "the XOAUTH2 token (audience {}, user {}) does not open {user}'s mailbox in Exchange Online",
+                            c.aud, c.upn
+                        ),
+                        format!("{}: invalid audience or user", refusal_of(&req)),
+                    ),
+                    Err(e) => Self::refuse(
+                        &req,
+                        FaultCode::InvalidToken,
+                        format!("the XOAUTH2 token does not verify: {e}"),
+                        format!("{}: {e}", refusal_of(&req)),
+                    ),
+                }
+            }
+            // No authentication command (or one that does not decode): each line is
+            // answered, and nothing is served.
+            None => Message::line_answer(
+                &req,
+                session.answer(PARTY, true, &Decision::Refused),
+                "Exchange Online answers a session that never authenticates",
+            )
+            .same_stage(),
+        };
+        ctx.send(from, reply);
     }
 
     /// Takes the configuration of `fresh`, keeping the provisioned mailboxes.
@@ -201,15 +298,22 @@ impl ExchangeOnline {
     }
 
     fn refuse(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
-        Message::response(req, 401, "Exchange Online rejects the request")
-            .same_stage()
-            .with_fault(Fault {
-                code,
-                party: "exchange-online",
-                message,
-                diagnostics,
-                symptom: None,
-            })
+        let answer = match req.line.as_deref() {
+            // A line session is refused in its own protocol: `a1 NO LOGIN failed.`.
+            Some(session) => Message::line_answer(
+                req,
+                session.answer(PARTY, true, &Decision::Refused),
+                "Exchange Online rejects the sign-in",
+            ),
+            None => Message::response(req, 401, "Exchange Online rejects the request"),
+        };
+        answer.same_stage().with_fault(Fault {
+            code,
+            party: "exchange-online",
+            message,
+            diagnostics,
+            symptom: None,
+        })
     }
 
     fn protected(
@@ -286,6 +390,27 @@ pub fn allow_flag(protocol: MailboxProtocol) -> &'static str {
     }
 }
 
+/// This party's id, as its IMAP and POP greetings name it.
+const PARTY: &str = "exchange-online";
+
+/// The message an IMAP `FETCH` or POP `RETR` of `upn`'s mailbox returns (RFC 5322).
+fn mailbox_message(upn: &str) -> String {
+    format!(
+        "From: Exchange Online <no-reply@microsoft.com>\r\nTo: {upn}\r\nSubject: Welcome to your mailbox\r\nMessage-ID: <1@outlook.office365.com>\r\n\r\nMail in {upn}'s Exchange Online mailbox.\r\n"
+    )
+}
+
+/// How a refusal on `req` reads in its diagnostics: `HTTP 401`, or the session's reply.
+fn refusal_of(req: &Wire) -> String {
+    match req.line.as_deref() {
+        Some(s) => s
+            .answer(PARTY, true, &Decision::Refused)
+            .refusal()
+            .unwrap_or_else(|| "connection closed".into()),
+        None => "HTTP 401".into(),
+    }
+}
+
 fn items_of(protocol: MailboxProtocol) -> &'static str {
     match protocol {
         MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
@@ -306,6 +431,9 @@ impl ExchangeOnline {
             Kind::Request => {}
             Kind::Response => return self.legacy_answered(req, ctx),
             _ => return,
+        }
+        if req.line.is_some() {
+            return self.line_session(req, from, ctx);
         }
         let Some(url) = req.url.clone() else { return };
         if let (Some(protocol), Some(Credentials::Basic { user, password })) = (
@@ -351,9 +479,9 @@ impl ExchangeOnline {
                 None => Message::response(&req, 404, "AutoDiscover v2: no such user")
                     .at(Stage::AutodiscoverRedirect),
             }
-        } else if url.host == "outlook.office.com" && url.path_starts_with("/owa") {
-            match &req.body {
-                Body::Form(f) if f.get("id_token").is_some() => {
+        } else if url.host.eq_ignore_ascii_case(OWA_HOST) && url.path_starts_with("/owa") {
+            match req.form() {
+                Some(f) if f.get("id_token").is_some() => {
                     match ctx.verify(
                         f.get("id_token").unwrap_or(""),
                         &self.cfg.entra_metadata,
@@ -426,9 +554,9 @@ impl ExchangeOnline {
             )
         } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
-            let upn = match &req.body {
-                Body::Provision { upn, .. } => upn.to_ascii_lowercase(),
-                _ => String::new(),
+            let upn = match codec::mrs::Provision::decode(req.bytes()) {
+                Ok(p) => p.upn.to_ascii_lowercase(),
+                Err(_) => String::new(),
             };
             if self.provisioned.insert(upn) {
                 Message::response(
@@ -445,5 +573,203 @@ impl ExchangeOnline {
             Message::response(&req, 404, "not found")
         };
         ctx.send(from, reply);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hmasim_base::ActorId;
+    use hmasim_protocol::codec::oauth::TokenAnswer;
+    use hmasim_protocol::env::Recording;
+    use hmasim_protocol::jwt::{Claims, SigningKey};
+    use hmasim_protocol::line::session::{Credential, LineExchange, LineProtocol};
+    use hmasim_protocol::Directory;
+
+    use super::*;
+
+    const ENTRA: ActorId = ActorId(3);
+    const CLIENT: ActorId = ActorId(9);
+
+    fn key() -> SigningKey {
+        SigningKey::derive("evosts", 1, 7)
+    }
+
+    /// Exchange Online with one cloud mailbox; `imap_allowed` is the user's policy's
+    /// `AllowBasicAuthImap`.
+    fn exo(imap_allowed: bool) -> ExchangeOnline {
+        let mut directory = Directory::new();
+        directory.insert("login.microsoftonline.com", ENTRA);
+        let allowed = if imap_allowed {
+            BTreeSet::from([MailboxProtocol::Imap])
+        } else {
+            BTreeSet::new()
+        };
+        let cfg = ExoConfig {
+            users: BTreeMap::from([("u@contoso.com".to_string(), Home::Online)]),
+            onprem_autodiscover_host: "autodiscover.contoso.com".into(),
+            entra_metadata: KeySet::new(vec![key()]),
+            skew_s: 300,
+            basic_policy: BTreeMap::from([(
+                "u@contoso.com".to_string(),
+                ("Block Basic".to_string(), allowed),
+            )]),
+        };
+        ExchangeOnline::new(cfg, Net::new(directory))
+    }
+
+    fn session(s: LineExchange) -> Message {
+        let host = "outlook.office365.com";
+        Message::line_session(Url::line(s.protocol(), host), 4, s, "session")
+    }
+
+    fn answer_lines(m: &Message) -> &LineExchange {
+        m.line.as_deref().expect("a line answer")
+    }
+
+    #[test]
+    fn a_password_blocked_by_the_policy_is_a_refused_login() {
+        let mut exo = exo(false);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        exo.handle(
+            session(LineExchange::imap_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(to.actor(), CLIENT);
+        assert_eq!((answer.method.clone(), answer.status), (None, None));
+        let lines = answer_lines(&answer);
+        assert_eq!(lines.refusal().as_deref(), Some("a1 NO LOGIN failed."));
+        assert!(!answer.carries_mailbox());
+        let fault = answer.refusal.as_deref().expect("the refusal");
+        assert_eq!(fault.code, FaultCode::BasicAuthBlocked);
+        assert!(
+            fault.message.contains("AllowBasicAuthImap"),
+            "{}",
+            fault.message
+        );
+        // POP is not allowed by this policy either: its own refusal text.
+        exo.handle(
+            session(LineExchange::pop_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, pop) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            answer_lines(&pop).refusal().as_deref(),
+            Some("-ERR Authentication failure: unknown user name or bad password.")
+        );
+    }
+
+    #[test]
+    fn an_allowed_password_signs_in_at_entra_and_the_session_fetches_the_mail() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        exo.handle(
+            session(LineExchange::imap_login("u@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, signin) = env.sent.pop().expect("a legacy sign-in");
+        assert_eq!(to.actor(), ENTRA);
+        match signin.form() {
+            Some(f) => {
+                assert_eq!(f.get("grant_type"), Some("password"));
+                assert_eq!(f.get("client_app_type"), Some("other"));
+            }
+            None => panic!("not a form: {:?}", signin.body),
+        }
+        env.caller = Route::to_actor(ENTRA);
+        let token = Message::response(&signin.wire, 200, "tokens").with_encoded(
+            TokenAnswer {
+                token_type: "Bearer".into(),
+                resource: apps::EXO_RESOURCE.into(),
+                scope: String::new(),
+                expires_in: 3600,
+                access_token: "a.b.c".into(),
+                refresh_token: None,
+                id_token: None,
+            }
+            .encode(),
+        );
+        exo.handle(token.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("the session's answer");
+        assert_eq!(to.actor(), CLIENT);
+        assert_eq!(answer.conv, 4);
+        assert!(answer.carries_mailbox());
+        assert_eq!(answer_lines(&answer).served_by(), Some("exchange-online"));
+    }
+
+    fn token(aud: &str, upn: &str) -> String {
+        let now = hmasim_protocol::EPOCH_UNIX;
+        Recording::new(Route::to_actor(ENTRA)).sign(
+            &Claims {
+                aud: aud.into(),
+                iss: "https://sts.windows.net/t/".into(),
+                iat: now,
+                nbf: now,
+                exp: now + 3600,
+                amr: vec!["pwd".into(), "mfa".into()],
+                appid: "app".into(),
+                scp: "IMAP.AccessAsUser.All".into(),
+                tid: "t".into(),
+                upn: upn.into(),
+                uti: "x".into(),
+            },
+            &key(),
+        )
+    }
+
+    #[test]
+    fn xoauth2_with_an_exchange_online_token_is_served_and_any_other_is_refused() {
+        // XOAUTH2 needs no Basic: the policy that blocks Basic does not apply.
+        let mut exo = exo(false);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        let bearer = |t: String| Credential::Bearer {
+            user: "u@contoso.com".into(),
+            token: t,
+        };
+        let good = token(apps::EXO_RESOURCE, "u@contoso.com");
+        for s in [
+            LineExchange::imap_authenticate(&bearer(good.clone())),
+            LineExchange::pop_authenticate(&bearer(good)),
+        ] {
+            exo.handle(session(s).wire, &mut env);
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert!(answer.carries_mailbox(), "{:?}", answer_lines(&answer));
+        }
+        for t in [
+            token("https://graph.microsoft.com", "u@contoso.com"),
+            token(apps::EXO_RESOURCE, "other@contoso.com"),
+            "not.a.jwt".to_string(),
+        ] {
+            exo.handle(
+                session(LineExchange::imap_authenticate(&bearer(t))).wire,
+                &mut env,
+            );
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert_eq!(
+                answer_lines(&answer).refusal().as_deref(),
+                Some("a1 NO AUTHENTICATE failed.")
+            );
+            assert_eq!(
+                answer.refusal.as_deref().map(|f| f.code),
+                Some(FaultCode::InvalidToken)
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_command_is_answered_bad_and_nothing_is_served() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        let s = LineExchange::commands(
+            LineProtocol::Imap,
+            vec!["a1 LOGIN onlyuser".into(), "a2 LOGOUT".into()],
+        );
+        exo.handle(session(s).wire, &mut env);
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            answer_lines(&answer).refusal().as_deref(),
+            Some("a1 BAD Command Error. 12")
+        );
+        assert!(!answer.carries_mailbox());
     }
 }

@@ -3,6 +3,7 @@
 //! on-premises mailbox synchronized over ActiveSync with AT2, renewing it with RT2 in the
 //! background.
 
+use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,7 +44,8 @@ pub struct MrsConfig {
 
 #[derive(Clone, Debug)]
 struct Held {
-    id: String,
+    /// Its trace name, as the environment gave it ([`Env::issued_label`]).
+    id: Option<String>,
     jwt: String,
     expires: SimTime,
 }
@@ -166,7 +168,7 @@ impl Mrs {
             0,
             "MRS asks Entra ID for AT2 on behalf of AT1",
         )
-        .with_body(Body::Form(form))
+        .with_form(form)
         .at(Stage::Obo)
         .carrying_label(&at1_label);
         self.send(ctx, msg, Purpose::Obo(upn.to_string()));
@@ -198,7 +200,7 @@ impl Mrs {
             "Outlook-iOS-Android/1.0 (OutlookService)",
         )
         .at(Stage::Sync)
-        .carrying(at2.id.clone());
+        .carrying_opt(at2.id.clone());
         self.send(ctx, msg, Purpose::Sync(upn.to_string()));
     }
 
@@ -218,9 +220,9 @@ impl Mrs {
             0,
             "MRS renews AT2 with RT2",
         )
-        .with_body(Body::Form(form))
+        .with_form(form)
         .at(Stage::Sync)
-        .carrying(rt2.id.clone());
+        .carrying_opt(rt2.id.clone());
         self.send(ctx, msg, Purpose::Refresh(upn.to_string()));
     }
 
@@ -299,17 +301,23 @@ impl Mrs {
                 return;
             }
         };
-        let Body::Provision { eas_url, .. } = &req.body else {
-            ctx.send(
-                from,
-                Message::response(
+        let provision = codec::mrs::Provision::decode(req.bytes()).and_then(|p| {
+            Url::parse(&p.url).map_err(|e| codec::mrs::bad_request(&format!("url: {e}")))
+        });
+        let eas_url = match provision {
+            Ok(u) => u,
+            Err(e) => {
+                let stamp = codec::Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                let m = Message::response(
                     &req,
-                    400,
+                    e.status,
                     "no ActiveSync endpoint in the provisioning request",
                 )
-                .at(Stage::Provision),
-            );
-            return;
+                .with_encoded(e.encode(&stamp))
+                .at(Stage::Provision);
+                ctx.send(from, m);
+                return;
+            }
         };
         let upn = claims.upn.to_ascii_lowercase();
         self.users.insert(
@@ -332,13 +340,13 @@ impl Mrs {
         self.retries.answered(resp.conv);
         let now = ctx.now();
         match purpose {
-            Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.body {
-                Body::Token(t) => {
+            Purpose::Obo(upn) | Purpose::Refresh(upn) => match resp.token_answer() {
+                Some(t) => {
                     if let Some(u) = self.users.get_mut(&upn) {
                         let first = u.at2.is_none();
                         let expires = now + SimDuration::from_secs(t.expires_in);
                         u.at2 = Some(Held {
-                            id: t.access_id,
+                            id: ctx.issued_label(&t.access_token),
                             jwt: t.access_token,
                             expires,
                         });
@@ -348,9 +356,9 @@ impl Mrs {
                                 .saturating_sub(self.cfg.refresh_margin.as_micros()),
                         );
                         ctx.timer(renew_at.since(now), Message::timer(RENEW_TIMER));
-                        if let (Some(id), Some(jwt)) = (t.refresh_id, t.refresh_token) {
+                        if let Some(jwt) = t.refresh_token {
                             u.rt2 = Some(Held {
-                                id,
+                                id: ctx.issued_label(&jwt),
                                 jwt,
                                 expires: SimTime::MAX,
                             });
@@ -362,10 +370,13 @@ impl Mrs {
                                 0,
                                 "MRS provisions the cloud mailbox if it is missing",
                             )
-                            .with_body(Body::Provision {
-                                upn: upn.clone(),
-                                eas_url: u.eas_url.clone(),
-                            })
+                            .with_encoded(
+                                codec::mrs::Provision {
+                                    upn: upn.clone(),
+                                    url: u.eas_url.to_string(),
+                                }
+                                .encode(),
+                            )
                             .at(Stage::MailboxCreate);
                             self.send(ctx, create, Purpose::Create(upn));
                         } else {

@@ -8,6 +8,9 @@
 //! (so TLS offloading in front of it fails with diagnostics 2000003).
 #![deny(missing_docs)]
 
+use hmasim_protocol::codec::autodiscover::{v2_protocol, V2Answer};
+use hmasim_protocol::codec::oidc::Jwks;
+use hmasim_protocol::codec::{ContentType, Stamp};
 use hmasim_protocol::headers;
 use std::sync::Arc;
 pub mod setup;
@@ -16,10 +19,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use hmasim_base::SimDuration;
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::jwt::{JwtError, KeySet};
+use hmasim_protocol::line::session::{Credential, Decision, LineExchange, LineProtocol};
 use hmasim_protocol::{
     apps, Body, Fault, Kind, Mailbox, Message, Method, Net, Page, Stage, Url, UserAction,
 };
-use hmasim_protocol::{DeviceCharacteristic, FaultCode, MailboxProtocol};
+use hmasim_protocol::{ActiveSyncQuery, DeviceCharacteristic, FaultCode, MailboxProtocol};
 use hmasim_protocol::{Env, Route};
 use hmasim_protocol::{Label, Wire};
 
@@ -451,23 +455,141 @@ impl ExchangeOnprem {
             .cloned()
             .unwrap_or_default();
         let flag = legacy_flag(protocol);
+        let diagnostics = match req.line.as_deref() {
+            Some(_) => format!(
+                "{}: authentication policy '{policy}': {flag} = True",
+                Self::line_refusal_text(req)
+            ),
+            None => format!("HTTP 401: authentication policy '{policy}': {flag} = True"),
+        };
         Some(
-            Message::response(req, 401, "the authentication policy blocks legacy authentication")
+            Self::refused(req, "the authentication policy blocks legacy authentication")
                 .same_stage()
                 .with_fault(Fault {
                     code: FaultCode::LegacyAuthBlocked,
                     party: "exchange-onprem",
                     message: format!("{method} authentication to {protocol} is blocked for {user} by authentication policy '{policy}' ({flag})"),
-                    diagnostics: format!("HTTP 401: authentication policy '{policy}': {flag} = True"),
+                    diagnostics,
                     symptom: None,
                 }),
         )
     }
 
+    /// A refusal of `req` in its own protocol: a line session's replies with its
+    /// credential refused (`a1 NO LOGIN failed.`, `-ERR Authentication failure...`), else
+    /// an HTTP 401.
+    fn refused(req: &Wire, summary: &'static str) -> Message {
+        match req.line.as_deref() {
+            Some(session) => Message::line_answer(
+                req,
+                session.answer(PARTY, false, &Decision::Refused),
+                summary,
+            ),
+            None => Message::response(req, 401, summary),
+        }
+    }
+
+    /// The reply line a refused line session shows first.
+    fn line_refusal_text(req: &Wire) -> String {
+        req.line
+            .as_deref()
+            .and_then(|s| s.answer(PARTY, false, &Decision::Refused).refusal())
+            .unwrap_or_else(|| "connection closed".into())
+    }
+
+    /// An IMAP or POP session on the mail host (ports 993 and 995). The service must run
+    /// (`MSExchangeIMAP4`, `MSExchangePOP3`: a stopped one refuses the connection). A
+    /// password (`LOGIN`, `PASS`, `AUTHENTICATE PLAIN`) is legacy authentication:
+    /// `BlockLegacyAuthImap` / `BlockLegacyAuthPop` of the user's authentication policy,
+    /// then a bind at Active Directory. `XOAUTH2` is refused: hybrid modern
+    /// authentication does not cover IMAP and POP on-premises.
+    fn line_session(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
+        let Some(session) = req.line.as_deref() else {
+            return;
+        };
+        let line = session.protocol();
+        let protocol = line.mailbox_protocol();
+        let running = match line {
+            LineProtocol::Imap => self.cfg.imap_enabled,
+            LineProtocol::Pop => self.cfg.pop_enabled,
+        };
+        if !running {
+            let service = match line {
+                LineProtocol::Imap => "MSExchangeIMAP4",
+                LineProtocol::Pop => "MSExchangePOP3",
+            };
+            let reply = Message::line_answer(
+                &req,
+                LineExchange::no_service(line, PARTY),
+                "the service is not running: the connection is refused",
+            )
+            .with_fault(Fault {
+                code: FaultCode::ServiceDisabled,
+                party: "exchange-onprem",
+                message: format!("the {service} service is not started"),
+                diagnostics: format!("connection refused: {service} stopped"),
+                symptom: None,
+            });
+            return ctx.send(from, reply);
+        }
+        let reply = match session.credential() {
+            Some(Credential::Password { user, password }) => {
+                if let Some(refusal) = self.legacy_refusal(&req, &user, Some(protocol), "Basic") {
+                    refusal
+                } else {
+                    let bind = Message::request(
+                        Method::POST,
+                        Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
+                        0,
+                        "Exchange checks Basic credentials against Active Directory",
+                    )
+                    .with_body(Body::Bind {
+                        upn: user,
+                        password,
+                    })
+                    .same_stage();
+                    match self.net.request(ctx, bind) {
+                        Ok(conv) => {
+                            let label = ctx.label();
+                            self.binds.insert(
+                                conv,
+                                PendingBind {
+                                    client: from,
+                                    req,
+                                    label,
+                                },
+                            );
+                            return;
+                        }
+                        Err(_) => Self::refused(&req, "no domain controller reachable"),
+                    }
+                }
+            }
+            Some(Credential::Bearer { user, .. }) => {
+                Self::refused(&req, "Exchange on-premises does not accept OAuth on IMAP or POP")
+                    .same_stage()
+                    .with_fault(Fault {
+                        code: FaultCode::InvalidToken,
+                        party: "exchange-onprem",
+                        message: format!("XOAUTH2 for {user} refused: hybrid modern authentication does not cover {protocol} on-premises"),
+                        diagnostics: Self::line_refusal_text(&req),
+                        symptom: None,
+                    })
+            }
+            None => Message::line_answer(
+                &req,
+                session.answer(PARTY, false, &Decision::Refused),
+                "Exchange answers a session that never authenticates",
+            )
+            .same_stage(),
+        };
+        ctx.send(from, reply);
+    }
+
     /// ActiveSync device access: the most restrictive matching rule, else the default level.
     fn device_access(&self, req: &Wire) -> Option<Message> {
         let url = req.url.as_ref()?;
-        let device_type = url.param("DeviceType").unwrap_or("").to_string();
+        let device_type = ActiveSyncQuery::parse(url).device_type.unwrap_or_default();
         let model = req
             .header_value(&headers::X_DEVICE_MODEL)
             .unwrap_or("")
@@ -508,8 +630,9 @@ impl ExchangeOnprem {
     fn owa(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         let url = req.url.clone().expect("requests have URLs");
         let realm = format!("https://{}/owa/", self.cfg.mail_host);
-        match (&req.method, &req.body) {
-            (Some(Method::POST), Body::Form(f)) if f.get("wresult").is_some() => {
+        let form = req.form();
+        match (&req.method, &form) {
+            (Some(Method::POST), Some(f)) if f.get("wresult").is_some() => {
                 let now_unix = hmasim_protocol::unix_now(ctx);
                 let reply = match ctx.verify(
                     f.get("wresult").unwrap_or(""),
@@ -553,7 +676,7 @@ impl ExchangeOnprem {
                 };
                 ctx.send(from, reply);
             }
-            (Some(Method::POST), Body::Form(f)) if f.get("Password").is_some() => {
+            (Some(Method::POST), Some(f)) if f.get("Password").is_some() => {
                 let bind = Message::request(
                     Method::POST,
                     Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
@@ -600,7 +723,7 @@ impl ExchangeOnprem {
                     from,
                     Message::response(&req, 200, "OWA forms-based sign-in page")
                         .at(Stage::Credentials)
-                        .with_body(Body::Page(page)),
+                        .with_page(&page),
                 );
             }
         }
@@ -611,8 +734,15 @@ impl ExchangeOnprem {
             return;
         };
         let ok = matches!(resp.body, Body::Directory { ok: true, .. });
-        let upn = match &p.req.body {
-            Body::Form(f) => f.get("UserName").unwrap_or("").to_string(),
+        let line_user = p
+            .req
+            .line
+            .as_deref()
+            .and_then(LineExchange::credential)
+            .map(|c| c.user().to_string());
+        let upn = match p.req.form() {
+            _ if line_user.is_some() => line_user.unwrap_or_default(),
+            Some(f) => f.get("UserName").unwrap_or("").to_string(),
             _ => match p
                 .req
                 .header_value(&headers::AUTHORIZATION)
@@ -622,7 +752,41 @@ impl ExchangeOnprem {
                 _ => String::new(),
             },
         };
-        let reply = if ok && self.cfg.mailboxes.contains(&upn.to_ascii_lowercase()) {
+        let served = ok && self.cfg.mailboxes.contains(&upn.to_ascii_lowercase());
+        if let Some(session) = p.req.line.as_deref() {
+            let reply = if served {
+                Message::line_answer(
+                    &p.req,
+                    session.answer(
+                        PARTY,
+                        false,
+                        &Decision::Accepted {
+                            message: mailbox_message(&upn),
+                        },
+                    ),
+                    format!(
+                        "Basic credentials accepted by Active Directory; Exchange serves the mailbox over {}",
+                        session.protocol().name()
+                    ),
+                )
+                .labelled(&Some(Stage::UseToken).into())
+            } else {
+                Self::refused(&p.req, "the credentials were rejected")
+                    .labelled(&p.label)
+                    .with_fault(Fault {
+                        code: FaultCode::InvalidCredentials,
+                        party: "exchange-onprem",
+                        message: format!("Active Directory rejected the password of {upn}"),
+                        diagnostics: format!(
+                            "{}: Logon failure: unknown user name or bad password",
+                            Self::line_refusal_text(&p.req)
+                        ),
+                        symptom: None,
+                    })
+            };
+            return ctx.send(p.client, reply);
+        }
+        let reply = if served {
             let items = if p
                 .req
                 .url
@@ -653,6 +817,17 @@ impl ExchangeOnprem {
         };
         ctx.send(p.client, reply);
     }
+}
+
+/// This party's id, as its IMAP and POP greetings name it.
+const PARTY: &str = "exchange-onprem";
+
+/// The message an IMAP `FETCH` or POP `RETR` of `upn`'s mailbox returns (RFC 5322).
+fn mailbox_message(upn: &str) -> String {
+    format!(
+        "From: Administrator <administrator@{domain}>\r\nTo: {upn}\r\nSubject: Welcome to your mailbox\r\n\r\nMail in {upn}'s on-premises mailbox.\r\n",
+        domain = upn.rsplit('@').next().unwrap_or(upn)
+    )
 }
 
 /// The on-premises authentication policy flag for a protocol.
@@ -686,13 +861,25 @@ impl ExchangeOnprem {
                 );
             }
             (Kind::Timer, _) => return self.on_timer(&req, ctx),
-            (Kind::Response, Body::Metadata(keys)) if self.metadata_requests.remove(&req.conv) => {
-                self.metadata = keys.clone();
+            (Kind::Response, _) if self.metadata_requests.remove(&req.conv) => {
+                // The JWKS Entra ID publishes; an answer that is not one leaves the cached
+                // metadata as it was (stale, as a failed refresh leaves it).
+                if let Some(keys) = (req.status == Some(hmasim_protocol::StatusCode::OK)
+                    && req.content_type() == Some(ContentType::Json))
+                .then(|| Jwks::decode(req.bytes()).ok())
+                .flatten()
+                .and_then(|j| KeySet::from_jwks(&j))
+                {
+                    self.metadata = keys;
+                }
                 return;
             }
             (Kind::Response, _) => return self.bind_answered(req, ctx),
             (Kind::Request, _) => {}
             _ => return,
+        }
+        if req.line.is_some() {
+            return self.line_session(req, from, ctx);
         }
         let Some(url) = req.url.clone() else { return };
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "exchange-onprem", %url, "request");
@@ -702,52 +889,40 @@ impl ExchangeOnprem {
                 Some(MailboxProtocol::Activesync) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers with the ActiveSync URL")
                         .header(&headers::CONTENT_TYPE, "application/json")
-                        .with_body(Body::Autodiscover {
-                            protocol: "activesync".into(),
-                            url: self.cfg.activesync_url.clone(),
-                        })
+                        .with_encoded(
+                            V2Answer {
+                                protocol: "activesync".into(),
+                                url: self.cfg.activesync_url.clone(),
+                            }
+                            .encode(),
+                        )
                 }
                 Some(p @ (MailboxProtocol::Ews | MailboxProtocol::Mapi)) => {
                     Message::response(&req, 200, "AutoDiscover v2 answers")
                         .header(&headers::CONTENT_TYPE, "application/json")
-                        .with_body(Body::Autodiscover {
-                            protocol: p.as_str().into(),
-                            url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
-                        })
+                        .with_encoded(
+                            V2Answer {
+                                protocol: p.as_str().into(),
+                                url: format!("https://{}/EWS/Exchange.asmx", self.cfg.mail_host),
+                            }
+                            .encode(),
+                        )
                 }
-                _ => Message::response(&req, 400, "AutoDiscover v2: unknown protocol"),
+                _ => {
+                    let m = Message::response(&req, 400, "AutoDiscover v2: unknown protocol");
+                    // An unknown `Protocol` gets AutoDiscover's InvalidProtocol error.
+                    match v2_protocol(url.param("Protocol").unwrap_or("")) {
+                        Err(e) => {
+                            let stamp = Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                            m.with_encoded(e.encode(&stamp))
+                        }
+                        Ok(_) => m,
+                    }
+                }
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.mailbox_protocol() == Some(MailboxProtocol::Activesync) {
             self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
-        } else if let Some(p @ (MailboxProtocol::Imap | MailboxProtocol::Pop)) =
-            url.mailbox_protocol()
-        {
-            let imap = p == MailboxProtocol::Imap;
-            if (imap && self.cfg.imap_enabled) || (!imap && self.cfg.pop_enabled) {
-                self.protected(
-                    req,
-                    from,
-                    ctx,
-                    if imap { "mail (IMAP4)" } else { "mail (POP3)" },
-                    Stage::AuthorityReturned,
-                );
-            } else {
-                let service = if imap {
-                    "MSExchangeIMAP4"
-                } else {
-                    "MSExchangePOP3"
-                };
-                let reply =
-                    Message::response(&req, 503, "the service is not running").with_fault(Fault {
-                        code: FaultCode::ServiceDisabled,
-                        party: "exchange-onprem",
-                        message: format!("the {service} service is not started"),
-                        diagnostics: format!("connection refused: {service} stopped"),
-                        symptom: None,
-                    });
-                ctx.send(from, reply);
-            }
         } else if url.path_starts_with("/autodiscover/autodiscover.xml") {
             self.protected(
                 req,
@@ -855,5 +1030,94 @@ mod tests {
         assert_eq!(answer.status, Some(StatusCode::UNAUTHORIZED));
         assert_eq!(answer.conv, 7);
         assert_eq!(answer.meta.stage, Some(Stage::EasChallenge));
+    }
+
+    fn session(s: LineExchange) -> Message {
+        Message::line_session(Url::line(s.protocol(), "mail.contoso.com"), 3, s, "session")
+    }
+
+    fn lines(m: &Message) -> &LineExchange {
+        m.line.as_deref().expect("a line answer")
+    }
+
+    #[test]
+    fn a_stopped_service_refuses_the_connection_without_a_greeting() {
+        let mut exchange = exchange();
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        exchange.handle(
+            session(LineExchange::imap_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert!(lines(&answer).masked_lines().is_empty());
+        assert_eq!(
+            answer.refusal.as_deref().map(|f| f.code),
+            Some(FaultCode::ServiceDisabled)
+        );
+    }
+
+    #[test]
+    fn block_legacy_auth_imap_refuses_the_login_before_the_directory_is_asked() {
+        let mut exchange = exchange();
+        Arc::make_mut(&mut exchange.cfg).imap_enabled = true;
+        Arc::make_mut(&mut exchange.cfg).pop_enabled = true;
+        Arc::make_mut(&mut exchange.cfg).legacy_blocked.insert(
+            "user@contoso.com".into(),
+            BTreeSet::from([MailboxProtocol::Imap]),
+        );
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        exchange.handle(
+            session(LineExchange::imap_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            lines(&answer).refusal().as_deref(),
+            Some("a1 NO LOGIN failed.")
+        );
+        let fault = answer.refusal.as_deref().expect("a refusal");
+        assert_eq!(fault.code, FaultCode::LegacyAuthBlocked);
+        assert!(fault.message.contains("BlockLegacyAuthImap"));
+        assert!(env.sent.is_empty());
+        // POP is not blocked: its password goes to Active Directory, and the session is
+        // served once the directory accepts it.
+        exchange.handle(
+            session(LineExchange::pop_login("user@contoso.com", "pw")).wire,
+            &mut env,
+        );
+        let (to, bind) = env.sent.pop().expect("a bind");
+        assert_eq!(to.actor(), DC);
+        env.caller = Route::to_actor(DC);
+        let ok = Message::response(&bind.wire, 200, "ok").with_body(Body::Directory {
+            ok: true,
+            groups: Vec::new(),
+            ticket: None,
+        });
+        exchange.handle(ok.wire, &mut env);
+        let (to, answer) = env.sent.pop().expect("the session's answer");
+        assert_eq!((to.actor(), answer.conv), (ActorId(0), 3));
+        assert!(answer.carries_mailbox());
+        assert_eq!(lines(&answer).served_by(), Some("exchange-onprem"));
+    }
+
+    #[test]
+    fn xoauth2_is_refused_on_premises() {
+        let mut exchange = exchange();
+        Arc::make_mut(&mut exchange.cfg).imap_enabled = true;
+        let mut env = Recording::new(Route::to_actor(ActorId(0)));
+        let bearer = Credential::Bearer {
+            user: "user@contoso.com".into(),
+            token: "eyJ0.x.y".into(),
+        };
+        exchange.handle(
+            session(LineExchange::imap_authenticate(&bearer)).wire,
+            &mut env,
+        );
+        let (_, answer) = env.sent.pop().expect("an answer");
+        assert_eq!(
+            lines(&answer).refusal().as_deref(),
+            Some("a1 NO AUTHENTICATE failed.")
+        );
+        assert!(!answer.carries_mailbox());
     }
 }

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 use hmasim_protocol::headers;
+use hmasim_protocol::line::session::LineProtocol;
 pub mod setup;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -88,11 +89,14 @@ impl LoadBalancer {
                 if source.is_some_and(|a| self.blocked_sources.contains(&a)) {
                     return ctx.send(from, Message::ip_rejected(&msg, "load-balancer"));
                 }
-                let unauthenticated = matches!(
-                    msg.header_value(&headers::AUTHORIZATION)
-                        .and_then(Credentials::parse),
-                    None | Some(Credentials::EmptyBearer)
-                );
+                // An IMAP or POP session authenticates inside its lines, not in an HTTP
+                // header: the HTTP interception does not apply to it.
+                let unauthenticated = msg.line.is_none()
+                    && matches!(
+                        msg.header_value(&headers::AUTHORIZATION)
+                            .and_then(Credentials::parse),
+                        None | Some(Credentials::EmptyBearer)
+                    );
                 if self.intercepts_unauthenticated && unauthenticated {
                     let reply = Message::response(
                         &msg,
@@ -106,7 +110,13 @@ impl LoadBalancer {
                 }
                 if self.tls == Tls::Offloading {
                     if let Some(u) = msg.url.as_mut() {
-                        u.scheme = "http".into();
+                        // TLS ends here: the pool member sees the clear-text scheme.
+                        u.scheme = match u.line_protocol() {
+                            Some(LineProtocol::Imap) => "imap",
+                            Some(LineProtocol::Pop) => "pop3",
+                            None => "http",
+                        }
+                        .into();
                     }
                 }
                 if let Err(msg) = self.relay.forward_by_host(ctx, &mut self.net, msg) {

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use hmasim_protocol::FaultCode;
 use hmasim_protocol::Wire;
-use hmasim_protocol::{Body, Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
+use hmasim_protocol::{Directory, Fault, Kind, Message, Net, Relay, Stage, Url};
 use hmasim_protocol::{Env, Route};
 
 /// The `wap` party.
@@ -129,8 +129,7 @@ impl Wap {
                 }
                 if let (Some(realm), Some(_), Some(url)) = (&self.owa_preauth, to_app, &msg.url) {
                     let web_app = url.path_starts_with("/owa") || url.path_starts_with("/ecp");
-                    let posts_token =
-                        matches!(&msg.body, Body::Form(f) if f.get("wresult").is_some());
+                    let posts_token = msg.form().is_some_and(|f| f.get("wresult").is_some());
                     if web_app && !has_cookie && !posts_token {
                         let loc = Url::https(&self.adfs_host, "/adfs/ls/")
                             .with("wa", "wsignin1.0")

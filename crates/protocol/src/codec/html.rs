@@ -285,8 +285,7 @@ fn text_of(s: &str, id: &str) -> Option<String> {
     Some(unescape(&s[k..e]))
 }
 
-/// Reads a page back into the [`Page`] it shows (an auto-post page's token id is trace
-/// metadata and is not on the wire: it reads back `None`).
+/// Reads a page back into the [`Page`] it shows.
 pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
     const F: &str = "HTML page";
     let s = page_text(bytes)?;
@@ -324,7 +323,6 @@ pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
         "autopost" => Ok(Page::AutoPost {
             action,
             fields: Form(f.fields),
-            token: None,
         }),
         other => Err(DecodeError::new(
             F,
@@ -389,7 +387,6 @@ mod tests {
                 fields: Form::new()
                     .with("wresult", "<t:RequestSecurityTokenResponse x=\"1\">")
                     .with("wctx", "a&b"),
-                token: None,
             },
             Page::Error {
                 code: "AADSTS53003".into(),
@@ -436,7 +433,6 @@ mod tests {
             fields: Form::new()
                 .with("client_secret", "s3cr3t")
                 .with("code", "c0de"),
-            token: None,
         };
         let shown = String::from_utf8(mask(&encode(&p).bytes).unwrap()).unwrap();
         assert!(

@@ -164,6 +164,62 @@ impl Default for Stamp {
     }
 }
 
+impl Stamp {
+    /// The stamp of an answer written at `unix_secs` (Unix time): the time as Entra writes
+    /// it (`YYYY-MM-DD hh:mm:ssZ`) and GUIDs derived from `id` (what the caller numbers its
+    /// answer by: its request's correlation and the time, say). Derived, not drawn, so an
+    /// error answer takes nothing from its writer's seeded stream.
+    pub fn at(unix_secs: u64, id: u64) -> Stamp {
+        Stamp {
+            trace_id: guid(id),
+            correlation_id: guid(id ^ 0x5bd1_e995_c0de_cafe),
+            timestamp: civil(unix_secs),
+        }
+    }
+}
+
+/// A GUID's text from two rounds of SplitMix64 over `seed`.
+fn guid(seed: u64) -> String {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    let (a, b) = (mix(seed), mix(mix(seed)));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// `YYYY-MM-DD hh:mm:ssZ` of a Unix time (the proleptic Gregorian calendar, by the
+/// days-to-civil conversion of Howard Hinnant's "chrono-compatible low-level date
+/// algorithms").
+fn civil(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let secs = unix_secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// What a real service answers to a request body (or request) it cannot accept: the
 /// status and the refusal, rendered in the service's documented shape by [`encode`](
 /// WireError::encode).
@@ -329,6 +385,72 @@ pub fn mask(content_type: ContentType, bytes: &[u8]) -> Vec<u8> {
     })
 }
 
+/// The body as the JSON trace shows it (issue 12 item 3, `../shared/contract.md`): a JSON
+/// body as its JSON value, a text body (XML, HTML, form) as a string, a binary one (WBXML)
+/// as `{"base64": ...}`; secrets masked as [`mask`] masks them.
+pub fn trace_value(e: &Encoded) -> Value {
+    use base64::Engine as _;
+    match e.content_type {
+        ContentType::Json => match serde_json::from_slice::<Value>(&e.bytes) {
+            Ok(mut v) => {
+                mask_value(&mut v);
+                v
+            }
+            Err(_) => Value::String(
+                String::from_utf8_lossy(&mask(ContentType::Json, &e.bytes)).into_owned(),
+            ),
+        },
+        ct if ct.is_text() => {
+            Value::String(String::from_utf8_lossy(&mask(ct, &e.bytes)).into_owned())
+        }
+        _ => serde_json::json!({
+            "base64": base64::engine::general_purpose::STANDARD.encode(&e.bytes)
+        }),
+    }
+}
+
+/// The body as the text trace's detail line shows it (`None`: no line): a page by its
+/// kind and form target, an AutoDiscover, AutoDetect or provisioning answer by its
+/// fields, an OAuth error as its `error=` and `error_description=` lines; forms and token
+/// answers are left out (the event's summary says what they do); anything else as
+/// [`trace_value`] shows it.
+pub fn digest(e: &Encoded) -> Option<Value> {
+    use serde_json::json;
+    match e.content_type {
+        ContentType::Form => None,
+        ContentType::Html => Some(match html::decode(&e.bytes) {
+            Ok(page) => page.digest(),
+            Err(_) => trace_value(e),
+        }),
+        ContentType::Json => {
+            if oauth::TokenAnswer::decode(&e.bytes).is_ok() {
+                None
+            } else if let Ok(err) = oauth::OAuthError::decode(&e.bytes) {
+                let v: Value = serde_json::from_slice(&e.bytes).unwrap_or_default();
+                Some(json!([
+                    format!("error={}", v["error"].as_str().unwrap_or(&err.error)),
+                    format!("error_description={}", err.description()),
+                ]))
+            } else if let Ok(p) = mrs::Provision::decode(&e.bytes) {
+                Some(json!({"upn": p.upn, "protocol": "activesync", "url": p.url}))
+            } else if let Ok(d) = autodiscover::DetectJson::decode(&e.bytes) {
+                Some(
+                    json!({"protocol": d.protocol, "url": d.url, "aad": d.aad, "onprem": d.onprem}),
+                )
+            } else if let Ok(a) = autodiscover::V2Answer::decode(&e.bytes) {
+                Some(json!({"Protocol": a.protocol, "Url": a.url}))
+            } else if let Ok(k) = oidc::Jwks::decode(&e.bytes) {
+                Some(
+                    json!({"keys": k.keys.iter().map(|k| json!({"kid": k.kid})).collect::<Vec<_>>()}),
+                )
+            } else {
+                Some(trace_value(e))
+            }
+        }
+        _ => Some(trace_value(e)),
+    }
+}
+
 fn mask_json(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     mask_value(&mut v);
@@ -339,8 +461,10 @@ fn mask_json(bytes: &[u8]) -> Option<Vec<u8>> {
 pub fn mask_value(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
+            // A symmetric JSON Web Key's `k` is its secret.
+            let symmetric = m.get("kty").and_then(serde_json::Value::as_str) == Some("oct");
             for (k, x) in m.iter_mut() {
-                if is_secret_name(k) {
+                if is_secret_name(k) || (symmetric && k == "k") {
                     *x = serde_json::Value::String(MASK.into());
                 } else {
                     mask_value(x);
@@ -388,6 +512,43 @@ pub struct MailItem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stamp_is_the_civil_time_and_guids_derived_from_its_id() {
+        let s = Stamp::at(1_767_225_600, 7);
+        assert_eq!(s.timestamp, "2026-01-01 00:00:00Z");
+        assert_eq!(
+            Stamp::at(1_772_366_461, 7).timestamp,
+            "2026-03-01 12:01:01Z"
+        );
+        assert_eq!(Stamp::at(951_782_400, 0).timestamp, "2000-02-29 00:00:00Z");
+        assert_eq!(s, Stamp::at(1_767_225_600, 7), "derived, not drawn");
+        assert_ne!(s.trace_id, Stamp::at(1_767_225_600, 8).trace_id);
+        assert_ne!(s.trace_id, s.correlation_id);
+        let parts: Vec<usize> = s.trace_id.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{}", s.trace_id);
+    }
+
+    #[test]
+    fn the_trace_shows_json_as_json_text_as_a_masked_string_and_binary_as_base64() {
+        let json = Encoded::new(
+            ContentType::Json,
+            br#"{"password":"s3cret","a":1}"#.to_vec(),
+        );
+        assert_eq!(
+            trace_value(&json),
+            serde_json::json!({"password": MASK, "a": 1})
+        );
+        let form = Encoded::new(ContentType::Form, b"UserName=u&Password=s3cret".to_vec());
+        let shown = trace_value(&form);
+        assert!(
+            shown.as_str().is_some_and(|s| !s.contains("s3cret")),
+            "{shown}"
+        );
+        let bin = Encoded::new(ContentType::Wbxml, vec![3, 1, 0x6a, 0]);
+        assert_eq!(trace_value(&bin), serde_json::json!({"base64": "AwFqAA=="}));
+        assert_eq!(digest(&form), None, "a form's summary says what it does");
+    }
 
     #[test]
     fn content_types_parse_back() {

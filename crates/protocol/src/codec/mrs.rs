@@ -7,6 +7,17 @@ use serde_json::{json, Value};
 
 use super::{ContentType, Encoded, Refusal, WireError};
 
+/// The OData `400 BadRequest` refusal with `message`.
+pub fn bad_request(message: &str) -> WireError {
+    WireError::new(
+        400,
+        Refusal::OData {
+            code: "BadRequest".into(),
+            message: message.into(),
+        },
+    )
+}
+
 /// A provisioning request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Provision {
@@ -29,15 +40,7 @@ impl Provision {
     /// Reads a posted body; anything else than the three strings (protocol
     /// `activesync`, an `https` URL) is `400 BadRequest`.
     pub fn decode(bytes: &[u8]) -> Result<Provision, WireError> {
-        let bad = |m: &str| {
-            WireError::new(
-                400,
-                Refusal::OData {
-                    code: "BadRequest".into(),
-                    message: m.into(),
-                },
-            )
-        };
+        let bad = bad_request;
         let v: Value = serde_json::from_slice(bytes)
             .map_err(|_| bad("The request body is not valid JSON."))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str);

@@ -20,6 +20,7 @@
 pub mod imap;
 pub mod pop;
 pub mod sasl;
+pub mod session;
 pub mod smtp;
 
 /// Why a buffer holds no line yet, or a line that cannot be read.
