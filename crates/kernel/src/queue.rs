@@ -159,6 +159,7 @@ impl<M> EventQueue<M> {
     /// [`Self::push`] with the fault-injection fields: `lost` (reported as a drop when
     /// due) and the timer's `epoch`.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub(crate) fn push_with(
         &mut self,
         time: SimTime,
@@ -211,6 +212,7 @@ impl<M> EventQueue<M> {
         }
     }
 
+    #[inline]
     pub(crate) fn pop(&mut self) -> Option<Entry<M>> {
         let (time, slot) = if let Some(Reverse((time, _, slot))) = self.past.pop() {
             (time, slot)
@@ -246,6 +248,7 @@ impl<M> EventQueue<M> {
     }
 
     /// Stores a payload, preferably in the slot freed last.
+    #[inline]
     fn alloc(&mut self, p: Payload<M>) -> u32 {
         if let Some(slot) = self.free.pop() {
             self.slots[slot as usize] = Some(p);

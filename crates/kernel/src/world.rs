@@ -57,6 +57,7 @@ impl<M> Ctx<'_, M> {
         self.me
     }
     /// Sends `msg` to `to` over the network: it arrives after the link's latency and jitter.
+    #[inline]
     pub fn send(&mut self, to: ActorId, msg: M) {
         self.send_at(self.now, to, msg);
     }
@@ -64,6 +65,7 @@ impl<M> Ctx<'_, M> {
     pub fn send_after(&mut self, delay: SimDuration, to: ActorId, msg: M) {
         self.send_at(self.now + delay, to, msg);
     }
+    #[inline]
     fn send_at(&mut self, t: SimTime, to: ActorId, msg: M) {
         let r = self.net.route(t, self.me, to);
         if let Some(at) = r.dup {

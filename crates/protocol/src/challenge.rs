@@ -165,17 +165,33 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Parses an `Authorization` value; `None` when it is not one of the known schemes.
-    pub fn parse(s: &str) -> Option<Credentials> {
+    /// An `Authorization` value's scheme and the rest, trimmed.
+    fn split(s: &str) -> (&str, &str) {
         let s = s.trim();
-        let (scheme, rest) = match s.split_once(' ') {
+        match s.split_once(' ') {
             Some((a, b)) => (a, b.trim()),
             None => (s, ""),
-        };
-        match scheme.to_ascii_lowercase().as_str() {
-            "bearer" if rest.is_empty() => Some(Credentials::EmptyBearer),
-            "bearer" => Some(Credentials::Bearer(rest.to_string())),
-            "basic" => {
+        }
+    }
+
+    /// The token of a `Bearer` value, borrowed (`Some("")` for an empty Bearer): what
+    /// [`Credentials::parse`] gives as `Bearer` or `EmptyBearer`, without copying the
+    /// token. `None` for any other scheme.
+    pub fn bearer_token(s: &str) -> Option<&str> {
+        let (scheme, rest) = Credentials::split(s);
+        scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+    }
+
+    /// Parses an `Authorization` value; `None` when it is not one of the known schemes.
+    pub fn parse(s: &str) -> Option<Credentials> {
+        let (scheme, rest) = Credentials::split(s);
+        // Schemes are case-insensitive; compared without a lower-case copy (every request
+        // the monitor sees is parsed).
+        let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+        match () {
+            () if is("bearer") && rest.is_empty() => Some(Credentials::EmptyBearer),
+            () if is("bearer") => Some(Credentials::Bearer(rest.to_string())),
+            () if is("basic") => {
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(rest)
                     .ok()?;
@@ -186,7 +202,9 @@ impl Credentials {
                     password: password.to_string(),
                 })
             }
-            "negotiate" if !rest.is_empty() => Some(Credentials::Negotiate(rest.to_string())),
+            () if is("negotiate") && !rest.is_empty() => {
+                Some(Credentials::Negotiate(rest.to_string()))
+            }
             _ => None,
         }
     }
@@ -210,6 +228,31 @@ impl fmt::Display for Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bearer_token_is_what_parsing_gives_as_bearer() {
+        for v in [
+            "Bearer eyJ.a.b",
+            "bearer   x ",
+            " BEARER",
+            "Bearer",
+            "Basic dTpw",
+            "Negotiate t",
+            "",
+            "Bearerx y",
+        ] {
+            let want = match Credentials::parse(v) {
+                Some(Credentials::Bearer(t)) => Some(t),
+                Some(Credentials::EmptyBearer) => Some(String::new()),
+                _ => None,
+            };
+            assert_eq!(
+                Credentials::bearer_token(v).map(str::to_string),
+                want,
+                "{v:?}"
+            );
+        }
+    }
 
     #[test]
     fn exchange_bearer_challenge_is_exactly_the_documented_one() {

@@ -8,7 +8,9 @@
 //! matching key, so a verifier with stale metadata rejects a token signed after a key
 //! rollover because the HMAC it computes does not match, not because a flag says so.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -19,12 +21,39 @@ use sha2::{Digest, Sha256};
 type HmacSha256 = Hmac<Sha256>;
 
 /// A signing key: key id and secret.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A key carries, shared by its clones, what every signature and verification with it
+/// would otherwise recompute: the HMAC keyed with its secret, and the encoded JOSE header
+/// of its `kid` with the HMAC state after it (issue 12 item 10). Both are derived from the
+/// key alone, so a token is byte for byte what it was without them.
+#[derive(Clone)]
 pub struct SigningKey {
     /// The key id (`kid` header), as published in the metadata.
     pub kid: String,
     secret: [u8; 32],
+    prepared: Arc<Prepared>,
 }
+
+/// What a [`SigningKey`] precomputes.
+struct Prepared {
+    /// The `kid` the header below names (`SigningKey::kid` is public: a key whose `kid`
+    /// was changed after it was made signs the slow way).
+    kid: String,
+    /// The HMAC keyed with the secret, nothing absorbed yet.
+    mac: HmacSha256,
+    /// `base64url(header) + "."`: how every token this key signs begins.
+    header: String,
+    /// `mac` after absorbing `header`.
+    after_header: HmacSha256,
+}
+
+impl PartialEq for SigningKey {
+    fn eq(&self, other: &SigningKey) -> bool {
+        self.kid == other.kid && self.secret == other.secret
+    }
+}
+
+impl Eq for SigningKey {}
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -42,7 +71,7 @@ impl SigningKey {
         h.update(seed.to_le_bytes());
         let secret: [u8; 32] = h.finalize().into();
         let kid = B64.encode(&Sha256::digest(secret)[..20]);
-        SigningKey { kid, secret }
+        SigningKey::with_secret(kid, secret)
     }
 
     /// The key as a JSON Web Key (`kty` `oct`, `k` its secret, base64url): how the
@@ -57,16 +86,58 @@ impl SigningKey {
     /// base64url.
     pub fn from_jwk(jwk: &crate::codec::oidc::Jwk) -> Option<SigningKey> {
         let secret: [u8; 32] = B64.decode(&jwk.k).ok()?.try_into().ok()?;
-        Some(SigningKey {
-            kid: jwk.kid.clone(),
-            secret,
-        })
+        Some(SigningKey::with_secret(jwk.kid.clone(), secret))
     }
 
-    fn mac(&self) -> HmacSha256 {
+    fn with_secret(kid: String, secret: [u8; 32]) -> SigningKey {
         // HMAC accepts keys of any length: this cannot fail.
-        <HmacSha256 as Mac>::new_from_slice(&self.secret).expect("HMAC takes any key length")
+        let mac = <HmacSha256 as Mac>::new_from_slice(&secret).expect("HMAC takes any key length");
+        let header = encoded_header(&kid);
+        let mut after_header = mac.clone();
+        after_header.update(header.as_bytes());
+        SigningKey {
+            prepared: Arc::new(Prepared {
+                kid: kid.clone(),
+                mac,
+                header,
+                after_header,
+            }),
+            kid,
+            secret,
+        }
     }
+
+    /// The HMAC keyed with this key's secret.
+    fn mac(&self) -> HmacSha256 {
+        self.prepared.mac.clone()
+    }
+}
+
+/// `base64url(JSON of the JOSE header naming kid) + "."`.
+fn encoded_header(kid: &str) -> String {
+    let header = Header {
+        alg: "HS256".into(),
+        typ: "JWT".into(),
+        kid: kid.to_string(),
+    };
+    // Serializing a plain struct of strings cannot fail.
+    let h = serde_json::to_vec(&header).expect("header serializes");
+    let mut out = B64.encode(h);
+    out.push('.');
+    out
+}
+
+/// `bytes` in lower-case hex, two digits a byte: how token ids (`uti`) and authorization
+/// codes are written. One allocation, no formatting machinery (a token's `uti` is minted
+/// on every sign-in).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// The signing metadata a verifier has cached: the keys it trusts.
@@ -181,56 +252,117 @@ impl std::error::Error for JwtError {}
 
 /// Signs `claims` with `key`, giving `header.payload.signature` in base64url.
 pub fn sign(claims: &Claims, key: &SigningKey) -> String {
-    let header = Header {
-        alg: "HS256".into(),
-        typ: "JWT".into(),
-        kid: key.kid.clone(),
+    let p = &key.prepared;
+    // The header and the HMAC state after it are the key's own, unless its `kid` was
+    // changed after it was made.
+    let (header, mut mac) = if p.kid == key.kid {
+        (Cow::Borrowed(p.header.as_str()), p.after_header.clone())
+    } else {
+        let header = encoded_header(&key.kid);
+        let mut mac = key.mac();
+        mac.update(header.as_bytes());
+        (Cow::Owned(header), mac)
     };
-    // Serializing plain structs of strings and integers cannot fail.
-    let h = serde_json::to_vec(&header).expect("header serializes");
-    let p = serde_json::to_vec(claims).expect("claims serialize");
-    let mut out = String::with_capacity(64 + p.len() * 4 / 3 + 44);
-    B64.encode_string(h, &mut out);
-    out.push('.');
-    B64.encode_string(p, &mut out);
-    let mut mac = key.mac();
-    mac.update(out.as_bytes());
+    // Serializing a plain struct of strings and integers cannot fail.
+    let mut json = Vec::with_capacity(512);
+    serde_json::to_writer(&mut json, claims).expect("claims serialize");
+    let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 48);
+    out.push_str(&header);
+    let payload = out.len();
+    B64.encode_string(json, &mut out);
+    mac.update(&out.as_bytes()[payload..]);
     let sig = mac.finalize().into_bytes();
     out.push('.');
     B64.encode_string(sig, &mut out);
     out
 }
 
-/// Splits and decodes a JWT without checking its signature.
-pub fn decode_unverified(jwt: &str) -> Result<(Header, Claims), JwtError> {
+/// The JOSE header, borrowing from the decoded bytes: what verification reads of it.
+#[derive(Deserialize)]
+struct HeaderRef<'a> {
+    #[allow(dead_code)] // required, as in `Header`
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[allow(dead_code)] // required, as in `Header`
+    #[serde(borrow)]
+    typ: Cow<'a, str>,
+    #[serde(borrow)]
+    kid: Cow<'a, str>,
+}
+
+/// The three parts of a compact JWT, split on its two dots.
+fn parts(jwt: &str) -> Result<(&str, &str, &str), JwtError> {
     let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(_), None) =
+    let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwtError::Malformed);
     };
-    let h = B64.decode(h).map_err(|_| JwtError::Malformed)?;
-    let p = B64.decode(p).map_err(|_| JwtError::Malformed)?;
-    let header: Header = serde_json::from_slice(&h).map_err(|_| JwtError::Malformed)?;
-    let claims: Claims = serde_json::from_slice(&p).map_err(|_| JwtError::Malformed)?;
+    Ok((h, p, s))
+}
+
+/// Calls `f` with the base64url-decoded bytes of `part`: on the stack when they fit
+/// (every token hmasim signs), else in a vector. The decoding accepts exactly what
+/// `Engine::decode` accepts.
+fn decoded<R>(part: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, JwtError> {
+    const STACK: usize = 768;
+    if part.len() <= STACK / 3 * 4 {
+        let mut buf = [0u8; STACK];
+        let n = B64
+            .decode_slice(part, &mut buf)
+            .map_err(|_| JwtError::Malformed)?;
+        Ok(f(&buf[..n]))
+    } else {
+        let v = B64.decode(part).map_err(|_| JwtError::Malformed)?;
+        Ok(f(&v))
+    }
+}
+
+/// Splits and decodes a JWT without checking its signature.
+pub fn decode_unverified(jwt: &str) -> Result<(Header, Claims), JwtError> {
+    let (h, p, _) = parts(jwt)?;
+    let header: Header =
+        decoded(h, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
+    let claims: Claims =
+        decoded(p, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
     Ok((header, claims))
 }
 
 /// Verifies `jwt` against the cached metadata `keys` at Unix time `now`, allowing `skew`
 /// seconds of clock skew on `nbf` and `exp`. The audience is the caller's to check.
 pub fn verify(jwt: &str, keys: &KeySet, now: u64, skew: u64) -> Result<Claims, JwtError> {
-    let (header, claims) = decode_unverified(jwt)?;
-    let key = keys
-        .get(&header.kid)
-        .ok_or_else(|| JwtError::UnknownKey(header.kid.clone()))?;
-    let dot = jwt.rfind('.').ok_or(JwtError::Malformed)?;
-    let sig = B64
-        .decode(&jwt[dot + 1..])
-        .map_err(|_| JwtError::Malformed)?;
-    let mut mac = key.mac();
-    mac.update(&jwt.as_bytes()[..dot]);
-    mac.verify_slice(&sig)
-        .map_err(|_| JwtError::BadSignature(header.kid.clone()))?;
+    let (h, p, s) = parts(jwt)?;
+    // The same checks in the same order as decoding the whole token first: a malformed
+    // header or payload is `Malformed` before the key is looked up.
+    let key = decoded(h, |b| {
+        serde_json::from_slice::<HeaderRef<'_>>(b)
+            .map(|hd| keys.get(&hd.kid).ok_or_else(|| hd.kid.into_owned()))
+    })?
+    .map_err(|_| JwtError::Malformed)?;
+    let claims: Claims =
+        decoded(p, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
+    let key = key.map_err(JwtError::UnknownKey)?;
+    let signed = &jwt[..h.len() + 1 + p.len()];
+    let valid = decoded(s, |sig| {
+        let pr = &key.prepared;
+        // A token that begins with the key's own header resumes the HMAC after it.
+        let mac = match signed.strip_prefix(pr.header.as_str()) {
+            Some(rest) => {
+                let mut mac = pr.after_header.clone();
+                mac.update(rest.as_bytes());
+                mac
+            }
+            None => {
+                let mut mac = key.mac();
+                mac.update(signed.as_bytes());
+                mac
+            }
+        };
+        mac.verify_slice(sig).is_ok()
+    })?;
+    if !valid {
+        return Err(JwtError::BadSignature(key.kid.clone()));
+    }
     if now + skew < claims.nbf {
         return Err(JwtError::NotYetValid(claims.nbf, now));
     }
@@ -280,6 +412,14 @@ mod tests {
     }
 
     #[test]
+    fn hex_is_two_lower_case_digits_a_byte() {
+        let bytes = [0u8, 9, 10, 15, 16, 127, 128, 255];
+        let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), want);
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
     fn signs_and_verifies() {
         let k = SigningKey::derive("evosts", 1, 42);
         let jwt = sign(&claims(), &k);
@@ -289,6 +429,86 @@ mod tests {
         assert_eq!(
             verify(&jwt, &keys, 4100, 300),
             Err(JwtError::Expired(3700, 4100))
+        );
+    }
+
+    /// Signing as it was before keys carried their prepared header and HMAC.
+    fn reference_sign(claims: &Claims, key: &SigningKey) -> String {
+        let header = Header {
+            alg: "HS256".into(),
+            typ: "JWT".into(),
+            kid: key.kid.clone(),
+        };
+        let h = serde_json::to_vec(&header).unwrap();
+        let p = serde_json::to_vec(claims).unwrap();
+        let mut out = String::new();
+        B64.encode_string(h, &mut out);
+        out.push('.');
+        B64.encode_string(p, &mut out);
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&key.secret).unwrap();
+        mac.update(out.as_bytes());
+        out.push('.');
+        B64.encode_string(mac.finalize().into_bytes(), &mut out);
+        out
+    }
+
+    #[test]
+    fn prepared_keys_sign_byte_for_byte_as_before() {
+        let k = SigningKey::derive("evosts", 1, 42);
+        assert_eq!(sign(&claims(), &k), reference_sign(&claims(), &k));
+        let mut long = claims();
+        long.upn = "\"quoted\" ü".repeat(200);
+        assert_eq!(sign(&long, &k), reference_sign(&long, &k));
+        let keys = KeySet::new(vec![k.clone()]);
+        assert_eq!(verify(&sign(&long, &k), &keys, 200, 0).unwrap(), long);
+        // A key whose public kid was changed after it was made signs with that kid.
+        let mut renamed = k.clone();
+        renamed.kid = "other".into();
+        assert_eq!(
+            sign(&claims(), &renamed),
+            reference_sign(&claims(), &renamed)
+        );
+        assert_ne!(renamed, k);
+    }
+
+    #[test]
+    fn verification_refuses_what_decoding_refuses_first() {
+        let k = SigningKey::derive("evosts", 1, 42);
+        let jwt = sign(&claims(), &k);
+        let (h, rest) = jwt.split_once('.').unwrap();
+        let (p, sig) = rest.split_once('.').unwrap();
+        let enc = |s: &str| B64.encode(s);
+        let bad = [
+            "a.b".to_string(),
+            format!("{h}.{p}"),
+            format!("{h}.{p}.{sig}.x"),
+            format!("{}.{p}.{sig}", enc(r#"{"alg":"HS256","kid":"x"}"#)),
+            format!("{h}.{}.{sig}", enc(r#"{"upn":"u"}"#)),
+            format!("{h}.{}.{sig}", enc("not json")),
+            format!("!!.{p}.{sig}"),
+        ];
+        for t in bad {
+            assert!(decode_unverified(&t).is_err(), "{t}");
+            assert_eq!(
+                verify(&t, &KeySet::new(vec![k.clone()]), 200, 0),
+                Err(JwtError::Malformed),
+                "{t}"
+            );
+        }
+        // A signature of the wrong length or bytes, and an unknown key.
+        let keys = KeySet::new(vec![k.clone()]);
+        assert!(matches!(
+            verify(&format!("{h}.{p}.{}", &sig[..20]), &keys, 200, 0),
+            Err(JwtError::BadSignature(_))
+        ));
+        assert!(matches!(
+            verify(&format!("{h}.{p}.***"), &keys, 200, 0),
+            Err(JwtError::Malformed)
+        ));
+        let other = KeySet::new(vec![SigningKey::derive("evosts", 2, 42)]);
+        assert_eq!(
+            verify(&jwt, &other, 200, 0),
+            Err(JwtError::UnknownKey(k.kid))
         );
     }
 
@@ -305,7 +525,7 @@ mod tests {
         // A forged token that claims the trusted kid but is signed with another key.
         let forged_key = SigningKey {
             kid: old.kid.clone(),
-            ..new
+            ..new.clone()
         };
         let forged = sign(&claims(), &forged_key);
         assert!(matches!(

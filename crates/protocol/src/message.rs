@@ -539,6 +539,7 @@ mod tests {
             issued_ms: 0,
             expires_ms: 1,
             jwt: "a.b.c".into(),
+            upn: String::new(),
         }
     }
 

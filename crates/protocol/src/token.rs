@@ -39,6 +39,11 @@ pub struct Token {
     pub expires_ms: u64,
     /// The compact serialization.
     pub jwt: String,
+    /// The user it was issued for (its `upn` claim), as the issuer's own record says: what
+    /// the trace's monitor reads instead of decoding every token issued. Not rendered (the
+    /// contract's TOKEN has no such field; the JWT shows it).
+    #[serde(skip)]
+    pub upn: String,
 }
 
 impl Token {

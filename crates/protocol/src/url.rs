@@ -1,5 +1,6 @@
 //! A small absolute-URL type: scheme, host, path and an ordered, decoded query.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::MailboxProtocol;
@@ -14,7 +15,9 @@ use crate::MailboxProtocol;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Url {
     /// `https` or `http` (lower case), or a custom scheme for native redirect URIs, as sent.
-    pub scheme: String,
+    /// `http` and `https` are borrowed constants: a URL parsed, built or cloned does not
+    /// allocate its scheme.
+    pub scheme: Cow<'static, str>,
     /// Host name, lower case for `http`/`https`; empty for an opaque URI.
     pub host: String,
     /// Path: starting with `/` for `http`/`https`; as sent otherwise (it may be empty).
@@ -78,14 +81,18 @@ impl Url {
         }
         let mut url = if web {
             Url {
-                scheme: scheme.to_ascii_lowercase(),
+                scheme: if scheme.eq_ignore_ascii_case("https") {
+                    Cow::Borrowed("https")
+                } else {
+                    Cow::Borrowed("http")
+                },
                 host: host.to_ascii_lowercase(),
                 path: path.to_string(),
                 query: Vec::new(),
             }
         } else {
             Url {
-                scheme: scheme.to_string(),
+                scheme: Cow::Owned(scheme.to_string()),
                 host: host.to_string(),
                 path: path.to_string(),
                 query: Vec::new(),
@@ -108,7 +115,7 @@ impl Url {
     /// `https://host` + `path`, no query.
     pub fn https(host: &str, path: &str) -> Url {
         Url {
-            scheme: "https".into(),
+            scheme: Cow::Borrowed("https"),
             host: host.to_ascii_lowercase(),
             path: path.into(),
             query: Vec::new(),
@@ -181,11 +188,14 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.scheme)?;
         if self.host.is_empty() {
-            write!(f, "{}:{}", self.scheme, self.path)?;
+            f.write_str(":")?;
         } else {
-            write!(f, "{}://{}{}", self.scheme, self.host, self.path)?;
+            f.write_str("://")?;
+            f.write_str(&self.host)?;
         }
+        f.write_str(&self.path)?;
         for (i, (k, v)) in self.query.iter().enumerate() {
             f.write_str(if i == 0 { "?" } else { "&" })?;
             encode_into(f, k)?;
@@ -202,19 +212,38 @@ impl serde::Serialize for Url {
     }
 }
 
+/// Writes `s` percent-encoded: unreserved bytes as they are (a run at a time), every
+/// other byte as `%XX` in upper-case hex.
 fn encode_into(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            fmt::Write::write_char(f, b as char)?;
-        } else {
-            write!(f, "%{b:02X}")?;
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if unreserved(b) {
+            continue;
         }
+        // The bytes from `run` to `i` are unreserved ASCII, so both ends are char
+        // boundaries when the run is not empty (`run` may sit inside a character whose
+        // bytes are being escaped one by one).
+        if run < i {
+            f.write_str(&s[run..i])?;
+        }
+        let esc = [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+        f.write_str(std::str::from_utf8(&esc).map_err(|_| fmt::Error)?)?;
+        run = i + 1;
     }
-    Ok(())
+    match s.get(run..) {
+        Some(tail) => f.write_str(tail),
+        None => Ok(()),
+    }
 }
 
 /// Percent-decodes `s` (`+` stays `+`).
 pub fn decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -229,7 +258,8 @@ pub fn decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (the usual case) is kept without a second copy.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -247,6 +277,23 @@ mod tests {
         assert_eq!(u.param("Email"), Some("test@contoso.com"));
         assert_eq!(u.param("redirectcount"), Some("3"));
         assert_eq!(u.to_string(), s);
+    }
+
+    #[test]
+    fn encoding_and_decoding_are_byte_exact() {
+        let u = Url::https("x.test", "/p")
+            .with("k y", "a&b=c/ü~._-")
+            .with("e", "")
+            .with("%", "100%");
+        assert_eq!(
+            u.to_string(),
+            "https://x.test/p?k%20y=a%26b%3Dc%2F%C3%BC~._-&e=&%25=100%25"
+        );
+        assert_eq!(Url::parse(&u.to_string()).unwrap(), u);
+        assert_eq!(decode("plain+text"), "plain+text");
+        assert_eq!(decode("%C3%BC%41"), "üA");
+        // A decoded byte sequence that is not UTF-8 is shown with replacement characters.
+        assert_eq!(decode("%FFa"), "\u{fffd}a");
     }
 
     #[test]

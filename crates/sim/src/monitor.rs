@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use hmasim_kernel::{ActorId, Delivery, EventKind, Observer, SimTime};
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::line::session::Credential;
-use hmasim_protocol::{jwt, Body, Fault, FaultCode, Kind, Message, Token};
+use hmasim_protocol::{Body, Fault, FaultCode, Kind, Message, Token};
 
 /// One recorded event.
 #[derive(Clone, Debug)]
@@ -238,6 +238,12 @@ impl Monitor {
     }
 
     fn user(&mut self, upn: &str) -> u32 {
+        // A UPN already in lower case (the usual one) is looked up without a copy.
+        if !upn.bytes().any(|b| b.is_ascii_uppercase()) {
+            if let Some(&i) = self.user_ix.get(upn) {
+                return i;
+            }
+        }
         let upn = upn.to_ascii_lowercase();
         if let Some(&i) = self.user_ix.get(&upn) {
             return i;
@@ -252,13 +258,11 @@ impl Monitor {
         if self.issued.contains_key(t.jwt.as_str()) {
             return;
         }
-        // The issuer's own record says whose token it is and how the user authenticated;
-        // reading its claims here is reading that record, not trusting a wire.
-        let user = jwt::decode_unverified(&t.jwt)
-            .ok()
-            .map(|(_, c)| c.upn)
+        // The issuer's own record says whose token it is (the `upn` it signed into the
+        // claims) and how the user authenticated: reading it is not trusting a wire.
+        let user = Some(t.upn.as_str())
             .filter(|u| !u.is_empty())
-            .map(|u| self.user(&u));
+            .map(|u| self.user(u));
         let ix = self.creds.len() as u32;
         self.creds.push((t.has_mfa(), user));
         self.issued.insert(t.jwt.clone().into_boxed_str(), ix);
@@ -279,10 +283,10 @@ impl Monitor {
             };
         }
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
-            return match Credentials::parse(a) {
-                Some(Credentials::Bearer(t)) => self.issued.get(t.as_str()).copied(),
-                Some(Credentials::EmptyBearer) => self.posted(m).or_else(|| self.cookie(m)),
-                _ => None,
+            return match Credentials::bearer_token(a) {
+                Some("") => self.posted(m).or_else(|| self.cookie(m)),
+                Some(t) => self.issued.get(t).copied(),
+                None => None,
             };
         }
         self.posted(m).or_else(|| self.cookie(m))
@@ -650,7 +654,7 @@ impl Observer<Message> for Monitor {
 mod tests {
     use super::*;
     use hmasim_protocol::codec::{ews, ContentType, MailItem};
-    use hmasim_protocol::jwt::{Claims, SigningKey};
+    use hmasim_protocol::jwt::{self, Claims, SigningKey};
     use hmasim_protocol::{Method, TokenKind, Url};
 
     const CLIENT: ActorId = ActorId(0);
@@ -683,6 +687,7 @@ mod tests {
             issued_ms: 0,
             expires_ms: 3_600_000,
             jwt: jwt::sign(&claims, key),
+            upn: claims.upn.clone(),
         }
     }
 

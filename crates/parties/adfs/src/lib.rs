@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 use hmasim_protocol::headers;
+use std::sync::Arc;
 pub mod setup;
 use std::collections::BTreeMap;
 
@@ -89,7 +90,8 @@ enum Wait {
 /// The `adfs` party.
 #[derive(Clone, Debug)]
 pub struct Adfs {
-    cfg: AdfsConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<AdfsConfig>,
     net: Net,
     sessions: BTreeMap<String, Session>,
     waits: BTreeMap<u64, Wait>,
@@ -101,7 +103,7 @@ impl Adfs {
     /// AD FS with `cfg`, reaching the directory and Entra MFA through `net`.
     pub fn new(cfg: AdfsConfig, net: Net) -> Self {
         Adfs {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             sessions: BTreeMap::new(),
             waits: BTreeMap::new(),
@@ -341,7 +343,7 @@ impl Adfs {
             scp: String::new(),
             tid: String::new(),
             upn: s.upn.clone(),
-            uti: uti.iter().map(|b| format!("{b:02x}")).collect(),
+            uti: hmasim_protocol::jwt::hex(&uti),
         };
         let jwt = ctx.sign(&claims, &self.cfg.signing_key);
         self.next_token += 1;
@@ -357,6 +359,7 @@ impl Adfs {
             issued_ms: now_ms,
             expires_ms: now_ms + self.cfg.token_lifetime.as_millis(),
             jwt: jwt.clone(),
+            upn: claims.upn,
         };
         let fields = Form::new()
             .with("wa", "wsignin1.0")

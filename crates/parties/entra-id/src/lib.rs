@@ -158,7 +158,8 @@ enum Wait {
 /// The `entra-id` party.
 #[derive(Clone, Debug)]
 pub struct EntraId {
-    cfg: EntraConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<EntraConfig>,
     net: Net,
     sessions: BTreeMap<String, Session>,
     codes: BTreeMap<String, Grant>,
@@ -301,7 +302,7 @@ impl EntraId {
             revoked_before: BTreeMap::new(),
             registered: std::collections::BTreeSet::new(),
             joined: BTreeMap::new(),
-            cfg,
+            cfg: Arc::new(cfg),
         }
     }
 
@@ -1062,10 +1063,7 @@ impl EntraId {
     fn code(&mut self, ctx: &mut impl Env, s: &Session) -> String {
         let mut b = [0u8; 12];
         ctx.fill_bytes(&mut b);
-        let code = format!(
-            "0.A{}",
-            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-        );
+        let code = format!("0.A{}", jwt::hex(&b));
         self.codes.insert(
             code.clone(),
             Grant {
@@ -1099,7 +1097,7 @@ impl EntraId {
         let now = hmasim_protocol::unix_now(ctx);
         let mut b = [0u8; 16];
         ctx.fill_bytes(&mut b);
-        let uti: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let uti = jwt::hex(&b);
         let claims = Claims {
             aud: aud.to_string(),
             iss: apps::entra_issuer(&self.cfg.tenant_id),
@@ -1130,6 +1128,7 @@ impl EntraId {
             issued_ms: now_ms,
             expires_ms: now_ms + life.as_millis(),
             jwt: jwt.clone(),
+            upn: claims.upn,
         };
         (token, jwt)
     }

@@ -11,6 +11,7 @@ pub mod translator;
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use hmasim_protocol::challenge::{Challenge, Credentials};
 use hmasim_protocol::codec::mail;
@@ -50,7 +51,8 @@ pub struct ExoConfig {
 /// The `exchange-online` party.
 #[derive(Clone, Debug)]
 pub struct ExchangeOnline {
-    cfg: ExoConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<ExoConfig>,
     net: Net,
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
@@ -67,7 +69,7 @@ impl ExchangeOnline {
     /// Exchange Online with `cfg`.
     pub fn new(cfg: ExoConfig, net: Net) -> Self {
         ExchangeOnline {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             provisioned: BTreeSet::new(),
             legacy: BTreeMap::new(),

@@ -6,6 +6,7 @@
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hmasim_base::{SimDuration, SimTime};
 use hmasim_protocol::challenge::Credentials;
@@ -85,7 +86,8 @@ pub struct SyncStats {
 /// The `mrs` party.
 #[derive(Clone, Debug)]
 pub struct Mrs {
-    cfg: MrsConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<MrsConfig>,
     net: Net,
     users: BTreeMap<String, Synced>,
     pending: BTreeMap<u64, Purpose>,
@@ -100,7 +102,7 @@ impl Mrs {
     pub fn new(cfg: MrsConfig, net: Net) -> Self {
         let retries = Retries::new(cfg.retries, TIMEOUT_TIMER, RETRY_TIMER);
         Mrs {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             users: BTreeMap::new(),
             pending: BTreeMap::new(),

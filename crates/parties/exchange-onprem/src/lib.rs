@@ -12,6 +12,7 @@ use hmasim_protocol::codec::autodiscover::{v2_protocol, V2Answer};
 use hmasim_protocol::codec::oidc::Jwks;
 use hmasim_protocol::codec::{ContentType, Stamp};
 use hmasim_protocol::headers;
+use std::sync::Arc;
 pub mod setup;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,7 +118,8 @@ struct PendingBind {
 /// The `exchange-onprem` party.
 #[derive(Clone, Debug)]
 pub struct ExchangeOnprem {
-    cfg: OnpremConfig,
+    // Shared by a world's clones: configuration only changes by `reconfigure`.
+    cfg: Arc<OnpremConfig>,
     net: Net,
     binds: BTreeMap<u64, PendingBind>,
     /// The EvoSTS auth metadata as cached now.
@@ -132,7 +134,7 @@ impl ExchangeOnprem {
     pub fn new(cfg: OnpremConfig, net: Net) -> Self {
         let metadata = cfg.evosts_metadata.clone();
         ExchangeOnprem {
-            cfg,
+            cfg: Arc::new(cfg),
             net,
             binds: BTreeMap::new(),
             metadata,
@@ -1144,9 +1146,9 @@ mod tests {
     #[test]
     fn block_legacy_auth_imap_refuses_the_login_before_the_directory_is_asked() {
         let mut exchange = exchange();
-        exchange.cfg.imap_enabled = true;
-        exchange.cfg.pop_enabled = true;
-        exchange.cfg.legacy_blocked.insert(
+        Arc::make_mut(&mut exchange.cfg).imap_enabled = true;
+        Arc::make_mut(&mut exchange.cfg).pop_enabled = true;
+        Arc::make_mut(&mut exchange.cfg).legacy_blocked.insert(
             "user@contoso.com".into(),
             BTreeSet::from([MailboxProtocol::Imap]),
         );
@@ -1188,7 +1190,7 @@ mod tests {
     #[test]
     fn xoauth2_is_refused_on_premises() {
         let mut exchange = exchange();
-        exchange.cfg.imap_enabled = true;
+        Arc::make_mut(&mut exchange.cfg).imap_enabled = true;
         let mut env = Recording::new(Route::to_actor(ActorId(0)));
         let bearer = Credential::Bearer {
             user: "user@contoso.com".into(),
