@@ -535,3 +535,36 @@ fn imap_login_authenticate_plain_and_pop_pass_never_show_the_password() {
     assert!(found.is_empty(), "{found:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Entra ID publishes its HS256 signing keys in a JWKS: the secret a token is signed with.
+/// No output of any bundled scenario shows one (every generation a key roll could reach),
+/// and the JSON trace shows the published set with its `k` masked.
+#[test]
+fn no_output_shows_a_published_signing_key() {
+    use hmasim::protocol::jwt::SigningKey;
+    let dir = tmpdir("jwks");
+    let mut found = Vec::new();
+    let mut published = false;
+    for b in BUNDLED {
+        let sc = scenario::load(b.name).unwrap();
+        let derived: Vec<SigningKey> = (1..=4)
+            .map(|g| SigningKey::derive("evosts", g, sc.seed))
+            .collect();
+        let keys: Vec<String> = derived.iter().map(|k| k.to_jwk().k).collect();
+        for (what, text) in every_output(b.name, &[], false, &dir) {
+            // The key ids are public: seeing one shows these are the keys the run used.
+            published |= text.contains(r#""k": "********""#)
+                && derived
+                    .iter()
+                    .any(|k| text.contains(&format!(r#""kid": "{}""#, k.kid)));
+            found.extend(leaks(&what, &text, &keys));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        found.is_empty(),
+        "signing keys in output:\n{}",
+        found.join("\n")
+    );
+    assert!(published, "some bundled trace shows the published key set");
+}
