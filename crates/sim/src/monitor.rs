@@ -852,13 +852,13 @@ mod tests {
             let req = Message::line_session(url, 1, session.clone(), "s").carrying("AT1");
             deliver(&mut mon, 2, CLIENT, EXCHANGE, &req);
             // A refused session is no mailbox data.
-            let no = session.answer("exchange-online", true, &Decision::Refused);
+            let no = session.answer(true, &Decision::Refused);
             let refused = Message::line_answer(&req, no, "no");
             let mut probe = monitor();
             deliver(&mut probe, 2, CLIENT, EXCHANGE, &req);
             deliver(&mut probe, 3, EXCHANGE, CLIENT, &refused);
             assert!(probe.clients[0].reached_ms.is_none());
-            let ok = session.answer("exchange-online", true, &fetched);
+            let ok = session.answer(true, &fetched);
             deliver(
                 &mut mon,
                 3,

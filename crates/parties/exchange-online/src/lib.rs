@@ -150,9 +150,7 @@ impl ExchangeOnline {
         let reply = match (resp.token_answer(), req.line.as_deref()) {
             (Some(_), Some(session)) => Message::line_answer(
                 &req,
-                session.answer(
-                    PARTY,
-                    true,
+                session.answer(true,
                     &Decision::Accepted {
                         message: mailbox_message(&user),
                     },
@@ -172,7 +170,7 @@ impl ExchangeOnline {
             (_, Some(session)) => {
                 let m = Message::line_answer(
                     &req,
-                    session.answer(PARTY, true, &Decision::Refused),
+                    session.answer(true, &Decision::Refused),
                     "Exchange Online refuses the Basic sign-in",
                 );
                 match resp.refusal {
@@ -217,9 +215,7 @@ impl ExchangeOnline {
                     {
                         Message::line_answer(
                             &req,
-                            session.answer(
-                                PARTY,
-                                true,
+                            session.answer(true,
                                 &Decision::Accepted {
                                     message: mailbox_message(&c.upn),
                                 },
@@ -252,7 +248,7 @@ impl ExchangeOnline {
             // answered, and nothing is served.
             None => Message::line_answer(
                 &req,
-                session.answer(PARTY, true, &Decision::Refused),
+                session.answer(true, &Decision::Refused),
                 "Exchange Online answers a session that never authenticates",
             )
             .same_stage(),
@@ -300,7 +296,7 @@ impl ExchangeOnline {
             // A line session is refused in its own protocol: `a1 NO LOGIN failed.`.
             Some(session) => Message::line_answer(
                 req,
-                session.answer(PARTY, true, &Decision::Refused),
+                session.answer(true, &Decision::Refused),
                 "Exchange Online rejects the sign-in",
             ),
             None => Message::response(req, 401, "Exchange Online rejects the request"),
@@ -385,9 +381,6 @@ pub fn allow_flag(protocol: MailboxProtocol) -> &'static str {
     }
 }
 
-/// This party's id, as its IMAP and POP greetings name it.
-const PARTY: &str = "exchange-online";
-
 /// The message an IMAP `FETCH` or POP `RETR` of `upn`'s mailbox returns (RFC 5322).
 fn mailbox_message(upn: &str) -> String {
     format!(
@@ -399,7 +392,7 @@ fn mailbox_message(upn: &str) -> String {
 fn refusal_of(req: &Wire) -> String {
     match req.line.as_deref() {
         Some(s) => s
-            .answer(PARTY, true, &Decision::Refused)
+            .answer(true, &Decision::Refused)
             .refusal()
             .unwrap_or_else(|| "connection closed".into()),
         None => "HTTP 401".into(),
@@ -692,7 +685,6 @@ mod tests {
         assert_eq!(to.actor(), CLIENT);
         assert_eq!(answer.conv, 4);
         assert!(answer.carries_mailbox());
-        assert_eq!(answer_lines(&answer).served_by(), Some("exchange-online"));
     }
 
     fn token(aud: &str, upn: &str) -> String {

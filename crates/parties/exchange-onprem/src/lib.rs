@@ -482,11 +482,9 @@ impl ExchangeOnprem {
     /// an HTTP 401.
     fn refused(req: &Wire, summary: &'static str) -> Message {
         match req.line.as_deref() {
-            Some(session) => Message::line_answer(
-                req,
-                session.answer(PARTY, false, &Decision::Refused),
-                summary,
-            ),
+            Some(session) => {
+                Message::line_answer(req, session.answer(false, &Decision::Refused), summary)
+            }
             None => Message::response(req, 401, summary),
         }
     }
@@ -495,7 +493,7 @@ impl ExchangeOnprem {
     fn line_refusal_text(req: &Wire) -> String {
         req.line
             .as_deref()
-            .and_then(|s| s.answer(PARTY, false, &Decision::Refused).refusal())
+            .and_then(|s| s.answer(false, &Decision::Refused).refusal())
             .unwrap_or_else(|| "connection closed".into())
     }
 
@@ -522,7 +520,7 @@ impl ExchangeOnprem {
             };
             let reply = Message::line_answer(
                 &req,
-                LineExchange::no_service(line, PARTY),
+                LineExchange::no_service(line),
                 "the service is not running: the connection is refused",
             )
             .with_fault(Fault {
@@ -580,7 +578,7 @@ impl ExchangeOnprem {
             }
             None => Message::line_answer(
                 &req,
-                session.answer(PARTY, false, &Decision::Refused),
+                session.answer(false, &Decision::Refused),
                 "Exchange answers a session that never authenticates",
             )
             .same_stage(),
@@ -760,9 +758,7 @@ impl ExchangeOnprem {
             let reply = if served {
                 Message::line_answer(
                     &p.req,
-                    session.answer(
-                        PARTY,
-                        false,
+                    session.answer(false,
                         &Decision::Accepted {
                             message: mailbox_message(&upn),
                         },
@@ -822,9 +818,6 @@ impl ExchangeOnprem {
         ctx.send(p.client, reply);
     }
 }
-
-/// This party's id, as its IMAP and POP greetings name it.
-const PARTY: &str = "exchange-onprem";
 
 /// The message an IMAP `FETCH` or POP `RETR` of `upn`'s mailbox returns (RFC 5322).
 fn mailbox_message(upn: &str) -> String {
@@ -1184,7 +1177,6 @@ mod tests {
         let (to, answer) = env.sent.pop().expect("the session's answer");
         assert_eq!((to.actor(), answer.conv), (ActorId(0), 3));
         assert!(answer.carries_mailbox());
-        assert_eq!(lines(&answer).served_by(), Some("exchange-onprem"));
     }
 
     #[test]

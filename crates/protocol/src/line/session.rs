@@ -15,7 +15,7 @@
 //! use hmasim_protocol::line::session::{Decision, LineExchange, LineProtocol};
 //! let s = LineExchange::imap_login("u@contoso.com", "pw");
 //! assert!(s.credential().is_some());
-//! let refused = s.answer("exchange-online", true, &Decision::Refused);
+//! let refused = s.answer(true, &Decision::Refused);
 //! assert!(!refused.carries_mailbox());
 //! assert_eq!(refused.refusal().as_deref(), Some("a1 NO LOGIN failed."));
 //! assert_eq!(LineProtocol::Imap.port(), 993);
@@ -142,16 +142,11 @@ pub enum LineExchange {
     },
     /// The IMAP server's replies, greeting first.
     Imap {
-        /// The answering server, as its greeting names it (the party id: Exchange's
-        /// greeting names its server).
-        source: &'static str,
         /// The replies.
         replies: Vec<imap::Reply>,
     },
     /// The POP server's replies, greeting first.
     Pop {
-        /// The answering server, as its greeting names it.
-        source: &'static str,
         /// The replies.
         replies: Vec<pop::Reply>,
     },
@@ -307,34 +302,30 @@ impl LineExchange {
 
     /// The server's answer to this session (the client's commands) for `decision` on its
     /// credential: every line answered in order, greeting first, with Exchange's texts.
-    /// `source` names the server (its greeting); `oauth` says whether it offers
+    /// `oauth` says whether it offers
     /// `XOAUTH2` (Exchange Online) in its capabilities. A session without an
     /// authentication command is answered as refused wherever it needs one.
-    pub fn answer(&self, source: &'static str, oauth: bool, decision: &Decision) -> LineExchange {
+    pub fn answer(&self, oauth: bool, decision: &Decision) -> LineExchange {
         let LineExchange::Commands { protocol, lines } = self else {
             return self.clone();
         };
         match protocol {
             LineProtocol::Imap => LineExchange::Imap {
-                source,
                 replies: imap_replies(lines, oauth, decision),
             },
             LineProtocol::Pop => LineExchange::Pop {
-                source,
                 replies: pop_replies(lines, decision),
             },
         }
     }
 
     /// The answer of a server that does not run (a refused connection): no line at all.
-    pub fn no_service(protocol: LineProtocol, source: &'static str) -> LineExchange {
+    pub fn no_service(protocol: LineProtocol) -> LineExchange {
         match protocol {
             LineProtocol::Imap => LineExchange::Imap {
-                source,
                 replies: Vec::new(),
             },
             LineProtocol::Pop => LineExchange::Pop {
-                source,
                 replies: Vec::new(),
             },
         }
@@ -347,18 +338,6 @@ impl LineExchange {
             LineExchange::Commands { .. } => false,
             LineExchange::Imap { replies, .. } => replies.iter().any(imap::Reply::carries_mailbox),
             LineExchange::Pop { replies, .. } => replies.iter().any(pop::Reply::carries_mailbox),
-        }
-    }
-
-    /// The server that answered, when this is an answer carrying mailbox content.
-    pub fn served_by(&self) -> Option<&'static str> {
-        match self {
-            LineExchange::Imap { source, .. } | LineExchange::Pop { source, .. }
-                if self.carries_mailbox() =>
-            {
-                Some(source)
-            }
-            _ => None,
         }
     }
 
@@ -699,9 +678,8 @@ mod tests {
                 password: "pw d".into()
             })
         );
-        let a = s.answer("exchange-online", true, &accepted());
+        let a = s.answer(true, &accepted());
         assert!(a.carries_mailbox());
-        assert_eq!(a.served_by(), Some("exchange-online"));
         assert_eq!(a.refusal(), None);
         let lines = a.masked_lines();
         assert_eq!(
@@ -726,7 +704,7 @@ mod tests {
     #[test]
     fn a_refused_imap_login_is_no_and_later_commands_are_out_of_state() {
         let s = LineExchange::imap_login("u@contoso.com", "pw");
-        let a = s.answer("exchange-onprem", false, &Decision::Refused);
+        let a = s.answer(false, &Decision::Refused);
         assert!(!a.carries_mailbox());
         assert_eq!(a.refusal().as_deref(), Some("a1 NO LOGIN failed."));
         assert!(a
@@ -741,7 +719,7 @@ mod tests {
             vec!["a1 FROB".into(), "".into(), "a2 LOGOUT".into()],
         );
         assert_eq!(s.credential(), None);
-        let a = s.answer("exchange-online", true, &Decision::Refused);
+        let a = s.answer(true, &Decision::Refused);
         assert_eq!(
             a.masked_lines(),
             vec![
@@ -754,7 +732,7 @@ mod tests {
         );
         assert_eq!(a.refusal().as_deref(), Some("a1 BAD Command Error. 12"));
         let p = LineExchange::commands(LineProtocol::Pop, vec!["FROB".into(), "QUIT".into()]);
-        let a = p.answer("exchange-online", true, &Decision::Refused);
+        let a = p.answer(true, &Decision::Refused);
         assert_eq!(a.refusal().as_deref(), Some("-ERR Protocol error. 14"));
     }
 
@@ -775,11 +753,9 @@ mod tests {
         let s = LineExchange::imap_authenticate(&bearer);
         assert_eq!(s.credential(), Some(bearer.clone()));
         // On-premises offers no XOAUTH2: refused whatever was decided.
-        let a = s.answer("exchange-onprem", false, &accepted());
+        let a = s.answer(false, &accepted());
         assert_eq!(a.refusal().as_deref(), Some("a1 NO AUTHENTICATE failed."));
-        assert!(s
-            .answer("exchange-online", true, &accepted())
-            .carries_mailbox());
+        assert!(s.answer(true, &accepted()).carries_mailbox());
         let p = LineExchange::pop_authenticate(&bearer);
         assert_eq!(p.credential(), Some(bearer));
         // A continuation: the payload is the next line.
@@ -798,16 +774,16 @@ mod tests {
     fn a_pop_session_retrieves_on_success_and_errs_on_refusal() {
         let s = LineExchange::pop_login("u@contoso.com", "pw");
         assert_eq!(s.masked_lines()[1], "PASS ********");
-        let a = s.answer("exchange-online", true, &accepted());
+        let a = s.answer(true, &accepted());
         assert!(a.carries_mailbox());
-        let r = s.answer("exchange-online", true, &Decision::Refused);
+        let r = s.answer(true, &Decision::Refused);
         assert_eq!(
             r.refusal().as_deref(),
             Some("-ERR Authentication failure: unknown user name or bad password.")
         );
         assert!(!r.carries_mailbox());
         assert_eq!(
-            LineExchange::no_service(LineProtocol::Pop, "x").describe(),
+            LineExchange::no_service(LineProtocol::Pop).describe(),
             "connection refused"
         );
     }
