@@ -49,6 +49,7 @@ pub mod net;
 pub mod oauth;
 pub mod party;
 pub mod policy;
+pub mod raw;
 pub mod token;
 pub mod url;
 
