@@ -53,6 +53,8 @@ pub mod raw;
 pub mod token;
 pub mod url;
 
+/// The `bytes` crate, whose `Bytes` raw HTTP bodies are (`http::Request<Bytes>`).
+pub use bytes;
 /// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
 pub use http;
 

@@ -172,8 +172,9 @@ impl Wire {
         if let Some(ct) = ct.filter(|_| self.header_value(&headers::CONTENT_TYPE).is_none()) {
             b = b.header(http::header::CONTENT_TYPE, ct.as_str());
         }
-        b.body(body)
-            .map_err(|_| RawError::BadUrl(self.url.as_ref().map(Url::to_string).unwrap_or_default()))
+        b.body(body).map_err(|_| {
+            RawError::BadUrl(self.url.as_ref().map(Url::to_string).unwrap_or_default())
+        })
     }
 
     /// This response (or redirect) as an `http::Response`: its status, headers and body
@@ -240,13 +241,22 @@ mod tests {
         assert_eq!(w.kind, Kind::Request);
         assert_eq!(w.method, Some(Method::GET));
         let u = w.url.as_ref().unwrap();
-        assert_eq!(u.to_string(), "https://mail.contoso.com/EWS/Exchange.asmx?a=b%40c");
+        assert_eq!(
+            u.to_string(),
+            "https://mail.contoso.com/EWS/Exchange.asmx?a=b%40c"
+        );
         assert_eq!(u.param("a"), Some("b@c"));
         assert_eq!(w.header_value(&headers::AUTHORIZATION), Some("Bearer x"));
         assert_eq!(w.headers[0].0, http::header::HOST, "headers in wire order");
         assert_eq!(w.body, Body::Empty);
-        let plain = Wire::from_http(&parse(b"GET / HTTP/1.1\r\nHost: x.test:8080\r\n\r\n"), false);
-        assert_eq!(plain.unwrap().url.unwrap().to_string(), "http://x.test:8080/");
+        let plain = Wire::from_http(
+            &parse(b"GET / HTTP/1.1\r\nHost: x.test:8080\r\n\r\n"),
+            false,
+        );
+        assert_eq!(
+            plain.unwrap().url.unwrap().to_string(),
+            "http://x.test:8080/"
+        );
     }
 
     #[test]
@@ -272,7 +282,9 @@ mod tests {
             ("application/vnd.ms-sync.wbxml", ContentType::Wbxml),
             ("text/html", ContentType::Html),
         ] {
-            let raw = format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: 1\r\n\r\nz");
+            let raw = format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: 1\r\n\r\nz"
+            );
             let w = Wire::from_http(&parse(raw.as_bytes()), true).unwrap();
             assert_eq!(w.body.content_type(), Some(want), "{ct}");
         }
@@ -294,7 +306,10 @@ mod tests {
     fn a_value_that_is_not_utf8_reads_as_latin1_and_no_host_is_refused() {
         let r = parse(b"GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\n\r\n");
         let w = Wire::from_http(&r, true).unwrap();
-        assert_eq!(w.header_value(&HeaderName::from_static("x-name")), Some("caf\u{e9}"));
+        assert_eq!(
+            w.header_value(&HeaderName::from_static("x-name")),
+            Some("caf\u{e9}")
+        );
         let old = parse(b"GET / HTTP/1.0\r\n\r\n");
         assert_eq!(Wire::from_http(&old, true), Err(RawError::NoHost));
         let star = parse(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -303,10 +318,13 @@ mod tests {
 
     #[test]
     fn a_request_round_trips_through_write_request_and_parse_request() {
-        let form = Form::new().with("grant_type", "refresh_token").with("refresh_token", "r");
+        let form = Form::new()
+            .with("grant_type", "refresh_token")
+            .with("refresh_token", "r");
         let m = Message::request(
             Method::POST,
-            Url::parse("https://login.microsoftonline.com/common/oauth2/token?api-version=1.0").unwrap(),
+            Url::parse("https://login.microsoftonline.com/common/oauth2/token?api-version=1.0")
+                .unwrap(),
             0,
             "token",
         )
@@ -318,29 +336,54 @@ mod tests {
         assert_eq!(back.method, m.method);
         assert_eq!(back.url, m.url);
         assert_eq!(back.form(), Some(form));
-        assert_eq!(back.header_value(&headers::USER_AGENT), Some("Microsoft Office/16.0"));
-        assert_eq!(back.header_value(&http::header::HOST), Some("login.microsoftonline.com"));
+        assert_eq!(
+            back.header_value(&headers::USER_AGENT),
+            Some("Microsoft Office/16.0")
+        );
+        assert_eq!(
+            back.header_value(&http::header::HOST),
+            Some("login.microsoftonline.com")
+        );
         // And back again: the same request.
-        let again = Wire::from_http(&parse(&write_request(&back.to_http_request().unwrap())), true);
+        let again = Wire::from_http(
+            &parse(&write_request(&back.to_http_request().unwrap())),
+            true,
+        );
         assert_eq!(again.unwrap(), back);
     }
 
     #[test]
     fn answers_become_responses_and_what_is_not_http_is_refused() {
         let req = Message::request(Method::GET, Url::https("x.test", "/"), 0, "r");
-        let ok = Message::response(&req, 200, "ok").with_encoded(Encoded::new(ContentType::Json, b"{}".to_vec()));
+        let ok = Message::response(&req, 200, "ok")
+            .with_encoded(Encoded::new(ContentType::Json, b"{}".to_vec()));
         let bytes = write_response(&ok.wire.to_http_response().unwrap());
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        assert!(text.contains("content-type: application/json; charset=utf-8\r\n"), "{text}");
+        assert!(
+            text.contains("content-type: application/json; charset=utf-8\r\n"),
+            "{text}"
+        );
         assert!(text.ends_with("\r\n\r\n{}"), "{text}");
-        let edge = Message::ip_rejected(&req, "wap").wire.to_http_response().unwrap();
+        let edge = Message::ip_rejected(&req, "wap")
+            .wire
+            .to_http_response()
+            .unwrap();
         assert_eq!(edge.status(), 403);
         assert!(req.wire.to_http_response().is_err());
         assert!(ok.wire.to_http_request().is_err());
         let bad = Message::response(&req, 200, "x").header(&headers::SERVER, "a\nb");
-        assert_eq!(bad.wire.to_http_response().unwrap_err(), RawError::BadHeader("Server".into()));
-        let bind = Message::response(&req, 200, "x").with_body(Body::Bind { upn: "u".into(), password: "p".into() });
-        assert!(matches!(bind.wire.to_http_response(), Err(RawError::BodyNotHttp(_))));
+        assert_eq!(
+            bad.wire.to_http_response().unwrap_err(),
+            RawError::BadHeader("Server".into())
+        );
+        let bind = Message::response(&req, 200, "x").with_body(Body::Bind {
+            upn: "u".into(),
+            password: "p".into(),
+        });
+        assert!(matches!(
+            bind.wire.to_http_response(),
+            Err(RawError::BodyNotHttp(_))
+        ));
     }
 }
