@@ -18,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     static SERVICES: OnceLock<Services> = OnceLock::new();
     let mut services = SERVICES.get_or_init(Services::bundled).clone();
-    let tls = data.len() % 2 == 0;
+    let tls = data.len() & 1 == 0;
     let mut rest = data;
     for _ in 0..4 {
         let Ok((req, used)) = http1::parse_request(rest) else {
