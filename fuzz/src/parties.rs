@@ -11,7 +11,9 @@ use hmasim::protocol::bytes::Bytes;
 use hmasim::protocol::codec::{self, http1, ContentType};
 use hmasim::protocol::env::Recording;
 use hmasim::protocol::http::Request;
-use hmasim::protocol::{Kind, Message, Route, Wire};
+use std::collections::VecDeque;
+
+use hmasim::protocol::{Kind, Message, Meta, Route, Wire};
 use hmasim::scenario::{parse, Format, Scenario, BUNDLED};
 use hmasim::sim::{Party, Topology};
 
@@ -27,6 +29,8 @@ pub struct Services {
     pub parties: Vec<(String, Party)>,
     /// The host names the world's services answer for (deduplicated, in table order).
     pub hosts: Vec<String>,
+    /// The actor of each party, as the world numbers it (what routes to it carry).
+    pub actors: Vec<ActorId>,
     /// The route answers go back over: the first client's, as the world numbers it.
     pub caller: Route,
 }
@@ -37,6 +41,7 @@ impl Services {
         let topo = Topology::of(sc);
         let wiring = topo.wiring(sc);
         let mut parties = Vec::new();
+        let mut actors = Vec::new();
         let mut hosts: Vec<String> = Vec::new();
         for (i, row) in topo.rows.iter().enumerate() {
             if row.client.is_some() {
@@ -44,6 +49,7 @@ impl Services {
             }
             let me = ActorId(i as u32);
             parties.push((row.name.clone(), (row.make)(sc, &wiring, me, row)));
+            actors.push(me);
             for (h, _) in &row.answers {
                 if !hosts.contains(h) {
                     hosts.push(h.clone());
@@ -52,6 +58,7 @@ impl Services {
         }
         Services {
             parties,
+            actors,
             hosts,
             caller: Route::to_actor(ActorId(0)),
         }
@@ -67,8 +74,9 @@ impl Services {
     }
 }
 
-/// What one service did with one request: everything it sent, in order, with whether it
-/// went back to the caller (an answer) or elsewhere (a request it passed on or made).
+/// What one service did with one request: everything it and the services it reached sent,
+/// in order, with whether it went back to the caller (an answer) or elsewhere (a request
+/// passed on or made, an answer between services).
 pub struct Handled {
     /// The party's id.
     pub party: String,
@@ -79,42 +87,65 @@ pub struct Handled {
 /// Hands `wire` to `party` through a fresh `Recording` whose caller is `caller`.
 pub fn handle(party: &mut Party, wire: Wire, caller: Route) -> Recording {
     let mut env = Recording::new(caller);
-    match party {
-        Party::Client(p) => p.handle(wire, &mut env),
-        Party::AutoDetect(p) => p.handle(wire, &mut env),
-        Party::ExchangeOnline(p) => p.handle(wire, &mut env),
-        Party::Translator(p) => p.handle(wire, &mut env),
-        Party::Mrs(p) => p.handle(wire, &mut env),
-        Party::ExchangeOnprem(p) => p.handle(wire, &mut env),
-        Party::LoadBalancer(p) => p.handle(wire, &mut env),
-        Party::EntraId(p) => p.handle(wire, &mut env),
-        Party::Adfs(p) => p.handle(wire, &mut env),
-        Party::Wap(p) => p.handle(wire, &mut env),
-        Party::ActiveDirectory(p) => p.handle(wire, &mut env),
-    }
+    handle_in(party, wire, &mut env);
     env
 }
 
+/// Hands `wire` to `party` through `env`.
+pub fn handle_in(party: &mut Party, wire: Wire, env: &mut Recording) {
+    match party {
+        Party::Client(p) => p.handle(wire, env),
+        Party::AutoDetect(p) => p.handle(wire, env),
+        Party::ExchangeOnline(p) => p.handle(wire, env),
+        Party::Translator(p) => p.handle(wire, env),
+        Party::Mrs(p) => p.handle(wire, env),
+        Party::ExchangeOnprem(p) => p.handle(wire, env),
+        Party::LoadBalancer(p) => p.handle(wire, env),
+        Party::EntraId(p) => p.handle(wire, env),
+        Party::Adfs(p) => p.handle(wire, env),
+        Party::Wap(p) => p.handle(wire, env),
+        Party::ActiveDirectory(p) => p.handle(wire, env),
+    }
+}
+
+/// Messages delivered between services for one request handed to one service (a chain
+/// of lookups: Exchange asks Active Directory, Entra ID asks AD FS...).
+pub const MAX_HOPS: usize = 32;
+
 /// Hands the raw request `req` (parsed by `http1::parse_request`), as received over TLS
-/// or not, to every service of `services` (each keeps the state it builds, as a server
-/// does). `None` when it is not a request a party could receive (no host). Every message
-/// sent is encoded to bytes on the way ([`encode`]); nothing here may panic.
+/// or not, to every service of `services` in turn (each keeps the state it builds, as a
+/// server does). What a service sends to another service is delivered to it, with the
+/// sender as its caller, up to [`MAX_HOPS`] deliveries, so lookups are answered and the
+/// answer to the caller comes back; timers do not fire. `None` when `req` is not a
+/// request a party could receive (no host). Every message sent is encoded to bytes on the
+/// way ([`encode`]); nothing here may panic.
 pub fn feed(services: &mut Services, req: &Request<Bytes>, tls: bool) -> Option<Vec<Handled>> {
     let wire = Wire::from_http(req, tls).ok()?;
     let caller = services.caller;
     let mut out = Vec::new();
-    for (name, party) in &mut services.parties {
-        let env = handle(party, wire.clone(), caller);
-        let sent: Vec<(bool, Message)> = env
-            .sent
-            .into_iter()
-            .map(|(to, m)| (to == caller, m))
-            .collect();
-        for (_, m) in &sent {
-            let _ = encode(&m.wire);
+    for first in 0..services.parties.len() {
+        let mut queue = VecDeque::from([(first, caller, wire.clone(), Meta::default())]);
+        let mut sent = Vec::new();
+        let mut hops = 0;
+        while let Some((at, from, w, meta)) = queue.pop_front() {
+            if hops == MAX_HOPS {
+                break;
+            }
+            hops += 1;
+            let mut env = Recording::new(from);
+            env.handled = meta;
+            handle_in(&mut services.parties[at].1, w, &mut env);
+            let me = Route::to_actor(services.actors[at]);
+            for (to, m) in env.sent {
+                let _ = encode(&m.wire);
+                if let Some(next) = services.actors.iter().position(|a| *a == to.actor()) {
+                    queue.push_back((next, me, m.wire.clone(), m.meta.clone()));
+                }
+                sent.push((to == caller, m));
+            }
         }
         out.push(Handled {
-            party: name.clone(),
+            party: services.parties[first].0.clone(),
             sent,
         });
     }
