@@ -4,7 +4,7 @@
 //! the world, Authorization with Basic, Bearer, Negotiate or garbage, every Content-Type
 //! with valid, mutated and arbitrary bodies) and on arbitrary bytes. Each request that
 //! parses is read into a `Wire` and handed to each service, built once from a bundled
-//! scenario's world; nothing may panic and every answer must be well-formed (a status, a
+//! scenario's world (what a service sends another is delivered to it); nothing may panic and every answer must be well-formed (a status, a
 //! body that reads as its content type). 64 cases by default (`PROPTEST_CASES=N`).
 
 #[path = "../fuzz/src/parties.rs"]

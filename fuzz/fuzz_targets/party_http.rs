@@ -4,7 +4,8 @@
 //! and handed to Entra ID, AD FS, WAP, Exchange Online, MRS, the protocol translator,
 //! Exchange on-premises, the load balancer, AutoDetect and Active Directory, built once
 //! from a bundled scenario's world and run through a `Recording` environment (state
-//! carries from request to request within one input, as on a server). Must never panic;
+//! carries from request to request within one input, as on a server; what a service sends
+//! another is delivered to it, so lookups are answered). Must never panic;
 //! every answer sent back to the caller must be well-formed (`check_answer`: a status, a
 //! body that reads as its content type), and everything sent is encoded to bytes.
 #![no_main]
