@@ -6,7 +6,7 @@
 #   fuzz/campaign.sh [-runs=N | -max_total_time=SECONDS] [TARGET...]
 #
 # Default: -runs=1000000 over graph_reader set_override scenario_parser whole_run
-# http_request body_decoders line_protocols.
+# http_request body_decoders line_protocols party_http.
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); builds the targets without sanitizer
 # (`-s none`, see docs/fuzzing.md) and seeds the corpora first (seed-corpus.sh). The
 # corpora (fuzz/corpus/TARGET/) carry over from campaign to campaign; crashes land in
@@ -24,7 +24,7 @@ for a in "$@"; do
         *) targets+=("$a") ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(graph_reader set_override scenario_parser whole_run http_request body_decoders line_protocols)
+[ ${#targets[@]} -gt 0 ] || targets=(graph_reader set_override scenario_parser whole_run http_request body_decoders line_protocols party_http)
 if [ -z "${NO_BUILD:-}" ]; then
     RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz build -s none --no-trace-compares
 fi
@@ -37,7 +37,7 @@ printf '%-16s %12s %8s %8s %8s\n' target executions seconds exec/s crashes
 for t in "${targets[@]}"; do
     dict=scenario.dict
     [ "$t" = graph_reader ] && dict=graph.dict
-    case "$t" in http_request | body_decoders | line_protocols) dict=wire.dict ;; esac
+    case "$t" in http_request | body_decoders | line_protocols | party_http) dict=wire.dict ;; esac
     mkdir -p "artifacts/$t" "corpus/$t"
     before=$(find "artifacts/$t" -name 'crash-*' | wc -l)
     log="logs/$t${CAMPAIGN_TAG:+-$CAMPAIGN_TAG}.log"

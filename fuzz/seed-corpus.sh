@@ -8,7 +8,8 @@
 # - graph_reader: the Microsoft Graph fixtures of tests/fixtures/graph/ (good and bad),
 #   and the directory form: the files of tests/fixtures/graph/dir/ joined by NUL bytes;
 # - http_request, body_decoders, line_protocols: fuzz/seeds/TARGET/ (written by
-#   crates/protocol/tests/wire.rs's ignored write_fuzz_seeds).
+#   crates/protocol/tests/wire.rs's ignored write_fuzz_seeds); party_http: fuzz/seeds/party_http/
+#   (written by tests/party_http.rs's ignored write_fuzz_seeds).
 set -euo pipefail
 cd "$(dirname "$0")"
 have_tomllib() { command -v python3 >/dev/null 2>&1 && python3 -c 'import tomllib' 2>/dev/null; }
@@ -36,10 +37,10 @@ for f in ../tests/fixtures/graph/dir/*.json; do
     cat "$f"
     first=0
 done >corpus/graph_reader/dir-joined.json
-for target in http_request body_decoders line_protocols; do
+for target in http_request body_decoders line_protocols party_http; do
     mkdir -p "corpus/$target"
     cp seeds/"$target"/* "corpus/$target/"
 done
-for target in scenario_parser whole_run set_override graph_reader http_request body_decoders line_protocols; do
+for target in scenario_parser whole_run set_override graph_reader http_request body_decoders line_protocols party_http; do
     echo "corpus/$target: $(ls "corpus/$target" | wc -l) seed files"
 done

@@ -20,12 +20,12 @@ seeds() {
         set_override) ls ../scenarios/*.toml ../tests/regressions/* regressions/set_override/* ;;
         graph_reader) ls ../tests/fixtures/graph/*.json ../tests/fixtures/graph/bad/*.json \
             regressions/graph_reader/* 2>/dev/null ;;
-        http_request | body_decoders | line_protocols) ls seeds/"$1"/* regressions/"$1"/* 2>/dev/null ;;
+        http_request | body_decoders | line_protocols | party_http) ls seeds/"$1"/* regressions/"$1"/* 2>/dev/null ;;
     esac
 }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for t in scenario_parser whole_run set_override graph_reader http_request body_decoders line_protocols; do
+for t in scenario_parser whole_run set_override graph_reader http_request body_decoders line_protocols party_http; do
     mapfile -t files < <(seeds "$t")
     start=$(date +%s)
     # Each file once (libFuzzer runs file arguments and exits, non-zero on a crash).
@@ -35,7 +35,7 @@ for t in scenario_parser whole_run set_override graph_reader http_request body_d
     cp "${files[@]}" "$work/$t/"
     dict=scenario.dict
     [ "$t" = graph_reader ] && dict=graph.dict
-    case "$t" in http_request | body_decoders | line_protocols) dict=wire.dict ;; esac
+    case "$t" in http_request | body_decoders | line_protocols | party_http) dict=wire.dict ;; esac
     "$bin/$t" -runs="$runs" -seed=1 -dict="$dict" -artifact_prefix="$work/" "$work/$t" \
         >>"$work/$t.log" 2>&1 || { tail -40 "$work/$t.log"; exit 1; }
     echo "fuzz smoke $t: ${#files[@]} seed and regression files, $runs mutations, $(( $(date +%s) - start ))s"

@@ -1,6 +1,8 @@
 //! What the fuzz targets share: the bundled scenarios parsed once, turning text into
 //! `--set` arguments, and the caps that keep one execution fast.
 
+pub mod parties;
+
 use std::sync::OnceLock;
 
 use hmasim::scenario::{parse, Format, Scenario, Span, BUNDLED};

@@ -49,9 +49,12 @@ pub mod net;
 pub mod oauth;
 pub mod party;
 pub mod policy;
+pub mod raw;
 pub mod token;
 pub mod url;
 
+/// The `bytes` crate, whose `Bytes` raw HTTP bodies are (`http::Request<Bytes>`).
+pub use bytes;
 /// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
 pub use http;
 
