@@ -178,11 +178,7 @@ impl Env for Recording {
         self.caller
     }
     fn issued_label(&self, token: &str) -> Option<String> {
-        self.handled
-            .issued
-            .iter()
-            .find(|t| t.jwt == token)
-            .map(|t| t.id.clone())
+        self.handled.issued_label(token)
     }
     fn label(&self) -> Label {
         Label::of(&self.handled)

@@ -126,6 +126,17 @@ pub struct Meta {
     pub relayed: bool,
 }
 
+impl Meta {
+    /// The trace name of the token with compact serialization `token` among those this
+    /// message issues (what an environment's [`crate::Env::issued_label`] answers).
+    pub fn issued_label(&self, token: &str) -> Option<String> {
+        self.issued
+            .iter()
+            .find(|t| t.jwt == token)
+            .map(|t| t.id.clone())
+    }
+}
+
 /// The trace label of the message being handled, as its environment gives it
 /// ([`crate::Env::label`]): opaque to the party, which can only store it (with a request
 /// it holds for a later answer) and put it on what it sends ([`Message::labelled`],

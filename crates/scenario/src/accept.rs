@@ -69,17 +69,12 @@ impl Date {
     /// The date `days` days after 1970-01-01 (what a caller turns the system clock into;
     /// never called inside the simulation).
     pub fn from_unix_days(days: i64) -> Date {
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)).clamp(1, 9999) as u16;
-        Date { year, month, day }
+        let (year, month, day) = hmasim_protocol::codec::civil_from_days(days);
+        Date {
+            year: year.clamp(1, 9999) as u16,
+            month,
+            day,
+        }
     }
 }
 

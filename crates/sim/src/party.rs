@@ -127,11 +127,7 @@ impl Env for SimEnv<'_, '_> {
         Label::of(&self.handled)
     }
     fn issued_label(&self, token: &str) -> Option<String> {
-        self.handled
-            .issued
-            .iter()
-            .find(|t| t.jwt == token)
-            .map(|t| t.id.clone())
+        self.handled.issued_label(token)
     }
     fn timer(&mut self, delay: SimDuration, msg: Message) -> TimerId {
         self.ctx.timer(delay, msg)

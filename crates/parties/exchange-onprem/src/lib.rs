@@ -252,6 +252,19 @@ impl ExchangeOnprem {
             .labelled(&label.into())
     }
 
+    /// The LDAP bind that checks Basic credentials against Active Directory, at the step
+    /// of the request being handled.
+    fn basic_bind(&self, upn: String, password: String) -> Message {
+        Message::request(
+            Method::POST,
+            Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
+            0,
+            "Exchange checks Basic credentials against Active Directory",
+        )
+        .with_body(Body::Bind { upn, password })
+        .same_stage()
+    }
+
     /// Verifies a Bearer token as Exchange's OAuth module does; on failure, the 401 to send.
     fn verify_bearer(
         &self,
@@ -390,17 +403,7 @@ impl ExchangeOnprem {
                 Err(m) => *m,
             },
             Some(Credentials::Basic { user, password }) => {
-                let bind = Message::request(
-                    Method::POST,
-                    Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
-                    0,
-                    "Exchange checks Basic credentials against Active Directory",
-                )
-                .with_body(Body::Bind {
-                    upn: user,
-                    password,
-                })
-                .same_stage();
+                let bind = self.basic_bind(user, password);
                 match self.net.request(ctx, bind) {
                     Ok(conv) => {
                         self.binds.insert(
@@ -537,17 +540,7 @@ impl ExchangeOnprem {
                 if let Some(refusal) = self.legacy_refusal(&req, &user, Some(protocol), "Basic") {
                     refusal
                 } else {
-                    let bind = Message::request(
-                        Method::POST,
-                        Url::https(&format!("dc.{}", self.cfg.domain), "/ldap/bind"),
-                        0,
-                        "Exchange checks Basic credentials against Active Directory",
-                    )
-                    .with_body(Body::Bind {
-                        upn: user,
-                        password,
-                    })
-                    .same_stage();
+                    let bind = self.basic_bind(user, password);
                     match self.net.request(ctx, bind) {
                         Ok(conv) => {
                             let label = ctx.label();
