@@ -83,3 +83,13 @@ pub fn unix_now(ctx: &impl Env) -> u64 {
     let us = i128::from(ctx.now().as_micros()) + i128::from(ctx.skew_micros());
     (i128::from(EPOCH_UNIX) + us.div_euclid(1_000_000)).max(0) as u64
 }
+
+/// The [`codec::Stamp`] of an error answer to `req` written now on `ctx`'s clock: ids
+/// derived from the request's correlation and the time, not drawn from the party's
+/// seeded stream (so an error answer moves no other value of a run).
+pub fn error_stamp(req: &Wire, ctx: &impl Env) -> codec::Stamp {
+    codec::Stamp::at(
+        unix_now(ctx),
+        req.conv.rotate_left(32) ^ ctx.now().as_millis(),
+    )
+}

@@ -26,7 +26,7 @@ use hmasim_protocol::{
     apps, Body, Fault, Form, Kind, Message, Method, Net, Page, Stage, Token, TokenKind, Url,
     UserAction, EPOCH_UNIX,
 };
-use hmasim_protocol::{Env, Route};
+use hmasim_protocol::{error_stamp, Env, Route};
 use hmasim_protocol::{FaultCode, MfaPrompt};
 use hmasim_protocol::{Label, Wire};
 
@@ -242,13 +242,6 @@ fn oauth_error_name(code: FaultCode) -> &'static str {
         FaultCode::BlockedByConditionalAccess => "interaction_required",
         c => c.as_str(),
     }
-}
-
-/// The stamp of an error answer to `req` at the current time: ids derived from the
-/// request's correlation and the time, not drawn from the seeded stream.
-fn stamp(req: &Wire, ctx: &impl Env) -> Stamp {
-    let now = hmasim_protocol::unix_now(ctx);
-    Stamp::at(now, req.conv.rotate_left(32) ^ ctx.now().as_millis())
 }
 
 fn token_error(
@@ -1234,7 +1227,7 @@ impl EntraId {
                 refusal.status,
                 "the token endpoint cannot read the request",
             )
-            .with_encoded(refusal.encode(&stamp(&req, &*ctx)));
+            .with_encoded(refusal.encode(&error_stamp(&req, &*ctx)));
             return ctx.send(from, answer);
         };
         let now = hmasim_protocol::unix_now(ctx);
@@ -1260,7 +1253,7 @@ impl EntraId {
                     }
                     None => token_error(
                         &req,
-                        stamp(&req, &*ctx),
+                        error_stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS70008",
@@ -1309,12 +1302,12 @@ impl EntraId {
                                 "Entra ID issues AT2/RT2 on behalf of the user",
                             )
                         } else {
-                            token_error(&req, stamp(&req, &*ctx), Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
+                            token_error(&req, error_stamp(&req, &*ctx), Some(Stage::Obo), FaultCode::InvalidResource, "AADSTS500011", format!("the resource principal named {resource} was not found in the tenant"))
                         }
                     }
                     Ok(c) => token_error(
                         &req,
-                        stamp(&req, &*ctx),
+                        error_stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1325,7 +1318,7 @@ impl EntraId {
                     ),
                     Err(e) => token_error(
                         &req,
-                        stamp(&req, &*ctx),
+                        error_stamp(&req, &*ctx),
                         Some(Stage::Obo),
                         FaultCode::InvalidGrant,
                         "AADSTS50013",
@@ -1337,7 +1330,7 @@ impl EntraId {
                 let keys = self.metadata();
                 match ctx.verify(f.get("refresh_token").unwrap_or(""), &keys, now, 0) {
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) && self.revoked_before.get(&c.upn.to_ascii_lowercase()).is_some_and(|t| c.iat < EPOCH_UNIX + t / 1000) => {
-                        token_error(&req, stamp(&req, &*ctx), ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
+                        token_error(&req, error_stamp(&req, &*ctx), ctx.label(), FaultCode::InvalidGrant, "AADSTS50173", "the provided grant has been revoked: the user changed or reset their password".into())
                     }
                     Ok(c) if Scope::parse(&c.scp) == Some(Scope::OfflineAccess) => {
                         let fam = self
@@ -1362,19 +1355,19 @@ impl EntraId {
                             "Entra ID redeems the refresh token",
                         )
                     }
-                    Ok(_) => token_error(&req, stamp(&req, &*ctx),
+                    Ok(_) => token_error(&req, error_stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
                         "not a refresh token".into(),
                     ),
-                    Err(e @ jwt::JwtError::Expired(..)) => token_error(&req, stamp(&req, &*ctx),
+                    Err(e @ jwt::JwtError::Expired(..)) => token_error(&req, error_stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS700082",
                         format!("the refresh token has expired due to inactivity ({e})"),
                     ),
-                    Err(e) => token_error(&req, stamp(&req, &*ctx),
+                    Err(e) => token_error(&req, error_stamp(&req, &*ctx),
                         ctx.label(),
                         FaultCode::InvalidGrant,
                         "AADSTS9002313",
@@ -1384,7 +1377,7 @@ impl EntraId {
             }
             _ => token_error(
                 &req,
-                stamp(&req, &*ctx),
+                error_stamp(&req, &*ctx),
                 ctx.label(),
                 FaultCode::UnsupportedGrantType,
                 "AADSTS70003",
@@ -1452,7 +1445,7 @@ impl EntraId {
                 .labelled(&ctx.label())
                 .with_body(Body::Lines(vec![line])),
         );
-        Some(token_error(req, stamp(req, &*ctx),
+        Some(token_error(req, error_stamp(req, &*ctx),
             ctx.label(),
             FaultCode::InvalidGrant,
             "AADSTS70043",
@@ -1557,7 +1550,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
-                    stamp(&req, &*ctx),
+                    error_stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidGrant,
                     "AADSTS80001",
@@ -1581,7 +1574,7 @@ impl EntraId {
                 from,
                 token_error(
                     &req,
-                    stamp(&req, &*ctx),
+                    error_stamp(&req, &*ctx),
                     None,
                     FaultCode::InvalidCredentials,
                     "AADSTS50126",
@@ -1628,7 +1621,7 @@ impl EntraId {
             }
             Verdict::Block(name) | Verdict::Unsatisfiable(name, _) => token_error(
                 &req,
-                stamp(&req, &*ctx),
+                error_stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1636,7 +1629,7 @@ impl EntraId {
             ),
             Verdict::NeedMfa => token_error(
                 &req,
-                stamp(&req, &*ctx),
+                error_stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
                 "AADSTS53003",
@@ -1679,7 +1672,7 @@ impl EntraId {
                     // AD FS's refusal, as its answer wrote it, is the grant's refusal.
                     let m = token_error(
                         &req,
-                        stamp(&req, &*ctx),
+                        error_stamp(&req, &*ctx),
                         None,
                         FaultCode::InvalidGrant,
                         "AADSTS50126",

@@ -311,7 +311,7 @@ impl Mrs {
         let eas_url = match provision {
             Ok(u) => u,
             Err(e) => {
-                let stamp = codec::Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                let stamp = hmasim_protocol::error_stamp(&req, &*ctx);
                 let m = Message::response(
                     &req,
                     e.status,

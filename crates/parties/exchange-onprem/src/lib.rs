@@ -10,7 +10,7 @@
 
 use hmasim_protocol::codec::autodiscover::{v2_protocol, V2Answer};
 use hmasim_protocol::codec::oidc::Jwks;
-use hmasim_protocol::codec::{ContentType, Stamp};
+use hmasim_protocol::codec::ContentType;
 use hmasim_protocol::headers;
 use std::sync::Arc;
 pub mod setup;
@@ -903,7 +903,7 @@ impl ExchangeOnprem {
                     // An unknown `Protocol` gets AutoDiscover's InvalidProtocol error.
                     match v2_protocol(url.param("Protocol").unwrap_or("")) {
                         Err(e) => {
-                            let stamp = Stamp::at(hmasim_protocol::unix_now(ctx), req.conv);
+                            let stamp = hmasim_protocol::error_stamp(&req, &*ctx);
                             m.with_encoded(e.encode(&stamp))
                         }
                         Ok(_) => m,
