@@ -235,17 +235,24 @@ impl Wire {
     }
     /// The page this message's body is: an HTML body that reads as one of the pages the
     /// flows show (`None` otherwise).
-    pub fn page(&self) -> Option<crate::Page> {
-        (self.content_type() == Some(crate::codec::ContentType::Html))
-            .then(|| crate::codec::html::decode(self.bytes()).ok())
-            .flatten()
+    pub fn page(&self) -> Option<&crate::Page> {
+        self.encoded()
+            .filter(|_| self.content_type() == Some(crate::codec::ContentType::Html))
+            .and_then(|e| e.page())
     }
     /// The form this message's body is: its `Content-Type` is
     /// `application/x-www-form-urlencoded` and its bytes decode as one (`None` otherwise).
-    pub fn form(&self) -> Option<crate::Form> {
-        (self.content_type() == Some(crate::codec::ContentType::Form))
-            .then(|| crate::Form::decode(self.bytes()).ok())
-            .flatten()
+    pub fn form(&self) -> Option<&crate::Form> {
+        self.encoded()
+            .filter(|_| self.content_type() == Some(crate::codec::ContentType::Form))
+            .and_then(|e| e.form())
+    }
+    /// The encoded body, if the body is bytes.
+    pub fn encoded(&self) -> Option<&crate::codec::Encoded> {
+        match &self.body {
+            Body::Encoded(e) => Some(e),
+            _ => None,
+        }
     }
     /// The token endpoint's success answer this message is, read from its bytes: a `200`
     /// whose JSON body decodes as one (`None` for anything else, an error answer or bytes
@@ -266,10 +273,11 @@ impl Wire {
         }
         match &self.body {
             Body::Mailbox(_) => true,
-            Body::Encoded(e) => crate::codec::carries_mailbox(
-                self.content_type().unwrap_or(e.content_type),
-                &e.bytes,
-            ),
+            Body::Encoded(e) => match self.content_type() {
+                None => e.carries_mailbox(),
+                Some(ct) if ct == e.content_type => e.carries_mailbox(),
+                Some(ct) => crate::codec::carries_mailbox(ct, &e.bytes),
+            },
             _ => false,
         }
     }

@@ -204,7 +204,7 @@ impl Wire {
     fn http_body(&self) -> Result<(Bytes, Option<ContentType>), RawError> {
         Ok(match &self.body {
             Body::Empty => (Bytes::new(), None),
-            Body::Encoded(e) => (Bytes::from(e.bytes.clone()), Some(e.content_type)),
+            Body::Encoded(e) => (e.bytes.clone(), Some(e.content_type)),
             Body::Lines(l) => (Bytes::from(l.join("\r\n")), Some(ContentType::Text)),
             Body::Mailbox(_) => return Err(RawError::BodyNotHttp("legacy mailbox marker")),
             Body::MfaRequest { .. } => return Err(RawError::BodyNotHttp("MFA request")),
@@ -335,7 +335,7 @@ mod tests {
         let back = Wire::from_http(&parse(&bytes), true).unwrap();
         assert_eq!(back.method, m.method);
         assert_eq!(back.url, m.url);
-        assert_eq!(back.form(), Some(form));
+        assert_eq!(back.form(), Some(&form));
         assert_eq!(
             back.header_value(&headers::USER_AGENT),
             Some("Microsoft Office/16.0")

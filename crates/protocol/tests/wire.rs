@@ -188,16 +188,19 @@ fn encodings() -> Vec<Vec<u8>> {
             &[("client_id", "c"), ("username", "u"), ("password", "p")],
         )
         .encode()
-        .bytes,
+        .bytes
+        .to_vec(),
         autodiscover::PoxRequest::outlook("test@contoso.com")
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ews::FindItem {
             folder: "inbox".into(),
             max_entries: 10,
         }
         .encode()
-        .bytes,
+        .bytes
+        .to_vec(),
         ews::FindItemResponse {
             items: vec![MailItem {
                 id: "i".into(),
@@ -207,18 +210,21 @@ fn encodings() -> Vec<Vec<u8>> {
             }],
         }
         .encode()
-        .bytes,
+        .bytes
+        .to_vec(),
         graph::Messages {
             user: "u".into(),
             value: vec![],
         }
         .encode()
-        .bytes,
+        .bytes
+        .to_vec(),
         html::encode(&Page::Error {
             code: "c".into(),
             message: "m".into(),
         })
-        .bytes,
+        .bytes
+        .to_vec(),
         b"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
             .to_vec(),
         b"A1 LOGIN u p\r\nA2 AUTHENTICATE PLAIN\r\nAHUAcA==\r\n".to_vec(),
@@ -456,7 +462,8 @@ fn write_fuzz_seeds() {
                 ],
             )
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "token-request-password.form",
@@ -475,7 +482,8 @@ fn write_fuzz_seeds() {
                 id_token: None,
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "oauth-error.json",
@@ -488,7 +496,8 @@ fn write_fuzz_seeds() {
                 url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "detect.json",
@@ -499,13 +508,15 @@ fn write_fuzz_seeds() {
                 onprem: true,
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "pox-request.xml",
             autodiscover::PoxRequest::outlook("test@contoso.com")
                 .encode()
-                .bytes,
+                .bytes
+                .to_vec(),
         ),
         (
             "pox-response.xml",
@@ -518,7 +529,8 @@ fn write_fuzz_seeds() {
                 }],
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "pox-error.xml",
@@ -534,7 +546,8 @@ fn write_fuzz_seeds() {
                 jwks_uri: "https://login.microsoftonline.com/common/discovery/keys".into(),
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "jwks.json",
@@ -545,7 +558,8 @@ fn write_fuzz_seeds() {
                 }],
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "finditem.xml",
@@ -554,7 +568,8 @@ fn write_fuzz_seeds() {
                 max_entries: 10,
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "finditem-response.xml",
@@ -562,7 +577,8 @@ fn write_fuzz_seeds() {
                 items: vec![item.clone()],
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         ("soap-fault.xml", ews::SoapFault::invalid().encode()),
         (
@@ -572,7 +588,8 @@ fn write_fuzz_seeds() {
                 value: vec![item.clone()],
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "provision.json",
@@ -581,7 +598,8 @@ fn write_fuzz_seeds() {
                 url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
             }
             .encode()
-            .bytes,
+            .bytes
+            .to_vec(),
         ),
         (
             "sync.wbxml",
@@ -629,7 +647,7 @@ fn write_fuzz_seeds() {
             Page::AutoPost { .. } => "autopost.html",
             Page::Error { .. } => "error.html",
         };
-        bodies.push((name, html::encode(&p).bytes));
+        bodies.push((name, html::encode(&p).bytes.to_vec()));
     }
     let http: Vec<(&str, Vec<u8>)> = vec![
         ("token.http", [b"POST /common/oauth2/token HTTP/1.1\r\nHost: login.microsoftonline.com\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 19\r\n\r\n".as_ref(), b"grant_type=password"].concat()),

@@ -350,8 +350,8 @@ impl Client {
     /// Keeps the `SyncKey` of an ActiveSync answer just read, for the next `Sync`.
     fn synced(&mut self, resp: &Wire) {
         if let Body::Encoded(e) = &resp.body {
-            if let Ok(codec::wbxml::Command::SyncResponse(s)) = codec::wbxml::decode(&e.bytes) {
-                self.sync_key = s.sync_key;
+            if let Ok(codec::wbxml::Command::SyncResponse(s)) = e.wbxml() {
+                self.sync_key.clone_from(&s.sync_key);
             }
         }
     }

@@ -137,7 +137,7 @@ pub(crate) fn step(
         (Some(StatusCode::OK), Some(Page::Mfa { action, method })) => {
             // At the registration interrupt whoever is signing in registers a method of
             // their own; a push to the user's phone needs the user.
-            let approved = cfg.approve_mfa || method == MfaPrompt::RegisterSecurityInfo;
+            let approved = cfg.approve_mfa || *method == MfaPrompt::RegisterSecurityInfo;
             let form = Form::new().with("approved", approved.to_string());
             send(post(
                 cfg,
@@ -151,7 +151,7 @@ pub(crate) fn step(
             let m = post(
                 cfg,
                 action.clone(),
-                fields,
+                fields.clone(),
                 label.clone(),
                 "the page posts the signed-in session on",
             )
@@ -234,7 +234,16 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
         Body::Mailbox(_) => Mail::Arrived,
         Body::Encoded(e) if resp.status == Some(StatusCode::OK) => {
             let ct = resp.content_type().unwrap_or(e.content_type);
-            match codec::read_mailbox(ct, &e.bytes) {
+            // (Read once for the monitor and the client, when the body's own type is
+            // the header's.)
+            let other;
+            let read = if ct == e.content_type {
+                e.mailbox().map_err(Clone::clone)
+            } else {
+                other = codec::read_mailbox(ct, &e.bytes);
+                other.as_ref().map_err(Clone::clone)
+            };
+            match read {
                 Ok(m) if !m.items.is_empty() => Mail::Arrived,
                 Ok(_) => Mail::Not,
                 // A page or a form is not a mailbox answer; bytes of a mailbox format

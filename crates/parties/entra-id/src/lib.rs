@@ -1220,7 +1220,7 @@ impl EntraId {
 
     fn token(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         // A body that is not a form has no `grant_type`: Entra ID's AADSTS900144.
-        let Some(f) = req.form() else {
+        let Some(f) = req.form().cloned() else {
             let refusal = OAuthError::missing_parameter("grant_type").refuse();
             let answer = Message::response(
                 &req,

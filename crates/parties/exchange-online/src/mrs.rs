@@ -410,7 +410,7 @@ impl Mrs {
                 // MRS reads the ActiveSync answer as any ActiveSync client does.
                 let synced = match resp.body {
                     Body::Encoded(ref e) if resp.status == Some(StatusCode::OK) => {
-                        match wbxml::decode(&e.bytes) {
+                        match e.wbxml() {
                             Ok(wbxml::Command::SyncResponse(s))
                                 if s.status == 1 && !s.items.is_empty() =>
                             {
@@ -433,7 +433,7 @@ impl Mrs {
                         // the messages synchronized, as Graph's `messages`.
                         let messages = graph::Messages {
                             user: upn.clone(),
-                            value: s.items,
+                            value: s.items.clone(),
                         };
                         let reply = Message::response(
                             &req,

@@ -274,8 +274,8 @@ mod tests {
             url: "https://mail.contoso.com/Microsoft-Server-ActiveSync".into(),
         };
         assert_eq!(
-            a.encode().bytes,
-            br#"{"Protocol":"ActiveSync","Url":"https://mail.contoso.com/Microsoft-Server-ActiveSync"}"#
+            &a.encode().bytes[..],
+            &br#"{"Protocol":"ActiveSync","Url":"https://mail.contoso.com/Microsoft-Server-ActiveSync"}"#[..]
         );
         assert_eq!(V2Answer::decode(&a.encode().bytes).unwrap(), a);
         assert!(V2Answer::decode(br#"{"Protocol":1}"#).is_err());
@@ -286,7 +286,7 @@ mod tests {
         let e = v2_protocol("Bogus").unwrap_err();
         assert_eq!(e.status, 400);
         let body = e.encode(&Stamp::default()).bytes;
-        assert!(String::from_utf8(body)
+        assert!(String::from_utf8(body.to_vec())
             .unwrap()
             .starts_with(r#"{"ErrorCode":"InvalidProtocol""#));
     }
@@ -305,7 +305,7 @@ mod tests {
                 matches!(e.refusal, Refusal::AutodiscoverPox { code: 600, .. }),
                 "{e}"
             );
-            let shown = String::from_utf8(e.encode(&Stamp::default()).bytes).unwrap();
+            let shown = String::from_utf8(e.encode(&Stamp::default()).bytes.to_vec()).unwrap();
             assert!(shown.contains("<ErrorCode>600</ErrorCode><Message>Invalid Request</Message>"));
         }
         let other = PoxRequest {

@@ -11,7 +11,11 @@ pub const MAX_FIELDS: usize = 256;
 
 /// The encoded body of these fields, in order.
 pub fn encode<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Vec<u8> {
-    let mut out = Vec::new();
+    let len: usize = fields
+        .iter()
+        .map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2)
+        .sum();
+    let mut out = Vec::with_capacity(len + len / 8);
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b'&');
@@ -25,12 +29,23 @@ pub fn encode<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Vec<u8> {
 
 fn encode_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        match b {
-            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => out.push(b),
-            b' ' => out.push(b'+'),
-            _ => out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]),
+    let unreserved =
+        |b: u8| matches!(b, b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z');
+    let mut rest = s.as_bytes();
+    while !rest.is_empty() {
+        // Runs of bytes written as they are go in one copy (a JWT is one run).
+        let run = rest
+            .iter()
+            .position(|&b| !unreserved(b))
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some(&b) = rest.get(run) else { break };
+        if b == b' ' {
+            out.push(b'+');
+        } else {
+            out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
         }
+        rest = &rest[run + 1..];
     }
 }
 
@@ -87,8 +102,15 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 fn unescape(raw: &[u8], offset: usize) -> Result<String, FormError> {
+    // Most names and values need no decoding (a JWT, a GUID): copied in one go.
+    let Some(first) = memchr::memchr2(b'+', b'%', raw) else {
+        return std::str::from_utf8(raw)
+            .map(str::to_string)
+            .map_err(|_| FormError::NotUtf8);
+    };
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
+    out.extend_from_slice(&raw[..first]);
+    let mut i = first;
     while i < raw.len() {
         match raw[i] {
             b'+' => out.push(b' '),

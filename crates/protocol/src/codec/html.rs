@@ -4,6 +4,8 @@
 
 use super::{ContentType, DecodeError, Encoded};
 use crate::body::{Form, MfaPrompt, Page};
+use std::borrow::Cow;
+
 use crate::display::{is_secret_name, MASK};
 use crate::Url;
 
@@ -93,23 +95,26 @@ pub fn encode(page: &Page) -> Encoded {
 }
 
 /// A start tag: its name (lower case) and attributes with the byte range of each value.
-struct Tag {
-    name: String,
-    attrs: Vec<(String, String, (usize, usize))>,
+/// An attribute: its name, its value, and the byte span of the value in the page.
+type Attr<'a> = (Cow<'a, str>, Cow<'a, str>, (usize, usize));
+
+struct Tag<'a> {
+    name: Cow<'a, str>,
+    attrs: Vec<Attr<'a>>,
     end: usize,
 }
 
-impl Tag {
+impl Tag<'_> {
     fn attr(&self, n: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _, _)| k == n)
-            .map(|(_, v, _)| v.as_str())
+            .map(|(_, v, _)| v.as_ref())
     }
 }
 
 /// The start tags of a document, in order (comments skipped).
-fn tags(s: &str) -> Vec<Tag> {
+fn tags(s: &str) -> Vec<Tag<'_>> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -125,7 +130,7 @@ fn tags(s: &str) -> Vec<Tag> {
         let n = s[i..]
             .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
             .unwrap_or(s.len() - i);
-        let name = s[i..i + n].to_ascii_lowercase();
+        let name = lower(&s[i..i + n]);
         i += n;
         let mut attrs = Vec::new();
         loop {
@@ -146,10 +151,10 @@ fn tags(s: &str) -> Vec<Tag> {
             let n = s[i..]
                 .find(|c: char| c.is_ascii_whitespace() || matches!(c, '=' | '>' | '/'))
                 .unwrap_or(s.len() - i);
-            let key = s[i..i + n].to_ascii_lowercase();
+            let key = lower(&s[i..i + n]);
             i += n.max(1);
             if b.get(i) != Some(&b'=') {
-                attrs.push((key, String::new(), (i, i)));
+                attrs.push((key, Cow::Borrowed(""), (i, i)));
                 continue;
             }
             i += 1;
@@ -178,10 +183,19 @@ fn tags(s: &str) -> Vec<Tag> {
     out
 }
 
+/// `name` in lower case, borrowed when it is already.
+fn lower(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|c| c.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
 /// Character references resolved (an unknown one kept as written, as browsers do).
-fn unescape(raw: &str) -> String {
+fn unescape(raw: &str) -> Cow<'_, str> {
     if !raw.contains('&') {
-        return raw.to_string();
+        return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -214,7 +228,7 @@ fn unescape(raw: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// A form as a client parses it from a page.
@@ -282,7 +296,7 @@ fn text_of(s: &str, id: &str) -> Option<String> {
     let open = format!("<p id=\"{id}\">");
     let k = s.find(&open)? + open.len();
     let e = s[k..].find("</p>")? + k;
-    Some(unescape(&s[k..e]))
+    Some(unescape(&s[k..e]).into_owned())
 }
 
 /// Reads a page back into the [`Page`] it shows.

@@ -235,9 +235,9 @@ mod tests {
         for (e, req) in [
             (Endpoint::ActiveSync, sync_request("0").bytes),
             (Endpoint::Ews, find_item_request().bytes),
-            (Endpoint::Mapi, Vec::new()),
-            (Endpoint::Owa, Vec::new()),
-            (Endpoint::Rest, Vec::new()),
+            (Endpoint::Mapi, Vec::new().into()),
+            (Endpoint::Owa, Vec::new().into()),
+            (Endpoint::Rest, Vec::new().into()),
         ] {
             let r = reply(e, &req, "u@contoso.com", NOW, 7).unwrap();
             assert!(carries_mailbox(r.body.content_type, &r.body.bytes), "{e:?}");

@@ -338,7 +338,7 @@ mod tests {
             String::from_utf8_lossy(&good).replace("X-ResponseCode: 0", "X-ResponseCode: 9");
         assert!(ExecuteResponse::decode(failed.as_bytes()).is_err());
         assert!(ExecuteResponse::decode(b"HELLO\r\n").is_err());
-        let mut extra = good.clone();
+        let mut extra = good.to_vec();
         extra.push(0);
         assert!(ExecuteResponse::decode(&extra).is_err());
         assert!(!carries_mailbox(

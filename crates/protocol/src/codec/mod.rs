@@ -24,8 +24,10 @@
 //!     Some(ContentType::Form));
 //! ```
 
+use bytes::Bytes;
 use serde_json::Value;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use crate::display::{is_secret_name, MASK};
 
@@ -130,21 +132,115 @@ impl fmt::Display for ContentType {
 }
 
 /// An encoded body: its bytes and the content type they travel as.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The bytes are shared (`Bytes`): a relay forwarding a body, the trace recording it and
+/// a world cloned for a run share one buffer. What a receiver decodes from them (a form,
+/// a page, a WBXML command, a mailbox answer) is kept beside them, so the monitor, each
+/// relay and the receiver decode a body once between them. The kept views are a function
+/// of the bytes alone (the bytes never change), so keeping them decides nothing.
+#[derive(Clone)]
 pub struct Encoded {
     /// The `Content-Type`.
     pub content_type: ContentType,
     /// The bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
+    views: Arc<Views>,
+}
+
+/// What has been decoded of one [`Encoded`]'s bytes, at most once each.
+#[derive(Default)]
+struct Views {
+    form: OnceLock<Option<crate::Form>>,
+    page: OnceLock<Option<crate::Page>>,
+    wbxml: OnceLock<Result<wbxml::Command, DecodeError>>,
+    mailbox: OnceLock<Result<MailboxAnswer, DecodeError>>,
+    carries: OnceLock<bool>,
+}
+
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Encoded) -> bool {
+        self.content_type == other.content_type && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Encoded {}
+
+impl fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoded")
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes)
+            .finish()
+    }
 }
 
 impl Encoded {
     /// An encoded body.
-    pub fn new(content_type: ContentType, bytes: Vec<u8>) -> Encoded {
+    pub fn new(content_type: ContentType, bytes: impl Into<Bytes>) -> Encoded {
         Encoded {
             content_type,
-            bytes,
+            bytes: bytes.into(),
+            views: Arc::default(),
         }
+    }
+
+    /// The form these bytes are (`application/x-www-form-urlencoded` only), decoded once.
+    pub fn form(&self) -> Option<&crate::Form> {
+        self.views
+            .form
+            .get_or_init(|| {
+                (self.content_type == ContentType::Form)
+                    .then(|| crate::Form::decode(&self.bytes).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+
+    /// The page these bytes are (`text/html` only), decoded once.
+    pub fn page(&self) -> Option<&crate::Page> {
+        self.views
+            .page
+            .get_or_init(|| {
+                (self.content_type == ContentType::Html)
+                    .then(|| html::decode(&self.bytes).ok())
+                    .flatten()
+            })
+            .as_ref()
+    }
+
+    /// The ActiveSync command these bytes are, decoded once ([`wbxml::decode`]).
+    pub fn wbxml(&self) -> Result<&wbxml::Command, &DecodeError> {
+        self.views
+            .wbxml
+            .get_or_init(|| wbxml::decode(&self.bytes))
+            .as_ref()
+    }
+
+    /// The mailbox answer these bytes are, read once ([`read_mailbox`] with this body's
+    /// content type).
+    pub fn mailbox(&self) -> Result<&MailboxAnswer, &DecodeError> {
+        self.views
+            .mailbox
+            .get_or_init(|| match self.content_type {
+                ContentType::Wbxml => match self.wbxml() {
+                    Ok(wbxml::Command::SyncResponse(s)) if s.status == 1 => Ok(MailboxAnswer {
+                        format: "ActiveSync Sync",
+                        items: s.items.clone(),
+                    }),
+                    Ok(c) => Err(not_sync(c)),
+                    Err(e) => Err(e.clone()),
+                },
+                ct => read_mailbox(ct, &self.bytes),
+            })
+            .as_ref()
+    }
+
+    /// Whether these bytes carry mailbox content ([`carries_mailbox`]), read once.
+    pub fn carries_mailbox(&self) -> bool {
+        *self.views.carries.get_or_init(|| {
+            could_carry_mailbox(self.content_type, &self.bytes)
+                && self.mailbox().is_ok_and(|m| !m.items.is_empty())
+        })
     }
 }
 
@@ -348,6 +444,82 @@ pub(crate) fn json_value(bytes: &[u8], f: &'static str) -> Result<Value, DecodeE
     serde_json::from_slice(bytes).map_err(|e| DecodeError::new(f, e.to_string()))
 }
 
+/// One member of a JSON body as the typed decoders read it, without building a
+/// `serde_json::Value` tree: a string, an unsigned integer, or anything else (read and
+/// skipped). A decoder that asks for a string member finds `None` for a number, as the
+/// `Value` lookups it replaces did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Member {
+    /// A JSON string.
+    Str(String),
+    /// A JSON number that is an unsigned integer.
+    Num(u64),
+    /// Anything else (another number, a boolean, null, an array, an object).
+    #[default]
+    Other,
+}
+
+impl Member {
+    /// The string, if the member is one.
+    pub(crate) fn into_str(self) -> Option<String> {
+        match self {
+            Member::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Member {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Member, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Member;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Member, E> {
+                Ok(Member::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Member, E> {
+                Ok(Member::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Member, E> {
+                Ok(Member::Num(v))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Member, E> {
+                Ok(Member::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Member, E> {
+                Ok(Member::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Member, E> {
+                Ok(Member::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Member, E> {
+                Ok(Member::Other)
+            }
+            fn visit_none<E>(self) -> Result<Member, E> {
+                Ok(Member::Other)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Member, D::Error> {
+                serde::Deserialize::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Member, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Member::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Member, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Member::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// The string member `k` of a JSON body of format `f`.
 pub(crate) fn json_str(v: &Value, k: &str, f: &'static str) -> Result<String, DecodeError> {
     v.get(k)
@@ -518,12 +690,7 @@ pub fn read_mailbox(content_type: ContentType, bytes: &[u8]) -> Result<MailboxAn
         },
         ContentType::Wbxml => match wbxml::decode(bytes)? {
             wbxml::Command::SyncResponse(s) if s.status == 1 => ("ActiveSync Sync", s.items),
-            c => {
-                return Err(DecodeError::new(
-                    "ActiveSync Sync response",
-                    format!("a {}", c.name()),
-                ))
-            }
+            c => return Err(not_sync(&c)),
         },
         ContentType::MapiHttp => ("MAPI Execute", mapi::ExecuteResponse::decode(bytes)?.rows),
         ct => {
@@ -551,21 +718,26 @@ pub struct MailboxAnswer {
 /// at least one item, or a MAPI/HTTP `Execute` response with at least one row. Decided
 /// from the bytes alone (the MFA monitor's test), never from trace metadata.
 pub fn carries_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
-    // Most answers are not mailbox answers: a look for the marker every one of them
-    // holds spares a parse (the monitor asks of every answer).
-    // (An XML element name is never escaped; a JSON document without a `\u` escape
-    // spells its keys and values as they read.)
-    let has = |m: &[u8]| bytes.windows(m.len()).any(|w| w == m);
-    let possible = match content_type {
+    could_carry_mailbox(content_type, bytes)
+        && read_mailbox(content_type, bytes).is_ok_and(|m| !m.items.is_empty())
+}
+
+/// Whether bytes of this type could be a mailbox answer at all. Most answers are not: a
+/// look for the marker every one of them holds spares a parse (the monitor asks of every
+/// answer). (An XML element name is never escaped; a JSON document without a `\u`
+/// escape spells its keys and values as they read.)
+fn could_carry_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
+    let has = |m: &[u8]| memchr::memmem::find(bytes, m).is_some();
+    match content_type {
         ContentType::Xml => has(b"FindItemResponseMessage"),
         ContentType::Json => has(b"essage") || has(b"\\u"),
         ContentType::Wbxml | ContentType::MapiHttp => true,
         _ => false,
-    };
-    if !possible {
-        return false;
     }
-    read_mailbox(content_type, bytes).is_ok_and(|m| !m.items.is_empty())
+}
+
+fn not_sync(c: &wbxml::Command) -> DecodeError {
+    DecodeError::new("ActiveSync Sync response", format!("a {}", c.name()))
 }
 
 /// The text trace's line of a mailbox answer: its protocol, how many items and their

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{form, ContentType, DecodeError, Encoded, Refusal, Stamp, WireError};
+use super::{form, ContentType, DecodeError, Encoded, Member, Refusal, Stamp, WireError};
 use crate::oauth::GrantType;
 
 /// An OAuth 2 error of Entra ID's token endpoint.
@@ -196,45 +196,77 @@ pub struct TokenAnswer {
 }
 
 impl TokenAnswer {
-    /// The JSON body.
+    /// The JSON body (members in alphabetical order, as Entra ID's answers are
+    /// recorded).
     pub fn encode(&self) -> Encoded {
-        let mut v = json!({
-            "token_type": self.token_type,
-            "scope": self.scope,
-            "expires_in": self.expires_in,
-            "ext_expires_in": self.expires_in,
-            "resource": self.resource,
-            "access_token": self.access_token,
-        });
-        if let Some(r) = &self.refresh_token {
-            v["refresh_token"] = json!(r);
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            access_token: &'a str,
+            expires_in: u64,
+            ext_expires_in: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            id_token: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            refresh_token: Option<&'a str>,
+            resource: &'a str,
+            scope: &'a str,
+            token_type: &'a str,
         }
-        if let Some(i) = &self.id_token {
-            v["id_token"] = json!(i);
-        }
-        Encoded::new(ContentType::Json, v.to_string().into_bytes())
+        let out = Out {
+            access_token: &self.access_token,
+            expires_in: self.expires_in,
+            ext_expires_in: self.expires_in,
+            id_token: self.id_token.as_deref(),
+            refresh_token: self.refresh_token.as_deref(),
+            resource: &self.resource,
+            scope: &self.scope,
+            token_type: &self.token_type,
+        };
+        let mut bytes = Vec::with_capacity(self.access_token.len() * 3 + 256);
+        serde_json::to_writer(&mut bytes, &out).expect("a struct of strings serializes");
+        Encoded::new(ContentType::Json, bytes)
     }
     /// Reads the JSON body (`expires_in` as a number or, as the v1 endpoint writes it,
     /// a string of digits).
     pub fn decode(bytes: &[u8]) -> Result<TokenAnswer, DecodeError> {
         const F: &str = "token response JSON";
-        let v: Value =
+        #[derive(serde::Deserialize)]
+        struct In {
+            #[serde(default)]
+            token_type: Member,
+            #[serde(default)]
+            resource: Member,
+            #[serde(default)]
+            scope: Member,
+            #[serde(default)]
+            expires_in: Member,
+            #[serde(default)]
+            access_token: Member,
+            #[serde(default)]
+            refresh_token: Member,
+            #[serde(default)]
+            id_token: Member,
+        }
+        let v: In =
             serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
-        let expires_in = match &v["expires_in"] {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
+        let expires_in = match &v.expires_in {
+            Member::Num(n) => Some(*n),
+            Member::Str(s) => s.parse().ok(),
+            Member::Other => None,
         }
         .ok_or_else(|| DecodeError::new(F, "no expires_in"))?;
-        let opt = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let need = |m: Member, k: &str| {
+            m.into_str()
+                .ok_or_else(|| DecodeError::new(F, format!("no string \"{k}\"")))
+        };
         Ok(TokenAnswer {
-            token_type: str_field(&v, "token_type", F)?,
-            resource: opt("resource").unwrap_or_default(),
-            scope: opt("scope").unwrap_or_default(),
+            token_type: need(v.token_type, "token_type")?,
+            resource: v.resource.into_str().unwrap_or_default(),
+            scope: v.scope.into_str().unwrap_or_default(),
             expires_in,
-            access_token: str_field(&v, "access_token", F)?,
-            refresh_token: opt("refresh_token"),
-            id_token: opt("id_token"),
+            access_token: need(v.access_token, "access_token")?,
+            refresh_token: v.refresh_token.into_str(),
+            id_token: v.id_token.into_str(),
         })
     }
 }
@@ -242,6 +274,27 @@ impl TokenAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_answer_is_written_as_a_sorted_object() {
+        // The typed writer must give the bytes a `serde_json::Value` gives (members in
+        // alphabetical order): recorded traces hold them.
+        for (r, i) in [(None, None), (Some("r\"1"), Some("i<1"))] {
+            let a = TokenAnswer {
+                token_type: "Bearer".into(),
+                resource: "https://outlook.office365.com".into(),
+                scope: "user_impersonation".into(),
+                expires_in: 3599,
+                access_token: "a.b.c".into(),
+                refresh_token: r.map(Into::into),
+                id_token: i.map(Into::into),
+            };
+            let bytes = a.encode().bytes;
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(v.to_string().as_bytes(), &bytes[..]);
+            assert_eq!(TokenAnswer::decode(&bytes).unwrap(), a);
+        }
+    }
 
     fn refusal(bytes: &[u8]) -> OAuthError {
         match TokenRequest::decode(bytes).unwrap_err() {

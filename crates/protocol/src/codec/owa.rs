@@ -109,7 +109,7 @@ mod tests {
         assert!(carries_mailbox(e.content_type, &e.bytes));
         let none = FindItemJson { items: vec![] }.encode();
         assert!(!carries_mailbox(none.content_type, &none.bytes));
-        let failed = String::from_utf8(e.bytes)
+        let failed = String::from_utf8(e.bytes.to_vec())
             .unwrap()
             .replace("\"Success\"", "\"Error\"");
         assert!(FindItemJson::decode(failed.as_bytes()).is_err());
