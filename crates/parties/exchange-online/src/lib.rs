@@ -10,6 +10,7 @@ pub mod translator;
 
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -167,22 +168,24 @@ impl ExchangeOnline {
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
                 items_of(protocol),
             ),
+            // Exchange Online reads Entra ID's refusal from its error JSON and answers
+            // in its own protocol's shape (`a1 NO LOGIN failed.`, a 401): what it
+            // learned is its record of the refusal, not something its answer carries.
             (_, Some(session)) => {
                 let m = Message::line_answer(
                     &req,
                     session.answer(true, &Decision::Refused),
                     "Exchange Online refuses the Basic sign-in",
                 );
-                match resp.refusal {
-                    Some(f) => m.with_fault(*f),
+                match refusal::read(&resp) {
+                    Some(r) => m.with_fault(r.fault("entra-id", FaultCode::TokenFailed)),
                     None => m,
                 }
             }
             _ => {
-                // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
                 let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
-                match resp.refusal {
-                    Some(f) => m.with_fault(*f),
+                match refusal::read(&resp) {
+                    Some(r) => m.with_fault(r.fault("entra-id", FaultCode::TokenFailed)),
                     None => m,
                 }
             }
@@ -631,7 +634,7 @@ mod tests {
         let lines = answer_lines(&answer);
         assert_eq!(lines.refusal().as_deref(), Some("a1 NO LOGIN failed."));
         assert!(!answer.carries_mailbox());
-        let fault = answer.refusal.as_deref().expect("the refusal");
+        let fault = answer.meta.fault.as_deref().expect("the refusal");
         assert_eq!(fault.code, FaultCode::BasicAuthBlocked);
         assert!(
             fault.message.contains("AllowBasicAuthImap"),
@@ -740,7 +743,7 @@ mod tests {
                 Some("a1 NO AUTHENTICATE failed.")
             );
             assert_eq!(
-                answer.refusal.as_deref().map(|f| f.code),
+                answer.meta.fault.as_deref().map(|f| f.code),
                 Some(FaultCode::InvalidToken)
             );
         }
