@@ -118,7 +118,9 @@ pub enum Where {
 /// identity provider Entra ID cannot reach for a password grant (`invalid_grant`).
 /// `AADSTS53003` is Conditional Access blocking the sign-in, also when the blocked
 /// action is the MFA registration: the receiver cannot tell the two apart, and the trace
-/// keeps the refusing party's own record.
+/// keeps the refusing party's own record. `AADSTS50076` (MFA required, refused to a
+/// password grant, which cannot perform it) is Conditional Access stopping the sign-in
+/// too.
 pub const TABLE: &[(ServiceCode, Where, FaultCode)] = &[
     (
         ServiceCode::Aadsts(50008),
@@ -139,6 +141,11 @@ pub const TABLE: &[(ServiceCode, Where, FaultCode)] = &[
         ServiceCode::Aadsts(50058),
         Where::Any,
         FaultCode::SessionExpired,
+    ),
+    (
+        ServiceCode::Aadsts(50076),
+        Where::Any,
+        FaultCode::BlockedByConditionalAccess,
     ),
     (
         ServiceCode::Aadsts(50079),
@@ -607,6 +614,22 @@ mod tests {
             fault_of(&text, "load-balancer", FaultCode::Unreachable).message,
             "unexpected answer: HTTP 404 (no virtual server for x)"
         );
+    }
+
+    #[test]
+    fn mfa_required_of_a_password_grant_is_conditional_access_stopping_it() {
+        let e = OAuthError {
+            error: "interaction_required".into(),
+            code: 50076,
+            message: "Conditional Access requires MFA".into(),
+        };
+        let f = fault_of(
+            &json(400, &e.encode(&Stamp::default())),
+            "entra-id",
+            FaultCode::TokenFailed,
+        );
+        assert_eq!(f.code, FaultCode::BlockedByConditionalAccess);
+        assert_eq!(f.diagnostics, "AADSTS50076");
     }
 
     #[test]

@@ -1628,12 +1628,14 @@ impl EntraId {
                 "AADSTS53003",
                 format!("Conditional Access policy '{name}' blocks the legacy client"),
             ),
+            // A password grant that needs MFA is refused with AADSTS50076 (flows.md,
+            // "ROPC"), not the AADSTS53003 of a blocking policy.
             Verdict::NeedMfa => token_error(
                 &req,
                 error_stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
-                "AADSTS53003",
+                "AADSTS50076",
                 "Conditional Access requires MFA, which a legacy client cannot perform".into(),
             ),
         };
