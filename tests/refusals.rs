@@ -183,3 +183,57 @@ fn a_refresh_refusal_is_read_from_the_token_endpoints_json() {
         (read.code, "AADSTS50173", read.message.as_str())
     );
 }
+
+#[test]
+fn entra_id_learns_ad_fs_refusal_from_its_error_page_and_writes_its_own_oauth_error() {
+    let t = sim::run(
+        &imap_scenario(
+            "[identity]\nmodel = \"federated\"\n\n[adfs]\noffice365_policy = \"require-mfa\"\n",
+        ),
+        true,
+    );
+    // AD FS's active endpoint refuses with its error page and event code (through WAP).
+    let adfs = find(&t, |e, _, to| {
+        to == "entra-id" && e.msg.kind == Kind::Response && e.msg.page().is_some()
+    });
+    let page = refusal::read(&adfs.msg.wire).expect("AD FS's error page");
+    assert!(
+        page.diagnostics.starts_with("MSIS7089"),
+        "{}",
+        page.diagnostics
+    );
+    // Entra ID writes its own error and records what it read of AD FS's.
+    let entra = find(&t, |e, from, to| {
+        from == "entra-id" && to == "exchange-online" && e.msg.kind == Kind::Response
+    });
+    let written = OAuthError::decode(entra.msg.bytes()).expect("Entra ID's error JSON");
+    assert_eq!(
+        (written.error.as_str(), written.code),
+        ("invalid_grant", 50126)
+    );
+    assert_eq!(written.message, page.description);
+    let learned = entra.msg.meta.fault.as_deref().expect("Entra ID's record");
+    assert_eq!(
+        (learned.code, learned.party, learned.diagnostics.as_str()),
+        (FaultCode::MfaRequired, "adfs", page.diagnostics.as_str())
+    );
+    // Exchange Online, one hop further, learns only what Entra ID wrote.
+    let exo = find(&t, |e, from, to| {
+        from == "exchange-online" && to == "native-mail" && e.msg.kind == Kind::Response
+    });
+    let relayed = exo
+        .msg
+        .meta
+        .fault
+        .as_deref()
+        .expect("Exchange Online's record");
+    assert_eq!(
+        (relayed.code, relayed.party, relayed.diagnostics.as_str()),
+        (FaultCode::InvalidCredentials, "entra-id", "AADSTS50126")
+    );
+    // The outcome names the refusal where it started.
+    assert_eq!(
+        t.outcome.failure.as_ref().map(|f| f.code.as_str()),
+        Some("mfa_required")
+    );
+}
