@@ -265,8 +265,36 @@ impl ExchangeOnline {
         self.net.adopt(fresh.net);
     }
 
-    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
-        let bearer = Challenge::Bearer(vec![
+    /// Exchange's 401 to a Bearer token its OAuth module refuses, as Exchange
+    /// on-premises writes it (flows.md, "TLS offloading"): the Bearer challenge with
+    /// `error="invalid_token"`, the Basic one, and `X-MS-Diagnostics` (`diagnostics`,
+    /// also the refusal's record).
+    fn reject_token(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
+        Message::response(req, 401, "Exchange Online rejects the access token")
+            .same_stage()
+            .header(
+                &headers::WWW_AUTHENTICATE,
+                Self::bearer().with_error("invalid_token").to_string(),
+            )
+            .header(
+                &headers::WWW_AUTHENTICATE,
+                Challenge::Basic {
+                    realm: "outlook.office365.com".into(),
+                }
+                .to_string(),
+            )
+            .header(&headers::X_MS_DIAGNOSTICS, diagnostics.clone())
+            .with_fault(Fault {
+                code,
+                party: "exchange-online",
+                message,
+                diagnostics,
+                symptom: None,
+            })
+    }
+
+    fn bearer() -> Challenge {
+        Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),
             (
                 "trusted_issuers".into(),
@@ -277,7 +305,11 @@ impl ExchangeOnline {
                 "app_asserted_user_v1 service_asserted_app_v1".into(),
             ),
             ("authorization_uri".into(), apps::ENTRA_AUTHORIZE.into()),
-        ]);
+        ])
+    }
+
+    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
+        let bearer = Self::bearer();
         Message::response(
             req,
             401,
@@ -337,25 +369,28 @@ impl ExchangeOnline {
                                 items,
                             )
                             .same_stage(),
-                            _ => Self::refuse(
+                            _ => Self::reject_token(
                                 req,
                                 FaultCode::MailboxNotFound,
                                 format!("{} has no mailbox in Exchange Online", c.upn),
-                                "HTTP 404: mailbox not found".into(),
+                                "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into(),
                             ),
                         }
                     }
-                    Ok(c) => Self::refuse(
+                    Ok(c) => Self::reject_token(
                         req,
                         FaultCode::AudienceMismatch,
                         format!("token audience {} is not Exchange Online", c.aud),
-                        format!("invalid audience '{}'", c.aud),
+                        format!(
+                            "2000003;reason=\"The audience claim value is invalid '{}'.\";error_category=\"invalid_resource\"",
+                            c.aud
+                        ),
                     ),
-                    Err(e) => Self::refuse(
+                    Err(e) => Self::reject_token(
                         req,
                         FaultCode::InvalidToken,
                         format!("the token does not verify: {e}"),
-                        format!("Bearer error=\"invalid_token\": {e}"),
+                        format!("2000002;reason=\"{e}\";error_category=\"invalid_token\""),
                     ),
                 }
             }
@@ -708,6 +743,51 @@ mod tests {
             },
             &key(),
         )
+    }
+
+    #[test]
+    fn a_refused_bearer_token_is_written_as_exchanges_401_and_read_back() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        for (t, code, number) in [
+            (
+                token("https://graph.microsoft.com", "u@contoso.com"),
+                FaultCode::AudienceMismatch,
+                "2000003;",
+            ),
+            (
+                token(apps::EXO_RESOURCE, "other@contoso.com"),
+                FaultCode::MailboxNotFound,
+                "2000005;",
+            ),
+            ("not.a.jwt".to_string(), FaultCode::InvalidToken, "2000002;"),
+        ] {
+            let req = Message::request(
+                Method::POST,
+                Url::https("outlook.office365.com", "/EWS/Exchange.asmx"),
+                5,
+                "EWS",
+            )
+            .header(&headers::AUTHORIZATION, format!("Bearer {t}"));
+            exo.handle(req.wire, &mut env);
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert_eq!(answer.status, Some(StatusCode::UNAUTHORIZED));
+            let challenges: Vec<&str> = answer.header_values(&headers::WWW_AUTHENTICATE).collect();
+            assert!(
+                challenges[0].starts_with("Bearer ")
+                    && challenges[0].contains("error=\"invalid_token\""),
+                "{challenges:?}"
+            );
+            let diag = answer
+                .header_value(&headers::X_MS_DIAGNOSTICS)
+                .expect("diagnostics");
+            assert!(diag.starts_with(number), "{diag}");
+            // What a receiver reads is what Exchange Online recorded.
+            let read = refusal::fault_of(&answer.wire, "exchange-online", FaultCode::AccessDenied);
+            let record = answer.meta.fault.as_deref().expect("the record");
+            assert_eq!((read.code, record.code), (code, code));
+            assert_eq!(read.diagnostics, record.diagnostics);
+        }
     }
 
     #[test]
