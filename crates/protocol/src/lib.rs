@@ -50,6 +50,7 @@ pub mod oauth;
 pub mod party;
 pub mod policy;
 pub mod raw;
+pub mod refusal;
 pub mod token;
 pub mod url;
 

@@ -83,12 +83,6 @@ pub struct Wire {
     /// Correlation id: a response carries its request's (what the connection it answers
     /// on tells a real client); a timer's argument.
     pub conv: u64,
-    /// The error a refusing service writes in its answer (its error code and description,
-    /// the diagnostics header an admin reads): what a receiver learns a refusal from.
-    /// Typed here until the codecs encode it in the error body it belongs to (Entra ID's
-    /// `error`/`error_description` JSON, Exchange's `X-MS-Diagnostics`...). Set with
-    /// [`Message::with_fault`], beside the trace's [`Meta::fault`].
-    pub refusal: Option<Box<Fault>>,
     /// An IMAP or POP session (issue 12 item 4): the client's command lines on a request
     /// to an `imaps`/`pop3s` URL (no method), the server's replies on its answer (no
     /// status). `None` on HTTP messages. Boxed: most messages are HTTP.
@@ -294,7 +288,6 @@ impl Message {
                 headers: Vec::new(),
                 body: Body::Empty,
                 conv: 0,
-                refusal: None,
                 line: None,
             },
             meta: Meta {
@@ -526,12 +519,10 @@ impl Message {
         self.meta.token = Some(token.into());
         self
     }
-    /// Attaches a refusal (builder style): the trace's record ([`Meta::fault`]) and, on
-    /// an answer, the error its receiver reads ([`Wire::refusal`]).
+    /// Attaches a refusal (builder style): the trace's record ([`Meta::fault`]) only.
+    /// Nothing of it crosses the wire: a receiver learns a refusal from the error body
+    /// and headers the refusing service writes ([`crate::refusal::read`]).
     pub fn with_fault(mut self, fault: Fault) -> Message {
-        if matches!(self.wire.kind, Kind::Response | Kind::Redirect) {
-            self.wire.refusal = Some(Box::new(fault.clone()));
-        }
         self.meta.fault = Some(Box::new(fault));
         self
     }
@@ -640,12 +631,14 @@ mod tests {
     }
 
     #[test]
-    fn an_answers_refusal_crosses_the_wire_and_a_notes_stays_in_the_trace() {
-        let answer = Message::response(&Message::note("x").wire, 401, "no").with_fault(refusal());
-        assert_eq!(answer.wire.refusal.as_deref(), Some(&refusal()));
+    fn a_refusal_stays_in_the_trace_and_never_crosses_the_wire() {
+        let bare = Message::response(&Message::note("x").wire, 401, "no");
+        let answer = bare.clone().with_fault(refusal());
+        // The receiver's part is the same with or without the trace's record: no field
+        // of a `Wire` carries an hmasim `Fault` (`Wire::refusal` is gone).
+        assert_eq!(answer.wire, bare.wire);
         assert_eq!(answer.meta.fault.as_deref(), Some(&refusal()));
         let note = Message::note("gave up").with_fault(refusal());
-        assert_eq!(note.wire.refusal, None);
         assert!(note.meta.fault.is_some());
     }
 }

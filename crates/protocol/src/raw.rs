@@ -131,7 +131,6 @@ impl Wire {
             headers,
             body,
             conv: 0,
-            refusal: None,
             line: None,
         })
     }

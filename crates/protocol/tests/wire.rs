@@ -131,6 +131,20 @@ fn command() -> impl Strategy<Value = wbxml::Command> {
 }
 
 /// Every decoder, on the same bytes: none may panic.
+/// The refusal reader on `b` as every body type it reads, and as an `X-MS-Diagnostics`
+/// value: a refusal or none, never a panic.
+fn refusals_never_panic(b: &[u8]) {
+    use hmasim_protocol::{headers, refusal, FaultCode, Message, Method};
+    let req = Message::request(Method::GET, Url::https("x.test", "/"), 1, "r");
+    for ct in ContentType::ALL {
+        let answer = Message::response(&req.wire, 400, "r")
+            .with_encoded(codec::Encoded::new(ct, b.to_vec()));
+        let _ = refusal::fault_of(&answer.wire, "x", FaultCode::AccessDenied);
+        let diagnosed = answer.header(&headers::X_MS_DIAGNOSTICS, String::from_utf8_lossy(b));
+        let _ = refusal::fault_of(&diagnosed.wire, "x", FaultCode::AccessDenied);
+    }
+}
+
 fn decode_everything(b: &[u8]) {
     let _ = codec::form::decode(b);
     let _ = oauth::TokenRequest::decode(b);
@@ -163,6 +177,7 @@ fn decode_everything(b: &[u8]) {
     let _ = pop::Reply::parse(b, true);
     let _ = smtp::Reply::parse(b);
     let _ = smtp::decode_data(b);
+    refusals_never_panic(b);
     let (mut i, mut p, mut s) = (
         imap::Masker::default(),
         pop::Masker::default(),

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 pub mod setup;
 use std::collections::BTreeMap;
 
@@ -192,10 +193,8 @@ impl AutoDetect {
                 ctx.send(job.client, reply);
             }
             (status, _) => {
-                let diag = resp
-                    .refusal
-                    .as_ref()
-                    .map(|f| f.diagnostics.clone())
+                let diag = refusal::read(&resp)
+                    .map(|r| r.diagnostics)
                     .unwrap_or_else(|| format!("HTTP {}", status.map_or(0, |s| s.as_u16())));
                 self.give_up(
                     ctx,

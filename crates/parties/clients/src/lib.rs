@@ -10,6 +10,7 @@ mod web;
 
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use std::collections::BTreeMap;
 
 use hmasim_base::{SimDuration, SimTime};
@@ -859,7 +860,9 @@ impl Client {
                     _ => {
                         let mut fault =
                             web::fault_of(&resp, "exchange", FaultCode::NoAuthorizationUri);
-                        if resp.status == Some(StatusCode::UNAUTHORIZED) && resp.refusal.is_none() {
+                        if resp.status == Some(StatusCode::UNAUTHORIZED)
+                            && refusal::read(&resp).is_none()
+                        {
                             fault.message = "Exchange offers no Bearer authorization_uri: Outlook falls back to Basic".into();
                             fault.diagnostics = resp
                                 .header_values(&headers::WWW_AUTHENTICATE)
@@ -961,8 +964,9 @@ impl Client {
                     // The server's reply is what the user sees: `a1 NO LOGIN failed.`,
                     // `-ERR ...`, or no greeting at all.
                     let shown = line.refusal().unwrap_or_else(|| line.describe());
-                    let fault = match &resp.refusal {
-                        Some(f) => (**f).clone(),
+                    // What the reply line says is all the client learns.
+                    let fault = match refusal::read(&resp) {
+                        Some(r) => r.fault("exchange", FaultCode::AccessDenied),
                         None => Fault {
                             code: FaultCode::AccessDenied,
                             party: "exchange",
@@ -1224,17 +1228,73 @@ mod tests {
 
     #[test]
     fn a_refusal_written_in_the_answer_is_the_clients_failure() {
-        let refused = |req: &Wire| {
-            basic_only(req).with_fault(Fault {
-                code: FaultCode::AudienceMismatch,
-                party: "exchange-onprem",
-                message: "the audience does not match".into(),
-                diagnostics: "x-ms-diagnostics: 2000001".into(),
-                symptom: None,
-            })
-        };
-        let fault = connect_answered(refused, Meta::default());
+        // The refusing party's record (`with_fault`) says one thing, its answer's
+        // `X-MS-Diagnostics` another: the client learns what the header says, and a
+        // different header teaches it a different code.
+        fn refused(diag: &'static str) -> impl Fn(&Wire) -> Message {
+            move |req: &Wire| {
+                basic_only(req)
+                    .header(&headers::X_MS_DIAGNOSTICS, diag)
+                    .with_fault(Fault {
+                        code: FaultCode::OauthNotConfigured,
+                        party: "exchange-onprem",
+                        message: "the trace's record, not on the wire".into(),
+                        diagnostics: String::new(),
+                        symptom: None,
+                    })
+            }
+        }
+        let audience = "2000003;reason=\"The hostname component of the audience claim value is invalid. Expected 'https://mail.contoso.com'. Actual 'http://mail.contoso.com'.\";error_category=\"invalid_resource\"";
+        let fault = connect_answered(refused(audience), Meta::default());
         assert_eq!(fault.code, FaultCode::AudienceMismatch);
-        assert_eq!(fault.message, "the audience does not match");
+        assert!(
+            fault.message.starts_with("The hostname component"),
+            "{}",
+            fault.message
+        );
+        assert_eq!(fault.diagnostics, audience);
+        let expired = "2000008;reason=\"The token has expired.\";error_category=\"invalid_token\"";
+        let fault = connect_answered(refused(expired), Meta::default());
+        assert_eq!(
+            (fault.code, fault.message.as_str()),
+            (FaultCode::TokenExpired, "The token has expired.")
+        );
+        // A code the table does not know: the client's own code, the service's words.
+        let unknown = "9999999;reason=\"Something else.\"";
+        let fault = connect_answered(refused(unknown), Meta::default());
+        assert_eq!(fault.code, FaultCode::NoAuthorizationUri);
+        assert_eq!(fault.message, "Something else.");
+    }
+
+    #[test]
+    fn a_token_endpoints_refusal_is_read_from_its_error_json() {
+        use hmasim_protocol::codec::oauth::OAuthError;
+        use hmasim_protocol::codec::{ContentType, Encoded, Stamp};
+        let answer = |code: u32| {
+            let e = OAuthError {
+                error: "invalid_grant".into(),
+                code,
+                message: "as Entra ID wrote it".into(),
+            };
+            let req = Message::request(Method::POST, Url::https("login.test", "/token"), 1, "r");
+            Message::response(&req.wire, 400, "refused")
+                .with_encoded(Encoded::new(ContentType::Json, e.encode(&Stamp::default())))
+                .wire
+        };
+        for (code, expected) in [
+            (50126, FaultCode::InvalidCredentials),
+            (53003, FaultCode::BlockedByConditionalAccess),
+            (50173, FaultCode::InvalidGrant),
+            // Unknown to the table: the OAuth `error` is the code.
+            (12345, FaultCode::InvalidGrant),
+        ] {
+            let f = web::fault_of(&answer(code), "entra-id", FaultCode::TokenFailed);
+            assert_eq!(f.code, expected, "AADSTS{code}");
+            assert_eq!(f.diagnostics, format!("AADSTS{code}"));
+            assert_eq!(
+                (f.party, f.message.as_str()),
+                ("entra-id", "as Entra ID wrote it")
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ use hmasim_protocol::challenge::Challenge;
 use hmasim_protocol::codec::oauth::OAuthError;
 use hmasim_protocol::codec::{self, ContentType, DecodeError};
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use hmasim_protocol::{Body, Fault, Form, Message, Method, Page, Stage, Url};
 use hmasim_protocol::{FaultCode, MfaPrompt};
 use hmasim_protocol::{Label, StatusCode, Wire};
@@ -207,8 +208,6 @@ pub(crate) fn step(
     }
 }
 
-/// The refusal a response reports on the wire ([`Wire::refusal`]), or a generic one
-/// from its status and the first line of a text body.
 /// What a client reads of an answer that may carry mail.
 pub(crate) enum Mail {
     /// A mailbox answer with at least one message, decoded.
@@ -279,29 +278,11 @@ pub(crate) fn unreadable(
     }
 }
 
+/// What the client learns of a refusal: the error the refusing service wrote, decoded
+/// ([`refusal::fault_of`]), or a generic fault from the status and a text body's first
+/// line.
 pub(crate) fn fault_of(resp: &Wire, party: &'static str, code: FaultCode) -> Fault {
-    match &resp.refusal {
-        Some(f) => (**f).clone(),
-        None => Fault {
-            code,
-            party,
-            // A plain-text answer's first line says what went wrong (a load balancer's
-            // "no virtual server for ...").
-            message: match std::str::from_utf8(resp.bytes())
-                .ok()
-                .filter(|_| resp.content_type() == Some(ContentType::Text))
-                .and_then(|t| t.lines().next())
-                .filter(|l| !l.is_empty())
-            {
-                Some(first) => {
-                    format!("unexpected answer: HTTP {} ({first})", resp.status_number())
-                }
-                None => format!("unexpected answer: HTTP {}", resp.status_number()),
-            },
-            diagnostics: format!("HTTP {}", resp.status_number()),
-            symptom: None,
-        },
-    }
+    refusal::fault_of(resp, party, code)
 }
 
 /// The OAuth error code a token endpoint's error answer writes (`error=invalid_grant`,

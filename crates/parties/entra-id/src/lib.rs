@@ -9,6 +9,7 @@ pub mod ca;
 pub mod setup;
 
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -1627,12 +1628,14 @@ impl EntraId {
                 "AADSTS53003",
                 format!("Conditional Access policy '{name}' blocks the legacy client"),
             ),
+            // A password grant that needs MFA is refused with AADSTS50076 (flows.md,
+            // "ROPC"), not the AADSTS53003 of a blocking policy.
             Verdict::NeedMfa => token_error(
                 &req,
                 error_stamp(&req, &*ctx),
                 None,
                 FaultCode::BlockedByConditionalAccess,
-                "AADSTS53003",
+                "AADSTS50076",
                 "Conditional Access requires MFA, which a legacy client cannot perform".into(),
             ),
         };
@@ -1668,8 +1671,11 @@ impl EntraId {
                 _ => false,
             };
             if !ok {
-                if let Some(fault) = resp.refusal {
-                    // AD FS's refusal, as its answer wrote it, is the grant's refusal.
+                if let Some(refused) = refusal::read(&resp) {
+                    // AD FS's refusal, read from its error page (`MSIS7068: ...`), is the
+                    // grant's refusal: Entra ID writes its own OAuth error, and keeps
+                    // what it learned from AD FS as its record.
+                    let fault = refused.fault("adfs", FaultCode::InvalidCredentials);
                     let m = token_error(
                         &req,
                         error_stamp(&req, &*ctx),
@@ -1678,7 +1684,7 @@ impl EntraId {
                         "AADSTS50126",
                         fault.message.clone(),
                     )
-                    .with_fault(*fault);
+                    .with_fault(fault);
                     return ctx.send(client, m);
                 }
             }

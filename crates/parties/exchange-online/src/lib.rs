@@ -10,6 +10,7 @@ pub mod translator;
 
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -167,22 +168,24 @@ impl ExchangeOnline {
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
                 items_of(protocol),
             ),
+            // Exchange Online reads Entra ID's refusal from its error JSON and answers
+            // in its own protocol's shape (`a1 NO LOGIN failed.`, a 401): what it
+            // learned is its record of the refusal, not something its answer carries.
             (_, Some(session)) => {
                 let m = Message::line_answer(
                     &req,
                     session.answer(true, &Decision::Refused),
                     "Exchange Online refuses the Basic sign-in",
                 );
-                match resp.refusal {
-                    Some(f) => m.with_fault(*f),
+                match refusal::read(&resp) {
+                    Some(r) => m.with_fault(r.fault("entra-id", FaultCode::TokenFailed)),
                     None => m,
                 }
             }
             _ => {
-                // Entra ID's refusal, as its answer wrote it, becomes Exchange Online's.
                 let m = Message::response(&req, 401, "Exchange Online refuses the Basic sign-in");
-                match resp.refusal {
-                    Some(f) => m.with_fault(*f),
+                match refusal::read(&resp) {
+                    Some(r) => m.with_fault(r.fault("entra-id", FaultCode::TokenFailed)),
                     None => m,
                 }
             }
@@ -262,8 +265,36 @@ impl ExchangeOnline {
         self.net.adopt(fresh.net);
     }
 
-    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
-        let bearer = Challenge::Bearer(vec![
+    /// Exchange's 401 to a Bearer token its OAuth module refuses, as Exchange
+    /// on-premises writes it (flows.md, "TLS offloading"): the Bearer challenge with
+    /// `error="invalid_token"`, the Basic one, and `X-MS-Diagnostics` (`diagnostics`,
+    /// also the refusal's record).
+    fn reject_token(req: &Wire, code: FaultCode, message: String, diagnostics: String) -> Message {
+        Message::response(req, 401, "Exchange Online rejects the access token")
+            .same_stage()
+            .header(
+                &headers::WWW_AUTHENTICATE,
+                Self::bearer().with_error("invalid_token").to_string(),
+            )
+            .header(
+                &headers::WWW_AUTHENTICATE,
+                Challenge::Basic {
+                    realm: "outlook.office365.com".into(),
+                }
+                .to_string(),
+            )
+            .header(&headers::X_MS_DIAGNOSTICS, diagnostics.clone())
+            .with_fault(Fault {
+                code,
+                party: "exchange-online",
+                message,
+                diagnostics,
+                symptom: None,
+            })
+    }
+
+    fn bearer() -> Challenge {
+        Challenge::Bearer(vec![
             ("client_id".into(), apps::EXCHANGE_ONLINE.into()),
             (
                 "trusted_issuers".into(),
@@ -274,7 +305,11 @@ impl ExchangeOnline {
                 "app_asserted_user_v1 service_asserted_app_v1".into(),
             ),
             ("authorization_uri".into(), apps::ENTRA_AUTHORIZE.into()),
-        ]);
+        ])
+    }
+
+    fn challenge(&self, req: &Wire, stage: Stage) -> Message {
+        let bearer = Self::bearer();
         Message::response(
             req,
             401,
@@ -334,25 +369,28 @@ impl ExchangeOnline {
                                 items,
                             )
                             .same_stage(),
-                            _ => Self::refuse(
+                            _ => Self::reject_token(
                                 req,
                                 FaultCode::MailboxNotFound,
                                 format!("{} has no mailbox in Exchange Online", c.upn),
-                                "HTTP 404: mailbox not found".into(),
+                                "2000005;reason=\"The user specified by the user-context in the token does not exist.\";error_category=\"invalid_user\"".into(),
                             ),
                         }
                     }
-                    Ok(c) => Self::refuse(
+                    Ok(c) => Self::reject_token(
                         req,
                         FaultCode::AudienceMismatch,
                         format!("token audience {} is not Exchange Online", c.aud),
-                        format!("invalid audience '{}'", c.aud),
+                        format!(
+                            "2000003;reason=\"The audience claim value is invalid '{}'.\";error_category=\"invalid_resource\"",
+                            c.aud
+                        ),
                     ),
-                    Err(e) => Self::refuse(
+                    Err(e) => Self::reject_token(
                         req,
                         FaultCode::InvalidToken,
                         format!("the token does not verify: {e}"),
-                        format!("Bearer error=\"invalid_token\": {e}"),
+                        format!("2000002;reason=\"{e}\";error_category=\"invalid_token\""),
                     ),
                 }
             }
@@ -631,7 +669,7 @@ mod tests {
         let lines = answer_lines(&answer);
         assert_eq!(lines.refusal().as_deref(), Some("a1 NO LOGIN failed."));
         assert!(!answer.carries_mailbox());
-        let fault = answer.refusal.as_deref().expect("the refusal");
+        let fault = answer.meta.fault.as_deref().expect("the refusal");
         assert_eq!(fault.code, FaultCode::BasicAuthBlocked);
         assert!(
             fault.message.contains("AllowBasicAuthImap"),
@@ -708,6 +746,51 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_bearer_token_is_written_as_exchanges_401_and_read_back() {
+        let mut exo = exo(true);
+        let mut env = Recording::new(Route::to_actor(CLIENT));
+        for (t, code, number) in [
+            (
+                token("https://graph.microsoft.com", "u@contoso.com"),
+                FaultCode::AudienceMismatch,
+                "2000003;",
+            ),
+            (
+                token(apps::EXO_RESOURCE, "other@contoso.com"),
+                FaultCode::MailboxNotFound,
+                "2000005;",
+            ),
+            ("not.a.jwt".to_string(), FaultCode::InvalidToken, "2000002;"),
+        ] {
+            let req = Message::request(
+                Method::POST,
+                Url::https("outlook.office365.com", "/EWS/Exchange.asmx"),
+                5,
+                "EWS",
+            )
+            .header(&headers::AUTHORIZATION, format!("Bearer {t}"));
+            exo.handle(req.wire, &mut env);
+            let (_, answer) = env.sent.pop().expect("an answer");
+            assert_eq!(answer.status, Some(StatusCode::UNAUTHORIZED));
+            let challenges: Vec<&str> = answer.header_values(&headers::WWW_AUTHENTICATE).collect();
+            assert!(
+                challenges[0].starts_with("Bearer ")
+                    && challenges[0].contains("error=\"invalid_token\""),
+                "{challenges:?}"
+            );
+            let diag = answer
+                .header_value(&headers::X_MS_DIAGNOSTICS)
+                .expect("diagnostics");
+            assert!(diag.starts_with(number), "{diag}");
+            // What a receiver reads is what Exchange Online recorded.
+            let read = refusal::fault_of(&answer.wire, "exchange-online", FaultCode::AccessDenied);
+            let record = answer.meta.fault.as_deref().expect("the record");
+            assert_eq!((read.code, record.code), (code, code));
+            assert_eq!(read.diagnostics, record.diagnostics);
+        }
+    }
+
+    #[test]
     fn xoauth2_with_an_exchange_online_token_is_served_and_any_other_is_refused() {
         // XOAUTH2 needs no Basic: the policy that blocks Basic does not apply.
         let mut exo = exo(false);
@@ -740,7 +823,7 @@ mod tests {
                 Some("a1 NO AUTHENTICATE failed.")
             );
             assert_eq!(
-                answer.refusal.as_deref().map(|f| f.code),
+                answer.meta.fault.as_deref().map(|f| f.code),
                 Some(FaultCode::InvalidToken)
             );
         }

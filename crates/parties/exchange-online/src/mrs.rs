@@ -5,6 +5,7 @@
 
 use hmasim_protocol::codec;
 use hmasim_protocol::headers;
+use hmasim_protocol::refusal;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -391,13 +392,16 @@ impl Mrs {
                 }
                 _ => {
                     let status = resp.status_number();
-                    let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
-                        code: FaultCode::OboFailed,
-                        party: "entra-id",
-                        message: "Entra ID refused the on-behalf-of request".into(),
-                        diagnostics: format!("HTTP {status}"),
-                        symptom: None,
-                    });
+                    // Entra ID's OAuth error JSON says why (`AADSTS50173`...).
+                    let fault = refusal::read(&resp)
+                        .map(|r| r.fault("entra-id", FaultCode::OboFailed))
+                        .unwrap_or_else(|| Fault {
+                            code: FaultCode::OboFailed,
+                            party: "entra-id",
+                            message: "Entra ID refused the on-behalf-of request".into(),
+                            diagnostics: format!("HTTP {status}"),
+                            symptom: None,
+                        });
                     self.fail(ctx, &upn, fault);
                 }
             },
@@ -457,13 +461,16 @@ impl Mrs {
                         .unwrap_or("")
                         .to_string();
                     let status = resp.status_number();
-                    let fault = resp.refusal.map(|f| *f).unwrap_or_else(|| Fault {
-                        code: FaultCode::SyncFailed,
-                        party: "exchange-onprem",
-                        message: format!("ActiveSync answered HTTP {status}"),
-                        diagnostics: diag,
-                        symptom: None,
-                    });
+                    // Exchange's `X-MS-Diagnostics` says why (`2000008;reason=...`).
+                    let fault = refusal::read(&resp)
+                        .map(|r| r.fault("exchange-onprem", FaultCode::SyncFailed))
+                        .unwrap_or_else(|| Fault {
+                            code: FaultCode::SyncFailed,
+                            party: "exchange-onprem",
+                            message: format!("ActiveSync answered HTTP {status}"),
+                            diagnostics: diag,
+                            symptom: None,
+                        });
                     self.fail(ctx, &upn, fault);
                     if !self.timer_armed {
                         self.timer_armed = true;

@@ -1123,8 +1123,9 @@ mod tests {
         );
         let (_, answer) = env.sent.pop().expect("an answer");
         assert!(lines(&answer).masked_lines().is_empty());
+        // Exchange's record of it; the client sees only the missing greeting.
         assert_eq!(
-            answer.refusal.as_deref().map(|f| f.code),
+            answer.meta.fault.as_deref().map(|f| f.code),
             Some(FaultCode::ServiceDisabled)
         );
     }
@@ -1148,7 +1149,10 @@ mod tests {
             lines(&answer).refusal().as_deref(),
             Some("a1 NO LOGIN failed.")
         );
-        let fault = answer.refusal.as_deref().expect("a refusal");
+        // What the client reads is the reply line; the policy is in Exchange's record.
+        let read = hmasim_protocol::refusal::read(&answer.wire).expect("a refusing reply");
+        assert_eq!(read.description, "a1 NO LOGIN failed.");
+        let fault = answer.meta.fault.as_deref().expect("a refusal");
         assert_eq!(fault.code, FaultCode::LegacyAuthBlocked);
         assert!(fault.message.contains("BlockLegacyAuthImap"));
         assert!(env.sent.is_empty());
