@@ -319,10 +319,10 @@ pub fn read(resp: &Wire) -> Option<Refused> {
         Some(ContentType::Html) => match resp.page() {
             Some(Page::Error { code, message }) => Some(Refused {
                 carrier: Carrier::ErrorPage,
-                code: ServiceCode::parse_prefixed(&code),
+                code: ServiceCode::parse_prefixed(code),
                 error: None,
-                description: message,
-                diagnostics: code,
+                description: message.clone(),
+                diagnostics: code.clone(),
             }),
             _ => None,
         },
