@@ -57,7 +57,7 @@ pub struct ExchangeOnline {
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
     /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (Route, Wire, String, MailboxProtocol)>,
+    legacy: BTreeMap<u64, (Route, Wire, String)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -129,7 +129,7 @@ impl ExchangeOnline {
         }
         match self.net.request(ctx, signin) {
             Ok(conv) => {
-                self.legacy.insert(conv, (from, req, user, protocol));
+                self.legacy.insert(conv, (from, req, user));
             }
             Err(_) => ctx.send(
                 from,
@@ -144,7 +144,7 @@ impl ExchangeOnline {
     }
 
     fn legacy_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
-        let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
+        let Some((client, req, user)) = self.legacy.remove(&resp.conv) else {
             return;
         };
         let reply = match (resp.token_answer(), req.line.as_deref()) {
@@ -165,7 +165,6 @@ impl ExchangeOnline {
                 &user,
                 hmasim_protocol::unix_now(ctx),
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
-                items_of(protocol),
             ),
             (_, Some(session)) => {
                 let m = Message::line_answer(
@@ -316,7 +315,6 @@ impl ExchangeOnline {
         req: &Wire,
         now_unix: u64,
         challenge_stage: Stage,
-        items: &'static str,
     ) -> Message {
         match req
             .header_value(&headers::AUTHORIZATION)
@@ -331,7 +329,6 @@ impl ExchangeOnline {
                                 &c.upn,
                                 now_unix,
                                 "Exchange Online verifies the token and serves the mailbox",
-                                items,
                             )
                             .same_stage(),
                             _ => Self::refuse(
@@ -396,13 +393,6 @@ fn refusal_of(req: &Wire) -> String {
             .refusal()
             .unwrap_or_else(|| "connection closed".into()),
         None => "HTTP 401".into(),
-    }
-}
-
-fn items_of(protocol: MailboxProtocol) -> &'static str {
-    match protocol {
-        MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
-        _ => "mailbox (Outlook, legacy protocol)",
     }
 }
 
@@ -486,7 +476,6 @@ impl ExchangeOnline {
                                 &c.upn,
                                 now_unix,
                                 "OWA validates the id token and opens the mailbox",
-                                "OWA: inbox, calendar, contacts",
                             )
                             .at(Stage::UseToken);
                             // The session cookie first, as before the body was encoded.
@@ -527,21 +516,9 @@ impl ExchangeOnline {
                 }
             }
         } else if url.path_starts_with("/microsoft-server-activesync") {
-            self.protected(
-                ctx,
-                &req,
-                now_unix,
-                Stage::EasChallenge,
-                "mail, calendar, contacts (ActiveSync)",
-            )
+            self.protected(ctx, &req, now_unix, Stage::EasChallenge)
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
-            self.protected(
-                ctx,
-                &req,
-                now_unix,
-                Stage::AuthorityReturned,
-                "mailbox (MAPI over HTTP, cached mode)",
-            )
+            self.protected(ctx, &req, now_unix, Stage::AuthorityReturned)
         } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
             let upn = match codec::mrs::Provision::decode(req.bytes()) {
