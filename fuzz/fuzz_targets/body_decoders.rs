@@ -1,8 +1,9 @@
 //! Arbitrary bytes through every body decoder of `codec` (token requests and answers,
 //! OAuth errors, AutoDiscover v2 and POX, OpenID metadata and JWKS, HTML pages and forms,
 //! EWS FindItem requests and responses, Graph messages, ActiveSync WBXML, MRS
-//! provisioning, the OAB manifest, ECP's options page, RPC over HTTP streams), the XML
-//! reader, `mask` and `carries_mailbox` for every content type. Must never panic. A request decoder's refusal must render in its shape; what a decoder
+//! provisioning, the OAB manifest, ECP's options page, RPC over HTTP streams, directory
+//! sync results), the XML reader, `mask` and `carries_mailbox` for every content type.
+//! Must never panic. A request decoder's refusal must render in its shape; what a decoder
 //! accepts must encode to bytes that decode to the same value; masking must keep no
 //! secret form field's value; and `carries_mailbox` must agree with the decoders.
 #![no_main]
@@ -89,6 +90,9 @@ fuzz_target!(|data: &[u8]| {
             again.answer.as_ref().map(Vec::len),
             r.answer.as_ref().map(Vec::len)
         );
+    }
+    if let Ok(r) = codec::dirsync::SyncResults::decode(data) {
+        assert_eq!(codec::dirsync::SyncResults::decode(&r.encode().bytes).unwrap(), r);
     }
     let owa = codec::owa::FindItemJson::decode(data);
     assert_eq!(

@@ -5,8 +5,8 @@
 
 use hmasim_protocol::body::{Form, MfaPrompt, Page};
 use hmasim_protocol::codec::{
-    self, autodiscover, ecp, ews, graph, html, http1, mapi, mrs, oab, oauth, oidc, owa, rpc, wbxml,
-    xml, ContentType, MailItem,
+    self, autodiscover, dirsync, ecp, ews, graph, html, http1, mapi, mrs, oab, oauth, oidc, owa,
+    rpc, wbxml, xml, ContentType, MailItem,
 };
 use hmasim_protocol::display::MASK;
 use hmasim_protocol::line::sasl::{Mechanism, Plain, Xoauth2};
@@ -156,6 +156,7 @@ fn decode_everything(b: &[u8]) {
     let _ = oab::Manifest::decode(b);
     let _ = ecp::OptionsPage::decode(b);
     let _ = rpc::OutStream::decode(b);
+    let _ = dirsync::SyncResults::decode(b);
     let _ = autodiscover::answer_pox(b, "test@contoso.com", "mail.contoso.com");
     let _ = xml::parse(b);
     let _ = http1::parse_request(b);
@@ -353,6 +354,7 @@ proptest! {
         call in any::<u32>(),
         fault in any::<u32>(),
         n in any::<u64>(),
+        revoked in proptest::collection::vec((word(), any::<bool>()), 0..4),
     ) {
         // AutoDiscover POX: the settings Exchange answers are mailbox data.
         let pox = autodiscover::PoxResponse::settings(&format!("{upn}@contoso.com"), "mail.contoso.com");
@@ -398,6 +400,13 @@ proptest! {
         let enc = f.encode();
         prop_assert!(!codec::carries_mailbox(enc.content_type, &enc.bytes));
         prop_assert_eq!(rpc::OutStream::decode(&enc.bytes).unwrap(), f);
+        // Entra ID's directory sync results.
+        let r = dirsync::SyncResults {
+            results: revoked.into_iter().map(|(upn, revoked)| dirsync::Applied { upn, revoked }).collect(),
+        };
+        let enc = r.encode();
+        prop_assert_eq!(dirsync::SyncResults::decode(&enc.bytes).unwrap(), r);
+        prop_assert!(!codec::carries_mailbox(enc.content_type, &enc.bytes));
     }
 
     #[test]

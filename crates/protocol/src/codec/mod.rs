@@ -30,6 +30,7 @@ use std::fmt;
 use crate::display::{is_secret_name, MASK};
 
 pub mod autodiscover;
+pub mod dirsync;
 pub mod ecp;
 pub mod ews;
 pub mod graph;
@@ -468,6 +469,8 @@ pub fn digest(e: &Encoded) -> Option<Value> {
                     format!("error={}", v["error"].as_str().unwrap_or(&err.error)),
                     format!("error_description={}", err.description()),
                 ]))
+            } else if let Ok(r) = dirsync::SyncResults::decode(&e.bytes) {
+                Some(json!(r.lines()))
             } else if let Ok(p) = mrs::Provision::decode(&e.bytes) {
                 Some(json!({"upn": p.upn, "protocol": "activesync", "url": p.url}))
             } else if let Ok(d) = autodiscover::DetectJson::decode(&e.bytes) {
