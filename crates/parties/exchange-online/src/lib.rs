@@ -56,7 +56,7 @@ pub struct ExchangeOnline {
     net: Net,
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
-    /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
+    /// Basic sign-ins waiting for Entra ID: (client, request, user).
     legacy: BTreeMap<u64, (Route, Wire, String)>,
 }
 
