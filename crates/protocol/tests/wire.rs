@@ -610,6 +610,39 @@ fn write_fuzz_seeds() {
             .bytes,
         ),
         (
+            "pox-settings.xml",
+            autodiscover::PoxResponse::settings("test@contoso.com", "mail.contoso.com")
+                .encode()
+                .bytes,
+        ),
+        (
+            "oab-manifest.xml",
+            oab::Manifest {
+                lists: vec![oab::AddressList::default_for("contoso.com")],
+            }
+            .encode()
+            .bytes,
+        ),
+        (
+            "ecp-options.html",
+            ecp::OptionsPage::of("test@contoso.com").encode().bytes,
+        ),
+        (
+            "rpc-out.bin",
+            rpc::OutStream::rows(1, vec![item.clone()]).encode().bytes,
+        ),
+        (
+            "dirsync-results.json",
+            dirsync::SyncResults {
+                results: vec![dirsync::Applied {
+                    upn: "test@contoso.com".into(),
+                    revoked: true,
+                }],
+            }
+            .encode()
+            .bytes,
+        ),
+        (
             "pox-error.xml",
             autodiscover::encode_pox_error(600, "Invalid Request", &stamp),
         ),

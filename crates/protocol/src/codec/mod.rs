@@ -600,18 +600,25 @@ pub fn read_mailbox(content_type: ContentType, bytes: &[u8]) -> Result<MailboxAn
 }
 
 /// The local name of the root element of an XML document (after the declaration,
-/// comments and a doctype), without parsing the rest; `None` when there is none.
+/// processing instructions, comments and a doctype), without parsing the rest; `None`
+/// when there is none.
 fn xml_root(bytes: &[u8]) -> Option<&str> {
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
     let mut rest = bytes;
     loop {
-        let k = rest.iter().position(|&b| b == b'<')?;
-        rest = &rest[k + 1..];
-        match rest.first() {
-            Some(b'?' | b'!') => continue,
-            Some(_) => break,
-            None => return None,
-        }
+        rest = &rest[rest.iter().position(|&b| b == b'<')?..];
+        let skip = if rest.starts_with(b"<!--") {
+            find(&rest[4..], b"-->")? + 7
+        } else if rest.starts_with(b"<?") {
+            find(&rest[2..], b"?>")? + 4
+        } else if rest.starts_with(b"<!") {
+            rest.iter().position(|&b| b == b'>')? + 1
+        } else {
+            break;
+        };
+        rest = &rest[skip..];
     }
+    let rest = &rest[1..];
     let end = rest
         .iter()
         .position(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/')
@@ -817,6 +824,21 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_of_an_xml_document_is_found_past_its_prolog() {
+        assert_eq!(
+            xml_root(b"<?xml version=\"1.0\"?><OAB><OAL/></OAB>"),
+            Some("OAB")
+        );
+        assert_eq!(
+            xml_root(b"<!-- <OAB> --><?pi x?><!DOCTYPE a><s:Envelope xmlns:s=\"u\"/>"),
+            Some("Envelope")
+        );
+        assert_eq!(xml_root(b"<!-- unterminated <OAB>"), None);
+        assert_eq!(xml_root(b"no markup"), None);
+        assert_eq!(xml_root(b"<"), Some(""));
+    }
 
     #[test]
     fn a_stamp_is_the_civil_time_and_guids_derived_from_its_id() {
