@@ -179,7 +179,7 @@ fn tags(s: &str) -> Vec<Tag> {
 }
 
 /// Character references resolved (an unknown one kept as written, as browsers do).
-fn unescape(raw: &str) -> String {
+pub(crate) fn unescape(raw: &str) -> String {
     if !raw.contains('&') {
         return raw.to_string();
     }
