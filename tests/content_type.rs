@@ -94,3 +94,51 @@ fn the_requests_that_ask_for_mail_carry_their_protocols_body() {
     assert_eq!(sync["content_type"], "application/vnd.ms-sync.wbxml");
     assert!(sync["body"]["base64"].is_string());
 }
+
+/// The legacy protocols a desktop client can use with Basic on-premises answer their own
+/// bytes (no marker any more), and the verdict is what it was: mailbox data reaches the
+/// client, without MFA, decided from the decoded answer.
+#[test]
+fn legacy_answers_are_their_protocols_bytes_and_still_mailbox_data() {
+    for (protocol, media, starts) in [
+        (
+            "autodiscover",
+            "text/xml",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover ",
+        ),
+        (
+            "oab",
+            "text/xml",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><OAB><OAL ",
+        ),
+        ("rpc", "application/rpc", ""),
+    ] {
+        let mut sc = hmasim::scenario::load("desktop-onprem-ca").unwrap();
+        hmasim::scenario::apply_set(&mut sc, "clients.0.auth=basic").unwrap();
+        hmasim::scenario::apply_set(&mut sc, &format!("clients.0.protocol={protocol}")).unwrap();
+        let doc: Value = serde_json::from_str(&hmasim::sim::run(&sc, true).to_json()).unwrap();
+        let outcome = &doc["outcome"];
+        assert_eq!(outcome["mailbox_access"], true, "{protocol}");
+        assert_eq!(outcome["mfa_satisfied"], false, "{protocol}");
+        let served: Vec<&Value> = doc["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "response" && e["from"] == "exchange-onprem")
+            .collect();
+        assert!(!served.is_empty(), "{protocol}");
+        for e in served {
+            assert_eq!(e["status"], 200, "{e}");
+            assert_eq!(e["content_type"], media, "{e}");
+            assert_eq!(
+                header(e, "Content-Type").map(|h| h.split(';').next()),
+                Some(Some(media))
+            );
+            match e["body"].as_str() {
+                Some(text) => assert!(text.starts_with(starts), "{e}"),
+                None => assert!(e["body"]["base64"].is_string(), "{e}"),
+            }
+            assert!(e["body"].get("items").is_none(), "no marker: {e}");
+        }
+    }
+}

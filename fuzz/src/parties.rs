@@ -223,5 +223,8 @@ pub fn matches_type(ct: ContentType, bytes: &[u8]) -> Result<(), String> {
                 .then_some(())
                 .ok_or_else(|| "MAPI/HTTP without its meta-tags".to_string())
         }
+        ContentType::Rpc => codec::rpc::OutStream::decode(bytes)
+            .map(drop)
+            .map_err(|e| format!("RPC over HTTP: {e}")),
     }
 }

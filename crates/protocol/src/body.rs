@@ -145,19 +145,6 @@ impl DetectAnswer {
     }
 }
 
-/// The marker of mailbox content served over a legacy protocol whose answer is not
-/// encoded yet (AutoDiscover POX settings, OAB, RPC over HTTP, IMAP and POP stand-ins).
-/// ActiveSync, EWS, MAPI over HTTP, OWA and REST answers travel encoded
-/// ([`crate::codec::mail`]); which party served either is the trace's to say, from the
-/// sender of the delivery.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mailbox {
-    /// The mailbox owner.
-    pub upn: String,
-    /// What was synchronized, e.g. "mail (4 weeks), calendar, contacts, out-of-office".
-    pub items: &'static str,
-}
-
 /// An input of the scenario's timeline, delivered to the party it concerns: what a user
 /// does on a client, or what an admin or a background job does on a server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,8 +195,6 @@ pub enum Body {
     /// No body.
     #[default]
     Empty,
-    /// Mailbox content over a legacy protocol not encoded yet (see [`Mailbox`]).
-    Mailbox(Mailbox),
     /// A request for MFA (AD FS adapter to Entra MFA, or Entra MFA to the user's device).
     MfaRequest {
         /// The user.
@@ -263,8 +248,7 @@ pub enum Body {
 
 impl Body {
     /// The media type an encoded body travels as, or `None` for a body that does not
-    /// cross HTTP (directory bind, Kerberos, MFA push, timers, timeline inputs, notes) or
-    /// that is the marker of a legacy protocol's mailbox answer ([`Mailbox`], not encoded).
+    /// cross HTTP (directory bind, Kerberos, MFA push, timers, timeline inputs, notes).
     pub fn content_type(&self) -> Option<crate::codec::ContentType> {
         match self {
             Body::Encoded(e) => Some(e.content_type),
@@ -276,7 +260,6 @@ impl Body {
     pub fn to_json(&self) -> Value {
         match self {
             Body::Empty => Value::Null,
-            Body::Mailbox(m) => json!({"mailbox": m.upn, "items": m.items}),
             Body::MfaRequest { upn, method } => json!({"upn": upn, "method": method}),
             Body::MfaResult { upn, approved } => json!({"upn": upn, "approved": approved}),
             Body::Bind { upn, .. } => json!({"upn": upn, "password": MASK}),

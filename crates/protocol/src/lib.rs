@@ -59,7 +59,7 @@ pub use bytes;
 /// The `http` crate, whose types the wire uses (`http::Method`, `http::HeaderName`).
 pub use http;
 
-pub use body::{Body, DetectAnswer, Form, Mailbox, MfaPrompt, Page, PasswordChange, UserAction};
+pub use body::{Body, DetectAnswer, Form, MfaPrompt, Page, PasswordChange, UserAction};
 pub use directory::Directory;
 pub use env::{Env, Route};
 pub use fault::FaultCode;

@@ -259,14 +259,12 @@ impl Wire {
     }
     /// Whether this message carries mailbox content: an encoded mailbox answer, as
     /// [`crate::codec::carries_mailbox`] reads it from the bytes and the `Content-Type`
-    /// they came with, an IMAP/POP answer whose replies carry a fetched message, or the
-    /// marker of a legacy protocol's answer ([`Body::Mailbox`]).
+    /// they came with, or an IMAP/POP answer whose replies carry a fetched message.
     pub fn carries_mailbox(&self) -> bool {
         if self.line.as_ref().is_some_and(|l| l.carries_mailbox()) {
             return true;
         }
         match &self.body {
-            Body::Mailbox(_) => true,
             Body::Encoded(e) => match self.content_type() {
                 None => e.carries_mailbox(),
                 Some(ct) if ct == e.content_type => e.carries_mailbox(),

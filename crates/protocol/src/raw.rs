@@ -205,7 +205,6 @@ impl Wire {
             Body::Empty => (Bytes::new(), None),
             Body::Encoded(e) => (e.bytes.clone(), Some(e.content_type)),
             Body::Lines(l) => (Bytes::from(l.join("\r\n")), Some(ContentType::Text)),
-            Body::Mailbox(_) => return Err(RawError::BodyNotHttp("legacy mailbox marker")),
             Body::MfaRequest { .. } => return Err(RawError::BodyNotHttp("MFA request")),
             Body::MfaResult { .. } => return Err(RawError::BodyNotHttp("MFA result")),
             Body::Bind { .. } => return Err(RawError::BodyNotHttp("directory bind")),

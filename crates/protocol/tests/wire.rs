@@ -5,8 +5,8 @@
 
 use hmasim_protocol::body::{Form, MfaPrompt, Page};
 use hmasim_protocol::codec::{
-    self, autodiscover, ews, graph, html, http1, mapi, mrs, oauth, oidc, owa, wbxml, xml,
-    ContentType, MailItem,
+    self, autodiscover, dirsync, ecp, ews, graph, html, http1, mapi, mrs, oab, oauth, oidc, owa,
+    rpc, wbxml, xml, ContentType, MailItem,
 };
 use hmasim_protocol::display::MASK;
 use hmasim_protocol::line::sasl::{Mechanism, Plain, Xoauth2};
@@ -167,11 +167,21 @@ fn decode_everything(b: &[u8]) {
     let _ = wbxml::decode(b);
     let _ = wbxml::decode_request(b);
     let _ = mrs::Provision::decode(b);
+    let _ = oab::Manifest::decode(b);
+    let _ = ecp::OptionsPage::decode(b);
+    let _ = rpc::OutStream::decode(b);
+    let _ = dirsync::SyncResults::decode(b);
+    let _ = autodiscover::answer_pox(b, "test@contoso.com", "mail.contoso.com");
     let _ = xml::parse(b);
     let _ = http1::parse_request(b);
     for ct in ContentType::ALL {
         let _ = codec::mask(ct, b);
-        let _ = codec::carries_mailbox(ct, b);
+        // The look that spares a parse never hides what the decoders read as mail.
+        assert_eq!(
+            codec::carries_mailbox(ct, b),
+            codec::read_mailbox(ct, b).is_ok_and(|m| m.carries_data()),
+            "{ct:?}"
+        );
     }
     let _ = imap::Reply::parse(b);
     let _ = pop::Reply::parse(b, true);
@@ -197,7 +207,8 @@ fn decode_everything(b: &[u8]) {
 
 /// Every encoding of a few values, as seeds for mutation.
 fn encodings() -> Vec<Vec<u8>> {
-    let mut out: Vec<Vec<u8>> = vec![
+    let mut out: Vec<Vec<u8>> =
+        vec![
         oauth::TokenRequest::new(
             GrantType::Password,
             &[("client_id", "c"), ("username", "u"), ("password", "p")],
@@ -243,6 +254,21 @@ fn encodings() -> Vec<Vec<u8>> {
         b"POST /t HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
             .to_vec(),
         b"A1 LOGIN u p\r\nA2 AUTHENTICATE PLAIN\r\nAHUAcA==\r\n".to_vec(),
+        autodiscover::PoxResponse::settings("test@contoso.com", "mail.contoso.com")
+            .encode()
+            .bytes
+            .to_vec(),
+        oab::Manifest {
+            lists: vec![oab::AddressList::default_for("contoso.com")],
+        }
+        .encode()
+        .bytes
+        .to_vec(),
+        ecp::OptionsPage::of("test@contoso.com").encode().bytes.to_vec(),
+        rpc::OutStream::rows(1, MailItem::sample("test@contoso.com", 1_767_225_600))
+            .encode()
+            .bytes
+            .to_vec(),
         b"250-a\r\n250 b\r\nAUTH LOGIN\r\ndQ==\r\ncA==\r\n".to_vec(),
     ];
     out.extend(wbxml_seeds());
@@ -339,6 +365,73 @@ proptest! {
         prop_assert_eq!(ews::FindItemResponse::decode(&enc.bytes).unwrap(), resp);
         // Masking a document without secrets changes nothing.
         prop_assert_eq!(codec::mask(ContentType::Xml, &enc.bytes), enc.bytes);
+    }
+
+    #[test]
+    fn legacy_mailbox_answers_round_trip(
+        name in text(),
+        dn in text(),
+        file in text(),
+        nums in (any::<u32>(), any::<u32>(), any::<u64>(), any::<u64>()),
+        upn in word(),
+        options in proptest::collection::vec((text(), text()), 0..5),
+        ms in items(),
+        call in any::<u32>(),
+        fault in any::<u32>(),
+        n in any::<u64>(),
+        revoked in proptest::collection::vec((word(), any::<bool>()), 0..4),
+    ) {
+        // AutoDiscover POX: the settings Exchange answers are mailbox data.
+        let pox = autodiscover::PoxResponse::settings(&format!("{upn}@contoso.com"), "mail.contoso.com");
+        let enc = pox.encode();
+        prop_assert_eq!(autodiscover::PoxResponse::decode(&enc.bytes).unwrap(), pox);
+        prop_assert!(codec::carries_mailbox(enc.content_type, &enc.bytes));
+        // The OAB manifest: mailbox data when it lists an address list.
+        let list = oab::AddressList {
+            id: name.clone(),
+            dn,
+            name: name.clone(),
+            seq: nums.0,
+            ver: nums.1,
+            size: nums.2,
+            uncompressed: nums.3,
+            sha: name.clone(),
+            file: format!("f{file}"),
+        };
+        for lists in [vec![], vec![list.clone()], vec![list.clone(), list]] {
+            let m = oab::Manifest { lists };
+            let enc = m.encode();
+            prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), !m.lists.is_empty());
+            prop_assert_eq!(oab::Manifest::decode(&enc.bytes).unwrap(), m);
+        }
+        // ECP's options page: mailbox data when it shows an option, never a sign-in page.
+        let shows = !options.is_empty();
+        let page = ecp::OptionsPage { mailbox: name.clone(), options };
+        let enc = page.encode();
+        prop_assert_eq!(ecp::OptionsPage::decode(&enc.bytes).unwrap(), page);
+        prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), shows);
+        prop_assert!(html::decode(&enc.bytes).is_err());
+        // RPC over HTTP: rows with hexadecimal ids read back (a PidTagMid, as MAPI).
+        let rows: Vec<MailItem> = ms
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MailItem { id: format!("{:016X}", n.wrapping_add(i as u64)), ..m.clone() })
+            .collect();
+        let s = rpc::OutStream::rows(call, rows);
+        let enc = s.encode();
+        prop_assert_eq!(codec::carries_mailbox(enc.content_type, &enc.bytes), !ms.is_empty());
+        prop_assert_eq!(rpc::OutStream::decode(&enc.bytes).unwrap(), s);
+        let f = rpc::OutStream { call_id: call, answer: Err(fault) };
+        let enc = f.encode();
+        prop_assert!(!codec::carries_mailbox(enc.content_type, &enc.bytes));
+        prop_assert_eq!(rpc::OutStream::decode(&enc.bytes).unwrap(), f);
+        // Entra ID's directory sync results.
+        let r = dirsync::SyncResults {
+            results: revoked.into_iter().map(|(upn, revoked)| dirsync::Applied { upn, revoked }).collect(),
+        };
+        let enc = r.encode();
+        prop_assert_eq!(dirsync::SyncResults::decode(&enc.bytes).unwrap(), r);
+        prop_assert!(!codec::carries_mailbox(enc.content_type, &enc.bytes));
     }
 
     #[test]
@@ -465,7 +558,8 @@ fn write_fuzz_seeds() {
         from: "admin@contoso.com".into(),
         received: "2026-01-01T00:00:00Z".into(),
     };
-    let mut bodies: Vec<(&str, Vec<u8>)> = vec![
+    let mut bodies: Vec<(&str, Vec<u8>)> =
+        vec![
         (
             "token-request.form",
             oauth::TokenRequest::new(
@@ -541,6 +635,42 @@ fn write_fuzz_seeds() {
                     kind: "EXPR".into(),
                     server: "mail.contoso.com".into(),
                     ews_url: "https://mail.contoso.com/EWS/Exchange.asmx".into(),
+                }],
+            }
+            .encode()
+            .bytes
+            .to_vec(),
+        ),
+        (
+            "pox-settings.xml",
+            autodiscover::PoxResponse::settings("test@contoso.com", "mail.contoso.com")
+                .encode()
+                .bytes
+                .to_vec(),
+        ),
+        (
+            "oab-manifest.xml",
+            oab::Manifest {
+                lists: vec![oab::AddressList::default_for("contoso.com")],
+            }
+            .encode()
+            .bytes
+            .to_vec(),
+        ),
+        (
+            "ecp-options.html",
+            ecp::OptionsPage::of("test@contoso.com").encode().bytes.to_vec(),
+        ),
+        (
+            "rpc-out.bin",
+            rpc::OutStream::rows(1, vec![item.clone()]).encode().bytes.to_vec(),
+        ),
+        (
+            "dirsync-results.json",
+            dirsync::SyncResults {
+                results: vec![dirsync::Applied {
+                    upn: "test@contoso.com".into(),
+                    revoked: true,
                 }],
             }
             .encode()

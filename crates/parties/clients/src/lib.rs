@@ -358,13 +358,13 @@ impl Client {
     }
 
     /// `m` with the body its mailbox endpoint reads ([`mail::request_body`]): a WBXML
-    /// `Sync` to ActiveSync, a SOAP `FindItem` to EWS.
+    /// `Sync` to ActiveSync, a SOAP `FindItem` to EWS, the POX request to AutoDiscover.
     fn with_mail_request(&self, m: Message) -> Message {
         let endpoint = m
             .url
             .as_ref()
             .and_then(|u| mail::Endpoint::of_path(&u.path));
-        match endpoint.and_then(|e| mail::request_body(e, &self.sync_key)) {
+        match endpoint.and_then(|e| mail::request_body(e, &self.sync_key, &self.cfg.upn)) {
             Some(body) => m.with_encoded(body),
             None => m,
         }

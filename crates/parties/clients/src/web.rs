@@ -218,8 +218,9 @@ pub(crate) enum Mail {
     Unreadable(DecodeError),
 }
 
-/// Reads `resp` with the decoder of its `Content-Type` ([`codec::read_mailbox`]); the
-/// marker of a legacy protocol's answer is mail as it stands.
+/// Reads `resp` with the decoder of its `Content-Type` ([`codec::read_mailbox`]): mail
+/// arrived when it carries at least one message, or the mailbox's data a legacy
+/// protocol serves (AutoDiscover settings, the address book manifest, ECP's options).
 pub(crate) fn read_mail(resp: &Wire) -> Mail {
     // An IMAP or POP answer: mail is a fetched message among its replies.
     if resp.line.is_some() {
@@ -230,7 +231,6 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
         };
     }
     match &resp.body {
-        Body::Mailbox(_) => Mail::Arrived,
         Body::Encoded(e) if resp.status == Some(StatusCode::OK) => {
             let ct = resp.content_type().unwrap_or(e.content_type);
             // (Read once for the monitor and the client, when the body's own type is
@@ -243,7 +243,7 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
                 other.as_ref().map_err(Clone::clone)
             };
             match read {
-                Ok(m) if !m.items.is_empty() => Mail::Arrived,
+                Ok(m) if m.carries_data() => Mail::Arrived,
                 Ok(_) => Mail::Not,
                 // A page or a form is not a mailbox answer; bytes of a mailbox format
                 // that do not read are the client's failure to read them.

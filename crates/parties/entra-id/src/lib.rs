@@ -18,7 +18,7 @@ use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::challenge::Credentials;
 use hmasim_protocol::codec::oauth::{OAuthError, TokenAnswer};
-use hmasim_protocol::codec::{ContentType, Encoded, Stamp};
+use hmasim_protocol::codec::{dirsync, ContentType, Encoded, Stamp};
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
 use hmasim_protocol::oauth::{Amr, GrantType, RequestedTokenUse, ResponseMode, Scope};
@@ -1773,7 +1773,7 @@ impl EntraId {
                 .with_encoded(self.metadata().to_jwks().encode());
             ctx.send(from, reply.same_stage());
         } else if let Body::DirectorySync(changes) = &msg.body {
-            let mut lines = Vec::new();
+            let mut results = Vec::new();
             for c in changes {
                 let upn = c.upn.to_ascii_lowercase();
                 if self.cfg.model == IdentityModel::Phs {
@@ -1781,19 +1781,16 @@ impl EntraId {
                 }
                 if self.cfg.sync_revokes {
                     self.revoked_before.insert(upn.clone(), c.changed_ms);
-                    lines.push(format!(
-                        "{upn}: password changed; refresh tokens issued before it are revoked"
-                    ));
-                } else {
-                    lines.push(format!(
-                        "{upn}: password changed; Entra ID cannot act on it (tokens live on)"
-                    ));
                 }
+                results.push(dirsync::Applied {
+                    upn,
+                    revoked: self.cfg.sync_revokes,
+                });
             }
             ctx.send(
                 from,
                 Message::response(&msg, 200, "Entra ID applies the directory changes")
-                    .with_body(Body::Lines(lines)),
+                    .with_encoded(dirsync::SyncResults { results }.encode()),
             );
         } else {
             match endpoint {

@@ -57,8 +57,8 @@ pub struct ExchangeOnline {
     net: Net,
     /// Cloud mailboxes provisioned for on-premises users by MRS.
     provisioned: BTreeSet<String>,
-    /// Basic sign-ins waiting for Entra ID: (client, request, user, protocol).
-    legacy: BTreeMap<u64, (Route, Wire, String, MailboxProtocol)>,
+    /// Basic sign-ins waiting for Entra ID: (client, request, user).
+    legacy: BTreeMap<u64, (Route, Wire, String)>,
 }
 
 /// The resource of OWA in Exchange Online.
@@ -130,7 +130,7 @@ impl ExchangeOnline {
         }
         match self.net.request(ctx, signin) {
             Ok(conv) => {
-                self.legacy.insert(conv, (from, req, user, protocol));
+                self.legacy.insert(conv, (from, req, user));
             }
             Err(_) => ctx.send(
                 from,
@@ -145,7 +145,7 @@ impl ExchangeOnline {
     }
 
     fn legacy_answered(&mut self, resp: Wire, ctx: &mut impl Env) {
-        let Some((client, req, user, protocol)) = self.legacy.remove(&resp.conv) else {
+        let Some((client, req, user)) = self.legacy.remove(&resp.conv) else {
             return;
         };
         let reply = match (resp.token_answer(), req.line.as_deref()) {
@@ -166,7 +166,6 @@ impl ExchangeOnline {
                 &user,
                 hmasim_protocol::unix_now(ctx),
                 "Basic sign-in accepted: Exchange Online serves the mailbox (no MFA on this path)",
-                items_of(protocol),
             ),
             // Exchange Online reads Entra ID's refusal from its error JSON and answers
             // in its own protocol's shape (`a1 NO LOGIN failed.`, a 401): what it
@@ -351,7 +350,6 @@ impl ExchangeOnline {
         req: &Wire,
         now_unix: u64,
         challenge_stage: Stage,
-        items: &'static str,
     ) -> Message {
         match req
             .header_value(&headers::AUTHORIZATION)
@@ -366,7 +364,6 @@ impl ExchangeOnline {
                                 &c.upn,
                                 now_unix,
                                 "Exchange Online verifies the token and serves the mailbox",
-                                items,
                             )
                             .same_stage(),
                             _ => Self::reject_token(
@@ -434,13 +431,6 @@ fn refusal_of(req: &Wire) -> String {
             .refusal()
             .unwrap_or_else(|| "connection closed".into()),
         None => "HTTP 401".into(),
-    }
-}
-
-fn items_of(protocol: MailboxProtocol) -> &'static str {
-    match protocol {
-        MailboxProtocol::Activesync => "mail, calendar, contacts (ActiveSync)",
-        _ => "mailbox (Outlook, legacy protocol)",
     }
 }
 
@@ -524,7 +514,6 @@ impl ExchangeOnline {
                                 &c.upn,
                                 now_unix,
                                 "OWA validates the id token and opens the mailbox",
-                                "OWA: inbox, calendar, contacts",
                             )
                             .at(Stage::UseToken);
                             // The session cookie first, as before the body was encoded.
@@ -565,21 +554,9 @@ impl ExchangeOnline {
                 }
             }
         } else if url.path_starts_with("/microsoft-server-activesync") {
-            self.protected(
-                ctx,
-                &req,
-                now_unix,
-                Stage::EasChallenge,
-                "mail, calendar, contacts (ActiveSync)",
-            )
+            self.protected(ctx, &req, now_unix, Stage::EasChallenge)
         } else if url.path_starts_with("/mapi") || url.path_starts_with("/ews") {
-            self.protected(
-                ctx,
-                &req,
-                now_unix,
-                Stage::AuthorityReturned,
-                "mailbox (MAPI over HTTP, cached mode)",
-            )
+            self.protected(ctx, &req, now_unix, Stage::AuthorityReturned)
         } else if url.path_starts_with("/provisioning/mailbox") && req.method == Some(Method::POST)
         {
             let upn = match codec::mrs::Provision::decode(req.bytes()) {

@@ -127,8 +127,6 @@ pub struct ExchangeOnprem {
     metadata_requests: BTreeSet<u64>,
 }
 
-const EAS_ITEMS: &str = "mail (4 weeks), calendar (all), contacts (all), out-of-office";
-
 impl ExchangeOnprem {
     /// Exchange with `cfg`, reaching Active Directory through `net`.
     pub fn new(cfg: OnpremConfig, net: Net) -> Self {
@@ -235,21 +233,18 @@ impl ExchangeOnprem {
     }
 
     /// The mailbox answer to `req`, authenticated as `upn`: the request body read with
-    /// its protocol's decoder and the Inbox in its protocol's answer
-    /// ([`hmasim_protocol::codec::mail::answer`]; `items` names what a legacy protocol
-    /// not encoded yet serves).
+    /// its protocol's decoder and the mailbox in its protocol's answer
+    /// ([`hmasim_protocol::codec::mail::answer`]).
     fn mailbox(
         &self,
         ctx: &impl Env,
         req: &Wire,
         upn: &str,
-        items: &'static str,
         summary: &'static str,
         label: impl Into<Label>,
     ) -> Message {
         let now_unix = hmasim_protocol::unix_now(ctx);
-        hmasim_protocol::codec::mail::answer(req, upn, now_unix, summary, items)
-            .labelled(&label.into())
+        hmasim_protocol::codec::mail::answer(req, upn, now_unix, summary).labelled(&label.into())
     }
 
     /// The LDAP bind that checks Basic credentials against Active Directory, at the step
@@ -359,14 +354,7 @@ impl ExchangeOnprem {
         Ok(claims.upn)
     }
 
-    fn protected(
-        &mut self,
-        req: Wire,
-        from: Route,
-        ctx: &mut impl Env,
-        items: &'static str,
-        challenge_stage: Stage,
-    ) {
+    fn protected(&mut self, req: Wire, from: Route, ctx: &mut impl Env, challenge_stage: Stage) {
         let now_unix = hmasim_protocol::unix_now(ctx);
         let creds = req
             .header_value(&headers::AUTHORIZATION)
@@ -396,7 +384,6 @@ impl ExchangeOnprem {
                     ctx,
                     &req,
                     &upn,
-                    items,
                     "Exchange verifies the token and serves the mailbox",
                     ctx.label(),
                 ),
@@ -425,7 +412,7 @@ impl ExchangeOnprem {
                     Ok(c) if c.aud.eq_ignore_ascii_case(&format!("HTTP/{host}")) && self.cfg.mailboxes.contains(&c.upn.to_ascii_lowercase()) => {
                         match self.legacy_refusal(&req, &c.upn, protocol, "Kerberos") {
                             Some(refusal) => refusal,
-                            None => self.mailbox(ctx, &req, &c.upn, items, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
+                            None => self.mailbox(ctx, &req, &c.upn, "Exchange accepts the Kerberos ticket (Integrated Windows Authentication) and serves the mailbox", ctx.label()),
                         }
                     }
                     _ => self.challenge(&req, "401: the Kerberos ticket is not valid here", Some(challenge_stage)),
@@ -641,7 +628,6 @@ impl ExchangeOnprem {
                             ctx,
                             &req,
                             &c.upn,
-                            "OWA: inbox, calendar, contacts",
                             "Exchange accepts the AD FS claims; OWA opens",
                             Some(Stage::UseToken),
                         )
@@ -779,21 +765,10 @@ impl ExchangeOnprem {
             return ctx.send(p.client, reply);
         }
         let reply = if served {
-            let items = if p
-                .req
-                .url
-                .as_ref()
-                .is_some_and(|u| u.path_starts_with("/owa"))
-            {
-                "OWA: inbox, calendar, contacts"
-            } else {
-                EAS_ITEMS
-            };
             self.mailbox(
                 ctx,
                 &p.req,
                 &upn,
-                items,
                 "Basic/forms credentials accepted by Active Directory; mailbox served",
                 Some(Stage::UseToken),
             )
@@ -912,27 +887,14 @@ impl ExchangeOnprem {
             };
             ctx.send(from, reply.at(Stage::AutodiscoverOnprem));
         } else if url.mailbox_protocol() == Some(MailboxProtocol::Activesync) {
-            self.protected(req, from, ctx, EAS_ITEMS, Stage::EasChallenge);
-        } else if url.path_starts_with("/autodiscover/autodiscover.xml") {
-            self.protected(
-                req,
-                from,
-                ctx,
-                "AutoDiscover settings (legacy Outlook profile)",
-                Stage::AuthorityReturned,
-            );
-        } else if url.path_starts_with("/mapi")
+            self.protected(req, from, ctx, Stage::EasChallenge);
+        } else if url.path_starts_with("/autodiscover/autodiscover.xml")
+            || url.path_starts_with("/mapi")
             || url.path_starts_with("/ews")
             || url.path_starts_with("/oab")
             || url.path_starts_with("/rpc")
         {
-            self.protected(
-                req,
-                from,
-                ctx,
-                "mailbox (MAPI over HTTP, cached mode)",
-                Stage::AuthorityReturned,
-            );
+            self.protected(req, from, ctx, Stage::AuthorityReturned);
         } else if url.path_starts_with("/owa") || url.path_starts_with("/ecp") {
             self.owa(req, from, ctx);
         } else {
@@ -1034,6 +996,55 @@ mod tests {
             assert!(answer.carries_mailbox(), "{path}");
             let m = read_mailbox(ct, answer.bytes()).unwrap();
             assert_eq!(m.items[0].subject, "Welcome to your mailbox, user");
+        }
+    }
+
+    #[test]
+    fn legacy_answers_are_the_protocols_own_bytes() {
+        use hmasim_protocol::codec::{autodiscover, mail, read_mailbox, ContentType, Encoded};
+        let pox = mail::request_body(mail::Endpoint::AutodiscoverPox, "0", "user@contoso.com");
+        for (path, body, ct, format) in [
+            (
+                "/autodiscover/autodiscover.xml",
+                pox,
+                ContentType::Xml,
+                "AutoDiscover POX settings",
+            ),
+            ("/OAB/oab.xml", None, ContentType::Xml, "OAB manifest"),
+            (
+                "/rpc/rpcproxy.dll",
+                None,
+                ContentType::Rpc,
+                "RPC over HTTP EcDoRpcExt2",
+            ),
+            // ECP signs in with its forms page, like OWA.
+            (
+                "/ecp/",
+                Some(Encoded::new(
+                    ContentType::Form,
+                    b"UserName=user%40contoso.com&Password=pw".to_vec(),
+                )),
+                ContentType::Html,
+                "ECP options",
+            ),
+        ] {
+            let answer = basic_answer(path, body);
+            assert_eq!(answer.status, Some(StatusCode::OK), "{path}");
+            assert_eq!(answer.content_type(), Some(ct), "{path}");
+            assert!(answer.carries_mailbox(), "{path}");
+            let m = read_mailbox(ct, answer.bytes()).unwrap();
+            assert_eq!(m.format, format);
+        }
+        // A POX request for another mailbox, or none at all: the POX error, no settings.
+        for body in [
+            Some(autodiscover::PoxRequest::outlook("other@contoso.com").encode()),
+            None,
+        ] {
+            let answer = basic_answer("/autodiscover/autodiscover.xml", body);
+            assert_eq!(answer.status, Some(StatusCode::OK));
+            let text = String::from_utf8(answer.bytes().to_vec()).unwrap();
+            assert!(text.contains("<Error "), "{text}");
+            assert!(!answer.carries_mailbox());
         }
     }
 

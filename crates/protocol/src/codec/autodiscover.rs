@@ -218,6 +218,50 @@ impl PoxResponse {
     }
 }
 
+impl PoxResponse {
+    /// The settings Exchange answers for `upn`'s mailbox served at `host`: the display
+    /// name (the address's local part), `EXCH` (the mailbox's GUID at its domain, as
+    /// Exchange 2013 and later name the server of a mailbox) and `EXPR` (Outlook
+    /// Anywhere at `host`), both with the EWS URL at `host`. Derived from the address
+    /// and the host alone.
+    pub fn settings(upn: &str, host: &str) -> PoxResponse {
+        let upn = upn.to_ascii_lowercase();
+        let (local, domain) = upn.split_once('@').unwrap_or((upn.as_str(), host));
+        let hash = upn.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let ews_url = format!("https://{host}/EWS/Exchange.asmx");
+        PoxResponse {
+            display_name: local.to_string(),
+            protocols: vec![
+                PoxProtocol {
+                    kind: "EXCH".into(),
+                    server: format!("{}@{domain}", super::guid(hash)),
+                    ews_url: ews_url.clone(),
+                },
+                PoxProtocol {
+                    kind: "EXPR".into(),
+                    server: host.to_string(),
+                    ews_url,
+                },
+            ],
+        }
+    }
+}
+
+/// What Exchange answers the POX request `bytes` that `upn` posted, authenticated, to
+/// `host`: the settings of the mailbox ([`PoxResponse::settings`]); the refusals of
+/// [`PoxRequest::decode`] (600, 601); `ErrorCode` 500 `The email address can't be
+/// found.` when the address asked for is not the user's own mailbox (the model grants no
+/// access to another's).
+pub fn answer_pox(bytes: &[u8], upn: &str, host: &str) -> Result<PoxResponse, WireError> {
+    let req = PoxRequest::decode(bytes)?;
+    if !req.email.eq_ignore_ascii_case(upn) {
+        return Err(pox_refusal(500, "The email address can't be found."));
+    }
+    Ok(PoxResponse::settings(upn, host))
+}
+
 /// AutoDetect's answer to Outlook mobile (the modelled JSON of `Body::Detect`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DetectJson {
@@ -336,5 +380,50 @@ mod tests {
             .unwrap_err()
             .detail
             .contains("600"));
+        assert!(!crate::codec::carries_mailbox(ContentType::Xml, &err));
+    }
+
+    #[test]
+    fn exchange_answers_the_users_own_settings() {
+        let req = PoxRequest::outlook("Test@contoso.com").encode().bytes;
+        let r = answer_pox(&req, "test@contoso.com", "mail.contoso.com").unwrap();
+        assert_eq!(
+            r,
+            PoxResponse::settings("test@contoso.com", "mail.contoso.com")
+        );
+        assert_eq!(r.display_name, "test");
+        assert_eq!(r.protocols[0].kind, "EXCH");
+        assert!(r.protocols[0].server.ends_with("@contoso.com"));
+        assert_eq!(r.protocols[1].server, "mail.contoso.com");
+        let body = r.encode();
+        let text = String::from_utf8(body.bytes.to_vec()).unwrap();
+        assert!(text.contains(&format!(
+            "<Autodiscover xmlns=\"{OUTER_RESPONSE_SCHEMA}\"><Response xmlns=\"{RESPONSE_SCHEMA}\">"
+        )));
+        assert!(crate::codec::carries_mailbox(
+            body.content_type,
+            &body.bytes
+        ));
+        let m = crate::codec::read_mailbox(body.content_type, &body.bytes).unwrap();
+        assert_eq!(m.format, "AutoDiscover POX settings");
+        // Another's mailbox, and bytes that are not a request.
+        let e = answer_pox(&req, "other@contoso.com", "mail.contoso.com").unwrap_err();
+        assert!(matches!(
+            e.refusal,
+            Refusal::AutodiscoverPox { code: 500, .. }
+        ));
+        assert_eq!(e.status, 200);
+        for bad in [&b""[..], b"\xff\xfe", b"<Autodiscover><Request>"] {
+            let e = answer_pox(bad, "test@contoso.com", "mail.contoso.com").unwrap_err();
+            assert!(matches!(
+                e.refusal,
+                Refusal::AutodiscoverPox { code: 600, .. }
+            ));
+            let shown = e.encode(&Stamp::default());
+            assert!(!crate::codec::carries_mailbox(
+                shown.content_type,
+                &shown.bytes
+            ));
+        }
     }
 }

@@ -193,7 +193,7 @@ fn lower(name: &str) -> Cow<'_, str> {
 }
 
 /// Character references resolved (an unknown one kept as written, as browsers do).
-fn unescape(raw: &str) -> Cow<'_, str> {
+pub(crate) fn unescape(raw: &str) -> Cow<'_, str> {
     if !raw.contains('&') {
         return Cow::Borrowed(raw);
     }

@@ -6,8 +6,10 @@
 
 use http::HeaderName;
 
-use super::{ews, graph, mapi, owa, wbxml, Encoded, MailItem, Stamp, WireError};
-use crate::{headers, Body, Mailbox, Message, Wire};
+use super::{
+    autodiscover, ecp, ews, graph, mapi, oab, owa, rpc, wbxml, Encoded, MailItem, Stamp, WireError,
+};
+use crate::{headers, Message, Wire};
 
 /// A mailbox protocol whose answer is encoded here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +24,14 @@ pub enum Endpoint {
     Owa,
     /// The REST API Outlook mobile's cloud service serves mail over: Graph `messages`.
     Rest,
+    /// AutoDiscover POX (`/autodiscover/autodiscover.xml`): the mailbox's settings.
+    AutodiscoverPox,
+    /// The offline address book (`/OAB/`): its `oab.xml` manifest.
+    Oab,
+    /// RPC over HTTP, Outlook Anywhere (`/rpc/rpcproxy.dll`): the `RPC_OUT_DATA` stream.
+    Rpc,
+    /// The Exchange Control Panel (`/ecp/`): the options page of the mailbox.
+    Ecp,
 }
 
 impl Endpoint {
@@ -36,6 +46,14 @@ impl Endpoint {
             Some(Endpoint::Mapi)
         } else if p.starts_with("/owa") {
             Some(Endpoint::Owa)
+        } else if p.starts_with("/autodiscover") {
+            Some(Endpoint::AutodiscoverPox)
+        } else if p.starts_with("/oab") {
+            Some(Endpoint::Oab)
+        } else if p.starts_with("/rpc") {
+            Some(Endpoint::Rpc)
+        } else if p.starts_with("/ecp") {
+            Some(Endpoint::Ecp)
         } else {
             None
         }
@@ -65,10 +83,11 @@ pub fn mapi_request_id(id: u64) -> String {
     format!("{{{}}}:1", super::guid(id).to_ascii_uppercase())
 }
 
-/// What `endpoint` answers `upn`'s authenticated request whose body is `request` at
-/// `unix_now`; `id` numbers the answer (MAPI's `X-RequestId`). A request body the
-/// protocol cannot read is refused as the service refuses it: ActiveSync `400` or the
-/// command's protocol-error status, EWS a SOAP fault (`500`).
+/// What `endpoint` at `host` answers `upn`'s authenticated request whose body is
+/// `request` at `unix_now`; `id` numbers the answer (MAPI's `X-RequestId`, RPC's
+/// `call_id`). A request body the protocol cannot read is refused as the service refuses
+/// it: ActiveSync `400` or the command's protocol-error status, EWS a SOAP fault (`500`),
+/// AutoDiscover POX its `Error` response (`200`).
 ///
 /// An ActiveSync `Sync` adds the Inbox's items (collection `5`, item `ServerId`s `5:n`)
 /// whatever its `SyncKey`, and answers the next key: the model sends no `FolderSync`
@@ -78,6 +97,7 @@ pub fn reply(
     endpoint: Endpoint,
     request: &[u8],
     upn: &str,
+    host: &str,
     unix_now: u64,
     id: u64,
 ) -> Result<Reply, WireError> {
@@ -153,29 +173,40 @@ pub fn reply(
             }
             .encode(),
         ),
+        Endpoint::AutodiscoverPox => plain(autodiscover::answer_pox(request, upn, host)?.encode()),
+        Endpoint::Oab => {
+            let domain = upn.rsplit_once('@').map_or(host, |(_, d)| d);
+            plain(
+                oab::Manifest {
+                    lists: vec![oab::AddressList::default_for(domain)],
+                }
+                .encode(),
+            )
+        }
+        // The low 32 bits of the answer's number: a `call_id` is a u32.
+        Endpoint::Rpc => plain(rpc::OutStream::rows(id as u32, items).encode()),
+        Endpoint::Ecp => plain(ecp::OptionsPage::of(upn).encode()),
     })
 }
 
 /// The answer of a mailbox server that has authenticated `upn`'s request `req` at
 /// `unix_now`: for an endpoint of [`Endpoint::of_path`], `200` with its [`reply`] (or
 /// the refusal of a body it cannot read, with a [`Stamp`] derived from the request's
-/// correlation and the time); for another protocol, `200` with the marker
-/// [`Body::Mailbox`] of `legacy_items`.
-pub fn answer(
-    req: &Wire,
-    upn: &str,
-    unix_now: u64,
-    summary: &'static str,
-    legacy_items: &'static str,
-) -> Message {
-    let endpoint = req.url.as_ref().and_then(|u| Endpoint::of_path(&u.path));
-    let Some(endpoint) = endpoint else {
-        return Message::response(req, 200, summary).with_body(Body::Mailbox(Mailbox {
-            upn: upn.to_string(),
-            items: legacy_items,
-        }));
+/// correlation and the time); for a path of none, `404`.
+pub fn answer(req: &Wire, upn: &str, unix_now: u64, summary: &'static str) -> Message {
+    let url = req.url.as_ref();
+    let Some(endpoint) = url.and_then(|u| Endpoint::of_path(&u.path)) else {
+        return Message::response(req, 404, "no mailbox endpoint at this path");
     };
-    match reply(endpoint, req.bytes(), upn, unix_now, req.conv ^ unix_now) {
+    let host = url.map_or("", |u| u.host.as_str());
+    match reply(
+        endpoint,
+        req.bytes(),
+        upn,
+        host,
+        unix_now,
+        req.conv ^ unix_now,
+    ) {
         Ok(r) => {
             let mut m = Message::response(req, 200, summary)
                 .header(&headers::CONTENT_TYPE, r.body.content_type.as_str());
@@ -211,14 +242,16 @@ pub fn find_item_request() -> Encoded {
     .encode()
 }
 
-/// The request body a client sends to `endpoint` to read the Inbox: a WBXML `Sync`
-/// (key `sync_key`) to ActiveSync, a SOAP `FindItem` to EWS, none to the others (the
-/// MAPI `Execute` request body is not modelled; OWA and REST read with a form post or
-/// a `GET`).
-pub fn request_body(endpoint: Endpoint, sync_key: &str) -> Option<Encoded> {
+/// The request body `upn`'s client sends to `endpoint` to read the mailbox: a WBXML
+/// `Sync` (key `sync_key`) to ActiveSync, a SOAP `FindItem` to EWS, the POX request of
+/// `upn`'s address to AutoDiscover, none to the others (the MAPI `Execute` and RPC
+/// request bodies are not modelled; OWA, ECP and REST read with a form post or a `GET`,
+/// the offline address book with a `GET` of its manifest).
+pub fn request_body(endpoint: Endpoint, sync_key: &str, upn: &str) -> Option<Encoded> {
     match endpoint {
         Endpoint::ActiveSync => Some(sync_request(sync_key)),
         Endpoint::Ews => Some(find_item_request()),
+        Endpoint::AutodiscoverPox => Some(autodiscover::PoxRequest::outlook(upn).encode()),
         _ => None,
     }
 }
@@ -238,13 +271,14 @@ mod tests {
             (Endpoint::Mapi, Vec::new().into()),
             (Endpoint::Owa, Vec::new().into()),
             (Endpoint::Rest, Vec::new().into()),
+            (Endpoint::Rpc, Vec::new().into()),
         ] {
-            let r = reply(e, &req, "u@contoso.com", NOW, 7).unwrap();
+            let r = reply(e, &req, "u@contoso.com", "mail.contoso.com", NOW, 7).unwrap();
             assert!(carries_mailbox(r.body.content_type, &r.body.bytes), "{e:?}");
             let m = read_mailbox(r.body.content_type, &r.body.bytes).unwrap();
             assert_eq!(m.items[0].subject, "Welcome to your mailbox, u");
         }
-        let mapi = reply(Endpoint::Mapi, &[], "u@contoso.com", NOW, 7).unwrap();
+        let mapi = reply(Endpoint::Mapi, &[], "u@contoso.com", "h", NOW, 7).unwrap();
         assert_eq!(mapi.headers[0].1, "Execute");
         assert_eq!(mapi.headers[2].1, mapi_request_id(7));
         assert!(mapi.headers[2].1.starts_with('{') && mapi.headers[2].1.ends_with("}:1"));
@@ -256,6 +290,7 @@ mod tests {
             Endpoint::ActiveSync,
             &sync_request("41").bytes,
             "u@c.com",
+            "h",
             NOW,
             0,
         )
@@ -271,16 +306,16 @@ mod tests {
 
     #[test]
     fn unreadable_requests_are_refused_as_the_service_refuses_them() {
-        let e = reply(Endpoint::ActiveSync, b"not wbxml", "u", NOW, 0).unwrap_err();
+        let e = reply(Endpoint::ActiveSync, b"not wbxml", "u", "h", NOW, 0).unwrap_err();
         assert_eq!(e.status, 400);
         let resp = wbxml::Command::SyncError { status: 1 }.encode();
-        let e = reply(Endpoint::ActiveSync, &resp.bytes, "u", NOW, 0).unwrap_err();
+        let e = reply(Endpoint::ActiveSync, &resp.bytes, "u", "h", NOW, 0).unwrap_err();
         assert_eq!(e.status, 200);
         assert!(matches!(
             e.refusal,
             Refusal::ActiveSync(wbxml::Command::SyncError { status: 4 })
         ));
-        let e = reply(Endpoint::Ews, b"<not xml", "u", NOW, 0).unwrap_err();
+        let e = reply(Endpoint::Ews, b"<not xml", "u", "h", NOW, 0).unwrap_err();
         assert_eq!(e.status, 500);
         assert!(matches!(e.refusal, Refusal::Soap(_)));
         let other = ews::FindItem {
@@ -288,7 +323,54 @@ mod tests {
             max_entries: 5,
         }
         .encode();
-        let r = reply(Endpoint::Ews, &other.bytes, "u", NOW, 0).unwrap();
+        let r = reply(Endpoint::Ews, &other.bytes, "u", "h", NOW, 0).unwrap();
         assert!(!carries_mailbox(r.body.content_type, &r.body.bytes));
+    }
+
+    #[test]
+    fn legacy_endpoints_answer_the_mailboxs_data() {
+        let pox = autodiscover::PoxRequest::outlook("u@contoso.com")
+            .encode()
+            .bytes;
+        for (e, req, format) in [
+            (
+                Endpoint::AutodiscoverPox,
+                pox.clone(),
+                "AutoDiscover POX settings",
+            ),
+            (Endpoint::Oab, Vec::new().into(), "OAB manifest"),
+            (Endpoint::Ecp, Vec::new().into(), "ECP options"),
+        ] {
+            let r = reply(e, &req, "u@contoso.com", "mail.contoso.com", NOW, 7).unwrap();
+            assert!(carries_mailbox(r.body.content_type, &r.body.bytes), "{e:?}");
+            let m = read_mailbox(r.body.content_type, &r.body.bytes).unwrap();
+            assert_eq!((m.format, m.items.len()), (format, 0));
+            assert!(!m.data.is_empty());
+        }
+        for (path, e) in [
+            ("/autodiscover/autodiscover.xml", Endpoint::AutodiscoverPox),
+            ("/OAB/oab.xml", Endpoint::Oab),
+            ("/rpc/rpcproxy.dll", Endpoint::Rpc),
+            ("/ecp/", Endpoint::Ecp),
+        ] {
+            assert_eq!(Endpoint::of_path(path), Some(e));
+        }
+        assert_eq!(
+            request_body(Endpoint::AutodiscoverPox, "0", "u@contoso.com").map(|b| b.bytes),
+            Some(pox)
+        );
+        // A POX body that does not read is answered with the POX error, not settings.
+        let e = reply(
+            Endpoint::AutodiscoverPox,
+            b"<x",
+            "u@contoso.com",
+            "h",
+            NOW,
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 200);
+        let shown = e.encode(&Stamp::at(NOW, 1));
+        assert!(!carries_mailbox(shown.content_type, &shown.bytes));
     }
 }

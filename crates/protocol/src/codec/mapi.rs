@@ -65,28 +65,7 @@ fn filetime(iso: &str) -> u64 {
 impl ExecuteResponse {
     /// The response body, meta-tags and additional headers first.
     pub fn encode(&self) -> Encoded {
-        let mut rops = vec![ROP_QUERY_ROWS, 0x00];
-        rops.extend_from_slice(&0u32.to_le_bytes()); // ReturnValue: success
-        rops.push(0x02); // Origin: BOOKMARK_END, every row read
-        rops.extend_from_slice(&(self.rows.len().min(u16::MAX as usize) as u16).to_le_bytes());
-        for r in self.rows.iter().take(u16::MAX as usize) {
-            rops.push(0x00); // StandardPropertyRow
-            rops.extend_from_slice(&mid(&r.id).to_le_bytes());
-            put_str(&mut rops, &r.subject);
-            put_str(&mut rops, &r.from);
-            rops.extend_from_slice(&filetime(&r.received).to_le_bytes());
-        }
-        // RopSize counts itself; the handle table follows the ROPs.
-        let mut out_buf = ((rops.len() + 2) as u16).to_le_bytes().to_vec();
-        out_buf.extend_from_slice(&rops);
-        out_buf.extend_from_slice(&0x0000_0001u32.to_le_bytes()); // the contents table
-        let mut rop_buffer = Vec::with_capacity(out_buf.len() + 8);
-        rop_buffer.extend_from_slice(&0u16.to_le_bytes()); // Version
-        rop_buffer.extend_from_slice(&LAST.to_le_bytes());
-        let size = out_buf.len() as u16;
-        rop_buffer.extend_from_slice(&size.to_le_bytes()); // Size
-        rop_buffer.extend_from_slice(&size.to_le_bytes()); // SizeActual: not compressed
-        rop_buffer.extend_from_slice(&out_buf);
+        let rop_buffer = rop_buffer(&self.rows);
         let mut b = format!(
             "PROCESSING\r\nDONE\r\nX-ResponseCode: 0\r\nX-ElapsedTime: 0\r\nX-StartTime: {}\r\n\r\n",
             super::http_date(self.start_unix)
@@ -143,7 +122,10 @@ impl ExecuteResponse {
             }
         }
         let start_unix = start_unix.ok_or_else(|| bad("no X-StartTime"))?;
-        let mut r = Reader { b: &bytes[at..] };
+        let mut r = Reader {
+            f: F,
+            b: &bytes[at..],
+        };
         let status = r.u32()?;
         let error = r.u32()?;
         if status != 0 || error != 0 {
@@ -159,69 +141,116 @@ impl ExecuteResponse {
         if !r.b.is_empty() {
             return Err(bad("bytes after the auxiliary buffer"));
         }
-        let mut rb = Reader { b: rop_buffer };
-        let _version = rb.u16()?;
-        let flags = rb.u16()?;
-        let size = rb.u16()? as usize;
-        let actual = rb.u16()? as usize;
-        if flags & 0x0001 != 0 || size != actual {
-            return Err(bad(
-                "a compressed or obfuscated RPC payload is not supported",
-            ));
-        }
-        let mut out = Reader { b: rb.take(size)? };
-        let rop_size = out.u16()? as usize;
-        let mut rops = Reader {
-            b: out.take(
-                rop_size
-                    .checked_sub(2)
-                    .ok_or_else(|| bad("RopSize below 2"))?,
-            )?,
-        };
-        if rops.u8()? != ROP_QUERY_ROWS {
-            return Err(bad("not a RopQueryRows response"));
-        }
-        let _handle = rops.u8()?;
-        let rv = rops.u32()?;
-        if rv != 0 {
-            return Err(bad(&format!("RopQueryRows ReturnValue 0x{rv:08X}")));
-        }
-        let _origin = rops.u8()?;
-        let count = rops.u16()?;
-        let mut rows = Vec::with_capacity(usize::from(count).min(1024));
-        for _ in 0..count {
-            if rops.u8()? != 0 {
-                return Err(bad("a flagged property row is not supported"));
-            }
-            let mid = rops.u64()?;
-            let subject = rops.string()?;
-            let from = rops.string()?;
-            let ft = rops.u64()?;
-            rows.push(MailItem {
-                id: format!("{mid:016X}"),
-                subject,
-                from,
-                received: super::iso8601((ft / 10_000_000).saturating_sub(FILETIME_UNIX)),
-            });
-        }
-        if !rops.b.is_empty() {
-            return Err(bad("bytes after the rows"));
-        }
+        let rows = read_rop_buffer(rop_buffer, F)?;
         Ok(ExecuteResponse { start_unix, rows })
     }
 }
 
+/// The `rgbOut` of [MS-OXCRPC] holding one `RopQueryRows` response of `rows`: an
+/// `RPC_HEADER_EXT` (version 0, flag `Last`, not compressed), the ROP output buffer
+/// (`RopSize`, the response, the server object handle table). MAPI over HTTP carries it
+/// as the `Execute` response's `RopBuffer`; RPC over HTTP ([`super::rpc`]) as
+/// `EcDoRpcExt2`'s `rgbOut`.
+pub fn rop_buffer(rows: &[MailItem]) -> Vec<u8> {
+    let mut rops = vec![ROP_QUERY_ROWS, 0x00];
+    rops.extend_from_slice(&0u32.to_le_bytes()); // ReturnValue: success
+    rops.push(0x02); // Origin: BOOKMARK_END, every row read
+    rops.extend_from_slice(&(rows.len().min(u16::MAX as usize) as u16).to_le_bytes());
+    for r in rows.iter().take(u16::MAX as usize) {
+        rops.push(0x00); // StandardPropertyRow
+        rops.extend_from_slice(&mid(&r.id).to_le_bytes());
+        put_str(&mut rops, &r.subject);
+        put_str(&mut rops, &r.from);
+        rops.extend_from_slice(&filetime(&r.received).to_le_bytes());
+    }
+    // RopSize counts itself; the handle table follows the ROPs.
+    let mut out_buf = ((rops.len() + 2) as u16).to_le_bytes().to_vec();
+    out_buf.extend_from_slice(&rops);
+    out_buf.extend_from_slice(&0x0000_0001u32.to_le_bytes()); // the contents table
+    let mut rop_buffer = Vec::with_capacity(out_buf.len() + 8);
+    rop_buffer.extend_from_slice(&0u16.to_le_bytes()); // Version
+    rop_buffer.extend_from_slice(&LAST.to_le_bytes());
+    let size = out_buf.len() as u16;
+    rop_buffer.extend_from_slice(&size.to_le_bytes()); // Size
+    rop_buffer.extend_from_slice(&size.to_le_bytes()); // SizeActual: not compressed
+    rop_buffer.extend_from_slice(&out_buf);
+    rop_buffer
+}
+
+/// Reads an `rgbOut` written by [`rop_buffer`]: its rows; `format` names the answer it
+/// came in, for the error.
+pub fn read_rop_buffer(
+    rop_buffer: &[u8],
+    format: &'static str,
+) -> Result<Vec<MailItem>, DecodeError> {
+    let bad = |d: &str| DecodeError::new(format, d);
+    let mut rb = Reader {
+        f: format,
+        b: rop_buffer,
+    };
+    let _version = rb.u16()?;
+    let flags = rb.u16()?;
+    let size = rb.u16()? as usize;
+    let actual = rb.u16()? as usize;
+    if flags & 0x0001 != 0 || size != actual {
+        return Err(bad(
+            "a compressed or obfuscated RPC payload is not supported",
+        ));
+    }
+    let mut out = Reader {
+        f: format,
+        b: rb.take(size)?,
+    };
+    let rop_size = out.u16()? as usize;
+    let mut rops = Reader {
+        f: format,
+        b: out.take(
+            rop_size
+                .checked_sub(2)
+                .ok_or_else(|| bad("RopSize below 2"))?,
+        )?,
+    };
+    if rops.u8()? != ROP_QUERY_ROWS {
+        return Err(bad("not a RopQueryRows response"));
+    }
+    let _handle = rops.u8()?;
+    let rv = rops.u32()?;
+    if rv != 0 {
+        return Err(bad(&format!("RopQueryRows ReturnValue 0x{rv:08X}")));
+    }
+    let _origin = rops.u8()?;
+    let count = rops.u16()?;
+    let mut rows = Vec::with_capacity(usize::from(count).min(1024));
+    for _ in 0..count {
+        if rops.u8()? != 0 {
+            return Err(bad("a flagged property row is not supported"));
+        }
+        let mid = rops.u64()?;
+        let subject = rops.string()?;
+        let from = rops.string()?;
+        let ft = rops.u64()?;
+        rows.push(MailItem {
+            id: format!("{mid:016X}"),
+            subject,
+            from,
+            received: super::iso8601((ft / 10_000_000).saturating_sub(FILETIME_UNIX)),
+        });
+    }
+    if !rops.b.is_empty() {
+        return Err(bad("bytes after the rows"));
+    }
+    Ok(rows)
+}
+
 struct Reader<'a> {
+    f: &'static str,
     b: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.b.len() {
-            return Err(DecodeError::new(
-                "MAPI/HTTP Execute response",
-                "a length past the end",
-            ));
+            return Err(DecodeError::new(self.f, "a length past the end"));
         }
         let (h, t) = self.b.split_at(n);
         self.b = t;
@@ -252,9 +281,8 @@ impl<'a> Reader<'a> {
                 u => units.push(u),
             }
         }
-        String::from_utf16(&units).map_err(|_| {
-            DecodeError::new("MAPI/HTTP Execute response", "a string that is not UTF-16")
-        })
+        String::from_utf16(&units)
+            .map_err(|_| DecodeError::new(self.f, "a string that is not UTF-16"))
     }
 }
 

@@ -32,6 +32,8 @@ use std::sync::{Arc, OnceLock};
 use crate::display::{is_secret_name, MASK};
 
 pub mod autodiscover;
+pub mod dirsync;
+pub mod ecp;
 pub mod ews;
 pub mod graph;
 pub mod html;
@@ -39,9 +41,11 @@ pub mod http1;
 pub mod mail;
 pub mod mapi;
 pub mod mrs;
+pub mod oab;
 pub mod oauth;
 pub mod oidc;
 pub mod owa;
+pub mod rpc;
 pub mod wbxml;
 pub mod xml;
 
@@ -64,11 +68,13 @@ pub enum ContentType {
     Text,
     /// `application/mapi-http` (MAPI over HTTP: text meta-tags, then a binary body).
     MapiHttp,
+    /// `application/rpc` (RPC over HTTP: DCE/RPC PDUs, binary).
+    Rpc,
 }
 
 impl ContentType {
     /// Every content type.
-    pub const ALL: [ContentType; 7] = [
+    pub const ALL: [ContentType; 8] = [
         ContentType::Json,
         ContentType::Xml,
         ContentType::Form,
@@ -76,6 +82,7 @@ impl ContentType {
         ContentType::Wbxml,
         ContentType::Text,
         ContentType::MapiHttp,
+        ContentType::Rpc,
     ];
 
     /// The `Content-Type` header value a service sends.
@@ -88,6 +95,7 @@ impl ContentType {
             ContentType::Wbxml => "application/vnd.ms-sync.wbxml",
             ContentType::Text => "text/plain; charset=utf-8",
             ContentType::MapiHttp => mapi::MEDIA_TYPE,
+            ContentType::Rpc => rpc::MEDIA_TYPE,
         }
     }
 
@@ -101,6 +109,7 @@ impl ContentType {
             ContentType::Wbxml => "application/vnd.ms-sync.wbxml",
             ContentType::Text => "text/plain",
             ContentType::MapiHttp => mapi::MEDIA_TYPE,
+            ContentType::Rpc => rpc::MEDIA_TYPE,
         }
     }
 
@@ -121,7 +130,10 @@ impl ContentType {
     /// Whether the bytes of this type are text (shown as a string in the trace) rather
     /// than binary (shown as base64).
     pub const fn is_text(self) -> bool {
-        !matches!(self, ContentType::Wbxml | ContentType::MapiHttp)
+        !matches!(
+            self,
+            ContentType::Wbxml | ContentType::MapiHttp | ContentType::Rpc
+        )
     }
 }
 
@@ -226,6 +238,7 @@ impl Encoded {
                     Ok(wbxml::Command::SyncResponse(s)) if s.status == 1 => Ok(MailboxAnswer {
                         format: "ActiveSync Sync",
                         items: s.items.clone(),
+                        data: Vec::new(),
                     }),
                     Ok(c) => Err(not_sync(c)),
                     Err(e) => Err(e.clone()),
@@ -239,7 +252,7 @@ impl Encoded {
     pub fn carries_mailbox(&self) -> bool {
         *self.views.carries.get_or_init(|| {
             could_carry_mailbox(self.content_type, &self.bytes)
-                && self.mailbox().is_ok_and(|m| !m.items.is_empty())
+                && self.mailbox().is_ok_and(MailboxAnswer::carries_data)
         })
     }
 }
@@ -558,8 +571,8 @@ pub fn mask(content_type: ContentType, bytes: &[u8]) -> Vec<u8> {
         ContentType::Html => html::mask(bytes),
         // The ActiveSync commands modelled carry no secret.
         ContentType::Wbxml => Some(bytes.to_vec()),
-        // Nor do the MAPI answers modelled (mailbox rows).
-        ContentType::MapiHttp => Some(bytes.to_vec()),
+        // Nor do the MAPI and RPC answers modelled (mailbox rows).
+        ContentType::MapiHttp | ContentType::Rpc => Some(bytes.to_vec()),
         ContentType::Text => std::str::from_utf8(bytes).ok().map(|_| bytes.to_vec()),
     };
     masked.unwrap_or_else(|| {
@@ -629,6 +642,8 @@ pub fn digest(e: &Encoded) -> Option<Value> {
                     format!("error={}", v["error"].as_str().unwrap_or(&err.error)),
                     format!("error_description={}", err.description()),
                 ]))
+            } else if let Ok(r) = dirsync::SyncResults::decode(&e.bytes) {
+                Some(json!(r.lines()))
             } else if let Ok(p) = mrs::Provision::decode(&e.bytes) {
                 Some(json!({"upn": p.upn, "protocol": "activesync", "url": p.url}))
             } else if let Ok(d) = autodiscover::DetectJson::decode(&e.bytes) {
@@ -675,24 +690,69 @@ pub fn mask_value(v: &mut serde_json::Value) {
 }
 
 /// The mailbox answer a response's bytes hold, read with the decoder of its content type:
-/// an EWS `FindItem` response (XML), a Graph `messages` collection or OWA's `FindItem`
-/// JSON (JSON), an ActiveSync `Sync` response (WBXML) or a MAPI/HTTP `Execute` response.
-/// `Err` when the bytes are not one (what a client fails to read); the items may be none.
+/// an EWS `FindItem` response, an AutoDiscover POX settings response or an offline
+/// address book manifest (XML, told apart by their root element), a Graph `messages`
+/// collection or OWA's `FindItem` JSON (JSON), an ActiveSync `Sync` response (WBXML), a
+/// MAPI/HTTP `Execute` response, an RPC over HTTP stream, or ECP's options page (HTML).
+/// `Err` when the bytes are not one (what a client fails to read); the items and data may
+/// be none.
 pub fn read_mailbox(content_type: ContentType, bytes: &[u8]) -> Result<MailboxAnswer, DecodeError> {
-    let (format, items) = match content_type {
-        ContentType::Xml => ("EWS FindItem", ews::FindItemResponse::decode(bytes)?.items),
+    let (format, items, data) = match content_type {
+        ContentType::Xml => match xml_root(bytes) {
+            Some("Autodiscover") => {
+                let r = autodiscover::PoxResponse::decode(bytes)?;
+                let data = std::iter::once(format!("User/DisplayName {}", r.display_name))
+                    .chain(
+                        r.protocols
+                            .iter()
+                            .map(|p| format!("Protocol {} {}", p.kind, p.server)),
+                    )
+                    .collect();
+                ("AutoDiscover POX settings", Vec::new(), data)
+            }
+            Some("OAB") => {
+                let m = oab::Manifest::decode(bytes)?;
+                let data = m.lists.iter().map(|l| format!("OAL {}", l.name)).collect();
+                ("OAB manifest", Vec::new(), data)
+            }
+            _ => (
+                "EWS FindItem",
+                ews::FindItemResponse::decode(bytes)?.items,
+                Vec::new(),
+            ),
+        },
         ContentType::Json => match graph::Messages::decode(bytes) {
-            Ok(m) => ("Graph messages", m.value),
+            Ok(m) => ("Graph messages", m.value, Vec::new()),
             Err(e) => match owa::FindItemJson::decode(bytes) {
-                Ok(o) => ("OWA FindItem", o.items),
+                Ok(o) => ("OWA FindItem", o.items, Vec::new()),
                 Err(_) => return Err(e),
             },
         },
         ContentType::Wbxml => match wbxml::decode(bytes)? {
-            wbxml::Command::SyncResponse(s) if s.status == 1 => ("ActiveSync Sync", s.items),
+            wbxml::Command::SyncResponse(s) if s.status == 1 => {
+                ("ActiveSync Sync", s.items, Vec::new())
+            }
             c => return Err(not_sync(&c)),
         },
-        ContentType::MapiHttp => ("MAPI Execute", mapi::ExecuteResponse::decode(bytes)?.rows),
+        ContentType::MapiHttp => (
+            "MAPI Execute",
+            mapi::ExecuteResponse::decode(bytes)?.rows,
+            Vec::new(),
+        ),
+        ContentType::Rpc => match rpc::OutStream::decode(bytes)?.answer {
+            Ok(rows) => ("RPC over HTTP EcDoRpcExt2", rows, Vec::new()),
+            Err(status) => {
+                return Err(DecodeError::new(
+                    "RPC over HTTP stream",
+                    format!("a fault, status 0x{status:08X}"),
+                ))
+            }
+        },
+        ContentType::Html => {
+            let p = ecp::OptionsPage::decode(bytes)?;
+            let data = p.options.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+            ("ECP options", Vec::new(), data)
+        }
         ct => {
             return Err(DecodeError::new(
                 "mailbox answer",
@@ -700,7 +760,39 @@ pub fn read_mailbox(content_type: ContentType, bytes: &[u8]) -> Result<MailboxAn
             ))
         }
     };
-    Ok(MailboxAnswer { format, items })
+    Ok(MailboxAnswer {
+        format,
+        items,
+        data,
+    })
+}
+
+/// The local name of the root element of an XML document (after the declaration,
+/// processing instructions, comments and a doctype), without parsing the rest; `None`
+/// when there is none.
+fn xml_root(bytes: &[u8]) -> Option<&str> {
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut rest = bytes;
+    loop {
+        rest = &rest[rest.iter().position(|&b| b == b'<')?..];
+        let skip = if rest.starts_with(b"<!--") {
+            find(&rest[4..], b"-->")? + 7
+        } else if rest.starts_with(b"<?") {
+            find(&rest[2..], b"?>")? + 4
+        } else if rest.starts_with(b"<!") {
+            rest.iter().position(|&b| b == b'>')? + 1
+        } else {
+            break;
+        };
+        rest = &rest[skip..];
+    }
+    let rest = &rest[1..];
+    let end = rest
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/')
+        .unwrap_or(rest.len());
+    let name = std::str::from_utf8(&rest[..end]).ok()?;
+    Some(name.rsplit(':').next().unwrap_or(name))
 }
 
 /// A mailbox answer as [`read_mailbox`] reads it.
@@ -710,16 +802,31 @@ pub struct MailboxAnswer {
     pub format: &'static str,
     /// The messages it carries.
     pub items: Vec<MailItem>,
+    /// The mailbox data other than messages it carries, one line each: the settings of
+    /// an AutoDiscover POX answer (the user's name, each protocol), the address lists of
+    /// an offline address book manifest, the options of ECP's page. Empty for an answer
+    /// of messages.
+    pub data: Vec<String>,
+}
+
+impl MailboxAnswer {
+    /// Whether it carries mailbox content: at least one message or one line of data.
+    pub fn carries_data(&self) -> bool {
+        !self.items.is_empty() || !self.data.is_empty()
+    }
 }
 
 /// Whether a response with these bytes and content type carries mailbox content: an EWS
 /// `FindItem` response with at least one item, a Graph `messages` collection or an OWA
 /// `FindItem` answer with at least one message, an ActiveSync `Sync` response that adds
-/// at least one item, or a MAPI/HTTP `Execute` response with at least one row. Decided
-/// from the bytes alone (the MFA monitor's test), never from trace metadata.
+/// at least one item, a MAPI/HTTP `Execute` response or an RPC over HTTP stream with at
+/// least one row; and the legacy answers that carry a mailbox's data without messages: an
+/// AutoDiscover POX settings response (not its `Error`), an offline address book manifest
+/// with at least one address list, ECP's options page. Decided from the bytes alone (the
+/// MFA monitor's test), never from trace metadata.
 pub fn carries_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
     could_carry_mailbox(content_type, bytes)
-        && read_mailbox(content_type, bytes).is_ok_and(|m| !m.items.is_empty())
+        && read_mailbox(content_type, bytes).is_ok_and(|m| m.carries_data())
 }
 
 /// Whether bytes of this type could be a mailbox answer at all. Most answers are not: a
@@ -729,9 +836,10 @@ pub fn carries_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
 fn could_carry_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
     let has = |m: &[u8]| memchr::memmem::find(bytes, m).is_some();
     match content_type {
-        ContentType::Xml => has(b"FindItemResponseMessage"),
+        ContentType::Xml => has(b"FindItemResponseMessage") || has(b"OAL") || has(b"Account"),
         ContentType::Json => has(b"essage") || has(b"\\u"),
-        ContentType::Wbxml | ContentType::MapiHttp => true,
+        ContentType::Html => has(b"ecp-options"),
+        ContentType::Wbxml | ContentType::MapiHttp | ContentType::Rpc => true,
         _ => false,
     }
 }
@@ -744,6 +852,9 @@ fn not_sync(c: &wbxml::Command) -> DecodeError {
 /// subjects.
 fn mailbox_digest(e: &Encoded) -> Option<Value> {
     let m = read_mailbox(e.content_type, &e.bytes).ok()?;
+    if !m.data.is_empty() {
+        return Some(serde_json::json!({"mailbox": m.format, "data": m.data}));
+    }
     Some(serde_json::json!({
         "mailbox": m.format,
         "items": m.items.len(),
@@ -751,8 +862,8 @@ fn mailbox_digest(e: &Encoded) -> Option<Value> {
     }))
 }
 
-/// Whether `e` is a request a mailbox protocol reads the Inbox with (an ActiveSync
-/// command request, an EWS `FindItem`).
+/// Whether `e` is a request a mailbox protocol reads the mailbox with (an ActiveSync
+/// command request, an EWS `FindItem`, an AutoDiscover POX request).
 fn is_mailbox_request(e: &Encoded) -> bool {
     match e.content_type {
         ContentType::Wbxml => matches!(
@@ -761,7 +872,10 @@ fn is_mailbox_request(e: &Encoded) -> bool {
                 | wbxml::Command::FolderSyncRequest { .. }
                 | wbxml::Command::ProvisionRequest { .. })
         ),
-        ContentType::Xml => ews::FindItem::decode(&e.bytes).is_ok(),
+        ContentType::Xml => {
+            ews::FindItem::decode(&e.bytes).is_ok()
+                || autodiscover::PoxRequest::decode(&e.bytes).is_ok()
+        }
         _ => false,
     }
 }
@@ -883,6 +997,21 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_of_an_xml_document_is_found_past_its_prolog() {
+        assert_eq!(
+            xml_root(b"<?xml version=\"1.0\"?><OAB><OAL/></OAB>"),
+            Some("OAB")
+        );
+        assert_eq!(
+            xml_root(b"<!-- <OAB> --><?pi x?><!DOCTYPE a><s:Envelope xmlns:s=\"u\"/>"),
+            Some("Envelope")
+        );
+        assert_eq!(xml_root(b"<!-- unterminated <OAB>"), None);
+        assert_eq!(xml_root(b"no markup"), None);
+        assert_eq!(xml_root(b"<"), Some(""));
+    }
 
     #[test]
     fn a_stamp_is_the_civil_time_and_guids_derived_from_its_id() {
