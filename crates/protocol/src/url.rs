@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 use crate::MailboxProtocol;
 
@@ -12,8 +14,16 @@ use crate::MailboxProtocol;
 /// parameters keep their order and are stored decoded; [`fmt::Display`] percent-encodes
 /// them (so `test@contoso.com` renders as `test%40contoso.com`, as in AutoDiscover
 /// requests).
+///
+/// Cloning a `Url` is cheap: its parts are shared, and written only through
+/// [`std::ops::DerefMut`], which copies them first if another clone holds them (a relay
+/// forwarding a request, the trace recording it and a cloned world share one).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Url(Arc<UrlParts>);
+
+/// The parts of a [`Url`], read (and written) through it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Url {
+pub struct UrlParts {
     /// `https` or `http` (lower case), or a custom scheme for native redirect URIs, as sent.
     /// `http` and `https` are borrowed constants: a URL parsed, built or cloned does not
     /// allocate its scheme.
@@ -38,7 +48,36 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
+impl Deref for Url {
+    type Target = UrlParts;
+    fn deref(&self) -> &UrlParts {
+        &self.0
+    }
+}
+
+impl DerefMut for Url {
+    /// The parts to write: copied first if another clone shares them.
+    fn deref_mut(&mut self) -> &mut UrlParts {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Url")
+            .field("scheme", &self.scheme)
+            .field("host", &self.host)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .finish()
+    }
+}
+
 impl Url {
+    fn of(parts: UrlParts) -> Url {
+        Url(Arc::new(parts))
+    }
+
     /// Parses `scheme://host/path?query`, or an opaque `scheme:rest?query` for a scheme
     /// other than `http` and `https` (`urn:ietf:wg:oauth:2.0:oob`).
     pub fn parse(s: &str) -> Result<Url, UrlError> {
@@ -80,7 +119,7 @@ impl Url {
             return Err(err());
         }
         let mut url = if web {
-            Url {
+            Url::of(UrlParts {
                 scheme: if scheme.eq_ignore_ascii_case("https") {
                     Cow::Borrowed("https")
                 } else {
@@ -89,14 +128,14 @@ impl Url {
                 host: host.to_ascii_lowercase(),
                 path: path.to_string(),
                 query: Vec::new(),
-            }
+            })
         } else {
-            Url {
+            Url::of(UrlParts {
                 scheme: Cow::Owned(scheme.to_string()),
                 host: host.to_string(),
                 path: path.to_string(),
                 query: Vec::new(),
-            }
+            })
         };
         if let Some(q) = query {
             for pair in q.split('&').filter(|p| !p.is_empty()) {
@@ -114,23 +153,23 @@ impl Url {
 
     /// `https://host` + `path`, no query.
     pub fn https(host: &str, path: &str) -> Url {
-        Url {
+        Url::of(UrlParts {
             scheme: Cow::Borrowed("https"),
             host: host.to_ascii_lowercase(),
             path: path.into(),
             query: Vec::new(),
-        }
+        })
     }
 
     /// The target of an IMAP or POP session to `host`: `imaps://host` or `pop3s://host`
     /// (the scheme names the implicit-TLS port, 993 or 995; no path).
     pub fn line(protocol: crate::line::session::LineProtocol, host: &str) -> Url {
-        Url {
+        Url::of(UrlParts {
             scheme: protocol.scheme().into(),
             host: host.to_ascii_lowercase(),
             path: String::new(),
             query: Vec::new(),
-        }
+        })
     }
 
     /// The line protocol this URL's scheme names (`imaps`, `pop3s`), if any.
@@ -216,7 +255,18 @@ impl serde::Serialize for Url {
 /// other byte as `%XX` in upper-case hex.
 fn encode_into(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+    // A table look-up per byte: one predictable branch, whatever the mix of characters.
+    const UNRESERVED: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+            b += 1;
+        }
+        t
+    };
+    let unreserved = |b: u8| UNRESERVED[usize::from(b)];
     let bytes = s.as_bytes();
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {

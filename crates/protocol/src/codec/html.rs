@@ -12,92 +12,111 @@ use crate::Url;
 /// The largest page read, in bytes.
 pub const MAX_PAGE_BYTES: usize = 256 * 1024;
 
+/// The characters [`escape`] replaces, as a table (one predictable look-up per byte).
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t
+};
+
 /// `s` escaped for HTML text and double-quoted attribute values.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    escape_into(&mut out, s);
     out
 }
 
-fn document(title: &str, onload: bool, body: &str) -> Vec<u8> {
-    let onload = if onload {
-        " onload=\"document.forms[0].submit()\""
-    } else {
-        ""
-    };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body{onload}>{body}</body></html>\n",
-        escape(title)
-    )
-    .into_bytes()
+/// [`escape`], appended to `out`.
+fn escape_into(out: &mut String, s: &str) {
+    let mut rest = s;
+    // Runs without a character to escape are copied whole (the characters escaped are
+    // ASCII, so a run ends on a character boundary).
+    while let Some(k) = rest.bytes().position(|b| SPECIAL[b as usize]) {
+        out.push_str(&rest[..k]);
+        out.push_str(match rest.as_bytes()[k] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        });
+        rest = &rest[k + 1..];
+    }
+    out.push_str(rest);
 }
 
-fn hidden(name: &str, value: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-        escape(name),
-        escape(value)
-    )
+/// Writes the page around `body` (which writes the page's content into the buffer).
+fn document(title: &str, onload: bool, body: impl FnOnce(&mut String)) -> Vec<u8> {
+    let mut out = String::with_capacity(1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
+    escape_into(&mut out, title);
+    out.push_str("</title></head><body");
+    if onload {
+        out.push_str(" onload=\"document.forms[0].submit()\"");
+    }
+    out.push('>');
+    body(&mut out);
+    out.push_str("</body></html>\n");
+    out.into_bytes()
+}
+
+fn hidden(out: &mut String, name: &str, value: &str) {
+    out.push_str("<input type=\"hidden\" name=\"");
+    escape_into(out, name);
+    out.push_str("\" value=\"");
+    escape_into(out, value);
+    out.push_str("\">");
+}
+
+/// `<form id="ID" method="post" action="ACTION">`.
+fn form_start(out: &mut String, id: &str, action: &Url) {
+    out.push_str("<form id=\"");
+    out.push_str(id);
+    out.push_str("\" method=\"post\" action=\"");
+    escape_into(out, &action.to_string());
+    out.push_str("\">");
 }
 
 /// The page as HTML.
 pub fn encode(page: &Page) -> Encoded {
     let bytes = match page {
-        Page::SignIn { action, username } => document(
-            "Sign in to your account",
-            false,
-            &format!(
-                "<form id=\"signin\" method=\"post\" action=\"{}\"><input type=\"email\" name=\"UserName\" value=\"{}\" autocomplete=\"username\"><input type=\"password\" name=\"Password\" autocomplete=\"current-password\"><button type=\"submit\">Sign in</button></form>",
-                escape(&action.to_string()),
-                escape(username.as_deref().unwrap_or(""))
-            ),
-        ),
-        Page::Mfa { action, method } => document(
-            "Approve sign in request",
-            false,
-            &format!(
-                "<form id=\"mfa\" method=\"post\" action=\"{}\">{}<p>Open your Authenticator app and approve the request to sign in.</p><button type=\"submit\">Approve</button></form>",
-                escape(&action.to_string()),
-                hidden("Method", method.as_str())
-            ),
-        ),
-        Page::AutoPost { action, fields, .. } => {
-            let inputs: String = fields.0.iter().map(|(k, v)| hidden(k, v)).collect();
-            document(
-                "Working...",
-                true,
-                &format!(
-                    "<form id=\"autopost\" method=\"post\" action=\"{}\">{inputs}<noscript><p>Script is disabled. Click Submit to continue.</p><button type=\"submit\">Submit</button></noscript></form>",
-                    escape(&action.to_string())
-                ),
-            )
-        }
-        Page::Error { code, message } => document(
-            "Sign in error",
-            false,
-            &format!(
-                "<main id=\"error\"><h1>Sorry, but we're having trouble signing you in.</h1><p id=\"code\">{}</p><p id=\"message\">{}</p></main>",
-                escape(code),
-                escape(message)
-            ),
-        ),
+        Page::SignIn { action, username } => document("Sign in to your account", false, |out| {
+            form_start(out, "signin", action);
+            out.push_str("<input type=\"email\" name=\"UserName\" value=\"");
+            escape_into(out, username.as_deref().unwrap_or(""));
+            out.push_str("\" autocomplete=\"username\"><input type=\"password\" name=\"Password\" autocomplete=\"current-password\"><button type=\"submit\">Sign in</button></form>");
+        }),
+        Page::Mfa { action, method } => document("Approve sign in request", false, |out| {
+            form_start(out, "mfa", action);
+            hidden(out, "Method", method.as_str());
+            out.push_str("<p>Open your Authenticator app and approve the request to sign in.</p><button type=\"submit\">Approve</button></form>");
+        }),
+        Page::AutoPost { action, fields, .. } => document("Working...", true, |out| {
+            form_start(out, "autopost", action);
+            for (k, v) in &fields.0 {
+                hidden(out, k, v);
+            }
+            out.push_str("<noscript><p>Script is disabled. Click Submit to continue.</p><button type=\"submit\">Submit</button></noscript></form>");
+        }),
+        Page::Error { code, message } => document("Sign in error", false, |out| {
+            out.push_str("<main id=\"error\"><h1>Sorry, but we're having trouble signing you in.</h1><p id=\"code\">");
+            escape_into(out, code);
+            out.push_str("</p><p id=\"message\">");
+            escape_into(out, message);
+            out.push_str("</p></main>");
+        }),
     };
     Encoded::new(ContentType::Html, bytes)
 }
 
-/// A start tag: its name (lower case) and attributes with the byte range of each value.
 /// An attribute: its name, its value, and the byte span of the value in the page.
 type Attr<'a> = (Cow<'a, str>, Cow<'a, str>, (usize, usize));
 
+/// A start tag: its name (lower case) and attributes with the byte range of each value.
 struct Tag<'a> {
     name: Cow<'a, str>,
     attrs: Vec<Attr<'a>>,
@@ -118,17 +137,18 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(k) = s[i..].find('<') {
+    while let Some(k) = memchr::memchr(b'<', &b[i..]) {
         i += k + 1;
         if s[i..].starts_with("!--") {
-            i = s[i..].find("-->").map_or(s.len(), |e| i + e + 3);
+            i = memchr::memmem::find(&b[i..], b"-->").map_or(s.len(), |e| i + e + 3);
             continue;
         }
         if !b.get(i).is_some_and(u8::is_ascii_alphabetic) {
             continue;
         }
         let n = s[i..]
-            .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .bytes()
+            .position(|c| c.is_ascii_whitespace() || c == b'>' || c == b'/')
             .unwrap_or(s.len() - i);
         let name = lower(&s[i..i + n]);
         i += n;
@@ -149,7 +169,8 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
                 _ => {}
             }
             let n = s[i..]
-                .find(|c: char| c.is_ascii_whitespace() || matches!(c, '=' | '>' | '/'))
+                .bytes()
+                .position(|c| c.is_ascii_whitespace() || matches!(c, b'=' | b'>' | b'/'))
                 .unwrap_or(s.len() - i);
             let key = lower(&s[i..i + n]);
             i += n.max(1);
@@ -160,13 +181,13 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
             i += 1;
             let (start, end, next) = match b.get(i) {
                 Some(q @ (b'"' | b'\'')) => {
-                    let q = *q as char;
-                    let e = s[i + 1..].find(q).map_or(s.len(), |e| i + 1 + e);
+                    let e = memchr::memchr(*q, &b[i + 1..]).map_or(s.len(), |e| i + 1 + e);
                     (i + 1, e, (e + 1).min(s.len()))
                 }
                 _ => {
                     let e = s[i..]
-                        .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                        .bytes()
+                        .position(|c| c.is_ascii_whitespace() || c == b'>')
                         .map_or(s.len(), |e| i + e);
                     (i, e, e)
                 }
@@ -254,8 +275,7 @@ pub fn parse_form(bytes: &[u8]) -> Result<HtmlForm, DecodeError> {
         .position(|t| t.name == "form")
         .ok_or_else(|| DecodeError::new(F, "no <form>"))?;
     let form = &tags[start];
-    let close = s[form.end..]
-        .find("</form")
+    let close = memchr::memmem::find(&s.as_bytes()[form.end..], b"</form")
         .map_or(s.len(), |k| form.end + k);
     let fields = tags[start + 1..]
         .iter()
@@ -303,7 +323,7 @@ fn text_of(s: &str, id: &str) -> Option<String> {
 pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
     const F: &str = "HTML page";
     let s = page_text(bytes)?;
-    if s.contains("<main id=\"error\">") {
+    if memchr::memmem::find(bytes, b"<main id=\"error\">").is_some() {
         return Ok(Page::Error {
             code: text_of(s, "code")
                 .ok_or_else(|| DecodeError::new(F, "an error page without its code"))?,

@@ -318,14 +318,40 @@ fn guid(seed: u64) -> String {
 /// days-to-civil conversion of Howard Hinnant's "chrono-compatible low-level date
 /// algorithms").
 fn civil(unix_secs: u64) -> String {
+    civil_with(unix_secs, b' ')
+}
+
+/// `YYYY-MM-DD<sep>hh:mm:ssZ`, written digit by digit (no formatting machinery: every
+/// answer and mail item carries one). Years past 9999 keep all their digits.
+fn civil_with(unix_secs: u64, sep: u8) -> String {
     let secs = unix_secs % 86_400;
     let (y, m, d) = civil_from_days((unix_secs / 86_400) as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{d:02}{}{:02}:{:02}:{:02}Z",
+            sep as char,
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
+    }
+    let two = |v: u64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+    let y = y as u64;
+    let mut out = Vec::with_capacity(20);
+    out.extend_from_slice(&two(y / 100));
+    out.extend_from_slice(&two(y % 100));
+    out.push(b'-');
+    out.extend_from_slice(&two(u64::from(m)));
+    out.push(b'-');
+    out.extend_from_slice(&two(u64::from(d)));
+    out.push(sep);
+    out.extend_from_slice(&two(secs / 3600));
+    out.push(b':');
+    out.extend_from_slice(&two(secs / 60 % 60));
+    out.push(b':');
+    out.extend_from_slice(&two(secs % 60));
+    out.push(b'Z');
+    String::from_utf8(out).expect("ASCII digits")
 }
 
 /// The civil date (year, month, day; proleptic Gregorian) `days` days after 1970-01-01:
@@ -939,7 +965,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// `YYYY-MM-DDThh:mm:ssZ` of a Unix time (ISO 8601, as EWS, Graph and ActiveSync write
 /// times).
 pub fn iso8601(unix_secs: u64) -> String {
-    civil(unix_secs).replacen(' ', "T", 1)
+    civil_with(unix_secs, b'T')
 }
 
 /// The Unix time of `YYYY-MM-DDThh:mm:ss` with an optional fraction and `Z`.
@@ -997,6 +1023,30 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_times_are_written_as_the_format_macro_writes_them() {
+        for t in [
+            0u64,
+            59,
+            3_599,
+            86_399,
+            1_767_225_600,
+            4_102_444_799,
+            253_402_300_800,
+        ] {
+            let (y, m, d) = civil_from_days((t / 86_400) as i64);
+            let s = t % 86_400;
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            );
+            assert_eq!(iso8601(t), want);
+            assert_eq!(civil(t), want.replacen('T', " ", 1));
+        }
+    }
 
     #[test]
     fn the_root_of_an_xml_document_is_found_past_its_prolog() {

@@ -87,8 +87,21 @@ fn token(page: Page, name: &str) -> u8 {
         .unwrap_or_else(|| unreachable!("tag {name} is in the table"))
 }
 
+/// [`TAGS`] as one bit per token (bit `t` of `KNOWN[page]`), for the reader's check of
+/// every element: a look-up, not a scan of the table.
+const KNOWN: [u64; 256] = {
+    let mut k = [0u64; 256];
+    let mut i = 0;
+    while i < TAGS.len() {
+        let (p, t, _) = TAGS[i];
+        k[p as usize] |= 1 << t;
+        i += 1;
+    }
+    k
+};
+
 fn known(page: u8, tag: u8) -> bool {
-    TAGS.iter().any(|(p, t, _)| *p == page && *t == tag)
+    tag < 64 && KNOWN[usize::from(page)] & (1 << tag) != 0
 }
 
 fn el(page: Page, name: &str, children: Vec<Node>) -> Node {
@@ -188,7 +201,7 @@ impl<'a> Reader<'a> {
         Ok((s.to_string(), n + 1))
     }
     fn content(&mut self, depth: usize) -> Result<Vec<Node>, DecodeError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4);
         loop {
             let t = self.byte()?;
             match t {
