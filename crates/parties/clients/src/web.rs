@@ -233,6 +233,21 @@ pub(crate) fn read_mail(resp: &Wire) -> Mail {
     match &resp.body {
         Body::Encoded(e) if resp.status == Some(StatusCode::OK) => {
             let ct = resp.content_type().unwrap_or(e.content_type);
+            // A page, a form or a text is mail only when it carries mailbox data (ECP's
+            // options); whatever else it is, it is not a failure to read mail. (The
+            // body's kept reading answers, with its cheap look first.)
+            if ct == e.content_type
+                && matches!(
+                    ct,
+                    ContentType::Html | ContentType::Form | ContentType::Text
+                )
+            {
+                return if e.carries_mailbox() {
+                    Mail::Arrived
+                } else {
+                    Mail::Not
+                };
+            }
             // (Read once for the monitor and the client, when the body's own type is
             // the header's.)
             let other;

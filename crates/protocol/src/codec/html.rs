@@ -132,6 +132,30 @@ impl Tag<'_> {
     }
 }
 
+/// Byte classes of the tag scanner, as bits of [`CLASS`]: ASCII white space, `>`, `/`,
+/// `=`. A look-up per byte keeps the scan's branches predictable.
+const WS: u8 = 1;
+const GT: u8 = 2;
+const SLASH: u8 = 4;
+const EQ: u8 = 8;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = WS;
+    t[b'\t' as usize] = WS;
+    t[b'\n' as usize] = WS;
+    t[0x0C] = WS;
+    t[b'\r' as usize] = WS;
+    t[b'>' as usize] = GT;
+    t[b'/' as usize] = SLASH;
+    t[b'=' as usize] = EQ;
+    t
+};
+
+/// Whether byte `c` is of one of the classes in `mask`.
+fn is(c: u8, mask: u8) -> bool {
+    CLASS[c as usize] & mask != 0
+}
+
 /// The start tags of a document, in order (comments skipped).
 fn tags(s: &str) -> Vec<Tag<'_>> {
     let b = s.as_bytes();
@@ -148,16 +172,13 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
         }
         let n = s[i..]
             .bytes()
-            .position(|c| c.is_ascii_whitespace() || c == b'>' || c == b'/')
+            .position(|c| is(c, WS | GT | SLASH))
             .unwrap_or(s.len() - i);
         let name = lower(&s[i..i + n]);
         i += n;
         let mut attrs = Vec::new();
         loop {
-            while b
-                .get(i)
-                .is_some_and(|c| c.is_ascii_whitespace() || *c == b'/')
-            {
+            while b.get(i).is_some_and(|&c| is(c, WS | SLASH)) {
                 i += 1;
             }
             match b.get(i) {
@@ -170,7 +191,7 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
             }
             let n = s[i..]
                 .bytes()
-                .position(|c| c.is_ascii_whitespace() || matches!(c, b'=' | b'>' | b'/'))
+                .position(|c| is(c, WS | EQ | GT | SLASH))
                 .unwrap_or(s.len() - i);
             let key = lower(&s[i..i + n]);
             i += n.max(1);
@@ -187,7 +208,7 @@ fn tags(s: &str) -> Vec<Tag<'_>> {
                 _ => {
                     let e = s[i..]
                         .bytes()
-                        .position(|c| c.is_ascii_whitespace() || c == b'>')
+                        .position(|c| is(c, WS | GT))
                         .map_or(s.len(), |e| i + e);
                     (i, e, e)
                 }
