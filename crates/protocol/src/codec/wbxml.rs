@@ -554,7 +554,10 @@ struct View<'a>(&'a Node);
 
 impl<'a> View<'a> {
     fn is(&self, page: Page, name: &str) -> bool {
-        matches!(self.0, Node::Element(p, t, _) if *p == page as u8 && *t == token(page, name))
+        self.is_token(page as u8, token(page, name))
+    }
+    fn is_token(&self, page: u8, tag: u8) -> bool {
+        matches!(self.0, Node::Element(p, t, _) if *p == page && *t == tag)
     }
     fn children(&self) -> &'a [Node] {
         match self.0 {
@@ -563,22 +566,32 @@ impl<'a> View<'a> {
         }
     }
     fn child(&self, page: Page, name: &str) -> Option<View<'a>> {
-        self.children().iter().map(View).find(|v| v.is(page, name))
-    }
-    fn all(&self, page: Page, name: &'a str) -> impl Iterator<Item = View<'a>> + 'a {
+        // The tag's token is looked up once, not once per child.
+        let tag = token(page, name);
         self.children()
             .iter()
             .map(View)
-            .filter(move |v| v.is(page, name))
+            .find(|v| v.is_token(page as u8, tag))
     }
-    fn text(&self) -> String {
+    fn all(&self, page: Page, name: &'a str) -> impl Iterator<Item = View<'a>> + 'a {
+        let tag = token(page, name);
         self.children()
             .iter()
-            .filter_map(|n| match n {
-                Node::Text(t) => Some(t.as_str()),
-                _ => None,
-            })
-            .collect()
+            .map(View)
+            .filter(move |v| v.is_token(page as u8, tag))
+    }
+    fn text(&self) -> String {
+        match self.children() {
+            // The usual case, one string: taken as it is.
+            [Node::Text(t)] => t.clone(),
+            children => children
+                .iter()
+                .filter_map(|n| match n {
+                    Node::Text(t) => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect(),
+        }
     }
     fn text_of(&self, page: Page, name: &str) -> Option<String> {
         self.child(page, name).map(|c| c.text())
