@@ -10,35 +10,20 @@ use hmasim::scenario::Scenario;
 use hmasim::sim;
 use serde_json::Value;
 
+mod common;
+
 /// One native mail app of `upn` (mailbox `mailbox`) speaking `protocol`, with `extra`
 /// appended to the scenario.
 fn scenario(protocol: &str, mailbox: &str, extra: &str) -> Scenario {
+    let head = common::native_mail(
+        &format!("line-{protocol}-{mailbox}"),
+        &format!("a mail app over {protocol}"),
+        mailbox,
+        "Line-Secret-42!",
+        protocol,
+    );
     let toml = format!(
-        r#"name = "line-{protocol}-{mailbox}"
-summary = "a mail app over {protocol}"
-seed = 1
-
-[tenant]
-domain = "contoso.com"
-tenant_id = "4b3f0b6e-9d1c-4c56-8a2e-6f0d3c1b7a92"
-
-[[users]]
-upn = "u@contoso.com"
-mailbox = "{mailbox}"
-password = "Line-Secret-42!"
-
-[[clients]]
-kind = "native-mail"
-user = "u@contoso.com"
-platform = "ios"
-location = "external"
-protocol = "{protocol}"
-
-[[timeline]]
-at = "0s"
-client = "native-mail"
-do = "add-account"
-
+        r#"{head}
 {extra}
 "#
     );

@@ -8,6 +8,8 @@ use hmasim::protocol::{headers, refusal, FaultCode, Kind};
 use hmasim::scenario::Scenario;
 use hmasim::sim::{self, Event, Trace};
 
+mod common;
+
 fn load(name: &str, sets: &[&str]) -> Scenario {
     let mut sc = hmasim::scenario::load(name).unwrap_or_else(|e| panic!("{e}"));
     for s in sets {
@@ -26,32 +28,15 @@ fn find(t: &Trace, pred: impl Fn(&Event, &str, &str) -> bool) -> &Event {
 /// An IMAP mail app of a cloud mailbox whose Basic sign-in Conditional Access refuses
 /// (`extra` is the policy).
 fn imap_scenario(extra: &str) -> Scenario {
+    let head = common::native_mail(
+        "refusal-imap",
+        "a mail app over IMAP, refused by Entra ID",
+        "online",
+        "Refusal-Secret-42!",
+        "imap",
+    );
     let toml = format!(
-        r#"name = "refusal-imap"
-summary = "a mail app over IMAP, refused by Entra ID"
-seed = 1
-
-[tenant]
-domain = "contoso.com"
-tenant_id = "4b3f0b6e-9d1c-4c56-8a2e-6f0d3c1b7a92"
-
-[[users]]
-upn = "u@contoso.com"
-mailbox = "online"
-password = "Refusal-Secret-42!"
-
-[[clients]]
-kind = "native-mail"
-user = "u@contoso.com"
-platform = "ios"
-location = "external"
-protocol = "imap"
-
-[[timeline]]
-at = "0s"
-client = "native-mail"
-do = "add-account"
-
+        r#"{head}
 [[exchange_online.authentication_policies]]
 name = "Allow IMAP"
 allow_basic_auth_imap = true

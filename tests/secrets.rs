@@ -14,6 +14,8 @@ use base64::Engine as _;
 use hmasim::scenario::{self, secret, Scenario, BUNDLED};
 use hmasim::sim;
 
+mod common;
+
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
@@ -402,32 +404,15 @@ fn the_scan_finds_the_passwords_the_messages_keep() {
 
 /// A native mail app over `protocol` with the distinctive password [`LINE_PW`].
 fn line_scenario(dir: &std::path::Path, protocol: &str, mailbox: &str) -> PathBuf {
+    let head = common::native_mail(
+        &format!("line-secrets-{protocol}"),
+        &format!("a mail app over {protocol}"),
+        mailbox,
+        LINE_PW,
+        protocol,
+    );
     let src = format!(
-        r#"name = "line-secrets-{protocol}"
-summary = "a mail app over {protocol}"
-seed = 1
-
-[tenant]
-domain = "contoso.com"
-tenant_id = "4b3f0b6e-9d1c-4c56-8a2e-6f0d3c1b7a92"
-
-[[users]]
-upn = "u@contoso.com"
-mailbox = "{mailbox}"
-password = "{LINE_PW}"
-
-[[clients]]
-kind = "native-mail"
-user = "u@contoso.com"
-platform = "ios"
-location = "external"
-protocol = "{protocol}"
-
-[[timeline]]
-at = "0s"
-client = "native-mail"
-do = "add-account"
-
+        r#"{head}
 [onprem]
 imap_enabled = true
 pop_enabled = true
