@@ -271,11 +271,7 @@ impl LineExchange {
                         return Some(Credential::Password { user, password })
                     }
                     Ok(imap::Verb::Authenticate { mechanism, initial }) => {
-                        let payload = initial.or_else(|| {
-                            i += 1;
-                            lines.get(i - 1).cloned()
-                        })?;
-                        return sasl_credential(mechanism, &payload);
+                        return sasl_credential(mechanism, &sasl_payload(initial, lines, &mut i)?);
                     }
                     _ => {}
                 },
@@ -287,11 +283,7 @@ impl LineExchange {
                         }
                     }
                     Ok(pop::Command::Auth { mechanism, initial }) => {
-                        let payload = initial.or_else(|| {
-                            i += 1;
-                            lines.get(i - 1).cloned()
-                        })?;
-                        return sasl_credential(mechanism, &payload);
+                        return sasl_credential(mechanism, &sasl_payload(initial, lines, &mut i)?);
                     }
                     _ => {}
                 },
@@ -454,6 +446,17 @@ fn sasl_ir(credential: &Credential) -> (Mechanism, String) {
             .encode(),
         ),
     }
+}
+
+/// A SASL exchange's payload: the initial response on the command line (IMAP's
+/// `SASL-IR`, POP's `AUTH` argument), else the client's next line, which `i` then moves
+/// past.
+fn sasl_payload(initial: Option<String>, lines: &[String], i: &mut usize) -> Option<String> {
+    initial.or_else(|| {
+        let next = lines.get(*i).cloned();
+        *i += 1;
+        next
+    })
 }
 
 fn sasl_credential(mechanism: Mechanism, payload: &str) -> Option<Credential> {
