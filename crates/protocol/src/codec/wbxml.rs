@@ -5,6 +5,8 @@
 //! `STR_T` (a string of the table), `ENTITY` and `OPAQUE`. Only the tags of the code
 //! pages below are known: AirSync (0), Email (2), FolderHierarchy (7), Provision (14).
 
+use std::borrow::Cow;
+
 use super::{ContentType, DecodeError, Encoded, MailItem, Refusal, WireError};
 
 /// Nesting deeper than this is refused.
@@ -69,15 +71,16 @@ pub enum Page {
     Provision = 14,
 }
 
-/// A node of a WBXML document.
+/// A node of a WBXML document; a decoded one borrows its strings and opaque data from the
+/// document's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
+pub enum Node<'a> {
     /// An element: its code page, token and content.
-    Element(u8, u8, Vec<Node>),
+    Element(u8, u8, Vec<Node<'a>>),
     /// A string.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Opaque bytes.
-    Opaque(Vec<u8>),
+    Opaque(Cow<'a, [u8]>),
 }
 
 fn token(page: Page, name: &str) -> u8 {
@@ -104,23 +107,25 @@ fn known(page: u8, tag: u8) -> bool {
     tag < 64 && KNOWN[usize::from(page)] & (1 << tag) != 0
 }
 
-fn el(page: Page, name: &str, children: Vec<Node>) -> Node {
+#[cfg(test)]
+fn el<'a>(page: Page, name: &str, children: Vec<Node<'a>>) -> Node<'a> {
     Node::Element(page as u8, token(page, name), children)
 }
 
-fn text_el(page: Page, name: &str, text: &str) -> Node {
-    el(page, name, vec![Node::Text(text.to_string())])
+#[cfg(test)]
+fn text_el<'a>(page: Page, name: &str, text: &'a str) -> Node<'a> {
+    el(page, name, vec![Node::Text(Cow::Borrowed(text))])
 }
 
 /// Encodes a document whose root is `root`.
-pub fn encode_node(root: &Node) -> Vec<u8> {
+pub fn encode_node(root: &Node<'_>) -> Vec<u8> {
     let mut out = vec![0x03, 0x01, 0x6A, 0x00];
     let mut page = 0u8;
     write(root, &mut out, &mut page);
     out
 }
 
-fn write(n: &Node, out: &mut Vec<u8>, page: &mut u8) {
+fn write(n: &Node<'_>, out: &mut Vec<u8>, page: &mut u8) {
     match n {
         Node::Element(p, t, children) => {
             if *p != *page {
@@ -192,15 +197,12 @@ impl<'a> Reader<'a> {
         }
         Err(bad("integer longer than 5 bytes"))
     }
-    fn cstr(bytes: &[u8]) -> Result<(String, usize), DecodeError> {
-        let n = bytes
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| bad("unterminated string"))?;
+    fn cstr(bytes: &'a [u8]) -> Result<(&'a str, usize), DecodeError> {
+        let n = memchr::memchr(0, bytes).ok_or_else(|| bad("unterminated string"))?;
         let s = std::str::from_utf8(&bytes[..n]).map_err(|_| bad("a string that is not UTF-8"))?;
-        Ok((s.to_string(), n + 1))
+        Ok((s, n + 1))
     }
-    fn content(&mut self, depth: usize) -> Result<Vec<Node>, DecodeError> {
+    fn content(&mut self, depth: usize) -> Result<Vec<Node<'a>>, DecodeError> {
         let mut out = Vec::with_capacity(4);
         loop {
             let t = self.byte()?;
@@ -210,7 +212,7 @@ impl<'a> Reader<'a> {
                 STR_I => {
                     let (s, n) = Self::cstr(&self.b[self.i..])?;
                     self.i += n;
-                    out.push(Node::Text(s));
+                    out.push(Node::Text(Cow::Borrowed(s)));
                 }
                 STR_T => {
                     let at = self.mb()? as usize;
@@ -219,13 +221,13 @@ impl<'a> Reader<'a> {
                             .get(at..)
                             .ok_or_else(|| bad("a string table reference out of range"))?,
                     )?;
-                    out.push(Node::Text(s));
+                    out.push(Node::Text(Cow::Borrowed(s)));
                 }
                 ENTITY => {
                     let c = char::from_u32(self.mb()?)
                         .filter(|&c| c != '\0')
                         .ok_or_else(|| bad("a bad entity"))?;
-                    out.push(Node::Text(c.to_string()));
+                    out.push(Node::Text(Cow::Owned(c.to_string())));
                 }
                 OPAQUE => {
                     let n = self.mb()? as usize;
@@ -234,14 +236,14 @@ impl<'a> Reader<'a> {
                         .checked_add(n)
                         .filter(|&e| e <= self.b.len())
                         .ok_or_else(|| bad("opaque data past the end"))?;
-                    out.push(Node::Opaque(self.b[self.i..end].to_vec()));
+                    out.push(Node::Opaque(Cow::Borrowed(&self.b[self.i..end])));
                     self.i = end;
                 }
                 t => out.push(self.element(t, depth)?),
             }
         }
     }
-    fn element(&mut self, t: u8, depth: usize) -> Result<Node, DecodeError> {
+    fn element(&mut self, t: u8, depth: usize) -> Result<Node<'a>, DecodeError> {
         if depth >= MAX_DEPTH {
             return Err(bad("nested too deep"));
         }
@@ -268,7 +270,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes a document into its root element.
-pub fn decode_node(bytes: &[u8]) -> Result<Node, DecodeError> {
+pub fn decode_node(bytes: &[u8]) -> Result<Node<'_>, DecodeError> {
     if bytes.len() > MAX_BYTES {
         return Err(bad("too large"));
     }
@@ -402,155 +404,182 @@ impl Command {
     }
 }
 
+/// Writes a document token by token, as [`encode_node`] writes a tree, without the tree.
+struct Writer {
+    out: Vec<u8>,
+    page: u8,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(&[0x03, 0x01, 0x6A, 0x00]);
+        Writer { out, page: 0 }
+    }
+    fn tag(&mut self, page: Page, name: &str, flags: u8) {
+        if page as u8 != self.page {
+            self.out.extend_from_slice(&[SWITCH_PAGE, page as u8]);
+            self.page = page as u8;
+        }
+        self.out.push(token(page, name) | flags);
+    }
+    /// An element with content: its children follow, then [`Writer::end`].
+    fn open(&mut self, page: Page, name: &str) {
+        self.tag(page, name, CONTENT);
+    }
+    /// An element without content.
+    fn empty(&mut self, page: Page, name: &str) {
+        self.tag(page, name, 0);
+    }
+    fn end(&mut self) {
+        self.out.push(END);
+    }
+    /// An element holding one string (its NUL bytes left out, as [`encode_node`] does).
+    fn text(&mut self, page: Page, name: &str, text: &str) {
+        self.open(page, name);
+        self.out.push(STR_I);
+        if memchr::memchr(0, text.as_bytes()).is_none() {
+            self.out.extend_from_slice(text.as_bytes());
+        } else {
+            self.out.extend(text.bytes().filter(|&b| b != 0));
+        }
+        self.out.push(0);
+        self.end();
+    }
+    /// [`Writer::text`] of a number.
+    fn number(&mut self, page: Page, name: &str, n: impl Into<u64>) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n.into();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // ASCII digits.
+        let text = std::str::from_utf8(&digits[i..]).unwrap_or("0");
+        self.text(page, name, text);
+    }
+}
+
 /// The WBXML of a command.
 pub fn encode(c: &Command) -> Vec<u8> {
     use Page::*;
-    let root = match c {
+    let mut w = Writer::new();
+    match c {
         Command::ProvisionRequest { policy_key } => {
-            let mut policy = vec![text_el(Provision, "PolicyType", POLICY_TYPE)];
+            w.open(Provision, "Provision");
+            w.open(Provision, "Policies");
+            w.open(Provision, "Policy");
+            w.text(Provision, "PolicyType", POLICY_TYPE);
             if let Some(k) = policy_key {
-                policy.push(text_el(Provision, "PolicyKey", k));
-                policy.push(text_el(Provision, "Status", "1"));
+                w.text(Provision, "PolicyKey", k);
+                w.text(Provision, "Status", "1");
             }
-            el(
-                Provision,
-                "Provision",
-                vec![el(
-                    Provision,
-                    "Policies",
-                    vec![el(Provision, "Policy", policy)],
-                )],
-            )
+            w.end();
+            w.end();
+            w.end();
         }
         Command::ProvisionResponse { status, policy_key } => {
-            let mut children = vec![text_el(Provision, "Status", &status.to_string())];
+            w.open(Provision, "Provision");
+            w.number(Provision, "Status", *status);
             // A refused request (a protocol error) is answered with its status alone.
             if *status == 1 {
-                children.push(el(
-                    Provision,
-                    "Policies",
-                    vec![el(
-                        Provision,
-                        "Policy",
-                        vec![
-                            text_el(Provision, "PolicyType", POLICY_TYPE),
-                            text_el(Provision, "Status", "1"),
-                            text_el(Provision, "PolicyKey", policy_key),
-                        ],
-                    )],
-                ));
+                w.open(Provision, "Policies");
+                w.open(Provision, "Policy");
+                w.text(Provision, "PolicyType", POLICY_TYPE);
+                w.text(Provision, "Status", "1");
+                w.text(Provision, "PolicyKey", policy_key);
+                w.end();
+                w.end();
             }
-            el(Provision, "Provision", children)
+            w.end();
         }
-        Command::FolderSyncRequest { sync_key } => el(
-            FolderHierarchy,
-            "FolderSync",
-            vec![text_el(FolderHierarchy, "SyncKey", sync_key)],
-        ),
+        Command::FolderSyncRequest { sync_key } => {
+            w.open(FolderHierarchy, "FolderSync");
+            w.text(FolderHierarchy, "SyncKey", sync_key);
+            w.end();
+        }
         Command::FolderSyncResponse {
             status,
             sync_key,
             folders,
         } => {
-            let mut changes = vec![text_el(
-                FolderHierarchy,
-                "Count",
-                &folders.len().to_string(),
-            )];
-            changes.extend(folders.iter().map(|f| {
-                el(
-                    FolderHierarchy,
-                    "Add",
-                    vec![
-                        text_el(FolderHierarchy, "ServerId", &f.server_id),
-                        text_el(FolderHierarchy, "ParentId", &f.parent_id),
-                        text_el(FolderHierarchy, "DisplayName", &f.display_name),
-                        text_el(FolderHierarchy, "Type", &f.kind.to_string()),
-                    ],
-                )
-            }));
-            let mut children = vec![text_el(FolderHierarchy, "Status", &status.to_string())];
+            w.open(FolderHierarchy, "FolderSync");
+            w.number(FolderHierarchy, "Status", *status);
             if *status == 1 {
-                children.push(text_el(FolderHierarchy, "SyncKey", sync_key));
-                children.push(el(FolderHierarchy, "Changes", changes));
+                w.text(FolderHierarchy, "SyncKey", sync_key);
+                w.open(FolderHierarchy, "Changes");
+                w.number(FolderHierarchy, "Count", folders.len() as u64);
+                for f in folders {
+                    w.open(FolderHierarchy, "Add");
+                    w.text(FolderHierarchy, "ServerId", &f.server_id);
+                    w.text(FolderHierarchy, "ParentId", &f.parent_id);
+                    w.text(FolderHierarchy, "DisplayName", &f.display_name);
+                    w.number(FolderHierarchy, "Type", f.kind);
+                    w.end();
+                }
+                w.end();
             }
-            el(FolderHierarchy, "FolderSync", children)
+            w.end();
         }
         Command::SyncRequest {
             sync_key,
             collection_id,
-        } => el(
-            AirSync,
-            "Sync",
-            vec![el(
-                AirSync,
-                "Collections",
-                vec![el(AirSync, "Collection", {
-                    let mut c = vec![
-                        text_el(AirSync, "SyncKey", sync_key),
-                        text_el(AirSync, "CollectionId", collection_id),
-                    ];
-                    // GetChanges with the initial key 0 is a protocol error (MS-ASCMD
-                    // Sync status 4): it is sent only with a later key.
-                    if sync_key != "0" {
-                        c.push(el(AirSync, "GetChanges", vec![]));
-                    }
-                    c
-                })],
-            )],
-        ),
-        Command::SyncError { status } => el(
-            AirSync,
-            "Sync",
-            vec![text_el(AirSync, "Status", &status.to_string())],
-        ),
-        Command::SyncResponse(s) => {
-            let mut coll = vec![
-                text_el(AirSync, "SyncKey", &s.sync_key),
-                text_el(AirSync, "CollectionId", &s.collection_id),
-                text_el(AirSync, "Status", &s.status.to_string()),
-            ];
-            if !s.items.is_empty() {
-                let adds = s
-                    .items
-                    .iter()
-                    .map(|m| {
-                        el(
-                            AirSync,
-                            "Add",
-                            vec![
-                                text_el(AirSync, "ServerId", &m.id),
-                                el(
-                                    AirSync,
-                                    "ApplicationData",
-                                    vec![
-                                        text_el(Email, "From", &m.from),
-                                        text_el(Email, "Subject", &m.subject),
-                                        text_el(Email, "DateReceived", &m.received),
-                                    ],
-                                ),
-                            ],
-                        )
-                    })
-                    .collect();
-                coll.push(el(AirSync, "Commands", adds));
+        } => {
+            w.open(AirSync, "Sync");
+            w.open(AirSync, "Collections");
+            w.open(AirSync, "Collection");
+            w.text(AirSync, "SyncKey", sync_key);
+            w.text(AirSync, "CollectionId", collection_id);
+            // GetChanges with the initial key 0 is a protocol error (MS-ASCMD Sync status
+            // 4): it is sent only with a later key.
+            if sync_key != "0" {
+                w.empty(AirSync, "GetChanges");
             }
-            el(
-                AirSync,
-                "Sync",
-                vec![el(
-                    AirSync,
-                    "Collections",
-                    vec![el(AirSync, "Collection", coll)],
-                )],
-            )
+            w.end();
+            w.end();
+            w.end();
         }
-    };
-    encode_node(&root)
+        Command::SyncError { status } => {
+            w.open(AirSync, "Sync");
+            w.number(AirSync, "Status", *status);
+            w.end();
+        }
+        Command::SyncResponse(s) => {
+            w.open(AirSync, "Sync");
+            w.open(AirSync, "Collections");
+            w.open(AirSync, "Collection");
+            w.text(AirSync, "SyncKey", &s.sync_key);
+            w.text(AirSync, "CollectionId", &s.collection_id);
+            w.number(AirSync, "Status", s.status);
+            if !s.items.is_empty() {
+                w.open(AirSync, "Commands");
+                for m in &s.items {
+                    w.open(AirSync, "Add");
+                    w.text(AirSync, "ServerId", &m.id);
+                    w.open(AirSync, "ApplicationData");
+                    w.text(Email, "From", &m.from);
+                    w.text(Email, "Subject", &m.subject);
+                    w.text(Email, "DateReceived", &m.received);
+                    w.end();
+                    w.end();
+                }
+                w.end();
+            }
+            w.end();
+            w.end();
+            w.end();
+        }
+    }
+    w.out
 }
 
 /// A view of a decoded element for reading by name.
-struct View<'a>(&'a Node);
+struct View<'a>(&'a Node<'a>);
 
 impl<'a> View<'a> {
     fn is(&self, page: Page, name: &str) -> bool {
@@ -559,7 +588,7 @@ impl<'a> View<'a> {
     fn is_token(&self, page: u8, tag: u8) -> bool {
         matches!(self.0, Node::Element(p, t, _) if *p == page && *t == tag)
     }
-    fn children(&self) -> &'a [Node] {
+    fn children(&self) -> &'a [Node<'a>] {
         match self.0 {
             Node::Element(_, _, c) => c,
             _ => &[],
@@ -583,11 +612,11 @@ impl<'a> View<'a> {
     fn text(&self) -> String {
         match self.children() {
             // The usual case, one string: taken as it is.
-            [Node::Text(t)] => t.clone(),
+            [Node::Text(t)] => t.to_string(),
             children => children
                 .iter()
                 .filter_map(|n| match n {
-                    Node::Text(t) => Some(t.as_str()),
+                    Node::Text(t) => Some(t.as_ref()),
                     _ => None,
                 })
                 .collect(),
@@ -605,9 +634,13 @@ fn status(s: Option<String>) -> Result<u8, DecodeError> {
 
 /// Decodes a command.
 pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
+    decode_root(&decode_node(bytes)?)
+}
+
+/// The command a decoded document holds.
+fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
     use Page::*;
-    let root = decode_node(bytes)?;
-    let r = View(&root);
+    let r = View(root);
     if r.is(Provision, "Provision") {
         let policy = r
             .child(Provision, "Policies")
@@ -742,8 +775,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<Command, WireError> {
     let root = decode_node(bytes).map_err(|_| not_wbxml())?;
     let protocol_error = |c: Command| WireError::new(200, Refusal::ActiveSync(c));
     let r = View(&root);
-    let c = decode(bytes);
-    match c {
+    match decode_root(&root) {
         Ok(
             c @ (Command::ProvisionRequest { .. }
             | Command::FolderSyncRequest { .. }
@@ -943,17 +975,16 @@ mod tests {
     #[test]
     fn an_initial_sync_sends_no_get_changes() {
         use Page::*;
-        let first = decode_node(&encode(&Command::SyncRequest {
-            sync_key: "0".into(),
-            collection_id: "5".into(),
-        }))
-        .unwrap();
-        let later = decode_node(&encode(&Command::SyncRequest {
-            sync_key: "7".into(),
-            collection_id: "5".into(),
-        }))
-        .unwrap();
-        let has = |n: &Node| {
+        let (first, later) = ["0", "7"]
+            .map(|key| {
+                encode(&Command::SyncRequest {
+                    sync_key: key.into(),
+                    collection_id: "5".into(),
+                })
+            })
+            .into();
+        let (first, later) = (decode_node(&first).unwrap(), decode_node(&later).unwrap());
+        let has = |n: &Node<'_>| {
             View(n)
                 .child(AirSync, "Collections")
                 .and_then(|c| c.child(AirSync, "Collection"))
