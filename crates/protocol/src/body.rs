@@ -127,7 +127,7 @@ impl DetectAnswer {
     pub fn encode(&self) -> crate::codec::Encoded {
         crate::codec::autodiscover::DetectJson {
             protocol: self.protocol.clone(),
-            url: self.url.to_string(),
+            url: self.url.href(),
             aad: self.aad.clone(),
             onprem: self.onprem,
         }

@@ -82,13 +82,13 @@ impl Url {
     /// other than `http` and `https` (`urn:ietf:wg:oauth:2.0:oob`).
     pub fn parse(s: &str) -> Result<Url, UrlError> {
         let err = || UrlError(s.to_string());
-        let colon = s.find(':').ok_or_else(err)?;
+        let colon = memchr::memchr(b':', s.as_bytes()).ok_or_else(err)?;
         let scheme = &s[..colon];
         if scheme.is_empty()
-            || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !scheme.as_bytes()[0].is_ascii_alphabetic()
             || !scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '.' || c == '-')
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'.' || c == b'-')
         {
             return Err(err());
         }
@@ -99,27 +99,27 @@ impl Url {
             None if !web => (after, true),
             None => return Err(err()),
         };
-        let (hostpath, query) = match rest.split_once('?') {
-            Some((a, q)) => (a, Some(q)),
+        let (hostpath, query) = match memchr::memchr(b'?', rest.as_bytes()) {
+            Some(q) => (&rest[..q], Some(&rest[q + 1..])),
             None => (rest, None),
         };
         let (host, path) = if opaque {
             ("", hostpath)
         } else {
-            match hostpath.find('/') {
+            match memchr::memchr(b'/', hostpath.as_bytes()) {
                 Some(i) => (&hostpath[..i], &hostpath[i..]),
                 None => (hostpath, if web { "/" } else { "" }),
             }
         };
         if (!opaque && host.is_empty())
             || (opaque && path.is_empty())
-            || host.contains(char::is_whitespace)
-            || path.contains(char::is_whitespace)
+            || has_white_space(host)
+            || has_white_space(path)
         {
             return Err(err());
         }
-        let mut url = if web {
-            Url::of(UrlParts {
+        let mut parts = if web {
+            UrlParts {
                 scheme: if scheme.eq_ignore_ascii_case("https") {
                     Cow::Borrowed("https")
                 } else {
@@ -128,22 +128,57 @@ impl Url {
                 host: host.to_ascii_lowercase(),
                 path: path.to_string(),
                 query: Vec::new(),
-            })
+            }
         } else {
-            Url::of(UrlParts {
+            UrlParts {
                 scheme: Cow::Owned(scheme.to_string()),
                 host: host.to_string(),
                 path: path.to_string(),
                 query: Vec::new(),
-            })
+            }
         };
         if let Some(q) = query {
-            for pair in q.split('&').filter(|p| !p.is_empty()) {
-                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                url.query.push((decode(k), decode(v)));
+            let q = q.as_bytes();
+            let mut at = 0;
+            while at <= q.len() {
+                let end = memchr::memchr(b'&', &q[at..]).map_or(q.len(), |k| at + k);
+                let pair = &q[at..end];
+                if !pair.is_empty() {
+                    let (k, v) = match memchr::memchr(b'=', pair) {
+                        Some(e) => (&pair[..e], &pair[e + 1..]),
+                        None => (pair, &pair[pair.len()..]),
+                    };
+                    parts.query.push((decode_bytes(k), decode_bytes(v)));
+                }
+                at = end + 1;
             }
         }
-        Ok(url)
+        Ok(Url::of(parts))
+    }
+
+    /// The URL as text (what `Display` writes), built in one buffer: the scheme, `://`
+    /// and the host (`:` alone for an opaque URL), the path, and the query's pairs
+    /// percent-encoded.
+    pub fn href(&self) -> String {
+        let query: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut out =
+            Vec::with_capacity(self.scheme.len() + 3 + self.host.len() + self.path.len() + query);
+        out.extend_from_slice(self.scheme.as_bytes());
+        if self.host.is_empty() {
+            out.push(b':');
+        } else {
+            out.extend_from_slice(b"://");
+            out.extend_from_slice(self.host.as_bytes());
+        }
+        out.extend_from_slice(self.path.as_bytes());
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            out.push(if i == 0 { b'?' } else { b'&' });
+            encode_into(&mut out, k);
+            out.push(b'=');
+            encode_into(&mut out, v);
+        }
+        // Every part is a `str` or ASCII written by `encode_into`.
+        String::from_utf8(out).expect("a URL's text is UTF-8")
     }
 
     /// Whether this is an `http` or `https` URL (not a native redirect URI).
@@ -227,21 +262,7 @@ impl Url {
 
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.scheme)?;
-        if self.host.is_empty() {
-            f.write_str(":")?;
-        } else {
-            f.write_str("://")?;
-            f.write_str(&self.host)?;
-        }
-        f.write_str(&self.path)?;
-        for (i, (k, v)) in self.query.iter().enumerate() {
-            f.write_str(if i == 0 { "?" } else { "&" })?;
-            encode_into(f, k)?;
-            f.write_str("=")?;
-            encode_into(f, v)?;
-        }
-        Ok(())
+        f.write_str(&self.href())
     }
 }
 
@@ -251,50 +272,53 @@ impl serde::Serialize for Url {
     }
 }
 
-/// Writes `s` percent-encoded: unreserved bytes as they are (a run at a time), every
-/// other byte as `%XX` in upper-case hex.
-fn encode_into(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+/// Bytes a URL carries as they are (RFC 3986 unreserved); every other byte is `%XX`.
+/// A table look-up per byte: one predictable branch, whatever the mix of characters.
+const UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    t
+};
+
+/// Appends `s` percent-encoded to `out`: unreserved runs copied whole, every other byte
+/// as `%XX` in upper-case hex.
+fn encode_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    // A table look-up per byte: one predictable branch, whatever the mix of characters.
-    const UNRESERVED: [bool; 256] = {
-        let mut t = [false; 256];
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
-            b += 1;
-        }
-        t
-    };
-    let unreserved = |b: u8| UNRESERVED[usize::from(b)];
     let bytes = s.as_bytes();
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if unreserved(b) {
+        if UNRESERVED[usize::from(b)] {
             continue;
         }
-        // The bytes from `run` to `i` are unreserved ASCII, so both ends are char
-        // boundaries when the run is not empty (`run` may sit inside a character whose
-        // bytes are being escaped one by one).
-        if run < i {
-            f.write_str(&s[run..i])?;
-        }
-        let esc = [b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-        f.write_str(std::str::from_utf8(&esc).map_err(|_| fmt::Error)?)?;
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         run = i + 1;
     }
-    match s.get(run..) {
-        Some(tail) => f.write_str(tail),
-        None => Ok(()),
-    }
+    out.extend_from_slice(&bytes[run..]);
 }
 
 /// Percent-decodes `s` (`+` stays `+`).
 pub fn decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
+    decode_bytes(s.as_bytes())
+}
+
+/// Whether `s` holds white space (as `char::is_whitespace` sees it), checked a byte at a
+/// time: only a control byte, a space or a non-ASCII byte can begin one.
+fn has_white_space(s: &str) -> bool {
+    s.bytes().any(|b| b <= b' ' || b >= 0x80) && s.contains(char::is_whitespace)
+}
+
+/// [`decode`] of bytes cut from a `str` at ASCII delimiters (so they are UTF-8).
+fn decode_bytes(bytes: &[u8]) -> String {
+    if memchr::memchr(b'%', bytes).is_none() {
+        // Cut from a `str` at ASCII bytes: still UTF-8.
+        return String::from_utf8_lossy(bytes).into_owned();
     }
-    let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

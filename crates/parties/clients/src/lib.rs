@@ -712,7 +712,7 @@ impl Client {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
                 .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))
                 .header(&headers::AUTHORIZATION, auth)
-                .with_encoded(codec::mrs::Provision { upn: self.cfg.upn.clone(), url: d.url.to_string() }.encode()),
+                .with_encoded(codec::mrs::Provision { upn: self.cfg.upn.clone(), url: d.url.href() }.encode()),
             (ClientKind::OutlookMobile, Some(d)) => self
                 .request(Method::POST, d.url.clone().with("Cmd", "Sync"), "Outlook mobile uses the access token on Exchange Online", Some(Stage::UseToken))
                 .header(&headers::AUTHORIZATION, auth),

@@ -96,11 +96,9 @@ pub(crate) fn step(
             let Some(loc) = resp.url.clone() else {
                 return Next::Fail(fault_of(resp, "service", FaultCode::BadRedirect));
             };
-            if !loc.is_web()
-                || loc
-                    .to_string()
-                    .starts_with(hmasim_protocol::apps::NATIVE_REDIRECT)
-            {
+            // A native redirect URI (`urn:ietf:wg:oauth:2.0:oob`) is the only kind that
+            // is not web: the code is for the app, not a page to load.
+            if !loc.is_web() {
                 return match loc.param("code") {
                     Some(code) => Next::Code(code.to_string()),
                     None => Next::Fail(fault_of(resp, "entra-id", FaultCode::NoCode)),

@@ -379,7 +379,7 @@ impl Mrs {
                             .with_encoded(
                                 codec::mrs::Provision {
                                     upn: upn.clone(),
-                                    url: u.eas_url.to_string(),
+                                    url: u.eas_url.href(),
                                 }
                                 .encode(),
                             )

@@ -77,7 +77,7 @@ fn form_start(out: &mut String, id: &str, action: &Url) {
     out.push_str("<form id=\"");
     out.push_str(id);
     out.push_str("\" method=\"post\" action=\"");
-    escape_into(out, &action.to_string());
+    escape_into(out, &action.href());
     out.push_str("\">");
 }
 
@@ -113,22 +113,99 @@ pub fn encode(page: &Page) -> Encoded {
     Encoded::new(ContentType::Html, bytes)
 }
 
-/// An attribute: its name, its value, and the byte span of the value in the page.
-type Attr<'a> = (Cow<'a, str>, Cow<'a, str>, (usize, usize));
+/// An attribute as written: its name, its raw value (character references unresolved),
+/// and the byte span of the value in the page.
+type RawAttr<'a> = (&'a str, &'a str, (usize, usize));
 
-/// A start tag: its name (lower case) and attributes with the byte range of each value.
+/// A start tag: its name as written, where its attributes begin, and the byte after it.
+/// Attributes are read when asked for ([`Tag::attrs`]), so a tag the reader skips costs
+/// no allocation.
 struct Tag<'a> {
-    name: Cow<'a, str>,
-    attrs: Vec<Attr<'a>>,
+    s: &'a str,
+    name: &'a str,
+    attrs_at: usize,
     end: usize,
 }
 
-impl Tag<'_> {
-    fn attr(&self, n: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _, _)| k == n)
-            .map(|(_, v, _)| v.as_ref())
+impl<'a> Tag<'a> {
+    /// Whether the tag is named `n` (lower case; tag names are case-insensitive).
+    fn is(&self, n: &str) -> bool {
+        self.name.eq_ignore_ascii_case(n)
+    }
+    /// The tag's attributes in order.
+    fn attrs(&self) -> Attrs<'a> {
+        Attrs {
+            s: self.s,
+            i: self.attrs_at,
+            done: false,
+        }
+    }
+    /// The value of the first attribute named `n` (lower case), references resolved.
+    fn attr(&self, n: &str) -> Option<Cow<'a, str>> {
+        self.attrs()
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v, _)| unescape(v))
+    }
+}
+
+/// The attributes of a start tag, read from the byte after its name; once done, `i` is
+/// the byte after the tag.
+struct Attrs<'a> {
+    s: &'a str,
+    i: usize,
+    done: bool,
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = RawAttr<'a>;
+    fn next(&mut self) -> Option<RawAttr<'a>> {
+        if self.done {
+            return None;
+        }
+        let (s, b) = (self.s, self.s.as_bytes());
+        let mut i = self.i;
+        while b.get(i).is_some_and(|&c| is(c, WS | SLASH)) {
+            i += 1;
+        }
+        match b.get(i) {
+            None => {
+                self.done = true;
+                self.i = i;
+                return None;
+            }
+            Some(b'>') => {
+                self.done = true;
+                self.i = i + 1;
+                return None;
+            }
+            _ => {}
+        }
+        let n = s[i..]
+            .bytes()
+            .position(|c| is(c, WS | EQ | GT | SLASH))
+            .unwrap_or(s.len() - i);
+        let key = &s[i..i + n];
+        i += n.max(1);
+        if b.get(i) != Some(&b'=') {
+            self.i = i;
+            return Some((key, "", (i, i)));
+        }
+        i += 1;
+        let (start, end, next) = match b.get(i) {
+            Some(q @ (b'"' | b'\'')) => {
+                let e = memchr::memchr(*q, &b[i + 1..]).map_or(s.len(), |e| i + 1 + e);
+                (i + 1, e, (e + 1).min(s.len()))
+            }
+            _ => {
+                let e = s[i..]
+                    .bytes()
+                    .position(|c| is(c, WS | GT))
+                    .map_or(s.len(), |e| i + e);
+                (i, e, e)
+            }
+        };
+        self.i = next;
+        Some((key, &s[start..end], (start, end)))
     }
 }
 
@@ -157,80 +234,48 @@ fn is(c: u8, mask: u8) -> bool {
 }
 
 /// The start tags of a document, in order (comments skipped).
-fn tags(s: &str) -> Vec<Tag<'_>> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(k) = memchr::memchr(b'<', &b[i..]) {
-        i += k + 1;
-        if s[i..].starts_with("!--") {
-            i = memchr::memmem::find(&b[i..], b"-->").map_or(s.len(), |e| i + e + 3);
-            continue;
-        }
-        if !b.get(i).is_some_and(u8::is_ascii_alphabetic) {
-            continue;
-        }
-        let n = s[i..]
-            .bytes()
-            .position(|c| is(c, WS | GT | SLASH))
-            .unwrap_or(s.len() - i);
-        let name = lower(&s[i..i + n]);
-        i += n;
-        let mut attrs = Vec::new();
-        loop {
-            while b.get(i).is_some_and(|&c| is(c, WS | SLASH)) {
-                i += 1;
+fn tags(s: &str) -> Tags<'_> {
+    Tags { s, i: 0 }
+}
+
+/// The iterator [`tags`] returns.
+struct Tags<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = Tag<'a>;
+    fn next(&mut self) -> Option<Tag<'a>> {
+        let (s, b) = (self.s, self.s.as_bytes());
+        let mut i = self.i;
+        while let Some(k) = memchr::memchr(b'<', &b[i..]) {
+            i += k + 1;
+            if s[i..].starts_with("!--") {
+                i = memchr::memmem::find(&b[i..], b"-->").map_or(s.len(), |e| i + e + 3);
+                continue;
             }
-            match b.get(i) {
-                None => break,
-                Some(b'>') => {
-                    i += 1;
-                    break;
-                }
-                _ => {}
+            if !b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                continue;
             }
             let n = s[i..]
                 .bytes()
-                .position(|c| is(c, WS | EQ | GT | SLASH))
+                .position(|c| is(c, WS | GT | SLASH))
                 .unwrap_or(s.len() - i);
-            let key = lower(&s[i..i + n]);
-            i += n.max(1);
-            if b.get(i) != Some(&b'=') {
-                attrs.push((key, Cow::Borrowed(""), (i, i)));
-                continue;
-            }
-            i += 1;
-            let (start, end, next) = match b.get(i) {
-                Some(q @ (b'"' | b'\'')) => {
-                    let e = memchr::memchr(*q, &b[i + 1..]).map_or(s.len(), |e| i + 1 + e);
-                    (i + 1, e, (e + 1).min(s.len()))
-                }
-                _ => {
-                    let e = s[i..]
-                        .bytes()
-                        .position(|c| is(c, WS | GT))
-                        .map_or(s.len(), |e| i + e);
-                    (i, e, e)
-                }
+            let mut tag = Tag {
+                s,
+                name: &s[i..i + n],
+                attrs_at: i + n,
+                end: 0,
             };
-            attrs.push((key, unescape(&s[start..end]), (start, end)));
-            i = next;
+            let mut attrs = tag.attrs();
+            for _ in attrs.by_ref() {}
+            tag.end = attrs.i;
+            self.i = attrs.i;
+            return Some(tag);
         }
-        out.push(Tag {
-            name,
-            attrs,
-            end: i,
-        });
-    }
-    out
-}
-
-/// `name` in lower case, borrowed when it is already.
-fn lower(name: &str) -> Cow<'_, str> {
-    if name.bytes().any(|c| c.is_ascii_uppercase()) {
-        Cow::Owned(name.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(name)
+        self.i = s.len();
+        None
     }
 }
 
@@ -288,31 +333,59 @@ pub struct HtmlForm {
 
 /// The first `<form>` of a page and its inputs.
 pub fn parse_form(bytes: &[u8]) -> Result<HtmlForm, DecodeError> {
+    let f = form_of(page_text(bytes)?)?;
+    Ok(HtmlForm {
+        id: f.id.into_owned(),
+        action: f.action.into_owned(),
+        method: f.method.into_owned(),
+        fields: f
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    })
+}
+
+/// [`HtmlForm`] borrowing from the page where no character reference was resolved.
+struct FormRef<'a> {
+    id: Cow<'a, str>,
+    action: Cow<'a, str>,
+    method: Cow<'a, str>,
+    fields: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl FormRef<'_> {
+    fn get(&self, n: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+fn form_of(s: &str) -> Result<FormRef<'_>, DecodeError> {
     const F: &str = "HTML page";
-    let s = page_text(bytes)?;
-    let tags = tags(s);
-    let start = tags
-        .iter()
-        .position(|t| t.name == "form")
+    let mut tags = tags(s);
+    let form = tags
+        .by_ref()
+        .find(|t| t.is("form"))
         .ok_or_else(|| DecodeError::new(F, "no <form>"))?;
-    let form = &tags[start];
     let close = memchr::memmem::find(&s.as_bytes()[form.end..], b"</form")
         .map_or(s.len(), |k| form.end + k);
-    let fields = tags[start + 1..]
-        .iter()
+    let fields = tags
         .take_while(|t| t.end <= close)
-        .filter(|t| t.name == "input")
-        .filter_map(|t| {
-            Some((
-                t.attr("name")?.to_string(),
-                t.attr("value").unwrap_or("").to_string(),
-            ))
-        })
+        .filter(|t| t.is("input"))
+        .filter_map(|t| Some((t.attr("name")?, t.attr("value").unwrap_or_default())))
         .collect();
-    Ok(HtmlForm {
-        id: form.attr("id").unwrap_or("").to_string(),
-        action: form.attr("action").unwrap_or("").to_string(),
-        method: form.attr("method").unwrap_or("get").to_ascii_lowercase(),
+    let method = match form.attr("method") {
+        Some(m) if m.bytes().any(|c| c.is_ascii_uppercase()) => Cow::Owned(m.to_ascii_lowercase()),
+        Some(m) => m,
+        None => Cow::Borrowed("get"),
+    };
+    Ok(FormRef {
+        id: form.attr("id").unwrap_or_default(),
+        action: form.attr("action").unwrap_or_default(),
+        method,
         fields,
     })
 }
@@ -351,24 +424,21 @@ pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
             message: text_of(s, "message").unwrap_or_default(),
         });
     }
-    let f = parse_form(bytes)?;
+    let f = form_of(s)?;
     if f.method != "post" {
         return Err(DecodeError::new(F, "the form does not post"));
     }
     let action = Url::parse(&f.action).map_err(|e| DecodeError::new(F, format!("action: {e}")))?;
-    let get = |n: &str| {
-        f.fields
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-    };
-    match f.id.as_str() {
+    match f.id.as_ref() {
         "signin" => Ok(Page::SignIn {
             action,
-            username: get("UserName").filter(|u| !u.is_empty()),
+            username: f
+                .get("UserName")
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
         }),
         "mfa" => {
-            let method = match get("Method").as_deref() {
+            let method = match f.get("Method") {
                 Some("PhoneAppNotification") => MfaPrompt::PhoneAppNotification,
                 Some("RegisterSecurityInfo") => MfaPrompt::RegisterSecurityInfo,
                 _ => return Err(DecodeError::new(F, "an MFA page without a known Method")),
@@ -377,7 +447,12 @@ pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
         }
         "autopost" => Ok(Page::AutoPost {
             action,
-            fields: Form(f.fields),
+            fields: Form(
+                f.fields
+                    .into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            ),
         }),
         other => Err(DecodeError::new(
             F,
@@ -391,16 +466,15 @@ pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
 pub fn mask(bytes: &[u8]) -> Option<Vec<u8>> {
     let s = std::str::from_utf8(bytes).ok()?;
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    for t in tags(s).iter().filter(|t| t.name == "input") {
-        let secret = t.attr("name").is_some_and(is_secret_name)
+    for t in tags(s).filter(|t| t.is("input")) {
+        let secret = t.attr("name").is_some_and(|n| is_secret_name(&n))
             || t.attr("type")
                 .is_some_and(|v| v.eq_ignore_ascii_case("password"));
         if secret {
             spans.extend(
-                t.attrs
-                    .iter()
-                    .filter(|(k, _, _)| k == "value")
-                    .map(|(_, _, sp)| *sp),
+                t.attrs()
+                    .filter(|(k, _, _)| k.eq_ignore_ascii_case("value"))
+                    .map(|(_, _, sp)| sp),
             );
         }
     }
