@@ -211,6 +211,23 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Appends the claims' JSON, the bytes their `Serialize` gives (members in field
+    /// order), written without serde's per-byte escaping of strings that need none.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        crate::codec::json::Object::new(out)
+            .str("aud", &self.aud)
+            .str("iss", &self.iss)
+            .num("iat", self.iat)
+            .num("nbf", self.nbf)
+            .num("exp", self.exp)
+            .strs("amr", &self.amr)
+            .str("appid", &self.appid)
+            .str("scp", &self.scp)
+            .str("tid", &self.tid)
+            .str("upn", &self.upn)
+            .str("uti", &self.uti)
+            .end();
+    }
     /// Whether the authentication methods include multi-factor authentication.
     pub fn has_mfa(&self) -> bool {
         crate::oauth::Amr::has_mfa(&self.amr)
@@ -265,7 +282,7 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> String {
     };
     // Serializing a plain struct of strings and integers cannot fail.
     let mut json = Vec::with_capacity(512);
-    serde_json::to_writer(&mut json, claims).expect("claims serialize");
+    claims.write_json(&mut json);
     let mut out = String::with_capacity(header.len() + json.len() * 4 / 3 + 48);
     out.push_str(&header);
     let payload = out.len();
@@ -292,13 +309,11 @@ struct HeaderRef<'a> {
 
 /// The three parts of a compact JWT, split on its two dots.
 fn parts(jwt: &str) -> Result<(&str, &str, &str), JwtError> {
-    let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let mut dots = memchr::memchr_iter(b'.', jwt.as_bytes());
+    let (Some(i), Some(j), None) = (dots.next(), dots.next(), dots.next()) else {
         return Err(JwtError::Malformed);
     };
-    Ok((h, p, s))
+    Ok((&jwt[..i], &jwt[i + 1..j], &jwt[j + 1..]))
 }
 
 /// Calls `f` with the base64url-decoded bytes of `part`: on the stack when they fit
@@ -322,9 +337,9 @@ fn decoded<R>(part: &str, f: impl FnOnce(&[u8]) -> R) -> Result<R, JwtError> {
 pub fn decode_unverified(jwt: &str) -> Result<(Header, Claims), JwtError> {
     let (h, p, _) = parts(jwt)?;
     let header: Header =
-        decoded(h, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
+        decoded(h, |b| crate::codec::from_json(b))?.map_err(|_| JwtError::Malformed)?;
     let claims: Claims =
-        decoded(p, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
+        decoded(p, |b| crate::codec::from_json(b))?.map_err(|_| JwtError::Malformed)?;
     Ok((header, claims))
 }
 
@@ -335,12 +350,12 @@ pub fn verify(jwt: &str, keys: &KeySet, now: u64, skew: u64) -> Result<Claims, J
     // The same checks in the same order as decoding the whole token first: a malformed
     // header or payload is `Malformed` before the key is looked up.
     let key = decoded(h, |b| {
-        serde_json::from_slice::<HeaderRef<'_>>(b)
+        crate::codec::from_json::<HeaderRef<'_>>(b)
             .map(|hd| keys.get(&hd.kid).ok_or_else(|| hd.kid.into_owned()))
     })?
     .map_err(|_| JwtError::Malformed)?;
     let claims: Claims =
-        decoded(p, |b| serde_json::from_slice(b))?.map_err(|_| JwtError::Malformed)?;
+        decoded(p, |b| crate::codec::from_json(b))?.map_err(|_| JwtError::Malformed)?;
     let key = key.map_err(JwtError::UnknownKey)?;
     let signed = &jwt[..h.len() + 1 + p.len()];
     let valid = decoded(s, |sig| {

@@ -102,7 +102,8 @@ pub struct Meta {
     /// One line a trainer can read aloud.
     pub summary: Cow<'static, str>,
     /// Tokens minted in this message (by the issuer, on its response).
-    pub issued: Vec<Token>,
+    /// (Shared: the monitor keeps each token's record without copying it.)
+    pub issued: Vec<std::sync::Arc<Token>>,
     /// A refusal reported by this message.
     pub fault: Option<Box<Fault>>,
     /// Bookkeeping that traces leave out (a request timeout: when it matters, the party
@@ -219,9 +220,14 @@ impl Wire {
     }
     /// The content type the message's `Content-Type` header names, else its body's.
     pub fn content_type(&self) -> Option<crate::codec::ContentType> {
-        self.header_value(&headers::CONTENT_TYPE)
-            .and_then(crate::codec::ContentType::parse)
-            .or_else(|| self.body.content_type())
+        match (self.header_value(&headers::CONTENT_TYPE), &self.body) {
+            // The header its sender wrote for the encoded body: no parsing.
+            (Some(v), Body::Encoded(e)) if v == e.content_type.as_str() => Some(e.content_type),
+            (Some(v), _) => {
+                crate::codec::ContentType::parse(v).or_else(|| self.body.content_type())
+            }
+            (None, _) => self.body.content_type(),
+        }
     }
     /// The body's bytes (empty when it has none or is not encoded).
     pub fn bytes(&self) -> &[u8] {
@@ -349,8 +355,7 @@ impl Message {
     pub fn redirect(req: &Wire, location: Url, summary: impl Into<Cow<'static, str>>) -> Message {
         let mut m = Message::new(Kind::Redirect, summary);
         m.status = Some(StatusCode::FOUND);
-        m.headers
-            .push((headers::LOCATION.clone(), location.to_string()));
+        m.headers.push((headers::LOCATION.clone(), location.href()));
         m.url = Some(location);
         m.conv = req.conv;
         m
@@ -504,7 +509,7 @@ impl Message {
     }
     /// Records a token minted in this message (builder style; for its issuer).
     pub fn issuing(mut self, token: crate::Token) -> Message {
-        self.meta.issued.push(token);
+        self.meta.issued.push(std::sync::Arc::new(token));
         self
     }
     /// Names the carried token when there is one (builder style).

@@ -143,7 +143,7 @@ pub struct Monitor {
     /// Recorded events (when recording).
     pub events: Vec<Event>,
     /// Every token issued, in issue order.
-    pub tokens: Vec<Token>,
+    pub tokens: Vec<std::sync::Arc<Token>>,
     /// The compact serialization of every credential issued, to its index in `creds`.
     issued: BTreeMap<Box<str>, u32>,
     /// Per issued credential: whether the issuer's record has `mfa` in its `amr`, and
@@ -254,7 +254,7 @@ impl Monitor {
         i
     }
 
-    fn issue(&mut self, t: &Token) {
+    fn issue(&mut self, t: &std::sync::Arc<Token>) {
         if self.issued.contains_key(t.jwt.as_str()) {
             return;
         }
@@ -714,7 +714,7 @@ mod tests {
             "redeem",
         );
         let mut m = Message::response(&req, 200, "tokens");
-        m.meta.issued.push(t.clone());
+        m.meta.issued.push(std::sync::Arc::new(t.clone()));
         deliver(mon, 1, ActorId(3), CLIENT, &m);
     }
 

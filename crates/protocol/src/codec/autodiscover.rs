@@ -288,8 +288,7 @@ impl DetectJson {
     /// Reads the JSON body.
     pub fn decode(bytes: &[u8]) -> Result<DetectJson, DecodeError> {
         const F: &str = "AutoDetect JSON";
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
+        let v: Value = super::from_json(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         Ok(DetectJson {
             protocol: s("protocol").ok_or_else(|| DecodeError::new(F, "no protocol"))?,

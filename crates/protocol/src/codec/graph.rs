@@ -97,8 +97,7 @@ impl Messages {
             #[serde(default)]
             value: Option<Vec<Message>>,
         }
-        let v: In =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
+        let v: In = super::from_json(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
         let Member::Str(ctx) = &v.context else {
             return Err(DecodeError::new(F, "no @odata.context"));
         };

@@ -38,6 +38,7 @@ pub mod ews;
 pub mod graph;
 pub mod html;
 pub mod http1;
+pub(crate) mod json;
 pub mod mail;
 pub mod mapi;
 pub mod mrs;
@@ -116,6 +117,10 @@ impl ContentType {
     /// The content type a header value names (parameters ignored, case-insensitive;
     /// `application/xml` and `application/soap+xml` read as [`ContentType::Xml`]).
     pub fn parse(header: &str) -> Option<ContentType> {
+        // The value a service writes ([`ContentType::as_str`]): one comparison each.
+        if let Some(c) = Self::ALL.into_iter().find(|c| c.as_str() == header) {
+            return Some(c);
+        }
         let media = header.split(';').next().unwrap_or("").trim();
         if media.eq_ignore_ascii_case("application/xml")
             || media.eq_ignore_ascii_case("application/soap+xml")
@@ -480,7 +485,17 @@ pub struct DecodeError {
 
 /// Parses a JSON body of format `f`.
 pub(crate) fn json_value(bytes: &[u8], f: &'static str) -> Result<Value, DecodeError> {
-    serde_json::from_slice(bytes).map_err(|e| DecodeError::new(f, e.to_string()))
+    from_json(bytes).map_err(|e| DecodeError::new(f, e.to_string()))
+}
+
+/// Deserializes JSON `bytes`, checked as UTF-8 once and then read as text: serde_json's
+/// byte reader checks every string on its own, a branchy call per string. Bytes that are
+/// not UTF-8 go to the byte reader, so the error reported is the one it gives.
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
 }
 
 /// One member of a JSON body as the typed decoders read it, without building a

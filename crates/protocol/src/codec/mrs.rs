@@ -58,10 +58,10 @@ impl Provision {
         }
         const INVALID: &str =
             "Invalid provisioning request: expected upn, protocol 'activesync' and an https url.";
-        let v: In = serde_json::from_slice(bytes).map_err(|_| {
+        let v: In = super::from_json(bytes).map_err(|_| {
             // JSON of another shape (an array, a member twice) is an invalid request,
             // not invalid JSON.
-            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            match super::from_json::<serde::de::IgnoredAny>(bytes) {
                 Ok(_) => bad(INVALID),
                 Err(_) => bad("The request body is not valid JSON."),
             }

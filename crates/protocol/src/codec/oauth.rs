@@ -82,8 +82,7 @@ impl OAuthError {
     /// Reads an error JSON back (what a client reads of a 400).
     pub fn decode(bytes: &[u8]) -> Result<OAuthError, DecodeError> {
         const F: &str = "OAuth error JSON";
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
+        let v: Value = super::from_json(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
         let error = str_field(&v, "error", F)?;
         let d = str_field(&v, "error_description", F)?;
         let code = v["error_codes"][0]
@@ -199,31 +198,20 @@ impl TokenAnswer {
     /// The JSON body (members in alphabetical order, as Entra ID's answers are
     /// recorded).
     pub fn encode(&self) -> Encoded {
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            access_token: &'a str,
-            expires_in: u64,
-            ext_expires_in: u64,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            id_token: Option<&'a str>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            refresh_token: Option<&'a str>,
-            resource: &'a str,
-            scope: &'a str,
-            token_type: &'a str,
-        }
-        let out = Out {
-            access_token: &self.access_token,
-            expires_in: self.expires_in,
-            ext_expires_in: self.expires_in,
-            id_token: self.id_token.as_deref(),
-            refresh_token: self.refresh_token.as_deref(),
-            resource: &self.resource,
-            scope: &self.scope,
-            token_type: &self.token_type,
-        };
-        let mut bytes = Vec::with_capacity(self.access_token.len() * 3 + 256);
-        serde_json::to_writer(&mut bytes, &out).expect("a struct of strings serializes");
+        let tokens = self.access_token.len()
+            + self.id_token.as_ref().map_or(0, String::len)
+            + self.refresh_token.as_ref().map_or(0, String::len);
+        let mut bytes = Vec::with_capacity(tokens + 256);
+        super::json::Object::new(&mut bytes)
+            .str("access_token", &self.access_token)
+            .num("expires_in", self.expires_in)
+            .num("ext_expires_in", self.expires_in)
+            .opt_str("id_token", self.id_token.as_deref())
+            .opt_str("refresh_token", self.refresh_token.as_deref())
+            .str("resource", &self.resource)
+            .str("scope", &self.scope)
+            .str("token_type", &self.token_type)
+            .end();
         Encoded::new(ContentType::Json, bytes)
     }
     /// Reads the JSON body (`expires_in` as a number or, as the v1 endpoint writes it,
@@ -247,8 +235,7 @@ impl TokenAnswer {
             #[serde(default)]
             id_token: Member,
         }
-        let v: In =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
+        let v: In = super::from_json(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
         let expires_in = match &v.expires_in {
             Member::Num(n) => Some(*n),
             Member::Str(s) => s.parse().ok(),

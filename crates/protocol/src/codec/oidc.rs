@@ -81,8 +81,7 @@ impl Jwks {
     /// refused.
     pub fn decode(bytes: &[u8]) -> Result<Jwks, DecodeError> {
         const F: &str = "JWKS";
-        let v: Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
+        let v: Value = super::from_json(bytes).map_err(|e| DecodeError::new(F, e.to_string()))?;
         let keys = v
             .get("keys")
             .and_then(Value::as_array)
