@@ -47,5 +47,5 @@ pub fn client_party(appid: &str) -> &'static str {
 
 /// The issuer (`iss`) of Entra ID v1 tokens for tenant `tid`.
 pub fn entra_issuer(tid: &str) -> String {
-    format!("https://sts.windows.net/{tid}/")
+    ["https://sts.windows.net/", tid, "/"].concat()
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use hmasim_base::SimDuration;
 use hmasim_protocol::address::Cidr;
 use hmasim_protocol::challenge::Credentials;
-use hmasim_protocol::codec::oauth::{OAuthError, TokenAnswer};
+use hmasim_protocol::codec::oauth::{OAuthError, TokenAnswerRef};
 use hmasim_protocol::codec::{dirsync, ContentType, Encoded, Stamp};
 use hmasim_protocol::device::{self, DeviceRecord, TrustType};
 use hmasim_protocol::jwt::{self, Claims, KeySet, SigningKey};
@@ -162,7 +162,9 @@ pub struct EntraId {
     // Shared by a world's clones: configuration only changes by `reconfigure`.
     cfg: Arc<EntraConfig>,
     net: Net,
-    sessions: BTreeMap<String, Session>,
+    /// Shared records (`Arc`): deciding on a session reads a copy of the handle, not of
+    /// the session; a change copies a record only while a world's clone shares it.
+    sessions: BTreeMap<String, Arc<Session>>,
     codes: BTreeMap<String, Grant>,
     waits: BTreeMap<u64, Wait>,
     /// `uti` of every token issued -> its trace id.
@@ -375,7 +377,7 @@ impl EntraId {
         let upn = p("login_hint");
         self.sessions.insert(
             id.clone(),
-            Session {
+            Arc::new(Session {
                 client_id: p("client_id"),
                 resource: p("resource"),
                 redirect_uri,
@@ -393,7 +395,7 @@ impl EntraId {
                 device_credential: req
                     .header_value(device::DEVICE_CREDENTIAL_HEADER)
                     .map(str::to_string),
-            },
+            }),
         );
         tracing::debug!(t_ms = ctx.now().as_millis(), party = "entra-id", session = %id, client_id = %p("client_id"), "authorize");
         let reply = if !upn.is_empty() && self.federated(&upn) {
@@ -427,7 +429,7 @@ impl EntraId {
         };
         let upn = f.get("UserName").unwrap_or("").to_string();
         let password = f.get("Password").map(str::to_string);
-        let Some(s) = self.sessions.get_mut(&id) else {
+        let Some(s) = self.sessions.get_mut(&id).map(Arc::make_mut) else {
             return ctx.send(from, session_expired(&req, ctx.label()));
         };
         s.upn = upn.clone();
@@ -569,7 +571,7 @@ impl EntraId {
         if claims.has_mfa() && self.cfg.accept_adfs_mfa {
             amr.push("mfa".into());
         }
-        if let Some(s) = self.sessions.get_mut(&id) {
+        if let Some(s) = self.sessions.get_mut(&id).map(Arc::make_mut) {
             s.upn = claims.upn;
         }
         self.signed_in(req, from, ctx, &id, amr);
@@ -655,7 +657,7 @@ impl EntraId {
         id: &str,
         amr: Vec<String>,
     ) {
-        let Some(s) = self.sessions.get_mut(id) else {
+        let Some(s) = self.sessions.get_mut(id).map(Arc::make_mut) else {
             return;
         };
         s.amr = amr;
@@ -713,7 +715,7 @@ impl EntraId {
                     .with_body(Body::Lines(lines)),
             );
         }
-        if let Some(sess) = self.sessions.get_mut(id) {
+        if let Some(sess) = self.sessions.get_mut(id).map(Arc::make_mut) {
             sess.evaluated = Some(results);
         }
         self.decide(req, from, ctx, id);
@@ -723,7 +725,7 @@ impl EntraId {
         let Some(s) = self.sessions.get(id).cloned() else {
             return;
         };
-        let results = s.evaluated.clone().unwrap_or_default();
+        let results: &[ca::PolicyResult] = s.evaluated.as_deref().unwrap_or_default();
         match ca::verdict_for(&results, &self.facts(&s), |c| self.has(&s, c)) {
             Verdict::Grant => self.complete(req, from, ctx, id),
             Verdict::Block(name) => ctx.send(
@@ -991,7 +993,7 @@ impl EntraId {
                 self.registered.insert(upn);
             }
         }
-        match self.sessions.get_mut(&id) {
+        match self.sessions.get_mut(&id).map(Arc::make_mut) {
             Some(s) => {
                 if !Amr::has_mfa(&s.amr) {
                     s.amr.push("mfa".into());
@@ -1009,7 +1011,7 @@ impl EntraId {
         if s.form_post {
             self.next_id_token += 1;
             let tid = format!("ID{}", self.next_id_token);
-            let (token, jwt) = self.mint(
+            let token = self.mint(
                 ctx,
                 &tid,
                 TokenKind::Id,
@@ -1023,7 +1025,7 @@ impl EntraId {
             let code = self.code(ctx, &s);
             let fields = Form::new()
                 .with("code", code)
-                .with("id_token", jwt)
+                .with("id_token", token.jwt.clone())
                 .with("state", "OpenIdConnect");
             let action = Url::parse(&s.redirect_uri)
                 .unwrap_or_else(|_| Url::https("outlook.office.com", "/owa/"));
@@ -1086,7 +1088,7 @@ impl EntraId {
         amr: &[String],
         life: SimDuration,
         obo_of: Option<String>,
-    ) -> (Token, String) {
+    ) -> Token {
         let now_ms = ctx.now().as_millis();
         let now = hmasim_protocol::unix_now(ctx);
         let mut b = [0u8; 16];
@@ -1111,20 +1113,20 @@ impl EntraId {
         };
         let jwt = ctx.sign(&claims, self.signing_key());
         self.ids.insert(uti, id.to_string());
-        let token = Token {
+        // The record takes the claims' strings: they were signed and are not needed again.
+        Token {
             id: id.to_string(),
             kind,
             issuer: "entra-id",
             client: apps::client_party(appid).to_string(),
-            audience: aud.to_string(),
+            audience: claims.aud,
             obo_of,
-            amr: amr.to_vec(),
+            amr: claims.amr,
             issued_ms: now_ms,
             expires_ms: now_ms + life.as_millis(),
-            jwt: jwt.clone(),
+            jwt,
             upn: claims.upn,
-        };
-        (token, jwt)
+        }
     }
 
     /// Opens a new refresh-token family. Its tokens are named after the articles: `1` for
@@ -1178,7 +1180,7 @@ impl EntraId {
         } else {
             self.cfg.access_lifetime
         };
-        let (at, at_jwt) = self.mint(
+        let at = self.mint(
             ctx,
             &format!("AT{suffix}"),
             TokenKind::Access,
@@ -1189,7 +1191,7 @@ impl EntraId {
             at_life,
             obo_of.clone(),
         );
-        let (rt, rt_jwt) = self.mint(
+        let rt = self.mint(
             ctx,
             &format!("RT{suffix}"),
             TokenKind::Refresh,
@@ -1200,13 +1202,13 @@ impl EntraId {
             self.cfg.refresh_lifetime,
             obo_of,
         );
-        let body = TokenAnswer {
-            token_type: "Bearer".into(),
-            resource: resource.to_string(),
-            scope: "user_impersonation".into(),
+        let body = TokenAnswerRef {
+            token_type: "Bearer",
+            resource,
+            scope: "user_impersonation",
             expires_in: at_life.as_secs(),
-            access_token: at_jwt,
-            refresh_token: Some(rt_jwt),
+            access_token: &at.jwt,
+            refresh_token: Some(&rt.jwt),
             id_token: None,
         };
         let mut m = Message::response(req, 200, summary)
@@ -1221,7 +1223,7 @@ impl EntraId {
 
     fn token(&mut self, req: Wire, from: Route, ctx: &mut impl Env) {
         // A body that is not a form has no `grant_type`: Entra ID's AADSTS900144.
-        let Some(f) = req.form().cloned() else {
+        let Some(f) = req.form() else {
             let refusal = OAuthError::missing_parameter("grant_type").refuse();
             let answer = Message::response(
                 &req,
@@ -1233,7 +1235,10 @@ impl EntraId {
         };
         let now = hmasim_protocol::unix_now(ctx);
         let reply = match f.get("grant_type").and_then(GrantType::parse) {
-            Some(GrantType::Password) => return self.legacy_signin(req, from, ctx, &f),
+            Some(GrantType::Password) => {
+                let f = f.clone();
+                return self.legacy_signin(req, from, ctx, &f);
+            }
             Some(GrantType::AuthorizationCode) => {
                 match self.codes.remove(f.get("code").unwrap_or("")) {
                     Some(g) => {

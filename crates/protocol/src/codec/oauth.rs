@@ -194,25 +194,61 @@ pub struct TokenAnswer {
     pub id_token: Option<String>,
 }
 
-impl TokenAnswer {
+/// A token endpoint's success answer to write, borrowing its members (an issuer writes the
+/// tokens it keeps a record of without copying them): [`TokenAnswer`]'s bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenAnswerRef<'a> {
+    /// `token_type` (`Bearer`).
+    pub token_type: &'a str,
+    /// `resource`.
+    pub resource: &'a str,
+    /// `scope`.
+    pub scope: &'a str,
+    /// `expires_in`, seconds (`ext_expires_in` is the same).
+    pub expires_in: u64,
+    /// `access_token`.
+    pub access_token: &'a str,
+    /// `refresh_token`.
+    pub refresh_token: Option<&'a str>,
+    /// `id_token`.
+    pub id_token: Option<&'a str>,
+}
+
+impl TokenAnswerRef<'_> {
     /// The JSON body (members in alphabetical order, as Entra ID's answers are
     /// recorded).
     pub fn encode(&self) -> Encoded {
         let tokens = self.access_token.len()
-            + self.id_token.as_ref().map_or(0, String::len)
-            + self.refresh_token.as_ref().map_or(0, String::len);
+            + self.id_token.map_or(0, str::len)
+            + self.refresh_token.map_or(0, str::len);
         let mut bytes = Vec::with_capacity(tokens + 256);
         super::json::Object::new(&mut bytes)
-            .str("access_token", &self.access_token)
+            .str("access_token", self.access_token)
             .num("expires_in", self.expires_in)
             .num("ext_expires_in", self.expires_in)
-            .opt_str("id_token", self.id_token.as_deref())
-            .opt_str("refresh_token", self.refresh_token.as_deref())
-            .str("resource", &self.resource)
-            .str("scope", &self.scope)
-            .str("token_type", &self.token_type)
+            .opt_str("id_token", self.id_token)
+            .opt_str("refresh_token", self.refresh_token)
+            .str("resource", self.resource)
+            .str("scope", self.scope)
+            .str("token_type", self.token_type)
             .end();
         Encoded::new(ContentType::Json, bytes)
+    }
+}
+
+impl TokenAnswer {
+    /// The JSON body ([`TokenAnswerRef::encode`]).
+    pub fn encode(&self) -> Encoded {
+        TokenAnswerRef {
+            token_type: &self.token_type,
+            resource: &self.resource,
+            scope: &self.scope,
+            expires_in: self.expires_in,
+            access_token: &self.access_token,
+            refresh_token: self.refresh_token.as_deref(),
+            id_token: self.id_token.as_deref(),
+        }
+        .encode()
     }
     /// Reads the JSON body (`expires_in` as a number or, as the v1 endpoint writes it,
     /// a string of digits).
