@@ -83,6 +83,49 @@ pub enum Node<'a> {
     Opaque(Cow<'a, [u8]>),
 }
 
+/// A tag of a code page: what the writer writes and the reader compares, a token looked
+/// up in [`TAGS`] when the code is compiled ([`tag!`]), not per element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tag {
+    page: u8,
+    token: u8,
+}
+
+/// The [`Tag`] named `name` in `page` (a compile-time error when [`TAGS`] lacks it).
+const fn tag_of(page: Page, name: &str) -> Tag {
+    const fn same(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while i < TAGS.len() {
+        let (p, t, n) = TAGS[i];
+        if p == page as u8 && same(n, name) {
+            return Tag { page: p, token: t };
+        }
+        i += 1;
+    }
+    panic!("a tag missing from TAGS")
+}
+
+/// The [`Tag`] of a code page and name, evaluated at compile time.
+macro_rules! tag {
+    ($page:ident, $name:literal) => {
+        const { tag_of(Page::$page, $name) }
+    };
+}
+
+#[cfg(test)]
 fn token(page: Page, name: &str) -> u8 {
     TAGS.iter()
         .find(|(p, _, n)| *p == page as u8 && *n == name)
@@ -176,6 +219,19 @@ struct Reader<'a> {
     page: u8,
 }
 
+/// What a document holds, as the reader meets it: the tree of [`decode_node`] and the
+/// flat element list the command decoder reads are two sinks of one reader.
+trait Sink<'a> {
+    /// An element begins (its content, if any, follows, then [`Sink::close`]).
+    fn open(&mut self, page: u8, tag: u8);
+    /// A string in the current element.
+    fn text(&mut self, text: Cow<'a, str>);
+    /// Opaque data in the current element.
+    fn opaque(&mut self, data: &'a [u8]);
+    /// The current element ends.
+    fn close(&mut self);
+}
+
 fn bad(detail: impl Into<String>) -> DecodeError {
     DecodeError::new("ActiveSync WBXML", detail)
 }
@@ -202,17 +258,22 @@ impl<'a> Reader<'a> {
         let s = std::str::from_utf8(&bytes[..n]).map_err(|_| bad("a string that is not UTF-8"))?;
         Ok((s, n + 1))
     }
-    fn content(&mut self, depth: usize) -> Result<Vec<Node<'a>>, DecodeError> {
-        let mut out = Vec::with_capacity(4);
+    fn content(&mut self, depth: usize, sink: &mut impl Sink<'a>) -> Result<(), DecodeError> {
         loop {
             let t = self.byte()?;
+            // Tags first: most tokens of a document are elements (a comparison each, not
+            // a jump table).
+            if t & 0x3F >= 0x05 {
+                self.element(t, depth, sink)?;
+                continue;
+            }
             match t {
-                END => return Ok(out),
+                END => return Ok(()),
                 SWITCH_PAGE => self.page = self.byte()?,
                 STR_I => {
                     let (s, n) = Self::cstr(&self.b[self.i..])?;
                     self.i += n;
-                    out.push(Node::Text(Cow::Borrowed(s)));
+                    sink.text(Cow::Borrowed(s));
                 }
                 STR_T => {
                     let at = self.mb()? as usize;
@@ -221,13 +282,13 @@ impl<'a> Reader<'a> {
                             .get(at..)
                             .ok_or_else(|| bad("a string table reference out of range"))?,
                     )?;
-                    out.push(Node::Text(Cow::Borrowed(s)));
+                    sink.text(Cow::Borrowed(s));
                 }
                 ENTITY => {
                     let c = char::from_u32(self.mb()?)
                         .filter(|&c| c != '\0')
                         .ok_or_else(|| bad("a bad entity"))?;
-                    out.push(Node::Text(Cow::Owned(c.to_string())));
+                    sink.text(Cow::Owned(c.to_string()));
                 }
                 OPAQUE => {
                     let n = self.mb()? as usize;
@@ -236,14 +297,19 @@ impl<'a> Reader<'a> {
                         .checked_add(n)
                         .filter(|&e| e <= self.b.len())
                         .ok_or_else(|| bad("opaque data past the end"))?;
-                    out.push(Node::Opaque(Cow::Borrowed(&self.b[self.i..end])));
+                    sink.opaque(&self.b[self.i..end]);
                     self.i = end;
                 }
-                t => out.push(self.element(t, depth)?),
+                t => self.element(t, depth, sink)?,
             }
         }
     }
-    fn element(&mut self, t: u8, depth: usize) -> Result<Node<'a>, DecodeError> {
+    fn element(
+        &mut self,
+        t: u8,
+        depth: usize,
+        sink: &mut impl Sink<'a>,
+    ) -> Result<(), DecodeError> {
         if depth >= MAX_DEPTH {
             return Err(bad("nested too deep"));
         }
@@ -259,18 +325,17 @@ impl<'a> Reader<'a> {
                 self.page
             )));
         }
-        let page = self.page;
-        let children = if t & CONTENT != 0 {
-            self.content(depth + 1)?
-        } else {
-            Vec::new()
-        };
-        Ok(Node::Element(page, tag, children))
+        sink.open(self.page, tag);
+        if t & CONTENT != 0 {
+            self.content(depth + 1, sink)?;
+        }
+        sink.close();
+        Ok(())
     }
 }
 
-/// Decodes a document into its root element.
-pub fn decode_node(bytes: &[u8]) -> Result<Node<'_>, DecodeError> {
+/// Reads a document (its header, then its root element) into `sink`.
+fn read<'a>(bytes: &'a [u8], sink: &mut impl Sink<'a>) -> Result<(), DecodeError> {
     if bytes.len() > MAX_BYTES {
         return Err(bad("too large"));
     }
@@ -304,11 +369,108 @@ pub fn decode_node(bytes: &[u8]) -> Result<Node<'_>, DecodeError> {
     if matches!(t, END | ENTITY | STR_I | STR_T | OPAQUE) || t & 0x3F < 0x05 {
         return Err(bad("the document does not start with an element"));
     }
-    let root = r.element(t, 0)?;
+    r.element(t, 0, sink)?;
     if r.i != bytes.len() {
         return Err(bad("bytes after the root element"));
     }
-    Ok(root)
+    Ok(())
+}
+
+/// The sink that builds a [`Node`] tree.
+#[derive(Default)]
+struct Tree<'a> {
+    /// The open elements: code page, token, content so far.
+    open: Vec<(u8, u8, Vec<Node<'a>>)>,
+    root: Option<Node<'a>>,
+}
+
+impl<'a> Tree<'a> {
+    fn push(&mut self, n: Node<'a>) {
+        if let Some((_, _, children)) = self.open.last_mut() {
+            children.push(n);
+        }
+    }
+}
+
+impl<'a> Sink<'a> for Tree<'a> {
+    fn open(&mut self, page: u8, tag: u8) {
+        self.open.push((page, tag, Vec::new()));
+    }
+    fn text(&mut self, text: Cow<'a, str>) {
+        self.push(Node::Text(text));
+    }
+    fn opaque(&mut self, data: &'a [u8]) {
+        self.push(Node::Opaque(Cow::Borrowed(data)));
+    }
+    fn close(&mut self) {
+        if let Some((page, tag, children)) = self.open.pop() {
+            let n = Node::Element(page, tag, children);
+            if self.open.is_empty() {
+                self.root = Some(n);
+            } else {
+                self.push(n);
+            }
+        }
+    }
+}
+
+/// Decodes a document into its root element.
+pub fn decode_node(bytes: &[u8]) -> Result<Node<'_>, DecodeError> {
+    let mut tree = Tree::default();
+    read(bytes, &mut tree)?;
+    tree.root
+        .ok_or_else(|| bad("the document does not start with an element"))
+}
+
+/// An element of a document read flat ([`Flat`]): its tag, the index after its last
+/// descendant, and its strings (one borrowed, several joined).
+struct FlatElement<'a> {
+    tag: Tag,
+    end: u32,
+    text: Option<Cow<'a, str>>,
+}
+
+/// The sink that lists a document's elements in order, each with the extent of its
+/// descendants: one vector for the whole document, where a tree allocates per element.
+#[derive(Default)]
+struct Flat<'a> {
+    elements: Vec<FlatElement<'a>>,
+    open: Vec<u32>,
+}
+
+impl<'a> Sink<'a> for Flat<'a> {
+    fn open(&mut self, page: u8, token: u8) {
+        self.open.push(self.elements.len() as u32);
+        self.elements.push(FlatElement {
+            tag: Tag { page, token },
+            end: 0,
+            text: None,
+        });
+    }
+    fn text(&mut self, text: Cow<'a, str>) {
+        if let Some(&at) = self.open.last() {
+            match &mut self.elements[at as usize].text {
+                Some(t) => t.to_mut().push_str(&text),
+                none => *none = Some(text),
+            }
+        }
+    }
+    fn opaque(&mut self, _: &'a [u8]) {}
+    fn close(&mut self) {
+        if let Some(at) = self.open.pop() {
+            self.elements[at as usize].end = self.elements.len() as u32;
+        }
+    }
+}
+
+/// Reads a document's elements flat.
+fn flat(bytes: &[u8]) -> Result<Vec<FlatElement<'_>>, DecodeError> {
+    let mut f = Flat {
+        elements: Vec::with_capacity(32),
+        open: Vec::with_capacity(8),
+    };
+    read(bytes, &mut f)?;
+    Ok(f.elements)
 }
 
 /// A folder of a `FolderSync` response.
@@ -416,27 +578,27 @@ impl Writer {
         out.extend_from_slice(&[0x03, 0x01, 0x6A, 0x00]);
         Writer { out, page: 0 }
     }
-    fn tag(&mut self, page: Page, name: &str, flags: u8) {
-        if page as u8 != self.page {
-            self.out.extend_from_slice(&[SWITCH_PAGE, page as u8]);
-            self.page = page as u8;
+    fn tag(&mut self, tag: Tag, flags: u8) {
+        if tag.page != self.page {
+            self.out.extend_from_slice(&[SWITCH_PAGE, tag.page]);
+            self.page = tag.page;
         }
-        self.out.push(token(page, name) | flags);
+        self.out.push(tag.token | flags);
     }
     /// An element with content: its children follow, then [`Writer::end`].
-    fn open(&mut self, page: Page, name: &str) {
-        self.tag(page, name, CONTENT);
+    fn open(&mut self, tag: Tag) {
+        self.tag(tag, CONTENT);
     }
     /// An element without content.
-    fn empty(&mut self, page: Page, name: &str) {
-        self.tag(page, name, 0);
+    fn empty(&mut self, tag: Tag) {
+        self.tag(tag, 0);
     }
     fn end(&mut self) {
         self.out.push(END);
     }
     /// An element holding one string (its NUL bytes left out, as [`encode_node`] does).
-    fn text(&mut self, page: Page, name: &str, text: &str) {
-        self.open(page, name);
+    fn text(&mut self, tag: Tag, text: &str) {
+        self.open(tag);
         self.out.push(STR_I);
         if memchr::memchr(0, text.as_bytes()).is_none() {
             self.out.extend_from_slice(text.as_bytes());
@@ -447,7 +609,7 @@ impl Writer {
         self.end();
     }
     /// [`Writer::text`] of a number.
-    fn number(&mut self, page: Page, name: &str, n: impl Into<u64>) {
+    fn number(&mut self, tag: Tag, n: impl Into<u64>) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
         let mut n = n.into();
@@ -461,46 +623,45 @@ impl Writer {
         }
         // ASCII digits.
         let text = std::str::from_utf8(&digits[i..]).unwrap_or("0");
-        self.text(page, name, text);
+        self.text(tag, text);
     }
 }
 
 /// The WBXML of a command.
 pub fn encode(c: &Command) -> Vec<u8> {
-    use Page::*;
     let mut w = Writer::new();
     match c {
         Command::ProvisionRequest { policy_key } => {
-            w.open(Provision, "Provision");
-            w.open(Provision, "Policies");
-            w.open(Provision, "Policy");
-            w.text(Provision, "PolicyType", POLICY_TYPE);
+            w.open(tag!(Provision, "Provision"));
+            w.open(tag!(Provision, "Policies"));
+            w.open(tag!(Provision, "Policy"));
+            w.text(tag!(Provision, "PolicyType"), POLICY_TYPE);
             if let Some(k) = policy_key {
-                w.text(Provision, "PolicyKey", k);
-                w.text(Provision, "Status", "1");
+                w.text(tag!(Provision, "PolicyKey"), k);
+                w.text(tag!(Provision, "Status"), "1");
             }
             w.end();
             w.end();
             w.end();
         }
         Command::ProvisionResponse { status, policy_key } => {
-            w.open(Provision, "Provision");
-            w.number(Provision, "Status", *status);
+            w.open(tag!(Provision, "Provision"));
+            w.number(tag!(Provision, "Status"), *status);
             // A refused request (a protocol error) is answered with its status alone.
             if *status == 1 {
-                w.open(Provision, "Policies");
-                w.open(Provision, "Policy");
-                w.text(Provision, "PolicyType", POLICY_TYPE);
-                w.text(Provision, "Status", "1");
-                w.text(Provision, "PolicyKey", policy_key);
+                w.open(tag!(Provision, "Policies"));
+                w.open(tag!(Provision, "Policy"));
+                w.text(tag!(Provision, "PolicyType"), POLICY_TYPE);
+                w.text(tag!(Provision, "Status"), "1");
+                w.text(tag!(Provision, "PolicyKey"), policy_key);
                 w.end();
                 w.end();
             }
             w.end();
         }
         Command::FolderSyncRequest { sync_key } => {
-            w.open(FolderHierarchy, "FolderSync");
-            w.text(FolderHierarchy, "SyncKey", sync_key);
+            w.open(tag!(FolderHierarchy, "FolderSync"));
+            w.text(tag!(FolderHierarchy, "SyncKey"), sync_key);
             w.end();
         }
         Command::FolderSyncResponse {
@@ -508,18 +669,18 @@ pub fn encode(c: &Command) -> Vec<u8> {
             sync_key,
             folders,
         } => {
-            w.open(FolderHierarchy, "FolderSync");
-            w.number(FolderHierarchy, "Status", *status);
+            w.open(tag!(FolderHierarchy, "FolderSync"));
+            w.number(tag!(FolderHierarchy, "Status"), *status);
             if *status == 1 {
-                w.text(FolderHierarchy, "SyncKey", sync_key);
-                w.open(FolderHierarchy, "Changes");
-                w.number(FolderHierarchy, "Count", folders.len() as u64);
+                w.text(tag!(FolderHierarchy, "SyncKey"), sync_key);
+                w.open(tag!(FolderHierarchy, "Changes"));
+                w.number(tag!(FolderHierarchy, "Count"), folders.len() as u64);
                 for f in folders {
-                    w.open(FolderHierarchy, "Add");
-                    w.text(FolderHierarchy, "ServerId", &f.server_id);
-                    w.text(FolderHierarchy, "ParentId", &f.parent_id);
-                    w.text(FolderHierarchy, "DisplayName", &f.display_name);
-                    w.number(FolderHierarchy, "Type", f.kind);
+                    w.open(tag!(FolderHierarchy, "Add"));
+                    w.text(tag!(FolderHierarchy, "ServerId"), &f.server_id);
+                    w.text(tag!(FolderHierarchy, "ParentId"), &f.parent_id);
+                    w.text(tag!(FolderHierarchy, "DisplayName"), &f.display_name);
+                    w.number(tag!(FolderHierarchy, "Type"), f.kind);
                     w.end();
                 }
                 w.end();
@@ -530,41 +691,41 @@ pub fn encode(c: &Command) -> Vec<u8> {
             sync_key,
             collection_id,
         } => {
-            w.open(AirSync, "Sync");
-            w.open(AirSync, "Collections");
-            w.open(AirSync, "Collection");
-            w.text(AirSync, "SyncKey", sync_key);
-            w.text(AirSync, "CollectionId", collection_id);
+            w.open(tag!(AirSync, "Sync"));
+            w.open(tag!(AirSync, "Collections"));
+            w.open(tag!(AirSync, "Collection"));
+            w.text(tag!(AirSync, "SyncKey"), sync_key);
+            w.text(tag!(AirSync, "CollectionId"), collection_id);
             // GetChanges with the initial key 0 is a protocol error (MS-ASCMD Sync status
             // 4): it is sent only with a later key.
             if sync_key != "0" {
-                w.empty(AirSync, "GetChanges");
+                w.empty(tag!(AirSync, "GetChanges"));
             }
             w.end();
             w.end();
             w.end();
         }
         Command::SyncError { status } => {
-            w.open(AirSync, "Sync");
-            w.number(AirSync, "Status", *status);
+            w.open(tag!(AirSync, "Sync"));
+            w.number(tag!(AirSync, "Status"), *status);
             w.end();
         }
         Command::SyncResponse(s) => {
-            w.open(AirSync, "Sync");
-            w.open(AirSync, "Collections");
-            w.open(AirSync, "Collection");
-            w.text(AirSync, "SyncKey", &s.sync_key);
-            w.text(AirSync, "CollectionId", &s.collection_id);
-            w.number(AirSync, "Status", s.status);
+            w.open(tag!(AirSync, "Sync"));
+            w.open(tag!(AirSync, "Collections"));
+            w.open(tag!(AirSync, "Collection"));
+            w.text(tag!(AirSync, "SyncKey"), &s.sync_key);
+            w.text(tag!(AirSync, "CollectionId"), &s.collection_id);
+            w.number(tag!(AirSync, "Status"), s.status);
             if !s.items.is_empty() {
-                w.open(AirSync, "Commands");
+                w.open(tag!(AirSync, "Commands"));
                 for m in &s.items {
-                    w.open(AirSync, "Add");
-                    w.text(AirSync, "ServerId", &m.id);
-                    w.open(AirSync, "ApplicationData");
-                    w.text(Email, "From", &m.from);
-                    w.text(Email, "Subject", &m.subject);
-                    w.text(Email, "DateReceived", &m.received);
+                    w.open(tag!(AirSync, "Add"));
+                    w.text(tag!(AirSync, "ServerId"), &m.id);
+                    w.open(tag!(AirSync, "ApplicationData"));
+                    w.text(tag!(Email, "From"), &m.from);
+                    w.text(tag!(Email, "Subject"), &m.subject);
+                    w.text(tag!(Email, "DateReceived"), &m.received);
                     w.end();
                     w.end();
                 }
@@ -579,51 +740,48 @@ pub fn encode(c: &Command) -> Vec<u8> {
 }
 
 /// A view of a decoded element for reading by name.
-struct View<'a>(&'a Node<'a>);
+#[derive(Clone, Copy)]
+struct View<'d, 'a> {
+    doc: &'d [FlatElement<'a>],
+    at: usize,
+}
 
-impl<'a> View<'a> {
-    fn is(&self, page: Page, name: &str) -> bool {
-        self.is_token(page as u8, token(page, name))
+impl<'d, 'a> View<'d, 'a> {
+    /// The root element of a document read flat.
+    fn root(doc: &'d [FlatElement<'a>]) -> View<'d, 'a> {
+        View { doc, at: 0 }
     }
-    fn is_token(&self, page: u8, tag: u8) -> bool {
-        matches!(self.0, Node::Element(p, t, _) if *p == page && *t == tag)
+    fn is(&self, tag: Tag) -> bool {
+        self.doc.get(self.at).is_some_and(|e| e.tag == tag)
     }
-    fn children(&self) -> &'a [Node<'a>] {
-        match self.0 {
-            Node::Element(_, _, c) => c,
-            _ => &[],
-        }
+    /// The child elements, in order.
+    fn children(&self) -> impl Iterator<Item = View<'d, 'a>> + 'd {
+        let doc = self.doc;
+        let end = doc.get(self.at).map_or(0, |e| e.end as usize);
+        let mut next = self.at + 1;
+        std::iter::from_fn(move || {
+            let at = next;
+            let e = doc.get(at).filter(|_| at < end)?;
+            next = e.end as usize;
+            Some(View { doc, at })
+        })
     }
-    fn child(&self, page: Page, name: &str) -> Option<View<'a>> {
-        // The tag's token is looked up once, not once per child.
-        let tag = token(page, name);
-        self.children()
-            .iter()
-            .map(View)
-            .find(|v| v.is_token(page as u8, tag))
+    fn child(&self, tag: Tag) -> Option<View<'d, 'a>> {
+        self.children().find(|v| v.is(tag))
     }
-    fn all(&self, page: Page, name: &'a str) -> impl Iterator<Item = View<'a>> + 'a {
-        let tag = token(page, name);
-        self.children()
-            .iter()
-            .map(View)
-            .filter(move |v| v.is_token(page as u8, tag))
+    fn all(&self, tag: Tag) -> impl Iterator<Item = View<'d, 'a>> + 'd {
+        self.children().filter(move |v| v.is(tag))
     }
+    /// The element's strings, joined.
     fn text(&self) -> String {
-        match self.children() {
-            // The usual case, one string: taken as it is.
-            [Node::Text(t)] => t.to_string(),
-            children => children
-                .iter()
-                .filter_map(|n| match n {
-                    Node::Text(t) => Some(t.as_ref()),
-                    _ => None,
-                })
-                .collect(),
-        }
+        self.doc
+            .get(self.at)
+            .and_then(|e| e.text.as_deref())
+            .unwrap_or("")
+            .to_string()
     }
-    fn text_of(&self, page: Page, name: &str) -> Option<String> {
-        self.child(page, name).map(|c| c.text())
+    fn text_of(&self, tag: Tag) -> Option<String> {
+        self.child(tag).map(|c| c.text())
     }
 }
 
@@ -634,26 +792,24 @@ fn status(s: Option<String>) -> Result<u8, DecodeError> {
 
 /// Decodes a command.
 pub fn decode(bytes: &[u8]) -> Result<Command, DecodeError> {
-    decode_root(&decode_node(bytes)?)
+    decode_root(View::root(&flat(bytes)?))
 }
 
 /// The command a decoded document holds.
-fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
-    use Page::*;
-    let r = View(root);
-    if r.is(Provision, "Provision") {
+fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
+    if r.is(tag!(Provision, "Provision")) {
         let policy = r
-            .child(Provision, "Policies")
-            .and_then(|p| p.child(Provision, "Policy"));
+            .child(tag!(Provision, "Policies"))
+            .and_then(|p| p.child(tag!(Provision, "Policy")));
         if let Some(p) = &policy {
-            if p.text_of(Provision, "PolicyType").as_deref() != Some(POLICY_TYPE) {
+            if p.text_of(tag!(Provision, "PolicyType")).as_deref() != Some(POLICY_TYPE) {
                 return Err(bad("Provision of an unknown PolicyType"));
             }
         }
-        return match (r.text_of(Provision, "Status"), policy) {
+        return match (r.text_of(tag!(Provision, "Status")), policy) {
             (Some(s), policy) => {
                 let status = status(Some(s))?;
-                let policy_key = policy.and_then(|p| p.text_of(Provision, "PolicyKey"));
+                let policy_key = policy.and_then(|p| p.text_of(tag!(Provision, "PolicyKey")));
                 if status == 1 && policy_key.is_none() {
                     return Err(bad("a successful Provision without its PolicyKey"));
                 }
@@ -663,14 +819,14 @@ fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
                 })
             }
             (None, Some(p)) => Ok(Command::ProvisionRequest {
-                policy_key: p.text_of(Provision, "PolicyKey"),
+                policy_key: p.text_of(tag!(Provision, "PolicyKey")),
             }),
             (None, None) => Err(bad("Provision without Policies/Policy")),
         };
     }
-    if r.is(FolderHierarchy, "FolderSync") {
-        let key = r.text_of(FolderHierarchy, "SyncKey");
-        return Ok(match r.text_of(FolderHierarchy, "Status") {
+    if r.is(tag!(FolderHierarchy, "FolderSync")) {
+        let key = r.text_of(tag!(FolderHierarchy, "SyncKey"));
+        return Ok(match r.text_of(tag!(FolderHierarchy, "Status")) {
             None => Command::FolderSyncRequest {
                 sync_key: key.ok_or_else(|| bad("FolderSync without SyncKey"))?,
             },
@@ -682,21 +838,21 @@ fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
             Some(s) => {
                 let sync_key = key.ok_or_else(|| bad("FolderSync without SyncKey"))?;
                 let folders = r
-                    .child(FolderHierarchy, "Changes")
+                    .child(tag!(FolderHierarchy, "Changes"))
                     .map(|c| {
-                        c.all(FolderHierarchy, "Add")
+                        c.all(tag!(FolderHierarchy, "Add"))
                             .map(|a| {
                                 Ok(Folder {
                                     server_id: a
-                                        .text_of(FolderHierarchy, "ServerId")
+                                        .text_of(tag!(FolderHierarchy, "ServerId"))
                                         .unwrap_or_default(),
                                     parent_id: a
-                                        .text_of(FolderHierarchy, "ParentId")
+                                        .text_of(tag!(FolderHierarchy, "ParentId"))
                                         .unwrap_or_default(),
                                     display_name: a
-                                        .text_of(FolderHierarchy, "DisplayName")
+                                        .text_of(tag!(FolderHierarchy, "DisplayName"))
                                         .unwrap_or_default(),
-                                    kind: status(a.text_of(FolderHierarchy, "Type"))?,
+                                    kind: status(a.text_of(tag!(FolderHierarchy, "Type")))?,
                                 })
                             })
                             .collect::<Result<Vec<_>, DecodeError>>()
@@ -711,44 +867,42 @@ fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
             }
         });
     }
-    if r.is(AirSync, "Sync") {
-        if let Some(s) = r.text_of(AirSync, "Status") {
+    if r.is(tag!(AirSync, "Sync")) {
+        if let Some(s) = r.text_of(tag!(AirSync, "Status")) {
             return Ok(Command::SyncError {
                 status: status(Some(s))?,
             });
         }
         let coll = r
-            .child(AirSync, "Collections")
-            .and_then(|c| c.child(AirSync, "Collection"))
+            .child(tag!(AirSync, "Collections"))
+            .and_then(|c| c.child(tag!(AirSync, "Collection")))
             .ok_or_else(|| bad("Sync without Collections/Collection"))?;
         let sync_key = coll
-            .text_of(AirSync, "SyncKey")
+            .text_of(tag!(AirSync, "SyncKey"))
             .ok_or_else(|| bad("Sync without SyncKey"))?;
         let collection_id = coll
-            .text_of(AirSync, "CollectionId")
+            .text_of(tag!(AirSync, "CollectionId"))
             .ok_or_else(|| bad("Sync without CollectionId"))?;
-        return Ok(match coll.text_of(AirSync, "Status") {
+        return Ok(match coll.text_of(tag!(AirSync, "Status")) {
             None => Command::SyncRequest {
                 sync_key,
                 collection_id,
             },
             Some(s) => {
                 let items = coll
-                    .child(AirSync, "Commands")
+                    .child(tag!(AirSync, "Commands"))
                     .map(|c| {
-                        c.all(AirSync, "Add")
+                        c.all(tag!(AirSync, "Add"))
                             .map(|a| {
-                                let d = a.child(AirSync, "ApplicationData");
-                                let t = |n: &str| {
-                                    d.as_ref()
-                                        .and_then(|d| d.text_of(Email, n))
-                                        .unwrap_or_default()
+                                let d = a.child(tag!(AirSync, "ApplicationData"));
+                                let t = |tag: Tag| {
+                                    d.as_ref().and_then(|d| d.text_of(tag)).unwrap_or_default()
                                 };
                                 MailItem {
-                                    id: a.text_of(AirSync, "ServerId").unwrap_or_default(),
-                                    subject: t("Subject"),
-                                    from: t("From"),
-                                    received: t("DateReceived"),
+                                    id: a.text_of(tag!(AirSync, "ServerId")).unwrap_or_default(),
+                                    subject: t(tag!(Email, "Subject")),
+                                    from: t(tag!(Email, "From")),
+                                    received: t(tag!(Email, "DateReceived")),
                                 }
                             })
                             .collect()
@@ -772,29 +926,29 @@ fn decode_root(root: &Node<'_>) -> Result<Command, DecodeError> {
 /// Sync 4).
 pub fn decode_request(bytes: &[u8]) -> Result<Command, WireError> {
     let not_wbxml = || WireError::new(400, Refusal::Http(super::http1::BadRequest::BadRequest));
-    let root = decode_node(bytes).map_err(|_| not_wbxml())?;
+    let doc = flat(bytes).map_err(|_| not_wbxml())?;
     let protocol_error = |c: Command| WireError::new(200, Refusal::ActiveSync(c));
-    let r = View(&root);
-    match decode_root(&root) {
+    let r = View::root(&doc);
+    match decode_root(r) {
         Ok(
             c @ (Command::ProvisionRequest { .. }
             | Command::FolderSyncRequest { .. }
             | Command::SyncRequest { .. }),
         ) => Ok(c),
-        _ if r.is(Page::Provision, "Provision") => {
+        _ if r.is(tag!(Provision, "Provision")) => {
             Err(protocol_error(Command::ProvisionResponse {
                 status: 2,
                 policy_key: String::new(),
             }))
         }
-        _ if r.is(Page::FolderHierarchy, "FolderSync") => {
+        _ if r.is(tag!(FolderHierarchy, "FolderSync")) => {
             Err(protocol_error(Command::FolderSyncResponse {
                 status: 10,
                 sync_key: String::new(),
                 folders: vec![],
             }))
         }
-        _ if r.is(Page::AirSync, "Sync") => Err(protocol_error(Command::SyncError { status: 4 })),
+        _ if r.is(tag!(AirSync, "Sync")) => Err(protocol_error(Command::SyncError { status: 4 })),
         _ => Err(not_wbxml()),
     }
 }
@@ -974,7 +1128,6 @@ mod tests {
 
     #[test]
     fn an_initial_sync_sends_no_get_changes() {
-        use Page::*;
         let (first, later) = ["0", "7"]
             .map(|key| {
                 encode(&Command::SyncRequest {
@@ -983,12 +1136,12 @@ mod tests {
                 })
             })
             .into();
-        let (first, later) = (decode_node(&first).unwrap(), decode_node(&later).unwrap());
-        let has = |n: &Node<'_>| {
-            View(n)
-                .child(AirSync, "Collections")
-                .and_then(|c| c.child(AirSync, "Collection"))
-                .is_some_and(|c| c.child(AirSync, "GetChanges").is_some())
+        let (first, later) = (flat(&first).unwrap(), flat(&later).unwrap());
+        let has = |doc: &[FlatElement<'_>]| {
+            View::root(doc)
+                .child(tag!(AirSync, "Collections"))
+                .and_then(|c| c.child(tag!(AirSync, "Collection")))
+                .is_some_and(|c| c.child(tag!(AirSync, "GetChanges")).is_some())
         };
         assert!(!has(&first));
         assert!(has(&later));
