@@ -294,10 +294,7 @@ fn trace_of(sc: &Scenario, ran: Ran) -> Trace {
         identity_model: sc.identity.model.as_str(),
         flow: sc.flow_id(),
         names: built.names,
-        tokens: std::mem::take(&mut mon.tokens)
-            .into_iter()
-            .map(std::sync::Arc::unwrap_or_clone)
-            .collect(),
+        tokens: mon.take_tokens(),
         events: std::mem::take(&mut mon.events),
         outcome,
         reproduce: None,

@@ -143,9 +143,11 @@ pub struct Monitor {
     /// Recorded events (when recording).
     pub events: Vec<Event>,
     /// Every token issued, in issue order.
-    pub tokens: Vec<std::sync::Arc<Token>>,
-    /// The compact serialization of every credential issued, to its index in `creds`.
-    issued: BTreeMap<Box<str>, u32>,
+    tokens: Vec<std::sync::Arc<Token>>,
+    /// The indices into `tokens` (and `creds`) ordered by the tokens' compact
+    /// serialization: the look-up of a credential seen on the wire ([`Monitor::issued`])
+    /// without a copy of every token issued.
+    by_jwt: Vec<u32>,
     /// Per issued credential: whether the issuer's record has `mfa` in its `amr`, and
     /// whose it is.
     creds: Vec<(bool, Option<u32>)>,
@@ -254,10 +256,31 @@ impl Monitor {
         i
     }
 
+    /// Every token issued, in issue order, taken out of the monitor (for the trace, at
+    /// the end of a run: the monitor no longer knows them afterwards).
+    pub fn take_tokens(&mut self) -> Vec<Token> {
+        self.by_jwt.clear();
+        std::mem::take(&mut self.tokens)
+            .into_iter()
+            .map(std::sync::Arc::unwrap_or_clone)
+            .collect()
+    }
+
+    /// Where `jwt` is (or would be) in `by_jwt`.
+    fn find_issued(&self, jwt: &str) -> Result<usize, usize> {
+        self.by_jwt
+            .binary_search_by(|&i| self.tokens[i as usize].jwt.as_str().cmp(jwt))
+    }
+
+    /// The index of the credential issued with compact serialization `jwt`.
+    fn issued(&self, jwt: &str) -> Option<u32> {
+        self.find_issued(jwt).ok().map(|k| self.by_jwt[k])
+    }
+
     fn issue(&mut self, t: &std::sync::Arc<Token>) {
-        if self.issued.contains_key(t.jwt.as_str()) {
+        let Err(at) = self.find_issued(&t.jwt) else {
             return;
-        }
+        };
         // The issuer's own record says whose token it is (the `upn` it signed into the
         // claims) and how the user authenticated: reading it is not trusting a wire.
         let user = Some(t.upn.as_str())
@@ -265,7 +288,7 @@ impl Monitor {
             .map(|u| self.user(u));
         let ix = self.creds.len() as u32;
         self.creds.push((t.has_mfa(), user));
-        self.issued.insert(t.jwt.clone().into_boxed_str(), ix);
+        self.by_jwt.insert(at, ix);
         self.tokens.push(t.clone());
     }
 
@@ -278,14 +301,14 @@ impl Monitor {
             // An IMAP or POP session: the token of its `XOAUTH2` command; a password
             // (`LOGIN`, `PASS`, `PLAIN`) is no issued credential.
             return match session.credential() {
-                Some(Credential::Bearer { token, .. }) => self.issued.get(token.as_str()).copied(),
+                Some(Credential::Bearer { token, .. }) => self.issued(&token),
                 _ => None,
             };
         }
         if let Some(a) = m.header_value(&headers::AUTHORIZATION) {
             return match Credentials::bearer_token(a) {
                 Some("") => self.posted(m).or_else(|| self.cookie(m)),
-                Some(t) => self.issued.get(t).copied(),
+                Some(t) => self.issued(t),
                 None => None,
             };
         }
@@ -297,7 +320,7 @@ impl Monitor {
         ["wresult", "id_token", "assertion", "refresh_token"]
             .iter()
             .filter_map(|k| f.get(k))
-            .find_map(|v| self.issued.get(v).copied())
+            .find_map(|v| self.issued(v))
     }
 
     fn cookie(&self, m: &Message) -> Option<u32> {
