@@ -86,9 +86,10 @@ impl Challenge {
             None => (s, ""),
         };
         let params = parse_params(rest).ok_or_else(|| ChallengeError(s.to_string()))?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "bearer" => Ok(Challenge::Bearer(params)),
-            "basic" => {
+        let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+        match () {
+            () if is("bearer") => Ok(Challenge::Bearer(params)),
+            () if is("basic") => {
                 let realm = params
                     .into_iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("realm"))
@@ -96,7 +97,7 @@ impl Challenge {
                     .unwrap_or_default();
                 Ok(Challenge::Basic { realm })
             }
-            "negotiate" => Ok(Challenge::Negotiate(
+            () if is("negotiate") => Ok(Challenge::Negotiate(
                 (!rest.is_empty()).then(|| rest.to_string()),
             )),
             _ => Err(ChallengeError(s.to_string())),
@@ -134,7 +135,9 @@ impl fmt::Display for Challenge {
             Challenge::Bearer(p) => {
                 f.write_str("Bearer")?;
                 for (i, (k, v)) in p.iter().enumerate() {
-                    write!(f, "{}{k}=\"{v}\"", if i == 0 { " " } else { ", " })?;
+                    for piece in [if i == 0 { " " } else { ", " }, k, "=\"", v, "\""] {
+                        f.write_str(piece)?;
+                    }
                 }
                 Ok(())
             }

@@ -211,6 +211,87 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Reads claims written exactly as [`Claims::write_json`] writes them (members in its
+    /// order, no white space, strings without escapes), without serde's dispatch; `None`
+    /// for any other JSON, which the caller reads with serde. What it accepts, it reads
+    /// as serde would (a test holds it to that).
+    fn read_canonical(b: &[u8]) -> Option<Claims> {
+        struct R<'a>(&'a [u8]);
+        impl R<'_> {
+            fn lit(&mut self, l: &[u8]) -> Option<()> {
+                self.0 = self.0.strip_prefix(l)?;
+                Some(())
+            }
+            fn str(&mut self) -> Option<String> {
+                self.lit(b"\"")?;
+                let end = memchr::memchr2(b'"', b'\\', self.0)?;
+                // An escape, or a control byte JSON does not allow raw: serde's to read.
+                if self.0[end] != b'"' || self.0[..end].iter().any(|&c| c < 0x20) {
+                    return None;
+                }
+                let s = std::str::from_utf8(&self.0[..end]).ok()?.to_string();
+                self.0 = &self.0[end + 1..];
+                Some(s)
+            }
+            fn num(&mut self) -> Option<u64> {
+                let n = self.0.iter().take_while(|c| c.is_ascii_digit()).count();
+                // A leading zero, or a number too large for u64: serde's to judge.
+                if n == 0 || n > 20 || (n > 1 && self.0[0] == b'0') {
+                    return None;
+                }
+                let v = std::str::from_utf8(&self.0[..n]).ok()?.parse().ok()?;
+                self.0 = &self.0[n..];
+                Some(v)
+            }
+        }
+        let mut r = R(b);
+        r.lit(b"{\"aud\":")?;
+        let aud = r.str()?;
+        r.lit(b",\"iss\":")?;
+        let iss = r.str()?;
+        r.lit(b",\"iat\":")?;
+        let iat = r.num()?;
+        r.lit(b",\"nbf\":")?;
+        let nbf = r.num()?;
+        r.lit(b",\"exp\":")?;
+        let exp = r.num()?;
+        r.lit(b",\"amr\":[")?;
+        let mut amr = Vec::new();
+        if r.lit(b"]").is_none() {
+            loop {
+                amr.push(r.str()?);
+                if r.lit(b"]").is_some() {
+                    break;
+                }
+                r.lit(b",")?;
+            }
+        }
+        r.lit(b",\"appid\":")?;
+        let appid = r.str()?;
+        r.lit(b",\"scp\":")?;
+        let scp = r.str()?;
+        r.lit(b",\"tid\":")?;
+        let tid = r.str()?;
+        r.lit(b",\"upn\":")?;
+        let upn = r.str()?;
+        r.lit(b",\"uti\":")?;
+        let uti = r.str()?;
+        r.lit(b"}")?;
+        r.0.is_empty().then_some(Claims {
+            aud,
+            iss,
+            iat,
+            nbf,
+            exp,
+            amr,
+            appid,
+            scp,
+            tid,
+            upn,
+            uti,
+        })
+    }
+
     /// Appends the claims' JSON, the bytes their `Serialize` gives (members in field
     /// order), written without serde's per-byte escaping of strings that need none.
     pub fn write_json(&self, out: &mut Vec<u8>) {
@@ -349,13 +430,24 @@ pub fn verify(jwt: &str, keys: &KeySet, now: u64, skew: u64) -> Result<Claims, J
     let (h, p, s) = parts(jwt)?;
     // The same checks in the same order as decoding the whole token first: a malformed
     // header or payload is `Malformed` before the key is looked up.
-    let key = decoded(h, |b| {
-        crate::codec::from_json::<HeaderRef<'_>>(b)
-            .map(|hd| keys.get(&hd.kid).ok_or_else(|| hd.kid.into_owned()))
+    // A header that is, byte for byte, the one a published key writes names that key (it
+    // is well-formed: the key wrote it); any other is read as JSON.
+    let own = keys.keys.iter().find(|k| {
+        let p = &k.prepared;
+        p.kid == k.kid && p.header.len() == h.len() + 1 && p.header.starts_with(h)
+    });
+    let key = match own {
+        Some(k) => Ok(k),
+        None => decoded(h, |b| {
+            crate::codec::from_json::<HeaderRef<'_>>(b)
+                .map(|hd| keys.get(&hd.kid).ok_or_else(|| hd.kid.into_owned()))
+        })?
+        .map_err(|_| JwtError::Malformed)?,
+    };
+    let claims: Claims = decoded(p, |b| {
+        Claims::read_canonical(b).map_or_else(|| crate::codec::from_json(b), Ok)
     })?
     .map_err(|_| JwtError::Malformed)?;
-    let claims: Claims =
-        decoded(p, |b| crate::codec::from_json(b))?.map_err(|_| JwtError::Malformed)?;
     let key = key.map_err(JwtError::UnknownKey)?;
     let signed = &jwt[..h.len() + 1 + p.len()];
     let valid = decoded(s, |sig| {
@@ -465,6 +557,47 @@ mod tests {
         out.push('.');
         B64.encode_string(mac.finalize().into_bytes(), &mut out);
         out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_claims_are_read_as_serde_reads_them(
+            strs in proptest::collection::vec("[ -~\u{e9}\u{2713}\\\\\"\u{1}]{0,12}", 9),
+            nums in proptest::collection::vec(proptest::prelude::any::<u64>(), 3),
+            amr in proptest::collection::vec("[a-z\\\\\"]{0,4}", 0..3),
+        ) {
+            let c = Claims {
+                aud: strs[0].clone(),
+                iss: strs[1].clone(),
+                iat: nums[0],
+                nbf: nums[1],
+                exp: nums[2],
+                amr,
+                appid: strs[2].clone(),
+                scp: strs[3].clone(),
+                tid: strs[4].clone(),
+                upn: strs[5].clone(),
+                uti: strs[6].clone(),
+            };
+            let mut json = Vec::new();
+            c.write_json(&mut json);
+            let serde: Claims = serde_json::from_slice(&json).unwrap();
+            proptest::prop_assert_eq!(&serde, &c);
+            // What the fast reader accepts, it reads as serde does; an escape is serde's.
+            if let Some(fast) = Claims::read_canonical(&json) {
+                proptest::prop_assert_eq!(fast, serde);
+            } else {
+                proptest::prop_assert!(json.contains(&b'\\'));
+            }
+            // Any other bytes: the fast reader declines or agrees with serde.
+            let spaced = String::from_utf8(json.clone()).unwrap().replacen(",\"iss\"", ", \"iss\"", 1);
+            proptest::prop_assert!(Claims::read_canonical(spaced.as_bytes()).is_none());
+            for cut in [1, json.len() / 2, json.len() - 1] {
+                if let Some(fast) = Claims::read_canonical(&json[..cut]) {
+                    proptest::prop_assert_eq!(Some(fast), serde_json::from_slice(&json[..cut]).ok());
+                }
+            }
+        }
     }
 
     #[test]

@@ -93,23 +93,30 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     }
     let mut fields = Vec::new();
     let mut at = 0;
-    for piece in bytes.split(|&b| b == b'&') {
+    while at <= bytes.len() {
+        let end = memchr::memchr(b'&', &bytes[at..]).map_or(bytes.len(), |k| at + k);
+        let piece = &bytes[at..end];
         if !piece.is_empty() {
             if fields.len() == MAX_FIELDS {
                 return Err(FormError::TooLarge);
             }
-            let eq = piece.iter().position(|&b| b == b'=').unwrap_or(piece.len());
+            let eq = memchr::memchr(b'=', piece).unwrap_or(piece.len());
             let k = unescape(&piece[..eq], at)?;
             let v = unescape(piece.get(eq + 1..).unwrap_or(b""), at + eq + 1)?;
             fields.push((k, v));
         }
-        at += piece.len() + 1;
+        at = end + 1;
     }
     Ok(fields)
 }
 
 fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 fn unescape(raw: &[u8], offset: usize) -> Result<String, FormError> {
@@ -122,21 +129,23 @@ fn unescape(raw: &[u8], offset: usize) -> Result<String, FormError> {
     let mut out = Vec::with_capacity(raw.len());
     out.extend_from_slice(&raw[..first]);
     let mut i = first;
+    // At an escape: decode it, then copy the run up to the next one whole.
     while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let h = raw.get(i + 1).copied().and_then(hex);
-                let l = raw.get(i + 2).copied().and_then(hex);
-                match (h, l) {
-                    (Some(h), Some(l)) => out.push(h << 4 | l),
-                    _ => return Err(FormError::BadPercent(offset + i)),
-                }
-                i += 2;
+        if raw[i] == b'+' {
+            out.push(b' ');
+            i += 1;
+        } else {
+            let h = raw.get(i + 1).copied().and_then(hex);
+            let l = raw.get(i + 2).copied().and_then(hex);
+            match (h, l) {
+                (Some(h), Some(l)) => out.push(h << 4 | l),
+                _ => return Err(FormError::BadPercent(offset + i)),
             }
-            b => out.push(b),
+            i += 3;
         }
-        i += 1;
+        let run = memchr::memchr2(b'+', b'%', &raw[i..]).unwrap_or(raw.len() - i);
+        out.extend_from_slice(&raw[i..i + run]);
+        i += run;
     }
     String::from_utf8(out).map_err(|_| FormError::NotUtf8)
 }

@@ -375,7 +375,18 @@ fn form_of(s: &str) -> Result<FormRef<'_>, DecodeError> {
     let fields = tags
         .take_while(|t| t.end <= close)
         .filter(|t| t.is("input"))
-        .filter_map(|t| Some((t.attr("name")?, t.attr("value").unwrap_or_default())))
+        .filter_map(|t| {
+            // The first `name` and the first `value`, read in one pass over the tag.
+            let (mut name, mut value) = (None, None);
+            for (k, v, _) in t.attrs() {
+                if name.is_none() && k.eq_ignore_ascii_case("name") {
+                    name = Some(v);
+                } else if value.is_none() && k.eq_ignore_ascii_case("value") {
+                    value = Some(v);
+                }
+            }
+            Some((unescape(name?), value.map(unescape).unwrap_or_default()))
+        })
         .collect();
     let method = match form.attr("method") {
         Some(m) if m.bytes().any(|c| c.is_ascii_uppercase()) => Cow::Owned(m.to_ascii_lowercase()),

@@ -33,37 +33,48 @@ fn special(v: u64) -> bool {
     (control | zero(v ^ (ONES * u64::from(b'"'))) | zero(v ^ (ONES * u64::from(b'\\')))) != 0
 }
 
+/// The first byte at or after `from` that needs an escape: eight bytes checked at a time,
+/// the last few padded with a byte that needs none (no loop over single bytes unless a
+/// check finds one).
+fn next_special(b: &[u8], mut from: usize) -> Option<usize> {
+    let first = |from: usize, to: usize| (from..to).find(|&k| ESCAPE[usize::from(b[k])] != 0);
+    while let Some(chunk) = b.get(from..from + 8) {
+        if special(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))) {
+            if let Some(k) = first(from, from + 8) {
+                return Some(k);
+            }
+        }
+        from += 8;
+    }
+    let tail = b.get(from..).unwrap_or_default();
+    let mut padded = [b'A'; 8];
+    padded[..tail.len()].copy_from_slice(tail);
+    if special(u64::from_le_bytes(padded)) {
+        first(from, b.len())
+    } else {
+        None
+    }
+}
+
 /// Appends `s` as a JSON string.
 pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
     out.push(b'"');
-    let (mut run, mut i) = (0, 0);
-    while i < b.len() {
-        while let Some(chunk) = b.get(i..i + 8) {
-            let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if special(v) {
-                break;
-            }
-            i += 8;
-        }
-        let Some(&c) = b.get(i) else { break };
+    let mut run = 0;
+    while let Some(k) = next_special(b, run) {
+        out.extend_from_slice(&b[run..k]);
+        let c = b[k];
         match ESCAPE[usize::from(c)] {
-            0 => {}
-            e => {
-                out.extend_from_slice(&b[run..i]);
-                if e == b'u' {
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(c >> 4)]);
-                    out.push(HEX[usize::from(c & 15)]);
-                } else {
-                    out.extend_from_slice(&[b'\\', e]);
-                }
-                run = i + 1;
+            b'u' => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(c >> 4)]);
+                out.push(HEX[usize::from(c & 15)]);
             }
+            e => out.extend_from_slice(&[b'\\', e]),
         }
-        i += 1;
+        run = k + 1;
     }
     out.extend_from_slice(&b[run..]);
     out.push(b'"');

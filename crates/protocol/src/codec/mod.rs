@@ -949,7 +949,7 @@ impl MailItem {
             (
                 3,
                 "it-helpdesk",
-                format!("Welcome to your mailbox, {local}"),
+                ["Welcome to your mailbox, ", local].concat(),
             ),
             (26, "calendar", "Weekly team meeting: agenda".to_string()),
             (50, "payroll", "Your payslip is available".to_string()),
@@ -957,13 +957,22 @@ impl MailItem {
         .into_iter()
         .enumerate()
         .map(|(i, (hours, sender, subject))| MailItem {
-            id: format!("{:016X}", (hash & 0xFFFF_0000_0000_0000) | (i as u64 + 1)),
+            id: hex16((hash & 0xFFFF_0000_0000_0000) | (i as u64 + 1)),
             subject,
-            from: format!("{sender}@{domain}"),
+            from: [sender, "@", domain].concat(),
             received: iso8601(unix_now.saturating_sub(hours * 3600)),
         })
         .collect()
     }
+}
+
+/// `n` as sixteen upper-case hex digits (`format!("{n:016X}")`).
+fn hex16(n: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    (0..16)
+        .rev()
+        .map(|k| char::from(HEX[((n >> (k * 4)) & 15) as usize]))
+        .collect()
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's `days_from_civil`).
@@ -1038,6 +1047,13 @@ pub fn parse_http_date(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex16_writes_what_format_writes() {
+        for n in [0, 1, 0xABC, 0xFFFF_0000_0000_0003, u64::MAX] {
+            assert_eq!(hex16(n), format!("{n:016X}"));
+        }
+    }
 
     #[test]
     fn civil_times_are_written_as_the_format_macro_writes_them() {
