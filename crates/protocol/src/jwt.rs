@@ -216,67 +216,71 @@ impl Claims {
     /// for any other JSON, which the caller reads with serde. What it accepts, it reads
     /// as serde would (a test holds it to that).
     fn read_canonical(b: &[u8]) -> Option<Claims> {
-        struct R<'a>(&'a [u8]);
+        // One UTF-8 check of the whole payload: every string is then a slice of it, cut
+        // at ASCII quotes.
+        struct R<'a>(&'a str);
         impl R<'_> {
-            fn lit(&mut self, l: &[u8]) -> Option<()> {
+            fn lit(&mut self, l: &str) -> Option<()> {
                 self.0 = self.0.strip_prefix(l)?;
                 Some(())
             }
             fn str(&mut self) -> Option<String> {
-                self.lit(b"\"")?;
-                let end = memchr::memchr2(b'"', b'\\', self.0)?;
+                self.lit("\"")?;
+                let b = self.0.as_bytes();
+                let end = memchr::memchr2(b'"', b'\\', b)?;
                 // An escape, or a control byte JSON does not allow raw: serde's to read.
-                if self.0[end] != b'"' || self.0[..end].iter().any(|&c| c < 0x20) {
+                if b[end] != b'"' || b[..end].iter().any(|&c| c < 0x20) {
                     return None;
                 }
-                let s = std::str::from_utf8(&self.0[..end]).ok()?.to_string();
-                self.0 = &self.0[end + 1..];
+                let s = self.0.get(..end)?.to_string();
+                self.0 = self.0.get(end + 1..)?;
                 Some(s)
             }
             fn num(&mut self) -> Option<u64> {
-                let n = self.0.iter().take_while(|c| c.is_ascii_digit()).count();
+                let b = self.0.as_bytes();
+                let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
                 // A leading zero, or a number too large for u64: serde's to judge.
-                if n == 0 || n > 20 || (n > 1 && self.0[0] == b'0') {
+                if n == 0 || n > 20 || (n > 1 && b[0] == b'0') {
                     return None;
                 }
-                let v = std::str::from_utf8(&self.0[..n]).ok()?.parse().ok()?;
-                self.0 = &self.0[n..];
+                let v = self.0.get(..n)?.parse().ok()?;
+                self.0 = self.0.get(n..)?;
                 Some(v)
             }
         }
-        let mut r = R(b);
-        r.lit(b"{\"aud\":")?;
+        let mut r = R(std::str::from_utf8(b).ok()?);
+        r.lit("{\"aud\":")?;
         let aud = r.str()?;
-        r.lit(b",\"iss\":")?;
+        r.lit(",\"iss\":")?;
         let iss = r.str()?;
-        r.lit(b",\"iat\":")?;
+        r.lit(",\"iat\":")?;
         let iat = r.num()?;
-        r.lit(b",\"nbf\":")?;
+        r.lit(",\"nbf\":")?;
         let nbf = r.num()?;
-        r.lit(b",\"exp\":")?;
+        r.lit(",\"exp\":")?;
         let exp = r.num()?;
-        r.lit(b",\"amr\":[")?;
+        r.lit(",\"amr\":[")?;
         let mut amr = Vec::new();
-        if r.lit(b"]").is_none() {
+        if r.lit("]").is_none() {
             loop {
                 amr.push(r.str()?);
-                if r.lit(b"]").is_some() {
+                if r.lit("]").is_some() {
                     break;
                 }
-                r.lit(b",")?;
+                r.lit(",")?;
             }
         }
-        r.lit(b",\"appid\":")?;
+        r.lit(",\"appid\":")?;
         let appid = r.str()?;
-        r.lit(b",\"scp\":")?;
+        r.lit(",\"scp\":")?;
         let scp = r.str()?;
-        r.lit(b",\"tid\":")?;
+        r.lit(",\"tid\":")?;
         let tid = r.str()?;
-        r.lit(b",\"upn\":")?;
+        r.lit(",\"upn\":")?;
         let upn = r.str()?;
-        r.lit(b",\"uti\":")?;
+        r.lit(",\"uti\":")?;
         let uti = r.str()?;
-        r.lit(b"}")?;
+        r.lit("}")?;
         r.0.is_empty().then_some(Claims {
             aud,
             iss,

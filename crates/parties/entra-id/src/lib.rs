@@ -726,7 +726,7 @@ impl EntraId {
             return;
         };
         let results: &[ca::PolicyResult] = s.evaluated.as_deref().unwrap_or_default();
-        match ca::verdict_for(&results, &self.facts(&s), |c| self.has(&s, c)) {
+        match ca::verdict_for(results, &self.facts(&s), |c| self.has(&s, c)) {
             Verdict::Grant => self.complete(req, from, ctx, id),
             Verdict::Block(name) => ctx.send(
                 from,

@@ -92,6 +92,10 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, String)>, FormError> {
         return Err(FormError::TooLarge);
     }
     let mut fields = Vec::new();
+    // One UTF-8 check of the whole body: a name or value cut from it at ASCII `&` and
+    // `=` and not escaped is then a slice of it, without a check of its own.
+    let text = std::str::from_utf8(bytes).ok();
+    let cut = |from: usize, to: usize| text.and_then(|t| t.get(from..to));
     let mut at = 0;
     while at <= bytes.len() {
         let end = memchr::memchr(b'&', &bytes[at..]).map_or(bytes.len(), |k| at + k);
@@ -101,8 +105,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<(String, String)>, FormError> {
                 return Err(FormError::TooLarge);
             }
             let eq = memchr::memchr(b'=', piece).unwrap_or(piece.len());
-            let k = unescape(&piece[..eq], at)?;
-            let v = unescape(piece.get(eq + 1..).unwrap_or(b""), at + eq + 1)?;
+            let k = unescape(&piece[..eq], at, cut(at, at + eq))?;
+            let v_at = (at + eq + 1).min(end);
+            let v = unescape(&bytes[v_at..end], at + eq + 1, cut(v_at, end))?;
             fields.push((k, v));
         }
         at = end + 1;
@@ -119,9 +124,13 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-fn unescape(raw: &[u8], offset: usize) -> Result<String, FormError> {
+/// `raw` decoded; `text` is `raw` as text when the caller knows it is UTF-8.
+fn unescape(raw: &[u8], offset: usize, text: Option<&str>) -> Result<String, FormError> {
     // Most names and values need no decoding (a JWT, a GUID): copied in one go.
     let Some(first) = memchr::memchr2(b'+', b'%', raw) else {
+        if let Some(t) = text {
+            return Ok(t.to_string());
+        }
         return std::str::from_utf8(raw)
             .map(str::to_string)
             .map_err(|_| FormError::NotUtf8);
@@ -169,7 +178,7 @@ pub fn mask(bytes: &[u8]) -> Vec<u8> {
         }
         let eq = piece.iter().position(|&b| b == b'=');
         let name_raw = &piece[..eq.unwrap_or(piece.len())];
-        let name = unescape(name_raw, 0)
+        let name = unescape(name_raw, 0, None)
             .unwrap_or_else(|_| String::from_utf8_lossy(name_raw).into_owned());
         match eq {
             Some(eq) if is_secret_name(&name) => {

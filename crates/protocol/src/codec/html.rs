@@ -4,7 +4,9 @@
 
 use super::{ContentType, DecodeError, Encoded};
 use crate::body::{Form, MfaPrompt, Page};
+use memchr::memmem::Finder;
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use crate::display::{is_secret_name, MASK};
 use crate::Url;
@@ -370,7 +372,9 @@ fn form_of(s: &str) -> Result<FormRef<'_>, DecodeError> {
         .by_ref()
         .find(|t| t.is("form"))
         .ok_or_else(|| DecodeError::new(F, "no <form>"))?;
-    let close = memchr::memmem::find(&s.as_bytes()[form.end..], b"</form")
+    static CLOSE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("</form"));
+    let close = CLOSE
+        .find(&s.as_bytes()[form.end..])
         .map_or(s.len(), |k| form.end + k);
     let fields = tags
         .take_while(|t| t.end <= close)
@@ -428,7 +432,8 @@ fn text_of(s: &str, id: &str) -> Option<String> {
 pub fn decode(bytes: &[u8]) -> Result<Page, DecodeError> {
     const F: &str = "HTML page";
     let s = page_text(bytes)?;
-    if memchr::memmem::find(bytes, b"<main id=\"error\">").is_some() {
+    static ERROR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("<main id=\"error\">"));
+    if ERROR.find(bytes).is_some() {
         return Ok(Page::Error {
             code: text_of(s, "code")
                 .ok_or_else(|| DecodeError::new(F, "an error page without its code"))?,

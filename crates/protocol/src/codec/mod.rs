@@ -875,11 +875,25 @@ pub fn carries_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
 /// answer). (An XML element name is never escaped; a JSON document without a `\u`
 /// escape spells its keys and values as they read.)
 fn could_carry_mailbox(content_type: ContentType, bytes: &[u8]) -> bool {
-    let has = |m: &[u8]| memchr::memmem::find(bytes, m).is_some();
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // The searchers are built once (building one per look costs more than most looks).
+    static MARKERS: LazyLock<[Finder<'static>; 6]> = LazyLock::new(|| {
+        [
+            "FindItemResponseMessage",
+            "OAL",
+            "Account",
+            "essage",
+            "\\u",
+            "ecp-options",
+        ]
+        .map(Finder::new)
+    });
+    let has = |i: usize| MARKERS[i].find(bytes).is_some();
     match content_type {
-        ContentType::Xml => has(b"FindItemResponseMessage") || has(b"OAL") || has(b"Account"),
-        ContentType::Json => has(b"essage") || has(b"\\u"),
-        ContentType::Html => has(b"ecp-options"),
+        ContentType::Xml => has(0) || has(1) || has(2),
+        ContentType::Json => has(3) || has(4),
+        ContentType::Html => has(5),
         ContentType::Wbxml | ContentType::MapiHttp | ContentType::Rpc => true,
         _ => false,
     }

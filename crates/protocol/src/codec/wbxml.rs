@@ -267,14 +267,18 @@ impl<'a> Reader<'a> {
                 self.element(t, depth, sink)?;
                 continue;
             }
+            // Then the other tokens in the order they are common.
+            if t == END {
+                return Ok(());
+            }
+            if t == STR_I {
+                let (s, n) = Self::cstr(&self.b[self.i..])?;
+                self.i += n;
+                sink.text(Cow::Borrowed(s));
+                continue;
+            }
             match t {
-                END => return Ok(()),
                 SWITCH_PAGE => self.page = self.byte()?,
-                STR_I => {
-                    let (s, n) = Self::cstr(&self.b[self.i..])?;
-                    self.i += n;
-                    sink.text(Cow::Borrowed(s));
-                }
                 STR_T => {
                     let at = self.mb()? as usize;
                     let (s, _) = Self::cstr(
