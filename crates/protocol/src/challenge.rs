@@ -177,6 +177,12 @@ impl Credentials {
         }
     }
 
+    /// The `Authorization` value carrying Bearer `token` (what `Credentials::Bearer`
+    /// displays), written without a copy of the token first.
+    pub fn bearer_header(token: &str) -> String {
+        ["Bearer ", token].concat()
+    }
+
     /// The token of a `Bearer` value, borrowed (`Some("")` for an empty Bearer): what
     /// [`Credentials::parse`] gives as `Bearer` or `EmptyBearer`, without copying the
     /// token. `None` for any other scheme.
@@ -231,6 +237,16 @@ impl fmt::Display for Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_header_is_what_the_credential_displays() {
+        for t in ["eyJ.a.b", "x", "a b"] {
+            assert_eq!(
+                Credentials::bearer_header(t),
+                Credentials::Bearer(t.into()).to_string()
+            );
+        }
+    }
 
     #[test]
     fn a_bearer_token_is_what_parsing_gives_as_bearer() {

@@ -144,8 +144,14 @@ impl ActiveSyncQuery {
             cmd: get("Cmd"),
             user: get("User"),
             device_id: get("DeviceId"),
-            device_type: get("DeviceType"),
+            device_type: ActiveSyncQuery::device_type_of(url).map(str::to_string),
         }
+    }
+
+    /// `url`'s `DeviceType` parameter, borrowed (what [`ActiveSyncQuery::parse`] reads into
+    /// `device_type`): device access rules read it on every request.
+    pub fn device_type_of(url: &crate::Url) -> Option<&str> {
+        url.param("DeviceType")
     }
 
     /// `url` with these parameters appended, in MS-ASHTTP's order (`Cmd`, `User`,

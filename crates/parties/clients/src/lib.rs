@@ -289,7 +289,7 @@ impl Client {
         let Some(at) = self.access.clone() else {
             return;
         };
-        let auth = Credentials::Bearer(at.jwt).to_string();
+        let auth = Credentials::bearer_header(&at.jwt);
         let url = match (self.cfg.kind, &self.detect) {
             // On-premises mailboxes are kept in sync by MRS; the app reads what it cached.
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => return,
@@ -477,7 +477,7 @@ impl Client {
             )
             .header(
                 &headers::AUTHORIZATION,
-                Credentials::Bearer(token.to_string()).to_string(),
+                Credentials::bearer_header(token),
             )
             .with_form(form);
         self.send(ctx, m, Purpose::Enroll);
@@ -707,7 +707,7 @@ impl Client {
         let Some(at) = self.access.clone() else {
             return;
         };
-        let auth = Credentials::Bearer(at.jwt.clone()).to_string();
+        let auth = Credentials::bearer_header(&at.jwt);
         let m = match (self.cfg.kind, &self.detect) {
             (ClientKind::OutlookMobile, Some(d)) if d.onprem => self
                 .request(Method::POST, self.cfg.translator_url.clone(), "Outlook mobile sends the provisioning request with AT1 and the on-premises ActiveSync URL", Some(Stage::Provision))

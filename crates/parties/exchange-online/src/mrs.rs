@@ -196,7 +196,7 @@ impl Mrs {
         )
         .header(
             &headers::AUTHORIZATION,
-            Credentials::Bearer(at2.jwt.clone()).to_string(),
+            Credentials::bearer_header(&at2.jwt),
         )
         .header(&headers::MS_AS_PROTOCOL_VERSION, "16.1")
         .header(

@@ -569,20 +569,17 @@ impl ExchangeOnprem {
     /// ActiveSync device access: the most restrictive matching rule, else the default level.
     fn device_access(&self, req: &Wire) -> Option<Message> {
         let url = req.url.as_ref()?;
-        let device_type = ActiveSyncQuery::parse(url).device_type.unwrap_or_default();
-        let model = req
-            .header_value(&headers::X_DEVICE_MODEL)
-            .unwrap_or("")
-            .to_string();
+        let device_type = ActiveSyncQuery::device_type_of(url).unwrap_or("");
+        let model = req.header_value(&headers::X_DEVICE_MODEL).unwrap_or("");
         let agent = req.header_value(&headers::USER_AGENT).unwrap_or("");
         let matching: Vec<&(DeviceCharacteristic, String, Access)> = self
             .cfg
             .eas_rules
             .iter()
             .filter(|(ch, q, _)| match ch {
-                DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(&device_type),
+                DeviceCharacteristic::DeviceType => q.eq_ignore_ascii_case(device_type),
                 DeviceCharacteristic::UserAgent => q.eq_ignore_ascii_case(agent),
-                DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(&model),
+                DeviceCharacteristic::DeviceModel => q.eq_ignore_ascii_case(model),
             })
             .collect();
         let (level, why) = match matching.iter().max_by_key(|(_, _, a)| *a) {

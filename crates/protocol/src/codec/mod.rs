@@ -255,9 +255,17 @@ impl Encoded {
 
     /// Whether these bytes carry mailbox content ([`carries_mailbox`]), read once.
     pub fn carries_mailbox(&self) -> bool {
-        *self.views.carries.get_or_init(|| {
-            could_carry_mailbox(self.content_type, &self.bytes)
-                && self.mailbox().is_ok_and(MailboxAnswer::carries_data)
+        *self.views.carries.get_or_init(|| match self.content_type {
+            // What `mailbox` would say, read off the command itself: a relay or the monitor
+            // asking does not copy the items into a mailbox answer no one reads.
+            ContentType::Wbxml => matches!(
+                self.wbxml(),
+                Ok(wbxml::Command::SyncResponse(s)) if s.status == 1 && !s.items.is_empty()
+            ),
+            ct => {
+                could_carry_mailbox(ct, &self.bytes)
+                    && self.mailbox().is_ok_and(MailboxAnswer::carries_data)
+            }
         })
     }
 }

@@ -777,19 +777,23 @@ impl<'d, 'a> View<'d, 'a> {
         self.children().filter(move |v| v.is(tag))
     }
     /// The element's strings, joined.
-    fn text(&self) -> String {
+    fn text(&self) -> &'d str {
         self.doc
             .get(self.at)
             .and_then(|e| e.text.as_deref())
             .unwrap_or("")
-            .to_string()
     }
-    fn text_of(&self, tag: Tag) -> Option<String> {
+    /// The text of the first child `tag`, borrowed (for what is compared or parsed).
+    fn str_of(&self, tag: Tag) -> Option<&'d str> {
         self.child(tag).map(|c| c.text())
+    }
+    /// The text of the first child `tag`, owned (for a command's fields).
+    fn text_of(&self, tag: Tag) -> Option<String> {
+        self.str_of(tag).map(str::to_string)
     }
 }
 
-fn status(s: Option<String>) -> Result<u8, DecodeError> {
+fn status(s: Option<&str>) -> Result<u8, DecodeError> {
     s.and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("a Status that is not a number"))
 }
@@ -806,11 +810,11 @@ fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
             .child(tag!(Provision, "Policies"))
             .and_then(|p| p.child(tag!(Provision, "Policy")));
         if let Some(p) = &policy {
-            if p.text_of(tag!(Provision, "PolicyType")).as_deref() != Some(POLICY_TYPE) {
+            if p.str_of(tag!(Provision, "PolicyType")) != Some(POLICY_TYPE) {
                 return Err(bad("Provision of an unknown PolicyType"));
             }
         }
-        return match (r.text_of(tag!(Provision, "Status")), policy) {
+        return match (r.str_of(tag!(Provision, "Status")), policy) {
             (Some(s), policy) => {
                 let status = status(Some(s))?;
                 let policy_key = policy.and_then(|p| p.text_of(tag!(Provision, "PolicyKey")));
@@ -830,7 +834,7 @@ fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
     }
     if r.is(tag!(FolderHierarchy, "FolderSync")) {
         let key = r.text_of(tag!(FolderHierarchy, "SyncKey"));
-        return Ok(match r.text_of(tag!(FolderHierarchy, "Status")) {
+        return Ok(match r.str_of(tag!(FolderHierarchy, "Status")) {
             None => Command::FolderSyncRequest {
                 sync_key: key.ok_or_else(|| bad("FolderSync without SyncKey"))?,
             },
@@ -856,7 +860,7 @@ fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
                                     display_name: a
                                         .text_of(tag!(FolderHierarchy, "DisplayName"))
                                         .unwrap_or_default(),
-                                    kind: status(a.text_of(tag!(FolderHierarchy, "Type")))?,
+                                    kind: status(a.str_of(tag!(FolderHierarchy, "Type")))?,
                                 })
                             })
                             .collect::<Result<Vec<_>, DecodeError>>()
@@ -872,7 +876,7 @@ fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
         });
     }
     if r.is(tag!(AirSync, "Sync")) {
-        if let Some(s) = r.text_of(tag!(AirSync, "Status")) {
+        if let Some(s) = r.str_of(tag!(AirSync, "Status")) {
             return Ok(Command::SyncError {
                 status: status(Some(s))?,
             });
@@ -887,7 +891,7 @@ fn decode_root(r: View<'_, '_>) -> Result<Command, DecodeError> {
         let collection_id = coll
             .text_of(tag!(AirSync, "CollectionId"))
             .ok_or_else(|| bad("Sync without CollectionId"))?;
-        return Ok(match coll.text_of(tag!(AirSync, "Status")) {
+        return Ok(match coll.str_of(tag!(AirSync, "Status")) {
             None => Command::SyncRequest {
                 sync_key,
                 collection_id,
