@@ -475,10 +475,7 @@ impl Client {
                 "the client registers its device with the Device Registration Service",
                 None,
             )
-            .header(
-                &headers::AUTHORIZATION,
-                Credentials::bearer_header(token),
-            )
+            .header(&headers::AUTHORIZATION, Credentials::bearer_header(token))
             .with_form(form);
         self.send(ctx, m, Purpose::Enroll);
     }

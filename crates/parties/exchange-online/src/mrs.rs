@@ -435,17 +435,13 @@ impl Mrs {
                     if let Some((client, req, _)) = waiting {
                         // Outlook mobile reads its mail from the cloud service over REST:
                         // the messages synchronized, as Graph's `messages`.
-                        let messages = graph::Messages {
-                            user: upn.clone(),
-                            value: s.items.clone(),
-                        };
                         let reply = Message::response(
                             &req,
                             200,
                             "the on-premises mailbox data reaches Outlook mobile",
                         )
                         .at(Stage::Sync)
-                        .with_encoded(messages.encode());
+                        .with_encoded(graph::Messages::encode_of(&upn, &s.items));
                         ctx.send(client, reply);
                     }
                     if !self.timer_armed {

@@ -20,6 +20,12 @@ impl Messages {
     }
     /// The JSON body.
     pub fn encode(&self) -> Encoded {
+        Messages::encode_of(&self.user, &self.value)
+    }
+    /// The JSON body of `user`'s messages `value`, from borrowed parts (what
+    /// [`Messages::encode`] writes; a service answering from messages it holds does not copy
+    /// them into a `Messages` first).
+    pub fn encode_of(user: &str, value: &[MailItem]) -> Encoded {
         // Members in alphabetical order, as a `serde_json::Value` writes them.
         #[derive(serde::Serialize)]
         struct Address<'a> {
@@ -45,9 +51,8 @@ impl Messages {
             value: Vec<Message<'a>>,
         }
         let out = Out {
-            context: Self::context(&self.user),
-            value: self
-                .value
+            context: Self::context(user),
+            value: value
                 .iter()
                 .map(|m| Message {
                     from: From {
@@ -59,7 +64,7 @@ impl Messages {
                 })
                 .collect(),
         };
-        let mut bytes = Vec::with_capacity(128 + 160 * self.value.len());
+        let mut bytes = Vec::with_capacity(128 + 160 * value.len());
         serde_json::to_writer(&mut bytes, &out).expect("a struct of strings serializes");
         Encoded::new(ContentType::Json, bytes)
     }
