@@ -91,13 +91,16 @@ impl LoadBalancer {
                 }
                 // An IMAP or POP session authenticates inside its lines, not in an HTTP
                 // header: the HTTP interception does not apply to it.
-                let unauthenticated = msg.line.is_none()
-                    && matches!(
-                        msg.header_value(&headers::AUTHORIZATION)
-                            .and_then(Credentials::parse),
-                        None | Some(Credentials::EmptyBearer)
-                    );
-                if self.intercepts_unauthenticated && unauthenticated {
+                // (Read only when the rule is on: most requests carry a token.)
+                let unauthenticated = || {
+                    msg.line.is_none()
+                        && matches!(
+                            msg.header_value(&headers::AUTHORIZATION)
+                                .and_then(Credentials::parse),
+                            None | Some(Credentials::EmptyBearer)
+                        )
+                };
+                if self.intercepts_unauthenticated && unauthenticated() {
                     let reply = Message::response(
                         &msg,
                         401,
