@@ -614,20 +614,10 @@ impl Writer {
     }
     /// [`Writer::text`] of a number.
     fn number(&mut self, tag: Tag, n: impl Into<u64>) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = n.into();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let mut digits = Vec::with_capacity(20);
+        super::json::number(&mut digits, n.into());
         // ASCII digits.
-        let text = std::str::from_utf8(&digits[i..]).unwrap_or("0");
-        self.text(tag, text);
+        self.text(tag, std::str::from_utf8(&digits).unwrap_or("0"));
     }
 }
 
